@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Debian packages xxgk-watch needs at run time and in its tests. Idempotent: installs only what is missing.
+set -euo pipefail
+packages=(
+  antiword catdoc          # .doc / .wps text extraction
+  chromium fonts-noto-cjk  # JavaScript listings, web-UI tests, screenshots of Chinese pages
+  postgresql               # catalog tests on a real PostgreSQL server
+  redis-server             # distributed crawl (scrapy-redis)
+  poppler-utils            # pdftoppm, for looking at fixture PDFs
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,72 @@
+"""Runtime configuration, read once from the environment with embedded defaults.
+
+Every component that needs a path, a database or an object store takes a ``Config``;
+nothing else reads ``XXGK_*`` variables.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected one of 1/0, true/false, yes/no")
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    database_url: str
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_bucket: str = "xxgk"
+    s3_secure: bool = False
+    redis_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, data_dir: str | Path | None = None) -> "Config":
+        env = os.environ if env is None else env
+        base = Path(data_dir or env.get("XXGK_DATA_DIR") or "./xxgk-data").expanduser().resolve()
+        database_url = env.get("XXGK_DATABASE_URL") or f"sqlite:///{base / 'catalog.sqlite3'}"
+        endpoint = env.get("XXGK_S3_ENDPOINT") or None
+        config = cls(
+            data_dir=base,
+            database_url=database_url,
+            s3_endpoint=endpoint,
+            s3_access_key=env.get("XXGK_S3_ACCESS_KEY") or None,
+            s3_secret_key=env.get("XXGK_S3_SECRET_KEY") or None,
+            s3_bucket=env.get("XXGK_S3_BUCKET") or "xxgk",
+            s3_secure=_flag(env, "XXGK_S3_SECURE", False),
+            redis_url=env.get("XXGK_REDIS_URL") or None,
+        )
+        if endpoint and not (config.s3_access_key and config.s3_secret_key):
+            raise ConfigError("XXGK_S3_ENDPOINT is set but XXGK_S3_ACCESS_KEY / XXGK_S3_SECRET_KEY are not")
+        return config
+
+    @property
+    def uses_s3(self) -> bool:
+        return self.s3_endpoint is not None
+
+    @property
+    def objects_dir(self) -> Path:
+        """Root of the local object store (used when no S3 endpoint is configured)."""
+        return self.data_dir / "objects"
