@@ -1,0 +1,88 @@
+"""Human-readable rendering of one ``ReportRecord`` for the terminal (``xxgk parse``)."""
+from __future__ import annotations
+
+from parsers.record import ReportRecord
+
+KIND_LABELS = {
+    "report": "年度报告",
+    "notice": "通知（非报告）",
+    "format_document": "格式文件/模板（非报告）",
+    "summary_of_many": "多个机关的汇总（非本机关报告）",
+    "other": "其他页面（非报告）",
+}
+FORMAT_LABELS = {
+    "2021": "2021年版格式（国办公开办函〔2021〕30号）",
+    "2019": "2019年版格式（国办公开办函〔2019〕60号）",
+    "old": "旧版格式（2018年及以前）",
+    "work_summary": "政务公开工作总结",
+    "unknown": "未能识别",
+}
+SOURCE_LABELS = {
+    "meta_pubdate": "页面元数据 PubDate",
+    "catalog_box": "信息公开目录 公开日期",
+    "page_label": "页面发布时间",
+    "listing": "栏目列表日期",
+    "url": "网址中的日期",
+    "http_last_modified": "HTTP Last-Modified",
+    "pdf_metadata": "PDF 元数据",
+    "docx_metadata": "DOCX 元数据",
+    "signing": "落款日期",
+    "written": "成文日期",
+    "first_seen": "首次抓取",
+}
+
+
+def render_record_text(record: ReportRecord) -> str:
+    lines: list[str] = []
+    add = lines.append
+    if record.error:
+        add(f"错误：{record.error}")
+        return "\n".join(lines) + "\n"
+    add(f"标题：{record.title or '（无）'}")
+    add(f"类型：{KIND_LABELS.get(record.kind, record.kind)}" + (f"（{record.kind_reason}）" if record.kind_reason else ""))
+    if record.needs_ocr:
+        add("需要 OCR：文档没有文字层")
+    add(f"机关：{record.agency or '（未识别）'}" + (f"  [来源：{record.agency_source}]" if record.agency_source else ""))
+    if record.level:
+        add(f"层级：{record.level}")
+    add(f"报告年度：{record.report_year or '（未识别）'}")
+    add(f"格式：{FORMAT_LABELS.get(record.format, record.format)}" + (f"（{record.format_reason}）" if record.format_reason else ""))
+    add(f"落款日期：{_iso(record.signing_date)}")
+    add(f"发布日期：{_iso(record.publication_date)}"
+        + (f"  [依据：{SOURCE_LABELS.get(record.date_source or '', record.date_source)}]" if record.date_source else ""))
+    if record.date_reason:
+        add(f"  {record.date_reason}")
+    if record.dates:
+        add("日期证据：")
+        for evidence in record.dates:
+            label = f" {evidence.label}" if evidence.label else ""
+            add(f"  {evidence.value.isoformat()}  {SOURCE_LABELS.get(evidence.source, evidence.source)}{label}  「{evidence.raw}」")
+    if record.tables:
+        add("表格：" + "、".join(_table_names(record.tables)))
+    if record.is_report:
+        if record.consistency_errors:
+            add(f"勾稽关系错误：{len(record.consistency_errors)} 处")
+            for error in record.consistency_errors:
+                add(f"  {error.where}：{error.message}")
+        else:
+            add("勾稽关系：全部成立" if record.tables else "勾稽关系：无可检查的表格")
+        if record.template.sections_missing:
+            add("缺少章节：" + "、".join(record.template.sections_missing))
+    if record.attachments:
+        add("附件：")
+        for link in record.attachments:
+            add(f"  [{link.kind}] {link.text}  {link.url}")
+    for warning in record.warnings:
+        add(f"注意：{warning}")
+    return "\n".join(lines) + "\n"
+
+
+_TABLE_NAMES = {"table2": "表二 主动公开", "table3": "表三 依申请公开", "table4": "表四 复议诉讼", "old_stats": "统计表（旧版）"}
+
+
+def _table_names(tables: dict) -> list[str]:
+    return [_TABLE_NAMES.get(key, key) for key in tables]
+
+
+def _iso(value) -> str:
+    return value.isoformat() if value else "（无）"

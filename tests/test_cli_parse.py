@@ -1,0 +1,105 @@
+"""``xxgk parse`` and the CLI contract, run as a user runs them: the installed console script."""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from crawler.demo.render import load_seed, render_html, seed_text
+
+XXGK = shutil.which("xxgk", path=str(Path(sys.executable).parent)) or "xxgk"
+COMMANDS = ["crawl", "parse", "status", "reports", "agencies", "serve", "schedule", "demo", "export-warc", "verify"]
+
+
+def run(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([XXGK, *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    result = run(command, "--help")
+    assert result.returncode == 0
+    assert f"xxgk {command}" in result.stdout
+
+
+def test_parse_file_json(tmp_path):
+    path = tmp_path / "seed001.txt"
+    path.write_bytes(seed_text("001"))
+    result = run("parse", str(path), "--json", "--level", "department")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    for key in ("is_report", "kind", "title", "agency", "report_year", "format", "signing_date", "publication_date",
+                "date_source", "dates", "tables", "consistency_errors", "needs_ocr", "error"):
+        assert key in record
+    assert record["is_report"] is True and record["kind"] == "report"
+    assert record["agency"] == "临淄区卫生健康局"
+    assert record["report_year"] == 2022
+    assert record["format"] == "2021"
+    assert record["signing_date"] == "2023-01-29"
+    assert any(d["date"] == "2023-01-29" and d["source"] == "signing" for d in record["dates"])
+    assert record["tables"]["table2"]["rows"]["行政处罚"]["本年处理决定数量"] == 173
+    assert record["consistency_errors"] == []
+    assert record["error"] is None
+    assert "text" not in record  # only with --with-text
+
+
+def test_parse_file_readable_table_in_chinese(tmp_path):
+    path = tmp_path / "seed003.txt"
+    path.write_bytes(seed_text("003"))
+    result = run("parse", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "机关：普陀区卫生和计划生育局" in result.stdout
+    assert "报告年度：2018" in result.stdout
+    assert "政务公开工作总结" in result.stdout
+
+
+@pytest.fixture()
+def portal(tmp_path):
+    """A one-page portal on loopback serving a GBK report page with a PubDate meta tag."""
+    page = render_html(load_seed("002"), encoding="gbk", meta={"PubDate": "2018-02-12 09:30"})
+    (tmp_path / "t20180212_1.html").write_bytes(page)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_parse_url_fetches_once(portal):
+    result = run("parse", f"{portal}/t20180212_1.html", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["agency"] == "遂宁市安居区卫计局"
+    assert record["report_year"] == 2017
+    assert record["publication_date"] == "2018-02-12"
+    assert record["date_source"] == "meta_pubdate"
+
+
+def test_parse_url_404_is_one_line(portal):
+    result = run("parse", f"{portal}/missing.html")
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "404" in result.stderr
+
+
+def test_parse_missing_file_is_one_line(tmp_path):
+    result = run("parse", str(tmp_path / "nope.pdf"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"xxgk parse: no such file: {tmp_path / 'nope.pdf'}"
+
+
+def test_parse_broken_document_exits_nonzero_with_the_error(tmp_path):
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog")
+    result = run("parse", str(path), "--json")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"]
