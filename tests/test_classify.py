@@ -1,0 +1,307 @@
+"""Reports told apart from look-alikes; agency, level, report year and format read from real documents."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import docx
+import pdfplumber
+import pytest
+
+from parsers.classify import agencies_match, agency_level, classify, normalise_agency
+from parsers.record import ExtractedDocument, FetchContext, Link
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "crawler" / "demo" / "seeds"
+CORPUS = Path(__file__).parent / "fixtures" / "corpus"
+
+
+def seed(seed_id: str) -> str:
+    return (SEEDS / f"seed{seed_id}.txt").read_text(encoding="utf-8")
+
+
+def text_doc(text: str, **fields) -> ExtractedDocument:
+    return ExtractedDocument(format="text", text=text, title=None, **fields)
+
+
+def pdf_text(name: str) -> str:
+    with pdfplumber.open(CORPUS / name) as pdf:
+        return "\n".join(page.extract_text() or "" for page in pdf.pages)
+
+
+# ------------------------------------------------------------------ the seeds
+
+SEED_FACTS = {
+    "000": ("临淄区卫计局", 2017, "old", "signature"),
+    "001": ("临淄区卫生健康局", 2022, "2021", "title"),
+    "002": ("遂宁市安居区卫计局", 2017, "old", "title"),
+    "003": ("普陀区卫生和计划生育局", 2018, "work_summary", "填报单位"),
+    "004": ("镇海区卫生计生局", 2015, "old", "title"),
+}
+
+
+@pytest.mark.parametrize("seed_id", sorted(SEED_FACTS))
+def test_seed_reports(seed_id):
+    agency, year, fmt, agency_source = SEED_FACTS[seed_id]
+    found = classify(text_doc(seed(seed_id)), {}, FetchContext(filename=f"seed{seed_id}.txt"))
+    assert found.is_report and found.kind == "report", found.reason
+    assert found.agency == agency
+    assert found.agency_source == agency_source
+    assert found.level == "department"
+    assert found.report_year == year
+    assert found.format == fmt, found.format_reason
+    assert found.reason and found.format_reason
+
+
+def test_seed_without_title_is_recognised_by_its_sections():
+    found = classify(text_doc(seed("000")), {}, FetchContext())
+    assert found.title is None
+    assert "概述" in found.reason
+
+
+def test_title_joins_the_agency_line():
+    found = classify(text_doc(seed("001")), {}, FetchContext())
+    assert found.title == "临淄区卫生健康局2022年政府信息公开工作年度报告"
+
+
+def test_report_year_is_not_the_publication_year():
+    # seed 000 says 2017 and is signed in 2018: the report is for 2017
+    found = classify(text_doc(seed("000")), {}, FetchContext())
+    assert found.report_year == 2017
+
+
+# ------------------------------------------------------------------ the real corpus
+
+@pytest.mark.parametrize("name, agency, year", [
+    ("szfgs2024.pdf", "淮安市人民政府", 2024),
+    ("hzq2023_working.pdf", "洪泽区人民政府", 2023),
+    ("hzq2024_working.pdf", "淮安市洪泽区人民政府", 2024),
+])
+def test_corpus_pdfs(name, agency, year):
+    found = classify(ExtractedDocument(format="pdf", text=pdf_text(name)), {}, FetchContext(filename=name))
+    assert found.is_report, found.reason
+    assert found.agency == agency
+    assert found.level == "government"
+    assert found.report_year == year
+    assert found.format == "2021"            # derived from 本年制发件数 … in the text
+    assert "本年制发件数" in found.format_reason
+
+
+def test_the_two_hongze_names_are_distinct_but_the_same_agency():
+    first = classify(ExtractedDocument(format="pdf", text=pdf_text("hzq2023_working.pdf")), {}, FetchContext()).agency
+    second = classify(ExtractedDocument(format="pdf", text=pdf_text("hzq2024_working.pdf")), {}, FetchContext()).agency
+    assert first != second
+    assert agencies_match(first, second)
+
+
+def test_blank_template_docx_is_a_format_document():
+    document = docx.Document(CORPUS / "政务公开年报模版.docx")
+    text = "\n".join(paragraph.text for paragraph in document.paragraphs)
+    found = classify(ExtractedDocument(format="docx", text=text), {}, FetchContext(filename="政务公开年报模版.docx"))
+    assert not found.is_report
+    assert found.kind == "format_document"
+    assert found.reason
+
+
+def test_a_filled_in_title_with_placeholders_is_still_a_template():
+    text = ("临淄区卫生健康局\n2022年政府信息公开工作年度报告\n一、总体情况\n（文字描述）\n二、主动公开政府信息情况\n"
+            "五、存在的主要问题及改进情况\n（文字描述）\n六、其他需要报告的事项\n（文字描述，收取信息处理费情况在此处报告。）\n")
+    found = classify(text_doc(text), {}, FetchContext())
+    assert found.kind == "format_document" and not found.is_report
+    assert "3" in found.reason
+
+
+# ------------------------------------------------------------------ look-alikes
+
+NOTICE = """关于做好2022年政府信息公开工作年度报告编制工作的通知
+各镇人民政府、街道办事处，区政府各部门：
+根据《中华人民共和国政府信息公开条例》第四十九条规定，现就做好2022年政府信息公开工作年度报告编制和发布工作通知如下。
+一、各单位应于2023年1月31日前在本单位政府信息公开专栏发布本机关2022年政府信息公开工作年度报告。
+二、年度报告应严格按照《中华人民共和国政府信息公开工作年度报告格式》编制，主动公开、依申请公开、行政复议等数据应准确。
+三、存在的主要问题及改进情况要具体。
+临淄区人民政府办公室
+2022年12月1日
+"""
+
+FORMAT_DOCUMENT = """中华人民共和国政府信息公开工作年度报告格式
+一、总体情况
+（文字描述）
+二、主动公开政府信息情况
+第二十条第（一）项
+信息内容 本年制发件数 本年废止件数 现行有效件数
+三、收到和处理政府信息公开申请情况
+四、政府信息公开行政复议、行政诉讼情况
+五、存在的主要问题及改进情况
+六、其他需要报告的事项
+"""
+
+NEWS = """临淄区卫生健康局开展健康知识进社区活动
+近日，临淄区卫生健康局组织医务人员走进社区，开展健康知识宣传活动，发放宣传材料500余份。
+活动现场，医务人员为群众免费测量血压、血糖，并讲解慢性病防治知识。
+"""
+
+NEWS_ABOUT_A_REPORT = """我区2022年政府信息公开工作年度报告获评全市优秀
+近日，市政务公开办公布了2022年度政府信息公开工作年度报告评查结果，我区报告获评优秀等次。
+"""
+
+SUMMARY_TITLE = """淮安市2022年度政府信息公开工作年度报告汇总
+淮安市人民政府2022年政府信息公开工作年度报告
+淮安市发展和改革委员会2022年政府信息公开工作年度报告
+"""
+
+SUMMARY_LISTING = """政府信息公开年报
+淮安市发展和改革委员会2022年政府信息公开工作年度报告
+淮安市教育局2022年政府信息公开工作年度报告
+淮安市公安局2022年政府信息公开工作年度报告
+淮安市民政局2022年政府信息公开工作年度报告
+"""
+
+
+@pytest.mark.parametrize("text, kind", [
+    (NOTICE, "notice"),
+    (FORMAT_DOCUMENT, "format_document"),
+    (NEWS, "other"),
+    (NEWS_ABOUT_A_REPORT, "other"),
+    (SUMMARY_TITLE, "summary_of_many"),
+    (SUMMARY_LISTING, "summary_of_many"),
+], ids=["notice", "format-document", "news", "news-about-a-report", "summary-title", "summary-listing"])
+def test_look_alikes_are_not_reports(text, kind):
+    found = classify(text_doc(text), {}, FetchContext())
+    assert not found.is_report
+    assert found.kind == kind, found.reason
+    assert found.reason
+
+
+def test_page_linking_many_reports_is_a_summary():
+    links = [Link(f"http://www.huaian.gov.cn/ndbg/{i}.pdf", f"{name}2023年政府信息公开工作年度报告", "pdf")
+             for i, name in enumerate(["淮安市教育局", "淮安市公安局", "淮安市民政局", "淮安市司法局"])]
+    doc = ExtractedDocument(format="html", text="各部门政府信息公开工作年度报告", title="部门年报", links=links)
+    found = classify(doc, {}, FetchContext())
+    assert found.kind == "summary_of_many" and "4" in found.reason
+
+
+def test_page_with_one_attachment_is_not_a_summary():
+    links = [Link("http://www.linzi.gov.cn/ndbg/1.pdf", "临淄区卫生健康局2022年政府信息公开工作年度报告.pdf", "pdf")]
+    doc = ExtractedDocument(format="html", text="附件：", title="临淄区卫生健康局2022年政府信息公开工作年度报告", links=links)
+    found = classify(doc, {}, FetchContext())
+    assert found.is_report and found.agency == "临淄区卫生健康局"
+
+
+# ------------------------------------------------------------------ titles, agency and year from other places
+
+def test_article_title_with_site_suffix():
+    doc = ExtractedDocument(format="html", text=seed("004"),
+                            meta={"ArticleTitle": "镇海区卫生计生局政府信息公开工作2015年年度报告_镇海区人民政府"})
+    found = classify(doc, {}, FetchContext())
+    assert found.title == "镇海区卫生计生局政府信息公开工作2015年年度报告"
+    assert found.report_year == 2015 and found.agency == "镇海区卫生计生局"
+
+
+def test_listing_title_is_used_when_the_document_has_none():
+    found = classify(text_doc(seed("000")), {}, FetchContext(listing_title="临淄区卫计局2017年政府信息公开工作年度报告"))
+    assert found.title == "临淄区卫计局2017年政府信息公开工作年度报告"
+    assert (found.agency, found.agency_source) == ("临淄区卫计局", "title")
+
+
+@pytest.mark.parametrize("title, year", [
+    ("2022年政府信息公开工作年度报告", 2022),
+    ("政府信息公开工作2015年年度报告", 2015),
+    ("2018年政务公开工作总结", 2018),
+    ("某某区教育局2022年度政府信息公开年报", 2022),
+])
+def test_report_year_from_title_forms(title, year):
+    found = classify(text_doc("正文。"), {}, FetchContext(listing_title=title))
+    assert found.is_report and found.report_year == year
+
+
+def test_report_year_from_the_statistics_period():
+    text = ("本年度报告中所列数据统计期限从2021年1月1日到12月31日止。\n一、总体情况\n二、主动公开政府信息情况\n"
+            "三、收到和处理政府信息公开申请情况\n四、政府信息公开行政复议、行政诉讼情况\n2022年，我局将继续……")
+    found = classify(text_doc(text), {}, FetchContext())
+    assert found.is_report and found.report_year == 2021
+
+
+def test_report_year_falls_back_to_signing_year_minus_one():
+    text = ("一、概述\n我局认真贯彻政府信息公开条例。\n二、主动公开政府信息情况\n全年主动公开信息。\n"
+            "三、依申请公开情况\n无。\n四、收费及减免情况\n无。\n某某县统计局\n2019年2月1日\n")
+    found = classify(text_doc(text), {}, FetchContext())
+    assert found.report_year == 2018
+    assert (found.agency, found.agency_source) == ("某某县统计局", "signature")
+
+
+def test_agency_from_page_metadata_when_the_text_names_none():
+    text = "2022年政府信息公开工作年度报告\n一、总体情况\n本年度我局……"
+    doc = ExtractedDocument(format="html", text=text, meta={"ContentSource": "临淄区卫生健康局"})
+    found = classify(doc, {}, FetchContext())
+    assert (found.agency, found.agency_source, found.level) == ("临淄区卫生健康局", "meta", "department")
+
+
+def test_agency_from_the_catalog_box():
+    text = "2022年政府信息公开工作年度报告\n一、总体情况\n本年度本镇……"
+    doc = ExtractedDocument(format="html", text=text, catalog_box={"发布机构：": "皇城镇人民政府"})
+    found = classify(doc, {}, FetchContext())
+    assert (found.agency, found.agency_source, found.level) == ("皇城镇人民政府", "catalog_box", "township")
+
+
+# ------------------------------------------------------------------ format
+
+def test_format_from_the_table2_columns_wins_over_words():
+    # a 2023 report that cites 〔2021〕30号 but whose table 2 has 2019 columns is recorded as 2019
+    text = seed("001").replace("2022年", "2023年")
+    found = classify(text_doc(text), {"table2": {"columns": "2019", "rows": {}}}, FetchContext())
+    assert found.format == "2019"
+    assert "表二" in found.format_reason and "本年新制作数量" in found.format_reason
+
+
+def test_format_2019_from_the_table_headers_in_text():
+    text = ("某某县民政局\n2020年政府信息公开工作年度报告\n一、总体情况\n二、主动公开政府信息情况\n第二十条第（一）项\n"
+            "信息内容\n本年新制作数量\n本年新公开数量\n对外公开总数量\n规章\n0\n0\n0\n")
+    found = classify(text_doc(text), {}, FetchContext())
+    assert found.format == "2019" and "本年新公开数量" in found.format_reason
+
+
+def test_old_statistics_table_alone_means_old_format():
+    text = "某某县民政局\n2016年政府信息公开工作年度报告\n今年我局做了很多工作。\n"
+    found = classify(text_doc(text), {"old_stats": {"主动公开政府信息数": 5}}, FetchContext())
+    assert found.format == "old"
+
+
+def test_unknown_format_says_so():
+    found = classify(text_doc("某某县民政局\n2016年政府信息公开工作年度报告\n今年我局做了很多工作。\n"), {}, FetchContext())
+    assert found.format == "unknown" and found.format_reason
+
+
+# ------------------------------------------------------------------ names and levels
+
+@pytest.mark.parametrize("name, level", [
+    ("淮安市人民政府", "government"),
+    ("淮安市洪泽区人民政府", "government"),
+    ("洪泽区政府", "government"),
+    ("皇城镇人民政府", "township"),
+    ("某某乡人民政府", "township"),
+    ("东城街道办事处", "township"),
+    ("临淄区卫计局", "department"),
+    ("淮安市发展和改革委员会", "department"),
+    ("淮安市人民政府办公室", "department"),
+    ("山东省财政厅", "department"),
+    ("淮安市政务服务中心", "department"),
+    ("镇海区卫生计生局", "department"),   # 镇 at the start is a place name, not a township
+    ("张三", None),
+    ("", None),
+])
+def test_agency_level(name, level):
+    assert agency_level(name) == level
+
+
+def test_normalise_agency_removes_every_kind_of_space():
+    assert normalise_agency(" 淮安市\u3000洪泽区 人民政府\n") == "淮安市洪泽区人民政府"
+
+
+@pytest.mark.parametrize("first, second, same", [
+    ("淮安市洪泽区人民政府", "洪泽区人民政府", True),
+    ("淮安市 人民政府", "淮安市人民政府", True),
+    ("淮安市人民政府", "洪泽区人民政府", False),
+    ("淮安市人民政府", "人民政府", False),
+    ("临淄区卫计局", "临淄区卫生健康局", False),   # abbreviations are the registry's aliases, not guessed
+])
+def test_agencies_match(first, second, same):
+    assert agencies_match(first, second) is same
