@@ -1,0 +1,198 @@
+"""Legal deadlines from the rules table, user overrides, and verdicts that cite the article they applied."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from parsers.deadlines import SHIPPED_RULES, NoRuleError, RuleError, load_rules, verdict
+from parsers.record import DateEvidence
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules()
+
+
+def published(day: date, source: str = "meta_pubdate") -> DateEvidence:
+    return DateEvidence(day, source, day.isoformat(), "PubDate" if source == "meta_pubdate" else None)
+
+
+# ------------------------------------------------------------------ deadlines by year and level
+
+@pytest.mark.parametrize("year, level, deadline, article", [
+    (2017, "department", date(2018, 3, 31), "第三十一条"),
+    (2018, "department", date(2019, 3, 31), "第三十一条"),   # published in 2019, still the 2008 rule
+    (2018, "township", date(2019, 3, 31), "第三十一条"),
+    (2022, "department", date(2023, 1, 31), "第四十九条第一款"),
+    (2022, "government", date(2023, 3, 31), "第四十九条第二款"),
+    (2019, "department", date(2020, 1, 31), "第四十九条第一款"),
+    (2024, "township", date(2025, 1, 31), "省"),
+])
+def test_deadline_for_year_and_level(rules, year, level, deadline, article):
+    found = rules.deadline_for(year, level)
+    assert found.date == deadline
+    assert article in found.rule.legal_basis
+
+
+def test_every_shipped_rule_cites_its_source(rules):
+    assert SHIPPED_RULES.is_file()
+    assert rules.rules
+    for rule in rules.rules:
+        assert "条例" in rule.legal_basis or "省" in rule.legal_basis
+
+
+def test_no_rule_before_the_2008_regulation(rules):
+    with pytest.raises(NoRuleError):
+        rules.deadline_for(2007, "department")
+
+
+def test_unknown_level_after_2019_has_no_rule_but_before_2019_every_level_does(rules):
+    assert rules.find(2022, None) is None
+    assert rules.find(2017, None).date == date(2018, 3, 31)
+
+
+# ------------------------------------------------------------------ verdicts
+
+def test_published_on_the_deadline_day_is_on_time(rules):
+    result = verdict(2022, "department", as_of=date(2023, 6, 1), publication=published(date(2023, 1, 31)), rules=rules)
+    assert result.status == "on_time"
+    assert result.deadline == date(2023, 1, 31)
+    assert result.days_late == 0
+    assert result.date_source == "meta_pubdate"
+    assert "第四十九条第一款" in result.legal_basis and "第四十九条第一款" in result.reason
+
+
+def test_one_day_after_the_deadline_is_late_by_one_day(rules):
+    result = verdict(2022, "department", as_of=date(2023, 6, 1), publication=published(date(2023, 2, 1)), rules=rules)
+    assert result.status == "late" and result.days_late == 1
+    assert "1 天" in result.reason
+
+
+def test_county_government_has_until_march(rules):
+    result = verdict(2022, "government", as_of=date(2023, 6, 1), publication=published(date(2023, 2, 1)), rules=rules)
+    assert result.status == "on_time" and result.deadline == date(2023, 3, 31)
+
+
+def test_pending_then_missing_by_as_of(rules):
+    before = verdict(2022, "department", as_of=date(2023, 1, 31), rules=rules)
+    after = verdict(2022, "department", as_of=date(2023, 2, 1), rules=rules)
+    assert (before.status, after.status) == ("pending", "missing")
+    assert before.publication_date is None and after.deadline == date(2023, 1, 31)
+    assert "1 天" in after.reason
+
+
+def test_report_without_a_date_is_judged_by_first_seen(rules):
+    early = verdict(2022, "department", as_of=date(2023, 6, 1), first_seen=date(2023, 1, 20), rules=rules)
+    late = verdict(2022, "department", as_of=date(2023, 6, 1), first_seen=date(2023, 2, 20), rules=rules)
+    assert early.status == "on_time" and early.date_source == "first_seen"
+    assert "按首次抓取日期" in early.reason
+    assert late.status == "undetermined" and late.days_late is None
+
+
+def test_signing_date_is_not_accepted_as_publication(rules):
+    signing = DateEvidence(date(2023, 1, 29), "signing", "2023年1月29日")
+    result = verdict(2022, "department", as_of=date(2023, 6, 1), publication=signing, first_seen=date(2023, 3, 1),
+                     rules=rules)
+    assert result.status == "undetermined"
+    assert "落款日期" in result.reason
+    assert signing in result.evidence
+
+
+def test_verdict_records_first_seen_and_all_evidence(rules):
+    pub = published(date(2023, 1, 30))
+    url = DateEvidence(date(2023, 1, 28), "url", "/t20230128_1", "TRS")
+    result = verdict(2022, "department", as_of=date(2023, 6, 1), publication=pub, first_seen=date(2023, 1, 29),
+                     evidence=[url], rules=rules)
+    assert result.status == "on_time"
+    assert result.first_seen == date(2023, 1, 29)
+    assert result.evidence == [url, pub]
+    assert "2023-01-29" in result.reason
+    assert result.to_json()["deadline"] == "2023-01-31"
+
+
+def test_no_rule_gives_undetermined_not_an_error(rules):
+    result = verdict(2022, None, as_of=date(2023, 6, 1), publication=published(date(2023, 1, 5)), rules=rules)
+    assert result.status == "undetermined" and result.deadline is None and result.reason
+
+
+def test_default_rules_are_the_shipped_file():
+    assert verdict(2017, "department", as_of=date(2018, 4, 1)).status == "missing"
+
+
+# ------------------------------------------------------------------ overrides
+
+USER_RULES = """
+[[rule]]
+id = "2019-township"
+level = "township"
+first_year = 2019
+month = 3
+day = 31
+legal_basis = "某省政府信息公开规定 第十条"
+
+[[rule]]
+id = "linzi-health"
+agency_id = "linzi-wsjkj"
+level = "department"
+first_year = 2022
+last_year = 2022
+month = 2
+day = 15
+legal_basis = "经批准延期至2月15日"
+"""
+
+
+def test_user_file_overrides_a_level_and_one_agency(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text(USER_RULES, encoding="utf-8")
+    rules = load_rules(path)
+    township = rules.deadline_for(2022, "township")
+    assert township.date == date(2023, 3, 31) and "某省" in township.rule.legal_basis
+    assert len([r for r in rules.rules if r.id == "2019-township"]) == 1
+    # the one agency gets its own date; every other department keeps the law's
+    assert rules.deadline_for(2022, "department", agency_id="linzi-wsjkj").date == date(2023, 2, 15)
+    assert rules.deadline_for(2022, "department", agency_id="other").date == date(2023, 1, 31)
+    assert rules.deadline_for(2023, "department", agency_id="linzi-wsjkj").date == date(2024, 1, 31)
+    result = verdict(2022, "department", as_of=date(2023, 6, 1), publication=published(date(2023, 2, 10)),
+                     rules=rules, agency_id="linzi-wsjkj")
+    assert result.status == "on_time" and result.rule_id == "linzi-health"
+    assert "经批准延期" in result.reason
+
+
+def test_overrides_dict_without_a_file():
+    rules = load_rules(overrides={"rule": [{"id": "late-gov", "level": "government", "first_year": 2019,
+                                            "month": 4, "day": 30, "legal_basis": "测试规则"}]})
+    assert rules.deadline_for(2022, "government").date == date(2023, 4, 30)
+    assert rules.deadline_for(2022, "department").date == date(2023, 1, 31)
+
+
+def test_february_29_rule_in_a_common_year():
+    rules = load_rules(overrides={"rule": [{"id": "leap", "level": "department", "first_year": 2019, "month": 2,
+                                            "day": 29, "legal_basis": "测试规则"}]})
+    assert rules.deadline_for(2022, "department").date == date(2023, 2, 28)
+    assert rules.deadline_for(2023, "department").date == date(2024, 2, 29)
+
+
+@pytest.mark.parametrize("content, words", [
+    ("[[rule]]\nid = 'x'\nlevel = 'department'\nmonth = 1\nday = 31\n", "legal_basis"),
+    ("[[rule]]\nid = 'x'\nlevel = 'county'\nmonth = 1\nday = 31\nlegal_basis = 'a'\n", "county"),
+    ("[[rule]]\nid = 'x'\nlevel = 'department'\nmonth = 2\nday = 30\nlegal_basis = 'a'\n", "2 月 30 日"),
+    ("[[rule]]\nid = 'x'\nlevel = 'department'\nmonth = 1\nday = 31\nlegal_basis = 'a'\nmonht = 2\n", "monht"),
+    ("[[rule]]\nid = 'x'\nlevel = 'department'\nmonth = '1'\nday = 31\nlegal_basis = 'a'\n", "month"),
+    ("[[rule]]\nid = 'x'\nlevel = '*'\nfirst_year = 2020\nlast_year = 2019\nmonth = 1\nday = 31\nlegal_basis = 'a'\n",
+     "first_year"),
+    ("[rules]\nid = 'x'\n", "rules"),
+    ("[[rule]\nid = ", "TOML"),
+])
+def test_bad_user_file_is_a_clear_error(tmp_path, content, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(RuleError) as error:
+        load_rules(path)
+    assert str(path) in str(error.value) and words in str(error.value)
+
+
+def test_missing_user_file_is_a_clear_error(tmp_path):
+    with pytest.raises(RuleError, match="不存在"):
+        load_rules(tmp_path / "nowhere.toml")
