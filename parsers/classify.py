@@ -81,7 +81,7 @@ def looks_like_agency(name: str) -> bool:
     text = normalise_agency(name)
     if not 3 <= len(text) <= 40 or _NAME_PUNCTUATION.search(text) or re.match(r"^[一二三四五六七八九十\d]+、", text):
         return False
-    if any(word in text for word in ("报告", "总结", "公开工作", "通知")):
+    if re.search(r"\d{4}年", text) or any(word in text for word in ("报告", "总结", "公开工作", "通知")):
         return False
     return agency_level(text) is not None
 
@@ -195,7 +195,7 @@ def classify(doc: ExtractedDocument, tables: dict, context: FetchContext) -> Cla
     signature = find_signature(text)
     agency, agency_source = _agency(doc, title, signature)
     report_year, _ = _report_year(title, text, signature)
-    fmt, format_reason = _format(title, text, tables)
+    fmt, format_reason = _format(title, _with_grid_text(doc), tables)
     return Classification(
         is_report=kind == "report",
         kind=kind,
@@ -208,6 +208,12 @@ def classify(doc: ExtractedDocument, tables: dict, context: FetchContext) -> Cla
         format=fmt,
         format_reason=format_reason,
     )
+
+
+def _with_grid_text(doc: ExtractedDocument) -> str:
+    """The text plus every table cell: HTML and DOCX readers keep table headers in grids, not in the text."""
+    cells = [cell for grid in doc.grids for row in grid.rows for cell in row if cell]
+    return "\n".join([doc.text or "", *cells])
 
 
 def _kind(doc: ExtractedDocument, title: str | None) -> tuple[str, str]:
@@ -261,16 +267,17 @@ def _section_topics(text: str) -> list[str]:
 # ------------------------------------------------------------------ agency
 
 _FILLER = re.compile(r"填报单位[（(]?(?:盖章|公章)?[）)]?[:：]\s*(?P<name>[^\s（(]{2,40})")
-_TITLE_PREFIX = re.compile(r"^(?:关于)?(?P<agency>.+?)(?:关于)?\d{4}年")
+# Where the agency part of a title can end: 遂宁市安居区卫计局|2017年…, 镇海区卫生计生局|政府信息公开工作2015年…
+_TITLE_CUT = re.compile(r"(?=\d{4}年|政府信息公开|政务公开|信息公开)")
 
 
 def _agency(doc: ExtractedDocument, title: str | None,
             signature: Signature | None) -> tuple[str | None, str | None]:
     text = doc.text or ""
     if is_report_title(title):
-        prefix = _TITLE_PREFIX.match(title or "")
-        if prefix and looks_like_agency(prefix.group("agency")):
-            return prefix.group("agency"), "title"
+        prefix = _agency_in_title(title)
+        if prefix:
+            return prefix, "title"
     above = _agency_above_report_title(text)
     if above:
         return above, "title"
@@ -287,6 +294,15 @@ def _agency(doc: ExtractedDocument, title: str | None,
     if publisher and looks_like_agency(publisher):
         return normalise_agency(publisher), "catalog_box"
     return None, None
+
+
+def _agency_in_title(title: str) -> str | None:
+    """The shortest title prefix that is an agency name (a cut inside 某市政务公开办公室 is not one)."""
+    for cut in _TITLE_CUT.finditer(title):
+        prefix = re.sub(r"^关于|关于$", "", title[: cut.start()])
+        if prefix and looks_like_agency(prefix):
+            return normalise_agency(prefix)
+    return None
 
 
 def _agency_above_report_title(text: str) -> str | None:

@@ -8,7 +8,7 @@ import pdfplumber
 import pytest
 
 from parsers.classify import agencies_match, agency_level, classify, normalise_agency
-from parsers.record import ExtractedDocument, FetchContext, Link
+from parsers.record import ExtractedDocument, FetchContext, Grid, Link
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "crawler" / "demo" / "seeds"
@@ -202,6 +202,19 @@ def test_listing_title_is_used_when_the_document_has_none():
     assert (found.agency, found.agency_source) == ("临淄区卫计局", "title")
 
 
+def test_agency_from_the_title_when_the_text_starts_with_the_body():
+    # an HTML reader keeps the <h1> as the title and the article body as the text
+    body = seed("004").split("一、概述", 1)[1]
+    doc = ExtractedDocument(format="html", text="一、概述" + body, title="镇海区卫生计生局政府信息公开工作2015年年度报告")
+    found = classify(doc, {}, FetchContext())
+    assert (found.agency, found.agency_source, found.report_year) == ("镇海区卫生计生局", "title", 2015)
+
+
+def test_agency_name_containing_the_subject_words():
+    found = classify(text_doc("正文。"), {}, FetchContext(listing_title="某某市政务公开办公室2022年政府信息公开工作年度报告"))
+    assert found.agency == "某某市政务公开办公室"
+
+
 @pytest.mark.parametrize("title, year", [
     ("2022年政府信息公开工作年度报告", 2022),
     ("政府信息公开工作2015年年度报告", 2015),
@@ -257,6 +270,15 @@ def test_format_2019_from_the_table_headers_in_text():
             "信息内容\n本年新制作数量\n本年新公开数量\n对外公开总数量\n规章\n0\n0\n0\n")
     found = classify(text_doc(text), {}, FetchContext())
     assert found.format == "2019" and "本年新公开数量" in found.format_reason
+
+
+def test_format_from_table_headers_kept_in_grids():
+    grid = Grid([["第二十条第（一）项"] * 4, ["信息内容", "本年制发件数", "本年废止件数", "现行有效件数"],
+                 ["规章", "0", "0", "0"]], "html")
+    doc = ExtractedDocument(format="html", text="临淄区卫生健康局\n2022年政府信息公开工作年度报告\n一、总体情况\n",
+                            grids=[grid])
+    assert classify(doc, {}, FetchContext()).format == "2021"
+    assert classify(ExtractedDocument(format="html", text=doc.text), {}, FetchContext()).format == "unknown"
 
 
 def test_old_statistics_table_alone_means_old_format():
