@@ -1,0 +1,381 @@
+"""HTML report pages: main text, title, meta tags, the 信息公开目录 box, dates near the title, tables, attachments.
+
+Nothing on the page is executed: scripts are dropped and only lxml reads the markup.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
+
+from parsers.formats.encoding import charset_from_content_type, charset_from_markup, decode_bytes
+from parsers.formats.grids import make_grid
+from parsers.formats.textnorm import collapse_whitespace, join_pieces
+from parsers.links import attachment_kind
+from parsers.record import ExtractedDocument, FetchContext, Link
+
+logger = logging.getLogger(__name__)
+
+_INERT_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "select", "button")
+_BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "body", "br", "caption", "center", "dd", "div", "dl", "dt",
+    "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
+    "html", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "tfoot", "thead", "tr", "ul",
+})
+_CELL_TAGS = frozenset({"td", "th"})
+_MAX_COLSPAN = 64
+_MAX_GRID_SLOTS = 100_000
+_DATA_CELL_MAX_CHARS = 200    # a cell holding a longer paragraph belongs to a layout table
+_MAIN_SHARE = 0.6             # the main container holds at least this share of the page's running text
+_TRAFILATURA_MIN_SHARE = 0.4  # of the main container's text: below, trafilatura missed the article
+_TRAFILATURA_MAX_SHARE = 1.3  # above, it took the whole page
+_BOX_MAX_CHARS = 2000         # a 信息公开目录 box is small; anything bigger is the page around it
+_MAX_CATALOG_VALUE = 200
+
+_WHITESPACE = re.compile(r"\s+")
+_TITLE_CLASS = re.compile(r"title|biaoti|(?:^|[\s_-])(?:bt|tit)(?:$|[\s_-])", re.IGNORECASE)
+_TITLE_WORDS = re.compile(r"报告|年报|总结|通知|公告|公示|意见|办法")
+_TITLE_SEPARATOR = re.compile(r"\s*(?:_|\||｜|--|—|－| - )\s*")
+
+_CATALOG_LABELS = (
+    "索引号", "发布机构", "发文机关", "发文机构", "发文单位", "所属机构", "成文日期", "公开日期", "发布日期", "生成日期",
+    "发文日期", "印发日期", "实施日期", "废止日期", "文号", "发文字号", "主题分类", "组配分类", "体裁分类", "服务对象分类",
+    "信息分类", "信息类别", "所属主题", "主题词", "关键词", "名称", "标题", "信息名称", "公开方式", "公开范围", "公开时限",
+    "公开形式", "信息来源", "有效性", "效力状态", "统一编码", "内容概述", "摘要",
+)
+_LABEL_KEYS = {label for label in _CATALOG_LABELS}
+_KNOWN_LABEL = "|".join(r"\s*".join(label) for label in sorted(_CATALOG_LABELS, key=len, reverse=True))
+_LABEL_WITH_COLON = re.compile(rf"({_KNOWN_LABEL}|(?<!\S)[\u4e00-\u9fff]{{2,8}})\s*[：:]")
+_LABEL_FOUND = re.compile(rf"({_KNOWN_LABEL})\s*[：:]|^\s*({_KNOWN_LABEL})\s*$")
+
+_DIGIT = "[0-9０-９]"
+_DATE = (rf"[12１２]{_DIGIT}{{3}}\s*[-/.年－／．]\s*{_DIGIT}{{1,2}}\s*[-/.月－／．]\s*{_DIGIT}{{1,2}}\s*日?"
+         rf"(?:\s*{_DIGIT}{{1,2}}[:：]{_DIGIT}{{2}}(?:[:：]{_DIGIT}{{2}})?)?")
+_LABELLED_DATE = re.compile(rf"(?<![\u4e00-\u9fff])([\u4e00-\u9fff]{{0,4}}?(?:时间|日期))\s*[：:]\s*({_DATE})")
+_DATE_WINDOW_BEFORE = 3
+_DATE_WINDOW_AFTER = 8
+_MAX_UNANCHORED_DATES = 5
+
+
+def read_html(data: bytes, context: FetchContext) -> ExtractedDocument:
+    """Read an HTML page; a page that cannot be parsed still gives a document (empty text) and a warning."""
+    declared_header = charset_from_content_type(context.content_type or context.header("Content-Type"))
+    decoded = decode_bytes(data, [("HTTP 头", declared_header), ("页面 meta", charset_from_markup(data))])
+    doc = ExtractedDocument(format="html", encoding=decoded.encoding, warnings=list(decoded.warnings))
+    root = _parse(decoded.text)
+    if root is None:
+        doc.warnings.append("HTML 无法解析，或页面没有内容")
+        return doc
+
+    doc.meta = _meta_tags(root)
+    doc.links = _attachment_links(root, context.url)
+    for element in list(root.iter(*_INERT_TAGS)):
+        element.drop_tree()
+    data_tables = {table for table in root.iter("table") if _is_data_table(table)}
+    doc.grids = [grid for grid in (make_grid(_expand_table(table), "html") for table in root.iter("table")
+                                   if table.find(".//table") is None) if grid]
+    box = _catalog_box(root)
+    doc.catalog_box = _catalog_pairs(box) if box is not None else {}
+    container = _main_container(root, data_tables)
+    doc.title = _title(root, doc.meta)
+    doc.text = _main_text(decoded.text, container, data_tables)
+    doc.page_dates = _page_dates(root, box, doc.title)
+    return doc
+
+
+# ------------------------------------------------------------------ parsing and walking
+
+def _parse(text: str) -> lxml.html.HtmlElement | None:
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    try:
+        return lxml.html.document_fromstring(text.encode("utf-8", "replace"), parser=parser)
+    except (etree.ParserError, ValueError) as exc:
+        logger.info("unparsable HTML: %s", exc)
+        return None
+
+
+def _walk_lines(top, skip=frozenset()) -> list[str]:
+    """Visible text of ``top`` as lines: block elements break lines, table cells are tab-separated."""
+    pieces: list[str] = []
+    walker = etree.iterwalk(top, events=("start", "end"))
+    for event, element in walker:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if event == "start":
+            if tag in _BLOCK_TAGS:
+                pieces.append("\n")
+            if element in skip:
+                walker.skip_subtree()
+                continue
+            if element.text:
+                pieces.append(element.text)
+            continue
+        if tag in _BLOCK_TAGS:
+            pieces.append("\n")
+        elif tag in _CELL_TAGS:
+            pieces.append("\t")
+        if element is not top and element.tail:
+            pieces.append(element.tail)
+    lines = []
+    for line in "".join(pieces).split("\n"):
+        cells = [collapse_whitespace(cell) for cell in line.split("\t")]
+        line = "\t".join(cell for cell in cells if cell)
+        if line:
+            lines.append(line)
+    return lines
+
+
+def _visible_length(text: str) -> int:
+    return len(_WHITESPACE.sub("", text))
+
+
+# ------------------------------------------------------------------ meta, links, tables
+
+def _meta_tags(root) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    for element in root.iter("meta"):
+        name, content = element.get("name"), element.get("content")
+        if name and name.strip() and content is not None:
+            meta.setdefault(name.strip(), content.strip())
+    return meta
+
+
+def _meta_value(meta: dict[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((value for key, value in meta.items() if key.lower() == wanted and value), None)
+
+
+def _attachment_links(root, page_url: str | None) -> list[Link]:
+    base = page_url or ""
+    base_element = root.find(".//base[@href]")
+    if base_element is not None:
+        base = urljoin(base, base_element.get("href", "").strip())
+    links: dict[str, Link] = {}
+    for element in root.iter("a", "area", "iframe", "embed", "object"):
+        target = (element.get("href") or element.get("src") or element.get("data") or "").strip()
+        if not target or target.lower().startswith(("javascript:", "mailto:", "tel:", "data:", "#")):
+            continue
+        url = urljoin(base, target) if base else target
+        text = collapse_whitespace(element.text_content()) or collapse_whitespace(element.get("title", ""))
+        kind = attachment_kind(url, text)
+        if kind and (url not in links or not links[url].text):
+            links[url] = Link(url=url, text=text, kind=kind)
+    return list(links.values())
+
+
+def _is_data_table(table) -> bool:
+    """A table of figures (kept as a Grid), as opposed to a layout table holding the article's paragraphs."""
+    if table.find(".//table") is not None:
+        return False
+    return all(_visible_length(cell.text_content()) <= _DATA_CELL_MAX_CHARS for cell in table.iter("td", "th"))
+
+
+def _expand_table(table) -> list[list[str]]:
+    """Rows of cell text with rowspan/colspan expanded: a spanned cell's text fills every slot it covers."""
+    rows = table.xpath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr")
+    slots: dict[tuple[int, int], str] = {}
+    for row_index, row in enumerate(rows):
+        column = 0
+        for cell in row.xpath("./td | ./th"):
+            while (row_index, column) in slots:
+                column += 1
+            text = join_pieces(list(cell.itertext()))
+            rowspan = _span(cell.get("rowspan"), len(rows) - row_index, zero_means_rest=True)
+            colspan = _span(cell.get("colspan"), _MAX_COLSPAN)
+            for down in range(rowspan):
+                for across in range(colspan):
+                    slots[(row_index + down, column + across)] = text
+            column += colspan
+            if len(slots) > _MAX_GRID_SLOTS:
+                break
+    if not slots:
+        return []
+    width = max(column for _, column in slots) + 1
+    return [[slots.get((row_index, column), "") for column in range(width)] for row_index in range(len(rows))]
+
+
+def _span(raw: str | None, limit: int, zero_means_rest: bool = False) -> int:
+    match = re.match(r"\s*(\d+)", raw or "")
+    if not match:
+        return 1
+    value = int(match.group(1))
+    if value == 0:
+        return max(limit, 1) if zero_means_rest else 1
+    return max(1, min(value, limit))
+
+
+# ------------------------------------------------------------------ 信息公开目录 box
+
+def _catalog_box(root):
+    """The smallest element that holds most of the catalog labels (索引号, 发布机构, 成文日期 ...)."""
+    labels_under: dict = {}
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        found = _labels_in("".join(element.xpath("text()")))
+        node = element
+        while found and node is not None:
+            labels_under.setdefault(node, set()).update(found)
+            node = node.getparent()
+    candidates = [
+        element for element, labels in labels_under.items()
+        if (len(labels) >= 3 or ("索引号" in labels and len(labels) >= 2))
+        and _visible_length(element.text_content()) <= _BOX_MAX_CHARS
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda element: (len(labels_under[element]), _depth(element)))
+
+
+def _labels_in(text: str) -> set[str]:
+    return {_WHITESPACE.sub("", match.group(1) or match.group(2)) for match in _LABEL_FOUND.finditer(text)}
+
+
+def _depth(element) -> int:
+    return sum(1 for _ in element.iterancestors())
+
+
+def _catalog_pairs(box) -> dict[str, str]:
+    """Label/value pairs of the box, whether each sits in its own cell or several share one line."""
+    pairs: dict[str, str] = {}
+    label: str | None = None
+    value: list[str] = []
+
+    def flush() -> None:
+        text = join_pieces(value)
+        if label and text and len(text) <= _MAX_CATALOG_VALUE:
+            pairs.setdefault(label, text)
+
+    for piece in box.itertext():
+        piece = collapse_whitespace(piece)
+        if not piece:
+            continue
+        if _WHITESPACE.sub("", piece) in _LABEL_KEYS:  # a header cell without colon: <th>索引号</th>
+            flush()
+            label, value = _WHITESPACE.sub("", piece), []
+            continue
+        position = 0
+        for match in _LABEL_WITH_COLON.finditer(piece):
+            if label:
+                value.append(piece[position:match.start()])
+            flush()
+            label, value = _WHITESPACE.sub("", match.group(1)), []
+            position = match.end()
+        if label:
+            value.append(piece[position:])
+    flush()
+    return pairs
+
+
+# ------------------------------------------------------------------ main container, title, text, dates
+
+def _main_container(root, data_tables: set):
+    """The deepest element holding most of the page's running text (tables of figures not counted)."""
+    body = root.find("body")
+    body = body if body is not None else root
+    lengths: dict = {}
+    for event, element in etree.iterwalk(body, events=("end",)):
+        if element in data_tables:
+            lengths[element] = 0
+            continue
+        length = _visible_length(element.text or "")
+        for child in element:
+            length += lengths.get(child, 0) + _visible_length(child.tail or "")
+        lengths[element] = length
+    total = lengths.get(body, 0)
+    node = body
+    while total:
+        child = next((c for c in node if lengths.get(c, 0) >= _MAIN_SHARE * total), None)
+        if child is None:
+            break
+        node = child
+    return node
+
+
+def _title(root, meta: dict[str, str]) -> str | None:
+    from_meta = _meta_value(meta, "ArticleTitle")
+    if from_meta:
+        return collapse_whitespace(from_meta)
+    head_title = collapse_whitespace(root.findtext(".//title") or "")
+    site_name = _meta_value(meta, "SiteName") or ""
+    headings: list[str] = []
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag not in ("h1", "h2", "h3") and not _TITLE_CLASS.search(
+                f"{element.get('class', '')} {element.get('id', '')}"):
+            continue
+        if any(ancestor.tag == "a" for ancestor in element.iterancestors()) or element.tag == "a":
+            continue
+        text = collapse_whitespace(element.text_content())
+        if 4 <= len(text) <= 150 and text != site_name:
+            headings.append(text)
+    for text in headings:
+        if text in head_title or _TITLE_WORDS.search(text):
+            return text
+    if headings:
+        return headings[0]
+    if not head_title:
+        return None
+    parts = _TITLE_SEPARATOR.split(head_title)
+    return parts[0] if len(parts) > 1 and len(parts[0]) >= 4 else head_title
+
+
+def _main_text(html_text: str, container, data_tables: set) -> str:
+    walked = "\n".join(_walk_lines(container, skip=data_tables))
+    extracted = _trafilatura_text(html_text)
+    if not extracted:
+        return walked
+    # Too little: trafilatura missed a table-heavy article. Too much: on short pages it falls back to
+    # the whole page, navigation and catalog box included.
+    share = _visible_length(extracted) / max(_visible_length(walked), 1)
+    if _TRAFILATURA_MIN_SHARE <= share <= _TRAFILATURA_MAX_SHARE:
+        return extracted
+    return walked
+
+
+def _trafilatura_text(html_text: str) -> str | None:
+    try:
+        import trafilatura
+
+        text = trafilatura.extract(html_text, include_tables=False, favor_recall=True, include_comments=False,
+                                   include_images=False, include_links=False, deduplicate=False,
+                                   output_format="txt", with_metadata=False)
+    except Exception:  # trafilatura is a fallback-chain step: its failure means "use the DOM walk"
+        logger.warning("trafilatura failed", exc_info=True)
+        return None
+    if not text:
+        return None
+    lines = (collapse_whitespace(line) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _page_dates(root, box, title: str | None) -> list[tuple[str, str]]:
+    """(label, raw date) pairs printed near the title, outside the catalog box."""
+    body = root.find("body")
+    lines = _walk_lines(body if body is not None else root, skip={box} if box is not None else frozenset())
+    anchor = _title_line(lines, title)
+    if anchor is None:
+        window = [line for line in lines if len(line) <= 120]
+        limit = _MAX_UNANCHORED_DATES
+    else:
+        window = lines[max(0, anchor - _DATE_WINDOW_BEFORE): anchor + _DATE_WINDOW_AFTER + 1]
+        limit = None
+    found: list[tuple[str, str]] = []
+    for line in window:
+        for match in _LABELLED_DATE.finditer(line):
+            pair = (match.group(1), match.group(2).strip())
+            if pair not in found:
+                found.append(pair)
+    return found[:limit] if limit else found
+
+
+def _title_line(lines: list[str], title: str | None) -> int | None:
+    if not title:
+        return None
+    wanted = _WHITESPACE.sub("", title)[:20]
+    if len(wanted) < 4:
+        return None
+    return next((index for index, line in enumerate(lines) if wanted in _WHITESPACE.sub("", line)), None)
