@@ -6,7 +6,6 @@ A page that cannot be parsed gives empty results, never an exception.
 """
 from __future__ import annotations
 
-import codecs
 import json
 import re
 import unicodedata
@@ -19,6 +18,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 import lxml.html
 from lxml import etree
 
+from parsers.formats.encoding import charset_from_content_type, charset_from_markup, decode_bytes
 from parsers.links import attachment_kind
 from parsers.record import Link
 
@@ -43,7 +43,7 @@ class ListingItem:
 
     url: str
     title: str
-    date_raw: str | None   # the date text as printed ("[2023-01-30]", "01-30"); None when the row has none
+    date_raw: str | None   # the date text beside the link, NFKC-folded ("[2023-01-30]", "01-30"); None if none
     date: date | None      # None when there is no date or it has no year (01-30 with the year elsewhere)
     kind: str = "html"     # html for a page, else the attachment type: pdf, doc, docx, wps, zip …
     source: str = "html"   # html (a row of the page) | json (an object of a JSON listing)
@@ -80,30 +80,11 @@ def looks_like_report_title(title: str) -> bool:
     return bool(_REPORT_WORDS.search(text) and _DISCLOSURE_WORDS.search(text))
 
 
-def decode_page(data: bytes) -> str:
-    """HTML bytes as text: BOM, then a declared charset that really decodes, then UTF-8, then GB18030.
-
-    GB2312/GBK declarations are read as GB18030 (a superset), since portals declare gb2312 and use GBK characters.
-    """
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                          (codecs.BOM_UTF16_BE, "utf-16-be")):
-        if data.startswith(bom):
-            return data[len(bom):].decode(encoding, errors="replace")
-    candidates = []
-    declared = _DECLARED_CHARSET.search(data[:4096])
-    if declared:
-        candidates.append(declared.group(1).decode("ascii", errors="ignore").lower())
-    candidates += ["utf-8", "gb18030"]
-    for name in candidates:
-        name = "gb18030" if name in ("gb2312", "gbk", "x-gbk", "cp936") else name
-        try:
-            return data.decode(name)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("utf-8", errors="replace")
-
-
-_DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+def decode_page(data: bytes, content_type: str | None = None) -> str:
+    """HTML bytes as text, with the project's shared decoder (``parsers.formats.encoding``): BOM, then the HTTP and
+    ``<meta>`` charsets if the bytes really decode with them, then detection (GB2312/GBK read as GB18030)."""
+    declared = [("HTTP", charset_from_content_type(content_type)), ("<meta>", charset_from_markup(data))]
+    return decode_bytes(data, declared).text
 
 
 # ---------------------------------------------------------------- report columns and disclosure sections
