@@ -22,6 +22,12 @@ from parsers.record import ExtractedDocument, FetchContext
 
 CONVERTER_TIMEOUT = 30.0
 _PLAUSIBLE_SHARE = 0.85  # of characters that are ordinary text; catdoc prints binary junk as "text"
+# UTF-16 text misread as a Western code page: no Chinese report contains these, catdoc's output sometimes
+# does (it garbles long Unicode paragraphs of Word 97 files that antiword and LibreOffice read correctly).
+_MOJIBAKE = re.compile(r"[\u0080-\u009f\u00a1-\u00a6\u00a8-\u00af\u00b4-\u00b6\u00b8-\u00d6\u00d8-\u00f6"
+                       r"\u00f8-\u02ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2020\u2021"
+                       r"\u2030\u2039\u203a\u20ac\u2122\ue000-\uf8ff\ufffd]")
+_MOJIBAKE_TOLERANCE = 2
 _ORDINARY = re.compile(r"[\s\x20-\x7e\u00a0\u00b0\u00b1\u00b7\u00d7\u00f7\u2000-\u206f\u2e80-\u2fff\u3000-\u303f\u3400-\u4dbf"
                        r"\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
 _ANTIWORD_ROW = re.compile(r"^\|.*\|\s*$")
@@ -50,7 +56,7 @@ def _soffice_output(source: Path, work: Path, stdout: bytes) -> bytes:
 
 CONVERTERS = (
     Converter("antiword", "antiword", "antiword",
-              lambda program, source, work: [program, "-m", "UTF-8.txt", str(source)],
+              lambda program, source, work: [program, "-m", "UTF-8.txt", "-w", "0", str(source)],
               lambda source, work, stdout: stdout),
     Converter("catdoc", "catdoc", "catdoc",
               lambda program, source, work: [program, "-d", "utf-8", "-w", str(source)],
@@ -108,6 +114,8 @@ def _convert(converter: Converter, program: str, data: bytes, suffix: str,
         return None, "no text"
     if not _plausible(text):
         return None, "output is not text"
+    if len(_MOJIBAKE.findall(text)) >= _MOJIBAKE_TOLERANCE:
+        return None, "output is garbled"
     return text, ""
 
 
