@@ -253,7 +253,7 @@ class LocalStore(ObjectStore):
                 directory.mkdir()
             except FileExistsError:
                 pass
-            _fsync_dir(directory.parent)
+            fsync_dir(directory.parent)
 
     # -- writes
 
@@ -274,7 +274,7 @@ class LocalStore(ObjectStore):
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -399,7 +399,7 @@ class LocalStore(ObjectStore):
             raise ObjectStoreError(f"cannot delete {key!r}: it is a folder of objects, not an object")
         self._io(key, lambda: path.unlink(missing_ok=True))
         self._meta_path(path).unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     def _io(self, key: str, action: Callable[[], _T]) -> _T:
         try:
@@ -412,7 +412,7 @@ class LocalStore(ObjectStore):
             raise ObjectStoreError(f"{key!r} in {self.location}: {exc.strerror or exc}") from exc
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:

@@ -471,3 +471,17 @@ def iter_members(stream: BinaryIO, start: int = 0) -> Iterator[tuple[int, int, b
                 pending = b""
         yield offset, used, b"".join(pieces)
         offset += used
+
+
+def http_index_fields(head: HttpHead | None) -> dict[str, str | None]:
+    """What the capture index keeps from a response head: the type, and the validators for a conditional GET."""
+    if head is None:
+        return {"mime": None, "etag": None, "last_modified": None}
+    mime = head.header("Content-Type")
+    return {"mime": mime.strip() if mime else None, "etag": head.header("ETag"),
+            "last_modified": head.header("Last-Modified")}
+
+
+def digest_value(label: str | None) -> str:
+    """``sha1:ABC`` -> ``ABC`` (the index stores the bare value, as CDX does)."""
+    return (label or "").partition(":")[2] or (label or "")

@@ -1,0 +1,480 @@
+"""The archive the crawler writes to: WARC records in segments, an index row per capture, all in one call.
+
+Usage::
+
+    archive = Archive.open(config, run_id=None)            # new run; Archive.open(config, run_id="…") resumes one
+    ref = archive.record_fetch(
+        url, "GET", request_headers,                       # request headers as sent: [(name, value), …]
+        200, "OK", response_headers,                       # as received: order, case and bytes are kept
+        payload,                                           # the body bytes (after transfer decoding)
+        ip="1.2.3.4", fetched_at=datetime.now(timezone.utc), agency_id="bj-fgw",
+        extra_metadata={"listing_title": "…", "listing_date": "2024-01-30"},
+    )                                                      # -> CaptureRef(id, record_type, warc_key, offset, …)
+    capture = archive.read_capture(ref.id)                 # -> Capture(url, status, headers, payload, …)
+    archive.record_resource("urn:screenshot:" + url, png, "image/png", concurrent_to=ref.id)
+    archive.record_error(url, "timeout", "read timed out after 30 s", agency_id="bj-fgw")
+    archive.finish("finished", counts={...})               # or close() to leave the run open
+
+``record_fetch`` writes a ``response`` record, or a ``revisit`` (identical-payload-digest profile) when the newest
+earlier capture of the same URL has the same payload digest, then the ``request`` and a ``metadata`` record (run,
+agency, the caller's extra fields, ``truncated``) concurrent to it. The group is fsynced before its index row is
+written, so every row points at durable bytes; the returned capture can be read at once, from the spool until its
+segment is uploaded. Segments roll at ``segment_size`` (default 100 MB) and are uploaded to the object store
+(``warcs/<run-id>/<segment>.warc.gz``); a segment that cannot be uploaded now stays in the spool and is retried on
+the next roll, on close, or by the next ``Archive.open`` (which first finishes whatever a dead writer left behind,
+see ``storage.recovery``).
+
+``durability="fsync"`` (the default) fsyncs every record group before its row is written; ``"os"`` only hands
+the bytes to the operating system (fsync when the segment closes): that survives a crash of the process but not of
+the machine, where the next open then drops the rows that point past what reached the disk. Use it for bulk
+imports and tests, where a few ms per capture matter.
+
+Header values may be ``bytes`` (stored verbatim) or ``str`` (latin-1 if it fits, else UTF-8). An instance is safe
+to share between threads. Bad arguments raise :class:`ArchiveInputError` before anything is written.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from storage.catalog import Catalog
+from storage.catalog import queries
+from storage.catalog.models import Capture as CaptureRow
+from storage.config import Config
+from storage.objects import ObjectStore, ObjectStoreError, open_store
+from storage.reader import Capture, CaptureReader
+from storage.recovery import RecoveryReport, index_segment, recover, scan_segment, upload_segment
+from storage.spool import SpoolSegment, new_segment_name, segment_key
+from storage.warc import (DEFAULT_COMPRESSLEVEL, HeaderList, digest_value, http_index_fields, new_record_id,
+                          parse_http_head, payload_digest, request_head, response_head, warc_date)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEGMENT_SIZE = 100 * 1024 * 1024
+DURABILITY = ("fsync", "os")
+
+
+class ArchiveError(Exception):
+    """The archive could not do what was asked; the message says what and why."""
+
+
+class ArchiveInputError(ArchiveError, ValueError):
+    """An argument that cannot be archived; nothing was written."""
+
+
+@dataclass(frozen=True)
+class CaptureRef:
+    id: int
+    url: str
+    record_type: str          # response | revisit | resource
+    timestamp: datetime
+    status: int | None
+    warc_key: str
+    offset: int
+    length: int
+    record_id: str
+    payload_sha1: str
+    payload_sha256: str
+    refers_to: int | None     # for a revisit: the capture holding the payload
+
+
+def _ref(row: CaptureRow) -> CaptureRef:
+    return CaptureRef(id=row.id, url=row.url, record_type=row.record_type, timestamp=row.timestamp, status=row.status,
+                      warc_key=row.warc_key, offset=row.offset, length=row.length, record_id=row.record_id,
+                      payload_sha1=row.payload_sha1, payload_sha256=row.payload_sha256,
+                      refers_to=row.refers_to_capture_id)
+
+
+# ---------------------------------------------------------------- argument checks
+
+def _check_url(url: object) -> str:
+    if not isinstance(url, str) or not url.strip():
+        raise ArchiveInputError(f"url must be a non-empty string, not {url!r}")
+    if any(ch in url for ch in "\r\n\x00 "):
+        raise ArchiveInputError(f"url contains whitespace or NUL: {url!r} (percent-encode it)")
+    return url
+
+
+def _check_bytes(value: object, name: str) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise ArchiveInputError(f"{name} must be bytes, not {type(value).__name__}")
+
+
+def _check_headers(headers: object, name: str) -> list[tuple[Any, Any]]:
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        headers = list(headers.items())
+    try:
+        pairs = [(key, value) for key, value in headers]  # type: ignore[union-attr]
+    except (TypeError, ValueError) as exc:
+        raise ArchiveInputError(f"{name} must be a list of (name, value) pairs") from exc
+    for key, value in pairs:
+        if not isinstance(key, (str, bytes)) or not isinstance(value, (str, bytes)) or not key:
+            raise ArchiveInputError(f"{name}: bad header {key!r}: {value!r}")
+    return pairs
+
+
+def _check_status(status: object) -> int:
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999:
+        raise ArchiveInputError(f"status must be an HTTP status code (100-999), not {status!r}")
+    return status
+
+
+def _moment(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(timezone.utc)
+    if not isinstance(value, datetime):
+        raise ArchiveInputError(f"fetched_at must be a datetime, not {type(value).__name__}")
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+# ---------------------------------------------------------------- the facade
+
+class Archive:
+    def __init__(self, config: Config, store: ObjectStore, catalog: Catalog, run_id: str, *,
+                 segment_size: int = DEFAULT_SEGMENT_SIZE, compresslevel: int = DEFAULT_COMPRESSLEVEL,
+                 owns: bool = False, recovery: RecoveryReport | None = None, durability: str = "fsync"):
+        if durability not in DURABILITY:
+            raise ArchiveInputError(f"durability {durability!r}: expected one of {', '.join(DURABILITY)}")
+        self.durability = durability
+        self.config = config
+        self.store = store
+        self.catalog = catalog
+        self.run_id = run_id
+        self.segment_size = max(int(segment_size), 1)
+        self.compresslevel = compresslevel
+        self.spool_dir = config.data_dir / "spool"
+        self.writer_id = socket.gethostname()
+        self.recovery = recovery or RecoveryReport()
+        self.reader = CaptureReader(store, catalog, self.spool_dir)
+        self._owns = owns
+        self._lock = threading.RLock()
+        self._segment: SpoolSegment | None = None
+        self._unindexed = False       # an index insert failed: re-scan the segment before it is uploaded
+        self._pending: list[SpoolSegment] = []
+        self._serial = 0
+        self._closed = False
+
+    @classmethod
+    def open(cls, config: Config, run_id: str | None = None, *, settings: Mapping[str, Any] | None = None,
+             segment_size: int = DEFAULT_SEGMENT_SIZE, compresslevel: int = DEFAULT_COMPRESSLEVEL,
+             store: ObjectStore | None = None, catalog: Catalog | None = None,
+             recover_spool: bool = True, durability: str = "fsync") -> "Archive":
+        """Open the store and catalog, finish what a dead writer left, and start (or resume) a crawl run."""
+        if durability not in DURABILITY:
+            raise ArchiveInputError(f"durability {durability!r}: expected one of {', '.join(DURABILITY)}")
+        owns = store is None and catalog is None
+        catalog = catalog or Catalog.open(config)
+        try:
+            store = store or open_store(config)
+        except ObjectStoreError:
+            if owns:
+                catalog.close()
+            raise
+        report = recover(store, catalog, config.data_dir / "spool", socket.gethostname()) if recover_spool else None
+        if report is not None and report.changed:
+            log.warning("%s", report.summary())
+        try:
+            with catalog.session() as session:
+                run = queries.start_run(session, run_id, settings=settings)
+        except ValueError as exc:
+            raise ArchiveInputError(str(exc)) from exc
+        return cls(config, store, catalog, run.id, segment_size=segment_size, compresslevel=compresslevel,
+                   owns=owns, recovery=report, durability=durability)
+
+    # -- writing
+
+    def record_fetch(self, url: str, method: str, request_headers: HeaderList | None, status: int,
+                     reason: str | bytes | None, response_headers: HeaderList | None, payload: bytes,
+                     ip: str | None = None, fetched_at: datetime | None = None, agency_id: str | None = None,
+                     extra_metadata: Mapping[str, Any] | None = None, *, protocol: str = "HTTP/1.1",
+                     request_body: bytes = b"", truncated: str | None = None) -> CaptureRef:
+        """Archive one HTTP exchange and index it; returns once it is durable and readable."""
+        url = _check_url(url)
+        payload = _check_bytes(payload, "payload")
+        request_body = _check_bytes(request_body, "request_body")
+        status = _check_status(status)
+        if not isinstance(method, str) or not method.isalpha():
+            raise ArchiveInputError(f"method must be an HTTP method name, not {method!r}")
+        if not isinstance(protocol, str) or not protocol.startswith("HTTP/"):
+            raise ArchiveInputError(f"protocol must look like HTTP/1.1, not {protocol!r}")
+        moment = _moment(fetched_at)
+        head = response_head(protocol, status, reason or "", _check_headers(response_headers, "response_headers"))
+        sent = request_head(method, url, _check_headers(request_headers, "request_headers"), protocol)
+        digest = payload_digest(payload)
+        sha1 = digest_value(digest)
+        sha256 = hashlib.sha256(payload).hexdigest()
+        date = warc_date(moment)
+        fields = self._metadata_fields(agency_id, extra_metadata, truncated)
+        record_id = new_record_id()
+        with self._lock:
+            segment = self._open_segment()
+            original = self._revisit_original(url, sha1, moment, payload)
+
+            def write(writer):
+                if original is not None:
+                    primary = writer.write_revisit(url, head, date, refers_to=original.record_id,
+                                                   refers_to_url=original.url,
+                                                   refers_to_date=warc_date(original.timestamp),
+                                                   digest=digest, record_id=record_id, ip=ip)
+                else:
+                    primary = writer.write_response(url, head, payload, date, record_id=record_id, ip=ip,
+                                                    truncated=truncated, digest=digest)
+                return [primary,
+                        writer.write_request(url, sent, request_body, date, concurrent_to=record_id),
+                        writer.write_metadata(url, fields, date, concurrent_to=record_id)]
+
+            written = self._write(segment, write)
+            row = self._index(segment, dict(
+                url=url, timestamp=moment, record_type=written[0].record_type, warc_key=segment.key,
+                offset=written[0].offset, length=written[0].length,
+                group_length=sum(record.length for record in written), record_id=record_id,
+                payload_sha1=sha1, payload_sha256=sha256, payload_length=len(payload), run_id=self.run_id,
+                status=status, refers_to_capture_id=original.id if original is not None else None,
+                agency_id=agency_id, ip=ip, truncated=truncated,
+                **http_index_fields(parse_http_head(head)[0]),
+            ))
+            self._roll_if_full()
+        return _ref(row)
+
+    def record_resource(self, url: str, payload: bytes, content_type: str, *, fetched_at: datetime | None = None,
+                        agency_id: str | None = None, concurrent_to: int | None = None,
+                        extra_metadata: Mapping[str, Any] | None = None) -> CaptureRef:
+        """Archive something the crawler made itself (a browser screenshot, a rendered DOM) as a resource record.
+
+        ``concurrent_to`` is the capture id of the page it belongs to.
+        """
+        url = _check_url(url)
+        payload = _check_bytes(payload, "payload")
+        if not isinstance(content_type, str) or not content_type.strip() or "\n" in content_type:
+            raise ArchiveInputError(f"content_type must be a MIME type, not {content_type!r}")
+        moment = _moment(fetched_at)
+        related = None
+        if concurrent_to is not None:
+            with self.catalog.reading() as session:
+                page = queries.get_capture(session, concurrent_to)
+            if page is None:
+                raise ArchiveInputError(f"concurrent_to: no capture {concurrent_to}")
+            related = page.record_id
+        digest = payload_digest(payload)
+        date = warc_date(moment)
+        fields = self._metadata_fields(agency_id, extra_metadata, None)
+        if concurrent_to is not None:
+            fields.append(("concurrent-to-capture", str(concurrent_to)))
+        record_id = new_record_id()
+        with self._lock:
+            segment = self._open_segment()
+
+            def write(writer):
+                return [writer.write_resource(url, content_type, payload, date, record_id=record_id,
+                                              concurrent_to=related, digest=digest),
+                        writer.write_metadata(url, fields, date, concurrent_to=record_id)]
+
+            written = self._write(segment, write)
+            row = self._index(segment, dict(
+                url=url, timestamp=moment, record_type="resource", warc_key=segment.key, offset=written[0].offset,
+                length=written[0].length, group_length=sum(record.length for record in written),
+                record_id=record_id, payload_sha1=digest_value(digest),
+                payload_sha256=hashlib.sha256(payload).hexdigest(), payload_length=len(payload), run_id=self.run_id,
+                status=None, mime=content_type, agency_id=agency_id, ip=None, etag=None, last_modified=None,
+                truncated=None,
+            ))
+            self._roll_if_full()
+        return _ref(row)
+
+    def record_error(self, url: str, kind: str, message: str, agency_id: str | None = None,
+                     at: datetime | None = None) -> int:
+        """Note a fetch that produced no response (dns, timeout, tls, reset, http, robots, size, redirect_loop,
+        other); returns the error's id."""
+        try:
+            with self.catalog.session() as session:
+                return queries.add_error(session, str(url), kind, message, run_id=self.run_id, agency_id=agency_id,
+                                         at=_moment(at)).id
+        except ValueError as exc:
+            raise ArchiveInputError(str(exc)) from exc
+
+    # -- reading
+
+    def read_capture(self, capture_id: int) -> Capture:
+        return self.reader.read(capture_id)
+
+    def latest_capture(self, url: str) -> CaptureRef | None:
+        """The newest capture of ``url`` (its row carries ETag/Last-Modified for a conditional GET)."""
+        with self.catalog.reading() as session:
+            row = queries.latest_capture(session, url)
+        return _ref(row) if row is not None else None
+
+    def validators(self, url: str) -> dict[str, str]:
+        """Headers for a conditional GET of ``url`` from its newest successful capture ({} if none)."""
+        with self.catalog.reading() as session:
+            row = queries.latest_capture(session, url, status=200)
+        if row is None:
+            return {}
+        headers = {}
+        if row.etag:
+            headers["If-None-Match"] = row.etag
+        if row.last_modified:
+            headers["If-Modified-Since"] = row.last_modified
+        return headers
+
+    # -- segments
+
+    def _metadata_fields(self, agency_id: str | None, extra: Mapping[str, Any] | None,
+                         truncated: str | None) -> list[tuple[str, Any]]:
+        fields: list[tuple[str, Any]] = [("run-id", self.run_id), ("agency-id", agency_id),
+                                         ("truncated", truncated)]
+        reserved = {name for name, _ in fields}
+        if extra is not None and not isinstance(extra, Mapping):
+            raise ArchiveInputError("extra_metadata must be a mapping of field names to values")
+        for name, value in (extra or {}).items():
+            if str(name) not in reserved:
+                fields.append((str(name), value))
+        return fields
+
+    def _revisit_original(self, url: str, sha1: str, moment: datetime, payload: bytes) -> CaptureRow | None:
+        if not payload:
+            return None  # nothing to deduplicate
+        with self.catalog.reading() as session:
+            latest = queries.latest_capture(session, url, before=moment)
+            if latest is None or latest.payload_sha1 != sha1:
+                return None
+            if latest.record_type == "revisit":
+                latest = queries.get_capture(session, latest.refers_to_capture_id)
+        return latest
+
+    def _open_segment(self) -> SpoolSegment:
+        if self._closed:
+            raise ArchiveError("the archive is closed")
+        if self._segment is not None:
+            return self._segment
+        self._serial += 1
+        key = segment_key(self.run_id, new_segment_name(self._serial))
+        warcinfo = {"isPartOf": self.run_id, "run-id": self.run_id, "hostname": self.writer_id}
+        try:
+            # the locked file exists before its row: recovery never mistakes a starting segment for a lost one
+            segment = SpoolSegment.create(self.spool_dir, key, warcinfo, self.compresslevel,
+                                          sync=self.durability == "fsync")
+        except OSError as exc:
+            raise ArchiveError(f"cannot create a WARC segment in {self.spool_dir}: {exc}") from exc
+        try:
+            with self.catalog.session() as session:
+                queries.add_segment(session, key, self.run_id, self.writer_id)
+        except Exception:
+            segment.close()
+            segment.path.unlink(missing_ok=True)
+            raise
+        self._segment = segment
+        self._unindexed = False
+        return segment
+
+    def _write(self, segment: SpoolSegment, write) -> list:
+        try:
+            return segment.write_group(write)
+        except OSError as exc:
+            raise ArchiveError(f"cannot write to {segment.path}: {exc}; nothing of this capture was kept") from exc
+
+    def _index(self, segment: SpoolSegment, fields: dict) -> CaptureRow:
+        try:
+            with self.catalog.session() as session:
+                row = queries.add_capture(session, **fields)
+        except Exception as exc:
+            self._unindexed = True
+            raise ArchiveError(f"the WARC record of {fields['url']} is safe in {segment.key} but its index row "
+                               f"failed ({type(exc).__name__}: {exc}); it is indexed when the segment closes") from exc
+        segment.captures += 1
+        return row
+
+    def _roll_if_full(self) -> None:
+        if self._segment is not None and self._segment.size >= self.segment_size:
+            self.roll()
+
+    def roll(self) -> str | None:
+        """Close the current segment and upload it (also retrying earlier failed uploads); returns its key."""
+        with self._lock:
+            segment, self._segment = self._segment, None
+            if segment is not None:
+                self._seal(segment)
+            self._upload_pending()
+            return segment.key if segment is not None else None
+
+    def _seal(self, segment: SpoolSegment) -> None:
+        if self._unindexed:
+            with open(segment.path, "rb") as handle:
+                records, _end, _error = scan_segment(handle)
+            with self.catalog.session() as session:
+                index_segment(session, segment.key, self.run_id, records)
+            self._unindexed = False
+        if segment.captures == 0 and segment.records <= 1:
+            # only the warcinfo record: nothing worth keeping
+            segment.close()
+            segment.path.unlink(missing_ok=True)
+            with self.catalog.session() as session:
+                queries.remove_segment(session, segment.key)
+            return
+        segment.sync_to_disk()
+        with self.catalog.session() as session:
+            queries.mark_segment(session, segment.key, "sealed", size=segment.size, records=segment.records)
+        self._pending.append(segment)
+
+    def _upload_pending(self) -> None:
+        still: list[SpoolSegment] = []
+        for segment in self._pending:
+            try:
+                upload_segment(self.store, self.catalog, segment.key, segment.path, self.run_id, segment.records)
+            except ObjectStoreError as exc:
+                log.warning("%s stays in the spool for now: %s", segment.key, exc)
+                still.append(segment)
+                continue
+            segment.close()
+        self._pending = still
+
+    # -- ending
+
+    def close(self) -> None:
+        """Upload the open segment; a segment the store refuses now stays spooled for the next open."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self.roll()
+            finally:
+                for segment in self._pending:
+                    segment.close()  # unlocked: the next Archive.open uploads it
+                self._pending = []
+                self._closed = True
+                if self._owns:
+                    self.store.close()
+                    self.catalog.close()
+
+    def finish(self, status: str = "finished", counts: Mapping[str, Any] | None = None) -> None:
+        """Close the archive and mark the crawl run finished (or failed/interrupted)."""
+        with self._lock:
+            pending = bool(self._pending)
+            self.roll()
+            if self._pending and not pending:
+                log.warning("run %s finishes with segments still spooled", self.run_id)
+            with self.catalog.session() as session:
+                queries.finish_run(session, self.run_id, status=status, counts=counts)
+            self.close()
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
+
+
+def open_reader(config: Config, *, store: ObjectStore | None = None,
+                catalog: Catalog | None = None) -> CaptureReader:
+    """A reader for the web UI and the CLI, which read captures without starting a run."""
+    catalog = catalog or Catalog.open(config, create=False)
+    store = store or open_store(config, create_bucket=False)
+    return CaptureReader(store, catalog, Path(config.data_dir) / "spool")

@@ -1,0 +1,195 @@
+"""The catalog's tables as SQLAlchemy 2 models (the migrations in ``migrations/versions`` create exactly these).
+
+Times are stored in UTC and come back timezone-aware on SQLite and PostgreSQL alike. ``captures`` is the CDX-like
+index of the WARC archive: one row per response, revisit or resource record, pointing at its gzip member
+(``warc_key``, ``offset``, ``length``); ``group_length`` spans the member plus the request/metadata records written
+with it. ``segments`` tracks each WARC file from spool to object store so a restart can finish or discard it.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer,
+                        MetaData, String, Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+FETCH_ERROR_KINDS = ("dns", "timeout", "tls", "reset", "http", "robots", "size", "redirect_loop", "other")
+CAPTURE_RECORD_TYPES = ("response", "revisit", "resource")
+SEGMENT_STATES = ("open", "sealed", "uploaded")
+RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out; naive input is taken as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str | None] = mapped_column(String(20))           # department | government | township
+    region: Mapped[str | None] = mapped_column(Text)
+    parent: Mapped[str | None] = mapped_column(String(200))         # id of the parent agency, may be imported later
+    homepage: Mapped[str | None] = mapped_column(Text)
+    report_index: Mapped[Any] = mapped_column(Json, default=list)   # URLs of the annual-report column(s)
+    render: Mapped[str | None] = mapped_column(String(20))          # how to fetch: e.g. plain | browser
+    robots: Mapped[str | None] = mapped_column(String(20))          # e.g. obey | ignore
+    aliases: Mapped[Any] = mapped_column(Json, default=list)
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    counts: Mapped[Any] = mapped_column(Json, default=dict)
+    settings: Mapped[Any] = mapped_column(Json, default=dict)
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)    # warcs/<run-id>/<segment>.warc.gz
+    run_id: Mapped[str] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    writer: Mapped[str] = mapped_column(String(255))                   # host whose spool holds it until upload
+    state: Mapped[str] = mapped_column(String(16), default="open")     # open | sealed | uploaded
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index(None, "writer", "state"),)
+
+
+class Capture(Base):
+    __tablename__ = "captures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text)
+    url_hash: Mapped[str] = mapped_column(String(40))      # sha1 hex of url: an index key for URLs of any length
+    surt: Mapped[str] = mapped_column(String(1000))        # clipped: it serves prefix searches, not identity
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[int | None] = mapped_column(Integer)
+    mime: Mapped[str | None] = mapped_column(String(255))
+    payload_sha1: Mapped[str] = mapped_column(String(40))   # base32, as in CDX and WARC-Payload-Digest
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    payload_length: Mapped[int] = mapped_column(BigInteger)
+    warc_key: Mapped[str] = mapped_column(ForeignKey("segments.key"))
+    offset: Mapped[int] = mapped_column(BigInteger)
+    length: Mapped[int] = mapped_column(BigInteger)
+    group_length: Mapped[int] = mapped_column(BigInteger)
+    record_id: Mapped[str] = mapped_column(String(100), unique=True)
+    record_type: Mapped[str] = mapped_column(String(16))
+    refers_to_capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"),
+                                                             index=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    # not a foreign key: the archive keeps whatever was fetched, even for an agency not (yet) in the registry
+    agency_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    truncated: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        Index(None, "url_hash", "timestamp"),
+        Index(None, "surt"),
+        Index(None, "payload_sha1"),
+        UniqueConstraint("warc_key", "offset"),
+        CheckConstraint("record_type IN ('response', 'revisit', 'resource')", name="record_type"),
+    )
+
+
+class FetchError(Base):
+    __tablename__ = "fetch_errors"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    agency_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('dns', 'timeout', 'tls', 'reset', 'http', 'robots', 'size', 'redirect_loop', "
+                        "'other')", name="kind"),
+    )
+
+
+class Report(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"), unique=True)
+    agency_id: Mapped[str | None] = mapped_column(ForeignKey("agencies.id", ondelete="SET NULL"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    is_report: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(32))
+    report_year: Mapped[int | None] = mapped_column(Integer, index=True)
+    format: Mapped[str] = mapped_column(String(32))
+    publication_date: Mapped[date | None] = mapped_column(Date)
+    date_source: Mapped[str | None] = mapped_column(String(32))
+    signing_date: Mapped[date | None] = mapped_column(Date)
+    needs_ocr: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    record_json: Mapped[Any] = mapped_column(Json)
+    text: Mapped[str] = mapped_column(Text, default="")
+    parsed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Verdict(Base):
+    __tablename__ = "verdicts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
+    report_year: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    deadline: Mapped[date | None] = mapped_column(Date)
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    publication_date: Mapped[date | None] = mapped_column(Date)
+    date_source: Mapped[str | None] = mapped_column(String(32))
+    days_late: Mapped[int | None] = mapped_column(Integer)
+    first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
+    flags: Mapped[Any] = mapped_column(Json, default=list)
+    evidence: Mapped[Any] = mapped_column(Json, default=dict)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("agency_id", "report_year"),)

@@ -1,0 +1,452 @@
+"""What the crawler, the parsers' caller and the web ask of the catalog. Every function takes an open Session.
+
+Write with ``with catalog.session() as s: ...`` (one transaction), read with ``catalog.reading()``. Rows come back
+as model objects that stay usable after the session ends.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.catalog.models import (FETCH_ERROR_KINDS, RUN_STATUSES, Agency, Capture, CrawlRun, FetchError, Report,
+                                    Segment, Verdict)
+from storage.surt import surt
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SURT_MAX = 1000
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def url_hash(url: str) -> str:
+    return hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# ---------------------------------------------------------------- agencies
+
+def upsert_agency(session: Session, agency_id: str, name: str, *, level: str | None = None,
+                  region: str | None = None, parent: str | None = None, homepage: str | None = None,
+                  report_index: Sequence[str] = (), render: str | None = None, robots: str | None = None,
+                  aliases: Sequence[str] = ()) -> Agency:
+    """Insert the agency or overwrite every field of the existing row (the registry is the source of truth)."""
+    if not agency_id or not name:
+        raise ValueError("an agency needs an id and a name")
+    agency = session.get(Agency, agency_id)
+    if agency is None:
+        agency = Agency(id=agency_id)
+        session.add(agency)
+    agency.name = name
+    agency.level = level
+    agency.region = region
+    agency.parent = parent
+    agency.homepage = homepage
+    agency.report_index = list(report_index)
+    agency.render = render
+    agency.robots = robots
+    agency.aliases = list(aliases)
+    session.flush()
+    return agency
+
+
+def get_agency(session: Session, agency_id: str) -> Agency | None:
+    return session.get(Agency, agency_id)
+
+
+def list_agencies(session: Session, *, level: str | None = None, region: str | None = None) -> list[Agency]:
+    query = select(Agency).order_by(Agency.id)
+    if level:
+        query = query.where(Agency.level == level)
+    if region:
+        query = query.where(Agency.region == region)
+    return list(session.scalars(query))
+
+
+# ---------------------------------------------------------------- crawl runs
+
+def new_run_id(now: datetime | None = None) -> str:
+    """``20250130T102000Z-3f9a1c``: sortable by start time, unique enough for parallel starts."""
+    moment = (now or utcnow()).astimezone(timezone.utc)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def validate_run_id(run_id: str) -> str:
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        raise ValueError(f"run id {run_id!r}: use 1-64 letters, digits, '.', '_' or '-', not starting with a sign")
+    return run_id
+
+
+def start_run(session: Session, run_id: str | None = None, *, settings: Mapping[str, Any] | None = None,
+              started_at: datetime | None = None) -> CrawlRun:
+    """Create the run, or mark an existing one (a resumed run) as running again."""
+    run_id = validate_run_id(run_id) if run_id else new_run_id(started_at)
+    run = session.get(CrawlRun, run_id)
+    if run is None:
+        run = CrawlRun(id=run_id, started_at=started_at or utcnow(), status="running",
+                       counts={}, settings=dict(settings or {}))
+        session.add(run)
+    else:
+        run.status = "running"
+        run.finished_at = None
+        if settings:
+            run.settings = dict(settings)
+    session.flush()
+    return run
+
+
+def finish_run(session: Session, run_id: str, *, status: str = "finished", counts: Mapping[str, Any] | None = None,
+               finished_at: datetime | None = None) -> CrawlRun:
+    if status not in RUN_STATUSES:
+        raise ValueError(f"run status {status!r}: expected one of {', '.join(RUN_STATUSES)}")
+    run = session.get(CrawlRun, run_id)
+    if run is None:
+        raise LookupError(f"no crawl run {run_id!r}")
+    run.status = status
+    run.finished_at = finished_at or utcnow()
+    if counts is not None:
+        run.counts = dict(counts)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: str) -> CrawlRun | None:
+    return session.get(CrawlRun, run_id)
+
+
+def list_runs(session: Session, limit: int = 50) -> list[CrawlRun]:
+    return list(session.scalars(select(CrawlRun).order_by(CrawlRun.started_at.desc()).limit(limit)))
+
+
+def latest_run(session: Session, *, status: str | None = None) -> CrawlRun | None:
+    query = select(CrawlRun).order_by(CrawlRun.started_at.desc()).limit(1)
+    if status:
+        query = query.where(CrawlRun.status == status)
+    return session.scalars(query).first()
+
+
+# ---------------------------------------------------------------- WARC segments
+
+def add_segment(session: Session, key: str, run_id: str, writer: str, *, created_at: datetime | None = None,
+                state: str = "open") -> Segment:
+    segment = Segment(key=key, run_id=run_id, writer=writer, state=state, records=0, created_at=created_at or utcnow())
+    session.add(segment)
+    session.flush()
+    return segment
+
+
+def get_segment(session: Session, key: str) -> Segment | None:
+    return session.get(Segment, key)
+
+
+def mark_segment(session: Session, key: str, state: str, *, size: int | None = None, sha256: str | None = None,
+                 records: int | None = None) -> Segment:
+    segment = session.get(Segment, key)
+    if segment is None:
+        raise LookupError(f"no WARC segment {key!r} in the catalog")
+    segment.state = state
+    if size is not None:
+        segment.size = size
+    if sha256 is not None:
+        segment.sha256 = sha256
+    if records is not None:
+        segment.records = records
+    if state == "uploaded":
+        segment.uploaded_at = utcnow()
+    session.flush()
+    return segment
+
+
+def unfinished_segments(session: Session, writer: str) -> list[Segment]:
+    """Segments this host was writing or had not uploaded yet."""
+    query = select(Segment).where(Segment.writer == writer, Segment.state.in_(("open", "sealed"))).order_by(Segment.key)
+    return list(session.scalars(query))
+
+
+def segments(session: Session, *, run_id: str | None = None) -> list[Segment]:
+    query = select(Segment).order_by(Segment.key)
+    if run_id:
+        query = query.where(Segment.run_id == run_id)
+    return list(session.scalars(query))
+
+
+def remove_segment(session: Session, key: str) -> int:
+    """Forget a segment that holds nothing any more; returns how many capture rows went with it."""
+    removed = remove_captures_in_segment(session, key)
+    session.execute(delete(Segment).where(Segment.key == key))
+    return removed
+
+
+def remove_captures_in_segment(session: Session, key: str, *, from_offset: int = 0,
+                               keep_offsets: Iterable[int] | None = None) -> int:
+    """Delete index rows that point into ``key`` at or after ``from_offset`` (or not at a known record start).
+
+    Reports on those captures and revisits of them go too (ON DELETE CASCADE).
+    """
+    query = select(Capture.id).where(Capture.warc_key == key, Capture.offset >= from_offset)
+    if keep_offsets is not None:
+        keep = set(keep_offsets)
+        ids = [row.id for row in session.execute(select(Capture.id, Capture.offset).where(Capture.warc_key == key))
+               if row.offset >= from_offset or row.offset not in keep]
+    else:
+        ids = list(session.scalars(query))
+    if ids:
+        session.execute(delete(Capture).where(Capture.id.in_(ids)))
+    return len(ids)
+
+
+# ---------------------------------------------------------------- captures
+
+def add_capture(session: Session, *, url: str, timestamp: datetime, record_type: str, warc_key: str, offset: int,
+                length: int, group_length: int, record_id: str, payload_sha1: str, payload_sha256: str,
+                payload_length: int, run_id: str, status: int | None = None, mime: str | None = None,
+                refers_to_capture_id: int | None = None, agency_id: str | None = None, ip: str | None = None,
+                etag: str | None = None, last_modified: str | None = None, truncated: str | None = None) -> Capture:
+    capture = Capture(
+        url=url, url_hash=url_hash(url), surt=surt(url)[:_SURT_MAX], timestamp=timestamp, status=status,
+        mime=(mime or None) and mime[:255], payload_sha1=payload_sha1, payload_sha256=payload_sha256,
+        payload_length=payload_length, warc_key=warc_key, offset=offset, length=length, group_length=group_length,
+        record_id=record_id, record_type=record_type, refers_to_capture_id=refers_to_capture_id, run_id=run_id,
+        agency_id=agency_id, ip=ip, etag=etag, last_modified=last_modified, truncated=truncated,
+    )
+    session.add(capture)
+    session.flush()
+    return capture
+
+
+def get_capture(session: Session, capture_id: int) -> Capture | None:
+    return session.get(Capture, capture_id)
+
+
+def capture_by_record_id(session: Session, record_id: str) -> Capture | None:
+    return session.scalars(select(Capture).where(Capture.record_id == record_id)).first()
+
+
+def latest_capture(session: Session, url: str, *, before: datetime | None = None,
+                   record_types: Sequence[str] = ("response", "revisit"), status: int | None = None) -> Capture | None:
+    """The newest capture of exactly this URL (for conditional GET validators and revisit decisions)."""
+    query = (select(Capture).where(Capture.url_hash == url_hash(url), Capture.url == url,
+                                   Capture.record_type.in_(record_types))
+             .order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1))
+    if before is not None:
+        query = query.where(Capture.timestamp <= before)
+    if status is not None:
+        query = query.where(Capture.status == status)
+    return session.scalars(query).first()
+
+
+def captures_of_url(session: Session, url: str) -> list[Capture]:
+    query = (select(Capture).where(Capture.url_hash == url_hash(url), Capture.url == url)
+             .order_by(Capture.timestamp, Capture.id))
+    return list(session.scalars(query))
+
+
+def first_seen(session: Session, url: str) -> datetime | None:
+    """When the archive first captured this URL: an upper bound on when it was published."""
+    return session.scalar(select(func.min(Capture.timestamp)).where(Capture.url_hash == url_hash(url),
+                                                                    Capture.url == url))
+
+
+def last_seen(session: Session, url: str) -> datetime | None:
+    return session.scalar(select(func.max(Capture.timestamp)).where(Capture.url_hash == url_hash(url),
+                                                                    Capture.url == url))
+
+
+def captures_by_run(session: Session, run_id: str) -> list[Capture]:
+    return list(session.scalars(select(Capture).where(Capture.run_id == run_id).order_by(Capture.id)))
+
+
+def captures_by_agency(session: Session, agency_id: str, *, run_id: str | None = None) -> list[Capture]:
+    query = select(Capture).where(Capture.agency_id == agency_id).order_by(Capture.id)
+    if run_id:
+        query = query.where(Capture.run_id == run_id)
+    return list(session.scalars(query))
+
+
+def captures_by_surt_prefix(session: Session, prefix: str, limit: int = 1000) -> list[Capture]:
+    """Captures under a host or path, e.g. ``cn,gov,beijing)/`` or ``cn,gov,beijing,``."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = (select(Capture).where(Capture.surt.like(f"{escaped}%", escape="\\"))
+             .order_by(Capture.surt, Capture.timestamp).limit(limit))
+    return list(session.scalars(query))
+
+
+def captures_in_segment(session: Session, key: str) -> list[Capture]:
+    return list(session.scalars(select(Capture).where(Capture.warc_key == key).order_by(Capture.offset)))
+
+
+def all_captures(session: Session) -> list[Capture]:
+    return list(session.scalars(select(Capture).order_by(Capture.id)))
+
+
+def count_captures(session: Session, *, run_id: str | None = None) -> int:
+    query = select(func.count(Capture.id))
+    if run_id:
+        query = query.where(Capture.run_id == run_id)
+    return session.scalar(query) or 0
+
+
+# ---------------------------------------------------------------- fetch errors
+
+def add_error(session: Session, url: str, kind: str, message: str, *, run_id: str | None = None,
+              agency_id: str | None = None, at: datetime | None = None) -> FetchError:
+    if kind not in FETCH_ERROR_KINDS:
+        raise ValueError(f"fetch error kind {kind!r}: expected one of {', '.join(FETCH_ERROR_KINDS)}")
+    error = FetchError(url=url, kind=kind, message=str(message), run_id=run_id, agency_id=agency_id, at=at or utcnow())
+    session.add(error)
+    session.flush()
+    return error
+
+
+def errors_by_run(session: Session, run_id: str) -> list[FetchError]:
+    return list(session.scalars(select(FetchError).where(FetchError.run_id == run_id).order_by(FetchError.id)))
+
+
+def errors_of_url(session: Session, url: str) -> list[FetchError]:
+    return list(session.scalars(select(FetchError).where(FetchError.url == url).order_by(FetchError.at)))
+
+
+def errors_by_agency(session: Session, agency_id: str) -> list[FetchError]:
+    return list(session.scalars(select(FetchError).where(FetchError.agency_id == agency_id)
+                                .order_by(FetchError.at)))
+
+
+# ---------------------------------------------------------------- reports
+
+def _record_json(record: Any) -> dict[str, Any]:
+    if hasattr(record, "to_json"):
+        return record.to_json()
+    if is_dataclass(record):
+        return asdict(record)
+    if isinstance(record, Mapping):
+        return dict(record)
+    raise TypeError(f"expected a ReportRecord or its to_json() dict, not {type(record).__name__}")
+
+
+def _iso_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str | None = None,
+               url: str | None = None, parsed_at: datetime | None = None) -> Report:
+    """Store (or replace) the parse of one capture: the searchable fields plus the full ``to_json()``."""
+    capture = session.get(Capture, capture_id)
+    if capture is None:
+        raise LookupError(f"no capture {capture_id} in the catalog")
+    agency_id = agency_id if agency_id is not None else capture.agency_id
+    if agency_id is not None and session.get(Agency, agency_id) is None:
+        raise LookupError(f"unknown agency {agency_id!r}: upsert it into the registry first")
+    data = _record_json(record)
+    report = session.scalars(select(Report).where(Report.capture_id == capture_id)).first()
+    if report is None:
+        report = Report(capture_id=capture_id)
+        session.add(report)
+    report.agency_id = agency_id
+    report.url = url or capture.url
+    report.title = data.get("title")
+    report.is_report = bool(data.get("is_report"))
+    report.kind = data.get("kind") or "other"
+    report.report_year = data.get("report_year")
+    report.format = data.get("format") or "unknown"
+    report.publication_date = _iso_date(data.get("publication_date"))
+    report.date_source = data.get("date_source")
+    report.signing_date = _iso_date(data.get("signing_date"))
+    report.needs_ocr = bool(data.get("needs_ocr"))
+    report.error = data.get("error")
+    report.record_json = data
+    report.text = data.get("text") or ""
+    report.parsed_at = parsed_at or utcnow()
+    session.flush()
+    return report
+
+
+def report_by_capture(session: Session, capture_id: int) -> Report | None:
+    return session.scalars(select(Report).where(Report.capture_id == capture_id)).first()
+
+
+def reports_of_agency(session: Session, agency_id: str, *, report_year: int | None = None,
+                      only_reports: bool = False) -> list[Report]:
+    query = select(Report).where(Report.agency_id == agency_id).order_by(Report.report_year, Report.id)
+    if report_year is not None:
+        query = query.where(Report.report_year == report_year)
+    if only_reports:
+        query = query.where(Report.is_report.is_(True))
+    return list(session.scalars(query))
+
+
+def list_reports(session: Session, *, report_year: int | None = None, only_reports: bool = True,
+                 limit: int = 500) -> list[Report]:
+    query = select(Report).order_by(Report.agency_id, Report.report_year, Report.id).limit(limit)
+    if report_year is not None:
+        query = query.where(Report.report_year == report_year)
+    if only_reports:
+        query = query.where(Report.is_report.is_(True))
+    return list(session.scalars(query))
+
+
+def search_reports(session: Session, words: str, *, limit: int = 50) -> list[Report]:
+    """Reports whose title or text contains every whitespace-separated word (plain substring match)."""
+    query = select(Report).order_by(Report.report_year.desc(), Report.id).limit(limit)
+    for word in words.split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Report.title.like(pattern, escape="\\"), Report.text.like(pattern, escape="\\")))
+    return list(session.scalars(query))
+
+
+# ---------------------------------------------------------------- verdicts
+
+def upsert_verdict(session: Session, agency_id: str, report_year: int, status: str, *,
+                   deadline: date | None = None, legal_basis: str | None = None,
+                   publication_date: date | None = None, date_source: str | None = None,
+                   days_late: int | None = None, first_seen: datetime | None = None, report_id: int | None = None,
+                   flags: Sequence[str] = (), evidence: Mapping[str, Any] | None = None,
+                   computed_at: datetime | None = None) -> Verdict:
+    """One verdict per agency and report year: a new computation replaces the old one."""
+    if session.get(Agency, agency_id) is None:
+        raise LookupError(f"unknown agency {agency_id!r}: upsert it into the registry first")
+    verdict = session.scalars(select(Verdict).where(Verdict.agency_id == agency_id,
+                                                    Verdict.report_year == report_year)).first()
+    if verdict is None:
+        verdict = Verdict(agency_id=agency_id, report_year=report_year)
+        session.add(verdict)
+    verdict.status = status
+    verdict.deadline = deadline
+    verdict.legal_basis = legal_basis
+    verdict.publication_date = publication_date
+    verdict.date_source = date_source
+    verdict.days_late = days_late
+    verdict.first_seen = first_seen
+    verdict.report_id = report_id
+    verdict.flags = list(flags)
+    verdict.evidence = dict(evidence or {})
+    verdict.computed_at = computed_at or utcnow()
+    session.flush()
+    return verdict
+
+
+def verdicts(session: Session, *, agency_id: str | None = None, report_year: int | None = None,
+             status: str | None = None) -> list[Verdict]:
+    query = select(Verdict).order_by(Verdict.agency_id, Verdict.report_year)
+    if agency_id:
+        query = query.where(Verdict.agency_id == agency_id)
+    if report_year is not None:
+        query = query.where(Verdict.report_year == report_year)
+    if status:
+        query = query.where(Verdict.status == status)
+    return list(session.scalars(query))
+
+
+def set_run_counts(session: Session, run_id: str, counts: Mapping[str, Any]) -> None:
+    session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(counts=dict(counts)))

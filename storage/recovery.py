@@ -1,0 +1,218 @@
+"""Finishing what a dead writer left behind, run when an archive opens.
+
+For every spooled segment nobody holds a lock on: cut off a record that was interrupted mid-write, drop index rows
+that point past the end or between records, index complete records that never got a row (the process died between
+fsync and insert), then upload the segment and forget the spool file (or delete it if it holds no capture).
+For segments this host was writing whose spool file is gone: mark them uploaded if the store has them, otherwise
+remove the rows that point to nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy.orm import Session
+
+from storage.catalog import Catalog
+from storage.catalog import queries
+from storage.objects import ObjectNotFound, ObjectStore, ObjectStoreError, fsync_dir
+from storage.spool import key_of_spool_path, spool_path, spooled_files, try_lock
+from storage.warc import (WarcFormatError, WarcRecord, digest_value, http_index_fields, iter_members,
+                          parse_record)
+
+log = logging.getLogger(__name__)
+
+PRIMARY_TYPES = ("response", "revisit", "resource")
+
+Located = tuple[int, int, WarcRecord]  # (offset, compressed length, record)
+
+
+@dataclass
+class RecoveryReport:
+    uploaded: list[str] = field(default_factory=list)     # spooled segments finished and uploaded
+    discarded: list[str] = field(default_factory=list)    # spooled segments with no capture in them
+    confirmed: list[str] = field(default_factory=list)    # already in the store, only the catalog lagged
+    lost: list[str] = field(default_factory=list)         # neither spooled nor stored: their rows were removed
+    pending: list[str] = field(default_factory=list)      # could not be uploaded now (store unreachable)
+    truncated: dict[str, int] = field(default_factory=dict)  # key -> bytes of cut-off record removed
+    indexed: int = 0
+    removed_rows: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.uploaded or self.discarded or self.confirmed or self.lost or self.truncated
+                    or self.indexed or self.removed_rows)
+
+    def summary(self) -> str:
+        return (f"恢复：上传 {len(self.uploaded)} 个段，丢弃 {len(self.discarded)} 个空段，确认 {len(self.confirmed)} 个，"
+                f"丢失 {len(self.lost)} 个，待上传 {len(self.pending)} 个；截去 {sum(self.truncated.values())} 字节残缺记录，"
+                f"补建索引 {self.indexed} 条，删除悬空索引 {self.removed_rows} 条")
+
+
+def scan_segment(handle: BinaryIO) -> tuple[list[Located], int, str | None]:
+    """All complete records from the start of the file, where the sound part ends, and why it ends there."""
+    handle.seek(0)
+    records: list[Located] = []
+    good_end = 0
+    try:
+        for offset, length, content in iter_members(handle):
+            records.append((offset, length, parse_record(content, offset)))
+            good_end = offset + length
+    except WarcFormatError as exc:
+        return records, good_end, str(exc)
+    return records, good_end, None
+
+
+def group_records(records: list[Located]) -> list[list[Located]]:
+    """Split records into capture groups: a primary record and the request/metadata records concurrent to it."""
+    groups: list[list[Located]] = []
+    current: list[Located] | None = None
+    for item in records:
+        record = item[2]
+        if record.record_type in PRIMARY_TYPES:
+            current = [item]
+            groups.append(current)
+        elif current is not None and current[0][2].record_id in record.concurrent_to:
+            current.append(item)
+        else:
+            current = None
+    return groups
+
+
+def capture_fields(key: str, run_id: str, group: list[Located], original=None) -> dict:
+    """The index row of a capture group, as :meth:`Archive.record_fetch` writes it."""
+    offset, length, record = group[0]
+    metadata: dict[str, str] = {}
+    for _offset, _length, other in group[1:]:
+        if other.record_type == "metadata":
+            metadata.update(other.fields())
+    if record.record_type == "revisit":
+        payload_sha256 = original.payload_sha256
+        payload_length = original.payload_length
+    else:
+        payload_sha256 = hashlib.sha256(record.payload).hexdigest()
+        payload_length = len(record.payload)
+    if record.record_type == "resource":
+        index_fields = {"mime": record.header("Content-Type"), "etag": None, "last_modified": None}
+    else:
+        index_fields = http_index_fields(record.http)
+    return dict(
+        url=record.target_uri or "", timestamp=record.date, record_type=record.record_type, warc_key=key,
+        offset=offset, length=length, group_length=sum(item[1] for item in group), record_id=record.record_id,
+        payload_sha1=digest_value(record.header("WARC-Payload-Digest")), payload_sha256=payload_sha256,
+        payload_length=payload_length, run_id=run_id,
+        status=record.http.status if record.http is not None and record.record_type != "resource" else None,
+        refers_to_capture_id=original.id if original is not None else None,
+        agency_id=metadata.get("agency-id") or None, ip=record.header("WARC-IP-Address"),
+        truncated=record.header("WARC-Truncated"), **index_fields,
+    )
+
+
+def index_segment(session: Session, key: str, run_id: str, records: list[Located]) -> int:
+    """Add rows for the capture groups of a segment that have none; returns how many were added."""
+    added = 0
+    for group in group_records(records):
+        record = group[0][2]
+        if not record.record_id or queries.capture_by_record_id(session, record.record_id) is not None:
+            continue
+        original = None
+        if record.record_type == "revisit":
+            original = queries.capture_by_record_id(session, record.header("WARC-Refers-To") or "")
+            if original is None:
+                log.warning("revisit %s in %s: its original is not indexed; left unindexed", record.record_id, key)
+                continue
+        queries.add_capture(session, **capture_fields(key, run_id, group, original))
+        added += 1
+    return added
+
+
+def _run_of_key(key: str) -> str:
+    parts = key.split("/")
+    return parts[1] if len(parts) >= 3 else "recovered"
+
+
+def finish_spooled(store: ObjectStore, catalog: Catalog, spool_dir: Path, path: Path, handle: BinaryIO,
+                   writer: str, report: RecoveryReport) -> None:
+    """Repair, index and upload one locked spool file (see the module docstring)."""
+    key = key_of_spool_path(spool_dir, path)
+    records, good_end, error = scan_segment(handle)
+    size = os.fstat(handle.fileno()).st_size
+    if good_end < size:
+        log.warning("%s: discarding %d bytes after offset %d (%s)", key, size - good_end, good_end, error)
+        handle.seek(good_end)
+        handle.truncate(good_end)
+        handle.flush()
+        os.fsync(handle.fileno())
+        report.truncated[key] = size - good_end
+    starts = [offset for offset, _length, _record in records]
+    with catalog.session() as session:
+        segment = queries.get_segment(session, key)
+        if segment is None:
+            run_id = _run_of_key(key)
+            if queries.get_run(session, run_id) is None:
+                queries.start_run(session, run_id)
+                queries.finish_run(session, run_id, status="interrupted")
+            segment = queries.add_segment(session, key, run_id, writer, state="sealed")
+        run_id = segment.run_id
+        report.removed_rows += queries.remove_captures_in_segment(session, key, from_offset=good_end,
+                                                                  keep_offsets=starts)
+        report.indexed += index_segment(session, key, run_id, records)
+    if not any(record.record_type in PRIMARY_TYPES for _o, _l, record in records):
+        path.unlink(missing_ok=True)
+        fsync_dir(path.parent)
+        with catalog.session() as session:
+            queries.remove_segment(session, key)
+        report.discarded.append(key)
+        return
+    with catalog.session() as session:
+        queries.mark_segment(session, key, "sealed", records=len(records))
+    upload_segment(store, catalog, key, path, run_id, len(records))
+    report.uploaded.append(key)
+
+
+def upload_segment(store: ObjectStore, catalog: Catalog, key: str, path: Path, run_id: str, records: int) -> None:
+    """Put a sealed spool file into the store, record that, then drop the spool copy (in that order)."""
+    info = store.put_file(key, path, metadata={"run-id": run_id})
+    with catalog.session() as session:
+        queries.mark_segment(session, key, "uploaded", size=info.size, sha256=info.sha256, records=records)
+    path.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def recover(store: ObjectStore, catalog: Catalog, spool_dir: Path, writer: str) -> RecoveryReport:
+    report = RecoveryReport()
+    for path in spooled_files(spool_dir):
+        handle = try_lock(path)
+        if handle is None:
+            continue  # a live writer holds it
+        try:
+            finish_spooled(store, catalog, spool_dir, path, handle, writer, report)
+        except ObjectStoreError as exc:
+            log.warning("%s stays in the spool: %s", path, exc)
+            report.pending.append(key_of_spool_path(spool_dir, path))
+        finally:
+            handle.close()
+    with catalog.reading() as session:
+        unfinished = queries.unfinished_segments(session, writer)
+    for segment in unfinished:
+        if spool_path(spool_dir, segment.key).exists():
+            continue  # live, or waiting for the store
+        try:
+            info = store.stat(segment.key)
+        except ObjectNotFound:
+            with catalog.session() as session:
+                report.removed_rows += queries.remove_segment(session, segment.key)
+            report.lost.append(segment.key)
+            continue
+        except ObjectStoreError as exc:
+            log.warning("cannot check %s in the store: %s", segment.key, exc)
+            report.pending.append(segment.key)
+            continue
+        with catalog.session() as session:
+            queries.mark_segment(session, segment.key, "uploaded", size=info.size, sha256=info.sha256)
+        report.confirmed.append(segment.key)
+    return report
