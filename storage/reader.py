@@ -93,6 +93,10 @@ class CaptureReader:
 
     def group(self, row: CaptureRow) -> list[tuple[int, int, WarcRecord]]:
         """The capture's records (primary first, then its request/metadata), checked against the index."""
+        return self.checked_span(row)[1]
+
+    def checked_span(self, row: CaptureRow) -> tuple[bytes, list[tuple[int, int, WarcRecord]]]:
+        """The stored bytes of the capture's record group and the records in them, checked against the index."""
         try:
             data = self.span(row.warc_key, row.offset, row.group_length)
         except ObjectNotFound as exc:
@@ -116,7 +120,7 @@ class CaptureReader:
             raise CaptureCorrupt(f"capture {row.id}: record is for {primary.target_uri}, index says {row.url}")
         if row.record_type != "revisit" and hashlib.sha256(primary.payload).hexdigest() != row.payload_sha256:
             raise CaptureCorrupt(f"capture {row.id}: payload sha256 differs from the index")
-        return records
+        return data, records
 
     def read_row(self, row: CaptureRow) -> Capture:
         records = self.group(row)
