@@ -1,6 +1,7 @@
 """Human-readable rendering of one ``ReportRecord`` for the terminal (``xxgk parse``)."""
 from __future__ import annotations
 
+from parsers.dates import SOURCE_NAMES as SOURCE_LABELS
 from parsers.record import ReportRecord
 
 KIND_LABELS = {
@@ -16,19 +17,6 @@ FORMAT_LABELS = {
     "old": "旧版格式（2018年及以前）",
     "work_summary": "政务公开工作总结",
     "unknown": "未能识别",
-}
-SOURCE_LABELS = {
-    "meta_pubdate": "页面元数据 PubDate",
-    "catalog_box": "信息公开目录 公开日期",
-    "page_label": "页面发布时间",
-    "listing": "栏目列表日期",
-    "url": "网址中的日期",
-    "http_last_modified": "HTTP Last-Modified",
-    "pdf_metadata": "PDF 元数据",
-    "docx_metadata": "DOCX 元数据",
-    "signing": "落款日期",
-    "written": "成文日期",
-    "first_seen": "首次抓取",
 }
 
 

@@ -164,8 +164,12 @@ def _catalog(doc: ExtractedDocument, label: str) -> str | None:
 def choose_title(doc: ExtractedDocument, context: FetchContext) -> str | None:
     """ArticleTitle, the reader's title, the listing title, else the first title-like lines of the text;
     the first that names a report (or a look-alike) wins over one that is just a site name."""
+    article_title = _meta(doc, "ArticleTitle")
+    if article_title and article_title.strip():
+        # the page tag names the article itself; text lines may be breadcrumbs or column names
+        return compact(_best_part(article_title))
     text_title, _ = title_from_text(doc.text)
-    candidates = [_meta(doc, "ArticleTitle"), doc.title, context.listing_title, text_title]
+    candidates = [doc.title, context.listing_title, text_title]
     cleaned = [compact(_best_part(c)) for c in candidates if c and c.strip()]
     for candidate in cleaned:
         if any(word in candidate for word in _TITLE_WORDS):
@@ -231,7 +235,12 @@ def _kind(doc: ExtractedDocument, title: str | None) -> tuple[str, str]:
     if len(many) >= 3:
         names = "、".join(many[:3])
         return "summary_of_many", f"页面列出 {len(many)} 个机关的年度报告（{names}等），是汇总页，不是单个机关的报告。"
-    if is_report_title(title):
+    listed = _listed_report_years(doc)
+    if len(listed) >= 2 and not (title and _YEAR.search(title)):
+        years = "、".join(str(year) for year in sorted(listed))
+        return "other", f"{shown}是年报栏目的列表页（列出 {years} 年度的报告），不是报告本身。"
+    # a title without a year ("政府信息公开年报") is a column name; the body must then show it is a report
+    if is_report_title(title) and _YEAR.search(title):
         if "工作总结" in title:
             return "report", f"{shown}是政务公开工作总结，按本机关的年度报告计。"
         return "report", f"{shown}是政府信息公开工作年度报告。"
@@ -250,6 +259,19 @@ def _many_reports(doc: ExtractedDocument) -> list[str]:
         if match and looks_like_agency(match.group("agency")) and match.group("agency") not in agencies:
             agencies.append(match.group("agency"))
     return agencies
+
+
+_YEAR = re.compile(r"(19|20)\d{2}")
+
+
+def _listed_report_years(doc: ExtractedDocument) -> set[int]:
+    """Report years of the report titles a page lists: a listing page names several years' reports."""
+    years: set[int] = set()
+    for item in [link.text for link in doc.links] + _title_lines(doc.text or "", limit=400):
+        match = _REPORT_LINE.match(compact(item))
+        if match:
+            years.add(int(match.group("year")))
+    return years
 
 
 def _section_topics(text: str) -> list[str]:

@@ -130,7 +130,7 @@ class ReportRecord:
     kind_reason: str = ""
     title: str | None = None
     agency: str | None = None
-    agency_source: str | None = None  # title | signature | 填报单位 | meta | context
+    agency_source: str | None = None  # title | 填报单位 | signature | meta | catalog_box
     level: str | None = None          # department | government | township: from the context, else from the name
     report_year: int | None = None
     format: str = "unknown"           # one of REPORT_FORMATS

@@ -327,3 +327,42 @@ def test_normalise_agency_removes_every_kind_of_space():
 ])
 def test_agencies_match(first, second, same):
     assert agencies_match(first, second) is same
+
+
+# ------------------------------------------------------------------ pages around reports on a real portal
+
+_COLUMN_PAGE = """<html><head><meta charset="utf-8"><title>政府信息公开年报_示范区卫生健康局</title></head><body>
+<div class="breadcrumb">当前位置：<a href="/">首页</a> &gt; <a href="/xxgk/">信息公开</a> &gt; <a href="/xxgk/nb/">政府信息公开年报</a></div>
+<h2>政府信息公开年报</h2><ul class="list">{items}</ul></body></html>"""
+
+
+def _html_doc(html: str, url: str = "http://portal.test/xxgk/nb/index.html"):
+    from parsers.formats import extract
+
+    return extract(html.encode("utf-8"), FetchContext(url=url))
+
+
+def test_listing_page_of_a_report_column_is_not_a_report():
+    items = "".join(f'<li><a href="/xxgk/nb/{y}.html">示范区卫生健康局{y}年政府信息公开工作年度报告</a><span>{y + 1}-01-20</span></li>'
+                    for y in (2021, 2022, 2023))
+    doc = _html_doc(_COLUMN_PAGE.format(items=items))
+    found = classify(doc, {}, FetchContext(url="http://portal.test/xxgk/nb/index.html"))
+    assert not found.is_report
+    assert found.kind == "other"
+    assert "列表" in found.reason
+
+
+def test_last_listing_page_with_one_item_is_not_a_report():
+    items = '<li><a href="/xxgk/nb/2020.html">示范区卫生健康局2020年政府信息公开工作年度报告</a><span>2021-01-20</span></li>'
+    doc = _html_doc(_COLUMN_PAGE.format(items=items))
+    assert not classify(doc, {}, FetchContext()).is_report
+
+
+def test_article_title_wins_over_a_breadcrumb_column_name():
+    html = ('<html><head><meta charset="utf-8"><meta name="ArticleTitle" content="示范区卫生健康局召开2023年政务公开工作推进会">'
+            '<title>示范区卫生健康局</title></head><body><div>当前位置：首页 &gt; 信息公开 &gt; 政府信息公开年报</div>'
+            '<h1>示范区卫生健康局召开2023年政务公开工作推进会</h1><p>5月16日，示范区卫生健康局召开推进会，'
+            '通报2022年政府信息公开工作年度报告发布情况。</p></body></html>')
+    found = classify(_html_doc(html, "http://portal.test/xxgk/nb/t20230516_1.html"), {}, FetchContext())
+    assert found.title == "示范区卫生健康局召开2023年政务公开工作推进会"
+    assert not found.is_report and found.kind == "other"

@@ -9,7 +9,8 @@ from datetime import date
 
 import pytest
 
-from crawler.demo.render import SEED_IDS, load_seed, render_docx, render_html, render_pdf, seed_text
+from crawler.demo.render import (SEED_IDS, load_seed, render_docx, render_html, render_pdf, seed_text, table_grid,
+                                  with_changed_cell)
 from parsers import FetchContext, parse_document
 
 EXPECTED = {
@@ -112,3 +113,32 @@ def test_html_publication_date_comes_from_meta_with_its_source():
     assert ("signing", date(2023, 1, 29)) in sources
     raw = next(d.raw for d in record.dates if d.source == "meta_pubdate")
     assert raw == "2023-01-30 10:20"
+
+
+def _seed001_with_one_number_changed():
+    """予以公开/自然人 2 -> 3 in the real table-3 grid of seed 001."""
+    doc = load_seed("001")
+    index = next(i for i, table in enumerate(doc.tables) if "予以公开" in str(table_grid(table)))
+    grid = table_grid(doc.tables[index])
+    row = next(r for r, cells in enumerate(grid) if any("予以公开" in cell for cell in cells))
+    header = next(r for r, cells in enumerate(grid) if "自然人" in cells)
+    col = grid[header].index("自然人")
+    assert grid[row][col] == "2"
+    return with_changed_cell(doc, index, row, col, "3")
+
+
+CHANGED = {
+    "html": lambda doc: (render_html(doc), FetchContext(url="http://portal.test/r.html", content_type="text/html")),
+    "docx": lambda doc: (render_docx(doc), FetchContext(filename="r.docx")),
+    "pdf": lambda doc: (render_pdf(doc), FetchContext(filename="r.pdf")),
+}
+
+
+@pytest.mark.parametrize("variant", list(CHANGED))
+def test_one_changed_number_breaks_exactly_its_rules_in_every_format(variant):
+    data, context = CHANGED[variant](_seed001_with_one_number_changed())
+    record = parse_document(data, context)
+    assert record.is_report
+    errors = sorted(record.consistency_errors, key=lambda e: e.rule)
+    assert [e.rule for e in errors] == ["t3.col.total", "t3.row.total"]
+    assert "自然人" in errors[0].where and "予以公开" in errors[1].where
