@@ -327,6 +327,13 @@ def test_html_without_article_title_meta_uses_heading_then_title_tag():
     assert extract(title_only.encode(), FetchContext(content_type="text/html")).title == REPORT_TITLE
 
 
+def test_html_nested_deeper_than_the_parser_limit_keeps_its_text():
+    page = "<html><body><p>开头</p>" + "<div>" * 5000 + f"<p>{SIGNING}</p>" + "</div>" * 5000 + "<p>结尾</p></body></html>"
+    doc = extract(page.encode("utf-8"), FetchContext(content_type="text/html"))
+    assert doc.text.splitlines() == ["开头", SIGNING, "结尾"]
+    assert doc.warnings
+
+
 # ------------------------------------------------------------------ PDF
 
 def test_pdf_text_tables_metadata_and_page_numbers():
@@ -478,6 +485,25 @@ def test_zip_bomb_and_member_count_are_refused():
     with pytest.raises(DocumentError) as caught:
         extract(many, FetchContext(filename="a.zip"))
     assert "1001 files" in str(caught.value)
+
+
+def test_every_damaged_zip_directory_byte_gives_a_document_or_a_document_error():
+    data = zip_bytes({"年度报告.txt": INTRO.encode("utf-8"), "说明.txt": b"readme"})
+    directory = data.rfind(b"PK\x01\x02", 0, data.rfind(b"PK\x01\x02"))  # the first central-directory entry
+    outcomes = set()
+    for position in range(directory, len(data)):
+        for value in (0x00, 0xFF, 0x80):
+            damaged = bytearray(data)
+            damaged[position] = value
+            try:
+                doc = extract(bytes(damaged), FetchContext(filename="a.zip"))
+            except DocumentError as exc:
+                assert len(str(exc)) < 300 and "\n" not in str(exc)
+                outcomes.add("error")
+            else:
+                assert doc.format.startswith("zip/")
+                outcomes.add("document")
+    assert outcomes == {"error", "document"}  # some bytes do not matter, many do
 
 
 def test_image_needs_ocr_and_is_not_an_error():

@@ -6,10 +6,9 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 
-from parsers.formats.errors import DocumentError
+from parsers.formats.errors import ZIP_ERRORS, DocumentError
 from parsers.formats.sniff import format_from_name
 
 MAX_MEMBERS = 1000
@@ -61,7 +60,7 @@ def pick_report_member(data: bytes, *, max_bytes: int) -> ArchiveMember:
 def _open(data: bytes, what: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except ZIP_ERRORS as exc:
         raise DocumentError(f"{what} is damaged: not a readable ZIP archive ({exc})", format=what.lower()) from exc
 
 
@@ -111,5 +110,5 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, max
     try:
         with archive.open(info) as member:
             return member.read(max_bytes)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+    except ZIP_ERRORS as exc:
         raise DocumentError(f"ZIP member {name} cannot be extracted: {exc}", format="zip") from exc

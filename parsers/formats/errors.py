@@ -1,6 +1,14 @@
 """The one error a format reader raises: bytes that cannot be read as a document."""
 from __future__ import annotations
 
+import struct
+import zipfile
+import zlib
+
+# What the standard zipfile module raises on damaged or hostile archives, at open or at read time.
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, struct.error, OSError, EOFError, ValueError, NotImplementedError,
+              RuntimeError)
+
 
 class DocumentError(Exception):
     """A document that cannot be read; ``message`` is one sentence a user can act on.

@@ -4,6 +4,7 @@ Nothing on the page is executed: scripts are dropped and only lxml reads the mar
 """
 from __future__ import annotations
 
+import html as html_lib
 import logging
 import re
 from urllib.parse import urljoin
@@ -32,10 +33,12 @@ _DATA_CELL_MAX_CHARS = 200    # a cell holding a longer paragraph belongs to a l
 _MAIN_SHARE = 0.6             # the main container holds at least this share of the page's running text
 _TRAFILATURA_MIN_SHARE = 0.4  # of the main container's text: below, trafilatura missed the article
 _TRAFILATURA_MAX_SHARE = 1.3  # above, it took the whole page
+_TRAFILATURA_MAX_CHARS = 3 * 2**20
 _BOX_MAX_CHARS = 2000         # a 信息公开目录 box is small; anything bigger is the page around it
 _MAX_CATALOG_VALUE = 200
 
 _WHITESPACE = re.compile(r"\s+")
+_TAG = re.compile(r"<[^>]*>")
 _TITLE_CLASS = re.compile(r"title|biaoti|(?:^|[\s_-])(?:bt|tit)(?:$|[\s_-])", re.IGNORECASE)
 _TITLE_WORDS = re.compile(r"报告|年报|总结|通知|公告|公示|意见|办法")
 _TITLE_SEPARATOR = re.compile(r"\s*(?:_|\||｜|--|—|－| - )\s*")
@@ -65,9 +68,10 @@ def read_html(data: bytes, context: FetchContext) -> ExtractedDocument:
     declared_header = charset_from_content_type(context.content_type or context.header("Content-Type"))
     decoded = decode_bytes(data, [("HTTP 头", declared_header), ("页面 meta", charset_from_markup(data))])
     doc = ExtractedDocument(format="html", encoding=decoded.encoding, warnings=list(decoded.warnings))
-    root = _parse(decoded.text)
+    root, cut_short = _parse(decoded.text)
     if root is None:
         doc.warnings.append("HTML 无法解析，或页面没有内容")
+        doc.text = _strip_tags(decoded.text)
         return doc
 
     doc.meta = _meta_tags(root)
@@ -83,18 +87,57 @@ def read_html(data: bytes, context: FetchContext) -> ExtractedDocument:
     doc.title = _title(root, doc.meta)
     doc.text = _main_text(decoded.text, container, data_tables)
     doc.page_dates = _page_dates(root, box, doc.title)
+    if cut_short:  # the tree lost everything after the limit: the raw markup still has the words
+        doc.warnings.append("页面标签嵌套过深，超出解析器上限：正文按去除标签后的文字读取")
+        doc.text = _strip_tags(decoded.text)
     return doc
 
 
 # ------------------------------------------------------------------ parsing and walking
 
-def _parse(text: str) -> lxml.html.HtmlElement | None:
-    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+def _parse(text: str) -> tuple[lxml.html.HtmlElement | None, bool]:
+    """The document tree, and whether libxml2 stopped early (nesting deeper than even huge_tree allows)."""
+    # huge_tree: without it libxml2 stops at nesting depth 256 and silently drops the rest of the page
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
     try:
-        return lxml.html.document_fromstring(text.encode("utf-8", "replace"), parser=parser)
+        root = lxml.html.document_fromstring(text.encode("utf-8", "replace"), parser=parser)
     except (etree.ParserError, ValueError) as exc:
         logger.info("unparsable HTML: %s", exc)
-        return None
+        return None, False
+    cut_short = any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log)
+    return root, cut_short
+
+
+def _without_scripts(text: str) -> str:
+    """``text`` without <script>/<style> elements, in one linear pass (a regex would go quadratic on
+    thousands of unclosed tags)."""
+    lower = text.lower()
+    kept: list[str] = []
+    position = 0
+    next_open = {tag: lower.find(f"<{tag}", 0) for tag in ("script", "style")}
+    while True:
+        for tag, found in next_open.items():
+            if 0 <= found < position:
+                next_open[tag] = lower.find(f"<{tag}", position)
+        starts = [(found, tag) for tag, found in next_open.items() if found >= 0]
+        if not starts:
+            kept.append(text[position:])
+            break
+        start, tag = min(starts)
+        kept.append(text[position:start])
+        end = lower.find(f"</{tag}", start)
+        if end < 0:
+            break  # unclosed: the rest is script
+        close = lower.find(">", end)
+        position = len(text) if close < 0 else close + 1
+    return " ".join(kept)
+
+
+def _strip_tags(text: str) -> str:
+    """Last resort when no usable tree exists: the text between tags, scripts and styles removed."""
+    text = html_lib.unescape(_TAG.sub("\n", _without_scripts(text)))
+    lines = (collapse_whitespace(line) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def _walk_lines(top, skip=frozenset()) -> list[str]:
@@ -211,12 +254,14 @@ def _span(raw: str | None, limit: int, zero_means_rest: bool = False) -> int:
 def _catalog_box(root):
     """The smallest element that holds most of the catalog labels (索引号, 发布机构, 成文日期 ...)."""
     labels_under: dict = {}
-    for element in root.iter():
-        if not isinstance(element.tag, str):
+    for text in root.xpath("//text()"):
+        found = _labels_in(text) if ("：" in text or ":" in text or len(text) < 12) else None
+        if not found:
             continue
-        found = _labels_in("".join(element.xpath("text()")))
-        node = element
-        while found and node is not None:
+        node = text.getparent()
+        if text.is_tail:  # a tail belongs to the element around the one it follows
+            node = node.getparent()
+        while node is not None:
             labels_under.setdefault(node, set()).update(found)
             node = node.getparent()
     candidates = [
@@ -337,6 +382,8 @@ def _main_text(html_text: str, container, data_tables: set) -> str:
 
 
 def _trafilatura_text(html_text: str) -> str | None:
+    if len(html_text) > _TRAFILATURA_MAX_CHARS:
+        return None  # its cost grows faster than the page: the DOM walk alone reads huge pages
     try:
         import trafilatura
 

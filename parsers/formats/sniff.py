@@ -11,6 +11,7 @@ import re
 import zipfile
 from urllib.parse import unquote, urlsplit
 
+from parsers.formats.errors import ZIP_ERRORS
 from parsers.links import attachment_kind
 from parsers.record import FetchContext
 
@@ -117,7 +118,7 @@ def _zip_format(data: bytes, claimed: str | None) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except ZIP_ERRORS:
         names = None
     for member, found in (("word/document.xml", "docx"), ("xl/workbook.xml", "xlsx")):
         if (member in names) if names is not None else (member.encode("ascii") in data):
