@@ -536,7 +536,7 @@ class S3Store(ObjectStore):
         from minio.error import InvalidResponseError, S3Error, ServerError
         from urllib3.exceptions import HTTPError as Urllib3Error
 
-        target = f"{key!r} in " if key else ""
+        doing = f"{what} {key!r}" if key else what
         if isinstance(exc, S3Error):
             if exc.code in ("NoSuchKey", "NoSuchObject", "NoSuchVersion"):
                 return ObjectNotFound(f"no object {key!r} in {self.location}")
@@ -545,26 +545,26 @@ class S3Store(ObjectStore):
                                      f"check XXGK_S3_BUCKET (or create the bucket)")
             if exc.code in _AUTH_CODES:
                 return StoreAuthError(f"S3 at {self.endpoint_url} refused the credentials ({exc.code}) while "
-                                      f"{what}: check XXGK_S3_ACCESS_KEY and XXGK_S3_SECRET_KEY")
+                                      f"{doing}: check XXGK_S3_ACCESS_KEY and XXGK_S3_SECRET_KEY")
             if exc.code == "InvalidRange":
-                return ObjectRangeError(f"{target}{self.location}: range outside the object ({exc.code})")
+                return ObjectRangeError(f"range outside the object while {doing} in {self.location}")
             if exc.code in _TRANSIENT_CODES:
-                return StoreUnavailable(f"S3 at {self.endpoint_url} failed while {what} {target}({exc.code}); "
+                return StoreUnavailable(f"S3 at {self.endpoint_url} failed ({exc.code}) while {doing}: "
                                         f"check XXGK_S3_ENDPOINT and the server")
-            return ObjectStoreError(f"S3 error while {what} {target}{self.location}: {exc.code}: {exc.message}")
+            return ObjectStoreError(f"S3 error while {doing} in {self.location}: {exc.code}: {exc.message}")
         if isinstance(exc, ServerError):
-            return StoreUnavailable(f"S3 at {self.endpoint_url} answered HTTP {exc.status_code} while {what}; "
+            return StoreUnavailable(f"S3 at {self.endpoint_url} answered HTTP {exc.status_code} while {doing}: "
                                     f"check XXGK_S3_ENDPOINT and the server")
         if isinstance(exc, InvalidResponseError):
-            return ObjectStoreError(f"S3 at {self.endpoint_url} sent a non-S3 answer while {what}: "
+            return ObjectStoreError(f"S3 at {self.endpoint_url} sent a non-S3 answer while {doing}: "
                                     f"check XXGK_S3_ENDPOINT ({str(exc)[:200]})")
         if isinstance(exc, (Urllib3Error, ConnectionError, TimeoutError)):
             reason = getattr(exc, "reason", None) or exc
-            return StoreUnavailable(f"cannot reach S3 at {self.endpoint_url} while {what}: "
-                                    f"{type(reason).__name__}; check XXGK_S3_ENDPOINT and that the server runs")
+            return StoreUnavailable(f"cannot reach S3 at {self.endpoint_url} while {doing} "
+                                    f"({type(reason).__name__}): check XXGK_S3_ENDPOINT and that the server runs")
         if isinstance(exc, ValueError):
-            return ObjectStoreError(f"S3 rejected the request while {what} {target}: {exc}")
-        return ObjectStoreError(f"unexpected {type(exc).__name__} while {what} {target}{self.location}: {exc}")
+            return ObjectStoreError(f"S3 rejected the request while {doing}: {exc}")
+        return ObjectStoreError(f"unexpected {type(exc).__name__} while {doing} in {self.location}: {exc}")
 
     # -- writes
 
