@@ -270,6 +270,20 @@ def test_html_page_gives_text_title_meta_box_dates_grids_links():
     assert doc.links[0].text == "2022年年报.pdf"
 
 
+def test_catalog_box_in_list_items():
+    page = f"""<html><body><div class="head">首页</div><div class="xxgk"><ul>
+    <li><span>索引号：</span>000014349/2023-00007</li><li><span>主题分类：</span>政务公开</li>
+    <li><span>发文机关：</span>国务院办公厅</li><li><span>成文日期：</span>2023年01月20日</li>
+    <li><span>标　　题：</span>{REPORT_TITLE}</li><li><span>发文字号：</span>国办函〔2023〕5号</li>
+    <li><span>发布日期：</span>2023年01月30日</li></ul></div>
+    <h1>{REPORT_TITLE}</h1><p>{INTRO}</p></body></html>"""
+    doc = extract(page.encode("utf-8"), FetchContext(content_type="text/html"))
+    assert doc.catalog_box == {"索引号": "000014349/2023-00007", "主题分类": "政务公开", "发文机关": "国务院办公厅",
+                               "成文日期": "2023年01月20日", "标题": REPORT_TITLE, "发文字号": "国办函〔2023〕5号",
+                               "发布日期": "2023年01月30日"}
+    assert doc.page_dates == []  # the box's dates are catalog fields, not dates printed by the title
+
+
 def test_html_rowspan_colspan_expand_into_every_slot():
     page = """<html><body><table>
     <tr><th rowspan="3">三、本年度办理结果</th><th colspan="2">（一）予以公开</th><td>2</td></tr>
@@ -354,12 +368,27 @@ def test_pdf_without_text_layer_needs_ocr():
     assert doc.text == "" and doc.warnings
 
 
-def test_pdf_page_limit(monkeypatch):
+def test_pdf_page_and_time_limits():
     from parsers.formats.pdf import read_pdf
 
     doc = read_pdf(make_pdf(pages=3), FetchContext(), max_pages=2)
     assert SIGNING not in doc.text  # the last page was not read
     assert any("共 3 页" in warning for warning in doc.warnings)
+    doc = read_pdf(make_pdf(pages=3), FetchContext(), time_budget=0)
+    assert REPORT_TITLE in doc.text and SIGNING not in doc.text  # the first page is always read
+    assert any("只读取了前 1 页" in warning for warning in doc.warnings)
+
+
+def test_password_protected_pdf_says_so():
+    from reportlab.lib import pdfencrypt
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    buffer = io.BytesIO()
+    SimpleDocTemplate(buffer, encrypt=pdfencrypt.StandardEncryption("secret", ownerPassword="owner")).build(
+        [Paragraph("annual report", getSampleStyleSheet()["Normal"])])
+    with pytest.raises(DocumentError, match="password-protected"):
+        extract(buffer.getvalue(), FetchContext(filename="nb.pdf"))
 
 
 # ------------------------------------------------------------------ DOCX

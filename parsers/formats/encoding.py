@@ -96,7 +96,7 @@ def detect_encoding(data: bytes) -> str:
     """Best guess for undeclared bytes, biased to what Chinese portals use: UTF-8, then GB18030."""
     if data.isascii() or _decodes_cleanly(data, "utf-8"):
         return "utf-8"
-    if _decodes_cleanly(data, "gb18030") and _mostly_chinese(data.decode("gb18030", "replace")):
+    if _decodes_cleanly(data, "gb18030") and _mostly_chinese(_sample(data, "gb18030")):
         return "gb18030"
     guess = _charset_normalizer_guess(data[:_DETECTION_SAMPLE])
     if guess:
@@ -144,8 +144,12 @@ def _contradicted(data: bytes, encoding: str) -> bool:
     if _decodes_cleanly(data, "utf-8"):
         return True  # non-ASCII bytes that happen to be valid UTF-8 are UTF-8, whatever was declared
     if encoding.startswith(_SINGLE_BYTE_PREFIXES):
-        return _decodes_cleanly(data, "gb18030") and _mostly_chinese(data.decode("gb18030", "replace"))
+        return _decodes_cleanly(data, "gb18030") and _mostly_chinese(_sample(data, "gb18030"))
     return False
+
+
+def _sample(data: bytes, encoding: str) -> str:
+    return data[:_DETECTION_SAMPLE].decode(encoding, "replace")
 
 
 def _mostly_chinese(text: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
 
 from parsers.formats.errors import DocumentError
 from parsers.formats.grids import make_grid
@@ -14,6 +15,7 @@ from parsers.record import ExtractedDocument, FetchContext, Grid
 logger = logging.getLogger(__name__)
 
 MAX_PAGES = 200
+TIME_BUDGET = 120.0  # seconds; pathological pages (millions of tiny glyphs) must not stall a crawl
 _MIN_CHARS_PER_PAGE = 10  # fewer on average: a scan with no text layer (or only stray marks)
 _METADATA_KEYS = ("CreationDate", "ModDate", "Producer", "Creator", "Title", "Author")
 # "- 3 -", "—3—", "第 3 页", "第3页 共6页", "3 / 6": page furniture, not content
@@ -23,20 +25,24 @@ _BARE_NUMBER = re.compile(r"^\s*\d{1,4}\s*$")
 _END_MARKER_WINDOW = 2048
 
 
-def read_pdf(data: bytes, context: FetchContext, *, max_pages: int = MAX_PAGES) -> ExtractedDocument:
-    """Read a PDF; a scan without a text layer comes back with ``needs_ocr`` set, not as an error."""
+def read_pdf(data: bytes, context: FetchContext, *, max_pages: int = MAX_PAGES,
+             time_budget: float = TIME_BUDGET) -> ExtractedDocument:
+    """Read a PDF; a scan without a text layer comes back with ``needs_ocr`` set, not as an error.
+
+    At most ``max_pages`` pages are read, and no new page is started after ``time_budget`` seconds.
+    """
     try:
         import pdfplumber
 
         with pdfplumber.open(io.BytesIO(data)) as pdf:
-            return _read_open_pdf(pdf, data, max_pages)
+            return _read_open_pdf(pdf, data, max_pages, time_budget)
     except DocumentError:
         raise
     except Exception as exc:  # pdfminer raises many unrelated types for the many ways a PDF can be broken
         raise DocumentError(_damage_message(data, exc), format="pdf") from exc
 
 
-def _read_open_pdf(pdf, data: bytes, max_pages: int) -> ExtractedDocument:
+def _read_open_pdf(pdf, data: bytes, max_pages: int, time_budget: float) -> ExtractedDocument:
     doc = ExtractedDocument(format="pdf", doc_metadata=pdf_metadata(pdf))
     page_count = len(pdf.pages)
     if page_count == 0:
@@ -48,7 +54,11 @@ def _read_open_pdf(pdf, data: bytes, max_pages: int) -> ExtractedDocument:
 
     page_texts: list[str] = []
     empty_pages: list[int] = []
+    started = time.monotonic()
     for number, page in enumerate(pdf.pages[:max_pages], start=1):
+        if number > 1 and time.monotonic() - started > time_budget:
+            doc.warnings.append(f"PDF 读取超过 {time_budget:g} 秒，只读取了前 {number - 1} 页")
+            break
         text = _page_text(page, number)
         if len(re.sub(r"\s", "", text)) < _MIN_CHARS_PER_PAGE:
             empty_pages.append(number)
@@ -195,9 +205,12 @@ def _has_end_marker(data: bytes) -> bool:
 
 
 def _damage_message(data: bytes, exc: Exception) -> str:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-    if "password" in reason.lower() or "encrypt" in reason.lower():
-        return f"PDF is password-protected and cannot be read: {reason[:120]}"
+    # pdfplumber wraps pdfminer's exception as its first argument: the inner one says what went wrong
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
+    reason = str(inner).strip().splitlines()[0] if str(inner).strip() else inner.__class__.__name__
+    kind = inner.__class__.__name__.lower()
+    if "password" in kind or "encrypt" in kind:
+        return "PDF is password-protected and cannot be read without its password"
     if not _has_end_marker(data):
         return f"PDF is truncated or damaged (no %%EOF end marker after {len(data)} bytes): {reason[:120]}"
     return f"PDF is truncated or damaged: {reason[:120]}"
