@@ -49,7 +49,7 @@ _CATALOG_LABELS = (
     "信息分类", "信息类别", "所属主题", "主题词", "关键词", "名称", "标题", "信息名称", "公开方式", "公开范围", "公开时限",
     "公开形式", "信息来源", "有效性", "效力状态", "统一编码", "内容概述", "摘要",
 )
-_LABEL_KEYS = {label for label in _CATALOG_LABELS}
+_LABEL_KEYS = frozenset(_CATALOG_LABELS)
 _KNOWN_LABEL = "|".join(r"\s*".join(label) for label in sorted(_CATALOG_LABELS, key=len, reverse=True))
 _LABEL_WITH_COLON = re.compile(rf"({_KNOWN_LABEL}|(?<!\S)[\u4e00-\u9fff]{{2,8}})\s*[：:]")
 _LABEL_FOUND = re.compile(rf"({_KNOWN_LABEL})\s*[：:]|^\s*({_KNOWN_LABEL})\s*$")
@@ -64,7 +64,7 @@ _MAX_UNANCHORED_DATES = 5
 
 
 def read_html(data: bytes, context: FetchContext) -> ExtractedDocument:
-    """Read an HTML page; a page that cannot be parsed still gives a document (empty text) and a warning."""
+    """Read an HTML page; a page lxml cannot parse still gives a document (tag-stripped text) and a warning."""
     declared_header = charset_from_content_type(context.content_type or context.header("Content-Type"))
     decoded = decode_bytes(data, [("HTTP 头", declared_header), ("页面 meta", charset_from_markup(data))])
     doc = ExtractedDocument(format="html", encoding=decoded.encoding, warnings=list(decoded.warnings))
