@@ -145,6 +145,101 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if result.failed else 0
 
 
+# ---------------------------------------------------------------- configuration
+
+def load_config(args: argparse.Namespace):
+    from storage.config import Config, ConfigError
+
+    try:
+        return Config.from_env(data_dir=getattr(args, "data_dir", None))
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def open_catalog(args: argparse.Namespace, *, create: bool = True):
+    """The catalog, or a one-line reason why it cannot be opened."""
+    from storage.catalog import Catalog
+
+    config = load_config(args)
+    try:
+        return Catalog.open(config, create=create)
+    except Exception as exc:  # any driver error: bad URL, server down, permissions
+        raise CommandError(f"cannot open the catalog at {config.database_url}: {exc.__class__.__name__}: {exc}") from exc
+
+
+def load_agencies(path: str | None):
+    from crawler.registry import RegistryError, load_default_registry, load_registry
+
+    try:
+        return load_registry(path) if path else load_default_registry()
+    except RegistryError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+# ---------------------------------------------------------------- agencies
+
+def cmd_agencies(args: argparse.Namespace) -> int:
+    from crawler.registry import validate
+
+    if args.action == "check":
+        agencies = load_agencies(args.file)
+        problems = validate(agencies)
+        for problem in problems:
+            print(problem)
+        print(f"{len(agencies)} 个机关，{len(problems)} 个问题")
+        return EXIT_FAILURE if problems else 0
+    if args.action == "import":
+        from crawler.catalog_sync import store_agencies
+
+        agencies = load_agencies(args.file)
+        problems = validate(agencies)
+        if problems:
+            raise CommandError(f"{len(problems)} problems in the registry, nothing imported "
+                               f"(see `xxgk agencies check {args.file or ''}`): {problems[0]}")
+        count = store_agencies(open_catalog(args), agencies)
+        print(f"已导入 {count} 个机关")
+        return 0
+    return _list_agencies(args)
+
+
+def _list_agencies(args: argparse.Namespace) -> int:
+    from storage.catalog import queries
+
+    catalog = open_catalog(args)
+    with catalog.reading() as session:
+        rows = queries.list_agencies(session, level=args.level)
+        data = [{"id": row.id, "name": row.name, "level": row.level, "region": row.region, "homepage": row.homepage}
+                for row in rows]
+    if not data:
+        raise CommandError("no agencies in the catalog yet: run `xxgk agencies import [FILE]` first")
+    if args.format == "json":
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    print_table(["id", "机关", "层级", "行政区划", "主页"],
+                [[row["id"], row["name"], LEVEL_LABELS.get(row["level"] or "", row["level"] or ""),
+                  row["region"] or "", row["homepage"] or ""] for row in data])
+    return 0
+
+
+LEVEL_LABELS = {"department": "部门", "government": "人民政府", "township": "乡镇街道"}
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    """A plain aligned table; CJK characters count as two columns, as a terminal shows them."""
+    import unicodedata
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(width(row[i]) for row in cells) for i in range(len(headers))]
+    for index, row in enumerate(cells):
+        print("  ".join(cell + " " * (widths[i] - width(cell)) for i, cell in enumerate(row)).rstrip())
+        if index == 0:
+            print("  ".join("-" * w for w in widths))
+
+
 # ---------------------------------------------------------------- not built yet
 
 def _not_built(issue: str) -> Callable[[argparse.Namespace], int]:
@@ -173,11 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a URL (default 30)")
     p.set_defaults(handler=cmd_parse)
 
+    p = sub.add_parser("agencies", help="import, list and check the agency registry",
+                       description="import, list and check the agency registry (YAML or CSV)")
+    p.add_argument("action", choices=["import", "list", "check"])
+    p.add_argument("file", nargs="?", help="registry file (default: the shipped registry)")
+    p.add_argument("--level", choices=["department", "government", "township"], help="list: only this level")
+    p.add_argument("--format", choices=["table", "json"], default="table", help="list: output format")
+    p.set_defaults(handler=cmd_agencies)
+
     for name, help_text, issue in [
         ("crawl", "crawl the agency registry and archive every response", "crawler"),
         ("status", "timeliness verdicts per agency and report year", "monitoring"),
         ("reports", "list parsed reports", "monitoring"),
-        ("agencies", "import, list and check the agency registry", "crawler"),
         ("serve", "start the web UI", "monitoring"),
         ("schedule", "run crawls on a schedule", "crawler"),
         ("demo", "serve the bundled demo portals, crawl, parse and print the timeliness table", "crawler"),
@@ -210,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"xxgk {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except BrokenPipeError:  # `xxgk … | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"xxgk {args.command}: interrupted", file=sys.stderr)
         return 130
