@@ -8,6 +8,7 @@ taken to mean psycopg 3 as well).
 from __future__ import annotations
 
 import json
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -22,6 +23,8 @@ from storage.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# alembic keeps its running context in module globals: two upgrades in one process must not overlap
+_UPGRADE_LOCK = threading.Lock()
 
 
 class CatalogError(Exception):
@@ -122,7 +125,7 @@ class Catalog:
 
         alembic_config = AlembicConfig(str(MIGRATIONS_DIR / "alembic.ini"))
         alembic_config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with self._writer.begin() as connection:
+        with _UPGRADE_LOCK, self._writer.begin() as connection:
             alembic_config.attributes["connection"] = connection
             command.upgrade(alembic_config, revision)
 

@@ -1,0 +1,331 @@
+"""The catalog on SQLite and on a real PostgreSQL server: migrations, constraints and the queries others use."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import text
+
+from parsers.record import DateEvidence, ReportRecord
+from storage.catalog import Catalog, CatalogError, CatalogMissing
+from storage.catalog import queries
+from storage.catalog.database import MIGRATIONS_DIR
+from storage.catalog.models import Base, Capture, Report
+from storage.config import Config
+
+T0 = datetime(2023, 1, 30, 2, 20, 30, 123456, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def catalog(catalog_url):
+    catalog = Catalog.open(catalog_url)
+    yield catalog
+    catalog.close()
+
+
+def _segment(session, run_id="run-1", key="warcs/run-1/s1.warc.gz"):
+    if queries.get_run(session, run_id) is None:
+        queries.start_run(session, run_id, started_at=T0)
+    if queries.get_segment(session, key) is None:
+        queries.add_segment(session, key, run_id, "host-a")
+    return key
+
+
+def _capture(session, url, moment, *, offset, sha1="A" * 32, record_type="response", agency_id=None,
+             run_id="run-1", refers_to=None, status=200):
+    key = _segment(session, run_id, f"warcs/{run_id}/s1.warc.gz")
+    return queries.add_capture(
+        session, url=url, timestamp=moment, record_type=record_type, warc_key=key, offset=offset, length=100,
+        group_length=300, record_id=f"<urn:uuid:{run_id}-{offset}>", payload_sha1=sha1, payload_sha256="0" * 64,
+        payload_length=10, run_id=run_id, status=status, mime="text/html", agency_id=agency_id,
+        refers_to_capture_id=refers_to, etag='"abc"', last_modified="Mon, 30 Jan 2023 02:20:30 GMT")
+
+
+def test_open_migrates_to_head_and_the_schema_matches_the_models(catalog, catalog_url):
+    script = ScriptDirectory.from_config(AlembicConfig(str(MIGRATIONS_DIR / "alembic.ini")))
+    assert catalog.revision() == script.get_current_head()
+    with catalog.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    Catalog.open(catalog_url).close()  # a second open is a no-op
+    assert catalog.revision() == script.get_current_head()
+
+
+def test_parallel_first_opens_do_not_trip_over_each_other(catalog_url):
+    errors: list[Exception] = []
+
+    def open_once() -> None:
+        try:
+            Catalog.open(catalog_url).close()
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_once) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with Catalog.open(catalog_url, create=False) as catalog:
+        assert catalog.revision() is not None
+
+
+def test_parallel_first_opens_from_separate_processes(catalog_url):
+    code = "import sys; from storage.catalog import Catalog; Catalog.open(sys.argv[1]).close()"
+    processes = [subprocess.Popen([sys.executable, "-c", code, catalog_url], stderr=subprocess.PIPE)
+                 for _ in range(3)]
+    failures = [process.communicate(timeout=120)[1].decode() for process in processes if process.wait(120) != 0]
+    assert failures == []
+    with Catalog.open(catalog_url, create=False) as catalog:
+        with catalog.engine.connect() as connection:
+            assert connection.execute(text("select count(*) from alembic_version")).scalar() == 1
+
+
+def test_no_catalog_yet_is_reported_instead_of_created(tmp_path, postgres_url):
+    config = Config.from_env({}, data_dir=tmp_path / "fresh")
+    with pytest.raises(CatalogMissing, match="nothing has been archived"):
+        Catalog.open(config, create=False)
+    assert not (tmp_path / "fresh" / "catalog.sqlite3").exists()
+    with pytest.raises(CatalogMissing):
+        Catalog.open(postgres_url, create=False)
+
+
+def test_unreachable_database_names_the_setting(tmp_path):
+    from tests.servers import free_port
+
+    with pytest.raises(CatalogError, match="XXGK_DATABASE_URL"):
+        Catalog.open(f"postgresql://nobody@127.0.0.1:{free_port()}/nothing?connect_timeout=2")
+    with pytest.raises(CatalogError, match="XXGK_DATABASE_URL"):
+        Catalog.open("mysql://x@localhost/db")
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path):
+    with Catalog.open(Config.from_env({}, data_dir=tmp_path)) as catalog:
+        with catalog.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    assert (tmp_path / "catalog.sqlite3").exists()
+
+
+def test_agencies_are_inserted_then_updated(catalog):
+    with catalog.session() as session:
+        queries.upsert_agency(session, "bj-fgw", "北京市发展和改革委员会", level="department", region="北京市",
+                              homepage="http://fgw.beijing.gov.cn/", report_index=["http://fgw.beijing.gov.cn/ndbg/"],
+                              aliases=["北京市发改委"], render="plain", robots="obey")
+    with catalog.session() as session:
+        queries.upsert_agency(session, "bj-fgw", "北京市发展和改革委员会", level="department",
+                              report_index=["http://fgw.beijing.gov.cn/ndbg/", "http://fgw.beijing.gov.cn/nb/"])
+        queries.upsert_agency(session, "bj", "北京市人民政府", level="government")
+    with catalog.reading() as session:
+        agency = queries.get_agency(session, "bj-fgw")
+        assert agency.report_index == ["http://fgw.beijing.gov.cn/ndbg/", "http://fgw.beijing.gov.cn/nb/"]
+        assert agency.aliases == [] and agency.region is None
+        assert [a.id for a in queries.list_agencies(session, level="government")] == ["bj"]
+
+
+def test_runs_start_resume_and_finish(catalog):
+    with catalog.session() as session:
+        run = queries.start_run(session, settings={"depth": 3}, started_at=T0)
+        run_id = run.id
+    assert run_id.startswith("20230130T022030Z-")
+    with catalog.session() as session:
+        queries.finish_run(session, run_id, counts={"pages": 10}, finished_at=T0 + timedelta(hours=1))
+    with catalog.reading() as session:
+        run = queries.get_run(session, run_id)
+        assert (run.status, run.counts, run.settings) == ("finished", {"pages": 10}, {"depth": 3})
+        assert run.finished_at == T0 + timedelta(hours=1)
+    with catalog.session() as session:
+        assert queries.start_run(session, run_id).status == "running"  # resumed
+    with pytest.raises(ValueError):
+        with catalog.session() as session:
+            queries.start_run(session, "../evil")
+    with pytest.raises(ValueError):
+        with catalog.session() as session:
+            queries.finish_run(session, run_id, status="great")
+
+
+def test_captures_index_answers_latest_first_seen_and_by_run_or_agency(catalog):
+    url = "https://www.example.gov.cn/xxgk/ndbg/index.html"
+    with catalog.session() as session:
+        first = _capture(session, url, T0, offset=0, agency_id="a1").id
+        _capture(session, url, T0 + timedelta(days=2), offset=1000, sha1="B" * 32, agency_id="a1")
+        _capture(session, url, T0 + timedelta(days=1), offset=2000, agency_id="a1")
+        _capture(session, url + "?page=2", T0, offset=3000, agency_id="a2")
+        _capture(session, url, T0 + timedelta(days=5), offset=4000, run_id="run-2", agency_id="a1", status=304)
+    with catalog.reading() as session:
+        latest = queries.latest_capture(session, url)
+        assert latest.timestamp == T0 + timedelta(days=5) and latest.status == 304
+        assert queries.latest_capture(session, url, before=T0 + timedelta(days=1, hours=1)).offset == 2000
+        assert queries.latest_capture(session, url, status=200).offset == 1000
+        assert [c.offset for c in queries.captures_of_url(session, url)] == [0, 2000, 1000, 4000]
+        assert queries.first_seen(session, url) == T0
+        assert queries.first_seen(session, url).microsecond == 123456
+        assert queries.last_seen(session, url) == T0 + timedelta(days=5)
+        assert queries.first_seen(session, "http://never.example/") is None
+        assert [c.offset for c in queries.captures_by_run(session, "run-2")] == [4000]
+        assert [c.offset for c in queries.captures_by_agency(session, "a2")] == [3000]
+        assert queries.count_captures(session, run_id="run-1") == 4
+        assert {c.offset for c in queries.captures_by_surt_prefix(session, "cn,gov,example)/xxgk/")} == {
+            0, 1000, 2000, 3000, 4000}
+        capture = queries.get_capture(session, first)
+        assert capture.surt == "cn,gov,example)/xxgk/ndbg/index.html"
+        assert capture.timestamp.tzinfo is not None
+
+
+def test_urls_of_any_length_are_indexed(catalog):
+    url = "http://www.example.gov.cn/search?" + "&".join(f"q{i}=政务公开{i}" for i in range(400))
+    assert len(url.encode()) > 8000
+    with catalog.session() as session:
+        _capture(session, url, T0, offset=0)
+    with catalog.reading() as session:
+        assert queries.latest_capture(session, url).url == url
+
+
+def test_capture_constraints_hold(catalog):
+    with catalog.session() as session:
+        _capture(session, "http://x.example/", T0, offset=0)
+    with pytest.raises(Exception):  # the same place in the same segment cannot hold two records
+        with catalog.session() as session:
+            _capture(session, "http://y.example/", T0, offset=0)
+    with pytest.raises(Exception):
+        with catalog.session() as session:
+            _capture(session, "http://z.example/", T0, offset=50, record_type="warcinfo")
+    with pytest.raises(Exception):  # a capture must point into a known segment
+        with catalog.session() as session:
+            queries.add_capture(session, url="http://x/", timestamp=T0, record_type="response",
+                                warc_key="warcs/nowhere.warc.gz", offset=1, length=1, group_length=1,
+                                record_id="<urn:uuid:x>", payload_sha1="A", payload_sha256="0", payload_length=0,
+                                run_id="run-1")
+
+
+def test_fetch_errors_are_kept_with_their_kind(catalog):
+    with catalog.session() as session:
+        _segment(session)
+        queries.add_error(session, "https://bad-tls.example/", "tls", "certificate has expired", run_id="run-1",
+                          agency_id="a1", at=T0)
+        queries.add_error(session, "http://slow.example/", "timeout", "30 s", run_id="run-1")
+    with pytest.raises(ValueError, match="kind"):
+        with catalog.session() as session:
+            queries.add_error(session, "http://x/", "cosmic-ray", "?")
+    with catalog.reading() as session:
+        errors = queries.errors_by_run(session, "run-1")
+        assert [(e.kind, e.url) for e in errors] == [("tls", "https://bad-tls.example/"),
+                                                     ("timeout", "http://slow.example/")]
+        assert errors[0].at == T0
+        assert [e.kind for e in queries.errors_by_agency(session, "a1")] == ["tls"]
+
+
+def _record(title: str, year: int) -> ReportRecord:
+    return ReportRecord(
+        is_report=True, kind="report", title=title, agency="北京市发展和改革委员会", report_year=year, format="2021",
+        publication_date=date(year + 1, 1, 30), date_source="meta_pubdate", signing_date=date(year + 1, 1, 29),
+        dates=[DateEvidence(date(year + 1, 1, 30), "meta_pubdate", "2023-01-30 10:20", "PubDate")],
+        text=f"{title}\n一、总体情况\n本年度政务公开工作……", tables={"table3": {"rows": 3}})
+
+
+def test_reports_store_the_full_record_and_are_replaced_by_a_new_parse(catalog):
+    with catalog.session() as session:
+        queries.upsert_agency(session, "bj-fgw", "北京市发展和改革委员会")
+        capture_id = _capture(session, "http://fgw.example.gov.cn/nb/2022.html", T0, offset=0, agency_id="bj-fgw").id
+        queries.add_report(session, capture_id, _record("北京市发改委2022年政府信息公开工作年度报告", 2022))
+    with catalog.session() as session:
+        report = queries.add_report(session, capture_id, _record("北京市发改委2022年政府信息公开工作年度报告（更正）", 2022))
+        report_id = report.id
+    with catalog.reading() as session:
+        reports = queries.reports_of_agency(session, "bj-fgw")
+        assert [r.id for r in reports] == [report_id]
+        report = reports[0]
+        assert report.title.endswith("（更正）") and report.report_year == 2022 and report.is_report
+        assert report.publication_date == date(2023, 1, 30) and report.signing_date == date(2023, 1, 29)
+        assert report.record_json["dates"][0] == {"date": "2023-01-30", "source": "meta_pubdate",
+                                                  "raw": "2023-01-30 10:20", "label": "PubDate"}
+        assert report.record_json["tables"] == {"table3": {"rows": 3}}
+        assert [r.id for r in queries.search_reports(session, "更正 总体情况")] == [report_id]
+        assert queries.search_reports(session, "行政复议") == []
+        assert queries.report_by_capture(session, capture_id).id == report_id
+
+
+def test_a_report_for_an_unknown_agency_is_refused(catalog):
+    with catalog.session() as session:
+        capture_id = _capture(session, "http://x.example/nb.html", T0, offset=0).id
+    with pytest.raises(LookupError, match="unknown agency"):
+        with catalog.session() as session:
+            queries.add_report(session, capture_id, _record("x", 2022), agency_id="nobody")
+
+
+def test_one_verdict_per_agency_and_year(catalog):
+    with catalog.session() as session:
+        queries.upsert_agency(session, "bj-fgw", "北京市发展和改革委员会", level="department")
+        queries.upsert_verdict(session, "bj-fgw", 2022, "missing", deadline=date(2023, 1, 31),
+                               legal_basis="《政府信息公开条例》第四十九条第一款")
+    with catalog.session() as session:
+        queries.upsert_verdict(session, "bj-fgw", 2022, "on_time", deadline=date(2023, 1, 31),
+                               legal_basis="《政府信息公开条例》第四十九条第一款", publication_date=date(2023, 1, 30),
+                               date_source="meta_pubdate", days_late=0, first_seen=T0, flags=["backdated?"],
+                               evidence={"listing": "2023-01-30"})
+        queries.upsert_verdict(session, "bj-fgw", 2021, "late", days_late=3)
+    with catalog.reading() as session:
+        rows = queries.verdicts(session, agency_id="bj-fgw")
+        assert [(v.report_year, v.status) for v in rows] == [(2021, "late"), (2022, "on_time")]
+        assert rows[1].flags == ["backdated?"] and rows[1].first_seen == T0
+        assert [v.report_year for v in queries.verdicts(session, status="late")] == [2021]
+
+
+def test_removing_a_segments_rows_takes_reports_and_revisits_with_them(catalog):
+    with catalog.session() as session:
+        queries.upsert_agency(session, "a1", "某局")
+        original = _capture(session, "http://x.example/nb.html", T0, offset=0, agency_id="a1")
+        _capture(session, "http://x.example/nb.html", T0 + timedelta(days=1), offset=500, record_type="revisit",
+                 refers_to=original.id)
+        queries.add_report(session, original.id, _record("某局2022年报", 2022))
+        queries.upsert_verdict(session, "a1", 2022, "on_time",
+                               report_id=queries.report_by_capture(session, original.id).id)
+    with catalog.session() as session:
+        assert queries.remove_captures_in_segment(session, "warcs/run-1/s1.warc.gz", from_offset=0) == 2
+    with catalog.reading() as session:
+        assert session.query(Capture).count() == 0
+        assert session.query(Report).count() == 0
+        assert queries.verdicts(session, agency_id="a1")[0].report_id is None
+
+
+def test_concurrent_writers_each_get_their_rows_in(catalog_url):
+    with Catalog.open(catalog_url) as catalog:
+        with catalog.session() as session:
+            _segment(session)
+    errors: list[Exception] = []
+
+    def write(worker: int) -> None:
+        try:
+            with Catalog.open(catalog_url) as own:
+                for i in range(40):
+                    with own.session() as session:
+                        url = f"http://x.example/{worker}/{i}"
+                        if queries.latest_capture(session, url) is None:
+                            _capture(session, url, T0, offset=worker * 1000 + i)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    with Catalog.open(catalog_url) as catalog, catalog.reading() as session:
+        assert queries.count_captures(session) == 120
+
+
+def test_postgres_url_without_driver_means_psycopg3(postgres_server):
+    url = postgres_server.create_database().replace("postgresql+psycopg://", "postgresql://")
+    with Catalog.open(url) as catalog:
+        assert catalog.engine.dialect.driver == "psycopg"
+        with catalog.engine.connect() as connection:
+            assert connection.execute(text("select count(*) from alembic_version")).scalar() == 1
