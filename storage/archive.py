@@ -16,7 +16,9 @@ Usage::
     archive.finish("finished", counts={...})               # or close() to leave the run open
 
 ``record_fetch`` writes a ``response`` record, or a ``revisit`` (identical-payload-digest profile) when the newest
-earlier capture of the same URL has the same payload digest, then the ``request`` and a ``metadata`` record (run,
+earlier capture of the same URL has the same payload digest, or a ``revisit`` with the server-not-modified profile
+for a 304 answer when the URL has an earlier 200 capture (its index row then carries that capture's payload digests,
+and ``read_capture`` returns that payload), then the ``request`` and a ``metadata`` record (run,
 agency, the caller's extra fields, ``truncated``) concurrent to it. The group is fsynced before its index row is
 written, so every row points at durable bytes; the returned capture can be read at once, from the spool until its
 segment is uploaded. Segments roll at ``segment_size`` (default 100 MB) and are uploaded to the object store
@@ -51,8 +53,9 @@ from storage.objects import ObjectStore, ObjectStoreError, open_store
 from storage.reader import Capture, CaptureReader
 from storage.recovery import RecoveryReport, index_segment, recover, scan_segment, upload_segment
 from storage.spool import SpoolSegment, new_segment_name, segment_key
-from storage.warc import (DEFAULT_COMPRESSLEVEL, HeaderList, digest_value, http_index_fields, new_record_id,
-                          parse_http_head, payload_digest, request_head, response_head, warc_date)
+from storage.warc import (DEFAULT_COMPRESSLEVEL, NOT_MODIFIED_PROFILE, REVISIT_PROFILE, HeaderList, digest_value,
+                          http_index_fields, new_record_id, parse_http_head, payload_digest, request_head,
+                          response_head, warc_date)
 
 log = logging.getLogger(__name__)
 
@@ -217,14 +220,22 @@ class Archive:
         record_id = new_record_id()
         with self._lock:
             segment = self._open_segment()
-            original = self._revisit_original(url, sha1, moment, payload)
+            not_modified = self._not_modified_original(url, moment) if status == 304 else None
+            original = not_modified if not_modified is not None else self._revisit_original(url, sha1, moment, payload)
+            if not_modified is not None:
+                # the payload the 304 confirms is the original's: index and digest name it, not the empty body
+                sha1, sha256 = not_modified.payload_sha1, not_modified.payload_sha256
+                digest, payload_length = f"sha1:{sha1}", not_modified.payload_length
+            else:
+                payload_length = len(payload)
 
             def write(writer):
                 if original is not None:
                     primary = writer.write_revisit(url, head, date, refers_to=original.record_id,
                                                    refers_to_url=original.url,
                                                    refers_to_date=warc_date(original.timestamp),
-                                                   digest=digest, record_id=record_id, ip=ip)
+                                                   digest=digest, record_id=record_id, ip=ip,
+                                                   profile=NOT_MODIFIED_PROFILE if not_modified else REVISIT_PROFILE)
                 else:
                     primary = writer.write_response(url, head, payload, date, record_id=record_id, ip=ip,
                                                     truncated=truncated, digest=digest)
@@ -237,7 +248,7 @@ class Archive:
                 url=url, timestamp=moment, record_type=written[0].record_type, warc_key=segment.key,
                 offset=written[0].offset, length=written[0].length,
                 group_length=sum(record.length for record in written), record_id=record_id,
-                payload_sha1=sha1, payload_sha256=sha256, payload_length=len(payload), run_id=self.run_id,
+                payload_sha1=sha1, payload_sha256=sha256, payload_length=payload_length, run_id=self.run_id,
                 status=status, refers_to_capture_id=original.id if original is not None else None,
                 agency_id=agency_id, ip=ip, truncated=truncated,
                 **http_index_fields(parse_http_head(head)[0]),
@@ -347,6 +358,14 @@ class Archive:
             if latest is None or latest.payload_sha1 != sha1:
                 return None
             if latest.record_type == "revisit":
+                latest = queries.get_capture(session, latest.refers_to_capture_id)
+        return latest
+
+    def _not_modified_original(self, url: str, moment: datetime) -> CaptureRow | None:
+        """The capture a 304 for ``url`` confirms: the newest earlier 200, resolved to the record with its payload."""
+        with self.catalog.reading() as session:
+            latest = queries.latest_capture(session, url, before=moment, status=200)
+            if latest is not None and latest.record_type == "revisit":
                 latest = queries.get_capture(session, latest.refers_to_capture_id)
         return latest
 

@@ -33,6 +33,8 @@ HTTP_RESPONSE_TYPE = "application/http; msgtype=response"
 HTTP_REQUEST_TYPE = "application/http; msgtype=request"
 WARC_FIELDS_TYPE = "application/warc-fields"
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+# a 304 answer to a conditional GET: the payload is the one of the capture the validators came from
+NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 _READ_CHUNK = 1 << 20
 
 HeaderValue = str | bytes
@@ -288,10 +290,12 @@ class SegmentWriter:
 
     def write_revisit(self, url: str, head: bytes, date: str, *, refers_to: str, refers_to_url: str,
                       refers_to_date: str, digest: str, record_id: str | None = None,
-                      ip: str | None = None) -> WrittenRecord:
+                      ip: str | None = None, profile: str = REVISIT_PROFILE) -> WrittenRecord:
         headers = self._headers("revisit", url, date, record_id, {"WARC-IP-Address": ip, "WARC-Refers-To": refers_to})
         record = self._writer.create_revisit_record(url, digest, refers_to_url, refers_to_date,
                                                     http_headers=_RawHttpHead(head), warc_headers_dict=headers)
+        if profile != REVISIT_PROFILE:
+            record.rec_headers.replace_header("WARC-Profile", profile)
         record.content_type = HTTP_RESPONSE_TYPE
         return self._write(record)
 

@@ -1,0 +1,26 @@
+"""What the spider hands to the pipeline: a fetched document that may be a report, with what is known about it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ReportCandidate:
+    """A report page or attachment as fetched (or confirmed unchanged by a 304), tied to its capture."""
+
+    url: str
+    agency_id: str | None           # the registry agency whose report column (or page) linked it
+    capture_id: int                 # this fetch's capture (a revisit when unchanged)
+    payload_capture_id: int         # the capture holding the bytes: capture_id, or the original of a revisit
+    body: bytes
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    listing_title: str | None = None
+    listing_date: str | None = None
+    filename: str | None = None
+    level: str | None = None
+
+    @property
+    def unchanged(self) -> bool:
+        """The archive already holds these exact bytes for this URL (a 304 or an identical payload)."""
+        return self.payload_capture_id != self.capture_id

@@ -1,0 +1,480 @@
+"""Downloader middlewares of the crawl: every raw response into the WARC archive, conditional GETs from the last
+capture, retry backoff, and one error row for every fetch that produced no usable response.
+
+``ArchiveMiddleware`` sits closest to the downloader, so it sees each response as it came off the wire (3xx before
+the redirect middleware follows it, each retried 5xx, a 304 before anything answers it) and archives it before
+anything else happens to it. A 304 becomes a server-not-modified revisit in the archive and is then replaced by the
+earlier capture's response, read back from the archive, so discovery and parsing go on as if the page had been
+fetched. ``FetchErrorMiddleware`` sits farthest from the downloader and sees only what is left after retries and
+redirects: a final exception or a final 4xx/5xx is one ``fetch_errors`` row (``Archive.record_error``).
+
+``CrawlArchive`` is the crawl's single ``storage.archive.Archive`` (opened on first use from the settings, finished
+on ``spider_closed`` with the Scrapy stats as the run's counts), shared with ``crawler.pipelines``. All archive and
+catalog calls go through its one writer thread, which keeps SQLite writes serial and fsyncs off the reactor.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timezone
+from typing import Any, Callable, Iterable
+from urllib.parse import urljoin, urlsplit
+
+from scrapy import signals
+from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
+                               DownloadFailedError, DownloadTimeoutError, IgnoreRequest, NotConfigured,
+                               ResponseDataLossError)
+from scrapy.http import Headers, Response
+from scrapy.responsetypes import responsetypes
+from twisted.internet import error as twisted_errors
+from twisted.web.http import RESPONSES
+
+from storage.archive import Archive, ArchiveError, CaptureRef
+from storage.config import Config
+
+log = logging.getLogger(__name__)
+
+# Request meta keys set by the spider and read here (and in the pipeline).
+META_AGENCY = "agency_id"
+META_ROLE = "xxgk_role"                  # home | column | json | item | attachment
+META_LISTING_TITLE = "listing_title"
+META_LISTING_DATE = "listing_date"
+META_CAPTURE = "xxgk_capture_id"         # the capture of this response (a revisit for a 304)
+META_PAYLOAD_CAPTURE = "xxgk_payload_capture_id"   # the capture that holds the payload bytes
+META_NOT_MODIFIED = "xxgk_not_modified"
+META_STATIC_CAPTURE = "xxgk_static_capture_id"     # for a browser render: the capture of the page as served
+META_ERROR_RECORDED = "xxgk_error_recorded"
+_META_VALIDATED_URL = "xxgk_validated_url"
+_META_VALIDATORS = "xxgk_validators"
+
+_CONDITIONAL_HEADERS = ("If-None-Match", "If-Modified-Since")
+# What a 304 may update on the stored response (RFC 9111 §4.3.4); the body's own framing stays the original's.
+_NOT_MODIFIED_KEEPS = {b"content-length", b"content-type", b"content-encoding", b"transfer-encoding"}
+
+
+# ---------------------------------------------------------------- the crawl's archive
+
+class CrawlArchive:
+    """The one Archive of a crawl and the single thread every archive/catalog call runs on."""
+
+    def __init__(self, archive: Archive, crawler):
+        self.archive = archive
+        self.crawler = crawler
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xxgk-archive")
+        self._finished = False
+
+    @classmethod
+    def of(cls, crawler) -> "CrawlArchive":
+        """The crawler's archive, opened on first use (``XXGK_CONFIG`` setting, else ``Config.from_env()``)."""
+        existing = getattr(crawler, "_xxgk_archive", None)
+        if existing is not None:
+            return existing
+        settings = crawler.settings
+        config = settings.get("XXGK_CONFIG") or Config.from_env()
+        archive = Archive.open(config, run_id=settings.get("ARCHIVE_RUN_ID"), settings=_run_settings(crawler),
+                               segment_size=settings.getint("ARCHIVE_SEGMENT_SIZE"),
+                               durability=settings.get("ARCHIVE_DURABILITY", "fsync"))
+        holder = cls(archive, crawler)
+        crawler._xxgk_archive = holder
+        crawler.signals.connect(holder.spider_closed, signal=signals.spider_closed)
+        log.info("archiving crawl run %s into %s", archive.run_id, config.data_dir)
+        return holder
+
+    @property
+    def run_id(self) -> str:
+        return self.archive.run_id
+
+    async def call(self, function: Callable[..., Any], *args, **kwargs) -> Any:
+        """Run ``function`` on the writer thread and wait for it without blocking the reactor."""
+        return await asyncio.wrap_future(self._executor.submit(function, *args, **kwargs))
+
+    def call_now(self, function: Callable[..., Any], *args, **kwargs) -> Any:
+        """Run ``function`` on the writer thread and block until it is done (start-up and shutdown only)."""
+        return self._executor.submit(function, *args, **kwargs).result()
+
+    def spider_closed(self, spider, reason: str) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        counts = stats_counts(self.crawler.stats.get_stats())
+        counts["finish_reason"] = reason
+        try:
+            self.call_now(self.archive.finish, run_status(reason), counts)
+        except ArchiveError as exc:
+            log.error("crawl run %s could not be closed cleanly: %s", self.run_id, exc)
+        finally:
+            self._executor.shutdown(wait=True)
+
+
+def run_status(finish_reason: str) -> str:
+    """The crawl_runs status for Scrapy's finish reason."""
+    if finish_reason == "finished":
+        return "finished"
+    if finish_reason in ("shutdown", "cancelled", "closespider_timeout", "closespider_itemcount",
+                         "closespider_pagecount", "closespider_errorcount"):
+        return "interrupted"
+    return "failed"
+
+
+def stats_counts(stats: dict[str, Any]) -> dict[str, Any]:
+    """Scrapy stats as JSON: numbers, text, lists and mappings kept, dates as ISO text, anything else as text."""
+    return {str(key): _jsonable(value) for key, value in stats.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    return str(value)
+
+
+def _run_settings(crawler) -> dict[str, Any]:
+    """What the crawl_runs row keeps about how this run was made."""
+    settings = crawler.settings
+    spider = getattr(crawler, "spider", None)
+    keys = ("USER_AGENT", "ROBOTSTXT_OBEY", "CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN",
+            "DOWNLOAD_DELAY", "AUTOTHROTTLE_ENABLED", "DOWNLOAD_TIMEOUT", "DOWNLOAD_MAXSIZE", "RETRY_TIMES",
+            "DISCOVERY_MAX_DEPTH", "DISCOVERY_JS_RENDER", "PARSE_WORKERS", "PARSE_TIMEOUT", "SCHEDULER")
+    result: dict[str, Any] = {key: settings.get(key) for key in keys}
+    result["agencies"] = [agency.id for agency in getattr(spider, "agencies", [])]
+    return stats_counts(result)
+
+
+# ---------------------------------------------------------------- archiving every response
+
+class ArchiveMiddleware:
+    """Archive each raw response (and each browser render), add validators, turn 304s into the earlier capture."""
+
+    def __init__(self, crawler, holder: CrawlArchive):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.holder = holder
+        self.conditional = crawler.settings.getbool("ARCHIVE_CONDITIONAL_GET", True)
+        self.screenshots = crawler.settings.getbool("ARCHIVE_SCREENSHOTS", True)
+        self.max_redirects = crawler.settings.getint("REDIRECT_MAX_TIMES", 10)
+
+    @classmethod
+    def from_crawler(cls, crawler) -> "ArchiveMiddleware":
+        if not crawler.settings.getbool("ARCHIVE_ENABLED", True):
+            raise NotConfigured("ARCHIVE_ENABLED is off")
+        return cls(crawler, CrawlArchive.of(crawler))
+
+    # -- conditional GET
+
+    async def process_request(self, request):
+        if not self.conditional or request.method != "GET" or request.meta.get("playwright"):
+            return None
+        if request.meta.get(_META_VALIDATED_URL) == request.url:
+            return None  # a retry keeps the validators it was sent with
+        # a redirect copies the headers of the hop before it: those validators belong to another URL
+        for name in request.meta.pop(_META_VALIDATORS, ()):
+            request.headers.pop(name, None)
+        request.meta[_META_VALIDATED_URL] = request.url
+        if any(name in request.headers for name in _CONDITIONAL_HEADERS):
+            return None  # the caller chose its own
+        try:
+            validators = await self.holder.call(self.holder.archive.validators, request.url)
+        except ArchiveError as exc:
+            log.warning("no validators for %s: %s", request.url, exc)
+            return None
+        for name, value in validators.items():
+            request.headers[name] = value
+        if validators:
+            request.meta[_META_VALIDATORS] = list(validators)
+            self.stats.inc_value("archive/conditional_request")
+        return None
+
+    # -- responses
+
+    async def process_response(self, request, response):
+        if request.meta.get("playwright"):
+            await self._archive_render(request, response)
+            return response
+        ref = await self._archive(request, response)
+        if ref is None:
+            return response
+        request.meta[META_CAPTURE] = ref.id
+        request.meta[META_PAYLOAD_CAPTURE] = ref.refers_to or ref.id
+        self.stats.inc_value(f"archive/status/{response.status}")
+        if response.status == 304:
+            return await self._not_modified(request, response, ref)
+        self.stats.inc_value(f"archive/{ref.record_type}")
+        if 300 <= response.status < 400 and b"Location" in response.headers:
+            await self._stop_redirect_loop(request, response)
+        return response
+
+    async def _archive(self, request, response) -> CaptureRef | None:
+        fetched_at = datetime.now(timezone.utc)
+        metadata = {
+            "role": request.meta.get(META_ROLE),
+            "listing_title": request.meta.get(META_LISTING_TITLE),
+            "listing_date": request.meta.get(META_LISTING_DATE),
+            "referer": _text(request.headers.get("Referer")),
+            "redirected_from": (request.meta.get("redirect_urls") or [None])[0],
+        }
+        problems = certificate_problems(response.certificate, urlsplit(request.url).hostname or "", fetched_at)
+        if problems:
+            # Scrapy does not verify certificates: the fetch went on, the archive says it would not have verified
+            metadata["tls_problems"] = ",".join(problems)
+            self.stats.inc_value("archive/tls_unverified")
+        try:
+            return await self.holder.call(
+                self.holder.archive.record_fetch, request.url, request.method, _request_headers(request),
+                response.status, RESPONSES.get(response.status, b""), _header_pairs(response.headers),
+                response.body, ip=str(response.ip_address) if response.ip_address else None,
+                fetched_at=fetched_at, agency_id=request.meta.get(META_AGENCY),
+                extra_metadata={key: value for key, value in metadata.items() if value is not None},
+                protocol=response.protocol if str(response.protocol or "").startswith("HTTP/") else "HTTP/1.1",
+                request_body=request.body or b"",
+                truncated="disconnect" if "dataloss" in response.flags else None)
+        except ArchiveError as exc:
+            log.error("could not archive %s (%s): %s", request.url, response.status, exc)
+            self.stats.inc_value("archive/write_failed")
+            return None
+
+    async def _not_modified(self, request, response, ref: CaptureRef) -> Response:
+        if ref.record_type != "revisit":
+            # a 304 with nothing earlier to confirm: the archive kept it as a plain response
+            self.stats.inc_value("archive/response")
+            return response
+        self.stats.inc_value("archive/not_modified")
+        try:
+            original = await self.holder.call(self.holder.archive.read_capture, ref.refers_to)
+        except Exception as exc:  # noqa: BLE001 - CaptureError, store errors …: fall back to the bare 304
+            log.error("304 for %s but its capture %s cannot be read: %s", request.url, ref.refers_to, exc)
+            self.stats.inc_value("archive/not_modified_unreadable")
+            return response
+        headers = Headers([(name, value) for name, value in original.raw_headers])
+        for name, values in response.headers.items():
+            if name.lower() not in _NOT_MODIFIED_KEEPS:
+                headers.setlist(name, values)
+        request.meta[META_NOT_MODIFIED] = True
+        response_class = responsetypes.from_args(headers=headers, url=response.url, body=original.payload)
+        return response_class(url=response.url, status=original.status or 200, headers=headers,
+                              body=original.payload, request=request, flags=[*response.flags, "not_modified"],
+                              certificate=response.certificate, ip_address=response.ip_address,
+                              protocol=response.protocol)
+
+    async def _stop_redirect_loop(self, request, response) -> None:
+        location = response.headers.get("Location", b"").decode("latin-1").strip()
+        target = urljoin(request.url, location)
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        if target not in chain and len(chain) <= self.max_redirects:
+            return
+        hops = " → ".join([*chain, target])
+        message = (f"重定向循环：{hops}" if target in chain
+                   else f"重定向超过 {self.max_redirects} 次：{hops}")
+        await record_error(self.holder, self.stats, chain[0], "redirect_loop", message, request.meta.get(META_AGENCY))
+        request.meta[META_ERROR_RECORDED] = True
+        raise IgnoreRequest(message)
+
+    async def _archive_render(self, request, response) -> None:
+        """A browser render is not what the server sent: it is kept as resource records beside the raw capture."""
+        static = request.meta.get(META_STATIC_CAPTURE)
+        archive = self.holder.archive
+        try:
+            ref = await self.holder.call(archive.record_resource, f"urn:rendered-dom:{request.url}", response.body,
+                                         "text/html; charset=utf-8", agency_id=request.meta.get(META_AGENCY),
+                                         concurrent_to=static)
+            request.meta[META_CAPTURE] = ref.id
+            self.stats.inc_value("archive/resource")
+            screenshot = _screenshot(request)
+            if self.screenshots and screenshot:
+                await self.holder.call(archive.record_resource, f"urn:screenshot:{request.url}", screenshot,
+                                       "image/png", agency_id=request.meta.get(META_AGENCY), concurrent_to=static)
+                self.stats.inc_value("archive/resource")
+        except ArchiveError as exc:
+            log.error("could not archive the render of %s: %s", request.url, exc)
+            self.stats.inc_value("archive/write_failed")
+
+
+def _screenshot(request) -> bytes | None:
+    for method in request.meta.get("playwright_page_methods") or ():
+        if getattr(method, "method", None) == "screenshot" and isinstance(getattr(method, "result", None), bytes):
+            return method.result
+    return None
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value else None
+
+
+def _header_pairs(headers: Headers) -> list[tuple[bytes, bytes]]:
+    return [(name, value) for name, values in headers.items() for value in values]
+
+
+def _request_headers(request) -> list[tuple[bytes, bytes]]:
+    """The request head as sent: Scrapy's headers plus the Host line the HTTP client adds itself."""
+    pairs = _header_pairs(request.headers)
+    if not any(name.lower() == b"host" for name, _ in pairs):
+        pairs.insert(0, (b"Host", (urlsplit(request.url).netloc or "").encode("ascii", "replace")))
+    return pairs
+
+
+# ---------------------------------------------------------------- TLS
+
+def certificate_problems(certificate, host: str, now: datetime) -> list[str]:
+    """Why a peer certificate would not verify, as far as can be told without its chain: ``expired``,
+    ``not_yet_valid``, ``self_signed``, ``hostname_mismatch``. An untrusted CA is not detected."""
+    if certificate is None:
+        return []
+    try:
+        cert = certificate.original.to_cryptography()
+    except (AttributeError, ValueError, TypeError):
+        return []
+    problems = []
+    if cert.not_valid_after_utc < now:
+        problems.append("expired")
+    if cert.not_valid_before_utc > now:
+        problems.append("not_yet_valid")
+    if cert.issuer == cert.subject:
+        problems.append("self_signed")
+    if host and not any(_host_matches(name, host) for name in _certificate_names(cert)):
+        problems.append("hostname_mismatch")
+    return problems
+
+
+def _certificate_names(cert) -> Iterable[str]:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        extension = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        names = list(extension.value.get_values_for_type(x509.DNSName))
+        names += [str(address) for address in extension.value.get_values_for_type(x509.IPAddress)]
+        if names:
+            return names
+    except x509.ExtensionNotFound:
+        pass
+    return [attribute.value for attribute in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+
+
+def _host_matches(pattern: str, host: str) -> bool:
+    pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return host.count(".") == pattern.count(".") and host.endswith(pattern[1:])
+    return pattern == host
+
+
+# ---------------------------------------------------------------- retry backoff
+
+class RetryBackoffMiddleware:
+    """Waits ``RETRY_BACKOFF_BASE × 2**(n-1)`` seconds (at most ``RETRY_BACKOFF_MAX``) before the n-th retry.
+
+    Scrapy's retry middleware re-queues at once; a struggling government server deserves a pause.
+    """
+
+    def __init__(self, base: float, ceiling: float):
+        self.base = base
+        self.ceiling = ceiling
+
+    @classmethod
+    def from_crawler(cls, crawler) -> "RetryBackoffMiddleware":
+        base = crawler.settings.getfloat("RETRY_BACKOFF_BASE", 0.0)
+        if base <= 0:
+            raise NotConfigured  # switched off on purpose: no warning
+        return cls(base, crawler.settings.getfloat("RETRY_BACKOFF_MAX", 60.0))
+
+    async def process_request(self, request):
+        attempt = request.meta.get("retry_times", 0)
+        if attempt and request.meta.get("xxgk_backoff_done") != attempt:
+            request.meta["xxgk_backoff_done"] = attempt
+            await asyncio.sleep(min(self.base * 2 ** (attempt - 1), self.ceiling))
+        return None
+
+
+# ---------------------------------------------------------------- fetch errors
+
+class FetchErrorMiddleware:
+    """One ``fetch_errors`` row per request that ended without a usable response (after retries and redirects)."""
+
+    def __init__(self, crawler, holder: CrawlArchive):
+        self.stats = crawler.stats
+        self.holder = holder
+
+    @classmethod
+    def from_crawler(cls, crawler) -> "FetchErrorMiddleware":
+        if not crawler.settings.getbool("ARCHIVE_ENABLED", True):
+            raise NotConfigured("ARCHIVE_ENABLED is off")
+        return cls(crawler, CrawlArchive.of(crawler))
+
+    async def process_response(self, request, response):
+        if response.status >= 400 and not _is_robots_txt(request.url) and not request.meta.get(META_ERROR_RECORDED):
+            request.meta[META_ERROR_RECORDED] = True
+            await record_error(self.holder, self.stats, request.url, "http",
+                               f"HTTP {response.status} {_text(RESPONSES.get(response.status)) or ''}".strip(),
+                               request.meta.get(META_AGENCY))
+        return response
+
+    async def process_exception(self, request, exception):
+        if request.meta.get(META_ERROR_RECORDED) or _is_robots_txt(request.url):
+            return None
+        request.meta[META_ERROR_RECORDED] = True
+        kind, message = classify_failure(exception)
+        await record_error(self.holder, self.stats, request.url, kind, message, request.meta.get(META_AGENCY))
+        return None
+
+
+def _is_robots_txt(url: str) -> bool:
+    return urlsplit(url).path == "/robots.txt"
+
+
+async def record_error(holder: CrawlArchive, stats, url: str, kind: str, message: str,
+                       agency_id: str | None) -> None:
+    stats.inc_value(f"archive/error/{kind}")
+    try:
+        await holder.call(holder.archive.record_error, url, kind, message, agency_id)
+    except ArchiveError as exc:
+        log.error("could not record %s error for %s (%s): %s", kind, url, message, exc)
+
+
+def _causes(exception: BaseException) -> Iterable[BaseException]:
+    """The exception, what it was raised from, and the failures Twisted wrapped inside it."""
+    seen: set[int] = set()
+    stack = [exception]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.append(current.__cause__)
+        stack.append(current.__context__)
+        for reason in getattr(current, "reasons", None) or ():
+            stack.append(getattr(reason, "value", None))
+
+
+def classify_failure(exception: BaseException) -> tuple[str, str]:
+    """The ``fetch_errors`` kind and a one-line message for a download exception."""
+    causes = list(_causes(exception))
+    text = "; ".join(dict.fromkeys(f"{type(cause).__name__}: {cause}".rstrip(": ") for cause in causes))
+    names = {type(cause).__name__ for cause in causes}
+    if isinstance(exception, IgnoreRequest):
+        if "robots" in str(exception).lower():
+            return "robots", "robots.txt 禁止抓取"
+        if "redirect" in str(exception).lower():
+            return "redirect_loop", str(exception)
+        return "other", f"请求被放弃：{exception}"
+    if any(isinstance(cause, (DownloadTimeoutError, twisted_errors.TimeoutError, asyncio.TimeoutError,
+                              TimeoutError)) for cause in causes) or "TimeoutError" in names:
+        return "timeout", f"超时：{text}"
+    if any(isinstance(cause, (CannotResolveHostError, twisted_errors.DNSLookupError)) for cause in causes):
+        return "dns", f"域名解析失败：{text}"
+    if any(type(cause).__module__.startswith(("OpenSSL", "ssl")) or "SSL" in type(cause).__name__
+           for cause in causes):
+        return "tls", f"TLS 握手失败：{text}"
+    if any(isinstance(cause, DownloadCancelledError) for cause in causes):
+        # the HTTP handler cancels a download only when it outgrows DOWNLOAD_MAXSIZE
+        return "size", f"超过下载大小上限（DOWNLOAD_MAXSIZE）：{text}"
+    if any(isinstance(cause, (DownloadConnectionRefusedError, DownloadFailedError, ResponseDataLossError,
+                              twisted_errors.ConnectError, twisted_errors.ConnectionLost,
+                              twisted_errors.ConnectionDone, ConnectionError)) for cause in causes) \
+            or "ResponseNeverReceived" in names:
+        return "reset", f"连接失败或中断：{text}"
+    return "other", text or type(exception).__name__

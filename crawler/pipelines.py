@@ -1,0 +1,184 @@
+"""The parse pipeline: every report candidate through ``parse_document`` in a process pool, into the catalog.
+
+Parsing is CPU-bound (PDF text and tables), so it runs in ``PARSE_WORKERS`` processes, never on the reactor
+thread; at most that many parses are in flight, so ``PARSE_TIMEOUT`` measures parsing, not queueing. A parse that
+raises, dies or runs past the timeout (its worker is killed and the pool replaced) becomes a report row carrying
+the error, tied to its capture, and the crawl goes on.
+
+Attribution: the agency whose column linked the document, unless the parsed agency name (``record.agency``) names
+another agency of the crawl (``crawler.registry.match_agency``): a county column lists every department's report.
+
+Unchanged documents (a 304, or a payload identical to the URL's previous capture) are not parsed again and get no
+new report row: the report row of the capture holding the payload stands, and the new revisit capture moves the
+URL's ``last_seen`` (``storage.catalog.queries.last_seen``). Only when that capture has no report yet (an earlier
+run died before parsing it) is the document parsed, and the row tied to the new capture.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Iterable
+
+from scrapy.exceptions import NotConfigured
+
+from crawler.catalog_sync import store_agencies
+from crawler.items import ReportCandidate
+from crawler.middlewares import CrawlArchive
+from crawler.registry import Agency, match_agency
+from parsers.record import FetchContext, ReportRecord
+from storage.archive import ArchiveError
+from storage.catalog import Catalog, queries
+
+log = logging.getLogger(__name__)
+
+
+def _warm_parser() -> bool:
+    """Run in each worker before its first document: the parsers' imports take about a second."""
+    import parsers.document  # noqa: F401
+
+    return True
+
+
+def parse_in_worker(data: bytes, context: FetchContext) -> ReportRecord:
+    from parsers.document import parse_document
+
+    return parse_document(data, context)
+
+
+def attribute(record: ReportRecord, column_agency_id: str | None, agencies: Iterable[Agency]) -> str | None:
+    """The agency a parsed document belongs to: the one its printed name matches, else the column's."""
+    if record.agency:
+        matched = match_agency(record.agency, agencies)
+        if matched is not None:
+            return matched.id
+    return column_agency_id
+
+
+def existing_report(catalog: Catalog, capture_id: int) -> tuple[int, bool] | None:
+    """(report id, is_report) of the report row already tied to ``capture_id``."""
+    with catalog.reading() as session:
+        report = queries.report_by_capture(session, capture_id)
+        return (report.id, report.is_report) if report is not None else None
+
+
+def store_report(catalog: Catalog, capture_id: int, record: ReportRecord, agency_id: str | None,
+                 url: str) -> int:
+    with catalog.session() as session:
+        return queries.add_report(session, capture_id, record, agency_id=agency_id, url=url).id
+
+
+class ParsePipeline:
+    def __init__(self, crawler, holder: CrawlArchive, workers: int, timeout: float):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.holder = holder
+        self.workers = max(1, workers)
+        self.timeout = timeout
+        self._pool: ProcessPoolExecutor | None = None
+        self._warm: list[Future] = []
+        self._slots: asyncio.Semaphore | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler) -> "ParsePipeline":
+        settings = crawler.settings
+        if not settings.getbool("PARSE_ENABLED", True) or not settings.getbool("ARCHIVE_ENABLED", True):
+            raise NotConfigured("parsing needs PARSE_ENABLED and the archive")
+        return cls(crawler, CrawlArchive.of(crawler), settings.getint("PARSE_WORKERS", 2),
+                   settings.getfloat("PARSE_TIMEOUT", 120.0))
+
+    @property
+    def agencies(self) -> list[Agency]:
+        return list(getattr(self.crawler.spider, "agencies", []))
+
+    def open_spider(self) -> None:
+        # report rows reference agencies: the crawled ones must be in the catalog
+        self.holder.call_now(store_agencies, self.holder.archive.catalog, self.agencies)
+        self._slots = asyncio.Semaphore(self.workers)
+        self._start_pool()
+
+    def close_spider(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _start_pool(self) -> None:
+        # spawn, not fork: the crawl process runs threads (reactor, archive writer) a fork would copy mid-flight
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        # one warm-up per worker starts them all now, so the first documents do not pay for the imports
+        self._warm = [self._pool.submit(_warm_parser) for _ in range(self.workers)]
+
+    def _kill_pool(self) -> None:
+        """A parse past its time cannot be cancelled inside the pool: kill the workers and start a new pool."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            for process in list((getattr(pool, "_processes", None) or {}).values()):  # no public API stops a task
+                process.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
+        self.stats.inc_value("parse/pool_restart")
+        self._start_pool()
+
+    async def process_item(self, item):
+        if not isinstance(item, ReportCandidate):
+            return item
+        self.stats.inc_value("parse/candidate")
+        catalog = self.holder.archive.catalog
+        try:
+            if item.unchanged:
+                known = await self.holder.call(existing_report, catalog, item.payload_capture_id)
+                if known is not None:
+                    self.stats.inc_value("parse/unchanged")
+                    if known[1]:
+                        self.stats.inc_value("reports/found")
+                    return item
+            record = await self._parse(item)
+            agency_id = attribute(record, item.agency_id, self.agencies)
+            await self.holder.call(store_report, catalog, item.capture_id, record, agency_id, item.url)
+        except (ArchiveError, LookupError, ValueError) as exc:
+            log.error("could not store the parse of %s: %s", item.url, exc)
+            self.stats.inc_value("parse/store_failed")
+            return item
+        finally:
+            item.body = b""  # the bytes are archived: do not keep them alive in Scrapy's item chain
+        self.stats.inc_value("parse/error" if record.error else "parse/ok")
+        if record.is_report:
+            self.stats.inc_value("reports/found")
+            self.stats.inc_value("reports/new")
+        else:
+            self.stats.inc_value(f"parse/kind/{record.kind}")
+        return item
+
+    async def _parse(self, item: ReportCandidate, attempt: int = 1) -> ReportRecord:
+        context = FetchContext(url=item.url, content_type=item.content_type, headers=item.headers,
+                               listing_title=item.listing_title, listing_date=item.listing_date,
+                               filename=item.filename, level=item.level)
+        async with self._slots:
+            await self._pool_started()
+            pool = self._pool
+            try:
+                return await asyncio.wait_for(asyncio.wrap_future(pool.submit(parse_in_worker, item.body, context)),
+                                              self.timeout)
+            except asyncio.TimeoutError:
+                self.stats.inc_value("parse/timeout")
+                log.warning("parse of %s ran past %s s: its worker is killed", item.url, self.timeout)
+                self._kill_pool()
+                return ReportRecord(title=item.listing_title, error=f"解析超时（超过 {self.timeout:g} 秒），已终止")
+            except BrokenProcessPool as exc:
+                if pool is self._pool or attempt > 1:
+                    self.stats.inc_value("parse/worker_died")
+                    self._kill_pool()
+                    return ReportRecord(title=item.listing_title, error=f"解析进程意外退出：{exc}")
+            except Exception as exc:  # noqa: BLE001 - e.g. a context that cannot be pickled: one record, not the crawl
+                log.exception("parse of %s failed outside the parser", item.url)
+                return ReportRecord(title=item.listing_title, error=f"解析失败：{type(exc).__name__}: {exc}")
+        # the pool was killed for another document's timeout while this one waited in it: not this one's fault
+        return await self._parse(item, attempt + 1)
+
+    async def _pool_started(self) -> None:
+        for warm in self._warm:
+            try:
+                await asyncio.wrap_future(warm)
+            except BrokenProcessPool:
+                pass  # the real task below meets it again and is recorded

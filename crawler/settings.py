@@ -1,0 +1,115 @@
+"""Scrapy settings of the ``reports`` crawl: the one place for defaults (``scrapy.cfg`` points here).
+
+Our own settings carry one prefix per component: ``ARCHIVE_*`` (crawler.middlewares: archiving and fetch errors),
+``DISCOVERY_*`` (crawler.spiders.reports), ``PARSE_*`` (crawler.pipelines), ``PROGRESS_*`` (crawler.run).
+``settings_for(config)`` adds what depends on the runtime configuration (the Redis scheduler); it is the only code
+here that is not a constant, and Scrapy ignores it (lower case).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from crawler import USER_AGENT as PROJECT_USER_AGENT
+
+BOT_NAME = "xxgk"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+USER_AGENT = PROJECT_USER_AGENT
+
+# ---------------------------------------------------------------- politeness a webmaster would accept
+
+ROBOTSTXT_OBEY = True            # an agency with `robots: ignore` gets meta dont_obey_robotstxt (see the spider)
+CONCURRENT_REQUESTS = 16         # across all hosts: a national crawl spans thousands of portals
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0             # a floor: AutoThrottle never goes below it
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 2.0
+AUTOTHROTTLE_MAX_DELAY = 60.0    # county portals on shared hosting answer in tens of seconds when busy
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 50 * 1024 * 1024   # scanned reports reach 30 MB; more is a video or a disk image
+DOWNLOAD_WARNSIZE = 20 * 1024 * 1024
+# A truncated body is a fetch error (kind "reset"), never a silently short capture.
+DOWNLOAD_FAIL_ON_DATALOSS = True
+COOKIES_ENABLED = True           # some WAFs set a cookie on the first answer and want it back
+REDIRECT_MAX_TIMES = 10          # real chains are short; a longer one is recorded as redirect_loop
+TELNETCONSOLE_ENABLED = False    # no listening port in a crawl that runs unattended
+LOG_LEVEL = "INFO"
+
+# Retries: the retry middleware re-queues, RetryBackoffMiddleware waits 2**n × base before the n-th retry.
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 408, 429]
+RETRY_BACKOFF_BASE = 2.0         # seconds before the first retry
+RETRY_BACKOFF_MAX = 60.0
+
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "zh-CN,zh;q=0.9",
+}
+
+# ---------------------------------------------------------------- middlewares, pipeline, reactor, browser
+
+DOWNLOADER_MIDDLEWARES = {
+    # outermost: sees only what is left after retries and redirects, so one failure is one error row
+    "crawler.middlewares.FetchErrorMiddleware": 40,
+    "crawler.middlewares.RetryBackoffMiddleware": 560,
+    # innermost (closest to the downloader): every raw response, 3xx and each retried 5xx included, is archived
+    # before redirect, retry, decompression or cookies touch it
+    "crawler.middlewares.ArchiveMiddleware": 950,
+}
+ITEM_PIPELINES = {
+    "crawler.pipelines.ParsePipeline": 300,
+}
+
+# scrapy-playwright needs the asyncio reactor; only requests with meta["playwright"] use the browser
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+DOWNLOAD_HANDLERS = {
+    "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+}
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_LAUNCH_OPTIONS = {
+    "executable_path": "/usr/bin/chromium",   # Debian's Chromium: no `playwright install`
+    "headless": True,
+    "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run"],
+}
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000   # ms
+PLAYWRIGHT_MAX_CONTEXTS = 2                      # each context is a few hundred MB of Chromium
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 2
+
+# ---------------------------------------------------------------- our components
+
+ARCHIVE_ENABLED = True
+ARCHIVE_DURABILITY = "fsync"          # "os" for bulk runs and tests (see storage.archive)
+ARCHIVE_SEGMENT_SIZE = 100 * 1024 * 1024
+ARCHIVE_CONDITIONAL_GET = True        # If-None-Match / If-Modified-Since from the last capture of the URL
+ARCHIVE_SCREENSHOTS = True            # a PNG of every browser-rendered page, as a resource record
+ARCHIVE_RUN_ID = None                 # None starts a new crawl run; an id resumes that run
+
+DISCOVERY_MAX_DEPTH = 3               # homepage → 信息公开 → (sub-section) → report column
+DISCOVERY_MAX_COLUMNS = 3             # report-column candidates followed per page, best first
+DISCOVERY_MAX_SECTIONS = 3            # 信息公开 sections descended into per page when no column is linked
+DISCOVERY_MAX_PAGES = 50              # listing pages followed per column
+DISCOVERY_JS_RENDER = True            # allow the browser for listings filled by scripts (render: auto/js)
+DISCOVERY_JS_WAIT = "networkidle"     # what the browser waits for before the DOM is read
+
+PARSE_ENABLED = True
+PARSE_WORKERS = 2                     # processes: parsing a PDF is CPU-bound and must not stall the reactor
+PARSE_TIMEOUT = 120.0                 # seconds per document; a parse past it is killed and recorded as an error
+
+PROGRESS_INTERVAL = 1.0               # seconds between progress reports of crawler.run
+
+
+def settings_for(config: Any) -> dict[str, Any]:
+    """Settings that follow from a ``storage.config.Config``: scrapy-redis's scheduler and dupefilter when
+    ``XXGK_REDIS_URL`` is set, so that several crawl processes share one queue."""
+    if config is None or not getattr(config, "redis_url", None):
+        return {}
+    return {
+        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "REDIS_URL": config.redis_url,
+        "SCHEDULER_PERSIST": False,   # a finished run leaves no queue behind for the next one to inherit
+    }

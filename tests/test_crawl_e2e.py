@@ -1,0 +1,217 @@
+"""End to end: the real crawl (a child process running Scrapy, Chromium for the script-filled listing, the parse
+pool, the WARC archive in a temporary data dir with a SQLite catalog) against the five demo portals on loopback.
+
+``first_crawl`` crawls all five agencies once (module scope: the tests below only read what it left). The
+incremental test runs its own three crawls: unchanged portals, then edition 2.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from crawler.demo.portals import ROBOTS_DISALLOWED, DemoPortals
+from crawler.demo.server import DemoServer
+from crawler.run import CrawlProgress, CrawlSummary
+from storage.archive import open_reader
+from storage.catalog import queries
+from storage.config import Config
+from storage.warc import NOT_MODIFIED_PROFILE
+from tests.crawling import SLOW_PAGE_SECONDS, catalog_of, config_in, crawl, served, target_of
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def first_crawl(tmp_path_factory):
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        base = server.base_url
+        config = config_in(tmp_path_factory.mktemp("crawl") / "data")
+        agencies = server.portals.registry(base)
+        progress: list[CrawlProgress] = []
+        summary = crawl(config, agencies, progress=progress.append)
+    yield SimpleNamespace(server=server, base=base, config=config, summary=summary, progress=progress,
+                          portals=DemoPortals(edition=1), agencies=agencies)
+
+
+def _reports(config: Config) -> list:
+    with catalog_of(config) as session:
+        return queries.list_reports(session, only_reports=False, limit=10_000)
+
+
+def _errors(config: Config, run_id: str) -> list:
+    with catalog_of(config) as session:
+        return queries.errors_by_run(session, run_id)
+
+
+# ---------------------------------------------------------------- the first crawl
+
+def test_run_finishes_and_reports_its_progress(first_crawl):
+    summary: CrawlSummary = first_crawl.summary
+    assert summary.status == "finished" and summary.exit_code == 0
+    assert summary.pages >= 40 and summary.reports_found >= len(first_crawl.portals.expected_reports())
+    assert first_crawl.progress, "no progress was streamed back from the crawl process"
+    assert first_crawl.progress[-1].finished and first_crawl.progress[-1].pages == summary.pages
+    assert all(p.run_id == summary.run_id for p in first_crawl.progress if p.run_id)
+    with catalog_of(first_crawl.config) as session:
+        run = queries.get_run(session, summary.run_id)
+        assert run.status == "finished" and run.finished_at is not None
+        assert run.counts["archive/response"] == first_crawl.summary.stats["archive/response"]
+        assert run.settings["agencies"] == [agency.id for agency in first_crawl.agencies]
+
+
+def test_every_report_of_every_agency_is_found_with_its_year_and_date(first_crawl):
+    found = {(r.url, r.agency_id): r for r in _reports(first_crawl.config) if r.is_report}
+    missing = []
+    for expected in first_crawl.portals.expected_reports(first_crawl.base):
+        report = found.get((expected.url, expected.agency_id))
+        if report is None:
+            missing.append(f"{expected.agency_id} {expected.report_year} {expected.url}")
+            continue
+        assert report.report_year == expected.report_year, expected.url
+        assert report.publication_date == expected.publication_date, expected.url
+    assert not missing, "reports not found: " + "; ".join(missing)
+
+
+def test_no_look_alike_is_taken_for_a_report(first_crawl):
+    by_url = {r.url: r for r in _reports(first_crawl.config)}
+    look_alikes = [page for page in first_crawl.portals.expected_non_reports(first_crawl.base)
+                   if page.http_status == 200 and page.kind in ("notice", "news", "format_document")]
+    assert len(look_alikes) >= 6
+    for page in look_alikes:
+        assert page.url in by_url, f"look-alike never fetched and parsed: {page.url}"
+        assert not by_url[page.url].is_report, f"{page.kind} taken for a report: {page.title}"
+
+
+def test_every_capture_reads_back_byte_identical_with_its_headers(first_crawl):
+    reader = open_reader(first_crawl.config)
+    try:
+        with catalog_of(first_crawl.config) as session:
+            rows = queries.captures_by_run(session, first_crawl.summary.run_id)
+        http_rows = [row for row in rows if row.record_type != "resource"]
+        assert len(http_rows) == first_crawl.summary.pages
+        for row in http_rows:
+            capture = reader.read_row(row)
+            status, body, headers = served(first_crawl.portals, row.url)
+            assert capture.status == status, row.url
+            assert capture.payload == body, row.url
+            for name, value in headers.items():
+                assert capture.header(name) == value, f"{row.url}: {name}"
+    finally:
+        reader.catalog.close()
+
+
+def test_every_request_the_server_answered_was_archived(first_crawl):
+    """The other direction: nothing fetched over plain HTTP escaped the archive."""
+    with catalog_of(first_crawl.config) as session:
+        archived = {target_of(row.url) for row in queries.captures_by_run(session, first_crawl.summary.run_id)
+                    if row.record_type != "resource"}
+    slow = {target_of(page.url) for page in first_crawl.portals.expected_non_reports(first_crawl.base)
+            if page.kind == "slow"}
+    # the browser's own requests (the listing it renders, the list.json it loads) are for URLs Scrapy fetched too
+    answered = {request.target for request in first_crawl.server.requests}
+    assert answered - archived - slow == set()
+
+
+def test_fetch_failures_are_error_rows_of_the_run(first_crawl):
+    errors = {(error.url, error.kind) for error in _errors(first_crawl.config, first_crawl.summary.run_id)}
+    wanted = {"dead_link": "http", "server_error": "http", "redirect_loop": "redirect_loop", "slow": "timeout",
+              "robots_private": "robots"}
+    for page in first_crawl.portals.expected_non_reports(first_crawl.base):
+        if page.kind in wanted:
+            assert (page.url, wanted[page.kind]) in errors, f"{page.kind}: {page.url}"
+    assert first_crawl.summary.errors["timeout"] >= 1 and first_crawl.summary.errors["redirect_loop"] >= 1
+
+
+def test_robots_txt_is_honoured(first_crawl):
+    assert first_crawl.server.hits("/robots.txt") >= 1
+    assert not [request for request in first_crawl.server.requests if request.path.startswith(ROBOTS_DISALLOWED)]
+
+
+def test_script_filled_listing_is_rendered_in_chromium(first_crawl):
+    assert first_crawl.summary.stats.get("discovery/js_render", 0) >= 1
+    ybj_reports = [r for r in first_crawl.portals.expected_reports(first_crawl.base) if r.agency_id == "sfq-ybj"]
+    column = first_crawl.portals.agency("sfq-ybj").column
+    with catalog_of(first_crawl.config) as session:
+        renders = [row for row in queries.captures_of_url(session, f"urn:rendered-dom:{first_crawl.base}{column}")]
+    assert renders, "the rendered listing was not archived"
+    dom = open_reader(first_crawl.config).read(renders[0].id).payload.decode("utf-8")
+    for report in ybj_reports:
+        assert target_of(report.url) in dom, "the browser did not fill the listing from list.json"
+    found = {r.url for r in _reports(first_crawl.config) if r.is_report}
+    assert {report.url for report in ybj_reports} <= found
+
+
+def test_permanent_redirect_is_its_own_capture_and_its_target_is_found(first_crawl):
+    redirected = [r for r in first_crawl.portals.expected_reports(first_crawl.base) if r.listing_url != r.url]
+    assert redirected
+    with catalog_of(first_crawl.config) as session:
+        for report in redirected:
+            hops = queries.captures_of_url(session, report.listing_url)
+            assert [row.status for row in hops] == [301]
+            assert queries.captures_of_url(session, report.url)
+    found = {r.url for r in _reports(first_crawl.config) if r.is_report}
+    assert {report.url for report in redirected} <= found
+
+
+def test_reports_are_attributed_to_their_agencies(first_crawl):
+    ids = {agency.id for agency in first_crawl.agencies}
+    reports = [r for r in _reports(first_crawl.config) if r.is_report]
+    assert reports and all(r.agency_id in ids for r in reports)
+    # seed 002 prints the old name 样例区卫计局: an alias of ylx-wjj, matched through the registry
+    assert any(r.agency_id == "ylx-wjj" and r.report_year == 2017 for r in reports)
+
+
+# ---------------------------------------------------------------- incremental runs
+
+def test_unchanged_portals_are_revisits_then_edition_two_adds_versions(tmp_path):
+    portals = DemoPortals()
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        base = server.base_url
+        agencies = portals.registry(base)
+        config = config_in(tmp_path / "data")
+        first = crawl(config, agencies)
+        reports_after_first = {r.capture_id for r in _reports(config)}
+        server.clear_log()
+
+        second = crawl(config, agencies)
+        conditional = [request for request in server.requests if request.conditional]
+        assert conditional, "the second run sent no conditional request"
+        assert any(request.status == 304 for request in conditional)
+        assert second.stats.get("archive/not_modified", 0) >= 15
+        assert second.reports_new == 0 and second.reports_found == first.reports_found
+        assert {r.capture_id for r in _reports(config)} == reports_after_first, "a re-fetch created report rows"
+
+        edited = next(r for r in portals.expected_reports(base) if r.agency_id == "sfq-wjj" and r.report_year == 2023)
+        reader = open_reader(config)
+        with catalog_of(config) as session:
+            rows = queries.captures_of_url(session, edited.url)
+            assert [row.status for row in rows] == [200, 304]
+            revisit = rows[1]
+            assert revisit.record_type == "revisit" and revisit.refers_to_capture_id == rows[0].id
+            assert reader.group(revisit)[0][2].header("WARC-Profile") == NOT_MODIFIED_PROFILE
+            assert queries.last_seen(session, edited.url) > queries.first_seen(session, edited.url)
+        assert reader.read(revisit.id).payload == served(portals, edited.url)[1]
+
+        server.set_edition(2)
+        third = crawl(config, agencies)
+
+    edition_two = DemoPortals(edition=2)
+    with catalog_of(config) as session:
+        versions = [row for row in queries.captures_of_url(session, edited.url) if row.status == 200]
+        assert len({row.payload_sha1 for row in versions}) == 2
+        bodies = [reader.read(row.id).payload for row in versions]
+        assert bodies == [served(portals, edited.url)[1], served(edition_two, edited.url)[1]]
+        texts = [queries.report_by_capture(session, row.id).text for row in versions]
+        assert "主动公开各类信息745条" in texts[0] and "主动公开各类信息812条" in texts[1]
+
+        backdated = next(r for r in edition_two.expected_reports(base) if "backdated" in r.flags)
+        found = [r for r in queries.reports_of_agency(session, backdated.agency_id, report_year=backdated.report_year)
+                 if r.is_report and r.url == backdated.url]
+        assert found and found[0].publication_date == backdated.publication_date
+        first_seen = queries.first_seen(session, backdated.url)
+        first_run = queries.get_run(session, first.run_id)
+        assert first_seen > first_run.finished_at, "the back-dated report was seen before edition 2"
+        assert queries.get_run(session, third.run_id).status == "finished"
+    assert third.reports_new == 2  # the edited version and the back-dated report
+    reader.catalog.close()
