@@ -67,6 +67,22 @@ def _segment_problem(store, segment: Segment | None, key: str) -> str | None:
     return None
 
 
+def _original_status(reader: CaptureReader, capture_id: int, outcome: dict[int, tuple[str, str]]) -> str:
+    if capture_id in outcome:
+        return outcome[capture_id][0]
+    with reader.catalog.reading() as session:
+        original = queries.get_capture(session, capture_id)
+    if original is None:
+        return "missing"
+    try:
+        reader.checked_span(original)
+    except CaptureMissing:
+        return "missing"
+    except CaptureCorrupt:
+        return "corrupt"
+    return "ok"
+
+
 def verify_archive(reader: CaptureReader, *, run_id: str | None = None) -> VerifyResult:
     result = VerifyResult()
     with reader.catalog.reading() as session:
@@ -77,9 +93,10 @@ def verify_archive(reader: CaptureReader, *, run_id: str | None = None) -> Verif
         for row in session.scalars(query):
             by_segment[row.warc_key].append(row)
         segments = {segment.key: segment for segment in queries.segments(session, run_id=run_id)}
+    outcome: dict[int, tuple[str, str]] = {}
+    checked_rows: dict[int, CaptureRow] = {}
     for key, rows in by_segment.items():
         result.segments += 1
-        result.checked += len(rows)
         segment = segments.get(key)
         spooled = segment is not None and segment.state != "uploaded" and spool_path(reader.spool_dir, key).exists()
         if not spooled:
@@ -87,8 +104,10 @@ def verify_archive(reader: CaptureReader, *, run_id: str | None = None) -> Verif
                 problem = _segment_problem(reader.store, segment, key)
             except ObjectNotFound:
                 result.segments_missing += 1
-                result.missing += len(rows)
                 result.problems.append(Problem("missing", key, f"segment not in {reader.store.location}"))
+                for row in rows:
+                    outcome[row.id] = ("missing", f"capture {row.id}: WARC segment {key} is missing")
+                    checked_rows[row.id] = row
                 continue
             if problem:
                 result.segments_corrupt += 1
@@ -97,13 +116,30 @@ def verify_archive(reader: CaptureReader, *, run_id: str | None = None) -> Verif
             try:
                 reader.checked_span(row)
             except CaptureMissing as exc:
-                result.missing += 1
-                result.problems.append(Problem("missing", key, str(exc), row.id, row.url))
+                outcome[row.id] = ("missing", str(exc))
             except CaptureCorrupt as exc:
-                result.corrupt += 1
-                result.problems.append(Problem("corrupt", key, str(exc), row.id, row.url))
+                outcome[row.id] = ("corrupt", str(exc))
             else:
-                result.ok += 1
+                outcome[row.id] = ("ok", "")
+            checked_rows[row.id] = row
+    # a revisit holds no payload of its own: it is only as readable as its original
+    for row in checked_rows.values():
+        if row.record_type != "revisit" or outcome[row.id][0] != "ok" or row.refers_to_capture_id is None:
+            continue
+        original_status = _original_status(reader, row.refers_to_capture_id, outcome)
+        if original_status != "ok":
+            outcome[row.id] = ("missing", f"capture {row.id}: its original, capture {row.refers_to_capture_id}, "
+                                          f"is {original_status}")
+    for capture_id, (status, detail) in outcome.items():
+        row = checked_rows.get(capture_id)
+        if row is None:
+            continue
+        if status == "ok":
+            result.ok += 1
+            continue
+        setattr(result, status, getattr(result, status) + 1)
+        result.problems.append(Problem(status, row.warc_key, detail, row.id, row.url))
+    result.checked = len(checked_rows)
     if run_id is None:
         indexed = set(by_segment) | set(segments)
         result.unindexed_objects = [key for key in reader.store.list("warcs/") if key not in indexed]

@@ -1,0 +1,211 @@
+"""`xxgk verify` and `xxgk export-warc`, run through the real CLI entry point on both object stores."""
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from crawler.cli import main
+from storage.archive import Archive
+from storage.catalog import Catalog
+from storage.catalog import queries
+from storage.config import Config
+from storage.objects import open_store
+from storage.warc import read_members
+from tests.servers import venv_bin
+
+T0 = datetime(2024, 1, 30, 2, 0, 0, tzinfo=timezone.utc)
+STORAGE_ENV = ("XXGK_DATA_DIR", "XXGK_DATABASE_URL", "XXGK_S3_ENDPOINT", "XXGK_S3_ACCESS_KEY", "XXGK_S3_SECRET_KEY",
+               "XXGK_S3_BUCKET", "XXGK_S3_SECURE")
+
+
+@pytest.fixture
+def cli_env(storage_config, monkeypatch):
+    """The environment the CLI reads, pointing at this test's data dir (and bucket)."""
+    for name in STORAGE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XXGK_DATA_DIR", str(storage_config.data_dir))
+    if storage_config.uses_s3:
+        monkeypatch.setenv("XXGK_S3_ENDPOINT", storage_config.s3_endpoint)
+        monkeypatch.setenv("XXGK_S3_ACCESS_KEY", storage_config.s3_access_key)
+        monkeypatch.setenv("XXGK_S3_SECRET_KEY", storage_config.s3_secret_key)
+        monkeypatch.setenv("XXGK_S3_BUCKET", storage_config.s3_bucket)
+    return storage_config
+
+
+def archive_two_runs(config: Config) -> dict:
+    """Run 1: three pages in two segments (agency a1, a2). Run 2: a revisit of run 1's page and a new page."""
+    made = {}
+    with Archive.open(config, run_id="run-1", segment_size=1) as archive:  # every capture rolls a segment
+        made["p1"] = archive.record_fetch("http://a1.example.gov.cn/nb/2023.html", "GET", [], 200, "OK",
+                                          [("Content-Type", "text/html")], "年报 2023".encode() * 200,
+                                          fetched_at=T0, agency_id="a1")
+        made["p2"] = archive.record_fetch("http://a1.example.gov.cn/nb/2023.pdf", "GET", [], 200, "OK",
+                                          [("Content-Type", "application/pdf")], b"%PDF-1.4 " + bytes(range(256)) * 40,
+                                          fetched_at=T0, agency_id="a1")
+        made["p3"] = archive.record_fetch("http://a2.example.gov.cn/", "GET", [], 200, "OK", [], b"a2 home",
+                                          fetched_at=T0, agency_id="a2")
+    with Archive.open(config, run_id="run-2") as archive:
+        made["revisit"] = archive.record_fetch("http://a1.example.gov.cn/nb/2023.html", "GET", [], 200, "OK",
+                                               [("Content-Type", "text/html")], "年报 2023".encode() * 200,
+                                               fetched_at=T0 + timedelta(days=30), agency_id="a1")
+        made["p4"] = archive.record_fetch("http://a2.example.gov.cn/new", "GET", [], 200, "OK", [], b"new",
+                                          fetched_at=T0 + timedelta(days=30), agency_id="a2")
+    assert made["revisit"].record_type == "revisit"
+    return made
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---------------------------------------------------------------- verify
+
+def test_verify_reports_a_sound_archive(cli_env, capsys):
+    archive_two_runs(cli_env)
+    code, out, err = run_cli(capsys, "verify")
+    assert code == 0, err
+    assert "已检查 5 条捕获" in out
+    assert "正常 ok       5" in out and "缺失 missing  0" in out and "损坏 corrupt  0" in out
+    code, out, _ = run_cli(capsys, "verify", "--run", "run-2")
+    assert code == 0 and "已检查运行 run-2 的 2 条捕获" in out
+
+
+def test_verify_finds_a_flipped_byte_in_a_stored_segment(cli_env, capsys):
+    made = archive_two_runs(cli_env)
+    store = open_store(cli_env)
+    target = made["p2"]
+    data = bytearray(store.get_bytes(target.warc_key))
+    data[target.offset + target.length // 2] ^= 0x20
+    store.put_bytes(target.warc_key, bytes(data))
+    code, out, _err = run_cli(capsys, "verify")
+    assert code == 1
+    assert "正常 ok       4" in out and "损坏 corrupt  1" in out and "缺失 missing  0" in out
+    assert f"捕获 {target.id} {target.url}" in out
+
+
+def test_verify_finds_damage_outside_the_indexed_records(cli_env, capsys):
+    made = archive_two_runs(cli_env)
+    store = open_store(cli_env)
+    target = made["p3"]
+    data = bytearray(store.get_bytes(target.warc_key))
+    data[5] ^= 0x01  # inside the segment's warcinfo record, which no capture row points at
+    store.put_bytes(target.warc_key, bytes(data))
+    code, out, _err = run_cli(capsys, "verify")
+    assert code == 1
+    assert "正常 ok       5" in out and "段损坏 1" in out
+
+
+def test_verify_finds_a_deleted_segment(cli_env, capsys):
+    made = archive_two_runs(cli_env)
+    open_store(cli_env).delete(made["p1"].warc_key)
+    code, out, _err = run_cli(capsys, "verify")
+    assert code == 1
+    # the page and its revisit in run 2, which holds no payload of its own
+    assert "缺失 missing  2" in out and "正常 ok       3" in out and "损坏 corrupt  0" in out
+    assert made["p1"].warc_key in out
+    assert f"捕获 {made['revisit'].id} " in out and f"its original, capture {made['p1'].id}, is missing" in out
+
+
+def test_verify_and_export_without_a_catalog_say_so(tmp_path, monkeypatch, capsys):
+    for name in STORAGE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    code, out, err = run_cli(capsys, "--data-dir", str(tmp_path / "empty"), "verify")
+    assert code == 1 and out == ""
+    assert err.startswith("xxgk verify: no catalog") and err.count("\n") == 1
+    code, _out, err = run_cli(capsys, "--data-dir", str(tmp_path / "empty"), "export-warc", "--all",
+                              str(tmp_path / "x.warc.gz"))
+    assert code == 1 and err.startswith("xxgk export-warc: no catalog")
+    assert not (tmp_path / "empty").exists()
+
+
+def test_verify_with_wrong_s3_credentials_names_the_setting(s3_env, tmp_path, monkeypatch, capsys):
+    config = Config.from_env(s3_env, data_dir=tmp_path / "data")
+    archive_two_runs(config)
+    for name, value in {**s3_env, "XXGK_S3_SECRET_KEY": "wrong", "XXGK_DATA_DIR": str(config.data_dir)}.items():
+        monkeypatch.setenv(name, value)
+    code, _out, err = run_cli(capsys, "verify")
+    assert code == 1 and "XXGK_S3_SECRET_KEY" in err and err.count("\n") == 1
+
+
+def test_help_exits_zero(capsys):
+    for command in ("verify", "export-warc"):
+        with pytest.raises(SystemExit) as caught:
+            main([command, "--help"])
+        assert caught.value.code == 0
+        assert "usage: xxgk " + command in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- export-warc
+
+def warcio_index(path: Path) -> list[dict]:
+    check = subprocess.run([str(venv_bin("warcio")), "check", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    done = subprocess.run([str(venv_bin("warcio")), "index", "-f", "warc-type,warc-target-uri,warc-record-id",
+                           str(path)], capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_export_of_a_run_brings_the_originals_of_its_revisits(cli_env, capsys, tmp_path):
+    made = archive_two_runs(cli_env)
+    out_file = tmp_path / "run-2.warc.gz"
+    code, out, err = run_cli(capsys, "export-warc", "--run", "run-2", str(out_file))
+    assert code == 0, err
+    assert "已导出 3 条捕获，含 1 条被 revisit 引用的原始记录" in out
+    index = warcio_index(out_file)
+    assert [row["warc-type"] for row in index] == ["warcinfo"] + ["response", "request", "metadata"] + \
+        ["revisit", "request", "metadata"] + ["response", "request", "metadata"]
+    ids = [row["warc-record-id"] for row in index if row["warc-type"] in ("response", "revisit")]
+    assert ids == [made["p1"].record_id, made["revisit"].record_id, made["p4"].record_id]
+    records = {record.record_id: record for _o, _l, record in read_members(out_file.read_bytes())}
+    assert records[made["p1"].record_id].payload == "年报 2023".encode() * 200
+    assert records[made["revisit"].record_id].header("WARC-Refers-To") == made["p1"].record_id
+
+
+def test_export_by_agency_and_everything(cli_env, capsys, tmp_path):
+    archive_two_runs(cli_env)
+    code, _out, err = run_cli(capsys, "export-warc", "--agency", "a2", str(tmp_path / "a2.warc.gz"))
+    assert code == 0, err
+    uris = [row["warc-target-uri"] for row in warcio_index(tmp_path / "a2.warc.gz") if row["warc-type"] == "response"]
+    assert uris == ["http://a2.example.gov.cn/", "http://a2.example.gov.cn/new"]
+    code, out, err = run_cli(capsys, "export-warc", "--all", str(tmp_path / "all.warc.gz"))
+    assert code == 0 and "已导出 5 条捕获到" in out
+    assert sum(row["warc-type"] in ("response", "revisit") for row in warcio_index(tmp_path / "all.warc.gz")) == 5
+
+
+def test_export_refuses_what_it_cannot_do(cli_env, capsys, tmp_path):
+    made = archive_two_runs(cli_env)
+    code, _out, err = run_cli(capsys, "export-warc", "--run", "no-such-run", str(tmp_path / "x.warc.gz"))
+    assert code == 1 and "no captures for run no-such-run" in err
+    code, _out, err = run_cli(capsys, "export-warc", "--all", str(tmp_path / "missing-dir" / "x.warc.gz"))
+    assert code == 1 and "no such directory" in err
+    with pytest.raises(SystemExit) as caught:
+        main(["export-warc", "--run", "a", "--all", str(tmp_path / "x.warc.gz")])
+    assert caught.value.code == 2
+    capsys.readouterr()
+    open_store(cli_env).delete(made["p3"].warc_key)
+    code, _out, err = run_cli(capsys, "export-warc", "--all", str(tmp_path / "x.warc.gz"))
+    assert code == 1 and "xxgk verify" in err
+    assert not (tmp_path / "x.warc.gz").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_export_reads_segments_still_in_the_spool(cli_env, capsys, tmp_path):
+    archive = Archive.open(cli_env)
+    ref = archive.record_fetch("http://spool.example/", "GET", [], 200, "OK", [], b"not uploaded yet", fetched_at=T0)
+    try:
+        code, _out, err = run_cli(capsys, "export-warc", "--run", archive.run_id, str(tmp_path / "s.warc.gz"))
+        assert code == 0, err
+        records = read_members((tmp_path / "s.warc.gz").read_bytes())
+        assert [r.payload for _o, _l, r in records if r.record_type == "response"] == [b"not uploaded yet"]
+        code, out, _err = run_cli(capsys, "verify")
+        assert code == 0 and "正常 ok       1" in out
+    finally:
+        archive.close()
+    with Catalog.open(cli_env) as catalog, catalog.reading() as session:
+        assert queries.get_segment(session, ref.warc_key).state == "uploaded"
