@@ -276,13 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table", help="list: output format")
     p.set_defaults(handler=cmd_agencies)
 
+    from crawler import cli_crawl
+
+    cli_crawl.add_parsers(sub)
+
     for name, help_text, issue in [
-        ("crawl", "crawl the agency registry and archive every response", "crawler"),
         ("status", "timeliness verdicts per agency and report year", "monitoring"),
         ("reports", "list parsed reports", "monitoring"),
         ("serve", "start the web UI", "monitoring"),
-        ("schedule", "run crawls on a schedule", "crawler"),
-        ("demo", "serve the bundled demo portals, crawl, parse and print the timeliness table", "crawler"),
     ]:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(handler=_not_built(issue))
@@ -301,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", metavar="ID", help="only the captures of this crawl run")
     p.add_argument("--show", type=int, default=20, metavar="N", help="list at most N problems (default 20)")
     p.set_defaults(handler=cmd_verify)
+    for subparser in sub.choices.values():  # `xxgk crawl --data-dir X` as well as `xxgk --data-dir X crawl`
+        if not any("--data-dir" in action.option_strings for action in subparser._actions):
+            subparser.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (as the global option)")
     return parser
 
 

@@ -1,0 +1,262 @@
+"""The crawling commands of ``xxgk``: ``crawl``, ``demo`` and ``schedule``.
+
+Each runs a crawl through ``crawler.run.run_crawl`` (a child process), then recomputes the verdicts
+(``crawler.monitor.judge``) so that what the user reads next is up to date.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+from crawler.cli import CommandError, load_agencies, load_config, open_catalog
+
+DEFAULT_DEMO_PORT = 0  # any free port: a fixed one would fail when something else holds it
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("crawl", help="crawl the agency registry and archive every response",
+                       description="crawl the agency registry: find each report column, archive every response as "
+                                   "WARC, parse the reports, recompute the verdicts")
+    p.add_argument("--registry", help="registry file, YAML or CSV (default: the shipped registry)")
+    p.add_argument("--agency", action="append", default=[], metavar="ID", help="only this agency (repeatable)")
+    p.add_argument("--as-of", type=date.fromisoformat, help="date the verdicts are judged at (default: today)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a Scrapy setting, e.g. --set DOWNLOAD_TIMEOUT=10 (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no live progress display")
+    p.add_argument("--verbose", action="store_true", help="show Scrapy's log (INFO) instead of warnings only")
+    p.set_defaults(handler=cmd_crawl)
+
+    p = sub.add_parser("demo", help="serve the bundled demo portals, crawl, parse and print the timeliness table",
+                       description="start the five demo portals on 127.0.0.1, crawl them into the data directory, "
+                                   "print the timeliness table and say how to browse the archive")
+    p.add_argument("--port", type=int, default=DEFAULT_DEMO_PORT, help="port of the demo portals (default: any free)")
+    p.add_argument("--edition", type=int, default=1, choices=[1, 2],
+                   help="state of the demo portals (2: one report edited, one back-dated report appears)")
+    p.add_argument("--as-of", type=date.fromisoformat, help="date the verdicts are judged at (default: today)")
+    p.add_argument("--quiet", action="store_true", help="no live progress display")
+    p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser("schedule", help="run crawls on a schedule",
+                       description="run `xxgk crawl` on a schedule (APScheduler), in the foreground")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--every", metavar="DURATION", help="interval such as 30m, 6h, 1d")
+    when.add_argument("--cron", metavar="EXPR", help="crontab expression, e.g. '0 3 * * *' (03:00 every day)")
+    p.add_argument("--registry", help="registry file (default: the shipped registry)")
+    p.add_argument("--agency", action="append", default=[], metavar="ID", help="only this agency (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a Scrapy setting")
+    p.add_argument("--max-runs", type=int, help="stop after this many runs (default: run forever)")
+    p.add_argument("--now", action="store_true", help="also run once immediately")
+    p.set_defaults(handler=cmd_schedule)
+
+
+# ---------------------------------------------------------------- crawl
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    agencies = _select(load_agencies(args.registry), args.agency)
+    overrides = {"LOG_LEVEL": "INFO" if args.verbose else "WARNING", **_overrides(args.set)}
+    summary = crawl_and_judge(config, agencies, overrides=overrides, as_of=args.as_of, quiet=args.quiet)
+    _print_summary(summary)
+    return 0
+
+
+def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = None, quiet: bool = False,
+                    years=None):
+    """Store the agencies, crawl them, recompute their verdicts; returns the crawl summary."""
+    from crawler.catalog_sync import store_agencies
+    from crawler.monitor import judge
+    from crawler.registry import validate
+    from crawler.run import CrawlError, run_crawl
+    from storage.catalog import Catalog
+
+    problems = validate(agencies)
+    if problems:
+        raise CommandError(f"{len(problems)} problems in the registry (see `xxgk agencies check`): {problems[0]}")
+    try:
+        catalog = Catalog.open(config)
+    except Exception as exc:
+        raise CommandError(f"cannot open the catalog at {config.database_url}: {exc}") from exc
+    store_agencies(catalog, agencies)
+    display = _Progress(enabled=not quiet)
+    try:
+        summary = run_crawl(config, agencies, settings_overrides=overrides, progress=display.update)
+    except CrawlError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        display.close()
+    as_of = as_of or date.today()
+    judge(catalog, as_of=as_of, years=years if years is not None else [as_of.year - 1],
+          agency_ids=[agency.id for agency in agencies])
+    return summary
+
+
+def _select(agencies, wanted: list[str]):
+    if not wanted:
+        return agencies
+    known = {agency.id: agency for agency in agencies}
+    unknown = [agency_id for agency_id in wanted if agency_id not in known]
+    if unknown:
+        raise CommandError(f"unknown agency id(s): {', '.join(unknown)} (see `xxgk agencies list`)")
+    return [known[agency_id] for agency_id in wanted]
+
+
+def _overrides(pairs: list[str]) -> dict:
+    import json
+
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isupper():
+            raise CommandError(f"--set takes NAME=VALUE with an upper-case Scrapy setting name, not {pair!r}")
+        try:
+            overrides[name] = json.loads(value)
+        except ValueError:
+            overrides[name] = value
+    return overrides
+
+
+class _Progress:
+    """One live status line on a terminal; nothing when output is redirected (logs stay clean)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.live = None
+        if self.enabled:
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(console=Console(stderr=True), refresh_per_second=4, transient=False)
+            self.live.start()
+
+    def update(self, progress) -> None:
+        if self.live is not None:
+            self.live.update(f"抓取中  页面 {progress.pages}  报告 {progress.reports_found}  错误 {progress.errors}  "
+                             f"{progress.rate:.1f} 页/秒  用时 {progress.elapsed:.0f} 秒")
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+
+def _print_summary(summary) -> None:
+    errors = "、".join(f"{kind} {count}" for kind, count in sorted(summary.errors.items())) or "无"
+    print(f"抓取完成（{summary.status}）：运行 {summary.run_id}，页面 {summary.pages}，报告 {summary.reports_found}"
+          f"（新增 {summary.reports_new}），抓取错误 {sum(summary.errors.values())}（{errors}），"
+          f"解析错误 {summary.parse_errors}，用时 {summary.duration:.1f} 秒")
+
+
+# ---------------------------------------------------------------- demo
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crawler.demo.portals import DemoPortals
+    from crawler.demo.server import DemoServer
+
+    config = load_config(args)
+    portals = DemoPortals(edition=args.edition)
+    try:
+        server = DemoServer(portals, port=args.port, slow_seconds=3.0).start()
+    except OSError as exc:
+        raise CommandError(f"cannot start the demo portals on 127.0.0.1:{args.port}: {exc.strerror or exc}") from exc
+    try:
+        print(f"演示门户：{server.base_url}/  （五个虚构机关，数据目录 {config.data_dir}）")
+        agencies = portals.registry(server.base_url)
+        years = {agency.id: agency.watch_years for agency in portals.agencies}
+        # the portals are on this machine: no politeness delay needed; a short timeout shows the slow page failing
+        overrides = {"DOWNLOAD_TIMEOUT": 2, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "LOG_LEVEL": "WARNING"}
+        summary = crawl_and_judge(config, agencies, overrides=overrides, as_of=args.as_of, quiet=args.quiet,
+                                  years=years)
+    finally:
+        server.stop()
+    _print_summary(summary)
+    print()
+    print_timeliness(args, agency_ids=[agency.id for agency in agencies])
+    print()
+    print("浏览存档与判定：xxgk serve   然后打开 http://127.0.0.1:8000/")
+    print(f"（数据目录 {config.data_dir}；再次运行 `xxgk demo --edition 2` 可看到被修改和倒签的报告）")
+    return 0
+
+
+def print_timeliness(args: argparse.Namespace, agency_ids: list[str]) -> None:
+    """The timeliness table: one row per agency and report year."""
+    from crawler.cli import LEVEL_LABELS, print_table
+    from parsers.dates import SOURCE_NAMES
+    from storage.catalog import queries
+
+
+    catalog = open_catalog(args)
+    labels = {"on_time": "按时", "late": "逾期", "missing": "未发布", "pending": "未到期", "undetermined": "无法判断"}
+    rows = []
+    with catalog.reading() as session:
+        names = {agency.id: agency for agency in queries.list_agencies(session)}
+        for agency_id in agency_ids:
+            for verdict in queries.verdicts(session, agency_id=agency_id):
+                agency = names[agency_id]
+                status = labels.get(verdict.status, verdict.status)
+                if verdict.status == "late":
+                    status += f" {verdict.days_late} 天"
+                rows.append([agency.name, LEVEL_LABELS.get(agency.level or "", ""), verdict.report_year, status,
+                             verdict.deadline or "", verdict.publication_date or "",
+                             SOURCE_NAMES.get(verdict.date_source or "", verdict.date_source or ""),
+                             "、".join(verdict.flags or [])])
+    print_table(["机关", "层级", "年度", "状态", "截止日期", "发布日期", "日期依据", "标记"], rows)
+
+
+# ---------------------------------------------------------------- schedule
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    config = load_config(args)
+    agencies = _select(load_agencies(args.registry), args.agency)
+    overrides = {"LOG_LEVEL": "WARNING", **_overrides(args.set)}
+    try:
+        trigger = (IntervalTrigger(seconds=_seconds(args.every)) if args.every
+                   else CronTrigger.from_crontab(args.cron))
+    except ValueError as exc:
+        raise CommandError(f"bad schedule: {exc}") from exc
+    scheduler = BlockingScheduler()
+    runs = {"done": 0}
+
+    def job() -> None:
+        try:
+            summary = crawl_and_judge(config, agencies, overrides=overrides, quiet=True)
+            _print_summary(summary)
+        except CommandError as exc:  # one failed run must not end the schedule
+            print(f"xxgk schedule: {exc}", file=sys.stderr)
+        runs["done"] += 1
+        if args.max_runs and runs["done"] >= args.max_runs:
+            scheduler.shutdown(wait=False)
+
+    scheduler.add_job(job, trigger, max_instances=1, coalesce=True,
+                      next_run_time=_now() if args.now else None)
+    print(f"计划任务已启动：{args.every and '每 ' + args.every or args.cron}，{len(agencies)} 个机关（Ctrl-C 停止）")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0
+
+
+def _now():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
+
+
+def _seconds(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    try:
+        if text[-1] in units:
+            value = float(text[:-1]) * units[text[-1]]
+        else:
+            value = float(text)
+    except (ValueError, IndexError):
+        raise CommandError(f"--every takes a duration such as 30m, 6h or 1d, not {text!r}") from None
+    if value <= 0:
+        raise CommandError("--every must be a positive duration")
+    return value
+
