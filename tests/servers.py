@@ -30,7 +30,7 @@ class ServerError(RuntimeError):
     """A test server could not be started; the message says what to install or check."""
 
 
-def _die_with_parent(sig: int = signal.SIGTERM):
+def die_with_parent(sig: int = signal.SIGTERM):
     libc = ctypes.CDLL(None, use_errno=True)
 
     def set_signal() -> None:
@@ -62,7 +62,7 @@ def venv_bin(name: str) -> Path:
     return Path(sys.executable).parent / name
 
 
-def _wait_port(port: int, process: subprocess.Popen, timeout: float, log: Path | None = None) -> None:
+def wait_port(port: int, process: subprocess.Popen, timeout: float, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -145,8 +145,8 @@ class SeaweedS3:
         with open(log, "ab") as out:
             self.process = subprocess.Popen(self._command(), stdout=out, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, cwd=self.workdir,
-                                            preexec_fn=_die_with_parent(signal.SIGTERM))
-        _wait_port(self.s3_port, self.process, timeout, log)
+                                            preexec_fn=die_with_parent(signal.SIGTERM))
+        wait_port(self.s3_port, self.process, timeout, log)
         self._wait_writable(timeout)
         return self
 
@@ -252,8 +252,8 @@ class PostgresServer:
                  "-c", f"listen_addresses={LOOPBACK}", "-c", "fsync=off", "-c", "synchronous_commit=off",
                  "-c", "full_page_writes=off", "-c", "max_connections=200"],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent(signal.SIGINT), **extra)
-        _wait_port(self.port, self.process, timeout, server_log)
+                preexec_fn=die_with_parent(signal.SIGINT), **extra)
+        wait_port(self.port, self.process, timeout, server_log)
         self._wait_ready(timeout)
         return self
 
@@ -312,8 +312,8 @@ class RedisServer:
                 [binary, "--port", str(self.port), "--bind", LOOPBACK, "--save", "", "--appendonly", "no",
                  "--dir", str(self.base), "--daemonize", "no"],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent(signal.SIGTERM))
-        _wait_port(self.port, self.process, timeout, log)
+                preexec_fn=die_with_parent(signal.SIGTERM))
+        wait_port(self.port, self.process, timeout, log)
         return self
 
     @property
