@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Iterable
@@ -28,6 +29,7 @@ from crawler.catalog_sync import store_agencies
 from crawler.items import ReportCandidate
 from crawler.middlewares import CrawlArchive
 from crawler.registry import Agency, match_agency
+from crawler.run import die_with_parent
 from parsers.record import FetchContext, ReportRecord
 from storage.archive import ArchiveError
 from storage.catalog import Catalog, queries
@@ -106,7 +108,8 @@ class ParsePipeline:
 
     def _start_pool(self) -> None:
         # spawn, not fork: the crawl process runs threads (reactor, archive writer) a fork would copy mid-flight
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=die_with_parent, initargs=(signal.SIGKILL,))
         # one warm-up per worker starts them all now, so the first documents do not pay for the imports
         self._warm = [self._pool.submit(_warm_parser) for _ in range(self.workers)]
 

@@ -246,10 +246,11 @@ def _stop_child(child) -> None:
         child.join(5)
 
 
-def _die_with_parent() -> None:
-    """A crawl must not outlive the process that asked for it (Linux; elsewhere a no-op)."""
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask the kernel to send ``sig`` when the parent dies (Linux; elsewhere a no-op): a crawl must not outlive
+    whoever asked for it, and parse workers must not outlive a crawl killed with SIGKILL."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
@@ -268,7 +269,7 @@ class _QueueSink:
 
 
 def _child_main(config, agencies: list[Agency], overrides: dict[str, Any], messages) -> None:
-    _die_with_parent()
+    die_with_parent()
     try:
         summary = crawl_in_process(config, agencies, overrides, progress_sink=_QueueSink(messages))
     except Exception as exc:  # noqa: BLE001 - anything that stops the run is reported, then a non-zero exit

@@ -1,0 +1,257 @@
+"""Faults: each bad document or bad answer becomes a recorded error for its URL while the crawl goes on, and a
+crawl killed with SIGKILL loses nothing it had archived.
+
+A tiny fault server on loopback (below) serves one report column whose items misbehave in every way the demo
+portals do not: a document that keeps the parser busy past PARSE_TIMEOUT, a truncated PDF, a GBK page that declares
+UTF-8, a 500, a slow page, a redirect loop, a body larger than DOWNLOAD_MAXSIZE, a refused connection and a page
+behind a self-signed certificate, next to one good report that must still be found.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from crawler.demo.portals import DemoPortals, REPORTS, registry_yaml_text
+from crawler.demo.server import DemoServer
+from crawler.registry import Agency
+from storage.archive import Archive, open_reader
+from storage.catalog import queries
+from tests.crawling import SLOW_PAGE_SECONDS, catalog_of, config_in, crawl
+from tests.servers import free_port
+
+pytestmark = pytest.mark.slow
+
+PARSE_TIMEOUT = 2.0
+MAX_SIZE = 8 * 1024 * 1024
+
+
+def _demo_body(agency_id: str, year: int) -> bytes:
+    spec = next(r for r in REPORTS if r.agency_id == agency_id and r.year == year)
+    return DemoPortals().resource(spec.path).body
+
+
+def _parser_bomb() -> bytes:
+    """A report-like page whose 6000×40 table keeps the table parser busy for many seconds."""
+    rows = "".join("<tr>" + "".join(f"<td>{i * j}</td>" for j in range(40)) + "</tr>" for i in range(6000))
+    return (f'<html><head><meta charset="utf-8"></head><body><h1>示范区统计局2022年政府信息公开工作年度报告</h1>'
+            f"<table>{rows}</table></body></html>").encode("utf-8")
+
+
+class FaultServer:
+    """Loopback HTTP server: path → (status, headers, body, delay seconds)."""
+
+    def __init__(self, routes: dict, certificate: tuple[Path, Path] | None = None):
+        self.routes = routes
+        self.requests: list[str] = []
+        routes_ref, log = self.routes, self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):  # noqa: N802
+                log.append(self.path)
+                status, headers, body, delay = routes_ref.get(self.path, (404, {}, b"not found", 0))
+                if delay:
+                    time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        if certificate is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*map(str, certificate))
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = "https" if certificate else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+
+    def __enter__(self) -> "FaultServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for "localhost" signed by itself: the crawl reaches it as 127.0.0.1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="module")
+def fault_crawl(tmp_path_factory):
+    work = tmp_path_factory.mktemp("faults")
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    good = _demo_body("sfq-ybj", 2022)
+    gbk = _demo_body("sfq-gov", 2022).decode("utf-8").encode("gbk")  # still declares utf-8, in meta and header
+    pdf = _demo_body("ysq-wjw", 2015)
+    refused = f"http://127.0.0.1:{free_port()}/gone.html"
+    with FaultServer({"/docs/tls.html": (200, html, good, 0)}, certificate=_self_signed(work)) as tls:
+        routes = {
+            "/docs/good.html": (200, html, good, 0),
+            "/docs/bomb.html": (200, html, _parser_bomb(), 0),
+            "/docs/truncated.pdf": (200, {"Content-Type": "application/pdf"}, pdf[: len(pdf) // 3], 0),
+            "/docs/gbk.html": (200, html, gbk, 0),
+            "/docs/error.html": (500, html, "<h1>500 服务器内部错误</h1>".encode(), 0),
+            "/docs/slow.html": (200, html, good, SLOW_PAGE_SECONDS),
+            "/docs/loop-a.html": (302, {"Location": "/docs/loop-b.html"}, b"", 0),
+            "/docs/loop-b.html": (302, {"Location": "/docs/loop-a.html"}, b"", 0),
+            "/docs/huge.pdf": (200, {"Content-Type": "application/pdf"}, b"%PDF-1.4\n" + b"0" * (MAX_SIZE + 1), 0),
+        }
+        with FaultServer(routes) as server:
+            items = [server.base_url + path for path in routes if path != "/docs/loop-b.html"]
+            items += [refused, tls.base_url + "/docs/tls.html"]
+            rows = "".join(f'<li><a href="{url}">示范区医疗保障局2022年政府信息公开工作年度报告（{n}）</a>'
+                           f"<span>2023-01-18</span></li>" for n, url in enumerate(items))
+            server.routes["/column/index.html"] = (
+                200, html, f'<html><body><ul class="list">{rows}</ul></body></html>'.encode("utf-8"), 0)
+            agency = Agency(id="sfq-ybj", name="示范区医疗保障局", level="department",
+                            homepage=server.base_url + "/", report_index=(server.base_url + "/column/index.html",))
+            config = config_in(work / "data")
+            summary = crawl(config, [agency], PARSE_TIMEOUT=PARSE_TIMEOUT, DOWNLOAD_MAXSIZE=MAX_SIZE)
+            yield SimpleNamespace(config=config, summary=summary, base=server.base_url, tls=tls.base_url,
+                                  refused=refused)
+
+
+def _error_kinds(fault_crawl) -> dict[str, set[str]]:
+    kinds: dict[str, set[str]] = {}
+    with catalog_of(fault_crawl.config) as session:
+        for error in queries.errors_by_run(session, fault_crawl.summary.run_id):
+            kinds.setdefault(error.url, set()).add(error.kind)
+    return kinds
+
+
+def _report(fault_crawl, path: str):
+    with catalog_of(fault_crawl.config) as session:
+        reports = [r for r in queries.list_reports(session, only_reports=False) if r.url == fault_crawl.base + path]
+    assert len(reports) == 1, f"{path}: {len(reports)} report rows"
+    return reports[0]
+
+
+def test_crawl_goes_on_and_the_good_report_is_found(fault_crawl):
+    assert fault_crawl.summary.status == "finished"
+    good = _report(fault_crawl, "/docs/good.html")
+    assert good.is_report and good.report_year == 2022 and good.error is None
+
+
+def test_document_that_outlasts_the_parse_timeout_is_an_error_record(fault_crawl):
+    bomb = _report(fault_crawl, "/docs/bomb.html")
+    assert bomb.error and "超时" in bomb.error and not bomb.is_report
+    assert fault_crawl.summary.stats["parse/timeout"] == 1
+    # the killed worker was replaced: documents parsed after it still have their records
+    assert fault_crawl.summary.stats.get("parse/pool_restart", 0) >= 1
+
+
+def test_truncated_pdf_is_an_error_record_tied_to_its_capture(fault_crawl):
+    truncated = _report(fault_crawl, "/docs/truncated.pdf")
+    assert truncated.error and not truncated.is_report
+    capture = open_reader(fault_crawl.config).read(truncated.capture_id)
+    assert capture.url.endswith("/docs/truncated.pdf") and capture.status == 200
+
+
+def test_page_in_another_encoding_than_declared_still_parses(fault_crawl):
+    page = _report(fault_crawl, "/docs/gbk.html")
+    assert page.error is None and page.is_report and page.report_year == 2022
+    assert "示范区人民政府" in (page.title or "") + page.text
+
+
+def test_bad_answers_are_error_rows_for_their_urls(fault_crawl):
+    kinds = _error_kinds(fault_crawl)
+    base = fault_crawl.base
+    assert kinds.get(base + "/docs/error.html") == {"http"}
+    assert kinds.get(base + "/docs/slow.html") == {"timeout"}
+    assert kinds.get(base + "/docs/loop-a.html") == {"redirect_loop"}
+    assert kinds.get(base + "/docs/huge.pdf") == {"size"}
+    assert kinds.get(fault_crawl.refused) == {"reset"}
+
+
+def test_response_over_a_certificate_that_would_not_verify_is_kept_and_marked(fault_crawl):
+    with catalog_of(fault_crawl.config) as session:
+        rows = queries.captures_of_url(session, fault_crawl.tls + "/docs/tls.html")
+    assert [row.status for row in rows] == [200]
+    capture = open_reader(fault_crawl.config).read(rows[0].id)
+    assert set(capture.metadata["tls_problems"].split(",")) == {"self_signed", "hostname_mismatch"}
+
+
+# ---------------------------------------------------------------- SIGKILL mid-run
+
+def test_crawl_killed_with_sigkill_keeps_every_capture(tmp_path):
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        registry = tmp_path / "registry.yaml"
+        registry.write_text(registry_yaml_text().replace("{base}", server.base_url), encoding="utf-8")
+        data = tmp_path / "data"
+        config = config_in(data)
+        command = [sys.executable, "-m", "crawler.run", "--registry", str(registry), "--data-dir", str(data),
+                   "--set", "AUTOTHROTTLE_ENABLED=false", "--set", "DOWNLOAD_DELAY=0.3", "--set", "LOG_LEVEL=\"ERROR\"",
+                   "--set", "DISCOVERY_JS_RENDER=false"]
+        child = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL)
+        seen = 0
+        try:
+            deadline = time.monotonic() + 60
+            while seen < 12 and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.2)
+                if (data / "catalog.sqlite3").exists():
+                    try:
+                        with catalog_of(config) as session:
+                            seen = queries.count_captures(session)
+                    except Exception:  # noqa: BLE001 - the catalog may be mid-migration on the first polls
+                        seen = 0
+            assert child.poll() is None, "the crawl ended before it could be killed"
+            child.send_signal(signal.SIGKILL)
+            child.wait(10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    assert seen >= 12
+
+    archive = Archive.open(config)  # recovery: finishes the dead writer's spool segment
+    try:
+        with archive.catalog.reading() as session:
+            rows = queries.all_captures(session)
+            killed_run = rows[0].run_id
+        assert len(rows) >= seen
+        for row in rows:
+            capture = archive.reader.read_row(row)
+            assert capture.url == row.url and capture.status == row.status
+    finally:
+        archive.close()
+    assert killed_run != archive.run_id
