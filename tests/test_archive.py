@@ -23,7 +23,7 @@ from storage.catalog.models import Capture as CaptureRow
 from storage.config import Config
 from storage.objects import open_store
 from storage.reader import CaptureMissing
-from storage.warc import read_members
+from storage.warc import NOT_MODIFIED_PROFILE, read_members
 from tests.servers import SeaweedS3, venv_bin
 
 T0 = datetime(2024, 1, 30, 2, 20, 30, 654321, tzinfo=timezone.utc)
@@ -119,6 +119,30 @@ def test_an_identical_payload_of_the_same_url_becomes_a_revisit(storage_config):
                           second.offset)[0][2]
     assert record.header("WARC-Refers-To") == first.record_id
     assert record.header("WARC-Refers-To-Date") == "2024-01-30T02:20:30.654321Z"
+
+
+def test_a_304_becomes_a_server_not_modified_revisit_of_the_last_200(storage_config):
+    url = "http://www.example.gov.cn/ndbg/2023.html"
+    page = "<html>2023年政府信息公开工作年度报告</html>".encode("utf-8")
+    with Archive.open(storage_config) as archive:
+        first = fetch(archive, url, page, headers=[("ETag", '"e1"'), ("Content-Type", "text/html")])
+        same = fetch(archive, url, page, when=T0 + timedelta(days=1))
+        answer = fetch(archive, url, b"", status=304, when=T0 + timedelta(days=2),
+                       headers=[("ETag", '"e1"'), ("Date", "day 3")])
+        later = fetch(archive, url, page, when=T0 + timedelta(days=3))
+        nothing_earlier = fetch(archive, url + "?new", b"", status=304)
+        capture = archive.read_capture(answer.id)
+        record = read_members(archive.reader.span(answer.warc_key, answer.offset, answer.length), answer.offset)[0][2]
+    assert same.record_type == "revisit" and same.refers_to == first.id
+    assert answer.record_type == "revisit" and answer.status == 304
+    assert answer.refers_to == first.id  # the response holding the bytes, not the identical-payload revisit
+    assert answer.payload_sha1 == first.payload_sha1 and answer.payload_sha256 == first.payload_sha256
+    assert record.header("WARC-Profile") == NOT_MODIFIED_PROFILE
+    assert record.header("WARC-Refers-To") == first.record_id
+    assert record.header("WARC-Payload-Digest") == f"sha1:{first.payload_sha1}"
+    assert (capture.status, capture.payload, capture.header("Date")) == (304, page, "day 3")
+    assert later.record_type == "revisit" and later.refers_to == first.id
+    assert nothing_earlier.record_type == "response" and nothing_earlier.status == 304
 
 
 def test_resources_and_errors(storage_config):
