@@ -1,23 +1,70 @@
-"""Timeliness verdicts per agency × report year, computed from the catalog and stored back into it.
+"""Timeliness verdicts per agency × report year, with flags and evidence, computed from the catalog and archive.
 
-The verdict itself is ``parsers.deadlines.verdict`` (pure, rules as data); this module only gathers its inputs
-from the catalog — the agency's reports for the year, the best publication-date evidence among them, the
-archive's first capture — and writes the result, so a re-run after every crawl gives the same answer for the
-same archive.
+The verdict itself is ``parsers.deadlines.verdict`` (pure, rules as data) and the flags are ``crawler.flags``
+(pure); this module gathers their inputs — the agency's reports for the year, the best publication-date evidence
+among them, the archive's captures of the report and of the agency's listing pages — and writes the result, so a
+re-run after every crawl gives the same answer for the same archive and replaces the previous flags.
+
+A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and the web UI)::
+
+    flags     ["backdated", "changed", "removed", "copied"]   # a subset, in this order; crawler.flags.FLAG_LABELS
+    evidence  {
+      "reason": "…",                                  # the verdict's sentence, citing the rule
+      # the report the verdict used (absent when there is none)
+      "report_id", "report_url", "title", "capture_id", "signing_date", "format", "consistency_errors" (count),
+      "permalink": "/captures/{id}", "captured_at",   # ISO, Beijing time
+      "payload_sha256",                               # SHA-256 of the original bytes
+      "warc": {"key", "offset", "length"},            # where the record sits (also flat: warc_key/_offset/_length)
+      "screenshot": {"capture_id", "permalink", "captured_at", "sha256", "mime", "warc": {…}} | None,
+      "screenshot_note": "…" (only when there is no screenshot),
+      # one entry per raised flag, keyed by the flag id (see crawler.flags for each shape):
+      "backdated": {"listing_capture_id", "listing_permalink", "listing_url", "listing_captured_at",
+                    "claimed_date", "deadline", "before_deadline", "report_first_seen", "message", …},
+      "changed":   {"from_capture_id", "to_capture_id", "from_sha256", "to_sha256",
+                    "cells": [{"table", "row", "column", "old", "new"}, …] | None,
+                    "text": {"lines_added", "lines_removed", "diff": ["-…", "+…"], "diff_truncated"} | None,
+                    "message", …},
+      "removed":   {"last_ok_capture_id", "last_ok_at", "first_failure": {…}, "latest_failure":
+                    {"at", "status", "capture_id", "error_kind", "message", …}, "message", …},
+      "copied":    {"method": "char-5gram-containment", "score", "jaccard", "threshold", "relation":
+                    "previous_year" | "same_year_other_agency", "other_report_id", "other_agency_id",
+                    "other_report_year", "other_url", "more_matches": […], "message", …},
+      "checks":    {"<flag>": "why it could not be checked"}   # only when something was skipped
+    }
+
+Without an archive reader (``judge(..., reader=None)``) the checks that need archived bytes (parsing listing
+pages for ``backdated``, parsing an unparsed later version for ``changed``) are skipped and say so in ``checks``.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
-from parsers.dates import PUBLICATION_PRIORITY
+from sqlalchemy import select
+
+from crawler import flags as verdict_flags
+from crawler.discovery import find_listing_items, listing_items_from_json
+from parsers.dates import PUBLICATION_PRIORITY, SOURCE_NAMES
 from parsers.deadlines import RuleSet, Verdict, load_rules, verdict
-from parsers.record import DateEvidence
+from parsers.record import DateEvidence, FetchContext
 from storage.catalog import Catalog, queries
-from storage.catalog.models import Agency, Report
+from storage.catalog.models import Agency, Capture, Report
+from storage.catalog.models import Verdict as VerdictRow
+from storage.reader import CaptureError, CaptureReader
 
-BEIJING = timezone(timedelta(hours=8))
+log = logging.getLogger(__name__)
+
+BEIJING = verdict_flags.BEIJING
+STATUS_LABELS = {"on_time": "按时", "late": "逾期", "missing": "未发布", "pending": "未到期",
+                 "undetermined": "无法判断"}
+LEVEL_LABELS = {"department": "部门", "government": "人民政府", "township": "乡镇街道"}
+# Roles the crawler writes into a capture's WARC metadata (crawler.middlewares): these are listing pages.
+LISTING_ROLES = frozenset({"column", "json", "listing"})
+_PAGE_MIMES = ("html", "json", "xml", "text/plain")
+SCREENSHOT_PREFIX = "urn:screenshot:"
 
 
 @dataclass(frozen=True)
@@ -29,29 +76,31 @@ class JudgedYear:
     verdict: Verdict
     report_id: int | None
     report_url: str | None
+    flags: tuple[str, ...] = ()
 
 
 def beijing_date(moment: datetime | None) -> date | None:
     """Deadlines are calendar days in China: a capture at 2023-01-31 20:00 UTC is already 1 February there."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(BEIJING).date()
+    return verdict_flags.beijing_date(moment)
 
 
 def judge(catalog: Catalog, *, as_of: date, years: Iterable[int] | Mapping[str, Iterable[int]] | None = None,
-          agency_ids: Iterable[str] | None = None, rules: RuleSet | None = None) -> list[JudgedYear]:
-    """Compute and store one verdict per agency and report year.
+          agency_ids: Iterable[str] | None = None, rules: RuleSet | None = None,
+          reader: CaptureReader | None = None) -> list[JudgedYear]:
+    """Compute and store one verdict, its flags and its evidence per agency and report year.
 
     ``years``: the report years to judge for every agency, or a mapping agency id → years. The years an agency
     has reports for are always judged too. Years whose report is not due yet in any sense (year ≥ as_of's year)
-    are skipped: a report for a year is written after the year ends.
+    are skipped: a report for a year is written after the year ends. ``reader`` reads archived bytes (listing
+    pages, unparsed versions); without it those checks are skipped and the evidence says so.
     """
     rules = rules or load_rules()
     wanted = set(agency_ids) if agency_ids is not None else None
     judged: list[JudgedYear] = []
     with catalog.session() as session:
+        view = _ArchiveView(session, reader)
         for agency in queries.list_agencies(session):
             if wanted is not None and agency.id not in wanted:
                 continue
@@ -64,27 +113,36 @@ def judge(catalog: Catalog, *, as_of: date, years: Iterable[int] | Mapping[str, 
             for year in sorted(set(by_year) | set(extra)):
                 if year >= as_of.year:
                     continue
-                judged.append(_judge_year(session, agency, year, by_year.get(year, []), as_of, rules))
+                judged.append(_judge_year(view, agency, year, by_year.get(year, []), as_of, rules))
     return judged
 
 
-def _judge_year(session, agency: Agency, year: int, reports: list[Report], as_of: date,
+def _judge_year(view: "_ArchiveView", agency: Agency, year: int, reports: list[Report], as_of: date,
                 rules: RuleSet) -> JudgedYear:
+    session = view.session
     chosen = _best_report(session, reports)
     publication = _publication_evidence(chosen) if chosen else None
-    first_seen_at = queries.first_seen(session, chosen.url) if chosen else None
+    first_seen_at = view.first_ok(chosen.url) if chosen else None
     result = verdict(year, agency.level, as_of=as_of, publication=publication,
                      first_seen=beijing_date(first_seen_at) if chosen else None,
                      evidence=_all_evidence(chosen) if chosen else (), rules=rules, agency_id=agency.id)
-    evidence = _evidence_bundle(session, chosen) if chosen else {}
+    evidence = _evidence_bundle(view, chosen) if chosen else {}
+    raised: dict[str, dict] = {}
+    checks: dict[str, str] = {}
+    if chosen is not None:
+        raised, checks = view.flags(agency, year, chosen, result, first_seen_at, reports)
+    evidence.update(raised)
     evidence["reason"] = result.reason
+    if checks:
+        evidence["checks"] = checks
+    found = tuple(flag for flag in verdict_flags.FLAGS if flag in raised)
     queries.upsert_verdict(
         session, agency.id, year, result.status, deadline=result.deadline, legal_basis=result.legal_basis,
         publication_date=result.publication_date, date_source=result.date_source, days_late=result.days_late,
-        first_seen=first_seen_at, report_id=chosen.id if chosen else None, evidence=evidence,
+        first_seen=first_seen_at, report_id=chosen.id if chosen else None, flags=found, evidence=evidence,
     )
     return JudgedYear(agency.id, agency.name, agency.level, year, result,
-                      chosen.id if chosen else None, chosen.url if chosen else None)
+                      chosen.id if chosen else None, chosen.url if chosen else None, found)
 
 
 def _best_report(session, reports: list[Report]) -> Report | None:
@@ -121,14 +179,378 @@ def _publication_evidence(report: Report) -> DateEvidence | None:
     return DateEvidence(report.publication_date, report.date_source, report.publication_date.isoformat())
 
 
-def _evidence_bundle(session, report: Report) -> dict:
-    capture = queries.get_capture(session, report.capture_id)
-    bundle = {"report_id": report.id, "report_url": report.url, "title": report.title,
-              "capture_id": report.capture_id, "signing_date": report.signing_date.isoformat() if report.signing_date else None,
-              "format": report.format,
-              "consistency_errors": len((report.record_json or {}).get("consistency_errors") or [])}
+def _iso(moment: datetime | None) -> str | None:
+    return verdict_flags.beijing_iso(moment)
+
+
+def _warc(capture: Capture) -> dict[str, Any]:
+    return {"key": capture.warc_key, "offset": capture.offset, "length": capture.length}
+
+
+def _evidence_bundle(view: "_ArchiveView", report: Report) -> dict:
+    capture = queries.get_capture(view.session, report.capture_id)
+    bundle: dict[str, Any] = {
+        "report_id": report.id, "report_url": report.url, "title": report.title, "capture_id": report.capture_id,
+        "permalink": f"/captures/{report.capture_id}",
+        "signing_date": report.signing_date.isoformat() if report.signing_date else None, "format": report.format,
+        "consistency_errors": len((report.record_json or {}).get("consistency_errors") or []),
+    }
     if capture is not None:
-        bundle.update({"payload_sha256": capture.payload_sha256, "warc_key": capture.warc_key,
-                       "warc_offset": capture.offset, "warc_length": capture.length,
-                       "captured_at": capture.timestamp.isoformat()})
+        bundle.update({"payload_sha256": capture.payload_sha256, "warc": _warc(capture),
+                       "warc_key": capture.warc_key, "warc_offset": capture.offset, "warc_length": capture.length,
+                       "captured_at": _iso(capture.timestamp)})
+    shot = view.screenshot(report.url, capture.timestamp if capture is not None else None)
+    bundle["screenshot"] = None if shot is None else {
+        "capture_id": shot.id, "permalink": f"/captures/{shot.id}", "captured_at": _iso(shot.timestamp),
+        "sha256": shot.payload_sha256, "mime": shot.mime, "warc": _warc(shot)}
+    if shot is None:
+        bundle["screenshot_note"] = "存档中没有该报告页面的截图（只有浏览器渲染的页面才有截图）"
     return bundle
+
+
+# ---------------------------------------------------------------- reading what the flags need
+
+class _ArchiveView:
+    """The catalog and archive as the flags need them, read once per ``judge()`` call and cached."""
+
+    def __init__(self, session, reader: CaptureReader | None):
+        self.session = session
+        self.reader = reader
+        self._agency_captures: dict[str, list[Capture]] = {}
+        self._snapshots: dict[int, verdict_flags.ListingSnapshot | None] = {}
+        self._items_by_payload: dict[tuple[str, str], tuple] = {}
+        self._unreadable: set[int] = set()
+        self._chosen_by_year: dict[int, dict[str, Report]] = {}
+        self._indexes: dict[int, verdict_flags.TextIndex] = {}
+        self._fingerprints: dict[int, frozenset[int]] = {}
+        self._report_urls: dict[str, set[str]] = {}
+        self._agency_names: dict[str, str] = {}
+
+    # -- raw reads
+
+    def read(self, row: Capture):
+        """The archived capture, or None when it cannot be read (the reason goes to the log). Not cached:
+        payloads can be large, and what is derived from them is."""
+        if self.reader is None or row.id in self._unreadable:
+            return None
+        try:
+            return self.reader.read_row(row)
+        except CaptureError as exc:
+            log.warning("flags: %s", exc)
+            self._unreadable.add(row.id)
+            return None
+
+    def page_captures(self, url: str) -> list[Capture]:
+        return [row for row in queries.captures_of_url(self.session, url) if row.record_type != "resource"]
+
+    def first_ok(self, url: str) -> datetime | None:
+        """When the archive first got the document: a 404 before publication is not a sighting."""
+        for row in self.page_captures(url):
+            if row.status is not None and (200 <= row.status < 300 or row.status == 304):
+                return row.timestamp
+        return queries.first_seen(self.session, url)
+
+    def screenshot(self, url: str, near: datetime | None) -> Capture | None:
+        shots = [row for row in queries.captures_of_url(self.session, SCREENSHOT_PREFIX + url)
+                 if row.record_type == "resource"]
+        if not shots:
+            return None
+        if near is None:
+            return shots[0]
+        return min(shots, key=lambda row: (abs(row.timestamp - near), row.id))
+
+    # -- all flags of one verdict
+
+    def flags(self, agency: Agency, year: int, chosen: Report, result: Verdict, first_seen: datetime | None,
+              year_reports: list[Report]) -> tuple[dict[str, dict], dict[str, str]]:
+        raised: dict[str, dict] = {}
+        checks: dict[str, str] = {}
+        for name, check in ((verdict_flags.BACKDATED, self._backdated), (verdict_flags.CHANGED, self._changed),
+                            (verdict_flags.REMOVED, self._removed), (verdict_flags.COPIED, self._copied)):
+            found, note = check(agency=agency, year=year, chosen=chosen, result=result, first_seen=first_seen,
+                                year_reports=year_reports)
+            if found is not None:
+                raised[name] = found
+            if note:
+                checks[name] = note
+        return raised, checks
+
+    # -- backdated
+
+    def _backdated(self, *, agency: Agency, chosen: Report, result: Verdict, first_seen: datetime | None,
+                   year_reports: list[Report], **_) -> tuple[dict | None, str | None]:
+        claimed = result.publication_date if result.date_source != "first_seen" else None
+        if claimed is None or first_seen is None:
+            return None, None
+        if self.reader is None:
+            return None, "没有档案读取器：未能解析存档的栏目页"
+        start = datetime.combine(claimed, datetime.min.time(), BEIJING) - verdict_flags.SAME_LOOK
+        end = first_seen + verdict_flags.SAME_LOOK
+        report_urls = self.report_urls(agency.id)
+        snapshots = []
+        for row in self.agency_captures(agency.id):
+            if start <= row.timestamp <= end and row.url not in report_urls:
+                snapshot = self.listing_snapshot(row)
+                if snapshot is not None:
+                    snapshots.append(snapshot)
+        urls, titles = self._report_names(chosen, year_reports)
+        found = verdict_flags.backdated(claimed=claimed, deadline=result.deadline, first_seen=first_seen,
+                                        report_urls=urls, report_titles=titles, listings=snapshots)
+        return found, None
+
+    def agency_captures(self, agency_id: str) -> list[Capture]:
+        if agency_id not in self._agency_captures:
+            self._agency_captures[agency_id] = [
+                row for row in queries.captures_by_agency(self.session, agency_id)
+                if row.record_type in ("response", "revisit") and row.status == 200]
+        return self._agency_captures[agency_id]
+
+    def report_urls(self, agency_id: str) -> set[str]:
+        """URLs of the agency's reports: a report page is never one of its listings."""
+        if agency_id not in self._report_urls:
+            self._report_urls[agency_id] = {report.url for report in
+                                            queries.reports_of_agency(self.session, agency_id, only_reports=True)}
+        return self._report_urls[agency_id]
+
+    def listing_snapshot(self, row: Capture) -> verdict_flags.ListingSnapshot | None:
+        if row.id in self._snapshots:
+            return self._snapshots[row.id]
+        self._snapshots[row.id] = snapshot = self._make_snapshot(row)
+        return snapshot
+
+    def _make_snapshot(self, row: Capture) -> verdict_flags.ListingSnapshot | None:
+        mime = (row.mime or "").lower()
+        if mime and not any(kind in mime for kind in _PAGE_MIMES):
+            return None
+        capture = self.read(row)
+        if capture is None:
+            return None
+        role = capture.metadata.get("role")
+        if role is not None and role not in LISTING_ROLES:
+            return None  # the crawler knows what it fetched: a report, an attachment, a homepage
+        key = (row.payload_sha256, row.url)
+        if key not in self._items_by_payload:
+            payload = capture.payload
+            is_json = "json" in mime or role == "json" or payload.lstrip()[:1] in (b"{", b"[")
+            items = listing_items_from_json(payload, row.url) if is_json else find_listing_items(payload, row.url)
+            self._items_by_payload[key] = tuple(items)
+        items = self._items_by_payload[key]
+        found_by = "role" if role is not None else "parsing"
+        if found_by == "parsing" and not verdict_flags.is_report_listing(items):
+            return None
+        return verdict_flags.ListingSnapshot(row.id, row.url, row.timestamp, row.run_id, items, found_by)
+
+    def _report_names(self, chosen: Report, year_reports: list[Report]) -> tuple[list[str], list[str]]:
+        """Every URL and title the listing may show the year's report by: its pages and attachments, the URL a
+        redirect started from, the title the listing gave when the crawler followed it."""
+        urls: list[str] = []
+        titles: list[str] = []
+        for report in [chosen] + [r for r in year_reports if r.id != chosen.id]:
+            urls.append(report.url)
+            if report.title:
+                titles.append(report.title)
+            urls.extend(link.get("url") for link in (report.record_json or {}).get("attachments") or []
+                        if isinstance(link, Mapping) and link.get("url"))
+            row = queries.get_capture(self.session, report.capture_id)
+            capture = self.read(row) if row is not None else None
+            if capture is not None:
+                urls.extend(value for value in (capture.metadata.get("redirected_from"),) if value)
+                titles.extend(value for value in (capture.metadata.get("listing_title"),) if value)
+        return urls, titles
+
+    # -- changed
+
+    def _changed(self, *, chosen: Report, **_) -> tuple[dict | None, str | None]:
+        base_row = queries.get_capture(self.session, chosen.capture_id)
+        if base_row is None:
+            return None, None
+        record = chosen.record_json or {}
+        base = verdict_flags.Version(base_row.id, base_row.timestamp, base_row.payload_sha256,
+                                     record.get("tables") or {}, chosen.text or record.get("text") or "")
+        later = []
+        unparsed = 0
+        for row in self.page_captures(chosen.url):
+            if row.timestamp <= base_row.timestamp or row.status is None or not 200 <= row.status < 300:
+                continue
+            if row.payload_sha256 == base_row.payload_sha256:
+                later.append(verdict_flags.Version(row.id, row.timestamp, row.payload_sha256))
+                continue
+            tables, text = self._parsed(row)
+            unparsed += tables is None
+            later.append(verdict_flags.Version(row.id, row.timestamp, row.payload_sha256, tables, text))
+        note = "没有档案读取器：较新的版本未能解析，只按摘要比较" if unparsed and self.reader is None else None
+        return verdict_flags.changed(base, later), note
+
+    def _parsed(self, row: Capture) -> tuple[dict | None, str | None]:
+        """The parse of a capture: its report row (the crawler parses what it fetches), else parsed now."""
+        report = queries.report_by_capture(self.session, row.refers_to_capture_id or row.id)
+        if report is not None and report.error is None:
+            data = report.record_json or {}
+            return data.get("tables") or {}, report.text or data.get("text") or ""
+        capture = self.read(row)
+        if capture is None:
+            return None, None
+        from parsers.document import parse_document  # the parsers' imports are heavy: only when needed
+
+        parsed = parse_document(capture.payload, FetchContext(url=row.url, content_type=capture.header("Content-Type"),
+                                                              headers=dict(capture.headers)))
+        if parsed.error is not None:
+            return None, None
+        return parsed.tables, parsed.text
+
+    # -- removed
+
+    def _removed(self, *, chosen: Report, **_) -> tuple[dict | None, str | None]:
+        events = [verdict_flags.FetchEvent(at=row.timestamp, status=row.status, capture_id=row.id)
+                  for row in self.page_captures(chosen.url)]
+        events += [verdict_flags.FetchEvent(at=error.at, error_kind=error.kind, error_id=error.id,
+                                            message=error.message)
+                   for error in queries.errors_of_url(self.session, chosen.url)]
+        return verdict_flags.removed(events), None
+
+    # -- copied
+
+    def _copied(self, *, agency: Agency, year: int, chosen: Report, **_) -> tuple[dict | None, str | None]:
+        mine = self.fingerprint(chosen)
+        if len(mine) < verdict_flags.MIN_SHINGLES:
+            return None, f"正文太短（{len(mine)} 个 5-gram），不做雷同比较"
+        candidates = []
+        previous = self.chosen_reports(year - 1).get(agency.id)
+        if previous is not None:
+            candidates.append(self.candidate(previous, "previous_year"))
+        index = self.text_index(year)
+        candidates += [found for found in index.candidates(mine, exclude_agency=agency.id)]
+        return verdict_flags.copied(mine, candidates), None
+
+    def chosen_reports(self, year: int) -> dict[str, Report]:
+        """Each agency's report for ``year``, chosen as the verdict chooses it."""
+        if year not in self._chosen_by_year:
+            rows = self.session.scalars(select(Report).where(Report.is_report.is_(True), Report.report_year == year,
+                                                             Report.agency_id.is_not(None)))
+            grouped: dict[str, list[Report]] = {}
+            for report in rows:
+                grouped.setdefault(report.agency_id, []).append(report)
+            self._chosen_by_year[year] = {agency_id: _best_report(self.session, reports)
+                                          for agency_id, reports in grouped.items()}
+        return self._chosen_by_year[year]
+
+    def text_index(self, year: int) -> verdict_flags.TextIndex:
+        if year not in self._indexes:
+            index = verdict_flags.TextIndex()
+            for report in self.chosen_reports(year).values():
+                index.add(self.candidate(report, "same_year_other_agency"))
+            self._indexes[year] = index
+        return self._indexes[year]
+
+    def fingerprint(self, report: Report) -> frozenset[int]:
+        if report.id not in self._fingerprints:
+            self._fingerprints[report.id] = verdict_flags.fingerprint(report.text or "")
+        return self._fingerprints[report.id]
+
+    def candidate(self, report: Report, relation: str) -> verdict_flags.TextCandidate:
+        if report.agency_id not in self._agency_names:
+            agency = queries.get_agency(self.session, report.agency_id) if report.agency_id else None
+            self._agency_names[report.agency_id] = agency.name if agency else None
+        return verdict_flags.TextCandidate(relation, report.id, report.agency_id,
+                                           self._agency_names[report.agency_id], report.report_year, report.url,
+                                           report.capture_id, self.fingerprint(report))
+
+
+# ---------------------------------------------------------------- rows for the CLI and the web UI
+
+ROW_FIELDS = ("agency_id", "agency", "level", "region", "report_year", "status", "deadline", "legal_basis",
+              "publication_date", "date_source", "first_seen", "days_late", "report_id", "report_url", "title",
+              "signing_date", "format", "consistency_errors", "flags", "capture_id", "permalink", "reason",
+              "computed_at")
+FIELD_LABELS = {
+    "agency_id": "机关代码", "agency": "机关", "level": "层级", "region": "行政区划", "report_year": "报告年度",
+    "status": "状态", "deadline": "截止日期", "legal_basis": "法律依据", "publication_date": "发布日期",
+    "date_source": "日期依据", "first_seen": "首次抓取", "days_late": "逾期天数", "report_id": "报告编号",
+    "report_url": "报告网址", "title": "标题", "signing_date": "落款日期", "format": "格式",
+    "consistency_errors": "勾稽错误", "flags": "标记", "capture_id": "捕获编号", "permalink": "存档链接",
+    "reason": "判定理由", "computed_at": "计算时间", "chosen": "用于判定",
+}
+
+
+def verdict_rows(catalog: Catalog, *, year: int | None = None, level: str | None = None,
+                 region: str | None = None, status: str | None = None,
+                 agency_id: str | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready dict per stored verdict (agency × report year), with the report it used; see ROW_FIELDS."""
+    with catalog.reading() as session:
+        agencies = {agency.id: agency for agency in queries.list_agencies(session, level=level, region=region)}
+        rows = []
+        for stored in queries.verdicts(session, agency_id=agency_id, report_year=year, status=status):
+            agency = agencies.get(stored.agency_id)
+            if agency is None:
+                continue
+            report = session.get(Report, stored.report_id) if stored.report_id is not None else None
+            rows.append(_row(agency, stored.report_year, stored, report))
+    return rows
+
+
+def report_rows(catalog: Catalog, *, year: int | None = None, agency_id: str | None = None,
+                level: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready dict per parsed report, with the verdict of its agency and year (``chosen``: whether the
+    verdict used this report; a year can have several: a page and its attachment, two versions of one URL)."""
+    with catalog.reading() as session:
+        agencies = {agency.id: agency for agency in queries.list_agencies(session, level=level, region=region)}
+        query = select(Report).where(Report.is_report.is_(True)).order_by(Report.agency_id, Report.report_year,
+                                                                            Report.id)
+        if year is not None:
+            query = query.where(Report.report_year == year)
+        if agency_id is not None:
+            query = query.where(Report.agency_id == agency_id)
+        stored = {(row.agency_id, row.report_year): row
+                  for row in queries.verdicts(session, agency_id=agency_id, report_year=year)}
+        rows = []
+        for report in session.scalars(query):
+            agency = agencies.get(report.agency_id)
+            if agency is None:
+                continue
+            judged = stored.get((report.agency_id, report.report_year))
+            row = _row(agency, report.report_year, judged, report)
+            row["chosen"] = judged is not None and judged.report_id == report.id
+            if not row["chosen"]:
+                # the verdict speaks for the year's chosen report, not for this one
+                row["flags"] = []
+            rows.append(row)
+    return rows
+
+
+def _row(agency: Agency, year: int | None, stored: VerdictRow | None, report: Report | None) -> dict[str, Any]:
+    record = (report.record_json or {}) if report is not None else {}
+    evidence = (stored.evidence or {}) if stored is not None else {}
+    return {
+        "agency_id": agency.id,
+        "agency": agency.name,
+        "level": agency.level,
+        "region": agency.region,
+        "report_year": year,
+        "status": stored.status if stored else None,
+        "deadline": _date(stored.deadline) if stored else None,
+        "legal_basis": stored.legal_basis if stored else None,
+        "publication_date": _date(stored.publication_date) if stored else _date(report.publication_date if report else None),
+        "date_source": stored.date_source if stored else (report.date_source if report else None),
+        "first_seen": _iso(stored.first_seen) if stored else None,
+        "days_late": stored.days_late if stored else None,
+        "report_id": report.id if report else None,
+        "report_url": report.url if report else None,
+        "title": report.title if report else None,
+        "signing_date": _date(report.signing_date) if report else None,
+        "format": report.format if report else None,
+        "consistency_errors": [{"rule": error.get("rule"), "where": error.get("where"), "message": error.get("message")}
+                               for error in record.get("consistency_errors") or [] if isinstance(error, Mapping)],
+        "flags": list(stored.flags or []) if stored else [],
+        "capture_id": report.capture_id if report else None,
+        "permalink": f"/captures/{report.capture_id}" if report else None,
+        "reason": evidence.get("reason"),
+        "computed_at": _iso(stored.computed_at) if stored else None,
+    }
+
+
+def _date(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def describe_date_source(source: str | None) -> str:
+    return SOURCE_NAMES.get(source, source) if source else ""

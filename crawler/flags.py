@@ -1,0 +1,488 @@
+"""Verdict flags: what the archive shows about a report beyond its timeliness. Pure decisions, no I/O.
+
+``crawler.monitor`` reads the catalog and the archive and hands the facts to these functions; each returns the
+flag's evidence (a JSON-ready dict) when the flag applies, else None.
+
+- ``backdated``: a capture of the agency's report listing, taken after the date the report claims and before the
+  archive first saw the report, does not list it (by URL or by title): the claimed date is false.
+- ``changed``: a later capture of the report URL has another payload; what changed, down to table cells and lines.
+- ``removed``: the report URL fails now: its newest fetch after the last success is a 4xx/5xx or a fetch error.
+- ``copied``: the report's text is at least half the same as the agency's previous-year report or another
+  agency's report of the same year (character 5-gram containment, numbers masked, prescribed wording left out).
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urldefrag
+
+from crawler.discovery import ListingItem, looks_like_report_title
+from parsers.consistency import TEMPLATE_SECTIONS
+from parsers import tables as standard_tables
+
+BACKDATED, CHANGED, REMOVED, COPIED = "backdated", "changed", "removed", "copied"
+FLAGS = (BACKDATED, CHANGED, REMOVED, COPIED)
+FLAG_LABELS = {BACKDATED: "倒签", CHANGED: "发布后修改", REMOVED: "已删除", COPIED: "疑似雷同"}
+TABLE_LABELS = {"table2": "表二", "table3": "表三", "table4": "表四", "old_stats": "统计表"}
+
+BEIJING = timezone(timedelta(hours=8))
+# Pages of one listing fetched within this span of each other in one crawl run are one look at the column.
+SAME_LOOK = timedelta(hours=24)
+
+
+def beijing_date(moment: datetime) -> date:
+    """Claimed dates are Beijing calendar days: compare captures on the same clock."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(BEIJING).date()
+
+
+def beijing_iso(moment: datetime | date | None) -> str | None:
+    if moment is None:
+        return None
+    if isinstance(moment, datetime):
+        moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+        return moment.astimezone(BEIJING).isoformat()
+    return moment.isoformat()
+
+
+# ================================================================ backdated
+
+@dataclass(frozen=True)
+class ListingSnapshot:
+    """One archived capture of a listing page and the entries parsed from it."""
+
+    capture_id: int
+    url: str
+    captured_at: datetime
+    run_id: str
+    items: tuple[ListingItem, ...]
+    found_by: str                      # "role" (the crawler said it fetched a listing) | "parsing"
+
+
+def report_like_items(items: Iterable[ListingItem]) -> list[ListingItem]:
+    return [item for item in items if looks_like_report_title(item.title)]
+
+
+def is_report_listing(items: Iterable[ListingItem]) -> bool:
+    """A page of a report column lists at least one report-like entry."""
+    return bool(report_like_items(items))
+
+
+def normalize_url(url: str) -> str:
+    """Scheme and fragment do not make another document."""
+    bare, _fragment = urldefrag(url.strip())
+    return re.sub(r"^https?://", "", bare, flags=re.IGNORECASE)
+
+
+_TITLE_NOISE = re.compile(r"[\s\W_]+")
+_ELLIPSIS = re.compile(r"(\.{2,}|…+|⋯+)$")
+_MIN_TITLE_PREFIX = 8  # a truncated listing title must keep this many characters to identify a report
+
+
+def normalize_title(title: str) -> str:
+    text = unicodedata.normalize("NFKC", title or "").strip()
+    return _TITLE_NOISE.sub("", _ELLIPSIS.sub("", text))
+
+
+def lists_report(items: Iterable[ListingItem], urls: Iterable[str], titles: Iterable[str]) -> bool:
+    """Does the listing link the report: one of its URLs, or its title (listings truncate titles with …)?"""
+    wanted_urls = {normalize_url(url) for url in urls if url}
+    wanted_titles = [normalized for normalized in map(normalize_title, titles) if normalized]
+    for item in items:
+        if normalize_url(item.url) in wanted_urls:
+            return True
+        shown = normalize_title(item.title)
+        if not shown:
+            continue
+        for title in wanted_titles:
+            if shown == title:
+                return True
+            shorter, longer = sorted((shown, title), key=len)
+            if len(shorter) >= _MIN_TITLE_PREFIX and longer.startswith(shorter):
+                return True
+    return False
+
+
+def backdated(*, claimed: date | None, deadline: date | None, first_seen: datetime | None,
+              report_urls: Sequence[str], report_titles: Sequence[str],
+              listings: Sequence[ListingSnapshot]) -> dict[str, Any] | None:
+    """The report claims ``claimed``; a listing capture after that day and before the archive first saw the
+    report, whose crawl saw no page listing it, proves the claim false.
+
+    Only listing pages with report-like entries count. Another page of the same look at the column (same run,
+    within a day) that lists the report clears a page that does not (the report sat on page 2). Among the
+    proofs the earliest one before the deadline is given, else the earliest.
+    """
+    if claimed is None or first_seen is None:
+        return None
+    pages = [snap for snap in listings if is_report_listing(snap.items)]
+    listed = {snap.capture_id for snap in pages if lists_report(snap.items, report_urls, report_titles)}
+    proofs = []
+    for snap in pages:
+        if snap.capture_id in listed or beijing_date(snap.captured_at) <= claimed or snap.captured_at >= first_seen:
+            continue
+        if any(other.capture_id in listed and other.run_id == snap.run_id
+               and abs(other.captured_at - snap.captured_at) <= SAME_LOOK for other in pages):
+            continue
+        proofs.append(snap)
+    if not proofs:
+        return None
+    before_deadline = [snap for snap in proofs if deadline is not None and beijing_date(snap.captured_at) <= deadline]
+    proof = min(before_deadline or proofs, key=lambda snap: (snap.captured_at, snap.capture_id))
+    days_after = (beijing_date(proof.captured_at) - claimed).days
+    return {
+        "listing_capture_id": proof.capture_id,
+        "listing_permalink": f"/captures/{proof.capture_id}",
+        "listing_url": proof.url,
+        "listing_captured_at": beijing_iso(proof.captured_at),
+        "listing_found_by": proof.found_by,
+        "listing_entries": len(proof.items),
+        "claimed_date": claimed.isoformat(),
+        "deadline": beijing_iso(deadline),
+        "before_deadline": bool(before_deadline),
+        "report_first_seen": beijing_iso(first_seen),
+        "other_proofs": len(proofs) - 1,
+        "message": (f"报告自称 {claimed.isoformat()} 发布，但 {beijing_date(proof.captured_at).isoformat()}"
+                    f"（其后 {days_after} 天{'，期限之前' if before_deadline else ''}）存档的栏目页"
+                    f"（捕获 {proof.capture_id}）没有列出它；存档首次见到该报告是 {beijing_date(first_seen).isoformat()}。"),
+    }
+
+
+# ================================================================ changed
+
+@dataclass(frozen=True)
+class Version:
+    """One archived state of the report URL, with what its parse says (tables/text None when not parsed)."""
+
+    capture_id: int
+    captured_at: datetime
+    payload_sha256: str
+    tables: Mapping[str, Any] | None = None
+    text: str | None = None
+
+
+def _table_rows(table: Any) -> dict[str, Any]:
+    """tables.py nests rows under "rows" for tables 2 and 3; table 4 and old_stats are the rows themselves."""
+    if not isinstance(table, Mapping):
+        return {}
+    rows = table.get("rows") if "rows" in table else table
+    return dict(rows) if isinstance(rows, Mapping) else {}
+
+
+def table_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Every cell that differs between two parsed tables dicts: {table, row, column, old, new}.
+
+    A cell present on one side only is reported with None on the other; old_stats rows have column None.
+    """
+    old, new = old or {}, new or {}
+    changes: list[dict[str, Any]] = []
+    order = list(TABLE_LABELS)
+    for table in sorted(set(old) | set(new), key=lambda name: (order.index(name) if name in order else len(order), name)):
+        old_rows, new_rows = _table_rows(old.get(table)), _table_rows(new.get(table))
+        for row in list(old_rows) + [name for name in new_rows if name not in old_rows]:
+            before, after = old_rows.get(row), new_rows.get(row)
+            if isinstance(before, Mapping) or isinstance(after, Mapping):
+                before = before if isinstance(before, Mapping) else {}
+                after = after if isinstance(after, Mapping) else {}
+                for column in list(before) + [name for name in after if name not in before]:
+                    if before.get(column) != after.get(column):
+                        changes.append({"table": table, "row": row, "column": column,
+                                        "old": before.get(column), "new": after.get(column)})
+            elif before != after:
+                changes.append({"table": table, "row": row, "column": None, "old": before, "new": after})
+    return changes
+
+
+_MAX_DIFF_LINES = 40
+_MAX_LINE = 300
+
+
+def text_changes(old: str, new: str) -> dict[str, Any]:
+    """A unified-diff summary: how many lines were added and removed, and the first changed lines."""
+    diff = list(difflib.unified_diff((old or "").splitlines(), (new or "").splitlines(), lineterm="", n=0))
+    lines = [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    return {
+        "lines_added": sum(1 for line in lines if line.startswith("+")),
+        "lines_removed": sum(1 for line in lines if line.startswith("-")),
+        "diff": [line[:_MAX_LINE] for line in lines[:_MAX_DIFF_LINES]],
+        "diff_truncated": len(lines) > _MAX_DIFF_LINES,
+    }
+
+
+def changed(base: Version, later: Sequence[Version]) -> dict[str, Any] | None:
+    """The newest capture after ``base`` whose payload differs in what the report says, and what differs.
+
+    A payload that differs while both parses agree on every table cell and every text line changed only the
+    page around the report (a visit counter, a rotated banner): that is no change of the report. A version that
+    could not be parsed counts as changed on its digest alone.
+    """
+    differing = sorted((version for version in later
+                        if version.captured_at > base.captured_at and version.payload_sha256 != base.payload_sha256),
+                       key=lambda version: (version.captured_at, version.capture_id), reverse=True)
+    for newest in differing:
+        cells = table_changes(base.tables, newest.tables) if None not in (base.tables, newest.tables) else None
+        text = text_changes(base.text, newest.text) if None not in (base.text, newest.text) else None
+        if cells == [] and text is not None and not (text["lines_added"] or text["lines_removed"]):
+            continue
+        return _change_evidence(base, newest, later, cells, text)
+    return None
+
+
+def _change_evidence(base: Version, newest: Version, later: Sequence[Version], cells: list | None,
+                     text: dict | None) -> dict[str, Any]:
+    evidence: dict[str, Any] = {
+        "from_capture_id": base.capture_id,
+        "to_capture_id": newest.capture_id,
+        "from_permalink": f"/captures/{base.capture_id}",
+        "to_permalink": f"/captures/{newest.capture_id}",
+        "from_captured_at": beijing_iso(base.captured_at),
+        "to_captured_at": beijing_iso(newest.captured_at),
+        "from_sha256": base.payload_sha256,
+        "to_sha256": newest.payload_sha256,
+        "versions": len({base.payload_sha256, *(version.payload_sha256 for version in later
+                                                 if version.captured_at > base.captured_at)}),
+        "cells": cells,
+        "text": text,
+    }
+    if cells is None:
+        evidence["cells_note"] = "有一个版本未能解析，无法逐格比较表格"
+    shown = "；".join(f"{TABLE_LABELS.get(c['table'], c['table'])} {c['row']}"
+                     f"{' ' + c['column'] if c['column'] else ''}：{c['old']}→{c['new']}" for c in (cells or [])[:3])
+    more = len(cells or []) - 3
+    evidence["message"] = (f"{beijing_date(newest.captured_at).isoformat()} 的捕获 {newest.capture_id} 与原捕获 "
+                           f"{base.capture_id} 内容不同" + (f"：{shown}" if shown else "")
+                           + (f"，另有 {more} 处表格改动" if more > 0 else "")
+                           + (f"；正文 +{text['lines_added']}/-{text['lines_removed']} 行" if text else "") + "。")
+    return evidence
+
+
+# ================================================================ removed
+
+# A fetch error of these kinds says nothing about the document: it was not (fully) asked for.
+NOT_A_FAILURE = frozenset({"robots", "size"})
+
+
+@dataclass(frozen=True)
+class FetchEvent:
+    """One attempt at the report URL: a capture (with its HTTP status) or a fetch error (with its kind)."""
+
+    at: datetime
+    status: int | None = None
+    capture_id: int | None = None
+    error_kind: str | None = None
+    error_id: int | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and (200 <= self.status < 300 or self.status == 304)
+
+    @property
+    def failed(self) -> bool:
+        if self.status is not None:
+            return self.status >= 400
+        return self.error_kind is not None and self.error_kind not in NOT_A_FAILURE
+
+
+def removed(events: Sequence[FetchEvent]) -> dict[str, Any] | None:
+    """Flag when the newest attempt after the last success failed; redirects and robots skips are no answer."""
+    ok = [event for event in events if event.ok]
+    if not ok:
+        return None
+    last_ok = max(ok, key=lambda event: event.at)
+    after = sorted((event for event in events if event.at > last_ok.at and (event.ok or event.failed)),
+                   key=lambda event: event.at)
+    if not after or not after[-1].failed:
+        return None
+    latest, first = after[-1], after[0]
+
+    def describe(event: FetchEvent) -> dict[str, Any]:
+        return {"at": beijing_iso(event.at), "status": event.status, "capture_id": event.capture_id,
+                "permalink": f"/captures/{event.capture_id}" if event.capture_id is not None else None,
+                "error_kind": event.error_kind, "error_id": event.error_id, "message": event.message or None}
+
+    what = f"HTTP {latest.status}" if latest.status is not None else f"抓取错误（{latest.error_kind}）"
+    return {
+        "last_ok_capture_id": last_ok.capture_id,
+        "last_ok_at": beijing_iso(last_ok.at),
+        "first_failure": describe(first),
+        "latest_failure": describe(latest),
+        "failures": len(after),
+        "message": f"{beijing_date(latest.at).isoformat()} 再次访问报告网址得到 {what}；"
+                   f"最后一次成功抓取是 {beijing_date(last_ok.at).isoformat()}（捕获 {last_ok.capture_id}）。",
+    }
+
+
+# ================================================================ copied
+
+SHINGLE_SIZE = 5
+COPY_THRESHOLD = 0.5
+# Below this many distinct 5-grams (after masking) a text is a cover page or a scan: too little to judge.
+MIN_SHINGLES = 150
+SIMILARITY_METHOD = "char-5gram-containment"
+SIMILARITY_DESCRIPTION = ("正文按字符 5-gram 比较：数字一律替换为 #，去掉空白与标点，并剔除年报格式规定的固定用语"
+                          "（章节标题、表格行列名称与勾稽说明）；得分 = 本报告的 5-gram 中也出现在对方报告中的比例。")
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NOT_TEXT = re.compile(r"[^\w#]|_")
+
+# Wording the 2019/2021 formats prescribe (table headers, notes, fixed phrases): every report shares it.
+_PRESCRIBED_PHRASES = (
+    "政府信息公开工作年度报告", "中华人民共和国政府信息公开条例", "以下简称条例", "国务院令第711号",
+    "第二十条第一项", "第二十条第五项", "第二十条第六项", "第二十条第八项", "第二十条第九项", "信息内容",
+    "本年收费金额单位万元", "采购总金额单位万元", "申请人情况", "法人或其他组织", "本年度办理结果",
+    "本年新收政府信息公开申请数量", "上年结转政府信息公开申请数量", "区分处理的只计这一情形不计其他情形",
+    "本列数据的勾稽关系为第一项加第二项之和等于第三项加第四项之和", "结转下年度继续办理",
+    "收到和处理政府信息公开申请情况", "政府信息公开行政复议行政诉讼情况", "主动公开政府信息情况",
+    "行政复议", "行政诉讼", "未经复议直接起诉", "复议后起诉", "本年度报告中所列数据统计期限",
+)
+
+
+def _standard_labels() -> list[str]:
+    labels: list[str] = list(_PRESCRIBED_PHRASES)
+    for name in dir(standard_tables):
+        value = getattr(standard_tables, name)
+        if name.isupper() and isinstance(value, tuple) and all(isinstance(item, str) for item in value):
+            labels.extend(value)
+    labels.extend(standard_tables.TABLE2_ITEMS)
+    labels.extend(heading for heading, _pattern in TEMPLATE_SECTIONS)
+    return labels
+
+
+def masked_text(text: str) -> str:
+    """The text as compared: NFKC, numbers → #, no whitespace or punctuation."""
+    folded = unicodedata.normalize("NFKC", text or "")
+    return _NOT_TEXT.sub("", _NUMBER.sub("#", folded))
+
+
+# Shorter labels (自然人, 总计, 其他) are ordinary words in running text: cutting them out would cut the prose.
+_MIN_PHRASE = 4
+_PRESCRIBED = re.compile("|".join(re.escape(phrase) for phrase in sorted(
+    {masked_text(label.replace("/", "")) for label in _standard_labels()} - {""}, key=len, reverse=True)
+    if len(phrase) >= _MIN_PHRASE))
+
+
+def fingerprint(text: str) -> frozenset[int]:
+    """The text's 5-grams (hashed), numbers masked; the prescribed wording is cut out first, so no 5-gram
+    spans it (table labels follow each other in the same order in every report)."""
+    grams: set[int] = set()
+    for segment in _PRESCRIBED.split(masked_text(text)):
+        grams.update(zlib.crc32(segment[i:i + SHINGLE_SIZE].encode("utf-8"))
+                     for i in range(len(segment) - SHINGLE_SIZE + 1))
+    return frozenset(grams)
+
+
+@dataclass(frozen=True)
+class Similarity:
+    score: float        # containment: share of this text's 5-grams found in the other
+    jaccard: float
+    shared: int
+    size: int
+    other_size: int
+
+
+def similarity(mine: frozenset[int], other: frozenset[int]) -> Similarity:
+    shared = len(mine & other)
+    union = len(mine | other)
+    return Similarity(round(shared / len(mine), 4) if mine else 0.0, round(shared / union, 4) if union else 0.0,
+                      shared, len(mine), len(other))
+
+
+@dataclass(frozen=True)
+class TextCandidate:
+    """A report the judged one may have been copied from."""
+
+    relation: str                  # previous_year | same_year_other_agency
+    report_id: int
+    agency_id: str | None
+    agency: str | None
+    report_year: int | None
+    url: str
+    capture_id: int
+    fingerprint: frozenset[int] = field(repr=False, default=frozenset())
+
+
+def copied(mine: frozenset[int], candidates: Iterable[TextCandidate], *,
+           threshold: float = COPY_THRESHOLD) -> dict[str, Any] | None:
+    """The best match at or above ``threshold`` (containment), with the other matches named."""
+    if len(mine) < MIN_SHINGLES:
+        return None
+    matches = []
+    for candidate in candidates:
+        if len(candidate.fingerprint) < MIN_SHINGLES:
+            continue
+        found = similarity(mine, candidate.fingerprint)
+        if found.score >= threshold:
+            matches.append((found, candidate))
+    if not matches:
+        return None
+    matches.sort(key=lambda pair: (-pair[0].score, pair[1].relation != "previous_year", pair[1].report_id))
+    best, other = matches[0]
+    relation = "上一年度本机关报告" if other.relation == "previous_year" else f"同年度其他机关（{other.agency or other.agency_id}）报告"
+    return {
+        "method": SIMILARITY_METHOD,
+        "description": SIMILARITY_DESCRIPTION,
+        "threshold": threshold,
+        "score": best.score,
+        "jaccard": best.jaccard,
+        "shared_shingles": best.shared,
+        "shingles": best.size,
+        "other_shingles": best.other_size,
+        "relation": other.relation,
+        "other_report_id": other.report_id,
+        "other_agency_id": other.agency_id,
+        "other_agency": other.agency,
+        "other_report_year": other.report_year,
+        "other_url": other.url,
+        "other_capture_id": other.capture_id,
+        "other_permalink": f"/captures/{other.capture_id}",
+        "more_matches": [{"relation": c.relation, "report_id": c.report_id, "agency_id": c.agency_id,
+                          "report_year": c.report_year, "score": s.score} for s, c in matches[1:6]],
+        "message": f"正文与{relation}相同的比例为 {best.score:.0%}（字符 5-gram 包含度，数字已屏蔽），"
+                   f"达到 {threshold:.0%} 的雷同标准。",
+    }
+
+
+class TextIndex:
+    """Finds the reports worth an exact comparison without comparing every pair.
+
+    Every ``SAMPLE``-th hash value (by modulus) is indexed, so containment is estimated from the sample;
+    samples shared by more than ``MAX_POSTING`` reports are common phrasing and are not looked up.
+    """
+
+    SAMPLE = 8
+    MAX_POSTING = 1000
+
+    def __init__(self) -> None:
+        self._postings: dict[int, list[int]] = {}
+        self._items: list[TextCandidate] = []
+
+    def add(self, candidate: TextCandidate) -> None:
+        position = len(self._items)
+        self._items.append(candidate)
+        for value in candidate.fingerprint:
+            if value % self.SAMPLE == 0:
+                self._postings.setdefault(value, []).append(position)
+
+    def candidates(self, mine: frozenset[int], *, threshold: float = COPY_THRESHOLD,
+                   exclude_agency: str | None = None) -> list[TextCandidate]:
+        sample = [value for value in mine if value % self.SAMPLE == 0]
+        if not sample:
+            return []
+        hits: Counter[int] = Counter()
+        for value in sample:
+            posting = self._postings.get(value, ())
+            if len(posting) <= self.MAX_POSTING:
+                hits.update(posting)
+        # half the threshold: the sample estimate is rough, the exact comparison decides
+        needed = max(1, int(len(sample) * threshold / 2))
+        return [self._items[position] for position, count in hits.items()
+                if count >= needed and self._items[position].agency_id != exclude_agency]

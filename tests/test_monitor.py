@@ -1,0 +1,411 @@
+"""Verdict flags and evidence (crawler.flags, crawler.monitor) over real archives built in temporary data dirs.
+
+Every scenario archives real pages of the demo portals (or real report PDFs) with chosen capture times, parses the
+report captures as the crawler's pipeline does, stores them, runs ``judge`` and reads back the stored verdicts.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from crawler import flags
+from crawler.catalog_sync import store_agencies
+from crawler.demo.portals import REPORTS, DemoPortals, not_found_page
+from crawler.discovery import ListingItem
+from crawler.monitor import judge
+from parsers.document import parse_document
+from parsers.record import FetchContext
+from storage.archive import Archive
+from storage.catalog import queries
+from storage.config import Config
+from storage.objects import open_store
+
+BEIJING = timezone(timedelta(hours=8))
+BASE = "http://portal.example"
+CORPUS = Path(__file__).parent / "fixtures" / "corpus"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=BEIJING)
+
+
+def report_spec(agency_id: str, year: int):
+    return next(spec for spec in REPORTS if spec.agency_id == agency_id and spec.year == year)
+
+
+def report_path(agency_id: str, year: int) -> str:
+    return report_spec(agency_id, year).path
+
+
+def column_path(agency_id: str) -> str:
+    return DemoPortals().agency(agency_id).column
+
+
+@dataclass
+class Stage:
+    """An archive in a temporary data dir with the demo agencies registered."""
+
+    config: Config
+    archive: Archive
+
+    @property
+    def catalog(self):
+        return self.archive.catalog
+
+    def fetch(self, edition: int, path: str, when: str, agency_id: str, *, role: str | None = None,
+              extra: bytes = b""):
+        """Archive what the demo portal in ``edition`` answers for ``path``, as fetched at ``when`` (Beijing)."""
+        resource = DemoPortals(edition).resource(path)
+        if resource is None:
+            status, body, content_type, modified = 404, not_found_page(), "text/html; charset=utf-8", None
+        else:
+            status, body = resource.status, resource.body
+            content_type, modified = resource.content_type, resource.http_last_modified
+        headers = [("Content-Type", content_type)] + ([("Last-Modified", modified)] if modified else [])
+        return self.archive.record_fetch(BASE + path, "GET", [("User-Agent", "test")], status, "OK", headers,
+                                         body + extra, fetched_at=at(when), agency_id=agency_id,
+                                         extra_metadata={"role": role} if role else None)
+
+    def store_bytes(self, url: str, body: bytes, content_type: str, when: str, agency_id: str):
+        return self.archive.record_fetch(url, "GET", [], 200, "OK", [("Content-Type", content_type)], body,
+                                         fetched_at=at(when), agency_id=agency_id)
+
+    def parse(self, ref, agency_id: str):
+        """Parse the archived capture and store its record, as crawler.pipelines does."""
+        capture = self.archive.read_capture(ref.id)
+        record = parse_document(capture.payload, FetchContext(url=capture.url,
+                                                              content_type=capture.header("Content-Type"),
+                                                              headers=dict(capture.headers)))
+        with self.catalog.session() as session:
+            queries.add_report(session, ref.id, record, agency_id=agency_id)
+        return record
+
+    def judge(self, as_of: date, years, *, reader=True):
+        judge(self.catalog, as_of=as_of, years=years, reader=self.archive.reader if reader else None)
+        with self.catalog.reading() as session:
+            return {(row.agency_id, row.report_year): row for row in queries.verdicts(session)}
+
+
+def open_stage(data_dir: Path) -> Stage:
+    config = Config.from_env({}, data_dir=data_dir)
+    archive = Archive.open(config, durability="os")
+    store_agencies(archive.catalog, DemoPortals().registry(BASE))
+    return Stage(config, archive)
+
+
+@pytest.fixture
+def stage(tmp_path):
+    staged = open_stage(tmp_path / "data")
+    yield staged
+    staged.archive.close()
+
+
+# ---------------------------------------------------------------- backdated
+
+BACKDATED = ("ylx-wjj", 2023)
+
+
+@pytest.mark.parametrize("role", ["column", None], ids=["crawler-role", "parsed-listing"])
+def test_backdated_report_is_flagged_with_the_listing_capture_that_lacks_it(stage, role):
+    agency, year = BACKDATED
+    listing = stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency, role=role)
+    report = stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency, role="item" if role else None)
+    stage.fetch(2, column_path(agency), "2025-06-21 09:00", agency, role=role)
+    record = stage.parse(report, agency)
+    assert record.is_report and record.publication_date == date(2024, 1, 26)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "on_time"  # by the portal's own date
+    assert verdict.flags == ["backdated"]
+    proof = verdict.evidence["backdated"]
+    assert proof["listing_capture_id"] == listing.id
+    assert proof["listing_url"] == BASE + column_path(agency)
+    assert proof["listing_captured_at"].startswith("2024-01-28T10:00")
+    assert proof["listing_found_by"] == ("role" if role else "parsing")
+    assert proof["claimed_date"] == "2024-01-26" and proof["before_deadline"] is True
+    assert proof["report_first_seen"].startswith("2025-06-21")
+
+
+def test_listing_captures_that_prove_nothing_raise_no_backdated_flag(stage):
+    agency, year = BACKDATED
+    column = column_path(agency)
+    stage.fetch(1, column, "2024-01-25 10:00", agency)              # before the claimed date
+    stage.fetch(2, column + "?page=2", "2024-01-28 10:00", agency)   # page 2 of a look at the column …
+    stage.fetch(2, column, "2024-01-28 10:05", agency)              # … whose page 1 lists the report
+    report = stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency)
+    stage.fetch(1, column, "2025-07-01 10:00", agency)              # after the archive saw the report
+    stage.parse(report, agency)
+
+    verdict = stage.judge(date(2025, 7, 2), [year])[(agency, year)]
+
+    assert verdict.status == "on_time"
+    assert verdict.flags == []
+    assert "backdated" not in verdict.evidence
+
+
+def test_without_the_archive_the_listing_check_says_it_was_skipped(stage):
+    agency, year = BACKDATED
+    stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency)
+    stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency), agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year], reader=False)[(agency, year)]
+
+    assert verdict.flags == []
+    assert "栏目页" in verdict.evidence["checks"]["backdated"]
+
+
+# ---------------------------------------------------------------- no flags, evidence bundle
+
+def test_on_time_report_seen_again_unchanged_has_no_flags_and_a_verifiable_bundle(stage):
+    agency, year = "ylx-wjj", 2021
+    stage.fetch(1, column_path(agency), "2022-01-20 18:00", agency)
+    first = stage.fetch(1, report_path(agency, year), "2022-01-21 09:00", agency)
+    again = stage.fetch(2, report_path(agency, year), "2023-03-01 09:00", agency)
+    stage.parse(first, agency)
+    assert again.record_type == "revisit"
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "on_time" and verdict.flags == []
+    bundle = verdict.evidence
+    assert bundle["permalink"] == f"/captures/{first.id}"
+    body = DemoPortals(1).resource(report_path(agency, year)).body
+    assert bundle["payload_sha256"] == hashlib.sha256(body).hexdigest()
+    stage.archive.close()  # uploads the segment: the WARC location must now hold the record in the store
+    store = open_store(stage.config)
+    member = store.get_range(bundle["warc"]["key"], bundle["warc"]["offset"], bundle["warc"]["length"])
+    record = gzip.decompress(member)
+    assert record.startswith(b"WARC/1.1") and (BASE + report_path(agency, year)).encode() in record
+    assert body in record
+    assert bundle["screenshot"] is None and "截图" in bundle["screenshot_note"]
+
+
+def test_screenshot_of_the_report_page_is_in_the_bundle(stage):
+    agency, year = "ylx-wjj", 2021
+    page = stage.fetch(1, report_path(agency, year), "2022-01-21 09:00", agency)
+    stage.parse(page, agency)
+    png = b"\x89PNG\r\n\x1a\n" + hashlib.sha256(b"screenshot").digest()
+    shot = stage.archive.record_resource("urn:screenshot:" + page.url, png, "image/png",
+                                         fetched_at=at("2022-01-21 09:00"), agency_id=agency, concurrent_to=page.id)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.evidence["screenshot"]["capture_id"] == shot.id
+    assert verdict.evidence["screenshot"]["sha256"] == hashlib.sha256(png).hexdigest()
+    assert verdict.evidence["screenshot"]["permalink"] == f"/captures/{shot.id}"
+    assert "screenshot_note" not in verdict.evidence
+
+
+# ---------------------------------------------------------------- changed
+
+EDITED = ("sfq-wjj", 2023)
+
+
+@pytest.mark.parametrize("later_parsed_by_crawler", [True, False], ids=["report-row", "parsed-from-archive"])
+def test_edited_report_is_changed_down_to_the_table_cell(stage, later_parsed_by_crawler):
+    agency, year = EDITED
+    original = stage.fetch(1, report_path(agency, year), "2024-01-29 11:00", agency)
+    edited = stage.fetch(2, report_path(agency, year), "2025-06-17 09:00", agency)
+    stage.parse(original, agency)
+    if later_parsed_by_crawler:
+        stage.parse(edited, agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "on_time" and verdict.publication_date == date(2024, 1, 29)
+    assert verdict.flags == ["changed"]
+    change = verdict.evidence["changed"]
+    assert (change["from_capture_id"], change["to_capture_id"]) == (original.id, edited.id)
+    assert change["from_sha256"] != change["to_sha256"]
+    assert {"table": "table2", "row": "行政处罚", "column": "本年处理决定数量", "old": 173, "new": 185} in change["cells"]
+    assert len(change["cells"]) == 1
+    removed_lines = [line for line in change["text"]["diff"] if line.startswith("-")]
+    added_lines = [line for line in change["text"]["diff"] if line.startswith("+")]
+    assert any("745条" in line for line in removed_lines) and any("812条" in line for line in added_lines)
+    assert "173→185" in change["message"]
+
+
+def test_same_document_with_other_page_chrome_is_not_changed(stage):
+    agency, year = EDITED
+    original = stage.fetch(1, report_path(agency, year), "2024-01-29 11:00", agency)
+    stage.fetch(1, report_path(agency, year), "2024-06-01 09:00", agency, extra=b"<!-- visits: 4711 -->\n")
+    stage.parse(original, agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.flags == []
+
+
+# ---------------------------------------------------------------- removed
+
+def test_report_url_answering_404_later_is_removed(stage):
+    agency, year = "ylx-wjj", 2021
+    path = report_path(agency, year)
+    ok = stage.fetch(1, path, "2022-01-21 09:00", agency)
+    stage.parse(ok, agency)
+    stage.archive.record_fetch(BASE + path, "GET", [], 404, "Not Found", [("Content-Type", "text/html")],
+                               not_found_page(), fetched_at=at("2024-03-01 09:00"), agency_id=agency)
+    gone = stage.archive.record_fetch(BASE + path, "GET", [], 404, "Not Found", [("Content-Type", "text/html")],
+                                      not_found_page(), fetched_at=at("2024-04-01 09:00"), agency_id=agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "on_time" and verdict.flags == ["removed"]
+    evidence = verdict.evidence["removed"]
+    assert evidence["last_ok_capture_id"] == ok.id
+    assert evidence["latest_failure"]["status"] == 404 and evidence["latest_failure"]["capture_id"] == gone.id
+    assert evidence["first_failure"]["at"].startswith("2024-03-01") and evidence["failures"] == 2
+
+
+def test_fetch_error_after_the_last_success_is_removed_but_a_robots_skip_is_not(stage):
+    agency, year = "ylx-wjj", 2021
+    path = report_path(agency, year)
+    stage.parse(stage.fetch(1, path, "2022-01-21 09:00", agency), agency)
+    stage.archive.record_error(BASE + path, "robots", "disallowed by robots.txt", agency_id=agency,
+                               at=at("2023-01-01 09:00"))
+    assert stage.judge(date(2025, 7, 1), [year])[(agency, year)].flags == []
+
+    stage.archive.record_error(BASE + path, "dns", "name does not resolve", agency_id=agency,
+                               at=at("2024-01-01 09:00"))
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+    assert verdict.flags == ["removed"]
+    assert verdict.evidence["removed"]["latest_failure"]["error_kind"] == "dns"
+
+
+def test_404_before_publication_is_neither_removed_nor_the_first_sighting(stage):
+    agency, year = "ylx-wjj", 2021
+    path = report_path(agency, year)
+    stage.archive.record_fetch(BASE + path, "GET", [], 404, "Not Found", [], not_found_page(),
+                               fetched_at=at("2022-01-10 09:00"), agency_id=agency)
+    stage.parse(stage.fetch(1, path, "2022-01-21 09:00", agency), agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.flags == []
+    assert verdict.first_seen.astimezone(BEIJING) == at("2022-01-21 09:00")
+
+
+def test_recomputing_replaces_the_flags(stage):
+    agency, year = "ylx-wjj", 2021
+    path = report_path(agency, year)
+    stage.parse(stage.fetch(1, path, "2022-01-21 09:00", agency), agency)
+    stage.archive.record_fetch(BASE + path, "GET", [], 500, "Server Error", [], b"error",
+                               fetched_at=at("2024-03-01 09:00"), agency_id=agency)
+    assert stage.judge(date(2025, 7, 1), [year])[(agency, year)].flags == ["removed"]
+
+    stage.fetch(1, path, "2024-03-02 09:00", agency)  # back again
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+    assert verdict.flags == [] and "removed" not in verdict.evidence
+
+
+# ---------------------------------------------------------------- copied
+
+def test_report_reusing_the_previous_years_text_is_copied(stage):
+    agency = "sfq-wjj"
+    stage.parse(stage.fetch(1, report_path(agency, 2022), "2023-02-10 10:00", agency), agency)
+    stage.parse(stage.fetch(1, report_path(agency, 2023), "2024-01-29 11:00", agency), agency)
+
+    verdicts = stage.judge(date(2025, 7, 1), [2022, 2023])
+
+    later = verdicts[(agency, 2023)]
+    assert later.flags == ["copied"]
+    found = later.evidence["copied"]
+    assert found["relation"] == "previous_year" and found["other_report_year"] == 2022
+    assert found["score"] >= 0.5 and found["method"] == flags.SIMILARITY_METHOD
+    assert found["other_report_id"] == verdicts[(agency, 2022)].report_id
+    assert "copied" not in verdicts[(agency, 2022)].flags  # nothing from 2021 to copy
+
+
+def test_two_agencies_publishing_the_same_text_are_both_copied(stage):
+    year = 2023
+    for agency, when in (("sfq-wjj", "2024-01-29 11:00"), ("sfq-ybj", "2024-01-31 17:00")):
+        stage.parse(stage.fetch(1, report_path(agency, year), when, agency), agency)
+
+    verdicts = stage.judge(date(2025, 7, 1), [year])
+
+    for agency, other in (("sfq-wjj", "sfq-ybj"), ("sfq-ybj", "sfq-wjj")):
+        found = verdicts[(agency, year)].evidence["copied"]
+        assert "copied" in verdicts[(agency, year)].flags
+        assert found["relation"] == "same_year_other_agency" and found["other_agency_id"] == other
+        assert found["score"] >= 0.5
+
+
+def test_distinct_real_reports_of_one_year_are_not_copied(stage):
+    with stage.catalog.session() as session:
+        queries.upsert_agency(session, "hzq-gov", "淮安市洪泽区人民政府", level="government")
+        queries.upsert_agency(session, "ha-gov", "淮安市人民政府", level="government")
+    texts = {}
+    for agency, name in (("hzq-gov", "hzq2024_working.pdf"), ("ha-gov", "szfgs2024.pdf")):
+        ref = stage.store_bytes(f"{BASE}/corpus/{name}", (CORPUS / name).read_bytes(), "application/pdf",
+                                "2025-02-26 10:00", agency)
+        record = stage.parse(ref, agency)
+        assert record.is_report and record.report_year == 2024
+        texts[agency] = record.text
+
+    verdicts = stage.judge(date(2025, 7, 1), [2024])
+
+    assert "copied" not in verdicts[("hzq-gov", 2024)].flags
+    assert "copied" not in verdicts[("ha-gov", 2024)].flags
+    score = flags.similarity(flags.fingerprint(texts["hzq-gov"]), flags.fingerprint(texts["ha-gov"])).score
+    assert score < flags.COPY_THRESHOLD
+
+
+# ---------------------------------------------------------------- the pure decisions
+
+def test_table_changes_name_every_changed_cell_in_every_table_shape():
+    old = {"table2": {"columns": "2021", "rows": {"行政处罚": {"本年处理决定数量": 173}}},
+           "table4": {"行政复议": {"结果维持": 1, "总计": 1}},
+           "old_stats": {"主动公开政府信息数": 566}}
+    new = {"table2": {"columns": "2021", "rows": {"行政处罚": {"本年处理决定数量": 185}}},
+           "table4": {"行政复议": {"结果维持": 1, "总计": 2}},
+           "old_stats": {"主动公开政府信息数": 566, "收到申请数": 3}}
+    assert flags.table_changes(old, new) == [
+        {"table": "table2", "row": "行政处罚", "column": "本年处理决定数量", "old": 173, "new": 185},
+        {"table": "table4", "row": "行政复议", "column": "总计", "old": 1, "new": 2},
+        {"table": "old_stats", "row": "收到申请数", "column": None, "old": None, "new": 3},
+    ]
+    assert flags.table_changes(old, old) == []
+
+
+def test_fingerprint_ignores_numbers_and_the_prescribed_wording():
+    text = (Path(__file__).parents[1] / "crawler" / "demo" / "seeds" / "seed001.txt").read_text("utf-8")
+    renumbered = "".join(str((int(ch) + 3) % 10) if ch.isdigit() else ch for ch in text)
+    assert renumbered != text
+    assert flags.similarity(flags.fingerprint(text), flags.fingerprint(renumbered)).score == 1.0
+    template_only = "三、收到和处理政府信息公开申请情况\n行政复议\n行政诉讼\n未经复议直接起诉\n复议后起诉\n"
+    assert flags.fingerprint(template_only) == frozenset()
+
+
+def test_text_index_finds_the_copy_and_skips_the_agency_itself():
+    seeds = Path(__file__).parents[1] / "crawler" / "demo" / "seeds"
+    copy_source = flags.fingerprint((seeds / "seed001.txt").read_text("utf-8"))
+    index = flags.TextIndex()
+    for number, (agency, seed) in enumerate((("a", "001"), ("b", "002"), ("c", "003"))):
+        index.add(flags.TextCandidate("same_year_other_agency", number, agency, agency, 2023, f"u{number}",
+                                      number, flags.fingerprint((seeds / f"seed{seed}.txt").read_text("utf-8"))))
+    assert [found.agency_id for found in index.candidates(copy_source)] == ["a"]
+    assert index.candidates(copy_source, exclude_agency="a") == []
+
+
+def test_removed_needs_the_newest_answer_after_the_last_success_to_fail():
+    day = lambda n: datetime(2024, 1, n, tzinfo=timezone.utc)  # noqa: E731
+    assert flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), 404, 2)]) is not None
+    assert flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), 404, 2),
+                          flags.FetchEvent(day(3), 304, 3)]) is None
+    assert flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), 301, 2)]) is None
+    assert flags.removed([flags.FetchEvent(day(2), 404, 2)]) is None
+
+
+def test_listing_matches_a_truncated_title_or_another_url_of_the_report():
+    item = ListingItem(url="http://x/a/1.html", title="样例区卫生健康局2023年政府信息公开工作…",
+                       date_raw="2024-01-26", date=date(2024, 1, 26))
+    title = "样例区卫生健康局2023年政府信息公开工作年度报告"
+    assert flags.lists_report([item], ["http://x/other.html"], [title])
+    assert flags.lists_report([item], ["https://x/a/1.html#top"], [])
+    assert not flags.lists_report([item], ["http://x/other.html"], ["样例区卫生健康局2022年政府信息公开工作年度报告"])
