@@ -54,7 +54,7 @@ def add_parsers(sub) -> None:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     config = load_config(args)
-    agencies = _select(load_agencies(args.registry), args.agency)
+    agencies = _load_selected(args.registry, args.agency)
     overrides = {"LOG_LEVEL": "INFO" if args.verbose else "WARNING", **_overrides(args.set)}
     summary = crawl_and_judge(config, agencies, overrides=overrides, as_of=args.as_of, quiet=args.quiet)
     _print_summary(summary)
@@ -66,13 +66,9 @@ def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = No
     """Store the agencies, crawl them, recompute their verdicts; returns the crawl summary."""
     from crawler.catalog_sync import store_agencies
     from crawler.monitor import judge
-    from crawler.registry import validate
     from crawler.run import CrawlError, run_crawl
     from storage.catalog import Catalog
 
-    problems = validate(agencies)
-    if problems:
-        raise CommandError(f"{len(problems)} problems in the registry (see `xxgk agencies check`): {problems[0]}")
     try:
         catalog = Catalog.open(config)
     except Exception as exc:
@@ -91,7 +87,14 @@ def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = No
     return summary
 
 
-def _select(agencies, wanted: list[str]):
+def _load_selected(registry: str | None, wanted: list[str]):
+    """The registry, checked as a whole (a parent outside the selection is still a known parent), then selected."""
+    from crawler.registry import validate
+
+    agencies = load_agencies(registry)
+    problems = validate(agencies)
+    if problems:
+        raise CommandError(f"{len(problems)} problems in the registry (see `xxgk agencies check`): {problems[0]}")
     if not wanted:
         return agencies
     known = {agency.id: agency for agency in agencies}
@@ -210,7 +213,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     from apscheduler.triggers.interval import IntervalTrigger
 
     config = load_config(args)
-    agencies = _select(load_agencies(args.registry), args.agency)
+    agencies = _load_selected(args.registry, args.agency)
     overrides = {"LOG_LEVEL": "WARNING", **_overrides(args.set)}
     try:
         trigger = (IntervalTrigger(seconds=_seconds(args.every)) if args.every
