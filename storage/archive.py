@@ -314,8 +314,10 @@ class Archive:
 
     # -- reading
 
-    def read_capture(self, capture_id: int) -> Capture:
-        return self.reader.read(capture_id)
+    def read_capture(self, capture_id: int, *, digests: bool = False) -> Capture:
+        """The capture as fetched (a revisit resolved to its original's payload); ``digests=True`` re-checks the
+        WARC digests too, beyond the gzip CRC that every read checks."""
+        return self.reader.read(capture_id, digests=digests)
 
     def latest_capture(self, url: str) -> CaptureRef | None:
         """The newest capture of ``url`` (its row carries ETag/Last-Modified for a conditional GET)."""

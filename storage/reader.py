@@ -84,19 +84,23 @@ class CaptureReader:
             return spooled
         return self.store.get_range(key, offset, length)
 
-    def read(self, capture_id: int) -> Capture:
+    def read(self, capture_id: int, *, digests: bool = False) -> Capture:
         with self.catalog.reading() as session:
             row = queries.get_capture(session, capture_id)
         if row is None:
             raise CaptureNotFound(f"no capture {capture_id} in the catalog")
-        return self.read_row(row)
+        return self.read_row(row, digests=digests)
 
-    def group(self, row: CaptureRow) -> list[tuple[int, int, WarcRecord]]:
+    def group(self, row: CaptureRow, *, digests: bool = True) -> list[tuple[int, int, WarcRecord]]:
         """The capture's records (primary first, then its request/metadata), checked against the index."""
-        return self.checked_span(row)[1]
+        return self.checked_span(row, digests=digests)[1]
 
-    def checked_span(self, row: CaptureRow) -> tuple[bytes, list[tuple[int, int, WarcRecord]]]:
-        """The stored bytes of the capture's record group and the records in them, checked against the index."""
+    def checked_span(self, row: CaptureRow, *, digests: bool = True) -> tuple[bytes, list[tuple[int, int, WarcRecord]]]:
+        """The stored bytes of the capture's record group and the records in them, checked against the index.
+
+        The gzip CRC of every member is always checked; ``digests`` also recomputes the WARC block and payload
+        digests and the payload sha256 (what ``verify`` does; a plain read trusts the CRC).
+        """
         try:
             data = self.span(row.warc_key, row.offset, row.group_length)
         except ObjectNotFound as exc:
@@ -112,22 +116,23 @@ class CaptureReader:
         if primary.record_id != row.record_id or length != row.length:
             raise CaptureCorrupt(f"capture {row.id}: offset {row.offset} of {row.warc_key} holds "
                                  f"{primary.record_id or 'no record'}, not {row.record_id}")
-        for _offset, _length, record in records:
+        for _offset, _length, record in records if digests else ():
             problems = record.problems()
             if problems:
                 raise CaptureCorrupt(f"capture {row.id}: {record.record_type} record at {_offset}: {'; '.join(problems)}")
         if primary.target_uri != row.url:
             raise CaptureCorrupt(f"capture {row.id}: record is for {primary.target_uri}, index says {row.url}")
-        if row.record_type != "revisit" and hashlib.sha256(primary.payload).hexdigest() != row.payload_sha256:
+        if digests and row.record_type != "revisit" and hashlib.sha256(primary.payload).hexdigest() != row.payload_sha256:
             raise CaptureCorrupt(f"capture {row.id}: payload sha256 differs from the index")
         return data, records
 
-    def read_row(self, row: CaptureRow) -> Capture:
-        records = self.group(row)
+    def read_row(self, row: CaptureRow, *, digests: bool = False) -> Capture:
+        """The capture as fetched; ``digests=True`` also re-checks every digest (see :meth:`checked_span`)."""
+        records = self.group(row, digests=digests)
         primary = records[0][2]
         payload = primary.payload
         if row.record_type == "revisit":
-            original = self._original(row)
+            original = self._original(row, digests)
             payload = original.payload
             if original.payload_sha1 != row.payload_sha1:
                 raise CaptureCorrupt(f"capture {row.id}: revisit digest differs from its original {original.id}")
@@ -157,7 +162,7 @@ class CaptureReader:
             request_head=request_head,
         )
 
-    def _original(self, row: CaptureRow) -> Capture:
+    def _original(self, row: CaptureRow, digests: bool) -> Capture:
         if row.refers_to_capture_id is None:
             raise CaptureCorrupt(f"capture {row.id}: revisit without an original in the index")
         with self.catalog.reading() as session:
@@ -166,4 +171,4 @@ class CaptureReader:
             raise CaptureCorrupt(f"capture {row.id}: its original {row.refers_to_capture_id} is gone from the index")
         if original.record_type == "revisit":
             raise CaptureCorrupt(f"capture {row.id}: refers to another revisit ({original.id})")
-        return self.read_row(original)
+        return self.read_row(original, digests=digests)

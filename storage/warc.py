@@ -199,12 +199,12 @@ class _GzipMembers:
 
     def __init__(self, out: BinaryIO, level: int):
         self._out = out
-        self._level = level
+        self.level = level          # for the next member
         self._compressor = None
 
     def write(self, data: bytes) -> None:
         if self._compressor is None:
-            self._compressor = zlib.compressobj(self._level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+            self._compressor = zlib.compressobj(self.level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
         self._out.write(self._compressor.compress(data))
 
     def flush(self) -> None:
@@ -212,6 +212,19 @@ class _GzipMembers:
             self._out.write(self._compressor.flush())
             self._compressor = None
         self._out.flush()
+
+
+_SAMPLE = 8192
+
+
+def member_level(payload: bytes, default: int) -> int:
+    """Compression level for a record carrying ``payload``: 0 (stored) when a sample from its middle does not
+    shrink, as with PDFs, images and archives, whose deflate would cost time and save nothing."""
+    if len(payload) < 4 * _SAMPLE or default == 0:
+        return default
+    middle = len(payload) // 2
+    sample = payload[middle - _SAMPLE // 2: middle + _SAMPLE // 2]
+    return 0 if len(zlib.compress(sample, 1)) > 0.95 * len(sample) else default
 
 
 def new_record_id() -> str:
@@ -235,7 +248,9 @@ class SegmentWriter:
     def __init__(self, out: BinaryIO, filename: str, compresslevel: int = DEFAULT_COMPRESSLEVEL):
         self._out = out
         self.filename = filename
-        self._writer = WARCWriter(_GzipMembers(out, compresslevel), gzip=False, warc_version=WARC_VERSION)
+        self.compresslevel = compresslevel
+        self._members = _GzipMembers(out, compresslevel)
+        self._writer = WARCWriter(self._members, gzip=False, warc_version=WARC_VERSION)
         self.warcinfo_id: str | None = None
 
     def tell(self) -> int:
@@ -251,8 +266,9 @@ class SegmentWriter:
         headers.update({name: value for name, value in extra.items() if value})
         return headers
 
-    def _write(self, record) -> WrittenRecord:
+    def _write(self, record, payload: bytes = b"") -> WrittenRecord:
         start = self._out.tell()
+        self._members.level = member_level(payload, self.compresslevel)
         self._writer.write_record(record)
         headers = record.rec_headers
         return WrittenRecord(
@@ -286,7 +302,7 @@ class SegmentWriter:
         record = self._writer.create_warc_record(url, "response", payload=io.BytesIO(payload), length=len(payload),
                                                  warc_content_type=HTTP_RESPONSE_TYPE, warc_headers_dict=headers,
                                                  http_headers=_RawHttpHead(head))
-        return self._write(record)
+        return self._write(record, payload)
 
     def write_revisit(self, url: str, head: bytes, date: str, *, refers_to: str, refers_to_url: str,
                       refers_to_date: str, digest: str, record_id: str | None = None,
@@ -322,7 +338,7 @@ class SegmentWriter:
         record = self._writer.create_warc_record(url, "resource", payload=io.BytesIO(payload), length=len(payload),
                                                  warc_content_type=content_type or "application/octet-stream",
                                                  warc_headers_dict=headers)
-        return self._write(record)
+        return self._write(record, payload)
 
 
 # ---------------------------------------------------------------- reading

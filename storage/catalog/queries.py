@@ -12,7 +12,7 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.catalog.models import (FETCH_ERROR_KINDS, RUN_STATUSES, Agency, Capture, CrawlRun, FetchError, Report,
@@ -209,16 +209,15 @@ def add_capture(session: Session, *, url: str, timestamp: datetime, record_type:
                 payload_length: int, run_id: str, status: int | None = None, mime: str | None = None,
                 refers_to_capture_id: int | None = None, agency_id: str | None = None, ip: str | None = None,
                 etag: str | None = None, last_modified: str | None = None, truncated: str | None = None) -> Capture:
-    capture = Capture(
+    values = dict(
         url=url, url_hash=url_hash(url), surt=surt(url)[:_SURT_MAX], timestamp=timestamp, status=status,
         mime=(mime or None) and mime[:255], payload_sha1=payload_sha1, payload_sha256=payload_sha256,
         payload_length=payload_length, warc_key=warc_key, offset=offset, length=length, group_length=group_length,
         record_id=record_id, record_type=record_type, refers_to_capture_id=refers_to_capture_id, run_id=run_id,
         agency_id=agency_id, ip=ip, etag=etag, last_modified=last_modified, truncated=truncated,
     )
-    session.add(capture)
-    session.flush()
-    return capture
+    # one INSERT … RETURNING: the crawler's hot path, cheaper than a unit-of-work flush
+    return session.scalars(insert(Capture).returning(Capture), [values]).one()
 
 
 def get_capture(session: Session, capture_id: int) -> Capture | None:
