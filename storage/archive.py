@@ -478,10 +478,9 @@ class Archive:
     def finish(self, status: str = "finished", counts: Mapping[str, Any] | None = None) -> None:
         """Close the archive and mark the crawl run finished (or failed/interrupted)."""
         with self._lock:
-            pending = bool(self._pending)
             self.roll()
-            if self._pending and not pending:
-                log.warning("run %s finishes with segments still spooled", self.run_id)
+            if self._pending:
+                log.warning("run %s finishes with %d segment(s) still in the spool", self.run_id, len(self._pending))
             with self.catalog.session() as session:
                 queries.finish_run(session, self.run_id, status=status, counts=counts)
             self.close()
