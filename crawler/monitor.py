@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -99,7 +99,9 @@ def judge(catalog: Catalog, *, as_of: date, years: Iterable[int] | Mapping[str, 
     rules = rules or load_rules()
     wanted = set(agency_ids) if agency_ids is not None else None
     judged: list[JudgedYear] = []
-    with catalog.session() as session:
+    # Read from one snapshot, write each agency's verdicts in a short transaction of its own: reading archived
+    # pages takes time, and a crawl writing to the same catalog must not wait for all of it.
+    with catalog.reading() as session:
         view = _ArchiveView(session, reader)
         for agency in queries.list_agencies(session):
             if wanted is not None and agency.id not in wanted:
@@ -110,17 +112,21 @@ def judge(catalog: Catalog, *, as_of: date, years: Iterable[int] | Mapping[str, 
                 if report.report_year is not None:
                     by_year.setdefault(report.report_year, []).append(report)
             extra = years.get(agency.id, ()) if isinstance(years, Mapping) else (years or ())
-            for year in sorted(set(by_year) | set(extra)):
-                if year >= as_of.year:
-                    continue
-                judged.append(_judge_year(view, agency, year, by_year.get(year, []), as_of, rules))
+            computed = [_judge_year(view, agency, year, by_year.get(year, []), as_of, rules)
+                        for year in sorted(set(by_year) | set(extra)) if year < as_of.year]
+            if not computed:
+                continue
+            with catalog.session() as write:
+                for result, stored in computed:
+                    queries.upsert_verdict(write, **stored)
+                    judged.append(result)
     return judged
 
 
 def _judge_year(view: "_ArchiveView", agency: Agency, year: int, reports: list[Report], as_of: date,
-                rules: RuleSet) -> JudgedYear:
-    session = view.session
-    chosen = _best_report(session, reports)
+                rules: RuleSet) -> tuple[JudgedYear, dict[str, Any]]:
+    """The verdict and the keyword arguments of its ``upsert_verdict``."""
+    chosen = _best_report(view.session, reports)
     publication = _publication_evidence(chosen) if chosen else None
     first_seen_at = view.first_ok(chosen.url) if chosen else None
     result = verdict(year, agency.level, as_of=as_of, publication=publication,
@@ -136,13 +142,12 @@ def _judge_year(view: "_ArchiveView", agency: Agency, year: int, reports: list[R
     if checks:
         evidence["checks"] = checks
     found = tuple(flag for flag in verdict_flags.FLAGS if flag in raised)
-    queries.upsert_verdict(
-        session, agency.id, year, result.status, deadline=result.deadline, legal_basis=result.legal_basis,
-        publication_date=result.publication_date, date_source=result.date_source, days_late=result.days_late,
-        first_seen=first_seen_at, report_id=chosen.id if chosen else None, flags=found, evidence=evidence,
-    )
-    return JudgedYear(agency.id, agency.name, agency.level, year, result,
-                      chosen.id if chosen else None, chosen.url if chosen else None, found)
+    stored = dict(agency_id=agency.id, report_year=year, status=result.status, deadline=result.deadline,
+                  legal_basis=result.legal_basis, publication_date=result.publication_date,
+                  date_source=result.date_source, days_late=result.days_late, first_seen=first_seen_at,
+                  report_id=chosen.id if chosen else None, flags=found, evidence=evidence)
+    return JudgedYear(agency.id, agency.name, agency.level, year, result, chosen.id if chosen else None,
+                      chosen.url if chosen else None, found), stored
 
 
 def _best_report(session, reports: list[Report]) -> Report | None:
@@ -293,6 +298,8 @@ class _ArchiveView:
                 snapshot = self.listing_snapshot(row)
                 if snapshot is not None:
                     snapshots.append(snapshot)
+        if not snapshots:
+            return None, None
         urls, titles = self._report_names(chosen, year_reports)
         found = verdict_flags.backdated(claimed=claimed, deadline=result.deadline, first_seen=first_seen,
                                         report_urls=urls, report_titles=titles, listings=snapshots)

@@ -204,41 +204,73 @@ def remove_captures_in_segment(session: Session, key: str, *, from_offset: int =
 
 # ---------------------------------------------------------------- captures
 
-def add_capture(session: Session, *, url: str, timestamp: datetime, record_type: str, warc_key: str, offset: int,
-                length: int, group_length: int, record_id: str, payload_sha1: str, payload_sha256: str,
-                payload_length: int, run_id: str, status: int | None = None, mime: str | None = None,
-                refers_to_capture_id: int | None = None, agency_id: str | None = None, ip: str | None = None,
-                etag: str | None = None, last_modified: str | None = None, truncated: str | None = None) -> Capture:
-    values = dict(
+CAPTURES = Capture.__table__
+
+
+def _capture_values(*, url: str, timestamp: datetime, record_type: str, warc_key: str, offset: int, length: int,
+                    group_length: int, record_id: str, payload_sha1: str, payload_sha256: str, payload_length: int,
+                    run_id: str, status: int | None = None, mime: str | None = None,
+                    refers_to_capture_id: int | None = None, agency_id: str | None = None, ip: str | None = None,
+                    etag: str | None = None, last_modified: str | None = None,
+                    truncated: str | None = None) -> dict[str, Any]:
+    return dict(
         url=url, url_hash=url_hash(url), surt=surt(url)[:_SURT_MAX], timestamp=timestamp, status=status,
         mime=(mime or None) and mime[:255], payload_sha1=payload_sha1, payload_sha256=payload_sha256,
         payload_length=payload_length, warc_key=warc_key, offset=offset, length=length, group_length=group_length,
         record_id=record_id, record_type=record_type, refers_to_capture_id=refers_to_capture_id, run_id=run_id,
         agency_id=agency_id, ip=ip, etag=etag, last_modified=last_modified, truncated=truncated,
     )
-    # one INSERT … RETURNING: the crawler's hot path, cheaper than a unit-of-work flush
-    return session.scalars(insert(Capture).returning(Capture), [values]).one()
+
+
+def add_capture(session: Session, **fields: Any) -> Capture:
+    """Index one WARC record (the fields of :func:`_capture_values`); returns the new row."""
+    return session.scalars(insert(Capture).returning(Capture), [_capture_values(**fields)]).one()
 
 
 def get_capture(session: Session, capture_id: int) -> Capture | None:
     return session.get(Capture, capture_id)
 
 
+# The archive's per-fetch path uses plain Core rows (same attribute names as the model): an ORM session and unit
+# of work cost more than the statement itself. ``connection`` is a Connection or a Session.
+
+def insert_capture(connection, **fields: Any) -> int:
+    """:func:`add_capture` without the ORM: returns the new capture id."""
+    statement = insert(CAPTURES).values(_capture_values(**fields)).returning(CAPTURES.c.id)
+    return connection.execute(statement).scalar_one()
+
+
+def capture_row(connection, capture_id: int):
+    """The capture's columns as a Row (``row.url``, ``row.offset``, …), or None."""
+    return connection.execute(select(CAPTURES).where(CAPTURES.c.id == capture_id)).first()
+
+
 def capture_by_record_id(session: Session, record_id: str) -> Capture | None:
     return session.scalars(select(Capture).where(Capture.record_id == record_id)).first()
+
+
+def _latest(what, url: str, before: datetime | None, record_types: Sequence[str], status: int | None):
+    columns = CAPTURES.c
+    query = (select(what).where(columns.url_hash == url_hash(url), columns.url == url,
+                                columns.record_type.in_(record_types))
+             .order_by(columns.timestamp.desc(), columns.id.desc()).limit(1))
+    if before is not None:
+        query = query.where(columns.timestamp <= before)
+    if status is not None:
+        query = query.where(columns.status == status)
+    return query
 
 
 def latest_capture(session: Session, url: str, *, before: datetime | None = None,
                    record_types: Sequence[str] = ("response", "revisit"), status: int | None = None) -> Capture | None:
     """The newest capture of exactly this URL (for conditional GET validators and revisit decisions)."""
-    query = (select(Capture).where(Capture.url_hash == url_hash(url), Capture.url == url,
-                                   Capture.record_type.in_(record_types))
-             .order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1))
-    if before is not None:
-        query = query.where(Capture.timestamp <= before)
-    if status is not None:
-        query = query.where(Capture.status == status)
-    return session.scalars(query).first()
+    return session.scalars(_latest(Capture, url, before, record_types, status)).first()
+
+
+def latest_capture_row(connection, url: str, *, before: datetime | None = None,
+                       record_types: Sequence[str] = ("response", "revisit"), status: int | None = None):
+    """:func:`latest_capture` as a plain Row (see :func:`capture_row`)."""
+    return connection.execute(_latest(CAPTURES, url, before, record_types, status)).first()
 
 
 def captures_of_url(session: Session, url: str) -> list[Capture]:

@@ -1,0 +1,220 @@
+"""`xxgk status` and `xxgk reports` over a real archive in a temporary data dir (built once per worker, copied
+per test so that every test owns its catalog)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from crawler.cli import main
+from crawler.demo.portals import DemoPortals
+from crawler.flags import FLAG_LABELS
+from storage.catalog import Catalog, queries
+from storage.config import Config
+from tests.test_monitor import BASE, column_path, open_stage, report_path
+
+YEAR = 2023
+AS_OF = "2025-07-01"
+REQUIRED_FIELDS = ("agency_id", "agency", "level", "report_year", "status", "deadline", "legal_basis",
+                   "publication_date", "date_source", "first_seen", "days_late", "report_url", "title",
+                   "signing_date", "format", "consistency_errors", "flags")
+ARCHIVED = ("ylx-wjj", "sfq-wjj", "sfq-gov")   # agencies whose 2023 report is in the archive
+NOT_ARCHIVED = ("sfq-ybj", "ysq-wjw")
+REGIONS = {"sfq-gov": "示范市", "sfq-wjj": "示范市", "sfq-ybj": "示范市", "ylx-wjj": "样例市", "ysq-wjw": "演示市"}
+
+
+@pytest.fixture(scope="module")
+def built_archive(tmp_path_factory) -> Path:
+    """ylx-wjj 2023 back-dated, sfq-wjj 2022 late and 2023 edited later, sfq-gov 2023 on the deadline day."""
+    data_dir = tmp_path_factory.mktemp("status") / "data"
+    stage = open_stage(data_dir)
+    with stage.catalog.session() as session:
+        for agency in queries.list_agencies(session):
+            queries.upsert_agency(session, agency.id, agency.name, level=agency.level, region=REGIONS[agency.id],
+                                  parent=agency.parent, homepage=agency.homepage)
+    stage.fetch(1, column_path("ylx-wjj"), "2024-01-28 10:00", "ylx-wjj", role="column")
+    stage.parse(stage.fetch(2, report_path("ylx-wjj", 2023), "2025-06-21 09:00", "ylx-wjj"), "ylx-wjj")
+    stage.fetch(2, column_path("ylx-wjj"), "2025-06-21 09:00", "ylx-wjj", role="column")
+    stage.parse(stage.fetch(1, report_path("sfq-wjj", 2022), "2023-02-10 10:00", "sfq-wjj"), "sfq-wjj")
+    stage.parse(stage.fetch(1, report_path("sfq-wjj", 2023), "2024-01-29 11:00", "sfq-wjj"), "sfq-wjj")
+    stage.parse(stage.fetch(2, report_path("sfq-wjj", 2023), "2025-06-17 09:00", "sfq-wjj"), "sfq-wjj")
+    stage.parse(stage.fetch(1, report_path("sfq-gov", 2023), "2024-03-31 18:00", "sfq-gov"), "sfq-gov")
+    stage.archive.close()
+    return data_dir
+
+
+@pytest.fixture
+def data_dir(built_archive, tmp_path) -> Path:
+    copy = tmp_path / "data"
+    shutil.copytree(built_archive, copy)
+    return copy
+
+
+def run(data_dir: Path, *argv: str) -> int:
+    return main(["--data-dir", str(data_dir), *argv])
+
+
+def status_json(data_dir: Path, capsys, *extra: str) -> list[dict]:
+    assert run(data_dir, "status", "--year", str(YEAR), "--as-of", AS_OF, "--format", "json", *extra) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+# ---------------------------------------------------------------- status
+
+def test_status_json_agrees_with_the_demo_ground_truth_and_carries_the_flags(data_dir, capsys):
+    rows = {row["agency_id"]: row for row in status_json(data_dir, capsys)}
+
+    assert set(rows) == set(ARCHIVED) | set(NOT_ARCHIVED)
+    for row in rows.values():
+        assert set(REQUIRED_FIELDS) <= set(row) and row["report_year"] == YEAR
+    truth = {(v.agency_id, v.report_year): v for v in DemoPortals(2).expected_verdicts(date.fromisoformat(AS_OF), BASE)}
+    for agency_id in ARCHIVED:
+        expected, row = truth[(agency_id, YEAR)], rows[agency_id]
+        assert (row["status"], row["deadline"], row["publication_date"], row["days_late"], row["report_url"]) == (
+            expected.status, expected.deadline.isoformat(), expected.publication_date.isoformat(),
+            expected.days_late, expected.url)
+    for agency_id in NOT_ARCHIVED:
+        assert rows[agency_id]["status"] == "missing" and rows[agency_id]["report_url"] is None
+        assert rows[agency_id]["flags"] == []
+    assert "backdated" in rows["ylx-wjj"]["flags"] and "changed" not in rows["ylx-wjj"]["flags"]
+    assert "changed" in rows["sfq-wjj"]["flags"] and "backdated" not in rows["sfq-wjj"]["flags"]
+    assert "backdated" not in rows["sfq-gov"]["flags"] and "changed" not in rows["sfq-gov"]["flags"]
+    assert rows["sfq-gov"]["legal_basis"].endswith("第四十九条第二款")
+    assert rows["ylx-wjj"]["first_seen"].startswith("2025-06-21")
+
+
+def test_status_table_is_in_chinese(data_dir, capsys):
+    assert run(data_dir, "status", "--year", str(YEAR), "--as-of", AS_OF) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    assert lines[0].split() == ["机关", "层级", "状态", "截止日期", "发布日期", "日期依据", "逾期天数", "首次抓取", "标记"]
+    by_agency = {line.split()[0]: line for line in lines[2:]}
+    assert "按时" in by_agency["样例区卫生健康局"] and FLAG_LABELS["backdated"] in by_agency["样例区卫生健康局"]
+    assert "2025-06-21" in by_agency["样例区卫生健康局"]
+    assert FLAG_LABELS["changed"] in by_agency["示范区卫生健康局"]
+    assert "2024-03-31" in by_agency["示范区人民政府"] and "人民政府" in by_agency["示范区人民政府"]
+    assert "未发布" in by_agency["示范区医疗保障局"]
+
+
+def test_status_csv_has_one_row_per_agency_with_codes(data_dir, capsys):
+    assert run(data_dir, "status", "--year", str(YEAR), "--as-of", AS_OF, "--format", "csv") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+
+    assert len(rows) == len(ARCHIVED) + len(NOT_ARCHIVED)
+    by_agency = {row["agency_id"]: row for row in rows}
+    assert by_agency["ylx-wjj"]["status"] == "on_time"
+    assert "backdated" in by_agency["ylx-wjj"]["flags"].split(";")
+    assert by_agency["sfq-gov"]["deadline"] == "2024-03-31"
+
+
+def test_status_xlsx_opens_in_openpyxl(data_dir, capsys, tmp_path):
+    target = tmp_path / "verdicts.xlsx"
+    assert run(data_dir, "status", "--year", str(YEAR), "--as-of", AS_OF, "--format", "xlsx",
+               "--output", str(target)) == 0
+    assert str(target) in capsys.readouterr().out
+
+    sheet = load_workbook(target).active
+    values = list(sheet.values)
+    header, body = values[0], values[1:]
+    assert "机关" in header and "状态" in header and "标记" in header
+    assert len(body) == len(ARCHIVED) + len(NOT_ARCHIVED)
+    rows = {row[header.index("机关代码")]: dict(zip(header, row)) for row in body}
+    assert rows["ylx-wjj"]["状态"] == "按时" and FLAG_LABELS["backdated"] in rows["ylx-wjj"]["标记"]
+    assert rows["sfq-wjj"]["报告年度"] == YEAR
+
+
+def test_status_filters_by_level_and_region(data_dir, capsys):
+    assert [row["agency_id"] for row in status_json(data_dir, capsys, "--level", "government")] == ["sfq-gov"]
+    assert {row["agency_id"] for row in status_json(data_dir, capsys, "--region", "示范市")} == {
+        "sfq-gov", "sfq-wjj", "sfq-ybj"}
+
+
+def test_status_writes_json_to_a_file(data_dir, capsys, tmp_path):
+    target = tmp_path / "out.json"
+    assert run(data_dir, "status", "--year", str(YEAR), "--as-of", AS_OF, "--format", "json",
+               "--output", str(target)) == 0
+    assert capsys.readouterr().out == ""
+    assert len(json.loads(target.read_text("utf-8"))) == len(ARCHIVED) + len(NOT_ARCHIVED)
+
+
+# ---------------------------------------------------------------- reports
+
+def test_reports_jsonl_lists_every_parsed_report_with_its_verdict(data_dir, capsys):
+    status_json(data_dir, capsys)
+    assert run(data_dir, "reports", "--format", "jsonl") == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    assert len(rows) == 5  # ylx 2023, sfq-wjj 2022, sfq-wjj 2023 twice (original and edited), sfq-gov 2023
+    for row in rows:
+        assert set(REQUIRED_FIELDS) <= set(row)
+    edited = [row for row in rows if row["agency_id"] == "sfq-wjj" and row["report_year"] == 2023]
+    assert sorted(row["chosen"] for row in edited) == [False, True]
+    chosen = next(row for row in edited if row["chosen"])
+    assert "changed" in chosen["flags"] and chosen["status"] == "on_time"
+    late = next(row for row in rows if row["agency_id"] == "sfq-wjj" and row["report_year"] == 2022)
+    truth = next(v for v in DemoPortals(2).expected_verdicts(date.fromisoformat(AS_OF), BASE)
+                 if (v.agency_id, v.report_year) == ("sfq-wjj", 2022))
+    # judge() also re-judges every year an agency has reports for
+    assert (late["status"], late["days_late"], late["chosen"]) == (truth.status, truth.days_late, True)
+
+    assert run(data_dir, "reports", "--format", "jsonl", "--agency", "ylx-wjj", "--year", "2023") == 0
+    only = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(row["agency_id"], row["report_year"], row["publication_date"]) for row in only] == [
+        ("ylx-wjj", 2023, "2024-01-26")]
+
+
+def test_reports_table_shows_titles(data_dir, capsys):
+    assert run(data_dir, "reports", "--year", "2022") == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:3] == ["机关", "年度", "标题"]
+    assert "示范区卫生健康局2022年政府信息公开工作年度报告" in out and "2023年政府信息公开" not in out
+
+
+# ---------------------------------------------------------------- errors: one line, exit 1
+
+@pytest.mark.parametrize("argv, words", [
+    (["status", "--year", "2023", "--format", "xlsx"], "--output"),
+    (["status", "--year", "2023", "--as-of", "2025-02-30"], "YYYY-MM-DD"),
+    (["status", "--year", "twenty"], "report year"),
+    (["status", "--year", "2025", "--as-of", "2025-07-01"], "nothing is due"),
+    (["status", "--year", "2023", "--as-of", AS_OF, "--level", "township"], "--level"),
+    (["reports", "--agency", "no-such-agency"], "no-such-agency"),
+])
+def test_wrong_arguments_fail_with_one_line(data_dir, capsys, argv, words):
+    assert run(data_dir, *argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1 and words in captured.err
+
+
+@pytest.mark.parametrize("command", [["status", "--year", "2023"], ["reports"]])
+def test_an_empty_data_dir_asks_for_a_crawl(tmp_path, capsys, command):
+    assert run(tmp_path / "nothing", *command) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "run `xxgk crawl` first" in err
+    assert not (tmp_path / "nothing" / "catalog.sqlite3").exists()  # asking does not create a catalog
+
+
+def test_agencies_without_any_capture_still_ask_for_a_crawl(tmp_path, capsys):
+    catalog = Catalog.open(Config.from_env({}, data_dir=tmp_path / "data"))
+    with catalog.session() as session:
+        queries.upsert_agency(session, "sfq-gov", "示范区人民政府", level="government")
+    catalog.close()
+    assert run(tmp_path / "data", "status", "--year", "2023") == 1
+    assert "run `xxgk crawl` first" in capsys.readouterr().err
+
+
+def test_the_installed_command_exits_1_with_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "crawler.cli", "--data-dir", str(tmp_path / "none"), "status",
+                           "--year", "2023"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"xxgk status: the catalog is empty ({(tmp_path / 'none').resolve()}): run `xxgk crawl` first"]
