@@ -244,7 +244,7 @@ class Archive:
                         writer.write_metadata(url, fields, date, concurrent_to=record_id)]
 
             written = self._write(segment, write)
-            row = self._index(segment, dict(
+            ref = self._index(segment, dict(
                 url=url, timestamp=moment, record_type=written[0].record_type, warc_key=segment.key,
                 offset=written[0].offset, length=written[0].length,
                 group_length=sum(record.length for record in written), record_id=record_id,
@@ -254,7 +254,7 @@ class Archive:
                 **http_index_fields(parse_http_head(head)[0]),
             ))
             self._roll_if_full()
-        return _ref(row)
+        return ref
 
     def record_resource(self, url: str, payload: bytes, content_type: str, *, fetched_at: datetime | None = None,
                         agency_id: str | None = None, concurrent_to: int | None = None,
@@ -270,8 +270,8 @@ class Archive:
         moment = _moment(fetched_at)
         related = None
         if concurrent_to is not None:
-            with self.catalog.reading() as session:
-                page = queries.get_capture(session, concurrent_to)
+            with self.catalog.connection() as connection:
+                page = queries.capture_row(connection, concurrent_to)
             if page is None:
                 raise ArchiveInputError(f"concurrent_to: no capture {concurrent_to}")
             related = page.record_id
@@ -290,7 +290,7 @@ class Archive:
                         writer.write_metadata(url, fields, date, concurrent_to=record_id)]
 
             written = self._write(segment, write)
-            row = self._index(segment, dict(
+            ref = self._index(segment, dict(
                 url=url, timestamp=moment, record_type="resource", warc_key=segment.key, offset=written[0].offset,
                 length=written[0].length, group_length=sum(record.length for record in written),
                 record_id=record_id, payload_sha1=digest_value(digest),
@@ -299,7 +299,7 @@ class Archive:
                 truncated=None,
             ))
             self._roll_if_full()
-        return _ref(row)
+        return ref
 
     def record_error(self, url: str, kind: str, message: str, agency_id: str | None = None,
                      at: datetime | None = None) -> int:
@@ -321,14 +321,14 @@ class Archive:
 
     def latest_capture(self, url: str) -> CaptureRef | None:
         """The newest capture of ``url`` (its row carries ETag/Last-Modified for a conditional GET)."""
-        with self.catalog.reading() as session:
-            row = queries.latest_capture(session, url)
+        with self.catalog.connection() as connection:
+            row = queries.latest_capture_row(connection, url)
         return _ref(row) if row is not None else None
 
     def validators(self, url: str) -> dict[str, str]:
         """Headers for a conditional GET of ``url`` from its newest successful capture ({} if none)."""
-        with self.catalog.reading() as session:
-            row = queries.latest_capture(session, url, status=200)
+        with self.catalog.connection() as connection:
+            row = queries.latest_capture_row(connection, url, status=200)
         if row is None:
             return {}
         headers = {}
@@ -355,20 +355,20 @@ class Archive:
     def _revisit_original(self, url: str, sha1: str, moment: datetime, payload: bytes) -> CaptureRow | None:
         if not payload:
             return None  # nothing to deduplicate
-        with self.catalog.reading() as session:
-            latest = queries.latest_capture(session, url, before=moment)
+        with self.catalog.connection() as connection:
+            latest = queries.latest_capture_row(connection, url, before=moment)
             if latest is None or latest.payload_sha1 != sha1:
                 return None
             if latest.record_type == "revisit":
-                latest = queries.get_capture(session, latest.refers_to_capture_id)
+                latest = queries.capture_row(connection, latest.refers_to_capture_id)
         return latest
 
     def _not_modified_original(self, url: str, moment: datetime) -> CaptureRow | None:
         """The capture a 304 for ``url`` confirms: the newest earlier 200, resolved to the record with its payload."""
-        with self.catalog.reading() as session:
-            latest = queries.latest_capture(session, url, before=moment, status=200)
+        with self.catalog.connection() as connection:
+            latest = queries.latest_capture_row(connection, url, before=moment, status=200)
             if latest is not None and latest.record_type == "revisit":
-                latest = queries.get_capture(session, latest.refers_to_capture_id)
+                latest = queries.capture_row(connection, latest.refers_to_capture_id)
         return latest
 
     def _open_segment(self) -> SpoolSegment:
@@ -402,16 +402,20 @@ class Archive:
         except OSError as exc:
             raise ArchiveError(f"cannot write to {segment.path}: {exc}; nothing of this capture was kept") from exc
 
-    def _index(self, segment: SpoolSegment, fields: dict) -> CaptureRow:
+    def _index(self, segment: SpoolSegment, fields: dict) -> CaptureRef:
         try:
-            with self.catalog.session() as session:
-                row = queries.add_capture(session, **fields)
+            with self.catalog.write_connection() as connection:
+                capture_id = queries.insert_capture(connection, **fields)
         except Exception as exc:
             self._unindexed = True
             raise ArchiveError(f"the WARC record of {fields['url']} is safe in {segment.key} but its index row "
                                f"failed ({type(exc).__name__}: {exc}); it is indexed when the segment closes") from exc
         segment.captures += 1
-        return row
+        return CaptureRef(id=capture_id, url=fields["url"], record_type=fields["record_type"],
+                          timestamp=fields["timestamp"], status=fields.get("status"), warc_key=fields["warc_key"],
+                          offset=fields["offset"], length=fields["length"], record_id=fields["record_id"],
+                          payload_sha1=fields["payload_sha1"], payload_sha256=fields["payload_sha256"],
+                          refers_to=fields.get("refers_to_capture_id"))
 
     def _roll_if_full(self) -> None:
         if self._segment is not None and self._segment.size >= self.segment_size:

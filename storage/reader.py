@@ -85,8 +85,8 @@ class CaptureReader:
         return self.store.get_range(key, offset, length)
 
     def read(self, capture_id: int, *, digests: bool = False) -> Capture:
-        with self.catalog.reading() as session:
-            row = queries.get_capture(session, capture_id)
+        with self.catalog.connection() as connection:
+            row = queries.capture_row(connection, capture_id)
         if row is None:
             raise CaptureNotFound(f"no capture {capture_id} in the catalog")
         return self.read_row(row, digests=digests)
@@ -165,8 +165,8 @@ class CaptureReader:
     def _original(self, row: CaptureRow, digests: bool) -> Capture:
         if row.refers_to_capture_id is None:
             raise CaptureCorrupt(f"capture {row.id}: revisit without an original in the index")
-        with self.catalog.reading() as session:
-            original = queries.get_capture(session, row.refers_to_capture_id)
+        with self.catalog.connection() as connection:
+            original = queries.capture_row(connection, row.refers_to_capture_id)
         if original is None:
             raise CaptureCorrupt(f"capture {row.id}: its original {row.refers_to_capture_id} is gone from the index")
         if original.record_type == "revisit":

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import create_engine, event, inspect
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -147,6 +147,19 @@ class Catalog:
         with self._read_sessions() as session:
             with session.begin():
                 yield session
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection in a read transaction, for hot single-statement lookups."""
+        with self.engine.connect() as connection:
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A Core connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite), committed at the end."""
+        with self._writer.begin() as connection:
+            yield connection
 
     def close(self) -> None:
         self.engine.dispose()
