@@ -53,6 +53,7 @@ from parsers.record import DateEvidence, FetchContext
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Agency, Capture, Report
 from storage.catalog.models import Verdict as VerdictRow
+from storage.objects import ObjectStoreError
 from storage.reader import CaptureError, CaptureReader
 
 log = logging.getLogger(__name__)
@@ -224,7 +225,8 @@ class _ArchiveView:
         self._agency_captures: dict[str, list[Capture]] = {}
         self._snapshots: dict[int, verdict_flags.ListingSnapshot | None] = {}
         self._items_by_payload: dict[tuple[str, str], tuple] = {}
-        self._unreadable: set[int] = set()
+        self._unreadable: dict[int, str] = {}       # capture id -> why it cannot be read
+        self._touched_unreadable: set[int] = set()  # … of those, the ones the current verdict needed
         self._chosen_by_year: dict[int, dict[str, Report]] = {}
         self._indexes: dict[int, verdict_flags.TextIndex] = {}
         self._fingerprints: dict[int, frozenset[int]] = {}
@@ -236,13 +238,17 @@ class _ArchiveView:
     def read(self, row: Capture):
         """The archived capture, or None when it cannot be read (the reason goes to the log). Not cached:
         payloads can be large, and what is derived from them is."""
-        if self.reader is None or row.id in self._unreadable:
+        if self.reader is None:
+            return None
+        if row.id in self._unreadable:
+            self._touched_unreadable.add(row.id)
             return None
         try:
             return self.reader.read_row(row)
-        except CaptureError as exc:
-            log.warning("flags: %s", exc)
-            self._unreadable.add(row.id)
+        except (CaptureError, ObjectStoreError) as exc:
+            log.warning("flags: capture %s: %s", row.id, exc)
+            self._unreadable[row.id] = str(exc)
+            self._touched_unreadable.add(row.id)
             return None
 
     def page_captures(self, url: str) -> list[Capture]:
@@ -270,6 +276,7 @@ class _ArchiveView:
               year_reports: list[Report]) -> tuple[dict[str, dict], dict[str, str]]:
         raised: dict[str, dict] = {}
         checks: dict[str, str] = {}
+        self._touched_unreadable = set()
         for name, check in ((verdict_flags.BACKDATED, self._backdated), (verdict_flags.CHANGED, self._changed),
                             (verdict_flags.REMOVED, self._removed), (verdict_flags.COPIED, self._copied)):
             found, note = check(agency=agency, year=year, chosen=chosen, result=result, first_seen=first_seen,
@@ -278,6 +285,11 @@ class _ArchiveView:
                 raised[name] = found
             if note:
                 checks[name] = note
+        unreadable = sorted(self._touched_unreadable)
+        if unreadable:
+            first = unreadable[0]
+            checks["archive"] = (f"{len(unreadable)} 个存档捕获无法读取（{', '.join(map(str, unreadable[:10]))}），"
+                                 f"依赖它们的检查不完整；例如捕获 {first}：{self._unreadable[first]}")
         return raised, checks
 
     # -- backdated
@@ -320,6 +332,8 @@ class _ArchiveView:
         return self._report_urls[agency_id]
 
     def listing_snapshot(self, row: Capture) -> verdict_flags.ListingSnapshot | None:
+        if row.id in self._unreadable:
+            self._touched_unreadable.add(row.id)
         if row.id in self._snapshots:
             return self._snapshots[row.id]
         self._snapshots[row.id] = snapshot = self._make_snapshot(row)

@@ -91,8 +91,8 @@ class Stage:
             return {(row.agency_id, row.report_year): row for row in queries.verdicts(session)}
 
 
-def open_stage(data_dir: Path) -> Stage:
-    config = Config.from_env({}, data_dir=data_dir)
+def open_stage(data_dir: Path | Config) -> Stage:
+    config = data_dir if isinstance(data_dir, Config) else Config.from_env({}, data_dir=data_dir)
     archive = Archive.open(config, durability="os")
     store_agencies(archive.catalog, DemoPortals().registry(BASE))
     return Stage(config, archive)
@@ -130,6 +130,21 @@ def test_backdated_report_is_flagged_with_the_listing_capture_that_lacks_it(stag
     assert proof["listing_found_by"] == ("role" if role else "parsing")
     assert proof["claimed_date"] == "2024-01-26" and proof["before_deadline"] is True
     assert proof["report_first_seen"].startswith("2025-06-21")
+
+
+def test_backdated_is_found_from_an_uploaded_archive_on_each_store(storage_config):
+    stage = open_stage(storage_config)
+    agency, year = BACKDATED
+    listing = stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency)
+    stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency), agency)
+    stage.archive.close()  # every segment is in the object store now, none in the spool
+    assert not list((storage_config.data_dir / "spool").rglob("*.warc.gz"))
+    reopened = open_stage(storage_config)
+    try:
+        verdict = reopened.judge(date(2025, 7, 1), [year])[(agency, year)]
+    finally:
+        reopened.archive.close()
+    assert verdict.flags == ["backdated"] and verdict.evidence["backdated"]["listing_capture_id"] == listing.id
 
 
 def test_listing_captures_that_prove_nothing_raise_no_backdated_flag(stage):
@@ -409,3 +424,20 @@ def test_listing_matches_a_truncated_title_or_another_url_of_the_report():
     assert flags.lists_report([item], ["http://x/other.html"], [title])
     assert flags.lists_report([item], ["https://x/a/1.html#top"], [])
     assert not flags.lists_report([item], ["http://x/other.html"], ["样例区卫生健康局2022年政府信息公开工作年度报告"])
+
+
+def test_lost_warc_segments_cost_the_checks_not_the_verdict(stage):
+    agency, year = BACKDATED
+    stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency)
+    stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency), agency)
+    stage.archive.close()  # uploads the segment to the local store …
+    segments = list((stage.config.objects_dir / "warcs").rglob("*.warc.gz"))
+    assert segments
+    for segment in segments:
+        segment.unlink()   # … which then loses them
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "on_time" and verdict.publication_date == date(2024, 1, 26)
+    assert verdict.flags == []
+    assert "无法读取" in verdict.evidence["checks"]["archive"]
