@@ -5,7 +5,8 @@ flag's evidence (a JSON-ready dict) when the flag applies, else None.
 
 - ``backdated``: a capture of the agency's report listing, taken after the date the report claims and before the
   archive first saw the report, does not list it (by URL or by title): the claimed date is false.
-- ``changed``: a later capture of the report URL has another payload; what changed, down to table cells and lines.
+- ``changed``: a later capture of the report URL has another payload; what changed, down to table cells and lines
+  (a payload that differs only in page chrome, same tables and same text lines, is not a change).
 - ``removed``: the report URL fails now: its newest fetch after the last success is a 4xx/5xx or a fetch error.
 - ``copied``: the report's text is at least half the same as the agency's previous-year report or another
   agency's report of the same year (character 5-gram containment, numbers masked, prescribed wording left out).

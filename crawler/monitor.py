@@ -29,7 +29,7 @@ A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and th
       "copied":    {"method": "char-5gram-containment", "score", "jaccard", "threshold", "relation":
                     "previous_year" | "same_year_other_agency", "other_report_id", "other_agency_id",
                     "other_report_year", "other_url", "more_matches": […], "message", …},
-      "checks":    {"<flag>": "why it could not be checked"}   # only when something was skipped
+      "checks":    {"<flag>" | "archive": "why it could not be (fully) checked"}   # only when something was skipped
     }
 
 Without an archive reader (``judge(..., reader=None)``) the checks that need archived bytes (parsing listing
