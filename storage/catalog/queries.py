@@ -12,7 +12,7 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.catalog.models import (FETCH_ERROR_KINDS, RUN_STATUSES, Agency, Capture, CrawlRun, FetchError, Report,
@@ -434,6 +434,53 @@ def search_reports(session: Session, words: str, *, limit: int = 50) -> list[Rep
         pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(Report.title.like(pattern, escape="\\"), Report.text.like(pattern, escape="\\")))
     return list(session.scalars(query))
+
+
+# the indexed expression of migration 0002, spelled the same way so that PostgreSQL uses its GIN index
+_PG_SEARCH_DOCUMENT = "to_tsvector('simple', xxgk_bigrams(lower(coalesce(title, '') || ' ' || text)))"
+_FTS_MIN_TERM = 3  # the trigram tokenizer cannot answer shorter terms
+
+
+def full_text_search(session: Session, words: str, *, limit: int = 50, offset: int = 0) -> list[Report]:
+    """The matches of :func:`search_reports` (every whitespace-separated word is a substring of the title or the
+    text), newest report year first, answered from the search index of migration 0002.
+
+    SQLite: FTS5 trigram index for words of three or more characters. PostgreSQL: GIN index over character bigrams
+    for words of two or more, each candidate confirmed by ILIKE. Shorter words fall back to a substring scan.
+    """
+    terms = words.split()
+    if not terms:
+        return []
+    dialect = session.get_bind().dialect.name
+    query = (select(Report).order_by(Report.report_year.desc().nulls_last(), Report.id)
+             .limit(max(limit, 0)).offset(max(offset, 0)))
+    long_terms = [term for term in terms if len(term) >= _FTS_MIN_TERM]
+    if dialect == "sqlite" and long_terms:
+        phrases = " AND ".join('"' + term.replace('"', '""') + '"' for term in long_terms)
+        query = query.where(text("reports.id IN (SELECT rowid FROM reports_fts WHERE reports_fts MATCH :fts_query)")
+                            .bindparams(fts_query=phrases))
+        terms = [term for term in terms if len(term) < _FTS_MIN_TERM]
+    for index, term in enumerate(terms):
+        if dialect == "postgresql" and _has_bigrams(session, term):
+            name = f"search_term_{index}"
+            query = query.where(text(f"{_PG_SEARCH_DOCUMENT} @@ plainto_tsquery('simple', xxgk_bigrams(lower(:{name})))")
+                                .bindparams(**{name: term}))
+        pattern = _like_pattern(term)
+        if dialect == "postgresql":
+            query = query.where(or_(Report.title.ilike(pattern, escape="\\"), Report.text.ilike(pattern, escape="\\")))
+        else:
+            query = query.where(or_(Report.title.like(pattern, escape="\\"), Report.text.like(pattern, escape="\\")))
+    return list(session.scalars(query))
+
+
+def _like_pattern(word: str) -> str:
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _has_bigrams(session: Session, term: str) -> bool:
+    """Whether the term yields any lexeme: an empty tsquery matches nothing, so such a term is only scanned."""
+    return bool(session.scalar(text("SELECT numnode(plainto_tsquery('simple', xxgk_bigrams(lower(:term))))"),
+                               {"term": term}))
 
 
 # ---------------------------------------------------------------- verdicts
