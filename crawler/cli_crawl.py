@@ -11,7 +11,9 @@ from datetime import date
 
 from crawler.cli import CommandError, load_agencies, load_config, open_catalog
 
-DEFAULT_DEMO_PORT = 0  # any free port: a fixed one would fail when something else holds it
+# A fixed port keeps the demo URLs the same from run to run, so a second `xxgk demo` is an incremental crawl
+# (conditional requests, revisits, changed reports) over the same archive.
+DEFAULT_DEMO_PORT = 8765
 
 
 def add_parsers(sub) -> None:
@@ -30,7 +32,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("demo", help="serve the bundled demo portals, crawl, parse and print the timeliness table",
                        description="start the five demo portals on 127.0.0.1, crawl them into the data directory, "
                                    "print the timeliness table and say how to browse the archive")
-    p.add_argument("--port", type=int, default=DEFAULT_DEMO_PORT, help="port of the demo portals (default: any free)")
+    p.add_argument("--port", type=int, default=DEFAULT_DEMO_PORT, help=f"port of the demo portals (default {DEFAULT_DEMO_PORT}; keep it the same between runs)")
     p.add_argument("--edition", type=int, default=1, choices=[1, 2],
                    help="state of the demo portals (2: one report edited, one back-dated report appears)")
     p.add_argument("--as-of", type=date.fromisoformat, help="date the verdicts are judged at (default: today)")
@@ -81,9 +83,11 @@ def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = No
         raise CommandError(str(exc)) from exc
     finally:
         display.close()
+    from storage.archive import open_reader
+
     as_of = as_of or date.today()
     judge(catalog, as_of=as_of, years=years if years is not None else [as_of.year - 1],
-          agency_ids=[agency.id for agency in agencies])
+          agency_ids=[agency.id for agency in agencies], reader=open_reader(config, catalog=catalog))
     return summary
 
 
@@ -160,7 +164,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         server = DemoServer(portals, port=args.port, slow_seconds=3.0).start()
     except OSError as exc:
-        raise CommandError(f"cannot start the demo portals on 127.0.0.1:{args.port}: {exc.strerror or exc}") from exc
+        raise CommandError(f"cannot start the demo portals on 127.0.0.1:{args.port}: {exc.strerror or exc} "
+                           f"(choose another with --port)") from exc
     try:
         print(f"演示门户：{server.base_url}/  （五个虚构机关，数据目录 {config.data_dir}）")
         agencies = portals.registry(server.base_url)
@@ -180,29 +185,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_timeliness(args: argparse.Namespace, agency_ids: list[str]) -> None:
-    """The timeliness table: one row per agency and report year."""
-    from crawler.cli import LEVEL_LABELS, print_table
-    from parsers.dates import SOURCE_NAMES
-    from storage.catalog import queries
+TIMELINESS_COLUMNS = (("agency", "机关"), ("level", "层级"), ("report_year", "年度"), ("status", "状态"),
+                      ("deadline", "截止日期"), ("publication_date", "发布日期"), ("date_source", "日期依据"),
+                      ("days_late", "逾期天数"), ("flags", "标记"))
 
+
+def print_timeliness(args: argparse.Namespace, agency_ids: list[str]) -> None:
+    """The timeliness table: one row per agency and report year, as `xxgk status` prints it."""
+    from crawler.cli import _write_rows
+    from crawler.monitor import verdict_rows
 
     catalog = open_catalog(args)
-    labels = {"on_time": "按时", "late": "逾期", "missing": "未发布", "pending": "未到期", "undetermined": "无法判断"}
-    rows = []
-    with catalog.reading() as session:
-        names = {agency.id: agency for agency in queries.list_agencies(session)}
-        for agency_id in agency_ids:
-            for verdict in queries.verdicts(session, agency_id=agency_id):
-                agency = names[agency_id]
-                status = labels.get(verdict.status, verdict.status)
-                if verdict.status == "late":
-                    status += f" {verdict.days_late} 天"
-                rows.append([agency.name, LEVEL_LABELS.get(agency.level or "", ""), verdict.report_year, status,
-                             verdict.deadline or "", verdict.publication_date or "",
-                             SOURCE_NAMES.get(verdict.date_source or "", verdict.date_source or ""),
-                             "、".join(verdict.flags or [])])
-    print_table(["机关", "层级", "年度", "状态", "截止日期", "发布日期", "日期依据", "标记"], rows)
+    try:
+        rows = [row for agency_id in agency_ids for row in verdict_rows(catalog, agency_id=agency_id)]
+    finally:
+        catalog.close()
+    _write_rows(rows, "table", None, TIMELINESS_COLUMNS)
 
 
 # ---------------------------------------------------------------- schedule

@@ -71,8 +71,8 @@ CONTENT_TYPES = {
 
 # Statuses and flags used in the expected results.
 ON_TIME, LATE, MISSING, PENDING = "on_time", "late", "missing", "pending"
-FLAG_BACKDATED = "backdated"                  # the portal's date is earlier than the report really appeared
-FLAG_EDITED = "edited_after_publication"      # same URL, content changed (edition ≥ 2)
+FLAG_BACKDATED = "backdated"                  # (verdict flag id as in crawler.flags) the portal's date is earlier than the report really appeared
+FLAG_EDITED = "changed"                       # same URL, content changed (edition ≥ 2); verdict flag id as in crawler.flags
 FLAG_REDIRECTED = "redirected"                # the listing links an old URL that answers 301 → the report
 FLAG_CONSISTENCY = "consistency_broken"       # one table number changed so that a 勾稽 rule fails
 FLAG_DEADLINE_DAY = "on_deadline_day"         # published on the deadline itself: still on time
