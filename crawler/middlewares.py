@@ -9,8 +9,9 @@ fetched. ``FetchErrorMiddleware`` sits farthest from the downloader and sees onl
 redirects: a final exception or a final 4xx/5xx is one ``fetch_errors`` row (``Archive.record_error``).
 
 ``CrawlArchive`` is the crawl's single ``storage.archive.Archive`` (opened on first use from the settings, finished
-on ``spider_closed`` with the Scrapy stats as the run's counts), shared with ``crawler.pipelines``. All archive and
-catalog calls go through its one writer thread, which keeps SQLite writes serial and fsyncs off the reactor.
+on ``spider_closed`` with the Scrapy stats as the run's counts), shared with ``crawler.pipelines``. Archive and
+catalog writes go through its one writer thread, which keeps SQLite writes serial and fsyncs off the reactor; reads
+(validators, captures read back, report lookups) go through a small pool of reader threads beside it.
 """
 from __future__ import annotations
 
@@ -58,10 +59,11 @@ _NOT_MODIFIED_KEEPS = {b"content-length", b"content-type", b"content-encoding", 
 class CrawlArchive:
     """The one Archive of a crawl and the single thread every archive/catalog call runs on."""
 
-    def __init__(self, archive: Archive, crawler):
+    def __init__(self, archive: Archive, crawler, readers: int = 2):
         self.archive = archive
         self.crawler = crawler
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xxgk-archive")
+        self._readers = ThreadPoolExecutor(max_workers=max(1, readers), thread_name_prefix="xxgk-archive-read")
         self._finished = False
 
     @classmethod
@@ -75,7 +77,7 @@ class CrawlArchive:
         archive = Archive.open(config, run_id=settings.get("ARCHIVE_RUN_ID"), settings=_run_settings(crawler),
                                segment_size=settings.getint("ARCHIVE_SEGMENT_SIZE"),
                                durability=settings.get("ARCHIVE_DURABILITY", "fsync"))
-        holder = cls(archive, crawler)
+        holder = cls(archive, crawler, readers=settings.getint("ARCHIVE_READERS", 2))
         crawler._xxgk_archive = holder
         crawler.signals.connect(holder.spider_closed, signal=signals.spider_closed)
         log.info("archiving crawl run %s into %s", archive.run_id, config.data_dir)
@@ -86,8 +88,12 @@ class CrawlArchive:
         return self.archive.run_id
 
     async def call(self, function: Callable[..., Any], *args, **kwargs) -> Any:
-        """Run ``function`` on the writer thread and wait for it without blocking the reactor."""
+        """Run ``function`` (one that writes) on the writer thread and wait for it without blocking the reactor."""
         return await asyncio.wrap_future(self._executor.submit(function, *args, **kwargs))
+
+    async def read(self, function: Callable[..., Any], *args, **kwargs) -> Any:
+        """Run ``function`` (one that only reads) on a reader thread: reads need not queue behind writes."""
+        return await asyncio.wrap_future(self._readers.submit(function, *args, **kwargs))
 
     def call_now(self, function: Callable[..., Any], *args, **kwargs) -> Any:
         """Run ``function`` on the writer thread and block until it is done (start-up and shutdown only)."""
@@ -105,6 +111,7 @@ class CrawlArchive:
             log.error("crawl run %s could not be closed cleanly: %s", self.run_id, exc)
         finally:
             self._executor.shutdown(wait=True)
+            self._readers.shutdown(wait=True)
 
 
 def run_status(finish_reason: str) -> str:
@@ -179,7 +186,7 @@ class ArchiveMiddleware:
         if any(name in request.headers for name in _CONDITIONAL_HEADERS):
             return None  # the caller chose its own
         try:
-            validators = await self.holder.call(self.holder.archive.validators, request.url)
+            validators = await self.holder.read(self.holder.archive.validators, request.url)
         except ArchiveError as exc:
             log.warning("no validators for %s: %s", request.url, exc)
             return None
@@ -245,7 +252,7 @@ class ArchiveMiddleware:
             return response
         self.stats.inc_value("archive/not_modified")
         try:
-            original = await self.holder.call(self.holder.archive.read_capture, ref.refers_to)
+            original = await self.holder.read(self.holder.archive.read_capture, ref.refers_to)
         except Exception as exc:  # noqa: BLE001 - CaptureError, store errors …: fall back to the bare 304
             log.error("304 for %s but its capture %s cannot be read: %s", request.url, ref.refers_to, exc)
             self.stats.inc_value("archive/not_modified_unreadable")

@@ -130,7 +130,7 @@ class ParsePipeline:
         catalog = self.holder.archive.catalog
         try:
             if item.unchanged:
-                known = await self.holder.call(existing_report, catalog, item.payload_capture_id)
+                known = await self.holder.read(existing_report, catalog, item.payload_capture_id)
                 if known is not None:
                     self.stats.inc_value("parse/unchanged")
                     if known[1]:

@@ -84,6 +84,7 @@ PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 2
 ARCHIVE_ENABLED = True
 ARCHIVE_DURABILITY = "fsync"          # "os" for bulk runs and tests (see storage.archive)
 ARCHIVE_SEGMENT_SIZE = 100 * 1024 * 1024
+ARCHIVE_READERS = 2                   # threads for catalog reads (validators, 304 read-backs) beside the writer
 ARCHIVE_CONDITIONAL_GET = True        # If-None-Match / If-Modified-Since from the last capture of the URL
 ARCHIVE_SCREENSHOTS = True            # a PNG of every browser-rendered page, as a resource record
 ARCHIVE_RUN_ID = None                 # None starts a new crawl run; an id resumes that run

@@ -215,3 +215,45 @@ def test_unchanged_portals_are_revisits_then_edition_two_adds_versions(tmp_path)
         assert queries.get_run(session, third.run_id).status == "finished"
     assert third.reports_new == 2  # the edited version and the back-dated report
     reader.catalog.close()
+
+
+# ---------------------------------------------------------------- other ways in
+
+def test_scrapy_crawl_command_runs_the_same_spider(tmp_path):
+    """``scrapy crawl reports -a registry=FILE -a agency=ID`` (scrapy.cfg → crawler.settings, config from XXGK_*)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from crawler.demo.portals import registry_yaml_text
+
+    repo = Path(__file__).resolve().parents[1]
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        registry = tmp_path / "registry.yaml"
+        registry.write_text(registry_yaml_text().replace("{base}", server.base_url), encoding="utf-8")
+        env = {**os.environ, "XXGK_DATA_DIR": str(tmp_path / "data")}
+        done = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "reports", "-a", f"registry={registry}",
+                               "-a", "agency=ysq-wjw", "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0",
+                               "-s", "ARCHIVE_DURABILITY=os", "-s", "LOG_LEVEL=WARNING"],
+                              cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+        expected = [r for r in server.portals.expected_reports(server.base_url) if r.agency_id == "ysq-wjw"]
+    assert done.returncode == 0, done.stderr[-2000:]
+    config = config_in(tmp_path / "data")
+    found = {(r.url, r.report_year) for r in _reports(config) if r.is_report}
+    assert {(r.url, r.report_year) for r in expected} <= found
+    with catalog_of(config) as session:
+        (run,) = queries.list_runs(session)
+        assert run.status == "finished" and run.settings["agencies"] == ["ysq-wjw"]
+
+
+def test_agency_with_robots_ignore_is_fetched_past_robots_txt(tmp_path):
+    from dataclasses import replace
+
+    portals = DemoPortals()
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        trs = next(a for a in portals.registry(server.base_url) if a.id == "sfq-wjj")
+        summary = crawl(config_in(tmp_path / "data"), [replace(trs, robots="ignore")])
+        private = [request for request in server.requests if request.path.startswith(ROBOTS_DISALLOWED)]
+    assert summary.status == "finished" and "robots" not in summary.errors
+    assert [request.status for request in private] == [200]

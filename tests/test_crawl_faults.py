@@ -255,3 +255,19 @@ def test_crawl_killed_with_sigkill_keeps_every_capture(tmp_path):
     finally:
         archive.close()
     assert killed_run != archive.run_id
+
+
+# ---------------------------------------------------------------- a run that cannot proceed
+
+def test_crawl_that_cannot_open_its_archive_fails_with_one_clear_error(tmp_path):
+    from crawler.run import CrawlError
+    from storage.config import Config
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the catalog's directory should be")
+    config = Config(data_dir=tmp_path / "data", database_url=f"sqlite:///{blocker}/catalog.sqlite3")
+    agency = Agency(id="x", name="示范区卫生健康局", level="department", homepage="http://127.0.0.1:9/")
+    with pytest.raises(CrawlError) as raised:
+        crawl(config, [agency])
+    message = str(raised.value)
+    assert "抓取未能进行" in message and "not-a-directory" in message and "\n" not in message
