@@ -181,6 +181,10 @@ def upload_segment(store: ObjectStore, catalog: Catalog, key: str, path: Path, r
         queries.mark_segment(session, key, "uploaded", size=info.size, sha256=info.sha256, records=records)
     path.unlink(missing_ok=True)
     fsync_dir(path.parent)
+    try:
+        path.parent.rmdir()  # the run's spool folder, once its last segment is up
+    except OSError:
+        pass
 
 
 def recover(store: ObjectStore, catalog: Catalog, spool_dir: Path, writer: str) -> RecoveryReport:

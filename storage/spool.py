@@ -85,8 +85,15 @@ class SpoolSegment:
     def create(cls, spool_dir: Path, key: str, warcinfo: dict, compresslevel: int = DEFAULT_COMPRESSLEVEL,
                now: datetime | None = None, sync: bool = True) -> "SpoolSegment":
         path = spool_path(spool_dir, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "xb")
+        for attempt in range(3):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                handle = open(path, "xb")
+                break
+            except FileNotFoundError:
+                # another writer removed the emptied run folder between mkdir and open
+                if attempt == 2:
+                    raise
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             segment = cls(key, path, handle, SegmentWriter(handle, path.name, compresslevel), sync)
