@@ -17,7 +17,7 @@ from parsers.record import DateEvidence, ReportRecord
 from storage.catalog import Catalog, CatalogError, CatalogMissing
 from storage.catalog import queries
 from storage.catalog.database import MIGRATIONS_DIR
-from storage.catalog.models import Base, Capture, Report
+from storage.catalog.models import Base, Capture, Report, include_in_comparison
 from storage.config import Config
 
 T0 = datetime(2023, 1, 30, 2, 20, 30, 123456, tzinfo=timezone.utc)
@@ -52,7 +52,9 @@ def test_open_migrates_to_head_and_the_schema_matches_the_models(catalog, catalo
     script = ScriptDirectory.from_config(AlembicConfig(str(MIGRATIONS_DIR / "alembic.ini")))
     assert catalog.revision() == script.get_current_head()
     with catalog.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        # the search index objects of migration 0002 have no model: the comparison leaves them out
+        context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                               "include_name": include_in_comparison})
         assert compare_metadata(context, Base.metadata) == []
     Catalog.open(catalog_url).close()  # a second open is a no-op
     assert catalog.revision() == script.get_current_head()
