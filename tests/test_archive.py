@@ -197,6 +197,7 @@ def test_bad_input_is_refused_before_anything_is_written(storage_config):
 def generated_responses(count: int, seed: int = 7):
     """HTML (UTF-8 and GBK), PDF, binary, empty, redirects and one 20 MB body, some URLs fetched twice."""
     rng = random.Random(seed)
+    previous_html = b""
     pdf_head = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<</Type/Catalog>>endobj\n"
     for i in range(count):
         kind = ("html", "gbk", "pdf", "binary", "empty", "redirect", "repeat")[i % 7]
