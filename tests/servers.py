@@ -154,9 +154,12 @@ class SeaweedS3:
         """The S3 port opens before the volume server has registered: wait until a real write succeeds."""
         import io
 
+        import urllib3
         from minio import Minio
 
-        client = Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=False)
+        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=10), retries=False)
+        client = Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=False,
+                       http_client=http)
         deadline = time.monotonic() + timeout
         error: Exception | None = None
         while time.monotonic() < deadline:
