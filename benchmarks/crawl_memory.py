@@ -17,7 +17,6 @@ import resource
 import sys
 import tempfile
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -34,9 +33,8 @@ MB = 1024  # ru_maxrss is in KiB on Linux
 # ---------------------------------------------------------------- the synthetic portal
 
 def listing_page(number: int, pages: int, per_page: int) -> bytes:
-    rows = "\n".join(
-        f'<li><a href="/doc/{number}_{item}.html">{_title(number, item)}</a><span>2024-01-{1 + item % 28:02d}</span></li>'
-        for item in range(per_page))
+    rows = "\n".join(f'<li><a href="/doc/{number}_{item}.html">{_title(number, item)}</a>'
+                     f"<span>2024-01-{1 + item % 28:02d}</span></li>" for item in range(per_page))
     pager = f"<span>共{pages}页</span>"
     if number < pages:
         pager += f' <a href="/column/index.html?page={number + 1}">下一页</a>'
@@ -168,7 +166,8 @@ def run_full(portal: Portal, concurrency: int, fsync: bool, data_dir: Path) -> d
 def _line(name: str, result: dict) -> str:
     rate = result["pages"] / max(result["seconds"], 1e-9)
     return (f"{name:<10} {result['pages']:>7} pages in {result['seconds']:7.1f} s = {rate:7.1f} pages/s   "
-            f"peak RSS {result['max_rss_kb'] / MB:7.1f} MB (largest child {result['children_max_rss_kb'] / MB:6.1f} MB)")
+            f"peak RSS {result['max_rss_kb'] / MB:7.1f} MB "
+            f"(largest child {result['children_max_rss_kb'] / MB:6.1f} MB)")
 
 
 def main() -> int:

@@ -75,6 +75,9 @@ class ReportsSpider(scrapy.Spider):
             from storage.config import Config
             config = Config.from_env()
         settings.setdict(settings_for(config), priority="spider")
+        if not settings.getbool("DISCOVERY_JS_RENDER", True):
+            # no browser wanted: Scrapy's own HTTP handlers, and no Playwright driver process started for nothing
+            settings.set("DOWNLOAD_HANDLERS", {}, priority="spider")
 
     # -- requests
 
