@@ -309,16 +309,18 @@ CRASHING_WRITER = textwrap.dedent("""
     from storage.config import Config
 
     archive = Archive.open(Config.from_env(), run_id="crashed-run")
-    for i in range(int(sys.argv[1])):
-        ref = archive.record_fetch(f"http://crash.example/{i}", "GET", [], 200, "OK", [("Content-Type", "text/plain")],
-                                   f"payload {i} ".encode() * 50, agency_id="a1",
-                                   fetched_at=datetime(2024, 1, 30, 1, 2, 3, i, tzinfo=timezone.utc))
+    count, with_revisit = int(sys.argv[1]), sys.argv[2] == "revisit"
+    fetches = [*range(count), *([0] if with_revisit else [])]  # the revisit: capture 0's URL and body again
+    for n, i in enumerate(fetches):
+        archive.record_fetch(f"http://crash.example/{i}", "GET", [], 200, "OK", [("Content-Type", "text/plain")],
+                             f"payload {i} ".encode() * 50, agency_id="a1",
+                             fetched_at=datetime(2024, 1, 30, 1, 2, 3, n, tzinfo=timezone.utc))
     print(archive._segment.key, flush=True)
     os._exit(0)  # dies without closing: the segment stays in the spool
 """)
 
 
-def crash_while_writing(config: Config, captures: int) -> str:
+def crash_while_writing(config: Config, captures: int, *, revisit: bool = False) -> str:
     env = {**os.environ, "XXGK_DATA_DIR": str(config.data_dir), "PYTHONPATH": str(REPO)}
     for name in ("XXGK_S3_ENDPOINT", "XXGK_S3_ACCESS_KEY", "XXGK_S3_SECRET_KEY", "XXGK_S3_BUCKET",
                  "XXGK_DATABASE_URL"):
@@ -326,8 +328,8 @@ def crash_while_writing(config: Config, captures: int) -> str:
     if config.uses_s3:
         env.update({"XXGK_S3_ENDPOINT": config.s3_endpoint, "XXGK_S3_ACCESS_KEY": config.s3_access_key,
                     "XXGK_S3_SECRET_KEY": config.s3_secret_key, "XXGK_S3_BUCKET": config.s3_bucket})
-    done = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(captures)], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(captures), "revisit" if revisit else "-"],
+                          env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -339,13 +341,14 @@ def rows_of(config: Config, key: str) -> list[dict]:
 
 
 def test_restart_cuts_a_half_written_record_indexes_orphans_and_uploads(storage_config):
-    key = crash_while_writing(storage_config, 5)
+    key = crash_while_writing(storage_config, 5, revisit=True)
     spool_file = storage_config.data_dir / "spool" / key
     assert spool_file.exists()
     before = rows_of(storage_config, key)
-    assert len(before) == 5
-    # the process died after the last record was durable but before its row was written …
+    assert [row["record_type"] for row in before] == ["response"] * 5 + ["revisit"]
+    # the process died after the last records were durable but before their rows were written …
     with Catalog.open(storage_config) as catalog, catalog.session() as session:
+        session.execute(delete(CaptureRow).where(CaptureRow.record_type == "revisit"))
         session.execute(delete(CaptureRow).where(CaptureRow.url == "http://crash.example/4"))
     # … and a later record was being written when it died
     good_size = spool_file.stat().st_size
@@ -355,7 +358,7 @@ def test_restart_cuts_a_half_written_record_indexes_orphans_and_uploads(storage_
     with Archive.open(storage_config) as archive:
         report = archive.recovery
     assert report.truncated == {key: 400}
-    assert report.indexed == 1 and report.uploaded == [key]
+    assert report.indexed == 2 and report.uploaded == [key]
     assert not spool_file.exists()
     store = open_store(storage_config)
     assert store.stat(key).size == good_size
