@@ -139,7 +139,8 @@ def fault_crawl(tmp_path_factory):
         }
         with FaultServer(routes) as server:
             items = [server.base_url + path for path in routes if path != "/docs/loop-b.html"]
-            items += [refused, tls.base_url + "/docs/tls.html"]
+            plain_as_https = server.base_url.replace("http://", "https://") + "/docs/good.html"
+            items += [refused, tls.base_url + "/docs/tls.html", plain_as_https]
             rows = "".join(f'<li><a href="{url}">示范区医疗保障局2022年政府信息公开工作年度报告（{n}）</a>'
                            f"<span>2023-01-18</span></li>" for n, url in enumerate(items))
             server.routes["/column/index.html"] = (
@@ -149,7 +150,7 @@ def fault_crawl(tmp_path_factory):
             config = config_in(work / "data")
             summary = crawl(config, [agency], PARSE_TIMEOUT=PARSE_TIMEOUT, DOWNLOAD_MAXSIZE=MAX_SIZE)
             yield SimpleNamespace(config=config, summary=summary, base=server.base_url, tls=tls.base_url,
-                                  refused=refused)
+                                  refused=refused, plain_as_https=plain_as_https)
 
 
 def _error_kinds(fault_crawl) -> dict[str, set[str]]:
@@ -202,6 +203,7 @@ def test_bad_answers_are_error_rows_for_their_urls(fault_crawl):
     assert kinds.get(base + "/docs/loop-a.html") == {"redirect_loop"}
     assert kinds.get(base + "/docs/huge.pdf") == {"size"}
     assert kinds.get(fault_crawl.refused) == {"reset"}
+    assert kinds.get(fault_crawl.plain_as_https) == {"tls"}  # no TLS handshake possible with a plain HTTP server
 
 
 def test_response_over_a_certificate_that_would_not_verify_is_kept_and_marked(fault_crawl):
