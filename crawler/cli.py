@@ -86,15 +86,12 @@ def _open_archive_reader(args: argparse.Namespace):
     """A capture reader over the existing catalog and store; never creates either."""
     from storage.archive import open_reader
     from storage.catalog import CatalogError
-    from storage.config import Config, ConfigError
     from storage.objects import ObjectStoreError
 
+    config = load_config(args)
     try:
-        config = Config.from_env(data_dir=args.data_dir)
         return open_reader(config)
-    except CatalogError as exc:
-        raise CommandError(str(exc)) from exc
-    except (ObjectStoreError, ConfigError) as exc:
+    except (CatalogError, ObjectStoreError) as exc:
         raise CommandError(str(exc)) from exc
 
 

@@ -499,6 +499,12 @@ class Archive:
 def open_reader(config: Config, *, store: ObjectStore | None = None,
                 catalog: Catalog | None = None) -> CaptureReader:
     """A reader for the web UI and the CLI, which read captures without starting a run."""
+    own_catalog = catalog is None
     catalog = catalog or Catalog.open(config, create=False)
-    store = store or open_store(config, create_bucket=False)
+    try:
+        store = store or open_store(config, create_bucket=False)
+    except ObjectStoreError:
+        if own_catalog:
+            catalog.close()
+        raise
     return CaptureReader(store, catalog, Path(config.data_dir) / "spool")
