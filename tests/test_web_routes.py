@@ -1,0 +1,578 @@
+"""Every route of the web UI through FastAPI's TestClient, over a real archive of the demo portals
+(tests/web_fixtures.py): what the pages say in Chinese, what the JSON twins hold, exports, paging, errors."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime, timezone
+
+import lxml.html
+import openpyxl
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from crawler.demo.portals import DemoPortals
+from parsers.document import parse_document
+from parsers.record import FetchContext
+from storage.catalog import Catalog, queries
+from storage.catalog.models import Capture, CrawlRun, FetchError, Report
+from storage.config import Config
+from tests.web_fixtures import AS_OF, BASE, DemoArchive, shared_demo_archive
+from web.app import PAGES, create_app
+from web.dashboard import PAGE_SIZE
+from web.labels import STATUS_LABELS, status_label
+
+JUDGED = ("on_time", "late", "missing")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> DemoArchive:
+    return shared_demo_archive(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def client(demo):
+    with TestClient(create_app(demo.config)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def catalog(demo):
+    opened = Catalog.open(demo.config, create=False)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def stored(catalog):
+    """The verdicts as the catalog holds them, with their agencies: the truth every page must show."""
+    with catalog.reading() as session:
+        agencies = {agency.id: agency for agency in queries.list_agencies(session)}
+        return [(verdict, agencies[verdict.agency_id]) for verdict in queries.verdicts(session)]
+
+
+def page(response) -> lxml.html.HtmlElement:
+    assert response.status_code == 200, response.text[:500]
+    assert response.headers["content-type"].startswith("text/html")
+    return lxml.html.fromstring(response.text)
+
+
+def shown_cells(document) -> dict[tuple[str, int], str]:
+    """(agency id, report year) → status of every coloured cell of the dashboard table."""
+    cells = {}
+    for row in document.xpath("//table[@id='verdicts']/tbody/tr"):
+        for cell in row.xpath("./td[@data-status]"):
+            cells[(row.get("data-agency"), int(cell.get("data-year")))] = cell.get("data-status")
+    return cells
+
+
+# ---------------------------------------------------------------- dashboard
+
+def test_dashboard_shows_every_stored_verdict_coloured_and_in_chinese(client, stored):
+    document = page(client.get("/"))
+    assert shown_cells(document) == {(verdict.agency_id, verdict.report_year): verdict.status
+                                     for verdict, _agency in stored}
+    for verdict, agency in stored:
+        row = document.xpath(f"//tr[@data-agency='{agency.id}']")[0]
+        assert agency.name in row.text_content()
+        cell = row.xpath(f"./td[@data-year='{verdict.report_year}']")[0]
+        assert status_label(verdict.status, verdict.days_late) in cell.text_content()
+        assert f"status-{verdict.status}" in cell.get("class")
+
+
+def test_a_late_report_of_the_demo_reads_as_late_by_its_days(client):
+    truth = [v for v in DemoPortals().expected_verdicts(AS_OF, BASE) if v.status == "late" and v.days_late]
+    assert truth, "the demo portals have late reports"
+    document = page(client.get("/"))
+    for verdict in truth:
+        cell = document.xpath(f"//tr[@data-agency='{verdict.agency_id}']/td[@data-year='{verdict.report_year}']")[0]
+        assert f"逾期 {verdict.days_late} 天" in cell.text_content()
+
+
+def test_counts_per_status_and_on_time_rate_by_year_follow_the_catalog(client, stored):
+    data = client.get("/api/dashboard").json()
+    truth = Counter(verdict.status for verdict, _agency in stored)
+    assert {item["status"]: item["count"] for item in data["counts"]} == {s: truth.get(s, 0) for s in STATUS_LABELS}
+    assert data["verdicts"] == len(stored)
+    for year_item in data["chart"]:
+        year = [verdict.status for verdict, _agency in stored if verdict.report_year == year_item["year"]]
+        judged = [status for status in year if status in JUDGED]
+        assert year_item["judged"] == len(judged)
+        assert year_item["rate"] == (judged.count("on_time") / len(judged) if judged else None)
+    document = page(client.get("/"))
+    bars = document.xpath("//svg//g[@data-year]")
+    assert sorted(int(bar.get("data-year")) for bar in bars) == sorted(item["year"] for item in data["chart"])
+    rated = next(item for item in data["chart"] if item["rate"] is not None)
+    bar = document.xpath(f"//svg//g[@data-year='{rated['year']}']")[0]
+    assert f"{rated['rate'] * 100:.0f}%" in bar.text_content()
+
+
+@pytest.mark.parametrize("query, keep", [
+    ({"year": "2023"}, lambda v, a: v.report_year == 2023),
+    ({"status": "late"}, lambda v, a: v.status == "late"),
+    ({"status": "missing", "year": "2022"}, lambda v, a: v.status == "missing" and v.report_year == 2022),
+    ({"level": "government"}, lambda v, a: a.level == "government"),
+    ({"level": "department", "status": "on_time"}, lambda v, a: a.level == "department" and v.status == "on_time"),
+])
+def test_filters_change_which_cells_and_rows_are_shown(client, stored, query, keep):
+    wanted = {(verdict.agency_id, verdict.report_year): verdict.status for verdict, agency in stored
+              if keep(verdict, agency)}
+    document = page(client.get("/", params=query))
+    assert shown_cells(document) == wanted
+    if "status" in query:  # a status filter keeps only the agencies that have such a verdict
+        rows = {row.get("data-agency") for row in document.xpath("//table[@id='verdicts']/tbody/tr")}
+        assert rows == {agency_id for agency_id, _year in wanted}
+    if "year" in query:
+        headers = [th.text_content() for th in document.xpath("//table[@id='verdicts']/thead//th")][3:]
+        assert headers == [f"{query['year']} 年度"]
+    selected = document.xpath("//form[@class='filters']//option[@selected]")
+    assert {option.get("value") for option in selected} == set(query.values())
+
+
+def test_a_bad_filter_is_a_clear_error_on_the_page_and_in_the_api(client):
+    response = client.get("/", params={"year": "二〇二三"})
+    assert response.status_code == 400
+    assert "年份“二〇二三”无效" in response.text
+    response = client.get("/api/dashboard", params={"status": "<script>"})
+    assert response.status_code == 400
+    assert "状态“<script>”无效" in response.json()["detail"]
+    assert client.get("/", params={"page": "0"}).status_code == 400
+
+
+# ---------------------------------------------------------------- exports
+
+def _wanted_rows(stored, keep) -> list[tuple[str, int, str]]:
+    return sorted((agency.name, verdict.report_year, status_label(verdict.status, verdict.days_late))
+                  for verdict, agency in stored if keep(verdict, agency))
+
+
+@pytest.mark.parametrize("query, keep", [
+    ({}, lambda v, a: True),
+    ({"year": "2023"}, lambda v, a: v.report_year == 2023),
+    ({"status": "late"}, lambda v, a: v.status == "late"),
+    ({"level": "department", "year": "2022"}, lambda v, a: a.level == "department" and v.report_year == 2022),
+])
+def test_exports_hold_exactly_the_filtered_verdicts_in_csv_xlsx_and_json(client, stored, query, keep):
+    wanted = _wanted_rows(stored, keep)
+    response = client.get("/export.csv", params=query)
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith("attachment")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    header = rows[0]
+    assert header[:6] == ["机关代码", "机关", "层级", "行政区划", "报告年度", "状态"]
+    assert sorted((row[1], int(row[4]), row[5]) for row in rows[1:]) == wanted
+
+    response = client.get("/export.xlsx", params=query)
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True).active
+    values = list(sheet.iter_rows(values_only=True))
+    assert list(values[0][:6]) == header[:6]
+    assert sorted((row[1], int(row[4]), row[5]) for row in values[1:]) == wanted
+
+    response = client.get("/export.json", params=query)
+    exported = json.loads(response.content)
+    assert exported["filters"] == query
+    assert sorted((row["agency"], row["report_year"], row["status_label"]) for row in exported["rows"]) == wanted
+    assert all(row["status"] in STATUS_LABELS for row in exported["rows"])
+
+
+def test_export_links_on_the_dashboard_carry_its_filters(client):
+    document = page(client.get("/", params={"year": "2023", "status": "on_time"}))
+    for kind in ("csv", "xlsx", "json"):
+        href = document.get_element_by_id(f"export-{kind}").get("href")
+        assert href.startswith(f"/export.{kind}?") and "year=2023" in href and "status=on_time" in href
+
+
+# ---------------------------------------------------------------- paging over many agencies
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory):
+    """A catalog with 2.5 pages of agencies (three levels) and their verdicts, written through the queries."""
+    config = Config.from_env({}, data_dir=tmp_path_factory.mktemp("crowded"))
+    catalog = Catalog.open(config)
+    statuses = ("on_time", "late", "missing", "on_time", "pending")
+    count = PAGE_SIZE * 2 + PAGE_SIZE // 2
+    with catalog.session() as session:
+        for index in range(count):
+            agency_id = f"a{index:04d}"
+            queries.upsert_agency(session, agency_id, f"第{index}号机关", level=("department", "government", "township")[index % 3],
+                                  region=f"地区{index % 4}")
+            for year in (2021, 2022, 2023):
+                status = "undetermined" if index == 77 and year == 2022 else statuses[(index + year) % 5]
+                queries.upsert_verdict(session, agency_id, year, status, days_late=3 if status == "late" else None)
+    catalog.close()
+    with TestClient(create_app(config)) as test_client:
+        yield test_client, config, count
+
+
+def test_pages_walk_every_agency_once_in_order(crowded):
+    client, _config, count = crowded
+    seen, number = [], 1
+    while True:
+        data = client.get("/api/dashboard", params={"page": number}).json()
+        seen += [row["agency"]["id"] for row in data["rows"]]
+        assert data["page"]["total_agencies"] == count
+        assert data["page"]["pages"] == -(-count // PAGE_SIZE)
+        if not data["page"]["has_next"]:
+            break
+        number += 1
+    assert seen == [f"a{index:04d}" for index in range(count)]
+    assert number == data["page"]["pages"]
+    document = page(client.get("/", params={"page": 2}))
+    assert document.xpath("//a[@rel='prev']")[0].get("href") == "/?page=1"
+    assert document.xpath("//a[@rel='next']")[0].get("href") == "/?page=3"
+
+
+@pytest.mark.parametrize("status", ["on_time", "undetermined"])  # a common status and a rare one
+def test_a_status_filter_pages_through_exactly_the_agencies_that_have_it(crowded, status):
+    client, config, _count = crowded
+    catalog = Catalog.open(config, create=False)
+    with catalog.reading() as session:
+        wanted = sorted({verdict.agency_id for verdict in queries.verdicts(session, status=status)})
+    catalog.close()
+    seen, number = [], 1
+    while True:
+        data = client.get("/api/dashboard", params={"status": status, "page": number}).json()
+        seen += [row["agency"]["id"] for row in data["rows"]]
+        if not data["page"]["has_next"]:
+            break
+        number += 1
+    assert seen == wanted
+
+
+def test_counts_follow_an_agency_that_changes_level(crowded):
+    client, config, _count = crowded
+    before = client.get("/api/dashboard", params={"level": "township"}).json()["verdicts"]
+    catalog = Catalog.open(config, create=False)
+    with catalog.session() as session:
+        queries.upsert_agency(session, "a0000", "第0号机关", level="township", region="地区0")  # was department
+    catalog.close()
+    try:
+        assert client.get("/api/dashboard", params={"level": "township"}).json()["verdicts"] == before + 3
+    finally:
+        catalog = Catalog.open(config, create=False)
+        with catalog.session() as session:
+            queries.upsert_agency(session, "a0000", "第0号机关", level="department", region="地区0")
+        catalog.close()
+
+
+# ---------------------------------------------------------------- agency page
+
+def test_agency_page_shows_each_year_with_its_evidence_reports_captures_and_errors(client, catalog, stored):
+    agency_id = "sfq-wjj"
+    document = page(client.get(f"/agencies/{agency_id}"))
+    text = document.text_content()
+    with catalog.reading() as session:
+        reports = queries.reports_of_agency(session, agency_id)
+        captures = queries.captures_by_agency(session, agency_id)
+    for verdict, _agency in stored:
+        if verdict.agency_id != agency_id:
+            continue
+        row = document.xpath(f"//table[@id='agency-verdicts']//tr[@data-year='{verdict.report_year}']")[0]
+        row_text = row.text_content()
+        assert row.get("data-status") == verdict.status
+        assert verdict.deadline.isoformat() in row_text and verdict.legal_basis in row_text
+        if verdict.publication_date:
+            assert verdict.publication_date.isoformat() in row_text
+            assert "来源：网页元数据 PubDate" in row_text  # the demo TRS pages carry <meta name="PubDate">
+        for flag in verdict.flags:
+            assert {"changed": "发布后修改", "copied": "疑似雷同", "backdated": "倒签", "removed": "已删除"}[flag] in row_text
+    for report in reports:
+        assert report.title in text
+    assert {int(link.text) for link in document.xpath("//a[starts-with(@href, '/captures/')]") if link.text.isdigit()} \
+        >= {capture.id for capture in captures}
+    data = client.get(f"/api/agencies/{agency_id}").json()
+    assert data["capture_total"] == len(captures)
+    assert {item["report_year"] for item in data["verdicts"]} == {v.report_year for v, _a in stored if v.agency_id == agency_id}
+    errors = page(client.get("/agencies/ylx-wjj")).text_content()
+    assert "HTTP 500 服务器内部错误" in errors and "HTTP 错误" in errors
+
+
+def test_the_raw_date_string_behind_a_publication_date_is_shown(client, catalog):
+    with catalog.reading() as session:
+        verdict = queries.verdicts(session, agency_id="sfq-wjj", report_year=2022)[0]
+        report = session.get(Report, verdict.report_id)
+    raw = next(item["raw"] for item in report.record_json["dates"]
+               if item["source"] == verdict.date_source and item["date"] == verdict.publication_date.isoformat())
+    row = page(client.get("/agencies/sfq-wjj")).xpath("//tr[@data-year='2022']")[0]
+    assert f"原文：「{raw}」" in row.text_content()
+
+
+def test_changed_flag_links_both_versions_and_the_changed_cell(client, catalog):
+    data = client.get("/api/agencies/sfq-wjj").json()
+    flagged = next(v for v in data["verdicts"] if any(flag["code"] == "changed" for flag in v["flags"]))
+    changed = next(flag for flag in flagged["flags"] if flag["code"] == "changed")
+    assert {link["label"] for link in changed["links"]} >= {"修改前的存档", "修改后的存档"}
+    revision = next(r for r in DemoPortals().reports() if r.revision is not None).revision
+    _table, _row, _column, old, new = revision.cell
+    assert any(str(cell.get("old")) == old and str(cell.get("new")) == new for cell in changed["cells"])
+
+
+# ---------------------------------------------------------------- report page
+
+def _broken_report(catalog) -> Report:
+    with catalog.reading() as session:
+        return next(report for report in session.scalars(select(Report).order_by(Report.id))
+                    if report.record_json.get("consistency_errors"))
+
+
+def test_report_page_shows_the_record_and_marks_the_cells_of_broken_rules(client, catalog):
+    report = _broken_report(catalog)
+    record = report.record_json
+    document = page(client.get(f"/reports/{report.id}"))
+    assert document.get_element_by_id("report-title").text_content() == report.title
+    broken = {(cell.get("data-row"), cell.get("data-column")) for cell in document.xpath("//td[contains(@class, 'broken')]")}
+    spec = next(r for r in DemoPortals().reports() if r.broken_cell is not None)
+    rules = {error["rule"]: error["where"] for error in record["consistency_errors"]}
+    assert rules.get("t3.col.balance") == "表三 自然人列" and rules.get("t3.row.total") == "表三 本年新收行"
+    # 一 + 二 = 三(七) + 四 fails in the 自然人 column: those four cells are marked
+    assert {("本年新收", "自然人"), ("上年结转", "自然人"), ("总计", "自然人"), ("结转下年度继续办理", "自然人")} <= broken
+    # the 本年新收 row no longer adds up: every cell of it is marked
+    assert {("本年新收", column) for column in ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计")} <= broken
+    assert ("予以公开", "商业企业") not in broken and ("上年结转", "商业企业") not in broken
+    errors_table = document.get_element_by_id("consistency-errors").text_content()
+    for error in record["consistency_errors"]:
+        assert error["rule"] in errors_table and error["where"] in errors_table
+    dates = document.get_element_by_id("dates").text_content()
+    for item in record["dates"]:
+        assert item["date"] in dates and item["raw"] in dates
+    assert document.get_element_by_id("report-text").text_content().strip() == report.text.strip()
+    links = {link.get("href") for link in document.xpath("//a")}
+    assert f"/captures/{report.capture_id}" in links and f"/raw/{report.capture_id}" in links
+    assert spec.agency_id == report.agency_id
+    data = client.get(f"/api/reports/{report.id}").json()
+    assert data["report"]["id"] == report.id
+    table3 = next(table for table in data["tables"] if table["key"] == "table3")
+    row = next(row for row in table3["rows"] if row["label"] == "本年新收")
+    assert next(cell for cell in row["cells"] if cell["column"] == "自然人")["value"] == int(spec.broken_cell[3])
+
+
+def test_a_report_without_errors_shows_all_four_kinds_of_table_in_order(client, catalog):
+    with catalog.reading() as session:
+        report = next(r for r in session.scalars(select(Report).where(Report.is_report.is_(True)).order_by(Report.id))
+                      if set(r.record_json.get("tables") or {}) >= {"table2", "table3", "table4"}
+                      and not r.record_json.get("consistency_errors"))
+    document = page(client.get(f"/reports/{report.id}"))
+    assert [table.get("data-table") for table in document.xpath("//table[@data-table]")][:3] == ["table2", "table3", "table4"]
+    assert not document.xpath("//td[contains(@class, 'broken')]")
+    assert "表格数字符合全部勾稽关系" in document.text_content()
+
+
+# ---------------------------------------------------------------- captures, raw bytes, diff
+
+def _edited_url() -> str:
+    return BASE + next(r for r in DemoPortals().reports() if r.revision is not None).path
+
+
+def test_captures_of_a_url_list_every_fetch_with_a_link_to_compare(client, demo):
+    url = _edited_url()
+    ids = demo.captures[url]
+    document = page(client.get("/captures", params={"url": url}))
+    assert [int(row.get("data-capture")) for row in document.xpath("//table[@id='captures']/tbody/tr")] == ids
+    assert document.xpath(f"//a[@href='/diff?a={ids[0]}&b={ids[1]}']")
+    data = client.get("/api/captures", params={"url": url}).json()
+    assert [item["id"] for item in data["captures"]] == ids
+    assert data["captures"][1]["diff_previous"] == ids[0]
+    assert client.get("/api/captures", params={"url": BASE + "/never-fetched"}).json()["captures"] == []
+    recent = client.get("/api/captures").json()
+    assert recent["total"] == sum(len(v) for v in demo.captures.values())
+
+
+def test_capture_page_shows_metadata_headers_and_the_sandboxed_frame(client, demo):
+    url = _edited_url()
+    capture_id = demo.captures[url][-1]
+    document = page(client.get(f"/captures/{capture_id}"))
+    frame = document.xpath("//iframe")[0]
+    assert frame.get("src") == f"/raw/{capture_id}" and frame.get("sandbox") == ""
+    headers = document.get_element_by_id("headers").text_content()
+    resource = DemoPortals(edition=2).resource(url[len(BASE):])
+    assert resource.http_last_modified in headers and "Content-Type" in headers
+    data = client.get(f"/api/captures/{capture_id}").json()
+    assert data["capture"]["url"] == url
+    assert ["Last-Modified", resource.http_last_modified] in data["archived"]["headers"]
+    assert data["view"] == "html"
+
+
+def test_latest_redirects_to_the_newest_capture_or_its_bytes(client, demo):
+    url = _edited_url()
+    newest = demo.captures[url][-1]
+    response = client.get("/captures/latest", params={"url": url}, follow_redirects=False)
+    assert response.status_code == 302 and response.headers["location"] == f"/captures/{newest}"
+    response = client.get("/captures/latest", params={"url": url, "view": "raw"}, follow_redirects=False)
+    assert response.headers["location"] == f"/raw/{newest}"
+    response = client.get("/captures/latest", params={"url": BASE + "/nowhere.html"})
+    assert response.status_code == 404 and "存档中没有该网址的捕获" in response.text
+
+
+def test_raw_serves_pdf_inline_docx_as_attachment_and_exact_bytes_on_download(client, demo):
+    portals = DemoPortals()
+    pdf_path = next(path for path in portals.site() if path.endswith(".pdf"))
+    docx_path = next(path for path in portals.site() if path.endswith(".docx"))
+    response = client.get(f"/raw/{demo.captures[BASE + pdf_path][0]}")
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"].startswith("inline; filename=\"P020")
+    assert response.content == portals.resource(pdf_path).body
+    response = client.get(f"/raw/{demo.captures[BASE + docx_path][0]}")
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.wordprocessingml")
+    assert response.headers["content-disposition"].startswith("attachment; filename=\"P020180305_4471.docx\"")
+    assert response.content == portals.resource(docx_path).body
+    gbk_page = next(path for path, res in portals.site().items() if "GBK" in res.content_type and res.status == 200)
+    capture_id = demo.captures[BASE + gbk_page][0]
+    response = client.get(f"/raw/{capture_id}", params={"download": "1"})
+    assert response.content == portals.resource(gbk_page).body  # the archived bytes, untouched
+    assert response.headers["content-type"] == "application/octet-stream"
+    shown = client.get(f"/raw/{capture_id}")
+    assert shown.headers["content-type"] == "text/html; charset=utf-8"
+    assert "示范区卫生健康局" in shown.text  # decoded from GBK, served as UTF-8
+    for answer in (response, shown):
+        assert "sandbox" in answer.headers["content-security-policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_links_in_archived_html_point_into_the_archive_where_it_has_the_page(client, demo):
+    portals = DemoPortals()
+    listing = portals.agency("sfq-wjj").column
+    document = lxml.html.fromstring(client.get(f"/raw/{demo.captures[BASE + listing][0]}").content)
+    hrefs = [link.get("href") for link in document.xpath("//a[@href]")]
+    archived = [href for href in hrefs if href.startswith("/captures/latest?url=")]
+    assert archived, hrefs
+    response = client.get(archived[0].split("#")[0], follow_redirects=False)
+    assert response.status_code == 302 and response.headers["location"].startswith("/raw/")
+    assert all(href.startswith(("/captures/latest?url=", "http://", "https://", "#", "mailto:")) for href in hrefs)
+
+
+def test_diff_of_two_captures_shows_the_edited_sentence(client, demo):
+    first, second = demo.captures[_edited_url()]
+    revision = next(r for r in DemoPortals().reports() if r.revision is not None).revision
+    old_sentence, new_sentence = revision.sentence
+    document = page(client.get("/diff", params={"a": first, "b": second}))
+    removed = " ".join(row.text_content() for row in document.xpath("//table[@id='diff']//tr[@class='delete']"))
+    added = " ".join(row.text_content() for row in document.xpath("//table[@id='diff']//tr[@class='insert']"))
+    assert old_sentence in removed and new_sentence in added
+    data = client.get("/api/diff", params={"a": first, "b": second}).json()
+    assert data["added"] >= 1 and data["removed"] >= 1 and not data["identical_text"]
+    other = demo.captures[BASE + "/trs/index.html"][0]
+    response = client.get("/diff", params={"a": first, "b": other})
+    assert response.status_code == 400 and "只能比较同一网址的两次捕获" in response.text
+
+
+# ---------------------------------------------------------------- search
+
+@pytest.mark.parametrize("words", ["行政复议", "复议", "政府信息公开 卫生健康局", "样例区卫生健康局"])
+def test_search_finds_exactly_the_reports_containing_every_word(client, catalog, words):
+    with catalog.reading() as session:
+        reports = list(session.scalars(select(Report)))
+    wanted = {report.id for report in reports
+              if all(word.lower() in (report.title or "").lower() or word.lower() in report.text.lower()
+                     for word in words.split())}
+    assert wanted
+    found, number = [], 1
+    while True:
+        data = client.get("/api/search", params={"q": words, "page": number}).json()
+        found += [item["id"] for item in data["results"]]
+        if not data["page"]["has_next"]:
+            break
+        number += 1
+    assert sorted(found) == sorted(wanted) and len(found) == len(set(found))
+    document = page(client.get("/search", params={"q": words}))
+    assert document.xpath("//ol[@id='results']//mark")
+    assert {mark.text_content().lower() for mark in document.xpath("//mark")} <= {w.lower() for w in words.split()}
+
+
+def test_search_without_a_hit_says_so(client):
+    assert "没有找到包含“不存在的词语组合”的报告" in page(client.get("/search", params={"q": "不存在的词语组合"})).text_content()
+    assert client.get("/api/search", params={"q": ""}).json()["results"] == []
+    assert client.get("/api/search", params={"q": "x" * 300}).status_code == 400
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_full_text_search_matches_substrings_on_both_backends(request, tmp_path, backend):
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    catalog = Catalog.open(url)
+    portals = DemoPortals()
+    texts = {}
+    with catalog.session() as session:
+        queries.start_run(session, "r1", started_at=datetime(2025, 1, 1, tzinfo=timezone.utc))
+        queries.add_segment(session, "warcs/r1/s.warc.gz", "r1", "host")
+        for offset, spec in enumerate(portals.reports()[:6]):
+            resource = portals.resource(spec.path)
+            capture = queries.add_capture(
+                session, url=BASE + spec.path, timestamp=datetime(2025, 1, 1, tzinfo=timezone.utc),
+                record_type="response", warc_key="warcs/r1/s.warc.gz", offset=offset, length=1, group_length=1,
+                record_id=f"<urn:uuid:{offset}>", payload_sha1="A", payload_sha256="0", payload_length=1, run_id="r1")
+            record = parse_document(resource.body, FetchContext(url=BASE + spec.path, content_type=resource.content_type))
+            texts[queries.add_report(session, capture.id, record).id] = ((record.title or "") + "\n" + record.text).lower()
+    try:
+        for words in ("行政复议", "复议", "卫生健康局 2021", "示范区", "A", "不存在的词语"):
+            with catalog.reading() as session:
+                found = {report.id for report in queries.full_text_search(session, words, limit=100)}
+            assert found == {rid for rid, text in texts.items() if all(w.lower() in text for w in words.split())}, words
+    finally:
+        catalog.close()
+
+
+# ---------------------------------------------------------------- runs
+
+def test_runs_list_each_crawl_with_its_counts_and_errors(client, catalog, demo):
+    with catalog.reading() as session:
+        runs = list(session.scalars(select(CrawlRun)))
+        captures = Counter(session.scalars(select(Capture.run_id)))
+        errors = Counter(session.scalars(select(FetchError.run_id)))
+    document = page(client.get("/runs"))
+    for run in runs:
+        row = document.xpath(f"//tr[@data-run='{run.id}']")[0]
+        cells = [cell.text_content().strip() for cell in row.xpath("./td")]
+        assert cells[5] == str(captures.get(run.id, 0)) and cells[6] == str(errors.get(run.id, 0))
+        assert cells[4] == "已完成"
+    first = demo.run_ids[0]
+    detail = page(client.get(f"/runs/{first}")).text_content()
+    assert "HTTP 500 服务器内部错误" in detail and "读取超时" in detail and "warcs/" in detail
+    data = client.get(f"/api/runs/{first}").json()
+    assert data["capture_total"] == captures[first] and data["error_total"] == errors[first]
+    assert client.get("/runs/no-such-run").status_code == 404
+
+
+# ---------------------------------------------------------------- the API as a whole
+
+def test_every_page_route_has_a_json_twin_and_the_openapi_lists_them(client):
+    routes = {route.path: route for route in client.app.routes if hasattr(route, "methods")}
+    pages = [route for route in routes.values() if route.name.endswith("_page")]
+    assert len(pages) == len(PAGES)
+    for route in pages:
+        twin = "/api/dashboard" if route.path == "/" else "/api" + route.path
+        assert twin in routes, f"{route.path} has no JSON twin"
+    schema = client.get("/openapi.json").json()
+    documented = set(schema["paths"])
+    for _page, api_path, _template, _view in PAGES:
+        assert api_path.replace(":int", "") in documented
+    assert client.get("/docs").status_code == 200
+
+
+def test_unknown_ids_and_paths_are_404_in_chinese(client):
+    for path in ("/reports/999999", "/captures/0", "/agencies/no-such-agency", "/raw/99999999999999999999999",
+                 "/reports/abc", "/runs/..%2F..%2Fetc", "/nowhere"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+    assert "没有编号为 999999 的报告" in client.get("/reports/999999").text
+    response = client.get("/api/reports/999999")
+    assert response.status_code == 404 and response.json()["error"] == "未找到"
+
+
+def test_pages_declare_no_script_and_forbid_framing_by_others(client):
+    response = client.get("/")
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in response.headers["content-security-policy"]
+    assert not lxml.html.fromstring(response.text).xpath("//script")
+
+
+def test_serve_without_a_catalog_says_so_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "crawler.cli", "--data-dir", str(tmp_path / "empty"), "serve"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "xxgk serve: no catalog" in result.stderr
+    assert not (tmp_path / "empty" / "catalog.sqlite3").exists()

@@ -1,0 +1,157 @@
+"""A real archive for the web tests: the demo portals' bytes archived as WARC, parsed, judged.
+
+``build_demo_archive(data_dir)`` archives every page of the five demo portals (edition 1, fetched on
+2025-03-01), then the pages edition 2 changed (fetched on 2025-07-01: sfq-wjj's 2023 report edited in place,
+ylx-wjj's back-dated 2023 report), records two fetch errors, parses every report and look-alike page with
+``parse_document``, stores the records with ``queries.add_report`` and judges every agency with
+``crawler.monitor.judge`` (with the archive reader, so the flags are computed too). Nothing is mocked: these are
+the same calls the crawler makes. Extra pages (the security tests' hostile page) can be archived alongside.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from crawler.catalog_sync import store_agencies
+from crawler.demo.portals import DemoPortals, Resource
+from crawler.monitor import judge
+from parsers.document import parse_document
+from parsers.record import FetchContext
+from storage.archive import Archive
+from storage.catalog import queries
+from storage.config import Config
+
+BASE = "http://demo.xxgk.test"
+FIRST_LOOK = datetime(2025, 3, 1, 2, 0, tzinfo=timezone.utc)
+SECOND_LOOK = datetime(2025, 7, 1, 2, 0, tzinfo=timezone.utc)
+AS_OF = date(2025, 7, 2)
+REQUEST_HEADERS = [("User-Agent", "xxgk-watch tests"), ("Accept", "*/*")]
+
+
+@dataclass(frozen=True)
+class ExtraPage:
+    url: str
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    agency_id: str | None = None
+    status: int = 200
+
+
+@dataclass
+class DemoArchive:
+    config: Config
+    portals: DemoPortals
+    captures: dict[str, list[int]] = field(default_factory=dict)   # url → capture ids, oldest first
+    reports: dict[str, int] = field(default_factory=dict)           # url of the newest parsed capture → report id
+    run_ids: list[str] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return BASE + path
+
+
+def _agency_of(portals: DemoPortals, path: str) -> str | None:
+    for agency in portals.agencies:
+        if path.startswith(agency.prefix):
+            return agency.id
+    return None
+
+
+def _response_headers(resource: Resource) -> list[tuple[str, str]]:
+    headers = [("Content-Type", resource.content_type), ("Content-Length", str(len(resource.body)))]
+    if resource.http_last_modified:
+        headers.append(("Last-Modified", resource.http_last_modified))
+    if resource.etag:
+        headers.append(("ETag", resource.etag))
+    if resource.location:
+        headers.append(("Location", resource.location))
+    return headers
+
+
+def _parsed_paths(portals: DemoPortals) -> dict[str, tuple[str, str]]:
+    """Documents the crawler parses (reports and look-alike pages): path → (listing title, listing date)."""
+    wanted: dict[str, tuple[str, str]] = {}
+    for report in portals.reports():
+        listed = (report.title, report.published.date().isoformat())
+        wanted[report.path] = listed
+        if report.attachment_path:
+            wanted[report.attachment_path] = listed
+    for page in portals.expected_non_reports():
+        if page.http_status == 200 and page.kind in ("notice", "news", "format_document"):
+            wanted[page.url] = (page.title, "")
+    return wanted
+
+
+def build_demo_archive(data_dir: Path, extra_pages: tuple[ExtraPage, ...] = ()) -> DemoArchive:
+    config = Config.from_env({}, data_dir=data_dir)
+    first = DemoPortals(edition=1)
+    built = DemoArchive(config, first)
+    archive = Archive.open(config, durability="os", settings={"purpose": "web tests, edition 1"})
+    try:
+        store_agencies(archive.catalog, first.registry(BASE))
+        built.run_ids.append(archive.run_id)
+        _archive_site(archive, built, first, FIRST_LOOK, only=None)
+        for page in extra_pages:
+            ref = archive.record_fetch(page.url, "GET", REQUEST_HEADERS, page.status, "OK",
+                                       [("Content-Type", page.content_type)], page.body, fetched_at=FIRST_LOOK,
+                                       agency_id=page.agency_id)
+            built.captures.setdefault(page.url, []).append(ref.id)
+        archive.record_error(BASE + "/hanweb/art/2022/6/1/art_1229_88150.html", "http", "HTTP 500 服务器内部错误",
+                             agency_id="ylx-wjj", at=FIRST_LOOK)
+        archive.record_error(BASE + "/jsportal/c/2024-12-20/slow.shtml", "timeout", "读取超时（2 秒）",
+                             agency_id="sfq-ybj", at=FIRST_LOOK)
+        archive.finish("finished", counts={"pages": len(built.captures), "errors": 2})
+    except BaseException:
+        archive.close()
+        raise
+    second = DemoPortals(edition=2)
+    changed = {path for path, resource in second.site().items() if first.site().get(path) != resource}
+    archive = Archive.open(config, durability="os", settings={"purpose": "web tests, edition 2"})
+    try:
+        built.run_ids.append(archive.run_id)
+        _archive_site(archive, built, second, SECOND_LOOK, only=changed)
+        archive.finish("finished", counts={"pages": len(changed)})
+    except BaseException:
+        archive.close()
+        raise
+    reader = Archive.open(config, durability="os")
+    try:
+        judge(reader.catalog, as_of=AS_OF, years={agency.id: agency.watch_years for agency in first.agencies},
+              reader=reader.reader)
+    finally:
+        reader.finish("finished", counts={"purpose": "judge"})
+    return built
+
+
+def _archive_site(archive: Archive, built: DemoArchive, portals: DemoPortals, moment: datetime,
+                  only: set[str] | None) -> None:
+    parsed = _parsed_paths(portals)
+    for path, resource in sorted(portals.site().items()):
+        if only is not None and path not in only:
+            continue
+        if path.startswith("/trs/private/"):
+            continue  # robots.txt forbids it: the crawler never fetches it
+        url = BASE + path
+        agency_id = _agency_of(portals, path)
+        ref = archive.record_fetch(url, "GET", REQUEST_HEADERS, resource.status, "OK" if resource.status == 200 else "",
+                                   _response_headers(resource), resource.body, fetched_at=moment, agency_id=agency_id)
+        built.captures.setdefault(url, []).append(ref.id)
+        if path in parsed and resource.status == 200:
+            title, listed = parsed[path]
+            level = portals.agency(agency_id).level if agency_id else None
+            context = FetchContext(url=url, content_type=resource.content_type, headers=dict(_response_headers(resource)),
+                                   listing_title=title, listing_date=listed or None, level=level,
+                                   filename=path.rsplit("/", 1)[-1])
+            record = parse_document(resource.body, context)
+            with archive.catalog.session() as session:
+                built.reports[url] = queries.add_report(session, ref.id, record, agency_id=agency_id).id
+
+
+_SHARED: dict[str, DemoArchive] = {}
+
+
+def shared_demo_archive(tmp_path_factory) -> DemoArchive:
+    """One demo archive per test process (the routes and browser tests only read it): built once, ~15 s."""
+    if "demo" not in _SHARED:
+        _SHARED["demo"] = build_demo_archive(tmp_path_factory.mktemp("web-demo") / "data")
+    return _SHARED["demo"]

@@ -1,0 +1,94 @@
+"""The agency page: every year's verdict with its evidence, every report, capture and fetch error of the agency."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Mapping
+
+from sqlalchemy import func, select
+
+from storage.catalog import queries
+from storage.catalog.models import Capture, FetchError, Report
+from web.context import NotFound, WebContext
+from web.labels import flag_label, level_label, source_label, status_label
+from web.summaries import capture_summary, error_summary, iso, report_summary
+
+LIST_LIMIT = 200
+DIFF_LINES = 40
+
+# evidence keys that name another capture or report, and what to call the link
+_CAPTURE_LINKS = {"listing_capture_id": "栏目页存档", "from_capture_id": "修改前的存档", "to_capture_id": "修改后的存档",
+                  "last_ok_capture_id": "最后一次正常抓取", "capture_id": "存档"}
+_REPORT_LINKS = {"other_report_id": "相似的报告"}
+
+
+def agency_data(ctx: WebContext, agency_id: str) -> dict[str, Any]:
+    with ctx.catalog.reading() as session:
+        agency = queries.get_agency(session, agency_id)
+        if agency is None:
+            raise NotFound(f"目录中没有机关“{agency_id}”")
+        reports = queries.reports_of_agency(session, agency_id)
+        by_id = {report.id: report for report in reports}
+        verdicts = [_verdict(stored, by_id.get(stored.report_id)) for stored in
+                    sorted(queries.verdicts(session, agency_id=agency_id), key=lambda v: v.report_year, reverse=True)]
+        captures = list(session.scalars(select(Capture).where(Capture.agency_id == agency_id)
+                                        .order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(LIST_LIMIT)))
+        capture_total = session.scalar(select(func.count(Capture.id)).where(Capture.agency_id == agency_id))
+        errors = list(session.scalars(select(FetchError).where(FetchError.agency_id == agency_id)
+                                      .order_by(FetchError.at.desc(), FetchError.id.desc()).limit(LIST_LIMIT)))
+        error_total = session.scalar(select(func.count(FetchError.id)).where(FetchError.agency_id == agency_id))
+    return {
+        "agency": {"id": agency.id, "name": agency.name, "level": agency.level, "level_label": level_label(agency.level),
+                   "region": agency.region, "parent": agency.parent, "homepage": agency.homepage,
+                   "report_index": list(agency.report_index or []), "aliases": list(agency.aliases or [])},
+        "verdicts": verdicts,
+        "reports": [report_summary(report) for report in reports],
+        "captures": [capture_summary(capture) for capture in captures],
+        "capture_total": capture_total or 0,
+        "errors": [error_summary(error) for error in errors],
+        "error_total": error_total or 0,
+    }
+
+
+def _verdict(stored, report: Report | None) -> dict[str, Any]:
+    evidence = stored.evidence or {}
+    raw = _publication_raw(report, stored.date_source, stored.publication_date)
+    return {
+        "report_year": stored.report_year, "status": stored.status,
+        "label": status_label(stored.status, stored.days_late),
+        "deadline": iso(stored.deadline), "legal_basis": stored.legal_basis,
+        "publication_date": iso(stored.publication_date), "date_source": stored.date_source,
+        "date_source_label": source_label(stored.date_source), "date_raw": raw,
+        "days_late": stored.days_late, "first_seen": iso(stored.first_seen),
+        "flags": [flag_evidence(flag, evidence.get(flag)) for flag in stored.flags or []],
+        "checks": dict(evidence.get("checks") or {}),
+        "reason": evidence.get("reason"),
+        "report": report_summary(report) if report is not None else None,
+        "computed_at": iso(stored.computed_at),
+    }
+
+
+def _publication_raw(report: Report | None, source: str | None, value: date | None) -> str | None:
+    """The exact string the publication date was read from, as the report's record kept it."""
+    if report is None or source is None or value is None:
+        return None
+    for item in (report.record_json or {}).get("dates") or []:
+        if isinstance(item, Mapping) and item.get("source") == source and item.get("date") == value.isoformat():
+            return item.get("raw")
+    return None
+
+
+def flag_evidence(flag: str, evidence: Any) -> dict[str, Any]:
+    """A flag with its message, links to the captures or reports it cites, changed cells and changed lines."""
+    details = evidence if isinstance(evidence, Mapping) else {}
+    links = []
+    for key, label in _CAPTURE_LINKS.items():
+        if isinstance(details.get(key), int):
+            links.append({"label": label, "href": f"/captures/{details[key]}"})
+    for key, label in _REPORT_LINKS.items():
+        if isinstance(details.get(key), int):
+            links.append({"label": label, "href": f"/reports/{details[key]}"})
+    cells = [cell for cell in details.get("cells") or [] if isinstance(cell, Mapping)]
+    text = details.get("text") if isinstance(details.get("text"), Mapping) else {}
+    diff = [line for line in text.get("diff") or [] if isinstance(line, str)]
+    return {"code": flag, "label": flag_label(flag), "message": details.get("message"), "links": links,
+            "cells": cells, "diff": diff[:DIFF_LINES], "diff_truncated": len(diff) > DIFF_LINES}

@@ -1,0 +1,141 @@
+"""The capture browser: every capture of a URL, one capture's metadata and headers, its bytes, the newest capture."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from storage.catalog import queries
+from storage.catalog.models import Capture, Report
+from storage.reader import Capture as ArchivedCapture
+from storage.reader import CaptureError, CaptureNotFound
+from web.context import BadInput, NotFound, WebContext, catalog_id
+from web.replay import RawBody, archived_kind, raw_body
+from web.summaries import capture_summary, error_summary, iso
+
+PAGE_SIZE = 100
+MAX_URL = 8_000
+_LOOKUP_BATCH = 500
+
+
+def captures_data(ctx: WebContext, url: str = "", page: int = 1) -> dict[str, Any]:
+    """Every capture of ``url`` (oldest first, with its parsed report and links to compare neighbours), or without
+    a URL the newest captures of the archive, a page at a time."""
+    url = url.strip()
+    if len(url) > MAX_URL:
+        raise BadInput(f"网址过长（最多 {MAX_URL} 个字符）")
+    if page < 1:
+        raise BadInput("页码须大于 0")
+    with ctx.catalog.reading() as session:
+        if not url:
+            rows = list(session.scalars(select(Capture).order_by(Capture.timestamp.desc(), Capture.id.desc())
+                                        .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)))
+            total = session.scalar(select(func.count(Capture.id))) or 0
+            return {"url": None, "captures": [capture_summary(row) for row in rows[:PAGE_SIZE]], "errors": [],
+                    "total": total, "page": {"number": page, "has_previous": page > 1,
+                                             "has_next": len(rows) > PAGE_SIZE}}
+        rows = queries.captures_of_url(session, url)
+        reports = _reports_of(session, [row.id for row in rows])
+        errors = queries.errors_of_url(session, url)
+    captures = []
+    previous = None
+    for row in rows:
+        item = capture_summary(row)
+        item["report_id"] = reports.get(row.id)
+        item["diff_previous"] = previous.id if previous is not None and previous.payload_sha1 != row.payload_sha1 else None
+        item["same_as_previous"] = previous is not None and previous.payload_sha1 == row.payload_sha1
+        captures.append(item)
+        if row.record_type != "resource":
+            previous = row
+    return {"url": url, "captures": captures, "errors": [error_summary(error) for error in errors],
+            "total": len(captures), "page": {"number": 1, "has_previous": False, "has_next": False}}
+
+
+def _reports_of(session, capture_ids: list[int]) -> dict[int, int]:
+    found: dict[int, int] = {}
+    for start in range(0, len(capture_ids), _LOOKUP_BATCH):
+        batch = capture_ids[start:start + _LOOKUP_BATCH]
+        for report_id, capture_id in session.execute(select(Report.id, Report.capture_id)
+                                                     .where(Report.capture_id.in_(batch))):
+            found[capture_id] = report_id
+    return found
+
+
+def capture_data(ctx: WebContext, capture_id: int) -> dict[str, Any]:
+    """One capture: its index row, what the WARC record says (status line, headers, metadata, request), how the
+    UI can show it, the report parsed from it and the other captures of the same URL."""
+    catalog_id(capture_id, "捕获")
+    with ctx.catalog.reading() as session:
+        row = queries.get_capture(session, capture_id)
+        if row is None:
+            raise NotFound(f"没有编号为 {capture_id} 的捕获")
+        report = queries.report_by_capture(session, capture_id)
+        siblings = queries.captures_of_url(session, row.url)
+    data: dict[str, Any] = {
+        "capture": {**capture_summary(row), "warc_key": row.warc_key, "offset": row.offset, "length": row.length,
+                    "record_id": row.record_id, "ip": row.ip, "etag": row.etag, "last_modified": row.last_modified},
+        "report_id": report.id if report else None,
+        "others": [{**capture_summary(other), "same_payload": other.payload_sha1 == row.payload_sha1}
+                   for other in siblings if other.id != row.id],
+        "archived": None, "read_error": None, "view": None,
+    }
+    try:
+        archived = ctx.reader.read(capture_id)
+    except CaptureError as exc:
+        data["read_error"] = f"无法从存档读取该捕获：{exc}"
+        return data
+    content_type = archived.header("content-type")
+    data["archived"] = {
+        "fetched_at": iso(archived.fetched_at), "status": archived.status, "reason": archived.reason,
+        "protocol": archived.protocol, "headers": [[name, value] for name, value in archived.headers],
+        "metadata": dict(archived.metadata),
+        "request": archived.request_head.decode("latin-1") if archived.request_head else None,
+        "block_digest": archived.block_digest, "payload_bytes": len(archived.payload),
+    }
+    data["view"] = archived_kind(archived.payload, archived.url, content_type)
+    if archived.status is not None and 300 <= archived.status < 400 and archived.header("location"):
+        data["view"] = "redirect"
+        data["archived"]["location"] = archived.header("location")
+    return data
+
+
+def archived_urls(ctx: WebContext, urls: Iterable[str]) -> set[str]:
+    """Which of ``urls`` the archive holds a capture of (one indexed lookup per batch)."""
+    wanted = {url: queries.url_hash(url) for url in urls if url and len(url) <= MAX_URL}
+    found: set[str] = set()
+    hashes = list(set(wanted.values()))
+    with ctx.catalog.reading() as session:
+        for start in range(0, len(hashes), _LOOKUP_BATCH):
+            batch = hashes[start:start + _LOOKUP_BATCH]
+            found.update(session.scalars(select(Capture.url).distinct().where(Capture.url_hash.in_(batch))))
+    return found & set(wanted)
+
+
+def latest_capture_id(ctx: WebContext, url: str) -> int:
+    url = url.strip()
+    if not url:
+        raise BadInput("请给出网址：/captures/latest?url=…")
+    if len(url) > MAX_URL:
+        raise BadInput(f"网址过长（最多 {MAX_URL} 个字符）")
+    with ctx.catalog.reading() as session:
+        row = queries.latest_capture(session, url, record_types=("response", "revisit", "resource"))
+    if row is None:
+        raise NotFound(f"存档中没有该网址的捕获：{url}")
+    return row.id
+
+
+def read_archived(ctx: WebContext, capture_id: int) -> ArchivedCapture:
+    catalog_id(capture_id, "捕获")
+    try:
+        return ctx.reader.read(capture_id)
+    except CaptureNotFound as exc:
+        raise NotFound(f"没有编号为 {capture_id} 的捕获") from exc
+
+
+def raw_of(ctx: WebContext, capture_id: int, *, download: bool = False) -> RawBody:
+    """The payload of a capture as it may be served (see ``web.replay``). CaptureError (the WARC bytes are
+    missing or damaged) propagates: the route answers it with a clear error."""
+    archived = read_archived(ctx, capture_id)
+    return raw_body(archived.id, archived.url, archived.status, archived.headers, archived.payload,
+                    lambda urls: archived_urls(ctx, urls), download=download)

@@ -1,0 +1,37 @@
+"""What every page needs: the open catalog and archive reader, and the two ways a request can fail."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from storage.catalog import Catalog
+from storage.reader import CaptureReader
+
+# catalog ids are 64-bit integers: a larger number cannot name anything (and overflows SQLite's binding)
+MAX_ID = 2**63 - 1
+
+
+class NotFound(LookupError):
+    """Nothing in the catalog answers the request; the message says what was looked for (shown to the user)."""
+
+
+class BadInput(ValueError):
+    """A parameter that cannot be used; the message says which and why (shown to the user)."""
+
+
+@dataclass(frozen=True)
+class WebContext:
+    catalog: Catalog
+    reader: CaptureReader
+
+
+def web_context(request: Request) -> WebContext:
+    return request.app.state.xxgk
+
+
+def catalog_id(value: int, what: str) -> int:
+    """An id from a URL, or NotFound when no catalog row can have it."""
+    if not 0 < value <= MAX_ID:
+        raise NotFound(f"没有编号为 {value} 的{what}")
+    return value

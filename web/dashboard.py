@@ -1,0 +1,262 @@
+"""The dashboard: agencies × report years coloured by verdict, filtered, counted, paged and exported.
+
+Rows are agencies in id order (those of the chosen level/region; with a status filter, only those with a verdict of
+that status in the chosen year). Counts and the on-time rate come from ``verdict_tallies`` (kept by triggers), so
+a page costs the same for ten agencies or a hundred thousand; they follow the year/level/region filters but not the
+status filter, which only picks rows. Exports hold exactly the verdicts the filters select, one row per cell shown.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import exists, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from parsers.record import LEVELS
+from storage.catalog import Catalog
+from storage.catalog.models import Agency, Report, Verdict, VerdictTally
+from web.context import BadInput
+from web.labels import STATUS_LABELS, flag_label, level_label, source_label, status_label
+from web.summaries import iso
+
+PAGE_SIZE = 50
+MAX_PAGE = 100_000
+# with fewer matching verdicts than this share, the page walks verdicts(status, agency_id) instead of probing
+# every agency in id order until the page is full
+RARE_SHARE = 0.05
+EXPORT_CHUNK = 2_000
+JUDGED = ("on_time", "late", "missing")  # the on-time rate's denominator: verdicts whose deadline has passed
+EXPORT_FIELDS = ("agency_id", "agency", "level", "region", "report_year", "status", "deadline", "legal_basis",
+                 "publication_date", "date_source", "first_seen", "days_late", "flags", "report_id", "report_url",
+                 "title", "permalink", "reason")
+_YEAR = re.compile(r"^\d{4}$")
+
+
+@dataclass(frozen=True)
+class DashboardFilter:
+    year: int | None = None
+    level: str | None = None
+    region: str | None = None
+    status: str | None = None
+
+    @classmethod
+    def parse(cls, *, year: str | None = None, level: str | None = None, region: str | None = None,
+              status: str | None = None) -> "DashboardFilter":
+        """From query-string values ('' means no filter); BadInput names the value that cannot be used."""
+        year, level, region, status = (value.strip() if value else None for value in (year, level, region, status))
+        if year and not (_YEAR.match(year) and 1990 <= int(year) <= 2100):
+            raise BadInput(f"年份“{year}”无效：请填写四位数字的报告年度，例如 2023")
+        if level and level not in LEVELS:
+            raise BadInput(f"层级“{level}”无效：可选 {', '.join(LEVELS)}")
+        if status and status not in STATUS_LABELS:
+            raise BadInput(f"状态“{status}”无效：可选 {', '.join(STATUS_LABELS)}")
+        if region and len(region) > 200:
+            raise BadInput("地区名称过长（最多 200 字）")
+        return cls(int(year) if year else None, level or None, region or None, status or None)
+
+    def params(self) -> dict[str, str]:
+        """The filter as query parameters (only those set), for links that keep it."""
+        return {key: str(value) for key, value in asdict(self).items() if value is not None}
+
+    def without_status(self) -> "DashboardFilter":
+        return DashboardFilter(self.year, self.level, self.region, None)
+
+
+# ---------------------------------------------------------------- counts
+
+def tallies(session: Session, flt: DashboardFilter) -> list[tuple[int, str, int]]:
+    """(report year, status, verdicts) under the filter, from the tallies."""
+    query = (select(VerdictTally.report_year, VerdictTally.status, func.sum(VerdictTally.count))
+             .group_by(VerdictTally.report_year, VerdictTally.status)
+             .order_by(VerdictTally.report_year, VerdictTally.status))
+    if flt.year is not None:
+        query = query.where(VerdictTally.report_year == flt.year)
+    if flt.status:
+        query = query.where(VerdictTally.status == flt.status)
+    if flt.level:
+        query = query.where(VerdictTally.level == flt.level)
+    if flt.region:
+        query = query.where(VerdictTally.region == flt.region)
+    return [(year, status, int(count)) for year, status, count in session.execute(query)]
+
+
+def status_counts(cells: list[tuple[int, str, int]]) -> dict[str, int]:
+    counts = {status: 0 for status in STATUS_LABELS}
+    for _year, status, count in cells:
+        counts[status] = counts.get(status, 0) + count
+    return counts
+
+
+def on_time_rates(cells: list[tuple[int, str, int]]) -> list[dict[str, Any]]:
+    """Per report year: on time / (on time + late + missing); None when nothing of the year is due yet."""
+    years: dict[int, dict[str, int]] = {}
+    for year, status, count in cells:
+        years.setdefault(year, {})[status] = years.get(year, {}).get(status, 0) + count
+    rates = []
+    for year in sorted(years):
+        by_status = years[year]
+        judged = sum(by_status.get(status, 0) for status in JUDGED)
+        on_time = by_status.get("on_time", 0)
+        rates.append({"year": year, "on_time": on_time, "judged": judged,
+                      "total": sum(by_status.values()), "rate": on_time / judged if judged else None})
+    return rates
+
+
+# ---------------------------------------------------------------- rows
+
+def _agency_conditions(flt: DashboardFilter) -> list:
+    conditions = []
+    if flt.level:
+        conditions.append(Agency.level == flt.level)
+    if flt.region:
+        conditions.append(Agency.region == flt.region)
+    return conditions
+
+
+def _verdict_conditions(flt: DashboardFilter) -> list:
+    conditions = []
+    if flt.year is not None:
+        conditions.append(Verdict.report_year == flt.year)
+    if flt.status:
+        conditions.append(Verdict.status == flt.status)
+    return conditions
+
+
+def agency_page(session: Session, flt: DashboardFilter, page: int, size: int, *,
+                rare: bool = False) -> tuple[list[Agency], bool]:
+    """One page of agencies in id order and whether another page follows."""
+    query = select(Agency).where(*_agency_conditions(flt)).order_by(Agency.id)
+    if flt.status:
+        chosen = _verdict_conditions(flt)
+        if rare:
+            query = query.where(Agency.id.in_(select(Verdict.agency_id).where(*chosen)))
+        else:
+            query = query.where(exists().where(Verdict.agency_id == Agency.id, *chosen))
+    rows = list(session.scalars(query.limit(size + 1).offset((page - 1) * size)))
+    return rows[:size], len(rows) > size
+
+
+def count_agencies(session: Session, flt: DashboardFilter) -> int | None:
+    """How many rows the filter gives in all; None under a status filter, where counting would scan verdicts."""
+    if flt.status:
+        return None
+    return session.scalar(select(func.count(Agency.id)).where(*_agency_conditions(flt))) or 0
+
+
+def page_cells(session: Session, flt: DashboardFilter, agency_ids: list[str]) -> dict[str, dict[int, dict]]:
+    """agency id → report year → the cell shown for it."""
+    if not agency_ids:
+        return {}
+    query = (select(Verdict.agency_id, Verdict.report_year, Verdict.status, Verdict.days_late, Verdict.report_id,
+                    Verdict.deadline, Verdict.publication_date, Verdict.flags)
+             .where(Verdict.agency_id.in_(agency_ids), *_verdict_conditions(flt)))
+    cells: dict[str, dict[int, dict]] = {}
+    for agency_id, year, status, days_late, report_id, deadline, published, flags in session.execute(query):
+        cells.setdefault(agency_id, {})[year] = {
+            "status": status, "label": status_label(status, days_late), "days_late": days_late,
+            "report_id": report_id, "deadline": iso(deadline), "publication_date": iso(published),
+            "flags": [{"code": flag, "label": flag_label(flag)} for flag in (flags or [])],
+        }
+    return cells
+
+
+def dashboard_data(session: Session, flt: DashboardFilter, page: int = 1, size: int = PAGE_SIZE) -> dict[str, Any]:
+    """Everything the dashboard shows, JSON-ready: filters, options, counts, chart, rows, paging."""
+    if not 1 <= page <= MAX_PAGE:
+        raise BadInput(f"页码须在 1 到 {MAX_PAGE} 之间")
+    everything = tallies(session, DashboardFilter())
+    context = tallies(session, flt.without_status())
+    selected = [cell for cell in context if not flt.status or cell[1] == flt.status]
+    matching, base = sum(cell[2] for cell in selected), sum(cell[2] for cell in context)
+    agencies, has_next = agency_page(session, flt, page, size, rare=bool(flt.status) and matching < RARE_SHARE * base)
+    cells = page_cells(session, flt, [agency.id for agency in agencies])
+    years = [flt.year] if flt.year is not None else sorted({year for year, _status, _count in context})
+    total = count_agencies(session, flt)
+    counts = status_counts(context)
+    return {
+        "filters": {"year": flt.year, "level": flt.level, "region": flt.region, "status": flt.status},
+        "options": {
+            "years": sorted({year for year, _status, _count in everything}, reverse=True),
+            "levels": [{"value": level, "label": level_label(level)} for level in LEVELS],
+            "regions": _regions(session, flt.region),
+            "statuses": [{"value": status, "label": label} for status, label in STATUS_LABELS.items()],
+        },
+        "counts": [{"status": status, "label": STATUS_LABELS.get(status, status), "count": count,
+                    "selected": status == flt.status} for status, count in counts.items()],
+        "verdicts": base,
+        "selected_verdicts": matching,
+        "chart": on_time_rates(context),
+        "years": years,
+        "rows": [{"agency": {"id": agency.id, "name": agency.name, "level": agency.level,
+                             "level_label": level_label(agency.level), "region": agency.region},
+                  "cells": {str(year): cells.get(agency.id, {}).get(year) for year in years}}
+                 for agency in agencies],
+        "page": {"number": page, "size": size, "has_previous": page > 1, "has_next": has_next,
+                 "total_agencies": total, "pages": max(1, -(-total // size)) if total is not None else None},
+    }
+
+
+def _regions(session: Session, current: str | None) -> list[str]:
+    regions = set(session.scalars(select(VerdictTally.region).distinct().where(VerdictTally.region != "")))
+    if current:
+        regions.add(current)
+    return sorted(regions)
+
+
+# ---------------------------------------------------------------- exports
+
+def export_count(session: Session, flt: DashboardFilter) -> int:
+    return sum(count for _year, _status, count in tallies(session, flt))
+
+
+def export_rows(catalog: Catalog, flt: DashboardFilter) -> Iterator[dict[str, Any]]:
+    """Every verdict the filter selects, in the dashboard's order (agency id, report year), read in chunks of
+    short transactions so a large export never holds the database."""
+    after: tuple[str, int] | None = None
+    while True:
+        query = (select(Verdict, Agency.name, Agency.level, Agency.region, Report.url, Report.title,
+                        Report.capture_id)
+                 .join(Agency, Agency.id == Verdict.agency_id)
+                 .outerjoin(Report, Report.id == Verdict.report_id)
+                 .where(*_agency_conditions(flt), *_verdict_conditions(flt))
+                 .order_by(Verdict.agency_id, Verdict.report_year).limit(EXPORT_CHUNK))
+        if after is not None:
+            query = query.where(tuple_(Verdict.agency_id, Verdict.report_year) > tuple_(*after))
+        with catalog.reading() as session:
+            chunk = [_export_row(*row) for row in session.execute(query)]
+        yield from chunk
+        if len(chunk) < EXPORT_CHUNK:
+            return
+        after = (chunk[-1]["agency_id"], chunk[-1]["report_year"])
+
+
+def _export_row(verdict: Verdict, name: str, level: str | None, region: str | None, url: str | None,
+                title: str | None, capture_id: int | None) -> dict[str, Any]:
+    return {
+        "agency_id": verdict.agency_id, "agency": name, "level": level, "region": region,
+        "report_year": verdict.report_year, "status": verdict.status,
+        "status_label": status_label(verdict.status, verdict.days_late),
+        "deadline": iso(verdict.deadline), "legal_basis": verdict.legal_basis,
+        "publication_date": iso(verdict.publication_date), "date_source": verdict.date_source,
+        "first_seen": iso(verdict.first_seen), "days_late": verdict.days_late, "flags": list(verdict.flags or []),
+        "report_id": verdict.report_id, "report_url": url, "title": title,
+        "permalink": f"/captures/{capture_id}" if capture_id is not None else None,
+        "reason": (verdict.evidence or {}).get("reason"),
+    }
+
+
+def export_cell(field: str, row: dict[str, Any]) -> Any:
+    """A row's field as a spreadsheet shows it: Chinese names for codes, flags joined."""
+    value = row.get(field)
+    if field == "status":
+        return row.get("status_label") or ""
+    if field == "level":
+        return level_label(value)
+    if field == "date_source":
+        return source_label(value)
+    if field == "flags":
+        return "、".join(flag_label(flag) for flag in value or [])
+    return "" if value is None else value

@@ -1,0 +1,96 @@
+"""Text diff of two captures of the same URL: the stored report text, else the text parsers.formats extracts."""
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from parsers.formats import DocumentError, extract
+from parsers.record import FetchContext
+from storage.catalog import queries
+from storage.reader import CaptureError
+from web.context import BadInput, NotFound, WebContext, catalog_id
+from web.summaries import capture_summary
+
+CONTEXT_LINES = 3
+MAX_LINES = 20_000
+
+
+def diff_data(ctx: WebContext, a: int, b: int) -> dict[str, Any]:
+    catalog_id(a, "捕获")
+    catalog_id(b, "捕获")
+    with ctx.catalog.reading() as session:
+        rows = {capture_id: queries.get_capture(session, capture_id) for capture_id in (a, b)}
+        for capture_id, row in rows.items():
+            if row is None:
+                raise NotFound(f"没有编号为 {capture_id} 的捕获")
+        if rows[a].url != rows[b].url:
+            raise BadInput(f"只能比较同一网址的两次捕获：{a} 是 {rows[a].url}，{b} 是 {rows[b].url}")
+        reports = {capture_id: queries.report_by_capture(session, capture_id) for capture_id in (a, b)}
+    old_text, old_source = _text(ctx, a, reports[a])
+    new_text, new_source = _text(ctx, b, reports[b])
+    old_lines, new_lines = _lines(old_text), _lines(new_text)
+    blocks, added, removed = diff_blocks(old_lines, new_lines)
+    return {
+        "url": rows[a].url,
+        "a": {**capture_summary(rows[a]), "text_source": old_source},
+        "b": {**capture_summary(rows[b]), "text_source": new_source},
+        "same_payload": rows[a].payload_sha1 == rows[b].payload_sha1,
+        "identical_text": old_lines == new_lines,
+        "added": added, "removed": removed, "blocks": blocks,
+    }
+
+
+def _text(ctx: WebContext, capture_id: int, report) -> tuple[str, str]:
+    """(text, where it came from); an unreadable capture gives an explanation instead of failing the page."""
+    if report is not None and report.text:
+        return report.text, "解析后的报告正文"
+    try:
+        archived = ctx.reader.read(capture_id)
+    except CaptureError as exc:
+        return f"（无法读取存档：{exc}）", "读取失败"
+    context = FetchContext(url=archived.url, content_type=archived.header("content-type"),
+                           headers=dict(archived.headers))
+    try:
+        return extract(archived.payload, context).text, "从存档字节提取的正文"
+    except DocumentError as exc:
+        return f"（无法提取正文：{exc}）", "提取失败"
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines()][:MAX_LINES]
+
+
+def diff_blocks(old: list[str], new: list[str]) -> tuple[list[dict[str, Any]], int, int]:
+    """Blocks of lines ({kind: equal|delete|insert|skip, lines: [{old, new, text}]}), unchanged runs cut down to
+    CONTEXT_LINES around each change; with the counts of added and removed lines."""
+    blocks: list[dict[str, Any]] = []
+    added = removed = 0
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    opcodes = matcher.get_opcodes()
+    for index, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        if tag == "equal":
+            keep_head = CONTEXT_LINES if index > 0 else 0
+            keep_tail = CONTEXT_LINES if index < len(opcodes) - 1 else 0
+            if i2 - i1 > keep_head + keep_tail:
+                if keep_head:
+                    blocks.append(_block("equal", old, i1, i1 + keep_head, j1))
+                blocks.append({"kind": "skip", "count": i2 - i1 - keep_head - keep_tail, "lines": []})
+                if keep_tail:
+                    blocks.append(_block("equal", old, i2 - keep_tail, i2, j2 - keep_tail))
+            else:
+                blocks.append(_block("equal", old, i1, i2, j1))
+            continue
+        if i2 > i1:
+            blocks.append({"kind": "delete", "lines": [{"old": i + 1, "new": None, "text": old[i]}
+                                                        for i in range(i1, i2)]})
+            removed += i2 - i1
+        if j2 > j1:
+            blocks.append({"kind": "insert", "lines": [{"old": None, "new": j + 1, "text": new[j]}
+                                                        for j in range(j1, j2)]})
+            added += j2 - j1
+    return blocks, added, removed
+
+
+def _block(kind: str, old: list[str], start: int, end: int, new_start: int) -> dict[str, Any]:
+    return {"kind": kind, "lines": [{"old": i + 1, "new": new_start + (i - start) + 1, "text": old[i]}
+                                    for i in range(start, end)]}

@@ -1,0 +1,96 @@
+"""Chinese names of the codes the catalog stores, for pages and exports (the JSON API keeps the codes as well).
+
+Names other modules already define are imported from there, so the web, the CLI and the exports say the same.
+"""
+from __future__ import annotations
+
+from crawler.flags import FLAG_LABELS
+from crawler.monitor import FIELD_LABELS, LEVEL_LABELS, STATUS_LABELS
+from crawler.render_record import FORMAT_LABELS, KIND_LABELS
+from parsers.dates import SOURCE_NAMES
+
+__all__ = ["FIELD_LABELS", "FLAG_LABELS", "LEVEL_LABELS", "STATUS_LABELS", "RECORD_TYPE_NAMES", "RUN_STATUS_NAMES",
+           "FETCH_ERROR_NAMES", "RULE_NAMES", "TABLE_NAMES", "status_label", "level_label", "source_label",
+           "kind_label", "format_label", "flag_label", "rule_label", "error_kind_label", "record_type_label",
+           "run_status_label"]
+
+RECORD_TYPE_NAMES = {"response": "响应", "revisit": "重复内容（revisit）", "resource": "资源"}
+
+RUN_STATUS_NAMES = {"running": "运行中", "finished": "已完成", "failed": "失败", "interrupted": "已中断"}
+
+FETCH_ERROR_NAMES = {
+    "dns": "域名解析失败",
+    "timeout": "超时",
+    "tls": "TLS/证书错误",
+    "reset": "连接被重置",
+    "http": "HTTP 错误",
+    "robots": "robots.txt 禁止",
+    "size": "超出大小限制",
+    "redirect_loop": "重定向循环",
+    "other": "其他错误",
+}
+
+RULE_NAMES = {
+    "t3.col.balance": "表三列平衡：本年新收 + 上年结转 = 办理结果总计 + 结转下年度继续办理",
+    "t3.col.total": "表三列合计：（七）总计 = 各项办理结果之和",
+    "t3.row.total": "表三行合计：总计 = 自然人 + 五类法人或其他组织",
+    "t4.group.total": "表四合计：总计 = 结果维持 + 结果纠正 + 其他结果 + 尚未审结",
+    "text.vs.table": "正文数字与表格不符",
+}
+
+TABLE_NAMES = {
+    "table2": "表二 主动公开政府信息情况",
+    "table3": "表三 收到和处理政府信息公开申请情况",
+    "table4": "表四 政府信息公开行政复议、行政诉讼情况",
+    "old_stats": "政府信息公开情况统计表（旧版）",
+}
+
+
+def status_label(status: str | None, days_late: int | None = None) -> str:
+    """"逾期 12 天" for a late verdict, the plain status name otherwise."""
+    if not status:
+        return ""
+    name = STATUS_LABELS.get(status, status)
+    if status == "late" and days_late:
+        return f"{name} {days_late} 天"
+    return name
+
+
+def _named(names: dict[str, str], code: str | None) -> str:
+    return names.get(code or "", code or "")
+
+
+def level_label(level: str | None) -> str:
+    return _named(LEVEL_LABELS, level)
+
+
+def source_label(source: str | None) -> str:
+    return _named(SOURCE_NAMES, source)
+
+
+def kind_label(kind: str | None) -> str:
+    return _named(KIND_LABELS, kind)
+
+
+def format_label(fmt: str | None) -> str:
+    return _named(FORMAT_LABELS, fmt)
+
+
+def flag_label(flag: str | None) -> str:
+    return _named(FLAG_LABELS, flag)
+
+
+def rule_label(rule: str | None) -> str:
+    return _named(RULE_NAMES, rule)
+
+
+def error_kind_label(kind: str | None) -> str:
+    return _named(FETCH_ERROR_NAMES, kind)
+
+
+def record_type_label(record_type: str | None) -> str:
+    return _named(RECORD_TYPE_NAMES, record_type)
+
+
+def run_status_label(status: str | None) -> str:
+    return _named(RUN_STATUS_NAMES, status)

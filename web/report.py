@@ -1,0 +1,157 @@
+"""The report page: the parsed record with its date evidence, the standard tables with the cells of broken 勾稽
+rules marked, the template check, the main text, and the captures it came from."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from parsers import tables as standard
+from storage.catalog import queries
+from storage.catalog.models import Agency, Report, Verdict
+from web.context import NotFound, WebContext, catalog_id
+from web.labels import TABLE_NAMES, rule_label, source_label, status_label
+from web.summaries import capture_summary, iso, report_summary
+
+_WHERE = re.compile(r"^(?:正文 vs )?(表三|表四|统计表) (.+)$")
+
+
+def report_data(ctx: WebContext, report_id: int) -> dict[str, Any]:
+    catalog_id(report_id, "报告")
+    with ctx.catalog.reading() as session:
+        report = session.get(Report, report_id)
+        if report is None:
+            raise NotFound(f"没有编号为 {report_id} 的报告")
+        agency = session.get(Agency, report.agency_id) if report.agency_id else None
+        captures = queries.captures_of_url(session, report.url)
+        verdicts = list(session.scalars(select(Verdict).where(Verdict.report_id == report.id)
+                                        .order_by(Verdict.report_year)))
+    record = report.record_json if isinstance(report.record_json, Mapping) else {}
+    errors = [error for error in record.get("consistency_errors") or [] if isinstance(error, Mapping)]
+    broken = broken_cells(errors)
+    return {
+        "report": report_summary(report),
+        "agency": {"id": agency.id, "name": agency.name} if agency else None,
+        "record": {
+            "kind_reason": record.get("kind_reason"), "agency": record.get("agency"),
+            "agency_source": record.get("agency_source"), "level": record.get("level"),
+            "format_reason": record.get("format_reason"), "date_reason": record.get("date_reason"),
+            "source_format": record.get("source_format"), "encoding": record.get("encoding"),
+            "warnings": list(record.get("warnings") or []), "catalog_fields": dict(record.get("catalog_fields") or {}),
+            "attachments": [link for link in record.get("attachments") or [] if isinstance(link, Mapping)],
+        },
+        "dates": [_date_evidence(item, report.publication_date, report.date_source)
+                  for item in record.get("dates") or [] if isinstance(item, Mapping)],
+        "tables": render_tables(record.get("tables") if isinstance(record.get("tables"), Mapping) else {}, broken),
+        "consistency_errors": [{**error, "rule_label": rule_label(error.get("rule"))} for error in errors],
+        "template": record.get("template") if isinstance(record.get("template"), Mapping) else {},
+        "text": report.text,
+        "captures": [capture_summary(capture) for capture in captures],
+        "verdicts": [{"report_year": verdict.report_year, "status": verdict.status,
+                      "label": status_label(verdict.status, verdict.days_late), "deadline": iso(verdict.deadline),
+                      "legal_basis": verdict.legal_basis, "agency_id": verdict.agency_id} for verdict in verdicts],
+    }
+
+
+def _date_evidence(item: Mapping, chosen_date, chosen_source: str | None) -> dict[str, Any]:
+    chosen = chosen_date is not None and item.get("source") == chosen_source and item.get("date") == chosen_date.isoformat()
+    return {"date": item.get("date"), "source": item.get("source"), "source_label": source_label(item.get("source")),
+            "raw": item.get("raw"), "label": item.get("label"), "chosen": chosen}
+
+
+# ---------------------------------------------------------------- 勾稽 errors → cells
+
+def broken_cells(errors: Iterable[Mapping]) -> dict[tuple[str, str, str], list[str]]:
+    """(table, row, column) → the messages of the broken rules that cell takes part in."""
+    cells: dict[tuple[str, str, str], list[str]] = {}
+    for error in errors:
+        message = str(error.get("message") or error.get("rule") or "")
+        for cell in involved_cells(str(error.get("rule") or ""), str(error.get("where") or "")):
+            cells.setdefault(cell, []).append(message)
+    return cells
+
+
+def involved_cells(rule: str, where: str) -> list[tuple[str, str, str]]:
+    """The cells a rule adds up, read from its ``where`` (``表三 自然人列``, ``表三 本年新收行``, ``表四 行政复议``,
+    ``正文 vs 表三 本年新收 总计``)."""
+    match = _WHERE.match(where.strip())
+    if not match:
+        return []
+    table, rest = match.groups()
+    if rule == "t3.col.balance" and rest.endswith("列"):
+        column = rest[:-1]
+        rows = (standard.T3_NEW, standard.T3_CARRIED_IN, standard.T3_TOTAL, standard.T3_CARRIED_OVER)
+        return [("table3", row, column) for row in rows]
+    if rule == "t3.col.total" and rest.endswith("列"):
+        column = rest[:-1]
+        rows = dict.fromkeys(standard.TABLE3_RESULT_ROWS_2021 + standard.TABLE3_RESULT_ROWS_2019 + (standard.T3_TOTAL,))
+        return [("table3", row, column) for row in rows]
+    if rule == "t3.row.total" and rest.endswith("行"):
+        return [("table3", rest[:-1], column) for column in standard.TABLE3_COLUMNS]
+    if rule == "t4.group.total":
+        return [("table4", rest, field) for field in standard.TABLE4_FIELDS]
+    if rule == "text.vs.table":
+        if table == "统计表":
+            return [("old_stats", rest, "数值")]
+        name, _, column = rest.rpartition(" ")
+        if table == "表四" and name == "行政诉讼":
+            return [("table4", group, column) for group in standard.TABLE4_GROUPS[1:]]
+        return [("table3" if table == "表三" else "table4", name, column)]
+    return []
+
+
+# ---------------------------------------------------------------- tables
+
+def render_tables(tables: Mapping, broken: dict[tuple[str, str, str], list[str]]) -> list[dict[str, Any]]:
+    """The standard tables as header + rows of cells ({value, broken, messages}), in the prescribed order."""
+    rendered = []
+    if isinstance(tables.get("table2"), Mapping):
+        rendered.append(_table2(tables["table2"], broken))
+    if isinstance(tables.get("table3"), Mapping):
+        rendered.append(_table3(tables["table3"], broken))
+    if isinstance(tables.get("table4"), Mapping):
+        table4 = tables["table4"]
+        rendered.append(_grid("table4", list(standard.TABLE4_FIELDS),
+                              _ordered(table4, standard.TABLE4_GROUPS), table4, broken))
+    if isinstance(tables.get("old_stats"), Mapping):
+        stats = {name: {"数值": value} for name, value in tables["old_stats"].items()}
+        rendered.append(_grid("old_stats", ["数值"], list(stats), stats, broken))
+    return rendered
+
+
+def _table2(table: Mapping, broken) -> dict[str, Any]:
+    rows = table.get("rows") if isinstance(table.get("rows"), Mapping) else {}
+    prescribed = standard.TABLE2_COLUMNS_2019 if table.get("columns") == "2019" else standard.TABLE2_COLUMNS_2021
+    present = {column for cells in rows.values() if isinstance(cells, Mapping) for column in cells}
+    columns = [column for column in prescribed if column in present] + sorted(present - set(prescribed))
+    rendered = _grid("table2", columns, _ordered(rows, standard.TABLE2_ITEMS), rows, broken)
+    rendered["variant"] = table.get("columns")
+    return rendered
+
+
+def _table3(table: Mapping, broken) -> dict[str, Any]:
+    rows = table.get("rows") if isinstance(table.get("rows"), Mapping) else {}
+    prescribed = standard.TABLE3_ROWS_2019 if standard.T3_OTHER_2019[0] in rows else standard.TABLE3_ROWS_2021
+    columns = [column for column in table.get("columns") or standard.TABLE3_COLUMNS if isinstance(column, str)]
+    return _grid("table3", columns, _ordered(rows, prescribed), rows, broken)
+
+
+def _ordered(rows: Mapping, prescribed: Iterable[str]) -> list[str]:
+    """Row names in the prescribed order, then any others as stored (PostgreSQL's JSONB does not keep key order)."""
+    prescribed = list(prescribed)
+    return [name for name in prescribed if name in rows] + [name for name in rows if name not in prescribed]
+
+
+def _grid(key: str, columns: list[str], row_names: list[str], rows: Mapping, broken) -> dict[str, Any]:
+    body = []
+    for name in row_names:
+        values = rows.get(name) if isinstance(rows.get(name), Mapping) else {}
+        cells = []
+        for column in columns:
+            messages = broken.get((key, name, column), [])
+            cells.append({"column": column, "value": values.get(column), "broken": bool(messages),
+                          "messages": messages})
+        body.append({"label": name, "cells": cells, "broken": any(cell["broken"] for cell in cells)})
+    return {"key": key, "name": TABLE_NAMES.get(key, key), "columns": columns, "rows": body}
