@@ -23,6 +23,7 @@ import os
 import re
 import time
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -162,33 +163,40 @@ def _sha256_of_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-class ObjectStore:
-    """The interface both backends implement (see the module docstring)."""
+class ObjectStore(ABC):
+    """The interface both backends implement (see the module docstring); a backend missing a method cannot be built."""
 
     location: str = ""
 
+    @abstractmethod
     def put_bytes(self, key: str, data: bytes, metadata: Mapping[str, str] | None = None) -> ObjectInfo:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def put_file(self, key: str, path: str | Path, metadata: Mapping[str, str] | None = None,
                  part_size: int = DEFAULT_PART_SIZE) -> ObjectInfo:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def put_stream(self, key: str, stream: IO[bytes], length: int = -1, metadata: Mapping[str, str] | None = None,
                    part_size: int = DEFAULT_PART_SIZE, sha256: str | None = None) -> ObjectInfo:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def get_bytes(self, key: str) -> bytes:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def get_range(self, key: str, offset: int, length: int) -> bytes:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def open_stream(self, key: str) -> BinaryIO:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def stat(self, key: str) -> ObjectInfo:
-        raise NotImplementedError
+        ...
 
     def exists(self, key: str) -> bool:
         try:
@@ -197,11 +205,13 @@ class ObjectStore:
             return False
         return True
 
+    @abstractmethod
     def list(self, prefix: str = "") -> Iterator[str]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def delete(self, key: str) -> None:
-        raise NotImplementedError
+        ...
 
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
