@@ -9,6 +9,12 @@ the same calls the crawler makes. Extra pages (the security tests' hostile page)
 """
 from __future__ import annotations
 
+import re
+import selectors
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -27,6 +33,10 @@ FIRST_LOOK = datetime(2025, 3, 1, 2, 0, tzinfo=timezone.utc)
 SECOND_LOOK = datetime(2025, 7, 1, 2, 0, tzinfo=timezone.utc)
 AS_OF = date(2025, 7, 2)
 REQUEST_HEADERS = [("User-Agent", "xxgk-watch tests"), ("Accept", "*/*")]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+_SERVING = re.compile(r"(http://[^\s/]+)/")
 
 
 @dataclass(frozen=True)
@@ -155,3 +165,28 @@ def shared_demo_archive(tmp_path_factory) -> DemoArchive:
     if "demo" not in _SHARED:
         _SHARED["demo"] = build_demo_archive(tmp_path_factory.mktemp("web-demo") / "data")
     return _SHARED["demo"]
+
+
+@contextmanager
+def serving(data_dir: Path, timeout: float = 60.0) -> Iterator[str]:
+    """``xxgk serve --port 0`` over ``data_dir`` in a child process; yields its base URL, stops it afterwards."""
+    process = subprocess.Popen([sys.executable, "-m", "crawler.cli", "--data-dir", str(data_dir), "serve", "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                raise RuntimeError(f"xxgk serve printed nothing in {timeout:g} s")
+        line = process.stdout.readline()
+        found = _SERVING.search(line)
+        if not found:
+            process.kill()
+            raise RuntimeError(f"xxgk serve did not start: {line!r} {process.stderr.read()!r}")
+        yield found.group(1)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

@@ -59,6 +59,8 @@ _URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "background"
 _DROP_ATTRIBUTES = frozenset({"srcset", "imagesrcset", "target", "srcdoc", "http-equiv", "integrity", "nonce"})
 _FETCHED = frozenset({"src", "background", "poster", "lowsrc", "dynsrc"})  # loaded, not followed
 _SAFE_DATA_IMAGE = re.compile(r"^data:image/(?:png|jpeg|gif|webp);", re.IGNORECASE)
+_CSS_URL = re.compile(r"url\(\s*(?:\"([^\"]*)\"|'([^']*)'|([^)]*?))\s*\)", re.IGNORECASE)
+_CSS_IMPORT = re.compile(r"@import\b[^;]*;?", re.IGNORECASE)
 _ACTIVE_TEXT = re.compile(r"javascript:|vbscript:|expression\s*\(|-moz-binding|behavior\s*:", re.IGNORECASE)
 _URL_WHITESPACE = re.compile(r"[\t\n\r]+")
 _INERT_SCHEMES = ("mailto:", "tel:")
@@ -172,7 +174,12 @@ def rewrite_html(text: str, page_url: str, archived: Callable[[Iterable[str]], s
                     del element.attrib[name]  # only images may be inline data (the CSP allows img-src data:)
             else:
                 links.append((element, name, *target))
-    holdings = archived({target for _element, _name, target, _fragment in links})
+    styles = [element for element in root.iter(lxml.etree.Element)
+              if element.get("style") or (_local_name(element.tag) == "style" and element.text)]
+    css_targets = {target for element in styles for target in _css_urls(_style_text(element), base_url)}
+    holdings = archived({target for _element, _name, target, _fragment in links} | css_targets)
+    for element in styles:
+        _set_style_text(element, _rewrite_css(_style_text(element), base_url, holdings))
     for element, name, target, fragment in links:
         if target in holdings:
             element.attrib[name] = archive_link(target) + (f"#{fragment}" if fragment else "")
@@ -240,6 +247,41 @@ def _remove_active(root) -> None:
 def _url_text(value: str) -> str:
     """A URL as browsers read it: leading/trailing controls and spaces dropped, tabs and newlines removed."""
     return _URL_WHITESPACE.sub("", (value or "").strip(_C0_AND_SPACE))
+
+
+def _style_text(element) -> str:
+    if _local_name(element.tag) == "style":
+        return element.text or ""
+    return element.get("style") or ""
+
+
+def _set_style_text(element, text: str) -> None:
+    if _local_name(element.tag) == "style":
+        element.text = text
+    else:
+        element.set("style", text)
+
+
+def _css_urls(css: str, base_url: str) -> set[str]:
+    found = set()
+    for match in _CSS_URL.finditer(css):
+        target = _absolute(next(group for group in match.groups() if group is not None), base_url)
+        if target is not None and not target[0].startswith("data:"):
+            found.add(target[0])
+    return found
+
+
+def _rewrite_css(css: str, base_url: str, holdings: set[str]) -> str:
+    """``url(…)`` to the archived copy when we have it, else ``none``; ``@import`` dropped (no external CSS)."""
+    def replace(match: re.Match) -> str:
+        target = _absolute(next(group for group in match.groups() if group is not None), base_url)
+        if target is None:
+            return "none"
+        if target[0].startswith("data:"):
+            return match.group(0)
+        return f'url("{archive_link(target[0])}")' if target[0] in holdings else "none"
+
+    return _CSS_URL.sub(replace, _CSS_IMPORT.sub("", css))
 
 
 def _absolute(value: str, base_url: str) -> tuple[str, str] | None:

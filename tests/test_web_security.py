@@ -1,0 +1,299 @@
+"""Archived hostile pages shown with nothing executing, in a real Chromium; raw responses sandboxed; every path
+traversal attempt a 404.
+
+The hostile page tries every way to run or to call out: <script>, on* handlers (body, img, svg), javascript: links,
+<meta http-equiv=refresh>, <base>, <iframe>, <object>/<embed>, a form, external images and style sheets. Each
+attempt targets a trap: a tiny HTTP server on loopback that records every request, ``console.log('PWNED')``,
+``alert``, ``window.parent.name`` and ``document.title``. The browser listens to console, dialog and request
+events; the trap must stay silent.
+"""
+from __future__ import annotations
+
+import http.client
+import threading
+from datetime import date, datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from parsers.document import parse_document
+from parsers.record import FetchContext
+from storage.archive import Archive
+from storage.catalog import queries
+from storage.config import Config
+from tests.web_fixtures import CHROMIUM, CHROMIUM_ARGS, REQUEST_HEADERS, serving
+
+pytestmark = pytest.mark.slow
+
+MOMENT = datetime(2025, 3, 1, 2, 0, tzinfo=timezone.utc)
+SITE = "http://hostile.xxgk.test"
+AGENCY_NAME = "<i>恶意</i>机关<script>console.log('PWNED')</script>"
+
+
+class Trap:
+    """A loopback HTTP server that remembers every request it gets."""
+
+    def __init__(self):
+        hits: list[str] = []
+        self.hits = hits
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(b"trap")
+
+            do_POST = do_GET  # noqa: N815
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def hostile_page(trap: str) -> bytes:
+    return f"""<!DOCTYPE html>
+<html><head>
+<title>&lt;script&gt;document.title='PWNED'&lt;/script&gt;恶意页面</title>
+<meta http-equiv="refresh" content="0;url={trap}/refresh">
+<meta http-equiv="Content-Security-Policy" content="default-src *">
+<base href="{trap}/base/">
+<link rel="stylesheet" href="{trap}/style.css">
+<script>console.log('PWNED'); window.parent.name = 'PWNED'; document.title = 'PWNED'; fetch('{trap}/script');
+        alert('PWNED');</script>
+<script src="{trap}/external.js"></script>
+</head>
+<body onload="console.log('PWNED'); fetch('{trap}/onload')">
+<h1 id="marker">存档的恶意页面</h1>
+<img src="{trap}/img.png" onerror="console.log('PWNED'); fetch('{trap}/onerror')">
+<img src="missing.png" onerror="window.parent.name='PWNED'">
+<a id="js" href="javascript:console.log('PWNED');fetch('{trap}/js-link')">点我</a>
+<a id="js2" href=" &#106;ava&#x09;script:alert('PWNED')">再点我</a>
+<a id="next" href="{SITE}/next.html">下一页</a>
+<svg onload="console.log('PWNED')"><script>console.log('PWNED')</script>
+  <a xlink:href="javascript:console.log('PWNED')"><text>svg</text></a></svg>
+<iframe src="{trap}/frame"></iframe>
+<iframe srcdoc="&lt;script&gt;console.log('PWNED')&lt;/script&gt;"></iframe>
+<object data="{trap}/object"><param name="src" value="{trap}/param">备用内容</object>
+<embed src="{trap}/embed">
+<form id="form" action="{trap}/form" method="post"><input name="q"><button id="submit">提交</button></form>
+<div style="background-image: url({trap}/background.png)">背景</div>
+<p>正文</p>
+</body></html>""".encode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def trap():
+    server = Trap()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, trap):
+    """An archive with the hostile page, the page it links to, and a report whose title and agency carry HTML."""
+    config = Config.from_env({}, data_dir=tmp_path_factory.mktemp("hostile"))
+    archive = Archive.open(config, durability="os")
+    with archive.catalog.session() as session:
+        queries.upsert_agency(session, "evil", AGENCY_NAME, level="department")
+    page = archive.record_fetch(f"{SITE}/page.html", "GET", REQUEST_HEADERS, 200, "OK",
+                                [("Content-Type", "text/html; charset=utf-8")], hostile_page(trap.url),
+                                fetched_at=MOMENT, agency_id="evil")
+    following = archive.record_fetch(f"{SITE}/next.html", "GET", REQUEST_HEADERS, 200, "OK",
+                                     [("Content-Type", "text/html; charset=utf-8")],
+                                     "<html><body><p id='second'>第二页内容</p></body></html>".encode(),
+                                     fetched_at=MOMENT, agency_id="evil")
+    title = "恶意机关2023年政府信息公开工作年度报告&lt;b&gt;粗体&lt;/b&gt;&lt;img src=x onerror=alert(1)&gt;"
+    body = (f"<html><head><title>{title}</title><meta name='PubDate' content='2024-01-20 10:00'></head>"
+            f"<body><h1>{title}</h1><p>一、总体情况</p><p>本机关2023年收到政府信息公开申请2件。</p></body></html>").encode()
+    report_capture = archive.record_fetch(f"{SITE}/report.html", "GET", REQUEST_HEADERS, 200, "OK",
+                                          [("Content-Type", "text/html; charset=utf-8")], body, fetched_at=MOMENT,
+                                          agency_id="evil")
+    record = parse_document(body, FetchContext(url=f"{SITE}/report.html", content_type="text/html; charset=utf-8"))
+    assert "<b>" in (record.title or ""), record.title  # the title really carries markup
+    with archive.catalog.session() as session:
+        report = queries.add_report(session, report_capture.id, record, agency_id="evil")
+        queries.upsert_verdict(session, "evil", 2023, "on_time", deadline=date(2024, 1, 31),
+                               legal_basis="<script>console.log('PWNED')</script>", report_id=report.id)
+    archive.finish("finished")
+    return {"config": config, "page": page.id, "next": following.id, "report": report.id, "title": record.title}
+
+
+@pytest.fixture(scope="module")
+def base_url(hostile):
+    with serving(hostile["config"].data_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def watched(browser):
+    """A page whose console messages, dialogs, page errors and requests are all recorded."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    seen = {"console": [], "dialogs": [], "requests": [], "errors": []}
+    page.on("console", lambda message: seen["console"].append(message.text))
+    page.on("dialog", lambda dialog: (seen["dialogs"].append(dialog.message), dialog.dismiss()))
+    page.on("pageerror", lambda error: seen["errors"].append(str(error)))
+    context.on("request", lambda request: seen["requests"].append(request.url))
+    yield page, seen
+    context.close()
+
+
+def assert_nothing_fired(page, seen, trap, base_url, *, sanitised: bool = True):
+    """No request reached the trap, nothing was logged or alerted, no title or name was set. On a sanitised page
+    the browser does not even try a request outside the app (unsanitised, it tries and the CSP refuses)."""
+    page.wait_for_timeout(700)  # time for a refresh, an onload or an onerror to try
+    assert trap.hits == []
+    assert not any("PWNED" in text for text in seen["console"]), seen["console"]
+    assert seen["dialogs"] == []
+    assert page.title() != "PWNED" and page.evaluate("() => window.name") != "PWNED"
+    if sanitised:
+        outside = [url for url in seen["requests"] if not url.startswith((base_url, "data:", "about:"))]
+        assert outside == []
+
+
+def test_the_hostile_page_in_its_frame_runs_nothing_and_calls_nowhere(watched, trap, hostile, base_url):
+    page, seen = watched
+    page.goto(f"{base_url}/captures/{hostile['page']}")
+    frame = page.frame_locator("iframe.archived")
+    assert frame.locator("#marker").inner_text() == "存档的恶意页面"
+    assert_nothing_fired(page, seen, trap, base_url)
+    archived = next(f for f in page.frames if f.url.endswith(f"/raw/{hostile['page']}"))
+    assert archived.evaluate("() => self.origin") == "null"
+    leftovers = archived.evaluate("""() => ({
+        active: document.querySelectorAll('script, object, embed, base, iframe, link, meta[http-equiv]').length,
+        handlers: [...document.querySelectorAll('*')].flatMap(el => [...el.attributes]
+                      .filter(a => a.name.toLowerCase().startsWith('on')).map(a => a.name)),
+        scriptLinks: [...document.querySelectorAll('[href], [src], [action], [formaction]')].filter(el =>
+                      ['href', 'src', 'action', 'formaction', 'xlink:href'].some(name =>
+                      (el.getAttribute(name) || '').replace(/[\\s\\x00-\\x20]/g, '').toLowerCase()
+                      .startsWith('javascript:'))).length,
+        fallback: document.body.textContent.includes('备用内容')})""")
+    assert leftovers == {"active": 0, "handlers": [], "scriptLinks": 0, "fallback": True}
+
+
+def test_clicking_inside_the_frame_stays_in_the_archive(watched, trap, hostile, base_url):
+    page, seen = watched
+    page.goto(f"{base_url}/captures/{hostile['page']}")
+    frame = page.frame_locator("iframe.archived")
+    frame.locator("#js").click()
+    frame.locator("#js2").click()
+    frame.locator("#submit").click()
+    frame.locator("#next").click()
+    assert frame.locator("#second").inner_text() == "第二页内容"  # the archived copy, via /captures/latest
+    assert page.url == f"{base_url}/captures/{hostile['page']}"  # the UI page itself never navigated
+    assert_nothing_fired(page, seen, trap, base_url)
+
+
+def test_the_raw_page_opened_directly_is_sandboxed_too(watched, trap, hostile, base_url):
+    page, seen = watched
+    response = page.goto(f"{base_url}/raw/{hostile['page']}")
+    headers = response.headers
+    assert headers["content-security-policy"].startswith("sandbox;")
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert page.locator("#marker").inner_text() == "存档的恶意页面"
+    assert page.title() == "<script>document.title='PWNED'</script>恶意页面"  # shown as text
+    assert_nothing_fired(page, seen, trap, base_url)
+
+
+def test_titles_and_names_with_html_show_as_text(watched, trap, hostile, base_url):
+    page, seen = watched
+    page.goto(f"{base_url}/reports/{hostile['report']}")
+    assert page.inner_text("#report-title") == hostile["title"]
+    assert page.locator("#report-title b, #report-title img").count() == 0
+    page.goto(f"{base_url}/")
+    assert page.get_by_role("link", name=AGENCY_NAME).count() == 1
+    assert page.locator("#verdicts i, #verdicts script").count() == 0
+    page.goto(f"{base_url}/agencies/evil")
+    assert page.inner_text("h1") == AGENCY_NAME
+    assert "<script>console.log('PWNED')</script>" in page.inner_text("#agency-verdicts")
+    page.goto(f"{base_url}/search?q=粗体")
+    assert page.locator("#results b, #results img").count() == 0
+    assert_nothing_fired(page, seen, trap, base_url)
+
+
+def test_raw_responses_carry_the_sandbox_whatever_they_hold(hostile, base_url):
+    host = urlsplit(base_url)
+    for capture in (hostile["page"], hostile["next"]):
+        for query in ("", "?download=1"):
+            connection = http.client.HTTPConnection(host.hostname, host.port, timeout=10)
+            connection.request("GET", f"/raw/{capture}{query}")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+            assert response.getheader("Content-Security-Policy") == \
+                "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
+            assert response.getheader("X-Content-Type-Options") == "nosniff"
+            disposition = response.getheader("Content-Disposition")
+            assert disposition.startswith("attachment;" if query else "inline;") and "\n" not in disposition
+            connection.close()
+
+
+@pytest.mark.parametrize("path", [
+    "/raw/../../etc/passwd",
+    "/raw/%2e%2e/%2e%2e/etc/passwd",
+    "/raw/1/../../../etc/passwd",
+    "/raw/..%2f..%2fetc%2fpasswd",
+    "/static/../app.py",
+    "/static/%2e%2e/app.py",
+    "/static/..%2fapp.py",
+    "/static/%2e%2e%2f%2e%2e%2fstorage%2fconfig.py",
+    "/static/....//app.py",
+    "/static//etc/passwd",
+    "/static/%2fetc%2fpasswd",
+    "/agencies/..%2f..%2fetc%2fpasswd",
+    "/reports/..%2f1",
+    "/captures/%2e%2e",
+    "/runs/..%2f..%2fetc%2fpasswd",
+    "/templates/base.html",
+    "/web/app.py",
+])
+def test_path_traversal_attempts_are_404(base_url, path):
+    host = urlsplit(base_url)
+    connection = http.client.HTTPConnection(host.hostname, host.port, timeout=10)
+    connection.request("GET", path)  # sent as written: http.client does not normalise the path
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    assert response.status == 404, path
+    assert b"root:" not in body and b"import " not in body and b"{%" not in body
+
+
+def test_the_csp_alone_would_stop_the_page_even_unsanitised(watched, trap, hostile, base_url):
+    """Defence in depth: the raw response's headers by themselves keep the original hostile bytes inert."""
+    page, seen = watched
+    original = hostile_page(trap.url)
+
+    def unsanitised(route):
+        served = route.fetch()
+        route.fulfill(status=200, headers=served.headers, body=original)
+
+    page.route(f"{base_url}/raw/{hostile['page']}", unsanitised)
+    page.goto(f"{base_url}/raw/{hostile['page']}")
+    assert page.locator("#marker").inner_text() == "存档的恶意页面"
+    assert page.locator("script").count() >= 2  # the scripts are there this time, and still nothing runs
+    assert_nothing_fired(page, seen, trap, base_url, sanitised=False)
+    page.goto(f"{base_url}/captures/{hostile['page']}")
+    assert page.frame_locator("iframe.archived").locator("#marker").inner_text() == "存档的恶意页面"
+    assert_nothing_fired(page, seen, trap, base_url, sanitised=False)
