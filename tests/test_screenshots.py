@@ -1,0 +1,231 @@
+"""Screenshots of report pages rendered from the archive in real headless Chromium (crawler.screenshots).
+
+Each test archives real report pages (the demo's seed renderings) in a temporary data dir, parses and stores them
+as the crawler's pipeline does, then takes the missing screenshots and reads back what was archived: the PNG, its
+WARC resource record, the run it went into, and the verdict's evidence bundle.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.demo.render import load_seed, render_html, render_pdf
+from crawler.monitor import judge
+from crawler.screenshots import MAX_HEIGHT, png_size, take_missing_screenshots
+from parsers.document import parse_document
+from parsers.record import FetchContext
+from storage.archive import Archive, open_reader
+from storage.catalog import queries
+from storage.config import Config
+from storage.objects import open_store
+
+BEIJING = timezone(timedelta(hours=8))
+AGENCY = "shot-wjj"
+BASE = "http://www.shot.gov.cn/xxgk/ndbg"
+FIRST = datetime(2024, 1, 26, 9, 0, tzinfo=BEIJING)
+LATER = datetime(2024, 3, 1, 9, 0, tzinfo=BEIJING)
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    return Config.from_env({}, data_dir=tmp_path / "data")
+
+
+def open_archive(config: Config) -> Archive:
+    archive = Archive.open(config, durability="os")
+    with archive.catalog.session() as session:
+        queries.upsert_agency(session, AGENCY, "示例市卫生健康委员会", level="department")
+    return archive
+
+
+def fetch(archive: Archive, url: str, body: bytes, content_type: str, when: datetime = FIRST):
+    return archive.record_fetch(url, "GET", [("User-Agent", "test")], 200, "OK", [("Content-Type", content_type)],
+                                body, fetched_at=when, agency_id=AGENCY)
+
+
+def parse(archive: Archive, ref) -> None:
+    """Parse the archived capture and store its record, as crawler.pipelines does."""
+    capture = archive.read_capture(ref.id)
+    record = parse_document(capture.payload, FetchContext(url=capture.url, content_type=capture.header("Content-Type"),
+                                                          headers=dict(capture.headers)))
+    assert record.is_report, record.kind_reason
+    with archive.catalog.session() as session:
+        queries.add_report(session, ref.id, record, agency_id=AGENCY)
+
+
+@contextmanager
+def archive_reader(config: Config):
+    reader = open_reader(config)
+    try:
+        yield reader
+    finally:
+        reader.store.close()
+        reader.catalog.close()
+
+
+def screenshots_of(config: Config, url: str):
+    with archive_reader(config) as reader, reader.catalog.reading() as session:
+        return queries.captures_of_url(session, "urn:screenshot:" + url)
+
+
+def run_of(config: Config, run_id: str):
+    with archive_reader(config) as reader, reader.catalog.reading() as session:
+        return queries.get_run(session, run_id)
+
+
+def warc_record(config: Config, row):
+    """The screenshot's gzip member, straight from the object store, parsed by warcio."""
+    member = open_store(config).get_range(row.warc_key, row.offset, row.length)
+    return next(iter(ArchiveIterator(io.BytesIO(member))))
+
+
+def pixels(png: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(png)).convert("RGB")
+
+
+def test_each_html_report_gets_a_png_of_its_first_capture_once(config):
+    seed = load_seed("001")
+    utf8_url, gbk_url, pdf_url = f"{BASE}/t1.html", f"{BASE}/t2.html", f"{BASE}/t3.pdf"
+    archive = open_archive(config)
+    first = fetch(archive, utf8_url, render_html(seed), "text/html; charset=utf-8")
+    # GBK declared only in the page itself, and served with a wrong type, as some portals do
+    gbk = fetch(archive, gbk_url, render_html(seed, encoding="gbk"), "application/octet-stream")
+    pdf = fetch(archive, pdf_url, render_pdf(seed), "application/pdf")
+    again = fetch(archive, utf8_url, render_html(seed) + b"<!-- edited -->", "text/html; charset=utf-8", LATER)
+    for ref in (first, gbk, pdf, again):
+        parse(archive, ref)
+    run_id = archive.run_id
+    archive.finish("finished", counts={"pages": 4})
+    finished_at = run_of(config, run_id).finished_at
+
+    one = take_missing_screenshots(config, run_id=run_id, limit=1)
+    rest = take_missing_screenshots(config, run_id=run_id)
+
+    assert (one.pages, one.existing, one.taken, one.failed, one.remaining) == (2, 0, 1, 0, 1)
+    assert (rest.pages, rest.existing, rest.taken, rest.failed, rest.remaining) == (2, 1, 1, 0, 0)
+    assert one.run_id == rest.run_id == run_id
+    assert screenshots_of(config, pdf_url) == []  # an attachment is not a page to screenshot
+    run = run_of(config, run_id)
+    # the crawl's run keeps its status and finish time; the screenshots are counted in it
+    assert (run.status, run.finished_at) == ("finished", finished_at)
+    assert run.counts["pages"] == 4 and run.counts["screenshots/taken"] == 2
+
+    images = {}
+    for url, page in ((utf8_url, first), (gbk_url, gbk)):
+        [row] = screenshots_of(config, url)
+        assert row.record_type == "resource" and row.mime == "image/png" and row.run_id == run_id
+        with archive_reader(config) as reader:
+            shot = reader.read(row.id)
+        width, height = png_size(shot.payload)
+        assert width == 1280 and 800 < height <= MAX_HEIGHT and len(shot.payload) > 20_000
+        assert shot.metadata["rendered_from_capture"] == str(page.id)
+        record = warc_record(config, row)
+        assert record.rec_type == "resource"
+        assert record.rec_headers.get_header("WARC-Target-URI") == "urn:screenshot:" + url
+        # the first capture, not the later edited one
+        assert record.rec_headers.get_header("WARC-Concurrent-To") == page.record_id
+        assert record.content_stream().read() == shot.payload
+        images[url] = pixels(shot.payload)
+    # the GBK page decodes to the same characters as the UTF-8 one, so it renders to the same pixels
+    assert images[utf8_url].tobytes() == images[gbk_url].tobytes()
+    dark = sum(images[utf8_url].convert("L").histogram()[:64])
+    assert dark > 10_000  # text was drawn (CJK glyphs, table rules), not a blank page
+
+    again_summary = take_missing_screenshots(config, run_id=run_id)
+    assert (again_summary.existing, again_summary.taken, again_summary.run_id) == (2, 0, None)
+    assert len(screenshots_of(config, utf8_url)) == len(screenshots_of(config, gbk_url)) == 1
+
+    with archive_reader(config) as reader:
+        judge(reader.catalog, as_of=date(2024, 6, 1), years=[], agency_ids=[AGENCY], reader=reader)
+        with reader.catalog.reading() as session:
+            [verdict] = queries.verdicts(session, agency_id=AGENCY)  # the year the reports are for
+    bundle = verdict.evidence
+    [expected] = screenshots_of(config, bundle["report_url"])
+    assert bundle["screenshot"]["capture_id"] == expected.id
+    assert bundle["screenshot"]["mime"] == "image/png" and "screenshot_note" not in bundle
+
+
+class TrapHandler(BaseHTTPRequestHandler):
+    hits: list[str]
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.hits.append(self.path)
+        body = b"<html><body style='background:#f00'>live site</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args):
+        pass
+
+
+@pytest.fixture
+def trap():
+    handler = type("Trap", (TrapHandler,), {"hits": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler.hits
+    server.shutdown()
+    server.server_close()
+
+
+def test_archived_page_is_rendered_offline_without_its_scripts(config, trap):
+    site, hits = trap
+    url = f"{site}/xxgk/ndbg/report.html"  # the live page is on the trap server too
+    head = (f'<link rel="stylesheet" href="{site}/archived.css"><link rel="stylesheet" href="{site}/trap.css">'
+            f'<meta http-equiv="refresh" content="0;url={site}/trap-refresh"></head>')
+    tail = (f'<img src="{site}/trap.png"><iframe src="{site}/trap-frame"></iframe>'
+            f'<script>document.body.style.background = "#ff0000"; document.body.innerHTML = "hacked";'
+            f'fetch("{site}/trap-fetch"); new Image().src = "{site}/trap-js";</script></body>')
+    page = render_html(load_seed("001")).replace(b"</head>", head.encode(), 1).replace(b"</body>", tail.encode(), 1)
+    archive = open_archive(config)
+    # a sub-resource the archive has is served from it: its rule paints the page green
+    fetch(archive, f"{site}/archived.css", b"body{background:#00ff00 !important}", "text/css")
+    ref = fetch(archive, url, page, "text/html; charset=utf-8")
+    parse(archive, ref)
+    archive.close()
+
+    summary = take_missing_screenshots(config)
+
+    assert (summary.taken, summary.failed) == (1, 0), summary.failures
+    assert hits == []
+    [row] = screenshots_of(config, url)
+    with archive_reader(config) as reader:
+        image = pixels(reader.read(row.id).payload)
+    assert image.height > 800  # the report itself, not the page a refresh would have led to
+    assert image.getpixel((5, 5)) == (0, 255, 0)
+    assert (255, 0, 0) not in {color for _count, color in image.getcolors(1 << 24)}
+
+
+def test_a_page_that_cannot_be_rendered_is_counted_and_the_others_still_get_theirs(config):
+    seed = load_seed("001")
+    lost_url, kept_url = f"{BASE}/lost.html", f"{BASE}/kept.html"
+    archive = open_archive(config)
+    parse(archive, fetch(archive, lost_url, render_html(seed), "text/html; charset=utf-8"))
+    lost_segment = archive.roll()  # the lost page's segment alone in the store …
+    parse(archive, fetch(archive, kept_url, render_html(seed, encoding="gbk"), "text/html; charset=gbk"))
+    archive.close()
+    open_store(config).delete(lost_segment)  # … and then gone from it
+
+    summary = take_missing_screenshots(config)
+
+    assert (summary.pages, summary.taken, summary.failed) == (2, 1, 1)
+    assert len(summary.failures) == 1 and summary.failures[0].startswith(lost_url)
+    assert "CaptureMissing" in summary.failures[0]
+    assert screenshots_of(config, lost_url) == [] and len(screenshots_of(config, kept_url)) == 1
+    assert "失败 1" in summary.line()
+    run = run_of(config, summary.run_id)
+    assert run.status == "finished" and run.counts == {"screenshots/taken": 1, "screenshots/failed": 1}
+    # the failed page is tried again next time, the rendered one is not
+    retry = take_missing_screenshots(config)
+    assert (retry.existing, retry.taken, retry.failed) == (1, 0, 1)
