@@ -27,6 +27,9 @@ def add_parsers(sub) -> None:
                    help="override a Scrapy setting, e.g. --set DOWNLOAD_TIMEOUT=10 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no live progress display")
     p.add_argument("--verbose", action="store_true", help="show Scrapy's log (INFO) instead of warnings only")
+    p.add_argument("--no-screenshots", dest="screenshots", action="store_false",
+                   help="take no Chromium screenshots of report pages (by default each HTML report page gets one "
+                        "of its first capture, rendered from the archive)")
     p.set_defaults(handler=cmd_crawl)
 
     p = sub.add_parser("demo", help="serve the bundled demo portals, crawl, parse and print the timeliness table",
@@ -58,14 +61,18 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     config = load_config(args)
     agencies = _load_selected(args.registry, args.agency)
     overrides = {"LOG_LEVEL": "INFO" if args.verbose else "WARNING", **_overrides(args.set)}
-    summary = crawl_and_judge(config, agencies, overrides=overrides, as_of=args.as_of, quiet=args.quiet)
+    if not args.screenshots:
+        overrides.setdefault("ARCHIVE_SCREENSHOTS", False)  # nor of the pages the crawler renders itself
+    summary = crawl_and_judge(config, agencies, overrides=overrides, as_of=args.as_of, quiet=args.quiet,
+                              screenshots=args.screenshots)
     _print_summary(summary)
     return 0
 
 
 def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = None, quiet: bool = False,
-                    years=None):
-    """Store the agencies, crawl them, recompute their verdicts; returns the crawl summary."""
+                    years=None, screenshots: bool = True):
+    """Store the agencies, crawl them, screenshot new report pages (``screenshots``), recompute their verdicts;
+    returns the crawl summary."""
     from crawler.catalog_sync import store_agencies
     from crawler.monitor import judge
     from crawler.run import CrawlError, run_crawl
@@ -83,12 +90,30 @@ def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = No
         raise CommandError(str(exc)) from exc
     finally:
         display.close()
+    if screenshots:
+        _take_screenshots(config, summary.run_id)
     from storage.archive import open_reader
 
     as_of = as_of or date.today()
     judge(catalog, as_of=as_of, years=years if years is not None else [as_of.year - 1],
           agency_ids=[agency.id for agency in agencies], reader=open_reader(config, catalog=catalog))
     return summary
+
+
+def _take_screenshots(config, run_id: str | None) -> None:
+    """Screenshots are evidence, not the crawl: a failure is reported on stderr and the verdicts still follow."""
+    from crawler.screenshots import take_missing_screenshots
+    from storage.archive import ArchiveError
+    from storage.catalog.database import CatalogError
+    from storage.objects import ObjectStoreError
+
+    try:
+        shots = take_missing_screenshots(config, run_id=run_id)
+    except (ArchiveError, CatalogError, ObjectStoreError) as exc:
+        print(f"xxgk: 未能截图：{exc}", file=sys.stderr)
+        return
+    if shots.failed or shots.message:
+        print(f"xxgk: {shots.line()}", file=sys.stderr)
 
 
 def _load_selected(registry: str | None, wanted: list[str]):

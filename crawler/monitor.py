@@ -210,7 +210,8 @@ def _evidence_bundle(view: "_ArchiveView", report: Report) -> dict:
         "capture_id": shot.id, "permalink": f"/captures/{shot.id}", "captured_at": _iso(shot.timestamp),
         "sha256": shot.payload_sha256, "mime": shot.mime, "warc": _warc(shot)}
     if shot is None:
-        bundle["screenshot_note"] = "存档中没有该报告页面的截图（只有浏览器渲染的页面才有截图）"
+        bundle["screenshot_note"] = ("存档中没有该报告页面的截图（只为 HTML 报告页面截图，PDF、Word 等附件没有；"
+                                     "HTML 页面则可能是抓取时用了 --no-screenshots，或渲染失败）")
     return bundle
 
 

@@ -30,6 +30,15 @@ def _verdicts(data_dir) -> dict[tuple[str, int], str]:
         return {(v.agency_id, v.report_year): v.status for v in queries.verdicts(session)}
 
 
+def _evidence(data_dir) -> list[dict]:
+    catalog = Catalog.open(Config.from_env(env={}, data_dir=data_dir))
+    try:
+        with catalog.reading() as session:
+            return [v.evidence for v in queries.verdicts(session) if v.report_id is not None]
+    finally:
+        catalog.close()
+
+
 def test_demo_crawls_and_prints_the_timeliness_table(tmp_path):
     data_dir = tmp_path / "data"
     result = run("demo", "--port", "0", "--as-of", AS_OF.isoformat(), "--quiet", env=_env(data_dir))
@@ -39,6 +48,11 @@ def test_demo_crawls_and_prints_the_timeliness_table(tmp_path):
     assert "xxgk serve" in out and "http://127.0.0.1:8000/" in out
     expected = DemoPortals().expected_verdicts(AS_OF)
     assert _verdicts(data_dir) == {(v.agency_id, v.report_year): v.status for v in expected}
+    # every report published as a web page has a screenshot in its evidence; attachments (PDF, DOCX) have none
+    bundles = _evidence(data_dir)
+    pages = [bundle for bundle in bundles if bundle["report_url"].endswith((".html", ".htm", ".shtml"))]
+    assert pages and all((bundle["screenshot"] or {}).get("mime") == "image/png" for bundle in pages)
+    assert all(bundle["screenshot"] is None for bundle in bundles if bundle not in pages)
     names = {agency.id: agency.name for agency in DemoPortals().agencies}
     rows = [line.split() for line in out.splitlines()]
     for verdict in expected:
@@ -86,12 +100,16 @@ def demo_registry(tmp_path):
 def test_crawl_one_agency_from_a_registry_file(tmp_path, demo_registry):
     data_dir = tmp_path / "data"
     result = run("crawl", "--registry", str(demo_registry), "--agency", "sfq-gov", "--as-of", AS_OF.isoformat(),
-                 "--set", "AUTOTHROTTLE_ENABLED=false", "--set", "DOWNLOAD_DELAY=0", env=_env(data_dir))
+                 "--set", "AUTOTHROTTLE_ENABLED=false", "--set", "DOWNLOAD_DELAY=0", "--no-screenshots",
+                 env=_env(data_dir))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "抓取完成" in result.stdout
     verdicts = _verdicts(data_dir)
     assert {key[0] for key in verdicts} == {"sfq-gov"}
     assert verdicts[("sfq-gov", 2024)] == "late"
+    # its reports are web pages, but screenshots were turned off
+    bundles = _evidence(data_dir)
+    assert bundles and all(bundle["screenshot"] is None and bundle["screenshot_note"] for bundle in bundles)
 
 
 def test_crawl_unknown_agency_is_one_line(tmp_path, demo_registry):
