@@ -92,8 +92,10 @@ def _parsed_paths(portals: DemoPortals) -> dict[str, tuple[str, str]]:
     return wanted
 
 
-def build_demo_archive(data_dir: Path, extra_pages: tuple[ExtraPage, ...] = ()) -> DemoArchive:
-    config = Config.from_env({}, data_dir=data_dir)
+def build_demo_archive(data_dir: Path, extra_pages: tuple[ExtraPage, ...] = (),
+                       env: dict[str, str] | None = None) -> DemoArchive:
+    """``env``: XXGK_* settings, e.g. XXGK_DATABASE_URL for a PostgreSQL catalog (default: SQLite in data_dir)."""
+    config = Config.from_env(env or {}, data_dir=data_dir)
     first = DemoPortals(edition=1)
     built = DemoArchive(config, first)
     archive = Archive.open(config, durability="os", settings={"purpose": "web tests, edition 1"})

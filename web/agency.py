@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from storage.catalog import queries
 from storage.catalog.models import Capture, FetchError, Report
-from web.context import NotFound, WebContext
+from web.context import BadInput, NotFound, WebContext, checked_text
 from web.labels import flag_label, level_label, source_label, status_label
 from web.summaries import capture_summary, error_summary, iso, report_summary
 
@@ -22,6 +22,10 @@ _REPORT_LINKS = {"other_report_id": "相似的报告"}
 
 
 def agency_data(ctx: WebContext, agency_id: str) -> dict[str, Any]:
+    try:
+        checked_text(agency_id, "机关代码", 200)
+    except BadInput as exc:
+        raise NotFound(f"目录中没有机关“{agency_id[:200]!r}”") from exc
     with ctx.catalog.reading() as session:
         agency = queries.get_agency(session, agency_id)
         if agency is None:

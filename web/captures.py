@@ -10,7 +10,7 @@ from storage.catalog import queries
 from storage.catalog.models import Capture, Report
 from storage.reader import Capture as ArchivedCapture
 from storage.reader import CaptureError, CaptureNotFound
-from web.context import BadInput, NotFound, WebContext, catalog_id
+from web.context import BadInput, NotFound, WebContext, catalog_id, checked_text
 from web.replay import RawBody, archived_kind, raw_body
 from web.summaries import capture_summary, error_summary, iso
 
@@ -22,9 +22,7 @@ _LOOKUP_BATCH = 500
 def captures_data(ctx: WebContext, url: str = "", page: int = 1) -> dict[str, Any]:
     """Every capture of ``url`` (oldest first, with its parsed report and links to compare neighbours), or without
     a URL the newest captures of the archive, a page at a time."""
-    url = url.strip()
-    if len(url) > MAX_URL:
-        raise BadInput(f"网址过长（最多 {MAX_URL} 个字符）")
+    url = checked_text(url.strip(), "网址", MAX_URL)
     if page < 1:
         raise BadInput("页码须大于 0")
     with ctx.catalog.reading() as session:
@@ -113,11 +111,9 @@ def archived_urls(ctx: WebContext, urls: Iterable[str]) -> set[str]:
 
 
 def latest_capture_id(ctx: WebContext, url: str) -> int:
-    url = url.strip()
+    url = checked_text(url.strip(), "网址", MAX_URL)
     if not url:
         raise BadInput("请给出网址：/captures/latest?url=…")
-    if len(url) > MAX_URL:
-        raise BadInput(f"网址过长（最多 {MAX_URL} 个字符）")
     with ctx.catalog.reading() as session:
         row = queries.latest_capture(session, url, record_types=("response", "revisit", "resource"))
     if row is None:

@@ -30,6 +30,15 @@ def web_context(request: Request) -> WebContext:
     return request.app.state.xxgk
 
 
+def checked_text(value: str, what: str, max_length: int) -> str:
+    """A text parameter the catalog can be asked about: no control characters (PostgreSQL refuses NUL), bounded."""
+    if len(value) > max_length:
+        raise BadInput(f"{what}过长（最多 {max_length} 个字符）")
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise BadInput(f"{what}含有控制字符")
+    return value
+
+
 def catalog_id(value: int, what: str) -> int:
     """An id from a URL, or NotFound when no catalog row can have it."""
     if not 0 < value <= MAX_ID:

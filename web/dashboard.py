@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from parsers.record import LEVELS
 from storage.catalog import Catalog
 from storage.catalog.models import Agency, Report, Verdict, VerdictTally
-from web.context import BadInput
+from web.context import BadInput, checked_text
 from web.labels import STATUS_LABELS, flag_label, level_label, source_label, status_label
 from web.summaries import iso
 
@@ -53,8 +53,8 @@ class DashboardFilter:
             raise BadInput(f"层级“{level}”无效：可选 {', '.join(LEVELS)}")
         if status and status not in STATUS_LABELS:
             raise BadInput(f"状态“{status}”无效：可选 {', '.join(STATUS_LABELS)}")
-        if region and len(region) > 200:
-            raise BadInput("地区名称过长（最多 200 字）")
+        if region:
+            checked_text(region, "地区名称", 200)
         return cls(int(year) if year else None, level or None, region or None, status or None)
 
     def params(self) -> dict[str, str]:

@@ -44,7 +44,8 @@ def report_data(ctx: WebContext, report_id: int) -> dict[str, Any]:
         },
         "dates": [_date_evidence(item, report.publication_date, report.date_source)
                   for item in record.get("dates") or [] if isinstance(item, Mapping)],
-        "tables": render_tables(record.get("tables") if isinstance(record.get("tables"), Mapping) else {}, broken),
+        "tables": render_tables(record.get("tables") if isinstance(record.get("tables"), Mapping) else {}, broken,
+                                report.text or ""),
         "consistency_errors": [{**error, "rule_label": rule_label(error.get("rule"))} for error in errors],
         "template": record.get("template") if isinstance(record.get("template"), Mapping) else {},
         "text": report.text,
@@ -104,44 +105,74 @@ def involved_cells(rule: str, where: str) -> list[tuple[str, str, str]]:
 
 # ---------------------------------------------------------------- tables
 
-def render_tables(tables: Mapping, broken: dict[tuple[str, str, str], list[str]]) -> list[dict[str, Any]]:
-    """The standard tables as header + rows of cells ({value, broken, messages}), in the prescribed order."""
+def render_tables(tables: Mapping, broken: dict[tuple[str, str, str], list[str]],
+                  text: str = "") -> list[dict[str, Any]]:
+    """The standard tables as header + rows of cells ({value, broken, messages}), in the prescribed order; rows
+    without one (the old statistics table) in the order the report's text names them."""
     rendered = []
     if isinstance(tables.get("table2"), Mapping):
-        rendered.append(_table2(tables["table2"], broken))
+        rendered.append(_table2(tables["table2"], broken, text))
     if isinstance(tables.get("table3"), Mapping):
-        rendered.append(_table3(tables["table3"], broken))
+        rendered.append(_table3(tables["table3"], broken, text))
     if isinstance(tables.get("table4"), Mapping):
         table4 = tables["table4"]
         rendered.append(_grid("table4", list(standard.TABLE4_FIELDS),
-                              _ordered(table4, standard.TABLE4_GROUPS), table4, broken))
+                              _ordered(table4, standard.TABLE4_GROUPS, text), table4, broken))
     if isinstance(tables.get("old_stats"), Mapping):
         stats = {name: {"数值": value} for name, value in tables["old_stats"].items()}
-        rendered.append(_grid("old_stats", ["数值"], list(stats), stats, broken))
+        rendered.append(_grid("old_stats", ["数值"], _ordered(stats, (), text), stats, broken))
     return rendered
 
 
-def _table2(table: Mapping, broken) -> dict[str, Any]:
+def _table2(table: Mapping, broken, text: str) -> dict[str, Any]:
     rows = table.get("rows") if isinstance(table.get("rows"), Mapping) else {}
     prescribed = standard.TABLE2_COLUMNS_2019 if table.get("columns") == "2019" else standard.TABLE2_COLUMNS_2021
     present = {column for cells in rows.values() if isinstance(cells, Mapping) for column in cells}
     columns = [column for column in prescribed if column in present] + sorted(present - set(prescribed))
-    rendered = _grid("table2", columns, _ordered(rows, standard.TABLE2_ITEMS), rows, broken)
+    rendered = _grid("table2", columns, _ordered(rows, standard.TABLE2_ITEMS, text), rows, broken)
     rendered["variant"] = table.get("columns")
     return rendered
 
 
-def _table3(table: Mapping, broken) -> dict[str, Any]:
+def _table3(table: Mapping, broken, text: str) -> dict[str, Any]:
     rows = table.get("rows") if isinstance(table.get("rows"), Mapping) else {}
     prescribed = standard.TABLE3_ROWS_2019 if standard.T3_OTHER_2019[0] in rows else standard.TABLE3_ROWS_2021
     columns = [column for column in table.get("columns") or standard.TABLE3_COLUMNS if isinstance(column, str)]
-    return _grid("table3", columns, _ordered(rows, prescribed), rows, broken)
+    return _grid("table3", columns, _ordered(rows, prescribed, text), rows, broken)
 
 
-def _ordered(rows: Mapping, prescribed: Iterable[str]) -> list[str]:
-    """Row names in the prescribed order, then any others as stored (PostgreSQL's JSONB does not keep key order)."""
+def _ordered(rows: Mapping, prescribed: Iterable[str], text: str) -> list[str]:
+    """Row names in the prescribed order, then the others in the order the report's text has them (stored order
+    cannot be used: PostgreSQL's JSONB does not keep it), then by name."""
     prescribed = list(prescribed)
-    return [name for name in prescribed if name in rows] + [name for name in rows if name not in prescribed]
+    others = [name for name in rows if name not in prescribed]
+    parts = {part for name in others for part in name.split("/")}
+    return [name for name in prescribed if name in rows] + sorted(
+        others, key=lambda name: _text_position(name, text, parts))
+
+
+def _text_position(label: str, text: str, parts: set[str]) -> tuple[int, str]:
+    """Where the table names ``label``: its last mention (the statistics table follows the prose that may mention
+    the same indicator); a nested label ``总项/分项`` is the 分项 after its 总项. A mention inside a longer label
+    (同意公开答复数 in 不同意公开答复数) does not count."""
+    position = -1
+    for index, part in enumerate(label.split("/")):
+        longer = [other for other in parts if part in other and other != part]
+        found = [at for at in _occurrences(text, part)
+                 if not any(text.startswith(other, at - other.index(part)) for other in longer if other.index(part) <= at)]
+        found = found[-1:] if index == 0 else [at for at in found if at > position][:1]
+        if not found:
+            return len(text) + 1, label
+        position = found[0]
+    return position, label
+
+
+def _occurrences(text: str, part: str) -> list[int]:
+    found, at = [], text.find(part)
+    while at >= 0 and part:
+        found.append(at)
+        at = text.find(part, at + 1)
+    return found
 
 
 def _grid(key: str, columns: list[str], row_names: list[str], rows: Mapping, broken) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from storage.catalog import queries
 from storage.catalog.models import Agency
-from web.context import BadInput, WebContext
+from web.context import BadInput, WebContext, checked_text
 from web.summaries import report_summary
 
 PAGE_SIZE = 20
@@ -17,9 +17,7 @@ SNIPPET_RADIUS = 60
 
 
 def search_data(ctx: WebContext, q: str = "", page: int = 1) -> dict[str, Any]:
-    query = " ".join(q.split())
-    if len(query) > MAX_QUERY:
-        raise BadInput(f"搜索词过长（最多 {MAX_QUERY} 个字符）")
+    query = checked_text(" ".join(q.split()), "搜索词", MAX_QUERY)
     terms = query.split()
     if len(terms) > MAX_TERMS:
         raise BadInput(f"搜索词过多（最多 {MAX_TERMS} 个，以空格分隔）")
