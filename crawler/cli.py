@@ -9,7 +9,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -476,14 +475,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         listener.close()
     return 0
-
-
-# ---------------------------------------------------------------- not built yet
-
-def _not_built(issue: str) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        raise CommandError(f"`xxgk {args.command}` is not built yet (planned in the {issue} issue)")
-    return handler
 
 
 # ---------------------------------------------------------------- wiring

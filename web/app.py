@@ -25,7 +25,6 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from storage.archive import open_reader
-from storage.catalog import Catalog
 from storage.config import Config
 from storage.reader import CaptureError, CaptureReader
 from web import agency, captures, diff, exports, runs, search
