@@ -604,3 +604,22 @@ def test_the_same_archive_on_postgresql_shows_the_same_pages(tmp_path, postgres_
         assert pg_client.get("/agencies/sfq-wjj").status_code == 200
         assert pg_client.get("/agencies/%00").status_code == 404  # PostgreSQL refuses NUL: asked nothing
         assert pg_client.get("/api/search", params={"q": "a\x00b"}).status_code == 400
+
+
+def test_a_capture_whose_warc_is_gone_is_explained_not_crashed(tmp_path):
+    from storage.archive import Archive
+
+    config = Config.from_env({}, data_dir=tmp_path / "lost")
+    archive = Archive.open(config, durability="os")
+    ref = archive.record_fetch(BASE + "/lost.html", "GET", [], 200, "OK", [("Content-Type", "text/html")],
+                               "<p>即将丢失的页面</p>".encode(), fetched_at=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    archive.finish("finished")
+    for warc in config.objects_dir.rglob("*.warc.gz"):
+        warc.unlink()
+    with TestClient(create_app(config)) as lost:
+        response = lost.get(f"/raw/{ref.id}")
+        assert response.status_code == 500 and "存档读取失败" in response.text and "xxgk verify" in response.text
+        document = page(lost.get(f"/captures/{ref.id}"))
+        assert "无法从存档读取该捕获" in document.text_content()
+        assert BASE + "/lost.html" in document.text_content()  # the index row is still shown
+        assert lost.get("/api/captures", params={"url": BASE + "/lost.html"}).json()["total"] == 1

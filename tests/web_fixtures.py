@@ -24,7 +24,7 @@ from crawler.demo.portals import DemoPortals, Resource
 from crawler.monitor import judge
 from parsers.document import parse_document
 from parsers.record import FetchContext
-from storage.archive import Archive
+from storage.archive import Archive, open_reader
 from storage.catalog import queries
 from storage.config import Config
 
@@ -126,12 +126,13 @@ def build_demo_archive(data_dir: Path, extra_pages: tuple[ExtraPage, ...] = (),
     except BaseException:
         archive.close()
         raise
-    reader = Archive.open(config, durability="os")
+    reader = open_reader(config)
     try:
         judge(reader.catalog, as_of=AS_OF, years={agency.id: agency.watch_years for agency in first.agencies},
-              reader=reader.reader)
+              reader=reader)
     finally:
-        reader.finish("finished", counts={"purpose": "judge"})
+        reader.catalog.close()
+        reader.store.close()
     return built
 
 
