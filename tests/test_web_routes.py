@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -454,6 +455,12 @@ def test_diff_of_two_captures_shows_the_edited_sentence(client, demo):
     removed = " ".join(row.text_content() for row in document.xpath("//table[@id='diff']//tr[@class='delete']"))
     added = " ".join(row.text_content() for row in document.xpath("//table[@id='diff']//tr[@class='insert']"))
     assert old_sentence in removed and new_sentence in added
+    # inside the paragraph, exactly the edited characters are marked
+    prefix = len(os.path.commonprefix([old_sentence, new_sentence]))
+    suffix = len(os.path.commonprefix([old_sentence[::-1], new_sentence[::-1]]))
+    marked = lambda kind: "".join(document.xpath(f"//table[@id='diff']//tr[@class='{kind}']//span[@class='changed']/text()"))
+    assert marked("delete") == old_sentence[prefix:len(old_sentence) - suffix]
+    assert marked("insert") == new_sentence[prefix:len(new_sentence) - suffix]
     data = client.get("/api/diff", params={"a": first, "b": second}).json()
     assert data["added"] >= 1 and data["removed"] >= 1 and not data["identical_text"]
     other = demo.captures[BASE + "/trs/index.html"][0]

@@ -80,17 +80,38 @@ def diff_blocks(old: list[str], new: list[str]) -> tuple[list[dict[str, Any]], i
             else:
                 blocks.append(_block("equal", old, i1, i2, j1))
             continue
+        paired = tag == "replace" and i2 - i1 == j2 - j1  # line for line: mark what changed inside each
         if i2 > i1:
-            blocks.append({"kind": "delete", "lines": [{"old": i + 1, "new": None, "text": old[i]}
-                                                        for i in range(i1, i2)]})
+            blocks.append({"kind": "delete", "lines": [
+                {"old": i + 1, "new": None, "text": old[i],
+                 "parts": changed_parts(old[i], new[j1 + i - i1])[0] if paired else [_unchanged(old[i])]}
+                for i in range(i1, i2)]})
             removed += i2 - i1
         if j2 > j1:
-            blocks.append({"kind": "insert", "lines": [{"old": None, "new": j + 1, "text": new[j]}
-                                                        for j in range(j1, j2)]})
+            blocks.append({"kind": "insert", "lines": [
+                {"old": None, "new": j + 1, "text": new[j],
+                 "parts": changed_parts(old[i1 + j - j1], new[j])[1] if paired else [_unchanged(new[j])]}
+                for j in range(j1, j2)]})
             added += j2 - j1
     return blocks, added, removed
 
 
+def changed_parts(before: str, after: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Both lines cut into parts ({text, changed}): a number edited inside a long paragraph stands out."""
+    old_parts: list[dict[str, Any]] = []
+    new_parts: list[dict[str, Any]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+        if i2 > i1:
+            old_parts.append({"text": before[i1:i2], "changed": tag != "equal"})
+        if j2 > j1:
+            new_parts.append({"text": after[j1:j2], "changed": tag != "equal"})
+    return old_parts, new_parts
+
+
+def _unchanged(line: str) -> dict[str, Any]:
+    return {"text": line, "changed": False}
+
+
 def _block(kind: str, old: list[str], start: int, end: int, new_start: int) -> dict[str, Any]:
-    return {"kind": kind, "lines": [{"old": i + 1, "new": new_start + (i - start) + 1, "text": old[i]}
-                                    for i in range(start, end)]}
+    return {"kind": kind, "lines": [{"old": i + 1, "new": new_start + (i - start) + 1, "text": old[i],
+                                     "parts": [_unchanged(old[i])]} for i in range(start, end)]}
