@@ -163,7 +163,15 @@ def _templates() -> Jinja2Templates:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
                                      undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.globals.update(query=query_string, bar_chart=bar_chart, status_names=STATUS_LABELS)
+    environment.filters["when"] = moment_text
     return Jinja2Templates(env=environment)
+
+
+def moment_text(value: str | None) -> str | None:
+    """An ISO timestamp as people read it: ``2025-03-01 02:00:00`` (the column says which clock)."""
+    if not isinstance(value, str) or len(value) < 19 or value[10] != "T":
+        return value
+    return f"{value[:10]} {value[11:19]}"
 
 
 def query_string(params: dict[str, Any] | None = None, **overrides: Any) -> str:
