@@ -557,7 +557,12 @@ def test_every_page_route_has_a_json_twin_and_the_openapi_lists_them(client):
     documented = set(schema["paths"])
     for _page, api_path, _template, _view in PAGES:
         assert api_path.replace(":int", "") in documented
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    # the API browser works offline: its script and style come from this server, not a CDN
+    assert "/docs-assets/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
+    script = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
 
 
 def test_unknown_ids_and_paths_are_404_in_chinese(client):

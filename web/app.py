@@ -132,7 +132,7 @@ def create_app(config: Config | None = None, *, reader: CaptureReader | None = N
             reader.catalog.close()
             reader.store.close()
 
-    app = FastAPI(title="xxgk-watch", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="xxgk-watch", version="0.1.0", lifespan=lifespan, docs_url=None,
                   description="政府信息公开工作年度报告监测：按时判定、报告、存档捕获、全文检索与运行记录。"
                               "每个页面都有对应的 JSON 接口（/api/…）。")
     app.state.xxgk = context
@@ -146,6 +146,7 @@ def create_app(config: Config | None = None, *, reader: CaptureReader | None = N
     _add_archive_routes(app)
     _add_export_routes(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _add_docs_route(app)
     _add_error_handlers(app, templates)
 
     @app.middleware("http")
@@ -157,6 +158,21 @@ def create_app(config: Config | None = None, *, reader: CaptureReader | None = N
         return response
 
     return app
+
+
+def _add_docs_route(app: FastAPI) -> None:
+    """Swagger UI for the JSON API, its scripts served from the swagger-ui-bundle package: no CDN, works offline."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="xxgk-watch API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
 
 def _templates() -> Jinja2Templates:

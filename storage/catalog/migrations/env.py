@@ -4,7 +4,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from storage.catalog.models import Base
+from storage.catalog.models import Base, include_in_comparison
 
 # any constant shared by all xxgk-watch processes: concurrent openers on PostgreSQL wait for each other here
 MIGRATION_LOCK = 0x78786B67
@@ -16,6 +16,7 @@ def run(connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things in place
         compare_type=True,
+        include_name=include_in_comparison,  # the search tables have no model: autogenerate must not drop them
     )
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
