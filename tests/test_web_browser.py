@@ -6,12 +6,11 @@ import csv
 import io
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from crawler.demo.portals import DemoPortals
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Report
-from tests.web_fixtures import BASE, CHROMIUM, CHROMIUM_ARGS, serving, shared_demo_archive
+from tests.web_fixtures import BASE, chromium_browser, serving, shared_demo_archive
 from web.labels import status_label
 
 pytestmark = pytest.mark.slow
@@ -30,10 +29,7 @@ def base_url(demo):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture

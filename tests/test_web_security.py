@@ -16,14 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from parsers.document import parse_document
 from parsers.record import FetchContext
 from storage.archive import Archive
 from storage.catalog import queries
 from storage.config import Config
-from tests.web_fixtures import CHROMIUM, CHROMIUM_ARGS, REQUEST_HEADERS, serving
+from tests.web_fixtures import REQUEST_HEADERS, chromium_browser, serving
 
 pytestmark = pytest.mark.slow
 
@@ -138,10 +137,7 @@ def base_url(hostile):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture

@@ -33,9 +33,6 @@ FIRST_LOOK = datetime(2025, 3, 1, 2, 0, tzinfo=timezone.utc)
 SECOND_LOOK = datetime(2025, 7, 1, 2, 0, tzinfo=timezone.utc)
 AS_OF = date(2025, 7, 2)
 REQUEST_HEADERS = [("User-Agent", "xxgk-watch tests"), ("Accept", "*/*")]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 _SERVING = re.compile(r"(http://[^\s/]+)/")
 
 
@@ -193,3 +190,15 @@ def serving(data_dir: Path, timeout: float = 60.0) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def chromium_browser() -> Iterator:
+    """Debian's Chromium through playwright, launched as the crawler launches it; for module-scoped fixtures."""
+    from playwright.sync_api import sync_playwright
+
+    from crawler.settings import PLAYWRIGHT_LAUNCH_OPTIONS
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(**PLAYWRIGHT_LAUNCH_OPTIONS)
+        yield launched
+        launched.close()
