@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 
-.PHONY: install system venv pywb test demo
+.PHONY: install system venv pywb test demo serve
 
 install: system venv
 
@@ -31,3 +31,7 @@ test: install pywb
 
 demo: install
 	$(VENV)/bin/xxgk demo
+
+# Browse what the demo (or a crawl) archived: http://127.0.0.1:8000/
+serve: install
+	$(VENV)/bin/xxgk serve
