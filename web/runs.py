@@ -24,9 +24,9 @@ def runs_data(ctx: WebContext, page: int = 1) -> dict[str, Any]:
                                     .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)))
         ids = [run.id for run in runs[:PAGE_SIZE]]
         captures = dict(session.execute(select(Capture.run_id, func.count(Capture.id))
-                                        .where(Capture.run_id.in_(ids)).group_by(Capture.run_id)).tuples().all())
+                                        .where(Capture.run_id.in_(ids)).group_by(Capture.run_id)).all())
         errors = dict(session.execute(select(FetchError.run_id, func.count(FetchError.id))
-                                      .where(FetchError.run_id.in_(ids)).group_by(FetchError.run_id)).tuples().all())
+                                      .where(FetchError.run_id.in_(ids)).group_by(FetchError.run_id)).all())
     return {"runs": [{**run_summary(run), "captures": captures.get(run.id, 0), "errors": errors.get(run.id, 0)}
                      for run in runs[:PAGE_SIZE]],
             "page": {"number": page, "has_previous": page > 1, "has_next": len(runs) > PAGE_SIZE}}

@@ -28,7 +28,7 @@ def search_data(ctx: WebContext, q: str = "", page: int = 1) -> dict[str, Any]:
     with ctx.catalog.reading() as session:
         found = queries.full_text_search(session, query, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
         agency_ids = {report.agency_id for report in found if report.agency_id}
-        names = dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(agency_ids))).tuples().all())
+        names = dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(agency_ids))).all())
     results = []
     for report in found[:PAGE_SIZE]:
         results.append({**report_summary(report), "agency_name": names.get(report.agency_id),
