@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler.registry import Agency  # noqa: E402
+from registry.agencies import Agency  # noqa: E402
 from crawler.run import run_crawl  # noqa: E402
 from storage.config import Config  # noqa: E402
 

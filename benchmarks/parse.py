@@ -12,7 +12,7 @@ from typing import Callable
 
 import trafilatura
 
-from crawler.demo.render import SEED_IDS, load_seed, render_docx, render_html, render_pdf
+from demo.render import SEED_IDS, load_seed, render_docx, render_html, render_pdf
 from parsers import FetchContext, parse_document
 
 

@@ -6,7 +6,7 @@ raises, dies or runs past the timeout (its worker is killed and the pool replace
 the error, tied to its capture, and the crawl goes on.
 
 Attribution: the agency whose column linked the document, unless the parsed agency name (``record.agency``) names
-another agency of the crawl (``crawler.registry.match_agency``): a county column lists every department's report.
+another agency of the crawl (``registry.agencies.match_agency``): a county column lists every department's report.
 
 Unchanged documents (a 304, or a payload identical to the URL's previous capture) are not parsed again and get no
 new report row: the report row of the capture holding the payload stands, and the new revisit capture moves the
@@ -25,11 +25,11 @@ from typing import Iterable
 
 from scrapy.exceptions import NotConfigured
 
-from crawler.catalog_sync import store_agencies
+from registry.catalog_sync import store_agencies
 from crawler.items import ReportCandidate
 from crawler.middlewares import CrawlArchive
-from crawler.registry import Agency, match_agency
-from crawler.run import die_with_parent
+from registry.agencies import Agency, match_agency
+from crawler.processes import die_with_parent
 from parsers.record import FetchContext, ReportRecord
 from storage.archive import ArchiveError
 from storage.catalog import Catalog, queries

@@ -3,16 +3,13 @@
 Scrapy's reactor starts once per process, so ``run_crawl`` runs the crawl in a child process (multiprocessing,
 spawn) and streams ``CrawlProgress`` back through a queue every ``PROGRESS_INTERVAL`` seconds: the CLI can show a
 live display, and tests can run several crawls in one pytest process. ``crawl_in_process`` is the same crawl in
-the calling process (for ``python -m crawler.run`` and the child itself).
+the calling process (the child itself; ``scrapy crawl reports`` is the other way to run the spider directly).
 
 The child exits non-zero only when the run could not proceed (no archive, bad settings, a crash); fetch errors,
 parse errors and timeouts are the run's results, counted in the summary. ``run_crawl`` raises ``CrawlError`` then.
 """
 from __future__ import annotations
 
-import argparse
-import ctypes
-import json
 import multiprocessing
 import os
 import queue as queue_module
@@ -23,11 +20,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
-from crawler.registry import Agency
+from crawler.processes import die_with_parent
+from registry.agencies import Agency
 
 EXIT_OK = 0
 EXIT_CANNOT_RUN = 2
-_PR_SET_PDEATHSIG = 1
 
 
 class CrawlError(Exception):
@@ -246,15 +243,6 @@ def _stop_child(child) -> None:
         child.join(5)
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> None:
-    """Ask the kernel to send ``sig`` when the parent dies (Linux; elsewhere a no-op): a crawl must not outlive
-    whoever asked for it, and parse workers must not outlive a crawl killed with SIGKILL."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
 class _QueueSink:
     """``queue.put`` as a setting value: Scrapy deep-copies its settings, and a queue must not be copied."""
 
@@ -281,45 +269,3 @@ def _child_main(config, agencies: list[Agency], overrides: dict[str, Any], messa
     messages.close()
     messages.join_thread()
     sys.exit(summary.exit_code)
-
-
-# ---------------------------------------------------------------- python -m crawler.run
-
-def main(argv: list[str] | None = None) -> int:
-    from crawler.registry import RegistryError, load_default_registry, load_registry
-    from crawler.spiders.reports import SpiderArgumentError, select_agencies
-    from storage.config import Config, ConfigError
-
-    parser = argparse.ArgumentParser(prog="python -m crawler.run", description="在本进程内运行一次抓取并输出摘要（JSON）。")
-    parser.add_argument("--registry", help="注册表文件（.yaml/.csv；默认为随项目发布的注册表）")
-    parser.add_argument("--agency", help="只抓取这些机构（逗号分隔的 id）")
-    parser.add_argument("--data-dir", help="数据目录（默认 XXGK_DATA_DIR）")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="覆盖一项 Scrapy 设置，值按 JSON 解析（如 --set DOWNLOAD_DELAY=0）")
-    args = parser.parse_args(argv)
-    try:
-        config = Config.from_env(data_dir=args.data_dir)
-        registry = load_registry(args.registry) if args.registry else load_default_registry()
-        agencies = select_agencies(registry, args.agency)
-        overrides = dict(_setting(item) for item in args.set)
-        summary = crawl_in_process(config, agencies, overrides)
-    except (ConfigError, RegistryError, SpiderArgumentError, CrawlError, ValueError) as exc:
-        print(f"抓取未能进行：{exc}", file=sys.stderr)
-        return 1
-    json.dump(summary.to_json(), sys.stdout, ensure_ascii=False, indent=1, default=str)
-    sys.stdout.write("\n")
-    return summary.exit_code
-
-
-def _setting(text: str) -> tuple[str, Any]:
-    name, sep, raw = text.partition("=")
-    if not sep or not name.strip():
-        raise ValueError(f"--set {text!r}: expected NAME=VALUE")
-    try:
-        return name.strip(), json.loads(raw)
-    except ValueError:
-        return name.strip(), raw
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from crawler import USER_AGENT as PROJECT_USER_AGENT
+from storage.config import CHROMIUM_LAUNCH_OPTIONS
 
 BOT_NAME = "xxgk"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -69,12 +70,7 @@ DOWNLOAD_HANDLERS = {
     "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
 }
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
-PLAYWRIGHT_LAUNCH_OPTIONS = {
-    "executable_path": "/usr/bin/chromium",   # Debian's Chromium: no `playwright install`
-    "headless": True,
-    "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run"],
-}
+PLAYWRIGHT_LAUNCH_OPTIONS = CHROMIUM_LAUNCH_OPTIONS   # Debian's Chromium: no `playwright install`
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000   # ms
 PLAYWRIGHT_MAX_CONTEXTS = 2                      # each context is a few hundred MB of Chromium
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 2
@@ -101,6 +97,27 @@ PARSE_WORKERS = 2                     # processes: parsing a PDF is CPU-bound an
 PARSE_TIMEOUT = 120.0                 # seconds per document; a parse past it is killed and recorded as an error
 
 PROGRESS_INTERVAL = 1.0               # seconds between progress reports of crawler.run
+
+
+class SettingError(ValueError):
+    """A NAME=VALUE override is malformed; the message quotes it."""
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs (``xxgk crawl --set``) as settings: the value read as JSON when it is JSON
+    (numbers, true/false, lists), as a plain string otherwise."""
+    import json
+
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isupper():
+            raise SettingError(f"takes NAME=VALUE with an upper-case Scrapy setting name, not {pair!r}")
+        try:
+            overrides[name] = json.loads(value)
+        except ValueError:
+            overrides[name] = value
+    return overrides
 
 
 def settings_for(config: Any) -> dict[str, Any]:

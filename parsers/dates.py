@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
+from parsers.beijing import BEIJING
 from parsers.record import DateEvidence, ExtractedDocument, FetchContext
 
 # Dates outside this window are misreadings (a year typed as 2202, a 1990s CMS default), not evidence.
@@ -20,7 +21,6 @@ PLAUSIBLE_FROM = date(2008, 1, 1)
 PLAUSIBLE_UNTIL = date(2099, 12, 31)
 
 # Portals stand in China: a timestamp in UTC is read on the Beijing calendar.
-CHINA_TZ = timezone(timedelta(hours=8))
 
 SOURCE_NAMES = {
     "meta_pubdate": "网页元数据 PubDate",
@@ -276,7 +276,7 @@ def date_from_metadata(raw: str) -> date | None:
     except ValueError:
         return parse_date_text(text)
     if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(CHINA_TZ)
+        stamp = stamp.astimezone(BEIJING)
     return stamp.date()
 
 
@@ -290,7 +290,7 @@ def date_from_http(raw: str) -> date | None:
         return None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.astimezone(CHINA_TZ).date()
+    return stamp.astimezone(BEIJING).date()
 
 
 # ------------------------------------------------------------------ collecting evidence

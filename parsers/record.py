@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
+from parsers.headers import header_value
 
 # Where a date came from. Ordered roughly from strongest to weakest evidence of *publication*.
 DATE_SOURCES = (
@@ -42,11 +43,7 @@ class FetchContext:
     level: str | None = None  # department | government | township, when the registry knows it
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == wanted:
-                return value
-        return None
+        return header_value(self.headers, name)
 
 
 @dataclass(frozen=True)

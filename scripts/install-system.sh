@@ -7,6 +7,7 @@ packages=(
   postgresql               # catalog tests on a real PostgreSQL server
   redis-server             # distributed crawl (scrapy-redis)
   poppler-utils            # pdftoppm, for looking at fixture PDFs
+  libreoffice-writer-nogui # soffice: last .doc/.wps fallback of the parser, and the DOC test fixtures
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,16 @@ from pathlib import Path
 from typing import Mapping
 
 
+# Debian's Chromium (never a browser downloaded by `playwright install`), headless, for every part that renders a
+# page: JavaScript listings in the crawl, screenshots of archived reports, the web-UI tests.
+CHROMIUM_LAUNCH_OPTIONS = {
+    "executable_path": "/usr/bin/chromium",
+    "headless": True,
+    "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run"],
+}
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 

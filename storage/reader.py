@@ -16,6 +16,7 @@ from storage.catalog.models import Capture as CaptureRow
 from storage.objects import ObjectNotFound, ObjectRangeError, ObjectStore
 from storage.spool import read_spooled, spool_path
 from storage.warc import WarcFormatError, WarcRecord, read_members
+from parsers.headers import header_value
 
 
 class CaptureError(Exception):
@@ -64,11 +65,7 @@ class Capture:
     request_head: bytes | None = None
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        return header_value(self.headers, name)
 
 
 class CaptureReader:

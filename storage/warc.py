@@ -25,6 +25,7 @@ from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
+from parsers.headers import header_value
 
 WARC_VERSION = "WARC/1.1"
 DEFAULT_COMPRESSLEVEL = 6
@@ -140,11 +141,7 @@ class HttpHead:
             return None
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower().encode("latin-1")
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value.decode("latin-1")
-        return None
+        return header_value(self.headers, name)
 
     def text_headers(self) -> list[tuple[str, str]]:
         return [(key.decode("latin-1"), value.decode("latin-1")) for key, value in self.headers]
@@ -356,11 +353,7 @@ class WarcRecord:
     _problems: list[str] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        return header_value(self.headers, name)
 
     @property
     def record_type(self) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
 
-from crawler.demo.portals import DemoPortals, Resource, not_found_page
+from demo.portals import DemoPortals, Resource, not_found_page
 from crawler.run import CrawlSummary, run_crawl
 from storage.catalog import Catalog
 from storage.config import Config

@@ -11,7 +11,7 @@ from parsers.classify import agencies_match, agency_level, classify, normalise_a
 from parsers.record import ExtractedDocument, FetchContext, Grid, Link
 
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "crawler" / "demo" / "seeds"
+SEEDS = ROOT / "demo" / "seeds"
 CORPUS = Path(__file__).parent / "fixtures" / "corpus"
 
 

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from crawler.demo.portals import DemoPortals
-from crawler.demo.server import DemoServer
-from crawler.registry import dump_registry
+from demo.portals import DemoPortals
+from demo.server import DemoServer
+from registry.agencies import dump_registry
 from storage.catalog import Catalog, queries
 from storage.config import Config
 from tests.test_cli_parse import run

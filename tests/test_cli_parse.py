@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.demo.render import load_seed, render_html, seed_text
+from demo.render import load_seed, render_html, seed_text
 
 XXGK = shutil.which("xxgk", path=str(Path(sys.executable).parent)) or "xxgk"
 COMMANDS = ["crawl", "parse", "status", "reports", "agencies", "serve", "schedule", "demo", "export-warc", "verify"]

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from crawler.cli import main
-from crawler.demo.portals import DemoPortals
-from crawler.flags import FLAG_LABELS
+from cli.main import main
+from demo.portals import DemoPortals
+from monitor.flags import FLAG_LABELS
 from storage.catalog import Catalog, queries
 from storage.config import Config
 from tests.test_monitor import BASE, column_path, open_stage, report_path
@@ -213,7 +213,7 @@ def test_agencies_without_any_capture_still_ask_for_a_crawl(tmp_path, capsys):
 
 
 def test_the_installed_command_exits_1_with_one_line(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "crawler.cli", "--data-dir", str(tmp_path / "none"), "status",
+    done = subprocess.run([sys.executable, "-m", "cli.main", "--data-dir", str(tmp_path / "none"), "status",
                            "--year", "2023"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [

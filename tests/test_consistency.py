@@ -11,7 +11,7 @@ from parsers.consistency import check_tables, check_template, check_text_against
 from parsers.tables import TABLE3_ROWS_2019, tables_from_text
 
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "crawler" / "demo" / "seeds"
+SEEDS = ROOT / "demo" / "seeds"
 CORPUS = ROOT / "tests" / "fixtures" / "corpus"
 SECTIONS = ["一、总体情况", "二、主动公开政府信息情况", "三、收到和处理政府信息公开申请情况",
             "四、政府信息公开行政复议、行政诉讼情况", "五、存在的主要问题及改进情况", "六、其他需要报告的事项"]

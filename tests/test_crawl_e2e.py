@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from crawler.demo.portals import ROBOTS_DISALLOWED, DemoPortals
-from crawler.demo.server import DemoServer
+from demo.portals import ROBOTS_DISALLOWED, DemoPortals
+from demo.server import DemoServer
 from crawler.run import CrawlProgress, CrawlSummary
 from storage.archive import open_reader
 from storage.catalog import queries
@@ -226,7 +226,7 @@ def test_scrapy_crawl_command_runs_the_same_spider(tmp_path):
     import sys
     from pathlib import Path
 
-    from crawler.demo.portals import registry_yaml_text
+    from demo.portals import registry_yaml_text
 
     repo = Path(__file__).resolve().parents[1]
     with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:

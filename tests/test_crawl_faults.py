@@ -9,6 +9,7 @@ behind a self-signed certificate, next to one good report that must still be fou
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 import ssl
 import subprocess
@@ -21,9 +22,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from crawler.demo.portals import DemoPortals, REPORTS, registry_yaml_text
-from crawler.demo.server import DemoServer
-from crawler.registry import Agency
+from demo.portals import DemoPortals, REPORTS, registry_yaml_text
+from demo.server import DemoServer
+from registry.agencies import Agency
 from storage.archive import Archive, open_reader
 from storage.catalog import queries
 from tests.crawling import SLOW_PAGE_SECONDS, catalog_of, config_in, crawl
@@ -222,10 +223,12 @@ def test_crawl_killed_with_sigkill_keeps_every_capture(tmp_path):
         registry.write_text(registry_yaml_text().replace("{base}", server.base_url), encoding="utf-8")
         data = tmp_path / "data"
         config = config_in(data)
-        command = [sys.executable, "-m", "crawler.run", "--registry", str(registry), "--data-dir", str(data),
-                   "--set", "AUTOTHROTTLE_ENABLED=false", "--set", "DOWNLOAD_DELAY=0.3", "--set", "LOG_LEVEL=\"ERROR\"",
-                   "--set", "DISCOVERY_JS_RENDER=false"]
-        child = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL)
+        # the spider run directly, as `scrapy crawl` does it (scrapy.cfg at the root), so SIGKILL hits the crawl itself
+        command = [sys.executable, "-m", "scrapy", "crawl", "reports", "-a", f"registry={registry}",
+                   "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0.3", "-s", "LOG_LEVEL=ERROR",
+                   "-s", "DISCOVERY_JS_RENDER=0"]
+        child = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, env={**os.environ, "XXGK_DATA_DIR": str(data)})
         seen = 0
         try:
             deadline = time.monotonic() + 60

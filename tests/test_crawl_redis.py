@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis
 
-from crawler.demo.server import DemoServer
+from demo.server import DemoServer
 from storage.catalog import queries
 from tests.crawling import SLOW_PAGE_SECONDS, catalog_of, config_in, crawl
 

@@ -20,7 +20,7 @@ from parsers.dates import (
 from parsers.record import DateEvidence, ExtractedDocument, FetchContext
 
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "crawler" / "demo" / "seeds"
+SEEDS = ROOT / "demo" / "seeds"
 CORPUS = Path(__file__).parent / "fixtures" / "corpus"
 
 

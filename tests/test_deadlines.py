@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from parsers.deadlines import SHIPPED_RULES, NoRuleError, RuleError, load_rules, verdict
+from monitor.deadlines import SHIPPED_RULES, NoRuleError, RuleError, load_rules, verdict
 from parsers.record import DateEvidence
 
 

@@ -20,7 +20,7 @@ import lxml.html
 import pdfplumber
 import pytest
 
-from crawler.demo.portals import (
+from demo.portals import (
     AGENCIES,
     BEIJING,
     FLAG_BACKDATED,
@@ -34,8 +34,8 @@ from crawler.demo.portals import (
     statutory_deadline,
     substitute,
 )
-from crawler.demo.render import Cell, Paragraph, SeedDocument, Table, load_seed, table_grid
-from crawler.demo.server import DemoServer
+from demo.render import Cell, Paragraph, SeedDocument, Table, load_seed, table_grid
+from demo.server import DemoServer
 
 SLOW = 0.6  # seconds the slow page waits in these tests
 REAL_NAMES = ("临淄", "淄博", "遂宁", "安居", "普陀", "镇海", "山东", "浙江", "晏婴", "蟠龙", "scanju", "zhj.zh",
@@ -506,7 +506,7 @@ def test_backdated_flag_only_once_the_report_is_listed():
 
 
 def test_oracle_agrees_with_the_project_deadline_rules():
-    from parsers.deadlines import verdict
+    from monitor.deadlines import verdict
     from parsers.record import DateEvidence
 
     for edition in (1, 2):
@@ -539,7 +539,7 @@ def test_expected_reports_match_the_data():
 
 
 def test_registry_yaml_describes_the_demo_agencies(server):
-    from crawler.registry import validate
+    from registry.agencies import validate
 
     agencies = DemoPortals().registry(server.base_url)
     assert validate(agencies) == []
@@ -591,7 +591,7 @@ def test_server_refuses_non_loopback_and_stops_cleanly():
 
 
 def test_command_line_entry_serves_until_stopped():
-    process = subprocess.Popen([sys.executable, "-m", "crawler.demo.server", "--port", "0", "--quiet",
+    process = subprocess.Popen([sys.executable, "-m", "demo.server", "--port", "0", "--quiet",
                                 "--edition", "2", "--slow", "0.1"], stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from crawler.discovery import (
+from parsers.discovery import (
     LinkCandidate,
     ListingItem,
     decode_page,

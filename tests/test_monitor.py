@@ -1,4 +1,4 @@
-"""Verdict flags and evidence (crawler.flags, crawler.monitor) over real archives built in temporary data dirs.
+"""Verdict flags and evidence (monitor.flags, monitor.verdicts) over real archives built in temporary data dirs.
 
 Every scenario archives real pages of the demo portals (or real report PDFs) with chosen capture times, parses the
 report captures as the crawler's pipeline does, stores them, runs ``judge`` and reads back the stored verdicts.
@@ -8,16 +8,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from crawler import flags
-from crawler.catalog_sync import store_agencies
-from crawler.demo.portals import REPORTS, DemoPortals, not_found_page
-from crawler.discovery import ListingItem
-from crawler.monitor import judge
+from monitor import flags
+from registry.catalog_sync import store_agencies
+from demo.portals import REPORTS, DemoPortals, not_found_page
+from parsers.discovery import ListingItem
+from monitor.verdicts import judge
 from parsers.document import parse_document
 from parsers.record import FetchContext
 from storage.archive import Archive
@@ -25,7 +25,7 @@ from storage.catalog import queries
 from storage.config import Config
 from storage.objects import open_store
 
-BEIJING = timezone(timedelta(hours=8))
+from parsers.beijing import BEIJING
 BASE = "http://portal.example"
 CORPUS = Path(__file__).parent / "fixtures" / "corpus"
 
@@ -389,7 +389,7 @@ def test_table_changes_name_every_changed_cell_in_every_table_shape():
 
 
 def test_fingerprint_ignores_numbers_and_the_prescribed_wording():
-    text = (Path(__file__).parents[1] / "crawler" / "demo" / "seeds" / "seed001.txt").read_text("utf-8")
+    text = (Path(__file__).parents[1] / "demo" / "seeds" / "seed001.txt").read_text("utf-8")
     renumbered = "".join(str((int(ch) + 3) % 10) if ch.isdigit() else ch for ch in text)
     assert renumbered != text
     assert flags.similarity(flags.fingerprint(text), flags.fingerprint(renumbered)).score == 1.0
@@ -398,7 +398,7 @@ def test_fingerprint_ignores_numbers_and_the_prescribed_wording():
 
 
 def test_text_index_finds_the_copy_and_skips_the_agency_itself():
-    seeds = Path(__file__).parents[1] / "crawler" / "demo" / "seeds"
+    seeds = Path(__file__).parents[1] / "demo" / "seeds"
     copy_source = flags.fingerprint((seeds / "seed001.txt").read_text("utf-8"))
     index = flags.TextIndex()
     for number, (agency, seed) in enumerate((("a", "001"), ("b", "002"), ("c", "003"))):

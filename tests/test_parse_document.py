@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from crawler.demo.render import load_seed, render_docx, render_html, render_pdf, seed_text
+from demo.render import load_seed, render_docx, render_html, render_pdf, seed_text
 from parsers import FetchContext, parse_document
 
 ARTICLE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title>

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.registry import (
+from registry.agencies import (
     DEFAULT_REGISTRY_PATH,
     Agency,
     RegistryError,
@@ -234,7 +234,7 @@ def test_default_registry_validates_cleanly_and_names_the_seed_agencies():
 
 def test_default_registry_attributes_the_seed_reports():
     agencies = load_default_registry()
-    seeds = Path(__file__).resolve().parents[1] / "crawler" / "demo" / "seeds"
+    seeds = Path(__file__).resolve().parents[1] / "demo" / "seeds"
     # seed000 has no title: its agency is only in the body and 落款, written with the old short name.
     body = (seeds / "seed000.txt").read_text(encoding="utf-8")
     assert match_agency(body[:200], agencies).name == "临淄区卫生健康局"

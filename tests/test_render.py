@@ -17,7 +17,7 @@ import lxml.html
 import pdfplumber
 import pytest
 
-from crawler.demo.render import (
+from demo.render import (
     SEED_IDS,
     Paragraph,
     Table,
@@ -31,7 +31,7 @@ from crawler.demo.render import (
     with_changed_cell,
 )
 
-SEEDS_DIR = Path(__file__).resolve().parents[1] / "crawler" / "demo" / "seeds"
+SEEDS_DIR = Path(__file__).resolve().parents[1] / "demo" / "seeds"
 
 # What a reader checks first in each report: who, what, and one figure (in a table when the report has tables).
 KEY_FACTS = {
@@ -375,7 +375,7 @@ def test_rendering_twice_gives_identical_bytes(seed_id):
 def test_another_process_renders_the_same_bytes():
     script = (
         "import sys, hashlib\n"
-        "from crawler.demo.render import load_seed, render_docx, render_pdf, render_html\n"
+        "from demo.render import load_seed, render_docx, render_pdf, render_html\n"
         "d = load_seed('001')\n"
         "for b in (render_html(d, encoding='gbk'), render_docx(d), render_pdf(d)):\n"
         "    print(hashlib.sha256(b).hexdigest())\n"

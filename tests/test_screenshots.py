@@ -1,4 +1,4 @@
-"""Screenshots of report pages rendered from the archive in real headless Chromium (crawler.screenshots).
+"""Screenshots of report pages rendered from the archive in real headless Chromium (monitor.screenshots).
 
 Each test archives real report pages (the demo's seed renderings) in a temporary data dir, parses and stores them
 as the crawler's pipeline does, then takes the missing screenshots and reads back what was archived: the PNG, its
@@ -9,16 +9,16 @@ from __future__ import annotations
 import io
 import threading
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from PIL import Image
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.demo.render import load_seed, render_html, render_pdf
-from crawler.monitor import judge
-from crawler.screenshots import MAX_HEIGHT, png_size, take_missing_screenshots
+from demo.render import load_seed, render_html, render_pdf
+from monitor.verdicts import judge
+from monitor.screenshots import MAX_HEIGHT, png_size, take_missing_screenshots
 from parsers.document import parse_document
 from parsers.record import FetchContext
 from storage.archive import Archive, open_reader
@@ -26,7 +26,7 @@ from storage.catalog import queries
 from storage.config import Config
 from storage.objects import open_store
 
-BEIJING = timezone(timedelta(hours=8))
+from parsers.beijing import BEIJING
 AGENCY = "shot-wjj"
 BASE = "http://www.shot.gov.cn/xxgk/ndbg"
 FIRST = datetime(2024, 1, 26, 9, 0, tzinfo=BEIJING)

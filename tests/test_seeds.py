@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from crawler.demo.render import (SEED_IDS, load_seed, render_docx, render_html, render_pdf, seed_text, table_grid,
+from demo.render import (SEED_IDS, load_seed, render_docx, render_html, render_pdf, seed_text, table_grid,
                                   with_changed_cell)
 from parsers import FetchContext, parse_document
 

@@ -13,7 +13,7 @@ from parsers.record import ExtractedDocument, Grid
 from parsers.tables import extract_tables, tables_from_grids, tables_from_text
 
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "crawler" / "demo" / "seeds"
+SEEDS = ROOT / "demo" / "seeds"
 CORPUS = ROOT / "tests" / "fixtures" / "corpus"
 
 APPLICANTS = ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]

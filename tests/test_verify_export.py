@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.cli import main
+from cli.main import main
 from storage.archive import Archive
 from storage.catalog import Catalog
 from storage.catalog import queries

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from crawler.demo.portals import DemoPortals
+from demo.portals import DemoPortals
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Report
 from tests.web_fixtures import BASE, chromium_browser, serving, shared_demo_archive

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from crawler.demo.portals import DemoPortals
+from demo.portals import DemoPortals
 from parsers.document import parse_document
 from parsers.record import FetchContext
 from storage.catalog import Catalog, queries
@@ -583,7 +583,7 @@ def test_pages_declare_no_script_and_forbid_framing_by_others(client):
 
 
 def test_serve_without_a_catalog_says_so_in_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "crawler.cli", "--data-dir", str(tmp_path / "empty"), "serve"],
+    result = subprocess.run([sys.executable, "-m", "cli.main", "--data-dir", str(tmp_path / "empty"), "serve"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "xxgk serve: no catalog" in result.stderr

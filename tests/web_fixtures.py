@@ -4,7 +4,7 @@
 2025-03-01), then the pages edition 2 changed (fetched on 2025-07-01: sfq-wjj's 2023 report edited in place,
 ylx-wjj's back-dated 2023 report), records two fetch errors, parses every report and look-alike page with
 ``parse_document``, stores the records with ``queries.add_report`` and judges every agency with
-``crawler.monitor.judge`` (with the archive reader, so the flags are computed too). Nothing is mocked: these are
+``monitor.verdicts.judge`` (with the archive reader, so the flags are computed too). Nothing is mocked: these are
 the same calls the crawler makes. Extra pages (the security tests' hostile page) can be archived alongside.
 """
 from __future__ import annotations
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from crawler.catalog_sync import store_agencies
-from crawler.demo.portals import DemoPortals, Resource
-from crawler.monitor import judge
+from registry.catalog_sync import store_agencies
+from demo.portals import DemoPortals, Resource
+from monitor.verdicts import judge
 from parsers.document import parse_document
 from parsers.record import FetchContext
 from storage.archive import Archive, open_reader
@@ -170,7 +170,7 @@ def shared_demo_archive(tmp_path_factory) -> DemoArchive:
 @contextmanager
 def serving(data_dir: Path, timeout: float = 60.0) -> Iterator[str]:
     """``xxgk serve --port 0`` over ``data_dir`` in a child process; yields its base URL, stops it afterwards."""
-    process = subprocess.Popen([sys.executable, "-m", "crawler.cli", "--data-dir", str(data_dir), "serve", "--port", "0"],
+    process = subprocess.Popen([sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), "serve", "--port", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         with selectors.DefaultSelector() as selector:
@@ -196,9 +196,9 @@ def chromium_browser() -> Iterator:
     """Debian's Chromium through playwright, launched as the crawler launches it; for module-scoped fixtures."""
     from playwright.sync_api import sync_playwright
 
-    from crawler.settings import PLAYWRIGHT_LAUNCH_OPTIONS
+    from storage.config import CHROMIUM_LAUNCH_OPTIONS
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(**PLAYWRIGHT_LAUNCH_OPTIONS)
+        launched = playwright.chromium.launch(**CHROMIUM_LAUNCH_OPTIONS)
         yield launched
         launched.close()

@@ -4,10 +4,8 @@ Names other modules already define are imported from there, so the web, the CLI 
 """
 from __future__ import annotations
 
-from crawler.flags import FLAG_LABELS
-from crawler.monitor import FIELD_LABELS, LEVEL_LABELS, STATUS_LABELS
-from crawler.render_record import FORMAT_LABELS, KIND_LABELS
-from parsers.dates import SOURCE_NAMES
+from monitor.labels import (FIELD_LABELS, FLAG_LABELS, FORMAT_LABELS, KIND_LABELS, LEVEL_LABELS, SOURCE_NAMES,
+                            STATUS_LABELS)
 
 __all__ = ["FIELD_LABELS", "FLAG_LABELS", "LEVEL_LABELS", "STATUS_LABELS", "RECORD_TYPE_NAMES", "RUN_STATUS_NAMES",
            "FETCH_ERROR_NAMES", "RULE_NAMES", "TABLE_NAMES", "status_label", "level_label", "source_label",

@@ -1,6 +1,6 @@
 """The ``reports`` spider: from each agency's report column (or its homepage) to every report page and attachment.
 
-It only moves: which links to follow is decided by ``crawler.discovery``, whether a document is a report by the
+It only moves: which links to follow is decided by ``parsers.discovery``, whether a document is a report by the
 parsers (in ``crawler.pipelines``), and archiving and error rows happen in ``crawler.middlewares``. Every listing
 item is fetched, look-alikes included, and handed on with the listing's title and date.
 
@@ -22,13 +22,13 @@ from urllib.parse import unquote, urlsplit
 import scrapy
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from crawler.discovery import (decode_page, find_attachments, find_disclosure_sections, find_json_endpoints,
+from parsers.discovery import (decode_page, find_attachments, find_disclosure_sections, find_json_endpoints,
                                find_listing_items, find_pagination, find_report_columns, listing_items_from_json,
                                needs_javascript)
 from crawler.items import ReportCandidate
 from crawler.middlewares import (META_AGENCY, META_CAPTURE, META_LISTING_DATE, META_LISTING_TITLE,
                                  META_PAYLOAD_CAPTURE, META_ROLE, META_STATIC_CAPTURE)
-from crawler.registry import Agency, load_default_registry, load_registry
+from registry.agencies import Agency, RegistryError, load_default_registry, load_registry, select
 from crawler.settings import settings_for
 
 META_DEPTH = "xxgk_depth"
@@ -41,19 +41,6 @@ class SpiderArgumentError(ValueError):
     """The spider's -a arguments name no agency to crawl."""
 
 
-def select_agencies(agencies: Iterable[Agency], wanted: str | Iterable[str] | None) -> list[Agency]:
-    """The agencies whose id is in ``wanted`` ("a,b" or a list), all of them when ``wanted`` is empty."""
-    agencies = list(agencies)
-    if not wanted:
-        return agencies
-    ids = [part.strip() for part in (wanted.split(",") if isinstance(wanted, str) else wanted) if part.strip()]
-    known = {agency.id for agency in agencies}
-    unknown = [agency_id for agency_id in ids if agency_id not in known]
-    if unknown:
-        raise SpiderArgumentError(f"注册表中没有这些机构：{', '.join(unknown)}")
-    return [agency for agency in agencies if agency.id in ids]
-
-
 class ReportsSpider(scrapy.Spider):
     name = "reports"
 
@@ -62,9 +49,12 @@ class ReportsSpider(scrapy.Spider):
         super().__init__(**kwargs)
         if agencies is None:
             agencies = load_registry(registry) if registry else load_default_registry()
-        self.agencies: list[Agency] = select_agencies(agencies, agency)
+        try:
+            self.agencies: list[Agency] = select(agencies, agency)
+        except RegistryError as exc:
+            raise SpiderArgumentError(f"-a agency: {exc}") from exc
         if not self.agencies:
-            raise SpiderArgumentError("没有要抓取的机构")
+            raise SpiderArgumentError("no agency to crawl: the registry is empty")
         self.agency_by_id = {agency.id: agency for agency in self.agencies}
 
     @classmethod

@@ -2,22 +2,9 @@
 from __future__ import annotations
 
 from parsers.dates import SOURCE_NAMES as SOURCE_LABELS
+from monitor.labels import FORMAT_LABELS, KIND_LABELS
 from parsers.record import ReportRecord
 
-KIND_LABELS = {
-    "report": "年度报告",
-    "notice": "通知（非报告）",
-    "format_document": "格式文件/模板（非报告）",
-    "summary_of_many": "多个机关的汇总（非本机关报告）",
-    "other": "其他页面（非报告）",
-}
-FORMAT_LABELS = {
-    "2021": "2021年版格式（国办公开办函〔2021〕30号）",
-    "2019": "2019年版格式（国办公开办函〔2019〕60号）",
-    "old": "旧版格式（2018年及以前）",
-    "work_summary": "政务公开工作总结",
-    "unknown": "未能识别",
-}
 
 
 def render_record_text(record: ReportRecord) -> str:

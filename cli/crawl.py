@@ -1,7 +1,7 @@
 """The crawling commands of ``xxgk``: ``crawl``, ``demo`` and ``schedule``.
 
 Each runs a crawl through ``crawler.run.run_crawl`` (a child process), then recomputes the verdicts
-(``crawler.monitor.judge``) so that what the user reads next is up to date.
+(``monitor.verdicts.judge``) so that what the user reads next is up to date.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import argparse
 import sys
 from datetime import date
 
-from crawler.cli import CommandError, load_agencies, load_config, open_catalog
+from cli.common import CommandError, load_config, open_catalog, select_agencies, write_rows
 
 # A fixed port keeps the demo URLs the same from run to run, so a second `xxgk demo` is an incremental crawl
 # (conditional requests, revisits, changed reports) over the same archive.
@@ -59,7 +59,7 @@ def add_parsers(sub) -> None:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     config = load_config(args)
-    agencies = _load_selected(args.registry, args.agency)
+    agencies = select_agencies(args.registry, args.agency)
     overrides = {"LOG_LEVEL": "INFO" if args.verbose else "WARNING", **_overrides(args.set)}
     if not args.screenshots:
         overrides.setdefault("ARCHIVE_SCREENSHOTS", False)  # nor of the pages the crawler renders itself
@@ -73,8 +73,8 @@ def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = No
                     years=None, screenshots: bool = True):
     """Store the agencies, crawl them, screenshot new report pages (``screenshots``), recompute their verdicts;
     returns the crawl summary."""
-    from crawler.catalog_sync import store_agencies
-    from crawler.monitor import judge
+    from registry.catalog_sync import store_agencies
+    from monitor.verdicts import judge
     from crawler.run import CrawlError, run_crawl
     from storage.catalog import Catalog
 
@@ -102,7 +102,7 @@ def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = No
 
 def _take_screenshots(config, run_id: str | None) -> None:
     """Screenshots are evidence, not the crawl: a failure is reported on stderr and the verdicts still follow."""
-    from crawler.screenshots import take_missing_screenshots
+    from monitor.screenshots import take_missing_screenshots
     from storage.archive import ArchiveError
     from storage.catalog.database import CatalogError
     from storage.objects import ObjectStoreError
@@ -116,36 +116,13 @@ def _take_screenshots(config, run_id: str | None) -> None:
         print(f"xxgk: {shots.line()}", file=sys.stderr)
 
 
-def _load_selected(registry: str | None, wanted: list[str]):
-    """The registry, checked as a whole (a parent outside the selection is still a known parent), then selected."""
-    from crawler.registry import validate
-
-    agencies = load_agencies(registry)
-    problems = validate(agencies)
-    if problems:
-        raise CommandError(f"{len(problems)} problems in the registry (see `xxgk agencies check`): {problems[0]}")
-    if not wanted:
-        return agencies
-    known = {agency.id: agency for agency in agencies}
-    unknown = [agency_id for agency_id in wanted if agency_id not in known]
-    if unknown:
-        raise CommandError(f"unknown agency id(s): {', '.join(unknown)} (see `xxgk agencies list`)")
-    return [known[agency_id] for agency_id in wanted]
-
-
 def _overrides(pairs: list[str]) -> dict:
-    import json
+    from crawler.settings import SettingError, parse_overrides
 
-    overrides = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.isupper():
-            raise CommandError(f"--set takes NAME=VALUE with an upper-case Scrapy setting name, not {pair!r}")
-        try:
-            overrides[name] = json.loads(value)
-        except ValueError:
-            overrides[name] = value
-    return overrides
+    try:
+        return parse_overrides(pairs)
+    except SettingError as exc:
+        raise CommandError(f"--set {exc}") from exc
 
 
 class _Progress:
@@ -181,8 +158,8 @@ def _print_summary(summary) -> None:
 # ---------------------------------------------------------------- demo
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from crawler.demo.portals import DemoPortals
-    from crawler.demo.server import DemoServer
+    from demo.portals import DemoPortals
+    from demo.server import DemoServer
 
     config = load_config(args)
     portals = DemoPortals(edition=args.edition)
@@ -217,15 +194,14 @@ TIMELINESS_COLUMNS = (("agency", "机关"), ("level", "层级"), ("report_year",
 
 def print_timeliness(args: argparse.Namespace, agency_ids: list[str]) -> None:
     """The timeliness table: one row per agency and report year, as `xxgk status` prints it."""
-    from crawler.cli import _write_rows
-    from crawler.monitor import verdict_rows
+    from monitor.rows import verdict_rows
 
     catalog = open_catalog(args)
     try:
         rows = [row for agency_id in agency_ids for row in verdict_rows(catalog, agency_id=agency_id)]
     finally:
         catalog.close()
-    _write_rows(rows, "table", None, TIMELINESS_COLUMNS)
+    write_rows(rows, "table", None, TIMELINESS_COLUMNS)
 
 
 # ---------------------------------------------------------------- schedule
@@ -236,7 +212,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     from apscheduler.triggers.interval import IntervalTrigger
 
     config = load_config(args)
-    agencies = _load_selected(args.registry, args.agency)
+    agencies = select_agencies(args.registry, args.agency)
     overrides = {"LOG_LEVEL": "WARNING", **_overrides(args.set)}
     try:
         trigger = (IntervalTrigger(seconds=_seconds(args.every)) if args.every

@@ -4,7 +4,7 @@ It adds what a real portal does around the bytes: ``Last-Modified`` and ``ETag``
 ``If-None-Match`` / ``If-Modified-Since``, redirects, errors, a slow page (delay = ``slow_seconds``) and a request
 log, so that crawler tests can check what was fetched (and what must not have been).
 
-Manual use: ``python -m crawler.demo.server --port 8700`` then open http://127.0.0.1:8700/.
+Manual use: ``python -m demo.server --port 8700`` then open http://127.0.0.1:8700/.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from crawler.demo.portals import DemoPortals, Resource, not_found_page
+from demo.portals import DemoPortals, Resource, not_found_page
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -242,7 +242,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crawler.demo.server",
+    parser = argparse.ArgumentParser(prog="python -m demo.server",
                                      description="在本机启动五个虚构机构的示范门户。")
     parser.add_argument("--host", default="127.0.0.1", help="回环地址（默认 127.0.0.1）")
     parser.add_argument("--port", type=int, default=8700, help="端口（默认 8700；0 表示任选空闲端口）")

@@ -1,13 +1,13 @@
 """Timeliness verdicts per agency × report year, with flags and evidence, computed from the catalog and archive.
 
-The verdict itself is ``parsers.deadlines.verdict`` (pure, rules as data) and the flags are ``crawler.flags``
+The verdict itself is ``monitor.deadlines.verdict`` (pure, rules as data) and the flags are ``monitor.flags``
 (pure); this module gathers their inputs — the agency's reports for the year, the best publication-date evidence
 among them, the archive's captures of the report and of the agency's listing pages — and writes the result, so a
 re-run after every crawl gives the same answer for the same archive and replaces the previous flags.
 
 A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and the web UI)::
 
-    flags     ["backdated", "changed", "removed", "copied"]   # a subset, in this order; crawler.flags.FLAG_LABELS
+    flags     ["backdated", "changed", "removed", "copied"]   # a subset, in this order; monitor.flags.FLAG_LABELS
     evidence  {
       "reason": "…",                                  # the verdict's sentence, citing the rule
       # the report the verdict used (absent when there is none)
@@ -17,7 +17,7 @@ A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and th
       "warc": {"key", "offset", "length"},            # where the record sits (also flat: warc_key/_offset/_length)
       "screenshot": {"capture_id", "permalink", "captured_at", "sha256", "mime", "warc": {…}} | None,
       "screenshot_note": "…" (only when there is no screenshot),
-      # one entry per raised flag, keyed by the flag id (see crawler.flags for each shape):
+      # one entry per raised flag, keyed by the flag id (see monitor.flags for each shape):
       "backdated": {"listing_capture_id", "listing_permalink", "listing_url", "listing_captured_at",
                     "claimed_date", "deadline", "before_deadline", "report_first_seen", "message", …},
       "changed":   {"from_capture_id", "to_capture_id", "from_sha256", "to_sha256",
@@ -45,23 +45,19 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crawler import flags as verdict_flags
-from crawler.discovery import find_listing_items, listing_items_from_json
-from parsers.dates import PUBLICATION_PRIORITY, SOURCE_NAMES
-from parsers.deadlines import RuleSet, Verdict, load_rules, verdict
+from monitor import flags as verdict_flags
+from parsers.discovery import find_listing_items, listing_items_from_json
+from parsers.beijing import BEIJING, beijing_date, beijing_iso
+from parsers.dates import PUBLICATION_PRIORITY
+from monitor.deadlines import RuleSet, Verdict, load_rules, verdict
 from parsers.record import DateEvidence, FetchContext
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Agency, Capture, Report
-from storage.catalog.models import Verdict as VerdictRow
 from storage.objects import ObjectStoreError
 from storage.reader import CaptureError, CaptureReader
 
 log = logging.getLogger(__name__)
 
-BEIJING = verdict_flags.BEIJING
-STATUS_LABELS = {"on_time": "按时", "late": "逾期", "missing": "未发布", "pending": "未到期",
-                 "undetermined": "无法判断"}
-LEVEL_LABELS = {"department": "部门", "government": "人民政府", "township": "乡镇街道"}
 # Roles the crawler writes into a capture's WARC metadata (crawler.middlewares): these are listing pages.
 LISTING_ROLES = frozenset({"column", "json", "listing"})
 _PAGE_MIMES = ("html", "json", "xml", "text/plain")
@@ -78,13 +74,6 @@ class JudgedYear:
     report_id: int | None
     report_url: str | None
     flags: tuple[str, ...] = ()
-
-
-def beijing_date(moment: datetime | None) -> date | None:
-    """Deadlines are calendar days in China: a capture at 2023-01-31 20:00 UTC is already 1 February there."""
-    if moment is None:
-        return None
-    return verdict_flags.beijing_date(moment)
 
 
 def judge(catalog: Catalog, *, as_of: date, years: Iterable[int] | Mapping[str, Iterable[int]] | None = None,
@@ -185,8 +174,7 @@ def _publication_evidence(report: Report) -> DateEvidence | None:
     return DateEvidence(report.publication_date, report.date_source, report.publication_date.isoformat())
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return verdict_flags.beijing_iso(moment)
+_iso = beijing_iso
 
 
 def _warc(capture: Capture) -> dict[str, Any]:
@@ -476,103 +464,3 @@ class _ArchiveView:
         return verdict_flags.TextCandidate(relation, report.id, report.agency_id,
                                            self._agency_names[report.agency_id], report.report_year, report.url,
                                            report.capture_id, self.fingerprint(report))
-
-
-# ---------------------------------------------------------------- rows for the CLI and the web UI
-
-ROW_FIELDS = ("agency_id", "agency", "level", "region", "report_year", "status", "deadline", "legal_basis",
-              "publication_date", "date_source", "first_seen", "days_late", "report_id", "report_url", "title",
-              "signing_date", "format", "consistency_errors", "flags", "capture_id", "permalink", "reason",
-              "computed_at")
-FIELD_LABELS = {
-    "agency_id": "机关代码", "agency": "机关", "level": "层级", "region": "行政区划", "report_year": "报告年度",
-    "status": "状态", "deadline": "截止日期", "legal_basis": "法律依据", "publication_date": "发布日期",
-    "date_source": "日期依据", "first_seen": "首次抓取", "days_late": "逾期天数", "report_id": "报告编号",
-    "report_url": "报告网址", "title": "标题", "signing_date": "落款日期", "format": "格式",
-    "consistency_errors": "勾稽错误", "flags": "标记", "capture_id": "捕获编号", "permalink": "存档链接",
-    "reason": "判定理由", "computed_at": "计算时间", "chosen": "用于判定",
-}
-
-
-def verdict_rows(catalog: Catalog, *, year: int | None = None, level: str | None = None,
-                 region: str | None = None, status: str | None = None,
-                 agency_id: str | None = None) -> list[dict[str, Any]]:
-    """One JSON-ready dict per stored verdict (agency × report year), with the report it used; see ROW_FIELDS."""
-    with catalog.reading() as session:
-        agencies = {agency.id: agency for agency in queries.list_agencies(session, level=level, region=region)}
-        rows = []
-        for stored in queries.verdicts(session, agency_id=agency_id, report_year=year, status=status):
-            agency = agencies.get(stored.agency_id)
-            if agency is None:
-                continue
-            report = session.get(Report, stored.report_id) if stored.report_id is not None else None
-            rows.append(_row(agency, stored.report_year, stored, report))
-    return rows
-
-
-def report_rows(catalog: Catalog, *, year: int | None = None, agency_id: str | None = None,
-                level: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
-    """One JSON-ready dict per parsed report, with the verdict of its agency and year (``chosen``: whether the
-    verdict used this report; a year can have several: a page and its attachment, two versions of one URL)."""
-    with catalog.reading() as session:
-        agencies = {agency.id: agency for agency in queries.list_agencies(session, level=level, region=region)}
-        query = select(Report).where(Report.is_report.is_(True)).order_by(Report.agency_id, Report.report_year,
-                                                                            Report.id)
-        if year is not None:
-            query = query.where(Report.report_year == year)
-        if agency_id is not None:
-            query = query.where(Report.agency_id == agency_id)
-        stored = {(row.agency_id, row.report_year): row
-                  for row in queries.verdicts(session, agency_id=agency_id, report_year=year)}
-        rows = []
-        for report in session.scalars(query):
-            agency = agencies.get(report.agency_id)
-            if agency is None:
-                continue
-            judged = stored.get((report.agency_id, report.report_year))
-            row = _row(agency, report.report_year, judged, report)
-            row["chosen"] = judged is not None and judged.report_id == report.id
-            if not row["chosen"]:
-                # the verdict speaks for the year's chosen report, not for this one
-                row["flags"] = []
-            rows.append(row)
-    return rows
-
-
-def _row(agency: Agency, year: int | None, stored: VerdictRow | None, report: Report | None) -> dict[str, Any]:
-    record = (report.record_json or {}) if report is not None else {}
-    evidence = (stored.evidence or {}) if stored is not None else {}
-    return {
-        "agency_id": agency.id,
-        "agency": agency.name,
-        "level": agency.level,
-        "region": agency.region,
-        "report_year": year,
-        "status": stored.status if stored else None,
-        "deadline": _date(stored.deadline) if stored else None,
-        "legal_basis": stored.legal_basis if stored else None,
-        "publication_date": _date(stored.publication_date) if stored else _date(report.publication_date if report else None),
-        "date_source": stored.date_source if stored else (report.date_source if report else None),
-        "first_seen": _iso(stored.first_seen) if stored else None,
-        "days_late": stored.days_late if stored else None,
-        "report_id": report.id if report else None,
-        "report_url": report.url if report else None,
-        "title": report.title if report else None,
-        "signing_date": _date(report.signing_date) if report else None,
-        "format": report.format if report else None,
-        "consistency_errors": [{"rule": error.get("rule"), "where": error.get("where"), "message": error.get("message")}
-                               for error in record.get("consistency_errors") or [] if isinstance(error, Mapping)],
-        "flags": list(stored.flags or []) if stored else [],
-        "capture_id": report.capture_id if report else None,
-        "permalink": f"/captures/{report.capture_id}" if report else None,
-        "reason": evidence.get("reason"),
-        "computed_at": _iso(stored.computed_at) if stored else None,
-    }
-
-
-def _date(value: date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def describe_date_source(source: str | None) -> str:
-    return SOURCE_NAMES.get(source, source) if source else ""

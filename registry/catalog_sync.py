@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from crawler.registry import Agency
+from registry.agencies import Agency
 from storage.catalog import Catalog, queries
 
 

@@ -10,7 +10,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from html import unescape
 from typing import Any, Iterable, Iterator
 from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
@@ -18,6 +18,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 import lxml.html
 from lxml import etree
 
+from parsers.beijing import BEIJING
 from parsers.formats.encoding import charset_from_content_type, charset_from_markup, decode_bytes
 from parsers.links import attachment_kind
 from parsers.record import Link
@@ -575,7 +576,6 @@ _TITLE_KEYS = ("title", "doctitle", "articletitle", "bt", "name", "subject", "wz
 _URL_KEYS = ("url", "link", "href", "docpuburl", "linkurl", "detailurl", "pageurl", "fileurl", "path", "infourl")
 _DATE_KEYS = ("pubdate", "publishtime", "docreltime", "fbrq", "date", "time", "pubtime", "publishdate",
               "releasedate", "fbsj", "docpubtime", "createtime", "inputtime")
-_CHINA = timezone(timedelta(hours=8))
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -653,7 +653,7 @@ def _json_date(value: Any) -> tuple[str | None, date | None]:
     if isinstance(value, (int, float)):
         seconds = value / 1000 if value > 1e11 else value
         try:
-            return str(value), datetime.fromtimestamp(seconds, _CHINA).date()
+            return str(value), datetime.fromtimestamp(seconds, BEIJING).date()
         except (OverflowError, OSError, ValueError):
             return str(value), None
     if isinstance(value, str) and value.strip():

@@ -472,7 +472,7 @@ def _pdf_date(value: datetime) -> str:
 def _seed_file(seed_id: str, suffix: str):
     if seed_id not in SEED_IDS:
         raise ValueError(f"unknown seed {seed_id!r}: expected one of {', '.join(SEED_IDS)}")
-    return resources.files("crawler.demo").joinpath("seeds", f"seed{seed_id}.{suffix}")
+    return resources.files("demo").joinpath("seeds", f"seed{seed_id}.{suffix}")
 
 
 def _clean_line(line: str) -> str:

@@ -26,8 +26,8 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
-from crawler.monitor import SCREENSHOT_PREFIX
-from crawler.settings import PLAYWRIGHT_LAUNCH_OPTIONS
+from monitor.verdicts import SCREENSHOT_PREFIX
+from storage.config import CHROMIUM_LAUNCH_OPTIONS
 from storage.archive import Archive, ArchiveError, open_reader
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Capture as CaptureRow
@@ -189,7 +189,7 @@ class ArchiveRenderer:
         self.close()
 
     def launch(self) -> None:
-        self.browser = self._playwright.chromium.launch(**PLAYWRIGHT_LAUNCH_OPTIONS)
+        self.browser = self._playwright.chromium.launch(**CHROMIUM_LAUNCH_OPTIONS)
 
     @property
     def version(self) -> str | None:

@@ -10,7 +10,7 @@ All five live on ONE server, each under its own path prefix (simpler than Host h
 | /jsportal/  | listing filled by JS    | 示范区医疗保障局 sfq-ybj     | department | empty <ul id="list"> + list.json, broken 勾稽 rule, slow page |
 | /files/     | attachments only        | 演示区卫生和计划生育局 ysq-wjw | department | direct PDF/DOCX links, a page with a PDF attachment, 2008-rule years |
 
-Every report is built from one of the five real seeds (crawler/demo/seeds) by ``substitute``: real place names,
+Every report is built from one of the five real seeds (demo/seeds) by ``substitute``: real place names,
 addresses, phone numbers and e-mail addresses are replaced by fictional ones, years are shifted, the tables' numbers
 are kept (so the 勾稽 facts stay checkable) except where a case needs one changed.
 
@@ -46,7 +46,7 @@ from importlib import resources
 from typing import Iterable, Mapping
 from urllib.parse import urlsplit
 
-from crawler.demo.render import (
+from demo.render import (
     Paragraph,
     SeedDocument,
     Table,
@@ -57,8 +57,8 @@ from crawler.demo.render import (
     table_grid,
     with_changed_cell,
 )
+from parsers.beijing import BEIJING
 
-BEIJING = timezone(timedelta(hours=8), "CST")
 EDITIONS = (1, 2)
 ROBOTS_DISALLOWED = "/trs/private/"
 
@@ -71,8 +71,8 @@ CONTENT_TYPES = {
 
 # Statuses and flags used in the expected results.
 ON_TIME, LATE, MISSING, PENDING = "on_time", "late", "missing", "pending"
-FLAG_BACKDATED = "backdated"                  # (verdict flag id as in crawler.flags) the portal's date is earlier than the report really appeared
-FLAG_EDITED = "changed"                       # same URL, content changed (edition ≥ 2); verdict flag id as in crawler.flags
+FLAG_BACKDATED = "backdated"                  # (verdict flag id as in monitor.flags) the portal's date is earlier than the report really appeared
+FLAG_EDITED = "changed"                       # same URL, content changed (edition ≥ 2); verdict flag id as in monitor.flags
 FLAG_REDIRECTED = "redirected"                # the listing links an old URL that answers 301 → the report
 FLAG_CONSISTENCY = "consistency_broken"       # one table number changed so that a 勾稽 rule fails
 FLAG_DEADLINE_DAY = "on_deadline_day"         # published on the deadline itself: still on time
@@ -206,7 +206,7 @@ class ExpectedReport:
     listing_date: str             # the raw text beside the link
     deadline: date
     status: str                   # on_time | late, by the portal's date
-    days_late: int                # 0 when on time (as parsers.deadlines.verdict gives it)
+    days_late: int                # 0 when on time (as monitor.deadlines.verdict gives it)
     flags: tuple[str, ...]
     key_strings: tuple[str, ...]  # text the document contains in this edition
     appeared: date | None         # when a back-dated report really went online
@@ -660,11 +660,11 @@ class DemoPortals:
                 for page in EXTRA_PAGES]
 
     def registry(self, base_url: str) -> list:
-        """The demo agencies as ``crawler.registry.Agency`` objects, ``{base}`` replaced by ``base_url``."""
-        from crawler.registry import registry_from_yaml
+        """The demo agencies as ``registry.agencies.Agency`` objects, ``{base}`` replaced by ``base_url``."""
+        from registry.agencies import registry_from_yaml
 
         text = registry_yaml_text().replace("{base}", str(base_url).rstrip("/"))
-        return registry_from_yaml(text, source="crawler/demo/registry.yaml")
+        return registry_from_yaml(text, source="demo/registry.yaml")
 
     def _flags(self, report: ReportSpec) -> tuple[str, ...]:
         # An edit is only a fact once the site has changed.
@@ -681,8 +681,8 @@ class DemoPortals:
 
 
 def registry_yaml_text() -> str:
-    """The demo registry with its ``{base}`` placeholders (crawler/demo/registry.yaml)."""
-    return resources.files("crawler.demo").joinpath("registry.yaml").read_text("utf-8")
+    """The demo registry with its ``{base}`` placeholders (demo/registry.yaml)."""
+    return resources.files("demo").joinpath("registry.yaml").read_text("utf-8")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -372,6 +372,20 @@ def _duplicates(items: Iterable[str], key=lambda item: item) -> list[str]:
     return repeated
 
 
+def select(agencies: Iterable[Agency], wanted: str | Iterable[str] | None) -> list[Agency]:
+    """The agencies whose id is in ``wanted`` ("a,b" or a list), in ``wanted``'s order; all of them when it is
+    empty. An id the registry does not know is a ``RegistryError`` naming it."""
+    agencies = list(agencies)
+    if not wanted:
+        return agencies
+    ids = [part.strip() for part in (wanted.split(",") if isinstance(wanted, str) else wanted) if part.strip()]
+    known = {agency.id: agency for agency in agencies}
+    unknown = [agency_id for agency_id in ids if agency_id not in known]
+    if unknown:
+        raise RegistryError(f"unknown agency id(s): {', '.join(unknown)}")
+    return [known[agency_id] for agency_id in dict.fromkeys(ids)]
+
+
 def is_http_url(url: str) -> bool:
     """True for an absolute http:// or https:// URL with a host."""
     if not url or any(ch.isspace() for ch in url):

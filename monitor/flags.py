@@ -1,6 +1,6 @@
 """Verdict flags: what the archive shows about a report beyond its timeliness. Pure decisions, no I/O.
 
-``crawler.monitor`` reads the catalog and the archive and hands the facts to these functions; each returns the
+``monitor.verdicts`` reads the catalog and the archive and hands the facts to these functions; each returns the
 flag's evidence (a JSON-ready dict) when the flag applies, else None.
 
 - ``backdated``: a capture of the agency's report listing, taken after the date the report claims and before the
@@ -20,11 +20,12 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urldefrag
 
-from crawler.discovery import ListingItem, looks_like_report_title
+from parsers.beijing import beijing_date, beijing_iso
+from parsers.discovery import ListingItem, looks_like_report_title
 from parsers.consistency import TEMPLATE_SECTIONS
 from parsers import tables as standard_tables
 
@@ -33,25 +34,8 @@ FLAGS = (BACKDATED, CHANGED, REMOVED, COPIED)
 FLAG_LABELS = {BACKDATED: "倒签", CHANGED: "发布后修改", REMOVED: "已删除", COPIED: "疑似雷同"}
 TABLE_LABELS = {"table2": "表二", "table3": "表三", "table4": "表四", "old_stats": "统计表"}
 
-BEIJING = timezone(timedelta(hours=8))
 # Pages of one listing fetched within this span of each other in one crawl run are one look at the column.
 SAME_LOOK = timedelta(hours=24)
-
-
-def beijing_date(moment: datetime) -> date:
-    """Claimed dates are Beijing calendar days: compare captures on the same clock."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(BEIJING).date()
-
-
-def beijing_iso(moment: datetime | date | None) -> str | None:
-    if moment is None:
-        return None
-    if isinstance(moment, datetime):
-        moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-        return moment.astimezone(BEIJING).isoformat()
-    return moment.isoformat()
 
 
 # ================================================================ backdated

@@ -1,0 +1,230 @@
+"""What the ``xxgk`` commands share: configuration, the catalog and archive, the agency selection, and output
+(aligned Chinese tables for reading; CSV, JSON, JSON Lines and XLSX for programs and spreadsheets)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from monitor.labels import FIELD_LABELS, FLAG_LABELS, LEVEL_LABELS, STATUS_LABELS, describe_date_source
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A command could not do its job; the message is the one line shown to the user."""
+
+
+# ---------------------------------------------------------------- configuration, catalog, archive
+
+def load_config(args: argparse.Namespace):
+    from storage.config import Config, ConfigError
+
+    try:
+        return Config.from_env(data_dir=getattr(args, "data_dir", None))
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def open_catalog(args: argparse.Namespace, *, create: bool = True):
+    """The catalog, or a one-line reason why it cannot be opened."""
+    from storage.catalog import Catalog
+
+    config = load_config(args)
+    try:
+        return Catalog.open(config, create=create)
+    except Exception as exc:  # any driver error: bad URL, server down, permissions
+        raise CommandError(f"cannot open the catalog at {config.database_url}: {exc.__class__.__name__}: {exc}") from exc
+
+
+def existing_catalog(args: argparse.Namespace):
+    """The catalog as it is: a missing one is not created, it means nothing was crawled yet."""
+    from storage.catalog import Catalog, CatalogError, CatalogMissing
+
+    config = load_config(args)
+    try:
+        return Catalog.open(config, create=False)
+    except CatalogMissing:
+        raise CommandError(f"the catalog is empty ({config.data_dir}): run `xxgk crawl` first") from None
+    except CatalogError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def require_crawled(catalog) -> None:
+    from storage.catalog import queries
+
+    with catalog.reading() as session:
+        if not queries.list_agencies(session) or not queries.count_captures(session):
+            raise CommandError("the catalog is empty: run `xxgk crawl` first")
+
+
+def open_archive_reader(args: argparse.Namespace):
+    """A capture reader over the existing catalog and store; never creates either."""
+    from storage.archive import open_reader
+    from storage.catalog import CatalogError
+    from storage.objects import ObjectStoreError
+
+    config = load_config(args)
+    try:
+        return open_reader(config)
+    except (CatalogError, ObjectStoreError) as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def archive_reader_or_none(args: argparse.Namespace, catalog):
+    """The archive's bytes feed the listing and version checks; without them the verdicts still come."""
+    from storage.archive import open_reader
+    from storage.objects import ObjectStoreError
+
+    try:
+        return open_reader(load_config(args), catalog=catalog)
+    except (ObjectStoreError, OSError) as exc:
+        print(f"xxgk {args.command}: the archive cannot be read ({exc}); flags that need archived pages are "
+              f"skipped", file=sys.stderr)
+        return None
+
+
+# ---------------------------------------------------------------- agencies
+
+def load_agencies(path: str | None):
+    from registry.agencies import RegistryError, load_default_registry, load_registry
+
+    try:
+        return load_registry(path) if path else load_default_registry()
+    except RegistryError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def select_agencies(registry: str | None, wanted: list[str]):
+    """The registry, checked as a whole (a parent outside the selection is still a known parent), then the
+    agencies named in ``wanted`` (all of them when it is empty)."""
+    from registry.agencies import RegistryError, select, validate
+
+    agencies = load_agencies(registry)
+    problems = validate(agencies)
+    if problems:
+        raise CommandError(f"{len(problems)} problems in the registry (see `xxgk agencies check`): {problems[0]}")
+    try:
+        return select(agencies, wanted)
+    except RegistryError as exc:
+        raise CommandError(f"{exc} (see `xxgk agencies list`)") from exc
+
+
+# ---------------------------------------------------------------- arguments
+
+def report_year_argument(value: str) -> int:
+    try:
+        year = int(value)
+    except ValueError:
+        raise CommandError(f"--year {value!r}: expected a report year such as 2023") from None
+    if not 1990 <= year <= 2100:
+        raise CommandError(f"--year {year}: expected a report year between 1990 and 2100")
+    return year
+
+
+def date_argument(value: str, option: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"{option} {value!r}: expected a date as YYYY-MM-DD") from None
+
+
+# ---------------------------------------------------------------- output
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    """A plain aligned table; CJK characters count as two columns, as a terminal shows them."""
+    import unicodedata
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(width(row[i]) for row in cells) for i in range(len(headers))]
+    for index, row in enumerate(cells):
+        print("  ".join(cell + " " * (widths[i] - width(cell)) for i, cell in enumerate(row)).rstrip())
+        if index == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def write_rows(rows: list[dict], fmt: str, output: str | None, columns) -> None:
+    """table (Chinese, for reading), csv/json/jsonl (field names and codes, for programs), xlsx (Chinese)."""
+    import contextlib
+
+    if fmt == "xlsx":
+        _write_xlsx(rows, Path(output))
+        print(f"已写入 {len(rows)} 行到 {output}")
+        return
+    try:
+        target = open(output, "w", encoding="utf-8", newline="") if output else contextlib.nullcontext(sys.stdout)
+    except OSError as exc:
+        raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    with target as stream, contextlib.redirect_stdout(stream):
+        if fmt == "json":
+            json.dump(rows, stream, ensure_ascii=False, indent=2)
+            stream.write("\n")
+        elif fmt == "jsonl":
+            for row in rows:
+                stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+        elif fmt == "csv":
+            import csv
+
+            writer = csv.DictWriter(stream, fieldnames=list(rows[0]) if rows else [], extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows({key: _flat(value, codes=True) for key, value in row.items()} for row in rows)
+        elif not rows:
+            print("（没有符合条件的记录）")
+        else:
+            print_table([label for _key, label in columns],
+                        [[_cell(key, row.get(key)) for key, _label in columns] for row in rows])
+
+
+def _cell(key: str, value) -> str:
+    """A value as the Chinese table shows it."""
+    if value is None or value == []:
+        return ""
+    if key == "status":
+        return STATUS_LABELS.get(value, value)
+    if key == "level":
+        return LEVEL_LABELS.get(value, value)
+    if key == "date_source":
+        return describe_date_source(value)
+    if key == "flags":
+        return "、".join(FLAG_LABELS.get(flag, flag) for flag in value)
+    if key == "first_seen":
+        return str(value)[:10]
+    if key == "chosen":
+        return "是" if value else "否"
+    return _flat(value, codes=False)
+
+
+def _flat(value, *, codes: bool) -> str | int | float | None:
+    """Lists in one spreadsheet cell: flag codes joined by ';', consistency errors by their messages."""
+    if isinstance(value, list):
+        parts = [(item.get("message") or item.get("rule") or "") if isinstance(item, dict) else str(item)
+                 for item in value]
+        return (";" if codes else "；").join(parts)
+    if isinstance(value, bool):
+        return ("true" if value else "false") if codes else ("是" if value else "否")
+    return value
+
+
+def _write_xlsx(rows: list[dict], path: Path) -> None:
+    from openpyxl import Workbook
+
+    keys = list(rows[0]) if rows else []
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "时效判定"
+    sheet.append([FIELD_LABELS.get(key, key) for key in keys])
+    for row in rows:
+        sheet.append([_cell(key, row[key]) if key in ("status", "level", "date_source", "flags", "chosen")
+                      else _flat(row[key], codes=False) for key in keys])
+    sheet.freeze_panes = "A2"
+    try:
+        book.save(path)
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -1,0 +1,46 @@
+"""The ``xxgk`` command line: the global options, one sub-command family per module of ``cli``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cli import agencies, archive, crawl, parse, serve, status
+from cli.common import EXIT_FAILURE, CommandError
+
+FAMILIES = (parse, agencies, crawl, status, serve, archive)   # the order `xxgk --help` lists them in
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xxgk",
+        description="xxgk-watch: find, archive, parse and judge 政府信息公开工作年度报告.",
+    )
+    parser.add_argument("--data-dir", help="where archives and the catalog live (default: $XXGK_DATA_DIR or ./xxgk-data)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for family in FAMILIES:
+        family.add_parsers(sub)
+    for subparser in sub.choices.values():  # `xxgk crawl --data-dir X` as well as `xxgk --data-dir X crawl`
+        if not any("--data-dir" in action.option_strings for action in subparser._actions):
+            subparser.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (as the global option)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except CommandError as exc:
+        print(f"xxgk {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except BrokenPipeError:  # `xxgk … | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print(f"xxgk {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""``xxgk parse``: one document (a file or a URL fetched once) in, its record out."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cli.common import EXIT_FAILURE, CommandError
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("parse", help="parse one document (file or URL) and print its record")
+    p.add_argument("target", metavar="PATH_OR_URL")
+    p.add_argument("--level", choices=["department", "government", "township"],
+                   help="agency level, used for the deadline shown")
+    p.add_argument("--json", action="store_true", help="print the record as JSON")
+    p.add_argument("--with-text", action="store_true", help="include the full main text in the JSON")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a URL (default 30)")
+    p.set_defaults(handler=cmd_parse)
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from parsers.document import parse_document
+    from parsers.record import FetchContext
+    from cli.render import render_record_text
+
+    target: str = args.target
+    if target.startswith(("http://", "https://")):
+        data, context = _fetch_once(target, args.timeout)
+    else:
+        path = Path(target)
+        if not path.is_file():
+            raise CommandError(f"no such file: {target}")
+        data = path.read_bytes()
+        context = FetchContext(url=None, filename=path.name)
+    if args.level:
+        context = _with_level(context, args.level)
+    record = parse_document(data, context)
+    if args.json:
+        payload = record.to_json()
+        if not args.with_text:
+            payload.pop("text", None)
+        json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_record_text(record))
+    return 0 if record.error is None else EXIT_FAILURE
+
+
+def _with_level(context, level: str):
+    from dataclasses import replace
+    return replace(context, level=level)
+
+
+def _fetch_once(url: str, timeout: float):
+    """One plain GET: `xxgk parse URL` reads a single document, it does not crawl."""
+    import httpx
+    from parsers.record import FetchContext
+
+    try:
+        response = httpx.get(url, timeout=timeout, follow_redirects=True,
+                             headers={"User-Agent": user_agent()})
+    except httpx.HTTPError as exc:
+        raise CommandError(f"cannot fetch {url}: {exc.__class__.__name__}: {exc}") from exc
+    if response.status_code >= 400:
+        raise CommandError(f"cannot fetch {url}: HTTP {response.status_code}")
+    context = FetchContext(
+        url=str(response.url),
+        content_type=response.headers.get("content-type"),
+        headers=dict(response.headers),
+        filename=Path(response.url.path).name or None,
+    )
+    return response.content, context
+
+
+def user_agent() -> str:
+    from crawler import USER_AGENT
+    return USER_AGENT

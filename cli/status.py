@@ -1,0 +1,89 @@
+"""``xxgk status`` and ``xxgk reports``: the verdicts and the parsed reports, as tables and exports."""
+from __future__ import annotations
+
+import argparse
+
+from cli.common import (CommandError, archive_reader_or_none, date_argument, existing_catalog, report_year_argument,
+                        require_crawled, write_rows)
+
+
+def add_parsers(sub) -> None:
+    help_text = "recompute and print the timeliness verdicts of one report year, with flags"
+    p = sub.add_parser("status", help=help_text, description=help_text + " (xlsx needs --output)")
+    p.add_argument("--year", required=True, metavar="Y", help="the report year, e.g. 2023 (published in 2024)")
+    p.add_argument("--as-of", metavar="DATE", help="judge as of this day, YYYY-MM-DD (default: today, Beijing)")
+    p.add_argument("--level", choices=["department", "government", "township"], help="only agencies of this level")
+    p.add_argument("--region", metavar="R", help="only agencies of this region (as in the registry)")
+    p.add_argument("--format", choices=["table", "csv", "json", "xlsx"], default="table",
+                   help="table and xlsx in Chinese; csv and json with field names and codes (default table)")
+    p.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(handler=cmd_status)
+
+    help_text = "list the parsed reports with their verdicts"
+    p = sub.add_parser("reports", help=help_text, description=help_text + " (as stored by the last `xxgk status`)")
+    p.add_argument("--year", metavar="Y", help="only reports for this report year")
+    p.add_argument("--agency", metavar="ID", help="only reports of this agency")
+    p.add_argument("--format", choices=["table", "jsonl"], default="table",
+                   help="jsonl: one JSON object per report (default table)")
+    p.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(handler=cmd_reports)
+
+
+STATUS_COLUMNS = (("agency", "机关"), ("level", "层级"), ("status", "状态"), ("deadline", "截止日期"),
+                  ("publication_date", "发布日期"), ("date_source", "日期依据"), ("days_late", "逾期天数"),
+                  ("first_seen", "首次抓取"), ("flags", "标记"))
+
+
+REPORT_COLUMNS = (("agency", "机关"), ("report_year", "年度"), ("title", "标题"), ("publication_date", "发布日期"),
+                  ("date_source", "日期依据"), ("status", "状态"), ("chosen", "用于判定"), ("flags", "标记"),
+                  ("report_url", "网址"))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from monitor.clock import today
+    from monitor.deadlines import RuleError
+    from monitor.rows import verdict_rows
+    from monitor.verdicts import judge
+
+    year = report_year_argument(args.year)
+    as_of = date_argument(args.as_of, "--as-of") if args.as_of else today()
+    if year >= as_of.year:
+        raise CommandError(f"the {year} reports are written after {year} ends: nothing is due as of {as_of}")
+    if args.format == "xlsx" and not args.output:
+        raise CommandError("--format xlsx writes a spreadsheet file: add --output FILE.xlsx")
+    catalog = existing_catalog(args)
+    reader = None
+    try:
+        require_crawled(catalog)
+        reader = archive_reader_or_none(args, catalog)
+        try:
+            judge(catalog, as_of=as_of, years=[year], reader=reader)
+        except RuleError as exc:
+            raise CommandError(str(exc)) from exc
+        rows = verdict_rows(catalog, year=year, level=args.level, region=args.region)
+    finally:
+        if reader is not None:
+            reader.store.close()
+        catalog.close()
+    if not rows:
+        raise CommandError("no agency in the catalog matches --level/--region")
+    write_rows(rows, args.format, args.output, STATUS_COLUMNS)
+    return 0
+
+
+def cmd_reports(args: argparse.Namespace) -> int:
+    from monitor.rows import report_rows
+    from storage.catalog import queries
+
+    year = report_year_argument(args.year) if args.year is not None else None
+    catalog = existing_catalog(args)
+    try:
+        require_crawled(catalog)
+        with catalog.reading() as session:
+            if args.agency and queries.get_agency(session, args.agency) is None:
+                raise CommandError(f"no agency {args.agency!r} in the catalog (see `xxgk agencies list`)")
+        rows = report_rows(catalog, year=year, agency_id=args.agency)
+    finally:
+        catalog.close()
+    write_rows(rows, args.format, args.output, REPORT_COLUMNS)
+    return 0

@@ -1,0 +1,39 @@
+"""Chinese names of the codes verdicts and reports carry, one place for the CLI tables, the web UI and exports."""
+from __future__ import annotations
+
+from monitor.flags import FLAG_LABELS
+from parsers.dates import SOURCE_NAMES
+
+__all__ = ["STATUS_LABELS", "LEVEL_LABELS", "FLAG_LABELS", "FIELD_LABELS", "KIND_LABELS", "FORMAT_LABELS",
+           "SOURCE_NAMES", "describe_date_source"]
+
+STATUS_LABELS = {"on_time": "按时", "late": "逾期", "missing": "未发布", "pending": "未到期",
+                 "undetermined": "无法判断"}
+LEVEL_LABELS = {"department": "部门", "government": "人民政府", "township": "乡镇街道"}
+FIELD_LABELS = {
+    "agency_id": "机关代码", "agency": "机关", "level": "层级", "region": "行政区划", "report_year": "报告年度",
+    "status": "状态", "deadline": "截止日期", "legal_basis": "法律依据", "publication_date": "发布日期",
+    "date_source": "日期依据", "first_seen": "首次抓取", "days_late": "逾期天数", "report_id": "报告编号",
+    "report_url": "报告网址", "title": "标题", "signing_date": "落款日期", "format": "格式",
+    "consistency_errors": "勾稽错误", "flags": "标记", "capture_id": "捕获编号", "permalink": "存档链接",
+    "reason": "判定理由", "computed_at": "计算时间", "chosen": "用于判定",
+}
+
+KIND_LABELS = {
+    "report": "年度报告",
+    "notice": "通知（非报告）",
+    "format_document": "格式文件/模板（非报告）",
+    "summary_of_many": "多个机关的汇总（非本机关报告）",
+    "other": "其他页面（非报告）",
+}
+FORMAT_LABELS = {
+    "2021": "2021年版格式（国办公开办函〔2021〕30号）",
+    "2019": "2019年版格式（国办公开办函〔2019〕60号）",
+    "old": "旧版格式（2018年及以前）",
+    "work_summary": "政务公开工作总结",
+    "unknown": "未能识别",
+}
+
+
+def describe_date_source(source: str | None) -> str:
+    return SOURCE_NAMES.get(source, source) if source else ""

@@ -1,0 +1,110 @@
+"""The layout is the architecture: dependencies point one way, and a lower package never imports a higher one.
+
+    parsers  →  storage  →  registry  →  crawler | monitor | demo  →  web  →  cli
+
+Packages on one layer do not import each other (the crawler does not judge, the monitor does not crawl).
+Every import is counted, including those inside functions: a lazy import is still a dependency.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = {
+    "parsers": 0,
+    "storage": 1,
+    "registry": 2,
+    "crawler": 3, "monitor": 3, "demo": 3,
+    "web": 4,
+    "cli": 5,
+}
+# parsers are pure: bytes in, records out; no network, database or crawler framework
+PARSERS_MUST_NOT_IMPORT = {"sqlalchemy", "psycopg", "httpx", "requests", "scrapy", "twisted", "minio", "socket",
+                           "urllib.request", "playwright", "redis", "alembic"}
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def package_files(package: str, root: Path = ROOT) -> list[Path]:
+    return sorted((root / package).rglob("*.py"))
+
+
+def violations(root: Path = ROOT) -> list[str]:
+    found = []
+    for package, layer in LAYERS.items():
+        for path in package_files(package, root):
+            for line, module in imports_of(path):
+                target = module.split(".")[0]
+                if target == package or target not in LAYERS:
+                    continue
+                if LAYERS[target] >= layer:
+                    found.append(f"{path.relative_to(root)}:{line}: {package} (layer {layer}) imports {module} "
+                                 f"(layer {LAYERS[target]})")
+    return found
+
+
+def test_every_package_of_the_layout_exists():
+    for package in LAYERS:
+        assert (ROOT / package / "__init__.py").is_file(), package
+
+
+def test_no_package_imports_a_higher_or_sibling_package():
+    assert violations() == []
+
+
+def test_the_check_sees_a_lazy_upward_import_and_a_sibling_import(tmp_path):
+    """The checker itself: an import of ``web`` inside a function of ``parsers`` is found, and so is the crawler
+    importing the monitor."""
+    fake = tmp_path / "parsers"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "bad.py").write_text("def f():\n    from web.app import create_app\n    return create_app\n")
+    (tmp_path / "crawler").mkdir()
+    (tmp_path / "crawler" / "__init__.py").write_text("import monitor.verdicts\n")
+    found = violations(tmp_path)
+    assert any("parsers/bad.py:2" in line and "web.app" in line for line in found)
+    assert any("crawler/__init__.py:1" in line and "monitor.verdicts" in line for line in found)
+
+
+@pytest.mark.parametrize("path", package_files("parsers"), ids=lambda path: str(path.relative_to(ROOT)))
+def test_parsers_stay_pure(path):
+    bad = [(line, module) for line, module in imports_of(path)
+           if any(module == name or module.startswith(name + ".") for name in PARSERS_MUST_NOT_IMPORT)]
+    assert bad == []
+
+
+def test_every_declared_dependency_is_imported():
+    """A dependency in pyproject.toml that no code imports is a lie in the README's dependency table."""
+    import tomllib
+
+    import_names = {"beautifulsoup4": "bs4", "python-docx": "docx", "psycopg[binary]": "psycopg",
+                    "pyyaml": "yaml", "scrapy-playwright": "scrapy_playwright", "scrapy-redis": "scrapy_redis",
+                    "charset-normalizer": "charset_normalizer", "python-multipart": "multipart",
+                    "swagger-ui-bundle": "swagger_ui_bundle", "lxml_html_clean": "lxml_html_clean"}
+    # needed at run time but imported by another package, not by our code
+    imported_by_others = {"lxml_html_clean": "justext (trafilatura) imports lxml.html.clean",
+                          "multipart": "FastAPI imports it to read form posts",
+                          "psycopg": "SQLAlchemy loads it for postgresql+psycopg:// URLs",
+                          "scrapy_redis": "Scrapy loads it from the SCHEDULER setting (crawler.settings.settings_for)"}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    ours = [path for package in LAYERS for path in package_files(package)]
+    used = {module.split(".")[0] for path in ours for _line, module in imports_of(path)}
+    unused = []
+    for requirement in project["dependencies"]:
+        name = requirement.split(">")[0].split("<")[0].split("=")[0].strip()
+        module = import_names.get(name, name.replace("-", "_").lower())
+        if module not in used and module not in imported_by_others:
+            unused.append(name)
+    assert unused == []
