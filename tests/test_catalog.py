@@ -225,6 +225,29 @@ def test_fetch_errors_are_kept_with_their_kind(catalog):
         assert [e.kind for e in queries.errors_by_agency(session, "a1")] == ["tls"]
 
 
+def test_column_coverage_keeps_what_a_run_read_and_refuses_unknown_problems(catalog):
+    with catalog.session() as session:
+        _segment(session)
+        queries.add_coverage(session, run_id="run-1", agency_id="a1", read_at=T0, column_url="http://x/nb/",
+                             found_by="registry", pages_walked=3, complete=True, items_read=41, dated_items=40,
+                             earliest_item=date(2016, 3, 1), latest_item=date(2025, 1, 20), reports_found=9)
+        queries.add_coverage(session, run_id="run-1", agency_id="a2", read_at=T0, problem="not_found",
+                             detail="主页上没有找到年报栏目", errors=[{"url": "http://y/", "kind": "http",
+                                                                   "message": "HTTP 403"}])
+    for bad in ({"problem": "gremlins"}, {"found_by": "guesswork"}):
+        with pytest.raises(ValueError):
+            with catalog.session() as session:
+                queries.add_coverage(session, run_id="run-1", agency_id="a3", read_at=T0, **bad)
+    with catalog.reading() as session:
+        read = queries.coverage_of_agency(session, "a1")
+        assert [(row.column_url, row.complete, row.items_read, row.earliest_item) for row in read] == [
+            ("http://x/nb/", True, 41, date(2016, 3, 1))]
+        missing = queries.coverage_of_run(session, "run-1")[1]
+        assert (missing.agency_id, missing.column_url, missing.problem, missing.items_read) == ("a2", None,
+                                                                                               "not_found", 0)
+        assert missing.errors == [{"url": "http://y/", "kind": "http", "message": "HTTP 403"}]
+
+
 def _record(title: str, year: int) -> ReportRecord:
     return ReportRecord(
         is_report=True, kind="report", title=title, agency="北京市发展和改革委员会", report_year=year, format="2021",

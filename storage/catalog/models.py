@@ -19,6 +19,12 @@ FETCH_ERROR_KINDS = ("dns", "timeout", "tls", "reset", "http", "robots", "size",
 CAPTURE_RECORD_TYPES = ("response", "revisit", "resource")
 SEGMENT_STATES = ("open", "sealed", "uploaded")
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+# How a crawl came to a report column: the registry's URL, a link whose text or URL names annual reports, a descent
+# through 信息公开 sections, the 信息公开目录's 年报 category, the site's own search, its sitemap.xml.
+COLUMN_FOUND_BY = ("registry", "link_text", "url_words", "section_descent", "catalogue", "site_search", "sitemap")
+# Why a column gave no proof: none found, every fetch of it failed, robots.txt forbids it, its script failed in the
+# browser, it was read but listed nothing.
+COLUMN_PROBLEMS = ("not_found", "unreadable", "robots", "script_error", "empty")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -232,3 +238,40 @@ class VerdictTally(Base):
     level: Mapped[str] = mapped_column(String(20), primary_key=True)
     region: Mapped[str] = mapped_column(Text, primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class ColumnCoverage(Base):
+    """What one crawl run read of one agency's report column: the proof a verdict of "missing" rests on.
+
+    One row per run × agency × column URL; a run that found no column for an agency writes one row with
+    ``column_url`` NULL and ``problem`` 'not_found'. ``complete`` says the listing's last page was reached (the
+    pager announced no further page), so items missing from it are missing from the column. Item dates are the
+    dates the listing shows beside its links (Beijing calendar days).
+    """
+
+    __tablename__ = "column_coverage"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    agency_id: Mapped[str] = mapped_column(String(200))
+    column_url: Mapped[str | None] = mapped_column(Text)
+    found_by: Mapped[str | None] = mapped_column(String(32))        # COLUMN_FOUND_BY
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)          # the first listing page of the column, fetched
+    capture_id: Mapped[int | None] = mapped_column(BigInteger)      # … and archived as this capture
+    pages_walked: Mapped[int] = mapped_column(Integer, default=0)   # listing pages and JSON pages read
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    rendered: Mapped[bool] = mapped_column(Boolean, default=False)  # a browser read it
+    items_read: Mapped[int] = mapped_column(Integer, default=0)
+    dated_items: Mapped[int] = mapped_column(Integer, default=0)
+    earliest_item: Mapped[date | None] = mapped_column(Date)
+    latest_item: Mapped[date | None] = mapped_column(Date)
+    reports_found: Mapped[int] = mapped_column(Integer, default=0)
+    problem: Mapped[str | None] = mapped_column(String(32))         # COLUMN_PROBLEMS, or NULL when items were read
+    detail: Mapped[str | None] = mapped_column(Text)                # the problem in words
+    errors: Mapped[Any] = mapped_column(Json, default=list)         # [{"url", "kind", "message"}] met in the column
+
+    __table_args__ = (
+        Index(None, "agency_id", "read_at"),
+        CheckConstraint("problem IS NULL OR problem IN ('not_found', 'unreadable', 'robots', 'script_error', "
+                        "'empty')", name="problem"),
+    )

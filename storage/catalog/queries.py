@@ -15,8 +15,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from storage.catalog.models import (FETCH_ERROR_KINDS, RUN_STATUSES, Agency, Capture, CrawlRun, FetchError, Report,
-                                    Segment, Verdict)
+from storage.catalog.models import (COLUMN_FOUND_BY, COLUMN_PROBLEMS, FETCH_ERROR_KINDS, RUN_STATUSES, Agency, Capture,
+                                    ColumnCoverage, CrawlRun, FetchError, Report, Segment, Verdict)
 from storage.surt import surt
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -347,6 +347,42 @@ def errors_of_url(session: Session, url: str) -> list[FetchError]:
 def errors_by_agency(session: Session, agency_id: str) -> list[FetchError]:
     return list(session.scalars(select(FetchError).where(FetchError.agency_id == agency_id)
                                 .order_by(FetchError.at)))
+
+
+# ---------------------------------------------------------------- column coverage
+
+def add_coverage(session: Session, *, run_id: str, agency_id: str, read_at: datetime, column_url: str | None = None,
+                 **fields: Any) -> ColumnCoverage:
+    """One row of what a run read of an agency's report column (see ``models.ColumnCoverage``)."""
+    problem = fields.get("problem")
+    if problem is not None and problem not in COLUMN_PROBLEMS:
+        raise ValueError(f"coverage problem {problem!r}: expected one of {', '.join(COLUMN_PROBLEMS)}")
+    found_by = fields.get("found_by")
+    if found_by is not None and found_by not in COLUMN_FOUND_BY:
+        raise ValueError(f"coverage found_by {found_by!r}: expected one of {', '.join(COLUMN_FOUND_BY)}")
+    row = ColumnCoverage(run_id=run_id, agency_id=agency_id, read_at=read_at, column_url=column_url,
+                         errors=list(fields.pop("errors", None) or []), **fields)
+    for name in ("pages_walked", "items_read", "dated_items", "reports_found"):
+        if getattr(row, name) is None:
+            setattr(row, name, 0)
+    row.complete = bool(row.complete)
+    row.rendered = bool(row.rendered)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def coverage_of_agency(session: Session, agency_id: str, *, run_id: str | None = None) -> list[ColumnCoverage]:
+    """The agency's coverage rows, oldest read first."""
+    query = select(ColumnCoverage).where(ColumnCoverage.agency_id == agency_id)
+    if run_id is not None:
+        query = query.where(ColumnCoverage.run_id == run_id)
+    return list(session.scalars(query.order_by(ColumnCoverage.read_at, ColumnCoverage.id)))
+
+
+def coverage_of_run(session: Session, run_id: str) -> list[ColumnCoverage]:
+    return list(session.scalars(select(ColumnCoverage).where(ColumnCoverage.run_id == run_id)
+                                .order_by(ColumnCoverage.agency_id, ColumnCoverage.id)))
 
 
 # ---------------------------------------------------------------- reports
