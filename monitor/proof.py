@@ -1,0 +1,141 @@
+"""What the archive proves about a verdict that would accuse an agency.
+
+Two accusations need more than the absence of a report or a date on a page:
+
+- **missing** (未发布): the agency published nothing. That holds only when the archive read the agency's report
+  column after the deadline, found items in it, and those items reach back to the deadline (or the column's last
+  page was reached, so nothing older is hidden). Otherwise nobody knows, and the verdict is ``undetermined`` with
+  the reason in words and the coverage row it rests on (``missing_proof``).
+- **on time on a back-dated claim** (倒签): a page claims a date, but a listing captured after that date did not
+  list the report. The claim cannot make the report on time; the archive's own bounds decide (``archive_bound``).
+
+Pure functions over coverage rows (``storage.catalog.models.ColumnCoverage`` or anything with its fields).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from parsers.beijing import beijing_date, beijing_iso, end_of_beijing_day
+
+# Why a column gave no proof, as the verdict's reason says it (the problems of models.COLUMN_PROBLEMS, and two
+# that only a verdict can see: nothing read after the deadline, items that stop short of it).
+PROBLEM_REASONS = {
+    "never_read": "存档中没有该机关年报栏目的任何读取记录（未抓取过，或尚未找到栏目）",
+    "not_found": "没有找到该机关的年报栏目",
+    "robots": "网站的 robots.txt 禁止抓取年报栏目",
+    "unreadable": "年报栏目无法读取",
+    "script_error": "年报栏目的脚本在浏览器中出错，列表没有显示",
+    "empty": "年报栏目读取成功但没有任何条目",
+    "not_after_deadline": "截止日期之后没有读取过年报栏目",
+    "not_far_enough": "年报栏目的列表没有回溯到截止日期",
+}
+# the order in which problems explain an unproven "missing": the most specific first
+_PROBLEM_ORDER = ("not_far_enough", "empty", "script_error", "robots", "unreadable", "not_found")
+
+
+class CoverageRow(Protocol):
+    id: int
+    column_url: str | None
+    found_by: str | None
+    read_at: datetime
+    capture_id: int | None
+    pages_walked: int
+    complete: bool
+    rendered: bool
+    items_read: int
+    dated_items: int
+    earliest_item: date | None
+    latest_item: date | None
+    problem: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class Proof:
+    proven: bool
+    reason: str                       # in words, for the verdict's reason
+    problem: str | None = None        # a PROBLEM_REASONS key when not proven
+    coverage: dict[str, Any] | None = None   # the coverage row it rests on (see coverage_evidence)
+
+
+def coverage_evidence(row: CoverageRow) -> dict[str, Any]:
+    """A coverage row as verdict evidence: ids and facts, never paths."""
+    return {
+        "coverage_id": row.id, "column_url": row.column_url, "found_by": row.found_by,
+        "read_at": beijing_iso(row.read_at), "capture_id": row.capture_id, "pages_walked": row.pages_walked,
+        "complete": bool(row.complete), "rendered": bool(row.rendered), "items_read": row.items_read,
+        "earliest_item": row.earliest_item.isoformat() if row.earliest_item else None,
+        "latest_item": row.latest_item.isoformat() if row.latest_item else None,
+        "problem": row.problem, "detail": row.detail,
+    }
+
+
+def _reaches_back(row: CoverageRow, deadline: date) -> bool:
+    return bool(row.complete) or (row.earliest_item is not None and row.earliest_item <= deadline)
+
+
+def missing_proof(rows: Iterable[CoverageRow], *, deadline: date, as_of: date) -> Proof:
+    """Does the archive prove that no report was published? Only column reads after the deadline and on or
+    before ``as_of`` count (a later read is not what an evaluator could see on ``as_of``)."""
+    known = [row for row in rows if row.read_at <= end_of_beijing_day(as_of)]
+    if not known:
+        return _unproven("never_read", None)
+    after = [row for row in known if row.read_at > end_of_beijing_day(deadline)]
+    if not after:
+        last = max(known, key=lambda row: row.read_at)
+        return _unproven("not_after_deadline", last,
+                         f"最近一次读取是 {beijing_date(last.read_at).isoformat()}，截止日期是 {deadline.isoformat()}")
+    read = [row for row in after if row.items_read > 0 and row.problem is None]
+    proving = [row for row in read if _reaches_back(row, deadline)]
+    if proving:
+        row = max(proving, key=lambda row: row.read_at)
+        how = ("已读到栏目最后一页" if row.complete
+               else f"列表回溯到 {row.earliest_item.isoformat()}，早于截止日期")
+        return Proof(True, f"{beijing_date(row.read_at).isoformat()} 读取了年报栏目（{row.pages_walked} 页，"
+                           f"{row.items_read} 个条目，{how}），其中没有该年度的报告", None, coverage_evidence(row))
+    if read:
+        row = max(read, key=lambda row: (row.earliest_item or date.max, -row.read_at.timestamp()))
+        reach = row.earliest_item.isoformat() if row.earliest_item else "（条目没有日期）"
+        return _unproven("not_far_enough", row, f"读取了 {row.pages_walked} 页、{row.items_read} 个条目，最早的条目是 "
+                                                f"{reach}，截止日期是 {deadline.isoformat()}")
+    problems = {row.problem or "empty": row for row in sorted(after, key=lambda row: row.read_at)}
+    problem = next(name for name in _PROBLEM_ORDER if name in problems)
+    row = problems[problem]
+    return _unproven(problem, row, row.detail)
+
+
+def _unproven(problem: str, row: CoverageRow | None, detail: str | None = None) -> Proof:
+    reason = PROBLEM_REASONS[problem] + (f"（{detail}）" if detail else "")
+    return Proof(False, f"无法判断：{reason}，不能证明该机关未发布报告", problem,
+                 coverage_evidence(row) if row is not None else None)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """What the archive says of a back-dated report's real publication: not before ``not_before`` (a listing
+    captured then did not list it), not after ``not_after`` (the archive had it then)."""
+
+    status: str                   # on_time | late | undetermined
+    days_late: int | None         # for late: at least this many days
+    reason: str
+
+
+def archive_bound(*, claimed: date, deadline: date, backdated: Mapping[str, Any], first_seen: datetime) -> Bound:
+    """The verdict of a report whose claimed date a listing capture contradicts (the 倒签 evidence of
+    ``monitor.flags.backdated``), from the archive's dates alone."""
+    seen = beijing_date(first_seen)
+    # the latest listing capture that did not list the report bounds its publication from below
+    absent = backdated.get("last_absent_at") or backdated.get("listing_captured_at")
+    not_before = datetime.fromisoformat(absent).date() if absent else claimed
+    both = (f"报告自称 {claimed.isoformat()} 发布，但 {not_before.isoformat()} 的栏目页没有列出它（倒签）；"
+            f"存档首次见到它是 {seen.isoformat()}")
+    if seen <= deadline:
+        return Bound("on_time", 0, f"{both}，仍不晚于截止日期 {deadline.isoformat()}，按存档日期判断按时。")
+    if not_before > deadline:
+        days = (not_before - deadline).days
+        return Bound("late", days, f"{both}；据存档，发布晚于截止日期 {deadline.isoformat()} 至少 {days} 天。")
+    return Bound("undetermined", None, f"{both}；真实发布日期在 {not_before.isoformat()} 与 {seen.isoformat()} 之间，"
+                                       f"截止日期 {deadline.isoformat()} 落在其中，无法判断是否按时。")

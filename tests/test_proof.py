@@ -1,0 +1,97 @@
+"""monitor.proof: a verdict that accuses an agency rests on what the archive read, or it is undetermined."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pytest
+
+from monitor.proof import archive_bound, missing_proof
+from parsers.beijing import BEIJING
+
+DEADLINE = date(2025, 1, 31)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=BEIJING)
+
+
+@dataclass
+class Row:
+    read_at: datetime
+    items_read: int = 0
+    earliest_item: date | None = None
+    complete: bool = False
+    problem: str | None = None
+    detail: str | None = None
+    id: int = 1
+    column_url: str | None = "http://x.gov.cn/nb/"
+    found_by: str | None = "registry"
+    capture_id: int | None = 7
+    pages_walked: int = 1
+    rendered: bool = False
+    dated_items: int = 0
+    latest_item: date | None = None
+
+
+def test_a_column_read_after_the_deadline_reaching_back_before_it_proves_missing():
+    proof = missing_proof([Row(at("2025-02-10 09:00"), items_read=20, earliest_item=date(2023, 5, 1))],
+                          deadline=DEADLINE, as_of=date(2025, 3, 1))
+    assert proof.proven and proof.coverage["coverage_id"] == 1 and "2023-05-01" in proof.reason
+
+
+def test_a_complete_column_proves_missing_even_without_item_dates():
+    proof = missing_proof([Row(at("2025-02-10 09:00"), items_read=3, complete=True)], deadline=DEADLINE,
+                          as_of=date(2025, 3, 1))
+    assert proof.proven and "最后一页" in proof.reason
+
+
+@pytest.mark.parametrize("rows, problem", [
+    ([], "never_read"),
+    ([Row(at("2025-01-20 09:00"), items_read=20, earliest_item=date(2020, 1, 1))], "not_after_deadline"),
+    # read at 23:00 on the deadline day is still "on the deadline", not after it
+    ([Row(at("2025-01-31 23:00"), items_read=20, earliest_item=date(2020, 1, 1))], "not_after_deadline"),
+    ([Row(at("2025-02-10 09:00"), items_read=20, earliest_item=date(2025, 2, 3))], "not_far_enough"),
+    ([Row(at("2025-02-10 09:00"), problem="empty", detail="0 个条目")], "empty"),
+    ([Row(at("2025-02-10 09:00"), problem="robots")], "robots"),
+    ([Row(at("2025-02-10 09:00"), problem="unreadable", detail="HTTP 403")], "unreadable"),
+    ([Row(at("2025-02-10 09:00"), problem="script_error", detail="ReferenceError: load is not defined")],
+     "script_error"),
+    ([Row(at("2025-02-10 09:00"), column_url=None, problem="not_found")], "not_found"),
+])
+def test_without_proof_missing_is_undetermined_with_the_reason(rows, problem):
+    proof = missing_proof(rows, deadline=DEADLINE, as_of=date(2025, 3, 1))
+    assert not proof.proven and proof.problem == problem and proof.reason.startswith("无法判断")
+    if rows:
+        assert proof.coverage is not None and proof.coverage["column_url"] == rows[0].column_url
+
+
+def test_a_read_after_as_of_does_not_count():
+    rows = [Row(at("2025-04-01 09:00"), items_read=20, earliest_item=date(2020, 1, 1))]
+    assert missing_proof(rows, deadline=DEADLINE, as_of=date(2025, 4, 1)).proven
+    assert missing_proof(rows, deadline=DEADLINE, as_of=date(2025, 3, 31)).problem == "never_read"
+
+
+def test_one_good_read_outweighs_failed_ones():
+    rows = [Row(at("2025-02-02 09:00"), problem="unreadable", id=1),
+            Row(at("2025-02-09 09:00"), items_read=9, earliest_item=date(2024, 1, 1), id=2)]
+    proof = missing_proof(rows, deadline=DEADLINE, as_of=date(2025, 3, 1))
+    assert proof.proven and proof.coverage["coverage_id"] == 2
+
+
+def test_back_dated_report_is_judged_by_the_archive_not_by_its_claim():
+    evidence = {"listing_captured_at": "2025-02-05T09:00:00+08:00", "last_absent_at": "2025-03-10T09:00:00+08:00"}
+    late = archive_bound(claimed=date(2025, 1, 26), deadline=DEADLINE, backdated=evidence,
+                         first_seen=at("2025-03-20 09:00"))
+    assert (late.status, late.days_late) == ("late", 38)
+    assert "2025-01-26" in late.reason and "2025-03-20" in late.reason and "至少 38 天" in late.reason
+
+    unsure = archive_bound(claimed=date(2025, 1, 10), deadline=DEADLINE,
+                           backdated={"listing_captured_at": "2025-01-20T09:00:00+08:00"},
+                           first_seen=at("2025-03-20 09:00"))
+    assert unsure.status == "undetermined" and "2025-01-20" in unsure.reason
+
+    in_time = archive_bound(claimed=date(2025, 1, 5), deadline=DEADLINE,
+                            backdated={"listing_captured_at": "2025-01-20T09:00:00+08:00"},
+                            first_seen=at("2025-01-30 09:00"))
+    assert in_time.status == "on_time"
