@@ -76,8 +76,8 @@ class CrawlArchive:
         config = settings.get("XXGK_CONFIG") or Config.from_env()
         archive = Archive.open(config, run_id=settings.get("ARCHIVE_RUN_ID"), settings=_run_settings(crawler),
                                segment_size=settings.getint("ARCHIVE_SEGMENT_SIZE"),
-                               durability=settings.get("ARCHIVE_DURABILITY", "fsync"))
-        holder = cls(archive, crawler, readers=settings.getint("ARCHIVE_READERS", 2))
+                               durability=settings.get("ARCHIVE_DURABILITY"))
+        holder = cls(archive, crawler, readers=settings.getint("ARCHIVE_READERS"))
         crawler._xxgk_archive = holder
         crawler.signals.connect(holder.spider_closed, signal=signals.spider_closed)
         log.info("archiving crawl run %s into %s", archive.run_id, config.data_dir)
@@ -158,19 +158,21 @@ def _run_settings(crawler) -> dict[str, Any]:
 class ArchiveMiddleware:
     """Archive each raw response (and each browser render), add validators, turn 304s into the earlier capture."""
 
-    def __init__(self, crawler, holder: CrawlArchive):
-        self.crawler = crawler
-        self.stats = crawler.stats
+    def __init__(self, stats, holder: CrawlArchive, *, conditional: bool, screenshots: bool, max_redirects: int):
+        self.stats = stats
         self.holder = holder
-        self.conditional = crawler.settings.getbool("ARCHIVE_CONDITIONAL_GET", True)
-        self.screenshots = crawler.settings.getbool("ARCHIVE_SCREENSHOTS", True)
-        self.max_redirects = crawler.settings.getint("REDIRECT_MAX_TIMES", 10)
+        self.conditional = conditional
+        self.screenshots = screenshots
+        self.max_redirects = max_redirects
 
     @classmethod
     def from_crawler(cls, crawler) -> "ArchiveMiddleware":
-        if not crawler.settings.getbool("ARCHIVE_ENABLED", True):
+        settings = crawler.settings
+        if not settings.getbool("ARCHIVE_ENABLED"):
             raise NotConfigured("ARCHIVE_ENABLED is off")
-        return cls(crawler, CrawlArchive.of(crawler))
+        return cls(crawler.stats, CrawlArchive.of(crawler), conditional=settings.getbool("ARCHIVE_CONDITIONAL_GET"),
+                   screenshots=settings.getbool("ARCHIVE_SCREENSHOTS"),
+                   max_redirects=settings.getint("REDIRECT_MAX_TIMES"))
 
     # -- conditional GET
 
@@ -383,10 +385,10 @@ class RetryBackoffMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler) -> "RetryBackoffMiddleware":
-        base = crawler.settings.getfloat("RETRY_BACKOFF_BASE", 0.0)
+        base = crawler.settings.getfloat("RETRY_BACKOFF_BASE")
         if base <= 0:
             raise NotConfigured  # switched off on purpose: no warning
-        return cls(base, crawler.settings.getfloat("RETRY_BACKOFF_MAX", 60.0))
+        return cls(base, crawler.settings.getfloat("RETRY_BACKOFF_MAX"))
 
     async def process_request(self, request):
         attempt = request.meta.get("retry_times", 0)
@@ -401,15 +403,15 @@ class RetryBackoffMiddleware:
 class FetchErrorMiddleware:
     """One ``fetch_errors`` row per request that ended without a usable response (after retries and redirects)."""
 
-    def __init__(self, crawler, holder: CrawlArchive):
-        self.stats = crawler.stats
+    def __init__(self, stats, holder: CrawlArchive):
+        self.stats = stats
         self.holder = holder
 
     @classmethod
     def from_crawler(cls, crawler) -> "FetchErrorMiddleware":
-        if not crawler.settings.getbool("ARCHIVE_ENABLED", True):
+        if not crawler.settings.getbool("ARCHIVE_ENABLED"):
             raise NotConfigured("ARCHIVE_ENABLED is off")
-        return cls(crawler, CrawlArchive.of(crawler))
+        return cls(crawler.stats, CrawlArchive.of(crawler))
 
     async def process_response(self, request, response):
         if response.status >= 400 and not _is_robots_txt(request.url) and not request.meta.get(META_ERROR_RECORDED):

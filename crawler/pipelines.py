@@ -86,10 +86,10 @@ class ParsePipeline:
     @classmethod
     def from_crawler(cls, crawler) -> "ParsePipeline":
         settings = crawler.settings
-        if not settings.getbool("PARSE_ENABLED", True) or not settings.getbool("ARCHIVE_ENABLED", True):
+        if not settings.getbool("PARSE_ENABLED") or not settings.getbool("ARCHIVE_ENABLED"):
             raise NotConfigured("parsing needs PARSE_ENABLED and the archive")
-        return cls(crawler, CrawlArchive.of(crawler), settings.getint("PARSE_WORKERS", 2),
-                   settings.getfloat("PARSE_TIMEOUT", 120.0))
+        return cls(crawler, CrawlArchive.of(crawler), settings.getint("PARSE_WORKERS"),
+                   settings.getfloat("PARSE_TIMEOUT"))
 
     @property
     def agencies(self) -> list[Agency]:

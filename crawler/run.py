@@ -111,7 +111,7 @@ class ProgressExtension:
         sink = crawler.settings.get("PROGRESS_SINK")
         if sink is None:
             raise NotConfigured("no PROGRESS_SINK")
-        extension = cls(crawler, sink, crawler.settings.getfloat("PROGRESS_INTERVAL", 1.0))
+        extension = cls(crawler, sink, crawler.settings.getfloat("PROGRESS_INTERVAL"))
         crawler.signals.connect(extension.engine_started, signal=signals.engine_started)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension

@@ -2,6 +2,7 @@
 
 Our own settings carry one prefix per component: ``ARCHIVE_*`` (crawler.middlewares: archiving and fetch errors),
 ``DISCOVERY_*`` (crawler.spiders.reports), ``PARSE_*`` (crawler.pipelines), ``PROGRESS_*`` (crawler.run).
+Components read them once, in ``from_crawler``, without restating a default: the value here is the default.
 ``settings_for(config)`` adds what depends on the runtime configuration (the Redis scheduler); it is the only code
 here that is not a constant, and Scrapy ignores it (lower case).
 """
@@ -97,6 +98,9 @@ PARSE_WORKERS = 2                     # processes: parsing a PDF is CPU-bound an
 PARSE_TIMEOUT = 120.0                 # seconds per document; a parse past it is killed and recorded as an error
 
 PROGRESS_INTERVAL = 1.0               # seconds between progress reports of crawler.run
+PROGRESS_SINK = None                  # set by crawler.run: a callable that receives ("progress", CrawlProgress)
+
+XXGK_CONFIG = None                    # set by crawler.run: a storage.config.Config; None reads the XXGK_* environment
 
 
 class SettingError(ValueError):

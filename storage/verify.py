@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from sqlalchemy import select
 
@@ -67,24 +68,36 @@ def _segment_problem(store, segment: Segment | None, key: str) -> str | None:
     return None
 
 
-def _original_status(reader: CaptureReader, capture_id: int, outcome: dict[int, tuple[str, str]]) -> str:
-    if capture_id in outcome:
-        return outcome[capture_id][0]
-    with reader.catalog.reading() as session:
-        original = queries.get_capture(session, capture_id)
-    if original is None:
-        return "missing"
-    try:
-        reader.checked_span(original)
-    except CaptureMissing:
-        return "missing"
-    except CaptureCorrupt:
-        return "corrupt"
-    return "ok"
+@dataclass
+class _CaptureCheck:
+    row: CaptureRow
+    status: str              # ok | missing | corrupt
+    detail: str = ""
 
 
 def verify_archive(reader: CaptureReader, *, run_id: str | None = None) -> VerifyResult:
+    """Every segment and capture of ``run_id`` (all runs when None); see the module docstring for the checks."""
     result = VerifyResult()
+    by_segment, segments = _indexed_captures(reader, run_id)
+    checks: dict[int, _CaptureCheck] = {}
+    for key, rows in by_segment.items():
+        problem = _verify_segment(reader, key, segments.get(key))
+        _count_segment(result, problem)
+        if problem is not None and problem.status == "missing":
+            checks.update((row.id, _CaptureCheck(row, "missing", f"capture {row.id}: WARC segment {key} is missing"))
+                          for row in rows)
+        else:
+            checks.update((row.id, _verify_capture(reader, row)) for row in rows)
+    _fail_revisits_of_unreadable_originals(reader, checks)
+    _count_captures(result, checks.values())
+    if run_id is None:
+        result.unindexed_objects = _unindexed_objects(reader, set(by_segment) | set(segments))
+    return result
+
+
+def _indexed_captures(reader: CaptureReader,
+                      run_id: str | None) -> tuple[dict[str, list[CaptureRow]], dict[str, Segment]]:
+    """The capture rows grouped by WARC segment (in file order), and the segment rows by key."""
     with reader.catalog.reading() as session:
         query = select(CaptureRow).order_by(CaptureRow.warc_key, CaptureRow.offset)
         if run_id:
@@ -93,54 +106,75 @@ def verify_archive(reader: CaptureReader, *, run_id: str | None = None) -> Verif
         for row in session.scalars(query):
             by_segment[row.warc_key].append(row)
         segments = {segment.key: segment for segment in queries.segments(session, run_id=run_id)}
-    outcome: dict[int, tuple[str, str]] = {}
-    checked_rows: dict[int, CaptureRow] = {}
-    for key, rows in by_segment.items():
-        result.segments += 1
-        segment = segments.get(key)
-        spooled = segment is not None and segment.state != "uploaded" and spool_path(reader.spool_dir, key).exists()
-        if not spooled:
-            try:
-                problem = _segment_problem(reader.store, segment, key)
-            except ObjectNotFound:
-                result.segments_missing += 1
-                result.problems.append(Problem("missing", key, f"segment not in {reader.store.location}"))
-                for row in rows:
-                    outcome[row.id] = ("missing", f"capture {row.id}: WARC segment {key} is missing")
-                    checked_rows[row.id] = row
-                continue
-            if problem:
-                result.segments_corrupt += 1
-                result.problems.append(Problem("corrupt", key, problem))
-        for row in rows:
-            try:
-                reader.checked_span(row)
-            except CaptureMissing as exc:
-                outcome[row.id] = ("missing", str(exc))
-            except CaptureCorrupt as exc:
-                outcome[row.id] = ("corrupt", str(exc))
-            else:
-                outcome[row.id] = ("ok", "")
-            checked_rows[row.id] = row
-    # a revisit holds no payload of its own: it is only as readable as its original
-    for row in checked_rows.values():
-        if row.record_type != "revisit" or outcome[row.id][0] != "ok" or row.refers_to_capture_id is None:
+    return by_segment, segments
+
+
+def _verify_segment(reader: CaptureReader, key: str, segment: Segment | None) -> Problem | None:
+    """The whole stored object against its upload record. A segment not uploaded yet whose spool file is still
+    there is read from the spool: there is no stored object to compare."""
+    spooled = segment is not None and segment.state != "uploaded" and spool_path(reader.spool_dir, key).exists()
+    if spooled:
+        return None
+    try:
+        detail = _segment_problem(reader.store, segment, key)
+    except ObjectNotFound:
+        return Problem("missing", key, f"segment not in {reader.store.location}")
+    return Problem("corrupt", key, detail) if detail else None
+
+
+def _count_segment(result: VerifyResult, problem: Problem | None) -> None:
+    result.segments += 1
+    if problem is None:
+        return
+    attribute = f"segments_{problem.status}"
+    setattr(result, attribute, getattr(result, attribute) + 1)
+    result.problems.append(problem)
+
+
+def _verify_capture(reader: CaptureReader, row: CaptureRow) -> _CaptureCheck:
+    try:
+        reader.checked_span(row)
+    except CaptureMissing as exc:
+        return _CaptureCheck(row, "missing", str(exc))
+    except CaptureCorrupt as exc:
+        return _CaptureCheck(row, "corrupt", str(exc))
+    return _CaptureCheck(row, "ok")
+
+
+def _fail_revisits_of_unreadable_originals(reader: CaptureReader, checks: dict[int, _CaptureCheck]) -> None:
+    """A revisit holds no payload of its own: it is only as readable as its original."""
+    for check in checks.values():
+        row = check.row
+        if row.record_type != "revisit" or check.status != "ok" or row.refers_to_capture_id is None:
             continue
-        original_status = _original_status(reader, row.refers_to_capture_id, outcome)
+        original_status = _original_status(reader, row.refers_to_capture_id, checks)
         if original_status != "ok":
-            outcome[row.id] = ("missing", f"capture {row.id}: its original, capture {row.refers_to_capture_id}, "
-                                          f"is {original_status}")
-    for capture_id, (status, detail) in outcome.items():
-        row = checked_rows.get(capture_id)
-        if row is None:
-            continue
-        if status == "ok":
+            check.status = "missing"
+            check.detail = f"capture {row.id}: its original, capture {row.refers_to_capture_id}, is {original_status}"
+
+
+def _original_status(reader: CaptureReader, capture_id: int, checks: dict[int, _CaptureCheck]) -> str:
+    """The status of a revisit's original: as checked above, or checked now when it is outside the checked set
+    (a revisit of this run pointing into an earlier one)."""
+    if capture_id in checks:
+        return checks[capture_id].status
+    with reader.catalog.reading() as session:
+        original = queries.get_capture(session, capture_id)
+    if original is None:
+        return "missing"
+    return _verify_capture(reader, original).status
+
+
+def _count_captures(result: VerifyResult, checks: Iterable[_CaptureCheck]) -> None:
+    for check in checks:
+        result.checked += 1
+        if check.status == "ok":
             result.ok += 1
             continue
-        setattr(result, status, getattr(result, status) + 1)
-        result.problems.append(Problem(status, row.warc_key, detail, row.id, row.url))
-    result.checked = len(checked_rows)
-    if run_id is None:
-        indexed = set(by_segment) | set(segments)
-        result.unindexed_objects = [key for key in reader.store.list("warcs/") if key not in indexed]
-    return result
+        setattr(result, check.status, getattr(result, check.status) + 1)
+        result.problems.append(Problem(check.status, check.row.warc_key, check.detail, check.row.id, check.row.url))
+
+
+def _unindexed_objects(reader: CaptureReader, indexed: set[str]) -> list[str]:
+    """WARC objects in the store that no segment or capture row points to (informational)."""
+    return [key for key in reader.store.list("warcs/") if key not in indexed]
