@@ -1,4 +1,5 @@
-"""``xxgk agencies import|list|check``: the agency registry and its copy in the catalog."""
+"""``xxgk agencies import|list|check|coverage``: the agency registry, its copy in the catalog, and how well each
+agency's report column was read."""
 from __future__ import annotations
 
 import argparse
@@ -10,12 +11,15 @@ from monitor.labels import LEVEL_LABELS
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("agencies", help="import, list and check the agency registry",
-                       description="import, list and check the agency registry (YAML or CSV)")
-    p.add_argument("action", choices=["import", "list", "check"])
+    p = sub.add_parser("agencies", help="import, list and check the agency registry; show column coverage",
+                       description="import, list and check the agency registry (YAML or CSV); `coverage` shows "
+                                   "what the latest crawl read of each agency's report column")
+    p.add_argument("action", choices=["import", "list", "check", "coverage"])
     p.add_argument("file", nargs="?", help="registry file (default: the shipped registry)")
     p.add_argument("--level", choices=["department", "government", "township"], help="list: only this level")
-    p.add_argument("--format", choices=["table", "json"], default="table", help="list: output format")
+    p.add_argument("--format", choices=["table", "json"], default="table", help="list, coverage: output format")
+    p.add_argument("--agency", metavar="ID", help="coverage: every run of this agency instead of the latest of each")
+    p.add_argument("--run", metavar="ID", help="coverage: what this run read")
     p.set_defaults(handler=cmd_agencies)
 
 
@@ -40,6 +44,8 @@ def cmd_agencies(args: argparse.Namespace) -> int:
         count = store_agencies(open_catalog(args), agencies)
         print(f"已导入 {count} 个机关")
         return 0
+    if args.action == "coverage":
+        return _coverage(args)
     return _list_agencies(args)
 
 
@@ -60,4 +66,49 @@ def _list_agencies(args: argparse.Namespace) -> int:
     print_table(["id", "机关", "层级", "行政区划", "主页"],
                 [[row["id"], row["name"], LEVEL_LABELS.get(row["level"] or "", row["level"] or ""),
                   row["region"] or "", row["homepage"] or ""] for row in data])
+    return 0
+
+
+COVERAGE_COLUMNS = ["机关", "运行", "读取时间", "栏目", "发现方式", "页数", "条目", "条目日期范围", "浏览器", "读完", "报告",
+                    "问题"]
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    from cli.common import existing_catalog
+    from monitor import coverage
+
+    catalog = existing_catalog(args)
+    try:
+        with catalog.reading() as session:
+            if args.agency:
+                found = coverage.history(session, args.agency)
+                if args.run:
+                    found = [item for item in found if item.run_id == args.run]
+            else:
+                found = coverage.latest(session, run_id=args.run)
+            failures = coverage.column_failures(session, run_id=args.run)
+    finally:
+        catalog.close()
+    if not found:
+        raise CommandError("no column coverage recorded" + (f" for {args.agency}" if args.agency else "")
+                           + (f" in run {args.run}" if args.run else "") + ": run `xxgk crawl` first")
+    if args.format == "json":
+        json.dump({"coverage": [item.to_json() for item in found],
+                   "column_failures": [failure.to_json() for failure in failures]},
+                  sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    rows = []
+    for item in found:
+        for column in item.columns:
+            dates = "–".join(filter(None, (column["earliest_item"], column["latest_item"])))
+            problem = coverage.PROBLEM_LABELS.get(column["problem"] or "", "")
+            rows.append([item.agency_id, item.run_id, (column["read_at"] or "")[:16].replace("T", " "),
+                         column["column_url"] or "（无）", coverage.FOUND_BY_LABELS.get(column["found_by"] or "", ""),
+                         column["pages_walked"], column["items_read"], dates, "是" if column["rendered"] else "",
+                         "是" if column["complete"] else "", column["reports_found"],
+                         problem + (f"：{column['detail']}" if column["detail"] else "")])
+    print_table(COVERAGE_COLUMNS, rows)
+    for failure in failures:
+        print(f"栏目失效 {failure.message()}")
     return 0

@@ -49,3 +49,53 @@ def test_import_refuses_an_invalid_registry(tmp_path):
     result = run("agencies", "import", str(path), env=_env(tmp_path))
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "nothing imported" in result.stderr
+
+
+def _coverage_catalog(data_dir):
+    """Two runs: a reads its column both times; b reads 12 items in the first and nothing (HTTP 403) in the second."""
+    from datetime import date, datetime, timezone
+
+    from storage.catalog import Catalog, queries
+    from storage.config import Config
+
+    catalog = Catalog.open(Config.from_env({}, data_dir=data_dir))
+    first, second = datetime(2025, 2, 3, 1, tzinfo=timezone.utc), datetime(2025, 2, 10, 1, tzinfo=timezone.utc)
+    with catalog.session() as session:
+        for run_id, at in (("run-1", first), ("run-2", second)):
+            queries.start_run(session, run_id, started_at=at)
+            queries.add_coverage(session, run_id=run_id, agency_id="a", read_at=at, column_url="http://a.gov.cn/nb/",
+                                 found_by="registry", pages_walked=2, items_read=30, dated_items=30,
+                                 earliest_item=date(2019, 1, 2), latest_item=date(2025, 1, 20), complete=True)
+        queries.add_coverage(session, run_id="run-1", agency_id="b", read_at=first, column_url="http://b.gov.cn/nb/",
+                             found_by="link_text", pages_walked=1, items_read=12, dated_items=12,
+                             earliest_item=date(2022, 1, 5), latest_item=date(2024, 12, 1), reports_found=3)
+        queries.add_coverage(session, run_id="run-2", agency_id="b", read_at=second, column_url="http://b.gov.cn/nb/",
+                             found_by="link_text", problem="unreadable", detail="HTTP 403",
+                             errors=[{"url": "http://b.gov.cn/nb/", "kind": "http", "message": "HTTP 403"}])
+    catalog.close()
+
+
+def test_coverage_shows_each_agencys_latest_read_and_calls_out_a_column_that_stopped(tmp_path):
+    env = _env(tmp_path)
+    none = run("agencies", "coverage", env=env)
+    assert none.returncode == 1 and "xxgk crawl" in none.stderr
+    _coverage_catalog(tmp_path / "data")
+
+    table = run("agencies", "coverage", env=env)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    a_line = next(line for line in lines if line.startswith("a "))
+    b_line = next(line for line in lines if line.startswith("b "))
+    assert "run-2" in a_line and "注册表" in a_line and "2019-01-02–2025-01-20" in a_line and "是" in a_line
+    assert "run-2" in b_line and "栏目无法读取：HTTP 403" in b_line
+    assert any(line.startswith("栏目失效 b：") and "12 个条目" in line and "run-1" in line for line in lines)
+    assert not any(line.startswith("栏目失效 a") for line in lines)
+
+    data = json.loads(run("agencies", "coverage", "--format", "json", env=env).stdout)
+    assert [(item["agency_id"], item["run_id"], item["items_read"]) for item in data["coverage"]] == [
+        ("a", "run-2", 30), ("b", "run-2", 0)]
+    assert [failure["agency_id"] for failure in data["column_failures"]] == ["b"]
+
+    history = json.loads(run("agencies", "coverage", "--agency", "b", "--format", "json", env=env).stdout)
+    assert [(item["run_id"], item["items_read"], item["problems"]) for item in history["coverage"]] == [
+        ("run-1", 12, []), ("run-2", 0, ["unreadable"])]
