@@ -156,13 +156,22 @@ class _DemoHandler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self._answer(send_body=False)
 
+    def do_POST(self) -> None:  # noqa: N802 - listings that page by form posts ($.ajax type: 'POST')
+        length = int(self.headers.get("Content-Length") or 0)
+        self._answer(send_body=True, body=self.rfile.read(length) if length else b"")
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's signature
         if self.demo.log:
             sys.stderr.write(f"[demo {self.log_date_time_string()}] {format % args}\n")
 
-    def _answer(self, send_body: bool) -> None:
+    def _answer(self, send_body: bool, body: bytes | None = None) -> None:
         portals = self.demo._snapshot()
-        resource = portals.resource(self.path)
+        if body is None:
+            resource = portals.resource(self.path)
+        elif getattr(portals, "answers_post", False):
+            resource = portals.resource(self.path, method="POST", body=body)
+        else:
+            resource = Resource(405, b"", "text/plain")
         conditional = bool(self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since"))
         if resource is not None and resource.slow and self.demo._stopping.wait(self.demo.slow_seconds):
             self.close_connection = True  # the server is stopping: drop the connection instead of answering late
