@@ -179,11 +179,15 @@ def write_rows(rows: list[dict], fmt: str, output: str | None, columns) -> None:
             print("（没有符合条件的记录）")
         else:
             print_table([label for _key, label in columns],
-                        [[_cell(key, row.get(key)) for key, _label in columns] for row in rows])
+                        [[_cell(key, row.get(key), row) for key, _label in columns] for row in rows])
 
 
-def _cell(key: str, value) -> str:
-    """A value as the Chinese table shows it."""
+def _cell(key: str, value, row: dict | None = None) -> str:
+    """A value as the Chinese table shows it; the flags with those that could not be checked (倒签：无法判断)."""
+    if key == "flags":
+        unchecked = (row or {}).get("undetermined_flags") or []
+        return "、".join([FLAG_LABELS.get(flag, flag) for flag in value or []]
+                        + [f"{FLAG_LABELS.get(flag, flag)}：无法判断" for flag in unchecked])
     if value is None or value == []:
         return ""
     if key == "status":
@@ -192,8 +196,6 @@ def _cell(key: str, value) -> str:
         return LEVEL_LABELS.get(value, value)
     if key == "date_source":
         return describe_date_source(value)
-    if key == "flags":
-        return "、".join(FLAG_LABELS.get(flag, flag) for flag in value)
     if key == "first_seen":
         return str(value)[:10]
     if key == "chosen":
@@ -221,7 +223,7 @@ def _write_xlsx(rows: list[dict], path: Path) -> None:
     sheet.title = "时效判定"
     sheet.append([FIELD_LABELS.get(key, key) for key in keys])
     for row in rows:
-        sheet.append([_cell(key, row[key]) if key in ("status", "level", "date_source", "flags", "chosen")
+        sheet.append([_cell(key, row[key], row) if key in ("status", "level", "date_source", "flags", "chosen")
                       else _flat(row[key], codes=False) for key in keys])
     sheet.freeze_panes = "A2"
     try:

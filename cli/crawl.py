@@ -22,7 +22,8 @@ def add_parsers(sub) -> None:
                                    "WARC, parse the reports, recompute the verdicts")
     p.add_argument("--registry", help="registry file, YAML or CSV (default: the shipped registry)")
     p.add_argument("--agency", action="append", default=[], metavar="ID", help="only this agency (repeatable)")
-    p.add_argument("--as-of", type=date.fromisoformat, help="date the verdicts are judged at (default: today)")
+    p.add_argument("--as-of", type=date.fromisoformat,
+                   help="date the verdicts are judged at, YYYY-MM-DD (default: today, Beijing)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a Scrapy setting, e.g. --set DOWNLOAD_TIMEOUT=10 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no live progress display")
@@ -38,7 +39,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_DEMO_PORT, help=f"port of the demo portals (default {DEFAULT_DEMO_PORT}; keep it the same between runs)")
     p.add_argument("--edition", type=int, default=1, choices=[1, 2],
                    help="state of the demo portals (2: one report edited, one back-dated report appears)")
-    p.add_argument("--as-of", type=date.fromisoformat, help="date the verdicts are judged at (default: today)")
+    p.add_argument("--as-of", type=date.fromisoformat,
+                   help="date the verdicts are judged at, YYYY-MM-DD (default: today, Beijing)")
     p.add_argument("--quiet", action="store_true", help="no live progress display")
     p.set_defaults(handler=cmd_demo)
 
@@ -71,32 +73,40 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = None, quiet: bool = False,
                     years=None, screenshots: bool = True):
-    """Store the agencies, crawl them, screenshot new report pages (``screenshots``), recompute their verdicts;
-    returns the crawl summary."""
-    from registry.catalog_sync import store_agencies
-    from monitor.verdicts import judge
+    """Store the agencies, crawl them, screenshot new report pages (``screenshots``), recompute their verdicts
+    as of ``as_of`` (default: today in Beijing); returns the crawl summary. Everything it opens it closes:
+    ``xxgk schedule`` calls it run after run in one process."""
     from crawler.run import CrawlError, run_crawl
+    from monitor.clock import today
+    from monitor.verdicts import judge
+    from registry.catalog_sync import store_agencies
+    from storage.archive import open_reader
     from storage.catalog import Catalog
 
     try:
         catalog = Catalog.open(config)
     except Exception as exc:
         raise CommandError(f"cannot open the catalog at {config.database_url}: {exc}") from exc
-    store_agencies(catalog, agencies)
-    display = _Progress(enabled=not quiet)
     try:
-        summary = run_crawl(config, agencies, settings_overrides=overrides, progress=display.update)
-    except CrawlError as exc:
-        raise CommandError(str(exc)) from exc
+        store_agencies(catalog, agencies)
+        display = _Progress(enabled=not quiet)
+        try:
+            summary = run_crawl(config, agencies, settings_overrides=overrides, progress=display.update)
+        except CrawlError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            display.close()
+        if screenshots:
+            _take_screenshots(config, summary.run_id)
+        as_of = as_of or today()
+        reader = open_reader(config, catalog=catalog)
+        try:
+            judge(catalog, as_of=as_of, years=years if years is not None else [as_of.year - 1],
+                  agency_ids=[agency.id for agency in agencies], reader=reader)
+        finally:
+            reader.store.close()
     finally:
-        display.close()
-    if screenshots:
-        _take_screenshots(config, summary.run_id)
-    from storage.archive import open_reader
-
-    as_of = as_of or date.today()
-    judge(catalog, as_of=as_of, years=years if years is not None else [as_of.year - 1],
-          agency_ids=[agency.id for agency in agencies], reader=open_reader(config, catalog=catalog))
+        catalog.close()
     return summary
 
 

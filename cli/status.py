@@ -9,9 +9,13 @@ from cli.common import (CommandError, archive_reader_or_none, date_argument, exi
 
 def add_parsers(sub) -> None:
     help_text = "recompute and print the timeliness verdicts of one report year, with flags"
-    p = sub.add_parser("status", help=help_text, description=help_text + " (xlsx needs --output)")
+    p = sub.add_parser("status", help=help_text,
+                       description=help_text + " (xlsx needs --output; verdicts as of another day than today "
+                                               "are printed, not stored)")
     p.add_argument("--year", required=True, metavar="Y", help="the report year, e.g. 2023 (published in 2024)")
-    p.add_argument("--as-of", metavar="DATE", help="judge as of this day, YYYY-MM-DD (default: today, Beijing)")
+    p.add_argument("--as-of", metavar="DATE",
+                   help="judge as of the end of this day, YYYY-MM-DD, from what the archive held by then "
+                        "(default: today, Beijing)")
     p.add_argument("--level", choices=["department", "government", "township"], help="only agencies of this level")
     p.add_argument("--region", metavar="R", help="only agencies of this region (as in the registry)")
     p.add_argument("--format", choices=["table", "csv", "json", "xlsx"], default="table",
@@ -20,7 +24,8 @@ def add_parsers(sub) -> None:
     p.set_defaults(handler=cmd_status)
 
     help_text = "list the parsed reports with their verdicts"
-    p = sub.add_parser("reports", help=help_text, description=help_text + " (as stored by the last `xxgk status`)")
+    p = sub.add_parser("reports", help=help_text,
+                       description=help_text + " (as stored by the last `xxgk crawl`, or `xxgk status` as of today)")
     p.add_argument("--year", metavar="Y", help="only reports for this report year")
     p.add_argument("--agency", metavar="ID", help="only reports of this agency")
     p.add_argument("--format", choices=["table", "jsonl"], default="table",
@@ -29,6 +34,7 @@ def add_parsers(sub) -> None:
     p.set_defaults(handler=cmd_reports)
 
 
+# the 标记 column also shows the flags that could not be checked ("倒签：无法判断"; cli.common)
 STATUS_COLUMNS = (("agency", "机关"), ("level", "层级"), ("status", "状态"), ("deadline", "截止日期"),
                   ("publication_date", "发布日期"), ("date_source", "日期依据"), ("days_late", "逾期天数"),
                   ("first_seen", "首次抓取"), ("flags", "标记"))
@@ -42,11 +48,13 @@ REPORT_COLUMNS = (("agency", "机关"), ("report_year", "年度"), ("title", "�
 def cmd_status(args: argparse.Namespace) -> int:
     from monitor.clock import today
     from monitor.deadlines import RuleError
-    from monitor.rows import verdict_rows
+    from monitor.rows import judged_rows, verdict_rows
     from monitor.verdicts import judge
 
     year = report_year_argument(args.year)
     as_of = date_argument(args.as_of, "--as-of") if args.as_of else today()
+    # the stored verdicts are today's (the web UI and `xxgk reports` show them): another day is computed only
+    current = as_of == today()
     if year >= as_of.year:
         raise CommandError(f"the {year} reports are written after {year} ends: nothing is due as of {as_of}")
     if args.format == "xlsx" and not args.output:
@@ -57,10 +65,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         require_crawled(catalog)
         reader = archive_reader_or_none(args, catalog)
         try:
-            judge(catalog, as_of=as_of, years=[year], reader=reader)
+            judged = judge(catalog, as_of=as_of, years=[year], reader=reader, store=current)
         except RuleError as exc:
             raise CommandError(str(exc)) from exc
-        rows = verdict_rows(catalog, year=year, level=args.level, region=args.region)
+        rows = (verdict_rows(catalog, year=year, level=args.level, region=args.region) if current
+                else judged_rows(catalog, judged, year=year, level=args.level, region=args.region))
     finally:
         if reader is not None:
             reader.store.close()

@@ -197,12 +197,14 @@ def _parse_rule(entry: Any, where: str) -> DeadlineRule:
 
 def verdict(report_year: int, level: str | None, *, as_of: date, publication: DateEvidence | None = None,
             first_seen: date | None = None, evidence: Iterable[DateEvidence] = (), rules: RuleSet | None = None,
-            agency_id: str | None = None) -> Verdict:
+            agency_id: str | None = None, day_over: bool = False) -> Verdict:
     """Was the report for ``report_year`` published on time?
 
     ``publication``: the chosen publication date (signing/成文/first-seen evidence is not accepted as one).
     ``first_seen``: when the archive first captured the report; None together with no publication means
     no report was found. A report without a usable date is judged by first_seen as an upper bound.
+    ``day_over``: ``as_of`` is a whole day that has ended (judged at its 24:00, as evaluators check), so on the
+    deadline day itself a report not found is missing; otherwise the rest of that day is still to come.
     """
     rules = rules or load_rules()
     evidence = list(evidence)
@@ -245,9 +247,11 @@ def verdict(report_year: int, level: str | None, *, as_of: date, publication: Da
         return make("undetermined", deadline, f"报告没有可用的发布日期，首次抓取日期 {first_seen.isoformat()} 晚于"
                                               f"{cite}，无法判断是否按时发布。", source="first_seen")
 
-    if as_of <= due:
+    if as_of < due or (as_of == due and not day_over):
         return make("pending", deadline, f"截至 {as_of.isoformat()} 尚未发现报告，{cite}未到。")
     overdue = (as_of - due).days
+    if overdue == 0:
+        return make("missing", deadline, f"截至 {as_of.isoformat()} 24:00 未发现报告，{cite}已过。")
     return make("missing", deadline, f"截至 {as_of.isoformat()} 未发现报告，已超过{cite} {overdue} 天。")
 
 

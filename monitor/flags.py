@@ -125,7 +125,6 @@ def backdated(*, claimed: date | None, deadline: date | None, first_seen: dateti
     days_after = (beijing_date(proof.captured_at) - claimed).days
     return {
         "listing_capture_id": proof.capture_id,
-        "listing_permalink": f"/captures/{proof.capture_id}",
         "listing_url": proof.url,
         "listing_captured_at": beijing_iso(proof.captured_at),
         "listing_found_by": proof.found_by,
@@ -226,8 +225,6 @@ def _change_evidence(base: Version, newest: Version, later: Sequence[Version], c
     evidence: dict[str, Any] = {
         "from_capture_id": base.capture_id,
         "to_capture_id": newest.capture_id,
-        "from_permalink": f"/captures/{base.capture_id}",
-        "to_permalink": f"/captures/{newest.capture_id}",
         "from_captured_at": beijing_iso(base.captured_at),
         "to_captured_at": beijing_iso(newest.captured_at),
         "from_sha256": base.payload_sha256,
@@ -291,7 +288,6 @@ def removed(events: Sequence[FetchEvent]) -> dict[str, Any] | None:
 
     def describe(event: FetchEvent) -> dict[str, Any]:
         return {"at": beijing_iso(event.at), "status": event.status, "capture_id": event.capture_id,
-                "permalink": f"/captures/{event.capture_id}" if event.capture_id is not None else None,
                 "error_kind": event.error_kind, "error_id": event.error_id, "message": event.message or None}
 
     what = f"HTTP {latest.status}" if latest.status is not None else f"抓取错误（{latest.error_kind}）"
@@ -428,7 +424,6 @@ def copied(mine: frozenset[int], candidates: Iterable[TextCandidate], *,
         "other_report_year": other.report_year,
         "other_url": other.url,
         "other_capture_id": other.capture_id,
-        "other_permalink": f"/captures/{other.capture_id}",
         "more_matches": [{"relation": c.relation, "report_id": c.report_id, "agency_id": c.agency_id,
                           "report_year": c.report_year, "score": s.score} for s, c in matches[1:6]],
         "message": f"正文与{relation}相同的比例为 {best.score:.0%}（字符 5-gram 包含度，数字已屏蔽），"

@@ -148,7 +148,8 @@ def test_status_writes_json_to_a_file(data_dir, capsys, tmp_path):
 # ---------------------------------------------------------------- reports
 
 def test_reports_jsonl_lists_every_parsed_report_with_its_verdict(data_dir, capsys):
-    status_json(data_dir, capsys)
+    assert run(data_dir, "status", "--year", str(YEAR), "--format", "json") == 0  # as of today: stored
+    capsys.readouterr()
     assert run(data_dir, "reports", "--format", "jsonl") == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
@@ -218,3 +219,59 @@ def test_the_installed_command_exits_1_with_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"xxgk status: the catalog is empty ({(tmp_path / 'none').resolve()}): run `xxgk crawl` first"]
+
+
+# ---------------------------------------------------------------- as of another day: computed, not stored
+
+@pytest.fixture(scope="module")
+def demo_archive(tmp_path_factory) -> Path:
+    """The demo portals archived on 2025-03-01 and 2025-07-01 and judged as of 2025-07-02 (tests/web_fixtures)."""
+    from tests.web_fixtures import build_demo_archive
+
+    return build_demo_archive(tmp_path_factory.mktemp("demo") / "data").config.data_dir
+
+
+def stored_verdicts(data_dir: Path) -> dict:
+    catalog = Catalog.open(Config.from_env({}, data_dir=data_dir), create=False)
+    try:
+        with catalog.reading() as session:
+            return {(v.agency_id, v.report_year): (v.status, v.days_late, v.flags, v.evidence, v.computed_at)
+                    for v in queries.verdicts(session)}
+    finally:
+        catalog.close()
+
+
+def test_status_as_of_another_day_prints_that_days_verdicts_and_leaves_the_stored_ones(demo_archive, tmp_path,
+                                                                                        capsys):
+    data_dir = tmp_path / "data"
+    shutil.copytree(demo_archive, data_dir)
+    before = stored_verdicts(data_dir)
+    assert run(data_dir, "reports", "--format", "jsonl") == 0
+    reports_before = capsys.readouterr().out
+    assert {status for (_agency, year), (status, *_rest) in before.items() if year == 2024} >= {"on_time", "late"}
+
+    assert run(data_dir, "status", "--year", "2024", "--as-of", "2025-01-10", "--format", "json") == 0
+    rows = json.loads(capsys.readouterr().out)
+
+    assert stored_verdicts(data_dir) == before
+    assert run(data_dir, "reports", "--format", "jsonl") == 0
+    assert capsys.readouterr().out == reports_before
+    # nothing of 2024 was in the archive on 2025-01-10 (first crawled 2025-03-01) and no deadline had passed
+    assert rows and {row["status"] for row in rows} == {"pending"}
+    assert {row["as_of"] for row in rows} == {"2025-01-10"}
+
+
+# ---------------------------------------------------------------- a check the archive could not run
+
+def test_status_table_marks_a_flag_that_could_not_be_checked(data_dir, capsys):
+    segments = list((data_dir / "objects" / "warcs").rglob("*.warc.gz"))
+    assert segments
+    for segment in segments:
+        segment.unlink()  # the store lost the archived bytes; the catalog still knows every capture
+
+    rows = {row["agency_id"]: row for row in status_json(data_dir, capsys)}
+    assert "backdated" not in rows["ylx-wjj"]["flags"] and rows["ylx-wjj"]["undetermined_flags"] == ["backdated"]
+    assert run(data_dir, "status", "--year", str(YEAR), "--as-of", AS_OF) == 0
+    lines = capsys.readouterr().out.splitlines()
+    by_agency = {line.split()[0]: line for line in lines[2:]}
+    assert f"{FLAG_LABELS['backdated']}：无法判断" in by_agency["样例区卫生健康局"]

@@ -189,7 +189,8 @@ def test_on_time_report_seen_again_unchanged_has_no_flags_and_a_verifiable_bundl
 
     assert verdict.status == "on_time" and verdict.flags == []
     bundle = verdict.evidence
-    assert bundle["permalink"] == f"/captures/{first.id}"
+    assert bundle["capture_id"] == first.id
+    assert not [key for key in bundle if "permalink" in key]  # ids, never the web UI's paths
     body = DemoPortals(1).resource(report_path(agency, year)).body
     assert bundle["payload_sha256"] == hashlib.sha256(body).hexdigest()
     stage.archive.close()  # uploads the segment: the WARC location must now hold the record in the store
@@ -213,7 +214,7 @@ def test_screenshot_of_the_report_page_is_in_the_bundle(stage):
 
     assert verdict.evidence["screenshot"]["capture_id"] == shot.id
     assert verdict.evidence["screenshot"]["sha256"] == hashlib.sha256(png).hexdigest()
-    assert verdict.evidence["screenshot"]["permalink"] == f"/captures/{shot.id}"
+    assert "permalink" not in verdict.evidence["screenshot"]
     assert "screenshot_note" not in verdict.evidence
 
 
@@ -322,25 +323,29 @@ def test_recomputing_replaces_the_flags(stage):
 # ---------------------------------------------------------------- copied
 
 def test_report_reusing_the_previous_years_text_is_copied(stage):
-    agency = "sfq-wjj"
-    stage.parse(stage.fetch(1, report_path(agency, 2022), "2023-02-10 10:00", agency), agency)
-    stage.parse(stage.fetch(1, report_path(agency, 2023), "2024-01-29 11:00", agency), agency)
+    agency = "sfq-ybj"  # the demo's one copied report: its 2024 text is its 2023 text with new numbers
+    stage.parse(stage.fetch(1, report_path(agency, 2023), "2024-01-31 17:00", agency), agency)
+    stage.parse(stage.fetch(1, report_path(agency, 2024), "2025-01-16 11:00", agency), agency)
 
-    verdicts = stage.judge(date(2025, 7, 1), [2022, 2023])
+    verdicts = stage.judge(date(2025, 7, 1), [2023, 2024])
 
-    later = verdicts[(agency, 2023)]
+    later = verdicts[(agency, 2024)]
     assert later.flags == ["copied"]
     found = later.evidence["copied"]
-    assert found["relation"] == "previous_year" and found["other_report_year"] == 2022
+    assert found["relation"] == "previous_year" and found["other_report_year"] == 2023
     assert found["score"] >= 0.5 and found["method"] == flags.SIMILARITY_METHOD
-    assert found["other_report_id"] == verdicts[(agency, 2022)].report_id
-    assert "copied" not in verdicts[(agency, 2022)].flags  # nothing from 2021 to copy
+    assert found["other_report_id"] == verdicts[(agency, 2023)].report_id
+    assert "copied" not in verdicts[(agency, 2023)].flags  # its 2022 report is not archived here
 
 
 def test_two_agencies_publishing_the_same_text_are_both_copied(stage):
     year = 2023
-    for agency, when in (("sfq-wjj", "2024-01-29 11:00"), ("sfq-ybj", "2024-01-31 17:00")):
-        stage.parse(stage.fetch(1, report_path(agency, year), when, agency), agency)
+    stage.parse(stage.fetch(1, report_path("sfq-wjj", year), "2024-01-29 11:00", "sfq-wjj"), "sfq-wjj")
+    # sfq-ybj publishing sfq-wjj's report word for word (the demo portals' reports of one year are all distinct)
+    page = DemoPortals(1).resource(report_path("sfq-wjj", year))
+    twin = stage.store_bytes(BASE + "/jsportal/c/2024-01-31/7052299.shtml", page.body, page.content_type,
+                             "2024-01-31 17:00", "sfq-ybj")
+    stage.parse(twin, "sfq-ybj")
 
     verdicts = stage.judge(date(2025, 7, 1), [year])
 
@@ -441,3 +446,146 @@ def test_lost_warc_segments_cost_the_checks_not_the_verdict(stage):
     assert verdict.status == "on_time" and verdict.publication_date == date(2024, 1, 26)
     assert verdict.flags == []
     assert "无法读取" in verdict.evidence["checks"]["archive"]
+    # the check that needed the lost bytes says it could not tell: the flag is not silently dropped
+    assert verdict.evidence["undetermined_flags"] == ["backdated"]
+    why = verdict.evidence["checks"]["backdated"]
+    assert why.startswith("无法判断") and "无法读取" in why
+
+
+# ---------------------------------------------------------------- judging as of a past day
+
+def test_as_of_a_day_before_the_report_appeared_it_was_pending_then_missing_then_late(stage):
+    """sfq-gov's 2024 report (a government: due 2025-03-31) says 2025-04-08 and was first archived that day."""
+    agency, year = "sfq-gov", 2024
+    stage.parse(stage.fetch(1, report_path(agency, year), "2025-04-08 10:00", agency), agency)
+
+    assert stage.judge(date(2025, 1, 10), [year])[(agency, year)].status == "pending"
+    on_deadline_day = stage.judge(date(2025, 3, 31), [year])[(agency, year)]
+    assert on_deadline_day.status == "missing"   # evaluators check at 24:00 of the deadline day
+    assert on_deadline_day.report_id is None and "2025-04-08" in on_deadline_day.evidence["reason"]
+    late = stage.judge(date(2025, 4, 8), [year])[(agency, year)]
+    assert (late.status, late.days_late) == ("late", 8)
+
+
+def test_a_report_first_archived_after_the_day_claiming_an_earlier_date_is_undetermined_then(stage):
+    """The archive first saw the report after the as-of day; it claims a date before: the archive cannot tell
+    whether it was there on that day, so the verdict does not say 未发布."""
+    agency, year = "sfq-wjj", 2023
+    stage.parse(stage.fetch(1, report_path(agency, year), "2024-06-01 10:00", agency), agency)
+
+    verdict = stage.judge(date(2024, 3, 1), [year])[(agency, year)]
+
+    assert verdict.status == "undetermined" and verdict.report_id is None
+    assert "2024-01-29" in verdict.evidence["reason"] and "无法判断" in verdict.evidence["reason"]
+    assert verdict.evidence["as_of"] == "2024-03-01"
+
+
+def test_a_back_dated_report_did_not_exist_before_the_archive_saw_it(stage):
+    agency, year = BACKDATED
+    stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency, role="column")
+    stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency, role="item"), agency)
+    stage.fetch(2, column_path(agency), "2025-06-21 09:00", agency, role="column")
+
+    verdict = stage.judge(date(2024, 6, 1), [year])[(agency, year)]
+
+    # the listing of 2024-01-28 proves the claimed 2024-01-26 false: 未发布 as of 2024-06-01
+    assert verdict.status == "missing" and verdict.flags == [] and verdict.report_id is None
+    assert "倒签" in verdict.evidence["reason"]
+    assert stage.judge(date(2025, 7, 1), [year])[(agency, year)].flags == ["backdated"]
+
+
+def test_captures_after_the_as_of_day_do_not_count_for_changed_or_removed(stage):
+    edited_agency, edited_year = EDITED
+    stage.parse(stage.fetch(1, report_path(edited_agency, edited_year), "2024-01-29 11:00", edited_agency),
+                edited_agency)
+    stage.fetch(2, report_path(edited_agency, edited_year), "2025-06-17 09:00", edited_agency)
+    agency, year = "ylx-wjj", 2021
+    path = report_path(agency, year)
+    stage.parse(stage.fetch(1, path, "2022-01-21 09:00", agency), agency)
+    stage.archive.record_fetch(BASE + path, "GET", [], 404, "Not Found", [("Content-Type", "text/html")],
+                               not_found_page(), fetched_at=at("2024-03-01 09:00"), agency_id=agency)
+    stage.archive.record_error(BASE + path, "dns", "name does not resolve", agency_id=agency,
+                               at=at("2024-04-01 09:00"))
+
+    before = stage.judge(date(2024, 2, 1), [edited_year, year])
+    assert before[EDITED].status == "on_time" and before[EDITED].flags == []
+    assert before[(agency, year)].status == "on_time" and before[(agency, year)].flags == []
+
+    after = stage.judge(date(2025, 7, 1), [edited_year, year])
+    assert after[EDITED].flags == ["changed"] and after[(agency, year)].flags == ["removed"]
+
+
+def test_a_copy_published_after_the_as_of_day_does_not_make_the_original_copied(stage):
+    year = 2023
+    stage.parse(stage.fetch(1, report_path("sfq-wjj", year), "2024-01-29 11:00", "sfq-wjj"), "sfq-wjj")
+    original = DemoPortals(1).resource(report_path("sfq-wjj", year))
+    copy = stage.store_bytes(BASE + "/jsportal/c/2024-09-01/copy.shtml", original.body, original.content_type,
+                             "2024-09-01 10:00", "sfq-ybj")  # the same text, word for word, months later
+    stage.parse(copy, "sfq-ybj")
+
+    assert "copied" not in stage.judge(date(2024, 6, 1), [year])[("sfq-wjj", year)].flags
+    assert "copied" in stage.judge(date(2025, 7, 1), [year])[("sfq-wjj", year)].flags
+
+
+def test_judging_without_storing_returns_the_verdicts_and_leaves_the_stored_ones(stage):
+    agency, year = "sfq-gov", 2024
+    stage.parse(stage.fetch(1, report_path(agency, year), "2025-04-08 10:00", agency), agency)
+    stored = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+    assert stored.status == "late" and stored.evidence["as_of"] == "2025-07-01"
+
+    computed = {(row.agency_id, row.report_year): row
+                for row in judge(stage.catalog, as_of=date(2025, 1, 10), years=[year],
+                                 reader=stage.archive.reader, store=False)}
+
+    assert computed[(agency, year)].verdict.status == "pending"
+    assert computed[(agency, year)].evidence["as_of"] == "2025-01-10"
+    with stage.catalog.reading() as session:
+        again = {(row.agency_id, row.report_year): row for row in queries.verdicts(session)}
+    assert again[(agency, year)].status == "late" and again[(agency, year)].computed_at == stored.computed_at
+    assert again[(agency, year)].evidence == stored.evidence
+
+
+# ---------------------------------------------------------------- archived bytes that cannot be read
+
+def test_backdated_check_without_the_archive_is_undetermined_not_dropped(stage):
+    agency, year = BACKDATED
+    stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency)
+    stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency), agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year], reader=False)[(agency, year)]
+
+    assert verdict.flags == [] and verdict.evidence["undetermined_flags"] == ["backdated"]
+    assert verdict.evidence["checks"]["backdated"].startswith("无法判断")
+
+
+def test_a_stopped_s3_server_makes_the_backdated_flag_undetermined_and_it_returns_with_the_server(tmp_path):
+    from storage.archive import open_reader
+    from storage.objects import RetryPolicy
+    from tests.servers import SeaweedS3
+
+    server = SeaweedS3()  # a private server: stopping it disturbs no other test
+    try:
+        server.start()
+        config = Config.from_env(server.env("outage"), data_dir=tmp_path / "data")
+        staged = open_stage(config)
+        agency, year = BACKDATED
+        staged.fetch(1, column_path(agency), "2024-01-28 10:00", agency)
+        staged.parse(staged.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency), agency)
+        staged.archive.close()  # every segment is in the S3 bucket now
+        reader = open_reader(config, store=open_store(config, create_bucket=False, retry=RetryPolicy(attempts=1)))
+        try:
+            server.stop()
+            [down] = [row for row in judge(reader.catalog, as_of=date(2025, 7, 1), years=[year], reader=reader,
+                                           agency_ids=[agency]) if row.report_year == year]
+            assert down.verdict.status == "on_time" and down.flags == ()
+            assert down.undetermined_flags == ("backdated",)
+            assert down.evidence["checks"]["backdated"].startswith("无法判断")
+            server.restart()
+            [up] = [row for row in judge(reader.catalog, as_of=date(2025, 7, 1), years=[year], reader=reader,
+                                         agency_ids=[agency]) if row.report_year == year]
+            assert up.flags == ("backdated",) and up.undetermined_flags == ()
+        finally:
+            reader.catalog.close()
+            reader.store.close()
+    finally:
+        server.cleanup()

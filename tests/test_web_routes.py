@@ -145,6 +145,44 @@ def test_a_bad_filter_is_a_clear_error_on_the_page_and_in_the_api(client):
     assert client.get("/", params={"page": "0"}).status_code == 400
 
 
+def test_dashboard_as_of_a_past_day_shows_that_days_verdicts_without_storing_them(client, catalog, stored):
+    as_of = "2025-01-10"
+    data = client.get("/api/dashboard", params={"as_of": as_of}).json()
+
+    assert data["as_of"] == as_of
+    cells = {(row["agency"]["id"], int(year)): cell["status"] for row in data["rows"]
+             for year, cell in row["cells"].items() if cell}
+    # the archive first saw the demo portals on 2025-03-01: by 2025-01-10 it held no report at all
+    assert {status for (_agency, year), status in cells.items() if year == 2024} == {"pending"}
+    assert dict(Counter(cells.values())) == {item["status"]: item["count"] for item in data["counts"] if item["count"]}
+    # ylx-wjj's 2021 report says 2022-01-20, but the archive first saw it later: it cannot tell, it does not accuse
+    assert cells[("ylx-wjj", 2021)] == "undetermined"
+    assert cells[("ylx-wjj", 2022)] == "missing"      # no report of that year, ever
+    assert max(year for _agency, year in cells) == 2024
+
+    document = page(client.get("/", params={"as_of": as_of}))
+    assert shown_cells(document) == cells
+    assert as_of in document.get_element_by_id("as-of").text_content()
+    assert document.xpath("//form[@class='filters']//input[@name='as_of']")[0].get("value") == as_of
+    only = client.get("/api/dashboard", params={"as_of": as_of, "status": "undetermined"}).json()
+    assert {row["agency"]["id"] for row in only["rows"]} == {agency for (agency, _year), status in cells.items()
+                                                             if status == "undetermined"}
+
+    # what the catalog holds, and the dashboard shows without as_of, is still the current verdicts
+    truth = {(verdict.agency_id, verdict.report_year): verdict.status for verdict, _agency in stored}
+    with catalog.reading() as session:
+        assert {(v.agency_id, v.report_year): v.status for v in queries.verdicts(session)} == truth
+    assert shown_cells(page(client.get("/"))) == truth
+    assert client.get("/api/dashboard").json()["as_of"] is None
+
+
+def test_a_bad_as_of_day_is_a_clear_error_on_the_page_and_in_the_api(client):
+    response = client.get("/", params={"as_of": "2025-02-30"})
+    assert response.status_code == 400 and "日期“2025-02-30”无效" in response.text
+    response = client.get("/api/dashboard", params={"as_of": "yesterday"})
+    assert response.status_code == 400 and "日期“yesterday”无效" in response.json()["detail"]
+
+
 # ---------------------------------------------------------------- exports
 
 def _wanted_rows(stored, keep) -> list[tuple[str, int, str]]:
@@ -180,6 +218,22 @@ def test_exports_hold_exactly_the_filtered_verdicts_in_csv_xlsx_and_json(client,
     assert exported["filters"] == query
     assert sorted((row["agency"], row["report_year"], row["status_label"]) for row in exported["rows"]) == wanted
     assert all(row["status"] in STATUS_LABELS for row in exported["rows"])
+
+
+def test_exports_link_each_verdict_to_its_capture_with_an_absolute_url(client, catalog):
+    with catalog.reading() as session:
+        captures = {verdict.report_id: session.get(Report, verdict.report_id).capture_id
+                    for verdict in queries.verdicts(session) if verdict.report_id is not None}
+    assert captures
+    exported = json.loads(client.get("/export.json").content)["rows"]
+    linked = {row["report_id"]: row["permalink"] for row in exported if row["report_id"] is not None}
+    assert linked == {report_id: f"http://testserver/captures/{capture_id}" for report_id, capture_id in captures.items()}
+    assert all(row["permalink"] is None for row in exported if row["report_id"] is None)
+    rows = list(csv.reader(io.StringIO(client.get("/export.csv").content.decode("utf-8-sig"))))
+    column = rows[0].index("存档链接")
+    assert {row[column] for row in rows[1:] if row[column]} == set(linked.values())
+    one = next(iter(linked.values()))
+    assert client.get(one).status_code == 200  # the link opens the capture page
 
 
 def test_export_links_on_the_dashboard_carry_its_filters(client):
@@ -314,6 +368,39 @@ def test_changed_flag_links_both_versions_and_the_changed_cell(client, catalog):
     assert any(str(cell.get("old")) == old and str(cell.get("new")) == new for cell in changed["cells"])
 
 
+def _walk(value, path=()):
+    """Every (key path, value) of a JSON document."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield path + (key,), item
+            yield from _walk(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, path + (index,))
+
+
+def test_stored_evidence_names_captures_by_id_and_the_agency_page_links_those_ids(client, catalog, stored):
+    flagged = [verdict for verdict, _agency in stored if verdict.flags]
+    assert {flag for verdict in flagged for flag in verdict.flags} >= {"changed", "backdated", "copied"}
+    for verdict, _agency in stored:
+        for path, value in _walk(verdict.evidence or {}):
+            assert "permalink" not in str(path[-1]), (verdict.agency_id, path)
+            assert not (isinstance(value, str) and value.startswith("/captures/")), (verdict.agency_id, path, value)
+    changed = next(verdict for verdict in flagged if "changed" in verdict.flags)
+    evidence = changed.evidence["changed"]
+    row = page(client.get(f"/agencies/{changed.agency_id}")).xpath(
+        f"//table[@id='agency-verdicts']//tr[@data-year='{changed.report_year}']")[0]
+    links = {link.text_content(): link.get("href") for link in row.xpath(".//a")}
+    assert links["修改前的存档"] == f"/captures/{evidence['from_capture_id']}"
+    assert links["修改后的存档"] == f"/captures/{evidence['to_capture_id']}"
+    copied = next(verdict for verdict in flagged if "copied" in verdict.flags)
+    row = page(client.get(f"/agencies/{copied.agency_id}")).xpath(
+        f"//table[@id='agency-verdicts']//tr[@data-year='{copied.report_year}']")[0]
+    links = {link.text_content(): link.get("href") for link in row.xpath(".//a")}
+    assert links["相似的报告"] == f"/reports/{copied.evidence['copied']['other_report_id']}"
+    assert links["相似报告的存档"] == f"/captures/{copied.evidence['copied']['other_capture_id']}"
+
+
 # ---------------------------------------------------------------- report page
 
 def _broken_report(catalog) -> Report:
@@ -444,7 +531,8 @@ def test_links_in_archived_html_point_into_the_archive_where_it_has_the_page(cli
     assert archived, hrefs
     response = client.get(archived[0].split("#")[0], follow_redirects=False)
     assert response.status_code == 302 and response.headers["location"].startswith("/raw/")
-    assert all(href.startswith(("/captures/latest?url=", "http://", "https://", "#", "mailto:")) for href in hrefs)
+    # nothing leads to the live site: what the archive lacks is looked up in it all the same (and explained)
+    assert all(href.startswith(("/captures/latest?url=", "#", "mailto:", "tel:")) for href in hrefs), hrefs
 
 
 def test_diff_of_two_captures_shows_the_edited_sentence(client, demo):

@@ -80,6 +80,8 @@ def hostile_page(trap: str) -> bytes:
 <a id="js" href="javascript:console.log('PWNED');fetch('{trap}/js-link')">点我</a>
 <a id="js2" href=" &#106;ava&#x09;script:alert('PWNED')">再点我</a>
 <a id="next" href="{SITE}/next.html">下一页</a>
+<a id="relative" href="relative.html">相对链接（&lt;base&gt; 指向陷阱，存档中没有）</a>
+<a id="kept" href="kept.html">相对链接（&lt;base&gt; 指向陷阱，存档中有）</a>
 <svg onload="console.log('PWNED')"><script>console.log('PWNED')</script>
   <a xlink:href="javascript:console.log('PWNED')"><text>svg</text></a></svg>
 <iframe src="{trap}/frame"></iframe>
@@ -113,6 +115,11 @@ def hostile(tmp_path_factory, trap):
                                      [("Content-Type", "text/html; charset=utf-8")],
                                      "<html><body><p id='second'>第二页内容</p></body></html>".encode(),
                                      fetched_at=MOMENT, agency_id="evil")
+    # the page its <base href> sends relative links to, as the archive holds it: links resolve to this copy
+    kept = archive.record_fetch(f"{trap.url}/base/kept.html", "GET", REQUEST_HEADERS, 200, "OK",
+                                [("Content-Type", "text/html; charset=utf-8")],
+                                "<html><body><p id='kept-copy'>存档中的相对链接页面</p></body></html>".encode(),
+                                fetched_at=MOMENT, agency_id="evil")
     title = "恶意机关2023年政府信息公开工作年度报告&lt;b&gt;粗体&lt;/b&gt;&lt;img src=x onerror=alert(1)&gt;"
     body = (f"<html><head><title>{title}</title><meta name='PubDate' content='2024-01-20 10:00'></head>"
             f"<body><h1>{title}</h1><p>一、总体情况</p><p>本机关2023年收到政府信息公开申请2件。</p></body></html>").encode()
@@ -126,7 +133,8 @@ def hostile(tmp_path_factory, trap):
         queries.upsert_verdict(session, "evil", 2023, "on_time", deadline=date(2024, 1, 31),
                                legal_basis="<script>console.log('PWNED')</script>", report_id=report.id)
     archive.finish("finished")
-    return {"config": config, "page": page.id, "next": following.id, "report": report.id, "title": record.title}
+    return {"config": config, "page": page.id, "next": following.id, "kept": kept.id, "report": report.id,
+            "title": record.title}
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +209,21 @@ def test_clicking_inside_the_frame_stays_in_the_archive(watched, trap, hostile, 
     assert_nothing_fired(page, seen, trap, base_url)
 
 
+def test_relative_links_under_a_hostile_base_stay_in_the_archive(watched, trap, hostile, base_url):
+    """The page's <base href> names the trap: its relative links resolve against it, and lead to the archived
+    copy of that address or to the archive's "not archived" answer, never to the live host."""
+    page, seen = watched
+    page.goto(f"{base_url}/captures/{hostile['page']}")
+    frame = page.frame_locator("iframe.archived")
+    frame.locator("#kept").click()
+    assert frame.locator("#kept-copy").inner_text() == "存档中的相对链接页面"
+    page.goto(f"{base_url}/captures/{hostile['page']}")
+    frame.locator("#relative").click()
+    assert "存档中没有该网址的捕获" in frame.locator("body").inner_text()
+    assert f"{trap.url}/base/relative.html" in frame.locator("body").inner_text()
+    assert_nothing_fired(page, seen, trap, base_url)
+
+
 def test_the_raw_page_opened_directly_is_sandboxed_too(watched, trap, hostile, base_url):
     page, seen = watched
     response = page.goto(f"{base_url}/raw/{hostile['page']}")
@@ -239,7 +262,7 @@ def test_raw_responses_carry_the_sandbox_whatever_they_hold(hostile, base_url):
             response.read()
             assert response.status == 200
             assert response.getheader("Content-Security-Policy") == \
-                "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
+                "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; base-uri 'none'"
             assert response.getheader("X-Content-Type-Options") == "nosniff"
             disposition = response.getheader("Content-Disposition")
             assert disposition.startswith("attachment;" if query else "inline;") and "\n" not in disposition

@@ -43,6 +43,7 @@ class ExtraPage:
     content_type: str = "text/html; charset=utf-8"
     agency_id: str | None = None
     status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()  # more response headers (archive_pages), e.g. a Location
 
 
 @dataclass
@@ -155,6 +156,23 @@ def _archive_site(archive: Archive, built: DemoArchive, portals: DemoPortals, mo
             record = parse_document(resource.body, context)
             with archive.catalog.session() as session:
                 built.reports[url] = queries.add_report(session, ref.id, record, agency_id=agency_id).id
+
+
+def archive_pages(config: Config, pages: tuple[ExtraPage, ...], moment: datetime = FIRST_LOOK) -> dict[str, int]:
+    """A small real archive: each page recorded as a fetch (WARC + catalog) in one finished run; url → capture id."""
+    archive = Archive.open(config, durability="os", settings={"purpose": "web tests, extra pages"})
+    try:
+        ids = {}
+        for page in pages:
+            ref = archive.record_fetch(page.url, "GET", REQUEST_HEADERS, page.status, "OK",
+                                       [("Content-Type", page.content_type), *page.headers], page.body,
+                                       fetched_at=moment, agency_id=page.agency_id)
+            ids[page.url] = ref.id
+        archive.finish("finished", counts={"pages": len(pages)})
+    except BaseException:
+        archive.close()
+        raise
+    return ids
 
 
 _SHARED: dict[str, DemoArchive] = {}

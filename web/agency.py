@@ -15,9 +15,11 @@ from web.summaries import capture_summary, error_summary, iso, report_summary
 LIST_LIMIT = 200
 DIFF_LINES = 40
 
-# evidence keys that name another capture or report, and what to call the link
+# evidence keys that name another capture or report by id (the catalog stores ids, the template builds the
+# links with ``urls``), and what to call the link
 _CAPTURE_LINKS = {"listing_capture_id": "栏目页存档", "from_capture_id": "修改前的存档", "to_capture_id": "修改后的存档",
-                  "last_ok_capture_id": "最后一次正常抓取", "capture_id": "存档"}
+                  "last_ok_capture_id": "最后一次正常抓取", "other_capture_id": "相似报告的存档", "capture_id": "存档"}
+_FAILURE_LINKS = {"first_failure": "首次失败的抓取", "latest_failure": "最近一次失败的抓取"}
 _REPORT_LINKS = {"other_report_id": "相似的报告"}
 
 
@@ -67,8 +69,15 @@ def _verdict(stored, report: Report | None) -> dict[str, Any]:
         "checks": dict(evidence.get("checks") or {}),
         "reason": evidence.get("reason"),
         "report": report_summary(report) if report is not None else None,
+        "screenshot_id": _screenshot_id(evidence),
         "computed_at": iso(stored.computed_at),
     }
+
+
+def _screenshot_id(evidence: Mapping) -> int | None:
+    """The capture of the report page's screenshot in the evidence bundle, if it has one."""
+    shot = evidence.get("screenshot")
+    return shot.get("capture_id") if isinstance(shot, Mapping) and _is_id(shot.get("capture_id")) else None
 
 
 def _publication_raw(report: Report | None, source: str | None, value: date | None) -> str | None:
@@ -82,17 +91,31 @@ def _publication_raw(report: Report | None, source: str | None, value: date | No
 
 
 def flag_evidence(flag: str, evidence: Any) -> dict[str, Any]:
-    """A flag with its message, links to the captures or reports it cites, changed cells and changed lines."""
+    """A flag with its message, the captures or reports it cites (``links``: label with ``capture_id`` or
+    ``report_id``), changed cells and changed lines."""
     details = evidence if isinstance(evidence, Mapping) else {}
-    links = []
+    links: list[dict[str, Any]] = []
+    cited: set[int] = set()
+
+    def cite(label: str, capture_id: Any) -> None:
+        if _is_id(capture_id) and capture_id not in cited:
+            cited.add(capture_id)
+            links.append({"label": label, "capture_id": capture_id})
+
     for key, label in _CAPTURE_LINKS.items():
-        if isinstance(details.get(key), int):
-            links.append({"label": label, "href": f"/captures/{details[key]}"})
+        cite(label, details.get(key))
+    for key, label in _FAILURE_LINKS.items():
+        failure = details.get(key)
+        cite(label, failure.get("capture_id") if isinstance(failure, Mapping) else None)
     for key, label in _REPORT_LINKS.items():
-        if isinstance(details.get(key), int):
-            links.append({"label": label, "href": f"/reports/{details[key]}"})
+        if _is_id(details.get(key)):
+            links.append({"label": label, "report_id": details[key]})
     cells = [cell for cell in details.get("cells") or [] if isinstance(cell, Mapping)]
     text = details.get("text") if isinstance(details.get("text"), Mapping) else {}
     diff = [line for line in text.get("diff") or [] if isinstance(line, str)]
     return {"code": flag, "label": flag_label(flag), "message": details.get("message"), "links": links,
             "cells": cells, "diff": diff[:DIFF_LINES], "diff_truncated": len(diff) > DIFF_LINES}
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

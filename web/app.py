@@ -4,7 +4,8 @@
 nothing); ``xxgk serve`` runs it with uvicorn. Every page is registered together with its JSON twin under
 ``/api`` (``PAGES``), both served by the same data function, so the API always says what the page shows.
 Archived bytes are only served under ``/raw/`` with a sandboxing CSP (``web.replay``); every id in a URL is an
-integer or a name looked up in the catalog, never a path.
+integer or a name looked up in the catalog, never a path. The paths are spelled here, in the route declarations,
+and in ``web.urls``, which builds every link (the templates' global ``urls``).
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import jinja2
 from fastapi import Depends, FastAPI, Query, Request
@@ -34,6 +34,7 @@ from web.chart import bar_chart
 from web.context import BadInput, NotFound, WebContext, web_context
 from web.labels import STATUS_LABELS
 from web.replay import RAW_HEADERS, content_disposition
+from web.urls import Urls
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -54,9 +55,15 @@ DOC_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 # ---------------------------------------------------------------- page data (one function per page and its API)
 
 def dashboard_view(ctx: WebContext, year: str = "", level: str = "", region: str = "", status: str = "",
-                   page: int = Query(1, ge=1, le=board.MAX_PAGE)) -> dict[str, Any]:
-    """总览：机关 × 报告年度的判定，含筛选、各状态数量、按年度的按时率与分页。"""
+                   as_of: str = "", page: int = Query(1, ge=1, le=board.MAX_PAGE)) -> dict[str, Any]:
+    """总览：机关 × 报告年度的判定，含筛选、各状态数量、按年度的按时率与分页。
+
+    给出 as_of（YYYY-MM-DD）时，显示截至该日 24:00 按当时存档计算的判定（只计算，不写入）。
+    """
     flt = board.DashboardFilter.parse(year=year, level=level, region=region, status=status)
+    day = board.parse_as_of(as_of)
+    if day is not None:
+        return board.dashboard_data_as_of(ctx.catalog, ctx.reader, flt, day, page)
     with ctx.catalog.reading() as session:
         return board.dashboard_data(session, flt, page)
 
@@ -136,7 +143,7 @@ def create_app(config: Config | None = None, *, reader: CaptureReader | None = N
                   description="政府信息公开工作年度报告监测：按时判定、报告、存档捕获、全文检索与运行记录。"
                               "每个页面都有对应的 JSON 接口（/api/…）。")
     app.state.xxgk = context
-    templates = _templates()
+    templates = _templates(context.urls)
     for path, api_path, template, view in PAGES:
         html_endpoint, api_endpoint = _endpoints(view, template, templates)
         app.add_api_route(path, html_endpoint, methods=["GET"], response_class=HTMLResponse, tags=["页面"],
@@ -146,7 +153,7 @@ def create_app(config: Config | None = None, *, reader: CaptureReader | None = N
     _add_archive_routes(app)
     _add_export_routes(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    _add_docs_route(app)
+    _add_docs_route(app, context.urls)
     _add_error_handlers(app, templates)
 
     @app.middleware("http")
@@ -160,7 +167,7 @@ def create_app(config: Config | None = None, *, reader: CaptureReader | None = N
     return app
 
 
-def _add_docs_route(app: FastAPI) -> None:
+def _add_docs_route(app: FastAPI, urls: Urls) -> None:
     """Swagger UI for the JSON API, its scripts served from the swagger-ui-bundle package: no CDN, works offline."""
     import swagger_ui_bundle
     from fastapi.openapi.docs import get_swagger_ui_html
@@ -170,15 +177,16 @@ def _add_docs_route(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url=app.openapi_url, title="xxgk-watch API",
-                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-                                   swagger_css_url="/docs-assets/swagger-ui.css",
-                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+                                   swagger_js_url=urls.docs_asset("swagger-ui-bundle.js"),
+                                   swagger_css_url=urls.docs_asset("swagger-ui.css"),
+                                   swagger_favicon_url=urls.docs_asset("favicon-32x32.png"))
 
 
-def _templates() -> Jinja2Templates:
+def _templates(urls: Urls) -> Jinja2Templates:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
                                      undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
-    environment.globals.update(query=query_string, bar_chart=bar_chart, status_names=STATUS_LABELS)
+    # every link of every template is built by ``urls`` (web.urls)
+    environment.globals.update(urls=urls, bar_chart=bar_chart, status_names=STATUS_LABELS)
     environment.filters["when"] = moment_text
     return Jinja2Templates(env=environment)
 
@@ -188,13 +196,6 @@ def moment_text(value: str | None) -> str | None:
     if not isinstance(value, str) or len(value) < 19 or value[10] != "T":
         return value
     return f"{value[:10]} {value[11:19]}"
-
-
-def query_string(params: dict[str, Any] | None = None, **overrides: Any) -> str:
-    """``?a=1&b=2`` from the given parameters with overrides; empty values are left out."""
-    merged = {**(params or {}), **overrides}
-    pairs = [(key, value) for key, value in merged.items() if value is not None and value != ""]
-    return "?" + urlencode(pairs) if pairs else ""
 
 
 def _endpoints(view: Callable[..., dict[str, Any]], template: str, templates: Jinja2Templates):
@@ -229,7 +230,7 @@ def _add_archive_routes(app: FastAPI) -> None:
     def latest(url: str = "", view: str = "", ctx: WebContext = Depends(web_context)):
         """Redirect to the newest capture of a URL: its page, or with view=raw its bytes (links in archived HTML)."""
         capture_id = captures.latest_capture_id(ctx, url)
-        target = f"/raw/{capture_id}" if view == "raw" else f"/captures/{capture_id}"
+        target = ctx.urls.raw(capture_id) if view == "raw" else ctx.urls.capture(capture_id)
         return RedirectResponse(target, status_code=302)
 
     @app.get("/raw/{capture_id:int}", include_in_schema=False)
@@ -250,29 +251,29 @@ def _add_export_routes(app: FastAPI) -> None:
         return {"Content-Disposition": f"attachment; filename=\"xxgk-verdicts.{extension}\""}
 
     @app.get("/export.csv", tags=["导出"], summary="导出当前筛选的判定（CSV，UTF-8 带 BOM）")
-    def export_csv(year: str = "", level: str = "", region: str = "", status: str = "",
+    def export_csv(request: Request, year: str = "", level: str = "", region: str = "", status: str = "",
                    ctx: WebContext = Depends(web_context)):
-        rows = board.export_rows(ctx.catalog, chosen(year, level, region, status))
+        rows = board.export_rows(ctx.catalog, chosen(year, level, region, status), Urls.for_request(request))
         return StreamingResponse(exports.csv_chunks(rows), media_type="text/csv; charset=utf-8",
                                  headers=attachment("csv"))
 
     @app.get("/export.xlsx", tags=["导出"], summary="导出当前筛选的判定（XLSX）")
-    def export_xlsx(year: str = "", level: str = "", region: str = "", status: str = "",
+    def export_xlsx(request: Request, year: str = "", level: str = "", region: str = "", status: str = "",
                     ctx: WebContext = Depends(web_context)):
         flt = chosen(year, level, region, status)
         with ctx.catalog.reading() as session:
             count = board.export_count(session, flt)
         if count > exports.XLSX_MAX_ROWS:
             raise BadInput(f"筛选结果有 {count} 行，超过 XLSX 的 {exports.XLSX_MAX_ROWS} 行上限：请缩小筛选范围或导出 CSV")
-        data = exports.xlsx_bytes(board.export_rows(ctx.catalog, flt))
+        data = exports.xlsx_bytes(board.export_rows(ctx.catalog, flt, Urls.for_request(request)))
         return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers=attachment("xlsx"))
 
     @app.get("/export.json", tags=["导出"], summary="导出当前筛选的判定（JSON）")
-    def export_json(year: str = "", level: str = "", region: str = "", status: str = "",
+    def export_json(request: Request, year: str = "", level: str = "", region: str = "", status: str = "",
                     ctx: WebContext = Depends(web_context)):
         flt = chosen(year, level, region, status)
-        rows = board.export_rows(ctx.catalog, flt)
+        rows = board.export_rows(ctx.catalog, flt, Urls.for_request(request))
         return StreamingResponse(exports.json_chunks(rows, flt.params()), media_type="application/json",
                                  headers=attachment("json"))
 

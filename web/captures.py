@@ -12,6 +12,7 @@ from storage.reader import Capture as ArchivedCapture
 from storage.reader import CaptureError, CaptureNotFound
 from web.context import BadInput, NotFound, WebContext, catalog_id, checked_text
 from web.replay import RawBody, archived_kind, raw_body
+from web.spellings import spellings
 from web.summaries import capture_summary, error_summary, iso
 
 PAGE_SIZE = 100
@@ -20,8 +21,8 @@ _LOOKUP_BATCH = 500
 
 
 def captures_data(ctx: WebContext, url: str = "", page: int = 1) -> dict[str, Any]:
-    """Every capture of ``url`` (oldest first, with its parsed report and links to compare neighbours), or without
-    a URL the newest captures of the archive, a page at a time."""
+    """Every capture of ``url`` under any of its spellings (oldest first, with its parsed report and links to
+    compare neighbours), or without a URL the newest captures of the archive, a page at a time."""
     url = checked_text(url.strip(), "网址", MAX_URL)
     if page < 1:
         raise BadInput("页码须大于 0")
@@ -33,9 +34,10 @@ def captures_data(ctx: WebContext, url: str = "", page: int = 1) -> dict[str, An
             return {"url": None, "captures": [capture_summary(row) for row in rows[:PAGE_SIZE]], "errors": [],
                     "total": total, "page": {"number": page, "has_previous": page > 1,
                                              "has_next": len(rows) > PAGE_SIZE}}
-        rows = queries.captures_of_url(session, url)
+        rows = _captures_of(session, url)
         reports = _reports_of(session, [row.id for row in rows])
-        errors = queries.errors_of_url(session, url)
+        errors = sorted((error for spelling in spellings(url) for error in queries.errors_of_url(session, spelling)),
+                        key=lambda error: (error.at, error.id))
     captures = []
     previous = None
     for row in rows:
@@ -48,6 +50,12 @@ def captures_data(ctx: WebContext, url: str = "", page: int = 1) -> dict[str, An
             previous = row
     return {"url": url, "captures": captures, "errors": [error_summary(error) for error in errors],
             "total": len(captures), "page": {"number": 1, "has_previous": False, "has_next": False}}
+
+
+def _captures_of(session, url: str) -> list[Capture]:
+    """The captures of every spelling of ``url``, oldest first."""
+    found = {row.id: row for spelling in spellings(url) for row in queries.captures_of_url(session, spelling)}
+    return sorted(found.values(), key=lambda row: (row.timestamp, row.id))
 
 
 def _reports_of(session, capture_ids: list[int]) -> dict[int, int]:
@@ -98,27 +106,40 @@ def capture_data(ctx: WebContext, capture_id: int) -> dict[str, Any]:
     return data
 
 
-def archived_urls(ctx: WebContext, urls: Iterable[str]) -> set[str]:
-    """Which of ``urls`` the archive holds a capture of (one indexed lookup per batch)."""
-    wanted = {url: queries.url_hash(url) for url in urls if url and len(url) <= MAX_URL}
-    found: set[str] = set()
-    hashes = list(set(wanted.values()))
+def archived_urls(ctx: WebContext, urls: Iterable[str]) -> dict[str, str]:
+    """Which of ``urls`` the archive holds a capture of, each mapped to the spelling it is held under (the URL
+    itself first; one indexed lookup per batch of spellings)."""
+    wanted: dict[str, list[str]] = {}   # spelling → the requested urls it spells
+    for url in urls:
+        if url and len(url) <= MAX_URL:
+            for spelling in spellings(url):
+                wanted.setdefault(spelling, []).append(url)
+    hashes = sorted({queries.url_hash(spelling) for spelling in wanted})
+    held: set[str] = set()
     with ctx.catalog.reading() as session:
         for start in range(0, len(hashes), _LOOKUP_BATCH):
             batch = hashes[start:start + _LOOKUP_BATCH]
-            found.update(session.scalars(select(Capture.url).distinct().where(Capture.url_hash.in_(batch))))
-    return found & set(wanted)
+            held.update(session.scalars(select(Capture.url).distinct().where(Capture.url_hash.in_(batch))))
+    found: dict[str, str] = {}
+    for spelling, requested in wanted.items():  # in spelling order: the URL as written wins
+        if spelling in held:
+            for url in requested:
+                found.setdefault(url, spelling)
+    return found
 
 
 def latest_capture_id(ctx: WebContext, url: str) -> int:
+    """The newest capture of ``url`` under any of its spellings."""
     url = checked_text(url.strip(), "网址", MAX_URL)
     if not url:
-        raise BadInput("请给出网址：/captures/latest?url=…")
+        raise BadInput("请给出要查找的网址（url 参数）")
     with ctx.catalog.reading() as session:
-        row = queries.latest_capture(session, url, record_types=("response", "revisit", "resource"))
-    if row is None:
+        rows = [queries.latest_capture(session, spelling, record_types=("response", "revisit", "resource"))
+                for spelling in spellings(url)]
+    rows = [row for row in rows if row is not None]
+    if not rows:
         raise NotFound(f"存档中没有该网址的捕获：{url}")
-    return row.id
+    return max(rows, key=lambda row: (row.timestamp, row.id)).id
 
 
 def read_archived(ctx: WebContext, capture_id: int) -> ArchivedCapture:
@@ -134,4 +155,4 @@ def raw_of(ctx: WebContext, capture_id: int, *, download: bool = False) -> RawBo
     missing or damaged) propagates: the route answers it with a clear error."""
     archived = read_archived(ctx, capture_id)
     return raw_body(archived.id, archived.url, archived.status, archived.headers, archived.payload,
-                    lambda urls: archived_urls(ctx, urls), download=download)
+                    lambda urls: archived_urls(ctx, urls), ctx.urls, download=download)

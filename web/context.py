@@ -1,12 +1,14 @@
-"""What every page needs: the open catalog and archive reader, and the two ways a request can fail."""
+"""What every page needs: the open catalog and archive reader, the URL builder, and the two ways a request can
+fail."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from storage.catalog import Catalog
 from storage.reader import CaptureReader
+from web.urls import Urls
 
 # catalog ids are 64-bit integers: a larger number cannot name anything (and overflows SQLite's binding)
 MAX_ID = 2**63 - 1
@@ -24,6 +26,7 @@ class BadInput(ValueError):
 class WebContext:
     catalog: Catalog
     reader: CaptureReader
+    urls: Urls = field(default_factory=Urls)  # root-relative: what pages, redirects and archived HTML link to
 
 
 def web_context(request: Request) -> WebContext:

@@ -4,23 +4,31 @@ Rows are agencies in id order (those of the chosen level/region; with a status f
 that status in the chosen year). Counts and the on-time rate come from ``verdict_tallies`` (kept by triggers), so
 a page costs the same for ten agencies or a hundred thousand; they follow the year/level/region filters but not the
 status filter, which only picks rows. Exports hold exactly the verdicts the filters select, one row per cell shown.
+
+With ``as_of`` (``dashboard_data_as_of``) the same page shows verdicts computed as of that day instead of the
+stored ones: nothing is written, and the page says which day it is judged as of.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from monitor.verdicts import JudgedYear, judge
 from parsers.record import LEVELS
 from storage.catalog import Catalog
 from storage.catalog.models import Agency, Report, Verdict, VerdictTally
+from storage.reader import CaptureReader
 from web.context import BadInput, checked_text
 from web.labels import STATUS_LABELS, flag_label, level_label, source_label, status_label
 from web.summaries import iso
+from web.urls import Urls
 
 PAGE_SIZE = 50
 MAX_PAGE = 100_000
@@ -33,6 +41,7 @@ EXPORT_FIELDS = ("agency_id", "agency", "level", "region", "report_year", "statu
                  "publication_date", "date_source", "first_seen", "days_late", "flags", "report_id", "report_url",
                  "title", "permalink", "reason")
 _YEAR = re.compile(r"^\d{4}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -155,46 +164,129 @@ def page_cells(session: Session, flt: DashboardFilter, agency_ids: list[str]) ->
              .where(Verdict.agency_id.in_(agency_ids), *_verdict_conditions(flt)))
     cells: dict[str, dict[int, dict]] = {}
     for agency_id, year, status, days_late, report_id, deadline, published, flags in session.execute(query):
-        cells.setdefault(agency_id, {})[year] = {
-            "status": status, "label": status_label(status, days_late), "days_late": days_late,
-            "report_id": report_id, "deadline": iso(deadline), "publication_date": iso(published),
-            "flags": [{"code": flag, "label": flag_label(flag)} for flag in (flags or [])],
-        }
+        cells.setdefault(agency_id, {})[year] = _cell(status, days_late, report_id, deadline, published, flags)
     return cells
+
+
+def _cell(status: str, days_late: int | None, report_id: int | None, deadline: date | None,
+          published: date | None, flags: Iterable[str] | None) -> dict[str, Any]:
+    return {"status": status, "label": status_label(status, days_late), "days_late": days_late,
+            "report_id": report_id, "deadline": iso(deadline), "publication_date": iso(published),
+            "flags": [{"code": flag, "label": flag_label(flag)} for flag in (flags or [])]}
+
+
+@dataclass(frozen=True)
+class _Board:
+    """What one dashboard page is made of: from the stored verdicts, or from verdicts computed as of a day."""
+
+    everything: list[tuple[int, str, int]]     # (report year, status, verdicts) of all agencies
+    context: list[tuple[int, str, int]]        # … under the filter, bar its status
+    agencies: list[Agency]                     # the page's rows
+    has_next: bool
+    cells: dict[str, dict[int, dict]]
+    total: int | None
+    regions: list[str]
 
 
 def dashboard_data(session: Session, flt: DashboardFilter, page: int = 1, size: int = PAGE_SIZE) -> dict[str, Any]:
     """Everything the dashboard shows, JSON-ready: filters, options, counts, chart, rows, paging."""
+    _check_page(page)
+    context = tallies(session, flt.without_status())
+    matching = sum(cell[2] for cell in context if not flt.status or cell[1] == flt.status)
+    agencies, has_next = agency_page(session, flt, page, size,
+                                     rare=bool(flt.status) and matching < RARE_SHARE * sum(c[2] for c in context))
+    board = _Board(tallies(session, DashboardFilter()), context, agencies, has_next,
+                   page_cells(session, flt, [agency.id for agency in agencies]), count_agencies(session, flt),
+                   _regions(session, flt.region))
+    return _page_data(board, flt, page, size, None)
+
+
+def parse_as_of(value: str | None) -> date | None:
+    """The ``as_of`` query value (YYYY-MM-DD; '' means today's stored verdicts); BadInput says what is wrong."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value) if _DAY.match(value) else None
+    except ValueError:
+        day = None
+    if day is None or not 1990 <= day.year <= 2100:
+        raise BadInput(f"日期“{value}”无效：请按 YYYY-MM-DD 填写，例如 2025-01-31")
+    return day
+
+
+def dashboard_data_as_of(catalog: Catalog, reader: CaptureReader | None, flt: DashboardFilter, as_of: date,
+                         page: int = 1, size: int = PAGE_SIZE) -> dict[str, Any]:
+    """``dashboard_data`` with the verdicts computed as of the end of ``as_of`` from what the archive held by
+    then, for the agency × year pairs the catalog has verdicts for; nothing is stored. Every verdict is computed
+    (the counts need them all), so this costs what ``xxgk status --as-of`` costs, not a table read."""
+    _check_page(page)
+    with catalog.reading() as session:
+        every_agency = list(session.scalars(select(Agency).order_by(Agency.id)))
+        judged_years: dict[str, list[int]] = {}
+        for agency_id, year in session.execute(select(Verdict.agency_id, Verdict.report_year)):
+            judged_years.setdefault(agency_id, []).append(year)
+    by_agency: dict[str, dict[int, JudgedYear]] = {}
+    for result in judge(catalog, as_of=as_of, years=judged_years, reader=reader, store=False):
+        by_agency.setdefault(result.agency_id, {})[result.report_year] = result
+
+    def shown(agency: Agency) -> list[JudgedYear]:
+        return [result for year, result in sorted(by_agency.get(agency.id, {}).items())
+                if flt.year is None or year == flt.year]
+
+    chosen = [agency for agency in every_agency if (not flt.level or agency.level == flt.level)
+              and (not flt.region or agency.region == flt.region)]
+    rows = [agency for agency in chosen
+            if not flt.status or any(result.verdict.status == flt.status for result in shown(agency))]
+    first = (page - 1) * size
+    cells = {agency.id: {result.report_year: _cell(result.verdict.status, result.verdict.days_late,
+                                                   result.report_id, result.verdict.deadline,
+                                                   result.verdict.publication_date, result.flags)
+                         for result in shown(agency) if not flt.status or result.verdict.status == flt.status}
+             for agency in rows[first:first + size]}
+    regions = {agency.region for agency in every_agency if agency.region and agency.id in by_agency}
+    board = _Board(_tally(result for years in by_agency.values() for result in years.values()),
+                   _tally(result for agency in chosen for result in shown(agency)), rows[first:first + size],
+                   len(rows) > first + size, cells, None if flt.status else len(chosen),
+                   sorted(regions | ({flt.region} if flt.region else set())))
+    return _page_data(board, flt, page, size, as_of)
+
+
+def _tally(results: Iterable[JudgedYear]) -> list[tuple[int, str, int]]:
+    counted = Counter((result.report_year, result.verdict.status) for result in results)
+    return [(year, status, count) for (year, status), count in sorted(counted.items())]
+
+
+def _check_page(page: int) -> None:
     if not 1 <= page <= MAX_PAGE:
         raise BadInput(f"页码须在 1 到 {MAX_PAGE} 之间")
-    everything = tallies(session, DashboardFilter())
-    context = tallies(session, flt.without_status())
-    selected = [cell for cell in context if not flt.status or cell[1] == flt.status]
-    matching, base = sum(cell[2] for cell in selected), sum(cell[2] for cell in context)
-    agencies, has_next = agency_page(session, flt, page, size, rare=bool(flt.status) and matching < RARE_SHARE * base)
-    cells = page_cells(session, flt, [agency.id for agency in agencies])
+
+
+def _page_data(board: _Board, flt: DashboardFilter, page: int, size: int, as_of: date | None) -> dict[str, Any]:
+    context = board.context
     years = [flt.year] if flt.year is not None else sorted({year for year, _status, _count in context})
-    total = count_agencies(session, flt)
     counts = status_counts(context)
+    total = board.total
     return {
         "filters": {"year": flt.year, "level": flt.level, "region": flt.region, "status": flt.status},
+        "as_of": iso(as_of),   # None: the stored (current) verdicts
         "options": {
-            "years": sorted({year for year, _status, _count in everything}, reverse=True),
+            "years": sorted({year for year, _status, _count in board.everything}, reverse=True),
             "levels": [{"value": level, "label": level_label(level)} for level in LEVELS],
-            "regions": _regions(session, flt.region),
+            "regions": board.regions,
             "statuses": [{"value": status, "label": label} for status, label in STATUS_LABELS.items()],
         },
         "counts": [{"status": status, "label": STATUS_LABELS.get(status, status), "count": count,
                     "selected": status == flt.status} for status, count in counts.items()],
-        "verdicts": base,
-        "selected_verdicts": matching,
+        "verdicts": sum(cell[2] for cell in context),
+        "selected_verdicts": sum(cell[2] for cell in context if not flt.status or cell[1] == flt.status),
         "chart": on_time_rates(context),
         "years": years,
         "rows": [{"agency": {"id": agency.id, "name": agency.name, "level": agency.level,
                              "level_label": level_label(agency.level), "region": agency.region},
-                  "cells": {str(year): cells.get(agency.id, {}).get(year) for year in years}}
-                 for agency in agencies],
-        "page": {"number": page, "size": size, "has_previous": page > 1, "has_next": has_next,
+                  "cells": {str(year): board.cells.get(agency.id, {}).get(year) for year in years}}
+                 for agency in board.agencies],
+        "page": {"number": page, "size": size, "has_previous": page > 1, "has_next": board.has_next,
                  "total_agencies": total, "pages": max(1, -(-total // size)) if total is not None else None},
     }
 
@@ -212,9 +304,10 @@ def export_count(session: Session, flt: DashboardFilter) -> int:
     return sum(count for _year, _status, count in tallies(session, flt))
 
 
-def export_rows(catalog: Catalog, flt: DashboardFilter) -> Iterator[dict[str, Any]]:
+def export_rows(catalog: Catalog, flt: DashboardFilter, urls: Urls) -> Iterator[dict[str, Any]]:
     """Every verdict the filter selects, in the dashboard's order (agency id, report year), read in chunks of
-    short transactions so a large export never holds the database."""
+    short transactions so a large export never holds the database; ``permalink``: the report's capture, by
+    ``urls`` (absolute, since an export is read outside the site)."""
     after: tuple[str, int] | None = None
     while True:
         query = (select(Verdict, Agency.name, Agency.level, Agency.region, Report.url, Report.title,
@@ -226,7 +319,7 @@ def export_rows(catalog: Catalog, flt: DashboardFilter) -> Iterator[dict[str, An
         if after is not None:
             query = query.where(tuple_(Verdict.agency_id, Verdict.report_year) > tuple_(*after))
         with catalog.reading() as session:
-            chunk = [_export_row(*row) for row in session.execute(query)]
+            chunk = [_export_row(*row, urls) for row in session.execute(query)]
         yield from chunk
         if len(chunk) < EXPORT_CHUNK:
             return
@@ -234,7 +327,7 @@ def export_rows(catalog: Catalog, flt: DashboardFilter) -> Iterator[dict[str, An
 
 
 def _export_row(verdict: Verdict, name: str, level: str | None, region: str | None, url: str | None,
-                title: str | None, capture_id: int | None) -> dict[str, Any]:
+                title: str | None, capture_id: int | None, urls: Urls) -> dict[str, Any]:
     return {
         "agency_id": verdict.agency_id, "agency": name, "level": level, "region": region,
         "report_year": verdict.report_year, "status": verdict.status,
@@ -243,7 +336,7 @@ def _export_row(verdict: Verdict, name: str, level: str | None, region: str | No
         "publication_date": iso(verdict.publication_date), "date_source": verdict.date_source,
         "first_seen": iso(verdict.first_seen), "days_late": verdict.days_late, "flags": list(verdict.flags or []),
         "report_id": verdict.report_id, "report_url": url, "title": title,
-        "permalink": f"/captures/{capture_id}" if capture_id is not None else None,
+        "permalink": urls.capture(capture_id) if capture_id is not None else None,
         "reason": (verdict.evidence or {}).get("reason"),
     }
 

@@ -1,19 +1,24 @@
 """Archived bytes as the browser may see them.
 
-HTML is rebuilt on the server with lxml: scripts, event handlers, ``javascript:`` and other active URLs, meta
-refresh (any ``http-equiv``), ``<base>``, ``<object>``/``<embed>``/``<applet>``, frames and external style sheets
-are dropped, and links are rewritten to the archive (``/captures/latest?url=…&view=raw``) when it holds the target,
-else to the absolute original address. That is defence in depth: the response also carries a CSP ``sandbox`` with
-``default-src 'none'`` (see ``RAW_HEADERS``), so nothing in it can run even if something slipped through, and the
-UI shows it only inside ``<iframe sandbox>``. PDFs are served inline, office files and anything unknown as
-attachments, always with the type taken from the bytes, never from what the server claimed.
+HTML is rebuilt on the server with lxml, the way pywb replays a page, but without running anything: scripts,
+event handlers, ``javascript:`` and other active URLs, meta refresh (any ``http-equiv``), ``<object>``/``<embed>``/
+``<applet>``, frames and external style sheets are dropped. Every URL of the page is resolved against the page's
+own ``<base href>`` (then ``<base>`` is dropped: nothing relative is left for it to redirect) and leads into the
+archive: links to the newest capture of their target (``Urls.latest``, which finds any spelling of the URL, see
+``web.spellings``), images and backgrounds to their capture when the archive holds one, else they are removed.
+Nothing of a replayed page points at the live site. That is defence in depth: the response also carries a CSP
+``sandbox`` with ``default-src 'none'`` and ``base-uri 'none'`` (see ``RAW_HEADERS``), so nothing in it can run
+even if something slipped through, and the UI shows it only inside ``<iframe sandbox>``. PDFs are served inline,
+office files and anything unknown as attachments, always with the type taken from the bytes, never from what the
+server claimed.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit
 
 import lxml.etree
@@ -22,8 +27,9 @@ import lxml.html
 from parsers.formats.encoding import charset_from_content_type, charset_from_markup, decode_bytes
 from parsers.formats.sniff import sniff_format
 from parsers.record import FetchContext
+from web.urls import Urls
 
-RAW_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
+RAW_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; base-uri 'none'"
 RAW_HEADERS = {
     "Content-Security-Policy": RAW_CSP,
     "X-Content-Type-Options": "nosniff",
@@ -51,13 +57,15 @@ _DROP = frozenset({"script", "iframe", "frame", "frameset", "portal", "noembed",
 # and plugin elements whose content is the fallback meant for browsers without the plugin
 _UNWRAP = frozenset({"object", "embed", "applet", "param", "base", "link", "animate", "set", "animatemotion",
                      "animatetransform"})
-# attributes holding a URL the browser may follow or fetch
-_URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "background", "poster", "cite", "longdesc",
-                             "lowsrc", "dynsrc", "usemap", "codebase", "data", "xlink:href", "ping", "manifest",
-                             "icon", "profile", "classid", "archive"})
+# attributes holding a URL the browser follows when clicked, or fetches to show the page
+_FOLLOWED = frozenset({"href", "xlink:href", "cite", "longdesc", "usemap"})
+_FETCHED = frozenset({"src", "background", "poster", "lowsrc", "dynsrc", "data", "icon"})
+_FETCHED_HREF_ELEMENTS = frozenset({"image", "use", "feimage"})  # SVG elements whose href is loaded, not followed
+# URL attributes that only submit, ping or load plugins and manifests: removed whatever they name
+_NEUTRALISED = frozenset({"action", "formaction", "ping", "manifest", "codebase", "classid", "archive", "profile"})
+_URL_ATTRIBUTES = _FOLLOWED | _FETCHED | _NEUTRALISED
 # attributes dropped outright: they carry several URLs or open windows
 _DROP_ATTRIBUTES = frozenset({"srcset", "imagesrcset", "target", "srcdoc", "http-equiv", "integrity", "nonce"})
-_FETCHED = frozenset({"src", "background", "poster", "lowsrc", "dynsrc"})  # loaded, not followed
 _SAFE_DATA_IMAGE = re.compile(r"^data:image/(?:png|jpeg|gif|webp);", re.IGNORECASE)
 _CSS_URL = re.compile(r"url\(\s*(?:\"([^\"]*)\"|'([^']*)'|([^)]*?))\s*\)", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"@import\b[^;]*;?", re.IGNORECASE)
@@ -85,9 +93,13 @@ def archived_kind(payload: bytes, url: str, content_type: str | None) -> str:
     return sniff_format(payload, FetchContext(url=url, content_type=content_type))
 
 
+# ``archived(urls)``: each of the urls the archive holds, mapped to the spelling it holds it under
+Holdings = Callable[[Iterable[str]], Mapping[str, str]]
+
+
 def raw_body(capture_id: int, url: str, status: int | None, headers: list[tuple[str, str]], payload: bytes,
-             archived: Callable[[Iterable[str]], set[str]], *, download: bool = False) -> RawBody:
-    """How to serve a capture's payload. ``archived(urls)`` says which of the urls the archive holds."""
+             archived: Holdings, urls: Urls, *, download: bool = False) -> RawBody:
+    """How to serve a capture's payload; links in HTML lead to ``urls.latest`` of their target."""
     content_type = _header(headers, "content-type")
     location = _header(headers, "location")
     kind = archived_kind(payload, url, content_type)
@@ -96,11 +108,11 @@ def raw_body(capture_id: int, url: str, status: int | None, headers: list[tuple[
     if download:
         return RawBody(payload, "application/octet-stream", "attachment", filename, kind)
     if status is not None and 300 <= status < 400 and location and kind in ("empty", "html", "text"):
-        page = redirect_page(urljoin(url, location.strip()), status, archived)
+        page = redirect_page(urljoin(url, location.strip()), status, archived, urls)
         return RawBody(page.encode("utf-8"), "text/html; charset=utf-8", "inline", filename, "redirect")
     if kind == "html":
         text = _decode(payload, content_type)
-        page = rewrite_html(text, url, archived)
+        page = rewrite_html(text, url, archived, urls)
         return RawBody(page.encode("utf-8"), "text/html; charset=utf-8", "inline", filename, kind)
     if kind in ("text", "empty"):
         return RawBody(_decode(payload, content_type).encode("utf-8"), "text/plain; charset=utf-8", "inline",
@@ -147,53 +159,39 @@ def _decode(payload: bytes, content_type: str | None) -> str:
 
 # ---------------------------------------------------------------- HTML
 
-def archive_link(url: str) -> str:
-    """Where a link to ``url`` leads inside the archive: its newest capture, shown as raw (in the same frame)."""
-    return "/captures/latest?" + "url=" + quote(url, safe="") + "&view=raw"
+@dataclass(frozen=True)
+class _Link:
+    """A URL attribute to rewrite: where it points (absolute, without fragment) and its fragment."""
+
+    element: Any
+    name: str
+    target: str
+    fragment: str
+
+    @property
+    def fetched(self) -> bool:
+        """Loaded to show the page (an image), rather than followed when clicked."""
+        key = self.name.lower()
+        return key in _FETCHED or (key in ("href", "xlink:href")
+                                   and _local_name(self.element.tag) in _FETCHED_HREF_ELEMENTS)
 
 
-def rewrite_html(text: str, page_url: str, archived: Callable[[Iterable[str]], set[str]]) -> str:
-    """The page without anything active, its links pointing into the archive where it can."""
+def rewrite_html(text: str, page_url: str, archived: Holdings, urls: Urls) -> str:
+    """The page without anything active, every URL in it resolved against its own base and leading into the
+    archive, or removed."""
     root = _parse(text)
     if root is None:
         return _EMPTY_PAGE
     base_url = _base_url(root, page_url)
     _remove_active(root)
-    links = []  # (element, attribute, absolute url without fragment, fragment)
-    for element in root.iter(lxml.etree.Element):
-        for name in list(element.attrib):
-            if name.lower() not in _URL_ATTRIBUTES:
-                continue
-            if _url_text(element.attrib[name]).lower().startswith(_INERT_SCHEMES) and name.lower() == "href":
-                continue  # mail and phone links open nothing inside the sandbox
-            target = _absolute(element.attrib[name], base_url)
-            if target is None:
-                del element.attrib[name]
-            elif target[0].startswith("data:"):
-                if not (element.tag == "img" and name.lower() == "src"):
-                    del element.attrib[name]  # only images may be inline data (the CSP allows img-src data:)
-            else:
-                links.append((element, name, *target))
-    styles = [element for element in root.iter(lxml.etree.Element)
-              if element.get("style") or (_local_name(element.tag) == "style" and element.text)]
-    css_targets = {target for element in styles for target in _css_urls(_style_text(element), base_url)}
-    holdings = archived({target for _element, _name, target, _fragment in links} | css_targets)
-    for element in styles:
-        _set_style_text(element, _rewrite_css(_style_text(element), base_url, holdings))
-    for element, name, target, fragment in links:
-        if target in holdings:
-            element.attrib[name] = archive_link(target) + (f"#{fragment}" if fragment else "")
-        elif name.lower() in _FETCHED:
-            del element.attrib[name]  # not archived: the sandbox would block the live fetch anyway
-            element.attrib["data-original-src"] = target
-        else:
-            element.attrib[name] = target + (f"#{fragment}" if fragment else "")
-    head = root.find("head")
-    if head is None:
-        head = lxml.etree.Element("head")
-        root.insert(0, head)
-    head.insert(0, lxml.etree.Element("meta", charset="utf-8"))
-    return "<!DOCTYPE html>\n" + lxml.html.tostring(root, encoding="unicode", method="html")
+    links = _url_attributes(root, base_url)
+    styled = _styled_elements(root)
+    holdings = archived({link.target for link in links} | _css_targets(styled, base_url))
+    for element in styled:
+        _set_style_text(element, _rewrite_css(_style_text(element), base_url, holdings, urls))
+    for link in links:
+        _point_into_archive(link, holdings, urls)
+    return _serialise(root)
 
 
 _EMPTY_PAGE = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body></body></html>"
@@ -220,6 +218,13 @@ def _base_url(root, page_url: str) -> str:
 
 
 def _remove_active(root) -> None:
+    _drop_active_elements(root)
+    _drop_active_attributes(root)
+
+
+def _drop_active_elements(root) -> None:
+    """Scripts, frames and their kin go with their content; plugins, <base>, <link> and meta refresh/charset
+    go but leave their content (the fallback text)."""
     for element in list(root.iter(lxml.etree.Element)):
         tag = _local_name(element.tag)
         if element is root or element.getparent() is None:
@@ -229,6 +234,11 @@ def _remove_active(root) -> None:
         elif tag in _UNWRAP or (tag == "meta" and (element.get("http-equiv") is not None
                                                    or element.get("charset") is not None)):
             element.drop_tag()
+
+
+def _drop_active_attributes(root) -> None:
+    """Event handlers, script URLs, active CSS, attributes that open windows or carry several URLs, and what
+    a form would submit to."""
     for element in root.iter(lxml.etree.Element):
         if _local_name(element.tag) == "style" and _ACTIVE_TEXT.search(element.text or ""):
             element.text = ""
@@ -242,6 +252,63 @@ def _remove_active(root) -> None:
         if _local_name(element.tag) == "form":
             element.attrib.pop("action", None)
             element.attrib.pop("method", None)
+
+
+def _url_attributes(root, base_url: str) -> list[_Link]:
+    """Every http(s) URL attribute left after ``_remove_active``; the others are settled here: in-page anchors
+    and mail/phone links stay, inline data stays on images only, neutralised and unusable URLs are removed."""
+    links = []
+    for element in root.iter(lxml.etree.Element):
+        for name in list(element.attrib):
+            key = name.lower()
+            if key not in _URL_ATTRIBUTES:
+                continue
+            value = _url_text(element.attrib[name])
+            if key in _NEUTRALISED:
+                del element.attrib[name]
+            elif value.startswith("#"):
+                element.attrib[name] = value  # this document: no base, no archive lookup, no reload
+            elif key == "href" and value.lower().startswith(_INERT_SCHEMES):
+                continue  # mail and phone links open nothing inside the sandbox
+            elif (target := _absolute(value, base_url)) is None:
+                del element.attrib[name]
+            elif target[0].startswith("data:"):
+                if not (_local_name(element.tag) == "img" and key == "src"):
+                    del element.attrib[name]  # only images may be inline data (the CSP allows img-src data:)
+            else:
+                links.append(_Link(element, name, *target))
+    return links
+
+
+def _point_into_archive(link: _Link, holdings: Mapping[str, str], urls: Urls) -> None:
+    """A followed link always leads to the archive's newest capture of its target (a clear "not archived" page
+    when there is none: never the live site); a fetched resource only when the archive holds it."""
+    stored = holdings.get(link.target)
+    if stored is None and link.fetched:
+        del link.element.attrib[link.name]  # nothing to load; the sandbox would block the live fetch anyway
+        link.element.attrib["data-original-src"] = link.target
+        return
+    link.element.attrib[link.name] = urls.latest(stored or link.target, raw=True) + (
+        f"#{link.fragment}" if link.fragment else "")
+
+
+def _styled_elements(root) -> list:
+    return [element for element in root.iter(lxml.etree.Element)
+            if element.get("style") or (_local_name(element.tag) == "style" and element.text)]
+
+
+def _css_targets(styled: list, base_url: str) -> set[str]:
+    return {target for element in styled for target in _css_urls(_style_text(element), base_url)}
+
+
+def _serialise(root) -> str:
+    """The document as UTF-8 HTML (what the response says), with its own charset declaration first."""
+    head = root.find("head")
+    if head is None:
+        head = lxml.etree.Element("head")
+        root.insert(0, head)
+    head.insert(0, lxml.etree.Element("meta", charset="utf-8"))
+    return "<!DOCTYPE html>\n" + lxml.html.tostring(root, encoding="unicode", method="html")
 
 
 def _url_text(value: str) -> str:
@@ -271,7 +338,7 @@ def _css_urls(css: str, base_url: str) -> set[str]:
     return found
 
 
-def _rewrite_css(css: str, base_url: str, holdings: set[str]) -> str:
+def _rewrite_css(css: str, base_url: str, holdings: Mapping[str, str], urls: Urls) -> str:
     """``url(…)`` to the archived copy when we have it, else ``none``; ``@import`` dropped (no external CSS)."""
     def replace(match: re.Match) -> str:
         target = _absolute(next(group for group in match.groups() if group is not None), base_url)
@@ -279,7 +346,8 @@ def _rewrite_css(css: str, base_url: str, holdings: set[str]) -> str:
             return "none"
         if target[0].startswith("data:"):
             return match.group(0)
-        return f'url("{archive_link(target[0])}")' if target[0] in holdings else "none"
+        stored = holdings.get(target[0])
+        return f'url("{urls.latest(stored, raw=True)}")' if stored else "none"
 
     return _CSS_URL.sub(replace, _CSS_IMPORT.sub("", css))
 
@@ -309,14 +377,14 @@ def _local_name(tag) -> str:
     return tag.rsplit(":", 1)[-1].lower()
 
 
-def redirect_page(target: str, status: int, archived: Callable[[Iterable[str]], set[str]]) -> str:
-    """What an archived redirect shows: where it pointed, as a link into the archive when we have that page."""
+def redirect_page(target: str, status: int, archived: Holdings, urls: Urls) -> str:
+    """What an archived redirect shows: where it pointed, as a link into the archive."""
     resolved = _absolute(target, target)
     if resolved is None:
         body = f"<p>抓取时该网址返回 HTTP {status}，重定向目标无法显示。</p>"
         return _EMPTY_PAGE.replace("<body></body>", f"<body>{body}</body>")
     url, fragment = resolved
-    href = archive_link(url) if url in archived({url}) else url
+    href = urls.latest(archived({url}).get(url) or url, raw=True)
     element = lxml.html.fragment_fromstring("<p></p>")
     element.text = f"抓取时该网址返回 HTTP {status}，重定向到："
     link = lxml.etree.SubElement(element, "a", href=href + (f"#{fragment}" if fragment else ""))
