@@ -7,12 +7,15 @@ All five live on ONE server, each under its own path prefix (simpler than Host h
 | /trs/       | TRS WCM                | 示范区卫生健康局 sfq-wjj     | department | GBK pages, createPageHTML pagination, t2023… URLs, late report, 301, 404, robots |
 | /hanweb/    | Hanweb (大汉)           | 样例区卫生健康局 ylx-wjj     | department | art/Y/M/D URLs, ?page=N, missing year, back-dated report, 500 |
 | /vsb/       | VSB (博达)              | 示范区人民政府 sfq-gov       | government | info/1362/N.htm URLs, 信息公开目录 box, 31 March deadline, redirect loop |
-| /jsportal/  | listing filled by JS    | 示范区医疗保障局 sfq-ybj     | department | empty <ul id="list"> + list.json, broken 勾稽 rule, slow page |
+| /jsportal/  | listing filled by JS    | 示范区医疗保障局 sfq-ybj     | department | empty <ul id="list"> + list.json, broken 勾稽 rule, slow page, copied report |
 | /files/     | attachments only        | 演示区卫生和计划生育局 ysq-wjw | department | direct PDF/DOCX links, a page with a PDF attachment, 2008-rule years |
 
-Every report is built from one of the five real seeds (demo/seeds) by ``substitute``: real place names,
-addresses, phone numbers and e-mail addresses are replaced by fictional ones, years are shifted, the tables' numbers
-are kept (so the 勾稽 facts stay checkable) except where a case needs one changed.
+The 2021-format reports are written for their agency and year by ``demo.narrative`` (each agency its own voice,
+each year its own events and numbers, the tables filled from those numbers), so that no two honest reports look
+copied. Exactly one is not honest: sfq-ybj's 2024 report reuses its 2023 text with only the year and the numbers
+changed and one paragraph added (``expected_*`` mark it ``copied``). The older reports (2015–2018 formats) are built from the real seeds
+(demo/seeds) by ``substitute``: real place names, addresses, phone numbers and e-mail addresses are replaced by
+fictional ones.
 
 Everything here is pure and deterministic: fixed dates (Beijing time), no clock, no randomness; the same edition
 always renders the same bytes. ``DemoPortals(edition=2)`` is the same sites after two changes made "later":
@@ -46,6 +49,7 @@ from importlib import resources
 from typing import Iterable, Mapping
 from urllib.parse import urlsplit
 
+from demo.narrative import STORIES, Story, compose
 from demo.render import (
     Paragraph,
     SeedDocument,
@@ -73,6 +77,7 @@ CONTENT_TYPES = {
 ON_TIME, LATE, MISSING, PENDING = "on_time", "late", "missing", "pending"
 FLAG_BACKDATED = "backdated"                  # (verdict flag id as in monitor.flags) the portal's date is earlier than the report really appeared
 FLAG_EDITED = "changed"                       # same URL, content changed (edition ≥ 2); verdict flag id as in monitor.flags
+FLAG_COPIED = "copied"                        # the text reuses the agency's previous-year report; verdict flag id as in monitor.flags
 FLAG_REDIRECTED = "redirected"                # the listing links an old URL that answers 301 → the report
 FLAG_CONSISTENCY = "consistency_broken"       # one table number changed so that a 勾稽 rule fails
 FLAG_DEADLINE_DAY = "on_deadline_day"         # published on the deadline itself: still on time
@@ -132,10 +137,11 @@ class ReportSpec:
     title: str                        # as on the listing
     published: datetime               # the date the portal shows (PubDate / listing / 公开日期)
     path: str                         # where the document is served
-    seed: str
-    replacements: tuple[tuple[str, str], ...]
     printed_name: str                 # the agency name as the report itself prints it
     key_strings: tuple[str, ...]      # text the document contains (edition 1)
+    story: Story | None = None        # a report written for its agency and year (demo.narrative) …
+    seed: str | None = None           # … or a real seed with its names replaced
+    replacements: tuple[tuple[str, str], ...] = ()
     formats: tuple[str, ...] = ("html",)
     listing_path: str | None = None   # the href on the listing, when it is an old URL that redirects
     attachment_path: str | None = None  # the PDF behind a short attachment page
@@ -287,50 +293,24 @@ def _copy_block(block: Paragraph | Table) -> Paragraph | Table:
     return replace(block)
 
 
-def _seed001_replacements(*, name: str, place: str, year: int, signing: str, email: str,
-                          own_words: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
-    """Seed 001 (临淄区卫生健康局, 2022, 2021 format) as ``name`` in ``place`` for report year ``year``."""
-    words = {
-        "临淄区卫生健康局": name,
-        "淄博市临淄区晏婴路199号": f"示范市{place}文明路199号",
-        "邮编：255400": "邮编：000000",
-        "0533-7181093": "0000-1234567",
-        "linzqwjjbgs@zb.shandong.cn": email,
-        "临政办字": place[0] + "政办字",
-        "临淄区": place,
-        "临淄": place[:-1],
-        "2022年": f"{year}年",
-        "〔2022〕": f"〔{year}〕",
-        "2020年": f"{year - 2}年",
-        "2023年1月29日": signing,
-    }
-    words.update(own_words or {})
-    return tuple(words.items())
-
-
-def _chinese_date(value: date) -> str:
-    return f"{value.year}年{value.month}月{value.day}日"
-
-
-# Seed 001 turned into a government's or another department's report: its own short names in the running text.
-_GOVERNMENT_WORDS = {"区卫生健康局": "区人民政府", "区卫健局": "区政府", "我局": "本机关", "卫健系统": "全区政府系统"}
-_YBJ_WORDS = {"区卫生健康局": "区医疗保障局", "区卫健局": "区医保局", "卫健系统": "医保系统", "卫生健康": "医疗保障"}
-
-
-def _from_seed001(agency_id: str, name: str, place: str, year: int, published: str, signed: date, path: str,
-                  email: str, own_words: Mapping[str, str] | None = None, **extra) -> ReportSpec:
+def _narrated(agency_id: str, year: int, published: str, signed: date, path: str, key_strings: tuple[str, ...],
+              **extra) -> ReportSpec:
+    """A 2021-format report whose text ``demo.narrative`` wrote for this agency and year."""
+    story = STORIES[(agency_id, year)]
+    flags = extra.pop("flags", ())
+    if story.copied_from is not None:
+        flags = (*flags, FLAG_COPIED)
     return ReportSpec(
         agency_id=agency_id,
         year=year,
-        title=f"{name}{year}年政府信息公开工作年度报告",
+        title=f"{story.voice.name}{year}年政府信息公开工作年度报告",
         published=_at(published),
         path=path,
-        seed="001",
-        replacements=_seed001_replacements(name=name, place=place, year=year, signing=_chinese_date(signed),
-                                           email=email, own_words=own_words),
-        printed_name=name,
-        key_strings=(f"数据统计期限从{year}年1月1日到12月31日止", "主动公开各类信息745条"),
+        printed_name=story.voice.name,
+        key_strings=key_strings,
+        story=story,
         signing_date=signed,
+        flags=flags,
         **extra,
     )
 
@@ -377,20 +357,20 @@ _TRS_COLUMN_DIR = "/trs/xxgk/xxgknb/"
 
 REPORTS: tuple[ReportSpec, ...] = (
     # --- sfq-wjj (TRS, GBK): 2021 on time behind a 301, 2022 late by 10 days, 2023 edited in edition 2, 2024 none
-    _from_seed001(
-        "sfq-wjj", "示范区卫生健康局", "示范区", 2021, "2022-01-25 15:00", date(2022, 1, 24),
-        _TRS_COLUMN_DIR + "202201/t20220125_7100101.html", "sfqwjj@example.gov.cn",
+    _narrated(
+        "sfq-wjj", 2021, "2022-01-25 15:00", date(2022, 1, 24), _TRS_COLUMN_DIR + "202201/t20220125_7100101.html",
+        ("主动公开各类政府信息612条", "疫苗接种点位、时间安排和接种须知等信息96条"),
         listing_path=_TRS_COLUMN_DIR + "202201/t20220125_7100001.html", flags=(FLAG_REDIRECTED,),
         note="栏目列表仍链接旧网址，旧网址 301 跳转到新网址。",
     ),
-    _from_seed001(
-        "sfq-wjj", "示范区卫生健康局", "示范区", 2022, "2023-02-10 09:30", date(2023, 1, 29),
-        _TRS_COLUMN_DIR + "202302/t20230208_7100002.html", "sfqwjj@example.gov.cn",
+    _narrated(
+        "sfq-wjj", 2022, "2023-02-10 09:30", date(2023, 1, 29), _TRS_COLUMN_DIR + "202302/t20230208_7100002.html",
+        ("在政府网站发布各类信息689条", "编发疫情防控答问41期"),
         note="部门报告，2023-02-10 发布，超过 2023-01-31 期限 10 天；网址日期（2月8日）是稿件创建日，不是发布日期。",
     ),
-    _from_seed001(
-        "sfq-wjj", "示范区卫生健康局", "示范区", 2023, "2024-01-29 10:20", date(2024, 1, 26),
-        _TRS_COLUMN_DIR + "202401/t20240129_7100003.html", "sfqwjj@example.gov.cn",
+    _narrated(
+        "sfq-wjj", 2023, "2024-01-29 10:20", date(2024, 1, 26), _TRS_COLUMN_DIR + "202401/t20240129_7100003.html",
+        ("主动公开各类信息745条", "“双随机、一公开”抽查结果58条"),
         revision=Revision(edition=2, at=_at("2025-06-16 10:00"),
                           sentence=("主动公开各类信息745条", "主动公开各类信息812条"),
                           cell=(0, 9, 1, "173", "185")),
@@ -410,51 +390,52 @@ REPORTS: tuple[ReportSpec, ...] = (
         printed_name="样例区卫计局", key_strings=("累计主动公开政府信息已达689条",),
         note="2018年及以前的报告，期限为次年3月31日（2008年条例第三十一条）；报告以旧名称“卫计局”署名。",
     ),
-    _from_seed001(
-        "ylx-wjj", "样例区卫生健康局", "样例区", 2021, "2022-01-20 11:00", date(2022, 1, 18),
-        "/hanweb/art/2022/1/20/art_1229_88123.html", "ylxwjj@example.gov.cn",
+    _narrated(
+        "ylx-wjj", 2021, "2022-01-20 11:00", date(2022, 1, 18), "/hanweb/art/2022/1/20/art_1229_88123.html",
+        ("本局全年主动公开政府信息356条",),
     ),
-    _from_seed001(
-        "ylx-wjj", "样例区卫生健康局", "样例区", 2023, "2024-01-26 10:00", date(2024, 1, 25),
-        "/hanweb/art/2025/6/20/art_1229_88501.html", "ylxwjj@example.gov.cn",
+    _narrated(
+        "ylx-wjj", 2023, "2024-01-26 10:00", date(2024, 1, 25), "/hanweb/art/2025/6/20/art_1229_88501.html",
+        ("主动公开政府信息418条",),
         listed_from_edition=2, appeared=_at("2025-06-20 17:42"), flags=(FLAG_BACKDATED,),
         note="倒签：页面与列表均显示 2024-01-26，但第1版列表（抓取时间晚于该日期）没有这篇、其网址在第1版返回 404；"
              "第2版才出现。网址日期与 Last-Modified 为 2025-06-20。",
     ),
-    _from_seed001(
-        "ylx-wjj", "样例区卫生健康局", "样例区", 2024, "2025-01-22 09:00", date(2025, 1, 21),
-        "/hanweb/art/2025/1/22/art_1229_88420.html", "ylxwjj@example.gov.cn",
+    _narrated(
+        "ylx-wjj", 2024, "2025-01-22 09:00", date(2025, 1, 21), "/hanweb/art/2025/1/22/art_1229_88420.html",
+        ("本年度主动公开政府信息447条",),
     ),
     # --- sfq-gov (VSB, government, 31 March): 2022 on time, 2023 on the deadline day, 2024 late by 8 days
-    _from_seed001(
-        "sfq-gov", "示范区人民政府", "示范区", 2022, "2023-03-28 10:00", date(2023, 3, 27),
-        "/vsb/info/1362/198421.htm", "sfqzf@example.gov.cn", own_words=_GOVERNMENT_WORDS,
+    _narrated(
+        "sfq-gov", 2022, "2023-03-28 10:00", date(2023, 3, 27), "/vsb/info/1362/198421.htm",
+        ("主动公开政府信息2864条", "收到政府信息公开申请36件"),
         note="政府报告期限为次年3月31日：2023-03-28 按时（若按部门的1月31日期限则会误判为逾期）。",
     ),
-    _from_seed001(
-        "sfq-gov", "示范区人民政府", "示范区", 2023, "2024-03-31 17:00", date(2024, 3, 29),
-        "/vsb/info/1362/198554.htm", "sfqzf@example.gov.cn", own_words=_GOVERNMENT_WORDS,
+    _narrated(
+        "sfq-gov", 2023, "2024-03-31 17:00", date(2024, 3, 29), "/vsb/info/1362/198554.htm",
+        ("全年主动公开政府信息3105条",),
         flags=(FLAG_DEADLINE_DAY,), note="期限当天发布，按时。",
     ),
-    _from_seed001(
-        "sfq-gov", "示范区人民政府", "示范区", 2024, "2025-04-08 09:00", date(2025, 4, 3),
-        "/vsb/info/1362/198601.htm", "sfqzf@example.gov.cn", own_words=_GOVERNMENT_WORDS,
+    _narrated(
+        "sfq-gov", 2024, "2025-04-08 09:00", date(2025, 4, 3), "/vsb/info/1362/198601.htm",
+        ("主动公开政府信息3342条",),
         note="2025-04-08 发布，超过 2025-03-31 期限 8 天。",
     ),
-    # --- sfq-ybj (JS listing): 2022 on time, 2023 on the deadline day with a broken 勾稽 rule, 2024 on time
-    _from_seed001(
-        "sfq-ybj", "示范区医疗保障局", "示范区", 2022, "2023-01-18 14:30", date(2023, 1, 17),
-        "/jsportal/c/2023-01-18/7011305.shtml", "sfqybj@example.gov.cn", own_words=_YBJ_WORDS,
+    # --- sfq-ybj (JS listing): 2022 on time, 2023 on the deadline day with a broken 勾稽 rule, 2024 on time but copied
+    _narrated(
+        "sfq-ybj", 2022, "2023-01-18 14:30", date(2023, 1, 17), "/jsportal/c/2023-01-18/7011305.shtml",
+        ("全年主动公开政府信息386条",),
     ),
-    _from_seed001(
-        "sfq-ybj", "示范区医疗保障局", "示范区", 2023, "2024-01-31 16:00", date(2024, 1, 30),
-        "/jsportal/c/2024-01-31/7052210.shtml", "sfqybj@example.gov.cn", own_words=_YBJ_WORDS,
+    _narrated(
+        "sfq-ybj", 2023, "2024-01-31 16:00", date(2024, 1, 30), "/jsportal/c/2024-01-31/7052210.shtml",
+        ("本年度共主动公开信息402条",),
         broken_cell=(1, 3, 3, "3"), flags=(FLAG_DEADLINE_DAY, FLAG_CONSISTENCY),
         note="期限当天发布，按时；表三“一、本年新收”自然人改为 3（总计仍为 2），违反列平衡与行合计两条勾稽规则。",
     ),
-    _from_seed001(
-        "sfq-ybj", "示范区医疗保障局", "示范区", 2024, "2025-01-16 10:00", date(2025, 1, 15),
-        "/jsportal/c/2025-01-16/7097241.shtml", "sfqybj@example.gov.cn", own_words=_YBJ_WORDS,
+    _narrated(
+        "sfq-ybj", 2024, "2025-01-16 10:00", date(2025, 1, 15), "/jsportal/c/2025-01-16/7097241.shtml",
+        ("本年度共主动公开信息431条",),
+        note="疑似雷同：正文照搬本机关2023年报告，只改了年份和数字、补了一段新内容（唯一一篇刻意雷同的示范报告）。",
     ),
     # --- ysq-wjw (attachments only; report years ≤ 2018: 31 March for departments too): 2016 missing
     ReportSpec(
@@ -691,7 +672,10 @@ def registry_yaml_text() -> str:
 
 def report_document(report: ReportSpec, edition: int) -> SeedDocument:
     """The report's text and tables as they stand in ``edition``."""
-    doc = substitute(load_seed(report.seed), dict(report.replacements))
+    if report.story is not None:
+        doc = compose(report.story, signed=report.signing_date or report.published.date())
+    else:
+        doc = substitute(load_seed(report.seed), dict(report.replacements))
     if report.broken_cell is not None:
         table, row, col, text = report.broken_cell
         doc = with_changed_cell(doc, table, row, col, text)
@@ -713,11 +697,10 @@ def _extra_document(page: ExtraPage) -> SeedDocument:
 
 
 def _private_document() -> SeedDocument:
-    """What hides behind robots.txt: a report-like draft that would wrongly fill sfq-wjj's 2024 gap."""
-    words = _seed001_replacements(name="示范区卫生健康局", place="示范区", year=2024, signing="2025年1月9日",
-                                  email="sfqwjj@example.gov.cn")
-    doc = substitute(load_seed("001"), dict(words))
-    return replace(doc, title=doc.title + "（内部审核稿）")
+    """What hides behind robots.txt: a report-like draft that would wrongly fill sfq-wjj's 2024 gap (last year's
+    text with the year changed, as drafts begin)."""
+    draft = replace(STORIES[("sfq-wjj", 2023)], year=2024)
+    return compose(draft, signed=date(2025, 1, 9), title_suffix="（内部审核稿）")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -140,6 +140,29 @@ def with_changed_cell(doc: SeedDocument, table_index: int, row: int, col: int, n
     raise IndexError(f"no cell covers ({row}, {col})")  # unreachable: _layout refuses holes
 
 
+def filled_table(table: Table, values: dict[tuple[int, int], str]) -> Table:
+    """A copy of ``table`` where the cell covering each grid position (row, col) of ``values`` reads its text.
+
+    Coordinates are those of ``table_grid``; two positions inside one merged cell must not ask for different text.
+    """
+    filled = copy.deepcopy(table)
+    n_rows, n_cols, placements = _layout(filled)
+    owners = {}
+    for top, left, cell in placements:
+        for r in range(top, top + cell.rowspan):
+            for c in range(left, left + cell.colspan):
+                owners[(r, c)] = cell
+    written: dict[int, str] = {}
+    for (row, col), text in values.items():
+        if (row, col) not in owners:
+            raise IndexError(f"table is {n_rows}×{n_cols}, no cell ({row}, {col})")
+        cell = owners[(row, col)]
+        if written.setdefault(id(cell), text) != text:
+            raise ValueError(f"cell ({row}, {col}) is merged with a cell already set to {written[id(cell)]!r}")
+        cell.text = text
+    return filled
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # HTML
 

@@ -2,20 +2,29 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
-from datetime import date
+import time
+from datetime import date, datetime
 
 import pytest
 
+from demo.narrative import COPIED
 from demo.portals import DemoPortals
 from demo.server import DemoServer
+from monitor.clock import today
 from registry.agencies import dump_registry
 from storage.catalog import Catalog, queries
 from storage.config import Config
 from tests.test_cli_parse import run
 
-AS_OF = date(2026, 6, 1)
+# As a user runs the demo: judged as of today in Beijing. The archive's captures are taken now, and a verdict as of
+# an earlier day cannot count what was archived after it (it would be 无法判断).
+AS_OF = today()
 STATUS_LABELS = {"on_time": "按时", "late": "逾期", "missing": "未发布", "pending": "未到期"}
+# The verdict flags (monitor.flags) and how the table prints them; the demo's other expected flags describe the
+# portal (a redirect, a broken table…) and are not verdict flags.
+FLAG_LABELS = {"backdated": "倒签", "changed": "发布后修改", "removed": "已删除", "copied": "疑似雷同"}
 
 
 def _env(data_dir) -> dict:
@@ -28,6 +37,29 @@ def _verdicts(data_dir) -> dict[tuple[str, int], str]:
     catalog = Catalog.open(Config.from_env(env={}, data_dir=data_dir))
     with catalog.reading() as session:
         return {(v.agency_id, v.report_year): v.status for v in queries.verdicts(session)}
+
+
+def _judged(data_dir) -> dict[tuple[str, int], tuple]:
+    """(status, days late, verdict flags) of every stored verdict."""
+    catalog = Catalog.open(Config.from_env(env={}, data_dir=data_dir))
+    try:
+        with catalog.reading() as session:
+            return {(v.agency_id, v.report_year): (v.status, v.days_late, set(v.flags))
+                    for v in queries.verdicts(session)}
+    finally:
+        catalog.close()
+
+
+def _expected(portals: DemoPortals) -> dict[tuple[str, int], tuple]:
+    return {(v.agency_id, v.report_year): (v.status, v.days_late, set(v.flags) & set(FLAG_LABELS))
+            for v in portals.expected_verdicts(AS_OF)}
+
+
+def _flagged_rows(out: str, flag: str) -> list[tuple[str, str]]:
+    """(agency name, year) of every row of the printed table that carries ``flag``'s label."""
+    rows = [line.split() for line in out.splitlines()]
+    return [(row[0], row[2]) for row in rows
+            if len(row) > 3 and re.fullmatch(r"\d{4}", row[2]) and FLAG_LABELS[flag] in row[-1]]
 
 
 def _evidence(data_dir) -> list[dict]:
@@ -47,7 +79,8 @@ def test_demo_crawls_and_prints_the_timeliness_table(tmp_path):
     assert "演示门户：http://127.0.0.1:" in out
     assert "xxgk serve" in out and "http://127.0.0.1:8000/" in out
     expected = DemoPortals().expected_verdicts(AS_OF)
-    assert _verdicts(data_dir) == {(v.agency_id, v.report_year): v.status for v in expected}
+    # every verdict exactly: status, days late and flags — 疑似雷同 on the one copied report and nowhere else
+    assert _judged(data_dir) == _expected(DemoPortals())
     # every report published as a web page has a screenshot in its evidence; attachments (PDF, DOCX) have none
     bundles = _evidence(data_dir)
     pages = [bundle for bundle in bundles if bundle["report_url"].endswith((".html", ".htm", ".shtml"))]
@@ -60,6 +93,9 @@ def test_demo_crawls_and_prints_the_timeliness_table(tmp_path):
         if verdict.status == "late":
             wanted.add(str(verdict.days_late))
         assert any(wanted <= set(row) for row in rows), (verdict, out)
+    copied = DemoPortals().agency(COPIED[0]).name, str(COPIED[1])
+    assert _flagged_rows(out, "copied") == [copied], out
+    assert _flagged_rows(out, "backdated") == _flagged_rows(out, "changed") == []
 
 
 def _free_port() -> int:
@@ -76,17 +112,20 @@ def test_second_demo_run_shows_the_changed_and_the_backdated_report(tmp_path):
     second = run("demo", "--port", port, "--edition", "2", "--as-of", AS_OF.isoformat(), "--quiet",
                  env=_env(data_dir))
     assert second.returncode == 0, second.stderr[-2000:]
+    assert _judged(data_dir) == _expected(DemoPortals(edition=2))
     catalog = Catalog.open(Config.from_env(env={}, data_dir=data_dir))
     with catalog.reading() as session:
         stored = {(v.agency_id, v.report_year): v for v in queries.verdicts(session)}
-    verdict_flags = {"backdated", "changed", "removed"}
-    for expected in DemoPortals(edition=2).expected_verdicts(AS_OF):
-        verdict = stored[(expected.agency_id, expected.report_year)]
-        assert verdict.status == expected.status, expected
-        assert set(verdict.flags) & verdict_flags == set(expected.flags) & verdict_flags, expected
+    catalog.close()
     changed = stored[("sfq-wjj", 2023)].evidence["changed"]
     assert any(cell["old"] == 173 and cell["new"] == 185 for cell in changed["cells"]), changed
-    assert "倒签" in second.stdout and "发布后修改" in second.stdout
+    copied = stored[COPIED].evidence["copied"]
+    assert (copied["relation"], copied["other_agency_id"], copied["other_report_year"]) == \
+        ("previous_year", COPIED[0], COPIED[1] - 1)
+    names = {agency.id: agency.name for agency in DemoPortals().agencies}
+    assert _flagged_rows(second.stdout, "backdated") == [(names["ylx-wjj"], "2023")]
+    assert _flagged_rows(second.stdout, "changed") == [(names["sfq-wjj"], "2023")]
+    assert _flagged_rows(second.stdout, "copied") == [(names[COPIED[0]], str(COPIED[1]))]
 
 
 @pytest.fixture()
@@ -139,3 +178,62 @@ def test_schedule_rejects_a_bad_interval(tmp_path):
     result = run("schedule", "--every", "soon", env=_env(tmp_path / "d"))
     assert result.returncode == 1
     assert "--every takes a duration" in result.stderr
+
+
+# ---------------------------------------------------------------- crawl_and_judge in one long-lived process
+
+CRAWL_OVERRIDES = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "LOG_LEVEL": "WARNING"}
+
+
+def _one_agency(registry_path, agency_id: str = "sfq-gov"):
+    from registry.agencies import load_registry
+
+    return [agency for agency in load_registry(registry_path) if agency.id == agency_id]
+
+
+def _open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_crawl_after_crawl_in_one_process_leaves_no_file_open(tmp_path, demo_registry):
+    """`xxgk schedule` runs crawl_and_judge run after run in one process: each run closes what it opened."""
+    from cli.crawl import crawl_and_judge
+
+    config = Config.from_env({}, data_dir=tmp_path / "data")
+    agencies = _one_agency(demo_registry)
+    crawl_and_judge(config, agencies, overrides=CRAWL_OVERRIDES, quiet=True, screenshots=False)
+    baseline = _open_files()  # after a first run: imports and process-wide caches are in place
+    for _ in range(3):
+        crawl_and_judge(config, agencies, overrides=CRAWL_OVERRIDES, quiet=True, screenshots=False)
+    assert _open_files() <= baseline + 1
+
+
+def test_crawl_judges_as_of_the_day_in_beijing_whatever_the_machines_time_zone(tmp_path, demo_registry,
+                                                                               monkeypatch):
+    from cli.crawl import crawl_and_judge
+    from monitor.clock import today
+    from parsers.beijing import BEIJING
+
+    # a POSIX zone whose calendar day differs from Beijing's right now: UTC-12 is 20 h behind, UTC+14 6 h ahead
+    monkeypatch.setenv("TZ", "XXX+12" if datetime.now(BEIJING).hour < 20 else "XXX-14")
+    time.tzset()
+    try:
+        assert date.today() != today()
+        before = today()
+        crawl_and_judge(Config.from_env({}, data_dir=tmp_path / "data"), _one_agency(demo_registry),
+                        overrides=CRAWL_OVERRIDES, quiet=True, screenshots=False)
+        after = today()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    days = {before.isoformat(), after.isoformat()}
+    catalog = Catalog.open(Config.from_env(env={}, data_dir=tmp_path / "data"))
+    try:
+        with catalog.reading() as session:
+            stored = queries.verdicts(session)
+    finally:
+        catalog.close()
+    # a year without a report says as of which day it is missing or pending
+    unseen = [verdict.evidence["reason"] for verdict in stored if verdict.status in ("missing", "pending")]
+    assert unseen and all(any(f"截至 {day}" in reason for day in days) for reason in unseen), unseen
+    assert {verdict.evidence["as_of"] for verdict in stored} <= days

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import date
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import urljoin
@@ -20,22 +21,28 @@ import lxml.html
 import pdfplumber
 import pytest
 
+from demo.narrative import COPIED, STORIES
 from demo.portals import (
     AGENCIES,
     BEIJING,
     FLAG_BACKDATED,
     FLAG_CONSISTENCY,
+    FLAG_COPIED,
     FLAG_EDITED,
     JS_LIST_JSON,
     REPORTS,
     ROBOTS_DISALLOWED,
     DemoPortals,
     render_site,
+    report_document,
     statutory_deadline,
     substitute,
 )
 from demo.render import Cell, Paragraph, SeedDocument, Table, load_seed, table_grid
 from demo.server import DemoServer
+from monitor import flags as copy_check
+from parsers.document import parse_document
+from parsers.record import FetchContext
 
 SLOW = 0.6  # seconds the slow page waits in these tests
 REAL_NAMES = ("临淄", "淄博", "遂宁", "安居", "普陀", "镇海", "山东", "浙江", "晏婴", "蟠龙", "scanju", "zhj.zh",
@@ -291,20 +298,55 @@ def test_no_real_agency_name_or_contact_is_served(client):
 def test_broken_consistency_report_has_exactly_one_changed_number(client):
     portals = DemoPortals()
     broken = next(r for r in portals.expected_reports(client.base_url) if FLAG_CONSISTENCY in r.flags)
-    sound = next(r for r in portals.expected_reports(client.base_url)
-                 if r.agency_id == broken.agency_id and r.report_year == broken.report_year - 1)
-    broken_page, sound_page = client.get(broken.url), client.get(sound.url)
+    spec = next(s for s in REPORTS if (s.agency_id, s.year) == (broken.agency_id, broken.report_year))
+    sound = report_document(replace(spec, broken_cell=None), edition=1)  # the same report as its tables add up
+    broken_page = client.get(broken.url)
 
-    def cells(response):
-        return [cell.text_content().strip() for cell in html_of(response).iter("td", "th")]
-
-    differing = [(a, b) for a, b in zip(cells(broken_page), cells(sound_page)) if a != b]
+    served = [cell.text_content().strip() for cell in html_of(broken_page).xpath("//div[@id='zoom']//*[self::td or self::th]")]
+    planned = [cell.text.strip() for table in sound.tables for row in table.rows for cell in row]
+    assert len(served) == len(planned)
+    differing = [(a, b) for a, b in zip(served, planned) if a != b]
     assert differing == [("3", "2")]
     # Column 自然人: 一 is 3 while (七)总计 is still 2 (二 and 四 are 0), so 一+二 ≠ (七)+四;
     # the row total stayed 2, so 总计 ≠ 自然人 + 法人或其他组织 as well.
     new_in = grid_row(broken_page, "一、本年新收政府信息公开申请数量")
     assert (new_in[1], new_in[-1]) == ("3", "2")
     assert grid_row(broken_page, "（七）总计")[1] == "2"
+
+
+def _parsed(portals: DemoPortals, spec):
+    """The report as the crawler's pipeline parses it (the attachment, when the page only links it)."""
+    path = spec.attachment_path or spec.path
+    resource = portals.resource(path)
+    return parse_document(resource.body, FetchContext(url="http://demo.test" + path,
+                                                      content_type=resource.content_type))
+
+
+# Honest reports should not merely pass the copy check (monitor.flags.COPY_THRESHOLD, 0.5) but stay far below it.
+HONEST_CEILING = 0.2
+
+
+def test_honest_reports_are_far_apart_and_the_copied_one_matches_its_source():
+    """Every pair of honest demo reports shares well under the copy threshold (the monitor's own fingerprint and
+    containment score, over the text its parser extracts); the one report built as a copy matches its source."""
+    portals = DemoPortals(edition=2)
+    specs = {(spec.agency_id, spec.year): spec for spec in portals.reports()}
+    records = {key: _parsed(portals, spec) for key, spec in specs.items()}
+    prints = {key: copy_check.fingerprint(record.text) for key, record in records.items()}
+    assert all(len(found) >= copy_check.MIN_SHINGLES for found in prints.values())  # long enough to be judged
+    copied = [key for key, spec in specs.items() if FLAG_COPIED in spec.flags]
+    assert copied == [COPIED]
+    honest = [key for key in specs if key != COPIED]
+    scores = {(a, b): copy_check.similarity(prints[a], prints[b]).score for a in honest for b in honest if a != b}
+    worst = max(scores, key=scores.get)
+    assert scores[worst] < HONEST_CEILING, f"{worst} share {scores[worst]:.0%} of their 5-grams"
+    source = STORIES[COPIED].copied_from
+    assert copy_check.similarity(prints[COPIED], prints[source]).score >= copy_check.COPY_THRESHOLD
+    assert max(copy_check.similarity(prints[COPIED], prints[key]).score
+               for key in honest if key != source) < HONEST_CEILING
+    # the tables the text is written around add up everywhere except in the one report broken on purpose
+    broken = {key for key, record in records.items() if record.consistency_errors}
+    assert broken == {key for key, spec in specs.items() if FLAG_CONSISTENCY in spec.flags}
 
 
 # ---------------------------------------------------------------- faults
@@ -495,6 +537,14 @@ def test_pending_turns_into_report_or_missing_by_as_of():
     assert verdicts_by_key(portals, date(2025, 1, 31))[("sfq-wjj", 2024)].status == "pending"
     assert verdicts_by_key(portals, date(2025, 2, 1))[("sfq-wjj", 2024)].status == "missing"
     assert ("sfq-wjj", 2025) not in verdicts_by_key(portals, date(2025, 12, 31))
+
+
+def test_copied_flag_is_expected_on_exactly_one_report():
+    for edition in (1, 2):
+        verdicts = verdicts_by_key(DemoPortals(edition=edition), date(2025, 7, 1))
+        assert [key for key, v in verdicts.items() if FLAG_COPIED in v.flags] == [COPIED]
+    assert verdicts[COPIED].status == "on_time"
+    assert STORIES[COPIED].copied_from == (COPIED[0], COPIED[1] - 1)  # the agency's own previous year
 
 
 def test_backdated_flag_only_once_the_report_is_listed():

@@ -22,6 +22,7 @@ from demo.render import (
     Paragraph,
     Table,
     document_from_text,
+    filled_table,
     load_seed,
     render_docx,
     render_html,
@@ -426,3 +427,15 @@ def test_with_changed_cell_out_of_range_is_a_clear_error():
         with_changed_cell(doc, 1, 28, 0, "x")
     with pytest.raises(IndexError):
         with_changed_cell(load_seed("000"), 0, 0, 0, "x")
+
+
+def test_filled_table_writes_the_given_cells_and_leaves_the_original_alone():
+    table2 = load_seed("001").tables[0]
+    filled = filled_table(table2, {(9, 1): "96", (9, 3): "96", (3, 1): "2"})  # 行政处罚 is one cell over 3 columns
+    assert table_grid(filled)[9] == ["行政处罚", "96", "96", "96"]
+    assert table_grid(filled)[3] == ["行政规范性文件", "2", "0", "0"]
+    assert table_grid(table2)[9] == ["行政处罚", "173", "173", "173"]
+    with pytest.raises(ValueError, match="merged"):
+        filled_table(table2, {(9, 1): "96", (9, 2): "97"})
+    with pytest.raises(IndexError, match="14×4"):
+        filled_table(table2, {(14, 0): "x"})
