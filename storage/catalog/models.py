@@ -18,7 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 FETCH_ERROR_KINDS = ("dns", "timeout", "tls", "reset", "http", "robots", "size", "redirect_loop", "other")
 CAPTURE_RECORD_TYPES = ("response", "revisit", "resource")
 SEGMENT_STATES = ("open", "sealed", "uploaded")
-RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+RUN_STATUSES = ("running", "finished", "failed", "interrupted", "skipped")   # skipped: another run held the lock
 # How a crawl came to a report column: the registry's URL, a link whose text or URL names annual reports, a descent
 # through 信息公开 sections, the 信息公开目录's 年报 category, the site's own search, its sitemap.xml.
 COLUMN_FOUND_BY = ("registry", "link_text", "url_words", "section_descent", "catalogue", "site_search", "sitemap")
@@ -275,3 +275,51 @@ class ColumnCoverage(Base):
         CheckConstraint("problem IS NULL OR problem IN ('not_found', 'unreadable', 'robots', 'script_error', "
                         "'empty')", name="problem"),
     )
+
+
+class RunLock(Base):
+    """One crawl at a time over one archive, across processes and machines (``xxgk crawl``, ``xxgk schedule``).
+
+    The holder refreshes ``heartbeat_at`` while it runs; a lock whose holder process is gone (same host) or whose
+    heartbeat is older than its ``ttl_seconds`` is stale and may be taken over.
+    """
+
+    __tablename__ = "run_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)      # "crawl"
+    holder: Mapped[str] = mapped_column(String(255))                     # host:pid
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ttl_seconds: Mapped[int] = mapped_column(Integer)
+
+
+class AlertEvent(Base):
+    """Something a user asked to be told about (a deadline passed with no report, a late report appeared, …),
+    recorded once by its ``key`` so that the same event is never announced twice."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)           # e.g. missing:agency:2024
+    kind: Mapped[str] = mapped_column(String(32))
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    agency_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    report_year: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[Any] = mapped_column(Json, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AlertDelivery(Base):
+    """An event on one channel (a webhook, an e-mail address): sent once, retried until it is."""
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("alert_events.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(255))                    # webhook:NAME | email:NAME
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("event_id", "channel"), Index(None, "channel", "sent_at"))
