@@ -221,33 +221,78 @@ def _with_grid_text(doc: ExtractedDocument) -> str:
 
 
 def _kind(doc: ExtractedDocument, title: str | None) -> tuple[str, str]:
-    shown = f"标题“{title}”" if title else "无标题的文档"
-    placeholders = len(_PLACEHOLDER.findall(doc.text or ""))
+    """The first test in ``_KIND_TESTS`` that recognises the document decides its kind; else it is "other"."""
+    for test in _KIND_TESTS:
+        found = test(doc, title)
+        if found is not None:
+            return found
+    return "other", f"{_shown(title)}和正文都不像政府信息公开工作年度报告。"
+
+
+def _shown(title: str | None) -> str:
+    return f"标题“{title}”" if title else "无标题的文档"
+
+
+def _format_document_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
     if title and _FORMAT_TITLE.search(title):
-        return "format_document", f"{shown}是年度报告格式文件或模板，不是某个机关的报告。"
+        return "format_document", f"{_shown(title)}是年度报告格式文件或模板，不是某个机关的报告。"
+    return None
+
+
+def _blank_template(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
+    placeholders = len(_PLACEHOLDER.findall(doc.text or ""))
     if placeholders >= 2:
         return "format_document", f"正文有 {placeholders} 处“（文字描述）”占位符，是未填写的年度报告模板。"
+    return None
+
+
+def _notice_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
     if title and _NOTICE_TITLE.search(title):
-        return "notice", f"{shown}是一份通知或函，讲的是年度报告工作，不是报告本身。"
-    many = _many_reports(doc)
+        return "notice", f"{_shown(title)}是一份通知或函，讲的是年度报告工作，不是报告本身。"
+    return None
+
+
+def _summary_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
     if title and _SUMMARY_TITLE.search(title):
-        return "summary_of_many", f"{shown}是多个机关年度报告的汇总，不是单个机关的报告。"
+        return "summary_of_many", f"{_shown(title)}是多个机关年度报告的汇总，不是单个机关的报告。"
+    return None
+
+
+def _lists_many_agencies(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
+    many = _many_reports(doc)
     if len(many) >= 3:
         names = "、".join(many[:3])
         return "summary_of_many", f"页面列出 {len(many)} 个机关的年度报告（{names}等），是汇总页，不是单个机关的报告。"
+    return None
+
+
+def _lists_many_years(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
     listed = _listed_report_years(doc)
     if len(listed) >= 2 and not (title and _YEAR.search(title)):
         years = "、".join(str(year) for year in sorted(listed))
-        return "other", f"{shown}是年报栏目的列表页（列出 {years} 年度的报告），不是报告本身。"
+        return "other", f"{_shown(title)}是年报栏目的列表页（列出 {years} 年度的报告），不是报告本身。"
+    return None
+
+
+def _report_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
     # a title without a year ("政府信息公开年报") is a column name; the body must then show it is a report
-    if is_report_title(title) and _YEAR.search(title):
-        if "工作总结" in title:
-            return "report", f"{shown}是政务公开工作总结，按本机关的年度报告计。"
-        return "report", f"{shown}是政府信息公开工作年度报告。"
+    if not (is_report_title(title) and _YEAR.search(title)):
+        return None
+    if "工作总结" in title:
+        return "report", f"{_shown(title)}是政务公开工作总结，按本机关的年度报告计。"
+    return "report", f"{_shown(title)}是政府信息公开工作年度报告。"
+
+
+def _report_sections(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
     topics = _section_topics(doc.text or "")
     if len(topics) >= 3 and any(word in (doc.text or "") for word in _DISCLOSURE):
-        return "report", f"{shown}，但正文有年度报告的章节（{'、'.join(topics)}），按年度报告计。"
-    return "other", f"{shown}和正文都不像政府信息公开工作年度报告。"
+        return "report", f"{_shown(title)}，但正文有年度报告的章节（{'、'.join(topics)}），按年度报告计。"
+    return None
+
+
+# Look-alikes are ruled out before a report is recognised; each test returns (kind, reason) or None.
+_KIND_TESTS = (_format_document_title, _blank_template, _notice_title, _summary_title, _lists_many_agencies,
+               _lists_many_years, _report_title, _report_sections)
 
 
 def _many_reports(doc: ExtractedDocument) -> list[str]:

@@ -1,4 +1,4 @@
-"""Link classification shared by the HTML reader (parsers) and page discovery (crawler)."""
+"""Link classification shared by the format sniffer, the page model's attachment extractor and page discovery."""
 from __future__ import annotations
 
 import re

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from parsers.record import ExtractedDocument, Grid
 
@@ -583,51 +583,75 @@ def _read_old_stats(cells: list[_Cell]) -> dict | None:
     start = _old_stats_start(cells)
     if start is None:
         return None
-    entries: list[tuple[str | None, str, int | float | None]] = []
-    parent: str | None = None
-    parts: list[str] = []
+    return _old_stats_keys(_old_stats_entries(_old_stats_rows(cells[start:]))) or None
+
+
+@dataclass
+class _OldStatsRow:
+    """One indicator row of the old table: its label (maybe wrapped over several cells), unit and figure."""
+
+    parts: list[str]
     unit: str | None = None
-    heading = False
+    heading: bool = False              # "——" in the unit column: a group heading, not a figure
     value: int | float | None = None
-    done = False
+    done: bool = False                 # the figure is read; later values belong to no one
 
-    def flush() -> None:
-        nonlocal parts, unit, heading, value, done, parent
-        if parts:
-            label = "".join(parts)
-            name = indicator_name(label)
-            if _TOP_LEVEL.match(label):
-                parent = name
-            if unit and not heading and name:
-                entries.append((parent, name, value))
-        parts, unit, heading, value, done = [], None, False, None, False
+    @property
+    def label_open(self) -> bool:
+        """Still reading the label: neither a unit nor the heading mark has come."""
+        return self.unit is None and not self.heading
 
-    for cell in cells[start:]:
+    def take_value(self, cell: _Cell) -> None:
+        if self.done:
+            return
+        if self.label_open and cell.value is None:
+            self.heading = True
+        elif self.unit and not self.heading:
+            self.value, self.done = cell.value, True
+
+
+def _old_stats_rows(cells: list[_Cell]) -> Iterator[_OldStatsRow]:
+    """Rows from the table's first cell on, until a label too long for an indicator (running text again)."""
+    row: _OldStatsRow | None = None
+    for cell in cells:
         if cell.kind == LABEL:
             if len(cell.text) > _OLD_STATS_MAX_LABEL:
                 break
-            if parts and unit is None and not heading and cell.text in OLD_STATS_UNITS:
-                unit = cell.text
+            if row is not None and row.label_open:
+                if cell.text in OLD_STATS_UNITS:
+                    row.unit = cell.text
+                else:
+                    row.parts.append(cell.text)  # one indicator label wrapped over several lines or cells
                 continue
-            if parts and unit is None and not heading:
-                parts.append(cell.text)  # one indicator label wrapped over several lines or cells
-                continue
-            flush()
-            parts = [cell.text]
+            if row is not None:
+                yield row
+            row = _OldStatsRow([cell.text])
+        elif row is None:
+            continue
         elif cell.kind == VALUE:
-            if not parts or done:
-                continue
-            if unit is None and not heading and cell.value is None:
-                heading = True  # "——" in the unit column: a group heading, not a figure
-            elif unit and not heading:
-                value, done = cell.value, True
+            row.take_value(cell)
         elif cell.kind == EMPTY:
-            if parts and unit and not heading:
-                done = True
-        else:
-            flush()
-    flush()
-    return _old_stats_keys(entries) or None
+            if row.unit and not row.heading:
+                row.done = True
+        else:  # a break between blocks ends the row
+            yield row
+            row = None
+    if row is not None:
+        yield row
+
+
+def _old_stats_entries(rows: Iterable[_OldStatsRow]) -> list[tuple[str | None, str, int | float | None]]:
+    """(group, indicator, figure) for every row with a unit; a top-level label starts a new group."""
+    entries: list[tuple[str | None, str, int | float | None]] = []
+    parent: str | None = None
+    for row in rows:
+        label = "".join(row.parts)
+        name = indicator_name(label)
+        if _TOP_LEVEL.match(label):
+            parent = name
+        if row.unit and not row.heading and name:
+            entries.append((parent, name, row.value))
+    return entries
 
 
 def _old_stats_start(cells: list[_Cell]) -> int | None:

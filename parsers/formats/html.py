@@ -7,16 +7,14 @@ from __future__ import annotations
 import html as html_lib
 import logging
 import re
-from urllib.parse import urljoin
+from functools import cached_property
 
-import lxml.html
 from lxml import etree
 
-from parsers.formats.encoding import charset_from_content_type, charset_from_markup, decode_bytes
 from parsers.formats.grids import make_grid
+from parsers.formats.page import Page, find_attachments
 from parsers.formats.textnorm import collapse_whitespace, join_pieces
-from parsers.links import attachment_kind
-from parsers.record import ExtractedDocument, FetchContext, Link
+from parsers.record import ExtractedDocument, FetchContext
 
 logger = logging.getLogger(__name__)
 
@@ -65,17 +63,17 @@ _MAX_UNANCHORED_DATES = 5
 
 def read_html(data: bytes, context: FetchContext) -> ExtractedDocument:
     """Read an HTML page; a page lxml cannot parse still gives a document (tag-stripped text) and a warning."""
-    declared_header = charset_from_content_type(context.content_type or context.header("Content-Type"))
-    decoded = decode_bytes(data, [("HTTP 头", declared_header), ("页面 meta", charset_from_markup(data))])
-    doc = ExtractedDocument(format="html", encoding=decoded.encoding, warnings=list(decoded.warnings))
-    root, cut_short = _parse(decoded.text)
+    # This page is the reader's own, so pruning its tree below disturbs no other reader.
+    page = Page.from_bytes(data, context.content_type or context.header("Content-Type"))
+    doc = ExtractedDocument(format="html", encoding=page.encoding, warnings=list(page.warnings))
+    root = page.root
     if root is None:
         doc.warnings.append("HTML 无法解析，或页面没有内容")
-        doc.text = _strip_tags(decoded.text)
+        doc.text = _strip_tags(page.text)
         return doc
 
     doc.meta = _meta_tags(root)
-    doc.links = _attachment_links(root, context.url)
+    doc.links = find_attachments(page, context.url)
     for element in list(root.iter(*_INERT_TAGS)):
         element.drop_tree()
     data_tables = {table for table in root.iter("table") if _is_data_table(table)}
@@ -85,28 +83,15 @@ def read_html(data: bytes, context: FetchContext) -> ExtractedDocument:
     doc.catalog_box = _catalog_pairs(box) if box is not None else {}
     container = _main_container(root, data_tables)
     doc.title = _title(root, doc.meta)
-    doc.text = _main_text(decoded.text, container, data_tables)
+    doc.text = _main_text(page.text, container, data_tables)
     doc.page_dates = _page_dates(root, box, doc.title)
-    if cut_short:  # the tree lost everything after the limit: the raw markup still has the words
+    if page.cut_short:  # the tree lost everything after the limit: the raw markup still has the words
         doc.warnings.append("页面标签嵌套过深，超出解析器上限：正文按去除标签后的文字读取")
-        doc.text = _strip_tags(decoded.text)
+        doc.text = _strip_tags(page.text)
     return doc
 
 
-# ------------------------------------------------------------------ parsing and walking
-
-def _parse(text: str) -> tuple[lxml.html.HtmlElement | None, bool]:
-    """The document tree, and whether libxml2 stopped early (nesting deeper than even huge_tree allows)."""
-    # huge_tree: without it libxml2 stops at nesting depth 256 and silently drops the rest of the page
-    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
-    try:
-        root = lxml.html.document_fromstring(text.encode("utf-8", "replace"), parser=parser)
-    except (etree.ParserError, ValueError) as exc:
-        logger.info("unparsable HTML: %s", exc)
-        return None, False
-    cut_short = any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log)
-    return root, cut_short
-
+# ------------------------------------------------------------------ walking
 
 def _without_scripts(text: str) -> str:
     """``text`` without <script>/<style> elements, in one linear pass (a regex would go quadratic on
@@ -174,7 +159,7 @@ def _visible_length(text: str) -> int:
     return len(_WHITESPACE.sub("", text))
 
 
-# ------------------------------------------------------------------ meta, links, tables
+# ------------------------------------------------------------------ meta, tables
 
 def _meta_tags(root) -> dict[str, str]:
     meta: dict[str, str] = {}
@@ -188,24 +173,6 @@ def _meta_tags(root) -> dict[str, str]:
 def _meta_value(meta: dict[str, str], name: str) -> str | None:
     wanted = name.lower()
     return next((value for key, value in meta.items() if key.lower() == wanted and value), None)
-
-
-def _attachment_links(root, page_url: str | None) -> list[Link]:
-    base = page_url or ""
-    base_element = root.find(".//base[@href]")
-    if base_element is not None:
-        base = urljoin(base, base_element.get("href", "").strip())
-    links: dict[str, Link] = {}
-    for element in root.iter("a", "area", "iframe", "embed", "object"):
-        target = (element.get("href") or element.get("src") or element.get("data") or "").strip()
-        if not target or target.lower().startswith(("javascript:", "mailto:", "tel:", "data:", "#")):
-            continue
-        url = urljoin(base, target) if base else target
-        text = collapse_whitespace(element.text_content()) or collapse_whitespace(element.get("title", ""))
-        kind = attachment_kind(url, text)
-        if kind and (url not in links or not links[url].text):
-            links[url] = Link(url=url, text=text, kind=kind)
-    return list(links.values())
 
 
 def _is_data_table(table) -> bool:
@@ -339,33 +306,66 @@ def _main_container(root, data_tables: set):
     return node
 
 
+class _TitleClues:
+    """What the title extractors read; headings are collected only when an extractor asks for them."""
+
+    def __init__(self, root, meta: dict[str, str]) -> None:
+        self.root = root
+        self.meta = meta
+        self.head_title = collapse_whitespace(root.findtext(".//title") or "")
+
+    @cached_property
+    def headings(self) -> list[str]:
+        """h1–h3 and title-classed elements outside links, in page order, the site's name left out."""
+        site_name = _meta_value(self.meta, "SiteName") or ""
+        headings: list[str] = []
+        for element in self.root.iter():
+            if not isinstance(element.tag, str):
+                continue
+            if element.tag not in ("h1", "h2", "h3") and not _TITLE_CLASS.search(
+                    f"{element.get('class', '')} {element.get('id', '')}"):
+                continue
+            if element.tag == "a" or any(ancestor.tag == "a" for ancestor in element.iterancestors()):
+                continue
+            text = collapse_whitespace(element.text_content())
+            if 4 <= len(text) <= 150 and text != site_name:
+                headings.append(text)
+        return headings
+
+
 def _title(root, meta: dict[str, str]) -> str | None:
-    from_meta = _meta_value(meta, "ArticleTitle")
-    if from_meta:
-        return collapse_whitespace(from_meta)
-    head_title = collapse_whitespace(root.findtext(".//title") or "")
-    site_name = _meta_value(meta, "SiteName") or ""
-    headings: list[str] = []
-    for element in root.iter():
-        if not isinstance(element.tag, str):
-            continue
-        if element.tag not in ("h1", "h2", "h3") and not _TITLE_CLASS.search(
-                f"{element.get('class', '')} {element.get('id', '')}"):
-            continue
-        if any(ancestor.tag == "a" for ancestor in element.iterancestors()) or element.tag == "a":
-            continue
-        text = collapse_whitespace(element.text_content())
-        if 4 <= len(text) <= 150 and text != site_name:
-            headings.append(text)
-    for text in headings:
-        if text in head_title or _TITLE_WORDS.search(text):
-            return text
-    if headings:
-        return headings[0]
-    if not head_title:
+    clues = _TitleClues(root, meta)
+    for extract in _TITLE_EXTRACTORS:
+        title = extract(clues)
+        if title:
+            return title
+    return None
+
+
+def _title_from_meta(clues: _TitleClues) -> str | None:
+    found = _meta_value(clues.meta, "ArticleTitle")
+    return collapse_whitespace(found) if found else None
+
+
+def _heading_like_a_title(clues: _TitleClues) -> str | None:
+    """A heading that the <title> repeats, or that reads like one (报告, 通知 …)."""
+    return next((text for text in clues.headings if text in clues.head_title or _TITLE_WORDS.search(text)), None)
+
+
+def _first_heading(clues: _TitleClues) -> str | None:
+    return clues.headings[0] if clues.headings else None
+
+
+def _head_title(clues: _TitleClues) -> str | None:
+    """The <title> without the site name after its separator ("…年度报告_临淄区人民政府")."""
+    if not clues.head_title:
         return None
-    parts = _TITLE_SEPARATOR.split(head_title)
-    return parts[0] if len(parts) > 1 and len(parts[0]) >= 4 else head_title
+    parts = _TITLE_SEPARATOR.split(clues.head_title)
+    return parts[0] if len(parts) > 1 and len(parts[0]) >= 4 else clues.head_title
+
+
+# Most specific first; each returns the title or None.
+_TITLE_EXTRACTORS = (_title_from_meta, _heading_like_a_title, _first_heading, _head_title)
 
 
 def _main_text(html_text: str, container, data_tables: set) -> str:
