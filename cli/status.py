@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from cli.common import (CommandError, archive_reader_or_none, date_argument, existing_catalog, report_year_argument,
                         require_crawled, write_rows)
@@ -34,7 +35,9 @@ def add_parsers(sub) -> None:
     p.set_defaults(handler=cmd_reports)
 
 
-# the 标记 column also shows the flags that could not be checked ("倒签：无法判断"; cli.common)
+# the 标记 column also shows the flags that could not be checked ("倒签：无法判断"; cli.common). csv/json/xlsx carry
+# every verdict's reason (判定理由); the table, read in a terminal, lists under it the reasons of the verdicts that
+# are no answer by themselves (无法判断)
 STATUS_COLUMNS = (("agency", "机关"), ("level", "层级"), ("status", "状态"), ("deadline", "截止日期"),
                   ("publication_date", "发布日期"), ("date_source", "日期依据"), ("days_late", "逾期天数"),
                   ("first_seen", "首次抓取"), ("flags", "标记"))
@@ -77,7 +80,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not rows:
         raise CommandError("no agency in the catalog matches --level/--region")
     write_rows(rows, args.format, args.output, STATUS_COLUMNS)
+    if args.format == "table":
+        _write_undetermined_reasons(rows, args.output)
     return 0
+
+
+def _write_undetermined_reasons(rows: list[dict], output: str | None) -> None:
+    from monitor.labels import STATUS_LABELS
+
+    unsure = [row for row in rows if row.get("status") == "undetermined" and row.get("reason")]
+    if not unsure:
+        return
+    lines = [f"\n{STATUS_LABELS['undetermined']}的理由："]
+    lines += [f"  · {row['agency']}（{row['report_year']} 年度）：{row['reason']}" for row in unsure]
+    text = "\n".join(lines) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(output, "a", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as exc:
+        raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from exc
 
 
 def cmd_reports(args: argparse.Namespace) -> int:
@@ -95,4 +119,6 @@ def cmd_reports(args: argparse.Namespace) -> int:
     finally:
         catalog.close()
     write_rows(rows, args.format, args.output, REPORT_COLUMNS)
+    if args.format == "table":
+        _write_undetermined_reasons([row for row in rows if row.get("chosen")], args.output)
     return 0

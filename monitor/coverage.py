@@ -125,10 +125,14 @@ class ColumnFailure:
     last_good_items: int
     problems: list[str]
 
-    def message(self) -> str:
+    def explanation(self) -> str:
+        """The failure without the agency's id, for pages that name the agency themselves."""
         why = "、".join(PROBLEM_LABELS.get(problem, problem) for problem in self.problems) or "没有读到条目"
-        return (f"{self.agency_id}：栏目失效（{why}）；上次读到条目是 {beijing_iso(self.last_good_read_at)[:10]}"
+        return (f"栏目失效（{why}）；上次读到条目是 {beijing_iso(self.last_good_read_at)[:10]}"
                 f"（{self.last_good_items} 个条目，运行 {self.last_good_run_id}）")
+
+    def message(self) -> str:
+        return f"{self.agency_id}：{self.explanation()}"
 
     def to_json(self) -> dict[str, Any]:
         return {"agency_id": self.agency_id, "run_id": self.run_id, "last_good_run_id": self.last_good_run_id,

@@ -104,7 +104,8 @@ def backdated(*, claimed: date | None, deadline: date | None, first_seen: dateti
 
     Only listing pages with report-like entries count. Another page of the same look at the column (same run,
     within a day) that lists the report clears a page that does not (the report sat on page 2). Among the
-    proofs the earliest one before the deadline is given, else the earliest.
+    proofs the earliest one before the deadline is given, else the earliest; ``last_absent_at`` is the latest
+    proof, the lower bound of the real publication.
     """
     if claimed is None or first_seen is None:
         return None
@@ -122,6 +123,8 @@ def backdated(*, claimed: date | None, deadline: date | None, first_seen: dateti
         return None
     before_deadline = [snap for snap in proofs if deadline is not None and beijing_date(snap.captured_at) <= deadline]
     proof = min(before_deadline or proofs, key=lambda snap: (snap.captured_at, snap.capture_id))
+    # the latest absence bounds the real publication from below (monitor.proof.archive_bound)
+    last_absent = max(proofs, key=lambda snap: (snap.captured_at, snap.capture_id))
     days_after = (beijing_date(proof.captured_at) - claimed).days
     return {
         "listing_capture_id": proof.capture_id,
@@ -134,6 +137,8 @@ def backdated(*, claimed: date | None, deadline: date | None, first_seen: dateti
         "before_deadline": bool(before_deadline),
         "report_first_seen": beijing_iso(first_seen),
         "other_proofs": len(proofs) - 1,
+        "last_absent_capture_id": last_absent.capture_id,
+        "last_absent_at": beijing_iso(last_absent.captured_at),
         "message": (f"报告自称 {claimed.isoformat()} 发布，但 {beijing_date(proof.captured_at).isoformat()}"
                     f"（其后 {days_after} 天{'，期限之前' if before_deadline else ''}）存档的栏目页"
                     f"（捕获 {proof.capture_id}）没有列出它；存档首次见到该报告是 {beijing_date(first_seen).isoformat()}。"),

@@ -1,7 +1,17 @@
 """Timeliness verdicts per agency × report year, with flags and evidence, computed from the catalog and archive.
 
 The verdict itself is ``monitor.deadlines.verdict`` (pure, rules as data) and the flags are ``monitor.flags``
-(pure); this module gathers their inputs — the agency's reports for the year, the best publication-date evidence
+(pure). Two of its answers accuse an agency on what the archive lacks, so ``monitor.proof`` checks them here:
+
+- ``missing`` stands only when the agency's report column was read after the deadline, reaching back to it
+  (``proof.missing_proof`` over the crawl's coverage rows); otherwise the year is ``undetermined``, the reason
+  in words. A year whose report the archive got only later and which dates itself after ``as_of`` is
+  ``missing`` on the agency's own word.
+- a report flagged 倒签 is judged by the archive's dates (``proof.archive_bound``), never by the date it claims:
+  ``publication_date`` is then the day the archive first saw it (``date_source`` "first_seen", an upper bound)
+  and ``days_late`` the lower bound "at least N days" from the latest listing capture that did not list it.
+
+This module gathers their inputs — the agency's reports for the year, the best publication-date evidence
 among them, the archive's captures of the report and of the agency's listing pages — and writes the result, so a
 re-run after every crawl gives the same answer for the same archive and replaces the previous flags.
 
@@ -19,7 +29,8 @@ A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and th
       "screenshot_note": "…" (only when there is no screenshot),
       # one entry per raised flag, keyed by the flag id (see monitor.flags for each shape):
       "backdated": {"listing_capture_id", "listing_url", "listing_captured_at",
-                    "claimed_date", "deadline", "before_deadline", "report_first_seen", "message", …},
+                    "claimed_date", "deadline", "before_deadline", "report_first_seen",
+                    "last_absent_capture_id", "last_absent_at", "message", …},
       "changed":   {"from_capture_id", "to_capture_id", "from_sha256", "to_sha256",
                     "cells": [{"table", "row", "column", "old", "new"}, …] | None,
                     "text": {"lines_added", "lines_removed", "diff": ["-…", "+…"], "diff_truncated"} | None,
@@ -32,6 +43,10 @@ A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and th
       "checks":    {"<flag>" | "archive": "why it could not be (fully) checked"}   # only when something was skipped
       "undetermined_flags": ["backdated", …],         # only when a check could not run: checks[flag] says why
       "as_of": "YYYY-MM-DD",                          # the day judged (only what the archive held by its end)
+      # only for a year without a report by as_of (missing or undetermined): what the report column showed
+      "coverage": {"coverage_id", "column_url", "found_by", "read_at", "capture_id", "pages_walked", "complete",
+                   "rendered", "items_read", "earliest_item", "latest_item", "problem", "detail"} | None,
+      "missing_proof": {"proven": bool, "problem": None | "never_read" | "not_after_deadline" | …},
       "later_report": {"report_id", "report_url", "claimed_date", "first_seen", "backdated"?}
                                                       # no report by as_of, but the archive got one afterwards
     }
@@ -55,6 +70,7 @@ from parsers.beijing import BEIJING, beijing_date, beijing_iso, end_of_beijing_d
 from parsers.dates import PUBLICATION_PRIORITY
 from monitor.clock import today
 from monitor.deadlines import RuleSet, Verdict, load_rules, verdict
+from monitor.proof import archive_bound, missing_proof
 from parsers.record import DateEvidence, FetchContext
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Agency, Capture, Report
@@ -158,8 +174,22 @@ def _judge_year(view: "_ArchiveView", agency: Agency, year: int, reports: list[R
     undetermined: list[str] = []
     if chosen is not None:
         raised, checks, undetermined = view.flags(agency, year, chosen, result, first_seen_at, reports)
-    elif result.status == "missing" and later:
-        result, evidence["later_report"] = view.missing_then(agency, result, later, as_of)
+        if verdict_flags.BACKDATED in raised:
+            result = _by_archive_dates(result, raised[verdict_flags.BACKDATED], first_seen_at)
+    elif result.status == "missing":
+        own_word = False
+        if later:
+            result, evidence["later_report"] = view.missing_then(agency, result, later, as_of)
+            claimed = evidence["later_report"].get("claimed_date")
+            own_word = claimed is not None and date.fromisoformat(claimed) > as_of
+        if result.status == "missing":
+            proof = missing_proof(view.coverage(agency.id), deadline=result.deadline, as_of=as_of)
+            evidence["coverage"] = proof.coverage
+            evidence["missing_proof"] = {"proven": proof.proven, "problem": proof.problem}
+            if proof.proven:
+                result = replace(result, reason=f"{result.reason}{proof.reason}。")
+            elif not own_word:
+                result = replace(result, status="undetermined", reason=f"{proof.reason}。{result.reason}")
     evidence.update(raised)
     evidence["reason"] = result.reason
     evidence["as_of"] = as_of.isoformat()
@@ -170,6 +200,16 @@ def _judge_year(view: "_ArchiveView", agency: Agency, year: int, reports: list[R
     found = tuple(flag for flag in verdict_flags.FLAGS if flag in raised)
     return JudgedYear(agency.id, agency.name, agency.level, year, result, chosen.id if chosen else None,
                       chosen.url if chosen else None, found, as_of, first_seen_at, tuple(undetermined), evidence)
+
+
+def _by_archive_dates(result: Verdict, backdated: Mapping[str, Any], first_seen: datetime | None) -> Verdict:
+    """The verdict of a report whose claimed date a listing capture proved false: the archive's dates decide."""
+    if result.deadline is None or first_seen is None:
+        return result  # no rule to judge by (already undetermined), or nothing seen: nothing to bound
+    bound = archive_bound(claimed=date.fromisoformat(backdated["claimed_date"]), deadline=result.deadline,
+                          backdated=backdated, first_seen=first_seen)
+    return replace(result, status=bound.status, publication_date=beijing_date(first_seen), date_source="first_seen",
+                   days_late=bound.days_late, reason=bound.reason)
 
 
 def _best_report(session, reports: list[Report]) -> Report | None:
@@ -323,6 +363,10 @@ class _ArchiveView:
             if row.status is not None and (200 <= row.status < 300 or row.status == 304):
                 return row.timestamp
         return rows[0].timestamp if rows else None
+
+    def coverage(self, agency_id: str) -> list:
+        """What the crawls read of the agency's report column (``missing_proof`` keeps only reads by as_of)."""
+        return queries.coverage_of_agency(self.session, agency_id)
 
     def screenshot(self, url: str, near: datetime | None) -> Capture | None:
         shots = [row for row in queries.captures_of_url(self.session, SCREENSHOT_PREFIX + url)

@@ -28,12 +28,17 @@ REQUIRED_FIELDS = ("agency_id", "agency", "level", "report_year", "status", "dea
                    "signing_date", "format", "consistency_errors", "flags")
 ARCHIVED = ("ylx-wjj", "sfq-wjj", "sfq-gov")   # agencies whose 2023 report is in the archive
 NOT_ARCHIVED = ("sfq-ybj", "ysq-wjw")
+# ysq-wjw's column was read after the deadline, back to 2016: its 2023 report is proven missing; sfq-ybj's column
+# (built by a script) failed in the browser: whether it published cannot be told
+PROVEN_MISSING, SCRIPT_FAILED = "ysq-wjw", "sfq-ybj"
+BACKDATED = "ylx-wjj"   # claims 2024-01-26; a listing of 2024-01-28 lacks it; first archived 2025-06-21
 REGIONS = {"sfq-gov": "示范市", "sfq-wjj": "示范市", "sfq-ybj": "示范市", "ylx-wjj": "样例市", "ysq-wjw": "演示市"}
 
 
 @pytest.fixture(scope="module")
 def built_archive(tmp_path_factory) -> Path:
-    """ylx-wjj 2023 back-dated, sfq-wjj 2022 late and 2023 edited later, sfq-gov 2023 on the deadline day."""
+    """ylx-wjj 2023 back-dated, sfq-wjj 2022 late and 2023 edited later, sfq-gov 2023 on the deadline day;
+    ysq-wjw's report column read after the deadline, sfq-ybj's column failing in the browser."""
     data_dir = tmp_path_factory.mktemp("status") / "data"
     stage = open_stage(data_dir)
     with stage.catalog.session() as session:
@@ -47,6 +52,9 @@ def built_archive(tmp_path_factory) -> Path:
     stage.parse(stage.fetch(1, report_path("sfq-wjj", 2023), "2024-01-29 11:00", "sfq-wjj"), "sfq-wjj")
     stage.parse(stage.fetch(2, report_path("sfq-wjj", 2023), "2025-06-17 09:00", "sfq-wjj"), "sfq-wjj")
     stage.parse(stage.fetch(1, report_path("sfq-gov", 2023), "2024-03-31 18:00", "sfq-gov"), "sfq-gov")
+    stage.read_column(PROVEN_MISSING, "2025-06-21 09:00", complete=True)
+    stage.read_column(SCRIPT_FAILED, "2025-06-21 09:00", rendered=True, problem="script_error",
+                      detail="TypeError: Cannot read properties of undefined (reading 'list')")
     stage.archive.close()
     return data_dir
 
@@ -76,14 +84,24 @@ def test_status_json_agrees_with_the_demo_ground_truth_and_carries_the_flags(dat
     for row in rows.values():
         assert set(REQUIRED_FIELDS) <= set(row) and row["report_year"] == YEAR
     truth = {(v.agency_id, v.report_year): v for v in DemoPortals(2).expected_verdicts(date.fromisoformat(AS_OF), BASE)}
-    for agency_id in ARCHIVED:
+    for agency_id in set(ARCHIVED) - {BACKDATED}:
         expected, row = truth[(agency_id, YEAR)], rows[agency_id]
         assert (row["status"], row["deadline"], row["publication_date"], row["days_late"], row["report_url"]) == (
             expected.status, expected.deadline.isoformat(), expected.publication_date.isoformat(),
             expected.days_late, expected.url)
+    # the ground truth takes the portal's date (on time); the archive proves that date false and knows only that
+    # the report went up between 2024-01-28 and 2025-06-21, around the 2024-01-31 deadline: it cannot tell
+    backdated = rows[BACKDATED]
+    assert (backdated["status"], backdated["publication_date"], backdated["date_source"], backdated["days_late"],
+            backdated["report_url"]) == ("undetermined", "2025-06-21", "first_seen", None, truth[(BACKDATED, YEAR)].url)
+    assert all(day in backdated["reason"] for day in ("2024-01-26", "2024-01-28", "2025-06-21", "2024-01-31"))
     for agency_id in NOT_ARCHIVED:
-        assert rows[agency_id]["status"] == "missing" and rows[agency_id]["report_url"] is None
-        assert rows[agency_id]["flags"] == []
+        assert rows[agency_id]["report_url"] is None and rows[agency_id]["flags"] == []
+    assert rows[PROVEN_MISSING]["status"] == "missing"
+    assert "2025-06-21 读取了年报栏目" in rows[PROVEN_MISSING]["reason"]
+    assert rows[SCRIPT_FAILED]["status"] == "undetermined"
+    assert rows[SCRIPT_FAILED]["reason"].startswith("无法判断：年报栏目的脚本在浏览器中出错")
+    assert "TypeError" in rows[SCRIPT_FAILED]["reason"]
     assert "backdated" in rows["ylx-wjj"]["flags"] and "changed" not in rows["ylx-wjj"]["flags"]
     assert "changed" in rows["sfq-wjj"]["flags"] and "backdated" not in rows["sfq-wjj"]["flags"]
     assert "backdated" not in rows["sfq-gov"]["flags"] and "changed" not in rows["sfq-gov"]["flags"]
@@ -93,15 +111,25 @@ def test_status_json_agrees_with_the_demo_ground_truth_and_carries_the_flags(dat
 
 def test_status_table_is_in_chinese(data_dir, capsys):
     assert run(data_dir, "status", "--year", str(YEAR), "--as-of", AS_OF) == 0
-    lines = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out
+    table, _blank, notes = out.partition("\n\n")
+    lines = table.splitlines()
 
     assert lines[0].split() == ["机关", "层级", "状态", "截止日期", "发布日期", "日期依据", "逾期天数", "首次抓取", "标记"]
     by_agency = {line.split()[0]: line for line in lines[2:]}
-    assert "按时" in by_agency["样例区卫生健康局"] and FLAG_LABELS["backdated"] in by_agency["样例区卫生健康局"]
-    assert "2025-06-21" in by_agency["样例区卫生健康局"]
+    assert len(by_agency) == len(ARCHIVED) + len(NOT_ARCHIVED)
+    assert "无法判断" in by_agency["样例区卫生健康局"] and FLAG_LABELS["backdated"] in by_agency["样例区卫生健康局"]
+    assert "2025-06-21" in by_agency["样例区卫生健康局"] and "首次抓取日期" in by_agency["样例区卫生健康局"]
     assert FLAG_LABELS["changed"] in by_agency["示范区卫生健康局"]
     assert "2024-03-31" in by_agency["示范区人民政府"] and "人民政府" in by_agency["示范区人民政府"]
-    assert "未发布" in by_agency["示范区医疗保障局"]
+    assert "未发布" in by_agency["演示区卫生和计划生育局"]
+    assert "无法判断" in by_agency["示范区医疗保障局"]
+    # a 无法判断 is explained under the table, one line per verdict
+    assert notes.splitlines()[0] == "无法判断的理由："
+    explained = {line.split("（")[0].strip(" ·"): line for line in notes.splitlines()[1:]}
+    assert set(explained) == {"样例区卫生健康局", "示范区医疗保障局"}
+    assert "年报栏目的脚本在浏览器中出错" in explained["示范区医疗保障局"]
+    assert "2024-01-28" in explained["样例区卫生健康局"]
 
 
 def test_status_csv_has_one_row_per_agency_with_codes(data_dir, capsys):
@@ -110,8 +138,10 @@ def test_status_csv_has_one_row_per_agency_with_codes(data_dir, capsys):
 
     assert len(rows) == len(ARCHIVED) + len(NOT_ARCHIVED)
     by_agency = {row["agency_id"]: row for row in rows}
-    assert by_agency["ylx-wjj"]["status"] == "on_time"
+    assert by_agency["ylx-wjj"]["status"] == "undetermined"
     assert "backdated" in by_agency["ylx-wjj"]["flags"].split(";")
+    assert "倒签" in by_agency["ylx-wjj"]["reason"]
+    assert by_agency[SCRIPT_FAILED]["reason"].startswith("无法判断：")
     assert by_agency["sfq-gov"]["deadline"] == "2024-03-31"
 
 
@@ -127,7 +157,8 @@ def test_status_xlsx_opens_in_openpyxl(data_dir, capsys, tmp_path):
     assert "机关" in header and "状态" in header and "标记" in header
     assert len(body) == len(ARCHIVED) + len(NOT_ARCHIVED)
     rows = {row[header.index("机关代码")]: dict(zip(header, row)) for row in body}
-    assert rows["ylx-wjj"]["状态"] == "按时" and FLAG_LABELS["backdated"] in rows["ylx-wjj"]["标记"]
+    assert rows["ylx-wjj"]["状态"] == "无法判断" and FLAG_LABELS["backdated"] in rows["ylx-wjj"]["标记"]
+    assert rows[SCRIPT_FAILED]["判定理由"].startswith("无法判断：年报栏目的脚本在浏览器中出错")
     assert rows["sfq-wjj"]["报告年度"] == YEAR
 
 
@@ -168,8 +199,9 @@ def test_reports_jsonl_lists_every_parsed_report_with_its_verdict(data_dir, caps
 
     assert run(data_dir, "reports", "--format", "jsonl", "--agency", "ylx-wjj", "--year", "2023") == 0
     only = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(row["agency_id"], row["report_year"], row["publication_date"]) for row in only] == [
-        ("ylx-wjj", 2023, "2024-01-26")]
+    # the verdict's date: its claimed 2024-01-26 was proven false, the archive first saw it on 2025-06-21
+    assert [(row["agency_id"], row["report_year"], row["publication_date"], row["date_source"]) for row in only] == [
+        ("ylx-wjj", 2023, "2025-06-21", "first_seen")]
 
 
 def test_reports_table_shows_titles(data_dir, capsys):
@@ -272,6 +304,6 @@ def test_status_table_marks_a_flag_that_could_not_be_checked(data_dir, capsys):
     rows = {row["agency_id"]: row for row in status_json(data_dir, capsys)}
     assert "backdated" not in rows["ylx-wjj"]["flags"] and rows["ylx-wjj"]["undetermined_flags"] == ["backdated"]
     assert run(data_dir, "status", "--year", str(YEAR), "--as-of", AS_OF) == 0
-    lines = capsys.readouterr().out.splitlines()
-    by_agency = {line.split()[0]: line for line in lines[2:]}
+    table = capsys.readouterr().out.partition("\n\n")[0]   # the reasons of 无法判断 follow a blank line
+    by_agency = {line.split()[0]: line for line in table.splitlines()[2:]}
     assert f"{FLAG_LABELS['backdated']}：无法判断" in by_agency["样例区卫生健康局"]

@@ -16,7 +16,7 @@ import pytest
 from monitor import flags
 from registry.catalog_sync import store_agencies
 from demo.portals import REPORTS, DemoPortals, not_found_page
-from parsers.discovery import ListingItem
+from parsers.discovery import ListingItem, find_listing_items, looks_like_report_title
 from monitor.verdicts import judge
 from parsers.document import parse_document
 from parsers.record import FetchContext
@@ -85,6 +85,25 @@ class Stage:
             queries.add_report(session, ref.id, record, agency_id=agency_id)
         return record
 
+    def read_column(self, agency_id: str, when: str, *, edition: int = 1, fetched: bool = True, **facts):
+        """A crawl's read of the agency's report column at ``when``: the first listing page archived (unless
+        ``fetched`` is false: robots.txt forbade it, nothing answered) and the coverage row the crawler writes,
+        its numbers those of the archived page unless ``facts`` say otherwise (e.g. a later page the crawl
+        walked, or a problem)."""
+        path = column_path(agency_id)
+        row = {"column_url": BASE + path, "found_by": "registry", "pages_walked": 0, "items_read": 0}
+        if fetched:
+            ref = self.fetch(edition, path, when, agency_id, role="column")
+            items = find_listing_items(DemoPortals(edition).resource(path).body, BASE + path)
+            dated = [item.date for item in items if item.date]
+            row.update(capture_id=ref.id, pages_walked=1, items_read=len(items), dated_items=len(dated),
+                       earliest_item=min(dated, default=None), latest_item=max(dated, default=None),
+                       reports_found=sum(looks_like_report_title(item.title) for item in items))
+        row.update(facts)
+        with self.catalog.session() as session:
+            return queries.add_coverage(session, run_id=self.archive.run_id, agency_id=agency_id, read_at=at(when),
+                                        **row)
+
     def judge(self, as_of: date, years, *, reader=True):
         judge(self.catalog, as_of=as_of, years=years, reader=self.archive.reader if reader else None)
         with self.catalog.reading() as session:
@@ -121,7 +140,6 @@ def test_backdated_report_is_flagged_with_the_listing_capture_that_lacks_it(stag
 
     verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
 
-    assert verdict.status == "on_time"  # by the portal's own date
     assert verdict.flags == ["backdated"]
     proof = verdict.evidence["backdated"]
     assert proof["listing_capture_id"] == listing.id
@@ -130,6 +148,47 @@ def test_backdated_report_is_flagged_with_the_listing_capture_that_lacks_it(stag
     assert proof["listing_found_by"] == ("role" if role else "parsing")
     assert proof["claimed_date"] == "2024-01-26" and proof["before_deadline"] is True
     assert proof["report_first_seen"].startswith("2025-06-21")
+    assert proof["last_absent_at"].startswith("2024-01-28T10:00")
+    # by its own date it would be on time; the archive knows only that it went up between 2024-01-28 (not listed)
+    # and 2025-06-21 (first seen), and the deadline 2024-01-31 lies between
+    assert verdict.status == "undetermined" and verdict.days_late is None
+    assert (verdict.publication_date, verdict.date_source) == (date(2025, 6, 21), "first_seen")
+    for day in ("2024-01-26", "2024-01-28", "2025-06-21", "2024-01-31"):
+        assert day in verdict.evidence["reason"]
+
+
+def test_a_back_dated_report_missing_from_a_listing_after_the_deadline_is_late_by_at_least_that_far(stage):
+    agency, year = BACKDATED
+    first = stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency, role="column")
+    stage.fetch(1, column_path(agency), "2024-03-01 10:00", agency, role="column")
+    latest = stage.fetch(1, column_path(agency), "2024-05-10 10:00", agency, role="column")
+    stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency, role="item"), agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.flags == ["backdated"]
+    proof = verdict.evidence["backdated"]
+    assert proof["listing_capture_id"] == first.id            # the proof shown: the earliest, before the deadline
+    assert proof["last_absent_capture_id"] == latest.id       # the bound: the latest absence
+    assert proof["last_absent_at"].startswith("2024-05-10")
+    # not listed on 2024-05-10: published at least 100 days after the 2024-01-31 deadline, never on its 2024-01-26
+    assert (verdict.status, verdict.days_late) == ("late", 100)
+    assert (verdict.publication_date, verdict.date_source) == (date(2025, 6, 21), "first_seen")
+    reason = verdict.evidence["reason"]
+    assert "2024-01-26" in reason and "2024-05-10" in reason and "2025-06-21" in reason and "至少 100 天" in reason
+
+
+def test_a_back_dated_report_the_archive_saw_before_the_deadline_is_on_time_by_the_archives_date(stage):
+    agency, year = BACKDATED
+    stage.fetch(1, column_path(agency), "2024-01-27 10:00", agency, role="column")   # after the claimed 01-26
+    stage.parse(stage.fetch(2, report_path(agency, year), "2024-01-30 09:00", agency, role="item"), agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.flags == ["backdated"]
+    assert (verdict.status, verdict.days_late) == ("on_time", 0)
+    assert (verdict.publication_date, verdict.date_source) == (date(2024, 1, 30), "first_seen")
+    assert "2024-01-26" in verdict.evidence["reason"] and "2024-01-30" in verdict.evidence["reason"]
 
 
 def test_backdated_is_found_from_an_uploaded_archive_on_each_store(storage_config):
@@ -463,6 +522,8 @@ def test_as_of_a_day_before_the_report_appeared_it_was_pending_then_missing_then
     on_deadline_day = stage.judge(date(2025, 3, 31), [year])[(agency, year)]
     assert on_deadline_day.status == "missing"   # evaluators check at 24:00 of the deadline day
     assert on_deadline_day.report_id is None and "2025-04-08" in on_deadline_day.evidence["reason"]
+    # no column read proves it (none could, on the deadline day itself): the agency's own later date does
+    assert on_deadline_day.evidence["missing_proof"] == {"proven": False, "problem": "never_read"}
     late = stage.judge(date(2025, 4, 8), [year])[(agency, year)]
     assert (late.status, late.days_late) == ("late", 8)
 
@@ -482,16 +543,101 @@ def test_a_report_first_archived_after_the_day_claiming_an_earlier_date_is_undet
 
 def test_a_back_dated_report_did_not_exist_before_the_archive_saw_it(stage):
     agency, year = BACKDATED
-    stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency, role="column")
+    stage.read_column(agency, "2024-01-28 10:00")
     stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency, role="item"), agency)
-    stage.fetch(2, column_path(agency), "2025-06-21 09:00", agency, role="column")
+    stage.read_column(agency, "2025-06-21 09:00", edition=2)
 
+    # the listing of 2024-01-28 proves the claimed 2024-01-26 false, but it was read before the 2024-01-31
+    # deadline: nothing the archive held on 2024-06-01 shows the column after it
+    unproven = stage.judge(date(2024, 6, 1), [year])[(agency, year)]
+    assert unproven.status == "undetermined" and unproven.report_id is None
+    assert "倒签" in unproven.evidence["reason"] and "截止日期之后没有读取过年报栏目" in unproven.evidence["reason"]
+    assert unproven.evidence["missing_proof"] == {"proven": False, "problem": "not_after_deadline"}
+
+    after_deadline = stage.read_column(agency, "2024-03-01 10:00")   # its first page reaches back to 2022
     verdict = stage.judge(date(2024, 6, 1), [year])[(agency, year)]
-
-    # the listing of 2024-01-28 proves the claimed 2024-01-26 false: 未发布 as of 2024-06-01
     assert verdict.status == "missing" and verdict.flags == [] and verdict.report_id is None
-    assert "倒签" in verdict.evidence["reason"]
+    assert verdict.evidence["coverage"]["coverage_id"] == after_deadline.id
     assert stage.judge(date(2025, 7, 1), [year])[(agency, year)].flags == ["backdated"]
+
+
+# ---------------------------------------------------------------- missing needs the column read after the deadline
+
+MISSING = ("ylx-wjj", 2022)   # the demo's missing year: no 2022 report, ever; a department's, due 2023-01-31
+
+
+def test_a_year_is_missing_when_the_column_read_after_the_deadline_reaches_back_before_it(stage):
+    agency, year = MISSING
+    read = stage.read_column(agency, "2025-03-01 09:00")
+    assert read.earliest_item == date(2022, 6, 1) and read.items_read == 4
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "missing" and verdict.report_id is None and verdict.days_late is None
+    assert verdict.evidence["missing_proof"] == {"proven": True, "problem": None}
+    coverage = verdict.evidence["coverage"]
+    assert (coverage["coverage_id"], coverage["capture_id"]) == (read.id, read.capture_id)
+    assert coverage["column_url"] == BASE + column_path(agency) and coverage["read_at"].startswith("2025-03-01")
+    assert not [key for key in coverage if "path" in key or "permalink" in key]
+    reason = verdict.evidence["reason"]
+    assert "2023-01-31" in reason and "2025-03-01 读取了年报栏目" in reason and "2022-06-01" in reason
+
+
+@pytest.mark.parametrize("reads, problem, words", [
+    ([], "never_read", "没有该机关年报栏目的任何读取记录"),
+    # read on the deadline day (before 24:00) and never since
+    ([("2023-01-31 15:00", {"latest_item": date(2022, 6, 1), "items_read": 2, "dated_items": 2})],
+     "not_after_deadline", "截止日期之后没有读取过年报栏目（最近一次读取是 2023-01-31"),
+    # the crawl stopped after a page whose items reach back only to 2023-04-10
+    ([("2025-03-01 09:00", {"earliest_item": date(2023, 4, 10), "items_read": 3, "dated_items": 3})],
+     "not_far_enough", "最早的条目是 2023-04-10"),
+    ([("2025-03-01 09:00", {"fetched": False, "problem": "empty", "detail": "栏目页没有任何条目",
+                            "pages_walked": 1})], "empty", "读取成功但没有任何条目"),
+    ([("2025-03-01 09:00", {"fetched": False, "problem": "robots", "detail": "Disallow: /hanweb/col/"})],
+     "robots", "robots.txt 禁止"),
+    ([("2025-03-01 09:00", {"fetched": False, "problem": "unreadable", "detail": "HTTP 403"})],
+     "unreadable", "年报栏目无法读取（HTTP 403）"),
+    ([("2025-03-01 09:00", {"fetched": False, "problem": "script_error", "rendered": True,
+                            "detail": "ReferenceError: loadList is not defined"})],
+     "script_error", "ReferenceError: loadList is not defined"),
+], ids=["no-coverage", "read-before-deadline", "not-reaching-back", "empty", "robots", "unreadable", "script-error"])
+def test_a_year_without_report_and_without_proof_is_undetermined_with_the_reason(stage, reads, problem, words):
+    agency, year = MISSING
+    rows = [stage.read_column(agency, when, **facts) for when, facts in reads]
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "undetermined" and verdict.report_id is None and verdict.flags == []
+    reason = verdict.evidence["reason"]
+    assert reason.startswith("无法判断：") and words in reason and "不能证明该机关未发布报告" in reason
+    assert verdict.evidence["missing_proof"] == {"proven": False, "problem": problem}
+    if rows:
+        assert verdict.evidence["coverage"]["coverage_id"] == rows[-1].id
+    else:
+        assert verdict.evidence["coverage"] is None
+
+
+def test_a_failed_read_after_a_good_one_still_proves_missing_and_the_good_read_is_the_evidence(stage):
+    agency, year = MISSING
+    good = stage.read_column(agency, "2025-03-01 09:00")
+    stage.read_column(agency, "2025-06-01 09:00", fetched=False, problem="unreadable", detail="HTTP 503")
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "missing" and verdict.evidence["coverage"]["coverage_id"] == good.id
+
+
+def test_a_column_read_after_the_as_of_day_proves_nothing_on_that_day(stage):
+    agency, year = MISSING
+    stage.read_column(agency, "2025-03-01 09:00")
+
+    def status_as_of(day: date) -> str:
+        [result] = [row for row in judge(stage.catalog, as_of=day, years=[year], agency_ids=[agency],
+                                         reader=stage.archive.reader, store=False) if row.report_year == year]
+        return result.verdict.status
+
+    assert status_as_of(date(2025, 2, 28)) == "undetermined"
+    assert status_as_of(date(2025, 3, 1)) == "missing"
 
 
 def test_captures_after_the_as_of_day_do_not_count_for_changed_or_removed(stage):

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import lxml.html
 import openpyxl
@@ -18,8 +18,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from demo.portals import DemoPortals
+from monitor.verdicts import judge
+from registry.catalog_sync import store_agencies
 from parsers.document import parse_document
 from parsers.record import FetchContext
+from storage.archive import Archive, open_reader
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Capture, CrawlRun, FetchError, Report
 from storage.config import Config
@@ -27,6 +30,7 @@ from tests.web_fixtures import AS_OF, BASE, DemoArchive, shared_demo_archive
 from web.app import PAGES, create_app
 from web.dashboard import PAGE_SIZE
 from web.labels import STATUS_LABELS, status_label
+from web.urls import Urls
 
 JUDGED = ("on_time", "late", "missing")
 
@@ -157,11 +161,16 @@ def test_dashboard_as_of_a_past_day_shows_that_days_verdicts_without_storing_the
     assert dict(Counter(cells.values())) == {item["status"]: item["count"] for item in data["counts"] if item["count"]}
     # ylx-wjj's 2021 report says 2022-01-20, but the archive first saw it later: it cannot tell, it does not accuse
     assert cells[("ylx-wjj", 2021)] == "undetermined"
-    assert cells[("ylx-wjj", 2022)] == "missing"      # no report of that year, ever
+    # no report of 2022, ever, but by 2025-01-10 nobody had read the column: no proof that it was not published
+    assert cells[("ylx-wjj", 2022)] == "undetermined"
+    unread = next(row for row in data["rows"] if row["agency"]["id"] == "ylx-wjj")["cells"]["2022"]["reason"]
+    assert unread.startswith("无法判断：存档中没有该机关年报栏目的任何读取记录")
     assert max(year for _agency, year in cells) == 2024
 
     document = page(client.get("/", params={"as_of": as_of}))
     assert shown_cells(document) == cells
+    cell = document.xpath("//tr[@data-agency='ylx-wjj']/td[@data-year='2022']")[0]
+    assert unread in cell.text_content() and cell.get("title") == unread
     assert as_of in document.get_element_by_id("as-of").text_content()
     assert document.xpath("//form[@class='filters']//input[@name='as_of']")[0].get("value") == as_of
     only = client.get("/api/dashboard", params={"as_of": as_of, "status": "undetermined"}).json()
@@ -399,6 +408,125 @@ def test_stored_evidence_names_captures_by_id_and_the_agency_page_links_those_id
     links = {link.text_content(): link.get("href") for link in row.xpath(".//a")}
     assert links["相似的报告"] == f"/reports/{copied.evidence['copied']['other_report_id']}"
     assert links["相似报告的存档"] == f"/captures/{copied.evidence['copied']['other_capture_id']}"
+
+
+# ---------------------------------------------------------------- report columns: coverage and 栏目失效
+
+def test_agency_page_shows_what_each_run_read_of_the_report_column(client, demo, catalog):
+    document = page(client.get("/agencies/ylx-wjj"))
+    rows = document.xpath("//table[@id='agency-coverage']/tbody/tr")
+    # the second look (2025-07-01) read the column again after the back-dated report appeared: newest first
+    assert [row.get("data-run") for row in rows] == demo.run_ids[::-1]
+    column = BASE + DemoPortals().agency("ylx-wjj").column
+    newest = [cell.text_content().strip() for cell in rows[0].xpath("./td")]
+    assert newest[1].startswith("2025-07-01 10:00") and newest[2] == column and newest[3] == "注册表"
+    # edition 2 lists 7 entries, 4 a page (the back-dated report among them, dated 2024-01-26)
+    assert (newest[4], newest[5], newest[6], newest[7], newest[8]) == ("2", "7", "2018-03-20 至 2025-01-22", "否", "是")
+    assert rows[0].xpath("./td[3]/a")[0].get("href") == Urls().capture(demo.captures[column][-1])
+    data = client.get("/api/agencies/ylx-wjj").json()
+    assert data["coverage_total"] == 2
+    assert [(item["run_id"], item["items_read"], item["complete"]) for item in data["coverage"]] == [
+        (demo.run_ids[1], 7, True), (demo.run_ids[0], 6, True)]
+    assert data["coverage"][0]["columns"][0]["found_by_label"] == "注册表"
+    # the 2022 verdict (未发布) names the read it rests on and links its capture
+    missing = next(v for v in data["verdicts"] if v["report_year"] == 2022)
+    assert missing["status"] == "missing" and missing["coverage"]["capture_id"] == demo.captures[column][-1]
+    row = document.xpath("//table[@id='agency-verdicts']//tr[@data-year='2022']")[0]
+    assert "依据的栏目读取：2025-07-01 10:00:00" in row.text_content()
+    assert row.xpath(".//a[text()='栏目页存档']")[0].get("href") == Urls().capture(demo.captures[column][-1])
+
+
+FIRST_READ = datetime(2025, 3, 1, 2, 0, tzinfo=timezone.utc)
+SECOND_READ = datetime(2025, 7, 1, 2, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def failing_columns(tmp_path_factory):
+    """Two runs over two agencies' report columns: ylx-wjj's column read fine in the first and answering 403 in the
+    second (栏目失效); sfq-ybj's script-built column failing in the browser both times. Their 2022 reports, never
+    archived, judged as of 2025-07-02."""
+    config = Config.from_env({}, data_dir=tmp_path_factory.mktemp("columns") / "data")
+    portals = DemoPortals()
+    ylx, ybj = (BASE + portals.agency(agency_id).column for agency_id in ("ylx-wjj", "sfq-ybj"))
+    runs = []
+    for moment in (FIRST_READ, SECOND_READ):
+        archive = Archive.open(config, durability="os")
+        try:
+            if moment == FIRST_READ:
+                store_agencies(archive.catalog, portals.registry(BASE))
+                listing = portals.resource(portals.agency("ylx-wjj").column)
+                ylx_capture = archive.record_fetch(ylx, "GET", [], 200, "OK", [("Content-Type", listing.content_type)],
+                                                   listing.body, fetched_at=moment, agency_id="ylx-wjj")
+                ylx_read = dict(capture_id=ylx_capture.id, pages_walked=2, complete=True, items_read=6,
+                                dated_items=6, earliest_item=date(2018, 3, 20), latest_item=date(2025, 1, 22),
+                                reports_found=3)
+            else:
+                refused = archive.record_fetch(ylx, "GET", [], 403, "Forbidden", [("Content-Type", "text/html")],
+                                               b"<h1>403 Forbidden</h1>", fetched_at=moment, agency_id="ylx-wjj")
+                ylx_read = dict(capture_id=refused.id, problem="unreadable", detail="HTTP 403")
+            shell = portals.resource(portals.agency("sfq-ybj").column)
+            ybj_capture = archive.record_fetch(ybj, "GET", [], 200, "OK", [("Content-Type", shell.content_type)],
+                                               shell.body, fetched_at=moment, agency_id="sfq-ybj")
+            with archive.catalog.session() as session:
+                queries.add_coverage(session, run_id=archive.run_id, agency_id="ylx-wjj", read_at=moment,
+                                     column_url=ylx, found_by="registry", **ylx_read)
+                queries.add_coverage(session, run_id=archive.run_id, agency_id="sfq-ybj", read_at=moment,
+                                     column_url=ybj, found_by="link_text", capture_id=ybj_capture.id, pages_walked=1,
+                                     rendered=True, problem="script_error",
+                                     detail="ReferenceError: renderList is not defined")
+            runs.append(archive.run_id)
+            archive.finish("finished")
+        except BaseException:
+            archive.close()
+            raise
+    reader = open_reader(config)
+    try:
+        judge(reader.catalog, as_of=date(2025, 7, 2), years={"ylx-wjj": [2022], "sfq-ybj": [2022]}, reader=reader)
+    finally:
+        reader.catalog.close()
+        reader.store.close()
+    with TestClient(create_app(config)) as test_client:
+        yield test_client, runs
+
+
+def test_dashboard_calls_out_a_column_that_stopped_yielding_items_with_a_link_to_its_agency(failing_columns):
+    client, runs = failing_columns
+    document = page(client.get("/"))
+    box = document.get_element_by_id("column-failures")
+    items = box.xpath(".//li[@data-agency]")
+    # sfq-ybj's column never gave an item: nothing stopped, it never worked (its verdicts say so)
+    assert [item.get("data-agency") for item in items] == ["ylx-wjj"]
+    link = items[0].xpath("./a")[0]
+    assert link.get("href") == Urls().agency("ylx-wjj") and link.text_content() == "样例区卫生健康局"
+    text = items[0].text_content()
+    assert "栏目失效（栏目无法读取）" in text and "上次读到条目是 2025-03-01" in text and "6 个条目" in text
+    assert items[0].xpath(".//a[@href='%s']" % Urls().run(runs[1]))
+    data = client.get("/api/dashboard").json()["column_failures"]
+    assert data["total"] == 1 and data["items"][0]["agency_id"] == "ylx-wjj"
+    assert (data["items"][0]["run_id"], data["items"][0]["last_good_run_id"]) == (runs[1], runs[0])
+    # judged as of a past day, the page shows that day's verdicts only, not today's column failures
+    assert "column-failures" not in client.get("/", params={"as_of": "2025-07-02"}).text
+
+
+def test_a_failed_read_after_a_good_one_leaves_the_year_proven_missing_and_a_broken_script_undetermined(
+        failing_columns):
+    client, _runs = failing_columns
+    document = page(client.get("/"))
+    assert shown_cells(document) == {("ylx-wjj", 2022): "missing", ("sfq-ybj", 2022): "undetermined"}
+    cell = document.xpath("//tr[@data-agency='sfq-ybj']/td[@data-year='2022']")[0]
+    reason = cell.xpath(".//div[contains(@class, 'reason')]")[0].text_content()
+    assert reason.startswith("无法判断：年报栏目的脚本在浏览器中出错") and "renderList" in reason
+    assert not document.xpath("//tr[@data-agency='ylx-wjj']//div[contains(@class, 'reason')]")  # only 无法判断
+    agency = page(client.get("/agencies/sfq-ybj"))
+    assert reason in agency.xpath("//table[@id='agency-verdicts']//tr[@data-year='2022']")[0].text_content()
+    rows = agency.xpath("//table[@id='agency-coverage']/tbody/tr")
+    assert [row.get("data-problem") for row in rows] == ["script_error", "script_error"]
+    cells = [cell.text_content().strip() for cell in rows[0].xpath("./td")]
+    assert cells[3] == "链接文字" and cells[7] == "是" and cells[9] == "脚本出错：ReferenceError: renderList is not defined"
+    exported = {row["agency_id"]: row for row in json.loads(client.get("/export.json").content)["rows"]}
+    assert exported["sfq-ybj"]["reason"] == reason
+    csv_rows = list(csv.DictReader(io.StringIO(client.get("/export.csv").content.decode("utf-8-sig"))))
+    assert {row["机关代码"]: row["判定理由"] for row in csv_rows}["sfq-ybj"] == reason
 
 
 # ---------------------------------------------------------------- report page

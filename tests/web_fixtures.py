@@ -3,12 +3,14 @@
 ``build_demo_archive(data_dir)`` archives every page of the five demo portals (edition 1, fetched on
 2025-03-01), then the pages edition 2 changed (fetched on 2025-07-01: sfq-wjj's 2023 report edited in place,
 ylx-wjj's back-dated 2023 report), records two fetch errors, parses every report and look-alike page with
-``parse_document``, stores the records with ``queries.add_report`` and judges every agency with
-``monitor.verdicts.judge`` (with the archive reader, so the flags are computed too). Nothing is mocked: these are
+``parse_document``, stores the records with ``queries.add_report``, records what each run read of each report
+column (the coverage rows the crawler writes: every listed entry, the last page reached) and judges every agency
+with ``monitor.verdicts.judge`` (with the archive reader, so the flags are computed too). Nothing is mocked: these are
 the same calls the crawler makes. Extra pages (the security tests' hostile page) can be archived alongside.
 """
 from __future__ import annotations
 
+import math
 import re
 import selectors
 import subprocess
@@ -20,7 +22,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from registry.catalog_sync import store_agencies
-from demo.portals import DemoPortals, Resource
+from demo.portals import EXTRA_PAGES, DemoPortals, Resource
 from monitor.verdicts import judge
 from parsers.document import parse_document
 from parsers.record import FetchContext
@@ -110,6 +112,7 @@ def build_demo_archive(data_dir: Path, extra_pages: tuple[ExtraPage, ...] = (),
                              agency_id="ylx-wjj", at=FIRST_LOOK)
         archive.record_error(BASE + "/jsportal/c/2024-12-20/slow.shtml", "timeout", "读取超时（2 秒）",
                              agency_id="sfq-ybj", at=FIRST_LOOK)
+        _record_coverage(archive, built, first, FIRST_LOOK, only=None)
         archive.finish("finished", counts={"pages": len(built.captures), "errors": 2})
     except BaseException:
         archive.close()
@@ -120,6 +123,7 @@ def build_demo_archive(data_dir: Path, extra_pages: tuple[ExtraPage, ...] = (),
     try:
         built.run_ids.append(archive.run_id)
         _archive_site(archive, built, second, SECOND_LOOK, only=changed)
+        _record_coverage(archive, built, second, SECOND_LOOK, only=changed)
         archive.finish("finished", counts={"pages": len(changed)})
     except BaseException:
         archive.close()
@@ -156,6 +160,25 @@ def _archive_site(archive: Archive, built: DemoArchive, portals: DemoPortals, mo
             record = parse_document(resource.body, context)
             with archive.catalog.session() as session:
                 built.reports[url] = queries.add_report(session, ref.id, record, agency_id=agency_id).id
+
+
+def _record_coverage(archive: Archive, built: DemoArchive, portals: DemoPortals, moment: datetime,
+                     only: set[str] | None) -> None:
+    """One coverage row per agency whose report column the run archived: the crawl walked every listing page,
+    so it read every entry the portal lists in this edition (reports and look-alikes, each with its date)."""
+    with archive.catalog.session() as session:
+        for agency in portals.agencies:
+            if only is not None and agency.column not in only:
+                continue
+            reports = [report.published.date() for report in portals.reports() if report.agency_id == agency.id]
+            others = [page.published.date() for page in EXTRA_PAGES if page.agency_id == agency.id]
+            dates = reports + others
+            queries.add_coverage(
+                session, run_id=archive.run_id, agency_id=agency.id, read_at=moment, column_url=BASE + agency.column,
+                found_by="registry", capture_id=built.captures[BASE + agency.column][-1],
+                pages_walked=math.ceil(len(dates) / agency.page_size), complete=True, rendered=agency.style == "js",
+                items_read=len(dates), dated_items=len(dates), earliest_item=min(dates), latest_item=max(dates),
+                reports_found=len(reports))
 
 
 def archive_pages(config: Config, pages: tuple[ExtraPage, ...], moment: datetime = FIRST_LOOK) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""The agency page: every year's verdict with its evidence, every report, capture and fetch error of the agency."""
+"""The agency page: every year's verdict with its evidence, what each crawl read of the agency's report column
+(the coverage a 未发布 verdict rests on), every report, capture and fetch error of the agency."""
 from __future__ import annotations
 
 from datetime import date
@@ -6,6 +7,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import func, select
 
+from monitor.coverage import FOUND_BY_LABELS, PROBLEM_LABELS, AgencyCoverage, history
 from storage.catalog import queries
 from storage.catalog.models import Capture, FetchError, Report
 from web.context import BadInput, NotFound, WebContext, checked_text
@@ -42,11 +44,14 @@ def agency_data(ctx: WebContext, agency_id: str) -> dict[str, Any]:
         errors = list(session.scalars(select(FetchError).where(FetchError.agency_id == agency_id)
                                       .order_by(FetchError.at.desc(), FetchError.id.desc()).limit(LIST_LIMIT)))
         error_total = session.scalar(select(func.count(FetchError.id)).where(FetchError.agency_id == agency_id))
+        runs = history(session, agency_id)[::-1]  # newest run first, as captures and errors
     return {
         "agency": {"id": agency.id, "name": agency.name, "level": agency.level, "level_label": level_label(agency.level),
                    "region": agency.region, "parent": agency.parent, "homepage": agency.homepage,
                    "report_index": list(agency.report_index or []), "aliases": list(agency.aliases or [])},
         "verdicts": verdicts,
+        "coverage": [_coverage(item) for item in runs[:LIST_LIMIT]],
+        "coverage_total": len(runs),
         "reports": [report_summary(report) for report in reports],
         "captures": [capture_summary(capture) for capture in captures],
         "capture_total": capture_total or 0,
@@ -68,10 +73,27 @@ def _verdict(stored, report: Report | None) -> dict[str, Any]:
         "flags": [flag_evidence(flag, evidence.get(flag)) for flag in stored.flags or []],
         "checks": dict(evidence.get("checks") or {}),
         "reason": evidence.get("reason"),
+        # the column read a 未发布 (or 无法判断) year rests on; ids and facts, the template links the capture
+        "coverage": _column_read(evidence.get("coverage")),
         "report": report_summary(report) if report is not None else None,
         "screenshot_id": _screenshot_id(evidence),
         "computed_at": iso(stored.computed_at),
     }
+
+
+def _coverage(item: AgencyCoverage) -> dict[str, Any]:
+    """One run's read of the agency's columns, with the Chinese names of how each was found and what failed."""
+    data = item.to_json()
+    data["columns"] = [_column_read(column) for column in data["columns"]]
+    return data
+
+
+def _column_read(column: Any) -> dict[str, Any] | None:
+    if not isinstance(column, Mapping):
+        return None
+    found_by, problem = column.get("found_by"), column.get("problem")
+    return {**column, "found_by_label": FOUND_BY_LABELS.get(found_by or "", found_by),
+            "problem_label": PROBLEM_LABELS.get(problem or "", problem)}
 
 
 def _screenshot_id(evidence: Mapping) -> int | None:

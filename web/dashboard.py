@@ -7,6 +7,10 @@ status filter, which only picks rows. Exports hold exactly the verdicts the filt
 
 With ``as_of`` (``dashboard_data_as_of``) the same page shows verdicts computed as of that day instead of the
 stored ones: nothing is written, and the page says which day it is judged as of.
+
+Each cell carries its verdict's reason (shown for 无法判断, where it says what the archive lacks). The current
+dashboard also calls out the agencies whose report column stopped yielding items (栏目失效,
+``monitor.coverage.column_failures``): their years cannot be proven 未发布 until the column is read again.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from typing import Any
 from sqlalchemy import exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from monitor.coverage import column_failures
 from monitor.verdicts import JudgedYear, judge
 from parsers.record import LEVELS
 from storage.catalog import Catalog
@@ -37,6 +42,7 @@ MAX_PAGE = 100_000
 RARE_SHARE = 0.05
 EXPORT_CHUNK = 2_000
 JUDGED = ("on_time", "late", "missing")  # the on-time rate's denominator: verdicts whose deadline has passed
+FAILURES_SHOWN = 50
 EXPORT_FIELDS = ("agency_id", "agency", "level", "region", "report_year", "status", "deadline", "legal_basis",
                  "publication_date", "date_source", "first_seen", "days_late", "flags", "report_id", "report_url",
                  "title", "permalink", "reason")
@@ -160,19 +166,21 @@ def page_cells(session: Session, flt: DashboardFilter, agency_ids: list[str]) ->
     if not agency_ids:
         return {}
     query = (select(Verdict.agency_id, Verdict.report_year, Verdict.status, Verdict.days_late, Verdict.report_id,
-                    Verdict.deadline, Verdict.publication_date, Verdict.flags)
+                    Verdict.deadline, Verdict.publication_date, Verdict.flags,
+                    Verdict.evidence["reason"].as_string())
              .where(Verdict.agency_id.in_(agency_ids), *_verdict_conditions(flt)))
     cells: dict[str, dict[int, dict]] = {}
-    for agency_id, year, status, days_late, report_id, deadline, published, flags in session.execute(query):
-        cells.setdefault(agency_id, {})[year] = _cell(status, days_late, report_id, deadline, published, flags)
+    for agency_id, year, status, days_late, report_id, deadline, published, flags, reason in session.execute(query):
+        cells.setdefault(agency_id, {})[year] = _cell(status, days_late, report_id, deadline, published, flags,
+                                                      reason)
     return cells
 
 
 def _cell(status: str, days_late: int | None, report_id: int | None, deadline: date | None,
-          published: date | None, flags: Iterable[str] | None) -> dict[str, Any]:
+          published: date | None, flags: Iterable[str] | None, reason: str | None) -> dict[str, Any]:
     return {"status": status, "label": status_label(status, days_late), "days_late": days_late,
             "report_id": report_id, "deadline": iso(deadline), "publication_date": iso(published),
-            "flags": [{"code": flag, "label": flag_label(flag)} for flag in (flags or [])]}
+            "flags": [{"code": flag, "label": flag_label(flag)} for flag in (flags or [])], "reason": reason}
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,7 @@ class _Board:
     cells: dict[str, dict[int, dict]]
     total: int | None
     regions: list[str]
+    failures: dict[str, Any] | None = None     # 栏目失效 of the current coverage; None when judged as of a day
 
 
 def dashboard_data(session: Session, flt: DashboardFilter, page: int = 1, size: int = PAGE_SIZE) -> dict[str, Any]:
@@ -197,8 +206,20 @@ def dashboard_data(session: Session, flt: DashboardFilter, page: int = 1, size: 
                                      rare=bool(flt.status) and matching < RARE_SHARE * sum(c[2] for c in context))
     board = _Board(tallies(session, DashboardFilter()), context, agencies, has_next,
                    page_cells(session, flt, [agency.id for agency in agencies]), count_agencies(session, flt),
-                   _regions(session, flt.region))
+                   _regions(session, flt.region), failed_columns(session))
     return _page_data(board, flt, page, size, None)
+
+
+def failed_columns(session: Session, limit: int = FAILURES_SHOWN) -> dict[str, Any]:
+    """栏目失效: agencies whose column gave items in an earlier run and none in their latest (the first ``limit``
+    by agency id, with the total)."""
+    failures = sorted(column_failures(session), key=lambda failure: failure.agency_id)
+    shown = failures[:limit]
+    names = dict(session.execute(select(Agency.id, Agency.name)
+                                 .where(Agency.id.in_([failure.agency_id for failure in shown]))).all())
+    return {"total": len(failures),
+            "items": [{**failure.to_json(), "agency": names.get(failure.agency_id),
+                       "explanation": failure.explanation()} for failure in shown]}
 
 
 def parse_as_of(value: str | None) -> date | None:
@@ -241,7 +262,8 @@ def dashboard_data_as_of(catalog: Catalog, reader: CaptureReader | None, flt: Da
     first = (page - 1) * size
     cells = {agency.id: {result.report_year: _cell(result.verdict.status, result.verdict.days_late,
                                                    result.report_id, result.verdict.deadline,
-                                                   result.verdict.publication_date, result.flags)
+                                                   result.verdict.publication_date, result.flags,
+                                                   result.evidence.get("reason"))
                          for result in shown(agency) if not flt.status or result.verdict.status == flt.status}
              for agency in rows[first:first + size]}
     regions = {agency.region for agency in every_agency if agency.region and agency.id in by_agency}
@@ -288,6 +310,7 @@ def _page_data(board: _Board, flt: DashboardFilter, page: int, size: int, as_of:
                  for agency in board.agencies],
         "page": {"number": page, "size": size, "has_previous": page > 1, "has_next": board.has_next,
                  "total_agencies": total, "pages": max(1, -(-total // size)) if total is not None else None},
+        "column_failures": board.failures,
     }
 
 
