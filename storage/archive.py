@@ -13,6 +13,7 @@ Usage::
     capture = archive.read_capture(ref.id)                 # -> Capture(url, status, headers, payload, …)
     archive.record_resource("urn:screenshot:" + url, png, "image/png", concurrent_to=ref.id)
     archive.record_error(url, "timeout", "read timed out after 30 s", agency_id="bj-fgw")
+    archive.record_coverage(agency_id="bj-fgw", column_url=url, read_at=…, items_read=12, …)
     archive.finish("finished", counts={...})               # or close() to leave the run open
 
 ``record_fetch`` writes a ``response`` record, or a ``revisit`` (identical-payload-digest profile) when the newest
@@ -33,11 +34,18 @@ imports and tests, where a few ms per capture matter.
 
 Header values may be ``bytes`` (stored verbatim) or ``str`` (latin-1 if it fits, else UTF-8). An instance is safe
 to share between threads. Bad arguments raise :class:`ArchiveInputError` before anything is written.
+
+The WARCs are the source of truth and the catalog can be rebuilt from them (``storage.reindex``): besides the
+captures, what verdicts rest on is written as standalone JSON ``metadata`` records (``SegmentWriter.write_note``),
+each durable before its row, as a capture is — a fetch error (``record_error``), a column's coverage
+(``record_coverage``) and the end of the run (``finish``); each segment's ``warcinfo`` names the run's start and
+settings.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import socket
 import threading
 from dataclasses import dataclass
@@ -47,20 +55,23 @@ from typing import Any, Mapping
 
 from storage.catalog import Catalog
 from storage.catalog import queries
+from storage.catalog.models import COLUMN_FOUND_BY, COLUMN_PROBLEMS, FETCH_ERROR_KINDS, RUN_STATUSES
 from storage.catalog.models import Capture as CaptureRow
+from storage.catalog.models import ColumnCoverage
 from storage.config import Config
 from storage.objects import ObjectStore, ObjectStoreError, open_store
 from storage.reader import Capture, CaptureReader
 from storage.recovery import RecoveryReport, index_segment, recover, scan_segment, upload_segment
 from storage.spool import SpoolSegment, new_segment_name, segment_key
-from storage.warc import (DEFAULT_COMPRESSLEVEL, NOT_MODIFIED_PROFILE, REVISIT_PROFILE, HeaderList, digest_value,
-                          http_index_fields, new_record_id, parse_http_head, payload_digest, request_head,
-                          response_head, warc_date)
+from storage.warc import (DEFAULT_COMPRESSLEVEL, NOT_MODIFIED_PROFILE, NOTE_COVERAGE, NOTE_FETCH_ERROR, NOTE_RUN_END,
+                          REVISIT_PROFILE, HeaderList, digest_value, http_index_fields, new_record_id,
+                          parse_http_head, payload_digest, request_head, response_head, warc_date)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SEGMENT_SIZE = 100 * 1024 * 1024
 DURABILITY = ("fsync", "os")
+COVERAGE_FIELDS = frozenset(ColumnCoverage.__table__.columns.keys()) - {"id", "run_id"}
 
 
 class ArchiveError(Exception):
@@ -129,6 +140,11 @@ def _check_status(status: object) -> int:
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999:
         raise ArchiveInputError(f"status must be an HTTP status code (100-999), not {status!r}")
     return status
+
+
+def _note_uri(text: str) -> str:
+    """A WARC-Target-URI for a note about ``text`` (an error's URL is kept as given, in the note's JSON)."""
+    return re.sub(r"[\s\x00]", lambda match: "%{:02X}".format(ord(match.group())), text) or "urn:xxgk:empty"
 
 
 def _moment(value: datetime | None) -> datetime:
@@ -304,13 +320,56 @@ class Archive:
     def record_error(self, url: str, kind: str, message: str, agency_id: str | None = None,
                      at: datetime | None = None) -> int:
         """Note a fetch that produced no response (dns, timeout, tls, reset, http, robots, size, redirect_loop,
-        other); returns the error's id."""
-        try:
+        other); returns the error's id. The 已删除 flag and the column coverage rest on it: it goes into the WARC
+        first."""
+        if kind not in FETCH_ERROR_KINDS:
+            raise ArchiveInputError(f"fetch error kind {kind!r}: expected one of {', '.join(FETCH_ERROR_KINDS)}")
+        url, message, moment = str(url), str(message), _moment(at)
+        note = {"xxgk": NOTE_FETCH_ERROR, "run_id": self.run_id, "url": url, "kind": kind, "message": message,
+                "agency_id": agency_id, "at": moment.isoformat()}
+        with self._lock:
+            self._write_note(_note_uri(url), note, moment)
             with self.catalog.session() as session:
-                return queries.add_error(session, str(url), kind, message, run_id=self.run_id, agency_id=agency_id,
-                                         at=_moment(at)).id
-        except ValueError as exc:
-            raise ArchiveInputError(str(exc)) from exc
+                error_id = queries.add_error(session, url, kind, message, run_id=self.run_id, agency_id=agency_id,
+                                             at=moment).id
+            self._roll_if_full()
+        return error_id
+
+    def record_coverage(self, **fields: Any) -> int:
+        """Keep what this run read of one agency's report column (the fields of ``models.ColumnCoverage`` but
+        ``id`` and ``run_id``); returns the row's id. A verdict of 未发布 rests on it: the WARC gets it first."""
+        unknown = set(fields) - COVERAGE_FIELDS
+        if unknown:
+            raise ArchiveInputError(f"record_coverage: unknown field(s) {', '.join(sorted(unknown))}")
+        if not fields.get("agency_id"):
+            raise ArchiveInputError("record_coverage needs an agency_id")
+        if fields.get("problem") is not None and fields["problem"] not in COLUMN_PROBLEMS:
+            raise ArchiveInputError(f"coverage problem {fields['problem']!r}: expected one of "
+                                    f"{', '.join(COLUMN_PROBLEMS)}")
+        if fields.get("found_by") is not None and fields["found_by"] not in COLUMN_FOUND_BY:
+            raise ArchiveInputError(f"coverage found_by {fields['found_by']!r}: expected one of "
+                                    f"{', '.join(COLUMN_FOUND_BY)}")
+        row = {**fields, "read_at": _moment(fields.get("read_at"))}
+        page = None
+        if row.get("capture_id") is not None:
+            with self.catalog.connection() as connection:
+                page = queries.capture_row(connection, row["capture_id"])
+        # capture ids are the catalog's: the record id names the capture in a rebuilt catalog too
+        note = {"xxgk": NOTE_COVERAGE, "run_id": self.run_id, **row, "read_at": row["read_at"].isoformat(),
+                "capture_record_id": page.record_id if page is not None else None}
+        uri = row.get("column_url") or f"urn:xxgk:column-coverage:{row['agency_id']}"
+        with self._lock:
+            self._write_note(_note_uri(uri), note, row["read_at"])
+            with self.catalog.session() as session:
+                coverage_id = queries.add_coverage(session, run_id=self.run_id, **row).id
+            self._roll_if_full()
+        return coverage_id
+
+    def _write_note(self, uri: str, note: Mapping[str, Any], moment: datetime) -> None:
+        """A standalone JSON metadata record, durable (as ``durability`` says) when this returns."""
+        date = warc_date(moment)
+        segment = self._open_segment()
+        self._write(segment, lambda writer: [writer.write_note(uri, note, date)])
 
     # -- reading
 
@@ -378,7 +437,12 @@ class Archive:
             return self._segment
         self._serial += 1
         key = segment_key(self.run_id, new_segment_name(self._serial))
-        warcinfo = {"isPartOf": self.run_id, "run-id": self.run_id, "hostname": self.writer_id}
+        with self.catalog.reading() as session:
+            run = queries.get_run(session, self.run_id)
+        # what a rebuilt catalog needs to re-create the run row (its end is a note written by finish)
+        warcinfo = {"isPartOf": self.run_id, "run-id": self.run_id, "hostname": self.writer_id,
+                    "run-started-at": run.started_at.isoformat() if run is not None else None,
+                    "run-settings": dict(run.settings or {}) if run is not None else None}
         try:
             # the locked file exists before its row: recovery never mistakes a starting segment for a lost one
             segment = SpoolSegment.create(self.spool_dir, key, warcinfo, self.compresslevel,
@@ -481,12 +545,21 @@ class Archive:
 
     def finish(self, status: str = "finished", counts: Mapping[str, Any] | None = None) -> None:
         """Close the archive and mark the crawl run finished (or failed/interrupted)."""
+        if status not in RUN_STATUSES:
+            raise ArchiveInputError(f"run status {status!r}: expected one of {', '.join(RUN_STATUSES)}")
         with self._lock:
+            finished_at = datetime.now(timezone.utc)
+            note = {"xxgk": NOTE_RUN_END, "run_id": self.run_id, "status": status,
+                    "finished_at": finished_at.isoformat(), "counts": dict(counts) if counts is not None else None}
+            try:
+                self._write_note(f"urn:xxgk:run:{self.run_id}", note, finished_at)
+            except ArchiveError as exc:  # the run is still finished in the catalog; only a rebuild would miss it
+                log.warning("run %s: its end could not be written to the WARC: %s", self.run_id, exc)
             self.roll()
             if self._pending:
                 log.warning("run %s finishes with %d segment(s) still in the spool", self.run_id, len(self._pending))
             with self.catalog.session() as session:
-                queries.finish_run(session, self.run_id, status=status, counts=counts)
+                queries.finish_run(session, self.run_id, status=status, counts=counts, finished_at=finished_at)
             self.close()
 
     def __enter__(self) -> "Archive":

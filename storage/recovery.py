@@ -2,7 +2,8 @@
 
 For every spooled segment nobody holds a lock on: cut off a record that was interrupted mid-write, drop index rows
 that point past the end or between records, index complete records that never got a row (the process died between
-fsync and insert), then upload the segment and forget the spool file (or delete it if it holds no capture).
+fsync and insert), then upload the segment and forget the spool file (or delete it if it holds nothing but its
+warcinfo: a segment of notes alone — fetch errors, coverage — is kept, the catalog can be rebuilt from them).
 For segments this host was writing whose spool file is gone: mark them uploaded if the store has them, otherwise
 remove the rows that point to nothing.
 """
@@ -34,7 +35,7 @@ Located = tuple[int, int, WarcRecord]  # (offset, compressed length, record)
 @dataclass
 class RecoveryReport:
     uploaded: list[str] = field(default_factory=list)     # spooled segments finished and uploaded
-    discarded: list[str] = field(default_factory=list)    # spooled segments with no capture in them
+    discarded: list[str] = field(default_factory=list)    # spooled segments holding only their warcinfo
     confirmed: list[str] = field(default_factory=list)    # already in the store, only the catalog lagged
     lost: list[str] = field(default_factory=list)         # neither spooled nor stored: their rows were removed
     pending: list[str] = field(default_factory=list)      # could not be uploaded now (store unreachable)
@@ -161,7 +162,7 @@ def finish_spooled(store: ObjectStore, catalog: Catalog, spool_dir: Path, path: 
         report.removed_rows += queries.remove_captures_in_segment(session, key, from_offset=good_end,
                                                                   keep_offsets=starts)
         report.indexed += index_segment(session, key, run_id, records)
-    if not any(record.record_type in PRIMARY_TYPES for _o, _l, record in records):
+    if all(record.record_type == "warcinfo" for _o, _l, record in records):
         path.unlink(missing_ok=True)
         fsync_dir(path.parent)
         with catalog.session() as session:

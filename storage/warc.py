@@ -36,6 +36,12 @@ WARC_FIELDS_TYPE = "application/warc-fields"
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 # a 304 answer to a conditional GET: the payload is the one of the capture the validators came from
 NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+# Facts of a crawl that are not captures (a fetch error, a column's coverage, a run's end) are kept as standalone
+# metadata records with a JSON block {"xxgk": NOTE_…, …}, so that the catalog can be rebuilt from the WARCs alone.
+NOTE_TYPE = "application/json"
+NOTE_FETCH_ERROR = "fetch-error"
+NOTE_COVERAGE = "column-coverage"
+NOTE_RUN_END = "run-end"
 _READ_CHUNK = 1 << 20
 
 HeaderValue = str | bytes
@@ -327,6 +333,14 @@ class SegmentWriter:
                                                  warc_content_type=WARC_FIELDS_TYPE, warc_headers_dict=headers)
         return self._write(record)
 
+    def write_note(self, url: str, note: Mapping[str, object], date: str) -> WrittenRecord:
+        """A standalone ``metadata`` record whose block is JSON (read back by :meth:`WarcRecord.note`)."""
+        body = json.dumps(note, ensure_ascii=False, default=str).encode("utf-8")
+        headers = self._headers("metadata", url, date, None, {})
+        record = self._writer.create_warc_record(url, "metadata", payload=io.BytesIO(body), length=len(body),
+                                                 warc_content_type=NOTE_TYPE, warc_headers_dict=headers)
+        return self._write(record)
+
     def write_resource(self, url: str, content_type: str, payload: bytes, date: str, *,
                        record_id: str | None = None, concurrent_to: str | None = None,
                        digest: str | None = None) -> WrittenRecord:
@@ -374,6 +388,17 @@ class WarcRecord:
     @property
     def concurrent_to(self) -> list[str]:
         return [value for key, value in self.headers if key.lower() == "warc-concurrent-to"]
+
+    def note(self) -> dict | None:
+        """The JSON of a standalone metadata record written by :meth:`SegmentWriter.write_note`, else None."""
+        if self.record_type != "metadata" or self.concurrent_to \
+                or not (self.header("Content-Type") or "").lower().startswith(NOTE_TYPE):
+            return None
+        try:
+            data = json.loads(self.block)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) and isinstance(data.get("xxgk"), str) else None
 
     def fields(self) -> dict[str, str]:
         """The ``name: value`` lines of a warcinfo or metadata record."""

@@ -120,6 +120,14 @@ class Catalog:
 
     def upgrade(self, revision: str = "head") -> None:
         """``alembic upgrade head`` in-process; concurrent openers serialise on a lock (see env.py)."""
+        self._migrate("upgrade", revision)
+
+    def recreate(self) -> None:
+        """Drop everything the migrations made (``alembic downgrade base``) and make it again, empty, in one
+        transaction: ``xxgk reindex --force`` before it rebuilds the catalog from the WARCs."""
+        self._migrate("downgrade", "base", then="head")
+
+    def _migrate(self, direction: str, revision: str, *, then: str | None = None) -> None:
         from alembic import command
         from alembic.config import Config as AlembicConfig
 
@@ -127,7 +135,9 @@ class Catalog:
         alembic_config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with _UPGRADE_LOCK, self._writer.begin() as connection:
             alembic_config.attributes["connection"] = connection
-            command.upgrade(alembic_config, revision)
+            getattr(command, direction)(alembic_config, revision)
+            if then is not None:
+                command.upgrade(alembic_config, then)
 
     def revision(self) -> str | None:
         from alembic.migration import MigrationContext

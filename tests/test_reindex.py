@@ -1,0 +1,283 @@
+"""``xxgk reindex``: the WARC files are the source of truth — a catalog rebuilt from them alone gives back every
+verdict, on the local store with SQLite and on S3 with PostgreSQL (issue #12)."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from demo.portals import DemoPortals
+from monitor.clock import today
+from registry.agencies import dump_registry
+from storage.archive import Archive, ArchiveError
+from storage.catalog import Catalog, queries
+from storage.catalog.models import Capture, ColumnCoverage, CrawlRun, FetchError, Report, Segment
+from storage.config import Config
+from storage.objects import open_store
+from storage.recovery import scan_segment
+from storage.reindex import rebuild
+from tests.servers import free_port, venv_bin
+from tests.test_archive import crash_while_writing, fetch
+
+AS_OF = today().isoformat()
+YEARS = sorted({year for agency in DemoPortals().agencies for year in agency.watch_years})
+# what `xxgk status` says of a verdict: status, dates, flags (and the report and the reason it rests on)
+VERDICT_FIELDS = ("status", "deadline", "publication_date", "date_source", "days_late", "first_seen", "flags",
+                  "undetermined_flags", "report_url", "capture_id", "reason")
+T0 = datetime(2025, 3, 2, 1, 0, tzinfo=timezone.utc)
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XXGK_")}
+    env.update(values)
+    return env
+
+
+def demo(port: str, edition: str, env: dict[str, str]) -> None:
+    """`xxgk demo` as a user runs it: serve the portals, crawl, parse, judge."""
+    done = subprocess.run([str(venv_bin("xxgk")), "demo", "--port", port, "--edition", edition, "--as-of", AS_OF,
+                           "--quiet"], capture_output=True, text=True, timeout=900, env=clean_env(**env))
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def xxgk(capsys, *argv: str) -> tuple[int, str, str]:
+    """One `xxgk` command in this process (the environment says where the archive and catalog are)."""
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def verdicts(capsys) -> dict[tuple[int, str], dict]:
+    found = {}
+    for year in YEARS:
+        code, out, err = xxgk(capsys, "status", "--year", str(year), "--as-of", AS_OF, "--format", "json")
+        assert code == 0, err
+        for row in json.loads(out):
+            found[(year, row["agency_id"])] = {name: row.get(name) for name in VERDICT_FIELDS}
+    return found
+
+
+def snapshot(config: Config) -> dict[str, object]:
+    """What the catalog holds that the WARCs must give back, ids replaced by WARC record ids."""
+    with Catalog.open(config, create=False) as catalog, catalog.reading() as session:
+        record_of = {row.id: row.record_id for row in session.query(Capture)}
+        columns = [name for name in Capture.__table__.columns.keys() if name not in ("id", "refers_to_capture_id")]
+        return {
+            "runs": sorted((run.id, run.status, run.started_at, run.finished_at) for run in session.query(CrawlRun)),
+            "segments": sorted((s.key, s.run_id, s.state, s.size, s.sha256, s.records) for s in session.query(Segment)),
+            "captures": sorted((tuple(getattr(row, name) for name in columns), record_of.get(row.refers_to_capture_id))
+                               for row in session.query(Capture)),
+            "errors": sorted((e.url, e.run_id, e.agency_id, e.kind, e.message, e.at) for e in session.query(FetchError)),
+            "coverage": sorted((tuple(getattr(row, name) for name in ColumnCoverage.__table__.columns.keys()
+                                      if name not in ("id", "capture_id")) + (record_of.get(row.capture_id),)
+                                for row in session.query(ColumnCoverage)), key=repr),
+            "reports": sorted((record_of[r.capture_id], r.agency_id, r.is_report, r.kind, r.report_year,
+                               r.publication_date, r.date_source, r.title, r.error) for r in session.query(Report)),
+        }
+
+
+# ---------------------------------------------------------------- the demo, crawled twice, rebuilt
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_a_catalog_rebuilt_from_the_warcs_gives_the_same_verdicts(backend, tmp_path, request, monkeypatch, capsys):
+    """Crawl both editions of the demo portals (revisits, an edited report, a back-dated one, fetch errors, column
+    coverage), print every year's verdicts, lose the catalog, `xxgk reindex`: the same verdicts, and verify passes."""
+    data_dir = tmp_path / "data"
+    env = {"XXGK_DATA_DIR": str(data_dir)}
+    if backend == "s3":
+        env.update(request.getfixturevalue("s3_env"), XXGK_DATABASE_URL=request.getfixturevalue("postgres_url"))
+    port = str(free_port())
+    for edition in ("1", "2"):
+        demo(port, edition, env)
+    for name, value in clean_env(**env).items():
+        monkeypatch.setenv(name, value)
+    for name in [name for name in os.environ if name.startswith("XXGK_") and name not in env]:
+        monkeypatch.delenv(name)
+    before = verdicts(capsys)
+    held = snapshot(Config.from_env())
+    statuses = {verdict["status"] for verdict in before.values()}
+    raised = {flag for verdict in before.values() for flag in verdict["flags"]}
+    assert {"on_time", "late", "missing"} <= statuses and {"changed", "backdated", "copied"} <= raised, \
+        (statuses, raised)
+    assert held["errors"] and held["coverage"] and any(row[1] for row in held["captures"])  # errors, revisits
+
+    # the catalog is lost: the SQLite file is deleted; the PostgreSQL catalog is replaced by an empty database
+    if backend == "s3":
+        monkeypatch.setenv("XXGK_DATABASE_URL", request.getfixturevalue("postgres_server").create_database())
+    else:
+        for path in data_dir.glob("catalog.sqlite3*"):
+            path.unlink()
+    code, _out, err = xxgk(capsys, "status", "--year", str(YEARS[-1]), "--as-of", AS_OF)
+    assert code == 1 and "xxgk crawl" in err
+
+    registry = tmp_path / "registry.yaml"
+    dump_registry(DemoPortals().registry(f"http://127.0.0.1:{port}"), registry)
+    code, out, err = xxgk(capsys, "reindex", "--registry", str(registry))
+    assert code == 0, err
+    rebuilt = snapshot(Config.from_env())
+    counts = {name: len(rows) for name, rows in held.items()}
+    assert {name: len(rows) for name, rows in rebuilt.items()} == counts
+    assert (f"运行 {counts['runs']}，WARC 段 {counts['segments']}，捕获 {counts['captures']}" in out
+            and f"抓取错误 {counts['errors']}，栏目覆盖记录 {counts['coverage']}" in out), out
+    for name in ("runs", "segments", "captures", "errors", "coverage", "reports"):
+        assert rebuilt[name] == held[name], name
+    assert verdicts(capsys) == before
+
+    code, out, err = xxgk(capsys, "verify")
+    assert code == 0, out + err
+    assert f"已检查 {counts['captures']} 条捕获" in out and "损坏 corrupt  0" in out
+
+
+# ---------------------------------------------------------------- refusing, forcing, failing
+
+def small_archive(config: Config) -> dict[str, object]:
+    """One run: a report page, its revisit, a fetch error, a coverage row; returns what the catalog holds."""
+    with Archive.open(config, run_id="run-1", durability="os") as archive:
+        page = fetch(archive, "http://a.example.gov.cn/nb/2024.html", b"<html>2024 report</html>", when=T0,
+                     agency_id="a1", extra_metadata={"role": "column"})
+        fetch(archive, "http://a.example.gov.cn/nb/2024.html", b"<html>2024 report</html>",
+              when=T0 + timedelta(days=1), agency_id="a1", extra_metadata={"role": "column"})
+        archive.record_error("http://a.example.gov.cn/nb/2023.html", "http", "HTTP 404 Not Found", agency_id="a1",
+                             at=T0 + timedelta(hours=1))
+        archive.record_coverage(agency_id="a1", column_url="http://a.example.gov.cn/nb/", found_by="registry",
+                                read_at=T0, capture_id=page.id, pages_walked=2, complete=True, items_read=7,
+                                dated_items=7, earliest_item=date(2016, 1, 20), latest_item=date(2025, 1, 30),
+                                errors=[{"url": "http://a.example.gov.cn/nb/2023.html", "kind": "http",
+                                         "message": "HTTP 404 Not Found"}])
+        archive.finish("finished", counts={"pages": 2})
+    return snapshot(config)
+
+
+def write_registry(path: Path) -> Path:
+    path.write_text("- id: a1\n  name: 甲局\n  level: department\n  homepage: http://a.example.gov.cn/\n",
+                    encoding="utf-8")
+    return path
+
+
+def test_a_catalog_that_is_not_empty_is_refused_and_force_rebuilds_it(catalog_url, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XXGK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XXGK_DATABASE_URL", catalog_url)
+    config = Config.from_env()
+    held = small_archive(config)
+    registry = write_registry(tmp_path / "registry.yaml")
+    with Catalog.open(config) as catalog, catalog.session() as session:  # a row no WARC holds
+        queries.add_error(session, "http://not-archived.example/", "dns", "made up", run_id="run-1")
+
+    code, out, err = xxgk(capsys, "reindex", "--registry", str(registry))
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1 and "--force" in err, err
+    assert len(snapshot(config)["errors"]) == 2  # untouched
+
+    code, out, err = xxgk(capsys, "reindex", "--registry", str(registry), "--force")
+    assert code == 0, err
+    assert snapshot(config) == held
+    assert "运行 1，WARC 段 1，捕获 2" in out and "抓取错误 1，栏目覆盖记录 1" in out
+    with Catalog.open(config) as catalog, catalog.reading() as session:
+        assert [agency.id for agency in queries.list_agencies(session)] == ["a1"]
+        [row] = queries.coverage_of_agency(session, "a1")
+        assert queries.get_capture(session, row.capture_id).timestamp == T0  # the capture it names, re-found
+
+    with Archive.open(config, run_id="run-2", durability="os") as live:  # a crawl is writing its segment
+        fetch(live, "http://a.example.gov.cn/", b"<html>home</html>", agency_id="a1")
+        code, out, err = xxgk(capsys, "reindex", "--registry", str(registry), "--force")
+        assert code == 1 and len(err.strip().splitlines()) == 1 and "running crawl" in err, err
+        assert len(snapshot(config)["captures"]) == 3  # nothing dropped
+
+
+def test_an_unreadable_store_fails_with_one_line_and_leaves_the_catalog(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XXGK_DATA_DIR", str(tmp_path / "data"))
+    held = small_archive(Config.from_env())
+    registry = write_registry(tmp_path / "registry.yaml")
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("XXGK_S3_ENDPOINT", f"127.0.0.1:{port}")
+    monkeypatch.setenv("XXGK_S3_ACCESS_KEY", "k")
+    monkeypatch.setenv("XXGK_S3_SECRET_KEY", "s")
+    code, out, err = xxgk(capsys, "reindex", "--registry", str(registry), "--force")
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith("xxgk reindex: cannot read the archive:"), err
+    for name in ("XXGK_S3_ENDPOINT", "XXGK_S3_ACCESS_KEY", "XXGK_S3_SECRET_KEY"):
+        monkeypatch.delenv(name)
+    assert snapshot(Config.from_env()) == held   # --force dropped nothing: the store failed first
+
+    shutil.rmtree(tmp_path / "data" / "objects")  # a local store without a single segment
+    code, out, err = xxgk(capsys, "reindex", "--registry", str(registry), "--force")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "no WARC segment" in err, err
+    assert snapshot(Config.from_env()) == held
+
+
+# ---------------------------------------------------------------- what the WARCs hold
+
+def test_errors_coverage_and_the_run_end_are_warc_records_written_before_their_rows(storage_config, monkeypatch,
+                                                                                    tmp_path):
+    archive = Archive.open(storage_config, run_id="run-1", durability="os")
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the catalog went away")
+
+    monkeypatch.setattr(queries, "add_error", broken)
+    with pytest.raises(RuntimeError):
+        archive.record_error("http://lost.example/", "timeout", "read timed out", agency_id="a1", at=T0)
+    monkeypatch.undo()
+    archive.record_coverage(agency_id="a1", column_url=None, read_at=T0, problem="not_found", detail="首页没有栏目")
+    with pytest.raises(ArchiveError):
+        archive.record_coverage(agency_id="a1", read_at=T0, problem="no-such-problem")
+    archive.finish("interrupted", counts={"pages": 0})
+    [key] = list(open_store(storage_config).list("warcs/"))
+    data = open_store(storage_config).get_bytes(key)
+    notes = [record.note() for _o, _l, record in scan_segment(io.BytesIO(data))[0] if record.note() is not None]
+    assert [note["xxgk"] for note in notes] == ["fetch-error", "column-coverage", "run-end"]
+    assert notes[0]["url"] == "http://lost.example/" and notes[0]["at"] == T0.isoformat()
+    assert notes[1]["problem"] == "not_found" and notes[2]["status"] == "interrupted"
+    local = tmp_path / "segment.warc.gz"
+    local.write_bytes(data)
+    check = subprocess.run([str(venv_bin("warcio")), "check", str(local)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    # the error whose row was never written is back after a rebuild; so are the run's end and the coverage row
+    fresh = replace(storage_config, database_url=f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}")
+    with Catalog.open(fresh) as catalog:
+        report = rebuild(open_store(fresh), catalog, fresh.data_dir / "spool")
+        assert (report.runs, report.errors, report.coverage, report.captures) == (1, 1, 1, 0)
+        with catalog.reading() as session:
+            [error] = queries.errors_by_run(session, "run-1")
+            assert (error.url, error.kind, error.at, error.agency_id) == ("http://lost.example/", "timeout", T0, "a1")
+            run = queries.get_run(session, "run-1")
+            assert run.status == "interrupted" and run.counts == {"pages": 0}
+            assert [row.problem for row in queries.coverage_of_agency(session, "a1")] == ["not_found"]
+
+
+def test_a_revisit_whose_original_is_in_a_later_segment_and_a_dead_writers_spool_are_rebuilt(tmp_path):
+    config = Config.from_env({}, data_dir=tmp_path / "data")
+    page = b"<html>unchanged</html>"
+    # two writers at once: the first segment begun holds a revisit of a capture in the second
+    first = Archive.open(config, run_id="run-a", durability="os")
+    fetch(first, "http://b.example/early", b"early", when=T0)
+    second = Archive.open(config, run_id="run-b", durability="os")
+    original = fetch(second, "http://b.example/page", page, when=T0 + timedelta(minutes=1))
+    revisit = fetch(first, "http://b.example/page", page, when=T0 + timedelta(minutes=2))
+    assert revisit.record_type == "revisit" and revisit.refers_to == original.id
+    first.finish()
+    second.finish()
+    spooled_key = crash_while_writing(config, 2)   # a dead writer's segment, still in the spool
+    held = snapshot(config)
+    (tmp_path / "data" / "catalog.sqlite3").unlink()
+
+    with Catalog.open(config) as catalog:
+        report = rebuild(open_store(config), catalog, config.data_dir / "spool")
+    assert (report.segments, report.spooled, report.captures, report.unresolved) == (3, 1, 5, 0)
+    rebuilt = snapshot(config)
+    assert rebuilt["captures"] == held["captures"]
+    assert [row for row in rebuilt["segments"] if row[0] == spooled_key][0][2] == "sealed"
+    with Archive.open(config) as archive:  # the next writer uploads what waited in the spool
+        assert archive.recovery.uploaded == [spooled_key]
+    assert open_store(config).exists(spooled_key)
