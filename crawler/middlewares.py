@@ -23,12 +23,16 @@ from typing import Any, Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 from scrapy import signals
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
 from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
                                DownloadFailedError, DownloadTimeoutError, IgnoreRequest, NotConfigured,
                                ResponseDataLossError)
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import error as twisted_errors
+from twisted.internet.defer import Deferred
 from twisted.web.http import RESPONSES
 
 from storage.archive import Archive, ArchiveError, CaptureRef
@@ -46,8 +50,13 @@ META_PAYLOAD_CAPTURE = "xxgk_payload_capture_id"   # the capture that holds the 
 META_NOT_MODIFIED = "xxgk_not_modified"
 META_STATIC_CAPTURE = "xxgk_static_capture_id"     # for a browser render: the capture of the page as served
 META_ERROR_RECORDED = "xxgk_error_recorded"
+META_PROBE = "xxgk_probe"                # a URL a site may well not have (sitemap.xml): its 404 is no fetch error
 _META_VALIDATED_URL = "xxgk_validated_url"
 _META_VALIDATORS = "xxgk_validators"
+
+# Sent by FetchErrorMiddleware for every request that ended without a usable response (request, kind, message),
+# whether or not its error row was already written: crawler.coverage listens.
+fetch_failed = object()
 
 _CONDITIONAL_HEADERS = ("If-None-Match", "If-Modified-Since")
 # What a 304 may update on the stored response (RFC 9111 §4.3.4); the body's own framing stays the original's.
@@ -65,6 +74,7 @@ class CrawlArchive:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xxgk-archive")
         self._readers = ThreadPoolExecutor(max_workers=max(1, readers), thread_name_prefix="xxgk-archive-read")
         self._finished = False
+        self._before_finish: list[Callable[[str], None]] = []
 
     @classmethod
     def of(cls, crawler) -> "CrawlArchive":
@@ -99,10 +109,19 @@ class CrawlArchive:
         """Run ``function`` on the writer thread and block until it is done (start-up and shutdown only)."""
         return self._executor.submit(function, *args, **kwargs).result()
 
+    def before_finish(self, hook: Callable[[str], None]) -> None:
+        """Call ``hook(finish_reason)`` when the crawl closes, while the writer thread still runs (``call_now``)."""
+        self._before_finish.append(hook)
+
     def spider_closed(self, spider, reason: str) -> None:
         if self._finished:
             return
         self._finished = True
+        for hook in self._before_finish:
+            try:
+                hook(reason)
+            except Exception:  # noqa: BLE001 - the run must still be finished
+                log.exception("closing hook %r failed", hook)
         counts = stats_counts(self.crawler.stats.get_stats())
         counts["finish_reason"] = reason
         try:
@@ -371,6 +390,31 @@ def _host_matches(pattern: str, host: str) -> bool:
     return pattern == host
 
 
+# ---------------------------------------------------------------- robots.txt
+
+class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, with every request that waits for a host's robots.txt getting its rules.
+
+    Scrapy (since scrapy/scrapy#6802) has all such requests await one shared Deferred through ``asFuture``, whose
+    callback returns None: the first waiter gets the rules, every later one gets None and goes out unchecked. A
+    crawl's start requests all wait on the same robots.txt, so a disallowed column among them was fetched. Here
+    each waiter gets a Deferred of its own that passes the rules on.
+    """
+
+    async def robot_parser(self, request):
+        pending = self._parsers.get(urlparse_cached(request).netloc)
+        if not isinstance(pending, Deferred):
+            return await super().robot_parser(request)
+        mine: Deferred = Deferred()
+
+        def forward(parser):
+            mine.callback(parser)
+            return parser  # for the next waiter
+
+        pending.addCallback(forward)
+        return await maybe_deferred_to_future(mine)
+
+
 # ---------------------------------------------------------------- retry backoff
 
 class RetryBackoffMiddleware:
@@ -403,31 +447,42 @@ class RetryBackoffMiddleware:
 class FetchErrorMiddleware:
     """One ``fetch_errors`` row per request that ended without a usable response (after retries and redirects)."""
 
-    def __init__(self, stats, holder: CrawlArchive):
+    def __init__(self, stats, holder: CrawlArchive, signals=None):
         self.stats = stats
         self.holder = holder
+        self.signals = signals
 
     @classmethod
     def from_crawler(cls, crawler) -> "FetchErrorMiddleware":
         if not crawler.settings.getbool("ARCHIVE_ENABLED"):
             raise NotConfigured("ARCHIVE_ENABLED is off")
-        return cls(crawler.stats, CrawlArchive.of(crawler))
+        return cls(crawler.stats, CrawlArchive.of(crawler), crawler.signals)
 
     async def process_response(self, request, response):
-        if response.status >= 400 and not _is_robots_txt(request.url) and not request.meta.get(META_ERROR_RECORDED):
-            request.meta[META_ERROR_RECORDED] = True
-            await record_error(self.holder, self.stats, request.url, "http",
-                               f"HTTP {response.status} {_text(RESPONSES.get(response.status)) or ''}".strip(),
-                               request.meta.get(META_AGENCY))
+        if response.status < 400 or _is_robots_txt(request.url) or request.meta.get(META_ERROR_RECORDED):
+            return response
+        if response.status == 404 and request.meta.get(META_PROBE):
+            return response  # a site without a sitemap.xml: archived, nothing wrong
+        request.meta[META_ERROR_RECORDED] = True
+        message = f"HTTP {response.status} {_text(RESPONSES.get(response.status)) or ''}".strip()
+        self._tell(request, "http", message)
+        await record_error(self.holder, self.stats, request.url, "http", message, request.meta.get(META_AGENCY))
         return response
 
     async def process_exception(self, request, exception):
-        if request.meta.get(META_ERROR_RECORDED) or _is_robots_txt(request.url):
+        if _is_robots_txt(request.url):
             return None
-        request.meta[META_ERROR_RECORDED] = True
         kind, message = classify_failure(exception)
+        self._tell(request, kind, message)
+        if request.meta.get(META_ERROR_RECORDED):
+            return None  # recorded where it happened (a redirect loop)
+        request.meta[META_ERROR_RECORDED] = True
         await record_error(self.holder, self.stats, request.url, kind, message, request.meta.get(META_AGENCY))
         return None
+
+    def _tell(self, request, kind: str, message: str) -> None:
+        if self.signals is not None:
+            self.signals.send_catch_log(fetch_failed, request=request, kind=kind, message=message)
 
 
 def _is_robots_txt(url: str) -> bool:

@@ -26,6 +26,7 @@ from typing import Iterable
 from scrapy.exceptions import NotConfigured
 
 from registry.catalog_sync import store_agencies
+from crawler.coverage import CoverageRecorder
 from crawler.items import ReportCandidate
 from crawler.middlewares import CrawlArchive
 from registry.agencies import Agency, match_agency
@@ -59,11 +60,11 @@ def attribute(record: ReportRecord, column_agency_id: str | None, agencies: Iter
     return column_agency_id
 
 
-def existing_report(catalog: Catalog, capture_id: int) -> tuple[int, bool] | None:
-    """(report id, is_report) of the report row already tied to ``capture_id``."""
+def existing_report(catalog: Catalog, capture_id: int) -> tuple[int, bool, str | None] | None:
+    """(report id, is_report, agency id) of the report row already tied to ``capture_id``."""
     with catalog.reading() as session:
         report = queries.report_by_capture(session, capture_id)
-        return (report.id, report.is_report) if report is not None else None
+        return (report.id, report.is_report, report.agency_id) if report is not None else None
 
 
 def store_report(catalog: Catalog, capture_id: int, record: ReportRecord, agency_id: str | None,
@@ -77,6 +78,7 @@ class ParsePipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.holder = holder
+        self.coverage = CoverageRecorder.of(crawler)   # reports found, per listed item, for the column coverage
         self.workers = max(1, workers)
         self.timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
@@ -135,6 +137,7 @@ class ParsePipeline:
                     self.stats.inc_value("parse/unchanged")
                     if known[1]:
                         self.stats.inc_value("reports/found")
+                        self.coverage.report_found(known[2], item.url)
                     return item
             record = await self._parse(item)
             agency_id = attribute(record, item.agency_id, self.agencies)
@@ -149,6 +152,7 @@ class ParsePipeline:
         if record.is_report:
             self.stats.inc_value("reports/found")
             self.stats.inc_value("reports/new")
+            self.coverage.report_found(agency_id, item.url)
         else:
             self.stats.inc_value(f"parse/kind/{record.kind}")
         return item

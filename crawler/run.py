@@ -59,6 +59,11 @@ class CrawlSummary:
     stats: dict[str, Any] = field(default_factory=dict)
     exit_code: int = EXIT_OK
     message: str | None = None
+    # agencies by what their report column gave (crawler.coverage.outcome_counts): read, not_found, unreadable
+    coverage: dict[str, int] = field(default_factory=dict)
+    # 栏目失效, one line per agency whose column gave items in an earlier run and none in this one: filled by the
+    # caller that reads the catalog's history (cli.crawl, through monitor.coverage), empty from the crawl itself
+    column_failures: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,7 +186,8 @@ def _summary(run_id, status, reason, stats, started, exit_code, message) -> Craw
         parse_errors=int(stats.get("parse/error", 0)), duration=round(time.monotonic() - started, 3),
         max_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         children_max_rss_kb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-        stats=stats, exit_code=exit_code, message=message)
+        stats=stats, exit_code=exit_code, message=message,
+        coverage={outcome: int(stats.get(f"coverage/{outcome}", 0)) for outcome in ("read", "not_found", "unreadable")})
 
 
 def _plain(stats: dict[str, Any]) -> dict[str, Any]:

@@ -55,10 +55,19 @@ DEFAULT_REQUEST_HEADERS = {
 DOWNLOADER_MIDDLEWARES = {
     # outermost: sees only what is left after retries and redirects, so one failure is one error row
     "crawler.middlewares.FetchErrorMiddleware": 40,
+    # Scrapy's own, with its waiting for robots.txt fixed (see the class); same place in the chain
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.RobotsTxtMiddleware": 100,
     "crawler.middlewares.RetryBackoffMiddleware": 560,
     # innermost (closest to the downloader): every raw response, 3xx and each retried 5xx included, is archived
     # before redirect, retry, decompression or cookies touch it
     "crawler.middlewares.ArchiveMiddleware": 950,
+    # a browser render's page watch (crawler.browser): added after the scheduler, so that queued requests pickle
+    "crawler.browser.BrowserMiddleware": 960,
+}
+SPIDER_MIDDLEWARES = {
+    # closest to the spider: every listing request it yields joins its column before anything filters it
+    "crawler.coverage.CoverageMiddleware": 950,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ParsePipeline": 300,
@@ -90,8 +99,13 @@ DISCOVERY_MAX_DEPTH = 3               # homepage → 信息公开 → (sub-secti
 DISCOVERY_MAX_COLUMNS = 3             # report-column candidates followed per page, best first
 DISCOVERY_MAX_SECTIONS = 3            # 信息公开 sections descended into per page when no column is linked
 DISCOVERY_MAX_PAGES = 50              # listing pages followed per column
-DISCOVERY_JS_RENDER = True            # allow the browser for listings filled by scripts (render: auto/js)
+DISCOVERY_JS_RENDER = True            # allow the browser for column pages without dated items (render: auto/js)
 DISCOVERY_JS_WAIT = "networkidle"     # what the browser waits for before the DOM is read
+DISCOVERY_SEARCH_WORDS = "年度报告"     # typed into a site's own search form when no column is found otherwise
+DISCOVERY_MAX_SITEMAPS = 5            # sitemaps read per agency (a sitemap index names more)
+DISCOVERY_KNOWN_REPORTS = True        # re-request every known report URL of the crawled agencies (已删除 evidence)
+DISCOVERY_JS_IDLE = 0.5               # seconds without a request in flight before a page (or paging step) is read
+DISCOVERY_JS_STEP_TIMEOUT = 15.0      # seconds a paging step in the browser may take to go quiet
 
 PARSE_ENABLED = True
 PARSE_WORKERS = 2                     # processes: parsing a PDF is CPU-bound and must not stall the reactor

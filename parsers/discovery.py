@@ -1,8 +1,8 @@
 """Page discovery: pure functions that read one fetched page and say where the crawler should go next.
 
-Every function takes the page (text, or bytes that are decoded here) and the URL it was fetched from, does no
-network I/O, and returns small dataclasses in document order (or by score), so the spider stays a thin adapter.
-A page that cannot be parsed gives empty results, never an exception.
+Every function takes the page (a ``parsers.formats.page.Page``, parsed once and shared by every function; or its text or
+bytes) and the URL it was fetched from, does no network I/O, and returns small dataclasses in document order (or by
+score), so the spider stays a thin adapter. A page that cannot be parsed gives empty results, never an exception.
 """
 from __future__ import annotations
 
@@ -13,19 +13,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from html import unescape
 from typing import Any, Iterable, Iterator
-from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
-
-import lxml.html
-from lxml import etree
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
 
 from parsers.beijing import BEIJING
-from parsers.formats.encoding import charset_from_content_type, charset_from_markup, decode_bytes
+from parsers.formats.page import Page, absolute_url, as_page, document_base, element_text, link_text
+from parsers.formats.page import find_attachments as _find_attachments
 from parsers.links import attachment_kind
 from parsers.record import Link
 
 DEFAULT_MAX_PAGES = 50
 
-Page = str | bytes
+PageLike = Page | str | bytes
 
 
 @dataclass(frozen=True)
@@ -81,13 +79,6 @@ def looks_like_report_title(title: str) -> bool:
     return bool(_REPORT_WORDS.search(text) and _DISCLOSURE_WORDS.search(text))
 
 
-def decode_page(data: bytes, content_type: str | None = None) -> str:
-    """HTML bytes as text, with the project's shared decoder (``parsers.formats.encoding``): BOM, then the HTTP and
-    ``<meta>`` charsets if the bytes really decode with them, then detection (GB2312/GBK read as GB18030)."""
-    declared = [("HTTP", charset_from_content_type(content_type)), ("<meta>", charset_from_markup(data))]
-    return decode_bytes(data, declared).text
-
-
 # ---------------------------------------------------------------- report columns and disclosure sections
 
 _COLUMN_TEXT_RULES = (
@@ -98,7 +89,7 @@ _COLUMN_TEXT_RULES = (
 # 企业年报/统计年报/年报公示 are other kinds of yearly report, common on 市场监管 and 统计 sites.
 _COLUMN_TEXT_PENALTY = re.compile(r"企业|统计|工商|公示|财务|决算|预算|通知|格式")
 _COLUMN_URL = re.compile(r"(?:^|[/_-])(?:zfxxgknb|xxgknb|gknb|zfxxgkndbg|xxgkndbg|gkndbg|ndbg|ndgzbg)[^/]*(?:/|$)"
-                         r"|annualreport|nbyear=", re.IGNORECASE)
+                         r"|/nb/|annualreport|nbyear=", re.IGNORECASE)   # /nb/: a whole folder named 年报
 _YEAR = re.compile(r"(?<!\d)(19|20)\d\d(?!\d)")
 
 _SECTION_TEXT_RULES = (
@@ -112,14 +103,14 @@ _SECTION_TEXT_PENALTY = re.compile(r"指南|申请|制度|规定|意见|保密|�
 _SECTION_URL = re.compile(r"(?:^|/)(?:zfxxgk|xxgk|zwgk|gkml|xxgkml|zfxxgkzl)[^/]*(?:/|$)", re.IGNORECASE)
 
 
-def find_report_columns(page: Page, page_url: str) -> list[LinkCandidate]:
+def find_report_columns(page: PageLike, page_url: str) -> list[LinkCandidate]:
     """Links to the annual-report column (政府信息公开年报, 年度报告, …/xxgknb/, …/ndbg/ …), best first.
 
     Only same-site links that lead to a page (not an attachment or a single article) are candidates; a link text
     with a year in it is more likely one report than the column, so it ranks lower.
     """
     candidates = []
-    for anchor in _anchors(page, page_url):
+    for anchor in _anchors(as_page(page), page_url):
         if (not is_same_site(anchor.url, page_url) or _looks_like_document(anchor.url, anchor.text)
                 or _same_page(anchor.url, page_url)):
             continue
@@ -135,12 +126,13 @@ def find_report_columns(page: Page, page_url: str) -> list[LinkCandidate]:
     return _best_per_url(candidates)
 
 
-def find_disclosure_sections(page: Page, page_url: str, limit: int | None = None) -> list[LinkCandidate]:
+def find_disclosure_sections(page: PageLike, page_url: str, limit: int | None = None) -> list[LinkCandidate]:
     """Same-site links into 政府信息公开 / 政务公开 / 信息公开 sections (/xxgk/, /zfxxgk/, /zwgk/), best first.
 
     These are the pages to descend into when no report column is linked from the page itself; links that are
     report columns already (see ``find_report_columns``) are left out. ``limit`` keeps the best few.
     """
+    page = as_page(page)
     columns = {candidate.url for candidate in find_report_columns(page, page_url)}
     candidates = []
     for anchor in _anchors(page, page_url):
@@ -206,7 +198,7 @@ _PAGER_TEXT = re.compile(r"^(?:上一?页|下一?页|首页|尾页|末页|后页
                          re.IGNORECASE)
 
 
-def find_listing_items(page: Page, page_url: str) -> list[ListingItem]:
+def find_listing_items(page: PageLike, page_url: str) -> list[ListingItem]:
     """The entries of a listing page: links in rows that carry a date, or in a list-like container.
 
     A row is the link's nearest li/tr/dd/p/div that prints a date beside it (2023-01-30, [2023-01-30],
@@ -216,17 +208,18 @@ def find_listing_items(page: Page, page_url: str) -> list[ListingItem]:
     ``<script type="text/xml"><datastore><record><![CDATA[<li>…</li>]]></record>…``; those records are read too.
     Results are in page order, one per URL.
     """
-    root = _parse(page)
+    root = as_page(page).root
     if root is None:
         return []
-    base = _base_url(root, page_url)
+    base = document_base(root, page_url)
     items: list[ListingItem] = []
     seen: set[str] = set()
-    trees = [root] + [tree for tree in map(_parse, _datastore_records(root)) if tree is not None]
+    records = (Page(record).root for record in _datastore_records(root))
+    trees = [root] + [tree for tree in records if tree is not None]
     for tree in trees:
         for element in tree.iter("a"):
-            url = _absolute(element.get("href"), base)
-            title = _link_title(element)
+            url = absolute_url(element.get("href"), base)
+            title = link_text(element)
             if not url or not title or url in seen or _PAGER_TEXT.match(title) or _in_navigation(element):
                 continue
             date_raw = _date_beside(element)
@@ -245,7 +238,7 @@ def _datastore_records(root) -> list[str]:
     """The HTML rows a Hanweb ``<datastore>`` script holds, each wrapped as one list of its own."""
     records = []
     for script in root.iter("script"):
-        code = _text_of(script)
+        code = element_text(script)
         if "<datastore" in code.lower():
             rows = "".join(_DATASTORE_RECORD.findall(code))
             if rows:
@@ -262,7 +255,7 @@ def _date_beside(anchor) -> str | None:
             break
         if _count_links(node) > 3:
             break  # a block holding many links is a container, not a row
-        found = _find_date(_text_outside(node, anchor)) or _find_date(_text_of(anchor), allow_short=False)
+        found = _find_date(_text_outside(node, anchor)) or _find_date(element_text(anchor), allow_short=False)
         if found:
             return found
     return _date_after(anchor)
@@ -277,7 +270,7 @@ def _date_after(anchor) -> str | None:
             continue
         if sibling.tag == "a" or sibling.find(".//a") is not None:
             break
-        parts.append(_text_of(sibling))
+        parts.append(element_text(sibling))
         parts.append(sibling.tail or "")
         if len("".join(parts)) > 60:
             break
@@ -371,7 +364,7 @@ class _PageScheme:
         return self.template.replace("{n}", str(number))
 
 
-def find_pagination(page: Page, page_url: str, max_pages: int = DEFAULT_MAX_PAGES) -> list[str]:
+def find_pagination(page: PageLike, page_url: str, max_pages: int = DEFAULT_MAX_PAGES) -> list[str]:
     """Every further page of this listing, in page order, at most ``max_pages`` URLs.
 
     Reads next/last links (下一页, 尾页, >, 下页), numbered pager links (index_N.html, list/N.htm, ?page=N,
@@ -380,14 +373,14 @@ def find_pagination(page: Page, page_url: str, max_pages: int = DEFAULT_MAX_PAGE
     the stated total) are filled in, because pagers show only a window of page numbers. Same-site URLs only; the
     page itself is never returned.
     """
-    root = _parse(page)
+    root = as_page(page).root
     if root is None or max_pages <= 0:
         return []
-    base = _base_url(root, page_url)
-    scripts = "\n".join(_text_of(script) for script in root.iter("script"))
+    base = document_base(root, page_url)
+    scripts = "\n".join(element_text(script) for script in root.iter("script"))
     links = list(_pager_links(root, base))
     schemes = _page_schemes(links, page_url)
-    total = _page_total(scripts, _text_of(root))
+    total = _page_total(scripts, element_text(root))
 
     urls: list[str] = _trs_create_page_html(scripts, base, max_pages)
     if not urls and total and not schemes and _looks_like_trs_index(page_url):
@@ -409,14 +402,14 @@ def find_pagination(page: Page, page_url: str, max_pages: int = DEFAULT_MAX_PAGE
 def _pager_links(root, base: str) -> Iterator[str]:
     """URLs of next/last links, of numbered page links and of page-jump ``<option>`` values."""
     for anchor in root.iter("a"):
-        url = _absolute(anchor.get("href"), base)
+        url = absolute_url(anchor.get("href"), base)
         if not url:
             continue
-        text = _normalize(_text_of(anchor)) or _normalize(anchor.get("title") or "")
+        text = _normalize(element_text(anchor)) or _normalize(anchor.get("title") or "")
         if _NEXT_TEXT.match(text) or (text.isdigit() and _scheme_of(url) is not None):
             yield url
     for option in root.iter("option"):
-        url = _absolute(option.get("value"), base)
+        url = absolute_url(option.get("value"), base)
         if url and _scheme_of(url) is not None:
             yield url
 
@@ -467,7 +460,9 @@ def _scheme_of(url: str, numbered: bool = True) -> _PageScheme | None:
 def _page_numbers(scheme: _PageScheme, total: int | None, max_pages: int) -> range:
     low, high = min(scheme.seen), max(scheme.seen)
     if scheme.kind == "trs":
-        start, stop = 0, max(high, (total or 0) - 1) + 1
+        # page 0 without a number is TRS's index.html; list_1.html, list_2.html … start at the first number shown
+        start = 0 if _looks_like_trs_index(scheme.first) else low
+        stop = max(high, (total or 0) - 1) + 1
     elif scheme.kind == "numbered":
         start, stop = 1, max(high, (total or 0) - 1) + 1
     else:
@@ -480,8 +475,29 @@ def _page_total(scripts: str, text: str) -> int | None:
     return int(match.group(match.lastindex)) if match else None
 
 
+def pager_total(page: PageLike) -> int | None:
+    """How many pages the listing's pager says the listing has (the TRS ``createPageHTML`` total, a
+    ``countPage``-style variable, 共N页); None when the page states no total. A crawler that read that many pages
+    of one pager has reached the listing's last page."""
+    root = as_page(page).root
+    if root is None:
+        return None
+    scripts = "\n".join(element_text(script) for script in root.iter("script"))
+    call = _create_page_html_call(scripts)
+    return call[0] if call else _page_total(scripts, element_text(root))
+
+
 def _trs_create_page_html(scripts: str, base: str, max_pages: int) -> list[str]:
-    """Pages of a TRS ``createPageHTML(total, current, "index", "html")`` call (page 0 is index.html).
+    """Pages of a TRS ``createPageHTML(total, current, "index", "html")`` call (page 0 is index.html)."""
+    call = _create_page_html_call(scripts)
+    if call is None:
+        return []
+    total, name, extension = call
+    return _trs_pages(base, name, extension, total, max_pages)
+
+
+def _create_page_html_call(scripts: str) -> tuple[int, str, str] | None:
+    """(total, page name, extension) of the first TRS ``createPageHTML(total, current, "index", "html")`` call.
 
     Also the newer ``createPageHTML('page_div', total, current, 'index', 'html', count)`` form, and arguments given
     as variables assigned earlier in the scripts (``var countPage = 5``). The function's own definition has only
@@ -501,8 +517,8 @@ def _trs_create_page_html(scripts: str, base: str, max_pages: int) -> list[str]:
                 strings.append(value)
         if numbers:
             name, extension = (strings[-2], strings[-1]) if len(strings) >= 2 else ("index", "html")
-            return _trs_pages(base, name, extension, numbers[0], max_pages)
-    return []
+            return numbers[0], name, extension
+    return None
 
 
 def _trs_pages(base: str, name: str, extension: str, total: int, max_pages: int) -> list[str]:
@@ -540,20 +556,20 @@ _STATIC_ASSET = re.compile(r"\.(?:js|css|png|jpe?g|gif|svg|ico|woff2?|ttf|html?|
 _JSON_HINT = re.compile(r"json|api|\.do\b|\.action\b|\.ashx\b|/data/", re.IGNORECASE)
 
 
-def find_json_endpoints(page: Page, page_url: str) -> list[str]:
+def find_json_endpoints(page: PageLike, page_url: str) -> list[str]:
     """URLs a JavaScript listing loads its items from, in page order.
 
     Reads string literals passed to ``fetch(…)``, ``$.getJSON``/``$.get``/``$.post``, ``axios``, ``xhr.open`` and
     ``url: '…'`` properties (``$.ajax``), plus ``data-url`` / ``data-api`` / ``data-src`` attributes that look like
     data. A URL built by concatenation (``'list_' + page``) is skipped: only complete literals are returned.
     """
-    root = _parse(page)
+    root = as_page(page).root
     if root is None:
         return []
-    base = _base_url(root, page_url)
+    base = document_base(root, page_url)
     found: list[str] = []
     for script in root.iter("script"):
-        code = _text_of(script)
+        code = element_text(script)
         calls = [match for pattern in (_JSON_CALL, _URL_PROPERTY) for match in pattern.finditer(code)]
         found += [match.group(2) for match in sorted(calls, key=lambda match: match.start())]
     for element in root.iter():
@@ -565,7 +581,7 @@ def find_json_endpoints(page: Page, page_url: str) -> list[str]:
                 found.append(value)
     result = []
     for raw in found:
-        url = _absolute(raw, base)
+        url = absolute_url(raw, base)
         if "{" in raw or not url or _STATIC_ASSET.search(urlsplit(url).path) or url in result:
             continue  # ${page} in a template literal: not a complete URL
         result.append(url)
@@ -598,7 +614,7 @@ def listing_items_from_json(data: bytes | str, base_url: str) -> list[ListingIte
         date_key = next((keys[name] for name in _DATE_KEYS if name in keys), None)
         if not title or not link or date_key is None:
             continue
-        url = _absolute(link, base_url)
+        url = absolute_url(link, base_url)
         if not url or url in seen:
             continue
         seen.add(url)
@@ -669,18 +685,19 @@ _LOADER_SCRIPT = re.compile(r"\bfetch\s*\(|\$\.(?:ajax|get|getJSON|post)\b|XMLHt
 _NOSCRIPT_ASKS = re.compile(r"javascript|脚本|启用|开启|浏览器", re.IGNORECASE)
 
 
-def needs_javascript(page: Page) -> bool:
+def needs_javascript(page: PageLike) -> bool:
     """True when the listing is built by scripts: no items in the static HTML, and either an empty list container
     with a script that loads or templates data (fetch/ajax/template), or a ``<noscript>`` asking for JavaScript."""
-    root = _parse(page)
+    page = as_page(page)
+    root = page.root
     if root is None:
         return False
     if any(item.date_raw for item in find_listing_items(page, "http://localhost/")):
         return False  # a sidebar of sub-columns is not a listing: only dated rows prove items are static
     for noscript in root.iter("noscript"):
-        if _NOSCRIPT_ASKS.search(_text_of(noscript)):
+        if _NOSCRIPT_ASKS.search(element_text(noscript)):
             return True
-    scripts = "\n".join(_text_of(script) for script in root.iter("script"))
+    scripts = "\n".join(element_text(script) for script in root.iter("script"))
     has_loader = bool(_LOADER_SCRIPT.search(scripts)) or any(
         (script.get("type") or "").lower() in ("text/template", "text/html", "text/x-template")
         for script in root.iter("script"))
@@ -694,31 +711,163 @@ def _is_empty_container(element) -> bool:
         return False
     if element.tag == "div" and not _marked(element, _LIST_WORD):
         return False  # empty divs are everywhere (clearfix, ads); only a list-named one counts
-    return len(element) == 0 and not _text_of(element).strip()
+    return len(element) == 0 and not element_text(element).strip()
+
+
+# ---------------------------------------------------------------- frames, and pagers only a browser can follow
+
+_NOT_A_FRAME_PAGE = re.compile(r"^\s*(?:about|javascript|data|blob):", re.IGNORECASE)
+
+
+def find_frames(page: PageLike, page_url: str) -> list[str]:
+    """Same-site pages shown in ``<iframe>`` / ``<frame>`` elements, in page order: a listing kept in a frame is read
+    at the frame's own URL. A document shown in a frame (a PDF viewer), other sites and the page itself are left out."""
+    root = as_page(page).root
+    if root is None:
+        return []
+    base = document_base(root, page_url)
+    found: list[str] = []
+    for element in root.iter("iframe", "frame"):
+        raw = (element.get("src") or "").strip()
+        url = None if _NOT_A_FRAME_PAGE.match(raw) else absolute_url(raw, base)
+        if (not url or url in found or not is_same_site(url, page_url) or _same_page(url, page_url)
+                or attachment_kind(url) is not None):
+            continue
+        found.append(url)
+    return found
+
+
+_SCRIPT_HREF = re.compile(r"^\s*javascript\s*:", re.IGNORECASE)
+_SCRIPT_NOOP = re.compile(r"^(?:void\s*\(?\s*0\s*\)?|return\s+false|undefined)?\s*;?$", re.IGNORECASE)
+# "next" only: 尾页 / >> / » jump to the end and would skip the pages between
+_NEXT_ONLY_TEXT = re.compile(r"^(?:下一?页|下页|后一?页|next(?:page)?|>|›)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ScriptPager:
+    """A pager whose links run script instead of naming a page (``<a href="javascript:load(3)">3</a>``,
+    ``<a href="#" onclick="go(2)">2</a>``, ``<a href="javascript:next()">下一页</a>``): the code behind each page
+    number it shows and behind its ``javascript:`` next link."""
+
+    calls: dict[int, str]
+    next_call: str | None = None
+
+    def call_for(self, number: int) -> str | None:
+        """The code that shows page ``number`` (counting from 1 as the pager prints them), else the next link's."""
+        return self.calls.get(number) or self.next_call
+
+    def exhausted_at(self, number: int) -> bool:
+        """Page ``number`` is the last the pager offers: numbered links, none beyond it, and no next link."""
+        return bool(self.calls) and self.next_call is None and max(self.calls) <= number
+
+
+def find_script_pager(page: PageLike) -> ScriptPager:
+    """The script pager of a rendered listing (see ``ScriptPager``); empty when its pager links name real pages,
+    which ``find_pagination`` reads instead. The code of a ``javascript:`` link is percent-decoded as a browser
+    runs it; a numbered no-op link (``href="#"``, ``javascript:void(0)``) gives its ``onclick``. A next control
+    that works by ``onclick`` is left to be clicked, so that whether it is still shown counts."""
+    root = as_page(page).root
+    calls: dict[int, str] = {}
+    next_call = None
+    for anchor in root.iter("a") if root is not None else ():
+        href = (anchor.get("href") or "").strip()
+        script = _SCRIPT_HREF.match(href)
+        code = unquote(href[script.end():]).strip() if script else ""
+        text = _normalize(element_text(anchor)) or _normalize(anchor.get("title") or "")
+        if text.isdigit():
+            if _SCRIPT_NOOP.match(code) and (script or href in ("", "#")):
+                code = (anchor.get("onclick") or "").strip()
+            if not _SCRIPT_NOOP.match(code):
+                calls.setdefault(int(text), code)
+        elif script and next_call is None and not _SCRIPT_NOOP.match(code) and _NEXT_ONLY_TEXT.match(text):
+            next_call = code
+    return ScriptPager(calls, next_call)
+
+
+_PAGE_FIELD = re.compile(r"page|pageno|page_no|pagenum|page_num|pageindex|page_index|pagenumber|currentpage|"
+                         r"current_page|curpage|cpage|pn|p", re.IGNORECASE)
+_FORM_FIELD = re.compile(r"(?:^|&)(?P<name>[^=&]+)=(?P<n>\d{1,4})(?=&|$)")
+_JSON_FIELD = re.compile(r"""["'](?P<name>\w+)["']\s*:\s*["']?(?P<n>\d{1,4})(?=["']?\s*[,}])""")
+# list_2.json, /page/2, data-3.do: at most 999, so that a year (2023.json) or a document id is never taken for one
+_PATH_PAGE = re.compile(r"(?<=[_/-])(?P<n>\d{1,3})(?=(?:\.[A-Za-z]{2,6})?/?$)")
+
+
+@dataclass(frozen=True)
+class PagedRequest:
+    """A data request of a listing, asking for another page."""
+
+    url: str
+    body: str | None
+    number: int       # the page number (or index) it asks for
+
+
+def next_page_request(url: str, body: str | None = None) -> PagedRequest | None:
+    """The same data request one page on: the page field of a form or JSON body (``pageNo=1`` → 2), else of the
+    query (``?page=1``), else the number ending the path (``list_1.json`` → ``list_2.json``, ``/page/1``). None when
+    the request names no page number. Everything else is kept as spelled."""
+    if body:
+        for pattern in (_FORM_FIELD, _JSON_FIELD):
+            for match in pattern.finditer(body):
+                if _PAGE_FIELD.fullmatch(unquote(match["name"])):
+                    number = int(match["n"]) + 1
+                    return PagedRequest(url, body[:match.start("n")] + str(number) + body[match.end("n"):], number)
+    parts = urlsplit(url)
+    for match in _FORM_FIELD.finditer(parts.query):
+        if _PAGE_FIELD.fullmatch(unquote(match["name"])):
+            number = int(match["n"]) + 1
+            query = parts.query[:match.start("n")] + str(number) + parts.query[match.end("n"):]
+            return PagedRequest(urlunsplit(parts._replace(query=query)), body, number)
+    match = _PATH_PAGE.search(parts.path)
+    if match:
+        number = int(match["n"]) + 1
+        path = parts.path[:match.start("n")] + str(number) + parts.path[match.end("n"):]
+        return PagedRequest(urlunsplit(parts._replace(path=path)), body, number)
+    return None
+
+
+_TOTAL_PAGES_KEYS = frozenset({"totalpage", "totalpages", "pagecount", "pagetotal", "pages", "totalpagenum",
+                               "countpage", "maxpage"})
+_TOTAL_ITEMS_KEYS = frozenset({"total", "totalcount", "totalrecord", "totalrecords", "recordcount", "totalnum",
+                               "totalsize", "totalelements", "totalrow", "totalrows", "rowcount"})
+
+
+@dataclass(frozen=True)
+class ListingTotals:
+    """What a JSON listing says of its own size; None where it says nothing."""
+
+    pages: int | None = None
+    items: int | None = None
+
+
+def listing_totals_from_json(data: bytes | str) -> ListingTotals:
+    """The page count (totalPage, pageCount, pages …) and item count (total, totalCount, recordCount …) a JSON (or
+    JSONP) listing states, at its top level or in the objects it wraps its list in (``{"data": {"total": 9}}``)."""
+    document = _load_json(data)
+    pages = items = None
+    level = [document] if isinstance(document, dict) else []
+    for _ in range(3):
+        children = []
+        for mapping in level:
+            for key, value in mapping.items():
+                name = str(key).lower()
+                number = value if isinstance(value, int) and not isinstance(value, bool) else (
+                    int(value) if isinstance(value, str) and value.strip().isdigit() else None)
+                if number is not None and pages is None and name in _TOTAL_PAGES_KEYS:
+                    pages = number
+                elif number is not None and items is None and name in _TOTAL_ITEMS_KEYS:
+                    items = number
+                elif isinstance(value, dict):
+                    children.append(value)
+        level = children
+    return ListingTotals(pages, items)
 
 
 # ---------------------------------------------------------------- attachments
 
-def find_attachments(page: Page, page_url: str) -> list[Link]:
-    """Attachment links of a page (pdf, doc, docx, wps, zip, xls, xlsx, ofd, and ``download.jsp?filename=x.pdf``),
-    classified by ``parsers.links.attachment_kind``; also ``<iframe>``/``<embed>``/``<object>`` documents."""
-    root = _parse(page)
-    if root is None:
-        return []
-    base = _base_url(root, page_url)
-    links: list[Link] = []
-    seen: set[str] = set()
-    for element in root.iter("a", "iframe", "embed", "object"):
-        raw = element.get("href") if element.tag == "a" else element.get("src") or element.get("data")
-        url = _absolute(raw, base)
-        if not url or url in seen:
-            continue
-        text = _link_title(element) if element.tag == "a" else (element.get("title") or "")
-        kind = attachment_kind(url, text)
-        if kind:
-            seen.add(url)
-            links.append(Link(url=url, text=text, kind=kind))
-    return links
+def find_attachments(page: PageLike, page_url: str) -> list[Link]:
+    """Attachment links of a page, by the same extractor that gives the parsed record its attachments
+    (``parsers.formats.page.find_attachments``)."""
+    return _find_attachments(as_page(page), page_url)
 
 
 # ---------------------------------------------------------------- parsing helpers
@@ -729,73 +878,24 @@ class _Anchor:
     text: str
 
 
-def _parse(page: Page):
-    """The lxml tree of a page, or None when there is nothing to parse."""
-    text = decode_page(page) if isinstance(page, (bytes, bytearray)) else page
-    if not text or not text.strip():
-        return None
-    try:
-        # Parse UTF-8 bytes with the encoding fixed: lxml refuses str with an XML declaration, and a <meta charset>
-        # inside must not re-decode text that is already decoded.
-        parser = lxml.html.HTMLParser(encoding="utf-8")
-        return lxml.html.document_fromstring(text.encode("utf-8", errors="replace"), parser=parser)
-    except (etree.ParserError, ValueError):
-        return None
-
-
 def _anchors(page: Page, page_url: str) -> list[_Anchor]:
-    root = _parse(page)
+    root = page.root
     if root is None:
         return []
-    base = _base_url(root, page_url)
+    base = document_base(root, page_url)
     anchors = []
     for element in root.iter("a"):
-        url = _absolute(element.get("href"), base)
-        text = _link_title(element)
+        url = absolute_url(element.get("href"), base)
+        text = link_text(element)
         if url and text:
             anchors.append(_Anchor(url, text))
     return anchors
 
 
-def _base_url(root, page_url: str) -> str:
-    for base in root.iter("base"):
-        href = (base.get("href") or "").strip()
-        if href:
-            return urljoin(page_url, href)
-    return page_url
-
-
-def _absolute(href: str | None, base: str) -> str | None:
-    """An absolute http(s) URL without fragment, or None for javascript:, mailto:, '#' and the like."""
-    if not href:
-        return None
-    href = re.sub(r"[\s\u200b]+", "", href)  # hrefs broken across lines by templates
-    if not href or href.startswith("#") or re.match(r"(?i)(javascript|mailto|tel|data|about):", href):
-        return None
-    url = urldefrag(urljoin(base, href))[0]
-    return url if urlsplit(url).scheme in ("http", "https") else None
-
-
-def _link_title(anchor) -> str:
-    """The link text, or the ``title`` attribute when the text is cut short (portals truncate with …)."""
-    text = _normalize_space(_text_of(anchor))
-    title = _normalize_space(anchor.get("title") or "")
-    if title and (not text or text.endswith(("…", "...")) or len(title) > len(text) and title.startswith(text[:4])):
-        return title
-    return text
-
-
-def _text_of(element) -> str:
-    try:
-        return element.text_content() or ""
-    except (ValueError, AttributeError):
-        return ""
-
-
 def _text_outside(node, anchor) -> str:
     """The text of ``node`` minus the anchor's own text (a title may hold a year, never the row's date)."""
-    full = _text_of(node)
-    own = _text_of(anchor)
+    full = element_text(node)
+    own = element_text(anchor)
     return full.replace(own, " ", 1) if own else full
 
 

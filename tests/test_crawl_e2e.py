@@ -162,6 +162,26 @@ def test_reports_are_attributed_to_their_agencies(first_crawl):
     assert any(r.agency_id == "ylx-wjj" and r.report_year == 2017 for r in reports)
 
 
+def test_each_agencys_column_read_proves_its_missing_years(first_crawl):
+    """Every year the demo leaves unpublished is proven missing by what the run read of the agency's column: read
+    after the deadline, its listing walked to the last page or back past the deadline."""
+    from monitor.clock import today
+    from monitor.proof import missing_proof
+
+    as_of = today()
+    missing = [v for v in first_crawl.portals.expected_verdicts(as_of, first_crawl.base) if v.status == "missing"]
+    assert missing
+    with catalog_of(first_crawl.config) as session:
+        rows = {agency.id: queries.coverage_of_agency(session, agency.id, run_id=first_crawl.summary.run_id)
+                for agency in first_crawl.agencies}
+    assert all(rows.values()) and all(row.items_read and row.problem is None for found in rows.values()
+                                      for row in found)
+    for verdict in missing:
+        proof = missing_proof(rows[verdict.agency_id], deadline=verdict.deadline, as_of=as_of)
+        assert proof.proven, (verdict.agency_id, verdict.report_year, proof.reason)
+    assert first_crawl.summary.coverage == {"read": len(first_crawl.agencies), "not_found": 0, "unreadable": 0}
+
+
 # ---------------------------------------------------------------- incremental runs
 
 def test_unchanged_portals_are_revisits_then_edition_two_adds_versions(tmp_path):

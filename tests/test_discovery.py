@@ -10,7 +10,6 @@ import pytest
 from parsers.discovery import (
     LinkCandidate,
     ListingItem,
-    decode_page,
     find_attachments,
     find_disclosure_sections,
     find_json_endpoints,
@@ -22,6 +21,9 @@ from parsers.discovery import (
     looks_like_report_title,
     needs_javascript,
 )
+from parsers import FetchContext, parse_document
+from parsers.formats.page import Page
+from parsers.record import Link
 
 NAV = """
 <div class="header"><a href="/">首页</a><a href="/2023/0101.html">2023-01-01 系统升级</a></div>
@@ -406,6 +408,44 @@ def test_attachments_of_a_report_page():
     assert links[0].text == "2022年年报"
 
 
+def _nested(page: str, depth: int) -> str:
+    """The page's body wrapped in ``depth`` layout elements, as table-in-table portal templates do (libxml2 drops
+    everything below depth 256 unless the parser is told to allow huge trees)."""
+    return page.replace("<body>", "<body>" + "<div>" * depth, 1).replace("</body>", "</div>" * depth + "</body>", 1)
+
+
+def test_a_listing_nested_deeper_than_256_elements_gives_its_items_and_pages():
+    deep = _nested(TRS_LISTING, 320)
+    items = find_listing_items(deep, TRS_URL)
+    assert len(items) == 4 and items == find_listing_items(TRS_LISTING, TRS_URL)
+    assert find_pagination(deep, TRS_URL) == find_pagination(TRS_LISTING, TRS_URL) != []
+
+
+REPORT_URL = "http://www.linzi.gov.cn/xxgk/xxgknb/202301/t20230130_1234567.html"
+REPORT_PAGE = """<html><head><title>临淄区卫生健康局2022年政府信息公开工作年度报告_临淄区人民政府</title></head><body>
+<div class="article"><h1>临淄区卫生健康局2022年政府信息公开工作年度报告</h1><p>根据《条例》要求，现公布本年度报告。</p>
+<p>附件：<a href="/module/download/downfile.jsp?classid=0&amp;filename=2b1e9c.pdf"
+  title="临淄区卫生健康局2022年政府信息公开工作年度报告.pdf">临淄区卫生健康局2022年…</a>
+<a href="P0202301
+  30.wps#page=1">WPS版</a> <a href="/xxgk/">返回</a></p>
+<iframe src="/pdfjs/web/viewer.html?file=/files/nb.pdf" title="年报全文"></iframe></div></body></html>"""
+
+
+@pytest.mark.parametrize("depth", [0, 320])
+def test_the_record_names_exactly_the_attachments_the_crawler_fetches(depth):
+    """Full title rather than the cut link text, the href without its line break and #fragment: one extractor."""
+    page = _nested(REPORT_PAGE, depth)
+    expected = [
+        Link("http://www.linzi.gov.cn/module/download/downfile.jsp?classid=0&filename=2b1e9c.pdf",
+             "临淄区卫生健康局2022年政府信息公开工作年度报告.pdf", "pdf"),
+        Link("http://www.linzi.gov.cn/xxgk/xxgknb/202301/P020230130.wps", "WPS版", "wps"),
+        Link("http://www.linzi.gov.cn/pdfjs/web/viewer.html?file=/files/nb.pdf", "年报全文", "pdf"),
+    ]
+    assert find_attachments(page, REPORT_URL) == expected
+    record = parse_document(page.encode("utf-8"), FetchContext(url=REPORT_URL, content_type="text/html"))
+    assert record.is_report and record.attachments == expected
+
+
 @pytest.mark.parametrize("url, base, same", [
     ("http://www.x.gov.cn/a", "https://x.gov.cn/", True),
     ("http://wjw.x.gov.cn/a", "http://www.x.gov.cn/", True),
@@ -446,10 +486,88 @@ def test_bad_pages_give_empty_results(page):
     assert needs_javascript(page) is False
 
 
-def test_decode_page_reads_gbk_with_or_without_declaration():
+def test_page_from_bytes_reads_gbk_with_or_without_declaration():
     text = "<p>临淄区卫生健康局 镕</p>"  # 镕 is GBK but not GB2312
     declared = ('<meta charset="gb2312">' + text).encode("gbk")
-    assert "临淄区卫生健康局 镕" in decode_page(declared)
-    assert decode_page(text.encode("gbk")) == text
-    assert decode_page(("\ufeff" + text).encode("utf-8")) == text
-    assert decode_page(b'<meta charset="utf-8">' + text.encode("gbk")).endswith(text)  # a wrong declaration
+    assert "临淄区卫生健康局 镕" in Page.from_bytes(declared).text
+    assert Page.from_bytes(text.encode("gbk")).text == text
+    assert Page.from_bytes(("\ufeff" + text).encode("utf-8")).text == text
+    assert Page.from_bytes(b'<meta charset="utf-8">' + text.encode("gbk")).text.endswith(text)  # a wrong declaration
+
+
+# ---------------------------------------------------------------- frames, and pagers only a browser can follow
+
+def test_frames_of_a_column_are_its_same_site_pages():
+    from parsers.discovery import find_frames
+
+    page = """<iframe src="/sf/nb/list_1.html" width="900"></iframe><iframe src="about:blank"></iframe>
+    <iframe src="http://map.example.com/embed"></iframe><iframe src="/sf/files/nb2023.pdf"></iframe>
+    <frame src="index.html"><iframe src="javascript:false"></iframe><iframe src="/sf/nb/list_1.html"></iframe>"""
+    assert find_frames(page, "http://www.x.gov.cn/sf/nb/index.html") == ["http://www.x.gov.cn/sf/nb/list_1.html"]
+
+
+def test_script_pager_maps_page_numbers_to_the_code_they_run():
+    from parsers.discovery import find_script_pager
+
+    pager = find_script_pager("""<div id="pager"><a href="javascript:load(1)">1</a> <a href="javascript:load(2)">2</a>
+        <a href="javascript:load(%273%27)">3</a> <a href="list_9.html">9</a>
+        <a href="javascript:void(0)" onclick="go(page + 1); return false;">下一页</a>
+        <a href="javascript:nextPage()">下一页</a> <a href="javascript:load(3)">尾页</a></div>""")
+    assert pager.calls == {1: "load(1)", 2: "load(2)", 3: "load('3')"}
+    assert pager.next_call == "nextPage()"   # the onclick next control is clicked instead: it may be hidden
+    assert pager.call_for(2) == "load(2)" and pager.call_for(4) == pager.next_call
+    assert not pager.exhausted_at(3)   # the next link is still there
+
+
+def test_script_pager_is_exhausted_at_its_highest_number_without_a_next_link():
+    from parsers.discovery import find_script_pager
+
+    pager = find_script_pager('<a href="javascript:load(1)">1</a><a href="#" onclick="load(2)">2</a>')
+    assert pager.calls == {1: "load(1)", 2: "load(2)"}
+    assert not pager.exhausted_at(1) and pager.exhausted_at(2)
+    assert find_script_pager('<a href="index_1.html">2</a>').calls == {}
+
+
+@pytest.mark.parametrize("url, body, expected", [
+    ("http://x.gov.cn/post/list.do", "channelId=ndbg&pageNo=1",
+     ("http://x.gov.cn/post/list.do", "channelId=ndbg&pageNo=2")),
+    ("http://x.gov.cn/api/list", '{"pageIndex": 0, "size": 10}',
+     ("http://x.gov.cn/api/list", '{"pageIndex": 1, "size": 10}')),
+    ("http://x.gov.cn/api/list?channel=12&page=3&size=10", None,
+     ("http://x.gov.cn/api/list?channel=12&page=4&size=10", None)),
+    ("http://x.gov.cn/shell/api/list_1.json", None, ("http://x.gov.cn/shell/api/list_2.json", None)),
+    ("http://x.gov.cn/api/nb/page/2", None, ("http://x.gov.cn/api/nb/page/3", None)),
+])
+def test_next_page_request_turns_the_page_field_the_request_names(url, body, expected):
+    from parsers.discovery import next_page_request
+
+    paged = next_page_request(url, body)
+    assert (paged.url, paged.body) == expected
+
+
+@pytest.mark.parametrize("url, body", [
+    ("http://x.gov.cn/jsportal/zwgk/ndbg/list.json", None),        # one list, no page
+    ("http://x.gov.cn/data/2023.json", None),                      # a year, not a page
+    ("http://x.gov.cn/api/doc?id=7788123", "channelId=ndbg"),      # a document id
+])
+def test_next_page_request_is_none_when_no_page_is_named(url, body):
+    from parsers.discovery import next_page_request
+
+    assert next_page_request(url, body) is None
+
+
+def test_listing_totals_are_read_where_json_listings_put_them():
+    from parsers.discovery import ListingTotals, listing_totals_from_json
+
+    assert listing_totals_from_json('{"pages": 3, "page": 1, "items": []}') == ListingTotals(pages=3)
+    assert listing_totals_from_json('{"code": 0, "data": {"totalPage": "4", "total": 13, "list": []}}') == \
+        ListingTotals(pages=4, items=13)
+    assert listing_totals_from_json('cb({"result": {"page": {"recordCount": 9}}})') == ListingTotals(items=9)
+    assert listing_totals_from_json("[1, 2]") == ListingTotals() == listing_totals_from_json(b"not json")
+
+
+def test_numbered_pages_without_an_index_page_start_at_the_first_number_shown():
+    pages = find_pagination('<div class="page"><a href="list_1.html">1</a> <a href="list_2.html">2</a> '
+                            '<a href="list_3.html">3</a> <a href="list_2.html">下一页</a> 共3页</div>',
+                            "http://www.x.gov.cn/sf/nb/list_1.html")
+    assert pages == ["http://www.x.gov.cn/sf/nb/list_2.html", "http://www.x.gov.cn/sf/nb/list_3.html"]

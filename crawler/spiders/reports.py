@@ -6,8 +6,14 @@ item is fetched, look-alikes included, and handed on with the listing's title an
 
 Roles (request meta ``xxgk_role``): ``home`` (a homepage or 信息公开 section: look for the report column, else
 descend into disclosure sections up to DISCOVERY_MAX_DEPTH), ``column`` (a listing page: items, further pages,
-JSON endpoints, a browser render when the listing is filled by scripts), ``json`` (a JSON listing), ``item`` (a
-listed document: a report candidate; its attachments are fetched too) and ``attachment`` (a candidate only).
+frames, JSON endpoints, and a browser render when the page shows no dated item of its own; the render's pages are
+walked in the browser by ``crawler.paging``), ``json`` (a JSON listing), ``sitemap`` (a sitemap.xml: the columns
+it names), ``item`` (a listed document: a report candidate; its attachments are fetched too) and ``attachment`` (a
+candidate only).
+
+Which way to each agency's column is tried, and when, is ``crawler.fallbacks``'s: the registry's column URLs (else
+the homepage) first; whenever the crawl goes idle, the next way for each agency without a listing item yet; then
+the known report URLs once more. What each column gave is recorded by ``crawler.coverage``.
 
 ``scrapy crawl reports -a registry=FILE -a agency=ID[,ID…]`` (default: the shipped registry, every agency);
 ``crawler.run`` passes ``agencies=[Agency, …]`` instead.
@@ -20,19 +26,25 @@ from typing import Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
 import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from parsers.discovery import (decode_page, find_attachments, find_disclosure_sections, find_json_endpoints,
-                               find_listing_items, find_pagination, find_report_columns, listing_items_from_json,
-                               needs_javascript)
+from parsers.discovery import (Page, find_attachments, find_disclosure_sections, find_frames, find_json_endpoints,
+                               find_listing_items, find_pagination, listing_items_from_json, needs_javascript)
+from crawler.coverage import META_COLUMN, CoverageRecorder, entry_meta
+from crawler.fallbacks import WAY_LABELS, Plan, Step, columns_on_page, known_report_urls
 from crawler.items import ReportCandidate
 from crawler.middlewares import (META_AGENCY, META_CAPTURE, META_LISTING_DATE, META_LISTING_TITLE,
-                                 META_PAYLOAD_CAPTURE, META_ROLE, META_STATIC_CAPTURE)
+                                 META_PAYLOAD_CAPTURE, META_PROBE, META_ROLE, META_STATIC_CAPTURE, CrawlArchive)
+from crawler.paging import META_LISTING, ListingWalker
 from registry.agencies import Agency, RegistryError, load_default_registry, load_registry, select
 from crawler.settings import settings_for
+from parsers.fallbacks import find_search_url, read_sitemap
 
 META_DEPTH = "xxgk_depth"
 META_RENDERED = "xxgk_rendered"
+META_SITEMAPS_READ = "xxgk_sitemaps_read"   # how many sitemaps of the agency led to this one
 _HTML_TYPES = ("text/html", "application/xhtml")
 _FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?["']?([^"';]+)""", re.IGNORECASE)
 
@@ -56,6 +68,26 @@ class ReportsSpider(scrapy.Spider):
         if not self.agencies:
             raise SpiderArgumentError("no agency to crawl: the registry is empty")
         self.agency_by_id = {agency.id: agency for agency in self.agencies}
+        self.plan = Plan(self.agencies)    # the ways to each agency's column, tried one after another
+        self.known_reports: dict[str, list[str]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs) -> "ReportsSpider":
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.max_depth = settings.getint("DISCOVERY_MAX_DEPTH")
+        spider.max_columns = settings.getint("DISCOVERY_MAX_COLUMNS")
+        spider.max_sections = settings.getint("DISCOVERY_MAX_SECTIONS")
+        spider.max_pages = settings.getint("DISCOVERY_MAX_PAGES")
+        spider.js_render = settings.getbool("DISCOVERY_JS_RENDER")
+        spider.js_wait = settings.get("DISCOVERY_JS_WAIT")
+        spider.screenshots = settings.getbool("ARCHIVE_SCREENSHOTS")
+        spider.walker = ListingWalker.from_crawler(crawler)
+        spider.search_words = settings.get("DISCOVERY_SEARCH_WORDS")
+        spider.max_sitemaps = settings.getint("DISCOVERY_MAX_SITEMAPS")
+        spider.revisit_known = settings.getbool("DISCOVERY_KNOWN_REPORTS") and settings.getbool("ARCHIVE_ENABLED")
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+        return spider
 
     @classmethod
     def update_settings(cls, settings) -> None:
@@ -65,17 +97,50 @@ class ReportsSpider(scrapy.Spider):
             from storage.config import Config
             config = Config.from_env()
         settings.setdict(settings_for(config), priority="spider")
-        if not settings.getbool("DISCOVERY_JS_RENDER", True):
+        if not settings.getbool("DISCOVERY_JS_RENDER"):
             # no browser wanted: Scrapy's own HTTP handlers, and no Playwright driver process started for nothing
             settings.set("DOWNLOAD_HANDLERS", {}, priority="spider")
 
     # -- requests
 
     async def start(self):
+        self.coverage.expect(agency.id for agency in self.agencies)
+        if self.revisit_known:
+            holder = CrawlArchive.of(self.crawler)
+            self.known_reports = await holder.read(known_report_urls, holder.archive.catalog,
+                                                   [agency.id for agency in self.agencies])
         for agency in self.agencies:
-            role = "column" if agency.report_index else "home"
-            for url in agency.report_index or (agency.homepage,):
-                yield self._request(url, agency, role)
+            for step in self.plan.start(agency):
+                yield self._step(step, agency)
+
+    @property
+    def coverage(self) -> CoverageRecorder:
+        return CoverageRecorder.of(self.crawler)
+
+    def _step(self, step: Step, agency: Agency) -> scrapy.Request:
+        """The request of one way to the column (``crawler.fallbacks``)."""
+        self.coverage.tried_way(agency.id, WAY_LABELS[step.way])
+        meta = entry_meta(step.url, step.found_by) if step.role == "column" else {}
+        if step.probe:
+            meta[META_PROBE] = True
+        request = self._request(step.url, agency, step.role, **meta)
+        return request.replace(dont_filter=True) if step.repeat else request
+
+    def _idle(self) -> None:
+        """The first pass is over: the next way to the column of each agency that has no listing item yet; once
+        no way is left, the known report URLs (a deleted report shows only when asked for)."""
+        requests = [self._step(step, self.agency_by_id[agency_id])
+                    for agency_id, steps in self.plan.after_pass(self.coverage.has_items).items() for step in steps]
+        self._stat("discovery/fallback_requests", len(requests))
+        if not requests and self.known_reports:
+            known, self.known_reports = self.known_reports, {}
+            requests = [self._request(url, self.agency_by_id[agency_id], "item")
+                        for agency_id, urls in known.items() for url in urls]
+            self._stat("discovery/known_reports", len(requests))
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        if requests:
+            raise DontCloseSpider
 
     def _request(self, url: str, agency: Agency, role: str, *, depth: int = 0, listing_title: str | None = None,
                  listing_date: str | None = None, **meta) -> scrapy.Request:
@@ -109,63 +174,109 @@ class ReportsSpider(scrapy.Spider):
         if role == "json":
             yield from self._items(listing_items_from_json(response.body, response.url), agency)
             return
+        if role == "sitemap":
+            yield from self._sitemap(response, agency)
+            return
         if not _is_html(response):
             return
-        text = decode_page(response.body, _header(response, "Content-Type"))
+        html = Page.from_bytes(response.body, _header(response, "Content-Type"))  # one parse for every function below
         if role == "home":
-            yield from self._discover(response, text, agency)
+            yield from self._discover(response, html, agency)
         else:
-            yield from self._listing(response, text, agency)
+            yield from self._listing(response, html, agency)
 
-    def _discover(self, response, text: str, agency: Agency) -> Iterator[scrapy.Request]:
+    def _discover(self, response, html: Page, agency: Agency) -> Iterator[scrapy.Request]:
         """A homepage or 信息公开 page: the report column if it links one, else its disclosure sections."""
-        settings = self.crawler.settings
-        columns = find_report_columns(text, response.url)[:settings.getint("DISCOVERY_MAX_COLUMNS", 3)]
-        self._stat("discovery/columns_found", len(columns))
-        for column in columns:
-            yield self._request(column.url, agency, "column")
         depth = response.meta.get(META_DEPTH, 0)
-        if columns or depth >= settings.getint("DISCOVERY_MAX_DEPTH", 3):
+        if self.plan.wants_search_form(agency.id):
+            self.plan.saw_search_form(agency.id, find_search_url(html, response.url, self.search_words))
+        columns = columns_on_page(html, response.url, depth)[:self.max_columns]
+        self._stat("discovery/columns_found", len(columns))
+        for column, found_by in columns:
+            yield self._request(column.url, agency, "column", **entry_meta(column.url, found_by))
+        if columns or depth >= self.max_depth:
             return
-        sections = find_disclosure_sections(text, response.url, limit=settings.getint("DISCOVERY_MAX_SECTIONS", 3))
+        sections = find_disclosure_sections(html, response.url, limit=self.max_sections)
         self._stat("discovery/sections_followed", len(sections))
         for section in sections:
             yield self._request(section.url, agency, "home", depth=depth + 1)
 
-    def _listing(self, response, text: str, agency: Agency) -> Iterator[scrapy.Request]:
-        settings = self.crawler.settings
+    def _sitemap(self, response, agency: Agency) -> Iterator[scrapy.Request]:
+        """A sitemap: the report columns its URLs name (within the agency's part of the site), and the further
+        sitemaps a sitemap index lists, up to DISCOVERY_MAX_SITEMAPS."""
+        links = read_sitemap(response.body, response.url, scope=agency.homepage)
+        columns = links.columns[:self.max_columns]
+        self._stat("discovery/sitemap_columns", len(columns))
+        for column in columns:
+            yield self._request(column.url, agency, "column", **entry_meta(column.url, "sitemap"))
+        read = response.meta.get(META_SITEMAPS_READ, 1)
+        if columns:
+            return
+        for number, further in enumerate(links.sitemaps[:max(self.max_sitemaps - read, 0)], start=1):
+            yield self._request(further, agency, "sitemap", **{META_PROBE: True, META_SITEMAPS_READ: read + number})
+
+    def _listing(self, response, html: Page, agency: Agency) -> Iterator[scrapy.Request]:
         rendered = bool(response.meta.get(META_RENDERED))
+        column = {META_COLUMN: response.meta.get(META_COLUMN) or response.url}
+        depth = response.meta.get(META_DEPTH, 0)
         if rendered:
             self._stat("discovery/js_render")
-        items = find_listing_items(text, response.url)
+            walked = response.meta.get(META_LISTING)
+            items = walked["items"] if walked else find_listing_items(html, response.url)
+        else:
+            items = find_listing_items(html, response.url)
         yield from self._items(items, agency)
-        pages = find_pagination(text, response.url, max_pages=settings.getint("DISCOVERY_MAX_PAGES", 50))
+        pages = find_pagination(html, response.url, max_pages=self.max_pages)
         self._stat("discovery/pages", len(pages))
         for page in pages:
-            yield self._request(page, agency, "column")
+            yield self._request(page, agency, "column", depth=depth, **column)
+        frames = find_frames(html, response.url)
+        self._stat("discovery/frames", len(frames))
+        for frame in frames:
+            yield self._request(frame, agency, "column", depth=depth, **column)
         if rendered:
             return
-        scripted = needs_javascript(text)
+        scripted = needs_javascript(html)
         if scripted or agency.render == "js":
-            endpoints = find_json_endpoints(text, response.url)
+            endpoints = find_json_endpoints(html, response.url)
             self._stat("discovery/json_endpoint", len(endpoints))
             for endpoint in endpoints:
                 yield self._request(endpoint, agency, "json")
-        if (scripted or agency.render == "js") and agency.render != "never" \
-                and settings.getbool("DISCOVERY_JS_RENDER", True):
+        if self._wants_render(agency, scripted, items, frames):
             self._stat("discovery/js_render_requested")
-            yield self._render_request(response, agency)
+            yield self._render_request(response, agency, column)
 
-    def _render_request(self, response, agency: Agency) -> scrapy.Request:
+    def _wants_render(self, agency: Agency, scripted: bool, items, frames: list[str]) -> bool:
+        """A column page is read or declared unread, never silently empty: without a dated item of its own it goes
+        to the browser, whatever its placeholder or script looks like; a page whose listing is a frame is read at
+        the frame instead."""
+        if agency.render == "never" or not self.js_render:
+            return False
+        return agency.render == "js" or scripted or not (frames or any(item.date_raw for item in items))
+
+    def _render_request(self, response, agency: Agency, column: dict) -> scrapy.Request:
         from scrapy_playwright.page import PageMethod
 
-        settings = self.crawler.settings
-        methods = [PageMethod("wait_for_load_state", settings.get("DISCOVERY_JS_WAIT", "networkidle"))]
-        if settings.getbool("ARCHIVE_SCREENSHOTS", True):
+        methods = [PageMethod("wait_for_load_state", self.js_wait)]
+        if self.screenshots:
             methods.append(PageMethod("screenshot", full_page=True, type="png"))
-        return self._request(response.url, agency, "column", depth=response.meta.get(META_DEPTH, 0),
-                             playwright=True, playwright_page_methods=methods, **{
-                                 META_RENDERED: True, META_STATIC_CAPTURE: response.meta.get(META_CAPTURE)})
+        # the page stays open for the walk (closed by it, or by crawler.browser when the render fails); a render is
+        # not retried: its request would carry the page watch back through the (pickling) scheduler
+        request = self._request(response.url, agency, "column", depth=response.meta.get(META_DEPTH, 0),
+                                playwright=True, playwright_page_methods=methods, playwright_include_page=True,
+                                dont_retry=True, **column, **{
+                                    META_RENDERED: True, META_STATIC_CAPTURE: response.meta.get(META_CAPTURE)})
+        return request.replace(callback=self._rendered)
+
+    async def _rendered(self, response):
+        """A browser render: its pages walked in the browser (``crawler.paging``), then read like any listing page
+        with ``response.meta["xxgk_listing"]`` saying what the walk read and whether it saw the listing's end."""
+        walked = await self.walker.walk(response, response.meta.get(META_COLUMN) or response.url)
+        response.meta[META_LISTING] = walked.as_meta()
+        self._stat("discovery/js_pages_walked", walked.pages_walked)
+        self._stat(f"discovery/js_walk_end/{walked.end}")
+        for output in self.parse(response):
+            yield output
 
     def _items(self, items, agency: Agency) -> Iterator[scrapy.Request]:
         self._stat("discovery/listing_items", len(items))
@@ -173,7 +284,7 @@ class ReportsSpider(scrapy.Spider):
             yield self._request(item.url, agency, "item", listing_title=item.title, listing_date=item.date_raw)
 
     def _attachments(self, response, agency: Agency) -> Iterator[scrapy.Request]:
-        links = find_attachments(decode_page(response.body, _header(response, "Content-Type")), response.url)
+        links = find_attachments(Page.from_bytes(response.body, _header(response, "Content-Type")), response.url)
         self._stat("discovery/attachments", len(links))
         for link in links:
             yield self._request(link.url, agency, "attachment", listing_title=link.text or None,

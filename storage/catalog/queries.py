@@ -13,10 +13,12 @@ from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.catalog.models import (COLUMN_FOUND_BY, COLUMN_PROBLEMS, FETCH_ERROR_KINDS, RUN_STATUSES, Agency, Capture,
-                                    ColumnCoverage, CrawlRun, FetchError, Report, Segment, Verdict)
+from storage.catalog.models import (COLUMN_FOUND_BY, COLUMN_PROBLEMS, FETCH_ERROR_KINDS, RUN_STATUSES, Agency,
+                                    AlertDelivery, AlertEvent, Capture, ColumnCoverage, CrawlRun, FetchError, Report,
+                                    Segment, Verdict)
 from storage.surt import surt
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -453,6 +455,20 @@ def reports_of_agency(session: Session, agency_id: str, *, report_year: int | No
     return list(session.scalars(query))
 
 
+def report_urls_of_agencies(session: Session, agency_ids: Iterable[str]) -> dict[str, list[str]]:
+    """agency id → the distinct URLs of its documents parsed as reports, in URL order."""
+    wanted = list(agency_ids)
+    found: dict[str, list[str]] = {agency_id: [] for agency_id in wanted}
+    if not wanted:
+        return found
+    rows = session.execute(select(Report.agency_id, Report.url).where(Report.agency_id.in_(wanted),
+                                                                      Report.is_report.is_(True))
+                           .distinct().order_by(Report.agency_id, Report.url))
+    for agency_id, url in rows:
+        found[agency_id].append(url)
+    return found
+
+
 def list_reports(session: Session, *, report_year: int | None = None, only_reports: bool = True,
                  limit: int = 500) -> list[Report]:
     query = select(Report).order_by(Report.agency_id, Report.report_year, Report.id).limit(limit)
@@ -564,3 +580,60 @@ def verdicts(session: Session, *, agency_id: str | None = None, report_year: int
 
 def set_run_counts(session: Session, run_id: str, counts: Mapping[str, Any]) -> None:
     session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(counts=dict(counts)))
+
+
+# ---------------------------------------------------------------- alerts
+
+def add_alert_event(session: Session, key: str, kind: str, *, channels: Iterable[str] = (), run_id: str | None = None,
+                    agency_id: str | None = None, report_year: int | None = None,
+                    payload: Mapping[str, Any] | None = None, created_at: datetime | None = None) -> AlertEvent | None:
+    """Record an event once by its key, with one undelivered row per channel; None when the key is known already
+    (an event is never announced twice, whichever run sees it again)."""
+    if session.scalar(select(AlertEvent.id).where(AlertEvent.key == key)) is not None:
+        return None
+    try:
+        with session.begin_nested():  # another process may record the same key meanwhile: only this insert fails
+            event = AlertEvent(key=key, kind=kind, run_id=run_id, agency_id=agency_id, report_year=report_year,
+                               payload=dict(payload or {}), created_at=created_at or utcnow())
+            session.add(event)
+            session.flush()
+            session.add_all(AlertDelivery(event_id=event.id, channel=channel, attempts=0)
+                            for channel in dict.fromkeys(channels))
+            session.flush()
+    except IntegrityError:
+        return None
+    return event
+
+
+def alert_events(session: Session, *, kind: str | None = None) -> list[AlertEvent]:
+    query = select(AlertEvent).order_by(AlertEvent.id)
+    if kind:
+        query = query.where(AlertEvent.kind == kind)
+    return list(session.scalars(query))
+
+
+def alert_deliveries(session: Session, *, channel: str | None = None,
+                     pending: bool = False) -> list[tuple[AlertDelivery, AlertEvent]]:
+    """Deliveries with their events, oldest event first; ``pending``: only those not sent yet."""
+    query = (select(AlertDelivery, AlertEvent).join(AlertEvent, AlertEvent.id == AlertDelivery.event_id)
+             .order_by(AlertEvent.id, AlertDelivery.channel))
+    if channel is not None:
+        query = query.where(AlertDelivery.channel == channel)
+    if pending:
+        query = query.where(AlertDelivery.sent_at.is_(None))
+    return [(row.AlertDelivery, row.AlertEvent) for row in session.execute(query)]
+
+
+def record_delivery(session: Session, delivery_ids: Iterable[int], *, attempts: int, error: str | None = None,
+                    at: datetime | None = None) -> None:
+    """After ``attempts`` tries at one message: sent (no ``error``) or still pending with the last error."""
+    ids = list(delivery_ids)
+    if not ids:
+        return
+    values: dict[str, Any] = {"attempts": AlertDelivery.attempts + attempts}
+    if error is None:
+        values["sent_at"] = at or utcnow()
+    else:
+        values["last_error"] = error
+    session.execute(update(AlertDelivery).where(AlertDelivery.id.in_(ids), AlertDelivery.sent_at.is_(None))
+                    .values(**values))

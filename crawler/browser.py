@@ -1,0 +1,268 @@
+"""What a browser render fetched and threw: every answer the portal gave the rendered page goes into the archive,
+its data answers and script errors are kept for the listing walk (``crawler.paging``), and its page is closed.
+
+``BrowserMiddleware`` (a downloader middleware) gives each render request a ``PageWatch`` just before the download,
+as scrapy-playwright's page init callback, so the watch hears the page from its first request on. It is added
+there and not in the spider because requests are pickled on their way through a scrapy-redis queue, and a watch
+holds the page, tasks and the archive; a render request is never retried (``dont_retry``), so no request carrying
+a watch goes back to the scheduler.
+
+The page's own navigation to the rendered URL is not archived again: Scrapy fetched that URL itself, and the
+render is kept as resource records beside that capture (``crawler.middlewares``). Everything else the page
+loaded from the portal's site (documents of frames, scripts, XHR/fetch answers, form posts) is one WARC response
+record through the crawl's archive, with role ``browser`` and the page it was ``rendered_for``. Images, media,
+fonts and style sheets are left out: they say nothing about what a listing holds.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urldefrag
+
+from twisted.web.http import RESPONSES
+
+from crawler.middlewares import META_AGENCY, META_STATIC_CAPTURE, CrawlArchive
+from parsers.discovery import is_same_site
+from storage.archive import ArchiveError
+
+log = logging.getLogger(__name__)
+
+META_WATCH = "xxgk_page_watch"        # set on render requests by BrowserMiddleware, read by crawler.paging
+ROLE = "browser"                      # the WARC metadata role of what the browser fetched
+_SKIPPED_TYPES = frozenset({"image", "media", "font", "stylesheet", "texttrack", "manifest", "websocket"})
+DATA_TYPES = frozenset({"xhr", "fetch"})
+# Playwright hands over bodies decoded; the headers must not claim an encoding the stored bytes no longer have.
+_DECODED_AWAY = ("content-encoding", "transfer-encoding")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One XHR/fetch answer the page received: what a listing walk reads items from and pages through."""
+
+    method: str
+    url: str
+    body: str | None          # the request body (a form post), as sent
+    content_type: str | None  # of the request body
+    status: int
+    payload: bytes
+
+
+class PageWatch:
+    """Listens to one rendered page: archives what it fetched, keeps its data answers and its script errors."""
+
+    def __init__(self, holder: CrawlArchive | None, stats, *, page_url: str, agency_id: str | None,
+                 static_capture: int | None):
+        self.holder = holder
+        self.stats = stats
+        self.page_url = page_url
+        self.agency_id = agency_id
+        self.static_capture = static_capture
+        self.page = None
+        self.exchanges: list[Exchange] = []
+        self.script_errors: list[str] = []
+        self._pending: set[asyncio.Future] = set()
+        self._in_flight = 0
+        self._navigated = False
+
+    # -- scrapy-playwright calls this with the new page, before it navigates
+
+    async def attach(self, page, request=None) -> None:
+        self.page = page
+        page.on("request", self._request_started)
+        page.on("requestfinished", self._request_ended)
+        page.on("requestfailed", self._request_ended)
+        page.on("response", self._answered)
+        page.on("pageerror", self._script_error)
+
+    def _request_started(self, request) -> None:
+        self._in_flight += 1
+
+    def _request_ended(self, request) -> None:
+        self._in_flight = max(0, self._in_flight - 1)
+
+    def _script_error(self, error) -> None:
+        name = getattr(error, "name", None) or "Error"
+        message = getattr(error, "message", None) or str(error)
+        self.script_errors.append(f"{name}: {message}")
+        self.stats.inc_value("discovery/js_script_error")
+
+    def _answered(self, response) -> None:
+        task = asyncio.ensure_future(self._keep(response))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    # -- waiting
+
+    async def quiet(self, idle: float, timeout: float) -> bool:
+        """Wait until the page has had no request in flight for ``idle`` seconds (at most ``timeout``), then until
+        every answer heard so far is archived. False when the page was still busy at the timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        calm_since = None
+        settled = False
+        while loop.time() < deadline:
+            if self._in_flight == 0 and not self._pending:
+                calm_since = calm_since or loop.time()
+                if loop.time() - calm_since >= idle:
+                    settled = True
+                    break
+            else:
+                calm_since = None
+            await asyncio.sleep(0.05)
+        await self.settle()
+        return settled
+
+    async def settle(self) -> None:
+        """Wait for every answer heard so far to be archived (and read, for data answers)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Finish the archiving, then close the page (which frees its place in the browser context)."""
+        await self.settle()
+        page, self.page = self.page, None
+        if page is not None and not page.is_closed():
+            try:
+                await page.close()
+            except Exception as exc:  # noqa: BLE001 - a crashed or already closed page: nothing left to free
+                log.debug("closing the page of %s: %s", self.page_url, exc)
+
+    # -- archiving
+
+    async def _keep(self, response) -> None:
+        request = response.request
+        url = request.url
+        if not url.startswith(("http://", "https://")) or not is_same_site(url, self.page_url):
+            return
+        if request.resource_type in _SKIPPED_TYPES or self._is_own_navigation(request):
+            return
+        try:
+            payload = b"" if 300 <= response.status < 400 else await response.body()
+            request_headers = await request.headers_array()
+            response_headers = await response.headers_array()
+            address = await response.server_addr()
+        except Exception as exc:  # noqa: BLE001 - the page went away or Chromium dropped the body
+            log.debug("browser answer for %s unreadable: %s", url, exc)
+            self.stats.inc_value("archive/browser_unreadable")
+            return
+        body = request.post_data_buffer
+        if request.resource_type in DATA_TYPES and 200 <= response.status < 300:
+            content_type = next((header["value"] for header in request_headers
+                                 if header["name"].lower() == "content-type"), None)
+            self.exchanges.append(Exchange(request.method, url, _text(body), content_type, response.status, payload))
+        await self._archive(request, response, payload, body, request_headers, response_headers, address)
+
+    def _is_own_navigation(self, request) -> bool:
+        """The first main-frame navigation to the rendered URL: the page Scrapy fetched and archived itself."""
+        if self._navigated or not request.is_navigation_request():
+            return False
+        try:
+            main = request.frame.parent_frame is None
+        except Exception:  # noqa: BLE001 - a request without a frame (service worker) is no navigation of ours
+            return False
+        if main and urldefrag(request.url)[0] == urldefrag(self.page_url)[0]:
+            self._navigated = True
+            return True
+        return False
+
+    async def _archive(self, request, response, payload: bytes, body: bytes | None, request_headers,
+                       response_headers, address) -> None:
+        if self.holder is None:
+            return
+        metadata = {"role": ROLE, "rendered_for": self.page_url, "resource_type": request.resource_type}
+        if self.static_capture is not None:
+            metadata["rendered_for_capture"] = self.static_capture
+        try:
+            ref = await self.holder.call(
+                self.holder.archive.record_fetch, request.url, request.method,
+                [(header["name"], header["value"]) for header in request_headers if not header["name"].startswith(":")],
+                response.status, response.status_text or RESPONSES.get(response.status, b""),
+                _stored_headers(response_headers, len(payload)), payload,
+                ip=(address or {}).get("ipAddress"), fetched_at=datetime.now(timezone.utc), agency_id=self.agency_id,
+                extra_metadata=metadata, request_body=body or b"")
+        except ArchiveError as exc:
+            log.error("could not archive the browser's %s %s: %s", request.method, request.url, exc)
+            self.stats.inc_value("archive/write_failed")
+            return
+        # counted like Scrapy's own captures, so that a run's page count is every HTTP capture it made
+        self.stats.inc_value(f"archive/status/{response.status}")
+        self.stats.inc_value(f"archive/{ref.record_type}")
+        self.stats.inc_value("archive/browser")
+
+    async def keep_dom(self, html: str, page_number: int) -> int | None:
+        """Archive what the page shows after a paging step, as the first render is (a resource record beside the
+        capture of the page as served); returns its capture id."""
+        if self.holder is None:
+            return None
+        try:
+            ref = await self.holder.call(
+                self.holder.archive.record_resource, f"urn:rendered-dom:{self.page_url}#page={page_number}",
+                html.encode("utf-8"), "text/html; charset=utf-8", agency_id=self.agency_id,
+                concurrent_to=self.static_capture, extra_metadata={"role": ROLE, "listing_page": page_number})
+        except ArchiveError as exc:
+            log.error("could not archive page %d of the render of %s: %s", page_number, self.page_url, exc)
+            self.stats.inc_value("archive/write_failed")
+            return None
+        self.stats.inc_value("archive/resource")
+        return ref.id
+
+
+def _text(body: bytes | None) -> str | None:
+    if body is None:
+        return None
+    return body.decode("utf-8", errors="replace")
+
+
+def _stored_headers(headers: list[dict[str, str]], length: int) -> list[tuple[str, str]]:
+    """The response headers as received, except that the body is stored decoded: the encoding headers are kept
+    under ``X-Archive-Orig-`` (as pywb names what it no longer applies) and Content-Length is the stored length."""
+    stored = []
+    for header in headers:
+        name, value = header["name"], header["value"]
+        if name.startswith(":"):
+            continue  # HTTP/2 pseudo-headers are no header lines
+        if name.lower() in _DECODED_AWAY:
+            name = f"X-Archive-Orig-{name}"
+        elif name.lower() == "content-length" and value.strip() != str(length):
+            stored.append((f"X-Archive-Orig-{name}", value))
+            value = str(length)
+        stored.append((name, value))
+    return stored
+
+
+# ---------------------------------------------------------------- the middleware
+
+class BrowserMiddleware:
+    """Gives each render request its ``PageWatch``; closes the page of a render that never reaches the spider."""
+
+    def __init__(self, stats, holder: CrawlArchive | None):
+        self.stats = stats
+        self.holder = holder
+
+    @classmethod
+    def from_crawler(cls, crawler) -> "BrowserMiddleware":
+        holder = CrawlArchive.of(crawler) if crawler.settings.getbool("ARCHIVE_ENABLED") else None
+        return cls(crawler.stats, holder)
+
+    async def process_request(self, request):
+        if not request.meta.get("playwright") or META_WATCH in request.meta:
+            return None
+        watch = PageWatch(self.holder, self.stats, page_url=request.url, agency_id=request.meta.get(META_AGENCY),
+                          static_capture=request.meta.get(META_STATIC_CAPTURE))
+        request.meta[META_WATCH] = watch
+        request.meta["playwright_page_init_callback"] = watch.attach
+        return None
+
+    async def process_response(self, request, response):
+        watch = request.meta.get(META_WATCH)
+        if watch is not None and response.status >= 400:
+            await watch.close()  # the spider gets an HttpError, never the page
+        return response
+
+    async def process_exception(self, request, exception):
+        watch = request.meta.get(META_WATCH)
+        if watch is not None:
+            await watch.close()
+        return None

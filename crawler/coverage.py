@@ -1,0 +1,366 @@
+"""What this run read of each agency's report column: the ``column_coverage`` rows a verdict of "missing" rests on.
+
+A column is known by the URL it was entered at (request meta ``META_COLUMN``, set on the entry request with
+``META_FOUND_BY``). ``CoverageMiddleware`` (a spider middleware) copies that meta onto every listing request a
+column's pages lead to (further pages, JSON pages, the browser render, frames), so they count toward the column,
+and counts the item requests a column's pages yield: the listing's items and their dates. Fetch errors come from
+``crawler.middlewares.FetchErrorMiddleware`` (its ``fetch_failed`` signal), reports found from
+``crawler.pipelines``, a browser's facts from ``response.meta["xxgk_listing"]``. ``CoverageRecorder`` keeps all of
+it in memory and writes one row per agency × column when the crawl closes, through the crawl's archive writer into
+the WARC and the catalog (a run killed before that loses its rows: its verdicts stay undetermined, which is safe).
+
+A column's last page counts as reached (``complete``) when the pager's stated total of pages was read, none of its
+pages failed, or the browser said so. An agency with no column at all gets one row with ``column_url`` NULL
+(``not_found``), only in a run that finished: an interrupted run did not establish that.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Callable, Iterable
+
+from scrapy import Request, signals
+
+from crawler.middlewares import (META_AGENCY, META_CAPTURE, META_LISTING_DATE, META_ROLE, META_STATIC_CAPTURE,
+                                 CrawlArchive, fetch_failed)
+from parsers.dates import parse_date_text
+from parsers.discovery import pager_total
+
+log = logging.getLogger(__name__)
+
+META_COLUMN = "xxgk_column"          # the URL the column was entered at: on its entry and on every page read for it
+META_FOUND_BY = "xxgk_found_by"      # how the column was found (storage.catalog.models.COLUMN_FOUND_BY)
+META_LISTING = "xxgk_listing"        # crawler.paging's key: a render's pages_walked, complete, script_errors, items
+
+LISTING_ROLES = ("column", "json")   # responses whose item requests are the column's items
+_NOT_LISTING = ("item", "attachment", "home", "sitemap")
+_HTML_TYPES = (b"text/html", b"application/xhtml")
+
+
+def entry_meta(column_url: str, found_by: str | None) -> dict[str, Any]:
+    """The meta of a request that enters a report column."""
+    return {META_COLUMN: column_url, META_FOUND_BY: found_by}
+
+
+def original_url(request_or_response) -> str:
+    """The URL that was asked for, before any redirect."""
+    return (request_or_response.meta.get("redirect_urls") or [request_or_response.url])[0]
+
+
+@dataclass
+class ColumnRead:
+    """Everything one run saw of one agency's column."""
+
+    agency_id: str
+    column_url: str
+    found_by: str | None
+    read_at: datetime | None = None
+    capture_id: int | None = None
+    pages: set[str] = field(default_factory=set)          # listing pages read by HTTP (static, JSON, frames)
+    failed_pages: set[str] = field(default_factory=set)
+    pagers: dict[int, set[str]] = field(default_factory=dict)   # stated total → digests of pages stating it
+    rendered: bool = False
+    browser_views: int = 0          # listing views the browser walked (its first view is the column page)
+    browser_complete: bool = False
+    script_errors: list[str] = field(default_factory=list)
+    items: dict[str, date | None] = field(default_factory=dict)   # item URL → the listing's date for it
+    errors: list[dict[str, str]] = field(default_factory=list)
+    entry_error: tuple[str, str] | None = None                    # (kind, message) of the column page itself
+    render_error: str | None = None                               # the browser could not render the page
+
+    @property
+    def complete(self) -> bool:
+        if self.browser_complete:
+            return True
+        return not self.failed_pages and any(len(digests) >= total for total, digests in self.pagers.items())
+
+    @property
+    def pages_walked(self) -> int:
+        return len(self.pages) + max(self.browser_views - 1, 0)
+
+    def problem(self) -> tuple[str | None, str | None]:
+        """(COLUMN_PROBLEMS value, the problem in words), (None, None) when items were read."""
+        if self.items:
+            return None, None
+        if self.entry_error is not None:
+            kind, message = self.entry_error
+            return ("robots", message) if kind == "robots" else ("unreadable", message)
+        if self.script_errors:
+            return "script_error", "浏览器中的脚本错误：" + "；".join(self.script_errors[:3])
+        if self.render_error is not None:
+            return "unreadable", f"浏览器未能打开栏目页：{self.render_error}"
+        return "empty", f"读取了 {self.pages_walked} 页，没有任何条目"
+
+
+class CoverageRecorder:
+    """The run's column reads, kept in memory and written as ``column_coverage`` rows when the crawl closes."""
+
+    def __init__(self, stats=None):
+        self.stats = stats
+        self.reads: dict[tuple[str, str], ColumnRead] = {}
+        self.shared: dict[tuple[str, str], str | None] = {}   # (agency, column) entered but already read for another
+        self.agency_errors: dict[str, list[dict[str, str]]] = {}
+        self.tried: dict[str, list[str]] = {}                  # agency → the ways to its column tried, in order
+        self.agency_ids: list[str] = []
+        self.reports: dict[str, set[str]] = {}                # listed item URL → agencies it was a report of
+        self._listed_as: dict[str, str] = {}                   # fetched URL → the listed URL it came from
+        self._store: Callable[[list[dict[str, Any]]], None] | None = None
+        self._closed = False
+
+    @classmethod
+    def of(cls, crawler) -> "CoverageRecorder":
+        """The crawl's recorder, created on first use; it writes through the crawl's archive when there is one."""
+        existing = getattr(crawler, "_xxgk_coverage", None)
+        if existing is not None:
+            return existing
+        recorder = cls(crawler.stats)
+        crawler._xxgk_coverage = recorder
+        crawler.signals.connect(recorder.error, signal=fetch_failed)
+        if crawler.settings.getbool("ARCHIVE_ENABLED"):
+            holder = CrawlArchive.of(crawler)
+            recorder._store = lambda rows: holder.call_now(_store_rows, holder.archive, rows)
+            holder.before_finish(recorder.close)
+        else:
+            crawler.signals.connect(lambda spider, reason: recorder.close(reason), signal=signals.spider_closed,
+                                    weak=False)
+        return recorder
+
+    # -- what the spider and the other components tell
+
+    def expect(self, agency_ids: Iterable[str]) -> None:
+        """The agencies of the run: each gets a row, a not_found one when no column of it was seen."""
+        self.agency_ids = list(dict.fromkeys(agency_ids))
+
+    def tried_way(self, agency_id: str, way: str) -> None:
+        self.tried.setdefault(agency_id, []).append(way)
+
+    def _read(self, agency_id: str, column_url: str, found_by: str | None) -> ColumnRead:
+        key = (agency_id, column_url)
+        read = self.reads.get(key)
+        if read is None:
+            read = self.reads[key] = ColumnRead(agency_id, column_url, found_by)
+        return read
+
+    def listing_page(self, response) -> None:
+        """A listing page of a column reached the spider (a page, a JSON page, a frame); for a browser render,
+        once the spider has walked it (its facts are in ``META_LISTING`` then)."""
+        meta = response.meta
+        agency_id, column = meta.get(META_AGENCY), meta.get(META_COLUMN)
+        if not agency_id or not column:
+            return
+        read = self._read(agency_id, column, meta.get(META_FOUND_BY))
+        url = original_url(response)
+        if meta.get("playwright"):
+            listing = meta.get(META_LISTING) if isinstance(meta.get(META_LISTING), dict) else {}
+            read.rendered = True
+            if read.read_at is None:  # rendered without a plain fetch before it: the render is the first read
+                read.read_at = datetime.now(timezone.utc)
+                read.capture_id = meta.get(META_STATIC_CAPTURE) or meta.get(META_CAPTURE)
+            read.browser_views = max(read.browser_views, int(listing.get("pages_walked") or 1))
+            read.browser_complete = read.browser_complete or bool(listing.get("complete"))
+            read.script_errors += [str(error) for error in listing.get("script_errors") or ()]
+            for item in listing.get("items") or ():
+                self._item(read, getattr(item, "url", None), getattr(item, "date", None))
+            return
+        if url == column and read.read_at is None:
+            read.read_at = datetime.now(timezone.utc)
+            read.capture_id = meta.get(META_CAPTURE)
+        read.pages.add(url)
+        content_type = (response.headers.get("Content-Type") or b"").lower()
+        if content_type.startswith(_HTML_TYPES):
+            total = pager_total(response.body)
+            if total:
+                read.pagers.setdefault(total, set()).add(hashlib.sha1(response.body).hexdigest())
+
+    def listing_request(self, response, request: Request) -> None:
+        """A request a page yielded: listing requests join the page's column, item requests are its items."""
+        meta, out = response.meta, request.meta
+        column, role = meta.get(META_COLUMN), out.get(META_ROLE)
+        if meta.get(META_ROLE) in ("item", "attachment") and role == "attachment":
+            self._listed_as.setdefault(request.url, self._listed_as.get(original_url(response), original_url(response)))
+            return
+        if not column:
+            return
+        if role not in _NOT_LISTING:
+            out.setdefault(META_COLUMN, column)
+            if out[META_COLUMN] == column:
+                out.setdefault(META_FOUND_BY, meta.get(META_FOUND_BY))
+        elif role == "item" and meta.get(META_AGENCY):
+            read = self._read(meta[META_AGENCY], column, meta.get(META_FOUND_BY))
+            self._item(read, request.url, parse_date_text(out.get(META_LISTING_DATE) or ""))
+
+    @staticmethod
+    def _item(read: ColumnRead, url: str | None, when: date | None) -> None:
+        if url and (url not in read.items or read.items[url] is None):
+            read.items[url] = when
+
+    def document(self, response) -> None:
+        """A listed document (or its attachment) arrived, maybe at the end of redirects: remember which listing
+        entry it stands for, so that a report found at its final URL counts for the entry."""
+        listed = original_url(response)
+        if response.url != listed:
+            self._listed_as.setdefault(response.url, self._listed_as.get(listed, listed))
+
+    def error(self, request, kind: str, message: str, **_) -> None:
+        """A request ended without a usable response (the fetch_errors row's kind and message)."""
+        meta = request.meta
+        agency_id, column = meta.get(META_AGENCY), meta.get(META_COLUMN)
+        if not agency_id:
+            return
+        url = original_url(request)
+        entry = {"url": url, "kind": kind, "message": message}
+        if not column:
+            if meta.get(META_ROLE) in ("home", "sitemap"):
+                self.agency_errors.setdefault(agency_id, []).append(entry)
+            return
+        read = self._read(agency_id, column, meta.get(META_FOUND_BY))
+        read.errors.append(entry)
+        if meta.get("playwright"):
+            read.render_error = read.render_error or message  # the page as served was read; the browser's view failed
+            return
+        if url == column and read.entry_error is None and not read.pages:
+            read.entry_error = (kind, message)
+            read.read_at = read.read_at or datetime.now(timezone.utc)
+        else:
+            read.failed_pages.add(url)
+
+    def dropped(self, request) -> None:
+        """The scheduler dropped a request as a duplicate: an entry into a column another agency already entered
+        (a county column that lists every department's reports) is that agency's column read too."""
+        meta = request.meta
+        column, agency_id = meta.get(META_COLUMN), meta.get(META_AGENCY)
+        if column and agency_id and original_url(request) == column and (agency_id, column) not in self.reads:
+            self.shared.setdefault((agency_id, column), meta.get(META_FOUND_BY))
+
+    def report_found(self, agency_id: str | None, url: str) -> None:
+        """The parse pipeline took the document at ``url`` for a report of ``agency_id``."""
+        if agency_id:
+            self.reports.setdefault(self._listed_as.get(url, url), set()).add(agency_id)
+
+    # -- what the spider asks
+
+    def has_items(self, agency_id: str) -> bool:
+        """Did any column of the agency give listing items in this run?"""
+        if any(read.items for (agency, _), read in self.reads.items() if agency == agency_id):
+            return True
+        return any(self._source(column) is not None and self._source(column).items
+                   for (agency, column) in self.shared if agency == agency_id)
+
+    def _source(self, column: str) -> ColumnRead | None:
+        return next((read for (_, url), read in self.reads.items() if url == column), None)
+
+    # -- the rows
+
+    def rows(self, finished: bool) -> list[dict[str, Any]]:
+        """One row per agency × column read (and per column shared with another agency); one not_found row for
+        each agency without any, when the run ``finished``."""
+        rows = [self._row(read, read.agency_id, read.found_by) for read in self.reads.values()
+                if read.read_at is not None or read.pages]
+        for (agency_id, column), found_by in self.shared.items():
+            source = self._source(column)
+            if source is not None and (agency_id, column) not in self.reads:
+                rows.append(self._row(source, agency_id, found_by))
+        seen = {row["agency_id"] for row in rows}
+        if finished:
+            now = datetime.now(timezone.utc)
+            for agency_id in self.agency_ids:
+                if agency_id not in seen:
+                    rows.append({"agency_id": agency_id, "column_url": None, "found_by": None, "read_at": now,
+                                 "problem": "not_found", "detail": self._not_found_detail(agency_id),
+                                 "errors": self.agency_errors.get(agency_id, [])})
+        return rows
+
+    def _row(self, read: ColumnRead, agency_id: str, found_by: str | None) -> dict[str, Any]:
+        dates = [when for when in read.items.values() if when is not None]
+        problem, detail = read.problem()
+        return {
+            "agency_id": agency_id, "column_url": read.column_url, "found_by": found_by,
+            "read_at": read.read_at or datetime.now(timezone.utc), "capture_id": read.capture_id,
+            "pages_walked": read.pages_walked, "complete": read.complete, "rendered": read.rendered,
+            "items_read": len(read.items), "dated_items": len(dates),
+            "earliest_item": min(dates, default=None), "latest_item": max(dates, default=None),
+            "reports_found": sum(1 for url in read.items if agency_id in self.reports.get(url, ())),
+            "problem": problem, "detail": detail, "errors": read.errors,
+        }
+
+    def _not_found_detail(self, agency_id: str) -> str:
+        tried = "、".join(dict.fromkeys(self.tried.get(agency_id, []))) or "首页"
+        detail = f"经{tried}查找，均未找到年报栏目"
+        failures = self.agency_errors.get(agency_id, [])
+        if failures:
+            detail += "；" + "；".join(f"{error['url']}：{error['message']}" for error in failures[:3])
+        return detail
+
+    def close(self, reason: str) -> None:
+        """Count the agencies by how their column went, then write the rows (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        rows = self.rows(finished=reason == "finished")
+        for outcome, count in outcome_counts(rows).items():
+            if self.stats is not None and count:
+                self.stats.set_value(f"coverage/{outcome}", count)
+        if self._store is None:
+            return
+        try:
+            self._store(rows)
+        except Exception as exc:  # noqa: BLE001 - the run's captures stand; only the proof of this run is lost
+            log.error("could not store the column coverage of the run: %s", exc)
+            if self.stats is not None:
+                self.stats.inc_value("coverage/store_failed")
+
+
+def outcome_counts(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Agencies by outcome: ``read`` (a column gave items), ``not_found`` (no column), ``unreadable`` (columns
+    found, none gave items)."""
+    by_agency: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_agency.setdefault(row["agency_id"], []).append(row)
+    counts = {"read": 0, "not_found": 0, "unreadable": 0}
+    for agency_rows in by_agency.values():
+        if any(row.get("items_read") for row in agency_rows):
+            counts["read"] += 1
+        elif all(row["column_url"] is None for row in agency_rows):
+            counts["not_found"] += 1
+        else:
+            counts["unreadable"] += 1
+    return counts
+
+
+def _store_rows(archive, rows: list[dict[str, Any]]) -> None:
+    # through the archive: each row is a WARC note first, so a catalog rebuilt from the WARCs keeps it
+    for row in rows:
+        archive.record_coverage(**row)
+
+
+class CoverageMiddleware:
+    """Spider middleware: ties each listing page and its item requests to the column it belongs to."""
+
+    def __init__(self, recorder: CoverageRecorder):
+        self.recorder = recorder
+
+    @classmethod
+    def from_crawler(cls, crawler) -> "CoverageMiddleware":
+        middleware = cls(CoverageRecorder.of(crawler))
+        crawler.signals.connect(middleware.request_dropped, signal=signals.request_dropped)
+        return middleware
+
+    def request_dropped(self, request, spider=None) -> None:
+        self.recorder.dropped(request)
+
+    def process_spider_input(self, response) -> None:
+        role = response.meta.get(META_ROLE)
+        if role in LISTING_ROLES and not response.meta.get("playwright"):
+            self.recorder.listing_page(response)
+        elif role in ("item", "attachment"):
+            self.recorder.document(response)
+
+    async def process_spider_output(self, response, result):
+        async for output in result:
+            if isinstance(output, Request):
+                self.recorder.listing_request(response, output)
+            yield output
+        if response.meta.get("playwright") and response.meta.get(META_ROLE) in LISTING_ROLES:
+            self.recorder.listing_page(response)  # the walk's facts are in the meta now

@@ -1,0 +1,234 @@
+"""Column pages the browser reads, and how it walks them.
+
+Which pages go to the browser: a column page with no dated item of its own, whatever its placeholder or script
+says, unless the registry or DISCOVERY_JS_RENDER says no; a listing in a frame is read at the frame. The render
+request survives the scrapy-redis queue (pickled), and only the downloader gives it its page watch.
+
+The walk, in Debian's Chromium (``crawler.paging`` with ``crawler.browser``'s page watch) against real pages on a
+loopback server: a ``javascript:`` pager, a 下一页 button posting a form, an endless list that only its data URL
+pages, and a script that throws. What the walk says is what coverage records: how many pages it walked, whether it
+saw the listing's end, which script errors it met.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.async_api import async_playwright
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.http import HtmlResponse
+from scrapy.statscollectors import MemoryStatsCollector
+
+from crawler.browser import META_WATCH, BrowserMiddleware, PageWatch
+from crawler.middlewares import META_AGENCY, META_ROLE
+from crawler.paging import ListingWalker
+from crawler.run import crawl_settings
+from crawler.spiders.reports import ReportsSpider
+from demo.portals import Resource
+from demo.server import DemoServer
+from demo.shapes import ShapePortals
+from registry.agencies import Agency
+from storage.config import CHROMIUM_LAUNCH_OPTIONS
+from tests.crawling import config_in
+
+pytestmark = pytest.mark.slow
+
+ENTRIES = 10
+PAGE_SIZE = 4
+# an endless list: the first rows on load, the next ones when the reader scrolls; no pager, no button; beside it a
+# "hot news" box fed by its own JSON, which is not the column's
+_ENDLESS = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>年报</title></head><body>
+<ul class="list" id="list"></ul><div id="hot"></div><script>
+var page = 1;
+function more() {
+  fetch('/endless/api/list?channel=nb%s&page=' + page).then(function (r) { return r.json(); }).then(function (d) {
+    d.rows.forEach(function (row) {
+      var li = document.createElement('li');
+      li.innerHTML = '<a href="' + row.url + '">' + row.title + '</a><span>' + row.pubDate + '</span>';
+      document.getElementById('list').appendChild(li);
+    });
+    page++;
+  });
+}
+more();
+fetch('/endless/api/hot.json').then(function (r) { return r.json(); }).then(function (d) {
+  document.getElementById('hot').textContent = d.data[0].title;
+});
+window.addEventListener('scroll', function () {
+  if (window.innerHeight + window.scrollY >= document.body.offsetHeight - 10) { more(); }
+});
+</script></body></html>"""
+
+
+def _rows(query: str) -> bytes:
+    form = parse_qs(query)
+    number = int(form["page"][0])
+    start = (number - 1) * PAGE_SIZE
+    rows = [{"title": f"某局政务公开信息第{n}条", "url": f"/endless/art/{n}.html", "pubDate": f"2024-01-{n:02d}"}
+            for n in range(start + 1, min(start + PAGE_SIZE, ENTRIES) + 1)]
+    answer = {"rows": rows} if "bare" in form else {"rows": rows, "total": ENTRIES}
+    return json.dumps(answer, ensure_ascii=False).encode()
+
+
+class PagingPortals(ShapePortals):
+    """The listing-shape portals plus an endless list, with and without its total."""
+
+    def resource(self, target: str, method: str = "GET", body: bytes = b"") -> Resource | None:
+        parts = urlsplit(target)
+        if parts.path == "/endless/index.html":
+            return Resource(200, (_ENDLESS % "").encode())
+        if parts.path == "/endless/bare.html":
+            return Resource(200, (_ENDLESS % "&bare=1").encode())
+        if parts.path == "/endless/api/hot.json":
+            hot = {"total": 99, "data": [{"title": "热点新闻", "url": "/news/1.html", "pubDate": "2024-02-01"}]}
+            return Resource(200, json.dumps(hot, ensure_ascii=False).encode(), "application/json; charset=utf-8")
+        if parts.path == "/endless/api/list":
+            return Resource(200, _rows(parts.query), "application/json; charset=utf-8")
+        return super().resource(target, method, body)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with DemoServer(PagingPortals()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def crawler(tmp_path_factory):
+    built = Crawler(ReportsSpider, crawl_settings(config_in(tmp_path_factory.mktemp("paging") / "data"),
+                                                  {"DISCOVERY_JS_IDLE": 0.3, "DISCOVERY_JS_STEP_TIMEOUT": 10}))
+    built.stats = MemoryStatsCollector(built)
+    return built
+
+
+# ---------------------------------------------------------------- which column pages go to the browser
+
+AGENCY = Agency(id="shape-shell", name="甲市乙区教育局", level="department", homepage="http://portal.test/")
+COLUMN = "http://portal.test/shell/nb/index.html"
+# a placeholder that is no empty container, and a loader needs_javascript cannot recognise
+PLACEHOLDER = """<html><body><h2>政府信息公开年报</h2><div id="list">加载中…</div>
+<script>var c = 'nb'; window['lo' + 'ad'](c, 1);</script></body></html>"""
+DATED = """<html><body><ul class="list"><li><a href="/shell/art/2024/nb2024.html">2024年年报</a><span>2025-01-20</span>
+</li></ul></body></html>"""
+FRAMED = '<html><body><h2>年报</h2><iframe src="/shell/nb/list_1.html"></iframe></body></html>'
+
+
+def _spider(tmp_path, **overrides) -> ReportsSpider:
+    crawler = Crawler(ReportsSpider, crawl_settings(config_in(tmp_path / "data"), overrides))
+    crawler.stats = MemoryStatsCollector(crawler)
+    return ReportsSpider.from_crawler(crawler, agencies=[AGENCY])
+
+
+def _column_requests(spider: ReportsSpider, body: str, agency: Agency = AGENCY) -> list[Request]:
+    spider.agency_by_id[agency.id] = agency
+    request = Request(COLUMN, meta={META_AGENCY: agency.id, META_ROLE: "column"})
+    response = HtmlResponse(COLUMN, body=body.encode("utf-8"), headers={"Content-Type": "text/html; charset=utf-8"},
+                            request=request)
+    return [out for out in spider.parse(response) if isinstance(out, Request) and out.meta[META_ROLE] == "column"]
+
+
+def test_a_column_page_without_dated_items_is_rendered_whatever_its_script_looks_like(tmp_path):
+    spider = _spider(tmp_path)
+    (render,) = _column_requests(spider, PLACEHOLDER)
+    assert render.url == COLUMN and render.meta["playwright"] and render.meta["playwright_include_page"]
+    assert render.callback == spider._rendered
+    assert [out for out in _column_requests(spider, DATED) if out.meta.get("playwright")] == []
+
+
+def test_the_registry_or_the_setting_keeps_a_column_out_of_the_browser(tmp_path):
+    from dataclasses import replace
+
+    assert _column_requests(_spider(tmp_path), PLACEHOLDER, replace(AGENCY, render="never")) == []
+    assert _column_requests(_spider(tmp_path, DISCOVERY_JS_RENDER=False), PLACEHOLDER) == []
+
+
+def test_a_listing_in_a_frame_is_read_at_the_frame(tmp_path):
+    (frame,) = _column_requests(_spider(tmp_path), FRAMED)
+    assert frame.url == "http://portal.test/shell/nb/list_1.html" and not frame.meta.get("playwright")
+
+
+def test_a_render_request_goes_through_the_redis_queue_and_gets_its_watch_only_from_the_downloader(tmp_path):
+    from scrapy.utils.request import request_from_dict
+    from scrapy_redis import picklecompat
+
+    spider = _spider(tmp_path, ARCHIVE_ENABLED=False)
+    (render,) = _column_requests(spider, PLACEHOLDER)
+    queued = request_from_dict(picklecompat.loads(picklecompat.dumps(render.to_dict(spider=spider))), spider=spider)
+    assert queued.callback == spider._rendered and META_WATCH not in queued.meta
+    asyncio.run(BrowserMiddleware.from_crawler(spider.crawler).process_request(queued))
+    watch = queued.meta[META_WATCH]
+    assert isinstance(watch, PageWatch) and queued.meta["playwright_page_init_callback"] == watch.attach
+
+
+# ---------------------------------------------------------------- walking a rendered listing
+
+def _walk(crawler, url: str):
+    """Render ``url`` as the crawl does (the watch attached before navigation, the DOM read once the network is
+    idle), then walk it; returns what the walk read and whether its page was closed."""
+    async def run():
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**CHROMIUM_LAUNCH_OPTIONS)
+            try:
+                page = await browser.new_page()
+                watch = PageWatch(None, crawler.stats, page_url=url, agency_id=None, static_capture=None)
+                await watch.attach(page)
+                await page.goto(url)
+                await page.wait_for_load_state("networkidle")
+                request = Request(url, meta={META_WATCH: watch, "playwright_page": page})
+                response = HtmlResponse(url, body=(await page.content()).encode("utf-8"), encoding="utf-8",
+                                        request=request)
+                read = await ListingWalker.from_crawler(crawler).walk(response, url)
+                return read, page.is_closed()
+            finally:
+                await browser.close()
+
+    return asyncio.run(run())
+
+
+def _paths(read, base: str) -> set[str]:
+    return {item.url.removeprefix(base) for item in read.items}
+
+
+def test_javascript_pager_is_followed_to_its_last_page(server, crawler):
+    base = server.base_url
+    read, closed = _walk(crawler, f"{base}/shell/nb/index.html")
+    expected = {path.removeprefix(base) for path in PagingPortals().report_urls(base)["shape-shell"]}
+    assert expected <= _paths(read, base) and len(read.items) == 9
+    assert (read.pages_walked, read.complete, read.paged_by) == (3, True, "script")
+    assert read.script_errors == [] and closed
+
+
+def test_next_button_posting_a_form_is_clicked_until_it_disappears(server, crawler):
+    base = server.base_url
+    read, closed = _walk(crawler, f"{base}/post/ndbg/index.html")
+    expected = {path.removeprefix(base) for path in PagingPortals().report_urls(base)["shape-post"]}
+    assert expected <= _paths(read, base) and len(read.items) == 10
+    assert (read.pages_walked, read.complete, read.paged_by) == (3, True, "control")
+    assert [request.target for request in server.requests if request.method == "POST"][-3:] == ["/post/list.do"] * 3
+    assert closed
+
+
+def test_a_list_without_pager_is_paged_by_its_own_data_url_up_to_its_total(server, crawler):
+    base = server.base_url
+    read, _ = _walk(crawler, f"{base}/endless/index.html")
+    # every row of the list, none of the hot-news box (whose total of 99 would never be reached either)
+    assert _paths(read, base) == {f"/endless/art/{n}.html" for n in range(1, ENTRIES + 1)}
+    assert (read.pages_walked, read.complete, read.end, read.paged_by) == (3, True, "total_reached", "endpoint")
+
+
+def test_a_list_that_never_states_its_size_is_read_but_not_proven_complete(server, crawler):
+    base = server.base_url
+    read, _ = _walk(crawler, f"{base}/endless/bare.html")
+    assert len(read.items) == ENTRIES
+    # the fourth page came back empty: the walk stopped there, but nothing said that was the end
+    assert (read.pages_walked, read.complete, read.end) == (3, False, "no_new_items")
+
+
+def test_a_script_that_throws_leaves_the_column_unread_with_the_error(server, crawler):
+    read, closed = _walk(crawler, f"{server.base_url}/broken/nb/index.html")
+    assert read.items == [] and not read.complete and read.pages_walked == 1
+    assert any("ReferenceError" in error and "loadChannelList" in error for error in read.script_errors)
+    assert closed

@@ -1,0 +1,165 @@
+"""Verdicts that rest on proof, end to end: the real crawl (Scrapy, Debian's Chromium, the archive, the parse pool)
+against portals whose report column is hard to read (``demo.shapes``), then the real judge.
+
+Every report behind a script shell, a POST pager, an iframe, a section descent or a moved column is found; the
+browser's own JSON answers are archived, exported and verified; a year is ``missing`` only where a column read after
+the deadline proves it, and the years of columns no crawler can read are ``undetermined`` with the reason.
+"""
+from __future__ import annotations
+
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+
+from demo.server import DemoServer
+from demo.shapes import SHAPES, UNREADABLE_PROBLEMS, WATCH_YEARS, ShapePortals, expected_status
+from monitor.clock import today
+from monitor.verdicts import judge
+from storage.archive import open_reader
+from storage.catalog import Catalog, queries
+from storage.export import export_warc
+from storage.verify import verify_archive
+from tests.crawling import catalog_of, config_in, crawl
+
+pytestmark = pytest.mark.slow
+
+# judged as of today (Beijing): the archive's captures and column reads are taken now, and a verdict as of an
+# earlier day cannot count what was archived after it; today is after every deadline of WATCH_YEARS
+AS_OF = today()
+READABLE = [agency for agency in SHAPES if agency.readable]
+
+
+def _judge(config, agencies):
+    catalog = Catalog.open(config)
+    reader = open_reader(config, catalog=catalog)
+    try:
+        return {(row.agency_id, row.report_year): row
+                for row in judge(catalog, as_of=AS_OF, years={agency.id: WATCH_YEARS for agency in agencies},
+                                 agency_ids=[agency.id for agency in agencies], reader=reader)}
+    finally:
+        reader.store.close()
+        catalog.close()
+
+
+@pytest.fixture(scope="module")
+def shapes_crawl(tmp_path_factory):
+    portals = ShapePortals()
+    with DemoServer(portals) as server:
+        base = server.base_url
+        config = config_in(tmp_path_factory.mktemp("shapes") / "data")
+        agencies = portals.registry(base)
+        first = crawl(config, agencies)
+        first_verdicts = _judge(config, agencies)
+        server.set_edition(2)   # shape-moved's site is redesigned: its registry column answers 404
+        second = crawl(config, agencies)
+        second_verdicts = _judge(config, agencies)
+    yield SimpleNamespace(base=base, config=config, agencies=agencies, first=first, second=second,
+                          first_verdicts=first_verdicts, second_verdicts=second_verdicts, portals=portals)
+
+
+def _report_urls(config, run_id=None) -> dict[str, set[str]]:
+    with catalog_of(config) as session:
+        found: dict[str, set[str]] = {}
+        for report in queries.list_reports(session, only_reports=True, limit=10_000):
+            if run_id is None or queries.get_capture(session, report.capture_id).run_id == run_id:
+                found.setdefault(report.agency_id, set()).add(report.url)
+    return found
+
+
+@pytest.mark.parametrize("agency", READABLE, ids=lambda agency: agency.id)
+def test_every_report_behind_each_listing_shape_is_found(shapes_crawl, agency):
+    expected = shapes_crawl.portals.report_urls(shapes_crawl.base)[agency.id]
+    assert _report_urls(shapes_crawl.config).get(agency.id, set()) == expected
+
+
+@pytest.mark.parametrize("verdicts", ["first_verdicts", "second_verdicts"])
+def test_verdicts_are_exact_and_missing_only_with_proof(shapes_crawl, verdicts):
+    judged = getattr(shapes_crawl, verdicts)
+    wrong = {(agency.id, year): judged[(agency.id, year)].verdict.status
+             for agency in SHAPES for year in WATCH_YEARS
+             if judged[(agency.id, year)].verdict.status != expected_status(agency, year)}
+    assert wrong == {}
+
+
+@pytest.mark.parametrize("agency_id, problem", sorted(UNREADABLE_PROBLEMS.items()))
+def test_an_unreadable_column_gives_undetermined_with_its_reason(shapes_crawl, agency_id, problem):
+    from monitor.proof import PROBLEM_REASONS
+
+    catalog = Catalog.open(shapes_crawl.config, create=False)
+    try:
+        with catalog.reading() as session:
+            stored = {row.report_year: row for row in queries.verdicts(session, agency_id=agency_id)}
+            coverage = queries.coverage_of_agency(session, agency_id)
+    finally:
+        catalog.close()
+    assert {year: stored[year].status for year in WATCH_YEARS} == {year: "undetermined" for year in WATCH_YEARS}
+    for year in WATCH_YEARS:
+        assert PROBLEM_REASONS[problem] in stored[year].evidence["reason"]
+        assert stored[year].evidence["coverage"]["problem"] == problem
+    assert coverage and all(row.problem == problem for row in coverage)
+
+
+def test_coverage_says_how_each_column_was_found_and_read(shapes_crawl):
+    with catalog_of(shapes_crawl.config) as session:
+        rows = {(row.agency_id, row.run_id): row for row in queries.coverage_of_run(session, shapes_crawl.first.run_id)
+                if row.items_read}
+        moved = [row for row in queries.coverage_of_run(session, shapes_crawl.second.run_id)
+                 if row.agency_id == "shape-moved"]
+    first = shapes_crawl.first.run_id
+    assert rows[("shape-shell", first)].rendered and rows[("shape-post", first)].rendered
+    assert rows[("shape-shell", first)].pages_walked >= 3 and rows[("shape-post", first)].pages_walked >= 3
+    assert rows[("shape-descent", first)].found_by == "section_descent"
+    assert all(row.earliest_item is not None and row.earliest_item <= date(2021, 1, 31)
+               for row in rows.values())
+    # the moved column: the old URL is recorded as unreadable, the new one found from the homepage
+    by_url = {row.column_url.removeprefix(shapes_crawl.base): row for row in moved if row.column_url}
+    assert by_url["/moved/old/nb/index.html"].problem == "unreadable"
+    assert by_url["/moved/xxgk/ndbg/index.html"].items_read > 0
+    assert by_url["/moved/xxgk/ndbg/index.html"].found_by in ("link_text", "url_words")
+
+
+def test_the_browsers_own_answers_are_archived_exported_and_verified(shapes_crawl, tmp_path):
+    config = shapes_crawl.config
+    with catalog_of(config) as session:
+        urls = {row.url.removeprefix(shapes_crawl.base) for row in queries.all_captures(session)}
+    assert {"/shell/api/list_1.json", "/shell/api/list_2.json", "/shell/api/list_3.json", "/post/list.do"} <= urls
+    reader = open_reader(config)
+    try:
+        exported = export_warc(reader, tmp_path / "all.warc.gz", everything=True)
+        verified = verify_archive(reader)
+    finally:
+        reader.catalog.close()
+        reader.store.close()
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(exported.path, "rb") as stream:
+        in_warc = {record.rec_headers.get_header("WARC-Target-URI") for record in ArchiveIterator(stream)
+                   if record.rec_type in ("response", "revisit")}
+    assert f"{shapes_crawl.base}/shell/api/list_2.json" in in_warc and f"{shapes_crawl.base}/post/list.do" in in_warc
+    assert not verified.failed and verified.ok == verified.checked
+
+
+def test_each_browser_answer_keeps_its_request_and_the_page_it_was_rendered_for(shapes_crawl):
+    """The form posts that page shape-post are kept with their bodies (one per page walked), tied to the column
+    page the browser rendered; the column page itself is not archived twice (Scrapy fetched it)."""
+    base = shapes_crawl.base
+    reader = open_reader(shapes_crawl.config)
+    try:
+        with catalog_of(shapes_crawl.config) as session:
+            posts = queries.captures_of_url(session, f"{base}/post/list.do")
+            shell_pages = queries.captures_of_url(session, f"{base}/shell/nb/index.html")
+            bodies = set()
+            for row in posts:
+                capture = reader.read_row(row)
+                assert capture.metadata["role"] == "browser"
+                assert capture.metadata["rendered_for"] == f"{base}/post/ndbg/index.html"
+                assert capture.request_head.startswith(b"POST /post/list.do ")
+                request = next(record for _, _, record in reader.group(row) if record.record_type == "request")
+                bodies.add(request.block.split(b"\r\n\r\n", 1)[1])
+            roles = [reader.read_row(row).metadata.get("role") for row in shell_pages]
+    finally:
+        reader.catalog.close()
+        reader.store.close()
+    assert bodies == {f"channelId=ndbg&pageNo={n}".encode() for n in (1, 2, 3)}
+    assert roles and "browser" not in roles
