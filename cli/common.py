@@ -23,7 +23,7 @@ def load_config(args: argparse.Namespace):
     from storage.config import Config, ConfigError
 
     try:
-        return Config.from_env(data_dir=getattr(args, "data_dir", None))
+        return Config.from_env(data_dir=getattr(args, "data_dir", None), alerts_file=getattr(args, "alerts", None))
     except ConfigError as exc:
         raise CommandError(str(exc)) from exc
 

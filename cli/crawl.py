@@ -1,7 +1,8 @@
-"""The crawling commands of ``xxgk``: ``crawl``, ``demo`` and ``schedule``.
+"""The crawling commands of ``xxgk``: ``crawl`` and ``demo`` (``schedule`` is in ``cli.schedule``).
 
-Each runs a crawl through ``crawler.run.run_crawl`` (a child process), then recomputes the verdicts
-(``monitor.verdicts.judge``) so that what the user reads next is up to date.
+Each takes the run lock (``storage.runlock``: one crawl at a time over one archive), runs a crawl through
+``crawler.run.run_crawl`` (a child process), then recomputes the verdicts (``monitor.verdicts.judge``) so that what
+the user reads next is up to date.
 """
 from __future__ import annotations
 
@@ -44,18 +45,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no live progress display")
     p.set_defaults(handler=cmd_demo)
 
-    p = sub.add_parser("schedule", help="run crawls on a schedule",
-                       description="run `xxgk crawl` on a schedule (APScheduler), in the foreground")
-    when = p.add_mutually_exclusive_group(required=True)
-    when.add_argument("--every", metavar="DURATION", help="interval such as 30m, 6h, 1d")
-    when.add_argument("--cron", metavar="EXPR", help="crontab expression, e.g. '0 3 * * *' (03:00 every day)")
-    p.add_argument("--registry", help="registry file (default: the shipped registry)")
-    p.add_argument("--agency", action="append", default=[], metavar="ID", help="only this agency (repeatable)")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a Scrapy setting")
-    p.add_argument("--max-runs", type=int, help="stop after this many runs (default: run forever)")
-    p.add_argument("--now", action="store_true", help="also run once immediately")
-    p.set_defaults(handler=cmd_schedule)
-
 
 # ---------------------------------------------------------------- crawl
 
@@ -71,43 +60,100 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return 0
 
 
+class RunLocked(CommandError):
+    """Another crawl holds the run lock: this run did not start (``holder`` says who, ``run_id`` is the id this
+    run would have had)."""
+
+    def __init__(self, message: str, holder, run_id: str):
+        super().__init__(message)
+        self.holder = holder
+        self.run_id = run_id
+
+
 def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = None, quiet: bool = False,
                     years=None, screenshots: bool = True):
-    """Store the agencies, crawl them, screenshot new report pages (``screenshots``), recompute their verdicts
-    as of ``as_of`` (default: today in Beijing); returns the crawl summary. Everything it opens it closes:
-    ``xxgk schedule`` calls it run after run in one process."""
-    from crawler.run import CrawlError, run_crawl
-    from monitor.clock import today
-    from monitor.verdicts import judge
-    from registry.catalog_sync import store_agencies
-    from storage.archive import open_reader
-    from storage.catalog import Catalog
+    """Take the run lock, store the agencies, crawl them, screenshot new report pages (``screenshots``),
+    recompute their verdicts as of ``as_of`` (default: today in Beijing); returns the crawl summary. Raises
+    ``RunLocked`` when another crawl of this archive is running. Everything it opens it closes: ``xxgk schedule``
+    calls it run after run in one process."""
+    from storage.catalog import Catalog, queries
+    from storage.runlock import LockHeld, LockUnavailable, open_run_lock
 
     try:
         catalog = Catalog.open(config)
     except Exception as exc:
         raise CommandError(f"cannot open the catalog at {config.database_url}: {exc}") from exc
     try:
-        store_agencies(catalog, agencies)
-        display = _Progress(enabled=not quiet)
+        # the run id is chosen before the crawl starts so that the lock names the run that holds it
+        run_id = str((overrides or {}).get("ARCHIVE_RUN_ID") or queries.new_run_id())
+        lock = open_run_lock(config, catalog)
         try:
-            summary = run_crawl(config, agencies, settings_overrides=overrides, progress=display.update)
-        except CrawlError as exc:
-            raise CommandError(str(exc)) from exc
+            try:
+                heartbeat = lock.hold(run_id)
+            except LockHeld as exc:
+                raise RunLocked(str(exc), exc.holder, run_id) from exc
+            except LockUnavailable as exc:
+                raise CommandError(str(exc)) from exc
+            if lock.took_over is not None:
+                print(f"xxgk: 已接管失效的运行锁（{lock.took_over.describe()}；{lock.took_over_reason}）",
+                      file=sys.stderr)
+            with heartbeat:
+                summary = _crawl_and_judge(config, catalog, agencies,
+                                           {**(overrides or {}), "ARCHIVE_RUN_ID": run_id},
+                                           as_of=as_of, quiet=quiet, years=years, screenshots=screenshots)
+            if heartbeat.lost:
+                print(f"xxgk: 运行 {run_id} 期间运行锁被接管（心跳中断超过 {lock.ttl_seconds} 秒），"
+                      f"另一次抓取可能与本次重叠", file=sys.stderr)
         finally:
-            display.close()
-        if screenshots:
-            _take_screenshots(config, summary.run_id)
-        as_of = as_of or today()
-        reader = open_reader(config, catalog=catalog)
-        try:
-            judge(catalog, as_of=as_of, years=years if years is not None else [as_of.year - 1],
-                  agency_ids=[agency.id for agency in agencies], reader=reader)
-        finally:
-            reader.store.close()
+            lock.close()
     finally:
         catalog.close()
     return summary
+
+
+def _crawl_and_judge(config, catalog, agencies, overrides, *, as_of, quiet, years, screenshots):
+    from cli.alerts import after_run
+    from crawler.run import CrawlError, run_crawl
+    from monitor.clock import today
+    from monitor.verdicts import judge
+    from registry.catalog_sync import store_agencies
+    from storage.archive import open_reader
+
+    store_agencies(catalog, agencies)
+    display = _Progress(enabled=not quiet)
+    try:
+        summary = run_crawl(config, agencies, settings_overrides=overrides, progress=display.update)
+    except CrawlError as exc:
+        after_run(config, catalog, [agency.id for agency in agencies], run_id=overrides.get("ARCHIVE_RUN_ID"),
+                  failure=str(exc))
+        raise CommandError(str(exc)) from exc
+    finally:
+        display.close()
+    if screenshots:
+        _take_screenshots(config, summary.run_id)
+    as_of = as_of or today()
+    reader = open_reader(config, catalog=catalog)
+    try:
+        judge(catalog, as_of=as_of, years=years if years is not None else [as_of.year - 1],
+              agency_ids=[agency.id for agency in agencies], reader=reader)
+    finally:
+        reader.store.close()
+    summary = _with_column_failures(catalog, summary)
+    after_run(config, catalog, [agency.id for agency in agencies], summary=summary)  # alerts; never raises
+    return summary
+
+
+def _with_column_failures(catalog, summary):
+    """The summary with its 栏目失效 lines: agencies whose column gave items in an earlier run and none in this."""
+    from dataclasses import replace
+
+    from monitor.coverage import column_failures
+
+    if summary.run_id is None:
+        return summary
+    with catalog.reading() as session:
+        failures = column_failures(session, summary.run_id)
+    return replace(summary, column_failures=[failure.message() for failure in failures])
 
 
 def _take_screenshots(config, run_id: str | None) -> None:
@@ -163,6 +209,11 @@ def _print_summary(summary) -> None:
     print(f"抓取完成（{summary.status}）：运行 {summary.run_id}，页面 {summary.pages}，报告 {summary.reports_found}"
           f"（新增 {summary.reports_new}），抓取错误 {sum(summary.errors.values())}（{errors}），"
           f"解析错误 {summary.parse_errors}，用时 {summary.duration:.1f} 秒")
+    coverage = summary.coverage or {}
+    print(f"年报栏目：{coverage.get('read', 0)} 个机关读到条目，{coverage.get('not_found', 0)} 个未找到栏目，"
+          f"{coverage.get('unreadable', 0)} 个栏目无法读取或没有条目")
+    for line in summary.column_failures:
+        print(line)
 
 
 # ---------------------------------------------------------------- demo
@@ -212,63 +263,3 @@ def print_timeliness(args: argparse.Namespace, agency_ids: list[str]) -> None:
     finally:
         catalog.close()
     write_rows(rows, "table", None, TIMELINESS_COLUMNS)
-
-
-# ---------------------------------------------------------------- schedule
-
-def cmd_schedule(args: argparse.Namespace) -> int:
-    from apscheduler.schedulers.blocking import BlockingScheduler
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    config = load_config(args)
-    agencies = select_agencies(args.registry, args.agency)
-    overrides = {"LOG_LEVEL": "WARNING", **_overrides(args.set)}
-    try:
-        trigger = (IntervalTrigger(seconds=_seconds(args.every)) if args.every
-                   else CronTrigger.from_crontab(args.cron))
-    except ValueError as exc:
-        raise CommandError(f"bad schedule: {exc}") from exc
-    scheduler = BlockingScheduler()
-    runs = {"done": 0}
-
-    def job() -> None:
-        try:
-            summary = crawl_and_judge(config, agencies, overrides=overrides, quiet=True)
-            _print_summary(summary)
-        except CommandError as exc:  # one failed run must not end the schedule
-            print(f"xxgk schedule: {exc}", file=sys.stderr)
-        runs["done"] += 1
-        if args.max_runs and runs["done"] >= args.max_runs:
-            scheduler.shutdown(wait=False)
-
-    scheduler.add_job(job, trigger, max_instances=1, coalesce=True,
-                      next_run_time=_now() if args.now else None)
-    print(f"计划任务已启动：{args.every and '每 ' + args.every or args.cron}，{len(agencies)} 个机关（Ctrl-C 停止）")
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    return 0
-
-
-def _now():
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc)
-
-
-def _seconds(text: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = text.strip().lower()
-    try:
-        if text[-1] in units:
-            value = float(text[:-1]) * units[text[-1]]
-        else:
-            value = float(text)
-    except (ValueError, IndexError):
-        raise CommandError(f"--every takes a duration such as 30m, 6h or 1d, not {text!r}") from None
-    if value <= 0:
-        raise CommandError("--every must be a positive duration")
-    return value
-

@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import agencies, archive, crawl, parse, serve, status
+from cli import agencies, alerts, archive, crawl, parse, schedule, serve, status
 from cli.common import EXIT_FAILURE, CommandError
 
-FAMILIES = (parse, agencies, crawl, status, serve, archive)   # the order `xxgk --help` lists them in
+FAMILIES = (parse, agencies, crawl, schedule, status, serve, archive, alerts)   # the order `xxgk --help` lists them in
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for family in FAMILIES:
         family.add_parsers(sub)
+    alerts.add_alerts_option(sub)   # --alerts FILE on the commands that crawl
     for subparser in sub.choices.values():  # `xxgk crawl --data-dir X` as well as `xxgk --data-dir X crawl`
         if not any("--data-dir" in action.option_strings for action in subparser._actions):
             subparser.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (as the global option)")

@@ -51,10 +51,13 @@ class Config:
     s3_bucket: str = "xxgk"
     s3_secure: bool = False
     redis_url: str | None = None
+    alerts_file: Path | None = None     # named by --alerts or XXGK_ALERTS; else alerts_path's default, if present
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, data_dir: str | Path | None = None) -> "Config":
+    def from_env(cls, env: Mapping[str, str] | None = None, data_dir: str | Path | None = None,
+                 alerts_file: str | Path | None = None) -> "Config":
         env = os.environ if env is None else env
+        alerts = alerts_file or env.get("XXGK_ALERTS") or None
         base = Path(data_dir or env.get("XXGK_DATA_DIR") or "./xxgk-data").expanduser().resolve()
         database_url = env.get("XXGK_DATABASE_URL") or f"sqlite:///{base / 'catalog.sqlite3'}"
         endpoint = env.get("XXGK_S3_ENDPOINT") or None
@@ -67,10 +70,16 @@ class Config:
             s3_bucket=env.get("XXGK_S3_BUCKET") or "xxgk",
             s3_secure=_flag(env, "XXGK_S3_SECURE", False),
             redis_url=env.get("XXGK_REDIS_URL") or None,
+            alerts_file=Path(alerts).expanduser().resolve() if alerts else None,
         )
         if endpoint and not (config.s3_access_key and config.s3_secret_key):
             raise ConfigError("XXGK_S3_ENDPOINT is set but XXGK_S3_ACCESS_KEY / XXGK_S3_SECRET_KEY are not")
         return config
+
+    @property
+    def alerts_path(self) -> Path:
+        """The alert settings (TOML): the file named, else ``alerts.toml`` in the data directory."""
+        return self.alerts_file or self.data_dir / "alerts.toml"
 
     @property
     def uses_s3(self) -> bool:

@@ -14,7 +14,8 @@ __all__ = ["FIELD_LABELS", "FLAG_LABELS", "LEVEL_LABELS", "STATUS_LABELS", "RECO
 
 RECORD_TYPE_NAMES = {"response": "响应", "revisit": "重复内容（revisit）", "resource": "资源"}
 
-RUN_STATUS_NAMES = {"running": "运行中", "finished": "已完成", "failed": "失败", "interrupted": "已中断"}
+RUN_STATUS_NAMES = {"running": "运行中", "finished": "已完成", "failed": "失败", "interrupted": "已中断",
+                    "skipped": "已跳过"}
 
 FETCH_ERROR_NAMES = {
     "dns": "域名解析失败",

@@ -70,9 +70,23 @@ def run_data(ctx: WebContext, run_id: str) -> dict[str, Any]:
 
 
 def run_summary(run: CrawlRun) -> dict[str, Any]:
+    """A run as the history lists it; a skipped run (``xxgk schedule`` found another crawl going) says why and
+    which run held the lock (``skip_reason``, ``blocked_by``)."""
+    settings = run.settings or {}
+    skipped = run.status == "skipped"
     return {"id": run.id, "status": run.status, "status_label": run_status_label(run.status),
             "started_at": iso(run.started_at), "finished_at": iso(run.finished_at),
-            "duration": duration_text(run.started_at, run.finished_at), "counts": dict(run.counts or {})}
+            "duration": duration_text(run.started_at, run.finished_at), "counts": dict(run.counts or {}),
+            "skip_reason": settings.get("skip_reason") if skipped else None,
+            "blocked_by": _run_id_or_none(settings.get("lock_run_id")) if skipped else None}
+
+
+def _run_id_or_none(value: Any) -> str | None:
+    """A run id fit for a link, or None (settings are free-form JSON)."""
+    try:
+        return queries.validate_run_id(value)
+    except ValueError:
+        return None
 
 
 def duration_text(started: datetime | None, finished: datetime | None) -> str | None:

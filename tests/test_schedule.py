@@ -1,0 +1,346 @@
+"""``xxgk schedule``: the deadline-aware plan (``--dry-run``), the scheduler loop on a fast clock, and one crawl at a
+time: a scheduled run that finds another crawl holding the run lock is recorded as skipped, a dead crawl's lock is
+taken over, ``xxgk crawl`` refuses to start beside a running crawl, and the run history shows all of it."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import lxml.html
+import pytest
+from fastapi.testclient import TestClient
+
+from cli.schedule import ScheduledCrawl, run_schedule
+from cli.timetable import load_timetable
+from demo.portals import DemoPortals
+from demo.server import DemoServer
+from monitor.deadlines import load_rules
+from registry.agencies import dump_registry
+from storage.catalog import Catalog, queries
+from storage.config import Config
+from storage.runlock import CatalogRunLock
+from tests.test_cli_parse import run
+from web.app import create_app
+from web.urls import Urls
+
+ROOT = Path(__file__).resolve().parents[1]
+BEIJING = ZoneInfo("Asia/Shanghai")
+AGENCY = "sfq-ybj"   # the smallest demo portal
+CRAWL_OVERRIDES = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "DOWNLOAD_TIMEOUT": 0.5, "LOG_LEVEL": "WARNING"}
+
+
+def _env(data_dir, **extra) -> dict:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XXGK_")}
+    env["XXGK_DATA_DIR"] = str(data_dir)
+    env.update(extra)
+    return env
+
+
+def _plan_lines(stdout: str) -> list[str]:
+    return stdout.splitlines()[2:]
+
+
+# ---------------------------------------------------------------- the plan
+
+def test_dry_run_shows_the_deadline_night_and_the_nightly_runs():
+    result = run("schedule", "--dry-run", "--from", "2025-01-31T20:00", "--count", "4")
+    assert result.returncode == 0, result.stderr
+    assert "schedule.toml" in result.stdout.splitlines()[0] and "Asia/Shanghai" in result.stdout
+    assert _plan_lines(result.stdout) == [
+        "2025-01-31 周五 21:10  1月31日截止前后每 3 小时",
+        "2025-02-01 周六 00:10  1月31日截止前后每 3 小时；截止日 24:00 后检查",
+        "2025-02-01 周六 02:30  每日夜间",
+        "2025-02-01 周六 03:10  1月31日截止前后每 3 小时",
+    ]
+    # after the window only the nightly run is left
+    result = run("schedule", "--dry-run", "--from", "2025-02-07T20:00", "--count", "3")
+    assert _plan_lines(result.stdout) == ["2025-02-07 周五 21:10  1月31日截止前后每 3 小时",
+                                          "2025-02-08 周六 02:30  每日夜间", "2025-02-09 周日 02:30  每日夜间"]
+
+
+def test_the_default_plan_checks_every_legal_deadline_just_after_midnight_and_often_before_it():
+    """For each deadline of the current rules (monitor/deadlines.toml): a run within 15 minutes after 24:00 of the
+    deadline day, and none of the seven days before it without a run every 3 hours."""
+    rules = load_rules()
+    deadlines = {rule.deadline(2024) for rule in rules.rules if rule.covers(2024)}
+    assert deadlines == {date(2025, 1, 31), date(2025, 3, 31)}
+    timetable = load_timetable()
+    for deadline in deadlines:
+        midnight = datetime.combine(deadline + timedelta(days=1), datetime.min.time(), BEIJING)
+        first_after, names = timetable.upcoming(midnight, 1)[0]
+        assert first_after - midnight <= timedelta(minutes=15) and "截止日 24:00 后检查" in names
+        week_before = midnight - timedelta(days=7)
+        times = [moment for moment, _names in timetable.upcoming(week_before, 100) if moment <= midnight + timedelta(hours=1)]
+        gaps = [later - earlier for earlier, later in zip([week_before, *times], times)]
+        assert max(gaps) <= timedelta(hours=3), (deadline, max(gaps))
+    quiet_month = timetable.upcoming(datetime(2025, 6, 1, tzinfo=BEIJING), 30)
+    assert {(moment.hour, moment.minute) for moment, _names in quiet_month} == {(2, 30)}
+
+
+def test_every_and_cron_override_the_plan_and_cron_reads_weekdays_as_crontab_does():
+    every = run("schedule", "--dry-run", "--every", "6h", "--from", "2025-06-01", "--count", "2")
+    assert _plan_lines(every.stdout) == ["2025-06-01 周日 06:00  每 6h", "2025-06-01 周日 12:00  每 6h"]
+    monday = run("schedule", "--dry-run", "--cron", "0 3 * * 1", "--from", "2025-06-01", "--count", "2")
+    assert _plan_lines(monday.stdout) == ["2025-06-02 周一 03:00  cron 0 3 * * 1",
+                                          "2025-06-09 周一 03:00  cron 0 3 * * 1"]
+    sunday = run("schedule", "--dry-run", "--cron", "30 1 * * 0", "--from", "2025-06-02", "--count", "1")
+    assert _plan_lines(sunday.stdout) == ["2025-06-08 周日 01:30  cron 30 1 * * 0"]
+
+
+def test_a_schedule_file_replaces_the_default_and_its_mistakes_are_one_line(tmp_path):
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[run]]\nname = "年底"\nat = "23:00"\nfrom = "12-30"\nuntil = "01-01"\n', encoding="utf-8")
+    result = run("schedule", "--dry-run", "--schedule", str(plan), "--from", "2025-06-01", "--count", "4")
+    assert result.returncode == 0, result.stderr
+    assert _plan_lines(result.stdout) == ["2025-12-30 周二 23:00  年底", "2025-12-31 周三 23:00  年底",
+                                          "2026-01-01 周四 23:00  年底", "2026-12-30 周三 23:00  年底"]
+    for text, expected in [('[[run]]\nname = "x"\nat = "25:00"\n', "at '25:00'"),
+                           ('[[run]]\nname = "x"\nat = "02:00"\non = ["02-30"]\n', "on '02-30'"),
+                           ('[[run]]\nname = "x"\nevery_hours = 3\nat = "02:00"\n', "either at"),
+                           ('[[run]]\nname = "x"\ncron = "0 3 * *"\n', "5 fields"),
+                           ('[[run]]\nname = "x"\nat = "02:00"\nwhen = 1\n', "unknown key when"),
+                           ("time_zone = 'Mars/Olympus'\n[[run]]\nname = 'x'\nat = '02:00'\n", "Mars/Olympus"),
+                           ("[[run\n", "not TOML")]:
+        plan.write_text(text, encoding="utf-8")
+        result = run("schedule", "--dry-run", "--schedule", str(plan))
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, (text, result.stderr)
+        assert result.stderr.startswith(f"xxgk schedule: {plan}: ") and expected in result.stderr, result.stderr
+    missing = run("schedule", "--dry-run", "--schedule", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 1 and "cannot read the schedule" in missing.stderr
+    assert run("schedule", "--from", "2025-01-01").returncode == 1   # --from only plans
+
+
+# ---------------------------------------------------------------- the loop, on a fast clock
+
+class FastClock:
+    """Time that jumps to the end of each wait instead of waiting; a job may move it on (a long run)."""
+
+    def __init__(self, start: datetime):
+        self.current = start
+        self.waits: list[datetime] = []
+
+    def now(self) -> datetime:
+        return self.current
+
+    def wait_until(self, moment: datetime, stop: threading.Event) -> bool:
+        self.waits.append(moment)
+        self.current = max(self.current, moment)
+        return not stop.is_set()
+
+
+def test_the_loop_runs_at_each_planned_time_and_does_not_make_up_times_a_long_run_missed():
+    start = datetime(2025, 1, 31, 20, 0, tzinfo=BEIJING)
+    timetable = load_timetable()
+    clock = FastClock(start)
+    ran: list[datetime] = []
+
+    def job(due: datetime) -> None:
+        ran.append(due)
+        if len(ran) == 2:   # the 00:10 run takes four hours: 02:30 and 03:10 pass while it goes on
+            clock.current = due + timedelta(hours=4)
+
+    assert run_schedule(timetable, job, clock=clock, max_runs=4) == 4
+    planned = [moment for moment, _names in timetable.upcoming(start, 6)]
+    assert [moment.strftime("%d %H:%M") for moment in planned] == \
+        ["31 21:10", "01 00:10", "01 02:30", "01 03:10", "01 06:10", "01 09:10"]
+    assert ran == [planned[0], planned[1], planned[4], planned[5]]
+    assert clock.waits == ran   # it waited for each run and never ran early
+
+
+def test_run_now_runs_at_once_then_follows_the_plan():
+    start = datetime(2025, 6, 1, 12, 0, tzinfo=BEIJING)
+    clock = FastClock(start)
+    ran: list[datetime] = []
+    run_schedule(load_timetable(), ran.append, clock=clock, max_runs=2, run_now=True)
+    assert ran == [start, datetime(2025, 6, 2, 2, 30, tzinfo=BEIJING)]
+
+
+# ---------------------------------------------------------------- one crawl at a time, with real crawls
+
+@pytest.fixture(scope="module")
+def demo_registry(tmp_path_factory):
+    with DemoServer(slow_seconds=1.0) as server:
+        path = tmp_path_factory.mktemp("registry") / "registry.yaml"
+        dump_registry(DemoPortals().registry(server.base_url), path)
+        yield path
+
+
+def _agencies(registry_path):
+    from registry.agencies import load_registry
+
+    return [agency for agency in load_registry(registry_path) if agency.id == AGENCY]
+
+
+def _hold_lock(data_dir, run_id: str, **env) -> subprocess.Popen:
+    """Another process holding the crawl lock of ``data_dir`` (tests/lock_holder.py), with its run recorded as
+    running, as a crawl started by hand would; returns once it holds the lock."""
+    process = subprocess.Popen([sys.executable, "-m", "tests.lock_holder", run_id, "--start-run"], cwd=ROOT,
+                               env=_env(data_dir, **env), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    assert line.startswith("held "), line
+    return process
+
+
+def _kill(process: subprocess.Popen) -> None:
+    process.kill()
+    process.wait(timeout=30)
+
+
+def _catalog(data_dir) -> Catalog:
+    return Catalog.open(Config.from_env({}, data_dir=data_dir))
+
+
+@pytest.fixture(scope="module")
+def scheduled(tmp_path_factory, demo_registry):
+    """Three scheduled runs on a fast clock from 20:00 on 31 January: the first crawls; before the second, a crawl
+    started by hand holds the lock (the second is skipped); before the third, that crawl dies without releasing the
+    lock (the third takes it over and crawls)."""
+    data_dir = tmp_path_factory.mktemp("scheduled") / "data"
+    config = Config.from_env({}, data_dir=data_dir)
+    start = datetime(2025, 1, 31, 20, 0, tzinfo=BEIJING)
+    clock = FastClock(start)
+    crawl = ScheduledCrawl(config, _agencies(demo_registry), dict(CRAWL_OVERRIDES), screenshots=False)
+    statuses: list[str] = []
+    holder: list[subprocess.Popen] = []
+
+    def job(due: datetime) -> None:
+        statuses.append(crawl(due))
+        if len(statuses) == 1:
+            holder.append(_hold_lock(data_dir, "manual-run"))
+        elif len(statuses) == 2:
+            _kill(holder[0])
+
+    try:
+        runs = run_schedule(load_timetable(), job, clock=clock, max_runs=3)
+    finally:
+        for process in holder:
+            if process.poll() is None:
+                _kill(process)
+    return {"data_dir": data_dir, "config": config, "runs": runs, "statuses": statuses, "clock": clock,
+            "start": start, "holder_pid": holder[0].pid}
+
+
+def test_a_scheduled_run_beside_a_running_crawl_is_skipped_and_a_dead_crawls_lock_is_taken_over(scheduled):
+    assert scheduled["runs"] == 3 and scheduled["statuses"] == ["finished", "skipped", "finished"]
+    planned = [moment for moment, _names in load_timetable().upcoming(scheduled["start"], 3)]
+    assert scheduled["clock"].waits == planned
+    catalog = _catalog(scheduled["data_dir"])
+    try:
+        with catalog.reading() as session:
+            runs = sorted(queries.list_runs(session), key=lambda run: run.started_at)
+        lock = CatalogRunLock(catalog).current()
+    finally:
+        catalog.close()
+    by_status = {}
+    for crawl_run in runs:
+        by_status.setdefault(crawl_run.status, []).append(crawl_run)
+    assert len(by_status["finished"]) == 2 and [run.id for run in by_status["running"]] == ["manual-run"]
+    [skipped] = by_status["skipped"]
+    assert skipped.settings["lock_run_id"] == "manual-run"
+    assert skipped.settings["lock_holder"] == f"{socket.gethostname()}:{scheduled['holder_pid']}"
+    assert skipped.settings["scheduled_for"] == planned[1].isoformat()
+    assert "另一次抓取正在进行" in skipped.settings["skip_reason"] and skipped.finished_at is not None
+    # the runs did not overlap: each finished before the next began, the skipped one in between
+    finished = by_status["finished"]
+    assert finished[0].finished_at <= skipped.started_at <= finished[1].started_at
+    assert lock is None   # the last run released the lock it took over
+
+
+def test_the_history_lists_finished_and_skipped_runs_and_links_the_run_that_held_the_lock(scheduled):
+    catalog = _catalog(scheduled["data_dir"])
+    try:
+        with catalog.reading() as session:
+            runs = {run.id: run for run in queries.list_runs(session)}
+    finally:
+        catalog.close()
+    [skipped] = [run for run in runs.values() if run.status == "skipped"]
+    with TestClient(create_app(scheduled["config"])) as client:
+        document = lxml.html.fromstring(client.get("/runs").text)
+        shown = {row.get("data-run"): [cell.text_content().strip() for cell in row.xpath("./td")]
+                 for row in document.xpath("//tr[@data-run]")}
+        assert set(shown) == set(runs)
+        labels = {"finished": "已完成", "skipped": "已跳过", "running": "运行中"}
+        assert {run_id: cells[4] for run_id, cells in shown.items()} == \
+            {run_id: labels[run.status] for run_id, run in runs.items()}
+        row = document.xpath(f"//tr[@data-run='{skipped.id}']")[0]
+        assert Urls().run("manual-run") in row.xpath(".//a/@href")
+        assert "另一次抓取正在进行" in shown[skipped.id][-1]
+        api = {run["id"]: run for run in client.get("/api/runs").json()["runs"]}
+        assert api[skipped.id]["status"] == "skipped" and api[skipped.id]["status_label"] == "已跳过"
+        assert api[skipped.id]["blocked_by"] == "manual-run" and api[skipped.id]["skip_reason"]
+        assert all(api[run_id]["skip_reason"] is None for run_id in runs if run_id != skipped.id)
+        detail = lxml.html.fromstring(client.get(Urls().run(skipped.id)).text).text_content()
+        assert "跳过原因" in detail and "manual-run" in detail
+        assert client.get(Urls().run("manual-run")).status_code == 200
+
+
+# ---------------------------------------------------------------- the commands beside a running crawl
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_crawl_demo_and_schedule_refuse_to_run_beside_a_crawl_then_crawl_takes_over_a_dead_ones_lock(
+        tmp_path, demo_registry):
+    data_dir = tmp_path / "data"
+    crawl_args = ["crawl", "--registry", str(demo_registry), "--agency", AGENCY, "--no-screenshots", "--quiet",
+                  "--set", "AUTOTHROTTLE_ENABLED=false", "--set", "DOWNLOAD_DELAY=0", "--set", "DOWNLOAD_TIMEOUT=0.5"]
+    holder = _hold_lock(data_dir, "manual-run")
+    try:
+        refused = run(*crawl_args, env=_env(data_dir))
+        assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+        assert refused.stderr.startswith("xxgk crawl: 另一次抓取正在进行（运行 manual-run，持有者 "
+                                         f"{socket.gethostname()}:{holder.pid}，")
+        demo = run("demo", "--port", str(_free_port()), "--quiet", env=_env(data_dir))
+        assert demo.returncode == 1 and "xxgk demo: 另一次抓取正在进行" in demo.stderr
+        scheduled = run("schedule", "--now", "--max-runs", "1", "--registry", str(demo_registry), "--agency", AGENCY,
+                        env=_env(data_dir))
+        assert scheduled.returncode == 0 and "已跳过" in scheduled.stderr, scheduled.stderr
+        catalog = _catalog(data_dir)
+        try:
+            with catalog.reading() as session:
+                statuses = sorted(run.status for run in queries.list_runs(session))
+        finally:
+            catalog.close()
+        assert statuses == ["running", "skipped"]   # the holder's run, and the skipped scheduled one
+    finally:
+        _kill(holder)   # dies holding the lock
+    took_over = run(*crawl_args, env=_env(data_dir))
+    assert took_over.returncode == 0, took_over.stderr[-2000:]
+    assert "已接管失效的运行锁" in took_over.stderr and f":{holder.pid}" in took_over.stderr
+    assert "抓取完成" in took_over.stdout
+    catalog = _catalog(data_dir)
+    try:
+        assert CatalogRunLock(catalog).current() is None
+    finally:
+        catalog.close()
+
+
+def test_with_redis_configured_the_lock_lives_in_redis(tmp_path, demo_registry, redis_server):
+    import redis
+
+    data_dir = tmp_path / "data"
+    holder = _hold_lock(data_dir, "redis-held", XXGK_REDIS_URL=redis_server.url)
+    try:
+        assert redis.Redis.from_url(redis_server.url).exists("xxgk:lock:crawl")
+        refused = run("crawl", "--registry", str(demo_registry), "--agency", AGENCY,
+                      env=_env(data_dir, XXGK_REDIS_URL=redis_server.url))
+        assert refused.returncode == 1 and "另一次抓取正在进行（运行 redis-held" in refused.stderr
+        # the catalog's own lock is free: a crawl without Redis would not have seen it
+        catalog = _catalog(data_dir)
+        try:
+            assert CatalogRunLock(catalog).current() is None
+        finally:
+            catalog.close()
+    finally:
+        holder.stdin.close()
+        assert holder.wait(timeout=30) == 0
+    assert not redis.Redis.from_url(redis_server.url).exists("xxgk:lock:crawl")
