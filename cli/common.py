@@ -230,3 +230,21 @@ def _write_xlsx(rows: list[dict], path: Path) -> None:
         book.save(path)
     except OSError as exc:
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def write_undetermined_reasons(rows: list[dict], output: str | None) -> None:
+    """Under a terminal table: the reason of every 无法判断 verdict, which is no answer by itself."""
+    unsure = [row for row in rows if row.get("status") == "undetermined" and row.get("reason")]
+    if not unsure:
+        return
+    lines = [f"\n{STATUS_LABELS['undetermined']}的理由："]
+    lines += [f"  · {row['agency']}（{row['report_year']} 年度）：{row['reason']}" for row in unsure]
+    text = "\n".join(lines) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(output, "a", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as exc:
+        raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from exc

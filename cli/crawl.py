@@ -10,7 +10,8 @@ import argparse
 import sys
 from datetime import date
 
-from cli.common import CommandError, load_config, open_catalog, select_agencies, write_rows
+from cli.common import (CommandError, load_config, open_catalog, select_agencies, write_rows,
+                        write_undetermined_reasons)
 
 # A fixed port keeps the demo URLs the same from run to run, so a second `xxgk demo` is an incremental crawl
 # (conditional requests, revisits, changed reports) over the same archive.
@@ -219,20 +220,20 @@ def _print_summary(summary) -> None:
 # ---------------------------------------------------------------- demo
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from demo.portals import DemoPortals
     from demo.server import DemoServer
+    from demo.shapes import DemoSite
 
     config = load_config(args)
-    portals = DemoPortals(edition=args.edition)
+    portals = DemoSite(edition=args.edition)
     try:
         server = DemoServer(portals, port=args.port, slow_seconds=3.0).start()
     except OSError as exc:
         raise CommandError(f"cannot start the demo portals on 127.0.0.1:{args.port}: {exc.strerror or exc} "
                            f"(choose another with --port)") from exc
     try:
-        print(f"演示门户：{server.base_url}/  （五个虚构机关，数据目录 {config.data_dir}）")
+        print(f"演示门户：{server.base_url}/  （七个虚构机关，数据目录 {config.data_dir}）")
         agencies = portals.registry(server.base_url)
-        years = {agency.id: agency.watch_years for agency in portals.agencies}
+        years = portals.watch_years()
         # the portals are on this machine: no politeness delay needed; a short timeout shows the slow page failing
         overrides = {"DOWNLOAD_TIMEOUT": 2, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "LOG_LEVEL": "WARNING"}
         summary = crawl_and_judge(config, agencies, overrides=overrides, as_of=args.as_of, quiet=args.quiet,
@@ -263,3 +264,4 @@ def print_timeliness(args: argparse.Namespace, agency_ids: list[str]) -> None:
     finally:
         catalog.close()
     write_rows(rows, "table", None, TIMELINESS_COLUMNS)
+    write_undetermined_reasons(rows, None)

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from cli.common import (CommandError, archive_reader_or_none, date_argument, existing_catalog, report_year_argument,
-                        require_crawled, write_rows)
+                        require_crawled, write_rows, write_undetermined_reasons)
 
 
 def add_parsers(sub) -> None:
@@ -81,27 +80,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         raise CommandError("no agency in the catalog matches --level/--region")
     write_rows(rows, args.format, args.output, STATUS_COLUMNS)
     if args.format == "table":
-        _write_undetermined_reasons(rows, args.output)
+        write_undetermined_reasons(rows, args.output)
     return 0
-
-
-def _write_undetermined_reasons(rows: list[dict], output: str | None) -> None:
-    from monitor.labels import STATUS_LABELS
-
-    unsure = [row for row in rows if row.get("status") == "undetermined" and row.get("reason")]
-    if not unsure:
-        return
-    lines = [f"\n{STATUS_LABELS['undetermined']}的理由："]
-    lines += [f"  · {row['agency']}（{row['report_year']} 年度）：{row['reason']}" for row in unsure]
-    text = "\n".join(lines) + "\n"
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        with open(output, "a", encoding="utf-8") as stream:
-            stream.write(text)
-    except OSError as exc:
-        raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from exc
 
 
 def cmd_reports(args: argparse.Namespace) -> int:
@@ -120,5 +100,5 @@ def cmd_reports(args: argparse.Namespace) -> int:
         catalog.close()
     write_rows(rows, args.format, args.output, REPORT_COLUMNS)
     if args.format == "table":
-        _write_undetermined_reasons([row for row in rows if row.get("chosen")], args.output)
+        write_undetermined_reasons([row for row in rows if row.get("chosen")], args.output)
     return 0

@@ -607,11 +607,14 @@ class DemoPortals:
             ))
         return expected
 
-    def expected_verdicts(self, as_of: date, base_url: str = "") -> list[ExpectedVerdict]:
+    def expected_verdicts(self, as_of: date, base_url: str = "", *,
+                          first_look: date | None = None) -> list[ExpectedVerdict]:
         """One verdict per agency and year (its watched years plus the years it has reports for), as of a date.
 
         A report counts from the date the portal shows; with no report the year is pending up to its deadline
-        and missing after it.
+        and missing after it. A back-dated report is judged by the archive, not by its claim: ``first_look`` is the
+        (Beijing) day of the crawl of edition 1, whose listing did not show it, so it was published after that day
+        (late by at least that many days after the deadline).
         """
         reports = {(r.agency_id, r.report_year): r for r in self.expected_reports(base_url)}
         verdicts = []
@@ -623,8 +626,11 @@ class DemoPortals:
                 deadline = statutory_deadline(year, agency.level)
                 report = reports.get((agency.id, year))
                 if report is not None and report.publication_date <= as_of:
+                    status, days_late = report.status, report.days_late
+                    if "backdated" in report.flags and first_look is not None and first_look > deadline:
+                        status, days_late = LATE, (first_look - deadline).days
                     verdicts.append(ExpectedVerdict(
-                        agency.id, year, report.status, deadline, report.publication_date, report.days_late,
+                        agency.id, year, status, deadline, report.publication_date, days_late,
                         report.url, report.flags, report.note))
                     continue
                 status = PENDING if as_of <= deadline else MISSING

@@ -352,3 +352,75 @@ def expected_status(agency: ShapeAgency, year: int) -> str:
         return "missing"
     return "on_time" if date.fromisoformat(day) <= date(year + 1, 1, 31) else "late"
 
+
+
+# ---------------------------------------------------------------- the demo's own share of the shapes
+
+# `xxgk demo` serves its five portals and these two: a column that only a browser can read (paged by script), and
+# one no crawler can read (403), whose years the demo must show as 无法判断 with the reason, never 未发布.
+DEMO_SHAPES = ("shape-shell", "shape-forbidden")
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    """The five demo portals and ``DEMO_SHAPES`` on one server (their paths do not overlap; robots.txt is merged)."""
+
+    edition: int = 1
+    answers_post = True
+
+    def __post_init__(self) -> None:
+        from demo.portals import DemoPortals
+
+        object.__setattr__(self, "portals", DemoPortals(edition=self.edition))
+        object.__setattr__(self, "shapes", ShapePortals(edition=self.edition))
+
+    def with_edition(self, edition: int) -> "DemoSite":
+        return DemoSite(edition)
+
+    @property
+    def shape_agencies(self) -> tuple[ShapeAgency, ...]:
+        return tuple(agency for agency in SHAPES if agency.id in DEMO_SHAPES)
+
+    def _shape_paths(self) -> dict[str, Resource]:
+        prefixes = tuple(f"/{agency.prefix}/" for agency in self.shape_agencies)
+        return {path: resource for path, resource in self.shapes.site().items() if path.startswith(prefixes)}
+
+    def site(self) -> dict[str, Resource]:
+        site = {**self.portals.site(), **self._shape_paths()}
+        site["/robots.txt"] = self._robots()
+        return site
+
+    def _robots(self) -> Resource:
+        demo = self.portals.resource("/robots.txt")
+        return Resource(200, demo.body.rstrip(b"\n") + f"\nDisallow: {ROBOTS_DISALLOWED}\n".encode(),
+                        "text/plain; charset=utf-8")
+
+    def resource(self, target: str, method: str = "GET", body: bytes = b"") -> Resource | None:
+        path = urlsplit(target).path or "/"
+        if method == "POST":
+            return Resource(405, b"method not allowed", "text/plain")
+        if path == "/robots.txt":
+            return self._robots()
+        if path.startswith(tuple(f"/{agency.prefix}/" for agency in self.shape_agencies)):
+            return self.shapes.resource(target)
+        return self.portals.resource(target)
+
+    def registry(self, base_url: str) -> list:
+        shapes = [agency for agency in self.shapes.registry(base_url) if agency.id in DEMO_SHAPES]
+        return self.portals.registry(base_url) + shapes
+
+    def watch_years(self) -> dict[str, tuple[int, ...]]:
+        years = {agency.id: tuple(agency.watch_years) for agency in self.portals.agencies}
+        years.update({agency.id: WATCH_YEARS for agency in self.shape_agencies})
+        return years
+
+    def expected_shape_verdicts(self) -> dict[tuple[str, int], tuple[str, int | None]]:
+        """(status, days late) the demo must show for its shape agencies' years."""
+        expected = {}
+        for agency in self.shape_agencies:
+            for year in WATCH_YEARS:
+                status = expected_status(agency, year)
+                day = agency.published.get(year)
+                late = (date.fromisoformat(day) - date(year + 1, 1, 31)).days if day else None
+                expected[(agency.id, year)] = (status, {"on_time": 0, "late": late}.get(status))
+        return expected
