@@ -29,7 +29,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a Scrapy setting, e.g. --set DOWNLOAD_TIMEOUT=10 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no live progress display")
-    p.add_argument("--verbose", action="store_true", help="show Scrapy's log (INFO) instead of warnings only")
+    p.add_argument("--verbose", action="store_true",
+                   help="show Scrapy's log (INFO, with tracebacks) on the terminal; by default it goes to "
+                        "DATA_DIR/logs/RUN_ID.log and the terminal shows one line per problem")
     p.add_argument("--no-screenshots", dest="screenshots", action="store_false",
                    help="take no Chromium screenshots of report pages (by default each HTML report page gets one "
                         "of its first capture, rendered from the archive)")
@@ -52,11 +54,11 @@ def add_parsers(sub) -> None:
 def cmd_crawl(args: argparse.Namespace) -> int:
     config = load_config(args)
     agencies = select_agencies(args.registry, args.agency)
-    overrides = {"LOG_LEVEL": "INFO" if args.verbose else "WARNING", **_overrides(args.set)}
+    overrides = {"LOG_LEVEL": "INFO", **_overrides(args.set)}
     if not args.screenshots:
         overrides.setdefault("ARCHIVE_SCREENSHOTS", False)  # nor of the pages the crawler renders itself
     summary = crawl_and_judge(config, agencies, overrides=overrides, as_of=args.as_of, quiet=args.quiet,
-                              screenshots=args.screenshots)
+                              screenshots=args.screenshots, verbose=args.verbose)
     _print_summary(summary)
     return 0
 
@@ -72,11 +74,12 @@ class RunLocked(CommandError):
 
 
 def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = None, quiet: bool = False,
-                    years=None, screenshots: bool = True):
+                    years=None, screenshots: bool = True, verbose: bool = False):
     """Take the run lock, store the agencies, crawl them, screenshot new report pages (``screenshots``),
     recompute their verdicts as of ``as_of`` (default: today in Beijing); returns the crawl summary. Raises
     ``RunLocked`` when another crawl of this archive is running. Everything it opens it closes: ``xxgk schedule``
-    calls it run after run in one process."""
+    calls it run after run in one process. Scrapy's log goes to ``DATA_DIR/logs/RUN_ID.log`` unless ``verbose``:
+    a terminal gets one line per problem in the summary, not a traceback per unreachable portal."""
     from storage.catalog import Catalog, queries
     from storage.runlock import LockHeld, LockUnavailable, open_run_lock
 
@@ -98,9 +101,11 @@ def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = No
             if lock.took_over is not None:
                 print(f"xxgk: 已接管失效的运行锁（{lock.took_over.describe()}；{lock.took_over_reason}）",
                       file=sys.stderr)
+            settings = {**(overrides or {}), "ARCHIVE_RUN_ID": run_id}
+            if not verbose and "LOG_FILE" not in settings:
+                settings["LOG_FILE"] = str(_log_file(config, run_id))
             with heartbeat:
-                summary = _crawl_and_judge(config, catalog, agencies,
-                                           {**(overrides or {}), "ARCHIVE_RUN_ID": run_id},
+                summary = _crawl_and_judge(config, catalog, agencies, settings,
                                            as_of=as_of, quiet=quiet, years=years, screenshots=screenshots)
             if heartbeat.lost:
                 print(f"xxgk: 运行 {run_id} 期间运行锁被接管（心跳中断超过 {lock.ttl_seconds} 秒），"
@@ -139,9 +144,32 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, as_of, quiet, year
               agency_ids=[agency.id for agency in agencies], reader=reader)
     finally:
         reader.store.close()
-    summary = _with_column_failures(catalog, summary)
+    summary = _with_fetch_errors(catalog, _with_column_failures(catalog, summary), overrides.get("LOG_FILE"))
     after_run(config, catalog, [agency.id for agency in agencies], summary=summary)  # alerts; never raises
     return summary
+
+
+def _log_file(config, run_id: str):
+    folder = config.data_dir / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{run_id}.log"
+
+
+MAX_ERROR_LINES = 20
+
+
+def _with_fetch_errors(catalog, summary, log_file: str | None):
+    """The summary with one line per fetch error of the run (the first MAX_ERROR_LINES) and its log file."""
+    from dataclasses import replace
+
+    from storage.catalog import queries
+
+    if summary.run_id is None:
+        return replace(summary, log_file=log_file)
+    with catalog.reading() as session:
+        errors = queries.errors_by_run(session, summary.run_id)
+    lines = [f"{error.kind}  {error.url}  {' '.join(error.message.split())[:160]}" for error in errors]
+    return replace(summary, fetch_errors=lines, log_file=log_file)
 
 
 def _with_column_failures(catalog, summary):
@@ -215,6 +243,12 @@ def _print_summary(summary) -> None:
           f"{coverage.get('unreadable', 0)} 个栏目无法读取或没有条目")
     for line in summary.column_failures:
         print(line)
+    for line in summary.fetch_errors[:MAX_ERROR_LINES]:
+        print(f"  抓取错误 {line}")
+    if len(summary.fetch_errors) > MAX_ERROR_LINES:
+        print(f"  … 另有 {len(summary.fetch_errors) - MAX_ERROR_LINES} 条抓取错误（xxgk serve 的运行页面列出全部）")
+    if summary.log_file and (summary.fetch_errors or summary.parse_errors):
+        print(f"完整日志：{summary.log_file}")
 
 
 # ---------------------------------------------------------------- demo
@@ -235,7 +269,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         agencies = portals.registry(server.base_url)
         years = portals.watch_years()
         # the portals are on this machine: no politeness delay needed; a short timeout shows the slow page failing
-        overrides = {"DOWNLOAD_TIMEOUT": 2, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "LOG_LEVEL": "WARNING"}
+        overrides = {"DOWNLOAD_TIMEOUT": 2, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "LOG_LEVEL": "INFO"}
         summary = crawl_and_judge(config, agencies, overrides=overrides, as_of=args.as_of, quiet=args.quiet,
                                   years=years)
     finally:

@@ -66,7 +66,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         return 0
     config = load_config(args)
     agencies = select_agencies(args.registry, args.agency)
-    overrides = {"LOG_LEVEL": "WARNING", **_overrides(args.set)}
+    overrides = {"LOG_LEVEL": "INFO", **_overrides(args.set)}
     if not args.screenshots:
         overrides.setdefault("ARCHIVE_SCREENSHOTS", False)
     job = ScheduledCrawl(config, agencies, overrides, screenshots=args.screenshots)

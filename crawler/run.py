@@ -64,6 +64,10 @@ class CrawlSummary:
     # 栏目失效, one line per agency whose column gave items in an earlier run and none in this one: filled by the
     # caller that reads the catalog's history (cli.crawl, through monitor.coverage), empty from the crawl itself
     column_failures: list[str] = field(default_factory=list)
+    # one line per fetch error of the run (kind, URL, message), filled by the caller from the catalog, and where
+    # the run's full log was written when it did not go to the terminal
+    fetch_errors: list[str] = field(default_factory=list)
+    log_file: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

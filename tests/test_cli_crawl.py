@@ -250,3 +250,22 @@ def test_crawl_judges_as_of_the_day_in_beijing_whatever_the_machines_time_zone(t
     unseen = [verdict.evidence["reason"] for verdict in stored if verdict.status in ("missing", "pending")]
     assert unseen and all(any(f"截至 {day}" in reason for day in days) for reason in unseen), unseen
     assert {verdict.evidence["as_of"] for verdict in stored} <= days
+
+
+def test_an_unreachable_portal_is_one_line_in_the_summary_not_a_traceback(tmp_path):
+    port = _free_port()  # nothing listens there: every request is refused
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(f"- id: gone\n  name: 关闭区卫生健康局\n  level: department\n  homepage: http://127.0.0.1:{port}/\n",
+                        encoding="utf-8")
+    data_dir = tmp_path / "data"
+    args = ("crawl", "--registry", str(registry), "--no-screenshots", "--quiet", "--set", "RETRY_TIMES=0")
+    result = run(*args, env=_env(data_dir))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    error_lines = [line for line in result.stdout.splitlines() if line.strip().startswith("抓取错误 ")]
+    assert any(f"http://127.0.0.1:{port}/ " in line and "Connection was refused" in line for line in error_lines)
+    log = next(line for line in result.stdout.splitlines() if line.startswith("完整日志："))
+    assert "Traceback" in open(log.removeprefix("完整日志："), encoding="utf-8").read()
+
+    verbose = run(*args, "--verbose", env=_env(tmp_path / "verbose"))
+    assert verbose.returncode == 0 and "Traceback" in verbose.stderr  # --verbose: Scrapy's own log, as before
