@@ -15,7 +15,16 @@ import pytest
 from demo.render import load_seed, render_html, seed_text
 
 XXGK = shutil.which("xxgk", path=str(Path(sys.executable).parent)) or "xxgk"
-COMMANDS = ["crawl", "parse", "status", "reports", "agencies", "serve", "schedule", "demo", "export-warc", "verify"]
+COMMANDS = ["crawl", "parse", "status", "reports", "agencies", "serve", "schedule", "demo", "export-warc", "verify",
+            "reindex", "alerts"]
+
+
+def test_the_help_test_names_every_command():
+    """A new command cannot slip past the --help check below."""
+    from cli.main import build_parser
+
+    sub = next(action for action in build_parser()._actions if action.dest == "command")
+    assert set(sub.choices) == set(COMMANDS)
 
 
 def run(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
