@@ -39,6 +39,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         listener = socket.socket(family, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((args.host, args.port))
+        # listening before the address is printed: a browser that connects at once waits in the backlog until
+        # uvicorn accepts, instead of being refused
+        listener.listen(2048)
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
     shown = f"[{args.host}]" if ":" in args.host else args.host
