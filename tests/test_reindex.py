@@ -16,6 +16,7 @@ import pytest
 
 from cli.main import main
 from demo.portals import DemoPortals
+from demo.shapes import DemoSite
 from monitor.clock import today
 from registry.agencies import dump_registry
 from storage.archive import Archive, ArchiveError
@@ -120,7 +121,7 @@ def test_a_catalog_rebuilt_from_the_warcs_gives_the_same_verdicts(backend, tmp_p
     assert code == 1 and "xxgk crawl" in err
 
     registry = tmp_path / "registry.yaml"
-    dump_registry(DemoPortals().registry(f"http://127.0.0.1:{port}"), registry)
+    dump_registry(DemoSite().registry(f"http://127.0.0.1:{port}"), registry)  # what `xxgk demo` crawls
     code, out, err = xxgk(capsys, "reindex", "--registry", str(registry))
     assert code == 0, err
     rebuilt = snapshot(Config.from_env())
