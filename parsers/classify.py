@@ -1,18 +1,27 @@
 """Is this document an agency's 政府信息公开工作年度报告, and if so whose, for which year, in which format?
 
-Look-alikes are ruled out first (blank templates and the 年度报告格式 itself, notices about reports,
-compilations of many agencies' reports), then a report is recognised by its title, or by its sections
-when it has no title (seed 000). Agency, year and format each say where they were read from.
+Look-alikes are ruled out first (blank templates and the 年度报告格式 itself, explanations of a report, notices about
+reports, compilations of many agencies' reports, listings, rules), then a report is recognised by its title, or,
+when it has none (seed 000, most pages whose excerpt starts below the title), by its body: its sections, the way it
+speaks of itself ("本报告由…编制", "现公布…年度报告"), the prescribed statistics tables, or a first section
+一、总体情况 about disclosure work. Agency, year and format each say where they were read from.
 """
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
+from parsers.agency import (NAMED_REPORT, agencies_match, agency_in_body, agency_in_title, agency_level,
+                            agency_mentioned_in_body, is_fuller_name, level_from_pronouns, looks_like_agency,
+                            normalise_agency, opening_of, report_titles_in_body)
 from parsers.dates import Signature, find_signature
+from parsers.formats.textnorm import fold_width, same_text_once
+from parsers.formats.titles import TITLE_WORDS, find_title, is_report_title, is_title_like, opening_lines
 from parsers.record import ExtractedDocument, FetchContext
+
+__all__ = ["Classification", "agencies_match", "agency_level", "choose_title", "classify", "is_report_title",
+           "looks_like_agency", "normalise_agency", "title_from_text"]
 
 
 @dataclass
@@ -22,95 +31,23 @@ class Classification:
     reason: str                 # one Chinese sentence
     title: str | None
     agency: str | None
-    agency_source: str | None   # title | 填报单位 | signature | meta | catalog_box
+    agency_source: str | None   # title | 填报单位 | signature | text | meta | catalog_box
     level: str | None           # department | government | township
     report_year: int | None
     format: str                 # 2021 | 2019 | old | work_summary | unknown
     format_reason: str
-
-
-# ------------------------------------------------------------------ agency names
-
-_TOWNSHIP = re.compile(r"((乡|镇|苏木)(人民)?政府|街道办事处|街道办|街道工作委员会|[乡镇]|街道)$")
-_GOVERNMENT = re.compile(r"(人民)?政府$")
-_DEPARTMENT_SUFFIXES = ("委员会", "办公室", "管委会", "局", "委", "办", "厅", "中心", "署", "部", "院", "所", "站",
-                        "队", "处", "馆", "室", "会", "社", "行")
-_PLACE_PREFIX = re.compile(r".+?(省|自治区|市|州|盟|地区|县|区|旗)")
-_PLACE_START = re.compile(r"^.{1,12}?(省|自治区|市|州|盟|地区|县|区|旗|镇|乡)")
-_NAME_PUNCTUATION = re.compile(r"[，。；：:、,;！？!?“”\"《》〈〉()（）\[\]【】]")
-
-
-def normalise_agency(name: str) -> str:
-    """The name as compared: NFKC (full-width letters and brackets), every space removed."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or ""))
-
-
-def agency_level(name: str) -> str | None:
-    """township for 乡/镇人民政府 and 街道办事处, government for 人民政府, department for 局/委/办/厅/中心 …"""
-    text = normalise_agency(name)
-    if not text:
-        return None
-    if _TOWNSHIP.search(text):
-        return "township"
-    if _GOVERNMENT.search(text):
-        return "government"
-    if text.endswith(_DEPARTMENT_SUFFIXES):
-        return "department"
-    return None
-
-
-def agencies_match(first: str, second: str) -> bool:
-    """Same agency, allowing a leading higher place name: 淮安市洪泽区人民政府 ≈ 洪泽区人民政府.
-
-    Names stay distinct (the record keeps what the document says); this only answers "same body?".
-    Abbreviations such as 卫计局 for 卫生和计划生育局 are not guessed: the registry's aliases handle those.
-    """
-    a, b = normalise_agency(first), normalise_agency(second)
-    if not a or not b:
-        return False
-    if a == b:
-        return True
-    short, long = sorted((a, b), key=len)
-    # the shorter name must still name a place itself, or 人民政府 would match every government
-    if not long.endswith(short) or not _PLACE_START.match(short):
-        return False
-    return bool(_PLACE_PREFIX.fullmatch(long[: len(long) - len(short)]))
-
-
-def looks_like_agency(name: str) -> bool:
-    text = normalise_agency(name)
-    if not 3 <= len(text) <= 40 or _NAME_PUNCTUATION.search(text) or re.match(r"^[一二三四五六七八九十\d]+、", text):
-        return False
-    if re.search(r"\d{4}年", text) or any(word in text for word in ("报告", "总结", "公开工作", "通知")):
-        return False
-    return agency_level(text) is not None
+    format_cited: bool = False  # read from the format notice the report cites: its tables are not in the text
 
 
 # ------------------------------------------------------------------ titles
 
-_REPORT_END = re.compile(r"(年度报告|年报|工作总结|工作报告)$")
-_TITLE_TAIL = re.compile(r"([（(【\[][^）)】\]]{0,12}[）)】\]]|全文|正文)$")
 _SITE_SPLIT = re.compile(r"\s*(?:[_|｜]|\s[-—－]+\s)\s*")
-_TITLE_WORDS = ("年度报告", "年报", "工作总结", "报告", "通知", "格式", "模板", "模版", "汇总")
-_DISCLOSURE = ("政府信息公开", "政务公开", "信息公开")
+_YEAR_IN = re.compile(r"(?:19|20)\d\d")
+_FALLBACK_TITLE_CHARS = 40
 
 
 def compact(text: str) -> str:
     return re.sub(r"\s+", "", text or "")
-
-
-def is_report_title(title: str | None) -> bool:
-    """A title that names an annual disclosure report or 政务公开工作总结 (and ends with it, so that news
-    about a report, "…年度报告获评优秀", is not one)."""
-    text = _strip_tail(compact(title or ""))
-    return bool(text) and any(word in text for word in _DISCLOSURE) and bool(_REPORT_END.search(text))
-
-
-def _strip_tail(text: str) -> str:
-    previous = None
-    while previous != text:
-        previous, text = text, _TITLE_TAIL.sub("", text)
-    return text
 
 
 def _best_part(title: str) -> str:
@@ -122,26 +59,16 @@ def _best_part(title: str) -> str:
     return parts[0] if parts else title.strip()
 
 
-def _title_lines(text: str, limit: int = 10) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()][:limit]
-
-
-def _is_title_like_line(line: str) -> bool:
-    return len(compact(line)) <= 80 and not re.search(r"[，。；]", line) and not re.match(r"^[一二三四五六七八九十]+、", line)
-
-
 def title_from_text(text: str) -> tuple[str | None, str | None]:
-    """(title, agency line above it) from the first lines: a report-like line, joined to an agency line above."""
-    lines = _title_lines(text)
-    for index, line in enumerate(lines):
-        if not _is_title_like_line(line) or not any(word in line for word in _TITLE_WORDS):
-            continue
-        above = lines[index - 1] if index > 0 else None
-        if above and looks_like_agency(above) and not compact(line).startswith(compact(above)):
-            return compact(above) + compact(line), compact(above)
-        return compact(line), None
-    for line in lines[:3]:
-        if _is_title_like_line(line) and len(compact(line)) <= 40:
+    """(title, agency line above it) from the opening lines (``parsers.formats.titles.find_title``: breadcrumbs,
+    labels and headings skipped, a report title first); else the first short line that is neither."""
+    found = find_title(text)
+    if found is not None:
+        if found.agency_line and not found.title.startswith(found.agency_line):
+            return found.agency_line + found.title, found.agency_line
+        return found.title, None
+    for line in opening_lines(text, limit=3):
+        if is_title_like(line) and len(compact(line)) <= _FALLBACK_TITLE_CHARS:
             return compact(line), None
     return None, None
 
@@ -156,14 +83,16 @@ def _meta(doc: ExtractedDocument, name: str) -> str | None:
 
 def _catalog(doc: ExtractedDocument, label: str) -> str | None:
     for key, value in doc.catalog_box.items():
-        if re.sub(r"[\s:：]+", "", key) == label and value and value.strip():
-            return value.strip()
+        value = re.sub(r"^[\s|｜•·\-]+|[\s|｜•·\-]+$", "", value or "")  # cell borders and list bullets
+        if re.sub(r"[\s:：]+", "", key) == label and value:
+            return value
     return None
 
 
 def choose_title(doc: ExtractedDocument, context: FetchContext) -> str | None:
-    """ArticleTitle, the reader's title, the listing title, else the first title-like lines of the text;
-    the first that names a report (or a look-alike) wins over one that is just a site name."""
+    """ArticleTitle, else the reader's title, the listing title and the title-like lines of the text: the first
+    that names a dated disclosure report wins (a breadcrumb, a column name or a label never does), else the first
+    that names a report or a look-alike (通知, 格式 …), else the first, which may be just a site name."""
     article_title = _meta(doc, "ArticleTitle")
     if article_title and article_title.strip():
         # the page tag names the article itself; text lines may be breadcrumbs or column names
@@ -172,7 +101,10 @@ def choose_title(doc: ExtractedDocument, context: FetchContext) -> str | None:
     candidates = [doc.title, context.listing_title, text_title]
     cleaned = [compact(_best_part(c)) for c in candidates if c and c.strip()]
     for candidate in cleaned:
-        if any(word in candidate for word in _TITLE_WORDS):
+        if is_report_title(candidate) and _YEAR_IN.search(candidate):
+            return candidate
+    for candidate in cleaned:
+        if TITLE_WORDS.search(candidate):
             return candidate
     return cleaned[0] if cleaned else None
 
@@ -181,14 +113,33 @@ def choose_title(doc: ExtractedDocument, context: FetchContext) -> str | None:
 
 _PLACEHOLDER = re.compile(r"[（(]文字描述[^）)]{0,30}[）)]")
 _FORMAT_TITLE = re.compile(r"年度报告格式|报告(格式)?模[板版]|格式模[板版]")
-_NOTICE_TITLE = re.compile(r"^关于.*(通知|函|意见|方案)$|(通知|函)$")
+# 文字解读：…年度报告, 一图读懂…年报, …年报政策解读, 图解…: explain a report; 范文: a model text to copy
+_ABOUT_A_REPORT_TITLE = re.compile(r"解读|图解|读懂|图说|范文")
+_NOTICE_TITLE = re.compile(r"^关于.*(通知|函|意见|方案)$|(通知|函)$|(年度报告|年报).*通报$")
 _SUMMARY_TITLE = re.compile(r"汇总|合集|汇编|各(部门|单位|地|区|县|乡镇|街道).{0,10}(年度报告|年报)")
 _REPORT_LINE = re.compile(r"^(?P<agency>.{2,40}?)(?P<year>\d{4})年度?.{0,20}(年度报告|年报)")
-_SECTION_HEADING = re.compile(r"^[一二三四五六七八九十]+、(.*)$")
+# a section heading at a line start or inside a flattened line ("。一、概述", "…组成。 一、总体情况 2022年,…")
+_SECTION_HEADING = re.compile(r"(?:^|[。\s])[一二三四五六七八九十]+、\s*(?P<heading>[^。\n]{1,30})")
 _SECTION_TOPICS = {
     "概述": ("概述",), "总体情况": ("总体情况",), "主动公开": ("主动公开",), "申请": ("申请",),
     "收费": ("收费",), "复议诉讼": ("复议", "诉讼"), "问题": ("问题",), "其他事项": ("其他需要报告",),
 }
+# the five parts of 一、总体情况 the 2019/2021 formats prescribe, as "（一）主动公开" sub-headings
+_OVERVIEW_HEADING = re.compile(r"(?:^|[。\s])[一1][、.．]\s*总体情况")
+_SUBHEADING = re.compile(r"(?:^|[。\s])[(（][一二三四五六七八九十][)）](?P<heading>[^。\n]{1,30})")
+_OVERVIEW_TOPICS = {"主动公开": ("主动公开",), "依申请公开": ("依申请公开",), "政府信息管理": ("信息管理",),
+                    "平台建设": ("平台建设",), "监督保障": ("监督保障",)}
+# a rule or regulation: "第一条 为…", "第二条 本制度…" (not "第二十条第（一）项", a row of the statistics table)
+_ARTICLE = re.compile(r"^第[一二三四五六七八九十百]+条(?!第)\s*\S")
+# the report speaks of itself: "本报告由…编制", "编制本年度报告", "本年报中所列数据的统计期限"
+_SELF_REFERENCE = re.compile(r"本(?:年度)?(?:报告|年报)(?:是|系)?(?:根据|依据|按照|由|中|所列|的?电子版|包括|全文|分为|共分|内容|使用|数据)"
+                             r"|对本(?:年度)?(?:报告|年报)有"
+                             r"|编(?:制|写)(?:了|形成)?本(?:年度)?(?:报告|年报)|制定本报告"
+                             r"|(?:报告|年报)中?所列(?:的)?(?:政府信息公开)?数据")
+_TABLE3_HEADERS = ("本年新收政府信息公开申请数量", "申请人情况")
+_SENTENCE = re.compile(r"[^\n]{20,}?[。，；,;]")
+_OVERVIEW_CHARS = 300
+_FULLER_NAME_CHARS = 3000
 
 
 def classify(doc: ExtractedDocument, tables: dict, context: FetchContext) -> Classification:
@@ -198,8 +149,9 @@ def classify(doc: ExtractedDocument, tables: dict, context: FetchContext) -> Cla
     kind, reason = _kind(doc, title)
     signature = find_signature(text)
     agency, agency_source = _agency(doc, title, signature)
-    report_year, _ = _report_year(title, text, signature)
-    fmt, format_reason = _format(title, _with_grid_text(doc), tables)
+    report_year, _ = _report_year(title, text, signature, context.url)
+    fmt, format_reason = _format(title, _with_grid_text(doc), tables, report_year, cited=kind == "report")
+    level = agency_level(agency) if agency else None
     return Classification(
         is_report=kind == "report",
         kind=kind,
@@ -207,10 +159,11 @@ def classify(doc: ExtractedDocument, tables: dict, context: FetchContext) -> Cla
         title=title,
         agency=agency,
         agency_source=agency_source,
-        level=agency_level(agency) if agency else None,
+        level=level or (level_from_pronouns(text) if kind == "report" else None),
         report_year=report_year,
         format=fmt,
         format_reason=format_reason,
+        format_cited=format_reason.startswith(TABLES_NOT_IN_TEXT),
     )
 
 
@@ -233,6 +186,11 @@ def _shown(title: str | None) -> str:
     return f"标题“{title}”" if title else "无标题的文档"
 
 
+@same_text_once
+def _folded(text: str) -> str:
+    return fold_width(text)
+
+
 def _format_document_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
     if title and _FORMAT_TITLE.search(title):
         return "format_document", f"{_shown(title)}是年度报告格式文件或模板，不是某个机关的报告。"
@@ -243,6 +201,12 @@ def _blank_template(doc: ExtractedDocument, title: str | None) -> tuple[str, str
     placeholders = len(_PLACEHOLDER.findall(doc.text or ""))
     if placeholders >= 2:
         return "format_document", f"正文有 {placeholders} 处“（文字描述）”占位符，是未填写的年度报告模板。"
+    return None
+
+
+def _about_a_report_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
+    if title and _ABOUT_A_REPORT_TITLE.search(title):
+        return "other", f"{_shown(title)}是对年度报告的解读、图解或范文，不是报告本身。"
     return None
 
 
@@ -275,12 +239,22 @@ def _lists_many_years(doc: ExtractedDocument, title: str | None) -> tuple[str, s
 
 
 def _report_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
-    # a title without a year ("政府信息公开年报") is a column name; the body must then show it is a report
-    if not (is_report_title(title) and _YEAR.search(title)):
+    # a title without a year ("政府信息公开年报") is a column name, unless it opens with the agency's name and a body
+    # follows ("丽水市民政局政府信息公开工作年度报告" over sentences that give the year; not a column's one link)
+    if not is_report_title(title):
+        return None
+    if not (_YEAR.search(title) or (agency_in_title(title) and _SENTENCE.search(doc.text or ""))):
         return None
     if "工作总结" in title:
         return "report", f"{_shown(title)}是政务公开工作总结，按本机关的年度报告计。"
     return "report", f"{_shown(title)}是政府信息公开工作年度报告。"
+
+
+def _rule_articles(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
+    articles = [line for line in opening_lines(doc.text, limit=40) if _ARTICLE.match(line)]
+    if len(articles) >= 2:
+        return "other", f"{_shown(title)}按“第一条、第二条……”分条，是规章制度，不是年度报告。"
+    return None
 
 
 def _report_sections(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
@@ -290,43 +264,110 @@ def _report_sections(doc: ExtractedDocument, title: str | None) -> tuple[str, st
     return None
 
 
+def _names_itself(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
+    opening = opening_of(doc.text or "")
+    named = report_titles_in_body(doc.text or "")
+    if named:
+        return "report", f"{_shown(title)}，但正文开头写明本文是《{named[0]}》，按年度报告计。"
+    itself = _SELF_REFERENCE.search(opening)
+    if itself and any(word in opening for word in _DISCLOSURE):
+        return "report", f"{_shown(title)}，但正文开头以“{itself.group(0)}”说明本报告，按年度报告计。"
+    return None
+
+
+def _prescribed_tables(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
+    body = compact(_with_grid_text(doc))
+    heads = [head for head in (*_HEADERS_2021, *_HEADERS_2019, *_TABLE3_HEADERS) if head in body]
+    if heads:
+        return "report", f"{_shown(title)}，但正文有年度报告格式规定的统计表（{'、'.join(heads[:3])}），按年度报告计。"
+    return None
+
+
+def _opens_with_overview(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
+    """The first section is the formats' first, 一、总体情况 (or the old 一、概述), and it speaks of disclosure work.
+    A weak sign: only for a document without a title of its own (a 通报 or 要点 may open the same way)."""
+    if title and TITLE_WORDS.search(title):
+        return None
+    text = _folded(doc.text or "")
+    first = _SECTION_HEADING.search(text)
+    if not first or not re.match(r"(?:政府信息公开(?:工作)?的?)?(?:总体情况|概述)", first.group("heading")):
+        return None
+    if any(word in text[first.end(): first.end() + _OVERVIEW_CHARS] for word in _DISCLOSURE):
+        return "report", f"{_shown(title)}，但正文第一部分是“{first.group(0).strip()}”，讲的是政府信息公开工作，按年度报告计。"
+    return None
+
+
+def _overview_parts(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
+    text = _folded(doc.text or "")
+    if not _OVERVIEW_HEADING.search(text):
+        return None
+    headings = [match.group("heading") for match in _SUBHEADING.finditer(text)]
+    parts = [topic for topic, words in _OVERVIEW_TOPICS.items()
+             if any(word in heading for heading in headings for word in words)]
+    if len(parts) >= 2:
+        return "report", f"{_shown(title)}，但“一、总体情况”下有年度报告格式规定的分项（{'、'.join(parts)}），按年度报告计。"
+    return None
+
+
 # Look-alikes are ruled out before a report is recognised; each test returns (kind, reason) or None.
-_KIND_TESTS = (_format_document_title, _blank_template, _notice_title, _summary_title, _lists_many_agencies,
-               _lists_many_years, _report_title, _report_sections)
+_KIND_TESTS = (_format_document_title, _blank_template, _about_a_report_title, _notice_title, _summary_title,
+               _lists_many_agencies, _lists_many_years, _report_title, _rule_articles, _report_sections,
+               _names_itself, _prescribed_tables, _overview_parts, _opens_with_overview)
 
 
 def _many_reports(doc: ExtractedDocument) -> list[str]:
-    """Distinct agencies whose report titles a page lists (as links or as lines)."""
-    agencies: list[str] = []
-    texts = [link.text for link in doc.links] + _title_lines(doc.text or "", limit=400)
-    for item in texts:
-        match = _REPORT_LINE.match(compact(item))
-        if match and looks_like_agency(match.group("agency")) and match.group("agency") not in agencies:
-            agencies.append(match.group("agency"))
-    return agencies
+    """Distinct agencies whose report titles of one year a page lists (as links or as lines, a table of contents'
+    numbers and page numbers aside: "3.霍山县落儿岭镇2022年政务公开年度工作总结 8"). One agency's reports of several
+    years under changing names (卫计局, 卫生计生局 …) are a column's listing, not a compilation."""
+    by_year: dict[int | None, list[str]] = {}
+    for item in [compact(link.text) for link in doc.links] + _listed_lines(doc.text or ""):
+        line = _TOC_PAGE.sub("", _TOC_NUMBER.sub("", item)) if item[:1].isdigit() or item[-1:].isdigit() else item
+        match = _REPORT_LINE.match(line)
+        name = match.group("agency") if match and looks_like_agency(match.group("agency")) else None
+        if name is None and _TITLE_END.search(line) and is_report_title(line):
+            name = agency_in_title(line)
+        if name:
+            year = _YEAR_IN_TITLE.search(line)
+            names = by_year.setdefault(int(year.group(1)) if year else None, [])
+            if name not in names:
+                names.append(name)
+    return max(by_year.values(), key=len, default=[])
 
 
+@same_text_once
+def _listed_lines(text: str) -> list[str]:
+    """The first 400 lines, without spaces: where a listing or a compilation names its reports."""
+    return [compact(line) for line in _title_lines(text, limit=400)]
+
+
+_TITLE_END = re.compile(r"(报告|年报|总结)(?:[(（][^)）]{0,12}[)）])?$")  # cheap test before is_report_title
+_TOC_NUMBER = re.compile(r"^\d{1,3}[.、．]")
+_TOC_PAGE = re.compile(r"(?<=[告报结])\d{1,4}$")
 _YEAR = re.compile(r"(19|20)\d{2}")
+_DISCLOSURE = ("政府信息公开", "政务公开", "信息公开")
+
+
+def _title_lines(text: str, limit: int = 10) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()][:limit]
 
 
 def _listed_report_years(doc: ExtractedDocument) -> set[int]:
     """Report years of the report titles a page lists: a listing page names several years' reports."""
     years: set[int] = set()
-    for item in [link.text for link in doc.links] + _title_lines(doc.text or "", limit=400):
-        match = _REPORT_LINE.match(compact(item))
+    for item in [compact(link.text) for link in doc.links] + _listed_lines(doc.text or ""):
+        match = _REPORT_LINE.match(item)
         if match:
             years.add(int(match.group("year")))
     return years
 
 
 def _section_topics(text: str) -> list[str]:
+    text = text or ""
     found = []
-    for line in text.splitlines():
-        heading = _SECTION_HEADING.match(line.strip())
-        if not heading:
-            continue
+    for match in _SECTION_HEADING.finditer(_folded(text)):
+        heading = match.group("heading")
         for topic, words in _SECTION_TOPICS.items():
-            if topic not in found and any(word in heading.group(1) for word in words):
+            if topic not in found and any(word in heading for word in words):
                 found.append(topic)
     return found
 
@@ -334,16 +375,21 @@ def _section_topics(text: str) -> list[str]:
 # ------------------------------------------------------------------ agency
 
 _FILLER = re.compile(r"填报单位[（(]?(?:盖章|公章)?[）)]?[:：]\s*(?P<name>[^\s（(]{2,40})")
-# Where the agency part of a title can end: 遂宁市安居区卫计局|2017年…, 镇海区卫生计生局|政府信息公开工作2015年…
-_TITLE_CUT = re.compile(r"(?=\d{4}年|政府信息公开|政务公开|信息公开)")
 
 
 def _agency(doc: ExtractedDocument, title: str | None,
             signature: Signature | None) -> tuple[str | None, str | None]:
+    """The agency, strongest evidence first: the report title, the agency line above it, 填报单位, the 落款, the
+    body's own statement (the report named in a sentence, the compiler), page metadata, the catalog box's
+    发布机构, and last the body's mentions (the contact office, the subject of the first dated sentence)."""
     text = doc.text or ""
     if is_report_title(title):
-        prefix = _agency_in_title(title)
+        prefix = agency_in_title(title)
         if prefix:
+            # "2016年龙归镇…" heads a report whose first line names it 武江区龙归镇人民政府…年度报告
+            stated = agency_in_body(text) if _named_more_fully(prefix, text) else None
+            if stated and stated[1] == NAMED_REPORT and is_fuller_name(prefix, stated[0]):
+                return stated[0], "text"
             return prefix, "title"
     above = _agency_above_report_title(text)
     if above:
@@ -354,31 +400,34 @@ def _agency(doc: ExtractedDocument, title: str | None,
     signer = _signing_agency(signature)
     if signer:
         return signer, "signature"
+    stated = agency_in_body(text)
+    if stated:
+        return stated[0], "text"
     source = _meta(doc, "ContentSource")
     if source and looks_like_agency(source):
         return normalise_agency(source), "meta"
     publisher = _catalog(doc, "发布机构")
     if publisher and looks_like_agency(publisher):
         return normalise_agency(publisher), "catalog_box"
+    mentioned = agency_mentioned_in_body(text)
+    if mentioned:
+        return mentioned[0], "text"
     return None, None
 
 
-def _agency_in_title(title: str) -> str | None:
-    """The shortest title prefix that is an agency name (a cut inside 某市政务公开办公室 is not one)."""
-    for cut in _TITLE_CUT.finditer(title):
-        prefix = re.sub(r"^关于|关于$", "", title[: cut.start()])
-        if prefix and looks_like_agency(prefix):
-            return normalise_agency(prefix)
-    return None
+def _named_more_fully(name: str, text: str) -> bool:
+    """The opening names a dated report after a fuller form of ``name`` ("武江区龙归镇人民政府2016年…"): a cheap test
+    before reading the body."""
+    escaped = re.escape(name)
+    fuller = rf"(?:[\u4e00-\u9fff]{escaped}(?:人民政府|政府|办事处)?|{escaped}(?:人民政府|政府|办事处))(?:19|20)\d\d年"
+    return bool(re.search(fuller, text[:_FULLER_NAME_CHARS]))
 
 
 def _agency_above_report_title(text: str) -> str | None:
-    lines = _title_lines(text)
-    for index, line in enumerate(lines):
-        if is_report_title(line):
-            if index > 0 and looks_like_agency(lines[index - 1]):
-                return normalise_agency(lines[index - 1])
-            return None
+    """"桃江县松木塘镇人民政府" / "2022年政府信息公开工作年度报告": the agency on its own line above a report title."""
+    found = find_title(text)
+    if found is not None and found.agency_line and looks_like_agency(found.agency_line):
+        return normalise_agency(found.agency_line)
     return None
 
 
@@ -400,11 +449,15 @@ _STATISTICS_PERIOD = re.compile(r"统计期限[^。]{0,12}?(20\d{2})年")
 _YEAR_HEADER = re.compile(r"[（(](20\d{2})年度[）)]")
 _YEAR_OF = re.compile(r"(?<![\d〔\[［﹝])(20\d{2})年度")
 _YEAR_ANY = re.compile(r"(?<![\d〔\[［﹝])(20\d{2})年")
+# a report-year folder or parameter in the address: /zfxxgknb/nb2024/…, ?nbYear=2022, ?fbtime=2017
+_URL_REPORT_YEAR = re.compile(r"(?i)(?:/(?:nb|ndbg|gknb|xxgknb)[_-]?|[?&](?:nbyear|fbtime)=)(20\d\d)(?!\d)")
 
 
-def _report_year(title: str | None, text: str, signature: Signature | None) -> tuple[int | None, str | None]:
-    """The year reported on (not the year published): title, 统计期限, the text, else signing year − 1."""
-    if is_report_title(title) or (title and any(w in title for w in _TITLE_WORDS)):
+def _report_year(title: str | None, text: str, signature: Signature | None,
+                 url: str | None = None) -> tuple[int | None, str | None]:
+    """The year reported on (not the year published): title, 统计期限, the text, the address's report-year
+    folder, else signing year − 1."""
+    if is_report_title(title) or (title and TITLE_WORDS.search(title)):
         match = _YEAR_IN_TITLE.search(title or "")
         if match:
             return int(match.group(1)), "title"
@@ -420,6 +473,9 @@ def _report_year(title: str | None, text: str, signature: Signature | None) -> t
         years = [int(y) for y in pattern.findall(body) if signing_year is None or int(y) <= signing_year]
         if years:
             return Counter(years).most_common(1)[0][0], "text"
+    in_url = _URL_REPORT_YEAR.search(url or "")
+    if in_url:
+        return int(in_url.group(1)), "url"
     if signing_year:
         return signing_year - 1, "signing"
     return None, None
@@ -430,14 +486,22 @@ def _report_year(title: str | None, text: str, signature: Signature | None) -> t
 _HEADERS_2021 = ("本年制发件数", "本年废止件数", "现行有效件数")
 _HEADERS_2019 = ("本年新制作数量", "本年新公开数量", "对外公开总数量")
 _OLD_MARKERS = (
-    ("概述", re.compile(r"(^|\n)\s*[一1][、.．]\s*概\s*述")),
+    ("概述", re.compile(r"(?:^|[。\s])[一1][、.．]\s*(?:政府信息公开(?:工作)?的?)?概\s*述|(?:由|包括|包含)概述")),
     ("收费及减免", re.compile(r"收费(及|与|和)减免")),
     ("政府信息公开情况统计表", re.compile(r"政府信息公开情况统计表")),
 )
+# the format notices: 国办公开办函〔2021〕30号 (2021 format), 〔2019〕60号 and 年度报告格式（试行） (2019 format)
+_CITES_2021 = re.compile(r"国办公开办函\s*[〔\[［﹝【(（]\s*2021\s*[〕\]］﹞】)）]\s*30\s*号")
+_CITES_2019 = re.compile(r"国办公开办函\s*[〔\[［﹝【(（]\s*2019\s*[〕\]］﹞】)）]\s*60\s*号|年度报告格式\s*[(（]\s*试行\s*[)）]")
+_LAST_OLD_FORMAT_YEAR = 2018  # the 2019 format (国办公开办函〔2019〕60号) applies from the 2019 reports on
+TABLES_NOT_IN_TEXT = "正文中没有统计表（可能是图片或附件）"
 
 
-def _format(title: str | None, text: str, tables: dict) -> tuple[str, str]:
-    """Which format the report follows, judged by what its tables are (DOMAIN.md §2), not by what it cites."""
+def _format(title: str | None, text: str, tables: dict, report_year: int | None = None,
+            cited: bool = True) -> tuple[str, str]:
+    """Which format the report follows: judged by what its tables are (DOMAIN.md §2); when the text holds no
+    statistics table (images, attachments), by the format notice a report cites (``cited``); else by the old
+    sections."""
     columns = (tables.get("table2") or {}).get("columns")
     if columns in ("2021", "2019"):
         headers = "、".join(_HEADERS_2021 if columns == "2021" else _HEADERS_2019)
@@ -450,9 +514,14 @@ def _format(title: str | None, text: str, tables: dict) -> tuple[str, str]:
     if hits_2021 or hits_2019:
         chosen, hits = ("2021", hits_2021) if len(hits_2021) >= len(hits_2019) else ("2019", hits_2019)
         return chosen, f"正文中的表格列标题有{'、'.join(hits)}，是 {chosen} 年版格式。"
+    notices = body if cited else ""
+    if _CITES_2021.search(notices) and (report_year is None or report_year >= 2021):
+        return "2021", f"{TABLES_NOT_IN_TEXT}；正文引用国办公开办函〔2021〕30号，按 2021 年版格式计。"
+    if _CITES_2019.search(notices) and report_year in (2019, 2020):
+        return "2019", f"{TABLES_NOT_IN_TEXT}；{report_year}年度报告引用 2019 年版格式文件，按 2019 年版格式计。"
     old = [name for name, pattern in _OLD_MARKERS if pattern.search(text)]
     if tables.get("old_stats"):
         old = old or ["政府信息公开情况统计表"]
-    if old:
+    if old and (report_year is None or report_year <= _LAST_OLD_FORMAT_YEAR or tables.get("old_stats")):
         return "old", f"有旧版（2018年及以前）格式的内容：{'、'.join(old)}。"
     return "unknown", "没有找到能判断格式的表格列标题或章节。"

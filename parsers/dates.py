@@ -51,18 +51,21 @@ PUBLICATION_PRIORITY = (
 META_DATE_KEYS = frozenset({"pubdate", "publishdate", "publishtime", "firstpublishedtime", "article:published_time"})
 
 # Labels as printed on pages, compared without spaces and colons.
-CATALOG_PUBLICATION_LABELS = frozenset({"公开日期", "发布日期", "发布时间", "公开时间"})
-WRITTEN_LABELS = frozenset({"成文日期", "成文时间", "发文日期", "生成日期", "撰写时间"})
+CATALOG_PUBLICATION_LABELS = frozenset({"公开日期", "发布日期", "发布时间", "公开时间", "发文日期"})
+# 发文日期 (the day the document was issued) counts as publication, below the 发布/公开 labels
+WEAKER_CATALOG_LABELS = frozenset({"发文日期"})
+WRITTEN_LABELS = frozenset({"成文日期", "成文时间", "生成日期", "撰写时间"})
 # Page labels that mean "published", strongest first; anything else (更新时间, 修改时间 …) is kept but never chosen.
-PAGE_PUBLICATION_LABELS = ("发布日期", "发布时间", "公开日期", "公开时间", "发表日期", "发表时间", "时间", "日期")
+PAGE_PUBLICATION_LABELS = ("发布日期", "发布时间", "公开日期", "公开时间", "发表日期", "发表时间", "时间", "日期", "发文日期")
 
 # Full-width digits, spaces and separators mapped one character to one, so match positions stay valid for `raw`.
 _WIDTH_MAP = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)},
                             "\u3000": " ", "／": "/", "－": "-", "．": ".", "\u00a0": " "})
 
-_CN_DIGITS = {"〇": 0, "○": 0, "O": 0, "o": 0, "零": 0, "0": 0, "一": 1, "二": 2, "三": 3, "四": 4,
-              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_YEAR_CHARS = "〇○Oo零0一二三四五六七八九"
+# zero is written 〇, ○, ◯, a Latin or full-width O (二Ｏ二Ｏ年六月三十日) or 零 in 落款 dates
+_CN_DIGITS = {"〇": 0, "○": 0, "◯": 0, "O": 0, "o": 0, "Ｏ": 0, "ｏ": 0, "零": 0, "0": 0, "一": 1, "二": 2, "三": 3,
+              "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_YEAR_CHARS = "〇○◯OoＯｏ零0一二三四五六七八九"
 _CN_NUMBER_CHARS = "一二三四五六七八九十廿卅〇○零"
 
 _DATE_PATTERNS = (
@@ -70,8 +73,8 @@ _DATE_PATTERNS = (
     ("ymd_cn", re.compile(r"(?<!\d)(\d{4})[ \t]*年[ \t]*(\d{1,2})[ \t]*月[ \t]*(\d{1,2})(?!\d)(?:[ \t]*日)?")),
     # 2023-01-30, 2023/1/29, 2023.01.29: the same separator twice, so "2017年1-4季度" is not a date
     ("ymd_sep", re.compile(r"(?<!\d)(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?!\d)")),
-    # 二〇二三年一月二十九日, 二O二三年十二月廿九日
-    ("ymd_hanzi", re.compile(rf"([{_CN_YEAR_CHARS}]{{4}})[ \t]*年[ \t]*([{_CN_NUMBER_CHARS}]{{1,3}})[ \t]*月[ \t]*"
+    # 二〇二三年一月二十九日, 二O二三年十二月廿九日, 二〇二四年元月八日
+    ("ymd_hanzi", re.compile(rf"([{_CN_YEAR_CHARS}]{{4}})[ \t]*年[ \t]*([{_CN_NUMBER_CHARS}元]{{1,3}})[ \t]*月[ \t]*"
                              rf"([{_CN_NUMBER_CHARS}]{{1,4}})[ \t]*日")),
     # PDF text that lost 年 and 月: "2023 1 1 日" (日 required, or any three numbers would do)
     ("ymd_lost", re.compile(r"(?<!\d)(\d{4})[ \t]+(\d{1,2})[ \t]+(\d{1,2})[ \t]*日")),
@@ -143,7 +146,8 @@ def _date_from_match(name: str, match: re.Match) -> date | None:
         return _safe_date(int(match.group(1)), int(match.group(3)), int(match.group(4)))
     if name == "ymd_hanzi":
         year = int("".join(str(_CN_DIGITS[ch]) for ch in match.group(1)))
-        month, day = _hanzi_number(match.group(2)), _hanzi_number(match.group(3))
+        month = 1 if match.group(2) == "元" else _hanzi_number(match.group(2))  # 元月: the first month
+        day = _hanzi_number(match.group(3))
         return _safe_date(year, month, day) if month and day else None
     return _safe_date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
 
@@ -386,6 +390,8 @@ def _publication_rank(evidence: DateEvidence) -> tuple[int, int] | None:
     if evidence.source not in PUBLICATION_PRIORITY:
         return None
     rank = PUBLICATION_PRIORITY.index(evidence.source)
+    if evidence.source == "catalog_box":
+        return (rank, 1 if clean_label(evidence.label or "") in WEAKER_CATALOG_LABELS else 0)
     if evidence.source != "page_label":
         return (rank, 0)
     label = clean_label(evidence.label or "")

@@ -69,4 +69,5 @@ def _parse(data: bytes, context: FetchContext) -> ReportRecord:
     if found.is_report:
         record.consistency_errors = check_tables(tables) + check_text_against_tables(doc.text, tables)
         record.template = check_template(doc.text, found.format)
+        record.template.tables_not_in_text = found.format_cited
     return record

@@ -115,6 +115,8 @@ class TemplateCheck:
     sections_missing: list[str] = field(default_factory=list)
     has_statistics_period: bool = False   # 本年度报告中所列数据统计期限从…到…
     cites_format_notice: str | None = None  # e.g. 国办公开办函〔2021〕30号
+    # no statistics table in the text (tables as images or attachments): the format is the one the report cites
+    tables_not_in_text: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

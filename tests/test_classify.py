@@ -7,7 +7,7 @@ import docx
 import pdfplumber
 import pytest
 
-from parsers.classify import agencies_match, agency_level, classify, normalise_agency
+from parsers.classify import agencies_match, agency_level, classify, looks_like_agency, normalise_agency
 from parsers.record import ExtractedDocument, FetchContext, Grid, Link
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -366,3 +366,176 @@ def test_article_title_wins_over_a_breadcrumb_column_name():
     found = classify(_html_doc(html, "http://portal.test/xxgk/nb/t20230516_1.html"), {}, FetchContext())
     assert found.title == "示范区卫生健康局召开2023年政务公开工作推进会"
     assert not found.is_report and found.kind == "other"
+
+
+# ------------------------------------------------------------------ real pages (tests/realworld): what a user checks
+
+REALWORLD = Path(__file__).parent / "realworld" / "items"
+
+
+def real(prefix: str) -> str:
+    """The text of one real page excerpt of tests/realworld (see its README for where each came from)."""
+    (path,) = REALWORLD.glob(f"{prefix}_*.txt")
+    return path.read_text(encoding="utf-8")
+
+
+def classify_real(prefix: str, url: str | None = None):
+    return classify(text_doc(real(prefix)), {}, FetchContext(url=url))
+
+
+@pytest.mark.parametrize("prefix, title", [
+    ("r047", "中村乡2020年政府信息公开工作年度报告"),             # after 关怀版 … and a breadcrumb naming 政务信息公开年报
+    ("r013", "马头铺镇人民政府2022年度政府信息公开工作年度报告"),  # breadcrumb split over five lines
+    ("r082", "下陆区卫生健康局2021年政府信息公开工作年度报告"),     # 名 称: label in the catalog rows
+    ("r034", "淄川区卫生和计划生育局2014年政府信息公开工作年度报告"),  # 标题: | … | table row
+    ("r003", "西咸新区底张街道办事处2023年度政府信息公开工作年度报告"),  # title wrapped over two lines
+    ("r035", "城厢区卫生局关于2014年度政府信息公开工作的年度报告"),     # wrapped, under a document number
+    ("r025", "贺州市2009年度政府信息公开工作年度报告"),             # the report a 关于公布…的通知 publishes
+])
+def test_the_report_title_beats_breadcrumbs_labels_and_headings(prefix, title):
+    found = classify_real(prefix)
+    assert found.title == title
+    assert found.is_report, found.reason
+
+
+@pytest.mark.parametrize("prefix", ["r125", "r026", "r027", "r116"])
+def test_old_title_wordings_are_report_titles(prefix):
+    # …政府信息公开报告(2016年), …2011年度信息公开的报告, …2010年政府信息公开报告, …工作情况的报告
+    found = classify_real(prefix)
+    assert found.is_report and found.kind == "report", found.reason
+
+
+def test_a_title_without_a_year_that_names_its_agency_is_a_report():
+    found = classify_real("r128")  # 丽水市民政局政府信息公开工作年度报告; the body says 2010年度
+    assert found.is_report
+    assert (found.agency, found.report_year) == ("丽水市民政局", 2010)
+
+
+@pytest.mark.parametrize("prefix, shown", [
+    ("r031", "编制本年度报告"),       # no title: 编制本年度报告。本报告由概述…
+    ("r133", "深圳市司法局"),         # 现公布深圳市司法局2023年政府信息公开工作年度报告
+    ("r094", "本报告根据"),
+    ("r044", "总体情况"),            # only （一）…主动公开 （二）…依申请公开 under 一、总体情况
+    ("r136", "一、总体情况"),         # the first section is 一、总体情况 and speaks of 政府信息公开
+    ("r039", "本年新制作数量"),       # the 2019 format's statistics table
+    ("r014", "临洮县新添镇"),         # a whole report on one line
+])
+def test_a_report_without_a_title_is_recognised_by_its_body(prefix, shown):
+    found = classify_real(prefix)
+    assert found.is_report and found.kind == "report"
+    assert shown in found.reason
+
+
+def test_a_breadcrumb_naming_every_township_is_not_a_summary():
+    found = classify_real("r075")  # 首页 > 各乡镇信息公开 > 对坊乡 > 年度报告 > 信息公开年度报告
+    assert found.is_report
+    assert found.agency == "对坊乡" and found.level == "township"
+
+
+@pytest.mark.parametrize("prefix, kind", [
+    ("l018", "other"),    # a township's rule, 第一条…第六条, listing the six old section names
+    ("l003", "other"),    # 两家满族乡人民政府信息公开工作年度报告制度
+    ("l005", "other"),    # 政府信息公开年度工作报告范文: a model text
+    ("l011", "notice"),   # …年度报告编制公布情况的通报
+    ("l007", "other"),    # an article quoting the law: 公布本机关的政府信息公开工作年报
+    ("l034", "other"),    # …信息公开年度工作报告说明, under a breadcrumb naming the report column
+    ("l019", "other"),    # 绩效 self-assessment opening with 一、总体情况
+])
+def test_real_look_alikes_stay_look_alikes(prefix, kind):
+    found = classify_real(prefix)
+    assert not found.is_report, found.reason
+    assert found.kind == kind
+
+
+@pytest.mark.parametrize("title", [
+    "文字解读：某某区卫生健康局2023年政府信息公开工作年度报告",
+    "一图读懂某某区2023年政府信息公开工作年报",
+    "某某区2023年政府信息公开工作年报政策解读",
+])
+def test_explanations_of_a_report_are_not_the_report(title):
+    found = classify(text_doc("正文。"), {}, FetchContext(listing_title=title))
+    assert not found.is_report and found.kind == "other"
+
+
+@pytest.mark.parametrize("prefix, agency, level", [
+    ("r097", "延边州林管局", "department"),              # 2015年延边州林管局…: the year before the name
+    ("r119", "湖口县大垅乡", "township"),                # 2025湖口县大垅乡2025年度…
+    ("r036", "福州市晋安区人民政府", "government"),       # 福州市晋安区2016年…: a place alone
+    ("r019", "上海市人民政府", "government"),            # 2022年上海市政府信息公开…: 上海市 + 政府信息公开
+    ("r015", "桃江县松木塘镇人民政府", "township"),       # on its own line between two title lines
+    ("r134", "高新区(新市区)司法局", "department"),       # a bracketed part inside the name
+    ("r017", "信访局", "department"),                   # 由信访局结合有关统计数据编制
+    ("r133", "深圳市司法局", "department"),              # 现公布深圳市司法局2023年…年度报告
+    ("r093", "荆州市荆州区人民政府办公室", "department"),  # …年度报告(以下简称年报)是根据…
+    ("r008", "厚桥街道", "township"),                   # 由…人民政府厚桥街道党政办公室综合科编制
+    ("r001", "南平市人民政府", "government"),            # 由南平市人民政府信息公开工作领导小组办公室…编制
+    ("r094", "泸州市人民政府", "government"),            # 请与泸州市信息公开办公室联系
+    ("r020", "昌江区工信局", "department"),              # 请与昌江区工信局办公室联系
+    ("r038", "广元市人民政府重点建设项目领导小组办公室", "department"),  # …办公室综合科: the office is the body
+    ("r132", "眉山市司法局", "department"),              # 根据2023年眉山市司法局信息公开工作实际编制
+    ("r074", "大兴乡人民政府", "township"),              # 2023年,大兴乡人民政府坚持…
+    ("r124", "邹城市统计局", "department"),              # 先后制定…如《邹城市统计局信息公开制度》
+    ("r061", "区教育局", "department"),                 # 可与区教育局办公室306联系
+    ("r143", "武江区龙归镇人民政府", "township"),         # the fuller name its first line gives the report
+])
+def test_agency_and_level_from_real_reports(prefix, agency, level):
+    found = classify_real(prefix)
+    assert (found.agency, found.level) == (agency, level)
+
+
+@pytest.mark.parametrize("prefix", ["r013", "r071", "r147"])
+def test_a_breadcrumb_never_names_the_agency(prefix):
+    found = classify_real(prefix)
+    assert found.agency and ">" not in found.agency and found.agency != "政府"
+
+
+@pytest.mark.parametrize("prefix, level", [
+    ("r016", "township"),    # 我镇
+    ("r049", "township"),    # 我乡
+    ("r064", "township"),    # 我街道
+    ("r039", "department"),  # 我局
+    ("r044", "department"),  # 我委
+])
+def test_a_report_that_names_itself_only_as_we_still_has_a_level(prefix, level):
+    found = classify_real(prefix)
+    assert found.is_report and found.level == level
+
+
+@pytest.mark.parametrize("name, level", [
+    ("下各镇", "township"),
+    ("中村乡", "township"),
+    ("螅镇", "township"),
+    ("南关区永吉街道办事处", "township"),
+    ("浑南区国资局", "department"),
+    ("区政府国资局", "department"),
+    ("地税局", "department"),
+    ("通过政府", None),      # a word, not a government: 2021年通过政府网站主动公开…
+    ("各镇", None),
+])
+def test_township_and_department_names(name, level):
+    assert agency_level(name) == level if level else not looks_like_agency(name)
+
+
+def test_format_only_cited_is_recorded_as_such():
+    found = classify_real("r133")  # cites 国办公开办函〔2021〕30号; the excerpt has no table
+    assert found.format == "2021" and found.format_cited
+    assert "没有统计表" in found.format_reason
+
+
+@pytest.mark.parametrize("prefix, fmt", [
+    ("r069", "2019"),     # a 2020 report citing 年度报告格式（试行）
+    ("r100", "unknown"),  # a 2022 report citing 〔2019〕60号, the notice still in force, not its format
+    ("r010", "2021"),     # cites 〔2019〕60号 but its table heads are the 2021 ones
+    ("r124", "old"),      # 一、政府信息公开工作概述
+    ("r143", "old"),      # "。 一、概述" inside one long line
+    ("r123", "old"),      # 全文包括概述, …
+    ("r089", "unknown"),  # a 2021 report that still calls its first part 一、概述
+])
+def test_format_from_citations_and_old_sections(prefix, fmt):
+    assert classify_real(prefix).format == fmt
+
+
+def test_report_year_from_the_addresss_report_folder():
+    # no year in the text (本年度 only): the column folder nb2024 of its address says it
+    url = "https://www.gzhezhang.gov.cn/zwgk/zfxxgkzl/zfxxgknb/nb2024/202501/t20250121_86658880.html"
+    assert classify_real("r118", url).report_year == 2024

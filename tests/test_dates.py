@@ -17,6 +17,7 @@ from parsers.dates import (
     find_signing_date,
     parse_date_text,
 )
+from parsers import parse_document
 from parsers.record import DateEvidence, ExtractedDocument, FetchContext
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -279,3 +280,55 @@ def test_seed_text_alone_has_no_publication_date():
     dates = collect_dates(ExtractedDocument(format="text", text=seed("001")), FetchContext(filename="seed001.txt"))
     assert [d.source for d in dates] == ["signing"]
     assert choose_publication_date(dates).date is None
+
+
+# ------------------------------------------------------------------ real pages (tests/realworld)
+
+REALWORLD = Path(__file__).parent / "realworld" / "items"
+
+
+def real(prefix: str) -> bytes:
+    (path,) = REALWORLD.glob(f"{prefix}_*.txt")
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("prefix, url, expected, label", [
+    # "索引号 … 发布日期 2015-03-13 16:03": a flattened catalog row, no colon
+    ("r032", "http://www.ankang.gov.cn/Content-75236.html", date(2015, 3, 13), "发布日期"),
+    # "发文日期: | 2015-03-18 10:27:17 |": table-cell borders between label and value
+    ("r034", "http://www.zichuan.gov.cn/gongkai/site_zcqwsjkj/channel_c_5f9f6a3dc916f710ccee90ee_n_1605683975.5193/"
+             "doc_5fb48881189809a28f0dec45.html", date(2015, 3, 18), "发文日期"),
+])
+def test_labels_in_flattened_rows_give_the_publication_date(prefix, url, expected, label):
+    record = parse_document(real(prefix), FetchContext(url=url, content_type="text/plain"))
+    assert record.publication_date == expected
+    assert record.date_source in ("page_label", "catalog_box")
+    assert label in record.date_reason
+
+
+def test_a_page_saved_as_plain_text_keeps_its_date_label():
+    # the text reader reads "发布时间：…" as the HTML reader does
+    record = parse_document(real("r022"), FetchContext(filename="r022.txt", content_type="text/plain"))
+    assert record.source_format == "text"
+    assert (record.publication_date, record.date_source) == (date(2010, 1, 5), "page_label")
+
+
+def test_issue_date_is_a_publication_label_below_the_publish_date():
+    chosen = choose_publication_date([
+        DateEvidence(date(2025, 12, 18), "catalog_box", "2025-12-18", "发文日期"),
+        DateEvidence(date(2025, 12, 19), "catalog_box", "2025-12-19 16:05", "发布日期"),
+    ])
+    assert chosen.date == date(2025, 12, 19)
+    alone = choose_publication_date([DateEvidence(date(2025, 12, 18), "catalog_box", "2025-12-18", "发文日期")])
+    assert alone.date == date(2025, 12, 18)
+
+
+@pytest.mark.parametrize("written, expected", [
+    ("二〇一〇年一月十九日", date(2010, 1, 19)),     # r025, the 落款 of 贺州市人民政府办公室's notice
+    ("二○一一年十二月二日", date(2011, 12, 2)),      # l013, ○ (white circle) for zero
+    ("二Ｏ二Ｏ年六月三十日", date(2020, 6, 30)),      # full-width letter O for zero
+    ("二零二四年一月二十五日", date(2024, 1, 25)),
+    ("二〇二四年元月八日", date(2024, 1, 8)),         # 元月: the first month
+])
+def test_signing_dates_written_in_chinese_numerals(written, expected):
+    assert find_signing_date(f"全文完。\n某某镇人民政府\n{written}\n").value == expected

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import time
 import zipfile
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -624,3 +624,73 @@ def test_real_corpus_pdf(row):
     assert {"本年制发件数", "行政处罚", "自然人", "结果维持"} <= cells
     recorded = re.search(r"CreationDate (\d{4})-(\d{2})-(\d{2})", row["signing_date"] + " " + row["notes"])
     assert doc.doc_metadata["CreationDate"].startswith("D:" + ("".join(recorded.groups()) if recorded else "20"))
+
+
+# ------------------------------------------------------------------ real pages (tests/realworld)
+
+REALWORLD = Path(__file__).parent / "realworld" / "items"
+
+
+def real(prefix: str) -> str:
+    (path,) = REALWORLD.glob(f"{prefix}_*.txt")
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("prefix, expected", [
+    ("r047", "中村乡2020年政府信息公开工作年度报告"),                # 关怀版 无障碍 / 您当前所在位置:首页>…>政务信息公开年报
+    ("r098", "鹤岗市林业和草原局2025年政府信息公开工作年度报告"),     # agency line, a bare date, agency line, title
+    ("r058", "2015年西牛镇政府信息公开工作年度报告"),               # title repeated below, split as 年度 / 报告
+    ("r077", "木场乡人民政府2023年度政府信息公开工作年度报告"),       # a table row: "… |"
+    ("r017", None),                                               # "发布时间:" and the body: no title
+    ("l001", "国务院办公厅政府信息与政务公开办公室关于印发《中华人民共和国政府信息公开工作年度报告格式》的通知"),
+])
+def test_guess_title_skips_page_furniture(prefix, expected):
+    assert guess_title(real(prefix)) == expected
+
+
+def _portal_page(text: str) -> bytes:
+    """A report page as a portal serves it: the real text of tests/realworld r006 (官洲街道, 2023) laid out with
+    what real portals put around it — the whole page inside an ASP.NET <form>, a <base>, inline scripts, a search
+    form, sixty navigation links, a breadcrumb, markup typed into <title>, the date label split by tags, an iframe
+    — and its statistics tables as <table>s."""
+    blocks, rows = [], []
+    for line in text.splitlines() + [""]:
+        if "|" in line:
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+            continue
+        if rows:
+            cells = "".join("<tr>" + "".join(f"<td><p>{cell}</p></td>" for cell in row) + "</tr>" for row in rows)
+            blocks.append(f'<table border="1" class="MsoNormalTable">{cells}</table>')
+            rows = []
+        if line.strip():
+            blocks.append(f'<p style="text-indent:2em"><span style="font-family:仿宋">{line.strip()}</span></p>')
+    nav = "".join(f'<li><a href="/col{n}/">栏目{n}·新闻动态与政务公开服务</a></li>' for n in range(60))
+    return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><base href="https://www.haizhu.gov.cn/zwgk/">
+<title>官洲街道办事处2023年政府信息公开工作年度报告<br>_广州市海珠区人民政府门户网站</title>
+<script>var _hmt = _hmt || []; document.write("<div class='loading'>正文加载中</div>");</script>
+</head><body><form id="form1" method="post" action="./post_9472698.html">
+<input type="hidden" name="__VIEWSTATE" value="/wEPDwUKMTY1NDU2MTA1Mg9kFgJmD2QWAgIDD2QWBAIBD">
+<div class="header"><form action="/search"><input name="q" value="请输入关键字"><select><option>全站</option></select>
+<button>搜索</button></form><ul class="nav">{nav}</ul></div>
+<div class="crumb">当前位置：<a href="/">首页</a> &gt; <a href="../">政务公开</a> &gt; 年度报告</div>
+<div class="article"><div class="info"><span>发布时间：<em>2024-01-</em>25 <i>10:30</i></span>
+<span>来源：<b>官洲街道</b></span></div><script>setFontSize(16);</script>
+<div class="content" id="zoom">{''.join(blocks)}</div><iframe src="/share.html"></iframe></div>
+<div class="footer">主办：广州市海珠区人民政府办公室 版权所有</div></form></body></html>""".encode("utf-8")
+
+
+def test_report_page_whose_running_text_is_its_navigation():
+    """Sixty links of navigation outweigh the few sentences of a table-heavy 2021-format report: the article is
+    the page's largest block of content outside links, with its tables."""
+    from parsers import parse_document
+
+    url = "https://www.haizhu.gov.cn/zwgk/zfxxgknb/jd/content/post_9472698.html"
+    record = parse_document(_portal_page(real("r006")), FetchContext(url=url, content_type="text/html"))
+    assert record.text.startswith("一、总体情况\n2023年,在区委、区政府的坚强领导下,官洲街道办事处")
+    assert "栏目" not in record.text and "正文加载中" not in record.text
+    assert record.title == "官洲街道办事处2023年政府信息公开工作年度报告"
+    assert (record.is_report, record.agency, record.level) == (True, "官洲街道办事处", "township")
+    assert (record.publication_date, record.date_source) == (date(2024, 1, 25), "page_label")
+    assert record.format == "2021"
+    assert record.tables["table2"]["rows"]["行政处罚"]["本年处理决定数量"] == 1472
+    assert record.tables["table3"]["rows"]["本年新收"]["总计"] == 1

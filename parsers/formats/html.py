@@ -12,6 +12,7 @@ from functools import cached_property
 from lxml import etree
 
 from parsers.formats.grids import make_grid
+from parsers.formats.labels import dates_near_title
 from parsers.formats.page import Page, find_attachments
 from parsers.formats.textnorm import collapse_whitespace, join_pieces
 from parsers.record import ExtractedDocument, FetchContext
@@ -28,10 +29,12 @@ _CELL_TAGS = frozenset({"td", "th"})
 _MAX_COLSPAN = 64
 _MAX_GRID_SLOTS = 100_000
 _DATA_CELL_MAX_CHARS = 200    # a cell holding a longer paragraph belongs to a layout table
-_MAIN_SHARE = 0.6             # the main container holds at least this share of the page's running text
+_MAIN_SHARE = 0.6             # the main container holds at least this share of the page's content
 _TRAFILATURA_MIN_SHARE = 0.4  # of the main container's text: below, trafilatura missed the article
 _TRAFILATURA_MAX_SHARE = 1.3  # above, it took the whole page
 _TRAFILATURA_MAX_CHARS = 3 * 2**20
+_MIN_ARTICLE_CHARS = 200      # a content block this long outside links is an article, not a listing's remains
+_SENTENCE = re.compile(r"[^\n]{20,}?[。，；]")
 _BOX_MAX_CHARS = 2000         # a 信息公开目录 box is small; anything bigger is the page around it
 _MAX_CATALOG_VALUE = 200
 
@@ -51,14 +54,6 @@ _LABEL_KEYS = frozenset(_CATALOG_LABELS)
 _KNOWN_LABEL = "|".join(r"\s*".join(label) for label in sorted(_CATALOG_LABELS, key=len, reverse=True))
 _LABEL_WITH_COLON = re.compile(rf"({_KNOWN_LABEL}|(?<!\S)[\u4e00-\u9fff]{{2,8}})\s*[：:]")
 _LABEL_FOUND = re.compile(rf"({_KNOWN_LABEL})\s*[：:]|^\s*({_KNOWN_LABEL})\s*$")
-
-_DIGIT = "[0-9０-９]"
-_DATE = (rf"[12１２]{_DIGIT}{{3}}\s*[-/.年－／．]\s*{_DIGIT}{{1,2}}\s*[-/.月－／．]\s*{_DIGIT}{{1,2}}\s*日?"
-         rf"(?:\s*{_DIGIT}{{1,2}}[:：]{_DIGIT}{{2}}(?:[:：]{_DIGIT}{{2}})?)?")
-_LABELLED_DATE = re.compile(rf"(?<![\u4e00-\u9fff])([\u4e00-\u9fff]{{0,4}}?(?:时间|日期))\s*[：:]\s*({_DATE})")
-_DATE_WINDOW_BEFORE = 3
-_DATE_WINDOW_AFTER = 8
-_MAX_UNANCHORED_DATES = 5
 
 
 def read_html(data: bytes, context: FetchContext) -> ExtractedDocument:
@@ -83,7 +78,7 @@ def read_html(data: bytes, context: FetchContext) -> ExtractedDocument:
     doc.catalog_box = _catalog_pairs(box) if box is not None else {}
     container = _main_container(root, data_tables)
     doc.title = _title(root, doc.meta)
-    doc.text = _main_text(page.text, container, data_tables)
+    doc.text = _main_text(page.text, root, container, data_tables)
     doc.page_dates = _page_dates(root, box, doc.title)
     if page.cut_short:  # the tree lost everything after the limit: the raw markup still has the words
         doc.warnings.append("页面标签嵌套过深，超出解析器上限：正文按去除标签后的文字读取")
@@ -285,11 +280,21 @@ def _catalog_pairs(box) -> dict[str, str]:
 
 def _main_container(root, data_tables: set):
     """The deepest element holding most of the page's running text (tables of figures not counted)."""
+    return _deepest_holding_most(root, lambda element: element in data_tables)
+
+
+def _content_block(root):
+    """The deepest element holding most of the page's content outside links: a portal's navigation is links,
+    however long, and an article's tables of figures (most of a 2021-format report) are content."""
+    return _deepest_holding_most(root, lambda element: element.tag == "a")
+
+
+def _deepest_holding_most(root, uncounted):
     body = root.find("body")
     body = body if body is not None else root
     lengths: dict = {}
     for event, element in etree.iterwalk(body, events=("end",)):
-        if element in data_tables:
+        if uncounted(element):
             lengths[element] = 0
             continue
         length = _visible_length(element.text or "")
@@ -312,7 +317,8 @@ class _TitleClues:
     def __init__(self, root, meta: dict[str, str]) -> None:
         self.root = root
         self.meta = meta
-        self.head_title = collapse_whitespace(root.findtext(".//title") or "")
+        # markup typed into <title> stays text there ("…年度报告<br>_某某区人民政府"): drop it
+        self.head_title = collapse_whitespace(_TAG.sub(" ", html_lib.unescape(root.findtext(".//title") or "")))
 
     @cached_property
     def headings(self) -> list[str]:
@@ -368,17 +374,31 @@ def _head_title(clues: _TitleClues) -> str | None:
 _TITLE_EXTRACTORS = (_title_from_meta, _heading_like_a_title, _first_heading, _head_title)
 
 
-def _main_text(html_text: str, container, data_tables: set) -> str:
+def _main_text(html_text: str, root, container, data_tables: set) -> str:
     walked = "\n".join(_walk_lines(container, skip=data_tables))
     extracted = _trafilatura_text(html_text)
-    if not extracted:
-        return walked
     # Too little: trafilatura missed a table-heavy article. Too much: on short pages it falls back to
     # the whole page, navigation and catalog box included.
-    share = _visible_length(extracted) / max(_visible_length(walked), 1)
-    if _TRAFILATURA_MIN_SHARE <= share <= _TRAFILATURA_MAX_SHARE:
+    if extracted and _agrees(extracted, walked):
         return extracted
-    return walked
+    if _mostly_links(container):
+        # the running text was the portal's navigation (hundreds of links around a table-heavy report): the
+        # article is the page's largest block of content outside links, when it holds sentences
+        block = _content_block(root)
+        block_text = "\n".join(_walk_lines(block, skip=data_tables)) if block is not container else ""
+        if _visible_length(block_text) >= _MIN_ARTICLE_CHARS and _SENTENCE.search(block_text):
+            return extracted if extracted and _agrees(extracted, block_text) else block_text
+    return walked if walked or not extracted else extracted
+
+
+def _agrees(extracted: str, walked: str) -> bool:
+    share = _visible_length(extracted) / max(_visible_length(walked), 1)
+    return _TRAFILATURA_MIN_SHARE <= share <= _TRAFILATURA_MAX_SHARE
+
+
+def _mostly_links(element) -> bool:
+    in_links = sum(_visible_length(link.text_content()) for link in element.iter("a"))
+    return in_links > _visible_length(element.text_content()) / 2
 
 
 def _trafilatura_text(html_text: str) -> str | None:
@@ -403,26 +423,4 @@ def _page_dates(root, box, title: str | None) -> list[tuple[str, str]]:
     """(label, raw date) pairs printed near the title, outside the catalog box."""
     body = root.find("body")
     lines = _walk_lines(body if body is not None else root, skip={box} if box is not None else frozenset())
-    anchor = _title_line(lines, title)
-    if anchor is None:
-        window = [line for line in lines if len(line) <= 120]
-        limit = _MAX_UNANCHORED_DATES
-    else:
-        window = lines[max(0, anchor - _DATE_WINDOW_BEFORE): anchor + _DATE_WINDOW_AFTER + 1]
-        limit = None
-    found: list[tuple[str, str]] = []
-    for line in window:
-        for match in _LABELLED_DATE.finditer(line):
-            pair = (match.group(1), match.group(2).strip())
-            if pair not in found:
-                found.append(pair)
-    return found[:limit] if limit else found
-
-
-def _title_line(lines: list[str], title: str | None) -> int | None:
-    if not title:
-        return None
-    wanted = _WHITESPACE.sub("", title)[:20]
-    if len(wanted) < 4:
-        return None
-    return next((index for index, line in enumerate(lines) if wanted in _WHITESPACE.sub("", line)), None)
+    return dates_near_title(lines, title)
