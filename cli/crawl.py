@@ -35,6 +35,18 @@ def add_parsers(sub) -> None:
     p.add_argument("--no-screenshots", dest="screenshots", action="store_false",
                    help="take no Chromium screenshots of report pages (by default each HTML report page gets one "
                         "of its first capture, rendered from the archive)")
+    many = p.add_mutually_exclusive_group()
+    many.add_argument("--coordinator", action="store_true",
+                      help="one run over many machines (needs XXGK_REDIS_URL): take the run lock, announce the run, "
+                           "seed the agencies, crawl along, and judge once every worker is idle and the queue empty")
+    many.add_argument("--worker", action="store_true",
+                      help="join the run a coordinator announced in Redis: crawl from the shared queue into its "
+                           "archive run, without the run lock; stop when the coordinator ends the run")
+    p.add_argument("--worker-id", metavar="NAME",
+                   help="this process's name in the run (default host:pid); a worker restarted under the same name "
+                        "takes back at once the requests it held when it died")
+    p.add_argument("--wait", type=float, default=300.0, metavar="SECONDS",
+                   help="how long a worker waits for a coordinator to announce a run (default 300)")
     p.set_defaults(handler=cmd_crawl)
 
     p = sub.add_parser("demo", help="serve the bundled demo portals, crawl, parse and print the timeliness table",
@@ -53,14 +65,52 @@ def add_parsers(sub) -> None:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     config = load_config(args)
-    agencies = select_agencies(args.registry, args.agency)
     overrides = {"LOG_LEVEL": "INFO", **_overrides(args.set)}
     if not args.screenshots:
         overrides.setdefault("ARCHIVE_SCREENSHOTS", False)  # nor of the pages the crawler renders itself
+    if (args.worker or args.coordinator) and not config.redis_url:
+        raise CommandError("--worker 与 --coordinator 需要 XXGK_REDIS_URL（共享的抓取队列）")
+    if args.worker:
+        return _work(config, args, overrides)
+    if args.coordinator:
+        overrides["FRONTIER_ROLE"] = "coordinator"
+        if args.worker_id:
+            overrides["FRONTIER_WORKER"] = args.worker_id
+    agencies = select_agencies(args.registry, args.agency)
     summary = crawl_and_judge(config, agencies, overrides=overrides, as_of=args.as_of, quiet=args.quiet,
                               screenshots=args.screenshots, verbose=args.verbose)
     _print_summary(summary)
     return 0
+
+
+def _work(config, args: argparse.Namespace, overrides: dict) -> int:
+    """A worker: no run lock (the coordinator holds it), no verdicts (the coordinator judges the whole run)."""
+    from crawler.frontier import FrontierError, current_run, default_worker_id
+    from crawler.run import CrawlError, run_crawl
+
+    try:
+        run_id, agencies = current_run(config.redis_url, wait=args.wait)
+    except FrontierError as exc:
+        raise CommandError(str(exc)) from exc
+    worker_id = args.worker_id or default_worker_id()
+    settings = {**overrides, "ARCHIVE_RUN_ID": run_id, "FRONTIER_ROLE": "worker", "FRONTIER_WORKER": worker_id}
+    if not args.verbose and "LOG_FILE" not in settings:
+        settings["LOG_FILE"] = str(_log_file(config, run_id)).removesuffix(".log") + f".{_safe(worker_id)}.log"
+    print(f"工作进程 {worker_id} 加入运行 {run_id}（{len(agencies)} 个机关）", file=sys.stderr)
+    display = _Progress(enabled=not args.quiet)
+    try:
+        summary = run_crawl(config, agencies, settings_overrides=settings, progress=display.update)
+    except CrawlError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        display.close()
+    print(f"工作进程 {worker_id} 结束：运行 {run_id}，页面 {summary.pages}，报告 {summary.reports_found}"
+          f"（新增 {summary.reports_new}），抓取错误 {sum(summary.errors.values())}，用时 {summary.duration:.1f} 秒")
+    return 0
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
 
 
 class RunLocked(CommandError):

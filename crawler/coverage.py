@@ -12,6 +12,12 @@ the WARC and the catalog (a run killed before that loses its rows: its verdicts 
 A column's last page counts as reached (``complete``) when the pager's stated total of pages was read, none of its
 pages failed, or the browser said so. An agency with no column at all gets one row with ``column_url`` NULL
 (``not_found``), only in a run that finished: an interrupted run did not establish that.
+
+In a run over many machines (``crawler.frontier``) one column's pages are read by several processes: each worker
+pushes its reads to Redis when it closes, and the coordinator merges them into its own before it writes the rows
+(``ColumnRead.merge``), so a row is the whole run's read. When a process of the run died without pushing its reads,
+the merged rows are partial: none of them then claims ``complete`` and no agency gets a ``not_found`` row, so no
+verdict of 未发布 rests on that run (the items they count were all seen).
 """
 from __future__ import annotations
 
@@ -70,6 +76,26 @@ class ColumnRead:
     entry_error: tuple[str, str] | None = None                    # (kind, message) of the column page itself
     render_error: str | None = None                               # the browser could not render the page
 
+    def merge(self, other: "ColumnRead") -> None:
+        """Add what another process of the run read of the same column."""
+        if other.read_at is not None and (self.read_at is None or other.read_at < self.read_at):
+            self.read_at, self.capture_id = other.read_at, other.capture_id
+        self.found_by = self.found_by or other.found_by
+        self.pages |= other.pages
+        self.failed_pages |= other.failed_pages
+        for total, digests in other.pagers.items():
+            self.pagers.setdefault(total, set()).update(digests)
+        self.rendered = self.rendered or other.rendered
+        self.browser_views = max(self.browser_views, other.browser_views)
+        self.browser_complete = self.browser_complete or other.browser_complete
+        self.script_errors += other.script_errors
+        for url, when in other.items.items():
+            if self.items.get(url) is None:
+                self.items[url] = when
+        self.errors += other.errors
+        self.entry_error = self.entry_error or other.entry_error
+        self.render_error = self.render_error or other.render_error
+
     @property
     def complete(self) -> bool:
         if self.browser_complete:
@@ -108,6 +134,8 @@ class CoverageRecorder:
         self._listed_as: dict[str, str] = {}                   # fetched URL → the listed URL it came from
         self._store: Callable[[list[dict[str, Any]]], None] | None = None
         self._closed = False
+        self.frontier = None       # crawler.frontier.Frontier in a run over many machines
+        self.partial = False       # merged reads lack a process that died: rows claim no completeness
 
     @classmethod
     def of(cls, crawler) -> "CoverageRecorder":
@@ -115,8 +143,11 @@ class CoverageRecorder:
         existing = getattr(crawler, "_xxgk_coverage", None)
         if existing is not None:
             return existing
+        from crawler.frontier import Frontier
+
         recorder = cls(crawler.stats)
         crawler._xxgk_coverage = recorder
+        recorder.frontier = Frontier.of(crawler)
         crawler.signals.connect(recorder.error, signal=fetch_failed)
         if crawler.settings.getbool("ARCHIVE_ENABLED"):
             holder = CrawlArchive.of(crawler)
@@ -191,10 +222,11 @@ class CoverageRecorder:
             read = self._read(meta[META_AGENCY], column, meta.get(META_FOUND_BY))
             self._item(read, request.url, parse_date_text(out.get(META_LISTING_DATE) or ""))
 
-    @staticmethod
-    def _item(read: ColumnRead, url: str | None, when: date | None) -> None:
+    def _item(self, read: ColumnRead, url: str | None, when: date | None) -> None:
         if url and (url not in read.items or read.items[url] is None):
             read.items[url] = when
+            if self.frontier is not None:
+                self.frontier.gave_items(read.agency_id, read.column_url)
 
     def document(self, response) -> None:
         """A listed document (or its attachment) arrived, maybe at the end of redirects: remember which listing
@@ -233,17 +265,22 @@ class CoverageRecorder:
         column, agency_id = meta.get(META_COLUMN), meta.get(META_AGENCY)
         if column and agency_id and original_url(request) == column and (agency_id, column) not in self.reads:
             self.shared.setdefault((agency_id, column), meta.get(META_FOUND_BY))
+            if self.frontier is not None:
+                self.frontier.shared_column(agency_id, column)
 
     def report_found(self, agency_id: str | None, url: str) -> None:
         """The parse pipeline took the document at ``url`` for a report of ``agency_id``."""
         if agency_id:
-            self.reports.setdefault(self._listed_as.get(url, url), set()).add(agency_id)
+            # kept by the URL fetched: which entry it was listed as may be known only to another process of the run
+            self.reports.setdefault(url, set()).add(agency_id)
 
     # -- what the spider asks
 
     def has_items(self, agency_id: str) -> bool:
         """Did any column of the agency give listing items in this run?"""
         if any(read.items for (agency, _), read in self.reads.items() if agency == agency_id):
+            return True
+        if self.frontier is not None and self.frontier.has_items(agency_id):
             return True
         return any(self._source(column) is not None and self._source(column).items
                    for (agency, column) in self.shared if agency == agency_id)
@@ -256,14 +293,18 @@ class CoverageRecorder:
     def rows(self, finished: bool) -> list[dict[str, Any]]:
         """One row per agency × column read (and per column shared with another agency); one not_found row for
         each agency without any, when the run ``finished``."""
-        rows = [self._row(read, read.agency_id, read.found_by) for read in self.reads.values()
+        reports = self._reports_by_entry()
+        rows = [self._row(read, read.agency_id, read.found_by, reports) for read in self.reads.values()
                 if read.read_at is not None or read.pages]
         for (agency_id, column), found_by in self.shared.items():
             source = self._source(column)
             if source is not None and (agency_id, column) not in self.reads:
-                rows.append(self._row(source, agency_id, found_by))
+                rows.append(self._row(source, agency_id, found_by, reports))
         seen = {row["agency_id"] for row in rows}
-        if finished:
+        if self.partial:
+            for row in rows:
+                row["complete"] = False
+        if finished and not self.partial:
             now = datetime.now(timezone.utc)
             for agency_id in self.agency_ids:
                 if agency_id not in seen:
@@ -272,7 +313,19 @@ class CoverageRecorder:
                                  "errors": self.agency_errors.get(agency_id, [])})
         return rows
 
-    def _row(self, read: ColumnRead, agency_id: str, found_by: str | None) -> dict[str, Any]:
+    def _reports_by_entry(self) -> dict[str, set[str]]:
+        """Reports by the listing entry they stand for (a redirect's target or an attachment counts for it)."""
+        by_entry: dict[str, set[str]] = {}
+        for url, agencies in self.reports.items():
+            entry, seen = url, {url}
+            while entry in self._listed_as and self._listed_as[entry] not in seen:
+                entry = self._listed_as[entry]
+                seen.add(entry)
+            by_entry.setdefault(entry, set()).update(agencies)
+        return by_entry
+
+    def _row(self, read: ColumnRead, agency_id: str, found_by: str | None,
+             reports: dict[str, set[str]]) -> dict[str, Any]:
         dates = [when for when in read.items.values() if when is not None]
         problem, detail = read.problem()
         return {
@@ -281,7 +334,7 @@ class CoverageRecorder:
             "pages_walked": read.pages_walked, "complete": read.complete, "rendered": read.rendered,
             "items_read": len(read.items), "dated_items": len(dates),
             "earliest_item": min(dates, default=None), "latest_item": max(dates, default=None),
-            "reports_found": sum(1 for url in read.items if agency_id in self.reports.get(url, ())),
+            "reports_found": sum(1 for url in read.items if agency_id in reports.get(url, ())),
             "problem": problem, "detail": detail, "errors": read.errors,
         }
 
@@ -293,11 +346,58 @@ class CoverageRecorder:
             detail += "；" + "；".join(f"{error['url']}：{error['message']}" for error in failures[:3])
         return detail
 
+    # -- many machines
+
+    def state(self) -> dict[str, Any]:
+        """What this process read, for the coordinator to merge."""
+        return {"reads": self.reads, "shared": self.shared, "agency_errors": self.agency_errors,
+                "reports": self.reports, "listed_as": self._listed_as}
+
+    def merge(self, state: dict[str, Any]) -> None:
+        for key, read in state["reads"].items():
+            if key in self.reads:
+                self.reads[key].merge(read)
+            else:
+                self.reads[key] = read
+        for key, found_by in state["shared"].items():
+            self.shared.setdefault(key, found_by)
+        for agency_id, errors in state["agency_errors"].items():
+            self.agency_errors.setdefault(agency_id, []).extend(errors)
+        for url, agencies in state["reports"].items():
+            self.reports.setdefault(url, set()).update(agencies)
+        for url, listed in state["listed_as"].items():
+            self._listed_as.setdefault(url, listed)
+
+    def _share(self, reason: str) -> bool:
+        """A worker hands its reads to the coordinator (True: no rows of its own); the coordinator takes everyone
+        else's (their workers close once it marked the run done)."""
+        if self.frontier is None:
+            return False
+        if not self.frontier.coordinating:
+            self.frontier.push_coverage(self.state())
+            return True
+        states, lost = self.frontier.gather_coverage(wait=self.frontier.ttl * 2)
+        for state in states:
+            self.merge(state)
+        if lost:
+            self.partial = True
+            log.warning("column coverage of run %s lacks %d process(es) that died: no row claims completeness",
+                        self.frontier.run_id, lost)
+            if self.stats is not None:
+                self.stats.set_value("coverage/lost_sessions", lost)
+        return False
+
     def close(self, reason: str) -> None:
         """Count the agencies by how their column went, then write the rows (once)."""
         if self._closed:
             return
         self._closed = True
+        try:
+            if self._share(reason):
+                return
+        except Exception as exc:  # noqa: BLE001 - Redis gone: this run's proof is lost, never overstated
+            log.error("could not exchange the column coverage of the run: %s", exc)
+            self.partial = True
         rows = self.rows(finished=reason == "finished")
         for outcome, count in outcome_counts(rows).items():
             if self.stats is not None and count:

@@ -75,6 +75,7 @@ class CrawlArchive:
         self._readers = ThreadPoolExecutor(max_workers=max(1, readers), thread_name_prefix="xxgk-archive-read")
         self._finished = False
         self._before_finish: list[Callable[[str], None]] = []
+        self.ends_run = True
 
     @classmethod
     def of(cls, crawler) -> "CrawlArchive":
@@ -84,10 +85,13 @@ class CrawlArchive:
             return existing
         settings = crawler.settings
         config = settings.get("XXGK_CONFIG") or Config.from_env()
+        # a worker of a run over many machines writes into the coordinator's run, which only the coordinator ends
+        joins = settings.get("FRONTIER_ROLE") == "worker"
         archive = Archive.open(config, run_id=settings.get("ARCHIVE_RUN_ID"), settings=_run_settings(crawler),
                                segment_size=settings.getint("ARCHIVE_SEGMENT_SIZE"),
-                               durability=settings.get("ARCHIVE_DURABILITY"))
+                               durability=settings.get("ARCHIVE_DURABILITY"), join=joins)
         holder = cls(archive, crawler, readers=settings.getint("ARCHIVE_READERS"))
+        holder.ends_run = not joins
         crawler._xxgk_archive = holder
         crawler.signals.connect(holder.spider_closed, signal=signals.spider_closed)
         log.info("archiving crawl run %s into %s", archive.run_id, config.data_dir)
@@ -125,7 +129,10 @@ class CrawlArchive:
         counts = stats_counts(self.crawler.stats.get_stats())
         counts["finish_reason"] = reason
         try:
-            self.call_now(self.archive.finish, run_status(reason), counts)
+            if self.ends_run:
+                self.call_now(self.archive.finish, run_status(reason), counts)
+            else:
+                self.call_now(self.archive.close)
         except ArchiveError as exc:
             log.error("crawl run %s could not be closed cleanly: %s", self.run_id, exc)
         finally:

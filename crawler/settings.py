@@ -116,6 +116,11 @@ PROGRESS_SINK = None                  # set by crawler.run: a callable that rece
 
 XXGK_CONFIG = None                    # set by crawler.run: a storage.config.Config; None reads the XXGK_* environment
 
+# One run over many machines (crawler.frontier; needs XXGK_REDIS_URL): None is a crawl of its own.
+FRONTIER_ROLE = None                  # "coordinator" (seeds, judges the end) | "worker" (joins the announced run)
+FRONTIER_WORKER = None                # this process's name in the run; None: host:pid (a restart is a new worker)
+FRONTIER_TTL = 60.0                   # seconds without a heartbeat before a worker's requests go back to the queue
+
 
 class SettingError(ValueError):
     """A NAME=VALUE override is malformed; the message quotes it."""
@@ -138,14 +143,27 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return overrides
 
 
-def settings_for(config: Any) -> dict[str, Any]:
+def settings_for(config: Any, frontier_role: str | None = None, run_id: str | None = None) -> dict[str, Any]:
     """Settings that follow from a ``storage.config.Config``: scrapy-redis's scheduler and dupefilter when
-    ``XXGK_REDIS_URL`` is set, so that several crawl processes share one queue."""
+    ``XXGK_REDIS_URL`` is set, so that several crawl processes share one queue; with a ``frontier_role``, the
+    run's own queue and fingerprints (``xxgk:run:<run id>:*``), kept until the coordinator ends the run."""
     if config is None or not getattr(config, "redis_url", None):
         return {}
-    return {
+    settings = {
         "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
         "REDIS_URL": config.redis_url,
         "SCHEDULER_PERSIST": False,   # a finished run leaves no queue behind for the next one to inherit
     }
+    if frontier_role:
+        if not run_id:
+            raise SettingError("FRONTIER_ROLE needs ARCHIVE_RUN_ID: every process of the run names the same run")
+        settings.update({
+            "SCHEDULER": "crawler.frontier.FrontierScheduler",
+            "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",   # the one crawler.frontier pops from
+            "SCHEDULER_QUEUE_KEY": f"xxgk:run:{run_id}:requests",
+            "SCHEDULER_DUPEFILTER_KEY": f"xxgk:run:{run_id}:dupefilter",
+            "SCHEDULER_PERSIST": True,    # one worker closing must not empty the queue the others still use
+            "SPIDER_MIDDLEWARES": {**SPIDER_MIDDLEWARES, "crawler.frontier.FrontierMiddleware": 1},
+        })
+    return settings

@@ -46,7 +46,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import socket
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -62,7 +61,7 @@ from storage.config import Config
 from storage.objects import ObjectStore, ObjectStoreError, open_store
 from storage.reader import Capture, CaptureReader
 from storage.recovery import RecoveryReport, index_segment, recover, scan_segment, upload_segment
-from storage.spool import SpoolSegment, new_segment_name, segment_key
+from storage.spool import SpoolSegment, new_segment_name, segment_key, spool_writer
 from storage.warc import (DEFAULT_COMPRESSLEVEL, NOT_MODIFIED_PROFILE, NOTE_COVERAGE, NOTE_FETCH_ERROR, NOTE_RUN_END,
                           REVISIT_PROFILE, HeaderList, digest_value, http_index_fields, new_record_id,
                           parse_http_head, payload_digest, request_head, response_head, warc_date)
@@ -171,7 +170,7 @@ class Archive:
         self.segment_size = max(int(segment_size), 1)
         self.compresslevel = compresslevel
         self.spool_dir = config.data_dir / "spool"
-        self.writer_id = socket.gethostname()
+        self.writer_id = spool_writer(self.spool_dir)
         self.recovery = recovery or RecoveryReport()
         self.reader = CaptureReader(store, catalog, self.spool_dir)
         self._owns = owns
@@ -186,8 +185,9 @@ class Archive:
     def open(cls, config: Config, run_id: str | None = None, *, settings: Mapping[str, Any] | None = None,
              segment_size: int = DEFAULT_SEGMENT_SIZE, compresslevel: int = DEFAULT_COMPRESSLEVEL,
              store: ObjectStore | None = None, catalog: Catalog | None = None,
-             recover_spool: bool = True, durability: str = "fsync") -> "Archive":
-        """Open the store and catalog, finish what a dead writer left, and start (or resume) a crawl run."""
+             recover_spool: bool = True, durability: str = "fsync", join: bool = False) -> "Archive":
+        """Open the store and catalog, finish what a dead writer left, and start (or resume) a crawl run;
+        ``join``: write into the running run ``run_id`` of another process, leaving its row as it is."""
         if durability not in DURABILITY:
             raise ArchiveInputError(f"durability {durability!r}: expected one of {', '.join(DURABILITY)}")
         owns = store is None and catalog is None
@@ -198,13 +198,22 @@ class Archive:
             if owns:
                 catalog.close()
             raise
-        report = recover(store, catalog, config.data_dir / "spool", socket.gethostname()) if recover_spool else None
+        spool_dir = config.data_dir / "spool"
+        report = recover(store, catalog, spool_dir, spool_writer(spool_dir)) if recover_spool else None
         if report is not None and report.changed:
             log.warning("%s", report.summary())
         try:
             with catalog.session() as session:
-                run = queries.start_run(session, run_id, settings=settings)
+                if join:
+                    run = queries.get_run(session, run_id) if run_id else None
+                    if run is None or run.status != "running":
+                        raise ValueError(f"no running crawl run {run_id!r} to join")
+                else:
+                    run = queries.start_run(session, run_id, settings=settings)
         except ValueError as exc:
+            if owns:
+                store.close()
+                catalog.close()
             raise ArchiveInputError(str(exc)) from exc
         return cls(config, store, catalog, run.id, segment_size=segment_size, compresslevel=compresslevel,
                    owns=owns, recovery=report, durability=durability)

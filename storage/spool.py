@@ -21,6 +21,18 @@ SEGMENT_SUFFIX = ".warc.gz"
 _T = TypeVar("_T")
 
 
+def spool_writer(spool_dir: Path) -> str:
+    """Who writes a segment, as recovery must tell it: the host and its spool. Two crawl processes with spools of
+    their own (machines sharing a host name, or two data directories on one host) must never take each other's
+    unfinished segments for lost ones."""
+    import hashlib
+    import socket
+
+    spool = str(Path(spool_dir).resolve())
+    where = spool if len(spool) <= 180 else hashlib.sha256(spool.encode()).hexdigest()
+    return f"{socket.gethostname()}:{where}"
+
+
 def segment_key(run_id: str, name: str) -> str:
     return validate_key(f"warcs/{run_id}/{name}{SEGMENT_SUFFIX}")
 

@@ -34,6 +34,7 @@ from parsers.discovery import (Page, find_attachments, find_disclosure_sections,
                                find_listing_items, find_pagination, listing_items_from_json, needs_javascript)
 from crawler.coverage import META_COLUMN, CoverageRecorder, entry_meta
 from crawler.fallbacks import WAY_LABELS, Plan, Step, columns_on_page, known_report_urls
+from crawler.frontier import Frontier
 from crawler.items import ReportCandidate
 from crawler.middlewares import (META_AGENCY, META_CAPTURE, META_LISTING_DATE, META_LISTING_TITLE,
                                  META_PAYLOAD_CAPTURE, META_PROBE, META_ROLE, META_STATIC_CAPTURE, CrawlArchive)
@@ -96,14 +97,21 @@ class ReportsSpider(scrapy.Spider):
         if config is None:
             from storage.config import Config
             config = Config.from_env()
-        settings.setdict(settings_for(config), priority="spider")
+        settings.setdict(settings_for(config, settings.get("FRONTIER_ROLE"), settings.get("ARCHIVE_RUN_ID")),
+                         priority="spider")
         if not settings.getbool("DISCOVERY_JS_RENDER"):
             # no browser wanted: Scrapy's own HTTP handlers, and no Playwright driver process started for nothing
             settings.set("DOWNLOAD_HANDLERS", {}, priority="spider")
 
     # -- requests
 
+    @property
+    def frontier(self) -> Frontier | None:
+        return Frontier.of(self.crawler)
+
     async def start(self):
+        if self.frontier is not None and not self.frontier.coordinating:
+            return  # a worker takes its requests from the shared queue; the coordinator seeds it
         self.coverage.expect(agency.id for agency in self.agencies)
         if self.revisit_known:
             holder = CrawlArchive.of(self.crawler)
@@ -128,7 +136,17 @@ class ReportsSpider(scrapy.Spider):
 
     def _idle(self) -> None:
         """The first pass is over: the next way to the column of each agency that has no listing item yet; once
-        no way is left, the known report URLs (a deleted report shows only when asked for)."""
+        no way is left, the known report URLs (a deleted report shows only when asked for). In a run over many
+        machines the pass is over only when the whole frontier drained; workers wait for the coordinator."""
+        frontier = self.frontier
+        if frontier is not None:
+            frontier.idle()
+            if not frontier.coordinating:
+                if frontier.is_done():
+                    return
+                raise DontCloseSpider
+            if not frontier.drained():
+                raise DontCloseSpider
         requests = [self._step(step, self.agency_by_id[agency_id])
                     for agency_id, steps in self.plan.after_pass(self.coverage.has_items).items() for step in steps]
         self._stat("discovery/fallback_requests", len(requests))
@@ -141,6 +159,8 @@ class ReportsSpider(scrapy.Spider):
             self.crawler.engine.crawl(request)
         if requests:
             raise DontCloseSpider
+        if frontier is not None:
+            frontier.mark_done()
 
     def _request(self, url: str, agency: Agency, role: str, *, depth: int = 0, listing_title: str | None = None,
                  listing_date: str | None = None, **meta) -> scrapy.Request:

@@ -1,0 +1,172 @@
+"""One run over many machines: `xxgk crawl --coordinator` and two `xxgk crawl --worker` processes share a real
+redis-server (the frontier), PostgreSQL (the catalog) and SeaweedFS (the S3 archive) on loopback, crawling the demo
+portals. Together they fetch what one process fetches, each URL once; a worker killed with SIGKILL and started
+again loses nothing and duplicates nothing."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import date
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from demo.server import DemoServer
+from registry.agencies import dump_registry
+from storage.catalog.models import Capture, ColumnCoverage, CrawlRun, Report, Verdict
+from tests.crawling import SLOW_PAGE_SECONDS, catalog_of, config_in, crawl, target_of
+from tests.servers import venv_bin
+
+pytestmark = pytest.mark.slow
+
+AS_OF = date(2025, 6, 1)
+SETTINGS = ["AUTOTHROTTLE_ENABLED=false", "DOWNLOAD_DELAY=0", "RETRY_TIMES=1", "RETRY_BACKOFF_BASE=0",
+            "DOWNLOAD_TIMEOUT=2", "ARCHIVE_DURABILITY=os", "FRONTIER_TTL=20",
+            "CONCURRENT_REQUESTS=2"]   # few requests in hand per process: the queue is shared, not emptied by one
+
+
+def _env(tmp_path, name, postgres_url, s3_env, redis_url) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XXGK_")}
+    # processes on one machine share its data directory (the spool); each machine has its own
+    env.update(s3_env, XXGK_DATA_DIR=str(tmp_path / name), XXGK_DATABASE_URL=postgres_url,
+               XXGK_REDIS_URL=redis_url)
+    return env
+
+
+def _start(env, *args) -> subprocess.Popen:
+    sets = [item for setting in SETTINGS for item in ("--set", setting)]
+    return subprocess.Popen([str(venv_bin("xxgk")), "crawl", "--quiet", "--no-screenshots", *sets, *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _finish(process: subprocess.Popen, timeout: float = 600) -> str:
+    out, _ = process.communicate(timeout=timeout)
+    text = out.decode("utf-8", "replace")
+    assert process.returncode == 0, text[-3000:]
+    return text
+
+
+def _coordinator(env, registry):
+    return _start(env, "--coordinator", "--registry", str(registry), "--as-of", AS_OF.isoformat())
+
+
+def _worker(env, name, *extra):
+    return _start(env, "--worker", "--worker-id", name, "--wait", "120", *extra)
+
+
+def _announced_run(client, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run_id = client.get("xxgk:frontier:current")
+        if run_id:
+            return run_id.decode()
+        time.sleep(0.2)
+    raise AssertionError("the coordinator announced no run")
+
+
+def _no_duplicates(session, run_id: str) -> None:
+    records = session.execute(select(Capture.record_id, func.count()).group_by(Capture.record_id)
+                              .having(func.count() > 1)).all()
+    assert not records, f"WARC records indexed twice: {records}"
+    reports = session.execute(select(Report.agency_id, Report.url, Report.report_year, func.count())
+                              .group_by(Report.agency_id, Report.url, Report.report_year)
+                              .having(func.count() > 1)).all()
+    assert not reports, f"reports duplicated: {reports}"
+    verdicts = session.execute(select(Verdict.agency_id, Verdict.report_year, func.count())
+                               .group_by(Verdict.agency_id, Verdict.report_year).having(func.count() > 1)).all()
+    assert not verdicts, f"verdicts duplicated: {verdicts}"
+    assert session.get(CrawlRun, run_id).status == "finished"
+    assert session.scalar(select(func.count()).select_from(CrawlRun)) == 1, "workers must join the run, not start one"
+
+
+def _paths(session, run_id: str) -> set[str]:
+    return {target_of(url) for url in session.scalars(select(Capture.url).where(Capture.run_id == run_id))
+            if url.startswith("http")}
+
+
+def test_workers_and_coordinator_fetch_once_what_one_process_fetches(tmp_path, redis_server, postgres_url,
+                                                                     s3_env):
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        agencies = server.portals.registry(server.base_url)
+        registry = tmp_path / "registry.yaml"
+        dump_registry(agencies, registry)
+        single = crawl(config_in(tmp_path / "single"), agencies)
+        time.sleep(SLOW_PAGE_SECONDS)   # the slow page is logged when its late answer is done
+        single_hits = Counter(entry.path for entry in server.requests)
+        with catalog_of(config_in(tmp_path / "single")) as session:
+            single_paths = _paths(session, single.run_id)
+        server.clear_log()
+
+        client = redis.Redis.from_url(redis_server.url)
+        env = _env(tmp_path, "machine-a", postgres_url, s3_env, redis_server.url)
+        # the workers wait for the coordinator's announcement
+        workers = [_worker(_env(tmp_path, f"machine-{name}", postgres_url, s3_env, redis_server.url), name)
+                   for name in ("b", "c")]
+        coordinator = _coordinator(env, registry)
+        run_id = _announced_run(client)
+        outputs = [_finish(process) for process in (coordinator, *workers)]
+        time.sleep(SLOW_PAGE_SECONDS)
+        hits = Counter(entry.path for entry in server.requests)
+
+    assert all("工作进程" in text for text in outputs[1:]), outputs
+    assert any("页面 0，" not in text for text in outputs[1:]), f"no worker fetched anything: {outputs}"
+    # robots.txt is read once by each process; every other URL once in the whole run, as often as one process does
+    robots = {path for path in hits | single_hits if path.endswith("/robots.txt")}
+    assert {path: count for path, count in hits.items() if path not in robots} == \
+        {path: count for path, count in single_hits.items() if path not in robots}
+    config = config_in(tmp_path / "machine-a", {**s3_env, "XXGK_DATABASE_URL": postgres_url})
+    with catalog_of(config) as session:
+        assert _paths(session, run_id) == single_paths
+        _no_duplicates(session, run_id)
+        workers_writers = session.scalars(select(Capture.warc_key).where(Capture.run_id == run_id)).all()
+        assert len(set(workers_writers)) >= 2, "each process that fetched writes segments of its own"
+        proven = session.scalars(select(func.count()).select_from(ColumnCoverage)
+                                 .where(ColumnCoverage.run_id == run_id, ColumnCoverage.complete.is_(True))).one()
+        assert proven >= 1, "merged column reads reach a column's last page"
+    assert not list(client.scan_iter(f"xxgk:run:{run_id}:*")), "the run's frontier keys are gone"
+    verify = subprocess.run([str(venv_bin("xxgk")), "verify", "--run", run_id], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_worker_killed_mid_run_and_started_again_loses_and_duplicates_nothing(tmp_path, redis_server,
+                                                                                postgres_url, s3_env):
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        base = server.base_url
+        agencies = server.portals.registry(base)
+        registry = tmp_path / "registry.yaml"
+        dump_registry(agencies, registry)
+        client = redis.Redis.from_url(redis_server.url)
+        env = _env(tmp_path, "machine-a", postgres_url, s3_env, redis_server.url)
+        env_b = _env(tmp_path, "machine-b", postgres_url, s3_env, redis_server.url)
+        survivor = _worker(_env(tmp_path, "machine-c", postgres_url, s3_env, redis_server.url), "c")
+        victim = _worker(env_b, "b", "--set", "DOWNLOAD_DELAY=0.5")   # holds its requests a while
+        coordinator = _coordinator(env, registry)
+        run_id = _announced_run(client)
+        deadline = time.monotonic() + 120
+        while not client.hlen(f"xxgk:run:{run_id}:inflight:b"):  # it holds requests: kill it mid-fetch
+            assert time.monotonic() < deadline, "worker b never took a request"
+            time.sleep(0.01)
+        os.killpg(victim.pid, signal.SIGKILL)   # the machine dies: worker, crawl child, parse workers, Chromium
+        victim.wait()
+        assert client.hlen(f"xxgk:run:{run_id}:inflight:b"), "what b held is still recorded as held"
+        restarted = _worker(env_b, "b")
+        for process in (coordinator, survivor, restarted):
+            _finish(process)
+        expected = {(r.url, r.agency_id, r.report_year) for r in server.portals.expected_reports(base)}
+
+    config = config_in(tmp_path / "machine-a", {**s3_env, "XXGK_DATABASE_URL": postgres_url})
+    with catalog_of(config) as session:
+        _no_duplicates(session, run_id)
+        found = {(r.url, r.agency_id, r.report_year) for r in session.scalars(select(Report))}
+        assert expected <= found, f"reports lost: {expected - found}"
+        rows = session.scalars(select(ColumnCoverage).where(ColumnCoverage.run_id == run_id)).all()
+        assert rows and not any(row.complete for row in rows), "a run that lost a worker's reads proves nothing"
+        assert not any(row.problem == "not_found" for row in rows)
+    verify = subprocess.run([str(venv_bin("xxgk")), "verify", "--run", run_id], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
