@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import agencies, alerts, archive, crawl, parse, schedule, serve, status
+from cli import agencies, alerts, archive, crawl, parse, reparse, schedule, serve, status
 from cli.common import EXIT_FAILURE, CommandError
 
-FAMILIES = (parse, agencies, crawl, schedule, status, serve, archive, alerts)   # the order `xxgk --help` lists them in
+FAMILIES = (parse, agencies, crawl, schedule, status, serve, archive, reparse, alerts)   # `xxgk --help` order
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ rows and each run's end. A revisit whose original sits in a later segment (two w
 second pass. A segment with a damaged tail is indexed up to the damage, and the report says so.
 
 Reports are not made here: which captures the crawl parses and which agency a report belongs to are the crawler's
-and the registry's business (``cli.archive`` re-parses after this).
+and the registry's business (``cli.reparsing`` re-parses after this).
 
 Spooled segments are indexed as ``sealed`` by this host, so that the next ``Archive.open`` uploads them
 (``storage.recovery``); one that a live writer holds is refused, as is a store that cannot be read

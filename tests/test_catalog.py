@@ -278,6 +278,26 @@ def test_reports_store_the_full_record_and_are_replaced_by_a_new_parse(catalog):
         assert queries.report_by_capture(session, capture_id).id == report_id
 
 
+def test_a_report_keeps_its_parser_version_and_the_records_it_replaced(catalog):
+    from parsers.version import PARSER_VERSION
+
+    with catalog.session() as session:
+        queries.upsert_agency(session, "bj-fgw", "北京市发展和改革委员会")
+        capture_id = _capture(session, "http://fgw.example.gov.cn/nb/2022.html", T0, offset=0, agency_id="bj-fgw").id
+        older = queries.add_report(session, capture_id, _record("年度报告", 2023), parser_version="2025.01.01",
+                                   parsed_at=T0)
+        assert older.parser_version == "2025.01.01"
+    with catalog.session() as session:   # a newer parser reads the year right: the older record is kept
+        report = queries.add_report(session, capture_id, _record("年度报告", 2022))
+        assert report.parser_version == PARSER_VERSION and report.report_year == 2022
+        kept = queries.report_history(session, report.id)
+        assert [(row.parser_version, row.parsed_at, row.agency_id, row.record_json["report_year"]) for row in kept] \
+            == [("2025.01.01", T0, "bj-fgw", 2023)]
+    with catalog.session() as session:   # the same record again: nothing to keep
+        queries.add_report(session, capture_id, _record("年度报告", 2022))
+        assert len(queries.report_history(session, report.id)) == 1
+
+
 def test_a_report_for_an_unknown_agency_is_refused(catalog):
     with catalog.session() as session:
         capture_id = _capture(session, "http://x.example/nb.html", T0, offset=0).id

@@ -16,7 +16,7 @@ from demo.render import load_seed, render_html, seed_text
 
 XXGK = shutil.which("xxgk", path=str(Path(sys.executable).parent)) or "xxgk"
 COMMANDS = ["crawl", "parse", "status", "reports", "agencies", "serve", "schedule", "demo", "export-warc", "verify",
-            "reindex", "alerts"]
+            "reindex", "reparse", "alerts"]
 
 
 def test_the_help_test_names_every_command():

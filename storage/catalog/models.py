@@ -196,6 +196,22 @@ class Report(Base):
     record_json: Mapped[Any] = mapped_column(Json)
     text: Mapped[str] = mapped_column(Text, default="")
     parsed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    parser_version: Mapped[str | None] = mapped_column(String(32))   # parsers.version; NULL: before versions (0006)
+
+
+class ReportHistory(Base):
+    """A record a later parse of the same capture replaced (``xxgk reparse``): what the report row held before,
+    kept for the diff and for whoever asks what the older parser said."""
+
+    __tablename__ = "report_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    agency_id: Mapped[str | None] = mapped_column(String(200))   # the attribution then: no key, the agency may go
+    record_json: Mapped[Any] = mapped_column(Json)
+    parser_version: Mapped[str | None] = mapped_column(String(32))
+    parsed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Verdict(Base):

@@ -6,6 +6,7 @@ as model objects that stay usable after the session ends.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import asdict, is_dataclass
@@ -16,9 +17,10 @@ from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from parsers.version import PARSER_VERSION
 from storage.catalog.models import (COLUMN_FOUND_BY, COLUMN_PROBLEMS, FETCH_ERROR_KINDS, RUN_STATUSES, Agency,
                                     AlertDelivery, AlertEvent, Capture, ColumnCoverage, CrawlRun, FetchError, Report,
-                                    Segment, Verdict)
+                                    ReportHistory, Segment, Verdict)
 from storage.surt import surt
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -409,19 +411,27 @@ def _iso_date(value: Any) -> date | None:
 
 
 def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str | None = None,
-               url: str | None = None, parsed_at: datetime | None = None) -> Report:
-    """Store (or replace) the parse of one capture: the searchable fields plus the full ``to_json()``."""
+               url: str | None = None, parsed_at: datetime | None = None,
+               parser_version: str | None = PARSER_VERSION) -> Report:
+    """Store (or replace) the parse of one capture: the searchable fields plus the full ``to_json()``, and the
+    version of the parsers that produced it (default: these parsers). A replaced record that differs from the new
+    one (or was attributed to another agency) is kept in ``report_history``."""
     capture = session.get(Capture, capture_id)
     if capture is None:
         raise LookupError(f"no capture {capture_id} in the catalog")
     agency_id = agency_id if agency_id is not None else capture.agency_id
     if agency_id is not None and session.get(Agency, agency_id) is None:
         raise LookupError(f"unknown agency {agency_id!r}: upsert it into the registry first")
-    data = _record_json(record)
+    # as the JSON column gives it back (tuples become lists), so an identical re-parse compares equal
+    data = json.loads(json.dumps(_record_json(record), ensure_ascii=False, default=str))
     report = session.scalars(select(Report).where(Report.capture_id == capture_id)).first()
     if report is None:
         report = Report(capture_id=capture_id)
         session.add(report)
+    elif report.record_json != data or report.agency_id != agency_id:
+        session.add(ReportHistory(report_id=report.id, agency_id=report.agency_id, record_json=report.record_json,
+                                  parser_version=report.parser_version, parsed_at=report.parsed_at,
+                                  replaced_at=utcnow()))
     report.agency_id = agency_id
     report.url = url or capture.url
     report.title = data.get("title")
@@ -437,8 +447,15 @@ def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str
     report.record_json = data
     report.text = data.get("text") or ""
     report.parsed_at = parsed_at or utcnow()
+    report.parser_version = parser_version
     session.flush()
     return report
+
+
+def report_history(session: Session, report_id: int) -> list[ReportHistory]:
+    """The records a report row held before, oldest first."""
+    return list(session.scalars(select(ReportHistory).where(ReportHistory.report_id == report_id)
+                                .order_by(ReportHistory.id)))
 
 
 def report_by_capture(session: Session, capture_id: int) -> Report | None:

@@ -1,0 +1,9 @@
+"""The version of the parsers, stored with every record they produce (``reports.parser_version``).
+
+Bump it (the date of the change) whenever a change to ``parsers`` alters the records it gives for the same bytes:
+classification, report year, dates, agency, format, tables. ``xxgk reparse`` then brings the archived reports up to
+date, and each report row says which version produced it.
+"""
+from __future__ import annotations
+
+PARSER_VERSION = "2026.11.29"
