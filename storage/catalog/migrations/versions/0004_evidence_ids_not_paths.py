@@ -20,7 +20,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from storage.catalog.migrations.column_types import JSON
 
 revision = "0004"
 down_revision = "0003"
@@ -28,8 +29,6 @@ branch_labels = None
 depends_on = None
 
 BATCH = 500
-# the column types as revision 0001 made them, so this revision never changes with the models
-JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 VERDICTS = sa.table("verdicts", sa.column("id", sa.BigInteger()), sa.column("evidence", JSON))
 
 # (where in the evidence, the path key, the id key beside it); () is the top level

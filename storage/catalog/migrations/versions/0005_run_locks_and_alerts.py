@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from storage.catalog.migrations.column_types import JSON, BIG_ID, UTC
 
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-# the column types of storage.catalog.models, spelled out so this revision never changes with the models
-JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-UTC = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
