@@ -53,6 +53,7 @@ META_ERROR_RECORDED = "xxgk_error_recorded"
 META_PROBE = "xxgk_probe"                # a URL a site may well not have (sitemap.xml): its 404 is no fetch error
 _META_VALIDATED_URL = "xxgk_validated_url"
 _META_VALIDATORS = "xxgk_validators"
+_META_UNCONDITIONAL = "xxgk_unconditional"   # asked again without validators: the 304's original was unreadable
 
 # Sent by FetchErrorMiddleware for every request that ended without a usable response (request, kind, message),
 # whether or not its error row was already written: crawler.coverage listens.
@@ -203,7 +204,8 @@ class ArchiveMiddleware:
     # -- conditional GET
 
     async def process_request(self, request):
-        if not self.conditional or request.method != "GET" or request.meta.get("playwright"):
+        if (not self.conditional or request.method != "GET" or request.meta.get("playwright")
+                or request.meta.get(_META_UNCONDITIONAL)):
             return None
         if request.meta.get(_META_VALIDATED_URL) == request.url:
             return None  # a retry keeps the validators it was sent with
@@ -281,10 +283,19 @@ class ArchiveMiddleware:
         self.stats.inc_value("archive/not_modified")
         try:
             original = await self.holder.read(self.holder.archive.read_capture, ref.refers_to)
-        except Exception as exc:  # noqa: BLE001 - CaptureError, store errors …: fall back to the bare 304
-            log.error("304 for %s but its capture %s cannot be read: %s", request.url, ref.refers_to, exc)
+        except Exception as exc:  # noqa: BLE001 - CaptureError, store errors …: ask again without validators
+            # e.g. another machine of the run captured it and its segment is still in that machine's spool; a
+            # bare 304 would leave the caller without a body (for robots.txt: no rules, so everything allowed)
+            log.warning("304 for %s but its capture %s cannot be read (%s): fetching it again in full", request.url,
+                        ref.refers_to, exc)
             self.stats.inc_value("archive/not_modified_unreadable")
-            return response
+            if request.meta.get(_META_UNCONDITIONAL):
+                return response
+            again = request.replace(dont_filter=True)
+            for name in _CONDITIONAL_HEADERS:
+                again.headers.pop(name, None)
+            again.meta[_META_UNCONDITIONAL] = True
+            return again
         headers = Headers([(name, value) for name, value in original.raw_headers])
         for name, values in response.headers.items():
             if name.lower() not in _NOT_MODIFIED_KEEPS:

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from demo.portals import DemoPortals, REPORTS, registry_yaml_text
+from demo.portals import REPORTS, ROBOTS_DISALLOWED, DemoPortals, registry_yaml_text
 from demo.server import DemoServer
 from registry.agencies import Agency
 from storage.archive import Archive, open_reader
@@ -276,3 +276,24 @@ def test_crawl_that_cannot_open_its_archive_fails_with_one_clear_error(tmp_path)
         crawl(config, [agency])
     message = str(raised.value)
     assert "抓取未能进行" in message and "not-a-directory" in message and "\n" not in message
+
+
+# ---------------------------------------------------------------- a 304 whose original cannot be read
+
+def test_a_304_whose_archived_original_is_unreadable_is_fetched_again_in_full(tmp_path):
+    """The server says "not modified" but the archive cannot give the earlier bytes (another machine's spool, a lost
+    segment): the page is asked for again without validators, so robots.txt still has its rules and pages parse."""
+    import shutil
+
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        agencies = server.portals.registry(server.base_url)
+        config = config_in(tmp_path / "data")
+        crawl(config, agencies, DISCOVERY_JS_RENDER=False)
+        shutil.rmtree(config.objects_dir / "warcs")   # every earlier capture is now unreadable
+        server.clear_log()
+        second = crawl(config, agencies, DISCOVERY_JS_RENDER=False)
+        robots = [entry for entry in server.requests if entry.path == "/robots.txt"]
+    assert [entry.conditional for entry in robots] == [True, False]
+    assert [entry.status for entry in robots] == [304, 200]
+    assert not any(entry.path.startswith(ROBOTS_DISALLOWED) for entry in server.requests)
+    assert second.stats.get("archive/not_modified_unreadable", 0) >= 1 and second.reports_found >= 5

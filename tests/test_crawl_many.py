@@ -50,8 +50,8 @@ def _finish(process: subprocess.Popen, timeout: float = 600) -> str:
     return text
 
 
-def _coordinator(env, registry):
-    return _start(env, "--coordinator", "--registry", str(registry), "--as-of", AS_OF.isoformat())
+def _coordinator(env, registry, *extra):
+    return _start(env, "--coordinator", "--registry", str(registry), "--as-of", AS_OF.isoformat(), *extra)
 
 
 def _worker(env, name, *extra):
@@ -106,7 +106,9 @@ def test_workers_and_coordinator_fetch_once_what_one_process_fetches(tmp_path, r
         # the workers wait for the coordinator's announcement
         workers = [_worker(_env(tmp_path, f"machine-{name}", postgres_url, s3_env, redis_server.url), name)
                    for name in ("b", "c")]
-        coordinator = _coordinator(env, registry)
+        # a paced coordinator keeps requests in the shared frontier while the workers start (seconds on a busy
+        # machine): otherwise it may fetch the small demo alone before they take anything
+        coordinator = _coordinator(env, registry, "--set", "DOWNLOAD_DELAY=0.5")
         run_id = _announced_run(client)
         outputs = [_finish(process) for process in (coordinator, *workers)]
         time.sleep(SLOW_PAGE_SECONDS)
@@ -143,9 +145,9 @@ def test_a_worker_killed_mid_run_and_started_again_loses_and_duplicates_nothing(
         client = redis.Redis.from_url(redis_server.url)
         env = _env(tmp_path, "machine-a", postgres_url, s3_env, redis_server.url)
         env_b = _env(tmp_path, "machine-b", postgres_url, s3_env, redis_server.url)
-        survivor = _worker(_env(tmp_path, "machine-c", postgres_url, s3_env, redis_server.url), "c")
         victim = _worker(env_b, "b", "--set", "DOWNLOAD_DELAY=0.5")   # holds its requests a while
-        coordinator = _coordinator(env, registry)
+        # a slow coordinator leaves the frontier full until b has started (a busy machine starts it late)
+        coordinator = _coordinator(env, registry, "--set", "DOWNLOAD_DELAY=1")
         run_id = _announced_run(client)
         deadline = time.monotonic() + 120
         while not client.hlen(f"xxgk:run:{run_id}:inflight:b"):  # it holds requests: kill it mid-fetch
@@ -154,6 +156,7 @@ def test_a_worker_killed_mid_run_and_started_again_loses_and_duplicates_nothing(
         os.killpg(victim.pid, signal.SIGKILL)   # the machine dies: worker, crawl child, parse workers, Chromium
         victim.wait()
         assert client.hlen(f"xxgk:run:{run_id}:inflight:b"), "what b held is still recorded as held"
+        survivor = _worker(_env(tmp_path, "machine-c", postgres_url, s3_env, redis_server.url), "c")
         restarted = _worker(env_b, "b")
         for process in (coordinator, survivor, restarted):
             _finish(process)
