@@ -17,11 +17,15 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the record as JSON")
     p.add_argument("--with-text", action="store_true", help="include the full main text in the JSON")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a URL (default 30)")
+    p.add_argument("--no-ocr", action="store_true", help="leave scanned pages and images unread (no OCR)")
+    p.add_argument("--ocr-budget", type=float, default=120.0, metavar="S",
+                   help="seconds of OCR for a scanned document at most (default 120)")
     p.set_defaults(handler=cmd_parse)
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from parsers.document import parse_document
+    from parsers.formats.ocr import OCR_OFF, OcrOptions
     from parsers.record import FetchContext
     from cli.render import render_record_text
 
@@ -36,7 +40,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
         context = FetchContext(url=None, filename=path.name)
     if args.level:
         context = _with_level(context, args.level)
-    record = parse_document(data, context)
+    record = parse_document(data, context, ocr=OCR_OFF if args.no_ocr else OcrOptions(time_budget=args.ocr_budget))
     if args.json:
         payload = record.to_json()
         if not args.with_text:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from parsers.dates import SOURCE_NAMES as SOURCE_LABELS
-from monitor.labels import FORMAT_LABELS, KIND_LABELS
+from monitor.labels import FORMAT_LABELS, KIND_LABELS, TEXT_SOURCE_LABELS
 from parsers.record import ReportRecord
 
 
@@ -17,6 +17,8 @@ def render_record_text(record: ReportRecord) -> str:
     add(f"类型：{KIND_LABELS.get(record.kind, record.kind)}" + (f"（{record.kind_reason}）" if record.kind_reason else ""))
     if record.needs_ocr:
         add("需要 OCR：文档没有文字层")
+    elif record.text_source != "document":
+        add(f"正文来源：{TEXT_SOURCE_LABELS.get(record.text_source, record.text_source)}（识别结果可能有误字，表格数字请核对原件）")
     add(f"机关：{record.agency or '（未识别）'}" + (f"  [来源：{record.agency_source}]" if record.agency_source else ""))
     if record.level:
         add(f"层级：{record.level}")

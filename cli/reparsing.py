@@ -127,10 +127,15 @@ class ParsePool:
     record carrying the error, as in the crawl, and the pool is started again for the others."""
 
     def __init__(self):
-        from crawler.settings import PARSE_TIMEOUT, PARSE_WORKERS
+        from scrapy.settings import Settings
 
-        self.workers = max(1, PARSE_WORKERS)
-        self.timeout = PARSE_TIMEOUT
+        from crawler.pipelines import ocr_options
+
+        settings = Settings()
+        settings.setmodule("crawler.settings")
+        self.workers = max(1, settings.getint("PARSE_WORKERS"))
+        self.timeout = settings.getfloat("PARSE_TIMEOUT")
+        self.ocr = ocr_options(settings)   # as the crawl reads scans
         self.pending: deque = deque()     # (row, payload, context, future), oldest first
         self.pool = self._start()
 
@@ -149,7 +154,7 @@ class ParsePool:
         waits, so the time limit measures parsing, not queueing."""
         from crawler.pipelines import parse_in_worker
 
-        self.pending.append((row, payload, context, self.pool.submit(parse_in_worker, payload, context)))
+        self.pending.append((row, payload, context, self.pool.submit(parse_in_worker, payload, context, self.ocr)))
         return [self._next() for _ in range(len(self.pending) - self.workers)]
 
     def drain(self) -> list:
@@ -183,7 +188,7 @@ class ParsePool:
             process.kill()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.pool = self._start()
-        self.pending = deque((row, payload, context, self.pool.submit(parse_in_worker, payload, context))
+        self.pending = deque((row, payload, context, self.pool.submit(parse_in_worker, payload, context, self.ocr))
                              for row, payload, context, _future in self.pending)
 
     def close(self) -> None:

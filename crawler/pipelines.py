@@ -31,6 +31,7 @@ from crawler.items import ReportCandidate
 from crawler.middlewares import CrawlArchive
 from registry.agencies import Agency, match_agency
 from crawler.processes import die_with_parent
+from parsers.formats.ocr import OcrOptions
 from parsers.record import FetchContext, ReportRecord
 from storage.archive import ArchiveError
 from storage.catalog import Catalog, queries
@@ -45,10 +46,19 @@ def _warm_parser() -> bool:
     return True
 
 
-def parse_in_worker(data: bytes, context: FetchContext) -> ReportRecord:
+def parse_in_worker(data: bytes, context: FetchContext, ocr: OcrOptions) -> ReportRecord:
     from parsers.document import parse_document
 
-    return parse_document(data, context)
+    return parse_document(data, context, ocr=ocr)
+
+
+def ocr_options(settings) -> OcrOptions:
+    """The crawl's OCR allowance; its budget is kept inside PARSE_TIMEOUT, or a long scan would be killed whole
+    instead of read in part."""
+    timeout = settings.getfloat("PARSE_TIMEOUT")
+    budget = min(settings.getfloat("PARSE_OCR_TIME_BUDGET"), max(timeout * 0.75, 1.0))
+    return OcrOptions(enabled=settings.getbool("PARSE_OCR"), time_budget=budget,
+                      max_pages=settings.getint("PARSE_OCR_MAX_PAGES"))
 
 
 def attribute(record: ReportRecord, column_agency_id: str | None, agencies: Iterable[Agency]) -> str | None:
@@ -74,8 +84,9 @@ def store_report(catalog: Catalog, capture_id: int, record: ReportRecord, agency
 
 
 class ParsePipeline:
-    def __init__(self, crawler, holder: CrawlArchive, workers: int, timeout: float):
+    def __init__(self, crawler, holder: CrawlArchive, workers: int, timeout: float, ocr: OcrOptions):
         self.crawler = crawler
+        self.ocr = ocr
         self.stats = crawler.stats
         self.holder = holder
         self.coverage = CoverageRecorder.of(crawler)   # reports found, per listed item, for the column coverage
@@ -91,7 +102,7 @@ class ParsePipeline:
         if not settings.getbool("PARSE_ENABLED") or not settings.getbool("ARCHIVE_ENABLED"):
             raise NotConfigured("parsing needs PARSE_ENABLED and the archive")
         return cls(crawler, CrawlArchive.of(crawler), settings.getint("PARSE_WORKERS"),
-                   settings.getfloat("PARSE_TIMEOUT"))
+                   settings.getfloat("PARSE_TIMEOUT"), ocr_options(settings))
 
     @property
     def agencies(self) -> list[Agency]:
@@ -165,7 +176,8 @@ class ParsePipeline:
             await self._pool_started()
             pool = self._pool
             try:
-                return await asyncio.wait_for(asyncio.wrap_future(pool.submit(parse_in_worker, item.body, context)),
+                future = pool.submit(parse_in_worker, item.body, context, self.ocr)
+                return await asyncio.wait_for(asyncio.wrap_future(future),
                                               self.timeout)
             except asyncio.TimeoutError:
                 self.stats.inc_value("parse/timeout")

@@ -110,6 +110,9 @@ DISCOVERY_JS_STEP_TIMEOUT = 15.0      # seconds a paging step in the browser may
 PARSE_ENABLED = True
 PARSE_WORKERS = 2                     # processes: parsing a PDF is CPU-bound and must not stall the reactor
 PARSE_TIMEOUT = 120.0                 # seconds per document; a parse past it is killed and recorded as an error
+PARSE_OCR = True                      # read scanned PDF pages and images by OCR (parsers.formats.ocr)
+PARSE_OCR_TIME_BUDGET = 60.0          # seconds of OCR per document: no page is started after it (< PARSE_TIMEOUT)
+PARSE_OCR_MAX_PAGES = 30              # scanned pages read per document
 
 PROGRESS_INTERVAL = 1.0               # seconds between progress reports of crawler.run
 PROGRESS_SINK = None                  # set by crawler.run: a callable that receives ("progress", CrawlProgress)

@@ -26,6 +26,12 @@ KIND_LABELS = {
     "summary_of_many": "多个机关的汇总（非本机关报告）",
     "other": "其他页面（非报告）",
 }
+TEXT_SOURCE_LABELS = {
+    "document": "文档自身文字",
+    "ocr": "OCR 识别（扫描件）",
+    "document+ocr": "文档文字，扫描页由 OCR 识别",
+}
+
 FORMAT_LABELS = {
     "2021": "2021年版格式（国办公开办函〔2021〕30号）",
     "2019": "2019年版格式（国办公开办函〔2019〕60号）",

@@ -5,10 +5,10 @@ No network, no database, no clock: callers pass "as of" dates explicitly.
 from parsers.record import FetchContext, ReportRecord
 
 
-def parse_document(data: bytes, context: FetchContext | None = None) -> ReportRecord:
+def parse_document(data: bytes, context: FetchContext | None = None, **options) -> ReportRecord:
     from parsers.document import parse_document as _parse
 
-    return _parse(data, context)
+    return _parse(data, context, **options)
 
 
 __all__ = ["FetchContext", "ReportRecord", "parse_document"]

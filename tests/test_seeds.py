@@ -115,7 +115,7 @@ def test_html_publication_date_comes_from_meta_with_its_source():
     assert raw == "2023-01-30 10:20"
 
 
-def _seed001_with_one_number_changed():
+def seed001_with_one_number_changed():
     """予以公开/自然人 2 -> 3 in the real table-3 grid of seed 001."""
     doc = load_seed("001")
     index = next(i for i, table in enumerate(doc.tables) if "予以公开" in str(table_grid(table)))
@@ -136,7 +136,7 @@ CHANGED = {
 
 @pytest.mark.parametrize("variant", list(CHANGED))
 def test_one_changed_number_breaks_exactly_its_rules_in_every_format(variant):
-    data, context = CHANGED[variant](_seed001_with_one_number_changed())
+    data, context = CHANGED[variant](seed001_with_one_number_changed())
     record = parse_document(data, context)
     assert record.is_report
     errors = sorted(record.consistency_errors, key=lambda e: e.rule)

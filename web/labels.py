@@ -5,11 +5,11 @@ Names other modules already define are imported from there, so the web, the CLI 
 from __future__ import annotations
 
 from monitor.labels import (FIELD_LABELS, FLAG_LABELS, FORMAT_LABELS, KIND_LABELS, LEVEL_LABELS, SOURCE_NAMES,
-                            STATUS_LABELS)
+                            STATUS_LABELS, TEXT_SOURCE_LABELS)
 
 __all__ = ["FIELD_LABELS", "FLAG_LABELS", "LEVEL_LABELS", "STATUS_LABELS", "RECORD_TYPE_NAMES", "RUN_STATUS_NAMES",
            "FETCH_ERROR_NAMES", "RULE_NAMES", "TABLE_NAMES", "status_label", "level_label", "source_label",
-           "kind_label", "format_label", "flag_label", "rule_label", "error_kind_label", "record_type_label",
+           "kind_label", "format_label", "text_source_label", "flag_label", "rule_label", "error_kind_label", "record_type_label",
            "run_status_label"]
 
 RECORD_TYPE_NAMES = {"response": "响应", "revisit": "重复内容（revisit）", "resource": "资源"}
@@ -73,6 +73,10 @@ def kind_label(kind: str | None) -> str:
 
 def format_label(fmt: str | None) -> str:
     return _named(FORMAT_LABELS, fmt)
+
+
+def text_source_label(source: str | None) -> str:
+    return _named(TEXT_SOURCE_LABELS, source)
 
 
 def flag_label(flag: str | None) -> str:

@@ -12,7 +12,8 @@ from parsers import tables as standard
 from storage.catalog import queries
 from storage.catalog.models import Agency, Report, Verdict
 from web.context import NotFound, WebContext, catalog_id
-from web.labels import TABLE_NAMES, rule_label, source_label, status_label
+from web.labels import (TABLE_NAMES, format_label, kind_label, rule_label, source_label, status_label,
+                        text_source_label)
 from web.summaries import capture_summary, iso, report_summary
 
 _WHERE = re.compile(r"^(?:正文 vs )?(表三|表四|统计表) (.+)$")
@@ -28,6 +29,7 @@ def report_data(ctx: WebContext, report_id: int) -> dict[str, Any]:
         captures = queries.captures_of_url(session, report.url)
         verdicts = list(session.scalars(select(Verdict).where(Verdict.report_id == report.id)
                                         .order_by(Verdict.report_year)))
+        history = [_earlier_parse(row) for row in reversed(queries.report_history(session, report.id))]
     record = report.record_json if isinstance(report.record_json, Mapping) else {}
     errors = [error for error in record.get("consistency_errors") or [] if isinstance(error, Mapping)]
     broken = broken_cells(errors)
@@ -39,6 +41,8 @@ def report_data(ctx: WebContext, report_id: int) -> dict[str, Any]:
             "agency_source": record.get("agency_source"), "level": record.get("level"),
             "format_reason": record.get("format_reason"), "date_reason": record.get("date_reason"),
             "source_format": record.get("source_format"), "encoding": record.get("encoding"),
+            "text_source": record.get("text_source") or "document",
+            "text_source_label": text_source_label(record.get("text_source") or "document"),
             "warnings": list(record.get("warnings") or []), "catalog_fields": dict(record.get("catalog_fields") or {}),
             "attachments": [link for link in record.get("attachments") or [] if isinstance(link, Mapping)],
         },
@@ -49,11 +53,24 @@ def report_data(ctx: WebContext, report_id: int) -> dict[str, Any]:
         "consistency_errors": [{**error, "rule_label": rule_label(error.get("rule"))} for error in errors],
         "template": record.get("template") if isinstance(record.get("template"), Mapping) else {},
         "text": report.text,
+        "parser_version": report.parser_version, "parsed_at": iso(report.parsed_at),
+        "history": history,
         "captures": [capture_summary(capture) for capture in captures],
         "verdicts": [{"report_year": verdict.report_year, "status": verdict.status,
                       "label": status_label(verdict.status, verdict.days_late), "deadline": iso(verdict.deadline),
                       "legal_basis": verdict.legal_basis, "agency_id": verdict.agency_id} for verdict in verdicts],
     }
+
+
+def _earlier_parse(row) -> dict[str, Any]:
+    """What an older parser said about this document (kept by ``xxgk reparse`` when a newer one differed)."""
+    record = row.record_json if isinstance(row.record_json, Mapping) else {}
+    return {"parser_version": row.parser_version, "parsed_at": iso(row.parsed_at), "replaced_at": iso(row.replaced_at),
+            "agency_id": row.agency_id, "kind_label": kind_label(record.get("kind")),
+            "is_report": bool(record.get("is_report")), "report_year": record.get("report_year"),
+            "agency": record.get("agency"), "format_label": format_label(record.get("format")),
+            "publication_date": record.get("publication_date"), "date_source_label": source_label(record.get("date_source")),
+            "consistency_errors": len(record.get("consistency_errors") or [])}
 
 
 def _date_evidence(item: Mapping, chosen_date, chosen_source: str | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import time
 
 from parsers.formats.errors import DocumentError
 from parsers.formats.grids import make_grid
+from parsers.formats.ocr import OCR_OFF, OcrOptions, OcrUnavailable, ocr_pdf_pages
 from parsers.formats.titles import guess_title
 from parsers.formats.textnorm import compact_title
 from parsers.record import ExtractedDocument, FetchContext, Grid
@@ -26,8 +27,9 @@ _END_MARKER_WINDOW = 2048
 
 
 def read_pdf(data: bytes, context: FetchContext, *, max_pages: int = MAX_PAGES,
-             time_budget: float = TIME_BUDGET) -> ExtractedDocument:
-    """Read a PDF; a scan without a text layer comes back with ``needs_ocr`` set, not as an error.
+             time_budget: float = TIME_BUDGET, ocr: OcrOptions = OCR_OFF) -> ExtractedDocument:
+    """Read a PDF; pages without a text layer are read by OCR when ``ocr`` allows, else a scan comes back
+    with ``needs_ocr`` set, not as an error.
 
     At most ``max_pages`` pages are read, and no new page is started after ``time_budget`` seconds.
     """
@@ -35,14 +37,14 @@ def read_pdf(data: bytes, context: FetchContext, *, max_pages: int = MAX_PAGES,
         import pdfplumber
 
         with pdfplumber.open(io.BytesIO(data)) as pdf:
-            return _read_open_pdf(pdf, data, max_pages, time_budget)
+            return _read_open_pdf(pdf, data, max_pages, time_budget, ocr)
     except DocumentError:
         raise
     except Exception as exc:  # pdfminer raises many unrelated types for the many ways a PDF can be broken
         raise DocumentError(_damage_message(data, exc), format="pdf") from exc
 
 
-def _read_open_pdf(pdf, data: bytes, max_pages: int, time_budget: float) -> ExtractedDocument:
+def _read_open_pdf(pdf, data: bytes, max_pages: int, time_budget: float, ocr: OcrOptions) -> ExtractedDocument:
     doc = ExtractedDocument(format="pdf", doc_metadata=pdf_metadata(pdf))
     page_count = len(pdf.pages)
     if page_count == 0:
@@ -66,15 +68,42 @@ def _read_open_pdf(pdf, data: bytes, max_pages: int, time_budget: float) -> Extr
         doc.grids.extend(_page_grids(page))
         page.close()  # frees the page's cached layout objects: long PDFs stay within memory
 
-    doc.text = "\n".join(text for text in page_texts if text)
     pages_read = len(page_texts)
-    if len(re.sub(r"\s", "", doc.text)) < _MIN_CHARS_PER_PAGE * pages_read:
+    scanned = len(re.sub(r"\s", "", "".join(page_texts))) < _MIN_CHARS_PER_PAGE * pages_read
+    unread = list(range(1, pages_read + 1)) if scanned else empty_pages
+    if unread and ocr.enabled:
+        _read_by_ocr(doc, data, page_texts, unread, ocr, scanned)
+    elif scanned:
         doc.needs_ocr = True
         doc.warnings.append("PDF 没有文字层（扫描件），需要 OCR")
     elif empty_pages:
         doc.warnings.append(f"第 {', '.join(map(str, empty_pages))} 页没有文字层，可能是扫描页")
+    doc.text = "\n".join(text for text in page_texts if text)
     doc.title = guess_title(doc.text) or _metadata_title(doc.doc_metadata)
     return doc
+
+
+def _read_by_ocr(doc: ExtractedDocument, data: bytes, page_texts: list[str], unread: list[int],
+                 ocr: OcrOptions, scanned: bool) -> None:
+    """Put the OCR text of the ``unread`` pages in their places; what OCR could not do is said, not hidden."""
+    try:
+        result = ocr_pdf_pages(data, unread, ocr)
+    except OcrUnavailable as exc:
+        doc.needs_ocr = scanned
+        doc.warnings.append(str(exc))
+        return
+    for number, text in zip(unread, result.pages):
+        page_texts[number - 1] = text
+    doc.grids.extend(result.grids)
+    doc.warnings.extend(result.warnings)
+    read = unread[: len(result.pages)]
+    if not any(re.sub(r"\s", "", text) for text in result.pages):
+        doc.needs_ocr = scanned
+        doc.warnings.append("扫描页经 OCR 未识别出文字")
+        return
+    doc.text_source = "ocr" if scanned else "document+ocr"
+    pages = "全部页面" if scanned and not result.skipped else f"第 {', '.join(map(str, read))} 页"
+    doc.warnings.append(f"{pages}没有文字层，文字由 OCR 识别（{result.seconds:.1f} 秒），可能有误字")
 
 
 def pdf_metadata(pdf) -> dict[str, str]:
