@@ -1,7 +1,11 @@
 """Accuracy of the parser on real pages: every item of ``tests/realworld/`` through ``parse_document``, each field
 compared with the truth written by reading the document (``tests/realworld/truth.jsonl``).
 
-Run: .venv/bin/python benchmarks/realworld.py [--json] [--no-misses]
+Run: .venv/bin/python benchmarks/realworld.py [--json] [--no-misses] [--via VIA] [--items GLOB]
+     [--truth FILE [--items-dir DIR]]
+
+``--via`` / ``--items`` score a subset (e.g. ``--via github-file``: the whole documents alone, the held-out
+measurement); ``--truth`` scores another truth file, its items beside it in ``items/`` unless ``--items-dir`` says.
 
 Report-or-not is scored over every item; report year, agency, level, format, signing date and publication date over
 the reports whose truth gives that field (a field the document does not show is left out of the truth, not counted
@@ -10,6 +14,7 @@ as a miss). Targets are those of the issue (#9).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import re
 import sys
@@ -135,8 +140,20 @@ def score(rows: list[dict[str, Any]], items: Path = ITEMS) -> Result:
     return result
 
 
-def measure(truth: Path = TRUTH, items: Path = ITEMS) -> Result:
-    return score(load_truth(truth), items)
+def select(rows: list[dict[str, Any]], via: list[str] | None = None,
+           files: list[str] | None = None) -> list[dict[str, Any]]:
+    """The rows whose ``via`` is one of ``via`` and whose file name matches one of the ``files`` globs."""
+    if via:
+        rows = [row for row in rows if row.get("via") in via]
+    if files:
+        rows = [row for row in rows if any(fnmatch.fnmatch(row["file"], pattern) for pattern in files)]
+    return rows
+
+
+def measure(truth: Path = TRUTH, items: Path | None = None, via: list[str] | None = None,
+            files: list[str] | None = None) -> Result:
+    items = items if items is not None else truth.parent / "items"
+    return score(select(load_truth(truth), via, files), items)
 
 
 def _percent(value: float | None) -> str:
@@ -173,8 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--no-misses", action="store_true", help="only the accuracy table")
+    parser.add_argument("--via", action="append", metavar="VIA",
+                        help="only items retrieved this way (pages-excerpt, github-file); repeatable")
+    parser.add_argument("--items", action="append", metavar="GLOB", help="only items whose file matches; repeatable")
+    parser.add_argument("--truth", type=Path, default=TRUTH, help="truth file (default: the corpus')")
+    parser.add_argument("--items-dir", type=Path, help="where the truth file's items are (default: items/ beside it)")
     args = parser.parse_args(argv)
-    result = measure()
+    result = measure(args.truth, args.items_dir, args.via, args.items)
+    if not result.items:
+        parser.error("no item matches")
     if args.json:
         print(json.dumps(to_json(result), ensure_ascii=False, indent=2, default=str))
     else:
