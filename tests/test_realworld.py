@@ -5,6 +5,7 @@ improves; never lower one to make a change pass.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import re
 import sys
@@ -81,12 +82,38 @@ def test_truth_row_is_complete_and_well_formed(row):
     assert (ITEMS / row["file"]).read_bytes().strip(), "empty item"
 
 
+# what the benchmark tells the parser a file is, by its extension (a crawler has the server's Content-Type)
+CONTENT_TYPES = {
+    ".txt": "text/plain",
+    ".html": "text/html",
+    ".pdf": "application/pdf",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+def _git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[row["file"] for row in ROWS])
 def test_every_item_has_provenance(row):
     assert re.match(r"https?://\S+$", row["source"]), row["source"]
-    assert row["via"] in ("pages-excerpt",)
+    assert row["via"] in ("pages-excerpt", "github-file")
     assert row["retrieved"]
-    assert row["content_type"] == "text/plain"
+    assert row["content_type"] == CONTENT_TYPES[Path(row["file"]).suffix]
+    if row["via"] == "pages-excerpt":
+        assert row["content_type"] == "text/plain"
+
+
+@pytest.mark.parametrize("row", [row for row in ROWS if row["via"] == "github-file"],
+                         ids=[row["file"] for row in ROWS if row["via"] == "github-file"])
+def test_whole_file_is_the_repository_blob_byte_for_byte(row):
+    """A github-file item is the file as committed in its repository: its bytes hash to the recorded blob id."""
+    assert re.fullmatch(r"[\w.-]+/[\w.-]+", row["repo"]) and row["path"]
+    assert re.fullmatch(r"[0-9a-f]{40}", row["commit"])
+    assert row["source"] == f"https://github.com/{row['repo']}/blob/{row['commit']}/{row['path']}"
+    assert _git_blob_id((ITEMS / row["file"]).read_bytes()) == row["blob"]
 
 
 def test_readme_documents_the_provenance():
