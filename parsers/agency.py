@@ -99,7 +99,8 @@ def looks_like_agency(name: str) -> bool:
     inner = _BRACKETED.sub("", text[:-1]) + text[-1]
     if _NAME_PUNCTUATION.search(inner) or text[0] in "(（":
         return False
-    if re.search(r"\d", text) or any(word in text for word in ("报告", "总结", "公开工作", "通知", "年报")):
+    # words of a document's parts, never of a name: "…部门决算目录第一部(分)" on a PDF's contents page
+    if re.search(r"\d", text) or any(word in text for word in ("报告", "总结", "公开工作", "通知", "年报", "目录", "部分")):
         return False
     if _NOT_IN_A_NAME.search(text):
         return False
@@ -288,7 +289,7 @@ def _subject(body: str) -> str | None:
             return place_government(rest[: cut.start()])
         name = _leading_name(rest)
         if name and "公开" not in name:  # "主动公开政府…" is the work, not the body doing it
-            return name
+            return normalise_agency(name)  # a name wrapped across PDF lines comes out whole, as the other finders give it
     return None
 
 

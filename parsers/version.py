@@ -6,4 +6,4 @@ date, and each report row says which version produced it.
 """
 from __future__ import annotations
 
-PARSER_VERSION = "2026.11.29.2"  # .2: scanned pages read by OCR (text_source)
+PARSER_VERSION = "2026.11.29.3"  # .2: scanned pages read by OCR (text_source); .3: no agency from a contents page, wrapped names whole

@@ -539,3 +539,16 @@ def test_report_year_from_the_addresss_report_folder():
     # no year in the text (本年度 only): the column folder nb2024 of its address says it
     url = "https://www.gzhezhang.gov.cn/zwgk/zfxxgkzl/zfxxgknb/nb2024/202501/t20250121_86658880.html"
     assert classify_real("r118", url).report_year == 2024
+
+
+def test_a_subject_name_wrapped_across_pdf_lines_comes_out_whole():
+    from parsers.agency import agency_mentioned_in_body
+    assert agency_mentioned_in_body("2023年，洪泽区人民\n政府坚持以习近平新时代中国特色社会主义思想为指导") == (
+        "洪泽区人民政府", "正文主语")
+
+
+def test_a_contents_page_names_no_agency():
+    # the cover and contents of a real 部门决算 PDF (staged held-out l902): "2024 年度" then 目录, 第一部分 …
+    from parsers.agency import agency_mentioned_in_body
+    cover = "上海市普陀区规划和自然\n资源局\n2024 年度部门决算\n目\n录\n第一部分 上海市普陀区规划和自然资源局概况\n一、主要职能"
+    assert agency_mentioned_in_body(cover) is None
