@@ -46,6 +46,9 @@ TARGETS = {
     "publication_date": 0.98,
 }
 FIELDS = tuple(TARGETS)
+# A whole file's truth says null for a date it does not show; an excerpt's null may only mean "not reached".
+WHOLE_FILE_VIAS = ("github-file",)
+WHOLE_FILE_NULLS = ("signing_date", "publication_date")
 
 
 @dataclass
@@ -71,6 +74,8 @@ class FieldScore:
 class Result:
     scores: dict[str, FieldScore]
     misses: list[Miss] = field(default_factory=list)
+    # dates the parser gives where a whole document (not an excerpt) shows none: not scored, listed
+    unshown: list[Miss] = field(default_factory=list)
     items: int = 0
     reports: int = 0
     seconds: float = 0.0
@@ -128,6 +133,9 @@ def score(rows: list[dict[str, Any]], items: Path = ITEMS) -> Result:
         for name in FIELDS[1:]:
             expected = row.get(name)
             if expected in (None, ""):
+                if name in WHOLE_FILE_NULLS and row.get("via") in WHOLE_FILE_VIAS and getattr(record, name):
+                    source = record.date_source if name == "publication_date" else "signing"
+                    result.unshown.append(Miss(row["file"], name, None, f"{_value(record, name)} ({source})"))
                 continue
             got = _value(record, name)
             ok = _agency_ok(row, got) if name == "agency" else str(got) == str(expected)
@@ -169,6 +177,9 @@ def render(result: Result, misses: bool = True) -> str:
         verdict = "" if s.accuracy is None else ("ok" if s.accuracy >= TARGETS[name] else "BELOW TARGET")
         lines.append(f"{name:<18}{_percent(s.accuracy):>9}{s.correct:>9}{s.total:>5}"
                      f"{TARGETS[name] * 100:>7.0f}%  {verdict}")
+    if result.unshown:
+        lines += ["", f"dates given where the whole document shows none ({len(result.unshown)}, not scored):"]
+        lines += [f"{m.file:<42}{m.field:<18}{m.got}" for m in result.unshown]
     if misses and result.misses:
         lines += ["", f"misses ({len(result.misses)}):", f"{'file':<42}{'field':<18}{'expected':<28}got"]
         for miss in sorted(result.misses, key=lambda m: (FIELDS.index(m.field), m.file)):
@@ -183,6 +194,7 @@ def to_json(result: Result) -> dict[str, Any]:
         "fields": {name: {"accuracy": s.accuracy, "correct": s.correct, "total": s.total, "target": TARGETS[name]}
                    for name, s in result.scores.items()},
         "misses": [m.__dict__ for m in result.misses],
+        "unshown_dates": [m.__dict__ for m in result.unshown],
     }
 
 
