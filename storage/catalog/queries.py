@@ -249,6 +249,11 @@ def capture_row(connection, capture_id: int):
     return connection.execute(select(CAPTURES).where(CAPTURES.c.id == capture_id)).first()
 
 
+def capture_id_of_record(connection, record_id: str) -> int | None:
+    """The id of the capture whose WARC-Record-ID is ``record_id`` (unique), or None."""
+    return connection.execute(select(CAPTURES.c.id).where(CAPTURES.c.record_id == record_id)).scalar()
+
+
 def capture_by_record_id(session: Session, record_id: str) -> Capture | None:
     return session.scalars(select(Capture).where(Capture.record_id == record_id)).first()
 
