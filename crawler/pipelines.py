@@ -12,6 +12,9 @@ Unchanged documents (a 304, or a payload identical to the URL's previous capture
 new report row: the report row of the capture holding the payload stands, and the new revisit capture moves the
 URL's ``last_seen`` (``storage.catalog.queries.last_seen``). Only when that capture has no report yet (an earlier
 run died before parsing it) is the document parsed, and the row tied to the new capture.
+
+A candidate names its capture by WARC-Record-ID: the capture's index row comes with its group commit
+(``storage.archive``), which parsing usually outlasts; the report row, which references it, waits for it.
 """
 from __future__ import annotations
 
@@ -132,7 +135,10 @@ class ParsePipeline:
         catalog = self.holder.archive.catalog
         try:
             if item.unchanged:
-                known = await self.holder.read(existing_report, catalog, item.payload_capture_id)
+                known = None
+                payload_capture = await self.holder.capture_id(item.payload_record_id)
+                if payload_capture is not None:
+                    known = await self.holder.read(existing_report, catalog, payload_capture)
                 if known is not None:
                     self.stats.inc_value("parse/unchanged")
                     if known[1]:
@@ -141,7 +147,10 @@ class ParsePipeline:
                     return item
             record = await self._parse(item)
             agency_id = attribute(record, item.agency_id, self.agencies)
-            await self.holder.call(store_report, catalog, item.capture_id, record, agency_id, item.url)
+            capture_id = await self.holder.capture_id(item.capture_record_id)
+            if capture_id is None:
+                raise LookupError(f"its capture {item.capture_record_id} is not in the catalog")
+            await self.holder.call(store_report, catalog, capture_id, record, agency_id, item.url)
         except (ArchiveError, LookupError, ValueError) as exc:
             log.error("could not store the parse of %s: %s", item.url, exc)
             self.stats.inc_value("parse/store_failed")
