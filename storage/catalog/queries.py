@@ -415,12 +415,24 @@ def _iso_date(value: Any) -> date | None:
         return None
 
 
+def report_text(report: Report) -> str:
+    """The main text of a parsed document. It is stored once, in ``reports.text`` (where full-text search reads
+    it); ``record_json`` holds the rest of the record (migration 0008)."""
+    return report.text or ""
+
+
+def report_record(report: Report) -> dict[str, Any]:
+    """The whole record as the parsers gave it (``ReportRecord.to_json()``): ``record_json`` with its text."""
+    return {**(report.record_json or {}), "text": report_text(report)}
+
+
 def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str | None = None,
                url: str | None = None, parsed_at: datetime | None = None,
                parser_version: str | None = PARSER_VERSION) -> Report:
-    """Store (or replace) the parse of one capture: the searchable fields plus the full ``to_json()``, and the
-    version of the parsers that produced it (default: these parsers). A replaced record that differs from the new
-    one (or was attributed to another agency) is kept in ``report_history``."""
+    """Store (or replace) the parse of one capture: the searchable fields, the text (``reports.text``) and the rest
+    of ``to_json()`` (``record_json``), and the version of the parsers that produced it (default: these parsers).
+    A replaced record that differs from the new one (or was attributed to another agency) is kept whole, text
+    included, in ``report_history``."""
     capture = session.get(Capture, capture_id)
     if capture is None:
         raise LookupError(f"no capture {capture_id} in the catalog")
@@ -429,12 +441,13 @@ def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str
         raise LookupError(f"unknown agency {agency_id!r}: upsert it into the registry first")
     # as the JSON column gives it back (tuples become lists), so an identical re-parse compares equal
     data = json.loads(json.dumps(_record_json(record), ensure_ascii=False, default=str))
+    text = data.pop("text", None) or ""
     report = session.scalars(select(Report).where(Report.capture_id == capture_id)).first()
     if report is None:
         report = Report(capture_id=capture_id)
         session.add(report)
-    elif report.record_json != data or report.agency_id != agency_id:
-        session.add(ReportHistory(report_id=report.id, agency_id=report.agency_id, record_json=report.record_json,
+    elif report.record_json != data or report_text(report) != text or report.agency_id != agency_id:
+        session.add(ReportHistory(report_id=report.id, agency_id=report.agency_id, record_json=report_record(report),
                                   parser_version=report.parser_version, parsed_at=report.parsed_at,
                                   replaced_at=utcnow()))
     report.agency_id = agency_id
@@ -450,7 +463,7 @@ def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str
     report.needs_ocr = bool(data.get("needs_ocr"))
     report.error = data.get("error")
     report.record_json = data
-    report.text = data.get("text") or ""
+    report.text = text
     report.parsed_at = parsed_at or utcnow()
     report.parser_version = parser_version
     session.flush()
