@@ -32,7 +32,9 @@ return a :class:`PendingCapture`; the captures staged so far are committed toget
 then one catalog transaction with all their rows — when ``commit_records`` of them wait, when ``commit_ms`` passed
 since the first of them (a timer thread, so rows appear without further traffic), and before anything else that
 must be durable at once: ``commit()``, a fetch error, a coverage row, a roll, ``close`` and ``finish``. Each
-pending capture's ``future`` then gives its :class:`CaptureRef`. Lookups see the pending captures too: a revisit
+pending capture's ``future`` then gives its :class:`CaptureRef`, or the :class:`ArchiveError` that kept it out of
+the index (a batch whose fsync fails is cut from the segment; one whose rows fail is indexed when its segment
+closes). Lookups see the pending captures too: a revisit
 or a 304 of a URL staged a moment before refers to it, and ``validators`` offers its ETag. ``record_fetch`` and
 ``record_resource`` are the staging call plus a commit: they return once the capture is durable and indexed, for
 callers that need its row at once. A process killed while captures wait loses no bytes the kernel got; the next
@@ -158,13 +160,13 @@ class PendingCapture:
         """Wait for the group commit; raises the ArchiveError that kept the capture from the index."""
         return self.future.result(timeout)
 
-    def _insert(self, session: Session) -> None:
-        fields = self._fields
-        if self._original is not None:
-            if self._original._capture_id is None:
-                raise ArchiveError(f"the original of the revisit {self.record_id} was not indexed")
-            fields = {**fields, "refers_to_capture_id": self._original._capture_id}
-        self._capture_id = queries.insert_capture(session, **fields)
+    def _row(self) -> dict:
+        """The index row; a revisit of a capture of the same batch names its original's id, given by then."""
+        if self._original is None:
+            return self._fields
+        if self._original._capture_id is None:
+            raise ArchiveError(f"the original of the revisit {self.record_id} was not indexed")
+        return {**self._fields, "refers_to_capture_id": self._original._capture_id}
 
     def _resolve(self) -> None:
         self.future.set_result(CaptureRef(
@@ -582,8 +584,7 @@ class Archive:
                 return
             try:
                 with self.catalog.session() as session:
-                    for entry in batch:
-                        entry._insert(session)
+                    self._insert(session, batch)
             except Exception as exc:  # noqa: BLE001 - every waiting capture hears why
                 self._unindexed = True
                 for entry in captures:
@@ -606,6 +607,28 @@ class Archive:
                         if not same_url:
                             del self._staged_urls[entry.url]
 
+    @staticmethod
+    def _insert(session: Session, batch: list) -> None:
+        """The batch's rows in order: runs of captures in one multi-row statement each, cut before a revisit whose
+        original is in the same run (it needs that id) and at each note's row."""
+        run: list[PendingCapture] = []
+
+        def flush() -> None:
+            for entry, capture_id in zip(run, queries.insert_captures(session, [entry._row() for entry in run])):
+                entry._capture_id = capture_id
+            run.clear()
+
+        for entry in batch:
+            if isinstance(entry, PendingCapture) and (entry._original is None or entry._original not in run):
+                run.append(entry)
+                continue
+            flush()
+            if isinstance(entry, PendingCapture):
+                run.append(entry)
+            else:
+                entry._insert(session)
+        flush()
+
     def _fail(self, batch: list, error: ArchiveError) -> None:
         log.error("%s", error)
         for entry in batch:
@@ -627,7 +650,10 @@ class Archive:
                 if left > 0:
                     self._due.wait(left)
                     continue
-                self._commit()
+                try:
+                    self._commit()
+                except Exception:  # noqa: BLE001 - the timer must outlive a bad batch, or rows would stop coming
+                    log.exception("the timed group commit of %s failed", self.run_id)
 
     # -- reading
 

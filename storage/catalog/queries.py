@@ -244,6 +244,14 @@ def insert_capture(connection, **fields: Any) -> int:
     return connection.execute(statement).scalar_one()
 
 
+def insert_captures(connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """:func:`insert_capture` for many rows in one statement (a group commit's batch); their ids, in order."""
+    if not rows:
+        return []
+    statement = insert(CAPTURES).returning(CAPTURES.c.id, sort_by_parameter_order=True)
+    return list(connection.execute(statement, [_capture_values(**row) for row in rows]).scalars())
+
+
 def capture_row(connection, capture_id: int):
     """The capture's columns as a Row (``row.url``, ``row.offset``, …), or None."""
     return connection.execute(select(CAPTURES).where(CAPTURES.c.id == capture_id)).first()
@@ -478,6 +486,12 @@ def report_history(session: Session, report_id: int) -> list[ReportHistory]:
 
 def report_by_capture(session: Session, capture_id: int) -> Report | None:
     return session.scalars(select(Report).where(Report.capture_id == capture_id)).first()
+
+
+def report_by_capture_record(session: Session, record_id: str) -> Report | None:
+    """The report of the capture whose WARC-Record-ID is ``record_id`` (None also while it has no row)."""
+    return session.scalars(select(Report).join(Capture, Capture.id == Report.capture_id)
+                           .where(Capture.record_id == record_id)).first()
 
 
 def reports_of_agency(session: Session, agency_id: str, *, report_year: int | None = None,
