@@ -63,10 +63,10 @@ def attribute(record: ReportRecord, column_agency_id: str | None, agencies: Iter
     return column_agency_id
 
 
-def existing_report(catalog: Catalog, capture_id: int) -> tuple[int, bool, str | None] | None:
-    """(report id, is_report, agency id) of the report row already tied to ``capture_id``."""
+def existing_report(catalog: Catalog, record_id: str) -> tuple[int, bool, str | None] | None:
+    """(report id, is_report, agency id) of the report row already tied to the capture ``record_id`` names."""
     with catalog.reading() as session:
-        report = queries.report_by_capture(session, capture_id)
+        report = queries.report_by_capture_record(session, record_id)
         return (report.id, report.is_report, report.agency_id) if report is not None else None
 
 
@@ -135,10 +135,9 @@ class ParsePipeline:
         catalog = self.holder.archive.catalog
         try:
             if item.unchanged:
-                known = None
-                payload_capture = await self.holder.capture_id(item.payload_record_id)
-                if payload_capture is not None:
-                    known = await self.holder.read(existing_report, catalog, payload_capture)
+                # an original still waiting for its row has no report yet: parsed below, as one an earlier run
+                # left unparsed
+                known = await self.holder.read(existing_report, catalog, item.payload_record_id)
                 if known is not None:
                     self.stats.inc_value("parse/unchanged")
                     if known[1]:
