@@ -272,6 +272,7 @@ class Archive:
         self._closed = False
         # the group commit: what waits for the next fsync and transaction (under _lock) …
         self._batch: list[PendingCapture | _PendingRow] = []
+        self._batch_captures = 0
         self._unsynced_from: tuple[int, int] | None = None   # (offset, records) of the open segment where the
         # bytes not yet fsynced begin
         self._batch_since: float | None = None   # monotonic time the oldest waiting capture was staged
@@ -552,18 +553,18 @@ class Archive:
             if pending.record_type != "resource":
                 self._staged_urls.setdefault(pending.url, []).append(pending)
         self._batch.append(pending)
+        self._batch_captures += 1
         if self._batch_since is None:
             self._batch_since = time.monotonic()
             self._start_timer()
             self._due.notify()
-        waiting = sum(1 for entry in self._batch if isinstance(entry, PendingCapture))
-        if waiting >= self.commit_records or self.commit_ms <= 0:
+        if self._batch_captures >= self.commit_records or self.commit_ms <= 0:
             self._commit()
         self._roll_if_full()
 
     def _commit(self) -> None:
         """One fsync of the open segment, then one transaction for every row of the batch (under ``_lock``)."""
-        batch, self._batch = self._batch, []
+        batch, self._batch, self._batch_captures = self._batch, [], 0
         start, self._unsynced_from = self._unsynced_from, None
         self._batch_since = None
         if start is None:
