@@ -23,7 +23,7 @@ from urllib.parse import urldefrag
 
 from twisted.web.http import RESPONSES
 
-from crawler.middlewares import META_AGENCY, META_STATIC_CAPTURE, CrawlArchive
+from crawler.middlewares import META_AGENCY, META_STATIC_CAPTURE, OTHER_PROCESS_WAIT, CrawlArchive
 from parsers.discovery import is_same_site
 from storage.archive import ArchiveError
 
@@ -175,8 +175,8 @@ class PageWatch:
         if self.static_capture is not None:
             metadata["rendered_for_capture"] = self.static_capture
         try:
-            ref = await self.holder.call(
-                self.holder.archive.record_fetch, request.url, request.method,
+            staged = await self.holder.call(
+                self.holder.archive.stage_fetch, request.url, request.method,
                 [(header["name"], header["value"]) for header in request_headers if not header["name"].startswith(":")],
                 response.status, response.status_text or RESPONSES.get(response.status, b""),
                 _stored_headers(response_headers, len(payload)), payload,
@@ -188,17 +188,17 @@ class PageWatch:
             return
         # counted like Scrapy's own captures, so that a run's page count is every HTTP capture it made
         self.stats.inc_value(f"archive/status/{response.status}")
-        self.stats.inc_value(f"archive/{ref.record_type}")
+        self.stats.inc_value(f"archive/{staged.record_type}")
         self.stats.inc_value("archive/browser")
 
-    async def keep_dom(self, html: str, page_number: int) -> int | None:
+    async def keep_dom(self, html: str, page_number: int) -> str | None:
         """Archive what the page shows after a paging step, as the first render is (a resource record beside the
-        capture of the page as served); returns its capture id."""
+        capture of the page as served); returns its WARC-Record-ID."""
         if self.holder is None:
             return None
         try:
-            ref = await self.holder.call(
-                self.holder.archive.record_resource, f"urn:rendered-dom:{self.page_url}#page={page_number}",
+            staged = await self.holder.call(
+                self.holder.archive.stage_resource, f"urn:rendered-dom:{self.page_url}#page={page_number}",
                 html.encode("utf-8"), "text/html; charset=utf-8", agency_id=self.agency_id,
                 concurrent_to=self.static_capture, extra_metadata={"role": ROLE, "listing_page": page_number})
         except ArchiveError as exc:
@@ -206,7 +206,7 @@ class PageWatch:
             self.stats.inc_value("archive/write_failed")
             return None
         self.stats.inc_value("archive/resource")
-        return ref.id
+        return staged.record_id
 
 
 def _text(body: bytes | None) -> str | None:
@@ -249,8 +249,15 @@ class BrowserMiddleware:
     async def process_request(self, request):
         if not request.meta.get("playwright") or META_WATCH in request.meta:
             return None
+        static = None
+        if self.holder is not None:
+            try:  # the page as served may still wait for its group commit, or be another process's capture
+                static = await self.holder.capture_id(request.meta.get(META_STATIC_CAPTURE), now=True,
+                                                      wait=OTHER_PROCESS_WAIT)
+            except ArchiveError as exc:
+                log.warning("the render of %s names no capture of its page: %s", request.url, exc)
         watch = PageWatch(self.holder, self.stats, page_url=request.url, agency_id=request.meta.get(META_AGENCY),
-                          static_capture=request.meta.get(META_STATIC_CAPTURE))
+                          static_capture=static)
         request.meta[META_WATCH] = watch
         request.meta["playwright_page_init_callback"] = watch.attach
         return None

@@ -63,7 +63,7 @@ class ColumnRead:
     column_url: str
     found_by: str | None
     read_at: datetime | None = None
-    capture_id: int | None = None
+    capture_record_id: str | None = None   # the first page's capture, by WARC-Record-ID (its row may come later)
     pages: set[str] = field(default_factory=set)          # listing pages read by HTTP (static, JSON, frames)
     failed_pages: set[str] = field(default_factory=set)
     pagers: dict[int, set[str]] = field(default_factory=dict)   # stated total → digests of pages stating it
@@ -79,7 +79,7 @@ class ColumnRead:
     def merge(self, other: "ColumnRead") -> None:
         """Add what another process of the run read of the same column."""
         if other.read_at is not None and (self.read_at is None or other.read_at < self.read_at):
-            self.read_at, self.capture_id = other.read_at, other.capture_id
+            self.read_at, self.capture_record_id = other.read_at, other.capture_record_id
         self.found_by = self.found_by or other.found_by
         self.pages |= other.pages
         self.failed_pages |= other.failed_pages
@@ -188,7 +188,7 @@ class CoverageRecorder:
             read.rendered = True
             if read.read_at is None:  # rendered without a plain fetch before it: the render is the first read
                 read.read_at = datetime.now(timezone.utc)
-                read.capture_id = meta.get(META_STATIC_CAPTURE) or meta.get(META_CAPTURE)
+                read.capture_record_id = meta.get(META_STATIC_CAPTURE) or meta.get(META_CAPTURE)
             read.browser_views = max(read.browser_views, int(listing.get("pages_walked") or 1))
             read.browser_complete = read.browser_complete or bool(listing.get("complete"))
             read.script_errors += [str(error) for error in listing.get("script_errors") or ()]
@@ -197,7 +197,7 @@ class CoverageRecorder:
             return
         if url == column and read.read_at is None:
             read.read_at = datetime.now(timezone.utc)
-            read.capture_id = meta.get(META_CAPTURE)
+            read.capture_record_id = meta.get(META_CAPTURE)
         read.pages.add(url)
         content_type = (response.headers.get("Content-Type") or b"").lower()
         if content_type.startswith(_HTML_TYPES):
@@ -330,7 +330,7 @@ class CoverageRecorder:
         problem, detail = read.problem()
         return {
             "agency_id": agency_id, "column_url": read.column_url, "found_by": found_by,
-            "read_at": read.read_at or datetime.now(timezone.utc), "capture_id": read.capture_id,
+            "read_at": read.read_at or datetime.now(timezone.utc), "capture_record_id": read.capture_record_id,
             "pages_walked": read.pages_walked, "complete": read.complete, "rendered": read.rendered,
             "items_read": len(read.items), "dated_items": len(dates),
             "earliest_item": min(dates, default=None), "latest_item": max(dates, default=None),

@@ -21,6 +21,7 @@ WARC segments of their own. Every process also fetches. The keys of run R are ``
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import pickle
@@ -379,29 +380,51 @@ class FrontierScheduler(_scheduler_base()):
 
 
 class FrontierMiddleware:
-    """Spider middleware closest to the engine: a response's request is done once all it yielded is queued;
-    a request that ended in a fetch error is done when the error is recorded (its errback yields nothing)."""
+    """Spider middleware closest to the engine: a response's request is done once all it yielded is queued and
+    its capture is durable (its group commit done: a worker that dies before gets the request back); a request
+    that ended in a fetch error is done when the error is recorded (its errback yields nothing)."""
 
-    def __init__(self, frontier: Frontier):
+    def __init__(self, frontier: Frontier, holder=None):
         self.frontier = frontier
+        self.holder = holder            # crawler.middlewares.CrawlArchive, None without the archive
+        self._finishing: set = set()
 
     @classmethod
     def from_crawler(cls, crawler) -> "FrontierMiddleware":
         from scrapy.exceptions import NotConfigured
 
-        from crawler.middlewares import fetch_failed
+        from crawler.middlewares import CrawlArchive, fetch_failed
 
         frontier = Frontier.of(crawler)
         if frontier is None:
             raise NotConfigured("no FRONTIER_ROLE")
-        middleware = cls(frontier)
+        holder = CrawlArchive.of(crawler) if crawler.settings.getbool("ARCHIVE_ENABLED") else None
+        middleware = cls(frontier, holder)
         crawler.signals.connect(middleware.request_failed, signal=fetch_failed)
         return middleware
 
     async def process_spider_output(self, response, result):
+        from crawler.middlewares import META_CAPTURE
+
         async for output in result:
             yield output
-        self.frontier.finished(response.meta.get(META_TOKEN))
+        token = response.meta.get(META_TOKEN)
+        capture = response.meta.get(META_CAPTURE)
+        if self.holder is None or not token or self.holder.archive.staged(capture or "") is None:
+            self.frontier.finished(token)
+            return
+        # in the background: the response is done for Scrapy, only its frontier entry waits for the commit
+        task = asyncio.ensure_future(self._finish_when_durable(token, capture))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def _finish_when_durable(self, token: str, capture: str) -> None:
+        try:
+            await self.holder.committed(capture)
+        except Exception as exc:  # noqa: BLE001 - the failed commit is logged by the archive
+            log.debug("frontier entry %s finished without its capture indexed: %s", token, exc)
+        finally:
+            self.frontier.finished(token)
 
     def request_failed(self, request, **_) -> None:
         self.frontier.finished(request.meta.get(META_TOKEN))

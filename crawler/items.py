@@ -10,8 +10,8 @@ class ReportCandidate:
 
     url: str
     agency_id: str | None           # the registry agency whose report column (or page) linked it
-    capture_id: int                 # this fetch's capture (a revisit when unchanged)
-    payload_capture_id: int         # the capture holding the bytes: capture_id, or the original of a revisit
+    capture_record_id: str          # WARC-Record-ID of this fetch's capture (a revisit when unchanged)
+    payload_record_id: str          # of the capture holding the bytes: this one, or the original of a revisit
     body: bytes
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -23,4 +23,4 @@ class ReportCandidate:
     @property
     def unchanged(self) -> bool:
         """The archive already holds these exact bytes for this URL (a 304 or an identical payload)."""
-        return self.payload_capture_id != self.capture_id
+        return self.payload_record_id != self.capture_record_id

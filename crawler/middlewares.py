@@ -10,8 +10,15 @@ redirects: a final exception or a final 4xx/5xx is one ``fetch_errors`` row (``A
 
 ``CrawlArchive`` is the crawl's single ``storage.archive.Archive`` (opened on first use from the settings, finished
 on ``spider_closed`` with the Scrapy stats as the run's counts), shared with ``crawler.pipelines``. Archive and
-catalog writes go through its one writer thread, which keeps SQLite writes serial and fsyncs off the reactor; reads
-(validators, captures read back, report lookups) go through a small pool of reader threads beside it.
+catalog writes go through its one writer thread, which keeps fsyncs off the reactor; reads (validators, captures
+read back, report lookups) go through a small pool of reader threads beside it.
+
+Group commit: a response is staged (``Archive.stage_fetch``: its records written, not yet fsynced) and goes on to
+the spider at once; its index row follows with its batch (``ARCHIVE_COMMIT_RECORDS`` captures, or
+``ARCHIVE_COMMIT_MS`` after the first; the archive's timer thread commits those). Until then a capture is named by
+its WARC-Record-ID: request meta ``xxgk_capture_id`` and ``xxgk_payload_capture_id`` hold record ids, and whoever
+needs the catalog id awaits ``CrawlArchive.capture_id`` (the parse pipeline before it stores a report, a 304 before
+it reads its original back, a browser render before it names its page).
 """
 from __future__ import annotations
 
@@ -35,7 +42,7 @@ from twisted.internet import error as twisted_errors
 from twisted.internet.defer import Deferred
 from twisted.web.http import RESPONSES
 
-from storage.archive import Archive, ArchiveError, CaptureRef
+from storage.archive import Archive, ArchiveError, PendingCapture
 from storage.config import Config
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,7 @@ META_AGENCY = "agency_id"
 META_ROLE = "xxgk_role"                  # home | column | json | item | attachment
 META_LISTING_TITLE = "listing_title"
 META_LISTING_DATE = "listing_date"
+# Captures are named by their WARC-Record-ID (a string: it pickles, and it exists before the index row does).
 META_CAPTURE = "xxgk_capture_id"         # the capture of this response (a revisit for a 304)
 META_PAYLOAD_CAPTURE = "xxgk_payload_capture_id"   # the capture that holds the payload bytes
 META_NOT_MODIFIED = "xxgk_not_modified"
@@ -60,6 +68,9 @@ _META_UNCONDITIONAL = "xxgk_unconditional"   # asked again without validators: t
 fetch_failed = object()
 
 _CONDITIONAL_HEADERS = ("If-None-Match", "If-Modified-Since")
+# How long a render waits for the row of its page when another process of a shared run fetched the page: that
+# process commits within ARCHIVE_COMMIT_MS, unless it died (then the render is kept without naming its page).
+OTHER_PROCESS_WAIT = 10.0
 # What a 304 may update on the stored response (RFC 9111 §4.3.4); the body's own framing stays the original's.
 _NOT_MODIFIED_KEEPS = {b"content-length", b"content-type", b"content-encoding", b"transfer-encoding"}
 
@@ -90,7 +101,9 @@ class CrawlArchive:
         joins = settings.get("FRONTIER_ROLE") == "worker"
         archive = Archive.open(config, run_id=settings.get("ARCHIVE_RUN_ID"), settings=_run_settings(crawler),
                                segment_size=settings.getint("ARCHIVE_SEGMENT_SIZE"),
-                               durability=settings.get("ARCHIVE_DURABILITY"), join=joins)
+                               durability=settings.get("ARCHIVE_DURABILITY"), join=joins,
+                               commit_records=settings.getint("ARCHIVE_COMMIT_RECORDS"),
+                               commit_ms=settings.getfloat("ARCHIVE_COMMIT_MS"))
         holder = cls(archive, crawler, readers=settings.getint("ARCHIVE_READERS"))
         holder.ends_run = not joins
         crawler._xxgk_archive = holder
@@ -110,6 +123,34 @@ class CrawlArchive:
         """Run ``function`` (one that only reads) on a reader thread: reads need not queue behind writes."""
         return await asyncio.wrap_future(self._readers.submit(function, *args, **kwargs))
 
+    async def committed(self, record_id: str | None) -> None:
+        """Wait until the capture this process staged as ``record_id`` is durable and indexed (at once when it
+        waits for nothing); a failed group commit raises its ArchiveError."""
+        staged = self.archive.staged(record_id) if record_id else None
+        if staged is not None:
+            await asyncio.wrap_future(staged.future)
+
+    async def capture_id(self, record_id: str | None, *, now: bool = False, wait: float = 0.0) -> int | None:
+        """The catalog id of the capture named by ``record_id``, once its group commit is done: one this process
+        staged is waited for (its commit's ArchiveError is raised; ``now``: commit its batch at once rather than
+        wait for it to fill, for a caller that holds a response meanwhile); one another process of the run staged
+        (a render request from the shared frontier) is looked up for up to ``wait`` seconds. None when it is not
+        indexed."""
+        if not record_id:
+            return None
+        staged = self.archive.staged(record_id)
+        if staged is not None:
+            if now:
+                await self.call(self.archive.commit)
+            return (await asyncio.wrap_future(staged.future)).id
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            found = await self.read(self.archive.capture_id, record_id)
+            if found is not None or loop.time() >= deadline:
+                return found
+            await asyncio.sleep(0.05)
+
     def call_now(self, function: Callable[..., Any], *args, **kwargs) -> Any:
         """Run ``function`` on the writer thread and block until it is done (start-up and shutdown only)."""
         return self._executor.submit(function, *args, **kwargs).result()
@@ -122,6 +163,9 @@ class CrawlArchive:
         if self._finished:
             return
         self._finished = True
+        # every capture of this process indexed before the hooks: coverage rows name them, and a worker of a shared
+        # run hands its reads to the coordinator, which looks them up
+        self.call_now(self.archive.commit)
         for hook in self._before_finish:
             try:
                 hook(reason)
@@ -233,20 +277,20 @@ class ArchiveMiddleware:
         if request.meta.get("playwright"):
             await self._archive_render(request, response)
             return response
-        ref = await self._archive(request, response)
-        if ref is None:
+        staged = await self._archive(request, response)
+        if staged is None:
             return response
-        request.meta[META_CAPTURE] = ref.id
-        request.meta[META_PAYLOAD_CAPTURE] = ref.refers_to or ref.id
+        request.meta[META_CAPTURE] = staged.record_id
+        request.meta[META_PAYLOAD_CAPTURE] = staged.payload_record_id
         self.stats.inc_value(f"archive/status/{response.status}")
         if response.status == 304:
-            return await self._not_modified(request, response, ref)
-        self.stats.inc_value(f"archive/{ref.record_type}")
+            return await self._not_modified(request, response, staged)
+        self.stats.inc_value(f"archive/{staged.record_type}")
         if 300 <= response.status < 400 and b"Location" in response.headers:
             await self._stop_redirect_loop(request, response)
         return response
 
-    async def _archive(self, request, response) -> CaptureRef | None:
+    async def _archive(self, request, response) -> PendingCapture | None:
         fetched_at = datetime.now(timezone.utc)
         metadata = {
             "role": request.meta.get(META_ROLE),
@@ -262,7 +306,7 @@ class ArchiveMiddleware:
             self.stats.inc_value("archive/tls_unverified")
         try:
             return await self.holder.call(
-                self.holder.archive.record_fetch, request.url, request.method, _request_headers(request),
+                self.holder.archive.stage_fetch, request.url, request.method, _request_headers(request),
                 response.status, RESPONSES.get(response.status, b""), _header_pairs(response.headers),
                 response.body, ip=str(response.ip_address) if response.ip_address else None,
                 fetched_at=fetched_at, agency_id=request.meta.get(META_AGENCY),
@@ -275,19 +319,21 @@ class ArchiveMiddleware:
             self.stats.inc_value("archive/write_failed")
             return None
 
-    async def _not_modified(self, request, response, ref: CaptureRef) -> Response:
-        if ref.record_type != "revisit":
+    async def _not_modified(self, request, response, staged: PendingCapture) -> Response:
+        if staged.record_type != "revisit":
             # a 304 with nothing earlier to confirm: the archive kept it as a plain response
             self.stats.inc_value("archive/response")
             return response
         self.stats.inc_value("archive/not_modified")
         try:
-            original = await self.holder.read(self.holder.archive.read_capture, ref.refers_to)
+            # an original fetched a moment ago may still wait for its group commit: its row comes with it
+            original_id = staged.refers_to or await self.holder.capture_id(staged.refers_to_record, now=True)
+            original = await self.holder.read(self.holder.archive.read_capture, original_id)
         except Exception as exc:  # noqa: BLE001 - CaptureError, store errors …: ask again without validators
             # e.g. another machine of the run captured it and its segment is still in that machine's spool; a
             # bare 304 would leave the caller without a body (for robots.txt: no rules, so everything allowed)
             log.warning("304 for %s but its capture %s cannot be read (%s): fetching it again in full", request.url,
-                        ref.refers_to, exc)
+                        staged.refers_to or staged.refers_to_record, exc)
             self.stats.inc_value("archive/not_modified_unreadable")
             if request.meta.get(_META_UNCONDITIONAL):
                 return response
@@ -322,17 +368,18 @@ class ArchiveMiddleware:
 
     async def _archive_render(self, request, response) -> None:
         """A browser render is not what the server sent: it is kept as resource records beside the raw capture."""
-        static = request.meta.get(META_STATIC_CAPTURE)
         archive = self.holder.archive
         try:
-            ref = await self.holder.call(archive.record_resource, f"urn:rendered-dom:{request.url}", response.body,
-                                         "text/html; charset=utf-8", agency_id=request.meta.get(META_AGENCY),
-                                         concurrent_to=static)
-            request.meta[META_CAPTURE] = ref.id
+            static = await self.holder.capture_id(request.meta.get(META_STATIC_CAPTURE), now=True,
+                                                  wait=OTHER_PROCESS_WAIT)
+            staged = await self.holder.call(archive.stage_resource, f"urn:rendered-dom:{request.url}", response.body,
+                                            "text/html; charset=utf-8", agency_id=request.meta.get(META_AGENCY),
+                                            concurrent_to=static)
+            request.meta[META_CAPTURE] = staged.record_id
             self.stats.inc_value("archive/resource")
             screenshot = _screenshot(request)
             if self.screenshots and screenshot:
-                await self.holder.call(archive.record_resource, f"urn:screenshot:{request.url}", screenshot,
+                await self.holder.call(archive.stage_resource, f"urn:screenshot:{request.url}", screenshot,
                                        "image/png", agency_id=request.meta.get(META_AGENCY), concurrent_to=static)
                 self.stats.inc_value("archive/resource")
         except ArchiveError as exc:

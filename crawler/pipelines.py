@@ -12,6 +12,9 @@ Unchanged documents (a 304, or a payload identical to the URL's previous capture
 new report row: the report row of the capture holding the payload stands, and the new revisit capture moves the
 URL's ``last_seen`` (``storage.catalog.queries.last_seen``). Only when that capture has no report yet (an earlier
 run died before parsing it) is the document parsed, and the row tied to the new capture.
+
+A candidate names its capture by WARC-Record-ID: the capture's index row comes with its group commit
+(``storage.archive``), which parsing usually outlasts; the report row, which references it, waits for it.
 """
 from __future__ import annotations
 
@@ -70,10 +73,10 @@ def attribute(record: ReportRecord, column_agency_id: str | None, agencies: Iter
     return column_agency_id
 
 
-def existing_report(catalog: Catalog, capture_id: int) -> tuple[int, bool, str | None] | None:
-    """(report id, is_report, agency id) of the report row already tied to ``capture_id``."""
+def existing_report(catalog: Catalog, record_id: str) -> tuple[int, bool, str | None] | None:
+    """(report id, is_report, agency id) of the report row already tied to the capture ``record_id`` names."""
     with catalog.reading() as session:
-        report = queries.report_by_capture(session, capture_id)
+        report = queries.report_by_capture_record(session, record_id)
         return (report.id, report.is_report, report.agency_id) if report is not None else None
 
 
@@ -143,7 +146,9 @@ class ParsePipeline:
         catalog = self.holder.archive.catalog
         try:
             if item.unchanged:
-                known = await self.holder.read(existing_report, catalog, item.payload_capture_id)
+                # an original still waiting for its row has no report yet: parsed below, as one an earlier run
+                # left unparsed
+                known = await self.holder.read(existing_report, catalog, item.payload_record_id)
                 if known is not None:
                     self.stats.inc_value("parse/unchanged")
                     if known[1]:
@@ -152,7 +157,10 @@ class ParsePipeline:
                     return item
             record = await self._parse(item)
             agency_id = attribute(record, item.agency_id, self.agencies)
-            await self.holder.call(store_report, catalog, item.capture_id, record, agency_id, item.url)
+            capture_id = await self.holder.capture_id(item.capture_record_id)
+            if capture_id is None:
+                raise LookupError(f"its capture {item.capture_record_id} is not in the catalog")
+            await self.holder.call(store_report, catalog, capture_id, record, agency_id, item.url)
         except (ArchiveError, LookupError, ValueError) as exc:
             log.error("could not store the parse of %s: %s", item.url, exc)
             self.stats.inc_value("parse/store_failed")

@@ -89,6 +89,11 @@ PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 2
 
 ARCHIVE_ENABLED = True
 ARCHIVE_DURABILITY = "fsync"          # "os" for bulk runs and tests (see storage.archive)
+# Group commit (storage.archive): captures share one fsync and one catalog transaction, every N captures or M ms
+# after the first of a batch, whichever comes first (benchmarks/storage.py measured the defaults); 1 or 0 commits
+# each capture on its own, as before
+ARCHIVE_COMMIT_RECORDS = 32
+ARCHIVE_COMMIT_MS = 200.0
 ARCHIVE_SEGMENT_SIZE = 100 * 1024 * 1024
 ARCHIVE_READERS = 2                   # threads for catalog reads (validators, 304 read-backs) beside the writer
 ARCHIVE_CONDITIONAL_GET = True        # If-None-Match / If-Modified-Since from the last capture of the URL

@@ -567,7 +567,7 @@ class _ArchiveView:
             return None, None
         record = chosen.record_json or {}
         base = verdict_flags.Version(base_row.id, base_row.timestamp, base_row.payload_sha256,
-                                     record.get("tables") or {}, chosen.text or record.get("text") or "")
+                                     record.get("tables") or {}, queries.report_text(chosen))
         later = []
         unread = 0
         for row in self.page_captures(chosen.url):
@@ -592,7 +592,7 @@ class _ArchiveView:
         report = queries.report_by_capture(self.session, row.refers_to_capture_id or row.id)
         if report is not None and report.error is None:
             data = report.record_json or {}
-            return data.get("tables") or {}, report.text or data.get("text") or ""
+            return data.get("tables") or {}, queries.report_text(report)
         capture = self.read(row)
         if capture is None:
             return None
@@ -652,7 +652,7 @@ class _ArchiveView:
 
     def fingerprint(self, report: Report) -> frozenset[int]:
         if report.id not in self._fingerprints:
-            self._fingerprints[report.id] = verdict_flags.fingerprint(report.text or "")
+            self._fingerprints[report.id] = verdict_flags.fingerprint(queries.report_text(report))
         return self._fingerprints[report.id]
 
     def candidate(self, report: Report, relation: str) -> verdict_flags.TextCandidate:

@@ -1,4 +1,4 @@
-"""The archive the crawler writes to: WARC records in segments, an index row per capture, all in one call.
+"""The archive the crawler writes to: WARC records in segments, and an index row per capture once its bytes are durable.
 
 Usage::
 
@@ -12,6 +12,7 @@ Usage::
     )                                                      # -> CaptureRef(id, record_type, warc_key, offset, …)
     capture = archive.read_capture(ref.id)                 # -> Capture(url, status, headers, payload, …)
     archive.record_resource("urn:screenshot:" + url, png, "image/png", concurrent_to=ref.id)
+    pending = archive.stage_fetch(url, "GET", …)            # -> PendingCapture; pending.future -> CaptureRef
     archive.record_error(url, "timeout", "read timed out after 30 s", agency_id="bj-fgw")
     archive.record_coverage(agency_id="bj-fgw", column_url=url, read_at=…, items_read=12, …)
     archive.finish("finished", counts={...})               # or close() to leave the run open
@@ -20,17 +21,29 @@ Usage::
 earlier capture of the same URL has the same payload digest, or a ``revisit`` with the server-not-modified profile
 for a 304 answer when the URL has an earlier 200 capture (its index row then carries that capture's payload digests,
 and ``read_capture`` returns that payload), then the ``request`` and a ``metadata`` record (run,
-agency, the caller's extra fields, ``truncated``) concurrent to it. The group is fsynced before its index row is
-written, so every row points at durable bytes; the returned capture can be read at once, from the spool until its
-segment is uploaded. Segments roll at ``segment_size`` (default 100 MB) and are uploaded to the object store
-(``warcs/<run-id>/<segment>.warc.gz``); a segment that cannot be uploaded now stays in the spool and is retried on
-the next roll, on close, or by the next ``Archive.open`` (which first finishes whatever a dead writer left behind,
-see ``storage.recovery``).
+agency, the caller's extra fields, ``truncated``) concurrent to it. Segments roll at ``segment_size`` (default
+100 MB) and are uploaded to the object store (``warcs/<run-id>/<segment>.warc.gz``); a segment that cannot be
+uploaded now stays in the spool and is retried on the next roll, on close, or by the next ``Archive.open`` (which
+first finishes whatever a dead writer left behind, see ``storage.recovery``).
 
-``durability="fsync"`` (the default) fsyncs every record group before its row is written; ``"os"`` only hands
-the bytes to the operating system (fsync when the segment closes): that survives a crash of the process but not of
+Group commit. An index row is never written before the bytes it points at are durable. ``stage_fetch`` and
+``stage_resource`` write the records and hand them to the operating system (readable on this host at once), and
+return a :class:`PendingCapture`; the captures staged so far are committed together — one fsync of the segment,
+then one catalog transaction with all their rows — when ``commit_records`` of them wait, when ``commit_ms`` passed
+since the first of them (a timer thread, so rows appear without further traffic), and before anything else that
+must be durable at once: ``commit()``, a fetch error, a coverage row, a roll, ``close`` and ``finish``. Each
+pending capture's ``future`` then gives its :class:`CaptureRef`, or the :class:`ArchiveError` that kept it out of
+the index (a batch whose fsync fails is cut from the segment; one whose rows fail is indexed when its segment
+closes). Lookups see the pending captures too: a revisit
+or a 304 of a URL staged a moment before refers to it, and ``validators`` offers its ETag. ``record_fetch`` and
+``record_resource`` are the staging call plus a commit: they return once the capture is durable and indexed, for
+callers that need its row at once. A process killed while captures wait loses no bytes the kernel got; the next
+``Archive.open`` indexes them (``storage.recovery``).
+
+``durability="fsync"`` (the default) fsyncs each batch before its rows are written; ``"os"`` only hands the
+bytes to the operating system (fsync when the segment closes): that survives a crash of the process but not of
 the machine, where the next open then drops the rows that point past what reached the disk. Use it for bulk
-imports and tests, where a few ms per capture matter.
+imports and tests.
 
 Header values may be ``bytes`` (stored verbatim) or ``str`` (latin-1 if it fits, else UTF-8). An instance is safe
 to share between threads. Bad arguments raise :class:`ArchiveInputError` before anything is written.
@@ -47,10 +60,14 @@ import hashlib
 import logging
 import re
 import threading
-from dataclasses import dataclass
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+
+from sqlalchemy.orm import Session
 
 from storage.catalog import Catalog
 from storage.catalog import queries
@@ -69,6 +86,10 @@ from storage.warc import (DEFAULT_COMPRESSLEVEL, NOT_MODIFIED_PROFILE, NOTE_COVE
 log = logging.getLogger(__name__)
 
 DEFAULT_SEGMENT_SIZE = 100 * 1024 * 1024
+# Group commit: measured with benchmarks/storage.py (benchmarks/README.md). 32 captures share one fsync and one
+# transaction for most of the gain; 200 ms bounds how long a capture waits for its row when pages come slowly.
+DEFAULT_COMMIT_RECORDS = 32
+DEFAULT_COMMIT_MS = 200.0
 DURABILITY = ("fsync", "os")
 COVERAGE_FIELDS = frozenset(ColumnCoverage.__table__.columns.keys()) - {"id", "run_id"}
 
@@ -102,6 +123,72 @@ def _ref(row: CaptureRow) -> CaptureRef:
                       warc_key=row.warc_key, offset=row.offset, length=row.length, record_id=row.record_id,
                       payload_sha1=row.payload_sha1, payload_sha256=row.payload_sha256,
                       refers_to=row.refers_to_capture_id)
+
+
+@dataclass(eq=False)
+class PendingCapture:
+    """A capture whose records are in its segment (readable on this host, maybe not yet on disk) and whose index row
+    waits for the group commit; ``future`` gives its :class:`CaptureRef` (or the ArchiveError that kept it from
+    the index) once the batch is durable and indexed."""
+
+    url: str
+    record_id: str            # WARC-Record-ID: names the capture before it has a catalog id
+    record_type: str          # response | revisit | resource
+    timestamp: datetime
+    status: int | None
+    warc_key: str
+    offset: int
+    length: int
+    payload_sha1: str
+    payload_sha256: str
+    payload_length: int
+    refers_to: int | None              # for a revisit: the original's capture id, when it was indexed already
+    refers_to_record: str | None       # for a revisit: the original's WARC-Record-ID
+    etag: str | None = None
+    last_modified: str | None = None
+    future: Future = field(default_factory=Future, repr=False)
+    _fields: dict = field(default_factory=dict, repr=False)         # the index row
+    _original: "PendingCapture | None" = field(default=None, repr=False)  # an original in the same batch
+    _capture_id: int | None = field(default=None, repr=False)
+
+    @property
+    def payload_record_id(self) -> str:
+        """The WARC-Record-ID of the record holding the payload: this one, or a revisit's original."""
+        return self.refers_to_record or self.record_id
+
+    def result(self, timeout: float | None = None) -> CaptureRef:
+        """Wait for the group commit; raises the ArchiveError that kept the capture from the index."""
+        return self.future.result(timeout)
+
+    def _row(self) -> dict:
+        """The index row; a revisit of a capture of the same batch names its original's id, given by then."""
+        if self._original is None:
+            return self._fields
+        if self._original._capture_id is None:
+            raise ArchiveError(f"the original of the revisit {self.record_id} was not indexed")
+        return {**self._fields, "refers_to_capture_id": self._original._capture_id}
+
+    def _resolve(self) -> None:
+        self.future.set_result(CaptureRef(
+            id=self._capture_id, url=self.url, record_type=self.record_type, timestamp=self.timestamp,
+            status=self.status, warc_key=self.warc_key, offset=self.offset, length=self.length,
+            record_id=self.record_id, payload_sha1=self.payload_sha1, payload_sha256=self.payload_sha256,
+            refers_to=self._original._capture_id if self._original is not None else self.refers_to))
+
+
+@dataclass(eq=False)
+class _PendingRow:
+    """A catalog row whose WARC note waits in the batch: a fetch error or a column's coverage."""
+
+    insert: Callable[[Session], int]
+    future: Future = field(default_factory=Future)
+    _row_id: int | None = None
+
+    def _insert(self, session: Session) -> None:
+        self._row_id = self.insert(session)
+
+    def _resolve(self) -> None:
+        self.future.set_result(self._row_id)
 
 
 # ---------------------------------------------------------------- argument checks
@@ -159,7 +246,8 @@ def _moment(value: datetime | None) -> datetime:
 class Archive:
     def __init__(self, config: Config, store: ObjectStore, catalog: Catalog, run_id: str, *,
                  segment_size: int = DEFAULT_SEGMENT_SIZE, compresslevel: int = DEFAULT_COMPRESSLEVEL,
-                 owns: bool = False, recovery: RecoveryReport | None = None, durability: str = "fsync"):
+                 owns: bool = False, recovery: RecoveryReport | None = None, durability: str = "fsync",
+                 commit_records: int = DEFAULT_COMMIT_RECORDS, commit_ms: float = DEFAULT_COMMIT_MS):
         if durability not in DURABILITY:
             raise ArchiveInputError(f"durability {durability!r}: expected one of {', '.join(DURABILITY)}")
         self.durability = durability
@@ -169,6 +257,8 @@ class Archive:
         self.run_id = run_id
         self.segment_size = max(int(segment_size), 1)
         self.compresslevel = compresslevel
+        self.commit_records = max(int(commit_records), 1)
+        self.commit_ms = max(float(commit_ms), 0.0)
         self.spool_dir = config.data_dir / "spool"
         self.writer_id = spool_writer(self.spool_dir)
         self.recovery = recovery or RecoveryReport()
@@ -180,12 +270,26 @@ class Archive:
         self._pending: list[SpoolSegment] = []
         self._serial = 0
         self._closed = False
+        # the group commit: what waits for the next fsync and transaction (under _lock) …
+        self._batch: list[PendingCapture | _PendingRow] = []
+        self._batch_captures = 0
+        self._unsynced_from: tuple[int, int] | None = None   # (offset, records) of the open segment where the
+        # bytes not yet fsynced begin
+        self._batch_since: float | None = None   # monotonic time the oldest waiting capture was staged
+        self._due = threading.Condition(self._lock)
+        self._timer: threading.Thread | None = None
+        # … and the waiting captures by record id and URL, for lookups from other threads (under _index_lock only:
+        # a capture leaves them after its row is committed, so a reader always finds it in one place or the other)
+        self._index_lock = threading.Lock()
+        self._staged: dict[str, PendingCapture] = {}
+        self._staged_urls: dict[str, list[PendingCapture]] = {}
 
     @classmethod
     def open(cls, config: Config, run_id: str | None = None, *, settings: Mapping[str, Any] | None = None,
              segment_size: int = DEFAULT_SEGMENT_SIZE, compresslevel: int = DEFAULT_COMPRESSLEVEL,
              store: ObjectStore | None = None, catalog: Catalog | None = None,
-             recover_spool: bool = True, durability: str = "fsync", join: bool = False) -> "Archive":
+             recover_spool: bool = True, durability: str = "fsync", join: bool = False,
+             commit_records: int = DEFAULT_COMMIT_RECORDS, commit_ms: float = DEFAULT_COMMIT_MS) -> "Archive":
         """Open the store and catalog, finish what a dead writer left, and start (or resume) a crawl run;
         ``join``: write into the running run ``run_id`` of another process, leaving its row as it is."""
         if durability not in DURABILITY:
@@ -216,7 +320,8 @@ class Archive:
                 catalog.close()
             raise ArchiveInputError(str(exc)) from exc
         return cls(config, store, catalog, run.id, segment_size=segment_size, compresslevel=compresslevel,
-                   owns=owns, recovery=report, durability=durability)
+                   owns=owns, recovery=report, durability=durability, commit_records=commit_records,
+                   commit_ms=commit_ms)
 
     # -- writing
 
@@ -226,6 +331,17 @@ class Archive:
                      extra_metadata: Mapping[str, Any] | None = None, *, protocol: str = "HTTP/1.1",
                      request_body: bytes = b"", truncated: str | None = None) -> CaptureRef:
         """Archive one HTTP exchange and index it; returns once it is durable and readable."""
+        return self._committed(self.stage_fetch(
+            url, method, request_headers, status, reason, response_headers, payload, ip=ip, fetched_at=fetched_at,
+            agency_id=agency_id, extra_metadata=extra_metadata, protocol=protocol, request_body=request_body,
+            truncated=truncated))
+
+    def stage_fetch(self, url: str, method: str, request_headers: HeaderList | None, status: int,
+                    reason: str | bytes | None, response_headers: HeaderList | None, payload: bytes,
+                    ip: str | None = None, fetched_at: datetime | None = None, agency_id: str | None = None,
+                    extra_metadata: Mapping[str, Any] | None = None, *, protocol: str = "HTTP/1.1",
+                    request_body: bytes = b"", truncated: str | None = None) -> PendingCapture:
+        """Archive one HTTP exchange; its index row follows at the next group commit (see the module docstring)."""
         url = _check_url(url)
         payload = _check_bytes(payload, "payload")
         request_body = _check_bytes(request_body, "request_body")
@@ -242,6 +358,7 @@ class Archive:
         sha256 = hashlib.sha256(payload).hexdigest()
         date = warc_date(moment)
         fields = self._metadata_fields(agency_id, extra_metadata, truncated)
+        index_fields = http_index_fields(parse_http_head(head)[0])
         record_id = new_record_id()
         with self._lock:
             segment = self._open_segment()
@@ -269,25 +386,40 @@ class Archive:
                         writer.write_metadata(url, fields, date, concurrent_to=record_id)]
 
             written = self._write(segment, write)
-            ref = self._index(segment, dict(
-                url=url, timestamp=moment, record_type=written[0].record_type, warc_key=segment.key,
-                offset=written[0].offset, length=written[0].length,
-                group_length=sum(record.length for record in written), record_id=record_id,
-                payload_sha1=sha1, payload_sha256=sha256, payload_length=payload_length, run_id=self.run_id,
-                status=status, refers_to_capture_id=original.id if original is not None else None,
-                agency_id=agency_id, ip=ip, truncated=truncated,
-                **http_index_fields(parse_http_head(head)[0]),
-            ))
-            self._roll_if_full()
-        return ref
+            staged_original = original if isinstance(original, PendingCapture) else None
+            refers_to = original.id if original is not None and staged_original is None else None
+            pending = PendingCapture(
+                url=url, record_id=record_id, record_type=written[0].record_type, timestamp=moment, status=status,
+                warc_key=segment.key, offset=written[0].offset, length=written[0].length, payload_sha1=sha1,
+                payload_sha256=sha256, payload_length=payload_length, refers_to=refers_to,
+                refers_to_record=original.record_id if original is not None else None,
+                etag=index_fields["etag"], last_modified=index_fields["last_modified"],
+                _original=staged_original, _fields=dict(
+                    url=url, timestamp=moment, record_type=written[0].record_type, warc_key=segment.key,
+                    offset=written[0].offset, length=written[0].length,
+                    group_length=sum(record.length for record in written), record_id=record_id,
+                    payload_sha1=sha1, payload_sha256=sha256, payload_length=payload_length, run_id=self.run_id,
+                    status=status, refers_to_capture_id=refers_to, agency_id=agency_id, ip=ip, truncated=truncated,
+                    **index_fields))
+            self._stage(pending)
+        return pending
 
     def record_resource(self, url: str, payload: bytes, content_type: str, *, fetched_at: datetime | None = None,
                         agency_id: str | None = None, concurrent_to: int | None = None,
                         extra_metadata: Mapping[str, Any] | None = None) -> CaptureRef:
-        """Archive something the crawler made itself (a browser screenshot, a rendered DOM) as a resource record.
+        """Archive something the crawler made itself (a browser screenshot, a rendered DOM) as a resource record,
+        and index it; returns once it is durable and readable.
 
         ``concurrent_to`` is the capture id of the page it belongs to.
         """
+        return self._committed(self.stage_resource(url, payload, content_type, fetched_at=fetched_at,
+                                                   agency_id=agency_id, concurrent_to=concurrent_to,
+                                                   extra_metadata=extra_metadata))
+
+    def stage_resource(self, url: str, payload: bytes, content_type: str, *, fetched_at: datetime | None = None,
+                       agency_id: str | None = None, concurrent_to: int | None = None,
+                       extra_metadata: Mapping[str, Any] | None = None) -> PendingCapture:
+        """:meth:`record_resource` whose index row follows at the next group commit."""
         url = _check_url(url)
         payload = _check_bytes(payload, "payload")
         if not isinstance(content_type, str) or not content_type.strip() or "\n" in content_type:
@@ -301,6 +433,7 @@ class Archive:
                 raise ArchiveInputError(f"concurrent_to: no capture {concurrent_to}")
             related = page.record_id
         digest = payload_digest(payload)
+        sha256 = hashlib.sha256(payload).hexdigest()
         date = warc_date(moment)
         fields = self._metadata_fields(agency_id, extra_metadata, None)
         if concurrent_to is not None:
@@ -315,38 +448,38 @@ class Archive:
                         writer.write_metadata(url, fields, date, concurrent_to=record_id)]
 
             written = self._write(segment, write)
-            ref = self._index(segment, dict(
-                url=url, timestamp=moment, record_type="resource", warc_key=segment.key, offset=written[0].offset,
-                length=written[0].length, group_length=sum(record.length for record in written),
-                record_id=record_id, payload_sha1=digest_value(digest),
-                payload_sha256=hashlib.sha256(payload).hexdigest(), payload_length=len(payload), run_id=self.run_id,
-                status=None, mime=content_type, agency_id=agency_id, ip=None, etag=None, last_modified=None,
-                truncated=None,
-            ))
-            self._roll_if_full()
-        return ref
+            pending = PendingCapture(
+                url=url, record_id=record_id, record_type="resource", timestamp=moment, status=None,
+                warc_key=segment.key, offset=written[0].offset, length=written[0].length,
+                payload_sha1=digest_value(digest), payload_sha256=sha256, payload_length=len(payload),
+                refers_to=None, refers_to_record=None, _fields=dict(
+                    url=url, timestamp=moment, record_type="resource", warc_key=segment.key,
+                    offset=written[0].offset, length=written[0].length,
+                    group_length=sum(record.length for record in written), record_id=record_id,
+                    payload_sha1=digest_value(digest), payload_sha256=sha256, payload_length=len(payload),
+                    run_id=self.run_id, status=None, mime=content_type, agency_id=agency_id, ip=None, etag=None,
+                    last_modified=None, truncated=None))
+            self._stage(pending)
+        return pending
 
     def record_error(self, url: str, kind: str, message: str, agency_id: str | None = None,
                      at: datetime | None = None) -> int:
         """Note a fetch that produced no response (dns, timeout, tls, reset, http, robots, size, redirect_loop,
         other); returns the error's id. The 已删除 flag and the column coverage rest on it: it goes into the WARC
-        first."""
+        first, and its row is committed at once (with every capture waiting)."""
         if kind not in FETCH_ERROR_KINDS:
             raise ArchiveInputError(f"fetch error kind {kind!r}: expected one of {', '.join(FETCH_ERROR_KINDS)}")
         url, message, moment = str(url), str(message), _moment(at)
         note = {"xxgk": NOTE_FETCH_ERROR, "run_id": self.run_id, "url": url, "kind": kind, "message": message,
                 "agency_id": agency_id, "at": moment.isoformat()}
-        with self._lock:
-            self._write_note(_note_uri(url), note, moment)
-            with self.catalog.session() as session:
-                error_id = queries.add_error(session, url, kind, message, run_id=self.run_id, agency_id=agency_id,
-                                             at=moment).id
-            self._roll_if_full()
-        return error_id
+        row = _PendingRow(lambda session: queries.add_error(session, url, kind, message, run_id=self.run_id,
+                                                            agency_id=agency_id, at=moment).id)
+        return self._note_with_row(_note_uri(url), note, moment, row)
 
-    def record_coverage(self, **fields: Any) -> int:
+    def record_coverage(self, *, capture_record_id: str | None = None, **fields: Any) -> int:
         """Keep what this run read of one agency's report column (the fields of ``models.ColumnCoverage`` but
-        ``id`` and ``run_id``); returns the row's id. A verdict of 未发布 rests on it: the WARC gets it first."""
+        ``id`` and ``run_id``; the column's first page may be named by its WARC-Record-ID instead of
+        ``capture_id``); returns the row's id. A verdict of 未发布 rests on it: the WARC gets it first."""
         unknown = set(fields) - COVERAGE_FIELDS
         if unknown:
             raise ArchiveInputError(f"record_coverage: unknown field(s) {', '.join(sorted(unknown))}")
@@ -359,6 +492,10 @@ class Archive:
             raise ArchiveInputError(f"coverage found_by {fields['found_by']!r}: expected one of "
                                     f"{', '.join(COLUMN_FOUND_BY)}")
         row = {**fields, "read_at": _moment(fields.get("read_at"))}
+        if row.get("capture_id") is None and capture_record_id is not None:
+            if self.staged(capture_record_id) is not None:
+                self.commit()  # the page's row is still waiting: the coverage row names its id
+            row["capture_id"] = self.capture_id(capture_record_id)
         page = None
         if row.get("capture_id") is not None:
             with self.catalog.connection() as connection:
@@ -367,18 +504,157 @@ class Archive:
         note = {"xxgk": NOTE_COVERAGE, "run_id": self.run_id, **row, "read_at": row["read_at"].isoformat(),
                 "capture_record_id": page.record_id if page is not None else None}
         uri = row.get("column_url") or f"urn:xxgk:column-coverage:{row['agency_id']}"
+        pending = _PendingRow(lambda session: queries.add_coverage(session, run_id=self.run_id, **row).id)
+        return self._note_with_row(_note_uri(uri), note, row["read_at"], pending)
+
+    def _note_with_row(self, uri: str, note: Mapping[str, Any], moment: datetime, row: _PendingRow) -> int:
+        """A JSON note and the catalog row it stands for, committed at once with whatever waits."""
         with self._lock:
-            self._write_note(_note_uri(uri), note, row["read_at"])
-            with self.catalog.session() as session:
-                coverage_id = queries.add_coverage(session, run_id=self.run_id, **row).id
+            self._write_note(uri, note, moment)
+            self._batch.append(row)
+            self._commit()
             self._roll_if_full()
-        return coverage_id
+        return row.future.result()
 
     def _write_note(self, uri: str, note: Mapping[str, Any], moment: datetime) -> None:
-        """A standalone JSON metadata record, durable (as ``durability`` says) when this returns."""
+        """A standalone JSON metadata record, durable at the next commit."""
         date = warc_date(moment)
         segment = self._open_segment()
         self._write(segment, lambda writer: [writer.write_note(uri, note, date)])
+
+    # -- the group commit
+
+    def commit(self) -> None:
+        """Make everything written so far durable (one fsync, as ``durability`` says) and write the rows that
+        wait for it (one transaction). A failure is logged and handed to the waiting captures' futures."""
+        with self._lock:
+            self._commit()
+
+    def staged(self, record_id: str) -> PendingCapture | None:
+        """The capture named by its WARC-Record-ID while its row waits for a group commit; None once it is
+        indexed (or when this archive did not write it)."""
+        with self._index_lock:
+            return self._staged.get(record_id)
+
+    def capture_id(self, record_id: str) -> int | None:
+        """The catalog id of the indexed capture named by its WARC-Record-ID."""
+        with self.catalog.connection() as connection:
+            return queries.capture_id_of_record(connection, record_id)
+
+    def _committed(self, pending: PendingCapture) -> CaptureRef:
+        with self._lock:
+            self._commit()
+        return pending.result()
+
+    def _stage(self, pending: PendingCapture) -> None:
+        """Keep a written capture for the next group commit (under ``_lock``)."""
+        with self._index_lock:
+            self._staged[pending.record_id] = pending
+            if pending.record_type != "resource":
+                self._staged_urls.setdefault(pending.url, []).append(pending)
+        self._batch.append(pending)
+        self._batch_captures += 1
+        if self._batch_since is None:
+            self._batch_since = time.monotonic()
+            self._start_timer()
+            self._due.notify()
+        if self._batch_captures >= self.commit_records or self.commit_ms <= 0:
+            self._commit()
+        self._roll_if_full()
+
+    def _commit(self) -> None:
+        """One fsync of the open segment, then one transaction for every row of the batch (under ``_lock``)."""
+        batch, self._batch, self._batch_captures = self._batch, [], 0
+        start, self._unsynced_from = self._unsynced_from, None
+        self._batch_since = None
+        if start is None:
+            return
+        segment = self._segment
+        offset, records = start
+        captures = [entry for entry in batch if isinstance(entry, PendingCapture)]
+        try:
+            try:
+                if self.durability == "fsync":
+                    segment.sync_to_disk()
+            except OSError as exc:
+                # never durable, so never indexed: the batch goes as a single failed write would
+                segment.cut_back(offset)
+                segment.records = records
+                self._fail(batch, ArchiveError(f"cannot make {segment.path} durable ({exc}); the last "
+                                               f"{len(batch)} capture(s) and note(s) written to it were dropped"))
+                return
+            try:
+                with self.catalog.session() as session:
+                    self._insert(session, batch)
+            except Exception as exc:  # noqa: BLE001 - every waiting capture hears why
+                self._unindexed = True
+                for entry in captures:
+                    entry._capture_id = None
+                self._fail(batch, ArchiveError(
+                    f"{len(batch)} record group(s) are safe in {segment.key} but their catalog rows failed "
+                    f"({type(exc).__name__}: {exc}); the {len(captures)} capture(s) among them are indexed when the "
+                    f"segment closes"))
+                return
+            segment.captures += len(captures)
+            for entry in batch:
+                entry._resolve()
+        finally:
+            with self._index_lock:
+                for entry in captures:
+                    self._staged.pop(entry.record_id, None)
+                    same_url = self._staged_urls.get(entry.url)
+                    if same_url is not None and entry in same_url:
+                        same_url.remove(entry)
+                        if not same_url:
+                            del self._staged_urls[entry.url]
+
+    @staticmethod
+    def _insert(session: Session, batch: list) -> None:
+        """The batch's rows in order: runs of captures in one multi-row statement each, cut before a revisit whose
+        original is in the same run (it needs that id) and at each note's row."""
+        run: list[PendingCapture] = []
+
+        def flush() -> None:
+            for entry, capture_id in zip(run, queries.insert_captures(session, [entry._row() for entry in run])):
+                entry._capture_id = capture_id
+            run.clear()
+
+        for entry in batch:
+            if isinstance(entry, PendingCapture) and (entry._original is None or entry._original not in run):
+                run.append(entry)
+                continue
+            flush()
+            if isinstance(entry, PendingCapture):
+                run.append(entry)
+            else:
+                entry._insert(session)
+        flush()
+
+    def _fail(self, batch: list, error: ArchiveError) -> None:
+        log.error("%s", error)
+        for entry in batch:
+            entry.future.set_exception(error)
+
+    def _start_timer(self) -> None:
+        if self._timer is None and self.commit_ms > 0:
+            self._timer = threading.Thread(target=self._commit_when_due, name="xxgk-archive-commit", daemon=True)
+            self._timer.start()
+
+    def _commit_when_due(self) -> None:
+        """The timer thread: commits a batch ``commit_ms`` after its first capture, however few followed it."""
+        with self._due:
+            while not self._closed:
+                if self._batch_since is None:
+                    self._due.wait()
+                    continue
+                left = self._batch_since + self.commit_ms / 1000 - time.monotonic()
+                if left > 0:
+                    self._due.wait(left)
+                    continue
+                try:
+                    self._commit()
+                except Exception:  # noqa: BLE001 - the timer must outlive a bad batch, or rows would stop coming
+                    log.exception("the timed group commit of %s failed", self.run_id)
 
     # -- reading
 
@@ -388,22 +664,22 @@ class Archive:
         return self.reader.read(capture_id, digests=digests)
 
     def latest_capture(self, url: str) -> CaptureRef | None:
-        """The newest capture of ``url`` (its row carries ETag/Last-Modified for a conditional GET)."""
+        """The newest indexed capture of ``url`` (its row carries ETag/Last-Modified for a conditional GET)."""
         with self.catalog.connection() as connection:
             row = queries.latest_capture_row(connection, url)
         return _ref(row) if row is not None else None
 
     def validators(self, url: str) -> dict[str, str]:
-        """Headers for a conditional GET of ``url`` from its newest successful capture ({} if none)."""
-        with self.catalog.connection() as connection:
-            row = queries.latest_capture_row(connection, url, status=200)
-        if row is None:
+        """Headers for a conditional GET of ``url`` from its newest successful capture, indexed or waiting for
+        its group commit ({} if none)."""
+        latest = self._latest(url, None, status=200)
+        if latest is None:
             return {}
         headers = {}
-        if row.etag:
-            headers["If-None-Match"] = row.etag
-        if row.last_modified:
-            headers["If-Modified-Since"] = row.last_modified
+        if latest.etag:
+            headers["If-None-Match"] = latest.etag
+        if latest.last_modified:
+            headers["If-Modified-Since"] = latest.last_modified
         return headers
 
     # -- segments
@@ -420,24 +696,44 @@ class Archive:
                 fields.append((str(name), value))
         return fields
 
-    def _revisit_original(self, url: str, sha1: str, moment: datetime, payload: bytes) -> CaptureRow | None:
+    def _latest(self, url: str, before: datetime | None, *, status: int | None = None):
+        """The newest capture of ``url`` (at or before ``before``): a catalog row, or a capture still waiting for
+        its row, which is newer than any row of the same moment."""
+        with self._index_lock:
+            waiting = [pending for pending in self._staged_urls.get(url, ())
+                       if (before is None or pending.timestamp <= before)
+                       and (status is None or pending.status == status)]
+        staged = max(reversed(waiting), key=lambda pending: pending.timestamp) if waiting else None
+        with self.catalog.connection() as connection:
+            row = queries.latest_capture_row(connection, url, before=before, status=status)
+        if staged is not None and (row is None or staged.timestamp >= row.timestamp):
+            return staged
+        return row
+
+    def _holding_payload(self, latest):
+        """The record holding ``latest``'s payload: itself, or a revisit's original (row or waiting capture)."""
+        if latest is None or latest.record_type != "revisit":
+            return latest
+        if isinstance(latest, PendingCapture):
+            if latest._original is not None:
+                return latest._original
+            original_id = latest.refers_to
+        else:
+            original_id = latest.refers_to_capture_id
+        with self.catalog.connection() as connection:
+            return queries.capture_row(connection, original_id)
+
+    def _revisit_original(self, url: str, sha1: str, moment: datetime, payload: bytes):
         if not payload:
             return None  # nothing to deduplicate
-        with self.catalog.connection() as connection:
-            latest = queries.latest_capture_row(connection, url, before=moment)
-            if latest is None or latest.payload_sha1 != sha1:
-                return None
-            if latest.record_type == "revisit":
-                latest = queries.capture_row(connection, latest.refers_to_capture_id)
-        return latest
+        latest = self._latest(url, moment)
+        if latest is None or latest.payload_sha1 != sha1:
+            return None
+        return self._holding_payload(latest)
 
-    def _not_modified_original(self, url: str, moment: datetime) -> CaptureRow | None:
+    def _not_modified_original(self, url: str, moment: datetime):
         """The capture a 304 for ``url`` confirms: the newest earlier 200, resolved to the record with its payload."""
-        with self.catalog.connection() as connection:
-            latest = queries.latest_capture_row(connection, url, before=moment, status=200)
-            if latest is not None and latest.record_type == "revisit":
-                latest = queries.capture_row(connection, latest.refers_to_capture_id)
-        return latest
+        return self._holding_payload(self._latest(url, moment, status=200))
 
     def _open_segment(self) -> SpoolSegment:
         if self._closed:
@@ -470,33 +766,25 @@ class Archive:
         return segment
 
     def _write(self, segment: SpoolSegment, write) -> list:
+        """Append a record group, handed to the operating system but not fsynced: the next commit does that."""
+        start = (segment.size, segment.records)
         try:
-            return segment.write_group(write)
+            written = segment.write_group(write, sync=False)
         except OSError as exc:
             raise ArchiveError(f"cannot write to {segment.path}: {exc}; nothing of this capture was kept") from exc
-
-    def _index(self, segment: SpoolSegment, fields: dict) -> CaptureRef:
-        try:
-            with self.catalog.write_connection() as connection:
-                capture_id = queries.insert_capture(connection, **fields)
-        except Exception as exc:
-            self._unindexed = True
-            raise ArchiveError(f"the WARC record of {fields['url']} is safe in {segment.key} but its index row "
-                               f"failed ({type(exc).__name__}: {exc}); it is indexed when the segment closes") from exc
-        segment.captures += 1
-        return CaptureRef(id=capture_id, url=fields["url"], record_type=fields["record_type"],
-                          timestamp=fields["timestamp"], status=fields.get("status"), warc_key=fields["warc_key"],
-                          offset=fields["offset"], length=fields["length"], record_id=fields["record_id"],
-                          payload_sha1=fields["payload_sha1"], payload_sha256=fields["payload_sha256"],
-                          refers_to=fields.get("refers_to_capture_id"))
+        if self._unsynced_from is None:
+            self._unsynced_from = start
+        return written
 
     def _roll_if_full(self) -> None:
         if self._segment is not None and self._segment.size >= self.segment_size:
             self.roll()
 
     def roll(self) -> str | None:
-        """Close the current segment and upload it (also retrying earlier failed uploads); returns its key."""
+        """Commit what waits, close the current segment and upload it (also retrying earlier failed uploads);
+        returns its key."""
         with self._lock:
+            self._commit()
             segment, self._segment = self._segment, None
             if segment is not None:
                 self._seal(segment)
@@ -537,7 +825,8 @@ class Archive:
     # -- ending
 
     def close(self) -> None:
-        """Upload the open segment; a segment the store refuses now stays spooled for the next open."""
+        """Commit what waits and upload the open segment; a segment the store refuses now stays spooled for the
+        next open."""
         with self._lock:
             if self._closed:
                 return
@@ -548,6 +837,7 @@ class Archive:
                     segment.close()  # unlocked: the next Archive.open uploads it
                 self._pending = []
                 self._closed = True
+                self._due.notify_all()  # the timer thread ends once it gets the lock back
                 if self._owns:
                     self.store.close()
                     self.catalog.close()

@@ -3,7 +3,8 @@
 A segment lives at ``<data dir>/spool/<key>`` (``spool/warcs/<run-id>/<name>.warc.gz``). Its writer holds an
 exclusive ``flock`` on it for as long as it may still touch it, so a restart on the same host can tell a live
 segment (locked: leave it alone) from one left behind by a dead process (lockable: finish or discard it).
-Every group of records is fsynced before its offsets are handed out: that is what makes a capture row safe to write.
+A group of records is fsynced before the index rows that point at it are written (``storage.archive`` fsyncs a
+whole batch of groups at once): that is what makes a capture row safe to write.
 """
 from __future__ import annotations
 
@@ -121,22 +122,25 @@ class SpoolSegment:
     def size(self) -> int:
         return self.handle.tell()
 
-    def write_group(self, write: Callable[[SegmentWriter], list[WrittenRecord]]) -> list[WrittenRecord]:
-        """Append records and make them durable (``sync``) or at least visible to every reader on this host;
-        on any failure cut the file back so no half record stays."""
+    def write_group(self, write: Callable[[SegmentWriter], list[WrittenRecord]],
+                    sync: bool | None = None) -> list[WrittenRecord]:
+        """Append records and make them durable (``sync``, default the segment's) or at least visible to every
+        reader on this host (then :meth:`sync_to_disk` makes them durable later); on any failure cut the file back
+        so no half record stays."""
         start = self.handle.tell()
         try:
             written = write(self.writer)
             self.handle.flush()
-            if self.sync:
+            if self.sync if sync is None else sync:
                 os.fsync(self.handle.fileno())
         except BaseException:
-            self._cut_back(start)
+            self.cut_back(start)
             raise
         self.records += len(written)
         return written
 
-    def _cut_back(self, start: int) -> None:
+    def cut_back(self, start: int) -> None:
+        """Drop everything from ``start`` on (a half-written group, or groups that could not be made durable)."""
         try:
             self.handle.flush()
         except OSError:

@@ -5,10 +5,12 @@ import hashlib
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from storage.archive import Archive, ArchiveInputError, open_reader
+from storage.archive import Archive, ArchiveError, ArchiveInputError, open_reader
 from storage.catalog import Catalog
 from storage.catalog import queries
 from storage.catalog.models import Capture as CaptureRow
@@ -300,6 +302,187 @@ def test_postgres_catalog_with_the_same_archive(storage_config, postgres_url):
     assert reader.read(second.id).payload == b"payload"
 
 
+# ---------------------------------------------------------------- group commit
+
+def stage(archive: Archive, url: str, payload: bytes, *, when: datetime = T0, status: int = 200, headers=None):
+    return archive.stage_fetch(url, "GET", [("User-Agent", "xxgk-watch/test")], status, "OK",
+                               headers or [("Content-Type", "text/html; charset=utf-8")], payload,
+                               ip="127.0.0.1", fetched_at=when)
+
+
+def indexed(config: Config) -> int:
+    """Capture rows as another process would see them."""
+    with Catalog.open(config) as catalog, catalog.reading() as session:
+        return queries.count_captures(session)
+
+
+def local_config(tmp_path: Path, database_url: str | None = None) -> Config:
+    return Config.from_env({"XXGK_DATABASE_URL": database_url} if database_url else {}, data_dir=tmp_path / "data")
+
+
+def test_staged_captures_are_indexed_together_when_the_batch_is_full(tmp_path):
+    config = local_config(tmp_path)
+    with Archive.open(config, commit_records=4, commit_ms=600_000) as archive:
+        first = [stage(archive, f"http://batch.example/{i}", f"page {i}".encode()) for i in range(3)]
+        assert indexed(config) == 0 and not any(pending.future.done() for pending in first)
+        last = stage(archive, "http://batch.example/3", b"page 3")
+        assert indexed(config) == 4
+        refs = [pending.result(timeout=0) for pending in [*first, last]]
+        assert len({ref.id for ref in refs}) == 4
+        assert [archive.read_capture(ref.id).payload for ref in refs] == [f"page {i}".encode() for i in range(4)]
+        straggler = stage(archive, "http://batch.example/4", b"page 4")
+    assert straggler.result(timeout=0).id > refs[-1].id  # close committed what was still waiting
+    assert indexed(config) == 5
+
+
+def test_a_batch_is_committed_after_commit_ms_without_further_traffic(tmp_path):
+    config = local_config(tmp_path)
+    with Archive.open(config, commit_records=1000, commit_ms=50) as archive:
+        pending = [stage(archive, f"http://quiet.example/{i}", b"one of few") for i in range(2)]
+        deadline = time.monotonic() + 60  # a limit for a loaded machine, not a measurement
+        while indexed(config) < 2:
+            assert time.monotonic() < deadline, "two staged captures were never committed"
+            time.sleep(0.05)
+        assert [archive.read_capture(item.result(timeout=60).id).payload for item in pending] == [b"one of few"] * 2
+
+
+def test_lookups_see_captures_still_waiting_for_their_commit(tmp_path, catalog_url):
+    config = local_config(tmp_path, catalog_url)
+    url = "http://wait.example/ndbg/2024.html"
+    page = "<html>2024年政府信息公开工作年度报告</html>".encode()
+    with Archive.open(config, commit_records=1000, commit_ms=600_000) as archive:
+        original = stage(archive, url, page, headers=[("ETag", '"v1"'), ("Content-Type", "text/html")])
+        # a conditional GET right after: the validators come from the capture that has no row yet
+        assert archive.validators(url) == {"If-None-Match": '"v1"'}
+        assert archive.staged(original.record_id) is original and archive.capture_id(original.record_id) is None
+        same = stage(archive, url, page, when=T0 + timedelta(seconds=1))
+        answer = stage(archive, url, b"", status=304, when=T0 + timedelta(seconds=2))
+        assert (same.record_type, same.refers_to_record) == ("revisit", original.record_id)
+        assert (answer.record_type, answer.refers_to_record) == ("revisit", original.record_id)
+        assert same.payload_record_id == answer.payload_record_id == original.record_id
+        assert indexed(config) == 0
+        archive.commit()
+        first = original.result(timeout=0)
+        assert same.result(timeout=0).refers_to == answer.result(timeout=0).refers_to == first.id
+        assert archive.staged(original.record_id) is None and archive.capture_id(original.record_id) == first.id
+        assert archive.read_capture(answer.result().id).payload == page
+        assert archive.read_capture(same.result().id).payload == page
+
+
+def test_a_roll_commits_the_waiting_captures_into_the_segment_it_closes(tmp_path):
+    config = local_config(tmp_path)
+    with Archive.open(config, commit_records=1000, commit_ms=600_000, segment_size=64 * 1024) as archive:
+        pending = [stage(archive, f"http://roll.example/{i}", os.urandom(20_000)) for i in range(8)]
+        refs = [item.result(timeout=0) for item in pending if item.future.done()]
+        assert refs, "the segment rolled with captures waiting and left them unindexed"
+        assert len({ref.warc_key for ref in refs}) >= 2
+    reader = open_reader(config)
+    assert [len(reader.read(item.result(timeout=0).id).payload) for item in pending] == [20_000] * 8
+
+
+def test_no_row_is_written_for_a_batch_that_could_not_be_made_durable(tmp_path, monkeypatch):
+    """A disk that refuses fsync (a fault no real server here can be made to produce): the batch's captures get no
+    index rows, their bytes are cut from the segment, and every waiting capture hears why."""
+    import storage.spool
+
+    config = local_config(tmp_path)
+    with Archive.open(config, commit_records=1000, commit_ms=600_000) as archive:
+        kept = archive.record_fetch("http://disk.example/kept", "GET", [], 200, "OK", [], b"durable")
+        size = archive._segment.size
+        pending = [stage(archive, f"http://disk.example/{i}", b"never durable") for i in range(3)]
+        real_fsync = os.fsync
+
+        def refusing(fd):
+            if os.path.realpath(f"/proc/self/fd/{fd}") == str(archive._segment.path):
+                raise OSError(5, "Input/output error")
+            return real_fsync(fd)
+
+        monkeypatch.setattr(storage.spool.os, "fsync", refusing)
+        archive.commit()
+        monkeypatch.setattr(storage.spool.os, "fsync", real_fsync)
+        for item in pending:
+            with pytest.raises(ArchiveError, match="durable"):
+                item.result(timeout=0)
+        assert indexed(config) == 1 and archive._segment.size == size
+        assert archive.validators("http://disk.example/0") == {}
+        after = archive.record_fetch("http://disk.example/after", "GET", [], 200, "OK", [], b"written later")
+    reader = open_reader(config)
+    assert reader.read(kept.id).payload == b"durable" and reader.read(after.id).payload == b"written later"
+    assert indexed(config) == 2
+
+
+KILLED_WRITER = textwrap.dedent("""
+    import sys, time
+    from datetime import datetime, timedelta, timezone
+    from storage.archive import Archive
+    from storage.config import Config
+
+    archive = Archive.open(Config.from_env(), run_id="killed-run", commit_records=1000, commit_ms=600_000)
+    when = datetime(2024, 1, 30, 1, 2, 3, tzinfo=timezone.utc)
+
+    def fetch(i, body, status=200, headers=(("Content-Type", "text/plain"), ("ETag", '"e"'))):
+        return archive.stage_fetch(f"http://kill.example/{i}", "GET", [], status, "OK", list(headers), body,
+                                   agency_id="a1", fetched_at=when + timedelta(seconds=fetch.n))
+    fetch.n = 0
+    for i in range(3):
+        fetch.n += 1
+        fetch(i, f"indexed {i} ".encode() * 40)
+    archive.commit()
+    for i in range(3, 9):
+        fetch.n += 1
+        fetch(i, f"waiting {i} ".encode() * 40)
+    fetch.n += 1
+    fetch(3, b"waiting 3 " * 40)          # an identical payload: a revisit of a capture that waits too
+    fetch.n += 1
+    fetch(4, b"", status=304)             # a 304 of one that waits
+    print(archive._segment.key, flush=True)
+    time.sleep(600)                       # killed here, with eight captures waiting for their commit
+""")
+
+
+def xxgk_verify(config: Config) -> tuple[int, str]:
+    done = subprocess.run([str(venv_bin("xxgk")), "verify"], env=child_env(config), capture_output=True, text=True,
+                          timeout=300)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_sigkill_while_a_batch_waits_leaves_only_rows_on_intact_bytes_and_recovery_indexes_the_rest(
+        storage_config):
+    from storage.recovery import group_records, scan_segment
+
+    child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER], env=child_env(storage_config),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        key = child.stdout.readline().strip()
+        assert key, child.stderr.read()
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+    spool_file = storage_config.data_dir / "spool" / key
+    with open(spool_file, "rb") as handle:
+        records, _end, error = scan_segment(handle)
+    assert error is None and len(group_records(records)) == 11  # every record the kernel got is whole
+    assert indexed(storage_config) == 3  # only the committed batch has rows …
+    code, output = xxgk_verify(storage_config)
+    assert code == 0 and "已检查 3 条捕获" in output and "损坏 corrupt  0" in output, output  # … on intact bytes
+
+    with Archive.open(storage_config) as archive:  # recovery: the dead writer's durable records get their rows
+        report = archive.recovery
+    assert report.indexed == 8 and report.uploaded == [key]
+    code, output = xxgk_verify(storage_config)
+    assert code == 0 and "已检查 11 条捕获" in output and "正常 ok       11" in output, output
+    with Catalog.open(storage_config) as catalog, catalog.reading() as session:
+        rows = queries.captures_in_segment(session, key)
+        by_id = {row.id: row for row in rows}
+        revisits = [row for row in rows if row.record_type == "revisit"]
+        assert sorted(by_id[row.refers_to_capture_id].url for row in revisits) == \
+            ["http://kill.example/3", "http://kill.example/4"]
+    reader = open_reader(storage_config)
+    assert {reader.read(row.id).payload for row in revisits} == {b"waiting 3 " * 40, b"waiting 4 " * 40}
+
+
 # ---------------------------------------------------------------- restart recovery
 
 CRASHING_WRITER = textwrap.dedent("""
@@ -320,7 +503,8 @@ CRASHING_WRITER = textwrap.dedent("""
 """)
 
 
-def crash_while_writing(config: Config, captures: int, *, revisit: bool = False) -> str:
+def child_env(config: Config) -> dict[str, str]:
+    """The environment of a child process (a writer, ``xxgk``) that uses ``config``'s data dir and store."""
     env = {**os.environ, "XXGK_DATA_DIR": str(config.data_dir), "PYTHONPATH": str(REPO)}
     for name in ("XXGK_S3_ENDPOINT", "XXGK_S3_ACCESS_KEY", "XXGK_S3_SECRET_KEY", "XXGK_S3_BUCKET",
                  "XXGK_DATABASE_URL"):
@@ -328,6 +512,11 @@ def crash_while_writing(config: Config, captures: int, *, revisit: bool = False)
     if config.uses_s3:
         env.update({"XXGK_S3_ENDPOINT": config.s3_endpoint, "XXGK_S3_ACCESS_KEY": config.s3_access_key,
                     "XXGK_S3_SECRET_KEY": config.s3_secret_key, "XXGK_S3_BUCKET": config.s3_bucket})
+    return env
+
+
+def crash_while_writing(config: Config, captures: int, *, revisit: bool = False) -> str:
+    env = child_env(config)
     done = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(captures), "revisit" if revisit else "-"],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

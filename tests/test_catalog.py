@@ -298,6 +298,23 @@ def test_a_report_keeps_its_parser_version_and_the_records_it_replaced(catalog):
         assert len(queries.report_history(session, report.id)) == 1
 
 
+def test_the_text_is_stored_once_and_a_new_text_alone_keeps_the_old_record_whole(catalog):
+    from dataclasses import replace
+
+    first = _record("年度报告", 2022)
+    with catalog.session() as session:
+        queries.upsert_agency(session, "bj-fgw", "北京市发展和改革委员会")
+        capture_id = _capture(session, "http://fgw.example.gov.cn/nb/2022.html", T0, offset=0, agency_id="bj-fgw").id
+        report = queries.add_report(session, capture_id, first)
+        assert "text" not in report.record_json and report.text == first.text
+        assert queries.report_text(report) == first.text and queries.report_record(report) == first.to_json()
+    with catalog.session() as session:   # only the text differs: still a new record, the old one kept whole
+        report = queries.add_report(session, capture_id, replace(first, text=first.text + "\n二、主动公开"))
+        [kept] = queries.report_history(session, report.id)
+        assert kept.record_json == first.to_json() and report.text.endswith("二、主动公开")
+        assert [r.id for r in queries.search_reports(session, "主动公开")] == [report.id]
+
+
 def test_a_report_for_an_unknown_agency_is_refused(catalog):
     with catalog.session() as session:
         capture_id = _capture(session, "http://x.example/nb.html", T0, offset=0).id

@@ -162,6 +162,31 @@ def test_reports_are_attributed_to_their_agencies(first_crawl):
     assert any(r.agency_id == "ylx-wjj" and r.report_year == 2017 for r in reports)
 
 
+def test_report_text_is_stored_once_and_the_ui_api_and_search_show_it(first_crawl):
+    import html
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    reports = _reports(first_crawl.config)
+    assert reports and not [report.url for report in reports if "text" in (report.record_json or {})]
+    report = max((r for r in reports if r.is_report), key=lambda r: len(r.text))
+    # a plain sentence of the report (no character the page escapes), long enough to find only a few reports
+    line = max((line.strip() for line in report.text.splitlines() if re.fullmatch(r"[\u4e00-\u9fff，。、0-9]+",
+                                                                                     line.strip())), key=len)
+    assert len(line) >= 12, report.text[:500]
+    with TestClient(create_app(first_crawl.config)) as client:
+        assert client.get(f"/api/reports/{report.id}").json()["text"] == report.text
+        page = client.get(f"/reports/{report.id}")
+        assert page.status_code == 200 and html.escape(line) in page.text
+        found = client.get("/api/search", params={"q": line[:12]}).json()["results"]
+        assert report.id in [item["id"] for item in found]
+        snippet = next(item for item in found if item["id"] == report.id)["snippet"]
+        assert line[:12] in [part["text"] for part in snippet if part["hit"]]
+
+
 def test_each_agencys_column_read_proves_its_missing_years(first_crawl):
     """Every year the demo leaves unpublished is proven missing by what the run read of the agency's column: read
     after the deadline, its listing walked to the last page or back past the deadline."""

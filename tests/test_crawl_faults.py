@@ -27,6 +27,7 @@ from demo.server import DemoServer
 from registry.agencies import Agency
 from storage.archive import Archive, open_reader
 from storage.catalog import queries
+from storage.recovery import group_records, scan_segment
 from tests.crawling import SLOW_PAGE_SECONDS, catalog_of, config_in, crawl
 from tests.servers import free_port
 
@@ -247,12 +248,19 @@ def test_crawl_killed_with_sigkill_keeps_every_capture(tmp_path):
             if child.poll() is None:
                 child.kill()
     assert seen >= 12
+    # what the kernel got of the dead crawl's WARCs: every complete capture in them (its group commit done or not)
+    spooled = {}
+    for path in sorted((data / "spool").rglob("*.warc.gz")):
+        with open(path, "rb") as handle:
+            spooled[path.relative_to(data / "spool").as_posix()] = len(group_records(scan_segment(handle)[0]))
 
     archive = Archive.open(config)  # recovery: finishes the dead writer's spool segment
     try:
         with archive.catalog.reading() as session:
             rows = queries.all_captures(session)
             killed_run = rows[0].run_id
+            for key, captures in spooled.items():  # the ones still waiting for their rows got them now
+                assert len(queries.captures_in_segment(session, key)) == captures, key
         assert len(rows) >= seen
         for row in rows:
             capture = archive.reader.read_row(row)

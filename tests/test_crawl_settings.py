@@ -65,3 +65,43 @@ def test_archive_conditional_get_setting_decides_whether_validators_are_sent(tmp
         CrawlArchive.of(crawler).spider_closed(None, "finished")
     sent = request.headers.get("If-None-Match")
     assert sent == (b'"v1"' if conditional else None)
+
+
+def test_a_response_goes_on_before_its_row_and_a_304_of_it_still_gets_its_body(tmp_path):
+    """ARCHIVE_COMMIT_RECORDS / ARCHIVE_COMMIT_MS reach the archive: with a batch that neither fills nor times out,
+    a response is handed on (its capture named by record id) with no row yet; a 304 for the same URL gets the
+    staged page's validators and body, its read-back committing the batch."""
+    from scrapy.http import Response
+
+    from crawler.middlewares import META_CAPTURE, META_PAYLOAD_CAPTURE
+    from storage.catalog import Catalog, queries
+
+    def rows() -> int:
+        with Catalog.open(config) as catalog, catalog.reading() as session:
+            return queries.count_captures(session)
+
+    config = config_in(tmp_path / "data")
+    crawler = _crawler(config, ARCHIVE_DURABILITY="os", ARCHIVE_COMMIT_RECORDS=1000, ARCHIVE_COMMIT_MS=600_000)
+    middleware = ArchiveMiddleware.from_crawler(crawler)
+    holder = CrawlArchive.of(crawler)
+    headers = {"Content-Type": "text/html; charset=utf-8", "ETag": '"v1"'}
+
+    async def fetch_twice():
+        first = scrapy.Request(LISTING_URL)
+        page = HtmlResponse(LISTING_URL, body=TRS_LISTING, headers=headers, request=first)
+        assert await middleware.process_response(first, page) is page
+        assert first.meta[META_CAPTURE].startswith("<urn:uuid:") and rows() == 0
+        again = scrapy.Request(LISTING_URL)
+        assert await middleware.process_request(again) is None
+        assert again.headers.get("If-None-Match") == b'"v1"'
+        answer = await middleware.process_response(again, Response(LISTING_URL, status=304, request=again))
+        assert (answer.status, answer.body, "not_modified" in answer.flags) == (200, TRS_LISTING, True)
+        assert again.meta[META_PAYLOAD_CAPTURE] == first.meta[META_CAPTURE]
+        return await holder.capture_id(first.meta[META_CAPTURE]), await holder.capture_id(again.meta[META_CAPTURE])
+
+    try:
+        assert (holder.archive.commit_records, holder.archive.commit_ms) == (1000, 600_000)
+        page_id, revisit_id = asyncio.run(fetch_twice())
+    finally:
+        holder.spider_closed(None, "finished")
+    assert rows() == 2 and page_id is not None and revisit_id is not None

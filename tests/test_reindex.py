@@ -226,7 +226,7 @@ def test_errors_coverage_and_the_run_end_are_warc_records_written_before_their_r
         raise RuntimeError("the catalog went away")
 
     monkeypatch.setattr(queries, "add_error", broken)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ArchiveError, match="the catalog went away"):
         archive.record_error("http://lost.example/", "timeout", "read timed out", agency_id="a1", at=T0)
     monkeypatch.undo()
     archive.record_coverage(agency_id="a1", column_url=None, read_at=T0, problem="not_found", detail="首页没有栏目")

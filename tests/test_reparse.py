@@ -82,10 +82,11 @@ def archived(tmp_path, monkeypatch):
         tampered = {"moved": (moved.capture_id, moved.url, moved.report_year),
                     "hidden": (hidden.capture_id, hidden.url, hidden.report_year)}
         # the older rule: the report year is the year it was published; a short report is not taken for one
-        queries.add_report(session, moved.capture_id, dict(moved.record_json, report_year=moved.report_year + 1),
+        queries.add_report(session, moved.capture_id,
+                           dict(queries.report_record(moved), report_year=moved.report_year + 1),
                            agency_id=AGENCY, parser_version=OLDER)
-        queries.add_report(session, hidden.capture_id, dict(hidden.record_json, is_report=False, kind="other"),
-                           agency_id=AGENCY, parser_version=OLDER)
+        queries.add_report(session, hidden.capture_id, dict(queries.report_record(hidden), is_report=False,
+                                                            kind="other"), agency_id=AGENCY, parser_version=OLDER)
     with Catalog.open(config, create=False) as catalog, catalog.session() as session:
         # what the rows said before there were versions: unknown, older
         session.query(Report).filter(Report.parser_version == PARSER_VERSION) \

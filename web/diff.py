@@ -42,8 +42,8 @@ def diff_data(ctx: WebContext, a: int, b: int) -> dict[str, Any]:
 
 def _text(ctx: WebContext, capture_id: int, report) -> tuple[str, str]:
     """(text, where it came from); an unreadable capture gives an explanation instead of failing the page."""
-    if report is not None and report.text:
-        return report.text, "解析后的报告正文"
+    if report is not None and queries.report_text(report):
+        return queries.report_text(report), "解析后的报告正文"
     try:
         archived = ctx.reader.read(capture_id)
     except CaptureError as exc:

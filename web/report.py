@@ -49,10 +49,10 @@ def report_data(ctx: WebContext, report_id: int) -> dict[str, Any]:
         "dates": [_date_evidence(item, report.publication_date, report.date_source)
                   for item in record.get("dates") or [] if isinstance(item, Mapping)],
         "tables": render_tables(record.get("tables") if isinstance(record.get("tables"), Mapping) else {}, broken,
-                                report.text or ""),
+                                queries.report_text(report)),
         "consistency_errors": [{**error, "rule_label": rule_label(error.get("rule"))} for error in errors],
         "template": record.get("template") if isinstance(record.get("template"), Mapping) else {},
-        "text": report.text,
+        "text": queries.report_text(report),
         "parser_version": report.parser_version, "parsed_at": iso(report.parsed_at),
         "history": history,
         "captures": [capture_summary(capture) for capture in captures],

@@ -32,7 +32,7 @@ def search_data(ctx: WebContext, q: str = "", page: int = 1) -> dict[str, Any]:
     results = []
     for report in found[:PAGE_SIZE]:
         results.append({**report_summary(report), "agency_name": names.get(report.agency_id),
-                        "snippet": snippet(report.text or report.title or "", terms),
+                        "snippet": snippet(queries.report_text(report) or report.title or "", terms),
                         "title_parts": highlight(report.title or "", terms)})
     return {"q": query, "terms": terms, "results": results,
             "page": {"number": page, "has_previous": page > 1, "has_next": len(found) > PAGE_SIZE}}

@@ -140,6 +140,10 @@ class ReportsSpider(scrapy.Spider):
         machines the pass is over only when the whole frontier drained; workers wait for the coordinator."""
         frontier = self.frontier
         if frontier is not None:
+            if self.settings.getbool("ARCHIVE_ENABLED"):
+                # idle gives up every request held: what they fetched must be durable first
+                holder = CrawlArchive.of(self.crawler)
+                holder.call_now(holder.archive.commit)
             frontier.idle()
             if not frontier.coordinating:
                 if frontier.is_done():
@@ -316,8 +320,8 @@ class ReportsSpider(scrapy.Spider):
             self._stat("discovery/not_archived")
             return  # nothing to tie a report to: the archive failure is counted and logged
         yield ReportCandidate(
-            url=response.url, agency_id=agency.id, capture_id=capture,
-            payload_capture_id=response.meta.get(META_PAYLOAD_CAPTURE, capture), body=response.body,
+            url=response.url, agency_id=agency.id, capture_record_id=capture,
+            payload_record_id=response.meta.get(META_PAYLOAD_CAPTURE, capture), body=response.body,
             content_type=_header(response, "Content-Type"), headers=_headers(response),
             listing_title=response.meta.get(META_LISTING_TITLE), listing_date=response.meta.get(META_LISTING_DATE),
             filename=_filename(response), level=agency.level,

@@ -244,9 +244,22 @@ def insert_capture(connection, **fields: Any) -> int:
     return connection.execute(statement).scalar_one()
 
 
+def insert_captures(connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """:func:`insert_capture` for many rows in one statement (a group commit's batch); their ids, in order."""
+    if not rows:
+        return []
+    statement = insert(CAPTURES).returning(CAPTURES.c.id, sort_by_parameter_order=True)
+    return list(connection.execute(statement, [_capture_values(**row) for row in rows]).scalars())
+
+
 def capture_row(connection, capture_id: int):
     """The capture's columns as a Row (``row.url``, ``row.offset``, …), or None."""
     return connection.execute(select(CAPTURES).where(CAPTURES.c.id == capture_id)).first()
+
+
+def capture_id_of_record(connection, record_id: str) -> int | None:
+    """The id of the capture whose WARC-Record-ID is ``record_id`` (unique), or None."""
+    return connection.execute(select(CAPTURES.c.id).where(CAPTURES.c.record_id == record_id)).scalar()
 
 
 def capture_by_record_id(session: Session, record_id: str) -> Capture | None:
@@ -410,12 +423,24 @@ def _iso_date(value: Any) -> date | None:
         return None
 
 
+def report_text(report: Report) -> str:
+    """The main text of a parsed document. It is stored once, in ``reports.text`` (where full-text search reads
+    it); ``record_json`` holds the rest of the record (migration 0008)."""
+    return report.text or ""
+
+
+def report_record(report: Report) -> dict[str, Any]:
+    """The whole record as the parsers gave it (``ReportRecord.to_json()``): ``record_json`` with its text."""
+    return {**(report.record_json or {}), "text": report_text(report)}
+
+
 def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str | None = None,
                url: str | None = None, parsed_at: datetime | None = None,
                parser_version: str | None = PARSER_VERSION) -> Report:
-    """Store (or replace) the parse of one capture: the searchable fields plus the full ``to_json()``, and the
-    version of the parsers that produced it (default: these parsers). A replaced record that differs from the new
-    one (or was attributed to another agency) is kept in ``report_history``."""
+    """Store (or replace) the parse of one capture: the searchable fields, the text (``reports.text``) and the rest
+    of ``to_json()`` (``record_json``), and the version of the parsers that produced it (default: these parsers).
+    A replaced record that differs from the new one (or was attributed to another agency) is kept whole, text
+    included, in ``report_history``."""
     capture = session.get(Capture, capture_id)
     if capture is None:
         raise LookupError(f"no capture {capture_id} in the catalog")
@@ -424,12 +449,13 @@ def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str
         raise LookupError(f"unknown agency {agency_id!r}: upsert it into the registry first")
     # as the JSON column gives it back (tuples become lists), so an identical re-parse compares equal
     data = json.loads(json.dumps(_record_json(record), ensure_ascii=False, default=str))
+    text = data.pop("text", None) or ""
     report = session.scalars(select(Report).where(Report.capture_id == capture_id)).first()
     if report is None:
         report = Report(capture_id=capture_id)
         session.add(report)
-    elif report.record_json != data or report.agency_id != agency_id:
-        session.add(ReportHistory(report_id=report.id, agency_id=report.agency_id, record_json=report.record_json,
+    elif report.record_json != data or report_text(report) != text or report.agency_id != agency_id:
+        session.add(ReportHistory(report_id=report.id, agency_id=report.agency_id, record_json=report_record(report),
                                   parser_version=report.parser_version, parsed_at=report.parsed_at,
                                   replaced_at=utcnow()))
     report.agency_id = agency_id
@@ -445,7 +471,7 @@ def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str
     report.needs_ocr = bool(data.get("needs_ocr"))
     report.error = data.get("error")
     report.record_json = data
-    report.text = data.get("text") or ""
+    report.text = text
     report.parsed_at = parsed_at or utcnow()
     report.parser_version = parser_version
     session.flush()
@@ -460,6 +486,12 @@ def report_history(session: Session, report_id: int) -> list[ReportHistory]:
 
 def report_by_capture(session: Session, capture_id: int) -> Report | None:
     return session.scalars(select(Report).where(Report.capture_id == capture_id)).first()
+
+
+def report_by_capture_record(session: Session, record_id: str) -> Report | None:
+    """The report of the capture whose WARC-Record-ID is ``record_id`` (None also while it has no row)."""
+    return session.scalars(select(Report).join(Capture, Capture.id == Report.capture_id)
+                           .where(Capture.record_id == record_id)).first()
 
 
 def reports_of_agency(session: Session, agency_id: str, *, report_year: int | None = None,
