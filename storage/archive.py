@@ -58,13 +58,14 @@ from storage.catalog.models import COLUMN_FOUND_BY, COLUMN_PROBLEMS, FETCH_ERROR
 from storage.catalog.models import Capture as CaptureRow
 from storage.catalog.models import ColumnCoverage
 from storage.config import Config
+from storage.facts import capture_facts
 from storage.objects import ObjectStore, ObjectStoreError, open_store
 from storage.reader import Capture, CaptureReader
 from storage.recovery import RecoveryReport, index_segment, recover, scan_segment, upload_segment
 from storage.spool import SpoolSegment, new_segment_name, segment_key, spool_writer
 from storage.warc import (DEFAULT_COMPRESSLEVEL, NOT_MODIFIED_PROFILE, NOTE_COVERAGE, NOTE_FETCH_ERROR, NOTE_RUN_END,
                           REVISIT_PROFILE, HeaderList, digest_value, http_index_fields, new_record_id,
-                          parse_http_head, payload_digest, request_head, response_head, warc_date)
+                          parse_http_head, payload_digest, request_head, response_head, warc_date, written_fields)
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +243,7 @@ class Archive:
         sha256 = hashlib.sha256(payload).hexdigest()
         date = warc_date(moment)
         fields = self._metadata_fields(agency_id, extra_metadata, truncated)
+        http_fields = http_index_fields(parse_http_head(head)[0])
         record_id = new_record_id()
         with self._lock:
             segment = self._open_segment()
@@ -269,14 +271,16 @@ class Archive:
                         writer.write_metadata(url, fields, date, concurrent_to=record_id)]
 
             written = self._write(segment, write)
+            record_type = written[0].record_type
+            facts = capture_facts(written_fields(fields), record_type=record_type, url=url, mime=http_fields["mime"],
+                                  payload=payload)
             ref = self._index(segment, dict(
-                url=url, timestamp=moment, record_type=written[0].record_type, warc_key=segment.key,
+                url=url, timestamp=moment, record_type=record_type, warc_key=segment.key,
                 offset=written[0].offset, length=written[0].length,
                 group_length=sum(record.length for record in written), record_id=record_id,
                 payload_sha1=sha1, payload_sha256=sha256, payload_length=payload_length, run_id=self.run_id,
                 status=status, refers_to_capture_id=original.id if original is not None else None,
-                agency_id=agency_id, ip=ip, truncated=truncated,
-                **http_index_fields(parse_http_head(head)[0]),
+                agency_id=agency_id, ip=ip, truncated=truncated, **http_fields, **facts,
             ))
             self._roll_if_full()
         return ref
@@ -321,7 +325,8 @@ class Archive:
                 record_id=record_id, payload_sha1=digest_value(digest),
                 payload_sha256=hashlib.sha256(payload).hexdigest(), payload_length=len(payload), run_id=self.run_id,
                 status=None, mime=content_type, agency_id=agency_id, ip=None, etag=None, last_modified=None,
-                truncated=None,
+                truncated=None, **capture_facts(written_fields(fields), record_type="resource", url=url,
+                                                mime=content_type, payload=None, concurrent_to=concurrent_to),
             ))
             self._roll_if_full()
         return ref
