@@ -10,8 +10,8 @@ import argparse
 import sys
 from datetime import date
 
-from cli.common import (CommandError, load_config, open_catalog, select_agencies, write_rows,
-                        write_undetermined_reasons)
+from cli.common import (CommandError, derive_pending_facts, load_config, open_catalog, select_agencies,
+                        write_rows, write_undetermined_reasons)
 
 # A fixed port keeps the demo URLs the same from run to run, so a second `xxgk demo` is an incremental crawl
 # (conditional requests, revisits, changed reports) over the same archive.
@@ -173,7 +173,6 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, as_of, quiet, year
     from monitor.clock import today
     from monitor.verdicts import judge
     from registry.catalog_sync import store_agencies
-    from storage.archive import open_reader
 
     store_agencies(catalog, agencies)
     display = _Progress(enabled=not quiet)
@@ -188,12 +187,9 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, as_of, quiet, year
     if screenshots:
         _take_screenshots(config, summary.run_id)
     as_of = as_of or today()
-    reader = open_reader(config, catalog=catalog)
-    try:
-        judge(catalog, as_of=as_of, years=years if years is not None else [as_of.year - 1],
-              agency_ids=[agency.id for agency in agencies], reader=reader)
-    finally:
-        reader.store.close()
+    derive_pending_facts(config, catalog, "crawl")
+    judge(catalog, as_of=as_of, years=years if years is not None else [as_of.year - 1],
+          agency_ids=[agency.id for agency in agencies])
     summary = _with_fetch_errors(catalog, _with_column_failures(catalog, summary), overrides.get("LOG_FILE"))
     after_run(config, catalog, [agency.id for agency in agencies], summary=summary)  # alerts; never raises
     return summary

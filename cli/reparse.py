@@ -100,7 +100,7 @@ def cmd_reparse(args: argparse.Namespace) -> int:
                     if before.agency_id in years and before.report_year is not None:
                         years[before.agency_id].add(before.report_year)
                 try:
-                    judged = judge(catalog, as_of=today(), years=years, agency_ids=sorted(touched), reader=reader)
+                    judged = judge(catalog, as_of=today(), years=years, agency_ids=sorted(touched))
                 except RuleError as exc:
                     raise CommandError(str(exc)) from exc
                 now = {(item.agency_id, item.report_year): item.verdict.status for item in judged}
