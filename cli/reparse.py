@@ -104,8 +104,9 @@ def cmd_reparse(args: argparse.Namespace) -> int:
             for before, _after in changed.values():
                 if before.agency_id is not None and before.report_year is not None:
                     years.setdefault(before.agency_id, set()).add(before.report_year)
+            moved = {seen.report_year for pair in changed.values() for seen in pair if seen.report_year is not None}
             try:
-                verdicts = rejudge(catalog, touched, as_of=today(), years=years).changes
+                verdicts = rejudge(catalog, touched, as_of=today(), years=years, report_years=moved).changes
             except RuleError as exc:
                 raise CommandError(str(exc)) from exc
         finally:

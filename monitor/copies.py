@@ -73,8 +73,8 @@ def _containment(jaccard, mine, other):
 
 
 class YearIndex:
-    """The LSH bands of one year's signatures: per band, every entry's key, the keys sorted with the entries they
-    came from, and which entries share their key with another (the only ones worth a lookup)."""
+    """The LSH bands of one year's signatures: every entry's key in every band. Looking up many entries (a full
+    re-judge) sorts each band once; looking up a few (an incremental one) compares their keys with every key."""
 
     def __init__(self, entries: list[Chosen]):
         self.entries = entries
@@ -85,20 +85,55 @@ class YearIndex:
         agencies = {agency: number for number, agency in enumerate(sorted({entry.agency_id for entry in entries}))}
         self.agency = np.array([agencies[entry.agency_id] for entry in entries], dtype=np.int64)
         self.keys = np.empty((BANDS, size), dtype=np.uint32)
-        self.order = np.empty((BANDS, size), dtype=np.uint32)
-        self.sorted = np.empty((BANDS, size), dtype=np.uint32)
-        self.shared = np.zeros((BANDS, size), dtype=bool)
         for band in range(BANDS):
             values = self.signatures[:, band * ROWS:(band + 1) * ROWS].astype(np.uint64)
             mixed = (values * _MIX).sum(axis=1, dtype=np.uint64) ^ _BAND_SALTS[band]
             self.keys[band] = (mixed >> np.uint64(32)).astype(np.uint32)
-            self.order[band] = np.argsort(self.keys[band], kind="stable")
-            self.sorted[band] = self.keys[band][self.order[band]]
-            same = self.sorted[band][1:] == self.sorted[band][:-1]
-            shared = np.zeros(size, dtype=bool)
-            shared[1:] |= same
-            shared[:-1] |= same
-            self.shared[band, self.order[band]] = shared
+        self._sorted: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def _sorted_bands(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per band: the entries in key order, their keys, and which entries share their key with another."""
+        if self._sorted is None:
+            size = len(self.entries)
+            order = np.argsort(self.keys, axis=1, kind="stable").astype(np.uint32)
+            ordered = np.take_along_axis(self.keys, order.astype(np.int64), axis=1)
+            same = ordered[:, 1:] == ordered[:, :-1]
+            shared_sorted = np.zeros((BANDS, size), dtype=bool)
+            shared_sorted[:, 1:] |= same
+            shared_sorted[:, :-1] |= same
+            shared = np.zeros((BANDS, size), dtype=bool)
+            np.put_along_axis(shared, order.astype(np.int64), shared_sorted, axis=1)
+            self._sorted = (order, ordered, shared)
+        return self._sorted
+
+    def _pairs(self, queries: np.ndarray) -> np.ndarray:
+        """(query, other) position pairs sharing a band key, as codes query × size + other."""
+        size = len(self.entries)
+        codes = []
+        if len(queries) * 20 < size:
+            for band in range(BANDS):
+                keys = self.keys[band]
+                hits = np.flatnonzero(np.isin(keys, keys[queries]))   # the queries themselves among them
+                query_keys = keys[queries]
+                by_key = np.argsort(query_keys, kind="stable")
+                for other in hits.tolist():
+                    first = np.searchsorted(query_keys[by_key], keys[other], "left")
+                    last = np.searchsorted(query_keys[by_key], keys[other], "right")
+                    codes += [int(queries[by_key[at]]) * size + other for at in range(first, min(last, first + MAX_BUCKET))]
+            return np.unique(np.array(codes, dtype=np.int64))
+        order, ordered, shared = self._sorted_bands()
+        for band in range(BANDS):
+            asking = queries[shared[band, queries]]
+            if not len(asking):
+                continue
+            keys = self.keys[band, asking]
+            left = np.searchsorted(ordered[band], keys, "left")
+            counts = np.minimum(np.searchsorted(ordered[band], keys, "right") - left, MAX_BUCKET)
+            total = int(counts.sum())
+            within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+            others = order[band][np.repeat(left, counts) + within].astype(np.int64)
+            codes.append(np.repeat(asking, counts) * size + others)
+        return np.unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.int64)
 
     def candidates(self, positions: Iterable[int], *, both_ways: bool = False) -> dict[int, list[int]]:
         """For each entry position asked, the positions of other agencies' entries that share a band with it and
@@ -108,22 +143,7 @@ class YearIndex:
         wanted = np.fromiter(positions, dtype=np.int64)
         size = len(self.entries)
         for start in range(0, len(wanted), _QUERY_BATCH):
-            batch = wanted[start:start + _QUERY_BATCH]
-            codes = []
-            for band in range(BANDS):
-                queries = batch[self.shared[band, batch]]
-                if not len(queries):
-                    continue
-                keys = self.keys[band, queries]
-                left = np.searchsorted(self.sorted[band], keys, "left")
-                counts = np.minimum(np.searchsorted(self.sorted[band], keys, "right") - left, MAX_BUCKET)
-                total = int(counts.sum())
-                within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-                others = self.order[band][np.repeat(left, counts) + within].astype(np.int64)
-                codes.append(np.repeat(queries, counts) * size + others)
-            if not codes:
-                continue
-            pairs = np.unique(np.concatenate(codes))
+            pairs = self._pairs(wanted[start:start + _QUERY_BATCH])
             mine, other = pairs // size, pairs % size
             keep = self.agency[mine] != self.agency[other]   # the entry itself and its own agency's
             mine, other = mine[keep], other[keep]
@@ -146,14 +166,21 @@ class CopyChecks:
         self.session = session
         self.cutoff = cutoff
         self.results: dict[tuple[str, int], tuple[dict[str, Any] | None, str | None]] = {}
+        self.years: set[int] | None = None
         self._names: dict[str, str | None] = {}
 
     def result(self, agency_id: str, year: int) -> tuple[dict[str, Any] | None, str | None]:
         """(evidence when copied, a note when the check was not made)."""
         return self.results.get((agency_id, year), (None, None))
 
-    def prepare(self, agency_ids: set[str] | None) -> None:
-        """Check every report year the agencies (None: all) have a report of by the cut-off."""
+    def checked(self, year: int) -> bool:
+        """Whether ``prepare`` checked this year (an incremental re-judge checks only the years that changed)."""
+        return self.years is None or year in self.years
+
+    def prepare(self, agency_ids: set[str] | None, years: Iterable[int] | None = None) -> None:
+        """Check every report year the agencies (None: all) have a report of by the cut-off, or only ``years``:
+        a year's results can change only when a report of it, or of the year before, was stored since."""
+        self.years = None if years is None else set(years)
         query = (select(Report.report_year).join(Capture, Capture.id == Report.capture_id)
                  .where(Report.is_report.is_(True), Report.report_year.is_not(None), Report.agency_id.is_not(None),
                         Capture.timestamp <= self.cutoff).distinct())
@@ -161,20 +188,25 @@ class CopyChecks:
             query = query.where(Report.agency_id.in_(sorted(agency_ids)))
         previous_year, previous = None, {}
         for year in sorted(self.session.scalars(query)):
+            if not self.checked(year):
+                continue
             chosen = self.chosen(year)
             if previous_year != year - 1:
-                previous = self.chosen(year - 1)
+                previous = self.chosen(year - 1, agency_ids)
             self._check_year(year, chosen, previous, agency_ids)
             previous_year, previous = year, chosen
 
-    def chosen(self, year: int) -> dict[str, Chosen]:
-        """Each agency's report of ``year`` archived by the cut-off, chosen as the verdict chooses it."""
-        rows = self.session.execute(
-            select(Report.id, Report.agency_id, Report.url, Report.capture_id, Report.date_source,
-                   Report.publication_date, Report.shingles, Report.minhash)
-            .join(Capture, Capture.id == Report.capture_id)
-            .where(Report.is_report.is_(True), Report.report_year == year, Report.agency_id.is_not(None),
-                   Capture.timestamp <= self.cutoff))
+    def chosen(self, year: int, agency_ids: set[str] | None = None) -> dict[str, Chosen]:
+        """Each agency's (of ``agency_ids``, default all) report of ``year`` archived by the cut-off, chosen as
+        the verdict chooses it."""
+        query = (select(Report.id, Report.agency_id, Report.url, Report.capture_id, Report.date_source,
+                        Report.publication_date, Report.shingles, Report.minhash)
+                 .join(Capture, Capture.id == Report.capture_id)
+                 .where(Report.is_report.is_(True), Report.report_year == year, Report.agency_id.is_not(None),
+                        Capture.timestamp <= self.cutoff))
+        if agency_ids is not None and len(agency_ids) <= 10_000:
+            query = query.where(Report.agency_id.in_(sorted(agency_ids)))
+        rows = self.session.execute(query)
         grouped: dict[str, list[Chosen]] = {}
         for report_id, agency_id, url, capture_id, source, published, shingles, minhash in rows:
             signature = (np.frombuffer(minhash, dtype="<u4").astype(np.uint32)

@@ -52,9 +52,12 @@ class Rejudged:
 
 
 def rejudge(catalog: Catalog, agency_ids: Iterable[str], *, as_of: date,
-            years: Iterable[int] | Mapping[str, Iterable[int]] = (), rules: RuleSet | None = None) -> Rejudged:
+            years: Iterable[int] | Mapping[str, Iterable[int]] = (), rules: RuleSet | None = None,
+            report_years: Iterable[int] | None = None) -> Rejudged:
     """Judge the agencies again as of ``as_of`` and store their verdicts: ``years`` (for all, or per agency),
-    every year they have a stored verdict for, and every year they have reports for."""
+    every year they have a stored verdict for, and every year they have reports for. ``report_years``: the years
+    of every report stored (or changed) since the stored verdicts, when known: 疑似雷同 is checked again only for
+    those and the years after them, the other years keep their stored answer (None: every year is checked)."""
     wanted = sorted(set(agency_ids))
     done = Rejudged(agencies=len(wanted))
     if not wanted:
@@ -70,7 +73,8 @@ def rejudge(catalog: Catalog, agency_ids: Iterable[str], *, as_of: date,
     for agency_id, year in before:
         asked[agency_id].add(year)
     after: dict[tuple[str, int], str] = {}
-    for result in judging(catalog, as_of=as_of, years=asked, agency_ids=wanted, rules=rules):
+    copy_years = None if report_years is None else {y for year in report_years for y in (year, year + 1)}
+    for result in judging(catalog, as_of=as_of, years=asked, agency_ids=wanted, rules=rules, copy_years=copy_years):
         after[(result.agency_id, result.report_year)] = result.verdict.status
     done.judged = len(after)
     done.changes = {key: (before.get(key), after.get(key)) for key in sorted(set(before) | set(after))
@@ -94,6 +98,13 @@ def touched_by_run(catalog: Catalog, run_id: str, *, as_of: date, agency_ids: It
         touched |= copy_neighbours(session, new_reports, as_of=as_of)
         touched |= due_by_time(session, as_of=as_of, agency_ids=agency_ids, years=years)
     return touched
+
+
+def report_years_of_run(catalog: Catalog, run_id: str) -> set[int]:
+    """The report years of the reports stored from the run's captures (``rejudge``'s ``report_years``)."""
+    with catalog.reading() as session:
+        return set(session.scalars(select(Report.report_year).join(Capture, Capture.id == Report.capture_id)
+                                   .where(Capture.run_id == run_id, Report.report_year.is_not(None)).distinct()))
 
 
 def _reported_in_run(session, run_id: str) -> set[str]:

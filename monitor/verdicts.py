@@ -84,6 +84,7 @@ from parsers.discovery import ListingItem
 from parsers.record import DateEvidence
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Agency, Capture, ColumnCoverage, FetchError, Report
+from storage.catalog.models import Verdict as VerdictRow
 from storage.facts import FACTS_VERSION, LISTING_ROLES, may_be_page
 
 SCREENSHOT_PREFIX = "urn:screenshot:"
@@ -154,9 +155,11 @@ def judge_and_store(catalog: Catalog, *, as_of: date, years: Years = None, agenc
 
 
 def judging(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: Iterable[str] | None = None,
-            rules: RuleSet | None = None, store: bool = True) -> Iterator[JudgedYear]:
+            rules: RuleSet | None = None, store: bool = True,
+            copy_years: Iterable[int] | None = None) -> Iterator[JudgedYear]:
     """``judge`` one chunk of agencies at a time, yielding the verdicts as they are computed (and stored): a
-    national re-judge holds one chunk, not a million verdicts."""
+    national re-judge holds one chunk, not a million verdicts. ``copy_years``: the only report years whose
+    疑似雷同 can have changed since the stored verdicts (``monitor.rejudge``); the others keep the stored answer."""
     rules = rules or load_rules()
     wanted = set(agency_ids) if agency_ids is not None else None
     day_over = as_of != today()
@@ -167,7 +170,7 @@ def judging(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: I
         agencies = [row for row in session.execute(select(Agency.id, Agency.name, Agency.level).order_by(Agency.id))
                     if wanted is None or row.id in wanted]
         copies = CopyChecks(session, cutoff)
-        copies.prepare(wanted)
+        copies.prepare(wanted, copy_years)
         for start in range(0, len(agencies), CHUNK):
             chunk = agencies[start:start + CHUNK]
             view = _ArchiveView(session, [agency.id for agency in chunk], cutoff=cutoff, copies=copies)
@@ -337,6 +340,15 @@ class _ArchiveView:
             for row in session.execute(select(coverage).where(condition)
                                        .order_by(coverage.c.read_at, coverage.c.id)):
                 self._coverage.setdefault(row.agency_id, []).append(row)
+        # the stored 疑似雷同 answer of the years copy detection did not check again (an incremental re-judge)
+        self._stored_copies: dict[tuple[str, int], tuple[dict | None, str | None]] = {}
+        if copies.years is not None:
+            for condition in _in_list(VerdictRow.agency_id, agency_ids):
+                for agency_id, year, evidence in session.execute(
+                        select(VerdictRow.agency_id, VerdictRow.report_year, VerdictRow.evidence).where(condition)):
+                    evidence = evidence or {}
+                    self._stored_copies[(agency_id, year)] = (evidence.get(verdict_flags.COPIED),
+                                                              (evidence.get("checks") or {}).get(verdict_flags.COPIED))
         self._listings: dict[tuple[str, datetime, datetime], list] = {}
         self._originals: dict[int, Any] = {}
         self._unknown: dict[int, str] = {}             # capture id -> why its facts are not in the catalog
@@ -644,4 +656,6 @@ class _ArchiveView:
     # -- copied
 
     def _copied(self, *, agency, year: int, chosen: Report, **_) -> tuple[dict | None, str | None]:
+        if not self.copies.checked(year):
+            return self._stored_copies.get((agency.id, year), (None, None))
         return self.copies.result(agency.id, year)

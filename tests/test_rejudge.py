@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from monitor.rejudge import rejudge, touched_by_run
+from monitor.rejudge import rejudge, report_years_of_run, touched_by_run
 from monitor.verdicts import judge
 from storage.archive import Archive
 from storage.catalog import queries
@@ -48,7 +48,8 @@ def test_a_run_rejudges_the_agencies_it_brought_news_of_and_leaves_the_others(tm
 
         touched = touched_by_run(second.catalog, second.archive.run_id, as_of=AS_OF)
         assert touched == {"sfq-wjj", "sfq-gov", "ylx-wjj"}
-        done = rejudge(second.catalog, touched, as_of=AS_OF, years=[2022, 2023])
+        done = rejudge(second.catalog, touched, as_of=AS_OF, years=[2022, 2023],
+                       report_years=report_years_of_run(second.catalog, second.archive.run_id))
     finally:
         second.archive.close()
 
