@@ -73,17 +73,33 @@ def open_archive_reader(args: argparse.Namespace):
         raise CommandError(str(exc)) from exc
 
 
-def archive_reader_or_none(args: argparse.Namespace, catalog):
-    """The archive's bytes feed the listing and version checks; without them the verdicts still come."""
+def derive_pending_facts(config, catalog, command: str) -> None:
+    """The verdict facts of captures indexed before migration 0007, derived once from their WARC records, and the
+    text signatures of reports stored before it (``storage.facts.backfill``): the first judging command after the
+    upgrade does it, in committed batches, and says so on stderr. Judging itself never reads the archive."""
+    from storage import facts
     from storage.archive import open_reader
     from storage.objects import ObjectStoreError
 
+    if not facts.pending(catalog):
+        return
+    reader = None
     try:
-        return open_reader(load_config(args), catalog=catalog)
+        reader = open_reader(config, catalog=catalog)
     except (ObjectStoreError, OSError) as exc:
-        print(f"xxgk {args.command}: the archive cannot be read ({exc}); flags that need archived pages are "
-              f"skipped", file=sys.stderr)
-        return None
+        print(f"xxgk {command}: 存档无法读取（{exc}），本次只补录报告的文本签名", file=sys.stderr)
+    try:
+        done = facts.backfill(catalog, reader)
+    finally:
+        if reader is not None:
+            reader.store.close()
+    print(f"xxgk {command}: 已从存档补录 {done.captures} 条捕获的判定事实、{done.reports} 份报告的文本签名"
+          f"（升级后一次性补录）", file=sys.stderr)
+    if done.unreadable:
+        print(f"xxgk {command}: {done.unreadable} 条捕获的 WARC 记录无法读取，依赖它们的标记显示为无法判断",
+              file=sys.stderr)
+    if done.stopped:
+        print(f"xxgk {command}: 对象存储不可用（{done.stopped}），其余捕获下次补录", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- agencies

@@ -1,8 +1,8 @@
 """The crawling commands of ``xxgk``: ``crawl`` and ``demo`` (``schedule`` is in ``cli.schedule``).
 
 Each takes the run lock (``storage.runlock``: one crawl at a time over one archive), runs a crawl through
-``crawler.run.run_crawl`` (a child process), then recomputes the verdicts (``monitor.verdicts.judge``) so that what
-the user reads next is up to date.
+``crawler.run.run_crawl`` (a child process), then recomputes the verdicts the run can have moved
+(``monitor.rejudge``: the agencies it touched) so that what the user reads next is up to date.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import argparse
 import sys
 from datetime import date
 
-from cli.common import (CommandError, load_config, open_catalog, select_agencies, write_rows,
-                        write_undetermined_reasons)
+from cli.common import (CommandError, derive_pending_facts, load_config, open_catalog, select_agencies,
+                        write_rows, write_undetermined_reasons)
 
 # A fixed port keeps the demo URLs the same from run to run, so a second `xxgk demo` is an incremental crawl
 # (conditional requests, revisits, changed reports) over the same archive.
@@ -126,7 +126,7 @@ class RunLocked(CommandError):
 def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = None, quiet: bool = False,
                     years=None, screenshots: bool = True, verbose: bool = False):
     """Take the run lock, store the agencies, crawl them, screenshot new report pages (``screenshots``),
-    recompute their verdicts as of ``as_of`` (default: today in Beijing); returns the crawl summary. Raises
+    recompute the verdicts of the agencies the run touched as of ``as_of`` (default: today in Beijing); returns the crawl summary. Raises
     ``RunLocked`` when another crawl of this archive is running. Everything it opens it closes: ``xxgk schedule``
     calls it run after run in one process. Scrapy's log goes to ``DATA_DIR/logs/RUN_ID.log`` unless ``verbose``:
     a terminal gets one line per problem in the summary, not a traceback per unreachable portal."""
@@ -171,9 +171,8 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, as_of, quiet, year
     from cli.alerts import after_run
     from crawler.run import CrawlError, run_crawl
     from monitor.clock import today
-    from monitor.verdicts import judge
+    from monitor.rejudge import rejudge, report_years_of_run, touched_by_run
     from registry.catalog_sync import store_agencies
-    from storage.archive import open_reader
 
     store_agencies(catalog, agencies)
     display = _Progress(enabled=not quiet)
@@ -188,12 +187,15 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, as_of, quiet, year
     if screenshots:
         _take_screenshots(config, summary.run_id)
     as_of = as_of or today()
-    reader = open_reader(config, catalog=catalog)
-    try:
-        judge(catalog, as_of=as_of, years=years if years is not None else [as_of.year - 1],
-              agency_ids=[agency.id for agency in agencies], reader=reader)
-    finally:
-        reader.store.close()
+    years = years if years is not None else [as_of.year - 1]
+    selected = [agency.id for agency in agencies]
+    derive_pending_facts(config, catalog, "crawl")
+    # only the agencies whose verdicts this run can have moved (monitor.rejudge); `xxgk status` re-judges all
+    if summary.run_id is not None:
+        rejudge(catalog, touched_by_run(catalog, summary.run_id, as_of=as_of, agency_ids=selected, years=years),
+                as_of=as_of, years=years, report_years=report_years_of_run(catalog, summary.run_id))
+    else:
+        rejudge(catalog, selected, as_of=as_of, years=years)
     summary = _with_fetch_errors(catalog, _with_column_failures(catalog, summary), overrides.get("LOG_FILE"))
     after_run(config, catalog, [agency.id for agency in agencies], summary=summary)  # alerts; never raises
     return summary

@@ -12,7 +12,8 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from cli.common import CommandError, date_argument, existing_catalog, load_config, report_year_argument, require_crawled
+from cli.common import (CommandError, date_argument, derive_pending_facts, existing_catalog, load_config,
+                        report_year_argument, require_crawled)
 from cli.reparsing import parse_archived
 from monitor.labels import STATUS_LABELS
 
@@ -48,12 +49,15 @@ class _Seen:
 
 
 def cmd_reparse(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
     from monitor.clock import today
     from monitor.deadlines import RuleError
-    from monitor.verdicts import judge
+    from monitor.rejudge import copy_neighbours, rejudge
     from registry.catalog_sync import agency_from_row
     from storage.archive import open_reader
     from storage.catalog import queries
+    from storage.catalog.models import Report
     from storage.objects import ObjectStoreError
 
     year = report_year_argument(args.year) if args.year is not None else None
@@ -87,25 +91,24 @@ def cmd_reparse(args: argparse.Namespace) -> int:
                                    f"read ({parsed.problems[0]})")
             with catalog.reading() as session:
                 changed = _changed(session, selected, started)
+            derive_pending_facts(config, catalog, "reparse")
             touched = {agency_id for before, after in changed.values() for agency_id in
                        (before.agency_id, after.agency_id) if agency_id is not None}
-            verdicts: dict[tuple[str, int], tuple[str | None, str | None]] = {}
-            if touched:
-                with catalog.reading() as session:
-                    stored = {(v.agency_id, v.report_year): v.status for agency_id in touched
-                              for v in queries.verdicts(session, agency_id=agency_id)}
-                # the years that had a verdict or a report before: a year whose report moved is judged again too
-                years = {agency_id: {y for (a, y) in stored if a == agency_id} for agency_id in touched}
-                for before, _after in changed.values():
-                    if before.agency_id in years and before.report_year is not None:
-                        years[before.agency_id].add(before.report_year)
-                try:
-                    judged = judge(catalog, as_of=today(), years=years, agency_ids=sorted(touched), reader=reader)
-                except RuleError as exc:
-                    raise CommandError(str(exc)) from exc
-                now = {(item.agency_id, item.report_year): item.verdict.status for item in judged}
-                verdicts = {key: (stored.get(key), now.get(key)) for key in sorted(set(stored) | set(now))
-                            if stored.get(key) != now.get(key)}
+            with catalog.reading() as session:  # whose 疑似雷同 may follow a text that changed
+                touched |= copy_neighbours(session, session.execute(
+                    select(Report.id, Report.agency_id, Report.report_year)
+                    .where(Report.capture_id.in_(sorted(changed)), Report.is_report.is_(True),
+                           Report.agency_id.is_not(None), Report.report_year.is_not(None))).all(), as_of=today())
+            # a year whose report moved away is judged again too (rejudge adds the years with a verdict)
+            years: dict[str, set[int]] = {}
+            for before, _after in changed.values():
+                if before.agency_id is not None and before.report_year is not None:
+                    years.setdefault(before.agency_id, set()).add(before.report_year)
+            moved = {seen.report_year for pair in changed.values() for seen in pair if seen.report_year is not None}
+            try:
+                verdicts = rejudge(catalog, touched, as_of=today(), years=years, report_years=moved).changes
+            except RuleError as exc:
+                raise CommandError(str(exc)) from exc
         finally:
             reader.store.close()
     finally:

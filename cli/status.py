@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from cli.common import (CommandError, archive_reader_or_none, date_argument, existing_catalog, report_year_argument,
-                        require_crawled, write_rows, write_undetermined_reasons)
+from cli.common import (CommandError, date_argument, derive_pending_facts, existing_catalog, load_config,
+                        report_year_argument, require_crawled, write_rows, write_undetermined_reasons)
 
 
 def add_parsers(sub) -> None:
@@ -51,7 +51,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from monitor.clock import today
     from monitor.deadlines import RuleError
     from monitor.rows import judged_rows, verdict_rows
-    from monitor.verdicts import judge
+    from monitor.verdicts import judge, judge_and_store
 
     year = report_year_argument(args.year)
     as_of = date_argument(args.as_of, "--as-of") if args.as_of else today()
@@ -62,19 +62,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.format == "xlsx" and not args.output:
         raise CommandError("--format xlsx writes a spreadsheet file: add --output FILE.xlsx")
     catalog = existing_catalog(args)
-    reader = None
     try:
         require_crawled(catalog)
-        reader = archive_reader_or_none(args, catalog)
+        derive_pending_facts(load_config(args), catalog, args.command)
         try:
-            judged = judge(catalog, as_of=as_of, years=[year], reader=reader, store=current)
+            if current:  # the full re-judge: every agency, stored chunk by chunk
+                judge_and_store(catalog, as_of=as_of, years=[year])
+                rows = verdict_rows(catalog, year=year, level=args.level, region=args.region)
+            else:
+                judged = judge(catalog, as_of=as_of, years=[year], store=False)
+                rows = judged_rows(catalog, judged, year=year, level=args.level, region=args.region)
         except RuleError as exc:
             raise CommandError(str(exc)) from exc
-        rows = (verdict_rows(catalog, year=year, level=args.level, region=args.region) if current
-                else judged_rows(catalog, judged, year=year, level=args.level, region=args.region))
     finally:
-        if reader is not None:
-            reader.store.close()
         catalog.close()
     if not rows:
         raise CommandError("no agency in the catalog matches --level/--region")

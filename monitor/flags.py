@@ -16,8 +16,6 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-import zlib
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -26,8 +24,6 @@ from urllib.parse import urldefrag
 
 from parsers.beijing import beijing_date, beijing_iso
 from parsers.discovery import ListingItem, looks_like_report_title
-from parsers.consistency import TEMPLATE_SECTIONS
-from parsers import tables as standard_tables
 
 BACKDATED, CHANGED, REMOVED, COPIED = "backdated", "changed", "removed", "copied"
 FLAGS = (BACKDATED, CHANGED, REMOVED, COPIED)
@@ -309,61 +305,12 @@ def removed(events: Sequence[FetchEvent]) -> dict[str, Any] | None:
 
 # ================================================================ copied
 
-SHINGLE_SIZE = 5
 COPY_THRESHOLD = 0.5
 # Below this many distinct 5-grams (after masking) a text is a cover page or a scan: too little to judge.
 MIN_SHINGLES = 150
 SIMILARITY_METHOD = "char-5gram-containment"
 SIMILARITY_DESCRIPTION = ("正文按字符 5-gram 比较：数字一律替换为 #，去掉空白与标点，并剔除年报格式规定的固定用语"
                           "（章节标题、表格行列名称与勾稽说明）；得分 = 本报告的 5-gram 中也出现在对方报告中的比例。")
-
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NOT_TEXT = re.compile(r"[^\w#]|_")
-
-# Wording the 2019/2021 formats prescribe (table headers, notes, fixed phrases): every report shares it.
-_PRESCRIBED_PHRASES = (
-    "政府信息公开工作年度报告", "中华人民共和国政府信息公开条例", "以下简称条例", "国务院令第711号",
-    "第二十条第一项", "第二十条第五项", "第二十条第六项", "第二十条第八项", "第二十条第九项", "信息内容",
-    "本年收费金额单位万元", "采购总金额单位万元", "申请人情况", "法人或其他组织", "本年度办理结果",
-    "本年新收政府信息公开申请数量", "上年结转政府信息公开申请数量", "区分处理的只计这一情形不计其他情形",
-    "本列数据的勾稽关系为第一项加第二项之和等于第三项加第四项之和", "结转下年度继续办理",
-    "收到和处理政府信息公开申请情况", "政府信息公开行政复议行政诉讼情况", "主动公开政府信息情况",
-    "行政复议", "行政诉讼", "未经复议直接起诉", "复议后起诉", "本年度报告中所列数据统计期限",
-)
-
-
-def _standard_labels() -> list[str]:
-    labels: list[str] = list(_PRESCRIBED_PHRASES)
-    for name in dir(standard_tables):
-        value = getattr(standard_tables, name)
-        if name.isupper() and isinstance(value, tuple) and all(isinstance(item, str) for item in value):
-            labels.extend(value)
-    labels.extend(standard_tables.TABLE2_ITEMS)
-    labels.extend(heading for heading, _pattern in TEMPLATE_SECTIONS)
-    return labels
-
-
-def masked_text(text: str) -> str:
-    """The text as compared: NFKC, numbers → #, no whitespace or punctuation."""
-    folded = unicodedata.normalize("NFKC", text or "")
-    return _NOT_TEXT.sub("", _NUMBER.sub("#", folded))
-
-
-# Shorter labels (自然人, 总计, 其他) are ordinary words in running text: cutting them out would cut the prose.
-_MIN_PHRASE = 4
-_PRESCRIBED = re.compile("|".join(re.escape(phrase) for phrase in sorted(
-    {masked_text(label.replace("/", "")) for label in _standard_labels()} - {""}, key=len, reverse=True)
-    if len(phrase) >= _MIN_PHRASE))
-
-
-def fingerprint(text: str) -> frozenset[int]:
-    """The text's 5-grams (hashed), numbers masked; the prescribed wording is cut out first, so no 5-gram
-    spans it (table labels follow each other in the same order in every report)."""
-    grams: set[int] = set()
-    for segment in _PRESCRIBED.split(masked_text(text)):
-        grams.update(zlib.crc32(segment[i:i + SHINGLE_SIZE].encode("utf-8"))
-                     for i in range(len(segment) - SHINGLE_SIZE + 1))
-    return frozenset(grams)
 
 
 @dataclass(frozen=True)
@@ -434,40 +381,3 @@ def copied(mine: frozenset[int], candidates: Iterable[TextCandidate], *,
         "message": f"正文与{relation}相同的比例为 {best.score:.0%}（字符 5-gram 包含度，数字已屏蔽），"
                    f"达到 {threshold:.0%} 的雷同标准。",
     }
-
-
-class TextIndex:
-    """Finds the reports worth an exact comparison without comparing every pair.
-
-    Every ``SAMPLE``-th hash value (by modulus) is indexed, so containment is estimated from the sample;
-    samples shared by more than ``MAX_POSTING`` reports are common phrasing and are not looked up.
-    """
-
-    SAMPLE = 8
-    MAX_POSTING = 1000
-
-    def __init__(self) -> None:
-        self._postings: dict[int, list[int]] = {}
-        self._items: list[TextCandidate] = []
-
-    def add(self, candidate: TextCandidate) -> None:
-        position = len(self._items)
-        self._items.append(candidate)
-        for value in candidate.fingerprint:
-            if value % self.SAMPLE == 0:
-                self._postings.setdefault(value, []).append(position)
-
-    def candidates(self, mine: frozenset[int], *, threshold: float = COPY_THRESHOLD,
-                   exclude_agency: str | None = None) -> list[TextCandidate]:
-        sample = [value for value in mine if value % self.SAMPLE == 0]
-        if not sample:
-            return []
-        hits: Counter[int] = Counter()
-        for value in sample:
-            posting = self._postings.get(value, ())
-            if len(posting) <= self.MAX_POSTING:
-                hits.update(posting)
-        # half the threshold: the sample estimate is rough, the exact comparison decides
-        needed = max(1, int(len(sample) * threshold / 2))
-        return [self._items[position] for position, count in hits.items()
-                if count >= needed and self._items[position].agency_id != exclude_agency]

@@ -51,13 +51,21 @@ A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and th
                                                       # no report by as_of, but the archive got one afterwards
     }
 
-A check that needs archived bytes it cannot read (no archive reader, lost WARC segments, the object store down)
-raises nothing and says so: its flag is listed in ``undetermined_flags`` and ``checks[flag]`` starts with 无法判断.
+Judging reads the catalog alone, never a WARC record: what the checks took from the archived records is kept on
+each capture's row when it is indexed (``storage.facts``: the crawler's role, the listing title, the redirect
+origin, a listing page's entries), each report's text signature with the report (``monitor.copies``), and each
+version of a report URL is the parse the crawler stored. A check that needs a fact the catalog does not have (a
+capture indexed before the facts existed and not derived yet, or whose WARC record could not be read to derive
+them; a differing version of the report nobody parsed) raises nothing and says so: its flag is listed in
+``undetermined_flags`` and ``checks[flag]`` starts with 无法判断.
+
+The agencies are judged in chunks of ``CHUNK``: each chunk's reports, captures of report URLs, fetch errors and
+coverage rows are read in a few queries, its verdicts written in one transaction; copy detection runs first, a
+report year at a time (``monitor.copies``).
 """
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -65,31 +73,33 @@ from typing import Any
 from sqlalchemy import select
 
 from monitor import flags as verdict_flags
-from parsers.discovery import find_listing_items, listing_items_from_json
-from parsers.beijing import BEIJING, beijing_date, beijing_iso, end_of_beijing_day
-from parsers.dates import PUBLICATION_PRIORITY
+from monitor.choosing import best_report
 from monitor.clock import today
+from monitor.copies import CopyChecks
 from monitor.deadlines import RuleSet, Verdict, load_rules, verdict
 from monitor.proof import archive_bound, missing_proof
-from parsers.record import DateEvidence, FetchContext
+from parsers.beijing import BEIJING, beijing_date, beijing_iso, end_of_beijing_day
+from parsers.dates import PUBLICATION_PRIORITY
+from parsers.discovery import ListingItem
+from parsers.record import DateEvidence
 from storage.catalog import Catalog, queries
-from storage.catalog.models import Agency, Capture, Report
-from storage.objects import ObjectStoreError, StoreUnavailable
-from storage.reader import CaptureError, CaptureReader
-from storage.spool import spool_path
+from storage.catalog.models import Agency, Capture, ColumnCoverage, FetchError, Report
+from storage.catalog.models import Verdict as VerdictRow
+from storage.facts import FACTS_VERSION, LISTING_ROLES, may_be_page
 
-log = logging.getLogger(__name__)
-
-# Roles the crawler writes into a capture's WARC metadata (crawler.middlewares): these are listing pages.
-LISTING_ROLES = frozenset({"column", "json", "listing"})
-_PAGE_MIMES = ("html", "json", "xml", "text/plain")
 SCREENSHOT_PREFIX = "urn:screenshot:"
+CHUNK = 250                 # agencies judged together: their rows are read at once, their verdicts written at once
+_IN_BATCH = 500             # values in one IN (…) list
 
-
-def _may_be_page(row: Capture) -> bool:
-    """A capture whose type could be a listing page (an unknown type could be anything)."""
-    mime = (row.mime or "").lower()
-    return not mime or any(kind in mime for kind in _PAGE_MIMES)
+# What the verdict reads of a report (its text only to compare versions, its signature never: monitor.copies has it)
+_REPORT_COLUMNS = (Report.id, Report.agency_id, Report.url, Report.title, Report.report_year, Report.format,
+                   Report.publication_date, Report.date_source, Report.signing_date, Report.capture_id,
+                   Report.record_json)
+# What the checks read of a capture: its index columns and its facts, never its bytes.
+_CAPTURE_COLUMNS = (Capture.id, Capture.url, Capture.timestamp, Capture.status, Capture.mime, Capture.record_type,
+                    Capture.payload_sha256, Capture.refers_to_capture_id, Capture.run_id, Capture.warc_key,
+                    Capture.offset, Capture.length, Capture.role, Capture.listing_title, Capture.redirected_from,
+                    Capture.facts_version)
 
 
 @dataclass(frozen=True)
@@ -119,49 +129,68 @@ class JudgedYear:
                     flags=self.flags, evidence=dict(self.evidence))
 
 
-def judge(catalog: Catalog, *, as_of: date, years: Iterable[int] | Mapping[str, Iterable[int]] | None = None,
-          agency_ids: Iterable[str] | None = None, rules: RuleSet | None = None,
-          reader: CaptureReader | None = None, store: bool = True) -> list[JudgedYear]:
+Years = Iterable[int] | Mapping[str, Iterable[int]] | None
+
+
+def judge(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: Iterable[str] | None = None,
+          rules: RuleSet | None = None, store: bool = True) -> list[JudgedYear]:
     """Compute one verdict, its flags and its evidence per agency and report year; store them unless
     ``store`` is false (judging as of another day than today must not replace the current verdicts).
 
     ``years``: the report years to judge for every agency, or a mapping agency id → years. The years an agency
     has reports for are always judged too. Years whose report is not due yet in any sense (year ≥ as_of's year)
-    are skipped: a report for a year is written after the year ends. ``reader`` reads archived bytes (listing
-    pages, unparsed versions); without it those checks cannot run and the evidence says so.
+    are skipped: a report for a year is written after the year ends.
 
     Only what the archive held by the end of ``as_of`` (Beijing) counts: a report first archived later did not
     exist yet, and later captures and fetch errors raise no flag. A day other than today is judged at its
     24:00, when evaluators check; today is judged as it stands, with the rest of the day still to come.
     """
+    return list(judging(catalog, as_of=as_of, years=years, agency_ids=agency_ids, rules=rules, store=store))
+
+
+def judge_and_store(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: Iterable[str] | None = None,
+                    rules: RuleSet | None = None) -> int:
+    """``judge`` and store, holding nothing (the full re-judge of a national catalog); returns how many verdicts."""
+    return sum(1 for _result in judging(catalog, as_of=as_of, years=years, agency_ids=agency_ids, rules=rules))
+
+
+def judging(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: Iterable[str] | None = None,
+            rules: RuleSet | None = None, store: bool = True,
+            copy_years: Iterable[int] | None = None) -> Iterator[JudgedYear]:
+    """``judge`` one chunk of agencies at a time, yielding the verdicts as they are computed (and stored): a
+    national re-judge holds one chunk, not a million verdicts. ``copy_years``: the only report years whose
+    疑似雷同 can have changed since the stored verdicts (``monitor.rejudge``); the others keep the stored answer."""
     rules = rules or load_rules()
     wanted = set(agency_ids) if agency_ids is not None else None
     day_over = as_of != today()
-    judged: list[JudgedYear] = []
-    # Read from one snapshot, write each agency's verdicts in a short transaction of its own: reading archived
-    # pages takes time, and a crawl writing to the same catalog must not wait for all of it.
+    cutoff = end_of_beijing_day(as_of)
+    # Read from one snapshot, write each chunk's verdicts in a short transaction of its own: a crawl writing to
+    # the same catalog must not wait for the whole judgement.
     with catalog.reading() as session:
-        view = _ArchiveView(session, reader, cutoff=end_of_beijing_day(as_of))
-        for agency in queries.list_agencies(session):
-            if wanted is not None and agency.id not in wanted:
-                continue
-            seen, later = view.reports_by_year(agency.id)
-            extra = years.get(agency.id, ()) if isinstance(years, Mapping) else (years or ())
-            computed = [_judge_year(view, agency, year, seen.get(year, []), later.get(year, []), as_of, day_over,
-                                    rules)
-                        for year in sorted(set(seen) | set(later) | set(extra)) if year < as_of.year]
+        agencies = [row for row in session.execute(select(Agency.id, Agency.name, Agency.level).order_by(Agency.id))
+                    if wanted is None or row.id in wanted]
+        copies = CopyChecks(session, cutoff)
+        copies.prepare(wanted, copy_years)
+        for start in range(0, len(agencies), CHUNK):
+            chunk = agencies[start:start + CHUNK]
+            view = _ArchiveView(session, [agency.id for agency in chunk], cutoff=cutoff, copies=copies)
+            computed: list[JudgedYear] = []
+            for agency in chunk:
+                seen, later = view.reports_by_year(agency.id)
+                extra = years.get(agency.id, ()) if isinstance(years, Mapping) else (years or ())
+                computed += [_judge_year(view, agency, year, seen.get(year, []), later.get(year, []), as_of,
+                                         day_over, rules)
+                             for year in sorted(set(seen) | set(later) | set(extra)) if year < as_of.year]
             if store and computed:
                 with catalog.session() as write:
-                    for result in computed:
-                        queries.upsert_verdict(write, **result.stored())
-            judged.extend(computed)
-    return judged
+                    queries.store_verdicts(write, [result.stored() for result in computed])
+            yield from computed
 
 
-def _judge_year(view: "_ArchiveView", agency: Agency, year: int, reports: list[Report], later: list[Report],
+def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], later: list[Report],
                 as_of: date, day_over: bool, rules: RuleSet) -> JudgedYear:
     """``reports``: the year's reports the archive held by the end of ``as_of``; ``later``: those it got after."""
-    chosen = _best_report(view.session, reports)
+    chosen = best_report(reports)
     publication = _publication_evidence(chosen) if chosen else None
     first_seen_at = view.first_ok(chosen.url) if chosen else None
     result = verdict(year, agency.level, as_of=as_of, publication=publication,
@@ -212,20 +241,6 @@ def _by_archive_dates(result: Verdict, backdated: Mapping[str, Any], first_seen:
                    days_late=bound.days_late, reason=bound.reason)
 
 
-def _best_report(session, reports: list[Report]) -> Report | None:
-    """The report that speaks for the year: strongest publication-date evidence, then the earliest date,
-    then the earliest capture (a page and its attachment, or two versions of one URL, are one report)."""
-    if not reports:
-        return None
-
-    def rank(report: Report):
-        source_rank = (PUBLICATION_PRIORITY.index(report.date_source)
-                       if report.date_source in PUBLICATION_PRIORITY else len(PUBLICATION_PRIORITY))
-        return (source_rank, report.publication_date or date.max, report.capture_id)
-
-    return min(reports, key=rank)
-
-
 def _all_evidence(report: Report) -> list[DateEvidence]:
     found = []
     for item in (report.record_json or {}).get("dates", []):
@@ -249,12 +264,12 @@ def _publication_evidence(report: Report) -> DateEvidence | None:
 _iso = beijing_iso
 
 
-def _warc(capture: Capture) -> dict[str, Any]:
+def _warc(capture) -> dict[str, Any]:
     return {"key": capture.warc_key, "offset": capture.offset, "length": capture.length}
 
 
 def _evidence_bundle(view: "_ArchiveView", report: Report) -> dict:
-    capture = queries.get_capture(view.session, report.capture_id)
+    capture = view.capture(report.url, report.capture_id)
     bundle: dict[str, Any] = {
         "report_id": report.id, "report_url": report.url, "title": report.title, "capture_id": report.capture_id,
         "signing_date": report.signing_date.isoformat() if report.signing_date else None, "format": report.format,
@@ -277,86 +292,99 @@ def _evidence_bundle(view: "_ArchiveView", report: Report) -> dict:
 # ---------------------------------------------------------------- reading what the flags need
 
 class _CannotTell(Exception):
-    """A check could not run (the archived bytes it needs cannot be read): its flag is undetermined, not absent."""
+    """A check could not run (a fact it needs is not in the catalog): its flag is undetermined, not absent."""
+
+
+def _in_list(column, values: Iterable) -> Iterator[Any]:
+    """``column IN (…)`` conditions over batches of ``values``."""
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), _IN_BATCH):
+        yield column.in_(ordered[start:start + _IN_BATCH])
 
 
 class _ArchiveView:
-    """The catalog and archive as the flags need them, read once per ``judge()`` call and cached.
+    """The catalog as the flags need it for one chunk of agencies, read in a few queries and kept for the chunk.
 
     Only what the archive held by ``cutoff`` counts: captures, fetch errors and reports after it are left out.
     """
 
-    def __init__(self, session, reader: CaptureReader | None, *, cutoff: datetime):
+    def __init__(self, session, agency_ids: list[str], *, cutoff: datetime, copies: CopyChecks):
         self.session = session
-        self.reader = reader
         self.cutoff = cutoff
-        self._agency_captures: dict[str, list[Capture]] = {}
-        self._snapshots: dict[int, verdict_flags.ListingSnapshot | None] = {}
-        self._items_by_payload: dict[tuple[str, str], tuple] = {}
-        self._unreadable: dict[int, str] = {}          # capture id -> why it cannot be read
-        self._unreadable_rows: dict[int, Capture] = {}
-        self._touched_unreadable: set[int] = set()     # … of those, the ones the current check needed
-        self._store_down: str | None = None            # the object store stopped answering during this judge()
-        self._chosen_by_year: dict[int, dict[str, Report]] = {}
-        self._indexes: dict[int, verdict_flags.TextIndex] = {}
-        self._fingerprints: dict[int, frozenset[int]] = {}
-        self._report_urls: dict[str, set[str]] = {}
-        self._agency_names: dict[str, str] = {}
+        self.copies = copies
+        # plain rows, not ORM objects: a national judge reads millions (the text only when a version is compared)
+        self._reports: dict[str, list[tuple[Any, datetime]]] = {agency_id: [] for agency_id in agency_ids}
+        for condition in _in_list(Report.agency_id, agency_ids):
+            query = (select(*_REPORT_COLUMNS, Capture.timestamp).join(Capture, Capture.id == Report.capture_id)
+                     .where(condition, Report.is_report.is_(True)).order_by(Report.report_year, Report.id))
+            for row in session.execute(query):
+                self._reports[row.agency_id].append((row, row.timestamp))
+        urls = {report.url for rows in self._reports.values() for report, _at in rows}
+        self._captures: dict[str, list] = {}
+        wanted = urls | {SCREENSHOT_PREFIX + url for url in urls}
+        for condition in _in_list(Capture.url_hash, map(queries.url_hash, wanted)):
+            for row in session.execute(select(*_CAPTURE_COLUMNS).where(condition)):
+                if row.url in wanted:
+                    self._captures.setdefault(row.url, []).append(row)
+        for rows in self._captures.values():
+            rows.sort(key=lambda row: (row.timestamp, row.id))
+        self._errors: dict[str, list] = {}
+        errors = FetchError.__table__
+        for condition in _in_list(errors.c.url_hash, map(queries.url_hash, urls)):
+            for error in session.execute(select(errors).where(condition)):
+                if error.url in urls:
+                    self._errors.setdefault(error.url, []).append(error)
+        self._coverage: dict[str, list] = {}
+        coverage = ColumnCoverage.__table__
+        for condition in _in_list(coverage.c.agency_id, agency_ids):
+            for row in session.execute(select(coverage).where(condition)
+                                       .order_by(coverage.c.read_at, coverage.c.id)):
+                self._coverage.setdefault(row.agency_id, []).append(row)
+        # the stored 疑似雷同 answer of the years copy detection did not check again (an incremental re-judge)
+        self._stored_copies: dict[tuple[str, int], tuple[dict | None, str | None]] = {}
+        if copies.years is not None:
+            for condition in _in_list(VerdictRow.agency_id, agency_ids):
+                for agency_id, year, evidence in session.execute(
+                        select(VerdictRow.agency_id, VerdictRow.report_year, VerdictRow.evidence).where(condition)):
+                    evidence = evidence or {}
+                    self._stored_copies[(agency_id, year)] = (evidence.get(verdict_flags.COPIED),
+                                                              (evidence.get("checks") or {}).get(verdict_flags.COPIED))
+        self._listings: dict[tuple[str, datetime, datetime], list] = {}
+        self._originals: dict[int, Any] = {}
+        self._unknown: dict[int, str] = {}             # capture id -> why its facts are not in the catalog
+        self._unknown_rows: dict[int, Any] = {}
+        self._touched_unknown: set[int] = set()        # … of those, the ones the current check needed
 
-    # -- raw reads
-
-    def read(self, row: Capture):
-        """The archived capture, or None when it cannot be read (the reason is kept for the evidence). Not
-        cached: payloads can be large, and what is derived from them is."""
-        if self.reader is None:
-            return None
-        if row.id not in self._unreadable and self._store_down and not self._spooled(row):
-            # one outage is enough to know: do not wait out the retries once per capture
-            self._unreadable[row.id] = self._store_down
-            self._unreadable_rows[row.id] = row
-        if row.id in self._unreadable:
-            self._touched_unreadable.add(row.id)
-            return None
-        try:
-            return self.reader.read_row(row)
-        except (CaptureError, ObjectStoreError) as exc:
-            log.warning("flags: capture %s: %s", row.id, exc)
-            if isinstance(exc, StoreUnavailable):
-                self._store_down = f"对象存储不可用（{exc}）"
-            self._unreadable[row.id] = str(exc) if self._store_down is None else self._store_down
-            self._unreadable_rows[row.id] = row
-            self._touched_unreadable.add(row.id)
-            return None
-
-    def _spooled(self, row: Capture) -> bool:
-        """The segment still waits in the spool (not uploaded): it reads without the store."""
-        try:
-            return spool_path(self.reader.spool_dir, row.warc_key).exists()
-        except (ObjectStoreError, ValueError):
-            return False
-
-    def _in_time(self, rows: Iterable[Capture]) -> list[Capture]:
+    def _in_time(self, rows: Iterable) -> list:
         return [row for row in rows if row.timestamp <= self.cutoff]
 
     def reports_by_year(self, agency_id: str) -> tuple[dict[int, list[Report]], dict[int, list[Report]]]:
         """The agency's reports by report year: those archived by the cut-off, and those archived after it."""
-        query = (select(Report, Capture.timestamp).join(Capture, Capture.id == Report.capture_id)
-                 .where(Report.agency_id == agency_id, Report.is_report.is_(True), Report.report_year.is_not(None))
-                 .order_by(Report.report_year, Report.id))
         seen: dict[int, list[Report]] = {}
         later: dict[int, list[Report]] = {}
-        for report, captured_at in self.session.execute(query):
+        for report, captured_at in self._reports.get(agency_id, ()):
+            if report.report_year is None:
+                continue
             target = seen if captured_at <= self.cutoff else later
             target.setdefault(report.report_year, []).append(report)
         return seen, later
 
-    def page_captures(self, url: str) -> list[Capture]:
-        return self._in_time(row for row in queries.captures_of_url(self.session, url)
-                             if row.record_type != "resource")
+    def report_urls(self, agency_id: str) -> set[str]:
+        """URLs of the agency's reports: a report page is never one of its listings."""
+        return {report.url for report, _at in self._reports.get(agency_id, ())}
+
+    def captures_of(self, url: str) -> list:
+        return self._captures.get(url, [])
+
+    def capture(self, url: str, capture_id: int):
+        return next((row for row in self.captures_of(url) if row.id == capture_id), None)
+
+    def page_captures(self, url: str) -> list:
+        return self._in_time(row for row in self.captures_of(url) if row.record_type != "resource")
 
     def first_ok(self, url: str, *, in_time: bool = True) -> datetime | None:
         """When the archive first got the document: a 404 before publication is not a sighting."""
-        rows = [row for row in queries.captures_of_url(self.session, url) if row.record_type != "resource"]
+        rows = [row for row in self.captures_of(url) if row.record_type != "resource"]
         if in_time:
             rows = self._in_time(rows)
         for row in rows:
@@ -364,68 +392,84 @@ class _ArchiveView:
                 return row.timestamp
         return rows[0].timestamp if rows else None
 
-    def coverage(self, agency_id: str) -> list:
-        """What the crawls read of the agency's report column (``missing_proof`` keeps only reads by as_of)."""
-        return queries.coverage_of_agency(self.session, agency_id)
+    def errors_of(self, url: str) -> list[FetchError]:
+        return sorted((error for error in self._errors.get(url, ()) if error.at <= self.cutoff),
+                      key=lambda error: error.at)
 
-    def screenshot(self, url: str, near: datetime | None) -> Capture | None:
-        shots = [row for row in queries.captures_of_url(self.session, SCREENSHOT_PREFIX + url)
-                 if row.record_type == "resource"]
+    def coverage(self, agency_id: str) -> list[ColumnCoverage]:
+        """What the crawls read of the agency's report column (``missing_proof`` keeps only reads by as_of)."""
+        return self._coverage.get(agency_id, [])
+
+    def screenshot(self, url: str, near: datetime | None):
+        shots = [row for row in self.captures_of(SCREENSHOT_PREFIX + url) if row.record_type == "resource"]
         if not shots:
             return None
         if near is None:
             return shots[0]
         return min(shots, key=lambda row: (abs(row.timestamp - near), row.id))
 
+    # -- facts
+
+    def _known(self, row) -> bool:
+        """Whether the catalog has the capture's facts; if not, the current check must say it could not tell."""
+        if row.facts_version is not None and row.facts_version >= FACTS_VERSION:
+            return True
+        if row.id not in self._unknown:
+            self._unknown[row.id] = ("其 WARC 记录无法读取，判定所需的事实未能补录" if row.facts_version is not None
+                                     else "判定所需的事实尚未从 WARC 补录（下一次 xxgk status 或 xxgk crawl 会补录）")
+            self._unknown_rows[row.id] = row
+        self._touched_unknown.add(row.id)
+        return False
+
     # -- all flags of one verdict
 
-    def flags(self, agency: Agency, year: int, chosen: Report, result: Verdict, first_seen: datetime | None,
+    def flags(self, agency, year: int, chosen: Report, result: Verdict, first_seen: datetime | None,
               year_reports: list[Report]) -> tuple[dict[str, dict], dict[str, str], list[str]]:
         """The raised flags with their evidence, the notes on checks, and the flags that could not be checked."""
         raised: dict[str, dict] = {}
         checks: dict[str, str] = {}
         undetermined: list[str] = []
-        unreadable: set[int] = set()
+        unknown: set[int] = set()
         for name, check in ((verdict_flags.BACKDATED, self._backdated), (verdict_flags.CHANGED, self._changed),
                             (verdict_flags.REMOVED, self._removed), (verdict_flags.COPIED, self._copied)):
-            self._touched_unreadable = set()
+            self._touched_unknown = set()
             try:
                 found, note = check(agency=agency, year=year, chosen=chosen, result=result, first_seen=first_seen,
                                     year_reports=year_reports)
-                if self._touched_unreadable and (found is None or not self._proof_stands(name, found, chosen,
-                                                                                          year_reports)):
-                    raise _CannotTell(self._unreadable_note())
+                if self._touched_unknown and (found is None or not self._proof_stands(name, found, chosen,
+                                                                                      year_reports)):
+                    raise _CannotTell(self._unknown_note())
             except _CannotTell as exc:
                 found, note = None, f"无法判断：{exc}"
                 undetermined.append(name)
-            unreadable |= self._touched_unreadable
+            unknown |= self._touched_unknown
             if found is not None:
                 raised[name] = found
             if note:
                 checks[name] = note
-        if unreadable:
-            ids = sorted(unreadable)
-            checks["archive"] = (f"{len(ids)} 个存档捕获无法读取（{', '.join(map(str, ids[:10]))}），"
-                                 f"依赖它们的检查不完整；例如捕获 {ids[0]}：{self._unreadable[ids[0]]}")
+        if unknown:
+            ids = sorted(unknown)
+            checks["archive"] = (f"{len(ids)} 个存档捕获的判定事实缺失（{', '.join(map(str, ids[:10]))}），"
+                                 f"依赖它们的检查不完整；例如捕获 {ids[0]}：{self._unknown[ids[0]]}")
         return raised, checks, undetermined
 
-    def _unreadable_note(self) -> str:
-        ids = sorted(self._touched_unreadable)
-        return (f"所需的 {len(ids)} 个存档捕获无法读取（{', '.join(map(str, ids[:10]))}），"
-                f"例如捕获 {ids[0]}：{self._unreadable[ids[0]]}")
+    def _unknown_note(self) -> str:
+        ids = sorted(self._touched_unknown)
+        return (f"所需的 {len(ids)} 个存档捕获缺少判定事实（{', '.join(map(str, ids[:10]))}），"
+                f"例如捕获 {ids[0]}：{self._unknown[ids[0]]}")
 
     def _proof_stands(self, name: str, found: dict, chosen: Report, year_reports: list[Report]) -> bool:
-        """A flag found although some bytes could not be read: does the unread part leave its proof whole?
+        """A flag found although some facts are missing: does the missing part leave its proof whole?
 
-        ``changed`` compares readable versions only, so a change it found is real. A ``backdated`` proof falls
-        when the unread bytes were the report's own (its other names) or another page of the same look at the
-        column (which may have listed it)."""
+        ``changed`` compares known versions only, so a change it found is real. A ``backdated`` proof falls when
+        the missing facts were the report's own (its other names) or another page of the same look at the column
+        (which may have listed it)."""
         if name != verdict_flags.BACKDATED:
             return True
         own = {report.capture_id for report in [chosen, *year_reports]}
-        proof = queries.get_capture(self.session, found["listing_capture_id"])
-        for capture_id in self._touched_unreadable:
-            row = self._unreadable_rows.get(capture_id)
+        proof = self._window_row(found["listing_capture_id"])
+        for capture_id in self._touched_unknown:
+            row = self._unknown_rows.get(capture_id)
             if capture_id in own or row is None or proof is None:
                 return False
             if row.run_id == proof.run_id and abs(row.timestamp - proof.timestamp) <= verdict_flags.SAME_LOOK:
@@ -434,26 +478,23 @@ class _ArchiveView:
 
     # -- backdated
 
-    def _backdated(self, *, agency: Agency, chosen: Report, result: Verdict, first_seen: datetime | None,
+    def _backdated(self, *, agency, chosen: Report, result: Verdict, first_seen: datetime | None,
                    year_reports: list[Report], **_) -> tuple[dict | None, str | None]:
         claimed = result.publication_date if result.date_source != "first_seen" else None
         return self.backdated_proof(agency, chosen, claimed, result.deadline, first_seen, year_reports), None
 
-    def backdated_proof(self, agency: Agency, chosen: Report, claimed: date | None, deadline: date | None,
+    def backdated_proof(self, agency, chosen: Report, claimed: date | None, deadline: date | None,
                         first_seen: datetime | None, year_reports: list[Report]) -> dict | None:
-        """The listing capture (by the cut-off) that proves the claimed date false, if the archive has one.
-        Raises _CannotTell when listing captures that may hold the proof cannot be read at all."""
+        """The listing capture (by the cut-off) that proves the claimed date false, if the archive has one."""
         if claimed is None or first_seen is None:
             return None
         start = datetime.combine(claimed, datetime.min.time(), BEIJING) - verdict_flags.SAME_LOOK
         end = first_seen + verdict_flags.SAME_LOOK
+        if first_seen <= end_of_beijing_day(claimed):
+            return None  # seen on the day it claims: no listing between the two can prove anything
         report_urls = self.report_urls(agency.id)
-        candidates = [row for row in self.agency_captures(agency.id)
-                      if start <= row.timestamp <= end and row.url not in report_urls and _may_be_page(row)]
-        if not candidates:
-            return None
-        if self.reader is None:
-            raise _CannotTell(f"没有档案读取器，未能解析存档的 {len(candidates)} 个栏目页捕获")
+        candidates = [row for row in self._listing_window(agency.id, start, end)
+                      if row.url not in report_urls and may_be_page(row.mime)]
         snapshots = [snapshot for snapshot in map(self.listing_snapshot, candidates) if snapshot is not None]
         if not snapshots:
             return None
@@ -461,47 +502,45 @@ class _ArchiveView:
         return verdict_flags.backdated(claimed=claimed, deadline=deadline, first_seen=first_seen,
                                        report_urls=urls, report_titles=titles, listings=snapshots)
 
-    def agency_captures(self, agency_id: str) -> list[Capture]:
-        if agency_id not in self._agency_captures:
-            self._agency_captures[agency_id] = self._in_time(
-                row for row in queries.captures_by_agency(self.session, agency_id)
-                if row.record_type in ("response", "revisit") and row.status == 200)
-        return self._agency_captures[agency_id]
+    def _listing_window(self, agency_id: str, start: datetime, end: datetime) -> list:
+        """The agency's successful captures between ``start`` and ``end`` (and by the cut-off)."""
+        key = (agency_id, start, end)
+        if key not in self._listings:
+            query = (select(*_CAPTURE_COLUMNS, Capture.listing_items)
+                     .where(Capture.agency_id == agency_id, Capture.timestamp >= start,
+                            Capture.timestamp <= min(end, self.cutoff), Capture.status == 200,
+                            Capture.record_type.in_(("response", "revisit")))
+                     .order_by(Capture.id))
+            self._listings[key] = list(self.session.execute(query))
+        return self._listings[key]
 
-    def report_urls(self, agency_id: str) -> set[str]:
-        """URLs of the agency's reports: a report page is never one of its listings."""
-        if agency_id not in self._report_urls:
-            self._report_urls[agency_id] = {report.url for report in
-                                            queries.reports_of_agency(self.session, agency_id, only_reports=True)}
-        return self._report_urls[agency_id]
+    def _window_row(self, capture_id: int):
+        return next((row for rows in self._listings.values() for row in rows if row.id == capture_id), None)
 
-    def listing_snapshot(self, row: Capture) -> verdict_flags.ListingSnapshot | None:
-        if row.id in self._unreadable:
-            self._touched_unreadable.add(row.id)
-        if row.id in self._snapshots:
-            return self._snapshots[row.id]
-        self._snapshots[row.id] = snapshot = self._make_snapshot(row)
-        return snapshot
-
-    def _make_snapshot(self, row: Capture) -> verdict_flags.ListingSnapshot | None:
-        capture = self.read(row)
-        if capture is None:
+    def listing_snapshot(self, row) -> verdict_flags.ListingSnapshot | None:
+        if not self._known(row):
             return None
-        role = capture.metadata.get("role")
-        if role is not None and role not in LISTING_ROLES:
+        if row.role is not None and row.role not in LISTING_ROLES:
             return None  # the crawler knows what it fetched: a report, an attachment, a homepage
-        key = (row.payload_sha256, row.url)
-        if key not in self._items_by_payload:
-            payload = capture.payload
-            mime = (row.mime or "").lower()
-            is_json = "json" in mime or role == "json" or payload.lstrip()[:1] in (b"{", b"[")
-            items = listing_items_from_json(payload, row.url) if is_json else find_listing_items(payload, row.url)
-            self._items_by_payload[key] = tuple(items)
-        items = self._items_by_payload[key]
-        found_by = "role" if role is not None else "parsing"
-        if found_by == "parsing" and not verdict_flags.is_report_listing(items):
+        entries = row.listing_items
+        if row.record_type == "revisit":
+            original = self._original(row.refers_to_capture_id)
+            if original is None or not self._known(original):
+                return None
+            entries = original.listing_items
+        if not entries:
+            return None  # not a page of a report listing (no entry looks like a report)
+        items = tuple(ListingItem(url=url, title=title, date_raw=None, date=None) for url, title in entries)
+        return verdict_flags.ListingSnapshot(row.id, row.url, row.timestamp, row.run_id, items,
+                                             "role" if row.role is not None else "parsing")
+
+    def _original(self, capture_id: int | None):
+        if capture_id is None:
             return None
-        return verdict_flags.ListingSnapshot(row.id, row.url, row.timestamp, row.run_id, items, found_by)
+        if capture_id not in self._originals:
+            self._originals[capture_id] = self.session.execute(
+                select(*_CAPTURE_COLUMNS, Capture.listing_items).where(Capture.id == capture_id)).first()
+        return self._originals[capture_id]
 
     def _report_names(self, chosen: Report, year_reports: list[Report]) -> tuple[list[str], list[str]]:
         """Every URL and title the listing may show the year's report by: its pages and attachments, the URL a
@@ -514,23 +553,22 @@ class _ArchiveView:
                 titles.append(report.title)
             urls.extend(link.get("url") for link in (report.record_json or {}).get("attachments") or []
                         if isinstance(link, Mapping) and link.get("url"))
-            row = queries.get_capture(self.session, report.capture_id)
-            capture = self.read(row) if row is not None else None
-            if capture is not None:
-                urls.extend(value for value in (capture.metadata.get("redirected_from"),) if value)
-                titles.extend(value for value in (capture.metadata.get("listing_title"),) if value)
+            row = self.capture(report.url, report.capture_id)
+            if row is not None and self._known(row):
+                urls.extend(value for value in (row.redirected_from,) if value)
+                titles.extend(value for value in (row.listing_title,) if value)
         return urls, titles
 
     # -- a year without a report by the cut-off, whose report the archive got later
 
-    def missing_then(self, agency: Agency, result: Verdict, later: list[Report],
+    def missing_then(self, agency, result: Verdict, later: list[Report],
                      as_of: date) -> tuple[Verdict, dict[str, Any]]:
         """A ``missing`` verdict as of a past day, while the archive got the year's report afterwards.
 
         The report's own date decides: a date after ``as_of`` confirms it was not out yet; a date on or before
         it is a claim the archive did not see — it stands unless a listing capture by ``as_of`` proves it false
         (倒签); otherwise the archive cannot tell, and the verdict is undetermined, not an accusation."""
-        report = _best_report(self.session, later)
+        report = best_report(later)
         publication = _publication_evidence(report)
         claimed = publication.value if publication is not None and publication.source in PUBLICATION_PRIORITY else None
         first_seen = self.first_ok(report.url, in_time=False)
@@ -541,13 +579,13 @@ class _ArchiveView:
         if claimed is not None and claimed > as_of:
             return replace(result, reason=f"{result.reason}存档 {seen_day} 首次见到的报告自称 {claimed.isoformat()} "
                                           f"发布，晚于 {as_of.isoformat()}。"), info
-        self._touched_unreadable = set()
+        self._touched_unknown = set()
         try:
             proof = self.backdated_proof(agency, report, claimed, result.deadline, first_seen, later)
-            if proof is not None and self._touched_unreadable and not self._proof_stands(
+            if proof is not None and self._touched_unknown and not self._proof_stands(
                     verdict_flags.BACKDATED, proof, report, later):
-                raise _CannotTell(self._unreadable_note())
-            why_not = (self._unreadable_note() if self._touched_unreadable
+                raise _CannotTell(self._unknown_note())
+            why_not = (self._unknown_note() if self._touched_unknown
                        else "存档没有能证明其当时未发布的栏目页捕获")
         except _CannotTell as exc:
             proof, why_not = None, str(exc)
@@ -562,47 +600,48 @@ class _ArchiveView:
     # -- changed
 
     def _changed(self, *, chosen: Report, **_) -> tuple[dict | None, str | None]:
-        base_row = queries.get_capture(self.session, chosen.capture_id)
+        base_row = self.capture(chosen.url, chosen.capture_id)
         if base_row is None:
             return None, None
+        versions = [row for row in self.page_captures(chosen.url)
+                    if row.timestamp > base_row.timestamp and row.status is not None and 200 <= row.status < 300]
+        if all(row.payload_sha256 == base_row.payload_sha256 for row in versions):
+            return None, None  # the same bytes every time: nothing to compare
         record = chosen.record_json or {}
         base = verdict_flags.Version(base_row.id, base_row.timestamp, base_row.payload_sha256,
-                                     record.get("tables") or {}, queries.report_text(chosen))
+                                     record.get("tables") or {}, self._text(chosen.id, record))
         later = []
-        unread = 0
-        for row in self.page_captures(chosen.url):
-            if row.timestamp <= base_row.timestamp or row.status is None or not 200 <= row.status < 300:
-                continue
+        unparsed = 0
+        for row in versions:
             if row.payload_sha256 == base_row.payload_sha256:
                 later.append(verdict_flags.Version(row.id, row.timestamp, row.payload_sha256))
                 continue
             parsed = self._parsed(row)
             if parsed is None:
-                unread += 1  # compared by digest alone it could be a changed page counter: left out
+                unparsed += 1  # compared by digest alone it could be a changed page counter: left out
                 continue
             later.append(verdict_flags.Version(row.id, row.timestamp, row.payload_sha256, *parsed))
         found = verdict_flags.changed(base, later)
-        if unread and self.reader is None and found is None:
-            raise _CannotTell(f"没有档案读取器，{unread} 个内容不同的较新版本未能解析")
+        if unparsed and found is None:
+            raise _CannotTell(f"{unparsed} 个内容不同的较新版本没有解析记录（抓取时未解析），无法与原版本比较")
         return found, None
 
-    def _parsed(self, row: Capture) -> tuple[dict | None, str | None] | None:
-        """The parse of a capture: its report row (the crawler parses what it fetches), else parsed now;
-        (None, None) when it does not parse, None when its bytes cannot be read."""
-        report = queries.report_by_capture(self.session, row.refers_to_capture_id or row.id)
-        if report is not None and report.error is None:
-            data = report.record_json or {}
-            return data.get("tables") or {}, queries.report_text(report)
-        capture = self.read(row)
-        if capture is None:
-            return None
-        from parsers.document import parse_document  # the parsers' imports are heavy: only when needed
+    def _text(self, report_id: int, record: Mapping[str, Any]) -> str:
+        """A report's text (deferred when the chunk was read: only a version comparison needs it)."""
+        text = self.session.scalar(select(Report.text).where(Report.id == report_id))
+        return text or record.get("text") or ""
 
-        parsed = parse_document(capture.payload, FetchContext(url=row.url, content_type=capture.header("Content-Type"),
-                                                              headers=dict(capture.headers)))
-        if parsed.error is not None:
+    def _parsed(self, row) -> tuple[dict | None, str | None] | None:
+        """The parse the crawler stored for a capture (a revisit: its original's): (tables, text), (None, None)
+        when it did not parse, None when nobody parsed it."""
+        report = self.session.scalars(select(Report).where(
+            Report.capture_id == (row.refers_to_capture_id or row.id))).first()
+        if report is None:
+            return None
+        if report.error is not None:
             return None, None
-        return parsed.tables, parsed.text
+        data = report.record_json or {}
+        return data.get("tables") or {}, report.text or data.get("text") or ""
 
     # -- removed
 
@@ -611,54 +650,12 @@ class _ArchiveView:
                   for row in self.page_captures(chosen.url)]
         events += [verdict_flags.FetchEvent(at=error.at, error_kind=error.kind, error_id=error.id,
                                             message=error.message)
-                   for error in queries.errors_of_url(self.session, chosen.url) if error.at <= self.cutoff]
+                   for error in self.errors_of(chosen.url)]
         return verdict_flags.removed(events), None
 
     # -- copied
 
-    def _copied(self, *, agency: Agency, year: int, chosen: Report, **_) -> tuple[dict | None, str | None]:
-        mine = self.fingerprint(chosen)
-        if len(mine) < verdict_flags.MIN_SHINGLES:
-            return None, f"正文太短（{len(mine)} 个 5-gram），不做雷同比较"
-        candidates = []
-        previous = self.chosen_reports(year - 1).get(agency.id)
-        if previous is not None:
-            candidates.append(self.candidate(previous, "previous_year"))
-        index = self.text_index(year)
-        candidates += [found for found in index.candidates(mine, exclude_agency=agency.id)]
-        return verdict_flags.copied(mine, candidates), None
-
-    def chosen_reports(self, year: int) -> dict[str, Report]:
-        """Each agency's report for ``year`` archived by the cut-off, chosen as the verdict chooses it."""
-        if year not in self._chosen_by_year:
-            rows = self.session.scalars(
-                select(Report).join(Capture, Capture.id == Report.capture_id)
-                .where(Report.is_report.is_(True), Report.report_year == year, Report.agency_id.is_not(None),
-                       Capture.timestamp <= self.cutoff))
-            grouped: dict[str, list[Report]] = {}
-            for report in rows:
-                grouped.setdefault(report.agency_id, []).append(report)
-            self._chosen_by_year[year] = {agency_id: _best_report(self.session, reports)
-                                          for agency_id, reports in grouped.items()}
-        return self._chosen_by_year[year]
-
-    def text_index(self, year: int) -> verdict_flags.TextIndex:
-        if year not in self._indexes:
-            index = verdict_flags.TextIndex()
-            for report in self.chosen_reports(year).values():
-                index.add(self.candidate(report, "same_year_other_agency"))
-            self._indexes[year] = index
-        return self._indexes[year]
-
-    def fingerprint(self, report: Report) -> frozenset[int]:
-        if report.id not in self._fingerprints:
-            self._fingerprints[report.id] = verdict_flags.fingerprint(queries.report_text(report))
-        return self._fingerprints[report.id]
-
-    def candidate(self, report: Report, relation: str) -> verdict_flags.TextCandidate:
-        if report.agency_id not in self._agency_names:
-            agency = queries.get_agency(self.session, report.agency_id) if report.agency_id else None
-            self._agency_names[report.agency_id] = agency.name if agency else None
-        return verdict_flags.TextCandidate(relation, report.id, report.agency_id,
-                                           self._agency_names[report.agency_id], report.report_year, report.url,
-                                           report.capture_id, self.fingerprint(report))
+    def _copied(self, *, agency, year: int, chosen: Report, **_) -> tuple[dict | None, str | None]:
+        if not self.copies.checked(year):
+            return self._stored_copies.get((agency.id, year), (None, None))
+        return self.copies.result(agency.id, year)

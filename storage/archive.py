@@ -75,13 +75,14 @@ from storage.catalog.models import COLUMN_FOUND_BY, COLUMN_PROBLEMS, FETCH_ERROR
 from storage.catalog.models import Capture as CaptureRow
 from storage.catalog.models import ColumnCoverage
 from storage.config import Config
+from storage.facts import capture_facts
 from storage.objects import ObjectStore, ObjectStoreError, open_store
 from storage.reader import Capture, CaptureReader
 from storage.recovery import RecoveryReport, index_segment, recover, scan_segment, upload_segment
 from storage.spool import SpoolSegment, new_segment_name, segment_key, spool_writer
 from storage.warc import (DEFAULT_COMPRESSLEVEL, NOT_MODIFIED_PROFILE, NOTE_COVERAGE, NOTE_FETCH_ERROR, NOTE_RUN_END,
                           REVISIT_PROFILE, HeaderList, digest_value, http_index_fields, new_record_id,
-                          parse_http_head, payload_digest, request_head, response_head, warc_date)
+                          parse_http_head, payload_digest, request_head, response_head, warc_date, written_fields)
 
 log = logging.getLogger(__name__)
 
@@ -386,21 +387,24 @@ class Archive:
                         writer.write_metadata(url, fields, date, concurrent_to=record_id)]
 
             written = self._write(segment, write)
+            record_type = written[0].record_type
+            facts = capture_facts(written_fields(fields), record_type=record_type, url=url, mime=index_fields["mime"],
+                                  payload=payload)
             staged_original = original if isinstance(original, PendingCapture) else None
             refers_to = original.id if original is not None and staged_original is None else None
             pending = PendingCapture(
-                url=url, record_id=record_id, record_type=written[0].record_type, timestamp=moment, status=status,
+                url=url, record_id=record_id, record_type=record_type, timestamp=moment, status=status,
                 warc_key=segment.key, offset=written[0].offset, length=written[0].length, payload_sha1=sha1,
                 payload_sha256=sha256, payload_length=payload_length, refers_to=refers_to,
                 refers_to_record=original.record_id if original is not None else None,
                 etag=index_fields["etag"], last_modified=index_fields["last_modified"],
                 _original=staged_original, _fields=dict(
-                    url=url, timestamp=moment, record_type=written[0].record_type, warc_key=segment.key,
+                    url=url, timestamp=moment, record_type=record_type, warc_key=segment.key,
                     offset=written[0].offset, length=written[0].length,
                     group_length=sum(record.length for record in written), record_id=record_id,
                     payload_sha1=sha1, payload_sha256=sha256, payload_length=payload_length, run_id=self.run_id,
                     status=status, refers_to_capture_id=refers_to, agency_id=agency_id, ip=ip, truncated=truncated,
-                    **index_fields))
+                    **index_fields, **facts))
             self._stage(pending)
         return pending
 
@@ -458,7 +462,9 @@ class Archive:
                     group_length=sum(record.length for record in written), record_id=record_id,
                     payload_sha1=digest_value(digest), payload_sha256=sha256, payload_length=len(payload),
                     run_id=self.run_id, status=None, mime=content_type, agency_id=agency_id, ip=None, etag=None,
-                    last_modified=None, truncated=None))
+                    last_modified=None, truncated=None,
+                    **capture_facts(written_fields(fields), record_type="resource", url=url, mime=content_type,
+                                    payload=None, concurrent_to=concurrent_to)))
             self._stage(pending)
         return pending
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from storage.catalog import Catalog
 from storage.catalog import queries
+from storage.facts import capture_facts, group_metadata
 from storage.objects import ObjectNotFound, ObjectStore, ObjectStoreError, fsync_dir
 from storage.spool import key_of_spool_path, spool_path, spooled_files, try_lock
 from storage.warc import (WarcFormatError, WarcRecord, digest_value, http_index_fields, iter_members,
@@ -84,13 +85,11 @@ def group_records(records: list[Located]) -> list[list[Located]]:
     return groups
 
 
-def capture_fields(key: str, run_id: str, group: list[Located], original=None) -> dict:
-    """The index row of a capture group, as :meth:`Archive.record_fetch` writes it."""
+def capture_fields(key: str, run_id: str, group: list[Located], original=None, concurrent: int | None = None) -> dict:
+    """The index row of a capture group, as :meth:`Archive.record_fetch` writes it, with its verdict facts
+    (``storage.facts``); ``concurrent``: for a resource, the id of the capture it was made of."""
     offset, length, record = group[0]
-    metadata: dict[str, str] = {}
-    for _offset, _length, other in group[1:]:
-        if other.record_type == "metadata":
-            metadata.update(other.fields())
+    metadata = group_metadata(group, record.record_id)
     if record.record_type == "revisit":
         payload_sha256 = original.payload_sha256
         payload_length = original.payload_length
@@ -110,6 +109,8 @@ def capture_fields(key: str, run_id: str, group: list[Located], original=None) -
         refers_to_capture_id=original.id if original is not None else None,
         agency_id=metadata.get("agency-id") or None, ip=record.header("WARC-IP-Address"),
         truncated=record.header("WARC-Truncated"), **index_fields,
+        **capture_facts(metadata, record_type=record.record_type, url=record.target_uri or "",
+                        mime=index_fields["mime"], payload=record.payload, concurrent_to=concurrent),
     )
 
 
@@ -126,7 +127,11 @@ def index_segment(session: Session, key: str, run_id: str, records: list[Located
             if original is None:
                 log.warning("revisit %s in %s: its original is not indexed; left unindexed", record.record_id, key)
                 continue
-        queries.add_capture(session, **capture_fields(key, run_id, group, original))
+        concurrent = None
+        if record.record_type == "resource" and record.concurrent_to:
+            page = queries.capture_by_record_id(session, record.concurrent_to[0])
+            concurrent = page.id if page is not None else None
+        queries.add_capture(session, **capture_fields(key, run_id, group, original, concurrent))
         added += 1
     return added
 

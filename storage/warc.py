@@ -234,15 +234,25 @@ def new_record_id() -> str:
     return StatusAndHeadersParser.make_warc_id()
 
 
-def _field_lines(fields: Iterable[tuple[str, object]]) -> bytes:
-    lines = []
+def _field_pairs(fields: Iterable[tuple[str, object]]) -> list[tuple[str, str]]:
+    pairs = []
     for name, value in fields:
         if value is None:
             continue
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
         key = "".join(ch for ch in str(name) if ch.isprintable() and ch not in ": ") or "field"
-        lines.append(f"{key}: {' '.join(text.splitlines())}\r\n")
-    return "".join(lines).encode("utf-8")
+        pairs.append((key, " ".join(text.splitlines())))
+    return pairs
+
+
+def _field_lines(fields: Iterable[tuple[str, object]]) -> bytes:
+    return "".join(f"{key}: {value}\r\n" for key, value in _field_pairs(fields)).encode("utf-8")
+
+
+def written_fields(fields: Iterable[tuple[str, object]]) -> dict[str, str]:
+    """What a metadata record of ``fields`` gives back when read (``WarcRecord.fields``): the index derives its
+    facts from this at write time, so a catalog rebuilt from the WARCs holds the same."""
+    return {key: value.strip() for key, value in _field_pairs(fields)}
 
 
 class SegmentWriter:

@@ -117,15 +117,44 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _stored(data_dir) -> dict[tuple[str, int], tuple]:
+    """(computed_at, status, days_late, flags, evidence) of every stored verdict."""
+    catalog = Catalog.open(Config.from_env(env={}, data_dir=data_dir))
+    try:
+        with catalog.reading() as session:
+            return {(v.agency_id, v.report_year): (v.computed_at, v.status, v.days_late, v.flags, v.evidence)
+                    for v in queries.verdicts(session)}
+    finally:
+        catalog.close()
+
+
 def test_second_demo_run_shows_the_changed_and_the_backdated_report(tmp_path):
-    """Edition 2 of the portals edits one report and back-dates another: the verdicts say so, with evidence."""
+    """Edition 2 of the portals edits one report and back-dates another: the verdicts say so, with evidence. The
+    second run re-judges only the agencies it touched, and a full re-judge from the catalog alone (the archive's
+    object store gone: no WARC record can be read) gives every verdict the same."""
     data_dir, port = tmp_path / "data", str(_free_port())
     first = run("demo", "--port", port, "--as-of", AS_OF.isoformat(), "--quiet", env=_env(data_dir))
     assert first.returncode == 0, first.stderr[-2000:]
+    after_first = _stored(data_dir)
     second = run("demo", "--port", port, "--edition", "2", "--as-of", AS_OF.isoformat(), "--quiet",
                  env=_env(data_dir))
     assert second.returncode == 0, second.stderr[-2000:]
     assert _judged(data_dir) == _expected(DemoPortals(edition=2))
+    after_second = _stored(data_dir)
+    judged_again = {key for key, row in after_second.items()
+                    if key not in after_first or row[0] != after_first[key][0]}
+    # the edited report's and the back-dated report's agencies were touched; an agency whose pages said the same
+    # again (304s, the same listing) keeps its rows as they were, down to when they were computed
+    assert {("sfq-wjj", 2023), ("ylx-wjj", 2023)} <= judged_again
+    untouched = [key for key in after_second if key[0] == "sfq-gov"]
+    assert untouched and all(after_second[key] == after_first[key] for key in untouched)
+
+    objects = Config.from_env(env={}, data_dir=data_dir).objects_dir
+    objects.rename(objects.with_name("objects-gone"))
+    again = run("status", "--year", str(AS_OF.year - 1), "--as-of", AS_OF.isoformat(), env=_env(data_dir))
+    assert again.returncode == 0, again.stderr[-2000:]
+    full = _stored(data_dir)  # every agency judged again (and the status year too, for those the demo skips)
+    assert {key: full[key][1:] for key in after_second} == {key: row[1:] for key, row in after_second.items()}
     catalog = Catalog.open(Config.from_env(env={}, data_dir=data_dir))
     with catalog.reading() as session:
         stored = {(v.agency_id, v.report_year): v for v in queries.verdicts(session)}

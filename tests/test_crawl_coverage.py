@@ -297,16 +297,13 @@ def test_a_deleted_report_is_asked_for_again_and_its_404_is_archived(coverage_cr
 def test_the_deleted_report_is_flagged_removed(coverage_crawl):
     from monitor.clock import today
     from monitor.verdicts import judge
-    from storage.archive import open_reader
     from storage.catalog import Catalog
 
     catalog = Catalog.open(coverage_crawl.config, create=False)
-    reader = open_reader(coverage_crawl.config, catalog=catalog)
     try:
         judged = {row.report_year: row for row in judge(catalog, as_of=today(), years={"cov-listed": [2021]},
-                                                        agency_ids=["cov-listed"], reader=reader, store=False)}
+                                                        agency_ids=["cov-listed"], store=False)}
     finally:
-        reader.store.close()
         catalog.close()
     assert "removed" in judged[2021].flags
     assert "removed" not in judged[2022].flags

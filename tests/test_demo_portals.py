@@ -41,6 +41,7 @@ from demo.portals import (
 from demo.render import Cell, Paragraph, SeedDocument, Table, load_seed, table_grid
 from demo.server import DemoServer
 from monitor import flags as copy_check
+from parsers.shingles import fingerprint
 from parsers.document import parse_document
 from parsers.record import FetchContext
 
@@ -332,7 +333,7 @@ def test_honest_reports_are_far_apart_and_the_copied_one_matches_its_source():
     portals = DemoPortals(edition=2)
     specs = {(spec.agency_id, spec.year): spec for spec in portals.reports()}
     records = {key: _parsed(portals, spec) for key, spec in specs.items()}
-    prints = {key: copy_check.fingerprint(record.text) for key, record in records.items()}
+    prints = {key: fingerprint(record.text) for key, record in records.items()}
     assert all(len(found) >= copy_check.MIN_SHINGLES for found in prints.values())  # long enough to be judged
     copied = [key for key, spec in specs.items() if FLAG_COPIED in spec.flags]
     assert copied == [COPIED]

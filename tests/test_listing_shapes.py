@@ -32,13 +32,11 @@ READABLE = [agency for agency in SHAPES if agency.readable]
 
 def _judge(config, agencies):
     catalog = Catalog.open(config)
-    reader = open_reader(config, catalog=catalog)
     try:
         return {(row.agency_id, row.report_year): row
                 for row in judge(catalog, as_of=AS_OF, years={agency.id: WATCH_YEARS for agency in agencies},
-                                 agency_ids=[agency.id for agency in agencies], reader=reader)}
+                                 agency_ids=[agency.id for agency in agencies])}
     finally:
-        reader.store.close()
         catalog.close()
 
 

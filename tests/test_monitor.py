@@ -19,9 +19,12 @@ from demo.portals import REPORTS, DemoPortals, not_found_page
 from parsers.discovery import ListingItem, find_listing_items, looks_like_report_title
 from monitor.verdicts import judge
 from parsers.document import parse_document
+from parsers.shingles import fingerprint
 from parsers.record import FetchContext
-from storage.archive import Archive
+from storage.archive import Archive, open_reader
 from storage.catalog import queries
+from storage.catalog.models import Capture
+from storage.facts import FACTS_VERSION, backfill
 from storage.config import Config
 from storage.objects import open_store
 
@@ -104,8 +107,8 @@ class Stage:
             return queries.add_coverage(session, run_id=self.archive.run_id, agency_id=agency_id, read_at=at(when),
                                         **row)
 
-    def judge(self, as_of: date, years, *, reader=True):
-        judge(self.catalog, as_of=as_of, years=years, reader=self.archive.reader if reader else None)
+    def judge(self, as_of: date, years):
+        judge(self.catalog, as_of=as_of, years=years)
         with self.catalog.reading() as session:
             return {(row.agency_id, row.report_year): row for row in queries.verdicts(session)}
 
@@ -223,17 +226,6 @@ def test_listing_captures_that_prove_nothing_raise_no_backdated_flag(stage):
     assert "backdated" not in verdict.evidence
 
 
-def test_without_the_archive_the_listing_check_says_it_was_skipped(stage):
-    agency, year = BACKDATED
-    stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency)
-    stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency), agency)
-
-    verdict = stage.judge(date(2025, 7, 1), [year], reader=False)[(agency, year)]
-
-    assert verdict.flags == []
-    assert "栏目页" in verdict.evidence["checks"]["backdated"]
-
-
 # ---------------------------------------------------------------- no flags, evidence bundle
 
 def test_on_time_report_seen_again_unchanged_has_no_flags_and_a_verifiable_bundle(stage):
@@ -282,14 +274,12 @@ def test_screenshot_of_the_report_page_is_in_the_bundle(stage):
 EDITED = ("sfq-wjj", 2023)
 
 
-@pytest.mark.parametrize("later_parsed_by_crawler", [True, False], ids=["report-row", "parsed-from-archive"])
-def test_edited_report_is_changed_down_to_the_table_cell(stage, later_parsed_by_crawler):
+def test_edited_report_is_changed_down_to_the_table_cell(stage):
     agency, year = EDITED
     original = stage.fetch(1, report_path(agency, year), "2024-01-29 11:00", agency)
     edited = stage.fetch(2, report_path(agency, year), "2025-06-17 09:00", agency)
     stage.parse(original, agency)
-    if later_parsed_by_crawler:
-        stage.parse(edited, agency)
+    stage.parse(edited, agency)  # the crawler parses every version it fetches
 
     verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
 
@@ -304,6 +294,23 @@ def test_edited_report_is_changed_down_to_the_table_cell(stage, later_parsed_by_
     added_lines = [line for line in change["text"]["diff"] if line.startswith("+")]
     assert any("745条" in line for line in removed_lines) and any("812条" in line for line in added_lines)
     assert "173→185" in change["message"]
+
+
+def test_a_differing_version_nobody_parsed_leaves_changed_undetermined_not_dropped(stage):
+    """Judging reads no archived bytes: a later version with other bytes and no parse stored (archived outside
+    the crawler) cannot be compared, and the verdict says so instead of guessing."""
+    agency, year = EDITED
+    stage.parse(stage.fetch(1, report_path(agency, year), "2024-01-29 11:00", agency), agency)
+    edited = stage.fetch(2, report_path(agency, year), "2025-06-17 09:00", agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "on_time" and verdict.flags == []
+    assert verdict.evidence["undetermined_flags"] == ["changed"]
+    assert verdict.evidence["checks"]["changed"].startswith("无法判断") and "没有解析记录" in \
+        verdict.evidence["checks"]["changed"]
+    stage.parse(edited, agency)
+    assert stage.judge(date(2025, 7, 1), [year])[(agency, year)].flags == ["changed"]
 
 
 def test_same_document_with_other_page_chrome_is_not_changed(stage):
@@ -431,7 +438,7 @@ def test_distinct_real_reports_of_one_year_are_not_copied(stage):
 
     assert "copied" not in verdicts[("hzq-gov", 2024)].flags
     assert "copied" not in verdicts[("ha-gov", 2024)].flags
-    score = flags.similarity(flags.fingerprint(texts["hzq-gov"]), flags.fingerprint(texts["ha-gov"])).score
+    score = flags.similarity(fingerprint(texts["hzq-gov"]), fingerprint(texts["ha-gov"])).score
     assert score < flags.COPY_THRESHOLD
 
 
@@ -456,20 +463,9 @@ def test_fingerprint_ignores_numbers_and_the_prescribed_wording():
     text = (Path(__file__).parents[1] / "demo" / "seeds" / "seed001.txt").read_text("utf-8")
     renumbered = "".join(str((int(ch) + 3) % 10) if ch.isdigit() else ch for ch in text)
     assert renumbered != text
-    assert flags.similarity(flags.fingerprint(text), flags.fingerprint(renumbered)).score == 1.0
+    assert flags.similarity(fingerprint(text), fingerprint(renumbered)).score == 1.0
     template_only = "三、收到和处理政府信息公开申请情况\n行政复议\n行政诉讼\n未经复议直接起诉\n复议后起诉\n"
-    assert flags.fingerprint(template_only) == frozenset()
-
-
-def test_text_index_finds_the_copy_and_skips_the_agency_itself():
-    seeds = Path(__file__).parents[1] / "demo" / "seeds"
-    copy_source = flags.fingerprint((seeds / "seed001.txt").read_text("utf-8"))
-    index = flags.TextIndex()
-    for number, (agency, seed) in enumerate((("a", "001"), ("b", "002"), ("c", "003"))):
-        index.add(flags.TextCandidate("same_year_other_agency", number, agency, agency, 2023, f"u{number}",
-                                      number, flags.fingerprint((seeds / f"seed{seed}.txt").read_text("utf-8"))))
-    assert [found.agency_id for found in index.candidates(copy_source)] == ["a"]
-    assert index.candidates(copy_source, exclude_agency="a") == []
+    assert fingerprint(template_only) == frozenset()
 
 
 def test_removed_needs_the_newest_answer_after_the_last_success_to_fail():
@@ -490,9 +486,9 @@ def test_listing_matches_a_truncated_title_or_another_url_of_the_report():
     assert not flags.lists_report([item], ["http://x/other.html"], ["样例区卫生健康局2022年政府信息公开工作年度报告"])
 
 
-def test_lost_warc_segments_cost_the_checks_not_the_verdict(stage):
+def test_lost_warc_segments_cost_no_flag_but_facts_never_derived_from_them_are_undetermined(stage):
     agency, year = BACKDATED
-    stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency)
+    listing = stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency)
     stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency), agency)
     stage.archive.close()  # uploads the segment to the local store …
     segments = list((stage.config.objects_dir / "warcs").rglob("*.warc.gz"))
@@ -500,12 +496,19 @@ def test_lost_warc_segments_cost_the_checks_not_the_verdict(stage):
     for segment in segments:
         segment.unlink()   # … which then loses them
 
+    # judging reads the facts kept when the captures were indexed, not the lost bytes
     verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+    assert verdict.flags == ["backdated"] and "checks" not in verdict.evidence
 
+    forget_facts(stage.catalog, listing.id)  # as if indexed before they were kept: they can no longer be derived
+    done = backfill(stage.catalog, open_reader(stage.config, catalog=stage.catalog))
+    assert (done.captures, done.unreadable) == (0, 1)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
     assert verdict.status == "on_time" and verdict.publication_date == date(2024, 1, 26)
     assert verdict.flags == []
     assert "无法读取" in verdict.evidence["checks"]["archive"]
-    # the check that needed the lost bytes says it could not tell: the flag is not silently dropped
+    # the check that needed the lost facts says it could not tell: the flag is not silently dropped
     assert verdict.evidence["undetermined_flags"] == ["backdated"]
     why = verdict.evidence["checks"]["backdated"]
     assert why.startswith("无法判断") and "无法读取" in why
@@ -633,7 +636,7 @@ def test_a_column_read_after_the_as_of_day_proves_nothing_on_that_day(stage):
 
     def status_as_of(day: date) -> str:
         [result] = [row for row in judge(stage.catalog, as_of=day, years=[year], agency_ids=[agency],
-                                         reader=stage.archive.reader, store=False) if row.report_year == year]
+                                         store=False) if row.report_year == year]
         return result.verdict.status
 
     assert status_as_of(date(2025, 2, 28)) == "undetermined"
@@ -644,7 +647,8 @@ def test_captures_after_the_as_of_day_do_not_count_for_changed_or_removed(stage)
     edited_agency, edited_year = EDITED
     stage.parse(stage.fetch(1, report_path(edited_agency, edited_year), "2024-01-29 11:00", edited_agency),
                 edited_agency)
-    stage.fetch(2, report_path(edited_agency, edited_year), "2025-06-17 09:00", edited_agency)
+    stage.parse(stage.fetch(2, report_path(edited_agency, edited_year), "2025-06-17 09:00", edited_agency),
+                edited_agency)
     agency, year = "ylx-wjj", 2021
     path = report_path(agency, year)
     stage.parse(stage.fetch(1, path, "2022-01-21 09:00", agency), agency)
@@ -680,8 +684,7 @@ def test_judging_without_storing_returns_the_verdicts_and_leaves_the_stored_ones
     assert stored.status == "late" and stored.evidence["as_of"] == "2025-07-01"
 
     computed = {(row.agency_id, row.report_year): row
-                for row in judge(stage.catalog, as_of=date(2025, 1, 10), years=[year],
-                                 reader=stage.archive.reader, store=False)}
+                for row in judge(stage.catalog, as_of=date(2025, 1, 10), years=[year], store=False)}
 
     assert computed[(agency, year)].verdict.status == "pending"
     assert computed[(agency, year)].evidence["as_of"] == "2025-01-10"
@@ -691,21 +694,45 @@ def test_judging_without_storing_returns_the_verdicts_and_leaves_the_stored_ones
     assert again[(agency, year)].evidence == stored.evidence
 
 
-# ---------------------------------------------------------------- archived bytes that cannot be read
+# ---------------------------------------------------------------- facts the catalog does not have (yet)
 
-def test_backdated_check_without_the_archive_is_undetermined_not_dropped(stage):
+FACT_COLUMNS = ("role", "listing_title", "listing_date", "redirected_from", "concurrent_to_capture_id",
+                "listing_items", "facts_version")
+
+
+def forget_facts(catalog, capture_id: int) -> dict:
+    """The capture as indexed before migration 0007 kept its facts; returns the facts it had."""
+    with catalog.session() as session:
+        row = session.get(Capture, capture_id)
+        had = {name: getattr(row, name) for name in FACT_COLUMNS}
+        for name in FACT_COLUMNS:
+            setattr(row, name, None)
+    return had
+
+
+def test_a_listing_capture_without_its_facts_is_undetermined_until_they_are_derived_from_the_warc(stage):
     agency, year = BACKDATED
-    stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency)
-    stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency), agency)
+    listing = stage.fetch(1, column_path(agency), "2024-01-28 10:00", agency, role="column")
+    stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency, role="item"), agency)
+    indexed = forget_facts(stage.catalog, listing.id)
+    assert indexed["role"] == "column" and indexed["facts_version"] == FACTS_VERSION
+    assert any("2023" in title for _url, title in indexed["listing_items"])
 
-    verdict = stage.judge(date(2025, 7, 1), [year], reader=False)[(agency, year)]
-
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
     assert verdict.flags == [] and verdict.evidence["undetermined_flags"] == ["backdated"]
     assert verdict.evidence["checks"]["backdated"].startswith("无法判断")
+    assert "尚未从 WARC 补录" in verdict.evidence["checks"]["backdated"]
+
+    done = backfill(stage.catalog, stage.archive.reader)
+    assert (done.captures, done.unreadable, done.stopped) == (1, 0, None)
+    with stage.catalog.reading() as session:
+        row = session.get(Capture, listing.id)
+        assert {name: getattr(row, name) for name in FACT_COLUMNS} == indexed  # as the index had them
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+    assert verdict.flags == ["backdated"] and verdict.evidence["backdated"]["listing_capture_id"] == listing.id
 
 
-def test_a_stopped_s3_server_makes_the_backdated_flag_undetermined_and_it_returns_with_the_server(tmp_path):
-    from storage.archive import open_reader
+def test_a_stopped_s3_server_changes_no_flag_and_a_backfill_waits_for_it(tmp_path):
     from storage.objects import RetryPolicy
     from tests.servers import SeaweedS3
 
@@ -715,21 +742,25 @@ def test_a_stopped_s3_server_makes_the_backdated_flag_undetermined_and_it_return
         config = Config.from_env(server.env("outage"), data_dir=tmp_path / "data")
         staged = open_stage(config)
         agency, year = BACKDATED
-        staged.fetch(1, column_path(agency), "2024-01-28 10:00", agency)
+        listing = staged.fetch(1, column_path(agency), "2024-01-28 10:00", agency)
         staged.parse(staged.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency), agency)
         staged.archive.close()  # every segment is in the S3 bucket now
         reader = open_reader(config, store=open_store(config, create_bucket=False, retry=RetryPolicy(attempts=1)))
         try:
             server.stop()
-            [down] = [row for row in judge(reader.catalog, as_of=date(2025, 7, 1), years=[year], reader=reader,
+            [down] = [row for row in judge(reader.catalog, as_of=date(2025, 7, 1), years=[year],
                                            agency_ids=[agency]) if row.report_year == year]
-            assert down.verdict.status == "on_time" and down.flags == ()
-            assert down.undetermined_flags == ("backdated",)
-            assert down.evidence["checks"]["backdated"].startswith("无法判断")
+            assert down.verdict.status == "undetermined" and down.flags == ("backdated",)
+            assert down.undetermined_flags == ()
+
+            forget_facts(reader.catalog, listing.id)
+            stopped = backfill(reader.catalog, reader)
+            assert stopped.captures == 0 and stopped.stopped  # the store is down: nothing marked unreadable
             server.restart()
-            [up] = [row for row in judge(reader.catalog, as_of=date(2025, 7, 1), years=[year], reader=reader,
+            assert backfill(reader.catalog, reader).captures == 1
+            [up] = [row for row in judge(reader.catalog, as_of=date(2025, 7, 1), years=[year],
                                          agency_ids=[agency]) if row.report_year == year]
-            assert up.flags == ("backdated",) and up.undetermined_flags == ()
+            assert up.flags == ("backdated",) and up.evidence == down.evidence
         finally:
             reader.catalog.close()
             reader.store.close()

@@ -71,11 +71,13 @@ def snapshot(config: Config) -> dict[str, object]:
     """What the catalog holds that the WARCs must give back, ids replaced by WARC record ids."""
     with Catalog.open(config, create=False) as catalog, catalog.reading() as session:
         record_of = {row.id: row.record_id for row in session.query(Capture)}
-        columns = [name for name in Capture.__table__.columns.keys() if name not in ("id", "refers_to_capture_id")]
+        ids = ("id", "refers_to_capture_id", "concurrent_to_capture_id")  # catalog ids: compared as record ids
+        columns = [name for name in Capture.__table__.columns.keys() if name not in ids]
         return {
             "runs": sorted((run.id, run.status, run.started_at, run.finished_at) for run in session.query(CrawlRun)),
             "segments": sorted((s.key, s.run_id, s.state, s.size, s.sha256, s.records) for s in session.query(Segment)),
-            "captures": sorted((tuple(getattr(row, name) for name in columns), record_of.get(row.refers_to_capture_id))
+            "captures": sorted((tuple(getattr(row, name) for name in columns), record_of.get(row.refers_to_capture_id),
+                                record_of.get(row.concurrent_to_capture_id))
                                for row in session.query(Capture)),
             "errors": sorted((e.url, e.run_id, e.agency_id, e.kind, e.message, e.at) for e in session.query(FetchError)),
             "coverage": sorted((tuple(getattr(row, name) for name in ColumnCoverage.__table__.columns.keys()

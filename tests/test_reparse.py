@@ -22,7 +22,6 @@ from monitor.clock import today
 from monitor.labels import STATUS_LABELS
 from monitor.verdicts import judge
 from parsers.version import PARSER_VERSION
-from storage.archive import open_reader
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Report, ReportHistory
 from tests.crawling import SLOW_PAGE_SECONDS, config_in, crawl
@@ -41,11 +40,7 @@ def verdicts(config, *, store: bool) -> dict[int, str]:
     """This agency's verdict status per report year of ``YEARS``, judged as of today (stored, as a crawl does,
     when ``store``)."""
     with Catalog.open(config, create=False) as catalog:
-        reader = open_reader(config, catalog=catalog)
-        try:
-            judged = judge(catalog, as_of=today(), years=YEARS, agency_ids=[AGENCY], reader=reader, store=store)
-        finally:
-            reader.store.close()
+        judged = judge(catalog, as_of=today(), years=YEARS, agency_ids=[AGENCY], store=store)
     return {item.report_year: item.verdict.status for item in judged}
 
 

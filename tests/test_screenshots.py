@@ -143,7 +143,7 @@ def test_each_html_report_gets_a_png_of_its_first_capture_once(config):
     assert len(screenshots_of(config, utf8_url)) == len(screenshots_of(config, gbk_url)) == 1
 
     with archive_reader(config) as reader:
-        judge(reader.catalog, as_of=date(2024, 6, 1), years=[], agency_ids=[AGENCY], reader=reader)
+        judge(reader.catalog, as_of=date(2024, 6, 1), years=[], agency_ids=[AGENCY])
         with reader.catalog.reading() as session:
             [verdict] = queries.verdicts(session, agency_id=AGENCY)  # the year the reports are for
     bundle = verdict.evidence

@@ -22,7 +22,7 @@ from monitor.verdicts import judge
 from registry.catalog_sync import store_agencies
 from parsers.document import parse_document
 from parsers.record import FetchContext
-from storage.archive import Archive, open_reader
+from storage.archive import Archive
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Capture, CrawlRun, FetchError, Report
 from storage.config import Config
@@ -479,12 +479,8 @@ def failing_columns(tmp_path_factory):
         except BaseException:
             archive.close()
             raise
-    reader = open_reader(config)
-    try:
-        judge(reader.catalog, as_of=date(2025, 7, 2), years={"ylx-wjj": [2022], "sfq-ybj": [2022]}, reader=reader)
-    finally:
-        reader.catalog.close()
-        reader.store.close()
+    with Catalog.open(config) as catalog:
+        judge(catalog, as_of=date(2025, 7, 2), years={"ylx-wjj": [2022], "sfq-ybj": [2022]})
     with TestClient(create_app(config)) as test_client:
         yield test_client, runs
 

@@ -5,7 +5,7 @@
 ylx-wjj's back-dated 2023 report), records two fetch errors, parses every report and look-alike page with
 ``parse_document``, stores the records with ``queries.add_report``, records what each run read of each report
 column (the coverage rows the crawler writes: every listed entry, the last page reached) and judges every agency
-with ``monitor.verdicts.judge`` (with the archive reader, so the flags are computed too). Nothing is mocked: these are
+with ``monitor.verdicts.judge`` (from the catalog alone, as always). Nothing is mocked: these are
 the same calls the crawler makes. Extra pages (the security tests' hostile page) can be archived alongside.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ from demo.portals import EXTRA_PAGES, DemoPortals, Resource
 from monitor.verdicts import judge
 from parsers.document import parse_document
 from parsers.record import FetchContext
-from storage.archive import Archive, open_reader
-from storage.catalog import queries
+from storage.archive import Archive
+from storage.catalog import Catalog, queries
 from storage.config import Config
 
 BASE = "http://demo.xxgk.test"
@@ -128,13 +128,8 @@ def build_demo_archive(data_dir: Path, extra_pages: tuple[ExtraPage, ...] = (),
     except BaseException:
         archive.close()
         raise
-    reader = open_reader(config)
-    try:
-        judge(reader.catalog, as_of=AS_OF, years={agency.id: agency.watch_years for agency in first.agencies},
-              reader=reader)
-    finally:
-        reader.catalog.close()
-        reader.store.close()
+    with Catalog.open(config) as catalog:
+        judge(catalog, as_of=AS_OF, years={agency.id: agency.watch_years for agency in first.agencies})
     return built
 
 

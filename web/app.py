@@ -63,7 +63,7 @@ def dashboard_view(ctx: WebContext, year: str = "", level: str = "", region: str
     flt = board.DashboardFilter.parse(year=year, level=level, region=region, status=status)
     day = board.parse_as_of(as_of)
     if day is not None:
-        return board.dashboard_data_as_of(ctx.catalog, ctx.reader, flt, day, page)
+        return board.dashboard_data_as_of(ctx.catalog, flt, day, page)
     with ctx.catalog.reading() as session:
         return board.dashboard_data(session, flt, page)
 

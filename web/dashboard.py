@@ -29,7 +29,6 @@ from monitor.verdicts import JudgedYear, judge
 from parsers.record import LEVELS
 from storage.catalog import Catalog
 from storage.catalog.models import Agency, Report, Verdict, VerdictTally
-from storage.reader import CaptureReader
 from web.context import BadInput, checked_text
 from web.labels import STATUS_LABELS, flag_label, level_label, source_label, status_label
 from web.summaries import iso
@@ -236,7 +235,7 @@ def parse_as_of(value: str | None) -> date | None:
     return day
 
 
-def dashboard_data_as_of(catalog: Catalog, reader: CaptureReader | None, flt: DashboardFilter, as_of: date,
+def dashboard_data_as_of(catalog: Catalog, flt: DashboardFilter, as_of: date,
                          page: int = 1, size: int = PAGE_SIZE) -> dict[str, Any]:
     """``dashboard_data`` with the verdicts computed as of the end of ``as_of`` from what the archive held by
     then, for the agency × year pairs the catalog has verdicts for; nothing is stored. Every verdict is computed
@@ -248,7 +247,7 @@ def dashboard_data_as_of(catalog: Catalog, reader: CaptureReader | None, flt: Da
         for agency_id, year in session.execute(select(Verdict.agency_id, Verdict.report_year)):
             judged_years.setdefault(agency_id, []).append(year)
     by_agency: dict[str, dict[int, JudgedYear]] = {}
-    for result in judge(catalog, as_of=as_of, years=judged_years, reader=reader, store=False):
+    for result in judge(catalog, as_of=as_of, years=judged_years, store=False):
         by_agency.setdefault(result.agency_id, {})[result.report_year] = result
 
     def shown(agency: Agency) -> list[JudgedYear]:

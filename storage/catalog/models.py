@@ -11,7 +11,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Text, TypeDecorator, UniqueConstraint)
+                        LargeBinary, MetaData, String, Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -149,11 +150,25 @@ class Capture(Base):
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     truncated: Mapped[str | None] = mapped_column(String(32))
+    # What the verdict step needs from the record group, kept when the capture is indexed (storage.facts, 0007):
+    # judging reads no WARC record. ``facts_version`` NULL: not derived yet (indexed before 0007), 0: its record
+    # could not be read to derive them.
+    role: Mapped[str | None] = mapped_column(String(32))              # the crawler's request role (column, item …)
+    listing_title: Mapped[str | None] = mapped_column(Text)           # the title the listing gave the link
+    listing_date: Mapped[str | None] = mapped_column(Text)            # the date text beside it
+    redirected_from: Mapped[str | None] = mapped_column(Text)         # the URL a redirect chain started from
+    concurrent_to_capture_id: Mapped[int | None] = mapped_column(BigInteger)  # a resource: the capture it shows
+    listing_items: Mapped[Any] = mapped_column(Json, nullable=True)   # [[url, title], …] of a report listing
+    facts_version: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index(None, "url_hash", "timestamp"),
         Index(None, "surt"),
         Index(None, "payload_sha1"),
+        # the listing captures around one report's dates (the 倒签 check), per agency (0007)
+        Index(None, "agency_id", "timestamp"),
+        Index("ix_captures_facts_pending", "id", sqlite_where=sql_text("facts_version IS NULL"),
+              postgresql_where=sql_text("facts_version IS NULL")),
         UniqueConstraint("warc_key", "offset"),
         CheckConstraint("record_type IN ('response', 'revisit', 'resource')", name="record_type"),
     )
@@ -166,6 +181,7 @@ class FetchError(Base):
     url: Mapped[str] = mapped_column(Text)
     run_id: Mapped[str | None] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
     agency_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    url_hash: Mapped[str | None] = mapped_column(String(40), index=True)   # sha1 hex of url, as captures (0007)
     kind: Mapped[str] = mapped_column(String(20))
     message: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -197,6 +213,15 @@ class Report(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     parsed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     parser_version: Mapped[str | None] = mapped_column(String(32))   # parsers.version; NULL: before versions (0006)
+    # the text as copy detection sees it (parsers.shingles, 0007): the number of its distinct masked 5-grams and
+    # their MinHash (NULL for none); ``shingles`` NULL: not computed yet (stored before 0007)
+    shingles: Mapped[int | None] = mapped_column(Integer)
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        Index("ix_reports_signature_pending", "id", sqlite_where=sql_text("shingles IS NULL"),
+              postgresql_where=sql_text("shingles IS NULL")),
+    )
 
 
 class ReportHistory(Base):

@@ -13,10 +13,11 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from parsers.shingles import text_signature
 from parsers.version import PARSER_VERSION
 from storage.catalog.models import (COLUMN_FOUND_BY, COLUMN_PROBLEMS, FETCH_ERROR_KINDS, RUN_STATUSES, Agency,
                                     AlertDelivery, AlertEvent, Capture, ColumnCoverage, CrawlRun, FetchError, Report,
@@ -216,13 +217,20 @@ def _capture_values(*, url: str, timestamp: datetime, record_type: str, warc_key
                     run_id: str, status: int | None = None, mime: str | None = None,
                     refers_to_capture_id: int | None = None, agency_id: str | None = None, ip: str | None = None,
                     etag: str | None = None, last_modified: str | None = None,
-                    truncated: str | None = None) -> dict[str, Any]:
+                    truncated: str | None = None, role: str | None = None, listing_title: str | None = None,
+                    listing_date: str | None = None, redirected_from: str | None = None,
+                    concurrent_to_capture_id: int | None = None, listing_items: list | None = None,
+                    facts_version: int | None = None) -> dict[str, Any]:
+    """The row's columns; the verdict facts (``storage.facts``) left out mean "not derived yet"."""
     return dict(
         url=url, url_hash=url_hash(url), surt=surt(url)[:_SURT_MAX], timestamp=timestamp, status=status,
         mime=(mime or None) and mime[:255], payload_sha1=payload_sha1, payload_sha256=payload_sha256,
         payload_length=payload_length, warc_key=warc_key, offset=offset, length=length, group_length=group_length,
         record_id=record_id, record_type=record_type, refers_to_capture_id=refers_to_capture_id, run_id=run_id,
         agency_id=agency_id, ip=ip, etag=etag, last_modified=last_modified, truncated=truncated,
+        role=role, listing_title=listing_title, listing_date=listing_date,
+        redirected_from=redirected_from, concurrent_to_capture_id=concurrent_to_capture_id,
+        listing_items=listing_items, facts_version=facts_version,
     )
 
 
@@ -347,7 +355,8 @@ def add_error(session: Session, url: str, kind: str, message: str, *, run_id: st
               agency_id: str | None = None, at: datetime | None = None) -> FetchError:
     if kind not in FETCH_ERROR_KINDS:
         raise ValueError(f"fetch error kind {kind!r}: expected one of {', '.join(FETCH_ERROR_KINDS)}")
-    error = FetchError(url=url, kind=kind, message=str(message), run_id=run_id, agency_id=agency_id, at=at or utcnow())
+    error = FetchError(url=url, url_hash=url_hash(url), kind=kind, message=str(message), run_id=run_id,
+                       agency_id=agency_id, at=at or utcnow())
     session.add(error)
     session.flush()
     return error
@@ -358,7 +367,8 @@ def errors_by_run(session: Session, run_id: str) -> list[FetchError]:
 
 
 def errors_of_url(session: Session, url: str) -> list[FetchError]:
-    return list(session.scalars(select(FetchError).where(FetchError.url == url).order_by(FetchError.at)))
+    return list(session.scalars(select(FetchError).where(FetchError.url_hash == url_hash(url), FetchError.url == url)
+                                .order_by(FetchError.at)))
 
 
 def errors_by_agency(session: Session, agency_id: str) -> list[FetchError]:
@@ -471,6 +481,8 @@ def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str
     report.needs_ocr = bool(data.get("needs_ocr"))
     report.error = data.get("error")
     report.record_json = data
+    if report.shingles is None or report.text != text:
+        report.shingles, report.minhash = text_signature(text)  # once per text: copy detection only reads it
     report.text = text
     report.parsed_at = parsed_at or utcnow()
     report.parser_version = parser_version
@@ -613,6 +625,39 @@ def upsert_verdict(session: Session, agency_id: str, report_year: int, status: s
     verdict.computed_at = computed_at or utcnow()
     session.flush()
     return verdict
+
+
+VERDICT_FIELDS = ("status", "deadline", "legal_basis", "publication_date", "date_source", "days_late", "first_seen",
+                  "report_id", "flags", "evidence")
+
+
+def store_verdicts(session: Session, rows: Sequence[Mapping[str, Any]], *, computed_at: datetime | None = None) -> int:
+    """:func:`upsert_verdict` for many verdicts of agencies the catalog has (the keyword arguments of each, as
+    dicts), in one round trip per batch instead of two per verdict; returns how many were written."""
+    moment = computed_at or utcnow()
+    values = {(row["agency_id"], row["report_year"]): {**{name: row.get(name) for name in VERDICT_FIELDS},
+                                                        "agency_id": row["agency_id"],
+                                                        "report_year": row["report_year"],
+                                                        "flags": list(row.get("flags") or ()),
+                                                        "evidence": dict(row.get("evidence") or {}),
+                                                        "computed_at": moment}
+              for row in rows}
+    agencies = sorted({agency_id for agency_id, _year in values})
+    existing: dict[tuple[str, int], int] = {}
+    for start in range(0, len(agencies), 500):
+        existing.update(((agency_id, year), verdict_id) for verdict_id, agency_id, year in session.execute(
+            select(Verdict.id, Verdict.agency_id, Verdict.report_year)
+            .where(Verdict.agency_id.in_(agencies[start:start + 500]))))
+    updates = [{"verdict_id": existing[key], **value} for key, value in values.items() if key in existing]
+    inserts = [value for key, value in values.items() if key not in existing]
+    table = Verdict.__table__
+    if updates:  # Core executemany: the ORM's bulk update costs more than the statements
+        session.connection().execute(table.update().where(table.c.id == bindparam("verdict_id"))
+                                     .values({name: bindparam(name) for name in (*VERDICT_FIELDS, "computed_at")}),
+                                     updates)
+    if inserts:
+        session.connection().execute(table.insert(), inserts)
+    return len(values)
 
 
 def verdicts(session: Session, *, agency_id: str | None = None, report_year: int | None = None,

@@ -1,0 +1,90 @@
+"""After a run only the agencies it touched are judged again (monitor.rejudge): real demo pages archived in two
+runs, the first judged in full, the second bringing news for some agencies and the same bytes for others."""
+from __future__ import annotations
+
+from datetime import date
+
+from monitor.rejudge import rejudge, report_years_of_run, touched_by_run
+from monitor.verdicts import judge
+from storage.archive import Archive
+from storage.catalog import queries
+from tests.test_monitor import BASE, Stage, at, column_path, open_stage, report_path
+
+AS_OF = date(2025, 7, 1)
+
+
+def stored(stage: Stage) -> dict[tuple[str, int], tuple]:
+    with stage.catalog.reading() as session:
+        return {(v.agency_id, v.report_year): (v.computed_at, v.status, v.flags, v.evidence)
+                for v in queries.verdicts(session)}
+
+
+def test_a_run_rejudges_the_agencies_it_brought_news_of_and_leaves_the_others(tmp_path):
+    stage = open_stage(tmp_path / "data")
+    reports = {("sfq-wjj", 2023): "2024-01-29 11:00", ("sfq-gov", 2023): "2024-03-20 10:00",
+               ("sfq-ybj", 2022): "2023-01-18 10:00", ("sfq-ybj", 2023): "2024-01-31 17:00",
+               ("ylx-wjj", 2021): "2022-01-21 09:00"}
+    for (agency, year), when in reports.items():
+        stage.parse(stage.fetch(1, report_path(agency, year), when, agency, role="item"), agency)
+    stage.read_column("ylx-wjj", "2024-03-01 09:00")   # its 2022 report never came: 未发布, on this read
+    judge(stage.catalog, as_of=AS_OF, years=[2022, 2023])
+    first = stored(stage)
+    assert first[("ylx-wjj", 2022)][1] == "missing"
+    stage.archive.close()
+
+    second = Stage(stage.config, Archive.open(stage.config, durability="os"))   # the next crawl run
+    try:
+        # the same bytes again: no news
+        second.fetch(1, report_path("sfq-ybj", 2023), "2025-06-30 09:00", "sfq-ybj", role="item")
+        second.fetch(1, report_path("ylx-wjj", 2021), "2025-06-30 09:00", "ylx-wjj", role="item")
+        # an edited report (parsed, as the crawler parses every version), a report that is gone, a column read
+        second.parse(second.fetch(2, report_path("sfq-wjj", 2023), "2025-06-30 09:00", "sfq-wjj", role="item"),
+                     "sfq-wjj")
+        second.archive.record_fetch(BASE + report_path("sfq-gov", 2023), "GET", [], 404, "Not Found",
+                                    [("Content-Type", "text/html")], b"gone", fetched_at=at("2025-06-30 09:00"),
+                                    agency_id="sfq-gov")
+        second.read_column("ylx-wjj", "2025-06-30 09:00")
+        second.read_column("sfq-ybj", "2025-06-30 09:00")   # an agency with a report for every year: no news
+
+        touched = touched_by_run(second.catalog, second.archive.run_id, as_of=AS_OF)
+        assert touched == {"sfq-wjj", "sfq-gov", "ylx-wjj"}
+        done = rejudge(second.catalog, touched, as_of=AS_OF, years=[2022, 2023],
+                       report_years=report_years_of_run(second.catalog, second.archive.run_id))
+    finally:
+        second.archive.close()
+
+    after = stored(second)
+    assert done.agencies == 3 and done.judged == sum(1 for key in after if key[0] in touched)
+    assert done.changes == {}   # flags and evidence moved, no status did
+    for key in after:
+        if key[0] in touched:
+            assert after[key][0] > first[key][0], key                 # judged again
+        else:
+            assert after[key] == first[key], key                      # the row as it was, computed_at included
+    assert "changed" in after[("sfq-wjj", 2023)][2] and "removed" in after[("sfq-gov", 2023)][2]
+    # the newest read of the column is the evidence of 未发布 now
+    assert after[("ylx-wjj", 2022)][3]["coverage"]["read_at"].startswith("2025-06-30")
+    # judged again in full, every verdict is what the incremental re-judge stored
+    judge(second.catalog, as_of=AS_OF, years=[2022, 2023])
+    assert {key: row[1:] for key, row in stored(second).items()} == {key: row[1:] for key, row in after.items()}
+
+
+def test_time_alone_brings_a_pending_verdict_due_and_a_new_year_judged(tmp_path):
+    stage = open_stage(tmp_path / "data")
+    try:
+        stage.parse(stage.fetch(1, report_path("sfq-gov", 2023), "2024-03-20 10:00", "sfq-gov", role="item"),
+                    "sfq-gov")
+        judge(stage.catalog, as_of=date(2025, 3, 1), years=[2024])   # a government's 2024 report: due 2025-03-31
+        with stage.catalog.reading() as session:
+            assert {(v.agency_id, v.report_year): v.status for v in queries.verdicts(session)}[("sfq-gov", 2024)] \
+                == "pending"
+        with Archive.open(stage.config, durability="os") as run:   # a run that brought nothing new
+            quiet = run.run_id
+        assert touched_by_run(stage.catalog, quiet, as_of=date(2025, 3, 1), agency_ids=["sfq-gov"]) == set()
+        assert touched_by_run(stage.catalog, quiet, as_of=date(2025, 4, 1), agency_ids=["sfq-gov"]) == {"sfq-gov"}
+        with stage.catalog.session() as session:   # an agency added to the registry since
+            queries.upsert_agency(session, "new-agency", "新增机关", level="department")
+        assert touched_by_run(stage.catalog, quiet, as_of=date(2025, 3, 1), agency_ids=["sfq-gov", "new-agency"],
+                              years=[2024]) == {"new-agency"}   # no verdict of the year yet
+    finally:
+        stage.archive.close()
