@@ -237,7 +237,7 @@ def _with_column_failures(catalog, summary):
 
 def _take_screenshots(config, run_id: str | None) -> None:
     """Screenshots are evidence, not the crawl: a failure is reported on stderr and the verdicts still follow."""
-    from monitor.screenshots import take_missing_screenshots
+    from storage.screenshots import take_missing_screenshots
     from storage.archive import ArchiveError
     from storage.catalog.database import CatalogError
     from storage.objects import ObjectStoreError

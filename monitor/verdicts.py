@@ -76,6 +76,7 @@ from storage.catalog import Catalog, queries
 from storage.catalog.models import Agency, Capture, Report
 from storage.objects import ObjectStoreError, StoreUnavailable
 from storage.reader import CaptureError, CaptureReader
+from storage.screenshots import SCREENSHOT_PREFIX
 from storage.spool import spool_path
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,6 @@ log = logging.getLogger(__name__)
 # Roles the crawler writes into a capture's WARC metadata (crawler.middlewares): these are listing pages.
 LISTING_ROLES = frozenset({"column", "json", "listing"})
 _PAGE_MIMES = ("html", "json", "xml", "text/plain")
-SCREENSHOT_PREFIX = "urn:screenshot:"
 
 
 def _may_be_page(row: Capture) -> bool:
