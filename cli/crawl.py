@@ -33,8 +33,8 @@ def add_parsers(sub) -> None:
                    help="show Scrapy's log (INFO, with tracebacks) on the terminal; by default it goes to "
                         "DATA_DIR/logs/RUN_ID.log and the terminal shows one line per problem")
     p.add_argument("--no-screenshots", dest="screenshots", action="store_false",
-                   help="take no Chromium screenshots of report pages (by default each HTML report page gets one "
-                        "of its first capture, rendered from the archive)")
+                   help="take no Chromium screenshots of report pages (by default each HTML report page gets a JPEG "
+                        "of the first screen of its first capture, rendered from the archive while the crawl runs)")
     many = p.add_mutually_exclusive_group()
     many.add_argument("--coordinator", action="store_true",
                       help="one run over many machines (needs XXGK_REDIS_URL): take the run lock, announce the run, "
@@ -185,7 +185,7 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, as_of, quiet, year
     finally:
         display.close()
     if screenshots:
-        _take_screenshots(config, summary.run_id)
+        _take_screenshots(config, summary.run_id, overrides)
     as_of = as_of or today()
     years = years if years is not None else [as_of.year - 1]
     selected = [agency.id for agency in agencies]
@@ -237,15 +237,21 @@ def _with_column_failures(catalog, summary):
     return replace(summary, column_failures=[failure.message() for failure in failures])
 
 
-def _take_screenshots(config, run_id: str | None) -> None:
-    """Screenshots are evidence, not the crawl: a failure is reported on stderr and the verdicts still follow."""
-    from monitor.screenshots import take_missing_screenshots
+def _take_screenshots(config, run_id: str | None, overrides: dict) -> None:
+    """The leftovers: report pages the crawl itself did not screenshot (it stopped early, a shot failed, an earlier
+    run had none), with the crawl's SCREENSHOT_* settings. Screenshots are evidence, not the crawl: a failure is
+    reported on stderr and the verdicts still follow."""
+    from crawler.run import crawl_settings
+    from crawler.screenshots import shot_spec
     from storage.archive import ArchiveError
     from storage.catalog.database import CatalogError
     from storage.objects import ObjectStoreError
+    from storage.screenshots import take_missing_screenshots
 
+    settings = crawl_settings(config, overrides)
     try:
-        shots = take_missing_screenshots(config, run_id=run_id)
+        shots = take_missing_screenshots(config, run_id=run_id, spec=shot_spec(settings),
+                                         pages=settings.getint("SCREENSHOT_PAGES"))
     except (ArchiveError, CatalogError, ObjectStoreError) as exc:
         print(f"xxgk: 未能截图：{exc}", file=sys.stderr)
         return

@@ -1,7 +1,8 @@
 """Scrapy settings of the ``reports`` crawl: the one place for defaults (``scrapy.cfg`` points here).
 
 Our own settings carry one prefix per component: ``ARCHIVE_*`` (crawler.middlewares: archiving and fetch errors),
-``DISCOVERY_*`` (crawler.spiders.reports), ``PARSE_*`` (crawler.pipelines), ``PROGRESS_*`` (crawler.run).
+``DISCOVERY_*`` (crawler.spiders.reports), ``PARSE_*`` (crawler.pipelines), ``SCREENSHOT_*`` (crawler.screenshots),
+``PROGRESS_*`` (crawler.run).
 Components read them once, in ``from_crawler``, without restating a default: the value here is the default.
 ``settings_for(config)`` adds what depends on the runtime configuration (the Redis scheduler); it is the only code
 here that is not a constant, and Scrapy ignores it (lower case).
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from crawler import USER_AGENT as PROJECT_USER_AGENT
+from storage import screenshots as _screenshots   # lower case: not a setting
 from storage.config import CHROMIUM_LAUNCH_OPTIONS
 
 BOT_NAME = "xxgk"
@@ -71,6 +73,7 @@ SPIDER_MIDDLEWARES = {
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ParsePipeline": 300,
+    "crawler.screenshots.ScreenshotPipeline": 400,   # after the parse: it asks the catalog for the report row
 }
 
 # scrapy-playwright needs the asyncio reactor; only requests with meta["playwright"] use the browser
@@ -81,6 +84,8 @@ DOWNLOAD_HANDLERS = {
 }
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 PLAYWRIGHT_LAUNCH_OPTIONS = CHROMIUM_LAUNCH_OPTIONS   # Debian's Chromium: no `playwright install`
+# one Playwright driver and one Chromium per crawl process, for both schemes' handlers and the screenshots
+PLAYWRIGHT_BROWSER_PROVIDER = "crawler.chromium.SharedChromium"
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000   # ms
 PLAYWRIGHT_MAX_CONTEXTS = 2                      # each context is a few hundred MB of Chromium
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 2
@@ -97,7 +102,8 @@ ARCHIVE_COMMIT_MS = 200.0
 ARCHIVE_SEGMENT_SIZE = 100 * 1024 * 1024
 ARCHIVE_READERS = 2                   # threads for catalog reads (validators, 304 read-backs) beside the writer
 ARCHIVE_CONDITIONAL_GET = True        # If-None-Match / If-Modified-Since from the last capture of the URL
-ARCHIVE_SCREENSHOTS = True            # a PNG of every browser-rendered page, as a resource record
+ARCHIVE_SCREENSHOTS = True            # screenshots as resource records: each report page as it is parsed
+                                      # (SCREENSHOT_*), and a PNG of every browser-rendered listing page
 ARCHIVE_RUN_ID = None                 # None starts a new crawl run; an id resumes that run
 
 DISCOVERY_MAX_DEPTH = 3               # homepage → 信息公开 → (sub-section) → report column
@@ -118,6 +124,13 @@ PARSE_TIMEOUT = 120.0                 # seconds per document; a parse past it is
 PARSE_OCR = True                      # read scanned PDF pages and images by OCR (parsers.formats.ocr)
 PARSE_OCR_TIME_BUDGET = 60.0          # seconds of OCR per document: no page is started after it (< PARSE_TIMEOUT)
 PARSE_OCR_MAX_PAGES = 30              # scanned pages read per document
+
+# The report pages' screenshots (crawler.screenshots), rendered from the archive while the crawl runs
+SCREENSHOT_PAGES = 2                  # pages rendered at once in the crawl's Chromium (a renderer each, ~50 MB)
+SCREENSHOT_WIDTH = _screenshots.DEFAULT_SPEC.width       # px: the viewport, and the image (the first screen:
+SCREENSHOT_HEIGHT = _screenshots.DEFAULT_SPEC.height     # title, dates, 目录 box)
+SCREENSHOT_QUALITY = _screenshots.DEFAULT_SPEC.quality   # JPEG, 1-100
+SCREENSHOT_TIMEOUT = _screenshots.DEFAULT_SPEC.timeout   # seconds per page: past it, a recorded failure
 
 PROGRESS_INTERVAL = 1.0               # seconds between progress reports of crawler.run
 PROGRESS_SINK = None                  # set by crawler.run: a callable that receives ("progress", CrawlProgress)

@@ -86,8 +86,8 @@ from storage.catalog import Catalog, queries
 from storage.catalog.models import Agency, Capture, ColumnCoverage, FetchError, Report
 from storage.catalog.models import Verdict as VerdictRow
 from storage.facts import FACTS_VERSION, LISTING_ROLES, may_be_page
+from storage.screenshots import SCREENSHOT_PREFIX
 
-SCREENSHOT_PREFIX = "urn:screenshot:"
 CHUNK = 250                 # agencies judged together: their rows are read at once, their verdicts written at once
 _IN_BATCH = 500             # values in one IN (…) list
 

@@ -90,7 +90,7 @@ def test_demo_crawls_and_prints_the_timeliness_table(tmp_path):
     # every report published as a web page has a screenshot in its evidence; attachments (PDF, DOCX) have none
     bundles = _evidence(data_dir)
     pages = [bundle for bundle in bundles if bundle["report_url"].endswith((".html", ".htm", ".shtml"))]
-    assert pages and all((bundle["screenshot"] or {}).get("mime") == "image/png" for bundle in pages)
+    assert pages and all((bundle["screenshot"] or {}).get("mime") == "image/jpeg" for bundle in pages)
     assert all(bundle["screenshot"] is None for bundle in bundles if bundle not in pages)
     names = {agency.id: agency.name for agency in DemoPortals().agencies}
     rows = [line.split() for line in out.splitlines()]

@@ -6,9 +6,12 @@ incremental test runs its own three crawls: unchanged portals, then edition 2.
 """
 from __future__ import annotations
 
+import io
+from collections import Counter
 from types import SimpleNamespace
 
 import pytest
+from PIL import Image
 
 from demo.portals import ROBOTS_DISALLOWED, DemoPortals
 from demo.server import DemoServer
@@ -42,6 +45,16 @@ def _reports(config: Config) -> list:
 def _errors(config: Config, run_id: str) -> list:
     with catalog_of(config) as session:
         return queries.errors_by_run(session, run_id)
+
+
+def _report_pages(config: Config) -> set[str]:
+    """The URLs of the reports published as web pages (not as PDF or Word attachments)."""
+    return {r.url for r in _reports(config) if r.is_report and (r.record_json or {}).get("source_format") == "html"}
+
+
+def _screenshots(config: Config, url: str) -> list:
+    with catalog_of(config) as session:
+        return [row for row in queries.captures_of_url(session, "urn:screenshot:" + url) if row.record_type == "resource"]
 
 
 # ---------------------------------------------------------------- the first crawl
@@ -205,6 +218,73 @@ def test_each_agencys_column_read_proves_its_missing_years(first_crawl):
         proof = missing_proof(rows[verdict.agency_id], deadline=verdict.deadline, as_of=as_of)
         assert proof.proven, (verdict.agency_id, verdict.report_year, proof.reason)
     assert first_crawl.summary.coverage == {"read": len(first_crawl.agencies), "not_found": 0, "unreadable": 0}
+
+
+# ---------------------------------------------------------------- screenshots while the crawl runs
+
+SHOT_BUDGET = 200 * 1024   # bytes: a first-screen screenshot's average (issue #10)
+
+
+def test_every_new_report_page_got_a_first_screen_jpeg_while_the_crawl_ran(first_crawl):
+    config, run_id = first_crawl.config, first_crawl.summary.run_id
+    pages = _report_pages(config)
+    assert len(pages) >= 10
+    reader = open_reader(config)
+    sizes = []
+    try:
+        with catalog_of(config) as session:
+            run = queries.get_run(session, run_id)
+            for url in sorted(pages):
+                [shot] = _screenshots(config, url)
+                [page] = [row for row in queries.captures_of_url(session, url) if row.status == 200]
+                assert shot.mime == "image/jpeg" and shot.run_id == run_id, url
+                assert shot.timestamp <= run.finished_at, f"{url}: taken after the crawl, not while it ran"
+                archived = reader.read_row(shot)
+                assert archived.metadata["rendered_from_capture"] == str(page.id)
+                image = Image.open(io.BytesIO(archived.payload))
+                assert image.format == "JPEG" and image.size == (1280, 1000), url  # the configured viewport
+                sizes.append(len(archived.payload))
+    finally:
+        reader.catalog.close()
+    assert sum(sizes) / len(sizes) <= SHOT_BUDGET
+    stats = first_crawl.summary.stats
+    assert stats["screenshots/taken"] == len(pages) and "screenshots/failed" not in stats
+    assert 1 <= stats["screenshots/max_open"] <= 2  # SCREENSHOT_PAGES, by default 2
+
+
+def test_screenshots_are_rendered_from_the_archive_not_fetched_again(first_crawl):
+    """Each report page was asked of the portal exactly as often as the run archived an answer for it."""
+    pages = _report_pages(first_crawl.config)
+    with catalog_of(first_crawl.config) as session:
+        archived = Counter(target_of(row.url) for row in queries.captures_by_run(session, first_crawl.summary.run_id)
+                           if row.record_type != "resource" and row.url in pages)
+    answered = Counter(request.target for request in first_crawl.server.requests)
+    assert {target: answered[target] for target in archived} == dict(archived)
+
+
+def test_failed_screenshots_are_recorded_and_the_next_crawl_takes_them_one_page_at_a_time(tmp_path):
+    portals = DemoPortals()
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        agencies = [agency for agency in portals.registry(server.base_url) if agency.id in ("sfq-wjj", "ylx-wjj")]
+        config = config_in(tmp_path / "data")
+        # a time limit no page can load in: every shot fails, the crawl does not
+        first = crawl(config, agencies, SCREENSHOT_TIMEOUT=0.001)
+        second = crawl(config, agencies, SCREENSHOT_PAGES=1)
+    pages = _report_pages(config)
+    assert len(pages) >= 4
+    assert first.status == "finished" and first.stats["screenshots/failed"] == len(pages)
+    assert "screenshots/taken" not in first.stats
+    with catalog_of(config) as session:
+        failed = {error.url: error for error in queries.errors_by_run(session, first.run_id)
+                  if error.url.startswith("urn:screenshot:")}
+        assert set(failed) == {"urn:screenshot:" + url for url in pages}
+        assert all(error.kind == "other" and error.message.startswith("截图失败") for error in failed.values())
+        # the report pages themselves answered: no error of theirs (that would read as 已删除)
+        assert not [url for url in pages if queries.errors_of_url(session, url)]
+    # the next crawl found the pages unchanged and took the missing shots, never two pages at once
+    assert second.status == "finished" and second.reports_new == 0
+    assert second.stats["screenshots/taken"] == len(pages) and second.stats["screenshots/max_open"] == 1
+    assert all([shot.run_id for shot in _screenshots(config, url)] == [second.run_id] for url in pages)
 
 
 # ---------------------------------------------------------------- incremental runs

@@ -1,36 +1,42 @@
-"""Screenshots of report pages rendered from the archive in real headless Chromium (monitor.screenshots).
+"""Screenshots of report pages rendered from the archive in real headless Chromium (storage.screenshots): the
+after-crawl pass for leftovers, the renderer's bound on open pages, and a whole page on request.
 
 Each test archives real report pages (the demo's seed renderings) in a temporary data dir, parses and stores them
-as the crawler's pipeline does, then takes the missing screenshots and reads back what was archived: the PNG, its
-WARC resource record, the run it went into, and the verdict's evidence bundle.
+as the crawler's pipeline does, then takes the missing screenshots and reads back what was archived: the JPEG of
+the first screen, its WARC resource record, the run it went into, and the verdict's evidence bundle. The crawl's
+own screenshots (crawler.screenshots) are tested over the demo portals in test_crawl_e2e.py.
 """
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
+from functools import partial
 from contextlib import contextmanager
 from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 from warcio.archiveiterator import ArchiveIterator
 
 from demo.render import load_seed, render_html, render_pdf
 from monitor.verdicts import judge
-from monitor.screenshots import MAX_HEIGHT, png_size, take_missing_screenshots
 from parsers.document import parse_document
 from parsers.record import FetchContext
 from storage.archive import Archive, open_reader
 from storage.catalog import queries
 from storage.config import Config
 from storage.objects import open_store
+from storage.screenshots import (DEFAULT_SPEC, FULL_PAGE_MAX_HEIGHT, Chromium, OfflineRenderer, in_thread, jpeg_size,
+                                 latest_archived, render_capture, take_missing_screenshots)
 
 from parsers.beijing import BEIJING
 AGENCY = "shot-wjj"
 BASE = "http://www.shot.gov.cn/xxgk/ndbg"
 FIRST = datetime(2024, 1, 26, 9, 0, tzinfo=BEIJING)
 LATER = datetime(2024, 3, 1, 9, 0, tzinfo=BEIJING)
+BUDGET = 200 * 1024   # bytes: what a first-screen screenshot may weigh on average (issue #10)
 
 
 @pytest.fixture
@@ -86,11 +92,16 @@ def warc_record(config: Config, row):
     return next(iter(ArchiveIterator(io.BytesIO(member))))
 
 
-def pixels(png: bytes) -> Image.Image:
-    return Image.open(io.BytesIO(png)).convert("RGB")
+def pixels(image: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(image)).convert("RGB")
 
 
-def test_each_html_report_gets_a_png_of_its_first_capture_once(config):
+def dark_pixels(image: Image.Image) -> int:
+    """Pixels of text and rules, not of the page's background."""
+    return sum(image.convert("L").histogram()[:64])
+
+
+def test_each_html_report_gets_a_jpeg_of_the_first_screen_of_its_first_capture_once(config):
     seed = load_seed("001")
     utf8_url, gbk_url, pdf_url = f"{BASE}/t1.html", f"{BASE}/t2.html", f"{BASE}/t3.pdf"
     archive = open_archive(config)
@@ -120,12 +131,16 @@ def test_each_html_report_gets_a_png_of_its_first_capture_once(config):
     images = {}
     for url, page in ((utf8_url, first), (gbk_url, gbk)):
         [row] = screenshots_of(config, url)
-        assert row.record_type == "resource" and row.mime == "image/png" and row.run_id == run_id
+        assert row.record_type == "resource" and row.mime == "image/jpeg" and row.run_id == run_id
         with archive_reader(config) as reader:
             shot = reader.read(row.id)
-        width, height = png_size(shot.payload)
-        assert width == 1280 and 800 < height <= MAX_HEIGHT and len(shot.payload) > 20_000
+        image = Image.open(io.BytesIO(shot.payload))
+        # the first screen, exactly the viewport, as JPEG within the budget
+        assert image.format == "JPEG" and image.size == (1280, 1000) == jpeg_size(shot.payload)
+        assert 20_000 < len(shot.payload) <= BUDGET
         assert shot.metadata["rendered_from_capture"] == str(page.id)
+        assert shot.metadata["area"] == "first_screen" and shot.metadata["viewport"] == "1280x1000"
+        assert int(shot.metadata["page_height"]) > 1000  # the report goes on below the first screen
         record = warc_record(config, row)
         assert record.rec_type == "resource"
         assert record.rec_headers.get_header("WARC-Target-URI") == "urn:screenshot:" + url
@@ -135,8 +150,7 @@ def test_each_html_report_gets_a_png_of_its_first_capture_once(config):
         images[url] = pixels(shot.payload)
     # the GBK page decodes to the same characters as the UTF-8 one, so it renders to the same pixels
     assert images[utf8_url].tobytes() == images[gbk_url].tobytes()
-    dark = sum(images[utf8_url].convert("L").histogram()[:64])
-    assert dark > 10_000  # text was drawn (CJK glyphs, table rules), not a blank page
+    assert dark_pixels(images[utf8_url]) > 10_000  # text was drawn (CJK glyphs, table rules), not a blank page
 
     again_summary = take_missing_screenshots(config, run_id=run_id)
     assert (again_summary.existing, again_summary.taken, again_summary.run_id) == (2, 0, None)
@@ -149,7 +163,7 @@ def test_each_html_report_gets_a_png_of_its_first_capture_once(config):
     bundle = verdict.evidence
     [expected] = screenshots_of(config, bundle["report_url"])
     assert bundle["screenshot"]["capture_id"] == expected.id
-    assert bundle["screenshot"]["mime"] == "image/png" and "screenshot_note" not in bundle
+    assert bundle["screenshot"]["mime"] == "image/jpeg" and "screenshot_note" not in bundle
 
 
 class TrapHandler(BaseHTTPRequestHandler):
@@ -202,9 +216,11 @@ def test_archived_page_is_rendered_offline_without_its_scripts(config, trap):
     [row] = screenshots_of(config, url)
     with archive_reader(config) as reader:
         image = pixels(reader.read(row.id).payload)
-    assert image.height > 800  # the report itself, not the page a refresh would have led to
-    assert image.getpixel((5, 5)) == (0, 255, 0)
-    assert (255, 0, 0) not in {color for _count, color in image.getcolors(1 << 24)}
+    assert dark_pixels(image) > 10_000  # the report itself, not the page a refresh would have led to
+    red, green, blue = image.getpixel((5, 5))
+    assert red < 40 and green > 215 and blue < 40  # green, give or take JPEG
+    colors = {color for _count, color in image.getcolors(1 << 24)}
+    assert not any(r > 200 and g < 80 and b < 80 for r, g, b in colors)  # no script painted it red
 
 
 def test_a_page_that_cannot_be_rendered_is_counted_and_the_others_still_get_theirs(config):
@@ -226,6 +242,65 @@ def test_a_page_that_cannot_be_rendered_is_counted_and_the_others_still_get_thei
     assert "失败 1" in summary.line()
     run = run_of(config, summary.run_id)
     assert run.status == "finished" and run.counts == {"screenshots/taken": 1, "screenshots/failed": 1}
+    # the failure is a recorded problem of the screenshot's URL, not of the report's (that would mean 已删除)
+    with archive_reader(config) as reader, reader.catalog.reading() as session:
+        [error] = queries.errors_of_url(session, "urn:screenshot:" + lost_url)
+        assert queries.errors_of_url(session, lost_url) == []
+    assert (error.kind, error.run_id, error.agency_id) == ("other", summary.run_id, AGENCY)
+    assert error.message.startswith("截图失败") and "CaptureMissing" in error.message
     # the failed page is tried again next time, the rendered one is not
     retry = take_missing_screenshots(config)
     assert (retry.existing, retry.taken, retry.failed) == (1, 0, 1)
+
+
+def archived_reports(config: Config, count: int) -> list[int]:
+    """``count`` report pages archived and parsed; their capture ids."""
+    seed = load_seed("001")
+    archive = open_archive(config)
+    refs = [fetch(archive, f"{BASE}/p{number}.html", render_html(seed), "text/html; charset=utf-8")
+            for number in range(count)]
+    for ref in refs:
+        parse(archive, ref)
+    archive.close()
+    return [ref.id for ref in refs]
+
+
+def render_all(config: Config, capture_ids: list[int], pages: int) -> tuple[list, int]:
+    """Every capture rendered at once through one renderer of ``pages`` pages: the shots and its max_open."""
+    async def run():
+        chromium = Chromium()
+        try:
+            with archive_reader(config) as reader:
+                renderer = OfflineRenderer(chromium.browser, partial(in_thread, latest_archived(reader.catalog, reader)),
+                                           pages)
+                shots = await asyncio.gather(*(renderer.render(partial(in_thread, reader.read, capture_id))
+                                               for capture_id in capture_ids))
+                return shots, renderer.max_open
+        finally:
+            await chromium.close()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("pages", [1, 3])
+def test_the_renderer_never_has_more_pages_open_than_it_may(config, pages):
+    """Six pages asked for at once: Chromium's own list of the renderer's open pages never grows past the bound."""
+    shots, max_open = render_all(config, archived_reports(config, 6), pages)
+    assert len(shots) == 6 and all((shot.width, shot.height) == (1280, 1000) for shot in shots)
+    assert 1 <= max_open <= pages
+
+
+def test_a_whole_page_on_request_is_rendered_like_the_first_screen_but_to_its_end(config):
+    [capture_id] = archived_reports(config, 1)
+    with archive_reader(config) as reader:
+        whole = render_capture(reader, capture_id)
+        first = render_capture(reader, capture_id, full_page=False)
+    image = Image.open(io.BytesIO(whole.jpeg))
+    assert image.format == "JPEG" and (whole.width, whole.height) == image.size
+    assert whole.width == DEFAULT_SPEC.width and DEFAULT_SPEC.height < whole.height <= FULL_PAGE_MAX_HEIGHT
+    assert whole.height == min(whole.page_height, FULL_PAGE_MAX_HEIGHT) and not whole.clipped
+    # its top is the first screen the crawl archives
+    top = pixels(whole.jpeg).crop((0, 0, DEFAULT_SPEC.width, DEFAULT_SPEC.height))
+    difference = ImageChops.difference(top, pixels(first.jpeg)).convert("L")
+    assert ImageStat.Stat(difference).mean[0] < 4  # the same picture, give or take JPEG
+    assert screenshots_of(config, f"{BASE}/p0.html") == []  # nothing archived: a page on request is not evidence

@@ -1,0 +1,554 @@
+"""Screenshots of archived report pages: rendered offline in Chromium from the archive, kept as WARC records.
+
+The verdict's evidence bundle shows how a report page looked when the archive first had it: a JPEG of the first
+screen (``ShotSpec``: 1280×1000 by default, the title, the dates and the 信息公开目录 box) of the URL's *first*
+successful capture, archived as a WARC ``resource`` record ``urn:screenshot:<url>`` with ``WARC-Concurrent-To``
+that capture's record (``Archive.record_resource``). Three callers share one code path (``take_screenshot`` over an
+``OfflineRenderer``):
+
+- the crawl (``crawler.screenshots``): each report page as soon as it is parsed, at most ``SCREENSHOT_PAGES`` pages
+  at once in the crawl's one Chromium, while the crawl waits on the portals;
+- after the crawl (``take_missing_screenshots``, from ``cli.crawl``): the leftovers, HTML report pages whose first
+  capture still has none (a crawl stopped early, a shot that failed, an earlier ``--no-screenshots``);
+- the web UI (``render_capture``, ``web.full_page``): the whole page of one capture, on request (整页截图).
+
+It lives in storage, below the crawler, the monitor and the web, because the crawl process needs it as much as the
+CLI and the web do, and the crawler may not import the monitor (tests/test_architecture.py); it touches nothing but
+the archive, the catalog and Chromium.
+
+How a page is rendered:
+
+- from the archive, never from the live site: every request of the page goes through one route handler that
+  serves the page from its archived payload, a sub-resource (CSS, image, frame) from its latest archived 200
+  capture, and aborts everything else. The crawler archives pages, not their images or style sheets, so most
+  pages are drawn unstyled, as the archive holds them;
+- with JavaScript off: archived HTML is untrusted, and a script could rewrite the page after the fact;
+- in a browser context of its own, at most ``pages`` open at once (``max_open`` counts them as Chromium lists them).
+
+JPEG at quality 70: the first screens of the demo's report pages average ~130 KB (a full-page PNG was ~430 KB, the
+same first screen as PNG ~180 KB). WebP at the same setting is a third smaller, but Playwright writes no WebP (only
+Chromium's DevTools protocol does), the web UI's image view does not know it, and neither do the tools people open
+evidence with (WPS, older Windows viewers).
+
+Which capture a screenshot shows is read from its WARC metadata record (``concurrent-to-capture``), so a second
+call, or a later crawl, takes nothing twice. A page that cannot be rendered or archived is one ``fetch_errors`` row
+(kind ``other``, URL ``urn:screenshot:<url>``: never the report's own URL, whose errors mean 已删除) and a count,
+never a failed crawl.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import partial
+from typing import Any, Awaitable, Callable, Iterable, Mapping
+
+from sqlalchemy import select
+
+from storage.archive import Archive, ArchiveError, open_reader
+from storage.catalog import Catalog, queries
+from storage.catalog.models import Capture as CaptureRow
+from storage.catalog.models import Report
+from storage.config import CHROMIUM_LAUNCH_OPTIONS, Config
+from storage.objects import ObjectStoreError
+from storage.reader import Capture, CaptureError, CaptureReader
+from storage.warc import WarcFormatError, read_members
+
+log = logging.getLogger(__name__)
+
+SCREENSHOT_PREFIX = "urn:screenshot:"
+FULL_PAGE_MAX_HEIGHT = 8000    # px: a whole page is cut here (a 100-page report would make a huge image)
+FAILURE_KIND = "other"         # the fetch_errors kind of a screenshot that failed
+MAX_LISTED_FAILURES = 20
+
+
+@dataclass(frozen=True)
+class ShotSpec:
+    """What a screenshot looks like: the viewport (the first screen is exactly this), JPEG quality, time per page."""
+
+    width: int = 1280
+    height: int = 1000
+    quality: int = 70
+    timeout: float = 20.0      # seconds for the page to load, and again for the picture; nothing is fetched from the
+                               # network, so a page that needs longer is broken
+
+    def __post_init__(self) -> None:
+        if not (320 <= self.width <= 4096 and 200 <= self.height <= 4096):
+            raise ValueError(f"screenshot viewport {self.width}x{self.height}: expected 320-4096 x 200-4096 px")
+        if not 1 <= self.quality <= 100:
+            raise ValueError(f"JPEG quality {self.quality}: expected 1-100")
+        if not self.timeout > 0:
+            raise ValueError(f"screenshot timeout {self.timeout}: expected seconds > 0")
+
+    @property
+    def viewport(self) -> dict[str, int]:
+        return {"width": self.width, "height": self.height}
+
+
+DEFAULT_SPEC = ShotSpec()
+
+
+@dataclass(frozen=True)
+class PendingPage:
+    """A report page still without a screenshot of its first capture."""
+
+    url: str
+    capture_id: int           # the first successful capture of the URL: what the screenshot shows
+    agency_id: str | None
+
+
+@dataclass(frozen=True)
+class Shot:
+    jpeg: bytes
+    width: int
+    height: int
+    page_height: int          # the document's own height, px (the first screen shows the top of it)
+    full_page: bool
+    clipped: bool             # a whole page longer than FULL_PAGE_MAX_HEIGHT
+    renderer: str             # "chromium <version>"
+
+
+@dataclass(frozen=True)
+class ScreenshotSummary:
+    run_id: str | None              # the run the screenshots went into (None when nothing was rendered)
+    pages: int                      # HTML report pages (distinct URLs) with a successful capture
+    existing: int                   # … that already had a screenshot of their first capture
+    taken: int                      # screenshots archived by this call
+    failed: int                     # pages that could not be rendered or archived
+    remaining: int = 0              # pages left for a later call because of ``limit``
+    failures: tuple[str, ...] = ()  # "url：why", the first MAX_LISTED_FAILURES
+    message: str | None = None      # why nothing could be rendered at all (e.g. Chromium did not start)
+
+    def line(self) -> str:
+        """One line for the CLI."""
+        text = (f"截图：报告页面 {self.pages}，已有 {self.existing}，新增 {self.taken}，失败 {self.failed}"
+                + (f"，留待下次 {self.remaining}" if self.remaining else ""))
+        return text + (f"（{self.message}）" if self.message else "")
+
+
+class ShotError(Exception):
+    """A page could not be rendered (Chromium missing or crashed, a timeout, an image of the wrong size)."""
+
+
+class ShotSkipped(Exception):
+    """The caller no longer wants the shot (the crawl is shutting down): nothing was rendered or recorded."""
+
+
+# ---------------------------------------------------------------- what is missing
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's frame header (SOFn), or None if ``data`` is not a JPEG."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:          # fill byte
+            at += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            at += 2
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if at + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[at + 5:at + 9])
+            return width, height
+        at += 2 + struct.unpack(">H", data[at + 2:at + 4])[0]
+    return None
+
+
+def page_content_type(declared: str | None) -> str:
+    """The Content-Type to serve a report page with: the parsers took it for HTML, so a server's mislabel
+    (text/plain, application/octet-stream) must not make Chromium show its source or download it; a declared
+    charset is kept."""
+    if declared and "html" in declared.lower():
+        return declared
+    charset = next((part.strip() for part in (declared or "").split(";")[1:]
+                    if part.strip().lower().startswith("charset=")), None)
+    return "text/html" + (f"; {charset}" if charset else "")
+
+
+def _is_html(mime: str | None, source_format: str | None) -> bool:
+    return "html" in (mime or "").lower() or source_format == "html"
+
+
+def first_successful_capture(session, url: str) -> CaptureRow | None:
+    """The first 2xx response (or revisit) of ``url``: when the archive first had the page."""
+    for row in queries.captures_of_url(session, url):
+        if row.record_type != "resource" and row.status is not None and 200 <= row.status < 300:
+            return row
+    return None
+
+
+def screenshot_shows(reader: CaptureReader, shot: CaptureRow, page: CaptureRow) -> bool:
+    """Whether the screenshot resource ``shot`` was taken of the capture ``page``, read from its WARC metadata
+    record alone (a few hundred bytes: the image is not read). Unreadable means no: a new one is taken."""
+    if shot.timestamp < page.timestamp or shot.group_length <= shot.length:
+        return False
+    start = shot.offset + shot.length
+    try:
+        records = read_members(reader.span(shot.warc_key, start, shot.group_length - shot.length), start)
+    except (ObjectStoreError, WarcFormatError, OSError) as exc:
+        log.warning("screenshot %s: its metadata cannot be read: %s", shot.id, exc)
+        return False
+    for _offset, _length, record in records:
+        if record.record_type == "metadata" and shot.record_id in record.concurrent_to:
+            return record.fields().get("concurrent-to-capture") == str(page.id)
+    return False
+
+
+def pages_missing_screenshots(catalog: Catalog, reader: CaptureReader, capture_ids: Iterable[int] | None = None
+                              ) -> tuple[list[PendingPage], int, int]:
+    """The HTML report pages whose first capture has no screenshot yet, with the number of report pages
+    considered and of those already covered. ``capture_ids``: only the reports parsed from these captures (the
+    crawl asks this of each document it has just parsed; the after-crawl pass of the whole catalog)."""
+    source_format = Report.record_json["source_format"].as_string()
+    query = (select(Report.url, Report.agency_id, CaptureRow.mime, source_format)
+             .join(CaptureRow, CaptureRow.id == Report.capture_id)
+             .where(Report.is_report.is_(True)).order_by(Report.id))
+    if capture_ids is not None:
+        query = query.where(Report.capture_id.in_(sorted(set(capture_ids))))
+    pending: list[PendingPage] = []
+    pages = existing = 0
+    with catalog.reading() as session:
+        agencies: dict[str, str | None] = {}
+        for url, agency_id, mime, fmt in session.execute(query):
+            if url not in agencies and _is_html(mime, fmt):
+                agencies[url] = agency_id
+        for url, agency_id in agencies.items():
+            first = first_successful_capture(session, url)
+            if first is None:
+                continue
+            pages += 1
+            shots = [row for row in queries.captures_of_url(session, SCREENSHOT_PREFIX + url)
+                     if row.record_type == "resource"]
+            if any(screenshot_shows(reader, shot, first) for shot in shots):
+                existing += 1
+                continue
+            pending.append(PendingPage(url, first.id, agency_id or first.agency_id))
+    return pending, pages, existing
+
+
+# ---------------------------------------------------------------- the browser
+
+class Chromium:
+    """One Playwright driver and one headless Chromium (Debian's, ``CHROMIUM_LAUNCH_OPTIONS``), started on first use
+    and started again when it has gone away (a crash must not end a batch). Use it from one event loop."""
+
+    def __init__(self, launch_options: Mapping[str, Any] | None = None):
+        self.launch_options = dict(launch_options or CHROMIUM_LAUNCH_OPTIONS)
+        self._playwright = None
+        self._browser = None
+        self._lock: asyncio.Lock | None = None
+
+    async def start(self) -> None:
+        """Start the Playwright driver (no browser yet)."""
+        if self._playwright is None:
+            from playwright.async_api import async_playwright
+
+            self._playwright = await async_playwright().start()
+
+    async def browser(self):
+        """The connected browser, launched now if there is none."""
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            await self.start()
+            if self._browser is None or not self._browser.is_connected():
+                if self._browser is not None:
+                    log.warning("Chromium is gone: starting it again")
+                self._browser = await self._playwright.chromium.launch(**self.launch_options)
+            return self._browser
+
+    async def close(self) -> None:
+        from playwright.async_api import Error as PlaywrightError
+
+        browser, self._browser = self._browser, None
+        playwright, self._playwright = self._playwright, None
+        try:
+            if browser is not None and browser.is_connected():
+                await browser.close()
+        except PlaywrightError as exc:
+            log.warning("Chromium did not close cleanly: %s", exc)
+        finally:
+            if playwright is not None:
+                await playwright.stop()
+
+
+Lookup = Callable[[str], Awaitable["Capture | None"]]
+
+
+class OfflineRenderer:
+    """Renders archived captures in Chromium with JavaScript off and every request answered from the archive, at
+    most ``pages`` pages at once.
+
+    ``browser()`` gives the connected Playwright browser to open contexts in; ``subresource(url)`` the archived
+    ``Capture`` to answer a page's other requests with, or None to refuse them. ``max_open`` is the most pages of
+    this renderer that Chromium had open at one moment.
+    """
+
+    def __init__(self, browser: Callable[[], Awaitable[Any]], subresource: Lookup, pages: int = 2):
+        self.browser = browser
+        self.subresource = subresource
+        self.pages = max(1, int(pages))
+        self.max_open = 0
+        self._slots = asyncio.Semaphore(self.pages)
+        self._contexts: set = set()
+
+    async def render(self, load: Callable[[], Awaitable[Capture]], spec: ShotSpec = DEFAULT_SPEC, *,
+                     full_page: bool = False, wanted: Callable[[], bool] | None = None) -> Shot:
+        """Wait for a free page, then ``load()`` the capture (only then: a queue of pages waiting holds no
+        payloads) and render it: the first screen, or with ``full_page`` the whole page cut at
+        FULL_PAGE_MAX_HEIGHT. Raises ShotSkipped when ``wanted()`` says no once a page is free, ShotError when
+        Chromium fails, and whatever ``load`` raises."""
+        async with self._slots:
+            if wanted is not None and not wanted():
+                raise ShotSkipped()
+            capture = await load()
+            # bounded by Playwright's own timeouts (the page's load, the picture), not by cancelling from outside:
+            # a call cancelled halfway would leave a browser context, or a whole Chromium, behind
+            return await self._render(capture, spec, full_page)
+
+    async def _render(self, capture: Capture, spec: ShotSpec, full_page: bool) -> Shot:
+        from playwright.async_api import Error as PlaywrightError
+
+        try:
+            browser = await self.browser()
+            context = await browser.new_context(java_script_enabled=False, viewport=spec.viewport,
+                                                service_workers="block", accept_downloads=False)
+        except PlaywrightError as exc:
+            raise ShotError(f"无法启动 Chromium：{_first_line(exc)}") from exc
+        self._contexts.add(context)
+        try:
+            page = await context.new_page()
+            self.max_open = max(self.max_open, sum(len(each.pages) for each in self._contexts))
+            await page.route("**/*", self._handler(page, capture))
+            timeout = spec.timeout * 1000
+            await page.goto(capture.url, wait_until="load", timeout=timeout)
+            page_height = int(await page.evaluate("() => document.documentElement.scrollHeight") or 0)
+            if full_page:
+                image = await page.screenshot(
+                    full_page=True, type="jpeg", quality=spec.quality, animations="disabled", timeout=timeout,
+                    clip={"x": 0, "y": 0, "width": spec.width, "height": FULL_PAGE_MAX_HEIGHT})
+            else:
+                image = await page.screenshot(type="jpeg", quality=spec.quality, animations="disabled",
+                                              timeout=timeout)
+        except PlaywrightError as exc:
+            raise ShotError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+        finally:
+            self._contexts.discard(context)
+            try:
+                await context.close()
+            except PlaywrightError:
+                pass  # Chromium went away with it
+        width, height = jpeg_size(image) or (0, 0)
+        if width != spec.width or height <= 0 or (not full_page and height != spec.height):
+            raise ShotError(f"Chromium 返回的图像为 {width}x{height}，应为 {spec.width} 宽")
+        return Shot(image, width, height, page_height, full_page, full_page and page_height > FULL_PAGE_MAX_HEIGHT,
+                    f"chromium {browser.version}")
+
+    def _handler(self, page, capture: Capture):
+        from playwright.async_api import Error as PlaywrightError
+
+        served = False
+
+        async def handle(route) -> None:
+            nonlocal served
+            request = route.request
+            try:
+                # the first navigation of the page is the report (Chromium may normalise its URL); any later one
+                # (a meta refresh, a link) would leave it: "aborted" keeps the report on screen
+                if request.is_navigation_request() and request.frame == page.main_frame:
+                    if served:
+                        await route.abort("aborted")
+                        return
+                    served = True
+                    await route.fulfill(status=capture.status or 200, body=capture.payload,
+                                        headers={"Content-Type": page_content_type(capture.header("Content-Type"))})
+                    return
+                found = await self._archived(request.url)
+                if found is None:
+                    await route.abort("blockedbyclient")
+                    return
+                await route.fulfill(status=200, body=found.payload,
+                                    headers={"Content-Type": found.header("Content-Type") or "application/octet-stream"})
+            except PlaywrightError as exc:  # the page was closed while its request waited
+                log.debug("request %s of %s not answered: %s", request.url, capture.url, exc)
+
+        return handle
+
+    async def _archived(self, url: str) -> Capture | None:
+        if not url.startswith(("http://", "https://")):
+            return None
+        try:
+            return await self.subresource(url)
+        except (CaptureError, ObjectStoreError, OSError) as exc:
+            log.info("sub-resource %s not served from the archive: %s", url, exc)
+            return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def latest_archived(catalog: Catalog, reader: CaptureReader) -> Callable[[str], Capture | None]:
+    """What a rendered page's sub-resource is answered with: the latest 200 capture of its URL (blocking)."""
+    def lookup(url: str) -> Capture | None:
+        with catalog.connection() as connection:
+            row = queries.latest_capture_row(connection, url, status=200)
+        return reader.read_row(row) if row is not None else None
+
+    return lookup
+
+
+Blocking = Callable[..., Awaitable[Any]]   # runs a blocking function off the loop: ``await run(function, *args, **kw)``
+
+
+async def in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The default ``Blocking``: a worker thread of the running loop."""
+    return await asyncio.to_thread(function, *args, **kwargs)
+
+
+# ---------------------------------------------------------------- one page: render, archive, or record why not
+
+
+async def take_screenshot(renderer: OfflineRenderer, archive: Archive, page: PendingPage, spec: ShotSpec = DEFAULT_SPEC,
+                          *, read: Blocking = in_thread, write: Blocking = in_thread,
+                          wanted: Callable[[], bool] | None = None) -> str | None:
+    """Render the first screen of ``page`` and archive it in ``archive``'s run; returns None, or why it failed (the
+    failure is then a fetch_errors row on ``urn:screenshot:<url>``). ``read``/``write`` run the archive's blocking
+    calls (the crawl passes its reader and writer threads). Raises ShotSkipped (see ``OfflineRenderer.render``)."""
+    try:
+        shot = await renderer.render(lambda: read(archive.read_capture, page.capture_id), spec, wanted=wanted)
+        await write(archive.record_resource, f"{SCREENSHOT_PREFIX}{page.url}", shot.jpeg, "image/jpeg",
+                    concurrent_to=page.capture_id, fetched_at=datetime.now(timezone.utc), agency_id=page.agency_id,
+                    extra_metadata={"rendered_from_capture": page.capture_id, "area": "first_screen",
+                                    "viewport": f"{spec.width}x{spec.height}",
+                                    "image_size": f"{shot.width}x{shot.height}", "page_height": shot.page_height,
+                                    "jpeg_quality": spec.quality, "javascript": "off", "renderer": shot.renderer})
+    except (ShotError, CaptureError, ArchiveError, ObjectStoreError, OSError) as exc:
+        reason = f"{type(exc).__name__}: {_first_line(exc)}"
+    else:
+        return None
+    log.warning("screenshot of %s (capture %s) failed: %s", page.url, page.capture_id, reason)
+    try:
+        await write(archive.record_error, f"{SCREENSHOT_PREFIX}{page.url}", FAILURE_KIND,
+                    f"截图失败（捕获 {page.capture_id}）：{reason}", page.agency_id)
+    except ArchiveError as exc:
+        log.error("could not record the failed screenshot of %s: %s", page.url, exc)
+    return reason
+
+
+# ---------------------------------------------------------------- after the crawl: the leftovers
+
+def take_missing_screenshots(config: Config, *, run_id: str | None = None, limit: int | None = None,
+                             spec: ShotSpec = DEFAULT_SPEC, pages: int = 2) -> ScreenshotSummary:
+    """Screenshot every HTML report page whose first capture has none yet, ``pages`` at a time; archive each
+    JPEG in ``run_id``.
+
+    ``run_id`` is the crawl run being finished (resumed and left with its status, finish time and counts, plus
+    ``screenshots/*`` counts); without it the screenshots get a run of their own. ``limit`` caps how many pages
+    are rendered now. Raises only when the catalog, the object store or the run cannot be opened
+    (``CatalogError``, ``ObjectStoreError``, ``ArchiveError``); a browser that does not start is in the summary.
+    """
+    catalog = Catalog.open(config)
+    try:
+        reader = open_reader(config, catalog=catalog)
+    except ObjectStoreError:
+        catalog.close()
+        raise
+    try:
+        pending, found, existing = pages_missing_screenshots(catalog, reader)
+        remaining = max(len(pending) - limit, 0) if limit is not None else 0
+        if limit is not None:
+            pending = pending[:max(limit, 0)]
+        if not pending:
+            return ScreenshotSummary(None, found, existing, 0, 0, remaining)
+        try:
+            return asyncio.run(_take(config, catalog, reader, pending, run_id, spec, pages,
+                                     ScreenshotSummary(None, found, existing, 0, 0, remaining)))
+        except RuntimeError as exc:  # called inside a running event loop
+            return ScreenshotSummary(None, found, existing, 0, len(pending), remaining, (), f"无法截图：{exc}")
+    finally:
+        reader.store.close()
+        catalog.close()
+
+
+async def _take(config: Config, catalog: Catalog, reader: CaptureReader, pending: list[PendingPage],
+                run_id: str | None, spec: ShotSpec, pages: int, counted: ScreenshotSummary) -> ScreenshotSummary:
+    from dataclasses import replace
+
+    from playwright.async_api import Error as PlaywrightError
+
+    chromium = Chromium()
+    try:
+        try:
+            await chromium.browser()
+        except (PlaywrightError, OSError) as exc:  # no Chromium, no Playwright driver
+            message = f"无法启动 Chromium：{_first_line(exc)}"
+            log.error("screenshots: %s", message)
+            return replace(counted, failed=len(pending), message=message)
+        with catalog.reading() as session:
+            prior = queries.get_run(session, run_id) if run_id else None
+            before = (prior.status, prior.finished_at, dict(prior.counts or {})) if prior is not None else None
+        archive = Archive.open(config, run_id, store=reader.store, catalog=catalog)
+        renderer = OfflineRenderer(chromium.browser, partial(in_thread, latest_archived(catalog, reader)), pages)
+        reasons: list[str | None] = []
+        status = "failed"
+        try:
+            reasons = await asyncio.gather(*(take_screenshot(renderer, archive, item, spec) for item in pending))
+            status = "finished"
+        finally:
+            taken = sum(reason is None for reason in reasons)
+            counts = {"screenshots/taken": taken, "screenshots/failed": len(pending) - taken}
+            _end_run(archive, before, counts, status)
+    finally:
+        await chromium.close()
+    failures = tuple(f"{item.url}：{reason}" for item, reason in zip(pending, reasons) if reason is not None)
+    return replace(counted, run_id=archive.run_id, taken=taken, failed=len(pending) - taken,
+                   failures=failures[:MAX_LISTED_FAILURES])
+
+
+def _end_run(archive: Archive, before: tuple[str, datetime | None, dict[str, Any]] | None,
+             counts: dict[str, int], status: str) -> None:
+    """Our own run is finished; a resumed run gets back the status and finish time it had."""
+    if before is None:
+        archive.finish(status, counts=counts)
+        return
+    archive.close()
+    prior_status, finished_at, prior_counts = before
+    merged = {**prior_counts, **{key: int(prior_counts.get(key) or 0) + value for key, value in counts.items()}}
+    with archive.catalog.session() as session:
+        if prior_status == "running":  # someone is still writing it: leave it to them, only add the counts
+            queries.set_run_counts(session, archive.run_id, merged)
+        else:
+            queries.finish_run(session, archive.run_id, status=prior_status, counts=merged, finished_at=finished_at)
+
+
+# ---------------------------------------------------------------- one page on request (the web UI)
+
+def render_capture(reader: CaptureReader, capture_id: int, spec: ShotSpec = DEFAULT_SPEC, *,
+                   full_page: bool = True) -> Shot:
+    """Capture ``capture_id`` rendered now, as the crawl renders it, in a Chromium of its own (the web UI's
+    整页截图; not archived). Raises CaptureError when the capture cannot be read, ShotError when it cannot be
+    rendered. Call it outside any running event loop (a web worker thread)."""
+    lookup = partial(in_thread, latest_archived(reader.catalog, reader))
+
+    async def render() -> Shot:
+        chromium = Chromium()
+        try:
+            renderer = OfflineRenderer(chromium.browser, lookup, pages=1)
+            return await renderer.render(lambda: in_thread(reader.read, capture_id), spec, full_page=full_page)
+        finally:
+            await chromium.close()
+
+    from playwright.async_api import Error as PlaywrightError
+
+    try:
+        return asyncio.run(render())
+    except PlaywrightError as exc:  # the driver did not start
+        raise ShotError(f"无法启动 Chromium：{_first_line(exc)}") from exc
