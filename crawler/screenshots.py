@@ -73,8 +73,11 @@ class ScreenshotPipeline:
             return item
         archive = self.holder.archive
         try:
+            # the parse before this stage waited for the capture's group commit: its rows exist by now
+            capture_ids = {await self.holder.capture_id(record_id)
+                           for record_id in (item.capture_record_id, item.payload_record_id)} - {None}
             pending, _pages, existing = await self.holder.read(
-                pages_missing_screenshots, archive.catalog, archive.reader, {item.capture_id, item.payload_capture_id})
+                pages_missing_screenshots, archive.catalog, archive.reader, capture_ids)
         except Exception:  # noqa: BLE001 - a screenshot is evidence, not the crawl: logged, and the item goes on
             log.exception("could not tell whether %s needs a screenshot", item.url)
             return item
