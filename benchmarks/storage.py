@@ -1,11 +1,19 @@
-"""Archive throughput: MB/s writing and reading captures through storage.archive, against raw warcio.
+"""Archive throughput: MB/s writing and reading captures through storage.archive, against raw warcio; and
+captures/s with one fsync and one catalog transaction per capture against the group commit.
 
-Run: .venv/bin/python benchmarks/storage.py [--captures 400] [--size-kb 64]
+Run: .venv/bin/python benchmarks/storage.py [--captures 400] [--size-kb 64] [--group-captures 400]
+    [--group-size-kb 16] [--database-url URL] [--repeat 3]
 The baseline is warcio's WARCWriter writing the same responses (gzip per record) to a local file in this process,
 and reading them back with warcio's ArchiveIterator. The archive does more per capture (request and metadata
 records, an index row, a revisit lookup, segment upload), so the ratio shows what that costs. Measured for the
 local store, and for S3 as well when XXGK_S3_ENDPOINT (with keys) is set. Writes use durability="fsync" (the
 default) and "os"; all data goes to a temporary directory that is removed afterwards.
+
+Group commit: the same K responses archived one ``record_fetch`` at a time (each capture fsynced and indexed in its
+own transaction: what the crawl did before) and staged with ``stage_fetch`` under ``commit_records`` = N (one fsync
+and one transaction per N captures), timed until the last capture is durable and indexed; printed as captures/s
+and the ratio to per-capture, for a range of N (median of ``--repeat`` interleaved runs). The catalog is a fresh SQLite file, or ``--database-url`` (a
+PostgreSQL database, whose commits cost a WAL flush each).
 """
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ import argparse
 import io
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -85,10 +94,56 @@ def through_archive(items, config: Config, durability: str) -> tuple[float, floa
     return written, read
 
 
+def archived_per_second(items, config: Config, durability: str, commit_records: int | None) -> float:
+    """Captures/s until the last one is durable and indexed: ``record_fetch`` each (None) or ``stage_fetch`` with
+    a group commit every ``commit_records`` captures."""
+    run = uuid.uuid4().hex[:8]  # URLs of their own: a catalog shared by runs (--database-url) sees no revisits
+    with Archive.open(config, durability=durability, segment_size=1024 * 1024 * 1024,
+                      commit_records=commit_records or 1, commit_ms=60_000) as archive:
+        started = time.perf_counter()
+        for n, (url, headers, body) in enumerate(items):
+            url = f"{url}?run={run}"
+            if commit_records is None:
+                archive.record_fetch(url, "GET", [("User-Agent", "bench")], 200, "OK", headers, body,
+                                     fetched_at=T0 + timedelta(seconds=n))
+            else:
+                archive.stage_fetch(url, "GET", [("User-Agent", "bench")], 200, "OK", headers, body,
+                                    fetched_at=T0 + timedelta(seconds=n))
+        archive.commit()
+        elapsed = time.perf_counter() - started
+    return len(items) / elapsed
+
+
+GROUP_SIZES = (None, 4, 8, 16, 32, 64, 128)   # None: per capture
+
+
+def group_commit(items, base: Path, database_url: str | None, repeat: int) -> None:
+    print(f"\ngroup commit: {len(items)} responses of {len(items[0][2]) // 1024} KiB, catalog "
+          f"{'PostgreSQL' if database_url else 'SQLite'}, median of {repeat} runs")
+    for durability in ("fsync", "os"):
+        rates: dict[int | None, list[float]] = {records: [] for records in GROUP_SIZES}
+        for attempt in range(repeat):  # interleaved, so that a busy moment of the machine hits every N alike
+            for records in GROUP_SIZES:
+                data_dir = base / f"group-{durability}-{records or 'each'}-{attempt}"
+                url = database_url or f"sqlite:///{data_dir / 'catalog.sqlite3'}"
+                config = replace(Config.from_env({}, data_dir=data_dir), database_url=url)
+                rates[records].append(archived_per_second(items, config, durability, records))
+        results = [(records, statistics.median(rates[records])) for records in GROUP_SIZES]
+        each = results[0][1]
+        for records, rate in results:
+            label = "per capture (record_fetch)" if records is None else f"grouped, N={records}"
+            print(f"  {durability:5} {label:28} {rate:8.1f} captures/s   ratio {rate / each:5.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--captures", type=int, default=400, help="responses per measurement (default 400)")
     parser.add_argument("--size-kb", type=int, default=64, help="payload size in KiB (default 64)")
+    parser.add_argument("--group-captures", type=int, default=400,
+                        help="responses per group-commit measurement (default 400; 0 skips it)")
+    parser.add_argument("--group-size-kb", type=int, default=16, help="their payload size in KiB (default 16)")
+    parser.add_argument("--database-url", help="the catalog of the group-commit measurement (default: SQLite)")
+    parser.add_argument("--repeat", type=int, default=3, help="group-commit runs per N, the median is shown")
     args = parser.parse_args()
     items = responses(args.captures, args.size_kb * 1024)
     megabytes = sum(len(body) for _u, _h, body in items) / 1e6
@@ -110,6 +165,9 @@ def main() -> None:
                 label = f"archive, {name}, {durability}"
                 print(f"{label:34} write {megabytes / write:8.1f} MB/s   read {megabytes / read:8.1f} MB/s"
                       f"   (ratio to raw: write {raw_write / write:.2f}, read {raw_read / read:.2f})")
+        if args.group_captures > 0:
+            group_commit(responses(args.group_captures, args.group_size_kb * 1024, seed=2), base, args.database_url,
+                         max(args.repeat, 1))
 
 
 if __name__ == "__main__":
