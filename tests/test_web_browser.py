@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from PIL import Image
 
 from demo.portals import DemoPortals
 from storage.catalog import Catalog, queries
@@ -127,3 +128,21 @@ def test_a_capture_diff_renders_the_edited_lines(page, base_url):
     assert "新增" in page.inner_text("#diff-summary")
     assert any(new_sentence in text for text in page.locator("#diff tr.insert").all_inner_texts())
     assert any(old_sentence in text for text in page.locator("#diff tr.delete").all_inner_texts())
+
+
+def test_a_whole_page_screenshot_is_rendered_when_asked_for_and_kept(page, base_url, demo):
+    """整页截图 from a report page: the server renders the archived page in its own Chromium (the crawl keeps only
+    the first screen), the browser shows the picture, and the picture is kept for the next visitor."""
+    url = next(url for url in demo.reports if url.endswith(".shtml"))
+    page.goto(f"{base_url}/reports/{demo.reports[url]}")
+    with page.expect_response("**/full-page.jpg") as answered:
+        page.get_by_role("link", name="整页截图").click()
+    response = answered.value
+    assert response.status == 200 and response.headers["content-type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(response.body()))
+    assert image.format == "JPEG" and image.width == 1280 and image.height > 1000  # the whole page, not one screen
+    page.wait_for_url("**/full-page.jpg")  # the browser shows the picture itself
+
+    assert list((demo.config.data_dir / "cache" / "full-page").glob("*.jpg"))
+    again = page.request.get(response.url)
+    assert again.status == 200 and again.body() == response.body()

@@ -610,6 +610,34 @@ def test_capture_page_shows_metadata_headers_and_the_sandboxed_frame(client, dem
     assert data["view"] == "html"
 
 
+def test_a_whole_page_is_rendered_on_request_for_html_captures_only(client, demo):
+    """整页截图 of a report page: a JPEG of the whole page, served like archived bytes (sandboxed, no sniffing),
+    linked from the capture and report pages; a PDF has none, an unknown capture is a 404."""
+    from PIL import Image
+
+    url = _edited_url()
+    capture_id = demo.captures[url][0]
+    capture_page = page(client.get(f"/captures/{capture_id}"))
+    assert capture_page.get_element_by_id("full-page").get("href") == f"/captures/{capture_id}/full-page.jpg"
+    assert client.get(f"/api/captures/{capture_id}").json()["full_page"] is True
+    report_page = page(client.get(f"/reports/{demo.reports[url]}"))
+    linked = report_page.get_element_by_id("full-page").get("href")
+    response = client.get(linked)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+    assert "sandbox" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-disposition"].startswith("inline; filename=")
+    image = Image.open(io.BytesIO(response.content))
+    assert image.format == "JPEG" and image.width == 1280 and image.height > 1000  # the whole page, not a screen
+
+    pdf = demo.captures[BASE + next(path for path in DemoPortals().site() if path.endswith(".pdf"))][0]
+    assert client.get(f"/api/captures/{pdf}").json()["full_page"] is False
+    assert not page(client.get(f"/captures/{pdf}")).xpath("//a[@id='full-page']")
+    response = client.get(f"/captures/{pdf}/full-page.jpg")
+    assert response.status_code == 400 and "只有存档的 HTML 网页才有整页截图" in response.text
+    assert client.get("/captures/99999999/full-page.jpg").status_code == 404
+
+
 def test_latest_redirects_to_the_newest_capture_or_its_bytes(client, demo):
     url = _edited_url()
     newest = demo.captures[url][-1]
@@ -779,7 +807,8 @@ def test_every_page_route_has_a_json_twin_and_the_openapi_lists_them(client):
 
 def test_unknown_ids_and_paths_are_404_in_chinese(client):
     for path in ("/reports/999999", "/captures/0", "/agencies/no-such-agency", "/raw/99999999999999999999999",
-                 "/reports/abc", "/runs/..%2F..%2Fetc", "/nowhere"):
+                 "/reports/abc", "/runs/..%2F..%2Fetc", "/nowhere", "/captures/0/full-page.jpg",
+                 "/captures/..%2F..%2Fetc%2Fpasswd/full-page.jpg"):
         response = client.get(path)
         assert response.status_code == 404, path
     assert "没有编号为 999999 的报告" in client.get("/reports/999999").text

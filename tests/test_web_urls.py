@@ -43,6 +43,11 @@ def some(client, demo) -> dict:
             "url": edited, "pair": demo.captures[edited], "run": demo.run_ids[0]}
 
 
+def built_urls_of_pages(urls: Urls, some: dict) -> list[tuple[str, int]]:
+    """What the builder makes of a capture of a web page (the edited report page)."""
+    return [(urls.full_page(some["pair"][0]), 200)]
+
+
 def built_urls(urls: Urls, some: dict) -> list[tuple[str, int]]:
     """(url, the status the app must answer) for every method of the builder."""
     a, b = some["pair"]
@@ -65,7 +70,7 @@ def built_urls(urls: Urls, some: dict) -> list[tuple[str, int]]:
 
 
 def test_every_url_the_builder_makes_is_served(client, some):
-    for url, status in built_urls(Urls(), some):
+    for url, status in built_urls(Urls(), some) + built_urls_of_pages(Urls(), some):
         assert url.startswith("/")
         response = client.get(url, follow_redirects=False)
         assert response.status_code == status, url
@@ -117,7 +122,9 @@ def test_every_link_of_every_page_resolves(client, demo):
             parts = urlsplit(urljoin("http://testserver" + path, value))
             assert parts.netloc == "testserver", (path, value)  # every link of the UI stays on the UI
             target = parts.path + (f"?{parts.query}" if parts.query else "")
-            if not parts.path.startswith(("/export.", "/docs-assets/")) and target not in seen:
+            # exports and whole-page screenshots (a Chromium render each) are tested on their own
+            if (not parts.path.startswith(("/export.", "/docs-assets/")) and not parts.path.endswith("/full-page.jpg")
+                    and target not in seen):
                 queue.append(target)
     assert broken == []
     kinds = {urlsplit(path).path.split("/")[1] for path in seen}

@@ -3,8 +3,9 @@
 ``create_app(config)`` opens the existing catalog and the archive reader (it never creates a catalog and writes
 nothing); ``xxgk serve`` runs it with uvicorn. Every page is registered together with its JSON twin under
 ``/api`` (``PAGES``), both served by the same data function, so the API always says what the page shows.
-Archived bytes are only served under ``/raw/`` with a sandboxing CSP (``web.replay``); every id in a URL is an
-integer or a name looked up in the catalog, never a path. The paths are spelled here, in the route declarations,
+Archived bytes are only served under ``/raw/`` with a sandboxing CSP (``web.replay``), and pictures rendered from
+them (``web.full_page``) with the same headers; every id in a URL is an integer or a name looked up in the catalog,
+never a path. The paths are spelled here, in the route declarations,
 and in ``web.urls``, which builds every link (the templates' global ``urls``).
 """
 from __future__ import annotations
@@ -27,13 +28,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from storage.archive import open_reader
 from storage.config import Config
 from storage.reader import CaptureError, CaptureReader
-from web import agency, captures, diff, exports, runs, search
+from storage.screenshots import ShotError
+from web import agency, captures, diff, exports, full_page, runs, search
 from web import dashboard as board
 from web import report as report_page
 from web.chart import bar_chart
 from web.context import BadInput, NotFound, WebContext, web_context
 from web.labels import STATUS_LABELS
-from web.replay import RAW_HEADERS, content_disposition
+from web.replay import RAW_HEADERS, RawBody, content_disposition
 from web.urls import Urls
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -129,8 +131,9 @@ def create_app(config: Config | None = None, *, reader: CaptureReader | None = N
     environment) and closes it on shutdown; CatalogMissing/CatalogError/ObjectStoreError say why it cannot."""
     owned = reader is None
     if reader is None:
-        reader = open_reader(config or Config.from_env())
-    context = WebContext(reader.catalog, reader)
+        config = config or Config.from_env()
+        reader = open_reader(config)
+    context = WebContext(reader.catalog, reader, cache_dir=config.data_dir / "cache" if config is not None else None)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -240,6 +243,14 @@ def _add_archive_routes(app: FastAPI) -> None:
                    "Cache-Control": "private, max-age=300"}
         return Response(body.body, media_type=body.media_type, headers=headers)
 
+    @app.get("/captures/{capture_id:int}/full-page.jpg", include_in_schema=False)
+    def full_page_image(capture_id: int, ctx: WebContext = Depends(web_context)):
+        """整页截图: rendered from the archive on the first request (which waits for it), then cached."""
+        image = full_page.full_page(ctx, capture_id)
+        headers = {**RAW_HEADERS, "Content-Disposition": content_disposition(
+            RawBody(image.jpeg, "image/jpeg", "inline", image.filename, "image")), "Cache-Control": "private, max-age=300"}
+        return Response(image.jpeg, media_type="image/jpeg", headers=headers)
+
 
 # ---------------------------------------------------------------- exports
 
@@ -305,6 +316,14 @@ def _add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     @app.exception_handler(CaptureError)
     async def unreadable(request: Request, exc: CaptureError):
         return answer(request, 500, "存档读取失败", f"{exc}（可运行 xxgk verify 检查存档）")
+
+    @app.exception_handler(ShotError)
+    async def not_rendered(request: Request, exc: ShotError):
+        return answer(request, 503, "整页截图生成失败", str(exc))
+
+    @app.exception_handler(full_page.Busy)
+    async def busy(request: Request, exc: full_page.Busy):
+        return answer(request, 503, "整页截图生成失败", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

@@ -11,7 +11,7 @@ from storage.catalog.models import Capture, Report
 from storage.reader import Capture as ArchivedCapture
 from storage.reader import CaptureError, CaptureNotFound
 from web.context import BadInput, NotFound, WebContext, catalog_id, checked_text
-from web.replay import RawBody, archived_kind, raw_body
+from web.replay import RawBody, archived_kind, has_full_page, raw_body
 from web.spellings import spellings
 from web.summaries import capture_summary, error_summary, iso
 
@@ -84,7 +84,7 @@ def capture_data(ctx: WebContext, capture_id: int) -> dict[str, Any]:
         "report_id": report.id if report else None,
         "others": [{**capture_summary(other), "same_payload": other.payload_sha1 == row.payload_sha1}
                    for other in siblings if other.id != row.id],
-        "archived": None, "read_error": None, "view": None,
+        "archived": None, "read_error": None, "view": None, "full_page": False,
     }
     try:
         archived = ctx.reader.read(capture_id)
@@ -100,6 +100,7 @@ def capture_data(ctx: WebContext, capture_id: int) -> dict[str, Any]:
         "block_digest": archived.block_digest, "payload_bytes": len(archived.payload),
     }
     data["view"] = archived_kind(archived.payload, archived.url, content_type)
+    data["full_page"] = has_full_page(data["view"], archived.url, archived.record_type)  # 整页截图 on request
     if archived.status is not None and 300 <= archived.status < 400 and archived.header("location"):
         data["view"] = "redirect"
         data["archived"]["location"] = archived.header("location")

@@ -3,6 +3,7 @@ fail."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi import Request
 
@@ -27,6 +28,7 @@ class WebContext:
     catalog: Catalog
     reader: CaptureReader
     urls: Urls = field(default_factory=Urls)  # root-relative: what pages, redirects and archived HTML link to
+    cache_dir: Path | None = None             # DATA_DIR/cache: pictures rendered on request (web.full_page)
 
 
 def web_context(request: Request) -> WebContext:

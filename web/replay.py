@@ -97,6 +97,12 @@ def archived_kind(payload: bytes, url: str, content_type: str | None) -> str:
 Holdings = Callable[[Iterable[str]], Mapping[str, str]]
 
 
+def has_full_page(kind: str | None, url: str, record_type: str) -> bool:
+    """Whether a capture has a whole page to render (``web.full_page``): an HTTP(S) response or revisit whose bytes
+    are HTML (a rendered DOM or a screenshot is a resource record of the crawler's own)."""
+    return kind == "html" and record_type != "resource" and url.startswith(("http://", "https://"))
+
+
 def raw_body(capture_id: int, url: str, status: int | None, headers: list[tuple[str, str]], payload: bytes,
              archived: Holdings, urls: Urls, *, download: bool = False) -> RawBody:
     """How to serve a capture's payload; links in HTML lead to ``urls.latest`` of their target."""

@@ -89,6 +89,10 @@ class Urls:
         """A capture's bytes, sandboxed (``download``: exactly as archived, as an attachment)."""
         return self.path(f"/raw/{_id(capture_id)}", download=1 if download else None)
 
+    def full_page(self, capture_id: int) -> str:
+        """整页截图: the whole archived page of an HTML capture, rendered in Chromium on request (a JPEG)."""
+        return self.path(f"/captures/{_id(capture_id)}/full-page.jpg")
+
     def latest(self, url: str, *, raw: bool = False) -> str:
         """The newest capture of ``url`` (any spelling of it): its page, or with ``raw`` its bytes — what links in
         archived HTML lead to, so a click stays in the archive."""
