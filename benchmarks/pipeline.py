@@ -273,6 +273,7 @@ class Measured:
     peak_pss: int = 0            # bytes: the tree's proportional set size at its peak (shared pages split)
     cpu: float = 0.0             # user + system seconds of the whole tree (every descendant is reaped)
     peak_parts: dict[str, int] = field(default_factory=dict)   # RSS at the peak by kind of process
+    load: tuple[float, float] = (0.0, 0.0)   # the machine's 1-minute load average at the start and at the end
 
 
 class TreeSampler(threading.Thread):
@@ -340,6 +341,7 @@ def run_measured(command: list[str], env: dict[str, str], log_dir: Path, name: s
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
     started = time.monotonic()
     with open(log_dir / f"{name}.stdout", "wb") as out, open(log_dir / f"{name}.stderr", "wb") as err:
         child = subprocess.Popen(command, env=env, stdout=out, stderr=err, cwd=log_dir)
@@ -352,7 +354,7 @@ def run_measured(command: list[str], env: dict[str, str], log_dir: Path, name: s
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Measured(wall, returncode, sampler.peak, sampler.peak_chromium, sampler.peak_processes, sampler.peak_pss,
-                    cpu, sampler.peak_parts)
+                    cpu, sampler.peak_parts, (load, os.getloadavg()[0]))
 
 
 def child_env(data_dir: Path | None = None) -> dict[str, str]:
@@ -535,7 +537,7 @@ def _row(label: str, measured: Measured, pages: int, crawl: float | None = None)
     crawl_text = f"{crawl:8.1f}" if crawl is not None else f"{'':>8}"
     return (f"{label:<42} {measured.wall:8.1f} {crawl_text} {pages:6d} {rate:8.1f} {measured.cpu:7.1f} "
             f"{measured.peak_rss / MB:7.0f} {measured.peak_chromium / MB:7.0f} {measured.peak_pss / MB:7.0f} "
-            f"{measured.peak_processes:5d}")
+            f"{measured.peak_processes:5d} {measured.load[0]:5.1f}-{measured.load[1]:.1f}")
 
 
 def _verdict(value: float, limit: float, below: bool = True) -> str:
@@ -550,7 +552,7 @@ def report(hosts: list[Host], delay: float, runs: dict, checks: list[str]) -> tu
     lines.append(f"portals: {len(hosts)} agencies on 127.1.x.y ({', '.join(f'{k} {v}' for k, v in templates.items())}),"
                  f" every answer delayed {delay:g} s")
     lines.append(f"{'run':<42} {'wall s':>8} {'crawl s':>8} {'pages':>6} {'pages/s':>8} {'CPU s':>7} "
-                 f"{'RSS MB':>7} {'Chrom.':>7} {'PSS MB':>7} {'procs':>5}")
+                 f"{'RSS MB':>7} {'Chrom.':>7} {'PSS MB':>7} {'procs':>5} {'load':>5}")
     names = {"xxgk": "xxgk crawl (shipped: screenshots, polite)", "bare": "bare Scrapy, same politeness",
              "xxgk_noshots": "xxgk crawl --no-screenshots, polite",
              "xxgk_off": "xxgk crawl --no-screenshots, politeness off", "bare_off": "bare Scrapy, politeness off"}
@@ -564,7 +566,7 @@ def report(hosts: list[Host], delay: float, runs: dict, checks: list[str]) -> tu
         entry = {"wall": round(run.measured.wall, 2), "pages": pages, "cpu": round(run.measured.cpu, 1),
                  "peak_rss_mb": round(run.measured.peak_rss / MB), "peak_chromium_mb":
                  round(run.measured.peak_chromium / MB), "peak_pss_mb": round(run.measured.peak_pss / MB),
-                 "processes_at_peak": run.measured.peak_processes,
+                 "processes_at_peak": run.measured.peak_processes, "load": run.measured.load,
                  "rss_at_peak_mb": {kind: round(rss / MB) for kind, rss in run.measured.peak_parts.items()}}
         if isinstance(run, XxgkRun):
             entry.update(crawl_phase=run.crawl_seconds, warc_bytes=run.warc_bytes, screenshots=run.screenshots,
@@ -575,7 +577,8 @@ def report(hosts: list[Host], delay: float, runs: dict, checks: list[str]) -> tu
     lines.append("(wall: the whole subprocess; crawl: the crawl phase as `xxgk crawl` states it, the rest is the "
                  "screenshot pass, verdicts and start-up; CPU: user+system seconds of the process tree; RSS: the "
                  "tree's peak summed over its processes (shared pages counted in each), Chromium's part of it; "
-                 "PSS: the tree's peak with shared pages split; procs: processes at the RSS peak)")
+                 "PSS: the tree's peak with shared pages split; procs: processes at the RSS peak; load: the machine's "
+                 "1-minute load average at the start and the end of the run)")
     ratio_lines = []
 
     def ratio(key: str, base: str, label: str, target: float | None) -> None:
@@ -1043,32 +1046,37 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(args, hosts: list[Host], registry: Path, work: Path) -> tuple[dict, list[str]]:
+    """The runs, each bare run right after the xxgk run whose URLs it fetches (the machine's load drifts)."""
     runs: dict = {}
     checks: list[str] = []
-    sides = {"xxgk", "bare"} if args.only is None else {args.only}
-    urls = {}
-    if "xxgk" in sides:
-        if args.polite:
-            runs["xxgk"] = run_xxgk("xxgk", registry, work, screenshots=True, polite=True)
-            urls["polite"] = runs["xxgk"].archived
-        if args.polite:
-            runs["xxgk_noshots"] = run_xxgk("xxgk_noshots", registry, work, screenshots=False, polite=True)
-        runs["xxgk_off"] = run_xxgk("xxgk_off", registry, work, screenshots=False, polite=False)
-        urls["off"] = runs["xxgk_off"].archived
-        for key, found in urls.items():
-            (work / f"urls-{key}.json").write_text(json.dumps(found))
-    if "bare" in sides:
-        for key in ("polite", "off"):
-            if key not in urls and (work / f"urls-{key}.json").exists():
-                urls[key] = _current_ports(json.loads((work / f"urls-{key}.json").read_text()), hosts)
-        if "off" not in urls:
-            urls["off"] = run_xxgk("learn_urls", registry, work, screenshots=False, polite=False).archived
-        if args.polite:
-            urls.setdefault("polite", urls["off"])
-            runs["bare"] = run_bare("bare", urls["polite"], work, polite=True)
-            checks.append("polite: " + same_urls(urls["polite"], runs["bare"].fetched)[1])
-        runs["bare_off"] = run_bare("bare_off", urls["off"], work, polite=False)
-        checks.append("politeness off: " + same_urls(urls["off"], runs["bare_off"].fetched)[1])
+    xxgk, bare = args.only in (None, "xxgk"), args.only in (None, "bare")
+    urls = {key: _current_ports(json.loads((work / f"urls-{key}.json").read_text()), hosts)
+            for key in ("polite", "off") if not xxgk and (work / f"urls-{key}.json").exists()}
+
+    def crawl(key: str, urls_key: str | None, **how) -> None:
+        runs[key] = run_xxgk(key, registry, work, **how)
+        if urls_key:
+            urls[urls_key] = runs[key].archived
+            (work / f"urls-{urls_key}.json").write_text(json.dumps(runs[key].archived))
+
+    def fetch(key: str, urls_key: str, polite: bool) -> None:
+        if urls_key not in urls:   # --only bare without an earlier run's URLs: learn them, untimed
+            urls[urls_key] = run_xxgk(f"learn_urls_{urls_key}", registry, work, screenshots=False,
+                                      polite=polite).archived
+        runs[key] = run_bare(key, urls[urls_key], work, polite=polite)
+        checks.append(f"{'polite' if polite else 'politeness off'}: {same_urls(urls[urls_key], runs[key].fetched)[1]}")
+
+    if args.polite:
+        if xxgk:
+            crawl("xxgk", "polite", screenshots=True, polite=True)
+        if bare:
+            fetch("bare", "polite", polite=True)
+        if xxgk:
+            crawl("xxgk_noshots", None, screenshots=False, polite=True)
+    if xxgk:
+        crawl("xxgk_off", "off", screenshots=False, polite=False)
+    if bare:
+        fetch("bare_off", "off", polite=False)
     return runs, checks
 
 
