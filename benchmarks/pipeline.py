@@ -33,7 +33,7 @@ URLs.
 ``--profile DIR`` then looks where the time goes (not timed with the runs above): the politeness-off
 ``--no-screenshots`` crawl under ``py-spy record --idle --subprocesses --threads`` (each thread's time as working,
 in fsync or waiting; the crawl process's time under each suspect of issue #10); the screenshot pass (its first
-SCREENSHOT_SAMPLE pages) and the verdicts over that archive with each phase timed, under py-spy; and two one-setting
+SCREENSHOT_SAMPLE pages) and the verdicts over that archive with each phase timed, under py-spy; and one-setting
 ablations of the politeness-off crawl. The raw stacks and ``profile.txt`` are left in DIR.
 """
 from __future__ import annotations
@@ -385,6 +385,8 @@ class XxgkRun:
     crawl_seconds: float | None          # the crawl phase, as the CLI's summary states it (用时)
     archived: list[str] = field(default_factory=list)   # target URI of every response and revisit record
     warc_bytes: int = 0                  # WARC segments the run left in the object directory
+    finished: dict = field(default_factory=dict)   # finish_times(): when each template's hosts were done
+    data_dir: Path | None = None
     screenshots: int = 0
     screenshot_bytes: int = 0
     summary: str = ""
@@ -412,7 +414,7 @@ def run_xxgk(label: str, registry: Path, work: Path, *, screenshots: bool, polit
         raise SystemExit(f"{label}: xxgk crawl exited {measured.returncode}\n{stdout}\n{stderr[-3000:]}")
     found = re.search(r"用时 ([\d.]+) 秒", stdout)
     run = XxgkRun(label, measured, float(found.group(1)) if found else None,
-                  summary=" ".join(stdout.splitlines()[:2]))
+                  summary=" ".join(stdout.splitlines()[:2]), data_dir=data_dir)
     read_archive(run, data_dir)
     return run
 
@@ -522,6 +524,31 @@ def run_bare(label: str, urls: list[str], work: Path, *, polite: bool) -> BareRu
 
 # ---------------------------------------------------------------- the table
 
+def finish_times(data_dir: Path, hosts: list[Host]) -> dict[str, tuple[float, float, float]]:
+    """Per portal template: when its hosts were done (their last capture), in seconds after the run's first
+    capture: (first host, median host, last host). Read from the run's SQLite catalog, which is the default."""
+    import sqlite3
+    from urllib.parse import urlsplit
+
+    template = {host.address: host.template for host in hosts}
+    with sqlite3.connect(data_dir / "catalog.sqlite3") as connection:
+        rows = connection.execute("SELECT url, timestamp FROM captures WHERE record_type != 'resource'").fetchall()
+    moments = [(urlsplit(url).hostname, datetime.fromisoformat(stamp)) for url, stamp in rows]
+    start = min(moment for _, moment in moments)
+    last: dict[str, float] = {}
+    for host, moment in moments:
+        if host in template:
+            last[host] = max(last.get(host, 0.0), (moment - start).total_seconds())
+    spans: dict[str, list[float]] = collections.defaultdict(list)
+    for host, seconds in last.items():
+        spans[template[host]].append(seconds)
+    return {name: (min(v), sorted(v)[len(v) // 2], max(v)) for name, v in spans.items()}
+
+
+def finish_line(times: dict[str, tuple[float, float, float]]) -> str:
+    return "  hosts done (s after the first capture, median/last): " + ", ".join(
+        f"{name} {middle:.0f}/{last:.0f}" for name, (_, middle, last) in sorted(times.items(), key=lambda i: i[1][2]))
+
 def same_urls(archived: list[str], fetched: list[str]) -> tuple[bool, str]:
     """Whether the bare spider fetched exactly the archived URLs, as many times each; the difference if not."""
     want, got = collections.Counter(archived), collections.Counter(fetched)
@@ -546,6 +573,9 @@ def _verdict(value: float, limit: float, below: bool = True) -> str:
 
 
 def report(hosts: list[Host], delay: float, runs: dict, checks: list[str]) -> tuple[str, dict]:
+    for run in runs.values():
+        if isinstance(run, XxgkRun) and not run.finished and (run.data_dir / "catalog.sqlite3").exists():
+            run.finished = finish_times(run.data_dir, hosts)
     """The printed table and the same figures as JSON."""
     lines, figures = [], {"agencies": len(hosts), "delay": delay, "runs": {}, "checks": checks}
     templates = collections.Counter(host.template for host in hosts)
@@ -563,6 +593,8 @@ def report(hosts: list[Host], delay: float, runs: dict, checks: list[str]) -> tu
         pages = len(run.archived) if isinstance(run, XxgkRun) else len(run.fetched)
         crawl = run.crawl_seconds if isinstance(run, XxgkRun) else None
         lines.append(_row(name, run.measured, pages, crawl))
+        if isinstance(run, XxgkRun) and run.finished:
+            lines.append(finish_line(run.finished))
         entry = {"wall": round(run.measured.wall, 2), "pages": pages, "cpu": round(run.measured.cpu, 1),
                  "peak_rss_mb": round(run.measured.peak_rss / MB), "peak_chromium_mb":
                  round(run.measured.peak_chromium / MB), "peak_pss_mb": round(run.measured.peak_pss / MB),
@@ -570,6 +602,7 @@ def report(hosts: list[Host], delay: float, runs: dict, checks: list[str]) -> tu
                  "rss_at_peak_mb": {kind: round(rss / MB) for kind, rss in run.measured.peak_parts.items()}}
         if isinstance(run, XxgkRun):
             entry.update(crawl_phase=run.crawl_seconds, warc_bytes=run.warc_bytes, screenshots=run.screenshots,
+                         hosts_done={name: [round(x, 1) for x in span] for name, span in run.finished.items()},
                          screenshot_bytes=run.screenshot_bytes, summary=run.summary)
         else:
             entry.update(fetch_errors=run.errors)
@@ -944,9 +977,18 @@ def after_crawl(data_dir: str, run_id: str, registry: str, out_file: str) -> int
     return 0
 
 
-def profile(registry: Path, work: Path, out_dir: Path, baseline: XxgkRun | None) -> str:
+# one setting (or two) changed in the politeness-off --no-screenshots crawl, to see what moves its wall
+ABLATIONS = (
+    ("ARCHIVE_DURABILITY=os (no fsync per record group)", ("ARCHIVE_DURABILITY=os",)),
+    ("PARSE_ENABLED=false (no parse pool)", ("PARSE_ENABLED=false",)),
+    ("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=4 (8 browser pages, not 4)", ("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=4",)),
+    ("both: no fsync and 8 browser pages", ("ARCHIVE_DURABILITY=os", "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=4")),
+)
+
+
+def profile(registry: Path, hosts: list[Host], work: Path, out_dir: Path, baseline: XxgkRun | None) -> str:
     """Profile the politeness-off crawl (py-spy --idle on every thread), then the screenshot pass and the verdicts
-    over its archive (phases timed, py-spy on the CPU), then two ablations of the politeness-off crawl."""
+    over its archive (phases timed, py-spy on the CPU), then the ABLATIONS of the politeness-off crawl."""
     out_dir.mkdir(parents=True, exist_ok=True)
     data_dir = work / "profile-crawl"
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -981,17 +1023,23 @@ def profile(registry: Path, work: Path, out_dir: Path, baseline: XxgkRun | None)
     print("  profile: ablations of the politeness-off crawl", file=sys.stderr, flush=True)
     text += ["== ablations: xxgk crawl --no-screenshots, politeness off, one setting changed (timed, one run each) =="]
     if baseline is not None:
-        text.append(f"{'as shipped (the timed run above)':<52} {baseline.measured.wall:7.1f} s wall, "
-                    f"crawl phase {baseline.crawl_seconds} s")
-    for label, setting in (("ARCHIVE_DURABILITY=os (no fsync per record group)", "ARCHIVE_DURABILITY=os"),
-                           ("PARSE_ENABLED=false (no parse pool)", "PARSE_ENABLED=false")):
-        command = xxgk_command(registry, screenshots=False, polite=False) + ["--set", setting]
-        folder = work / f"ablation-{setting.split('=')[0].lower()}"
+        text.append(f"{'as shipped (the timed run above)':<64} {baseline.measured.wall:7.1f} s wall, "
+                    f"crawl phase {baseline.crawl_seconds} s, CPU {baseline.measured.cpu:.0f} s, "
+                    f"load {baseline.measured.load[0]:.1f}-{baseline.measured.load[1]:.1f}")
+        if baseline.finished:
+            text.append(finish_line(baseline.finished))
+    for label, settings in ABLATIONS:
+        command = xxgk_command(registry, screenshots=False, polite=False)
+        for setting in settings:
+            command += ["--set", setting]
+        folder = work / f"ablation-{'-'.join(setting.split('=')[0].lower() for setting in settings)}"
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         measured = run_measured(command, child_env(folder), folder, "xxgk")
         found = re.search(r"用时 ([\d.]+) 秒", (folder / "xxgk.stdout").read_text("utf-8", "replace"))
-        text.append(f"{label:<52} {measured.wall:7.1f} s wall, crawl phase {found.group(1) if found else '?'} s")
+        text.append(f"{label:<64} {measured.wall:7.1f} s wall, crawl phase {found.group(1) if found else '?'} s, "
+                    f"CPU {measured.cpu:.0f} s, load {measured.load[0]:.1f}-{measured.load[1]:.1f}")
+        text.append(finish_line(finish_times(folder, hosts)))
     result = "\n".join(text) + "\n"
     (out_dir / "profile.txt").write_text(result)
     return result
@@ -1036,7 +1084,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(figures, ensure_ascii=False, indent=1))
         if args.profile:
-            print(profile(registry, work, Path(args.profile).resolve(), runs.get("xxgk_off")), flush=True)
+            print(profile(registry, hosts, work, Path(args.profile).resolve(), runs.get("xxgk_off")), flush=True)
     finally:
         portals.stop()
         if not args.keep:
