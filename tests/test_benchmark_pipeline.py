@@ -1,0 +1,64 @@
+"""benchmarks/pipeline.py (issue #10): its portal set is what the comparison needs, and a small run goes end to end
+with the bare spider fetching exactly what `xxgk crawl` archived. No timing is asserted."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("pipeline_benchmark", ROOT / "benchmarks" / "pipeline.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module   # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_each_agency_is_its_own_host_with_its_own_bytes():
+    from registry.agencies import validate
+
+    bench = load_benchmark()
+    hosts = bench.build_hosts(len(bench.TEMPLATES) * 2)
+    assert {host.template for host in hosts} == set(bench.TEMPLATES)
+    assert len({host.address for host in hosts}) == len(hosts)
+    assert len({host.region for host in hosts}) == len(hosts)
+    # no document is served by two agencies (a shared digest would make the crawl's work cheaper than real)
+    bodies = Counter(resource.body for host in hosts for resource in host.site.values() if len(resource.body) > 2000)
+    assert bodies and max(bodies.values()) == 1
+    kinds = {resource.content_type.split(";")[0] for host in hosts for resource in host.site.values()}
+    assert {"text/html", "application/pdf", "application/json",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"} <= kinds
+    assert validate([bench.registry_entry(host) for host in hosts]) == []
+    # the region replaced the demo's place names everywhere, GBK pages included
+    trs = next(host for host in hosts if host.template == "trs")
+    page = trs.site["/trs/xxgk/xxgknb/index.html"].body.decode("gbk")
+    assert trs.region in page and "示范区" not in page
+
+
+@pytest.mark.slow
+def test_a_small_run_fetches_exactly_the_archived_urls_on_both_sides(tmp_path):
+    figures = tmp_path / "figures.json"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XXGK_")}
+    env["PYTHONPATH"] = str(ROOT)
+    # six agencies: the first six templates, both listings that need Chromium among them
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pipeline.py"), "--agencies", "6",
+                           "--delay", "0", "--no-polite", "--json", str(figures)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    result = json.loads(figures.read_text())
+    crawl, bare = result["runs"]["xxgk_off"], result["runs"]["bare_off"]
+    assert len(result["checks"]) == 1 and result["checks"][0].startswith("politeness off: yes")
+    # every agency's column was read: robots.txt, listings, reports and attachments of six portals
+    assert crawl["pages"] == bare["pages"] >= 6 * 8
+    assert "6 个机关读到条目" in crawl["summary"]
+    assert crawl["peak_rss_mb"] > bare["peak_rss_mb"] > 0 and crawl["peak_chromium_mb"] > 0
+    assert crawl["warc_bytes"] > 0 and "xxgk crawl --no-screenshots, politeness off" in done.stdout
