@@ -171,7 +171,7 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, as_of, quiet, year
     from cli.alerts import after_run
     from crawler.run import CrawlError, run_crawl
     from monitor.clock import today
-    from monitor.rejudge import rejudge, report_years_of_run, touched_by_run
+    from monitor.rejudge import new_reports_of_run, rejudge, report_years, touched_by_run
     from registry.catalog_sync import store_agencies
 
     store_agencies(catalog, agencies)
@@ -192,8 +192,10 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, as_of, quiet, year
     derive_pending_facts(config, catalog, "crawl")
     # only the agencies whose verdicts this run can have moved (monitor.rejudge); `xxgk status` re-judges all
     if summary.run_id is not None:
+        reports = new_reports_of_run(catalog, summary.run_id)
         rejudge(catalog, touched_by_run(catalog, summary.run_id, as_of=as_of, agency_ids=selected, years=years),
-                as_of=as_of, years=years, report_years=report_years_of_run(catalog, summary.run_id))
+                as_of=as_of, years=years, report_years=report_years(reports),
+                new_reports=[report.id for report in reports])
     else:
         rejudge(catalog, selected, as_of=as_of, years=years)
     summary = _with_fetch_errors(catalog, _with_column_failures(catalog, summary), overrides.get("LOG_FILE"))

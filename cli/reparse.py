@@ -53,7 +53,7 @@ def cmd_reparse(args: argparse.Namespace) -> int:
 
     from monitor.clock import today
     from monitor.deadlines import RuleError
-    from monitor.rejudge import copy_neighbours, rejudge
+    from monitor.rejudge import rejudge
     from registry.catalog_sync import agency_from_row
     from storage.archive import open_reader
     from storage.catalog import queries
@@ -95,10 +95,7 @@ def cmd_reparse(args: argparse.Namespace) -> int:
             touched = {agency_id for before, after in changed.values() for agency_id in
                        (before.agency_id, after.agency_id) if agency_id is not None}
             with catalog.reading() as session:  # whose 疑似雷同 may follow a text that changed
-                touched |= copy_neighbours(session, session.execute(
-                    select(Report.id, Report.agency_id, Report.report_year)
-                    .where(Report.capture_id.in_(sorted(changed)), Report.is_report.is_(True),
-                           Report.agency_id.is_not(None), Report.report_year.is_not(None))).all(), as_of=today())
+                replaced = list(session.scalars(select(Report.id).where(Report.capture_id.in_(sorted(changed)))))
             # a year whose report moved away is judged again too (rejudge adds the years with a verdict)
             years: dict[str, set[int]] = {}
             for before, _after in changed.values():
@@ -106,7 +103,8 @@ def cmd_reparse(args: argparse.Namespace) -> int:
                     years.setdefault(before.agency_id, set()).add(before.report_year)
             moved = {seen.report_year for pair in changed.values() for seen in pair if seen.report_year is not None}
             try:
-                verdicts = rejudge(catalog, touched, as_of=today(), years=years, report_years=moved).changes
+                verdicts = rejudge(catalog, touched, as_of=today(), years=years, report_years=moved,
+                                   new_reports=replaced).changes
             except RuleError as exc:
                 raise CommandError(str(exc)) from exc
         finally:

@@ -186,6 +186,8 @@ class CopyChecks:
         self.cutoff = cutoff
         self.results: dict[tuple[str, int], tuple[dict[str, Any] | None, str | None]] = {}
         self.years: set[int] | None = None
+        self.neighbours: set[str] = set()
+        self._neighbours_of: set[int] = set()
         self._names: dict[str, str | None] = {}
 
     def result(self, agency_id: str, year: int) -> tuple[dict[str, Any] | None, str | None]:
@@ -196,10 +198,14 @@ class CopyChecks:
         """Whether ``prepare`` checked this year (an incremental re-judge checks only the years that changed)."""
         return self.years is None or year in self.years
 
-    def prepare(self, agency_ids: set[str] | None, years: Iterable[int] | None = None) -> None:
+    def prepare(self, agency_ids: set[str] | None, years: Iterable[int] | None = None,
+                neighbours_of: Iterable[int] = ()) -> None:
         """Check every report year the agencies (None: all) have a report of by the cut-off, or only ``years``:
-        a year's results can change only when a report of it, or of the year before, was stored since."""
+        a year's results can change only when a report of it, or of the year before, was stored since. On the
+        way, ``neighbours`` gets the other agencies whose chosen report the index pairs with one of the reports
+        ``neighbours_of`` (either way round): their 疑似雷同 may follow those."""
         self.years = None if years is None else set(years)
+        self._neighbours_of = set(neighbours_of)
         query = (select(Report.report_year).join(Capture, Capture.id == Report.capture_id)
                  .where(Report.is_report.is_(True), Report.report_year.is_not(None), Report.agency_id.is_not(None),
                         Capture.timestamp <= self.cutoff).distinct())
@@ -256,6 +262,10 @@ class CopyChecks:
                 self.results[(entry.agency_id, year)] = (
                     None, f"正文太短（{entry.shingles or 0} 个 5-gram），不做雷同比较")
         same_year = index.candidates(queries)
+        news = [position for position, entry in enumerate(comparable) if entry.report_id in self._neighbours_of]
+        if news:
+            for others in index.candidates(news, both_ways=True).values():
+                self.neighbours.update(comparable[other].agency_id for other in others)
         to_compare: dict[int, list[tuple[str, Chosen]]] = {}
         for position in queries:
             mine = comparable[position]

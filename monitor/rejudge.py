@@ -15,7 +15,8 @@ What touches an agency (anything else a run archives cannot move a stored verdic
 - a read of its report column in the run while one of its years has no report yet after the deadline (未发布 or
   无法判断 rests on the newest read: ``monitor.proof``);
 - a report of the run that copy detection pairs with its report of the same year (``monitor.copies``: its
-  疑似雷同 flag may follow the new text), or that a 疑似雷同 flag of its names;
+  疑似雷同 flag may follow the new text), or that a 疑似雷同 flag of its names (``rejudge`` finds these while it
+  has the year's signatures in hand);
 - time alone: a stored 未到期 verdict whose deadline has come, a judged year it has no verdict for yet.
 
 A verdict left alone keeps the day it was judged as of (``evidence.as_of``) and the wording of that day; a full
@@ -29,14 +30,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 
-from monitor import flags
-from monitor.copies import CopyChecks, YearIndex
 from monitor.deadlines import RuleSet
 from monitor.verdicts import SCREENSHOT_PREFIX, judging
-from parsers.beijing import end_of_beijing_day
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Capture, ColumnCoverage, FetchError, Report, Verdict
 
@@ -49,97 +46,137 @@ class Rejudged:
     judged: int = 0                                               # verdicts computed and stored
     agencies: int = 0
     changes: dict[tuple[str, int], tuple[str | None, str | None]] = field(default_factory=dict)  # status before, after
+    before: dict[tuple[str, int], str] = field(default_factory=dict, repr=False)
+    after: dict[tuple[str, int], str] = field(default_factory=dict, repr=False)
 
 
 def rejudge(catalog: Catalog, agency_ids: Iterable[str], *, as_of: date,
             years: Iterable[int] | Mapping[str, Iterable[int]] = (), rules: RuleSet | None = None,
-            report_years: Iterable[int] | None = None) -> Rejudged:
+            report_years: Iterable[int] | None = None, new_reports: Iterable[int] = ()) -> Rejudged:
     """Judge the agencies again as of ``as_of`` and store their verdicts: ``years`` (for all, or per agency),
     every year they have a stored verdict for, and every year they have reports for. ``report_years``: the years
     of every report stored (or changed) since the stored verdicts, when known: 疑似雷同 is checked again only for
-    those and the years after them, the other years keep their stored answer (None: every year is checked)."""
-    wanted = sorted(set(agency_ids))
-    done = Rejudged(agencies=len(wanted))
-    if not wanted:
-        return done
-    before: dict[tuple[str, int], str] = {}
+    those and the years after them, the other years keep their stored answer (None: every year is checked).
+    ``new_reports``: those reports' ids; the agencies copy detection pairs with them, or whose stored 疑似雷同
+    names one of them, are judged too (found while the year's signatures are in hand)."""
+    new_reports = set(new_reports)
+    wanted = set(agency_ids) | _named_by_copies(catalog, new_reports)
+    done = Rejudged()
+    copy_years = None if report_years is None else {y for year in report_years for y in (year, year + 1)}
+    found: set[str] = set()
+    while wanted:
+        _judge_again(catalog, sorted(wanted), done, as_of=as_of, years=years, rules=rules, copy_years=copy_years,
+                     neighbours=(new_reports, found) if new_reports else None)
+        # a neighbour outside the first set is judged in a second pass (rare: a copy of a report of the run)
+        wanted, new_reports = found - {agency_id for agency_id, _year in done.after} - set(wanted), set()
+    keys = sorted(set(done.before) | set(done.after))
+    done.changes = {key: (done.before.get(key), done.after.get(key)) for key in keys
+                    if done.before.get(key) != done.after.get(key)}
+    return done
+
+
+def _judge_again(catalog: Catalog, wanted: list[str], done: Rejudged, *, as_of, years, rules, copy_years,
+                 neighbours) -> None:
+    done.agencies += len(wanted)
     with catalog.reading() as session:
         for start in range(0, len(wanted), _BATCH):
-            before.update(((agency_id, year), status) for agency_id, year, status in session.execute(
+            done.before.update(((agency_id, year), status) for agency_id, year, status in session.execute(
                 select(Verdict.agency_id, Verdict.report_year, Verdict.status)
                 .where(Verdict.agency_id.in_(wanted[start:start + _BATCH]))))
     asked = {agency_id: set(years.get(agency_id, ()) if isinstance(years, Mapping) else years)
              for agency_id in wanted}
-    for agency_id, year in before:
-        asked[agency_id].add(year)
-    after: dict[tuple[str, int], str] = {}
-    copy_years = None if report_years is None else {y for year in report_years for y in (year, year + 1)}
-    for result in judging(catalog, as_of=as_of, years=asked, agency_ids=wanted, rules=rules, copy_years=copy_years):
-        after[(result.agency_id, result.report_year)] = result.verdict.status
-    done.judged = len(after)
-    done.changes = {key: (before.get(key), after.get(key)) for key in sorted(set(before) | set(after))
-                    if before.get(key) != after.get(key)}
-    return done
+    for agency_id, year in done.before:
+        if agency_id in asked:
+            asked[agency_id].add(year)
+    for result in judging(catalog, as_of=as_of, years=asked, agency_ids=wanted, rules=rules, copy_years=copy_years,
+                          neighbours=neighbours):
+        done.after[(result.agency_id, result.report_year)] = result.verdict.status
+        done.judged += 1
+
+
+def _named_by_copies(catalog: Catalog, report_ids: set[int]) -> set[str]:
+    """Agencies whose stored 疑似雷同 flag names one of these reports (its text may have changed)."""
+    if not report_ids:
+        return set()
+    named = Verdict.evidence["copied"]["other_report_id"].as_integer()
+    ids = sorted(report_ids)
+    found: set[str] = set()
+    with catalog.reading() as session:
+        for start in range(0, len(ids), _BATCH):
+            found.update(session.scalars(select(Verdict.agency_id).where(named.in_(ids[start:start + _BATCH]))))
+    return found
+
+
+def new_reports_of_run(catalog: Catalog, run_id: str) -> list:
+    """(id, agency_id, report_year) of the reports stored from the run's captures."""
+    with catalog.reading() as session:
+        captures = list(session.scalars(select(Capture.id).where(Capture.run_id == run_id)))
+        found = []
+        for start in range(0, len(captures), _BATCH):
+            found += session.execute(select(Report.id, Report.agency_id, Report.report_year).where(
+                Report.capture_id.in_(captures[start:start + _BATCH]))).all()
+    return found
+
+
+def report_years(reports: Iterable) -> set[int]:
+    """The report years of reports (rows with ``report_year``): ``rejudge``'s ``report_years``."""
+    return {report.report_year for report in reports if report.report_year is not None}
 
 
 def touched_by_run(catalog: Catalog, run_id: str, *, as_of: date, agency_ids: Iterable[str] = (),
                    years: Iterable[int] | Mapping[str, Iterable[int]] = ()) -> set[str]:
-    """The agencies whose verdicts run ``run_id`` may have moved (see the module docstring), plus those of
-    ``agency_ids`` that have no verdict yet for one of ``years`` or a 未到期 verdict whose deadline has come."""
+    """The agencies whose verdicts run ``run_id`` may have moved (see the module docstring; copy-detection
+    neighbours are found by ``rejudge``, given the run's reports), plus those of ``agency_ids`` that have no verdict
+    yet for one of ``years`` or a 未到期 verdict whose deadline has come."""
+    touched = {report.agency_id for report in new_reports_of_run(catalog, run_id) if report.agency_id is not None}
     with catalog.reading() as session:
-        touched = _reported_in_run(session, run_id)
-        news = _news_on_report_urls(session, run_id)
-        touched |= _agencies_of_report_urls(session, news)
+        touched |= _agencies_of_report_urls(session, _news_on_report_urls(session, run_id))
         touched |= _missing_years_read(session, run_id)
-        new_reports = [row for row in session.execute(
-            select(Report.id, Report.agency_id, Report.report_year).join(Capture, Capture.id == Report.capture_id)
-            .where(Capture.run_id == run_id, Report.is_report.is_(True), Report.agency_id.is_not(None),
-                   Report.report_year.is_not(None)))]
-        touched |= copy_neighbours(session, new_reports, as_of=as_of)
         touched |= due_by_time(session, as_of=as_of, agency_ids=agency_ids, years=years)
     return touched
 
 
-def report_years_of_run(catalog: Catalog, run_id: str) -> set[int]:
-    """The report years of the reports stored from the run's captures (``rejudge``'s ``report_years``)."""
-    with catalog.reading() as session:
-        return set(session.scalars(select(Report.report_year).join(Capture, Capture.id == Report.capture_id)
-                                   .where(Capture.run_id == run_id, Report.report_year.is_not(None)).distinct()))
-
-
-def _reported_in_run(session, run_id: str) -> set[str]:
-    return set(session.scalars(select(Report.agency_id).join(Capture, Capture.id == Report.capture_id)
-                               .where(Capture.run_id == run_id, Report.agency_id.is_not(None)).distinct()))
-
-
-def _is_report_url(url_hash_column, url_column):
-    known = aliased(Capture)
-    return exists(select(known.id).join(Report, Report.capture_id == known.id)
-                  .where(known.url_hash == url_hash_column, known.url == url_column, Report.is_report.is_(True)))
-
-
 def _news_on_report_urls(session, run_id: str) -> set[str]:
     """URLs of reports the run captured with news (see the module docstring), or met a fetch error on."""
-    current, previous = Capture, aliased(Capture)
-    earlier = (select(previous.status, previous.payload_sha256)
-               .where(previous.url_hash == current.url_hash, previous.url == current.url,
-                      or_(previous.timestamp < current.timestamp,
-                          and_(previous.timestamp == current.timestamp, previous.id < current.id)))
-               .order_by(previous.timestamp.desc(), previous.id.desc()).limit(1))
-    rows = session.execute(
-        select(current.url, current.status, current.payload_sha256,
-               earlier.with_only_columns(previous.status).scalar_subquery(),
-               earlier.with_only_columns(previous.payload_sha256).scalar_subquery())
-        .where(current.run_id == run_id, current.record_type != "resource",
-               _is_report_url(current.url_hash, current.url)))
-    urls = {url for url, status, digest, before, before_digest in rows
-            if not (status in _NOT_NEWS_STATUS and before in _NOT_NEWS_STATUS and digest == before_digest)}
-    urls |= set(session.scalars(select(FetchError.url).where(FetchError.run_id == run_id,
-                                                             _is_report_url(FetchError.url_hash, FetchError.url))))
-    shots = session.scalars(select(Capture.url).where(Capture.run_id == run_id, Capture.record_type == "resource",
-                                                      Capture.url.startswith(SCREENSHOT_PREFIX)))
-    urls |= {url.removeprefix(SCREENSHOT_PREFIX) for url in shots}
+    fetched = session.execute(select(Capture.id, Capture.url, Capture.url_hash, Capture.record_type)
+                              .where(Capture.run_id == run_id)).all()
+    shots = {row.url.removeprefix(SCREENSHOT_PREFIX) for row in fetched
+             if row.record_type == "resource" and row.url.startswith(SCREENSHOT_PREFIX)}
+    in_run = {row.id for row in fetched if row.record_type != "resource"}
+    errors = session.execute(select(FetchError.url, FetchError.url_hash).where(FetchError.run_id == run_id)).all()
+    hashes = {row.url_hash for row in fetched if row.id in in_run} | {row.url_hash for row in errors}
+    reports = _report_urls(session, hashes | {queries.url_hash(url) for url in shots})
+    urls = {row.url for row in errors if row.url in reports} | (shots & reports)
+    history: dict[str, list] = {}
+    wanted = sorted({row.url_hash for row in fetched if row.id in in_run and row.url in reports})
+    for start in range(0, len(wanted), _BATCH):   # each URL's captures, to compare each with the one before
+        for row in session.execute(select(Capture.url, Capture.timestamp, Capture.id, Capture.status,
+                                          Capture.payload_sha256)
+                                   .where(Capture.url_hash.in_(wanted[start:start + _BATCH]),
+                                          Capture.record_type != "resource")):
+            if row.url in reports:
+                history.setdefault(row.url, []).append(row)
+    for url, rows in history.items():
+        rows.sort(key=lambda row: (row.timestamp, row.id))
+        for number, row in enumerate(rows):
+            if row.id not in in_run:
+                continue
+            before = rows[number - 1] if number else None
+            if before is None or not (row.status in _NOT_NEWS_STATUS and before.status in _NOT_NEWS_STATUS
+                                      and row.payload_sha256 == before.payload_sha256):
+                urls.add(url)
+                break
     return urls
+
+
+def _report_urls(session, hashes: set[str]) -> set[str]:
+    """Which of the URLs with these hashes are report URLs (a capture of them was parsed as a report)."""
+    ordered = sorted(hashes)
+    found: set[str] = set()
+    for start in range(0, len(ordered), _BATCH):
+        found.update(session.scalars(select(Capture.url).join(Report, Report.capture_id == Capture.id).where(
+            Capture.url_hash.in_(ordered[start:start + _BATCH]), Report.is_report.is_(True)).distinct()))
+    return found
 
 
 def _agencies_of_report_urls(session, urls: Iterable[str]) -> set[str]:
@@ -161,30 +198,6 @@ def _missing_years_read(session, run_id: str) -> set[str]:
         select(ColumnCoverage.agency_id).join(Verdict, Verdict.agency_id == ColumnCoverage.agency_id)
         .where(ColumnCoverage.run_id == run_id, Verdict.report_id.is_(None),
                Verdict.status.in_(("missing", "undetermined"))).distinct()))
-
-
-def copy_neighbours(session, reports: Iterable, *, as_of: date) -> set[str]:
-    """Agencies whose 疑似雷同 check may answer otherwise because of these reports (rows with ``id``,
-    ``agency_id``, ``report_year``): those whose chosen report of the year copy detection pairs with one of them
-    (either way round), and those whose stored 疑似雷同 flag names one of them."""
-    by_year: dict[int, set[int]] = {}
-    for report in reports:
-        by_year.setdefault(report.report_year, set()).add(report.id)
-    found: set[str] = set()
-    checks = CopyChecks(session, end_of_beijing_day(as_of))
-    for year, report_ids in sorted(by_year.items()):
-        chosen = [entry for entry in checks.chosen(year).values()
-                  if entry.signature is not None and entry.shingles >= flags.MIN_SHINGLES]
-        positions = [number for number, entry in enumerate(chosen) if entry.report_id in report_ids]
-        index = YearIndex(chosen)
-        for position, others in index.candidates(positions, both_ways=True).items():
-            found.update(chosen[other].agency_id for other in others)
-        named = Verdict.evidence["copied"]["other_report_id"].as_integer()
-        ids = sorted(report_ids)
-        for start in range(0, len(ids), _BATCH):
-            found.update(session.scalars(select(Verdict.agency_id).where(
-                Verdict.report_year == year, named.in_(ids[start:start + _BATCH]))))
-    return found
 
 
 def due_by_time(session, *, as_of: date, agency_ids: Iterable[str] = (),

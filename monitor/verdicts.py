@@ -155,11 +155,12 @@ def judge_and_store(catalog: Catalog, *, as_of: date, years: Years = None, agenc
 
 
 def judging(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: Iterable[str] | None = None,
-            rules: RuleSet | None = None, store: bool = True,
-            copy_years: Iterable[int] | None = None) -> Iterator[JudgedYear]:
+            rules: RuleSet | None = None, store: bool = True, copy_years: Iterable[int] | None = None,
+            neighbours: tuple[Iterable[int], set[str]] | None = None) -> Iterator[JudgedYear]:
     """``judge`` one chunk of agencies at a time, yielding the verdicts as they are computed (and stored): a
     national re-judge holds one chunk, not a million verdicts. ``copy_years``: the only report years whose
-    疑似雷同 can have changed since the stored verdicts (``monitor.rejudge``); the others keep the stored answer."""
+    疑似雷同 can have changed since the stored verdicts (``monitor.rejudge``); the others keep the stored answer.
+    ``neighbours``: (report ids, a set that receives the agencies copy detection pairs with those reports)."""
     rules = rules or load_rules()
     wanted = set(agency_ids) if agency_ids is not None else None
     day_over = as_of != today()
@@ -170,7 +171,9 @@ def judging(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: I
         agencies = [row for row in session.execute(select(Agency.id, Agency.name, Agency.level).order_by(Agency.id))
                     if wanted is None or row.id in wanted]
         copies = CopyChecks(session, cutoff)
-        copies.prepare(wanted, copy_years)
+        copies.prepare(wanted, copy_years, neighbours[0] if neighbours else ())
+        if neighbours:
+            neighbours[1].update(copies.neighbours)
         for start in range(0, len(agencies), CHUNK):
             chunk = agencies[start:start + CHUNK]
             view = _ArchiveView(session, [agency.id for agency in chunk], cutoff=cutoff, copies=copies)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from monitor.rejudge import rejudge, report_years_of_run, touched_by_run
+from demo.portals import DemoPortals
+from monitor.rejudge import new_reports_of_run, rejudge, report_years, touched_by_run
 from monitor.verdicts import judge
 from storage.archive import Archive
 from storage.catalog import queries
-from tests.test_monitor import BASE, Stage, at, column_path, open_stage, report_path
+from tests.test_monitor import BASE, Stage, at, open_stage, report_path
 
 AS_OF = date(2025, 7, 1)
 
@@ -48,8 +49,9 @@ def test_a_run_rejudges_the_agencies_it_brought_news_of_and_leaves_the_others(tm
 
         touched = touched_by_run(second.catalog, second.archive.run_id, as_of=AS_OF)
         assert touched == {"sfq-wjj", "sfq-gov", "ylx-wjj"}
-        done = rejudge(second.catalog, touched, as_of=AS_OF, years=[2022, 2023],
-                       report_years=report_years_of_run(second.catalog, second.archive.run_id))
+        reports = new_reports_of_run(second.catalog, second.archive.run_id)
+        done = rejudge(second.catalog, touched, as_of=AS_OF, years=[2022, 2023], report_years=report_years(reports),
+                       new_reports=[report.id for report in reports])
     finally:
         second.archive.close()
 
@@ -88,3 +90,30 @@ def test_time_alone_brings_a_pending_verdict_due_and_a_new_year_judged(tmp_path)
                               years=[2024]) == {"new-agency"}   # no verdict of the year yet
     finally:
         stage.archive.close()
+
+
+def test_a_copy_stored_by_a_run_brings_the_agency_it_copied_to_be_judged_again(tmp_path):
+    stage = open_stage(tmp_path / "data")
+    stage.parse(stage.fetch(1, report_path("sfq-wjj", 2023), "2024-01-29 11:00", "sfq-wjj", role="item"), "sfq-wjj")
+    judge(stage.catalog, as_of=AS_OF, years=[2023])
+    stage.archive.close()
+
+    second = Stage(stage.config, Archive.open(stage.config, durability="os"))
+    try:   # another agency publishes sfq-wjj's report word for word
+        page = DemoPortals(1).resource(report_path("sfq-wjj", 2023))
+        second.parse(second.store_bytes(BASE + "/jsportal/c/2024-02-10/twin.shtml", page.body, page.content_type,
+                                        "2024-02-10 10:00", "sfq-ybj"), "sfq-ybj")
+        touched = touched_by_run(second.catalog, second.archive.run_id, as_of=AS_OF)
+        assert touched == {"sfq-ybj"}
+        reports = new_reports_of_run(second.catalog, second.archive.run_id)
+        done = rejudge(second.catalog, touched, as_of=AS_OF, years=[2023], report_years=report_years(reports),
+                       new_reports=[report.id for report in reports])
+    finally:
+        second.archive.close()
+
+    verdicts = stored(second)
+    # the copied agency was not touched by the run, but copy detection paired it with the run's report
+    assert done.agencies == 2
+    for agency, other in (("sfq-ybj", "sfq-wjj"), ("sfq-wjj", "sfq-ybj")):
+        assert "copied" in verdicts[(agency, 2023)][2]
+        assert verdicts[(agency, 2023)][3]["copied"]["other_agency_id"] == other
