@@ -247,17 +247,25 @@ class Chromium:
         self._lock: asyncio.Lock | None = None
 
     async def start(self) -> None:
-        """Start the Playwright driver (no browser yet)."""
+        """Start the Playwright driver (no browser yet). Callers that come at once (scrapy-playwright starts its
+        handlers together) share one driver: each would otherwise start its own and leave all but one behind."""
+        async with self._locked():
+            await self._start()
+
+    async def _start(self) -> None:
         if self._playwright is None:
             from playwright.async_api import async_playwright
 
             self._playwright = await async_playwright().start()
 
+    def _locked(self) -> asyncio.Lock:
+        self._lock = self._lock or asyncio.Lock()
+        return self._lock
+
     async def browser(self):
         """The connected browser, launched now if there is none."""
-        self._lock = self._lock or asyncio.Lock()
-        async with self._lock:
-            await self.start()
+        async with self._locked():
+            await self._start()
             if self._browser is None or not self._browser.is_connected():
                 if self._browser is not None:
                     log.warning("Chromium is gone: starting it again")
