@@ -6,8 +6,8 @@ document): is the report parsed from it an HTML report page whose first capture 
 page is rendered from the archive (``storage.screenshots.take_screenshot``: the first screen as JPEG, JavaScript
 off, nothing from the network) and archived in the crawl's run.
 
-At most ``SCREENSHOT_PAGES`` pages are open at once, in the process's one Chromium (``crawler.chromium``), started
-on the first report. The item waits for its shot: the downloads go on meanwhile, so the shots overlap the crawl's
+At most ``SCREENSHOT_PAGES`` pages are open at once (each reused from shot to shot), in the process's one Chromium
+(``crawler.chromium``), started on the first report. The item waits for its shot: the downloads go on meanwhile, so the shots overlap the crawl's
 waiting on slow portals; the spider does not close before the last shot; and if the shots fall behind, the
 scraper's own bound on responses in process (``SCRAPER_SLOT_MAX_ACTIVE_SIZE``) slows the downloads instead of a
 queue growing without bound. Catalog and archive calls go through the crawl's reader and writer threads.
@@ -59,6 +59,7 @@ class ScreenshotPipeline:
         return cls(crawler, CrawlArchive.of(crawler), shot_spec(settings), settings.getint("SCREENSHOT_PAGES"))
 
     async def close_spider(self) -> None:
+        await self.renderer.close()
         await self.chromium.close()
 
     async def _subresource(self, url: str):

@@ -23,7 +23,8 @@ How a page is rendered:
   capture, and aborts everything else. The crawler archives pages, not their images or style sheets, so most
   pages are drawn unstyled, as the archive holds them;
 - with JavaScript off: archived HTML is untrusted, and a script could rewrite the page after the fact;
-- in a browser context of its own, at most ``pages`` open at once (``max_open`` counts them as Chromium lists them).
+- in at most ``pages`` pages, each in a browser context of its own and kept from shot to shot (a new page costs
+  a renderer process, ~250 ms, three times the render itself); ``max_open`` counts them as Chromium lists them.
 
 JPEG at quality 70: the first screens of the demo's report pages average ~130 KB (a full-page PNG was ~430 KB, the
 same first screen as PNG ~180 KB). WebP at the same setting is a third smaller, but Playwright writes no WebP (only
@@ -247,17 +248,25 @@ class Chromium:
         self._lock: asyncio.Lock | None = None
 
     async def start(self) -> None:
-        """Start the Playwright driver (no browser yet)."""
+        """Start the Playwright driver (no browser yet). Callers that come at once (scrapy-playwright starts its
+        handlers together) share one driver: each would otherwise start its own and leave all but one behind."""
+        async with self._locked():
+            await self._start()
+
+    async def _start(self) -> None:
         if self._playwright is None:
             from playwright.async_api import async_playwright
 
             self._playwright = await async_playwright().start()
 
+    def _locked(self) -> asyncio.Lock:
+        self._lock = self._lock or asyncio.Lock()
+        return self._lock
+
     async def browser(self):
         """The connected browser, launched now if there is none."""
-        self._lock = self._lock or asyncio.Lock()
-        async with self._lock:
-            await self.start()
+        async with self._locked():
+            await self._start()
             if self._browser is None or not self._browser.is_connected():
                 if self._browser is not None:
                     log.warning("Chromium is gone: starting it again")
@@ -282,13 +291,26 @@ class Chromium:
 Lookup = Callable[[str], Awaitable["Capture | None"]]
 
 
+class _Tab:
+    """A page in a browser context of its own (JavaScript off), kept from shot to shot: a new context and page cost
+    a renderer process each time (~250 ms, three times the render itself on the demo's pages)."""
+
+    def __init__(self, context, page, viewport: dict[str, int]):
+        self.context = context
+        self.page = page
+        self.viewport = viewport
+        self.capture: Capture | None = None   # what the page's next navigation is answered with; None: nothing
+        self.served = False
+
+
 class OfflineRenderer:
-    """Renders archived captures in Chromium with JavaScript off and every request answered from the archive, at
-    most ``pages`` pages at once.
+    """Renders archived captures in Chromium with JavaScript off and every request answered from the archive, in at
+    most ``pages`` pages.
 
     ``browser()`` gives the connected Playwright browser to open contexts in; ``subresource(url)`` the archived
-    ``Capture`` to answer a page's other requests with, or None to refuse them. ``max_open`` is the most pages of
-    this renderer that Chromium had open at one moment.
+    ``Capture`` to answer a page's other requests with, or None to refuse them. A page, once opened, serves shot
+    after shot until it fails or ``close()``; ``max_open`` is the most pages of this renderer Chromium had open at
+    one moment.
     """
 
     def __init__(self, browser: Callable[[], Awaitable[Any]], subresource: Lookup, pages: int = 2):
@@ -297,7 +319,8 @@ class OfflineRenderer:
         self.pages = max(1, int(pages))
         self.max_open = 0
         self._slots = asyncio.Semaphore(self.pages)
-        self._contexts: set = set()
+        self._idle: list[_Tab] = []
+        self._tabs: set[_Tab] = set()
 
     async def render(self, load: Callable[[], Awaitable[Capture]], spec: ShotSpec = DEFAULT_SPEC, *,
                      full_page: bool = False, wanted: Callable[[], bool] | None = None) -> Shot:
@@ -313,20 +336,22 @@ class OfflineRenderer:
             # a call cancelled halfway would leave a browser context, or a whole Chromium, behind
             return await self._render(capture, spec, full_page)
 
+    async def close(self) -> None:
+        """Close the pages this renderer keeps open."""
+        for tab in list(self._tabs):
+            await self._discard(tab)
+
     async def _render(self, capture: Capture, spec: ShotSpec, full_page: bool) -> Shot:
         from playwright.async_api import Error as PlaywrightError
 
         try:
-            browser = await self.browser()
-            context = await browser.new_context(java_script_enabled=False, viewport=spec.viewport,
-                                                service_workers="block", accept_downloads=False)
+            tab = await self._tab(spec)
         except PlaywrightError as exc:
             raise ShotError(f"无法启动 Chromium：{_first_line(exc)}") from exc
-        self._contexts.add(context)
+        page = tab.page
         try:
-            page = await context.new_page()
-            self.max_open = max(self.max_open, sum(len(each.pages) for each in self._contexts))
-            await page.route("**/*", self._handler(page, capture))
+            # armed only now: whatever the page asks for while idle (a late refresh of the last report) is refused
+            tab.capture, tab.served = capture, False
             timeout = spec.timeout * 1000
             await page.goto(capture.url, wait_until="load", timeout=timeout)
             page_height = int(await page.evaluate("() => document.documentElement.scrollHeight") or 0)
@@ -337,47 +362,83 @@ class OfflineRenderer:
             else:
                 image = await page.screenshot(type="jpeg", quality=spec.quality, animations="disabled",
                                               timeout=timeout)
+            version = tab.context.browser.version
         except PlaywrightError as exc:
+            await self._discard(tab)  # a page that failed once is not trusted with the next report
             raise ShotError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
-        finally:
-            self._contexts.discard(context)
-            try:
-                await context.close()
-            except PlaywrightError:
-                pass  # Chromium went away with it
+        except BaseException:
+            await self._discard(tab)
+            raise
+        tab.capture = None
+        self._idle.append(tab)
         width, height = jpeg_size(image) or (0, 0)
         if width != spec.width or height <= 0 or (not full_page and height != spec.height):
             raise ShotError(f"Chromium 返回的图像为 {width}x{height}，应为 {spec.width} 宽")
         return Shot(image, width, height, page_height, full_page, full_page and page_height > FULL_PAGE_MAX_HEIGHT,
-                    f"chromium {browser.version}")
+                    f"chromium {version}")
 
-    def _handler(self, page, capture: Capture):
+    async def _tab(self, spec: ShotSpec) -> _Tab:
+        """An idle page of a connected browser, in the spec's viewport, or a new one (never more than ``pages``:
+        a page is idle or held by one of the ``pages`` slots)."""
+        while self._idle:
+            tab = self._idle.pop()
+            if tab.page.is_closed() or not tab.context.browser.is_connected():
+                await self._discard(tab)
+                continue
+            if tab.viewport != spec.viewport:
+                await tab.page.set_viewport_size(spec.viewport)
+                tab.viewport = spec.viewport
+            return tab
+        browser = await self.browser()
+        context = await browser.new_context(java_script_enabled=False, viewport=spec.viewport,
+                                            service_workers="block", accept_downloads=False)
+        try:
+            page = await context.new_page()
+            tab = _Tab(context, page, spec.viewport)
+            await page.route("**/*", self._handler(tab))
+        except BaseException:
+            await context.close()
+            raise
+        self._tabs.add(tab)
+        self.max_open = max(self.max_open, sum(len(each.context.pages) for each in self._tabs))
+        return tab
+
+    async def _discard(self, tab: _Tab) -> None:
         from playwright.async_api import Error as PlaywrightError
 
-        served = False
+        self._tabs.discard(tab)
+        if tab in self._idle:
+            self._idle.remove(tab)
+        try:
+            await tab.context.close()
+        except PlaywrightError:
+            pass  # Chromium went away with it
+
+    def _handler(self, tab: _Tab):
+        from playwright.async_api import Error as PlaywrightError
 
         async def handle(route) -> None:
-            nonlocal served
             request = route.request
+            capture = tab.capture
             try:
-                # the first navigation of the page is the report (Chromium may normalise its URL); any later one
+                # the first navigation once armed is the report (Chromium may normalise its URL); any later one
                 # (a meta refresh, a link) would leave it: "aborted" keeps the report on screen
-                if request.is_navigation_request() and request.frame == page.main_frame:
-                    if served:
+                if request.is_navigation_request() and request.frame == tab.page.main_frame:
+                    if capture is None or tab.served:
                         await route.abort("aborted")
                         return
-                    served = True
+                    tab.served = True
                     await route.fulfill(status=capture.status or 200, body=capture.payload,
                                         headers={"Content-Type": page_content_type(capture.header("Content-Type"))})
                     return
-                found = await self._archived(request.url)
+                found = await self._archived(request.url) if capture is not None else None
                 if found is None:
                     await route.abort("blockedbyclient")
                     return
                 await route.fulfill(status=200, body=found.payload,
                                     headers={"Content-Type": found.header("Content-Type") or "application/octet-stream"})
             except PlaywrightError as exc:  # the page was closed while its request waited
-                log.debug("request %s of %s not answered: %s", request.url, capture.url, exc)
+                log.debug("request %s not answered: %s", request.url, exc)
 
         return handle
 
@@ -503,6 +564,7 @@ async def _take(config: Config, catalog: Catalog, reader: CaptureReader, pending
             reasons = await asyncio.gather(*(take_screenshot(renderer, archive, item, spec) for item in pending))
             status = "finished"
         finally:
+            await renderer.close()
             taken = sum(reason is None for reason in reasons)
             counts = {"screenshots/taken": taken, "screenshots/failed": len(pending) - taken}
             _end_run(archive, before, counts, status)
@@ -544,7 +606,7 @@ def render_capture(reader: CaptureReader, capture_id: int, spec: ShotSpec = DEFA
             renderer = OfflineRenderer(chromium.browser, lookup, pages=1)
             return await renderer.render(lambda: in_thread(reader.read, capture_id), spec, full_page=full_page)
         finally:
-            await chromium.close()
+            await chromium.close()  # its pages with it
 
     from playwright.async_api import Error as PlaywrightError
 

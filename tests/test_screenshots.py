@@ -304,3 +304,32 @@ def test_a_whole_page_on_request_is_rendered_like_the_first_screen_but_to_its_en
     difference = ImageChops.difference(top, pixels(first.jpeg)).convert("L")
     assert ImageStat.Stat(difference).mean[0] < 4  # the same picture, give or take JPEG
     assert screenshots_of(config, f"{BASE}/p0.html") == []  # nothing archived: a page on request is not evidence
+
+
+def test_a_page_kept_from_shot_to_shot_shows_each_report_and_nothing_of_the_one_before(config):
+    """One page renders three reports in turn, each refreshing itself at once: every shot is of its own report."""
+    colors = {"red": (255, 0, 0), "blue": (0, 0, 255), "green": (0, 255, 0)}
+    archive = open_archive(config)
+    ids = []
+    for name, (red, green, blue) in colors.items():
+        body = (f'<html><head><meta http-equiv="refresh" content="0"></head>'
+                f'<body style="background:rgb({red},{green},{blue})"><h1>{name}</h1></body></html>').encode()
+        ids.append(fetch(archive, f"{BASE}/{name}.html", body, "text/html; charset=utf-8").id)
+    archive.close()
+
+    async def one_by_one():
+        chromium = Chromium()
+        try:
+            with archive_reader(config) as reader:
+                renderer = OfflineRenderer(chromium.browser, partial(in_thread, latest_archived(reader.catalog, reader)),
+                                           pages=1)
+                shots = [await renderer.render(partial(in_thread, reader.read, capture_id)) for capture_id in ids]
+                return shots, renderer.max_open
+        finally:
+            await chromium.close()
+
+    shots, max_open = asyncio.run(one_by_one())
+    assert max_open == 1
+    for shot, expected in zip(shots, colors.values()):
+        shown = pixels(shot.jpeg).getpixel((640, 900))
+        assert all(abs(a - b) < 40 for a, b in zip(shown, expected)), (shown, expected)

@@ -1,0 +1,63 @@
+"""One Playwright driver and one Chromium per crawl process (crawler.chromium): scrapy-playwright's two download
+handlers (http and https) and the screenshot pipeline all start it at once, as a crawl does, and must end up with
+one of each, counted from the operating system's process table."""
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from crawler.chromium import SharedChromium
+
+
+def descendants() -> list[str]:
+    """Command lines of the live (not zombie) processes below this one."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        try:
+            found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace"))
+        except OSError:
+            continue
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def drivers_and_browsers() -> tuple[int, int]:
+    commands = descendants()
+    drivers = sum("run-driver" in command for command in commands)
+    browsers = sum("chromium" in command and "--type=" not in command for command in commands)
+    return drivers, browsers
+
+
+def test_every_user_in_the_process_shares_one_driver_and_one_chromium():
+    async def crawl_like() -> tuple[bool, tuple[int, int], tuple[int, int], tuple[int, int]]:
+        handlers = [SharedChromium(), SharedChromium()]   # what scrapy-playwright makes, one per scheme
+        screenshots = SharedChromium()
+        await asyncio.gather(*(handler.start() for handler in handlers))  # at engine_started, together
+        started = drivers_and_browsers()
+        browsers = await asyncio.gather(*(user.launch_browser() for user in (*handlers, screenshots)))
+        same = all(browser is browsers[0] and browser.is_connected() for browser in browsers)
+        running = drivers_and_browsers()
+        await handlers[0].close()
+        await handlers[1].close()
+        kept = (browsers[0].is_connected(), await screenshots.launch_browser() is browsers[0])
+        await screenshots.close()
+        return same, started, running, kept
+
+    same, started, running, kept = asyncio.run(crawl_like())
+    assert same
+    assert started == (1, 0)   # the driver at once, the browser on first use
+    assert running == (1, 1)
+    assert kept == (True, True)  # handlers closing leave the browser to its last user
+    assert drivers_and_browsers() == (0, 0)  # the last user closed it all
