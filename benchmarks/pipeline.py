@@ -793,6 +793,7 @@ def crawl_profile(raw: Path, wall: float) -> str:
     categories: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     waits: collections.Counter = collections.Counter()
     writer: collections.Counter = collections.Counter()
+    per_role: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for sample in samples:
         role = roles[(sample.process, sample.thread)]
         kind = kind_of(sample)
@@ -811,6 +812,7 @@ def crawl_profile(raw: Path, wall: float) -> str:
             if key.endswith(")") and any(f"({d}" in key for d in ("parsers/", "storage/", "registry/", "crawler/",
                                                                       "monitor/", "cli/")):
                 inclusive[key] += sample.count
+                per_role[role][key] += sample.count
         process = role.split(":")[0]
         for name, test in CATEGORIES:
             if test(sample, kind, joined):
@@ -839,6 +841,9 @@ def crawl_profile(raw: Path, wall: float) -> str:
                      f"{seconds(found.get('parse worker', 0))} {seconds(found.get('xxgk CLI', 0))}")
     lines += ["", "the archive writer thread (every capture's WARC write, fsync and catalog row pass through it):"]
     lines += [f"  {seconds(count)} s  {part}" for part, count in writer.most_common()]
+    for role in ("crawl process: archive writer", "crawl process: main thread"):
+        lines += ["", f"{role}: top project functions by working samples under them"]
+        lines += [f"  {seconds(count)} s  {name}" for name, count in per_role[role].most_common(15)]
     lines += ["", "top 25 functions by own working samples (the frame on top), all processes:"]
     total = sum(own.values()) or 1
     lines += [f"  {seconds(count)} s {100 * count / total:5.1f}%  {name}" for name, count in own.most_common(25)]
@@ -977,12 +982,24 @@ def after_crawl(data_dir: str, run_id: str, registry: str, out_file: str) -> int
     return 0
 
 
-# one setting (or two) changed in the politeness-off --no-screenshots crawl, to see what moves its wall
+# one setting (or two) changed in the --no-screenshots crawl, to see what moves its wall: (label, settings, polite)
 ABLATIONS = (
-    ("ARCHIVE_DURABILITY=os (no fsync per record group)", ("ARCHIVE_DURABILITY=os",)),
-    ("PARSE_ENABLED=false (no parse pool)", ("PARSE_ENABLED=false",)),
-    ("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=4 (8 browser pages, not 4)", ("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=4",)),
-    ("both: no fsync and 8 browser pages", ("ARCHIVE_DURABILITY=os", "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=4")),
+    ("ARCHIVE_DURABILITY=os (no fsync per record group)", ("ARCHIVE_DURABILITY=os",), False),
+    ("PARSE_ENABLED=false (no parse pool)", ("PARSE_ENABLED=false",), False),
+    # the crawl renders in one browser context (Scrapy stats: playwright/context_count/max_concurrent 1), so the
+    # shipped settings give it 2 pages at a time, whatever PLAYWRIGHT_MAX_CONTEXTS says
+    ("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=4 (4 browser pages, not 2)", ("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=4",), False),
+    ("both: no fsync and 4 browser pages", ("ARCHIVE_DURABILITY=os", "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=4"), False),
+    # polite: every host is done at nearly the same time, the crawl crawling at ~3 captures a second while the
+    # JavaScript listings are rendered; suspects: the order the scheduler hands requests out in (Scrapy's queue for
+    # broad crawls spreads them over hosts), the archive writer every response waits for while it holds its
+    # downloader slot, and render requests waiting for one of the browser pages while they hold theirs
+    ("polite, as shipped", (), True),
+    ("polite, SCHEDULER_PRIORITY_QUEUE=DownloaderAwarePriorityQueue",
+     ("SCHEDULER_PRIORITY_QUEUE=scrapy.pqueues.DownloaderAwarePriorityQueue",), True),
+    ("polite, ARCHIVE_DURABILITY=os", ("ARCHIVE_DURABILITY=os",), True),
+    ("polite, PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=8 (8 browser pages)", ("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=8",), True),
+    ("polite, CONCURRENT_REQUESTS=64 (still 2 per host, 1 s apart)", ("CONCURRENT_REQUESTS=64",), True),
 )
 
 
@@ -1021,18 +1038,19 @@ def profile(registry: Path, hosts: list[Host], work: Path, out_dir: Path, baseli
                                   "in a greenlet, so its frames do not sit under the screenshot functions)")]
 
     print("  profile: ablations of the politeness-off crawl", file=sys.stderr, flush=True)
-    text += ["== ablations: xxgk crawl --no-screenshots, politeness off, one setting changed (timed, one run each) =="]
+    text += ["== ablations: xxgk crawl --no-screenshots, politeness off unless said, one setting changed (timed, one run "
+             "each) =="]
     if baseline is not None:
         text.append(f"{'as shipped (the timed run above)':<64} {baseline.measured.wall:7.1f} s wall, "
                     f"crawl phase {baseline.crawl_seconds} s, CPU {baseline.measured.cpu:.0f} s, "
                     f"load {baseline.measured.load[0]:.1f}-{baseline.measured.load[1]:.1f}")
         if baseline.finished:
             text.append(finish_line(baseline.finished))
-    for label, settings in ABLATIONS:
-        command = xxgk_command(registry, screenshots=False, polite=False)
+    for number, (label, settings, polite) in enumerate(ABLATIONS, 1):
+        command = xxgk_command(registry, screenshots=False, polite=polite)
         for setting in settings:
             command += ["--set", setting]
-        folder = work / f"ablation-{'-'.join(setting.split('=')[0].lower() for setting in settings)}"
+        folder = work / f"ablation-{number}"
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         measured = run_measured(command, child_env(folder), folder, "xxgk")
