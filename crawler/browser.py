@@ -7,11 +7,14 @@ there and not in the spider because requests are pickled on their way through a 
 holds the page, tasks and the archive; a render request is never retried (``dont_retry``), so no request carrying
 a watch goes back to the scheduler.
 
-The page's own navigation to the rendered URL is not archived again: Scrapy fetched that URL itself, and the
-render is kept as resource records beside that capture (``crawler.middlewares``). Everything else the page
+The page's own navigation to the rendered URL is answered from the archive: Scrapy fetched and archived that
+URL itself, so the browser renders exactly that capture (the portal is not asked twice), and the render is kept
+as resource records beside it (``crawler.middlewares``). Without a readable capture the page is fetched again,
+and that navigation is not archived a second time. Everything else the page
 loaded from the portal's site (documents of frames, scripts, XHR/fetch answers, form posts) is one WARC response
-record through the crawl's archive, with role ``browser`` and the page it was ``rendered_for``. Images, media,
-fonts and style sheets are left out: they say nothing about what a listing holds.
+record through the crawl's archive, with role ``browser`` and the page it was ``rendered_for``. Images, media
+and fonts are never requested (``abort_unneeded``), style sheets are loaded but not archived: they say nothing
+about what a listing holds.
 """
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ from twisted.web.http import RESPONSES
 from crawler.middlewares import META_AGENCY, META_STATIC_CAPTURE, OTHER_PROCESS_WAIT, CrawlArchive
 from parsers.discovery import is_same_site
 from storage.archive import ArchiveError
+from storage.objects import ObjectStoreError
+from storage.reader import CaptureError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,9 @@ META_WATCH = "xxgk_page_watch"        # set on render requests by BrowserMiddlew
 ROLE = "browser"                      # the WARC metadata role of what the browser fetched
 _SKIPPED_TYPES = frozenset({"image", "media", "font", "stylesheet", "texttrack", "manifest", "websocket"})
 DATA_TYPES = frozenset({"xhr", "fetch"})
+# never fetched at all: they cost the portal and the render time and hold no listing (style sheets still load,
+# since what they hide decides which pager control is visible)
+_ABORTED_TYPES = frozenset({"image", "media", "font"})
 # Playwright hands over bodies decoded; the headers must not claim an encoding the stored bytes no longer have.
 _DECODED_AWAY = ("content-encoding", "transfer-encoding")
 
@@ -47,6 +55,11 @@ class Exchange:
     content_type: str | None  # of the request body
     status: int
     payload: bytes
+
+
+def abort_unneeded(request) -> bool:
+    """``PLAYWRIGHT_ABORT_REQUEST``: whether a rendered page's request is dropped before it is sent."""
+    return request.resource_type in _ABORTED_TYPES
 
 
 class PageWatch:
@@ -65,6 +78,10 @@ class PageWatch:
         self._pending: set[asyncio.Future] = set()
         self._in_flight = 0
         self._navigated = False
+        # (status, headers, body) of the page as Scrapy fetched and archived it: what the render's navigation is
+        # answered with, so the browser renders the archived document and the portal is not asked twice
+        self.archived_page: tuple[int, dict[str, str], bytes] | None = None
+        self._archived_served = False
 
     # -- scrapy-playwright calls this with the new page, before it navigates
 
@@ -75,6 +92,21 @@ class PageWatch:
         page.on("requestfailed", self._request_ended)
         page.on("response", self._answered)
         page.on("pageerror", self._script_error)
+        if self.archived_page is not None:
+            # added after scrapy-playwright's own route, so asked first; everything else falls back to it
+            await page.route(self._is_page_url, self._serve_archived)
+
+    def _is_page_url(self, url: str) -> bool:
+        return urldefrag(url)[0] == urldefrag(self.page_url)[0]
+
+    async def _serve_archived(self, route) -> None:
+        request = route.request
+        if self._archived_served or not request.is_navigation_request() or request.frame.parent_frame is not None:
+            await route.fallback()
+            return
+        self._archived_served = True
+        status, headers, body = self.archived_page
+        await route.fulfill(status=status, headers=headers, body=body)
 
     def _request_started(self, request) -> None:
         self._in_flight += 1
@@ -209,6 +241,17 @@ class PageWatch:
         return staged.record_id
 
 
+def _as_served(capture) -> tuple[int, dict[str, str], bytes]:
+    """An archived page as a browser is to receive it: its body, type and cookies (a 304's revisit is the 200
+    it confirmed)."""
+    status = capture.status if capture.status and 200 <= capture.status < 300 else 200
+    headers = {"Content-Type": capture.header("Content-Type") or "text/html"}
+    cookie = capture.header("Set-Cookie")
+    if cookie:
+        headers["Set-Cookie"] = cookie
+    return status, headers, capture.payload
+
+
 def _text(body: bytes | None) -> str | None:
     if body is None:
         return None
@@ -258,6 +301,12 @@ class BrowserMiddleware:
                 log.warning("the render of %s names no capture of its page: %s", request.url, exc)
         watch = PageWatch(self.holder, self.stats, page_url=request.url, agency_id=request.meta.get(META_AGENCY),
                           static_capture=static)
+        if static is not None:
+            try:
+                watch.archived_page = _as_served(await self.holder.read(self.holder.archive.read_capture, static))
+            except (ArchiveError, CaptureError, ObjectStoreError, OSError) as exc:
+                log.warning("the render of %s goes to the portal: its capture %s is unreadable: %s",
+                            request.url, static, exc)
         request.meta[META_WATCH] = watch
         request.meta["playwright_page_init_callback"] = watch.attach
         return None

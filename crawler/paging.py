@@ -139,6 +139,10 @@ class _Walk:
             if self.read.pages_walked > self.walker.max_pages:
                 self.read.end = "max_pages"
                 break
+            if self.walker.delay and self.read.pages_walked > 1:
+                # a paging step is a request to the portal like any other: DOWNLOAD_DELAY after the last one (and
+                # none after the walk's last step, whose end is proven without asking the portal again)
+                await asyncio.sleep(self.walker.delay)
             order = sorted(steps, key=lambda name: name != self.read.paged_by)
             for name in order:
                 before = len(self.items)
@@ -153,8 +157,6 @@ class _Walk:
                 break
             self.read.pages_walked += 1
             await self.watch.keep_dom(self.html, self.read.pages_walked)
-            if self.walker.delay:
-                await asyncio.sleep(self.walker.delay)  # a paging step is a request to the portal like any other
 
     # -- reading
 

@@ -88,7 +88,8 @@ PLAYWRIGHT_LAUNCH_OPTIONS = CHROMIUM_LAUNCH_OPTIONS   # Debian's Chromium: no `p
 PLAYWRIGHT_BROWSER_PROVIDER = "crawler.chromium.SharedChromium"
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000   # ms
 PLAYWRIGHT_MAX_CONTEXTS = 2                      # each context is a few hundred MB of Chromium
-PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 2
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 8   # renders at once (the spider holds the others back): mostly waiting
+PLAYWRIGHT_ABORT_REQUEST = "crawler.browser.abort_unneeded"   # no images, media, fonts
 
 # ---------------------------------------------------------------- our components
 
@@ -111,7 +112,7 @@ DISCOVERY_MAX_COLUMNS = 3             # report-column candidates followed per pa
 DISCOVERY_MAX_SECTIONS = 3            # 信息公开 sections descended into per page when no column is linked
 DISCOVERY_MAX_PAGES = 50              # listing pages followed per column
 DISCOVERY_JS_RENDER = True            # allow the browser for column pages without dated items (render: auto/js)
-DISCOVERY_JS_WAIT = "networkidle"     # what the browser waits for before the DOM is read
+DISCOVERY_JS_WAIT = "load"            # the load event; then crawler.paging waits DISCOVERY_JS_IDLE of quiet
 DISCOVERY_SEARCH_WORDS = "年度报告"     # typed into a site's own search form when no column is found otherwise
 DISCOVERY_MAX_SITEMAPS = 5            # sitemaps read per agency (a sitemap index names more)
 DISCOVERY_KNOWN_REPORTS = True        # re-request every known report URL of the crawled agencies (已删除 evidence)

@@ -48,11 +48,13 @@ def shapes_crawl(tmp_path_factory):
         config = config_in(tmp_path_factory.mktemp("shapes") / "data")
         agencies = portals.registry(base)
         first = crawl(config, agencies)
+        first_hits = {path: server.hits(path) for path in ("/shell/nb/index.html", "/shell/api/list_1.json")}
         first_verdicts = _judge(config, agencies)
         server.set_edition(2)   # shape-moved's site is redesigned: its registry column answers 404
         second = crawl(config, agencies)
         second_verdicts = _judge(config, agencies)
-    yield SimpleNamespace(base=base, config=config, agencies=agencies, first=first, second=second,
+    yield SimpleNamespace(base=base, config=config, agencies=agencies, first=first, first_hits=first_hits,
+                          second=second,
                           first_verdicts=first_verdicts, second_verdicts=second_verdicts, portals=portals)
 
 
@@ -161,3 +163,29 @@ def test_each_browser_answer_keeps_its_request_and_the_page_it_was_rendered_for(
         reader.store.close()
     assert bodies == {f"channelId=ndbg&pageNo={n}".encode() for n in (1, 2, 3)}
     assert roles and "browser" not in roles
+
+
+def test_a_render_draws_the_archived_page_and_asks_the_portal_only_for_the_rest(shapes_crawl):
+    """The script shell is fetched once by Scrapy (archived) and rendered from that capture: its data answers come
+    from the portal through the browser, the page itself is not asked for a second time."""
+    assert shapes_crawl.first.stats.get("discovery/js_render", 0) >= 1
+    assert shapes_crawl.first_hits == {"/shell/nb/index.html": 1, "/shell/api/list_1.json": 1}
+
+
+def test_renders_wait_for_a_free_browser_page_outside_the_downloader(tmp_path):
+    """With one browser page, every render still happens, one at a time, the others held back by the spider (not
+    queued inside Scrapy's downloader, where each would take one of CONCURRENT_REQUESTS); every report is found."""
+    portals = ShapePortals()
+    with DemoServer(portals) as server:
+        config = config_in(tmp_path / "data")
+        agencies = portals.registry(server.base_url)
+        summary = crawl(config, agencies, PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=1)
+        expected = portals.report_urls(server.base_url)
+    stats = summary.stats
+    assert stats["discovery/js_render_requested"] >= 3
+    assert stats["discovery/js_render"] == stats["discovery/js_render_requested"]
+    assert stats["discovery/js_render_waited"] >= 1
+    assert stats["playwright/page_count/max_concurrent"] == 1
+    found = _report_urls(config)
+    for agency in READABLE:
+        assert expected[agency.id] <= found.get(agency.id, set()), agency.id

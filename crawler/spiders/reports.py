@@ -21,6 +21,7 @@ the known report URLs once more. What each column gave is recorded by ``crawler.
 from __future__ import annotations
 
 import re
+from collections import deque
 from pathlib import PurePosixPath
 from typing import Iterable, Iterator
 from urllib.parse import unquote, urlsplit
@@ -44,6 +45,7 @@ from crawler.settings import settings_for
 from parsers.fallbacks import find_search_url, read_sitemap
 
 META_DEPTH = "xxgk_depth"
+RENDER_PRIORITY = 10
 META_RENDERED = "xxgk_rendered"
 META_SITEMAPS_READ = "xxgk_sitemaps_read"   # how many sitemaps of the agency led to this one
 _HTML_TYPES = ("text/html", "application/xhtml")
@@ -83,7 +85,12 @@ class ReportsSpider(scrapy.Spider):
         spider.js_render = settings.getbool("DISCOVERY_JS_RENDER")
         spider.js_wait = settings.get("DISCOVERY_JS_WAIT")
         spider.screenshots = settings.getbool("ARCHIVE_SCREENSHOTS")
+        spider.shot_quality = settings.getint("SCREENSHOT_QUALITY")
         spider.walker = ListingWalker.from_crawler(crawler)
+        # renders go into one browser context (scrapy-playwright's "default"): this many pages at once
+        spider.render_slots = max(1, settings.getint("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT"))
+        spider.renders_open = 0
+        spider.renders_waiting = deque()
         spider.search_words = settings.get("DISCOVERY_SEARCH_WORDS")
         spider.max_sitemaps = settings.getint("DISCOVERY_MAX_SITEMAPS")
         spider.revisit_known = settings.getbool("DISCOVERY_KNOWN_REPORTS") and settings.getbool("ARCHIVE_ENABLED")
@@ -151,6 +158,10 @@ class ReportsSpider(scrapy.Spider):
                 raise DontCloseSpider
             if not frontier.drained():
                 raise DontCloseSpider
+        if self.renders_waiting:  # a render whose end was never heard of must not keep the others waiting
+            self.renders_open = 0
+            self._render_done()
+            raise DontCloseSpider
         requests = [self._step(step, self.agency_by_id[agency_id])
                     for agency_id, steps in self.plan.after_pass(self.coverage.has_items).items() for step in steps]
         self._stat("discovery/fallback_requests", len(requests))
@@ -268,7 +279,7 @@ class ReportsSpider(scrapy.Spider):
                 yield self._request(endpoint, agency, "json")
         if self._wants_render(agency, scripted, items, frames):
             self._stat("discovery/js_render_requested")
-            yield self._render_request(response, agency, column)
+            yield from self._admit_render(self._render_request(response, agency, column))
 
     def _wants_render(self, agency: Agency, scripted: bool, items, frames: list[str]) -> bool:
         """A column page is read or declared unread, never silently empty: without a dated item of its own it goes
@@ -283,19 +294,43 @@ class ReportsSpider(scrapy.Spider):
 
         methods = [PageMethod("wait_for_load_state", self.js_wait)]
         if self.screenshots:
-            methods.append(PageMethod("screenshot", full_page=True, type="png"))
+            # the whole listing as rendered, as JPEG: a PNG of a long listing is ~1 MB and slow to encode
+            methods.append(PageMethod("screenshot", full_page=True, type="jpeg", quality=self.shot_quality))
         # the page stays open for the walk (closed by it, or by crawler.browser when the render fails); a render is
         # not retried: its request would carry the page watch back through the (pickling) scheduler
         request = self._request(response.url, agency, "column", depth=response.meta.get(META_DEPTH, 0),
                                 playwright=True, playwright_page_methods=methods, playwright_include_page=True,
                                 dont_retry=True, **column, **{
                                     META_RENDERED: True, META_STATIC_CAPTURE: response.meta.get(META_CAPTURE)})
-        return request.replace(callback=self._rendered)
+        # first out of the scheduler once admitted: a render's listing items are the longest chain left
+        return request.replace(callback=self._rendered, priority=RENDER_PRIORITY)
+
+    def _admit_render(self, request: scrapy.Request) -> Iterator[scrapy.Request]:
+        """A render request goes to Scrapy only when a browser page is free for it. One waiting inside the
+        downloader for a page would hold one of the CONCURRENT_REQUESTS places all that time, and a few renders
+        walking their listings would stall every other portal's fetches. Over many machines the shared queue
+        hands out renders (a queue held here would die with its worker), so there they go at once."""
+        if self.frontier is not None or self.renders_open < self.render_slots:
+            self.renders_open += 1
+            yield request
+        else:
+            self.renders_waiting.append(request)
+            self._stat("discovery/js_render_waited")
+
+    def _render_done(self) -> None:
+        """A render's browser page is free again: the next waiting render goes."""
+        self.renders_open = max(0, self.renders_open - 1)
+        if self.renders_waiting and self.renders_open < self.render_slots:
+            self.renders_open += 1
+            self.crawler.engine.crawl(self.renders_waiting.popleft())
 
     async def _rendered(self, response):
         """A browser render: its pages walked in the browser (``crawler.paging``), then read like any listing page
         with ``response.meta["xxgk_listing"]`` saying what the walk read and whether it saw the listing's end."""
-        walked = await self.walker.walk(response, response.meta.get(META_COLUMN) or response.url)
+        try:
+            walked = await self.walker.walk(response, response.meta.get(META_COLUMN) or response.url)
+        finally:
+            self._render_done()   # the walk closed the page
         response.meta[META_LISTING] = walked.as_meta()
         self._stat("discovery/js_pages_walked", walked.pages_walked)
         self._stat(f"discovery/js_walk_end/{walked.end}")
@@ -332,6 +367,8 @@ class ReportsSpider(scrapy.Spider):
         request = failure.request if hasattr(failure, "request") else None
         role = (request.meta.get(META_ROLE) if request is not None else None) or "unknown"
         self._stat(f"discovery/failed/{role}")
+        if request is not None and request.meta.get(META_RENDERED):
+            self._render_done()
         if failure.check(HttpError):
             self.logger.debug("HTTP %s for %s", failure.value.response.status, failure.value.response.url)
 
