@@ -380,11 +380,16 @@ class ArchiveMiddleware:
             screenshot = _screenshot(request)
             if self.screenshots and screenshot:
                 await self.holder.call(archive.stage_resource, f"urn:screenshot:{request.url}", screenshot,
-                                       "image/png", agency_id=request.meta.get(META_AGENCY), concurrent_to=static)
+                                       _image_type(screenshot), agency_id=request.meta.get(META_AGENCY),
+                                       concurrent_to=static)
                 self.stats.inc_value("archive/resource")
         except ArchiveError as exc:
             log.error("could not archive the render of %s: %s", request.url, exc)
             self.stats.inc_value("archive/write_failed")
+
+
+def _image_type(image: bytes) -> str:
+    return "image/png" if image.startswith(b"\x89PNG") else "image/jpeg"
 
 
 def _screenshot(request) -> bytes | None:

@@ -485,7 +485,8 @@ async def take_screenshot(renderer: OfflineRenderer, archive: Archive, page: Pen
     calls (the crawl passes its reader and writer threads). Raises ShotSkipped (see ``OfflineRenderer.render``)."""
     try:
         shot = await renderer.render(lambda: read(archive.read_capture, page.capture_id), spec, wanted=wanted)
-        await write(archive.record_resource, f"{SCREENSHOT_PREFIX}{page.url}", shot.jpeg, "image/jpeg",
+        # staged: its row comes with the archive's next group commit (or its close), not with an fsync of its own
+        await write(archive.stage_resource, f"{SCREENSHOT_PREFIX}{page.url}", shot.jpeg, "image/jpeg",
                     concurrent_to=page.capture_id, fetched_at=datetime.now(timezone.utc), agency_id=page.agency_id,
                     extra_metadata={"rendered_from_capture": page.capture_id, "area": "first_screen",
                                     "viewport": f"{spec.width}x{spec.height}",
