@@ -55,6 +55,16 @@ def parse_in_worker(data: bytes, context: FetchContext, ocr: OcrOptions) -> Repo
     return parse_document(data, context, ocr=ocr)
 
 
+def parse_and_sign(data: bytes, context: FetchContext, ocr: OcrOptions) -> tuple[ReportRecord, tuple]:
+    """``parse_in_worker`` and the text's copy-detection signature, both in the worker: hashing every 5-gram
+    of a report is CPU work the crawl process (whose threads share one GIL) would otherwise do while it stores
+    the row."""
+    from parsers.shingles import text_signature
+
+    record = parse_in_worker(data, context, ocr)
+    return record, text_signature(record.text or "")
+
+
 def ocr_options(settings) -> OcrOptions:
     """The crawl's OCR allowance; its budget is kept inside PARSE_TIMEOUT, or a long scan would be killed whole
     instead of read in part."""
@@ -81,9 +91,10 @@ def existing_report(catalog: Catalog, record_id: str) -> tuple[int, bool, str | 
 
 
 def store_report(catalog: Catalog, capture_id: int, record: ReportRecord, agency_id: str | None,
-                 url: str) -> int:
+                 url: str, signature: tuple | None = None) -> int:
     with catalog.session() as session:
-        return queries.add_report(session, capture_id, record, agency_id=agency_id, url=url).id
+        return queries.add_report(session, capture_id, record, agency_id=agency_id, url=url,
+                                  signature=signature).id
 
 
 class ParsePipeline:
@@ -155,12 +166,12 @@ class ParsePipeline:
                         self.stats.inc_value("reports/found")
                         self.coverage.report_found(known[2], item.url)
                     return item
-            record = await self._parse(item)
+            record, signature = await self._parse(item)
             agency_id = attribute(record, item.agency_id, self.agencies)
             capture_id = await self.holder.capture_id(item.capture_record_id)
             if capture_id is None:
                 raise LookupError(f"its capture {item.capture_record_id} is not in the catalog")
-            await self.holder.call(store_report, catalog, capture_id, record, agency_id, item.url)
+            await self.holder.call(store_report, catalog, capture_id, record, agency_id, item.url, signature)
         except (ArchiveError, LookupError, ValueError) as exc:
             log.error("could not store the parse of %s: %s", item.url, exc)
             self.stats.inc_value("parse/store_failed")
@@ -176,7 +187,9 @@ class ParsePipeline:
             self.stats.inc_value(f"parse/kind/{record.kind}")
         return item
 
-    async def _parse(self, item: ReportCandidate, attempt: int = 1) -> ReportRecord:
+    async def _parse(self, item: ReportCandidate, attempt: int = 1) -> tuple[ReportRecord, tuple | None]:
+        """The record and its text signature (None when the parse failed outside the parser: add_report
+        computes it then)."""
         context = FetchContext(url=item.url, content_type=item.content_type, headers=item.headers,
                                listing_title=item.listing_title, listing_date=item.listing_date,
                                filename=item.filename, level=item.level)
@@ -184,22 +197,23 @@ class ParsePipeline:
             await self._pool_started()
             pool = self._pool
             try:
-                future = pool.submit(parse_in_worker, item.body, context, self.ocr)
+                future = pool.submit(parse_and_sign, item.body, context, self.ocr)
                 return await asyncio.wait_for(asyncio.wrap_future(future),
                                               self.timeout)
             except asyncio.TimeoutError:
                 self.stats.inc_value("parse/timeout")
                 log.warning("parse of %s ran past %s s: its worker is killed", item.url, self.timeout)
                 self._kill_pool()
-                return ReportRecord(title=item.listing_title, error=f"解析超时（超过 {self.timeout:g} 秒），已终止")
+                error = f"解析超时（超过 {self.timeout:g} 秒），已终止"
+                return ReportRecord(title=item.listing_title, error=error), None
             except BrokenProcessPool as exc:
                 if pool is self._pool or attempt > 1:
                     self.stats.inc_value("parse/worker_died")
                     self._kill_pool()
-                    return ReportRecord(title=item.listing_title, error=f"解析进程意外退出：{exc}")
+                    return ReportRecord(title=item.listing_title, error=f"解析进程意外退出：{exc}"), None
             except Exception as exc:  # noqa: BLE001 - e.g. a context that cannot be pickled: one record, not the crawl
                 log.exception("parse of %s failed outside the parser", item.url)
-                return ReportRecord(title=item.listing_title, error=f"解析失败：{type(exc).__name__}: {exc}")
+                return ReportRecord(title=item.listing_title, error=f"解析失败：{type(exc).__name__}: {exc}"), None
         # the pool was killed for another document's timeout while this one waited in it: not this one's fault
         return await self._parse(item, attempt + 1)
 

@@ -200,6 +200,17 @@ def test_report_text_is_stored_once_and_the_ui_api_and_search_show_it(first_craw
         assert line[:12] in [part["text"] for part in snippet if part["hit"]]
 
 
+def test_the_copy_signature_made_in_the_parse_workers_is_the_texts_own(first_crawl):
+    """The crawl hashes each report's 5-grams in its parse workers, not in the catalog write: what it stored is
+    exactly what the catalog computes from the stored text (copy detection compares these)."""
+    from parsers.shingles import text_signature
+
+    reports = [report for report in _reports(first_crawl.config) if report.is_report]
+    assert reports
+    for report in reports:
+        assert report.minhash and (report.shingles, report.minhash) == text_signature(report.text), report.url
+
+
 def test_each_agencys_column_read_proves_its_missing_years(first_crawl):
     """Every year the demo leaves unpublished is proven missing by what the run read of the agency's column: read
     after the deadline, its listing walked to the last page or back past the deadline."""

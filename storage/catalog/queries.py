@@ -446,11 +446,12 @@ def report_record(report: Report) -> dict[str, Any]:
 
 def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str | None = None,
                url: str | None = None, parsed_at: datetime | None = None,
-               parser_version: str | None = PARSER_VERSION) -> Report:
+               parser_version: str | None = PARSER_VERSION, signature: tuple | None = None) -> Report:
     """Store (or replace) the parse of one capture: the searchable fields, the text (``reports.text``) and the rest
     of ``to_json()`` (``record_json``), and the version of the parsers that produced it (default: these parsers).
     A replaced record that differs from the new one (or was attributed to another agency) is kept whole, text
-    included, in ``report_history``."""
+    included, in ``report_history``. ``signature`` is ``text_signature`` of the record's text when the caller
+    computed it already (the crawl does, in its parse workers)."""
     capture = session.get(Capture, capture_id)
     if capture is None:
         raise LookupError(f"no capture {capture_id} in the catalog")
@@ -482,7 +483,8 @@ def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str
     report.error = data.get("error")
     report.record_json = data
     if report.shingles is None or report.text != text:
-        report.shingles, report.minhash = text_signature(text)  # once per text: copy detection only reads it
+        # once per text: copy detection only reads it
+        report.shingles, report.minhash = signature if signature is not None else text_signature(text)
     report.text = text
     report.parsed_at = parsed_at or utcnow()
     report.parser_version = parser_version
