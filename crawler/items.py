@@ -19,6 +19,7 @@ class ReportCandidate:
     listing_date: str | None = None
     filename: str | None = None
     level: str | None = None
+    parsed_as_report: bool | None = None   # set by the parse pipeline; None: not parsed (or not stored)
 
     @property
     def unchanged(self) -> bool:

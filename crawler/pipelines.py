@@ -161,6 +161,7 @@ class ParsePipeline:
                 # left unparsed
                 known = await self.holder.read(existing_report, catalog, item.payload_record_id)
                 if known is not None:
+                    item.parsed_as_report = known[1]
                     self.stats.inc_value("parse/unchanged")
                     if known[1]:
                         self.stats.inc_value("reports/found")
@@ -172,6 +173,7 @@ class ParsePipeline:
             if capture_id is None:
                 raise LookupError(f"its capture {item.capture_record_id} is not in the catalog")
             await self.holder.call(store_report, catalog, capture_id, record, agency_id, item.url, signature)
+            item.parsed_as_report = record.is_report
         except (ArchiveError, LookupError, ValueError) as exc:
             log.error("could not store the parse of %s: %s", item.url, exc)
             self.stats.inc_value("parse/store_failed")

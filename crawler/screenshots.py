@@ -70,8 +70,8 @@ class ScreenshotPipeline:
         return engine is None or bool(engine.running)
 
     async def process_item(self, item):
-        if not isinstance(item, ReportCandidate) or not self._wanted():
-            return item
+        if not isinstance(item, ReportCandidate) or item.parsed_as_report is False or not self._wanted():
+            return item  # a look-alike gets no screenshot: no catalog question asked for it
         archive = self.holder.archive
         try:
             # the parse before this stage waited for the capture's group commit: its rows exist by now
