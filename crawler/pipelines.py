@@ -43,8 +43,12 @@ log = logging.getLogger(__name__)
 
 
 def _warm_parser() -> bool:
-    """Run in each worker before its first document: the parsers' imports take about a second."""
+    """Run in each worker before its first document: the parsers' imports take about a second, datasketch's
+    (for the signature, scipy with it) a few more; no document's PARSE_TIMEOUT should pay for them."""
     import parsers.document  # noqa: F401
+    from parsers.shingles import text_signature
+
+    text_signature("预热：载入计算文本签名所需的模块。")
 
     return True
 
