@@ -7,10 +7,9 @@ there and not in the spider because requests are pickled on their way through a 
 holds the page, tasks and the archive; a render request is never retried (``dont_retry``), so no request carrying
 a watch goes back to the scheduler.
 
-The page's own navigation to the rendered URL is answered from the archive: Scrapy fetched and archived that
-URL itself, so the browser renders exactly that capture (the portal is not asked twice), and the render is kept
-as resource records beside it (``crawler.middlewares``). Without a readable capture the page is fetched again,
-and that navigation is not archived a second time. Everything else the page
+The page's own navigation to the rendered URL is answered with the page Scrapy fetched and archived
+(``page_as_fetched``, carried in the render request): the browser renders the bytes of that capture and the portal
+is not asked twice; the render is kept as resource records beside it (``crawler.middlewares``). Everything else the page
 loaded from the portal's site (documents of frames, scripts, XHR/fetch answers, form posts) is one WARC response
 record through the crawl's archive, with role ``browser`` and the page it was ``rendered_for``. Images, media
 and fonts are never requested (``abort_unneeded``), style sheets are loaded but not archived: they say nothing
@@ -29,12 +28,11 @@ from twisted.web.http import RESPONSES
 from crawler.middlewares import META_AGENCY, META_STATIC_CAPTURE, OTHER_PROCESS_WAIT, CrawlArchive
 from parsers.discovery import is_same_site
 from storage.archive import ArchiveError
-from storage.objects import ObjectStoreError
-from storage.reader import CaptureError
 
 log = logging.getLogger(__name__)
 
 META_WATCH = "xxgk_page_watch"        # set on render requests by BrowserMiddleware, read by crawler.paging
+META_PAGE_AS_FETCHED = "xxgk_page_as_fetched"   # set by the spider: the page the render's navigation gets
 ROLE = "browser"                      # the WARC metadata role of what the browser fetched
 _SKIPPED_TYPES = frozenset({"image", "media", "font", "stylesheet", "texttrack", "manifest", "websocket"})
 DATA_TYPES = frozenset({"xhr", "fetch"})
@@ -241,15 +239,23 @@ class PageWatch:
         return staged.record_id
 
 
-def _as_served(capture) -> tuple[int, dict[str, str], bytes]:
-    """An archived page as a browser is to receive it: its body, type and cookies (a 304's revisit is the 200
-    it confirmed)."""
-    status = capture.status if capture.status and 200 <= capture.status < 300 else 200
-    headers = {"Content-Type": capture.header("Content-Type") or "text/html"}
-    cookie = capture.header("Set-Cookie")
-    if cookie:
-        headers["Set-Cookie"] = cookie
-    return status, headers, capture.payload
+def page_as_fetched(response) -> dict:
+    """What a render request carries of the page Scrapy fetched (``META_PAGE_AS_FETCHED``): its decoded body,
+    type and cookies. Carried in the request, not read back from the archive: over many machines the render may run
+    where that capture's segment is not readable yet."""
+    return {"status": response.status,
+            "content_type": (response.headers.get("Content-Type") or b"text/html").decode("latin-1"),
+            "cookies": [value.decode("latin-1") for value in response.headers.getlist("Set-Cookie")],
+            "body": response.body}
+
+
+def _as_served(fetched: dict) -> tuple[int, dict[str, str], bytes]:
+    """The page as the browser receives it (a 304 read back from the archive is the 200 it confirmed)."""
+    status = fetched["status"] if 200 <= fetched["status"] < 300 else 200
+    headers = {"Content-Type": fetched["content_type"]}
+    if fetched["cookies"]:
+        headers["Set-Cookie"] = "\n".join(fetched["cookies"])
+    return status, headers, fetched["body"]
 
 
 def _text(body: bytes | None) -> str | None:
@@ -301,12 +307,9 @@ class BrowserMiddleware:
                 log.warning("the render of %s names no capture of its page: %s", request.url, exc)
         watch = PageWatch(self.holder, self.stats, page_url=request.url, agency_id=request.meta.get(META_AGENCY),
                           static_capture=static)
-        if static is not None:
-            try:
-                watch.archived_page = _as_served(await self.holder.read(self.holder.archive.read_capture, static))
-            except (ArchiveError, CaptureError, ObjectStoreError, OSError) as exc:
-                log.warning("the render of %s goes to the portal: its capture %s is unreadable: %s",
-                            request.url, static, exc)
+        fetched = request.meta.get(META_PAGE_AS_FETCHED)
+        if fetched is not None:
+            watch.archived_page = _as_served(fetched)
         request.meta[META_WATCH] = watch
         request.meta["playwright_page_init_callback"] = watch.attach
         return None

@@ -39,6 +39,7 @@ from crawler.frontier import Frontier
 from crawler.items import ReportCandidate
 from crawler.middlewares import (META_AGENCY, META_CAPTURE, META_LISTING_DATE, META_LISTING_TITLE,
                                  META_PAYLOAD_CAPTURE, META_PROBE, META_ROLE, META_STATIC_CAPTURE, CrawlArchive)
+from crawler.browser import META_PAGE_AS_FETCHED, page_as_fetched
 from crawler.paging import META_LISTING, ListingWalker
 from registry.agencies import Agency, RegistryError, load_default_registry, load_registry, select
 from crawler.settings import settings_for
@@ -301,7 +302,8 @@ class ReportsSpider(scrapy.Spider):
         request = self._request(response.url, agency, "column", depth=response.meta.get(META_DEPTH, 0),
                                 playwright=True, playwright_page_methods=methods, playwright_include_page=True,
                                 dont_retry=True, **column, **{
-                                    META_RENDERED: True, META_STATIC_CAPTURE: response.meta.get(META_CAPTURE)})
+                                    META_RENDERED: True, META_STATIC_CAPTURE: response.meta.get(META_CAPTURE),
+                                    META_PAGE_AS_FETCHED: page_as_fetched(response)})
         # first out of the scheduler once admitted: a render's listing items are the longest chain left
         return request.replace(callback=self._rendered, priority=RENDER_PRIORITY)
 
