@@ -15,6 +15,14 @@ run died before parsing it) is the document parsed, and the row tied to the new 
 
 A candidate names its capture by WARC-Record-ID: the capture's index row comes with its group commit
 (``storage.archive``), which parsing usually outlasts; the report row, which references it, waits for it.
+
+Report rows are stored in batches (``ReportBatcher``), as captures are: a parsed document waits until
+``REPORT_BATCH_ROWS`` rows wait or ``REPORT_BATCH_MS`` have passed since the first of them, and the batch goes to
+the archive's writer thread as one transaction (``storage.catalog.queries.add_reports``, one multi-row insert);
+a transaction per report cost that thread more than anything else it did. Each item still waits for its own row,
+so the stages after this one (the screenshots) find it, and a row refused (its capture or agency not in the
+catalog) fails its own item alone. Scrapy closes the pipelines once no item is in process, before the
+``spider_closed`` signal on which the archive commits and ends the run: whatever still waits is written then.
 """
 from __future__ import annotations
 
@@ -24,7 +32,7 @@ import multiprocessing
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 from scrapy.exceptions import NotConfigured
 
@@ -101,8 +109,94 @@ def store_report(catalog: Catalog, capture_id: int, record: ReportRecord, agency
                                   signature=signature).id
 
 
+def store_reports(catalog: Catalog, rows: Sequence[Mapping[str, Any]]) -> list[int | Exception]:
+    """``store_report`` for many rows (its arguments, by name) in one transaction: each row's report id, or the
+    exception that row met. When the batch's transaction fails as a whole (a value the database refuses, say),
+    each row is stored again on its own, so that the failure is the offending row's alone."""
+    try:
+        with catalog.session() as session:
+            return queries.add_reports(session, rows)
+    except Exception as exc:  # noqa: BLE001 - handed to the row(s) it belongs to
+        if len(rows) <= 1:
+            return [exc] * len(rows)
+        log.warning("a batch of %d report rows failed (%s): storing each on its own", len(rows), exc)
+    results: list[int | Exception] = []
+    for row in rows:
+        try:
+            results.append(store_report(catalog, **row))
+        except Exception as exc:  # noqa: BLE001 - this row's failure, the others are stored
+            results.append(exc)
+    return results
+
+
+class ReportBatcher:
+    """Report rows waiting for their store, on the reactor's asyncio loop: sent to the archive's writer thread
+    (``store_reports``, one call) when ``rows`` are waiting or ``ms`` after the first of them, whichever comes
+    first. A transaction per report cost the writer thread most of its time, and each took the SQLite write lock
+    the archive's group commit also waits for."""
+
+    def __init__(self, holder: CrawlArchive, catalog: Catalog, rows: int, ms: float):
+        self.holder = holder
+        self.catalog = catalog
+        self.rows = max(1, rows)
+        self.delay = max(0.0, ms) / 1000
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._writes: set[asyncio.Task] = set()
+
+    async def store(self, capture_id: int, record: ReportRecord, agency_id: str | None, url: str,
+                    signature: tuple | None) -> int:
+        """The report id once its batch is committed; the row's own LookupError (or the batch's ArchiveError)
+        raised here."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._waiting.append((dict(capture_id=capture_id, record=record, agency_id=agency_id, url=url,
+                                   signature=signature), future))
+        if len(self._waiting) >= self.rows:
+            self.flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.delay, self.flush)
+        return await future
+
+    def flush(self) -> None:
+        """Send what waits now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._waiting:
+            return
+        batch, self._waiting = self._waiting, []
+        task = asyncio.ensure_future(self._write(batch))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def close(self) -> None:
+        """Send what waits and wait until every batch is written: the writer thread stops after the pipelines."""
+        self.flush()
+        while self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+    async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future]]) -> None:
+        try:
+            results = await self.holder.call(store_reports, self.catalog, [row for row, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - the writer thread is gone: every row of the batch failed
+            results = [exc] * len(batch)
+        for (_, future), result in zip(batch, results):
+            if future.done():
+                continue  # its item was cancelled meanwhile
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
 class ParsePipeline:
-    def __init__(self, crawler, holder: CrawlArchive, workers: int, timeout: float, ocr: OcrOptions):
+    def __init__(self, crawler, holder: CrawlArchive, workers: int, timeout: float, ocr: OcrOptions, *,
+                 batch_rows: int, batch_ms: float):
         self.crawler = crawler
         self.ocr = ocr
         self.stats = crawler.stats
@@ -113,6 +207,7 @@ class ParsePipeline:
         self._pool: ProcessPoolExecutor | None = None
         self._warm: list[Future] = []
         self._slots: asyncio.Semaphore | None = None
+        self.reports = ReportBatcher(holder, holder.archive.catalog, batch_rows, batch_ms)
 
     @classmethod
     def from_crawler(cls, crawler) -> "ParsePipeline":
@@ -120,7 +215,8 @@ class ParsePipeline:
         if not settings.getbool("PARSE_ENABLED") or not settings.getbool("ARCHIVE_ENABLED"):
             raise NotConfigured("parsing needs PARSE_ENABLED and the archive")
         return cls(crawler, CrawlArchive.of(crawler), settings.getint("PARSE_WORKERS"),
-                   settings.getfloat("PARSE_TIMEOUT"), ocr_options(settings))
+                   settings.getfloat("PARSE_TIMEOUT"), ocr_options(settings),
+                   batch_rows=settings.getint("REPORT_BATCH_ROWS"), batch_ms=settings.getfloat("REPORT_BATCH_MS"))
 
     @property
     def agencies(self) -> list[Agency]:
@@ -132,7 +228,10 @@ class ParsePipeline:
         self._slots = asyncio.Semaphore(self.workers)
         self._start_pool()
 
-    def close_spider(self) -> None:
+    async def close_spider(self) -> None:
+        # Scrapy closes the pipelines once no item is in process, so every row's batch was sent already; whatever
+        # still waits is written now, before CrawlArchive.spider_closed (after the pipelines) stops the writer thread
+        await self.reports.close()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -176,7 +275,7 @@ class ParsePipeline:
             capture_id = await self.holder.capture_id(item.capture_record_id)
             if capture_id is None:
                 raise LookupError(f"its capture {item.capture_record_id} is not in the catalog")
-            await self.holder.call(store_report, catalog, capture_id, record, agency_id, item.url, signature)
+            await self.reports.store(capture_id, record, agency_id, item.url, signature)
             item.parsed_as_report = record.is_report
         except (ArchiveError, LookupError, ValueError) as exc:
             log.error("could not store the parse of %s: %s", item.url, exc)

@@ -1,8 +1,8 @@
 """Scrapy settings of the ``reports`` crawl: the one place for defaults (``scrapy.cfg`` points here).
 
 Our own settings carry one prefix per component: ``ARCHIVE_*`` (crawler.middlewares: archiving and fetch errors),
-``DISCOVERY_*`` (crawler.spiders.reports), ``PARSE_*`` (crawler.pipelines), ``SCREENSHOT_*`` (crawler.screenshots),
-``PROGRESS_*`` (crawler.run).
+``DISCOVERY_*`` (crawler.spiders.reports), ``PARSE_*`` and ``REPORT_*`` (crawler.pipelines), ``SCREENSHOT_*``
+(crawler.screenshots), ``PROGRESS_*`` (crawler.run).
 Components read them once, in ``from_crawler``, without restating a default: the value here is the default.
 ``settings_for(config)`` adds what depends on the runtime configuration (the Redis scheduler); it is the only code
 here that is not a constant, and Scrapy ignores it (lower case).
@@ -125,6 +125,11 @@ PARSE_TIMEOUT = 120.0                 # seconds per document; a parse past it is
 PARSE_OCR = True                      # read scanned PDF pages and images by OCR (parsers.formats.ocr)
 PARSE_OCR_TIME_BUDGET = 60.0          # seconds of OCR per document: no page is started after it (< PARSE_TIMEOUT)
 PARSE_OCR_MAX_PAGES = 30              # scanned pages read per document
+# Report rows (crawler.pipelines) are stored in batches, one catalog transaction and one multi-row insert each, every
+# N parses or M ms after the first of a batch, whichever comes first: a transaction per report cost the archive's
+# writer thread most of its time; 1 or 0 stores each report on its own
+REPORT_BATCH_ROWS = 32
+REPORT_BATCH_MS = 200.0
 
 # The report pages' screenshots (crawler.screenshots), rendered from the archive while the crawl runs
 SCREENSHOT_PAGES = 2                  # pages rendered at once in the crawl's Chromium (a renderer each, ~50 MB)

@@ -323,6 +323,97 @@ def test_a_report_for_an_unknown_agency_is_refused(catalog):
             queries.add_report(session, capture_id, _record("x", 2022), agency_id="nobody")
 
 
+def _report_columns(report) -> dict:
+    return {column.name: getattr(report, column.key) for column in Report.__table__.columns
+            if column.name not in ("id", "capture_id")}
+
+
+def test_add_reports_writes_the_rows_add_report_would(catalog):
+    from dataclasses import replace
+
+    from parsers.shingles import text_signature
+
+    records = [
+        dict(record=_record("年度报告", 2022)),                                  # the capture's agency
+        dict(record=_record("另一局年报", 2021), agency_id="a2", url="http://y.example/moved.html"),
+        dict(record=replace(_record("带签名", 2022), text="签名已算好的正文"), signature=text_signature("签名已算好的正文"),
+             parser_version="2025.01.01"),
+        dict(record={"title": "失败", "error": "解析超时", "kind": None, "text": None}),   # a failed parse, as a dict
+        dict(record=ReportRecord(title="无机关", text="正文"), agency_id=None),
+    ]
+    with catalog.session() as session:
+        queries.upsert_agency(session, "a1", "某局")
+        queries.upsert_agency(session, "a2", "另一局")
+        one = [_capture(session, f"http://x.example/{i}.html", T0, offset=i, agency_id=None if i == 4 else "a1").id
+               for i in range(len(records))]
+        batch = [_capture(session, f"http://x.example/{i}.html", T0, offset=100 + i,
+                          agency_id=None if i == 4 else "a1").id for i in range(len(records))]
+    with catalog.session() as session:
+        singles = [queries.add_report(session, capture_id, parsed_at=T0, **row).id
+                   for capture_id, row in zip(one, records)]
+    with catalog.session() as session:
+        ids = queries.add_reports(session, [dict(row, capture_id=capture_id, parsed_at=T0)
+                                            for capture_id, row in zip(batch, records)])
+    assert all(isinstance(report_id, int) for report_id in ids)
+    with catalog.reading() as session:
+        for single, batched, capture_id in zip(singles, ids, batch):
+            stored = session.get(Report, batched)
+            assert stored.capture_id == capture_id
+            assert _report_columns(stored) == _report_columns(session.get(Report, single))
+        assert session.get(Report, ids[1]).agency_id == "a2" and session.get(Report, ids[0]).agency_id == "a1"
+        assert session.get(Report, ids[2]).shingles is not None
+        assert [r.id for r in queries.search_reports(session, "签名已算好")] == sorted([singles[2], ids[2]])
+    with catalog.session() as session:
+        assert queries.add_reports(session, []) == []
+
+
+def test_add_reports_refuses_an_unknown_agency_or_capture_for_that_row_alone(catalog):
+    with catalog.session() as session:
+        queries.upsert_agency(session, "a1", "某局")
+        first = _capture(session, "http://x.example/1.html", T0, offset=0, agency_id="a1").id
+        second = _capture(session, "http://x.example/2.html", T0, offset=1).id
+        third = _capture(session, "http://x.example/3.html", T0, offset=2, agency_id="a1").id
+    with catalog.session() as session:
+        results = queries.add_reports(session, [
+            dict(capture_id=first, record=_record("甲", 2022)),
+            dict(capture_id=second, record=_record("乙", 2022), agency_id="nobody"),
+            dict(capture_id=third + 1000, record=_record("丙", 2022)),
+            dict(capture_id=third, record=_record("丁", 2022)),
+        ])
+    assert isinstance(results[0], int) and isinstance(results[3], int)
+    assert isinstance(results[1], LookupError) and "unknown agency 'nobody'" in str(results[1])
+    assert isinstance(results[2], LookupError) and f"no capture {third + 1000}" in str(results[2])
+    with catalog.reading() as session:
+        assert queries.report_by_capture(session, first).id == results[0]
+        assert queries.report_by_capture(session, second) is None
+        assert queries.report_by_capture(session, third).title == "丁"
+
+
+def test_add_reports_keeps_the_history_of_a_capture_that_has_a_report(catalog):
+    with catalog.session() as session:
+        queries.upsert_agency(session, "a1", "某局")
+        old = _capture(session, "http://x.example/1.html", T0, offset=0, agency_id="a1").id
+        twice = _capture(session, "http://x.example/2.html", T0, offset=1, agency_id="a1").id
+        report_id = queries.add_report(session, old, _record("年度报告", 2023), parser_version="2025.01.01",
+                                       parsed_at=T0).id
+    with catalog.session() as session:
+        results = queries.add_reports(session, [
+            dict(capture_id=old, record=_record("年度报告", 2022)),
+            dict(capture_id=twice, record=_record("初读", 2022)),
+            dict(capture_id=twice, record=_record("再读", 2022)),   # the same capture again in one batch
+        ])
+    assert results[0] == report_id and results[1] == results[2]
+    with catalog.session() as session:
+        assert queries.report_by_capture(session, old).report_year == 2022
+        assert [(row.parser_version, row.parsed_at, row.record_json["report_year"])
+                for row in queries.report_history(session, report_id)] == [("2025.01.01", T0, 2023)]
+        assert queries.report_by_capture(session, twice).title == "再读"
+        assert [row.record_json["title"] for row in queries.report_history(session, results[1])] == ["初读"]
+        # the same record again: nothing to keep
+        assert queries.add_reports(session, [dict(capture_id=old, record=_record("年度报告", 2022))]) == [report_id]
+        assert len(queries.report_history(session, report_id)) == 1
+
+
 def test_one_verdict_per_agency_and_year(catalog):
     with catalog.session() as session:
         queries.upsert_agency(session, "bj-fgw", "北京市发展和改革委员会", level="department")

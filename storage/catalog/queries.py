@@ -444,6 +444,38 @@ def report_record(report: Report) -> dict[str, Any]:
     return {**(report.record_json or {}), "text": report_text(report)}
 
 
+REPORTS = Report.__table__
+
+
+def _no_capture(capture_id: int) -> LookupError:
+    return LookupError(f"no capture {capture_id} in the catalog")
+
+
+def _unknown_agency(agency_id: str) -> LookupError:
+    return LookupError(f"unknown agency {agency_id!r}: upsert it into the registry first")
+
+
+def _report_data(record: Any) -> tuple[dict[str, Any], str]:
+    """The record as the JSON column gives it back (tuples become lists, so an identical re-parse compares equal),
+    without its text, and the text."""
+    data = json.loads(json.dumps(_record_json(record), ensure_ascii=False, default=str))
+    return data, data.pop("text", None) or ""
+
+
+def _report_columns(data: Mapping[str, Any], text: str, *, agency_id: str | None, url: str,
+                    parsed_at: datetime | None, parser_version: str | None) -> dict[str, Any]:
+    """A report row's columns for the record ``_report_data`` gave, but for its signature (``shingles``,
+    ``minhash``), which a replacing parse keeps when the text is the same."""
+    return dict(
+        agency_id=agency_id, url=url, title=data.get("title"), is_report=bool(data.get("is_report")),
+        kind=data.get("kind") or "other", report_year=data.get("report_year"),
+        format=data.get("format") or "unknown", publication_date=_iso_date(data.get("publication_date")),
+        date_source=data.get("date_source"), signing_date=_iso_date(data.get("signing_date")),
+        needs_ocr=bool(data.get("needs_ocr")), error=data.get("error"), record_json=data, text=text,
+        parsed_at=parsed_at or utcnow(), parser_version=parser_version,
+    )
+
+
 def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str | None = None,
                url: str | None = None, parsed_at: datetime | None = None,
                parser_version: str | None = PARSER_VERSION, signature: tuple | None = None) -> Report:
@@ -451,16 +483,14 @@ def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str
     of ``to_json()`` (``record_json``), and the version of the parsers that produced it (default: these parsers).
     A replaced record that differs from the new one (or was attributed to another agency) is kept whole, text
     included, in ``report_history``. ``signature`` is ``text_signature`` of the record's text when the caller
-    computed it already (the crawl does, in its parse workers)."""
+    computed it already (the crawl does, in its parse workers). :func:`add_reports` stores many at once."""
     capture = session.get(Capture, capture_id)
     if capture is None:
-        raise LookupError(f"no capture {capture_id} in the catalog")
+        raise _no_capture(capture_id)
     agency_id = agency_id if agency_id is not None else capture.agency_id
     if agency_id is not None and session.get(Agency, agency_id) is None:
-        raise LookupError(f"unknown agency {agency_id!r}: upsert it into the registry first")
-    # as the JSON column gives it back (tuples become lists), so an identical re-parse compares equal
-    data = json.loads(json.dumps(_record_json(record), ensure_ascii=False, default=str))
-    text = data.pop("text", None) or ""
+        raise _unknown_agency(agency_id)
+    data, text = _report_data(record)
     report = session.scalars(select(Report).where(Report.capture_id == capture_id)).first()
     if report is None:
         report = Report(capture_id=capture_id)
@@ -469,27 +499,71 @@ def add_report(session: Session, capture_id: int, record: Any, *, agency_id: str
         session.add(ReportHistory(report_id=report.id, agency_id=report.agency_id, record_json=report_record(report),
                                   parser_version=report.parser_version, parsed_at=report.parsed_at,
                                   replaced_at=utcnow()))
-    report.agency_id = agency_id
-    report.url = url or capture.url
-    report.title = data.get("title")
-    report.is_report = bool(data.get("is_report"))
-    report.kind = data.get("kind") or "other"
-    report.report_year = data.get("report_year")
-    report.format = data.get("format") or "unknown"
-    report.publication_date = _iso_date(data.get("publication_date"))
-    report.date_source = data.get("date_source")
-    report.signing_date = _iso_date(data.get("signing_date"))
-    report.needs_ocr = bool(data.get("needs_ocr"))
-    report.error = data.get("error")
-    report.record_json = data
     if report.shingles is None or report.text != text:
         # once per text: copy detection only reads it
         report.shingles, report.minhash = signature if signature is not None else text_signature(text)
-    report.text = text
-    report.parsed_at = parsed_at or utcnow()
-    report.parser_version = parser_version
+    for name, value in _report_columns(data, text, agency_id=agency_id, url=url or capture.url, parsed_at=parsed_at,
+                                       parser_version=parser_version).items():
+        setattr(report, name, value)
     session.flush()
     return report
+
+
+def add_reports(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int | LookupError]:
+    """:func:`add_report` for many parses in the session's one transaction (the crawl's batch): each row holds its
+    arguments (``capture_id``, ``record`` and, optional, ``agency_id``, ``url``, ``parsed_at``, ``parser_version``,
+    ``signature``). Returns, in order, each row's report id, or the LookupError of a row whose capture or agency
+    is not in the catalog (that row alone is not stored).
+
+    The crawl's captures are new, so their rows go in with one multi-row insert, after one query each for the
+    captures, the agencies and the reports already there; a capture that has a report already (or twice in the
+    batch) goes through :func:`add_report`, which keeps the history."""
+    if not rows:
+        return []
+    results: list[int | LookupError | None] = [None] * len(rows)
+    capture_ids = {row["capture_id"] for row in rows}
+    captures = {row.id: row for row in session.execute(
+        select(CAPTURES.c.id, CAPTURES.c.agency_id, CAPTURES.c.url).where(CAPTURES.c.id.in_(capture_ids)))}
+    agency_of = [row.get("agency_id") if row.get("agency_id") is not None
+                 else getattr(captures.get(row["capture_id"]), "agency_id", None) for row in rows]
+    wanted = {agency_id for agency_id in agency_of if agency_id is not None}
+    agencies = set(session.scalars(select(Agency.id).where(Agency.id.in_(wanted)))) if wanted else set()
+    reported = set(session.scalars(select(REPORTS.c.capture_id).where(REPORTS.c.capture_id.in_(capture_ids))))
+    fresh: list[int] = []          # rows of the multi-row insert
+    replacing: list[int] = []      # rows for add_report, after it
+    for index, row in enumerate(rows):
+        capture = captures.get(row["capture_id"])
+        if capture is None:
+            results[index] = _no_capture(row["capture_id"])
+        elif agency_of[index] is not None and agency_of[index] not in agencies:
+            results[index] = _unknown_agency(agency_of[index])
+        elif row["capture_id"] in reported:
+            replacing.append(index)
+        else:
+            reported.add(row["capture_id"])   # a second parse of it in this batch replaces this one
+            fresh.append(index)
+    values = []
+    for index in fresh:
+        row = rows[index]
+        data, text = _report_data(row["record"])
+        signature = row.get("signature")
+        shingles, minhash = signature if signature is not None else text_signature(text)
+        values.append(dict(_report_columns(data, text, agency_id=agency_of[index],
+                                           url=row.get("url") or captures[row["capture_id"]].url,
+                                           parsed_at=row.get("parsed_at"),
+                                           parser_version=row.get("parser_version", PARSER_VERSION)),
+                           capture_id=row["capture_id"], shingles=shingles, minhash=minhash))
+    if values:
+        statement = insert(REPORTS).returning(REPORTS.c.id, sort_by_parameter_order=True)
+        for index, report_id in zip(fresh, session.execute(statement, values).scalars()):
+            results[index] = report_id
+    for index in replacing:
+        row = rows[index]
+        results[index] = add_report(session, row["capture_id"], row["record"], agency_id=row.get("agency_id"),
+                                    url=row.get("url"), parsed_at=row.get("parsed_at"),
+                                    parser_version=row.get("parser_version", PARSER_VERSION),
+                                    signature=row.get("signature")).id
+    return results
 
 
 def report_history(session: Session, report_id: int) -> list[ReportHistory]:
