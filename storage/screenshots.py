@@ -31,10 +31,13 @@ same first screen as PNG ~180 KB). WebP at the same setting is a third smaller, 
 Chromium's DevTools protocol does), the web UI's image view does not know it, and neither do the tools people open
 evidence with (WPS, older Windows viewers).
 
-Which capture a screenshot shows is read from its WARC metadata record (``concurrent-to-capture``), so a second
-call, or a later crawl, takes nothing twice. A page that cannot be rendered or archived is one ``fetch_errors`` row
-(kind ``other``, URL ``urn:screenshot:<url>``: never the report's own URL, whose errors mean 已删除) and a count,
-never a failed crawl.
+Which capture a screenshot shows is its index row's ``concurrent_to_capture_id`` (the capture its
+``WARC-Concurrent-To`` names, resolved when the row is indexed: ``storage.facts``), so a second call, or a later
+crawl, takes nothing twice, and finding what is missing reads nothing from the object store; only a shot row
+indexed before that column existed is looked up in its WARC metadata record (``concurrent-to-capture``).
+
+A page that cannot be rendered or archived is one ``fetch_errors`` row (kind ``other``, URL
+``urn:screenshot:<url>``: never the report's own URL, whose errors mean 已删除) and a count, never a failed crawl.
 """
 from __future__ import annotations
 
