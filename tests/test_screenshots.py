@@ -415,3 +415,34 @@ def test_a_screenshot_of_a_later_capture_does_not_cover_the_first(catalog_url, t
         assert pages_missing_screenshots(archive.catalog, NoReads()) == expected
     finally:
         archive.close()
+
+
+def test_the_crawls_screenshot_stage_takes_the_report_capture_from_the_item_not_the_catalog():
+    """The parse stage sets ReportCandidate.report_capture_id: the screenshot stage asks about that capture and does
+    not look up the item's capture ids again."""
+    from types import SimpleNamespace
+
+    from crawler.items import ReportCandidate
+    from crawler.screenshots import ScreenshotPipeline
+
+    asked = []
+
+    class Holder:
+        archive = SimpleNamespace(catalog="catalog", reader="reader")
+
+        async def capture_id(self, record_id, **kwargs):
+            raise AssertionError(f"capture id of {record_id} looked up")
+
+        async def read(self, function, *args):
+            asked.append((function.__name__, args))
+            return [], 1, 1
+
+    stats = SimpleNamespace(counts={}, inc_value=lambda key, count=1: stats.counts.update({key: count}))
+    stage = ScreenshotPipeline.__new__(ScreenshotPipeline)
+    stage.crawler, stage.stats, stage.holder = SimpleNamespace(engine=None), stats, Holder()
+    item = ReportCandidate(url=f"{BASE}/t1.html", agency_id=AGENCY, capture_record_id="<urn:uuid:a>",
+                           payload_record_id="<urn:uuid:a>", body=b"", parsed_as_report=True, report_capture_id=42)
+
+    assert asyncio.run(stage.process_item(item)) is item
+    assert asked == [("pages_missing_screenshots", ("catalog", "reader", {42}))]
+    assert stats.counts == {"screenshots/existing": 1}
