@@ -20,6 +20,7 @@ class ReportCandidate:
     filename: str | None = None
     level: str | None = None
     parsed_as_report: bool | None = None   # set by the parse pipeline; None: not parsed (or not stored)
+    report_capture_id: int | None = None   # set by the parse pipeline: the capture its report row is tied to
 
     @property
     def unchanged(self) -> bool:

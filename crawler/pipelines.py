@@ -95,11 +95,12 @@ def attribute(record: ReportRecord, column_agency_id: str | None, agencies: Iter
     return column_agency_id
 
 
-def existing_report(catalog: Catalog, record_id: str) -> tuple[int, bool, str | None] | None:
-    """(report id, is_report, agency id) of the report row already tied to the capture ``record_id`` names."""
+def existing_report(catalog: Catalog, record_id: str) -> tuple[int, bool, str | None, int] | None:
+    """(report id, is_report, agency id, capture id) of the report row already tied to the capture ``record_id``
+    names."""
     with catalog.reading() as session:
         report = queries.report_by_capture_record(session, record_id)
-        return (report.id, report.is_report, report.agency_id) if report is not None else None
+        return (report.id, report.is_report, report.agency_id, report.capture_id) if report is not None else None
 
 
 def store_report(catalog: Catalog, capture_id: int, record: ReportRecord, agency_id: str | None,
@@ -264,7 +265,7 @@ class ParsePipeline:
                 # left unparsed
                 known = await self.holder.read(existing_report, catalog, item.payload_record_id)
                 if known is not None:
-                    item.parsed_as_report = known[1]
+                    item.parsed_as_report, item.report_capture_id = known[1], known[3]
                     self.stats.inc_value("parse/unchanged")
                     if known[1]:
                         self.stats.inc_value("reports/found")
@@ -276,7 +277,7 @@ class ParsePipeline:
             if capture_id is None:
                 raise LookupError(f"its capture {item.capture_record_id} is not in the catalog")
             await self.reports.store(capture_id, record, agency_id, item.url, signature)
-            item.parsed_as_report = record.is_report
+            item.parsed_as_report, item.report_capture_id = record.is_report, capture_id
         except (ArchiveError, LookupError, ValueError) as exc:
             log.error("could not store the parse of %s: %s", item.url, exc)
             self.stats.inc_value("parse/store_failed")

@@ -1,10 +1,11 @@
 """Report pages screenshot while the crawl runs, rendered from the archive in the crawl's Chromium.
 
 ``ScreenshotPipeline`` comes after the parse pipeline. For each document it asks the catalog what the after-crawl
-pass asks of the whole archive (``storage.screenshots.pages_missing_screenshots``, limited to the captures of this
-document): is the report parsed from it an HTML report page whose first capture has no screenshot yet? If so the
-page is rendered from the archive (``storage.screenshots.take_screenshot``: the first screen as JPEG, JavaScript
-off, nothing from the network) and archived in the crawl's run.
+pass asks of the whole archive (``storage.screenshots.pages_missing_screenshots``, limited to the capture the parse
+pipeline tied this document's report to, ``ReportCandidate.report_capture_id``): is it an HTML report page whose
+first capture has no screenshot yet? If so the page is rendered from the archive
+(``storage.screenshots.take_screenshot``: the first screen as JPEG, JavaScript off, nothing from the network) and
+archived in the crawl's run.
 
 At most ``SCREENSHOT_PAGES`` pages are open at once (each reused from shot to shot), in the process's one Chromium
 (``crawler.chromium``), started on the first report. The item waits for its shot: the downloads go on meanwhile, so the shots overlap the crawl's
@@ -74,9 +75,13 @@ class ScreenshotPipeline:
             return item  # a look-alike gets no screenshot: no catalog question asked for it
         archive = self.holder.archive
         try:
-            # the parse before this stage waited for the capture's group commit: its rows exist by now
-            capture_ids = {await self.holder.capture_id(record_id)
-                           for record_id in (item.capture_record_id, item.payload_record_id)} - {None}
+            if item.report_capture_id is not None:
+                # the parse stage says which capture its report is tied to: no catalog round trip to learn it
+                capture_ids = {item.report_capture_id}
+            else:
+                # the parse before this stage waited for the capture's group commit: its rows exist by now
+                capture_ids = {await self.holder.capture_id(record_id)
+                               for record_id in (item.capture_record_id, item.payload_record_id)} - {None}
             pending, _pages, existing = await self.holder.read(
                 pages_missing_screenshots, archive.catalog, archive.reader, capture_ids)
         except Exception:  # noqa: BLE001 - a screenshot is evidence, not the crawl: logged, and the item goes on

@@ -31,10 +31,13 @@ same first screen as PNG ~180 KB). WebP at the same setting is a third smaller, 
 Chromium's DevTools protocol does), the web UI's image view does not know it, and neither do the tools people open
 evidence with (WPS, older Windows viewers).
 
-Which capture a screenshot shows is read from its WARC metadata record (``concurrent-to-capture``), so a second
-call, or a later crawl, takes nothing twice. A page that cannot be rendered or archived is one ``fetch_errors`` row
-(kind ``other``, URL ``urn:screenshot:<url>``: never the report's own URL, whose errors mean 已删除) and a count,
-never a failed crawl.
+Which capture a screenshot shows is its index row's ``concurrent_to_capture_id`` (the capture its
+``WARC-Concurrent-To`` names, resolved when the row is indexed: ``storage.facts``), so a second call, or a later
+crawl, takes nothing twice, and finding what is missing reads nothing from the object store; only a shot row
+indexed before that column existed is looked up in its WARC metadata record (``concurrent-to-capture``).
+
+A page that cannot be rendered or archived is one ``fetch_errors`` row (kind ``other``, URL
+``urn:screenshot:<url>``: never the report's own URL, whose errors mean 已删除) and a count, never a failed crawl.
 """
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Awaitable, Callable, Iterable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from storage.archive import Archive, ArchiveError, open_reader
 from storage.catalog import Catalog, queries
@@ -178,17 +181,38 @@ def _is_html(mime: str | None, source_format: str | None) -> bool:
     return "html" in (mime or "").lower() or source_format == "html"
 
 
-def first_successful_capture(session, url: str) -> CaptureRow | None:
-    """The first 2xx response (or revisit) of ``url``: when the archive first had the page."""
-    for row in queries.captures_of_url(session, url):
-        if row.record_type != "resource" and row.status is not None and 200 <= row.status < 300:
-            return row
-    return None
+def _is_first_success(columns):
+    """The captures that can be a page's first successful one: a 2xx response (or revisit), not a resource."""
+    return (columns.record_type != "resource") & columns.status.between(200, 299)
 
 
-def screenshot_shows(reader: CaptureReader, shot: CaptureRow, page: CaptureRow) -> bool:
+def first_successful_captures(session, urls: Iterable[str]) -> dict[str, Any]:
+    """Each URL's first 2xx response (or revisit), when the archive first had the page, as a Row (id, url,
+    timestamp, agency_id): one query per ``_CHUNK`` URLs, on the ``url_hash`` index. URLs never fetched
+    successfully are left out."""
+    columns = queries.CAPTURES.c
+    found: dict[str, Any] = {}
+    for chunk in _chunks(sorted(set(urls))):
+        hashes = {queries.url_hash(url): url for url in chunk}
+        wanted = set(chunk)
+        # the first per URL is picked in the database: a page crawled daily has a capture a day
+        order = func.row_number().over(partition_by=columns.url, order_by=(columns.timestamp, columns.id))
+        ranked = (select(columns.id, columns.url, columns.timestamp, columns.agency_id, order.label("rank"))
+                  .where(columns.url_hash.in_(hashes), _is_first_success(columns))
+                  .subquery())
+        for row in session.execute(select(ranked.c.id, ranked.c.url, ranked.c.timestamp, ranked.c.agency_id)
+                                   .where(ranked.c.rank == 1)):
+            if row.url in wanted:  # another URL of the same hash is not this page
+                found[row.url] = row
+    return found
+
+
+def screenshot_shows(reader: CaptureReader, shot, page) -> bool:
     """Whether the screenshot resource ``shot`` was taken of the capture ``page``, read from its WARC metadata
-    record alone (a few hundred bytes: the image is not read). Unreadable means no: a new one is taken."""
+    record alone (a few hundred bytes: the image is not read). Unreadable means no: a new one is taken.
+
+    Only for a shot row indexed before its ``concurrent_to_capture_id`` was (see ``pages_missing_screenshots``);
+    ``shot`` and ``page`` are capture rows (ORM or Core)."""
     if shot.timestamp < page.timestamp or shot.group_length <= shot.length:
         return False
     start = shot.offset + shot.length
@@ -207,13 +231,22 @@ def pages_missing_screenshots(catalog: Catalog, reader: CaptureReader, capture_i
                               ) -> tuple[list[PendingPage], int, int]:
     """The HTML report pages whose first capture has no screenshot yet, with the number of report pages
     considered and of those already covered. ``capture_ids``: only the reports parsed from these captures (the
-    crawl asks this of each document it has just parsed; the after-crawl pass of the whole catalog)."""
+    crawl asks this of each document it has just parsed; the after-crawl pass of the whole catalog).
+
+    Answered from the catalog in a fixed number of queries (one, then two per ``_CHUNK`` pages): the HTML report
+    pages, each URL's first successful capture, and the screenshot resources of those URLs that show it
+    (``concurrent_to_capture_id``, indexed from the shot's ``WARC-Concurrent-To``). Only a shot row indexed
+    before that column existed (NULL) is looked up in its WARC metadata record (``screenshot_shows``).
+    """
     source_format = Report.record_json["source_format"].as_string()
     query = (select(Report.url, Report.agency_id, CaptureRow.mime, source_format)
              .join(CaptureRow, CaptureRow.id == Report.capture_id)
              .where(Report.is_report.is_(True)).order_by(Report.id))
     if capture_ids is not None:
-        query = query.where(Report.capture_id.in_(sorted(set(capture_ids))))
+        wanted = sorted(set(capture_ids))
+        if not wanted:
+            return [], 0, 0
+        query = query.where(Report.capture_id.in_(wanted))
     pending: list[PendingPage] = []
     pages = existing = 0
     with catalog.reading() as session:
@@ -221,18 +254,54 @@ def pages_missing_screenshots(catalog: Catalog, reader: CaptureReader, capture_i
         for url, agency_id, mime, fmt in session.execute(query):
             if url not in agencies and _is_html(mime, fmt):
                 agencies[url] = agency_id
+        firsts = first_successful_captures(session, agencies)
+        covered, unknown = _shots_of(session, firsts)
         for url, agency_id in agencies.items():
-            first = first_successful_capture(session, url)
+            first = firsts.get(url)
             if first is None:
                 continue
             pages += 1
-            shots = [row for row in queries.captures_of_url(session, SCREENSHOT_PREFIX + url)
-                     if row.record_type == "resource"]
-            if any(screenshot_shows(reader, shot, first) for shot in shots):
+            if url in covered or any(screenshot_shows(reader, shot, first) for shot in unknown.get(url, ())):
                 existing += 1
                 continue
             pending.append(PendingPage(url, first.id, agency_id or first.agency_id))
     return pending, pages, existing
+
+
+def _shots_of(session, firsts: Mapping[str, Any]) -> tuple[set[str], dict[str, list[Any]]]:
+    """The page URLs among ``firsts`` (URL: its first capture) with a screenshot resource of that capture, and,
+    per URL, the shot rows that do not say which capture they show (``concurrent_to_capture_id`` NULL: indexed
+    before the column was). A shot of a later capture of the page is neither."""
+    columns = queries.CAPTURES.c
+    covered: set[str] = set()
+    unknown: dict[str, list[Any]] = {}
+    for chunk in _chunks(sorted(firsts)):
+        shot_urls = {SCREENSHOT_PREFIX + url: url for url in chunk}
+        first_ids = [firsts[url].id for url in chunk]
+        query = (select(columns.id, columns.url, columns.concurrent_to_capture_id, columns.timestamp,
+                        columns.warc_key, columns.offset, columns.length, columns.group_length, columns.record_id)
+                 .where(columns.url_hash.in_([queries.url_hash(url) for url in shot_urls]),
+                        columns.record_type == "resource",
+                        or_(columns.concurrent_to_capture_id.is_(None),
+                            columns.concurrent_to_capture_id.in_(first_ids)))
+                 .order_by(columns.timestamp, columns.id))
+        for shot in session.execute(query):
+            url = shot_urls.get(shot.url)
+            if url is None:  # another URL of the same hash
+                continue
+            if shot.concurrent_to_capture_id is None:
+                unknown.setdefault(url, []).append(shot)
+            elif shot.concurrent_to_capture_id == firsts[url].id:
+                covered.add(url)
+    return covered, unknown
+
+
+_CHUNK = 400   # URLs per query (up to two parameters each): under SQLite's bound on parameters (999 before 3.32)
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    for at in range(0, len(items), _CHUNK):
+        yield items[at:at + _CHUNK]
 
 
 # ---------------------------------------------------------------- the browser

@@ -26,10 +26,12 @@ from parsers.document import parse_document
 from parsers.record import FetchContext
 from storage.archive import Archive, open_reader
 from storage.catalog import queries
+from storage.catalog.models import Capture
 from storage.config import Config
 from storage.objects import open_store
-from storage.screenshots import (DEFAULT_SPEC, FULL_PAGE_MAX_HEIGHT, Chromium, OfflineRenderer, in_thread, jpeg_size,
-                                 latest_archived, render_capture, take_missing_screenshots)
+from storage.screenshots import (DEFAULT_SPEC, FULL_PAGE_MAX_HEIGHT, Chromium, OfflineRenderer, PendingPage, in_thread,
+                                 jpeg_size, latest_archived, pages_missing_screenshots, render_capture,
+                                 take_missing_screenshots)
 
 from parsers.beijing import BEIJING
 AGENCY = "shot-wjj"
@@ -333,3 +335,114 @@ def test_a_page_kept_from_shot_to_shot_shows_each_report_and_nothing_of_the_one_
     for shot, expected in zip(shots, colors.values()):
         shown = pixels(shot.jpeg).getpixel((640, 900))
         assert all(abs(a - b) < 40 for a, b in zip(shown, expected)), (shown, expected)
+
+
+# ---------------------------------------------------------------- which pages still need one: the catalog answers
+
+FAKE_JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 64   # pages_missing_screenshots never looks at the image
+
+
+class NoReads:
+    """A reader that fails the test if anything is read from the object store."""
+
+    def span(self, *args, **kwargs):
+        raise AssertionError(f"the object store was read: span{args}")
+
+
+def catalog_archive(catalog_url: str, tmp_path) -> tuple[Config, Archive]:
+    config = Config.from_env({"XXGK_DATABASE_URL": catalog_url}, data_dir=tmp_path / "data")
+    return config, open_archive(config)
+
+
+def shoot(archive: Archive, url: str, page_id: int):
+    """A screenshot resource of the capture ``page_id``, archived as take_screenshot archives one."""
+    return archive.record_resource(f"urn:screenshot:{url}", FAKE_JPEG, "image/jpeg", concurrent_to=page_id,
+                                   agency_id=AGENCY, extra_metadata={"rendered_from_capture": page_id})
+
+
+def test_a_screenshot_of_the_first_capture_is_known_from_the_catalog_without_reading_the_archive(catalog_url,
+                                                                                                  tmp_path):
+    config, archive = catalog_archive(catalog_url, tmp_path)
+    url, other = f"{BASE}/c1.html", f"{BASE}/c2.html"
+    first = fetch(archive, url, render_html(load_seed("001")), "text/html; charset=utf-8")
+    bare = fetch(archive, other, render_html(load_seed("001")), "text/html; charset=utf-8")
+    for ref in (first, bare):
+        parse(archive, ref)
+    shot = shoot(archive, url, first.id)
+    try:
+        with archive.catalog.reading() as session:
+            assert session.get(Capture, shot.id).concurrent_to_capture_id == first.id
+        # the crawl's question (this document's captures) and the after-crawl pass's (all of them)
+        assert pages_missing_screenshots(archive.catalog, NoReads(), {first.id}) == ([], 1, 1)
+        pending, pages, existing = pages_missing_screenshots(archive.catalog, NoReads())
+        assert (pages, existing) == (2, 1)
+        assert pending == [PendingPage(other, bare.id, AGENCY)]
+    finally:
+        archive.close()
+
+
+def test_a_shot_row_that_does_not_say_what_it_shows_is_looked_up_in_its_warc_metadata(catalog_url, tmp_path):
+    """A row indexed before concurrent_to_capture_id existed: the WARC metadata record still tells."""
+    config, archive = catalog_archive(catalog_url, tmp_path)
+    url = f"{BASE}/c1.html"
+    first = fetch(archive, url, render_html(load_seed("001")), "text/html; charset=utf-8")
+    parse(archive, first)
+    shot = shoot(archive, url, first.id)
+    try:
+        with archive.catalog.session() as session:
+            session.get(Capture, shot.id).concurrent_to_capture_id = None
+        with archive_reader(config) as reader:
+            assert pages_missing_screenshots(archive.catalog, reader, {first.id}) == ([], 1, 1)
+        with pytest.raises(AssertionError, match="object store was read"):
+            pages_missing_screenshots(archive.catalog, NoReads(), {first.id})
+    finally:
+        archive.close()
+
+
+def test_a_screenshot_of_a_later_capture_does_not_cover_the_first(catalog_url, tmp_path):
+    config, archive = catalog_archive(catalog_url, tmp_path)
+    url = f"{BASE}/c1.html"
+    seed = load_seed("001")
+    first = fetch(archive, url, render_html(seed), "text/html; charset=utf-8")
+    later = fetch(archive, url, render_html(seed) + b"<!-- edited -->", "text/html; charset=utf-8", LATER)
+    for ref in (first, later):
+        parse(archive, ref)
+    shoot(archive, url, later.id)
+    try:
+        expected = ([PendingPage(url, first.id, AGENCY)], 1, 0)
+        # asked of the later document's capture too: the page is the URL's, shown as first captured
+        assert pages_missing_screenshots(archive.catalog, NoReads(), {later.id}) == expected
+        assert pages_missing_screenshots(archive.catalog, NoReads()) == expected
+    finally:
+        archive.close()
+
+
+def test_the_crawls_screenshot_stage_takes_the_report_capture_from_the_item_not_the_catalog():
+    """The parse stage sets ReportCandidate.report_capture_id: the screenshot stage asks about that capture and does
+    not look up the item's capture ids again."""
+    from types import SimpleNamespace
+
+    from crawler.items import ReportCandidate
+    from crawler.screenshots import ScreenshotPipeline
+
+    asked = []
+
+    class Holder:
+        archive = SimpleNamespace(catalog="catalog", reader="reader")
+
+        async def capture_id(self, record_id, **kwargs):
+            raise AssertionError(f"capture id of {record_id} looked up")
+
+        async def read(self, function, *args):
+            asked.append((function.__name__, args))
+            return [], 1, 1
+
+    stats = SimpleNamespace(counts={}, inc_value=lambda key, count=1: stats.counts.update({key: count}))
+    stage = ScreenshotPipeline.__new__(ScreenshotPipeline)
+    stage.crawler, stage.stats, stage.holder = SimpleNamespace(engine=None), stats, Holder()
+    item = ReportCandidate(url=f"{BASE}/t1.html", agency_id=AGENCY, capture_record_id="<urn:uuid:a>",
+                           payload_record_id="<urn:uuid:a>", body=b"", parsed_as_report=True, report_capture_id=42)
+
+    assert asyncio.run(stage.process_item(item)) is item
+    assert asked == [("pages_missing_screenshots", ("catalog", "reader", {42}))]
+    assert stats.counts == {"screenshots/existing": 1}
