@@ -18,10 +18,12 @@ the archive, the catalog and Chromium.
 
 How a page is rendered:
 
-- from the archive, never from the live site: every request of the page goes through one route handler that
-  serves the page from its archived payload, a sub-resource (CSS, image, frame) from its latest archived 200
-  capture, and aborts everything else. The crawler archives pages, not their images or style sheets, so most
-  pages are drawn unstyled, as the archive holds them;
+- from the archive, never from the live site: the archived page is written into the tab (``page_markup``: decoded
+  as the parsers decode it, a ``<base>`` with its address, no refresh; a navigation, even one answered from the
+  archive, cost Chromium twice the CPU of the rest of the shot), and every request it makes goes through one route
+  handler that serves a sub-resource (CSS, image, frame) from its latest archived 200 capture and aborts everything
+  else. The crawler archives pages, not their images or style sheets, so most pages are drawn unstyled, as the
+  archive holds them;
 - with JavaScript off: archived HTML is untrusted, and a script could rewrite the page after the fact;
 - in at most ``pages`` pages, each in a browser context of its own and kept from shot to shot (a new page costs
   a renderer process, ~250 ms, three times the render itself); ``max_open`` counts them as Chromium lists them.
@@ -42,14 +44,19 @@ A page that cannot be rendered or archived is one ``fetch_errors`` row (kind ``o
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import re
 import struct
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any, Awaitable, Callable, Iterable, Mapping
+from urllib.parse import urljoin
 
 from sqlalchemy import func, or_, select
+
+from parsers.formats.encoding import charset_from_content_type, charset_from_markup, decode_bytes
 
 from storage.archive import Archive, ArchiveError, open_reader
 from storage.catalog import Catalog, queries
@@ -166,15 +173,28 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def page_content_type(declared: str | None) -> str:
-    """The Content-Type to serve a report page with: the parsers took it for HTML, so a server's mislabel
-    (text/plain, application/octet-stream) must not make Chromium show its source or download it; a declared
-    charset is kept."""
-    if declared and "html" in declared.lower():
-        return declared
-    charset = next((part.strip() for part in (declared or "").split(";")[1:]
-                    if part.strip().lower().startswith("charset=")), None)
-    return "text/html" + (f"; {charset}" if charset else "")
+_LEADING = re.compile(r"\A(?:\s|<!--.*?-->)*(?:<!doctype[^>]*>)?", re.IGNORECASE | re.DOTALL)
+_META_REFRESH = re.compile(r"<meta\b[^>]*?http-equiv\s*=\s*[\"']?\s*refresh[^>]*>", re.IGNORECASE)
+_OWN_BASE = re.compile(r"<base\s[^>]*?href\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.IGNORECASE)
+
+
+def page_markup(capture: Capture) -> str:
+    """The archived page as the markup a tab is given (``page.set_content``): decoded as the parsers decode it
+    (a byte-order mark, then the HTTP and ``<meta>`` charsets where the bytes bear them out, then detection: a GBK
+    page labelled UTF-8 shows its characters, as the record read them), with a ``<base>`` naming the page's own
+    address (or the address its own ``<base>`` resolves to), so relative sub-resources are asked for as the page
+    at its URL would ask for them. It goes right after a leading doctype, which keeps the page's rendering mode.
+    A ``<meta http-equiv="refresh">`` is left out: the page is the report, and a refresh of a page written into a
+    tab reloads that tab's blank document, which no route can refuse."""
+    payload = capture.payload
+    declared = [("HTTP", charset_from_content_type(capture.header("Content-Type"))),
+                ("meta", charset_from_markup(payload))]
+    text = _META_REFRESH.sub("", decode_bytes(payload, declared).text)
+    own = _OWN_BASE.search(text[:65536])
+    href = next((group for group in own.groups() if group is not None), "") if own else ""
+    base = urljoin(capture.url, html.unescape(href.strip())) if href.strip() else capture.url
+    at = _LEADING.match(text).end()
+    return f'{text[:at]}<base href="{html.escape(base, quote=True)}">{text[at:]}'
 
 
 def _is_html(mime: str | None, source_format: str | None) -> bool:
@@ -368,8 +388,7 @@ class _Tab:
         self.context = context
         self.page = page
         self.viewport = viewport
-        self.capture: Capture | None = None   # what the page's next navigation is answered with; None: nothing
-        self.served = False
+        self.capture: Capture | None = None   # the capture on screen, whose sub-resources are served; None: nothing
 
 
 class OfflineRenderer:
@@ -419,10 +438,13 @@ class OfflineRenderer:
             raise ShotError(f"无法启动 Chromium：{_first_line(exc)}") from exc
         page = tab.page
         try:
-            # armed only now: whatever the page asks for while idle (a late refresh of the last report) is refused
-            tab.capture, tab.served = capture, False
+            # armed only now: whatever the page asks for while idle (a late request of the last report) is refused
+            tab.capture = capture
             timeout = spec.timeout * 1000
-            await page.goto(capture.url, wait_until="load", timeout=timeout)
+            # written into the page, not navigated to: a navigation (even one answered by the route below) costs
+            # Chromium twice the CPU of the whole render (measured: 207 → 98 ms per shot), and the crawl takes a
+            # shot of every report page while it runs
+            await page.set_content(page_markup(capture), wait_until="load", timeout=timeout)
             page_height = int(await page.evaluate("() => document.documentElement.scrollHeight") or 0)
             if full_page:
                 image = await page.screenshot(
@@ -490,15 +512,10 @@ class OfflineRenderer:
             request = route.request
             capture = tab.capture
             try:
-                # the first navigation once armed is the report (Chromium may normalise its URL); any later one
-                # (a meta refresh, a link) would leave it: "aborted" keeps the report on screen
+                # the report is written into the page (page_markup), never navigated to: a navigation (a meta
+                # refresh, a link) would leave it, and "aborted" keeps the report on screen
                 if request.is_navigation_request() and request.frame == tab.page.main_frame:
-                    if capture is None or tab.served:
-                        await route.abort("aborted")
-                        return
-                    tab.served = True
-                    await route.fulfill(status=capture.status or 200, body=capture.payload,
-                                        headers={"Content-Type": page_content_type(capture.header("Content-Type"))})
+                    await route.abort("aborted")
                     return
                 found = await self._archived(request.url) if capture is not None else None
                 if found is None:

@@ -30,7 +30,7 @@ from storage.catalog.models import Capture
 from storage.config import Config
 from storage.objects import open_store
 from storage.screenshots import (DEFAULT_SPEC, FULL_PAGE_MAX_HEIGHT, Chromium, OfflineRenderer, PendingPage, in_thread,
-                                 jpeg_size, latest_archived, pages_missing_screenshots, render_capture,
+                                 jpeg_size, latest_archived, page_markup, pages_missing_screenshots, render_capture,
                                  take_missing_screenshots)
 
 from parsers.beijing import BEIJING
@@ -223,6 +223,52 @@ def test_archived_page_is_rendered_offline_without_its_scripts(config, trap):
     assert red < 40 and green > 215 and blue < 40  # green, give or take JPEG
     colors = {color for _count, color in image.getcolors(1 << 24)}
     assert not any(r > 200 and g < 80 and b < 80 for r, g, b in colors)  # no script painted it red
+
+
+def test_a_relative_style_sheet_of_a_page_written_into_the_tab_resolves_as_at_the_pages_address(config, trap):
+    """The page is written into a blank tab (page_markup), so its relative links must still resolve as they would
+    at its own address, under its own <base>: the sheet the page really names paints it green, the one the same
+    href would name without the page's <base> paints it red; both are archived, neither is asked of the site."""
+    site, hits = trap
+    url = f"{site}/xxgk/ndbg/report.html"
+    archive = open_archive(config)
+    fetch(archive, f"{site}/css/page.css", b"body{background:#00ff00 !important}", "text/css")
+    fetch(archive, f"{site}/xxgk/css/page.css", b"body{background:#ff0000 !important}", "text/css")
+    page = render_html(load_seed("001")).replace(b"<head>", f'<head><base href="{site}/static/">'.encode(), 1)
+    page = page.replace(b"</head>", b'<link rel="stylesheet" href="../css/page.css"></head>', 1)
+    ref = fetch(archive, url, page, "text/html; charset=utf-8")
+    parse(archive, ref)
+    archive.close()
+
+    summary = take_missing_screenshots(config)
+
+    assert (summary.taken, summary.failed) == (1, 0), summary.failures
+    assert hits == []
+    [row] = screenshots_of(config, url)
+    with archive_reader(config) as reader:
+        image = pixels(reader.read(row.id).payload)
+    red, green, blue = image.getpixel((5, 5))
+    assert red < 40 and green > 215 and blue < 40, (red, green, blue)
+
+
+def test_the_markup_written_into_the_tab_keeps_the_doctype_first_decodes_as_the_parser_and_drops_refreshes():
+    class Archived:
+        def __init__(self, url, payload, content_type):
+            self.url, self.payload, self._type = url, payload, content_type
+
+        def header(self, name):
+            return self._type if name.lower() == "content-type" else None
+
+    gbk = ('<!DOCTYPE html>\n<html><head><meta http-equiv="refresh" content="5; url=/next">'
+           '<title>示例县2023年政府信息公开工作年度报告</title></head><body>正文</body></html>').encode("gbk")
+    markup = page_markup(Archived('http://x.gov.cn/a/"b".html', gbk, "text/html; charset=utf-8"))
+    assert markup.startswith('<!DOCTYPE html><base href="http://x.gov.cn/a/&quot;b&quot;.html">')
+    assert "示例县2023年政府信息公开工作年度报告" in markup  # labelled UTF-8, read as the GBK it is
+    assert "refresh" not in markup
+
+    own = b"<html><head><base href='../up/'><title>t</title></head><body></body></html>"
+    assert page_markup(Archived("http://x.gov.cn/a/b/c.html", own, "text/html")).startswith(
+        '<base href="http://x.gov.cn/a/up/"><html>')
 
 
 def test_a_page_that_cannot_be_rendered_is_counted_and_the_others_still_get_theirs(config):
