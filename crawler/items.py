@@ -19,8 +19,11 @@ class ReportCandidate:
     listing_date: str | None = None
     filename: str | None = None
     level: str | None = None
+    first_capture: bool = False     # no earlier capture of this URL in the archive: this 2xx is its first
     parsed_as_report: bool | None = None   # set by the parse pipeline; None: not parsed (or not stored)
     report_capture_id: int | None = None   # set by the parse pipeline: the capture its report row is tied to
+    report_agency_id: str | None = None    # set by the parse pipeline: the agency the report row is attributed to
+    source_format: str | None = None       # set by the parse pipeline: html | pdf | docx …, as the parser read it
 
     @property
     def unchanged(self) -> bool:

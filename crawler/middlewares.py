@@ -58,10 +58,12 @@ META_PAYLOAD_CAPTURE = "xxgk_payload_capture_id"   # the capture that holds the 
 META_NOT_MODIFIED = "xxgk_not_modified"
 META_STATIC_CAPTURE = "xxgk_static_capture_id"     # for a browser render: the capture of the page as served
 META_ERROR_RECORDED = "xxgk_error_recorded"
+META_FIRST_CAPTURE = "xxgk_first_capture"   # this response is the first capture of its URL (a 2xx; see stage_fetch)
 META_PROBE = "xxgk_probe"                # a URL a site may well not have (sitemap.xml): its 404 is no fetch error
 _META_VALIDATED_URL = "xxgk_validated_url"
 _META_VALIDATORS = "xxgk_validators"
 _META_UNCONDITIONAL = "xxgk_unconditional"   # asked again without validators: the 304's original was unreadable
+_META_UNSEEN = "xxgk_unseen_url"    # the URL the archive held no capture of when this request was sent
 
 # Sent by FetchErrorMiddleware for every request that ended without a usable response (request, kind, message),
 # whether or not its error row was already written: crawler.coverage listens.
@@ -260,10 +262,14 @@ class ArchiveMiddleware:
         if any(name in request.headers for name in _CONDITIONAL_HEADERS):
             return None  # the caller chose its own
         try:
-            validators = await self.holder.read(self.holder.archive.validators, request.url)
+            validators, seen = await self.holder.read(self.holder.archive.request_facts, request.url)
         except ArchiveError as exc:
             log.warning("no validators for %s: %s", request.url, exc)
             return None
+        if not seen:
+            # archiving the answer need not ask the catalog again for an earlier capture (the writer thread's
+            # busiest lookup); bound to the URL, since a redirect's request copies this meta
+            request.meta[_META_UNSEEN] = request.url
         for name, value in validators.items():
             request.headers[name] = value
         if validators:
@@ -282,6 +288,7 @@ class ArchiveMiddleware:
             return response
         request.meta[META_CAPTURE] = staged.record_id
         request.meta[META_PAYLOAD_CAPTURE] = staged.payload_record_id
+        request.meta[META_FIRST_CAPTURE] = staged.first
         self.stats.inc_value(f"archive/status/{response.status}")
         if response.status == 304:
             return await self._not_modified(request, response, staged)
@@ -313,7 +320,8 @@ class ArchiveMiddleware:
                 extra_metadata={key: value for key, value in metadata.items() if value is not None},
                 protocol=response.protocol if str(response.protocol or "").startswith("HTTP/") else "HTTP/1.1",
                 request_body=request.body or b"",
-                truncated="disconnect" if "dataloss" in response.flags else None)
+                truncated="disconnect" if "dataloss" in response.flags else None,
+                unseen=request.meta.pop(_META_UNSEEN, None) == request.url)
         except ArchiveError as exc:
             log.error("could not archive %s (%s): %s", request.url, response.status, exc)
             self.stats.inc_value("archive/write_failed")

@@ -278,6 +278,7 @@ class ParsePipeline:
                 raise LookupError(f"its capture {item.capture_record_id} is not in the catalog")
             await self.reports.store(capture_id, record, agency_id, item.url, signature)
             item.parsed_as_report, item.report_capture_id = record.is_report, capture_id
+            item.report_agency_id, item.source_format = agency_id, record.source_format
         except (ArchiveError, LookupError, ValueError) as exc:
             log.error("could not store the parse of %s: %s", item.url, exc)
             self.stats.inc_value("parse/store_failed")

@@ -27,8 +27,8 @@ from scrapy.exceptions import NotConfigured
 from crawler.chromium import SharedChromium
 from crawler.items import ReportCandidate
 from crawler.middlewares import CrawlArchive
-from storage.screenshots import (OfflineRenderer, ShotSkipped, ShotSpec, latest_archived, pages_missing_screenshots,
-                                 take_screenshot)
+from storage.screenshots import (OfflineRenderer, PendingPage, ShotSkipped, ShotSpec, is_html_page, latest_archived,
+                                 pages_missing_screenshots, take_screenshot)
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +75,23 @@ class ScreenshotPipeline:
             return item  # a look-alike gets no screenshot: no catalog question asked for it
         archive = self.holder.archive
         try:
-            if item.report_capture_id is not None:
-                # the parse stage says which capture its report is tied to: no catalog round trip to learn it
-                capture_ids = {item.report_capture_id}
+            if item.first_capture and item.report_capture_id is not None:
+                # the archive had no capture of the URL before this one, so nothing can show it yet: the
+                # catalog question below would only say so (and cost the crawl process's threads the most)
+                pending = ([PendingPage(item.url, item.report_capture_id, item.report_agency_id or item.agency_id)]
+                           if is_html_page(item.content_type, item.source_format) else [])
+                existing = 0
+                self._count("screenshots/first_capture", len(pending))
             else:
-                # the parse before this stage waited for the capture's group commit: its rows exist by now
-                capture_ids = {await self.holder.capture_id(record_id)
-                               for record_id in (item.capture_record_id, item.payload_record_id)} - {None}
-            pending, _pages, existing = await self.holder.read(
-                pages_missing_screenshots, archive.catalog, archive.reader, capture_ids)
+                if item.report_capture_id is not None:
+                    # the parse stage says which capture its report is tied to: no catalog round trip to learn it
+                    capture_ids = {item.report_capture_id}
+                else:
+                    # the parse before this stage waited for the capture's group commit: its rows exist by now
+                    capture_ids = {await self.holder.capture_id(record_id)
+                                   for record_id in (item.capture_record_id, item.payload_record_id)} - {None}
+                pending, _pages, existing = await self.holder.read(
+                    pages_missing_screenshots, archive.catalog, archive.reader, capture_ids)
         except Exception:  # noqa: BLE001 - a screenshot is evidence, not the crawl: logged, and the item goes on
             log.exception("could not tell whether %s needs a screenshot", item.url)
             return item

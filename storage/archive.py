@@ -147,6 +147,7 @@ class PendingCapture:
     refers_to_record: str | None       # for a revisit: the original's WARC-Record-ID
     etag: str | None = None
     last_modified: str | None = None
+    first: bool = False                # a 2xx response with no earlier capture of its URL (see stage_fetch)
     future: Future = field(default_factory=Future, repr=False)
     _fields: dict = field(default_factory=dict, repr=False)         # the index row
     _original: "PendingCapture | None" = field(default=None, repr=False)  # an original in the same batch
@@ -284,6 +285,8 @@ class Archive:
         self._index_lock = threading.Lock()
         self._staged: dict[str, PendingCapture] = {}
         self._staged_urls: dict[str, list[PendingCapture]] = {}
+        # hash() of every URL this archive staged a response or revisit of (a collision only costs a lookup)
+        self._staged_hashes: set[int] = set()
 
     @classmethod
     def open(cls, config: Config, run_id: str | None = None, *, settings: Mapping[str, Any] | None = None,
@@ -341,8 +344,13 @@ class Archive:
                     reason: str | bytes | None, response_headers: HeaderList | None, payload: bytes,
                     ip: str | None = None, fetched_at: datetime | None = None, agency_id: str | None = None,
                     extra_metadata: Mapping[str, Any] | None = None, *, protocol: str = "HTTP/1.1",
-                    request_body: bytes = b"", truncated: str | None = None) -> PendingCapture:
-        """Archive one HTTP exchange; its index row follows at the next group commit (see the module docstring)."""
+                    request_body: bytes = b"", truncated: str | None = None, unseen: bool = False) -> PendingCapture:
+        """Archive one HTTP exchange; its index row follows at the next group commit (see the module docstring).
+
+        ``unseen``: the caller asked :meth:`request_facts` when it sent the request and heard that the archive had
+        no capture of ``url``; unless this archive staged one since, no earlier capture is looked up (to make a
+        revisit of) and the capture, if a 2xx response, is marked ``first``. A capture of the same URL that another
+        process made meanwhile then only costs a response record where a revisit would do."""
         url = _check_url(url)
         payload = _check_bytes(payload, "payload")
         request_body = _check_bytes(request_body, "request_body")
@@ -363,8 +371,14 @@ class Archive:
         record_id = new_record_id()
         with self._lock:
             segment = self._open_segment()
-            not_modified = self._not_modified_original(url, moment) if status == 304 else None
-            original = not_modified if not_modified is not None else self._revisit_original(url, sha1, moment, payload)
+            with self._index_lock:
+                unseen = unseen and hash(url) not in self._staged_hashes
+            if unseen:
+                not_modified = original = None  # nothing earlier to confirm or to point a revisit at
+            else:
+                not_modified = self._not_modified_original(url, moment) if status == 304 else None
+                original = (not_modified if not_modified is not None
+                            else self._revisit_original(url, sha1, moment, payload))
             if not_modified is not None:
                 # the payload the 304 confirms is the original's: index and digest name it, not the empty body
                 sha1, sha256 = not_modified.payload_sha1, not_modified.payload_sha256
@@ -398,6 +412,7 @@ class Archive:
                 payload_sha256=sha256, payload_length=payload_length, refers_to=refers_to,
                 refers_to_record=original.record_id if original is not None else None,
                 etag=index_fields["etag"], last_modified=index_fields["last_modified"],
+                first=unseen and record_type == "response" and 200 <= status < 300,
                 _original=staged_original, _fields=dict(
                     url=url, timestamp=moment, record_type=record_type, warc_key=segment.key,
                     offset=written[0].offset, length=written[0].length,
@@ -558,6 +573,7 @@ class Archive:
             self._staged[pending.record_id] = pending
             if pending.record_type != "resource":
                 self._staged_urls.setdefault(pending.url, []).append(pending)
+                self._staged_hashes.add(hash(pending.url))
         self._batch.append(pending)
         self._batch_captures += 1
         if self._batch_since is None:
@@ -675,10 +691,22 @@ class Archive:
             row = queries.latest_capture_row(connection, url)
         return _ref(row) if row is not None else None
 
+    def request_facts(self, url: str) -> tuple[dict[str, str], bool]:
+        """What a request for ``url`` needs from the archive, in one look: its :meth:`validators`, and whether any
+        capture of ``url`` is indexed or waiting for its group commit (False: pass ``unseen=True`` to
+        :meth:`stage_fetch` with the answer, which then looks nothing up again)."""
+        latest = self._latest(url, None)
+        if latest is None:
+            return {}, False
+        return self._validators_of(latest if latest.status == 200 else self._latest(url, None, status=200)), True
+
     def validators(self, url: str) -> dict[str, str]:
         """Headers for a conditional GET of ``url`` from its newest successful capture, indexed or waiting for
         its group commit ({} if none)."""
-        latest = self._latest(url, None, status=200)
+        return self._validators_of(self._latest(url, None, status=200))
+
+    @staticmethod
+    def _validators_of(latest) -> dict[str, str]:
         if latest is None:
             return {}
         headers = {}

@@ -197,7 +197,8 @@ def page_markup(capture: Capture) -> str:
     return f'{text[:at]}<base href="{html.escape(base, quote=True)}">{text[at:]}'
 
 
-def _is_html(mime: str | None, source_format: str | None) -> bool:
+def is_html_page(mime: str | None, source_format: str | None) -> bool:
+    """A page to screenshot: served as HTML, or read as HTML by the parsers (a mislabelled page)."""
     return "html" in (mime or "").lower() or source_format == "html"
 
 
@@ -272,7 +273,7 @@ def pages_missing_screenshots(catalog: Catalog, reader: CaptureReader, capture_i
     with catalog.reading() as session:
         agencies: dict[str, str | None] = {}
         for url, agency_id, mime, fmt in session.execute(query):
-            if url not in agencies and _is_html(mime, fmt):
+            if url not in agencies and is_html_page(mime, fmt):
                 agencies[url] = agency_id
         firsts = first_successful_captures(session, agencies)
         covered, unknown = _shots_of(session, firsts)

@@ -369,6 +369,33 @@ def test_lookups_see_captures_still_waiting_for_their_commit(tmp_path, catalog_u
         assert archive.read_capture(same.result().id).payload == page
 
 
+def test_a_url_the_archive_had_not_seen_is_stored_without_a_second_lookup_and_a_stale_hint_loses_no_revisit(
+        tmp_path, catalog_url):
+    """request_facts tells the crawl, when it sends a request, whether the archive holds the URL; stage_fetch then
+    trusts "unseen" (no lookup for a revisit, the capture marked first) unless this archive staged the URL since,
+    committed or not: a hint gone stale meanwhile still gives the revisit."""
+    config = local_config(tmp_path, catalog_url)
+    url, other = "http://seen.example/ndbg/2024.html", "http://seen.example/ndbg/2023.html"
+    page = "<html>2024年政府信息公开工作年度报告</html>".encode()
+    with Archive.open(config, commit_records=1000, commit_ms=600_000) as archive:
+        assert archive.request_facts(url) == ({}, False)
+        first = archive.stage_fetch(url, "GET", [], 200, "OK", [("ETag", '"v1"')], page, fetched_at=T0, unseen=True)
+        assert (first.record_type, first.first) == ("response", True)
+        # the hint of a second request for the same URL, sent before the first answer was archived, is stale now
+        again = archive.stage_fetch(url, "GET", [], 200, "OK", [("ETag", '"v1"')], page,
+                                    fetched_at=T0 + timedelta(seconds=1), unseen=True)
+        assert (again.record_type, again.refers_to_record, again.first) == ("revisit", first.record_id, False)
+        archive.commit()
+        assert archive.request_facts(url) == ({"If-None-Match": '"v1"'}, True)
+        later = archive.stage_fetch(url, "GET", [], 200, "OK", [], page, fetched_at=T0 + timedelta(seconds=2),
+                                    unseen=True)
+        assert (later.record_type, later.first) == ("revisit", False)  # committed since: still no stale trust
+        missing = archive.stage_fetch(other, "GET", [], 404, "Not Found", [], b"gone", fetched_at=T0, unseen=True)
+        assert (missing.record_type, missing.first) == ("response", False)  # first, but not a page to show
+        # the 404 is a capture too: the next request knows the URL, without validators (no 200 to confirm)
+        assert archive.request_facts(other) == ({}, True)
+
+
 def test_a_roll_commits_the_waiting_captures_into_the_segment_it_closes(tmp_path):
     config = local_config(tmp_path)
     with Archive.open(config, commit_records=1000, commit_ms=600_000, segment_size=64 * 1024) as archive:

@@ -261,6 +261,8 @@ def test_every_new_report_page_got_a_first_screen_jpeg_while_the_crawl_ran(first
     stats = first_crawl.summary.stats
     assert stats["screenshots/taken"] == len(pages) and "screenshots/failed" not in stats
     assert 1 <= stats["screenshots/max_open"] <= 2  # SCREENSHOT_PAGES, by default 2
+    # a first crawl: every page was new to the archive, and its shot was taken without asking the catalog
+    assert stats["screenshots/first_capture"] == len(pages)
 
 
 def test_screenshots_are_rendered_from_the_archive_not_fetched_again(first_crawl):

@@ -37,7 +37,7 @@ from crawler.coverage import META_COLUMN, CoverageRecorder, entry_meta
 from crawler.fallbacks import WAY_LABELS, Plan, Step, columns_on_page, known_report_urls
 from crawler.frontier import Frontier
 from crawler.items import ReportCandidate
-from crawler.middlewares import (META_AGENCY, META_CAPTURE, META_LISTING_DATE, META_LISTING_TITLE,
+from crawler.middlewares import (META_AGENCY, META_CAPTURE, META_FIRST_CAPTURE, META_LISTING_DATE, META_LISTING_TITLE,
                                  META_PAYLOAD_CAPTURE, META_PROBE, META_ROLE, META_STATIC_CAPTURE, CrawlArchive)
 from crawler.browser import META_PAGE_AS_FETCHED, page_as_fetched
 from crawler.paging import META_LISTING, ListingWalker
@@ -362,6 +362,7 @@ class ReportsSpider(scrapy.Spider):
             content_type=_header(response, "Content-Type"), headers=_headers(response),
             listing_title=response.meta.get(META_LISTING_TITLE), listing_date=response.meta.get(META_LISTING_DATE),
             filename=_filename(response), level=agency.level,
+            first_capture=bool(response.meta.get(META_FIRST_CAPTURE)),
         )
 
     def failed(self, failure) -> None:
