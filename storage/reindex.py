@@ -4,9 +4,9 @@ Every segment in the object store, and every one still waiting in the spool, is 
 segment's name starts with the time it was created). Its ``warcinfo`` re-creates the crawl run (start, settings),
 its capture groups the capture rows exactly as recovery re-indexes a dead writer's segment
 (``storage.recovery.index_segment``: offsets, lengths, digests, agency, revisits tied to their originals by
-``WARC-Refers-To``), and its notes (``storage.warc.SegmentWriter.write_note``) the fetch errors, the column coverage
+``WARC-Refers-To``, resources to what they show by ``WARC-Concurrent-To``), and its notes (``storage.warc.SegmentWriter.write_note``) the fetch errors, the column coverage
 rows and each run's end. A revisit whose original sits in a later segment (two writers at once) is indexed in a
-second pass. A segment with a damaged tail is indexed up to the damage, and the report says so.
+second pass, and a screenshot whose page does is tied to it at the end. A segment with a damaged tail is indexed up to the damage, and the report says so.
 
 Reports are not made here: which captures the crawl parses and which agency a report belongs to are the crawler's
 and the registry's business (``cli.reparsing`` re-parses after this).
@@ -137,6 +137,7 @@ def rebuild(store: ObjectStore, catalog: Catalog, spool_dir: Path, *, segments: 
     runs: dict[str, _Run] = {}
     coverage: list[tuple[str, dict]] = []
     second_pass: list[_Source] = []
+    shown: list[tuple[str, str]] = []   # (resource record id, the record it was made of)
     for source in segments if segments is not None else sources(store, Path(spool_dir)):
         data = _read(store, source)
         records, _end, problem = scan_segment(io.BytesIO(data))
@@ -145,6 +146,7 @@ def rebuild(store: ObjectStore, catalog: Catalog, spool_dir: Path, *, segments: 
         with catalog.session() as session:
             run_id = _segment_rows(session, source, data, records, writer, runs)
             report.captures += index_segment(session, source.key, run_id, records)
+            shown += _made_of(records)
             if _unresolved(session, records):
                 second_pass.append(source)
             for note in (record.note() for _offset, _length, record in records):
@@ -158,6 +160,7 @@ def rebuild(store: ObjectStore, catalog: Catalog, spool_dir: Path, *, segments: 
             report.captures += index_segment(session, source.key, _run_of(session, source.key), records)
             report.unresolved += _unresolved(session, records)
     with catalog.session() as session:
+        _resolve_made_of(session, shown)
         for run_id, fields in coverage:
             try:
                 queries.add_coverage(session, run_id=run_id, **_coverage_row(session, fields))
@@ -213,6 +216,24 @@ def _unresolved(session, records: list[Located]) -> int:
     return sum(1 for group in group_records(records)
                if group[0][2].record_type == "revisit" and group[0][2].record_id
                and queries.capture_by_record_id(session, group[0][2].record_id) is None)
+
+
+def _made_of(records: list[Located]) -> list[tuple[str, str]]:
+    """(record id, WARC-Concurrent-To) of each resource group of a segment: a screenshot and what it shows."""
+    return [(group[0][2].record_id, group[0][2].concurrent_to[0]) for group in group_records(records)
+            if group[0][2].record_type == "resource" and group[0][2].record_id and group[0][2].concurrent_to]
+
+
+def _resolve_made_of(session, shown: list[tuple[str, str]]) -> None:
+    """Tie each resource row to the capture it shows where its segment was indexed before that capture's (two
+    writers at once): which page a screenshot shows is read from this column (storage.screenshots)."""
+    for record_id, page_record_id in shown:
+        resource = queries.capture_by_record_id(session, record_id)
+        if resource is None or resource.concurrent_to_capture_id is not None:
+            continue
+        page = queries.capture_by_record_id(session, page_record_id)
+        if page is not None:
+            resource.concurrent_to_capture_id = page.id
 
 
 def _take_note(session, note: dict, run_id: str, run: _Run, coverage: list, report: ReindexReport) -> None:

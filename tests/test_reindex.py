@@ -269,6 +269,9 @@ def test_a_revisit_whose_original_is_in_a_later_segment_and_a_dead_writers_spool
     original = fetch(second, "http://b.example/page", page, when=T0 + timedelta(minutes=1))
     revisit = fetch(first, "http://b.example/page", page, when=T0 + timedelta(minutes=2))
     assert revisit.record_type == "revisit" and revisit.refers_to == original.id
+    # and a screenshot of that capture: which capture it shows is resolved once every segment is indexed
+    first.record_resource("urn:screenshot:http://b.example/page", b"\xff\xd8\xff\xe0 shot", "image/jpeg",
+                          concurrent_to=original.id, fetched_at=T0 + timedelta(minutes=3))
     first.finish()
     second.finish()
     spooled_key = crash_while_writing(config, 2)   # a dead writer's segment, still in the spool
@@ -277,7 +280,7 @@ def test_a_revisit_whose_original_is_in_a_later_segment_and_a_dead_writers_spool
 
     with Catalog.open(config) as catalog:
         report = rebuild(open_store(config), catalog, config.data_dir / "spool")
-    assert (report.segments, report.spooled, report.captures, report.unresolved) == (3, 1, 5, 0)
+    assert (report.segments, report.spooled, report.captures, report.unresolved) == (3, 1, 6, 0)
     rebuilt = snapshot(config)
     assert rebuilt["captures"] == held["captures"]
     assert [row for row in rebuilt["segments"] if row[0] == spooled_key][0][2] == "sealed"
