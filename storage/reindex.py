@@ -1,12 +1,13 @@
 """Rebuilding the catalog from the WARC archive alone, after the catalog is lost (``xxgk reindex``).
 
-Every segment in the object store, and every one still waiting in the spool, is read once, oldest first (a
-segment's name starts with the time it was created). Its ``warcinfo`` re-creates the crawl run (start, settings),
-its capture groups the capture rows exactly as recovery re-indexes a dead writer's segment
-(``storage.recovery.index_segment``: offsets, lengths, digests, agency, revisits tied to their originals by
-``WARC-Refers-To``, resources to what they show by ``WARC-Concurrent-To``), and its notes (``storage.warc.SegmentWriter.write_note``) the fetch errors, the column coverage
-rows and each run's end. A revisit whose original sits in a later segment (two writers at once) is indexed in a
-second pass, and a screenshot whose page does is tied to it at the end. A segment with a damaged tail is indexed up to the damage, and the report says so.
+Every segment in the object store, and every one still waiting in the spool, is read once, oldest first (a segment's
+name starts with the time it was created). Its ``warcinfo`` re-creates the crawl run (start, settings), its capture
+groups the capture rows exactly as recovery re-indexes a dead writer's segment (``storage.recovery.index_segment``:
+offsets, lengths, digests, agency, revisits tied to their originals by ``WARC-Refers-To``, resources to what they
+show by ``WARC-Concurrent-To``), and its notes (``storage.warc.SegmentWriter.write_note``) the fetch errors, the
+column coverage rows and each run's end. A revisit whose original sits in a later segment (two writers at once) is
+indexed in a second pass, and a screenshot whose page does is tied to it at the end. A segment with a damaged tail
+is indexed up to the damage, and the report says so.
 
 Reports are not made here: which captures the crawl parses and which agency a report belongs to are the crawler's
 and the registry's business (``cli.reparsing`` re-parses after this).
