@@ -91,6 +91,15 @@ def archive_pages(config: Config, count: int) -> list[int]:
     return ids
 
 
+def read_captures(config: Config, ids: list[int]) -> list[Capture]:
+    reader = open_reader(config)
+    try:
+        return [reader.read(capture_id) for capture_id in ids]
+    finally:
+        reader.store.close()
+        reader.catalog.close()
+
+
 async def navigated(browser, captures: list[Capture], pages: int) -> list[bytes]:
     """The baseline: each shot a navigation answered from the archive by the route."""
     spec = DEFAULT_SPEC
@@ -167,13 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="xxgk-shots-") as work:
         config = Config.from_env({}, data_dir=Path(work) / "data")
-        ids = archive_pages(config, args.pages_count)
-        reader = open_reader(config)
-        try:
-            captures = [reader.read(capture_id) for capture_id in ids]
-        finally:
-            reader.store.close()
-            reader.catalog.close()
+        captures = read_captures(config, archive_pages(config, args.pages_count))
         results = asyncio.run(measure(captures, args.pages))
     print(f"{args.pages_count} archived report pages (the demo's seed reports on {HOSTS} hosts), "
           f"{args.pages} tabs at once, {DEFAULT_SPEC.width}x{DEFAULT_SPEC.height} JPEG q{DEFAULT_SPEC.quality}; "

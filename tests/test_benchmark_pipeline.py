@@ -2,7 +2,6 @@
 with the bare spider fetching exactly what `xxgk crawl` archived. No timing is asserted."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,21 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.benchmark_scripts import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("pipeline_benchmark", ROOT / "benchmarks" / "pipeline.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module   # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_each_agency_is_its_own_host_with_its_own_bytes():
     from registry.agencies import validate
 
-    bench = load_benchmark()
+    bench = load_benchmark("pipeline")
     hosts = bench.build_hosts(len(bench.TEMPLATES) * 2)
     assert {host.template for host in hosts} == set(bench.TEMPLATES)
     assert len({host.address for host in hosts}) == len(hosts)

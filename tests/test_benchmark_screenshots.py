@@ -4,26 +4,14 @@ timing is asserted."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import io
-import sys
-from pathlib import Path
 
 from PIL import Image, ImageChops, ImageStat
 
 from storage.config import Config
-from storage.archive import Archive, open_reader
+from storage.archive import Archive
 from storage.screenshots import Chromium
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("screenshots_benchmark", ROOT / "benchmarks" / "screenshots.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module   # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmark_scripts import load_benchmark
 
 
 GBK_PAGE = ('<!DOCTYPE html><html><head><meta charset="gbk"><title>示例县2023年政府信息公开工作年度报告</title>'
@@ -33,19 +21,14 @@ GBK_PAGE = ('<!DOCTYPE html><html><head><meta charset="gbk"><title>示例县2023
 
 
 def test_a_page_written_into_the_tab_looks_as_it_did_navigated_to(tmp_path):
-    bench = load_benchmark()
+    bench = load_benchmark("screenshots")
     config = Config.from_env({}, data_dir=tmp_path / "data")
     ids = bench.archive_pages(config, 5)   # the five seed reports
     archive = Archive.open(config, durability="os")
     ids.append(archive.record_fetch("http://127.1.0.9/gbk.html", "GET", [], 200, "OK",
                                     [("Content-Type", "text/html; charset=GBK")], GBK_PAGE).id)
     archive.close()
-    reader = open_reader(config)
-    try:
-        captures = [reader.read(capture_id) for capture_id in ids]
-    finally:
-        reader.store.close()
-        reader.catalog.close()
+    captures = bench.read_captures(config, ids)
 
     async def both():
         chromium = Chromium()
@@ -69,7 +52,7 @@ def test_a_page_written_into_the_tab_looks_as_it_did_navigated_to(tmp_path):
 
 
 def test_the_script_prints_both_variants_and_their_ratio(capsys):
-    bench = load_benchmark()
+    bench = load_benchmark("screenshots")
     assert bench.main(["--pages-count", "4"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines[1:3]] == ["navigated", "shipped"]

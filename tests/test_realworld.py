@@ -6,30 +6,21 @@ improves; never lower one to make a change pass.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from parsers.record import LEVELS, REPORT_FORMATS, REPORT_KINDS
+from tests.benchmark_scripts import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "realworld"
 ITEMS = CORPUS / "items"
 
 
-def _benchmark():
-    spec = importlib.util.spec_from_file_location("realworld_benchmark", ROOT / "benchmarks" / "realworld.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-realworld = _benchmark()
+realworld = load_benchmark("realworld")
 ROWS = realworld.load_truth()
 
 # percent, first measured 2026-11-29 on 190 items (150 reports, 40 look-alikes): is_report 49, report_year 99,

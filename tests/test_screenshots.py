@@ -195,6 +195,16 @@ def trap():
     server.server_close()
 
 
+def the_only_screenshot(config: Config, url: str, hits: list) -> Image.Image:
+    """Take the missing screenshots: one, of ``url``, with nothing asked of the live site; its pixels."""
+    summary = take_missing_screenshots(config)
+    assert (summary.taken, summary.failed) == (1, 0), summary.failures
+    assert hits == []
+    [row] = screenshots_of(config, url)
+    with archive_reader(config) as reader:
+        return pixels(reader.read(row.id).payload)
+
+
 def test_archived_page_is_rendered_offline_without_its_scripts(config, trap):
     site, hits = trap
     url = f"{site}/xxgk/ndbg/report.html"  # the live page is on the trap server too
@@ -211,13 +221,7 @@ def test_archived_page_is_rendered_offline_without_its_scripts(config, trap):
     parse(archive, ref)
     archive.close()
 
-    summary = take_missing_screenshots(config)
-
-    assert (summary.taken, summary.failed) == (1, 0), summary.failures
-    assert hits == []
-    [row] = screenshots_of(config, url)
-    with archive_reader(config) as reader:
-        image = pixels(reader.read(row.id).payload)
+    image = the_only_screenshot(config, url, hits)
     assert dark_pixels(image) > 10_000  # the report itself, not the page a refresh would have led to
     red, green, blue = image.getpixel((5, 5))
     assert red < 40 and green > 215 and blue < 40  # green, give or take JPEG
@@ -240,13 +244,7 @@ def test_a_relative_style_sheet_of_a_page_written_into_the_tab_resolves_as_at_th
     parse(archive, ref)
     archive.close()
 
-    summary = take_missing_screenshots(config)
-
-    assert (summary.taken, summary.failed) == (1, 0), summary.failures
-    assert hits == []
-    [row] = screenshots_of(config, url)
-    with archive_reader(config) as reader:
-        image = pixels(reader.read(row.id).payload)
+    image = the_only_screenshot(config, url, hits)
     red, green, blue = image.getpixel((5, 5))
     assert red < 40 and green > 215 and blue < 40, (red, green, blue)
 
