@@ -10,8 +10,8 @@ from pathlib import Path
 from crawler.chromium import SharedChromium
 
 
-def descendants() -> list[str]:
-    """Command lines of the live (not zombie) processes below this one."""
+def descendants() -> list[tuple[str, str]]:
+    """(command line, its parent's command line) of the live (not zombie) processes below this one."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -22,21 +22,25 @@ def descendants() -> list[str]:
             continue
         if fields[0] != "Z":
             children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], list(children.get(os.getpid(), []))
+    found, todo = [], [(pid, "") for pid in children.get(os.getpid(), [])]
     while todo:
-        pid = todo.pop()
+        pid, parent = todo.pop()
         try:
-            found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace"))
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
         except OSError:
             continue
-        todo.extend(children.get(pid, []))
+        found.append((command, parent))
+        todo.extend((child, command) for child in children.get(pid, []))
     return found
 
 
 def drivers_and_browsers() -> tuple[int, int]:
+    """Playwright drivers and Chromium browser processes. A child Chromium forks that has not run its own program
+    yet still shows the browser's command line: a browser's child is not another browser."""
     commands = descendants()
-    drivers = sum("run-driver" in command for command in commands)
-    browsers = sum("chromium" in command and "--type=" not in command for command in commands)
+    drivers = sum("run-driver" in command for command, _parent in commands)
+    browsers = sum("chromium" in command and "--type=" not in command and "chromium" not in parent
+                   for command, parent in commands)
     return drivers, browsers
 
 
