@@ -99,7 +99,7 @@ _REPORT_COLUMNS = (Report.id, Report.agency_id, Report.url, Report.title, Report
 _CAPTURE_COLUMNS = (Capture.id, Capture.url, Capture.timestamp, Capture.status, Capture.mime, Capture.record_type,
                     Capture.payload_sha256, Capture.refers_to_capture_id, Capture.run_id, Capture.warc_key,
                     Capture.offset, Capture.length, Capture.role, Capture.listing_title, Capture.redirected_from,
-                    Capture.facts_version)
+                    Capture.facts_version, Capture.concurrent_to_capture_id)
 
 
 @dataclass(frozen=True)
@@ -282,9 +282,10 @@ def _evidence_bundle(view: "_ArchiveView", report: Report) -> dict:
         bundle.update({"payload_sha256": capture.payload_sha256, "warc": _warc(capture),
                        "warc_key": capture.warc_key, "warc_offset": capture.offset, "warc_length": capture.length,
                        "captured_at": _iso(capture.timestamp)})
-    shot = view.screenshot(report.url, capture.timestamp if capture is not None else None)
+    shows = {report.capture_id} | ({capture.refers_to_capture_id} if capture is not None else set())
+    shot = view.screenshot(report.url, capture.timestamp if capture is not None else None, shows - {None})
     bundle["screenshot"] = None if shot is None else {
-        "capture_id": shot.id, "captured_at": _iso(shot.timestamp),
+        "capture_id": shot.id, "captured_at": _iso(shot.timestamp), "shows_capture_id": shot.concurrent_to_capture_id,
         "sha256": shot.payload_sha256, "mime": shot.mime, "warc": _warc(shot)}
     if shot is None:
         bundle["screenshot_note"] = ("存档中没有该报告页面的截图（只为 HTML 报告页面截图，PDF、Word 等附件没有；"
@@ -403,10 +404,15 @@ class _ArchiveView:
         """What the crawls read of the agency's report column (``missing_proof`` keeps only reads by as_of)."""
         return self._coverage.get(agency_id, [])
 
-    def screenshot(self, url: str, near: datetime | None):
+    def screenshot(self, url: str, near: datetime | None, shows: set[int] = frozenset()):
+        """The screenshot for the evidence: one of a capture in ``shows`` (the report's own capture, or the
+        original holding its payload) if there is one, else the one taken nearest ``near``."""
         shots = [row for row in self.captures_of(SCREENSHOT_PREFIX + url) if row.record_type == "resource"]
         if not shots:
             return None
+        exact = [row for row in shots if row.concurrent_to_capture_id in shows]
+        if exact:
+            return exact[0]
         if near is None:
             return shots[0]
         return min(shots, key=lambda row: (abs(row.timestamp - near), row.id))

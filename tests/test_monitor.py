@@ -267,6 +267,28 @@ def test_screenshot_of_the_report_page_is_in_the_bundle(stage):
     assert verdict.evidence["screenshot"]["sha256"] == hashlib.sha256(png).hexdigest()
     assert "permalink" not in verdict.evidence["screenshot"]
     assert "screenshot_note" not in verdict.evidence
+    assert verdict.evidence["screenshot"]["shows_capture_id"] == page.id
+
+
+def test_the_bundles_screenshot_shows_the_reports_capture_not_merely_one_taken_near_it(stage):
+    """A later, changed capture of the page was shot an hour after the report's capture; the report's own capture
+    was shot weeks later: the evidence is the shot of the report's capture, and says which capture it shows."""
+    agency, year = "ylx-wjj", 2021
+    page = stage.fetch(1, report_path(agency, year), "2022-01-21 09:00", agency)
+    stage.parse(page, agency)
+    changed = stage.fetch(1, report_path(agency, year), "2022-01-21 10:00", agency, extra=b"<p>changed</p>")
+    png = b"\x89PNG\r\n\x1a\n"
+    near = stage.archive.record_resource("urn:screenshot:" + page.url, png + b"near", "image/png",
+                                         fetched_at=at("2022-01-21 10:01"), agency_id=agency, concurrent_to=changed.id)
+    own = stage.archive.record_resource("urn:screenshot:" + page.url, png + b"own", "image/png",
+                                        fetched_at=at("2022-02-20 09:00"), agency_id=agency, concurrent_to=page.id)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.evidence["capture_id"] == page.id
+    assert near.id != own.id
+    assert (verdict.evidence["screenshot"]["capture_id"], verdict.evidence["screenshot"]["shows_capture_id"]) == (
+        own.id, page.id)
 
 
 # ---------------------------------------------------------------- changed
