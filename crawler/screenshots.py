@@ -3,9 +3,10 @@
 ``ScreenshotPipeline`` comes after the parse pipeline. For each document it asks the catalog what the after-crawl
 pass asks of the whole archive (``storage.screenshots.pages_missing_screenshots``, limited to the capture the parse
 pipeline tied this document's report to, ``ReportCandidate.report_capture_id``): is it an HTML report page whose
-first capture has no screenshot yet? If so the page is rendered from the archive
-(``storage.screenshots.take_screenshot``: the first screen as JPEG, JavaScript off, nothing from the network) and
-archived in the crawl's run.
+first capture has no screenshot yet? A page whose fetch was the first capture of its URL
+(``ReportCandidate.first_capture``: the request found no capture in the archive) needs no asking: it is an HTML
+report page, or not. If so the page is rendered from the archive (``storage.screenshots.take_screenshot``: the
+first screen as JPEG, JavaScript off, nothing from the network) and archived in the crawl's run.
 
 At most ``SCREENSHOT_PAGES`` pages are open at once (each reused from shot to shot), in the process's one Chromium
 (``crawler.chromium``), started on the first report. The item waits for its shot: the downloads go on meanwhile, so the shots overlap the crawl's
