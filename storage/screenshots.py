@@ -173,7 +173,8 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-_LEADING = re.compile(r"\A(?:\s|<!--.*?-->)*(?:<!doctype[^>]*>)?", re.IGNORECASE | re.DOTALL)
+# what may stand before the doctype: blanks, comments, an XML declaration (XHTML pages of older portals)
+_LEADING = re.compile(r"\A(?:\s|<!--.*?-->|<\?[^>]*>)*(?:<!doctype[^>]*>)?", re.IGNORECASE | re.DOTALL)
 _META_REFRESH = re.compile(r"<meta\b[^>]*?http-equiv\s*=\s*[\"']?\s*refresh[^>]*>", re.IGNORECASE)
 _OWN_BASE = re.compile(r"<base\s[^>]*?href\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.IGNORECASE)
 

@@ -264,6 +264,11 @@ def test_the_markup_written_into_the_tab_keeps_the_doctype_first_decodes_as_the_
     assert "示例县2023年政府信息公开工作年度报告" in markup  # labelled UTF-8, read as the GBK it is
     assert "refresh" not in markup
 
+    xhtml = (b'<?xml version="1.0" encoding="utf-8"?>\n<!-- TRS -->\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0'
+             b' Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n<html><body></body></html>')
+    assert page_markup(Archived("http://x.gov.cn/a.html", xhtml, "text/html")).split("<base", 1)[0].endswith(
+        "xhtml1-transitional.dtd\">")  # after the doctype, behind an XML declaration: the rendering mode is kept
+
     own = b"<html><head><base href='../up/'><title>t</title></head><body></body></html>"
     assert page_markup(Archived("http://x.gov.cn/a/b/c.html", own, "text/html")).startswith(
         '<base href="http://x.gov.cn/a/up/"><html>')
