@@ -89,7 +89,7 @@ def test_every_declared_dependency_is_imported():
     """A dependency in pyproject.toml that no code imports is a lie in the README's dependency table."""
     import tomllib
 
-    import_names = {"python-docx": "docx", "psycopg[binary]": "psycopg",
+    import_names = {"beautifulsoup4": "bs4", "python-docx": "docx", "psycopg[binary]": "psycopg",
                     "pyyaml": "yaml", "scrapy-playwright": "scrapy_playwright", "scrapy-redis": "scrapy_redis",
                     "charset-normalizer": "charset_normalizer", "python-multipart": "multipart",
                     "swagger-ui-bundle": "swagger_ui_bundle", "lxml_html_clean": "lxml_html_clean"}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from parsers import parse_document
 from parsers.formats import DocumentError, extract, sniff_format
 from parsers.formats.doc import read_doc
 from parsers.formats.encoding import decode_bytes
@@ -282,6 +283,31 @@ def test_catalog_box_in_list_items():
                                "成文日期": "2023年01月20日", "标题": REPORT_TITLE, "发文字号": "国办函〔2023〕5号",
                                "发布日期": "2023年01月30日"}
     assert doc.page_dates == []  # the box's dates are catalog fields, not dates printed by the title
+
+
+def test_catalog_box_labels_we_do_not_know_stay_out_of_the_values():
+    """The box of a real CMS template (a public JSP page: struts-ext ``ext:field`` infoIndex, infoFrom, mark,
+    generateDate): each label alone in its cell, without colon, some unknown to us (备注/文号, 所属目录, 创建时间,
+    发布时间). A value is its own cell: it used to run on to the next known label, "临淄区卫生健康局备注/文号无"."""
+    rows = [("名称", AGENCY + REPORT_TITLE), ("索引号", "11370305004188577X/2023-00012"), ("发布机构", AGENCY),
+            ("备注/文号", "无"), ("生成日期", "2023-01-20"), ("所属目录", "政府信息公开年报"),
+            ("创建时间", "2023-01-20 09:10"), ("发布时间", "2023-01-30 10:20")]
+    cells = [f'<td class="tdtitle" nowrap="nowrap">{label}</td>\n<td class="tdcontent">{value}</td>'
+             for label, value in rows]
+    page = (f'<html><body><table class="table"><tr>{cells[0]}</tr><tr>{cells[1]}{cells[2]}</tr><tr>{cells[3]}'
+            f"{cells[4]}</tr><tr>{cells[5]}</tr><tr>{cells[6]}{cells[7]}</tr></table><p>{INTRO}</p></body></html>")
+    doc = extract(page.encode("utf-8"), FetchContext(content_type="text/html"))
+    assert doc.catalog_box == {"名称": AGENCY + REPORT_TITLE, "索引号": "11370305004188577X/2023-00012",
+                               "发布机构": AGENCY, "生成日期": "2023-01-20"}
+    record = parse_document(page.encode("utf-8"), FetchContext(content_type="text/html"))
+    assert (record.agency, record.agency_source) == (AGENCY, "catalog_box")  # was none: "…备注/文号无" is no agency
+
+
+def test_catalog_box_as_a_definition_list():
+    page = f"""<html><body><dl class="xxgk-info"><dt>索 引 号</dt><dd>000014349/2023-00007</dd>
+    <dt>发布机构</dt><dd>{AGENCY}</dd><dt>成文日期</dt><dd>2023年01月20日</dd></dl><p>{INTRO}</p></body></html>"""
+    doc = extract(page.encode("utf-8"), FetchContext(content_type="text/html"))
+    assert doc.catalog_box == {"索引号": "000014349/2023-00007", "发布机构": AGENCY, "成文日期": "2023年01月20日"}
 
 
 def test_html_rowspan_colspan_expand_into_every_slot():

@@ -1,6 +1,7 @@
 """HTML report pages: main text, title, meta tags, the 信息公开目录 box, dates near the title, tables, attachments.
 
-Nothing on the page is executed: scripts are dropped and only lxml reads the markup.
+Nothing on the page is executed: scripts are dropped; lxml parses the page once, and BeautifulSoup reads only the
+信息公开目录 box cut from that tree.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import re
 from functools import cached_property
 
+from bs4 import BeautifulSoup
 from lxml import etree
 
 from parsers.formats.grids import make_grid
@@ -37,6 +39,7 @@ _MIN_ARTICLE_CHARS = 200      # a content block this long outside links is an ar
 _SENTENCE = re.compile(r"[^\n]{20,}?[。，；]")
 _BOX_MAX_CHARS = 2000         # a 信息公开目录 box is small; anything bigger is the page around it
 _MAX_CATALOG_VALUE = 200
+_PAIR_ITEMS = frozenset({"td", "th", "dt", "dd", "li"})  # a catalog value never runs past the cell or item holding it
 
 _WHITESPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]*>")
@@ -245,7 +248,15 @@ def _depth(element) -> int:
 
 
 def _catalog_pairs(box) -> dict[str, str]:
-    """Label/value pairs of the box, whether each sits in its own cell or several share one line."""
+    """Label/value pairs of the box, whatever markup pairs them: ``<td>索引号：</td><td>…</td>``, ``<th>索引号</th>``,
+    ``<li><span>索引号：</span>…</li>``, ``<dt>``/``<dd>``, or several "label：value" sharing one line.
+
+    BeautifulSoup reads only the box, serialised from the page's one lxml tree (a few hundred bytes, never the page a
+    second time). A value is the text after its label, markup inside it included (临淄区<b>卫生健康局</b>), and ends
+    with the table cell or list item that holds it: a label alone in its cell takes the next cell, never the cells
+    after it, so a label we do not know (备注/文号, 所属目录 in a real CMS template) is not read into the value before it.
+    """
+    fragment = BeautifulSoup(etree.tostring(box, encoding="unicode", method="html", with_tail=False), "lxml")
     pairs: dict[str, str] = {}
     label: str | None = None
     value: list[str] = []
@@ -255,11 +266,18 @@ def _catalog_pairs(box) -> dict[str, str]:
         if label and text and len(text) <= _MAX_CATALOG_VALUE:
             pairs.setdefault(label, text)
 
-    for piece in box.itertext():
-        piece = collapse_whitespace(piece)
+    item = None
+    for string in fragment.strings:
+        piece = collapse_whitespace(string)
         if not piece:
             continue
-        if _WHITESPACE.sub("", piece) in _LABEL_KEYS:  # a header cell without colon: <th>索引号</th>
+        holder = next((parent for parent in string.parents if parent.name in _PAIR_ITEMS), None)
+        if holder is not item:
+            if item is not None and label and join_pieces(value):  # the item that held the value has ended
+                flush()
+                label = None
+            item = holder
+        if _WHITESPACE.sub("", piece) in _LABEL_KEYS:  # a label cell without colon: <th>索引号</th>, <dt>索引号</dt>
             flush()
             label, value = _WHITESPACE.sub("", piece), []
             continue
