@@ -286,9 +286,10 @@ def test_catalog_box_in_list_items():
 
 
 def test_catalog_box_labels_we_do_not_know_stay_out_of_the_values():
-    """The box of a real CMS template (a public JSP page: struts-ext ``ext:field`` infoIndex, infoFrom, mark,
-    generateDate): each label alone in its cell, without colon, some unknown to us (备注/文号, 所属目录, 创建时间,
-    发布时间). A value is its own cell: it used to run on to the next known label, "临淄区卫生健康局备注/文号无"."""
+    """The box of a 政务 CMS's 公开信息 view (github.com/catkins10/cms, WebContent/cms/infopublic/admin/
+    publicInfoRead.jsp at 4a26875a, its cells filled in): each label alone in its cell, without colon, some unknown to
+    us (备注/文号, 所属目录, 创建时间, 发布时间). A value is its own cell: it used to run on to the next known label,
+    "临淄区卫生健康局备注/文号无", and the page had no agency."""
     rows = [("名称", AGENCY + REPORT_TITLE), ("索引号", "11370305004188577X/2023-00012"), ("发布机构", AGENCY),
             ("备注/文号", "无"), ("生成日期", "2023-01-20"), ("所属目录", "政府信息公开年报"),
             ("创建时间", "2023-01-20 09:10"), ("发布时间", "2023-01-30 10:20")]

@@ -254,7 +254,8 @@ def _catalog_pairs(box) -> dict[str, str]:
     BeautifulSoup reads only the box, serialised from the page's one lxml tree (a few hundred bytes, never the page a
     second time). A value is the text after its label, markup inside it included (临淄区<b>卫生健康局</b>), and ends
     with the table cell or list item that holds it: a label alone in its cell takes the next cell, never the cells
-    after it, so a label we do not know (备注/文号, 所属目录 in a real CMS template) is not read into the value before it.
+    after it, so a label we do not know (备注/文号, 所属目录 in catkins10/cms's 公开信息 view) stays out of the value
+    before it.
     """
     fragment = BeautifulSoup(etree.tostring(box, encoding="unicode", method="html", with_tail=False), "lxml")
     pairs: dict[str, str] = {}
