@@ -132,3 +132,56 @@ def test_every_declared_dependency_is_imported():
         if module not in used and module not in imported_by_others:
             unused.append(name)
     assert unused == []
+
+
+def _level_maps(path: Path) -> list[int]:
+    """Lines of dict literals that map every agency level code to a Chinese name."""
+    from parsers.record import LEVELS
+
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Dict) and node.keys
+            and {key.value for key in node.keys if isinstance(key, ast.Constant)} == set(LEVELS)
+            and all(isinstance(value, ast.Constant) and isinstance(value.value, str)
+                    and any("\u4e00" <= ch <= "\u9fff" for ch in value.value) for value in node.values)]
+
+
+def _header_lookups(path: Path) -> list[int]:
+    """Lines of a hand-written case-insensitive header lookup: a loop over (name, value) pairs comparing
+    ``key.lower() == name`` and returning (parsers.headers.header_value is the one)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for loop in ast.walk(tree):
+        if not (isinstance(loop, ast.For) and isinstance(loop.target, ast.Tuple) and len(loop.target.elts) == 2):
+            continue
+        key = loop.target.elts[0]
+        if not any(isinstance(node, ast.Return) for node in ast.walk(loop)):
+            continue
+        for node in ast.walk(loop):
+            if (isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.Eq) and isinstance(node.left, ast.Call)
+                    and isinstance(node.left.func, ast.Attribute) and node.left.func.attr == "lower"
+                    and isinstance(node.left.func.value, ast.Name) and isinstance(key, ast.Name)
+                    and node.left.func.value.id == key.id):
+                found.append(node.lineno)
+    return found
+
+
+SHARED = {"a level → Chinese name map": (_level_maps, "monitor/labels.py"),
+          "a case-insensitive header lookup": (_header_lookups, "parsers/headers.py")}
+
+
+@pytest.mark.parametrize("what", SHARED)
+def test_a_shared_helper_is_written_once(what):
+    """One place each, not a copy per module: a second copy drifts (the web replay had its own header lookup, the
+    deadlines their own level names)."""
+    finder, home = SHARED[what]
+    copies = [f"{path.relative_to(ROOT)}:{line}" for package in ALLOWED for path in package_files(package)
+              if str(path.relative_to(ROOT)) != home for line in finder(path)]
+    assert copies == []
+
+
+def test_the_shared_helper_check_sees_a_copy(tmp_path):
+    copy = tmp_path / "copy.py"
+    copy.write_text('NAMES = {"department": "部门", "government": "政府", "township": "乡镇"}\n'
+                    "def find(headers, name):\n    for key, value in headers:\n"
+                    "        if key.lower() == name:\n            return value\n", encoding="utf-8")
+    assert _level_maps(copy) == [1] and _header_lookups(copy) == [4]
