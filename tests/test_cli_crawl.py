@@ -193,6 +193,28 @@ def test_crawl_one_agency_from_a_registry_file(tmp_path, demo_registry):
     assert bundles and all(bundle["screenshot"] is None and bundle["screenshot_note"] for bundle in bundles)
 
 
+def test_crawl_as_of_another_day_prints_that_days_verdicts_and_stores_todays(tmp_path, demo_registry):
+    """The stored verdicts are today's (the web UI shows them as current): `crawl --as-of` a past day prints the
+    verdicts as of that day and stores none of them."""
+    data_dir, past = tmp_path / "data", date(2025, 1, 10)
+    result = run("crawl", "--registry", str(demo_registry), "--agency", "sfq-gov", "--as-of", past.isoformat(),
+                 "--set", "AUTOTHROTTLE_ENABLED=false", "--set", "DOWNLOAD_DELAY=0", "--no-screenshots", "--quiet",
+                 env=_env(data_dir))
+    assert result.returncode == 0, result.stderr[-2000:]
+    name = DemoPortals().agency("sfq-gov").name
+    rows = [line.split() for line in result.stdout.splitlines()]
+    # as of 2025-01-10 the 2024 report was not due yet (a government's is due on 31 March)
+    assert any(row[:1] == [name] and "2024" in row and "未到期" in row for row in rows), result.stdout
+    catalog = Catalog.open(Config.from_env(env={}, data_dir=data_dir))
+    try:
+        with catalog.reading() as session:
+            stored = queries.verdicts(session)
+    finally:
+        catalog.close()
+    assert stored and {verdict.evidence["as_of"] for verdict in stored} <= {AS_OF.isoformat(), today().isoformat()}
+    assert {(v.agency_id, v.report_year): v.status for v in stored}[("sfq-gov", 2024)] == "late"
+
+
 def test_crawl_unknown_agency_is_one_line(tmp_path, demo_registry):
     result = run("crawl", "--registry", str(demo_registry), "--agency", "nope", env=_env(tmp_path / "d"))
     assert result.returncode == 1
