@@ -11,6 +11,7 @@ dependency.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,44 @@ def test_the_shared_helper_check_sees_a_copy(tmp_path):
                     "def find(headers, name):\n    for key, value in headers:\n"
                     "        if key.lower() == name:\n            return value\n", encoding="utf-8")
     assert _level_maps(copy) == [1] and _header_lookups(copy) == [4]
+
+
+def _module_map() -> list[tuple[str, set[str]]]:
+    """The README's module map (the table under "Layout and data flow"): per row, the folder its first cell names
+    and every backticked name in the row."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Layout and data flow", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        names = set(re.findall(r"`([^`]+)`", line))
+        first = re.search(r"`([^`]+)`", line).group(1)
+        folder = first if first.endswith("/") else first.rsplit("/", 1)[0] + "/"
+        rows.append((folder, names))
+    return rows
+
+
+def _unmapped(rows: list[tuple[str, set[str]]], root: Path = ROOT) -> list[str]:
+    missing = []
+    for package in ALLOWED:
+        for path in package_files(package, root):
+            relative = path.relative_to(root).as_posix()
+            if path.name == "__init__.py" or "/migrations/" in relative:  # the Alembic scripts: `catalog/` names them
+                continue
+            if not any(relative == name or relative.startswith(folder) and relative[len(folder):] == name
+                       for folder, names in rows for name in names):
+                missing.append(relative)
+    return missing
+
+
+def test_every_module_is_named_in_the_readme_module_map():
+    """A newcomer finds a module by the map: a module the map does not name is one the map has drifted from."""
+    assert _unmapped(_module_map()) == []
+
+
+def test_the_module_map_check_sees_an_unnamed_module(tmp_path):
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "app.py").write_text("")
+    (tmp_path / "web" / "stray.py").write_text("")
+    assert _unmapped([("web/", {"web/", "app.py"})], tmp_path) == ["web/stray.py"]
