@@ -16,6 +16,8 @@ from cli.common import (CommandError, derive_pending_facts, load_config, open_ca
 # A fixed port keeps the demo URLs the same from run to run, so a second `xxgk demo` is an incremental crawl
 # (conditional requests, revisits, changed reports) over the same archive.
 DEFAULT_DEMO_PORT = 8765
+AS_OF_HELP = ("print the verdicts as of the end of this day, YYYY-MM-DD, from what the archive held by then; "
+              "the stored verdicts (web UI, `xxgk reports`) stay today's (default: today, Beijing)")
 
 
 def add_parsers(sub) -> None:
@@ -25,7 +27,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--registry", help="registry file, YAML or CSV (default: the shipped registry)")
     p.add_argument("--agency", action="append", default=[], metavar="ID", help="only this agency (repeatable)")
     p.add_argument("--as-of", type=date.fromisoformat,
-                   help="date the verdicts are judged at, YYYY-MM-DD (default: today, Beijing)")
+                   help=AS_OF_HELP)
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a Scrapy setting, e.g. --set DOWNLOAD_TIMEOUT=10 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no live progress display")
@@ -56,7 +58,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--edition", type=int, default=1, choices=[1, 2],
                    help="state of the demo portals (2: one report edited, one back-dated report appears)")
     p.add_argument("--as-of", type=date.fromisoformat,
-                   help="date the verdicts are judged at, YYYY-MM-DD (default: today, Beijing)")
+                   help=AS_OF_HELP)
     p.add_argument("--quiet", action="store_true", help="no live progress display")
     p.set_defaults(handler=cmd_demo)
 
@@ -64,6 +66,8 @@ def add_parsers(sub) -> None:
 # ---------------------------------------------------------------- crawl
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    from monitor.verdicts import is_current
+
     config = load_config(args)
     overrides = {"LOG_LEVEL": "INFO", **_overrides(args.set)}
     if not args.screenshots:
@@ -77,9 +81,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         if args.worker_id:
             overrides["FRONTIER_WORKER"] = args.worker_id
     agencies = select_agencies(args.registry, args.agency)
-    summary = crawl_and_judge(config, agencies, overrides=overrides, as_of=args.as_of, quiet=args.quiet,
+    summary = crawl_and_judge(config, agencies, overrides=overrides, quiet=args.quiet,
                               screenshots=args.screenshots, verbose=args.verbose)
     _print_summary(summary)
+    if args.as_of is not None and not is_current(args.as_of):  # today's are stored: the web UI shows them
+        print()
+        print_timeliness(args, [agency.id for agency in agencies], as_of=args.as_of)
     return 0
 
 
@@ -123,10 +130,12 @@ class RunLocked(CommandError):
         self.run_id = run_id
 
 
-def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = None, quiet: bool = False,
+def crawl_and_judge(config, agencies, *, overrides=None, quiet: bool = False,
                     years=None, screenshots: bool = True, verbose: bool = False):
     """Take the run lock, store the agencies, crawl them, screenshot new report pages (``screenshots``),
-    recompute the verdicts of the agencies the run touched as of ``as_of`` (default: today in Beijing); returns the crawl summary. Raises
+    recompute and store the verdicts of the agencies the run touched as of today in Beijing (the stored verdicts
+    are today's: ``monitor.verdicts.is_current``; another day's are printed by ``print_timeliness``); returns the
+    crawl summary. Raises
     ``RunLocked`` when another crawl of this archive is running. Everything it opens it closes: ``xxgk schedule``
     calls it run after run in one process. Scrapy's log goes to ``DATA_DIR/logs/RUN_ID.log`` unless ``verbose``:
     a terminal gets one line per problem in the summary, not a traceback per unreachable portal."""
@@ -156,7 +165,7 @@ def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = No
                 settings["LOG_FILE"] = str(_log_file(config, run_id))
             with heartbeat:
                 summary = _crawl_and_judge(config, catalog, agencies, settings,
-                                           as_of=as_of, quiet=quiet, years=years, screenshots=screenshots)
+                                           quiet=quiet, years=years, screenshots=screenshots)
             if heartbeat.lost:
                 print(f"xxgk: 运行 {run_id} 期间运行锁被接管（心跳中断超过 {lock.ttl_seconds} 秒），"
                       f"另一次抓取可能与本次重叠", file=sys.stderr)
@@ -167,7 +176,7 @@ def crawl_and_judge(config, agencies, *, overrides=None, as_of: date | None = No
     return summary
 
 
-def _crawl_and_judge(config, catalog, agencies, overrides, *, as_of, quiet, years, screenshots):
+def _crawl_and_judge(config, catalog, agencies, overrides, *, quiet, years, screenshots):
     from cli.alerts import after_run
     from crawler.run import CrawlError, run_crawl
     from monitor.clock import today
@@ -186,7 +195,7 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, as_of, quiet, year
         display.close()
     if screenshots:
         _take_screenshots(config, summary.run_id, overrides)
-    as_of = as_of or today()
+    as_of = today()
     years = years if years is not None else [as_of.year - 1]
     selected = [agency.id for agency in agencies]
     derive_pending_facts(config, catalog, "crawl")
@@ -316,6 +325,7 @@ def _print_summary(summary) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from demo.server import DemoServer
     from demo.shapes import DemoSite
+    from monitor.clock import today
 
     config = load_config(args)
     portals = DemoSite(edition=args.edition)
@@ -330,13 +340,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         years = portals.watch_years()
         # the portals are on this machine: no politeness delay needed; a short timeout shows the slow page failing
         overrides = {"DOWNLOAD_TIMEOUT": 2, "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "LOG_LEVEL": "INFO"}
-        summary = crawl_and_judge(config, agencies, overrides=overrides, as_of=args.as_of, quiet=args.quiet,
-                                  years=years)
+        summary = crawl_and_judge(config, agencies, overrides=overrides, quiet=args.quiet, years=years)
     finally:
         server.stop()
     _print_summary(summary)
     print()
-    print_timeliness(args, agency_ids=[agency.id for agency in agencies])
+    print_timeliness(args, [agency.id for agency in agencies], as_of=args.as_of or today(), years=years)
     print()
     print("浏览存档与判定：xxgk serve   然后打开 http://127.0.0.1:8000/")
     print(f"（数据目录 {config.data_dir}；再次运行 `xxgk demo --edition 2` 可看到被修改和倒签的报告）")
@@ -348,14 +357,18 @@ TIMELINESS_COLUMNS = (("agency", "机关"), ("level", "层级"), ("report_year",
                       ("days_late", "逾期天数"), ("flags", "标记"))
 
 
-def print_timeliness(args: argparse.Namespace, agency_ids: list[str]) -> None:
-    """The timeliness table: one row per agency and report year, as `xxgk status` prints it."""
-    from monitor.rows import verdict_rows
+def print_timeliness(args: argparse.Namespace, agency_ids: list[str], *, as_of: date, years=None) -> None:
+    """The timeliness table as of ``as_of``: one row per agency and report year, in the order of ``agency_ids``,
+    as `xxgk status` prints it (today's stored verdicts, or another day's computed and not stored)."""
+    from monitor.rows import rows_as_of
 
     catalog = open_catalog(args)
     try:
-        rows = [row for agency_id in agency_ids for row in verdict_rows(catalog, agency_id=agency_id)]
+        rows = rows_as_of(catalog, as_of, years=years if years is not None else [as_of.year - 1],
+                          agency_ids=agency_ids)
     finally:
         catalog.close()
+    order = {agency_id: number for number, agency_id in enumerate(agency_ids)}
+    rows.sort(key=lambda row: order[row["agency_id"]])  # stable: each agency's years stay in order
     write_rows(rows, "table", None, TIMELINESS_COLUMNS)
     write_undetermined_reasons(rows, None)

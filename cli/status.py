@@ -50,13 +50,11 @@ REPORT_COLUMNS = (("agency", "机关"), ("report_year", "年度"), ("title", "�
 def cmd_status(args: argparse.Namespace) -> int:
     from monitor.clock import today
     from monitor.deadlines import RuleError
-    from monitor.rows import judged_rows, verdict_rows
-    from monitor.verdicts import judge, judge_and_store
+    from monitor.rows import rows_as_of
+    from monitor.verdicts import is_current, judge_and_store
 
     year = report_year_argument(args.year)
     as_of = date_argument(args.as_of, "--as-of") if args.as_of else today()
-    # the stored verdicts are today's (the web UI and `xxgk reports` show them): another day is computed only
-    current = as_of == today()
     if year >= as_of.year:
         raise CommandError(f"the {year} reports are written after {year} ends: nothing is due as of {as_of}")
     if args.format == "xlsx" and not args.output:
@@ -66,12 +64,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         require_crawled(catalog)
         derive_pending_facts(load_config(args), catalog, args.command)
         try:
-            if current:  # the full re-judge: every agency, stored chunk by chunk
+            if is_current(as_of):  # the full re-judge: every agency, stored chunk by chunk
                 judge_and_store(catalog, as_of=as_of, years=[year])
-                rows = verdict_rows(catalog, year=year, level=args.level, region=args.region)
-            else:
-                judged = judge(catalog, as_of=as_of, years=[year], store=False)
-                rows = judged_rows(catalog, judged, year=year, level=args.level, region=args.region)
+            rows = rows_as_of(catalog, as_of, years=[year], year=year, level=args.level, region=args.region)
         except RuleError as exc:
             raise CommandError(str(exc)) from exc
     finally:

@@ -12,13 +12,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
+from monitor.labels import LEVEL_NAMES
 from parsers.dates import PUBLICATION_PRIORITY, describe_source
 from parsers.record import LEVELS, DateEvidence
 
 SHIPPED_RULES = Path(__file__).with_name("deadlines.toml")
 ANY_LEVEL = "*"
 VERDICT_STATUSES = ("on_time", "late", "missing", "pending", "undetermined")
-LEVEL_NAMES = {"department": "政府部门", "government": "人民政府", "township": "乡镇人民政府/街道办事处"}
 
 _REQUIRED = ("id", "level", "month", "day", "legal_basis")
 _OPTIONAL = ("first_year", "last_year", "agency_id")

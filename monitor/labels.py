@@ -4,12 +4,15 @@ from __future__ import annotations
 from monitor.flags import FLAG_LABELS
 from parsers.dates import SOURCE_NAMES
 
-__all__ = ["STATUS_LABELS", "LEVEL_LABELS", "FLAG_LABELS", "FIELD_LABELS", "KIND_LABELS", "FORMAT_LABELS",
+__all__ = ["STATUS_LABELS", "LEVEL_LABELS", "LEVEL_NAMES", "FLAG_LABELS", "FIELD_LABELS", "KIND_LABELS", "FORMAT_LABELS",
            "SOURCE_NAMES", "describe_date_source"]
 
 STATUS_LABELS = {"on_time": "按时", "late": "逾期", "missing": "未发布", "pending": "未到期",
                  "undetermined": "无法判断"}
+# Two maps on purpose: LEVEL_LABELS is the short cell of a table column (层级), LEVEL_NAMES the full name a
+# sentence uses ("没有适用于 2024 年度乡镇人民政府/街道办事处的期限规则"), as the regulation names the level.
 LEVEL_LABELS = {"department": "部门", "government": "人民政府", "township": "乡镇街道"}
+LEVEL_NAMES = {"department": "政府部门", "government": "人民政府", "township": "乡镇人民政府/街道办事处"}
 FIELD_LABELS = {
     "agency_id": "机关代码", "agency": "机关", "level": "层级", "region": "行政区划", "report_year": "报告年度",
     "status": "状态", "deadline": "截止日期", "legal_basis": "法律依据", "publication_date": "发布日期",

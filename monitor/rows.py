@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from monitor.verdicts import JudgedYear
+from monitor.verdicts import JudgedYear, Years, is_current, judge
 from parsers.beijing import beijing_iso as _iso
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Agency, Report
@@ -81,6 +81,18 @@ def judged_rows(catalog: Catalog, judged: Iterable[JudgedYear], *, year: int | N
             report = session.get(Report, result.report_id) if result.report_id is not None else None
             rows.append(_row(agency, result.report_year, unsaved, report))
     return rows
+
+
+def rows_as_of(catalog: Catalog, as_of: date, *, years: Years = None, agency_ids: Iterable[str] | None = None,
+               year: int | None = None, level: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+    """The verdict rows as of ``as_of``, for ``xxgk status``, ``crawl`` and ``demo``: today's are the stored ones
+    (the caller judged and stored them), another day's are computed now and never stored (``is_current``)."""
+    if is_current(as_of):
+        wanted = None if agency_ids is None else set(agency_ids)
+        return [row for row in verdict_rows(catalog, year=year, level=level, region=region)
+                if wanted is None or row["agency_id"] in wanted]
+    judged = judge(catalog, as_of=as_of, years=years, agency_ids=agency_ids, store=False)
+    return judged_rows(catalog, judged, year=year, level=level, region=region)
 
 
 def _row(agency: Agency, year: int | None, stored: VerdictRow | None, report: Report | None) -> dict[str, Any]:

@@ -132,6 +132,13 @@ class JudgedYear:
 Years = Iterable[int] | Mapping[str, Iterable[int]] | None
 
 
+def is_current(as_of: date) -> bool:
+    """Whether verdicts judged as of ``as_of`` are the ones to store. The stored verdicts are today's (Beijing):
+    the web UI, ``xxgk reports`` and the alerts read them as current, and nothing else in a row says for which
+    day it was judged. Another day's verdicts are computed and shown, never stored (``monitor.rows.rows_as_of``)."""
+    return as_of == today()
+
+
 def judge(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: Iterable[str] | None = None,
           rules: RuleSet | None = None, store: bool = True) -> list[JudgedYear]:
     """Compute one verdict, its flags and its evidence per agency and report year; store them unless
@@ -163,7 +170,7 @@ def judging(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: I
     ``neighbours``: (report ids, a set that receives the agencies copy detection pairs with those reports)."""
     rules = rules or load_rules()
     wanted = set(agency_ids) if agency_ids is not None else None
-    day_over = as_of != today()
+    day_over = not is_current(as_of)
     cutoff = end_of_beijing_day(as_of)
     # Read from one snapshot, write each chunk's verdicts in a short transaction of its own: a crawl writing to
     # the same catalog must not wait for the whole judgement.

@@ -3,7 +3,9 @@ caller's overrides (``xxgk crawl --set NAME=VALUE``), exactly as a real crawl bu
 No network and no reactor: each component is driven directly."""
 from __future__ import annotations
 
+import ast
 import asyncio
+import inspect
 
 import pytest
 import scrapy
@@ -39,6 +41,19 @@ def _listing_pages_followed(crawler: Crawler) -> list[str]:
     # the listing's own pages, not the browser render its undated rows also ask for
     return [out.url for out in spider.parse(response)
             if isinstance(out, scrapy.Request) and out.meta[META_ROLE] == "column" and not out.meta.get("playwright")]
+
+
+def test_the_spider_reads_its_settings_once_in_from_crawler():
+    """Scrapy's habit: settings are read when the spider is built, not on every response or idle signal (with
+    their defaults restated at each read)."""
+    import crawler.spiders.reports as module
+
+    tree = ast.parse(inspect.getsource(module.ReportsSpider))
+    readers = {function.name for function in ast.walk(tree) if isinstance(function, ast.FunctionDef)
+               for node in ast.walk(function)
+               if isinstance(node, ast.Attribute) and node.attr == "settings"
+               and function.name not in ("from_crawler", "update_settings")}
+    assert readers == set()
 
 
 def test_listing_pages_follow_the_default_and_an_overridden_discovery_max_pages(tmp_path):

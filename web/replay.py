@@ -26,6 +26,7 @@ import lxml.html
 
 from parsers.formats.encoding import charset_from_content_type, charset_from_markup, decode_bytes
 from parsers.formats.sniff import sniff_format
+from parsers.headers import header_value
 from parsers.record import FetchContext
 from web.urls import Urls
 
@@ -106,8 +107,8 @@ def has_full_page(kind: str | None, url: str, record_type: str) -> bool:
 def raw_body(capture_id: int, url: str, status: int | None, headers: list[tuple[str, str]], payload: bytes,
              archived: Holdings, urls: Urls, *, download: bool = False) -> RawBody:
     """How to serve a capture's payload; links in HTML lead to ``urls.latest`` of their target."""
-    content_type = _header(headers, "content-type")
-    location = _header(headers, "location")
+    content_type = header_value(headers, "content-type")
+    location = header_value(headers, "location")
     kind = archived_kind(payload, url, content_type)
     extension = EXTENSIONS.get(kind, "bin")
     filename = safe_filename(url, capture_id, extension)
@@ -149,13 +150,6 @@ def safe_filename(url: str, capture_id: int, extension: str) -> str:
     stem = name.rsplit(".", 1)[0] if "." in name else name
     stem = stem.strip("._") or f"capture-{capture_id}"
     return f"{stem}.{extension}"
-
-
-def _header(headers: list[tuple[str, str]], name: str) -> str | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _decode(payload: bytes, content_type: str | None) -> str:

@@ -94,7 +94,8 @@ class ReportsSpider(scrapy.Spider):
         spider.renders_waiting = deque()
         spider.search_words = settings.get("DISCOVERY_SEARCH_WORDS")
         spider.max_sitemaps = settings.getint("DISCOVERY_MAX_SITEMAPS")
-        spider.revisit_known = settings.getbool("DISCOVERY_KNOWN_REPORTS") and settings.getbool("ARCHIVE_ENABLED")
+        spider.archive_enabled = settings.getbool("ARCHIVE_ENABLED")
+        spider.revisit_known = settings.getbool("DISCOVERY_KNOWN_REPORTS") and spider.archive_enabled
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         return spider
 
@@ -148,7 +149,7 @@ class ReportsSpider(scrapy.Spider):
         machines the pass is over only when the whole frontier drained; workers wait for the coordinator."""
         frontier = self.frontier
         if frontier is not None:
-            if self.settings.getbool("ARCHIVE_ENABLED"):
+            if self.archive_enabled:
                 # idle gives up every request held: what they fetched must be durable first
                 holder = CrawlArchive.of(self.crawler)
                 holder.call_now(holder.archive.commit)
