@@ -1,7 +1,7 @@
 """One run over many machines: `xxgk crawl --coordinator` and two `xxgk crawl --worker` processes share a real
 redis-server (the frontier), PostgreSQL (the catalog) and SeaweedFS (the S3 archive) on loopback, crawling the demo
 portals. Together they fetch what one process fetches, each URL once; a worker killed with SIGKILL and started
-again loses nothing and duplicates nothing."""
+again loses nothing and duplicates nothing; a persistent worker serves one scheduled run after another."""
 from __future__ import annotations
 
 import os
@@ -71,7 +71,7 @@ def _announced_run(client, timeout: float = 120) -> str:
     raise AssertionError("the coordinator announced no run")
 
 
-def _no_duplicates(session, run_id: str) -> None:
+def _no_duplicates(session, *run_ids: str) -> None:
     records = session.execute(select(Capture.record_id, func.count()).group_by(Capture.record_id)
                               .having(func.count() > 1)).all()
     assert not records, f"WARC records indexed twice: {records}"
@@ -82,8 +82,9 @@ def _no_duplicates(session, run_id: str) -> None:
     verdicts = session.execute(select(Verdict.agency_id, Verdict.report_year, func.count())
                                .group_by(Verdict.agency_id, Verdict.report_year).having(func.count() > 1)).all()
     assert not verdicts, f"verdicts duplicated: {verdicts}"
-    assert session.get(CrawlRun, run_id).status == "finished"
-    assert session.scalar(select(func.count()).select_from(CrawlRun)) == 1, "workers must join the run, not start one"
+    assert all(session.get(CrawlRun, run_id).status == "finished" for run_id in run_ids)
+    assert session.scalar(select(func.count()).select_from(CrawlRun)) == len(run_ids), \
+        "workers must join the run, not start one"
 
 
 def _retried(logs) -> Counter:
@@ -188,3 +189,63 @@ def test_a_worker_killed_mid_run_and_started_again_loses_and_duplicates_nothing(
     verify = subprocess.run([str(venv_bin("xxgk")), "verify", "--run", run_id], env=env, capture_output=True,
                             text=True, timeout=300)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def _lines_until(path, pattern: re.Pattern, count: int, process: subprocess.Popen, timeout: float = 300) -> list:
+    """The matches of ``pattern`` in the log ``path`` once there are ``count`` of them (the process still running)."""
+    deadline = time.monotonic() + timeout
+    while len(found := pattern.findall(path.read_text("utf-8", "replace"))) < count:
+        assert process.poll() is None, path.read_text("utf-8", "replace")[-3000:]
+        assert time.monotonic() < deadline, path.read_text("utf-8", "replace")[-3000:]
+        time.sleep(0.2)
+    return found
+
+
+def test_a_persistent_worker_serves_one_scheduled_run_after_another_and_stops_on_sigterm(tmp_path, redis_server,
+                                                                                          postgres_url, s3_env):
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        # two demo agencies keep the two runs short
+        agencies = [agency for agency in server.portals.registry(server.base_url)
+                    if agency.id in ("sfq-gov", "sfq-wjj")]
+        registry = tmp_path / "registry.yaml"
+        dump_registry(agencies, registry)
+        env = _env(tmp_path, "machine-a", postgres_url, s3_env, redis_server.url)
+        log = tmp_path / "worker.out"
+        with log.open("wb") as out:
+            # a service: started once, before any run is announced, and left running
+            sets = [item for setting in SETTINGS for item in ("--set", setting)]
+            worker = subprocess.Popen([str(venv_bin("xxgk")), "crawl", "--worker", "--forever", "--worker-id", "w",
+                                       "--quiet", "--no-screenshots", *sets],
+                                      env=_env(tmp_path, "machine-b", postgres_url, s3_env, redis_server.url),
+                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            # the scheduler coordinates each of its runs: two runs a second apart. The coordinator is paced: the
+            # worker starts a crawl process for each run (seconds on a busy machine) and must find requests left
+            scheduler = subprocess.run(
+                [str(venv_bin("xxgk")), "schedule", "--coordinator", "--now", "--every", "1s", "--max-runs", "2",
+                 "--registry", str(registry), "--no-screenshots", *sets, "--set", "DOWNLOAD_DELAY=2"],
+                env=env, capture_output=True, text=True, timeout=600)
+            assert scheduler.returncode == 0, scheduler.stdout + scheduler.stderr
+            served = _lines_until(log, re.compile(r"工作进程 w 结束：运行 (\S+)，页面 (\d+)，报告 (\d+)"), 2, worker)
+            # between runs, waiting for the next: SIGTERM (docker stop, systemctl stop) ends it cleanly
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=60) == 0, log.read_text("utf-8", "replace")[-3000:]
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+    output = log.read_text("utf-8", "replace")
+    assert "工作进程 w 已停止（参加了 2 次运行）" in output, output[-3000:]
+    assert scheduler.stdout.count("抓取完成") == 2, scheduler.stdout + scheduler.stderr
+
+    config = config_in(tmp_path / "machine-a", {**s3_env, "XXGK_DATABASE_URL": postgres_url})
+    with catalog_of(config) as session:
+        runs = session.scalars(select(CrawlRun.id).order_by(CrawlRun.started_at)).all()
+        assert [run_id for run_id, _, _ in served] == runs, "the worker joined each scheduled run, in order"
+        _no_duplicates(session, *runs)
+        for run_id, pages, reports in served:
+            assert int(pages) > 0 and int(reports) > 0, f"the worker found no report in run {run_id}: {output}"
+        assert {agency for agency, in session.execute(select(Verdict.agency_id))} == {"sfq-gov", "sfq-wjj"}
+    client = redis.Redis.from_url(redis_server.url)
+    assert not [key for run_id in runs for key in client.scan_iter(f"xxgk:run:{run_id}:*")], \
+        "each run's frontier keys are gone"
