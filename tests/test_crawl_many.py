@@ -249,3 +249,24 @@ def test_a_persistent_worker_serves_one_scheduled_run_after_another_and_stops_on
     client = redis.Redis.from_url(redis_server.url)
     assert not [key for run_id in runs for key in client.scan_iter(f"xxgk:run:{run_id}:*")], \
         "each run's frontier keys are gone"
+
+
+def test_a_worker_gives_back_what_it_holds_when_it_leaves_and_quits_an_abandoned_run(redis_server):
+    from crawler.frontier import CURRENT_KEY, Frontier, announce
+
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        announce(client, "run-a", [])
+        frontier = Frontier(client, "run-a", "worker", "w", ttl=20)
+        frontier.join([])
+        client.zadd(frontier.queue_key, {b"request": 0})
+        assert frontier.take() is not None and not client.zcard(frontier.queue_key)
+        assert not frontier.is_done()
+        frontier.leave()   # stopped mid-run (SIGTERM): nobody would reap a worker that left
+        assert client.zrange(frontier.queue_key, 0, -1) == [b"request"]
+        # the coordinator of run-a died; a new run is announced: a persistent worker must not wait in run-a
+        announce(client, "run-b", [])
+        assert frontier.is_done()
+    finally:
+        client.delete(CURRENT_KEY, *client.scan_iter("xxgk:run:run-*"))
+        client.close()
