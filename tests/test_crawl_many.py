@@ -270,3 +270,16 @@ def test_a_worker_gives_back_what_it_holds_when_it_leaves_and_quits_an_abandoned
     finally:
         client.delete(CURRENT_KEY, *client.scan_iter("xxgk:run:run-*"))
         client.close()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["crawl", "--worker", "--forever"], "--worker 需要 XXGK_REDIS_URL"),
+    (["schedule", "--coordinator", "--now", "--max-runs", "1"], "--coordinator 需要 XXGK_REDIS_URL"),
+    (["crawl", "--forever"], "--forever 只用于 --worker"),
+])
+def test_the_shared_run_options_say_what_they_need(argv, message, tmp_path, monkeypatch, capsys):
+    from cli.main import main
+
+    monkeypatch.delenv("XXGK_REDIS_URL", raising=False)
+    assert main(["--data-dir", str(tmp_path), *argv]) == 1
+    assert message in capsys.readouterr().err
