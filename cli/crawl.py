@@ -126,7 +126,7 @@ def _serve_runs(config, args: argparse.Namespace, overrides: dict) -> int:
                 time.sleep(5)   # a broken Redis or run must not turn this loop into a busy one
             sys.stdout.flush()
     except (_Terminated, KeyboardInterrupt):
-        print(f"工作进程 {worker_id} 已停止（参加了 {served} 次运行）", file=sys.stderr, flush=True)
+        print(f"工作进程 {worker_id} 已停止（完成了 {served} 次运行）", file=sys.stderr, flush=True)
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)

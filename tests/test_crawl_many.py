@@ -235,7 +235,7 @@ def test_a_persistent_worker_serves_one_scheduled_run_after_another_and_stops_on
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait()
     output = log.read_text("utf-8", "replace")
-    assert "工作进程 w 已停止（参加了 2 次运行）" in output, output[-3000:]
+    assert "工作进程 w 已停止（完成了 2 次运行）" in output, output[-3000:]
     assert scheduler.stdout.count("抓取完成") == 2, scheduler.stdout + scheduler.stderr
 
     config = config_in(tmp_path / "machine-a", {**s3_env, "XXGK_DATABASE_URL": postgres_url})
@@ -283,3 +283,44 @@ def test_the_shared_run_options_say_what_they_need(argv, message, tmp_path, monk
     monkeypatch.delenv("XXGK_REDIS_URL", raising=False)
     assert main(["--data-dir", str(tmp_path), *argv]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_a_persistent_worker_stopped_mid_run_gives_back_what_it_held(tmp_path, redis_server, postgres_url,
+                                                                     s3_env):
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        base = server.base_url
+        agencies = [agency for agency in server.portals.registry(base) if agency.id in ("sfq-gov", "sfq-wjj")]
+        registry = tmp_path / "registry.yaml"
+        dump_registry(agencies, registry)
+        client = redis.Redis.from_url(redis_server.url)
+        log = tmp_path / "worker.out"
+        with log.open("wb") as out:
+            sets = [item for setting in SETTINGS for item in ("--set", setting)]
+            worker = subprocess.Popen([str(venv_bin("xxgk")), "crawl", "--worker", "--forever", "--worker-id", "w",
+                                       "--quiet", "--no-screenshots", *sets, "--set", "DOWNLOAD_DELAY=0.5"],
+                                      env=_env(tmp_path, "machine-b", postgres_url, s3_env, redis_server.url),
+                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            coordinator = _coordinator(_env(tmp_path, "machine-a", postgres_url, s3_env, redis_server.url),
+                                       registry, "--set", "DOWNLOAD_DELAY=1")
+            run_id = _announced_run(client)
+            deadline = time.monotonic() + 120
+            while not client.hlen(f"xxgk:run:{run_id}:inflight:w"):   # it holds requests: stop it mid-fetch
+                assert time.monotonic() < deadline, "worker w never took a request"
+                time.sleep(0.01)
+            worker.send_signal(signal.SIGTERM)   # docker stop / systemctl stop: to the xxgk process only
+            assert worker.wait(timeout=120) == 0, log.read_text("utf-8", "replace")[-3000:]
+            assert not client.hlen(f"xxgk:run:{run_id}:inflight:w"), "what it held went back into the queue"
+            _finish(coordinator)
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+        expected = {(r.url, r.agency_id, r.report_year) for r in server.portals.expected_reports(base)
+                    if r.agency_id in ("sfq-gov", "sfq-wjj")}
+    assert "工作进程 w 已停止（完成了 0 次运行）" in log.read_text("utf-8", "replace")
+    config = config_in(tmp_path / "machine-a", {**s3_env, "XXGK_DATABASE_URL": postgres_url})
+    with catalog_of(config) as session:
+        _no_duplicates(session, run_id)
+        found = {(r.url, r.agency_id, r.report_year) for r in session.scalars(select(Report))}
+        assert expected <= found, f"reports lost: {expected - found}"
