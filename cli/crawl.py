@@ -49,6 +49,9 @@ def add_parsers(sub) -> None:
                         "takes back at once the requests it held when it died")
     p.add_argument("--wait", type=float, default=300.0, metavar="SECONDS",
                    help="how long a worker waits for a coordinator to announce a run (default 300)")
+    p.add_argument("--forever", action="store_true",
+                   help="with --worker: a persistent worker (a service): serve one announced run after another, "
+                        "waiting without limit between them, until SIGTERM or Ctrl-C")
     p.set_defaults(handler=cmd_crawl)
 
     p = sub.add_parser("demo", help="serve the bundled demo portals, crawl, parse and print the timeliness table",
@@ -72,14 +75,13 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     overrides = {"LOG_LEVEL": "INFO", **_overrides(args.set)}
     if not args.screenshots:
         overrides.setdefault("ARCHIVE_SCREENSHOTS", False)  # nor of the pages the crawler renders itself
-    if (args.worker or args.coordinator) and not config.redis_url:
-        raise CommandError("--worker 与 --coordinator 需要 XXGK_REDIS_URL（共享的抓取队列）")
+    if args.forever and not args.worker:
+        raise CommandError("--forever 只用于 --worker")
     if args.worker:
-        return _work(config, args, overrides)
+        _need_redis(config, "--worker")
+        return _serve_runs(config, args, overrides) if args.forever else _work(config, args, overrides, args.wait)
     if args.coordinator:
-        overrides["FRONTIER_ROLE"] = "coordinator"
-        if args.worker_id:
-            overrides["FRONTIER_WORKER"] = args.worker_id
+        overrides = coordinator_overrides(config, overrides, args.worker_id)
     agencies = select_agencies(args.registry, args.agency)
     summary = crawl_and_judge(config, agencies, overrides=overrides, quiet=args.quiet,
                               screenshots=args.screenshots, verbose=args.verbose)
@@ -90,16 +92,71 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return 0
 
 
-def _work(config, args: argparse.Namespace, overrides: dict) -> int:
-    """A worker: no run lock (the coordinator holds it), no verdicts (the coordinator judges the whole run)."""
-    from crawler.frontier import FrontierError, current_run, default_worker_id
+def coordinator_overrides(config, overrides: dict, worker_id: str | None = None) -> dict:
+    """The crawl settings of a run shared with workers over Redis (``crawler.frontier``), this process its
+    coordinator. Shared by ``xxgk crawl --coordinator`` and ``xxgk schedule --coordinator``."""
+    _need_redis(config, "--coordinator")
+    return {**overrides, "FRONTIER_ROLE": "coordinator", **({"FRONTIER_WORKER": worker_id} if worker_id else {})}
+
+
+def _need_redis(config, option: str) -> None:
+    if not config.redis_url:
+        raise CommandError(f"{option} 需要 XXGK_REDIS_URL（共享的抓取队列）")
+
+
+class _Terminated(BaseException):
+    """SIGTERM reached a persistent worker: unwinds whatever it is doing (waiting, or a run: ``run_crawl`` then
+    stops its crawl child gracefully), like Ctrl-C."""
+
+
+def _serve_runs(config, args: argparse.Namespace, overrides: dict) -> int:
+    """``--worker --forever``: join each run a coordinator announces, one after another; between runs wait
+    without limit (scheduled runs are hours apart). A run that failed here is reported and the next one awaited:
+    a service does not stop for one bad run. SIGTERM (``docker stop``, ``systemctl stop``) ends it with status 0."""
+    import signal
+    import time
+
+    def terminate(signum, frame):
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    worker_id = args.worker_id or _default_worker_id()
+    print(f"工作进程 {worker_id} 常驻：等待协调进程宣布运行（SIGTERM 或 Ctrl-C 停止）", file=sys.stderr, flush=True)
+    served = 0
+    try:
+        while True:
+            try:
+                _work(config, args, overrides, None, worker_id=worker_id)
+                served += 1
+            except CommandError as exc:
+                print(f"xxgk: {exc}", file=sys.stderr, flush=True)
+                time.sleep(5)   # a broken Redis or run must not turn this loop into a busy one
+            sys.stdout.flush()
+    except (_Terminated, KeyboardInterrupt):
+        print(f"工作进程 {worker_id} 已停止（完成了 {served} 次运行）", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _default_worker_id() -> str:
+    from crawler.frontier import default_worker_id
+
+    return default_worker_id()
+
+
+def _work(config, args: argparse.Namespace, overrides: dict, wait: float | None, *,
+          worker_id: str | None = None) -> int:
+    """A worker's part in one run: no run lock (the coordinator holds it), no verdicts (the coordinator judges
+    the whole run). It waits up to ``wait`` seconds (None: without limit) for a run to be announced."""
+    from crawler.frontier import FrontierError, current_run
     from crawler.run import CrawlError, run_crawl
 
     try:
-        run_id, agencies = current_run(config.redis_url, wait=args.wait)
+        run_id, agencies = current_run(config.redis_url, wait=wait)
     except FrontierError as exc:
         raise CommandError(str(exc)) from exc
-    worker_id = args.worker_id or default_worker_id()
+    worker_id = worker_id or args.worker_id or _default_worker_id()
     settings = {**overrides, "ARCHIVE_RUN_ID": run_id, "FRONTIER_ROLE": "worker", "FRONTIER_WORKER": worker_id}
     if not args.verbose and "LOG_FILE" not in settings:
         settings["LOG_FILE"] = str(_log_file(config, run_id)).removesuffix(".log") + f".{_safe(worker_id)}.log"

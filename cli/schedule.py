@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 from zoneinfo import ZoneInfo
 
 from cli.common import CommandError, load_config, select_agencies
-from cli.crawl import RunLocked, _overrides, _print_summary, crawl_and_judge
+from cli.crawl import RunLocked, _overrides, _print_summary, coordinator_overrides, crawl_and_judge
 from cli.timetable import (DEFAULT_SCHEDULE, DEFAULT_ZONE, ScheduleError, Timetable, cron_timetable,
                            every_timetable, load_timetable)
 
@@ -49,6 +49,9 @@ def add_parsers(sub) -> None:
                    help="take no Chromium screenshots of report pages")
     p.add_argument("--max-runs", type=int, help="stop after this many runs, skipped ones included (default: forever)")
     p.add_argument("--now", action="store_true", help="also run once immediately")
+    p.add_argument("--coordinator", action="store_true",
+                   help="each run is shared with `xxgk crawl --worker --forever` processes on any machine (needs "
+                        "XXGK_REDIS_URL): seed the shared queue, crawl along, judge once it drained")
     p.set_defaults(handler=cmd_schedule)
 
 
@@ -69,6 +72,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     overrides = {"LOG_LEVEL": "INFO", **_overrides(args.set)}
     if not args.screenshots:
         overrides.setdefault("ARCHIVE_SCREENSHOTS", False)
+    if args.coordinator:
+        overrides = coordinator_overrides(config, overrides)
     job = ScheduledCrawl(config, agencies, overrides, screenshots=args.screenshots)
     print(f"计划任务已启动：{timetable.source}，{len(agencies)} 个机关（Ctrl-C 停止）", flush=True)
     try:

@@ -17,7 +17,8 @@ WARC segments of their own. Every process also fetches. The keys of run R are ``
   the whole run's answer); ``sessions``, ``session`` (worker → its current session) and ``coverage`` (session →
   its column reads, pushed when it closes): the coordinator merges them into one set of ``column_coverage`` rows.
 - ``done``: set by the coordinator once the frontier drained (queue empty and every live worker idle, read in one
-  atomic step, ``_DRAINED``); idle workers then close.
+  atomic step, ``_DRAINED``); idle workers then close (as they do when another run was announced: a persistent
+  worker, ``xxgk crawl --worker --forever``, then joins that one).
 """
 from __future__ import annotations
 
@@ -103,11 +104,12 @@ def announce(client, run_id: str, agencies: list[Agency]) -> None:
     client.set(CURRENT_KEY, run_id)
 
 
-def current_run(redis_url: str, wait: float = 0.0, poll: float = 0.5) -> tuple[str, list[Agency]]:
-    """The announced run and its agencies, waiting up to ``wait`` seconds for a coordinator to announce one."""
+def current_run(redis_url: str, wait: float | None = 0.0, poll: float = 0.5) -> tuple[str, list[Agency]]:
+    """The announced run and its agencies, waiting up to ``wait`` seconds (None: without limit, a persistent
+    worker between scheduled runs) for a coordinator to announce one."""
     import redis
 
-    deadline = time.monotonic() + wait
+    deadline = None if wait is None else time.monotonic() + wait
     try:
         client = _client(redis_url)
         try:
@@ -120,7 +122,7 @@ def current_run(redis_url: str, wait: float = 0.0, poll: float = 0.5) -> tuple[s
                         agencies = [Agency(**{name: tuple(value) if isinstance(value, list) else value
                                               for name, value in entry.items()}) for entry in json.loads(raw)]
                         return run_id, agencies
-                if time.monotonic() >= deadline:
+                if deadline is not None and time.monotonic() >= deadline:
                     raise FrontierError(f"没有可加入的分布式抓取（等待 {wait:.0f} 秒，Redis 中无协调进程宣布的运行）")
                 time.sleep(poll)
         finally:
@@ -207,7 +209,9 @@ class Frontier:
         self._beat_script(keys=[self._beat], args=[self.worker_id])
 
     def leave(self) -> None:
-        """This process is done with the run (after its coverage went to Redis)."""
+        """This process is done with the run (after its coverage went to Redis). What it still holds (stopped
+        mid-run: SIGTERM to a persistent worker) goes back into the queue: once it has left, no reaping will."""
+        self._requeue(keys=[self.queue_key, self._inflight()])
         pipe = self.client.pipeline()
         pipe.hdel(self._state, self.worker_id)
         pipe.hdel(self._beat, self.worker_id)
@@ -257,7 +261,13 @@ class Frontier:
         self.client.set(self.key("done"), "1")
 
     def is_done(self) -> bool:
-        return bool(self.client.exists(self.key("done")))
+        """The coordinator ended the run, or another run was announced since (this run's coordinator died and a
+        new one started): a persistent worker must not wait in an abandoned run forever."""
+        pipe = self.client.pipeline()
+        pipe.exists(self.key("done"))
+        pipe.get(CURRENT_KEY)
+        done, current = pipe.execute()
+        return bool(done) or (current or b"").decode() != self.run_id
 
     # -- what the run's columns gave, across processes
 

@@ -10,6 +10,7 @@ packages=(
   libreoffice-writer-nogui # soffice: last .doc/.wps fallback of the parser, and the DOC test fixtures
   libgl1 libglib2.0-0      # OpenCV (under RapidOCR, the OCR of scanned pages) loads these shared libraries
   tesseract-ocr tesseract-ocr-chi-sim  # only benchmarks/ocr.py: the OCR engine RapidOCR was measured against
+  util-linux               # runuser: the tests' PostgreSQL runs as postgres under root (Essential; listed for test_install)
 )
 missing=()
 for p in "${packages[@]}"; do

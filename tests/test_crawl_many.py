@@ -1,7 +1,7 @@
 """One run over many machines: `xxgk crawl --coordinator` and two `xxgk crawl --worker` processes share a real
 redis-server (the frontier), PostgreSQL (the catalog) and SeaweedFS (the S3 archive) on loopback, crawling the demo
 portals. Together they fetch what one process fetches, each URL once; a worker killed with SIGKILL and started
-again loses nothing and duplicates nothing."""
+again loses nothing and duplicates nothing; a persistent worker serves one scheduled run after another."""
 from __future__ import annotations
 
 import os
@@ -71,7 +71,7 @@ def _announced_run(client, timeout: float = 120) -> str:
     raise AssertionError("the coordinator announced no run")
 
 
-def _no_duplicates(session, run_id: str) -> None:
+def _no_duplicates(session, *run_ids: str) -> None:
     records = session.execute(select(Capture.record_id, func.count()).group_by(Capture.record_id)
                               .having(func.count() > 1)).all()
     assert not records, f"WARC records indexed twice: {records}"
@@ -82,8 +82,9 @@ def _no_duplicates(session, run_id: str) -> None:
     verdicts = session.execute(select(Verdict.agency_id, Verdict.report_year, func.count())
                                .group_by(Verdict.agency_id, Verdict.report_year).having(func.count() > 1)).all()
     assert not verdicts, f"verdicts duplicated: {verdicts}"
-    assert session.get(CrawlRun, run_id).status == "finished"
-    assert session.scalar(select(func.count()).select_from(CrawlRun)) == 1, "workers must join the run, not start one"
+    assert all(session.get(CrawlRun, run_id).status == "finished" for run_id in run_ids)
+    assert session.scalar(select(func.count()).select_from(CrawlRun)) == len(run_ids), \
+        "workers must join the run, not start one"
 
 
 def _retried(logs) -> Counter:
@@ -188,3 +189,138 @@ def test_a_worker_killed_mid_run_and_started_again_loses_and_duplicates_nothing(
     verify = subprocess.run([str(venv_bin("xxgk")), "verify", "--run", run_id], env=env, capture_output=True,
                             text=True, timeout=300)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def _lines_until(path, pattern: re.Pattern, count: int, process: subprocess.Popen, timeout: float = 300) -> list:
+    """The matches of ``pattern`` in the log ``path`` once there are ``count`` of them (the process still running)."""
+    deadline = time.monotonic() + timeout
+    while len(found := pattern.findall(path.read_text("utf-8", "replace"))) < count:
+        assert process.poll() is None, path.read_text("utf-8", "replace")[-3000:]
+        assert time.monotonic() < deadline, path.read_text("utf-8", "replace")[-3000:]
+        time.sleep(0.2)
+    return found
+
+
+def test_a_persistent_worker_serves_one_scheduled_run_after_another_and_stops_on_sigterm(tmp_path, redis_server,
+                                                                                          postgres_url, s3_env):
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        # two demo agencies keep the two runs short
+        agencies = [agency for agency in server.portals.registry(server.base_url)
+                    if agency.id in ("sfq-gov", "sfq-wjj")]
+        registry = tmp_path / "registry.yaml"
+        dump_registry(agencies, registry)
+        env = _env(tmp_path, "machine-a", postgres_url, s3_env, redis_server.url)
+        log = tmp_path / "worker.out"
+        with log.open("wb") as out:
+            # a service: started once, before any run is announced, and left running
+            sets = [item for setting in SETTINGS for item in ("--set", setting)]
+            worker = subprocess.Popen([str(venv_bin("xxgk")), "crawl", "--worker", "--forever", "--worker-id", "w",
+                                       "--quiet", "--no-screenshots", *sets],
+                                      env=_env(tmp_path, "machine-b", postgres_url, s3_env, redis_server.url),
+                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            # the scheduler coordinates each of its runs: two runs a second apart. The coordinator is paced: the
+            # worker starts a crawl process for each run (seconds on a busy machine) and must find requests left
+            scheduler = subprocess.run(
+                [str(venv_bin("xxgk")), "schedule", "--coordinator", "--now", "--every", "1s", "--max-runs", "2",
+                 "--registry", str(registry), "--no-screenshots", *sets, "--set", "DOWNLOAD_DELAY=2"],
+                env=env, capture_output=True, text=True, timeout=600)
+            assert scheduler.returncode == 0, scheduler.stdout + scheduler.stderr
+            served = _lines_until(log, re.compile(r"工作进程 w 结束：运行 (\S+)，页面 (\d+)，报告 (\d+)"), 2, worker)
+            # between runs, waiting for the next: SIGTERM (docker stop, systemctl stop) ends it cleanly
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=60) == 0, log.read_text("utf-8", "replace")[-3000:]
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+    output = log.read_text("utf-8", "replace")
+    assert "工作进程 w 已停止（完成了 2 次运行）" in output, output[-3000:]
+    assert scheduler.stdout.count("抓取完成") == 2, scheduler.stdout + scheduler.stderr
+
+    config = config_in(tmp_path / "machine-a", {**s3_env, "XXGK_DATABASE_URL": postgres_url})
+    with catalog_of(config) as session:
+        runs = session.scalars(select(CrawlRun.id).order_by(CrawlRun.started_at)).all()
+        assert [run_id for run_id, _, _ in served] == runs, "the worker joined each scheduled run, in order"
+        _no_duplicates(session, *runs)
+        for run_id, pages, reports in served:
+            assert int(pages) > 0 and int(reports) > 0, f"the worker found no report in run {run_id}: {output}"
+        assert {agency for agency, in session.execute(select(Verdict.agency_id))} == {"sfq-gov", "sfq-wjj"}
+    client = redis.Redis.from_url(redis_server.url)
+    assert not [key for run_id in runs for key in client.scan_iter(f"xxgk:run:{run_id}:*")], \
+        "each run's frontier keys are gone"
+
+
+def test_a_worker_gives_back_what_it_holds_when_it_leaves_and_quits_an_abandoned_run(redis_server):
+    from crawler.frontier import CURRENT_KEY, Frontier, announce
+
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        announce(client, "run-a", [])
+        frontier = Frontier(client, "run-a", "worker", "w", ttl=20)
+        frontier.join([])
+        client.zadd(frontier.queue_key, {b"request": 0})
+        assert frontier.take() is not None and not client.zcard(frontier.queue_key)
+        assert not frontier.is_done()
+        frontier.leave()   # stopped mid-run (SIGTERM): nobody would reap a worker that left
+        assert client.zrange(frontier.queue_key, 0, -1) == [b"request"]
+        # the coordinator of run-a died; a new run is announced: a persistent worker must not wait in run-a
+        announce(client, "run-b", [])
+        assert frontier.is_done()
+    finally:
+        client.delete(CURRENT_KEY, *client.scan_iter("xxgk:run:run-*"))
+        client.close()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["crawl", "--worker", "--forever"], "--worker 需要 XXGK_REDIS_URL"),
+    (["schedule", "--coordinator", "--now", "--max-runs", "1"], "--coordinator 需要 XXGK_REDIS_URL"),
+    (["crawl", "--forever"], "--forever 只用于 --worker"),
+])
+def test_the_shared_run_options_say_what_they_need(argv, message, tmp_path, monkeypatch, capsys):
+    from cli.main import main
+
+    monkeypatch.delenv("XXGK_REDIS_URL", raising=False)
+    assert main(["--data-dir", str(tmp_path), *argv]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_a_persistent_worker_stopped_mid_run_gives_back_what_it_held(tmp_path, redis_server, postgres_url,
+                                                                     s3_env):
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        base = server.base_url
+        agencies = [agency for agency in server.portals.registry(base) if agency.id in ("sfq-gov", "sfq-wjj")]
+        registry = tmp_path / "registry.yaml"
+        dump_registry(agencies, registry)
+        client = redis.Redis.from_url(redis_server.url)
+        log = tmp_path / "worker.out"
+        with log.open("wb") as out:
+            sets = [item for setting in SETTINGS for item in ("--set", setting)]
+            worker = subprocess.Popen([str(venv_bin("xxgk")), "crawl", "--worker", "--forever", "--worker-id", "w",
+                                       "--quiet", "--no-screenshots", *sets, "--set", "DOWNLOAD_DELAY=0.5"],
+                                      env=_env(tmp_path, "machine-b", postgres_url, s3_env, redis_server.url),
+                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            coordinator = _coordinator(_env(tmp_path, "machine-a", postgres_url, s3_env, redis_server.url),
+                                       registry, "--set", "DOWNLOAD_DELAY=1")
+            run_id = _announced_run(client)
+            deadline = time.monotonic() + 120
+            while not client.hlen(f"xxgk:run:{run_id}:inflight:w"):   # it holds requests: stop it mid-fetch
+                assert time.monotonic() < deadline, "worker w never took a request"
+                time.sleep(0.01)
+            worker.send_signal(signal.SIGTERM)   # docker stop / systemctl stop: to the xxgk process only
+            assert worker.wait(timeout=120) == 0, log.read_text("utf-8", "replace")[-3000:]
+            assert not client.hlen(f"xxgk:run:{run_id}:inflight:w"), "what it held went back into the queue"
+            _finish(coordinator)
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+        expected = {(r.url, r.agency_id, r.report_year) for r in server.portals.expected_reports(base)
+                    if r.agency_id in ("sfq-gov", "sfq-wjj")}
+    assert "工作进程 w 已停止（完成了 0 次运行）" in log.read_text("utf-8", "replace")
+    config = config_in(tmp_path / "machine-a", {**s3_env, "XXGK_DATABASE_URL": postgres_url})
+    with catalog_of(config) as session:
+        _no_duplicates(session, run_id)
+        found = {(r.url, r.agency_id, r.report_year) for r in session.scalars(select(Report))}
+        assert expected <= found, f"reports lost: {expected - found}"
