@@ -4,12 +4,13 @@ Scrapy, the archive, the parse pool) against small portals on loopback, then ``x
 Each agency of ``CoveragePortals`` reaches its column another way: the registry's URL (a two-page listing), a
 registry URL that answers 404 with the column only in the site's own GBK search, only in ``sitemap.xml``, only in
 the 信息公开目录's script-built tree, a column shared with another agency, a site with no column anywhere, and a
-column that answers 403 in the second state. In the second state one report was deleted: gone from the listing,
+column that answers 403 in the second state, and a column whose second listing page answers 500. In the second state one report was deleted: gone from the listing,
 its URL 404 — only asking for the known URL again shows it.
 """
 from __future__ import annotations
 
 import html
+import json
 import os
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -30,12 +31,14 @@ pytestmark = pytest.mark.slow
 
 FIELDS = {"listed": "义务教育、学生资助和校园安全", "search": "城乡低保、特困供养和临时救助",
           "sm": "河道管护、防汛调度和农村供水", "gk": "文物保护、公共文化服务和旅游市场监管",
-          "gone": "市容环境卫生、违法建设治理和停车管理"}
+          "gone": "市容环境卫生、违法建设治理和停车管理", "broken": "公共卫生、医疗服务和疾病预防控制"}
 NAMES = {"listed": "丙县教育局", "search": "丙县民政局", "sm": "丙县水利局", "gk": "丙县文化和旅游局",
-         "gone": "丙县城市管理局", "nothing": "丙县档案馆", "shared": "丙县教育督导室", "blocked": "丙县司法局"}
+         "gone": "丙县城市管理局", "nothing": "丙县档案馆", "shared": "丙县教育督导室", "blocked": "丙县司法局",
+         "broken": "丙县卫生健康局"}
 YEARS = {"listed": (2019, 2020, 2021, 2022, 2023), "search": (2022, 2023), "sm": (2022, 2023), "gk": (2023,),
-         "gone": (2023,)}
+         "gone": (2023,), "broken": (2019, 2020, 2021, 2022, 2023)}
 DELETED = "/listed/art/2021/nb2021.html"    # cov-listed's 2021 report, deleted in the second state
+BROKEN_PAGE = "/broken/nb/index_1.html"      # cov-broken's second listing page: HTTP 500 in both states
 SEARCH_WORDS = "年度报告"
 PAGE_SIZE = 4
 FAST = ["AUTOTHROTTLE_ENABLED=false", "DOWNLOAD_DELAY=0", "RETRY_TIMES=0", "RETRY_BACKOFF_BASE=0",
@@ -134,6 +137,10 @@ def _site(edition: int) -> dict[str, Resource]:
     pages["/blocked/index.html"] = _home("blocked")
     pages.update(_listing("listed", "/blocked/nb/", edition))   # there, but robots.txt forbids it
     pages["/robots.txt"] = b"User-agent: *\nDisallow: /blocked/\n"
+    pages["/broken/index.html"] = _home("broken")
+    pages.update(_listing("broken", "/broken/nb/", edition))
+    pages[BROKEN_PAGE] = _page("500 Internal Server Error", "<h1>500 Internal Server Error</h1>")
+    status[BROKEN_PAGE] = 500
     for prefix in YEARS:
         for entry in _entries(prefix, 1):
             if edition == 2 and entry.path == DELETED:
@@ -189,7 +196,8 @@ def _agencies(base: str) -> list[Agency]:
 
     return [agency("listed", "/listed/nb/index.html"), agency("shared", "/listed/nb/index.html", home="listed"),
             agency("search", "/search/old/nb.html"), agency("sm"), agency("gk"),
-            agency("gone", "/gone/nb/index.html"), agency("nothing"), agency("blocked", "/blocked/nb/index.html")]
+            agency("gone", "/gone/nb/index.html"), agency("nothing"), agency("blocked", "/blocked/nb/index.html"),
+            agency("broken", "/broken/nb/index.html")]
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +278,7 @@ def test_an_agency_without_any_column_gets_one_not_found_row_saying_what_was_tri
     (row,) = _rows(coverage_crawl.config, coverage_crawl.first.run_id)["cov-nothing"]
     assert (row.column_url, row.problem, row.items_read) == (None, "not_found", 0)
     assert "首页" in row.detail and "sitemap.xml" in row.detail
-    assert coverage_crawl.first.coverage == {"read": 6, "not_found": 1, "unreadable": 1}
+    assert coverage_crawl.first.coverage == {"read": 7, "not_found": 1, "unreadable": 1}
 
 
 def test_a_column_robots_txt_forbids_is_never_fetched_and_says_so(coverage_crawl):
@@ -278,6 +286,25 @@ def test_a_column_robots_txt_forbids_is_never_fetched_and_says_so(coverage_crawl
     assert (row.problem, row.detail, row.items_read) == ("robots", "robots.txt 禁止抓取", 0)
     # asked for together with every other start request, while robots.txt was still being fetched
     assert not [request for request in coverage_crawl.first_requests if request.path.startswith("/blocked/")]
+
+
+def test_a_column_whose_second_page_fails_leaves_the_older_years_undetermined_naming_the_error(coverage_crawl):
+    url = coverage_crawl.base + BROKEN_PAGE
+    (row,) = _rows(coverage_crawl.config, coverage_crawl.first.run_id)["cov-broken"]
+    assert (row.complete, row.problem, row.items_read, row.reports_found) == (False, None, PAGE_SIZE, 2)
+    assert row.errors == [{"url": url, "kind": "http", "message": "HTTP 500 Internal Server Error"}]
+    assert coverage_crawl.second.returncode == 0, coverage_crawl.second.stderr[-2000:]
+    # page 1 reaches back to 2022-06-15: the 2021 report (due 2022-01-31) may be behind the page that failed
+    env = {**{key: value for key, value in os.environ.items() if not key.startswith("XXGK_")},
+           "XXGK_DATA_DIR": str(coverage_crawl.config.data_dir)}
+    shown = run("status", "--year", "2021", "--format", "json", env=env)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    verdict = next(row for row in json.loads(shown.stdout) if row["agency_id"] == "cov-broken")
+    assert verdict["status"] == "undetermined"
+    assert "列表页抓取出错" in verdict["reason"] and "1 个列表页抓取失败" in verdict["reason"]
+    assert f"{url}（HTTP 500 Internal Server Error）" in verdict["reason"]
+    table = run("status", "--year", "2021", env=env)
+    assert f"丙县卫生健康局（2021 年度）：{verdict['reason']}" in table.stdout, table.stdout
 
 
 def test_a_deleted_report_is_asked_for_again_and_its_404_is_archived(coverage_crawl):
@@ -311,7 +338,7 @@ def test_the_deleted_report_is_flagged_removed(coverage_crawl):
 
 def test_the_second_runs_summary_counts_the_columns_and_calls_out_the_one_that_failed(coverage_crawl):
     out = coverage_crawl.second.stdout
-    assert "年报栏目：5 个机关读到条目，1 个未找到栏目，2 个栏目无法读取或没有条目" in out, out
+    assert "年报栏目：6 个机关读到条目，1 个未找到栏目，2 个栏目无法读取或没有条目" in out, out
     failures = [line for line in out.splitlines() if "栏目失效" in line]
     assert len(failures) == 1 and failures[0].startswith("cov-gone：栏目失效（栏目无法读取）"), out
     (gone,) = [row for row in _rows(coverage_crawl.config, coverage_crawl.second_run)["cov-gone"] if row.column_url]

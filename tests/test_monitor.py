@@ -625,7 +625,13 @@ def test_a_year_is_missing_when_the_column_read_after_the_deadline_reaches_back_
     ([("2025-03-01 09:00", {"fetched": False, "problem": "script_error", "rendered": True,
                             "detail": "ReferenceError: loadList is not defined"})],
      "script_error", "ReferenceError: loadList is not defined"),
-], ids=["no-coverage", "read-before-deadline", "not-reaching-back", "empty", "robots", "unreadable", "script-error"])
+    # page 1 read, page 2 answered 500: the walk stopped before the items reached back to the deadline
+    ([("2025-03-01 09:00", {"earliest_item": date(2023, 4, 10), "items_read": 3, "dated_items": 3,
+                            "errors": [{"url": BASE + "/ylx/wjj/nb/index_1.html", "kind": "http",
+                                        "message": "HTTP 500 Internal Server Error"}]})],
+     "fetch_errors", f"1 个列表页抓取失败，例如 {BASE}/ylx/wjj/nb/index_1.html（HTTP 500 Internal Server Error）"),
+], ids=["no-coverage", "read-before-deadline", "not-reaching-back", "empty", "robots", "unreadable", "script-error",
+        "fetch-errors"])
 def test_a_year_without_report_and_without_proof_is_undetermined_with_the_reason(stage, reads, problem, words):
     agency, year = MISSING
     rows = [stage.read_column(agency, when, **facts) for when, facts in reads]
