@@ -105,9 +105,8 @@ def missing_proof(rows: Iterable[CoverageRow], *, deadline: date, as_of: date) -
         failed = list(getattr(row, "errors", None) or [])
         if failed and not row.complete:
             # the walk stopped on failed pages: the older items may be behind them, so say which failed
-            first = failed[0]
-            return _unproven("fetch_errors", row, f"{len({error['url'] for error in failed})} 个列表页抓取失败，"
-                                                  f"例如 {first['url']}（{first['message']}）；读取了 "
+            return _unproven("fetch_errors", row, f"{len({error.get('url') for error in failed})} 个列表页抓取失败，"
+                                                  f"例如 {error_text(failed[0])}；读取了 "
                                                   f"{row.pages_walked} 页、{row.items_read} 个条目，最早的条目是 "
                                                   f"{reach}，截止日期是 {deadline.isoformat()}")
         return _unproven("not_far_enough", row, f"读取了 {row.pages_walked} 页、{row.items_read} 个条目，最早的条目是 "
@@ -116,6 +115,11 @@ def missing_proof(rows: Iterable[CoverageRow], *, deadline: date, as_of: date) -
     problem = next(name for name in _PROBLEM_ORDER if name in problems)
     row = problems[problem]
     return _unproven(problem, row, row.detail)
+
+
+def error_text(error: Mapping[str, Any]) -> str:
+    """One fetch error of a coverage row's ``errors`` in words: the URL and what went wrong."""
+    return f"{error.get('url') or ''}（{error.get('message') or error.get('kind') or '抓取失败'}）"
 
 
 def _unproven(problem: str, row: CoverageRow | None, detail: str | None = None) -> Proof:
