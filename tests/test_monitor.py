@@ -497,6 +497,14 @@ def test_removed_needs_the_newest_answer_after_the_last_success_to_fail():
                           flags.FetchEvent(day(3), 304, 3)]) is None
     assert flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), 301, 2)]) is None
     assert flags.removed([flags.FetchEvent(day(2), 404, 2)]) is None
+    # the 404 archived and the fetch error the same request recorded just after it: one failure, the capture's
+    later = datetime(2024, 1, 2, 0, 0, 1, tzinfo=timezone.utc)
+    evidence = flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), 404, 2),
+                              flags.FetchEvent(later, error_kind="http", error_id=7, message="HTTP 404 Not Found")])
+    assert evidence["failures"] == 1
+    assert evidence["latest_failure"] == evidence["first_failure"] == {
+        "at": "2024-01-02T08:00:00+08:00", "status": 404, "capture_id": 2, "error_kind": "http", "error_id": 7,
+        "message": "HTTP 404 Not Found"}
 
 
 def test_listing_matches_a_truncated_title_or_another_url_of_the_report():
