@@ -70,7 +70,7 @@ def _list_agencies(args: argparse.Namespace) -> int:
 
 
 COVERAGE_COLUMNS = ["机关", "运行", "读取时间", "栏目", "发现方式", "页数", "条目", "条目日期范围", "浏览器", "读完", "报告",
-                    "问题"]
+                    "问题", "错误"]
 
 
 def _coverage(args: argparse.Namespace) -> int:
@@ -107,7 +107,8 @@ def _coverage(args: argparse.Namespace) -> int:
                          column["column_url"] or "（无）", coverage.FOUND_BY_LABELS.get(column["found_by"] or "", ""),
                          column["pages_walked"], column["items_read"], dates, "是" if column["rendered"] else "",
                          "是" if column["complete"] else "", column["reports_found"],
-                         problem + (f"：{column['detail']}" if column["detail"] else "")])
+                         problem + (f"：{column['detail']}" if column["detail"] else ""),
+                         coverage.describe_errors(column["errors"], limit=1)])
     print_table(COVERAGE_COLUMNS, rows)
     for failure in failures:
         print(f"栏目失效 {failure.message()}")

@@ -11,9 +11,9 @@ The page's own navigation to the rendered URL is answered with the page Scrapy f
 (``page_as_fetched``, carried in the render request): the browser renders the bytes of that capture and the portal
 is not asked twice; the render is kept as resource records beside it (``crawler.middlewares``). Everything else the page
 loaded from the portal's site (documents of frames, scripts, XHR/fetch answers, form posts) is one WARC response
-record through the crawl's archive, with role ``browser`` and the page it was ``rendered_for``. Images, media
-and fonts are never requested (``abort_unneeded``), style sheets are loaded but not archived: they say nothing
-about what a listing holds.
+record through the crawl's archive, with role ``browser`` and the page it was ``rendered_for``; style sheets too,
+since what they hide decides which pager control the walk saw, and a replay of the render needs them. Images, media
+and fonts are never requested (``abort_unneeded``); a websocket has no HTTP answer to keep.
 """
 from __future__ import annotations
 
@@ -34,11 +34,12 @@ log = logging.getLogger(__name__)
 META_WATCH = "xxgk_page_watch"        # set on render requests by BrowserMiddleware, read by crawler.paging
 META_PAGE_AS_FETCHED = "xxgk_page_as_fetched"   # set by the spider: the page the render's navigation gets
 ROLE = "browser"                      # the WARC metadata role of what the browser fetched
-_SKIPPED_TYPES = frozenset({"image", "media", "font", "stylesheet", "texttrack", "manifest", "websocket"})
 DATA_TYPES = frozenset({"xhr", "fetch"})
 # never fetched at all: they cost the portal and the render time and hold no listing (style sheets still load,
 # since what they hide decides which pager control is visible)
 _ABORTED_TYPES = frozenset({"image", "media", "font"})
+# not archived: never fetched, or (a websocket) no HTTP answer; every other byte the page got from the portal is
+_SKIPPED_TYPES = _ABORTED_TYPES | {"websocket"}
 # Playwright hands over bodies decoded; the headers must not claim an encoding the stored bytes no longer have.
 _DECODED_AWAY = ("content-encoding", "transfer-encoding")
 

@@ -301,6 +301,12 @@ class CoverageRecorder:
             if source is not None and (agency_id, column) not in self.reads:
                 rows.append(self._row(source, agency_id, found_by, reports))
         seen = {row["agency_id"] for row in rows}
+        # errors met looking for a column (the homepage, sitemap.xml: robots.txt, HTTP errors) explain an agency
+        # none of whose columns gave items; they go with its first row, as with its not_found row when it has none
+        for agency_id, errors in self.agency_errors.items():
+            mine = [row for row in rows if row["agency_id"] == agency_id]
+            if mine and not any(row["items_read"] for row in mine):
+                mine[0]["errors"] = [*mine[0]["errors"], *errors]
         if self.partial:
             for row in rows:
                 row["complete"] = False

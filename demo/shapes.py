@@ -165,8 +165,25 @@ function load(n) {{
 }}
 load(1);
 """
+    # like a real channel page it also loads a style sheet, a script file and a frame the script adds (the column's
+    # notice): what the rendered page fetched besides its data
+    head = (f'<link rel="stylesheet" href="/{agency.prefix}/css/list.css">'
+            f'<script src="/{agency.prefix}/js/notice.js"></script>')
     return _page(f"政府信息公开年报_{agency.name}",
-                 f'<h2>政府信息公开年报</h2><div id="list">加载中…</div><div id="pager"></div><script>{script}</script>')
+                 f'<h2>政府信息公开年报</h2><div id="notice"></div><div id="list">加载中…</div><div id="pager"></div>'
+                 f'<script>{script}</script>', head)
+
+
+def _shell_assets(agency: ShapeAgency) -> dict[str, bytes]:
+    """The style sheet, script file and frame document the script shell loads (``_shell_column``)."""
+    p = agency.prefix
+    notice = (f"document.addEventListener('DOMContentLoaded', function () {{\n"
+              f"  var frame = document.createElement('iframe');\n  frame.src = '/{p}/nb/notice.html';\n"
+              f"  frame.width = '900'; frame.height = '40';\n"
+              f"  document.getElementById('notice').appendChild(frame);\n}});\n")
+    return {f"/{p}/css/list.css": b".list li span { margin-left: 1em; color: #666; }\n#pager a { margin: 0 4px; }\n",
+            f"/{p}/js/notice.js": notice.encode(),
+            f"/{p}/nb/notice.html": _page("栏目说明", f"<p>本栏目发布{agency.name}政府信息公开工作年度报告。</p>")}
 
 
 def _post_column(agency: ShapeAgency) -> bytes:
@@ -233,6 +250,7 @@ def _agency_site(agency: ShapeAgency, edition: int) -> dict[str, Resource]:
     home_links = [("首页", f"/{p}/index.html"), ("新闻动态", f"/{p}/xwdt/index.html")]
     if agency.shape == "script_shell":
         pages[agency.column] = _shell_column(agency)
+        pages.update(_shell_assets(agency))
     elif agency.shape == "ajax_post":
         pages[agency.column] = _post_column(agency)
     elif agency.shape == "iframe":
@@ -277,9 +295,13 @@ def _agency_site(agency: ShapeAgency, edition: int) -> dict[str, Resource]:
                 {"pages": len(pages_of), "page": number, "items": _json_items(items)}, ensure_ascii=False).encode()
     site = {}
     for path, body in pages.items():
-        kind = "application/json; charset=utf-8" if path.endswith(".json") else "text/html; charset=utf-8"
+        kind = _TYPES.get(path.rsplit(".", 1)[-1], "text/html; charset=utf-8")
         site[path] = Resource(status.get(path, 200), body, kind)
     return site
+
+
+_TYPES = {"json": "application/json; charset=utf-8", "css": "text/css; charset=utf-8",
+          "js": "application/javascript; charset=utf-8"}
 
 
 def _post_answer(agency: ShapeAgency, body: bytes) -> Resource:

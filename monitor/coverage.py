@@ -5,13 +5,14 @@ The rows are written by the crawler (``storage.catalog.models.ColumnCoverage``);
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
+from monitor.proof import error_text
 from parsers.beijing import beijing_iso
 from storage.catalog.models import ColumnCoverage
 
@@ -50,6 +51,15 @@ class AgencyCoverage:
                 "earliest_item": self.earliest_item.isoformat() if self.earliest_item else None,
                 "latest_item": self.latest_item.isoformat() if self.latest_item else None,
                 "problems": self.problems}
+
+
+def describe_errors(errors: Iterable[Mapping[str, Any]] | None, limit: int) -> str:
+    """A column's fetch errors for a table cell: how many, and the first ``limit`` of them in words."""
+    errors = list(errors or [])
+    if not errors:
+        return ""
+    shown = "；".join(error_text(error) for error in errors[:limit])
+    return f"{len(errors)} 个：{shown}" + ("等" if len(errors) > limit else "")
 
 
 def column_json(row: ColumnCoverage) -> dict[str, Any]:

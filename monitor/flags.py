@@ -17,7 +17,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urldefrag
@@ -275,8 +275,24 @@ class FetchEvent:
         return self.error_kind is not None and self.error_kind not in NOT_A_FAILURE
 
 
+def _one_event_per_attempt(events: Sequence[FetchEvent]) -> list[FetchEvent]:
+    """An error answer is archived (a capture with its status) and then recorded as a fetch error of kind http
+    ("HTTP 404 …") by the same request: one attempt, kept as the capture, which the evidence can then show."""
+    merged: list[FetchEvent] = []
+    for event in sorted(events, key=lambda event: (event.at, event.error_kind is not None)):
+        previous = merged[-1] if merged else None
+        if (event.error_kind == "http" and previous is not None and previous.capture_id is not None
+                and previous.status is not None and previous.status >= 400 and previous.error_id is None
+                and event.message.startswith(f"HTTP {previous.status}")):
+            merged[-1] = replace(previous, error_kind=event.error_kind, error_id=event.error_id, message=event.message)
+        else:
+            merged.append(event)
+    return merged
+
+
 def removed(events: Sequence[FetchEvent]) -> dict[str, Any] | None:
     """Flag when the newest attempt after the last success failed; redirects and robots skips are no answer."""
+    events = _one_event_per_attempt(events)
     ok = [event for event in events if event.ok]
     if not ok:
         return None

@@ -20,8 +20,9 @@ from typing import Any, Protocol
 
 from parsers.beijing import beijing_date, beijing_iso, end_of_beijing_day
 
-# Why a column gave no proof, as the verdict's reason says it (the problems of models.COLUMN_PROBLEMS, and two
-# that only a verdict can see: nothing read after the deadline, items that stop short of it).
+# Why a column gave no proof, as the verdict's reason says it (the problems of models.COLUMN_PROBLEMS, and three
+# that only a verdict can see: nothing read after the deadline, items that stop short of it, a walk that stopped
+# short of it because listing pages failed).
 PROBLEM_REASONS = {
     "never_read": "存档中没有该机关年报栏目的任何读取记录（未抓取过，或尚未找到栏目）",
     "not_found": "没有找到该机关的年报栏目",
@@ -31,6 +32,7 @@ PROBLEM_REASONS = {
     "empty": "年报栏目读取成功但没有任何条目",
     "not_after_deadline": "截止日期之后没有读取过年报栏目",
     "not_far_enough": "年报栏目的列表没有回溯到截止日期",
+    "fetch_errors": "年报栏目的列表页抓取出错，读到的列表没有回溯到截止日期",
 }
 # the order in which problems explain an unproven "missing": the most specific first
 _PROBLEM_ORDER = ("not_far_enough", "empty", "script_error", "robots", "unreadable", "not_found")
@@ -51,6 +53,7 @@ class CoverageRow(Protocol):
     latest_item: date | None
     problem: str | None
     detail: str | None
+    errors: list[dict[str, str]] | None   # [{"url", "kind", "message"}]: listing pages that failed
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def coverage_evidence(row: CoverageRow) -> dict[str, Any]:
         "complete": bool(row.complete), "rendered": bool(row.rendered), "items_read": row.items_read,
         "earliest_item": row.earliest_item.isoformat() if row.earliest_item else None,
         "latest_item": row.latest_item.isoformat() if row.latest_item else None,
-        "problem": row.problem, "detail": row.detail,
+        "problem": row.problem, "detail": row.detail, "errors": list(getattr(row, "errors", None) or []),
     }
 
 
@@ -99,12 +102,24 @@ def missing_proof(rows: Iterable[CoverageRow], *, deadline: date, as_of: date) -
     if read:
         row = max(read, key=lambda row: (row.earliest_item or date.max, -row.read_at.timestamp()))
         reach = row.earliest_item.isoformat() if row.earliest_item else "（条目没有日期）"
+        failed = list(getattr(row, "errors", None) or [])
+        if failed and not row.complete:
+            # the walk stopped on failed pages: the older items may be behind them, so say which failed
+            return _unproven("fetch_errors", row, f"{len({error.get('url') for error in failed})} 个列表页抓取失败，"
+                                                  f"例如 {error_text(failed[0])}；读取了 "
+                                                  f"{row.pages_walked} 页、{row.items_read} 个条目，最早的条目是 "
+                                                  f"{reach}，截止日期是 {deadline.isoformat()}")
         return _unproven("not_far_enough", row, f"读取了 {row.pages_walked} 页、{row.items_read} 个条目，最早的条目是 "
                                                 f"{reach}，截止日期是 {deadline.isoformat()}")
     problems = {row.problem or "empty": row for row in sorted(after, key=lambda row: row.read_at)}
     problem = next(name for name in _PROBLEM_ORDER if name in problems)
     row = problems[problem]
     return _unproven(problem, row, row.detail)
+
+
+def error_text(error: Mapping[str, Any]) -> str:
+    """One fetch error of a coverage row's ``errors`` in words: the URL and what went wrong."""
+    return f"{error.get('url') or ''}（{error.get('message') or error.get('kind') or '抓取失败'}）"
 
 
 def _unproven(problem: str, row: CoverageRow | None, detail: str | None = None) -> Proof:

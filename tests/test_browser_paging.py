@@ -38,6 +38,7 @@ pytestmark = pytest.mark.slow
 
 ENTRIES = 10
 PAGE_SIZE = 4
+LONG_ENTRIES = 20   # five pages: longer than a walk limited to two pages after the first
 # an endless list: the first rows on load, the next ones when the reader scrolls; no pager, no button; beside it a
 # "hot news" box fed by its own JSON, which is not the column's
 _ENDLESS = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>年报</title></head><body>
@@ -66,10 +67,11 @@ window.addEventListener('scroll', function () {
 def _rows(query: str) -> bytes:
     form = parse_qs(query)
     number = int(form["page"][0])
+    entries = int(form.get("entries", [ENTRIES])[0])
     start = (number - 1) * PAGE_SIZE
     rows = [{"title": f"某局政务公开信息第{n}条", "url": f"/endless/art/{n}.html", "pubDate": f"2024-01-{n:02d}"}
-            for n in range(start + 1, min(start + PAGE_SIZE, ENTRIES) + 1)]
-    answer = {"rows": rows} if "bare" in form else {"rows": rows, "total": ENTRIES}
+            for n in range(start + 1, min(start + PAGE_SIZE, entries) + 1)]
+    answer = {"rows": rows} if "bare" in form else {"rows": rows, "total": entries}
     return json.dumps(answer, ensure_ascii=False).encode()
 
 
@@ -82,6 +84,8 @@ class PagingPortals(ShapePortals):
             return Resource(200, (_ENDLESS % "").encode())
         if parts.path == "/endless/bare.html":
             return Resource(200, (_ENDLESS % "&bare=1").encode())
+        if parts.path == "/endless/long.html":
+            return Resource(200, (_ENDLESS % f"&entries={LONG_ENTRIES}").encode())
         if parts.path == "/endless/api/hot.json":
             hot = {"total": 99, "data": [{"title": "热点新闻", "url": "/news/1.html", "pubDate": "2024-02-01"}]}
             return Resource(200, json.dumps(hot, ensure_ascii=False).encode(), "application/json; charset=utf-8")
@@ -225,6 +229,20 @@ def test_a_list_that_never_states_its_size_is_read_but_not_proven_complete(serve
     assert len(read.items) == ENTRIES
     # the fourth page came back empty: the walk stopped there, but nothing said that was the end
     assert (read.pages_walked, read.complete, read.end) == (3, False, "no_new_items")
+
+
+def test_the_walk_stops_at_the_page_limit_and_does_not_claim_the_listing_complete(server, tmp_path):
+    limited = Crawler(ReportsSpider, crawl_settings(config_in(tmp_path / "data"), {
+        "DISCOVERY_JS_IDLE": 0.3, "DISCOVERY_JS_STEP_TIMEOUT": 10, "DISCOVERY_MAX_PAGES": 2}))
+    limited.stats = MemoryStatsCollector(limited)
+    base = server.base_url
+    read, closed = _walk(limited, f"{base}/endless/long.html")
+    # DISCOVERY_MAX_PAGES pages followed after the first, as for a static pager; the rest of the list unread
+    assert (read.pages_walked, read.complete, read.end) == (3, False, "max_pages")
+    assert _paths(read, base) == {f"/endless/art/{n}.html" for n in range(1, 3 * PAGE_SIZE + 1)}
+    asked = {parse_qs(urlsplit(request.target).query)["page"][0] for request in server.requests
+             if request.target.startswith(f"/endless/api/list?channel=nb&entries={LONG_ENTRIES}&")}
+    assert asked == {"1", "2", "3"} and closed
 
 
 def test_a_script_that_throws_leaves_the_column_unread_with_the_error(server, crawler):

@@ -88,6 +88,8 @@ def test_coverage_shows_each_agencys_latest_read_and_calls_out_a_column_that_sto
     b_line = next(line for line in lines if line.startswith("b "))
     assert "run-2" in a_line and "注册表" in a_line and "2019-01-02–2025-01-20" in a_line and "是" in a_line
     assert "run-2" in b_line and "栏目无法读取：HTTP 403" in b_line
+    assert lines[0].split()[-3:] == ["报告", "问题", "错误"]
+    assert b_line.endswith("栏目无法读取：HTTP 403  1 个：http://b.gov.cn/nb/（HTTP 403）"), b_line
     assert any(line.startswith("栏目失效 b：") and "12 个条目" in line and "run-1" in line for line in lines)
     assert not any(line.startswith("栏目失效 a") for line in lines)
 

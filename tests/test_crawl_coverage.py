@@ -4,12 +4,13 @@ Scrapy, the archive, the parse pool) against small portals on loopback, then ``x
 Each agency of ``CoveragePortals`` reaches its column another way: the registry's URL (a two-page listing), a
 registry URL that answers 404 with the column only in the site's own GBK search, only in ``sitemap.xml``, only in
 the 信息公开目录's script-built tree, a column shared with another agency, a site with no column anywhere, and a
-column that answers 403 in the second state. In the second state one report was deleted: gone from the listing,
+column that answers 403 in the second state, and a column whose second listing page answers 500. In the second state one report was deleted: gone from the listing,
 its URL 404 — only asking for the known URL again shows it.
 """
 from __future__ import annotations
 
 import html
+import json
 import os
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -30,12 +31,16 @@ pytestmark = pytest.mark.slow
 
 FIELDS = {"listed": "义务教育、学生资助和校园安全", "search": "城乡低保、特困供养和临时救助",
           "sm": "河道管护、防汛调度和农村供水", "gk": "文物保护、公共文化服务和旅游市场监管",
-          "gone": "市容环境卫生、违法建设治理和停车管理"}
+          "gone": "市容环境卫生、违法建设治理和停车管理", "broken": "公共卫生、医疗服务和疾病预防控制"}
 NAMES = {"listed": "丙县教育局", "search": "丙县民政局", "sm": "丙县水利局", "gk": "丙县文化和旅游局",
-         "gone": "丙县城市管理局", "nothing": "丙县档案馆", "shared": "丙县教育督导室", "blocked": "丙县司法局"}
+         "gone": "丙县城市管理局", "nothing": "丙县档案馆", "shared": "丙县教育督导室", "blocked": "丙县司法局",
+         "broken": "丙县卫生健康局", "fenced": "丙县统计局"}
 YEARS = {"listed": (2019, 2020, 2021, 2022, 2023), "search": (2022, 2023), "sm": (2022, 2023), "gk": (2023,),
-         "gone": (2023,)}
+         "gone": (2023,), "broken": (2019, 2020, 2021, 2022, 2023)}
 DELETED = "/listed/art/2021/nb2021.html"    # cov-listed's 2021 report, deleted in the second state
+BROKEN_PAGE = "/broken/nb/index_1.html"      # cov-broken's second listing page: HTTP 500 in both states
+FENCED_ROBOTS = "User-agent: *\nDisallow: /search/\nDisallow: /sitemap.xml\n"
+FENCED_COLUMN = "/fenced/xxgk/ndbg/index.html"   # named only by the search results and the sitemap, both forbidden
 SEARCH_WORDS = "年度报告"
 PAGE_SIZE = 4
 FAST = ["AUTOTHROTTLE_ENABLED=false", "DOWNLOAD_DELAY=0", "RETRY_TIMES=0", "RETRY_BACKOFF_BASE=0",
@@ -134,6 +139,10 @@ def _site(edition: int) -> dict[str, Resource]:
     pages["/blocked/index.html"] = _home("blocked")
     pages.update(_listing("listed", "/blocked/nb/", edition))   # there, but robots.txt forbids it
     pages["/robots.txt"] = b"User-agent: *\nDisallow: /blocked/\n"
+    pages["/broken/index.html"] = _home("broken")
+    pages.update(_listing("broken", "/broken/nb/", edition))
+    pages[BROKEN_PAGE] = _page("500 Internal Server Error", "<h1>500 Internal Server Error</h1>")
+    status[BROKEN_PAGE] = 500
     for prefix in YEARS:
         for entry in _entries(prefix, 1):
             if edition == 2 and entry.path == DELETED:
@@ -182,14 +191,46 @@ class CoveragePortals:
         return found
 
 
-def _agencies(base: str) -> list[Agency]:
+class FencedPortals:
+    """A second site whose robots.txt forbids its search page and its sitemap.xml, the only ways to its column (a
+    homepage with a search form and no column link): the crawl must not take them."""
+
+    answers_post = False
+
+    def __init__(self, edition: int = 1):
+        self.edition = edition
+        entry = _Entry(f"{NAMES['fenced']}2023年政府信息公开工作年度报告", "/fenced/art/2023/nb2023.html", "2024-01-23")
+        pages = {"/robots.txt": FENCED_ROBOTS.encode(), "/fenced/index.html": _home("fenced", head_html=SEARCH_FORM,
+                                                                                    encoding="gbk"),
+                 FENCED_COLUMN: _page("政府信息公开年报", _list_html([entry])),
+                 "/sitemap.xml": ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/'
+                                  f'schemas/sitemap/0.9"><url><loc>{FENCED_COLUMN}</loc></url></urlset>').encode(),
+                 "/search/search.jsp": _page("检索结果", _list_html([entry]), encoding="gbk")}
+        kinds = {"/robots.txt": "text/plain", "/sitemap.xml": "application/xml",
+                 "/fenced/index.html": "text/html; charset=GBK", "/search/search.jsp": "text/html; charset=GBK"}
+        self._site = {path: Resource(200, body, kinds.get(path, "text/html; charset=utf-8"))
+                      for path, body in pages.items()}
+
+    def with_edition(self, edition: int) -> "FencedPortals":
+        return FencedPortals(edition)
+
+    def site(self) -> dict[str, Resource]:
+        return self._site
+
+    def resource(self, target: str) -> Resource | None:
+        return self._site.get(urlsplit(target).path)
+
+
+def _agencies(base: str, fenced: str) -> list[Agency]:
     def agency(prefix: str, *columns: str, name: str | None = None, home: str | None = None) -> Agency:
         return Agency(id=f"cov-{prefix}", name=name or NAMES[prefix], level="department",
                       homepage=f"{base}/{home or prefix}/index.html", report_index=tuple(base + c for c in columns))
 
     return [agency("listed", "/listed/nb/index.html"), agency("shared", "/listed/nb/index.html", home="listed"),
             agency("search", "/search/old/nb.html"), agency("sm"), agency("gk"),
-            agency("gone", "/gone/nb/index.html"), agency("nothing"), agency("blocked", "/blocked/nb/index.html")]
+            agency("gone", "/gone/nb/index.html"), agency("nothing"), agency("blocked", "/blocked/nb/index.html"),
+            agency("broken", "/broken/nb/index.html"),
+            Agency(id="cov-fenced", name=NAMES["fenced"], level="department", homepage=f"{fenced}/fenced/index.html")]
 
 
 @pytest.fixture(scope="module")
@@ -197,9 +238,9 @@ def coverage_crawl(tmp_path_factory):
     root = tmp_path_factory.mktemp("coverage")
     port = free_port()
     base = f"http://127.0.0.1:{port}"   # known before the server starts: the sitemap names absolute URLs
-    with DemoServer(CoveragePortals(1, base), port=port) as server:
+    with DemoServer(CoveragePortals(1, base), port=port) as server, DemoServer(FencedPortals()) as fenced:
         config = config_in(root / "data")
-        agencies = _agencies(base)
+        agencies = _agencies(base, fenced.base_url)
         first = crawl(config, agencies, DISCOVERY_JS_RENDER=False)
         first_requests = server.requests
         server.set_edition(2)
@@ -211,11 +252,13 @@ def coverage_crawl(tmp_path_factory):
         sets = [arg for setting in FAST for arg in ("--set", setting)]
         second = run("crawl", "--registry", str(registry), "--quiet", "--no-screenshots", *sets, env=env)
         requests = server.requests
+        fenced_requests, fenced_base = fenced.requests, fenced.base_url
     with catalog_of(config) as session:
         runs = [run_.id for run_ in queries.list_runs(session)]
     yield SimpleNamespace(base=base, config=config, first=first, first_requests=first_requests, second=second,
                           second_requests=requests,
-                          second_run=next(run_id for run_id in runs if run_id != first.run_id), agencies=agencies)
+                          second_run=next(run_id for run_id in runs if run_id != first.run_id), agencies=agencies,
+                          fenced_base=fenced_base, fenced_requests=fenced_requests)
 
 
 def _rows(config, run_id) -> dict[str, list]:
@@ -270,7 +313,7 @@ def test_an_agency_without_any_column_gets_one_not_found_row_saying_what_was_tri
     (row,) = _rows(coverage_crawl.config, coverage_crawl.first.run_id)["cov-nothing"]
     assert (row.column_url, row.problem, row.items_read) == (None, "not_found", 0)
     assert "首页" in row.detail and "sitemap.xml" in row.detail
-    assert coverage_crawl.first.coverage == {"read": 6, "not_found": 1, "unreadable": 1}
+    assert coverage_crawl.first.coverage == {"read": 7, "not_found": 1, "unreadable": 2}
 
 
 def test_a_column_robots_txt_forbids_is_never_fetched_and_says_so(coverage_crawl):
@@ -280,18 +323,57 @@ def test_a_column_robots_txt_forbids_is_never_fetched_and_says_so(coverage_crawl
     assert not [request for request in coverage_crawl.first_requests if request.path.startswith("/blocked/")]
 
 
+def test_a_column_whose_second_page_fails_leaves_the_older_years_undetermined_naming_the_error(coverage_crawl):
+    url = coverage_crawl.base + BROKEN_PAGE
+    (row,) = _rows(coverage_crawl.config, coverage_crawl.first.run_id)["cov-broken"]
+    assert (row.complete, row.problem, row.items_read, row.reports_found) == (False, None, PAGE_SIZE, 2)
+    assert row.errors == [{"url": url, "kind": "http", "message": "HTTP 500 Internal Server Error"}]
+    assert coverage_crawl.second.returncode == 0, coverage_crawl.second.stderr[-2000:]
+    # page 1 reaches back to 2022-06-15: the 2021 report (due 2022-01-31) may be behind the page that failed
+    env = {**{key: value for key, value in os.environ.items() if not key.startswith("XXGK_")},
+           "XXGK_DATA_DIR": str(coverage_crawl.config.data_dir)}
+    shown = run("status", "--year", "2021", "--format", "json", env=env)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    verdict = next(row for row in json.loads(shown.stdout) if row["agency_id"] == "cov-broken")
+    assert verdict["status"] == "undetermined"
+    assert "列表页抓取出错" in verdict["reason"] and "1 个列表页抓取失败" in verdict["reason"]
+    assert f"{url}（HTTP 500 Internal Server Error）" in verdict["reason"]
+    table = run("status", "--year", "2021", env=env)
+    assert f"丙县卫生健康局（2021 年度）：{verdict['reason']}" in table.stdout, table.stdout
+
+
+def test_fallbacks_robots_txt_forbids_are_not_fetched_and_coverage_says_why(coverage_crawl):
+    asked = [request.path for request in coverage_crawl.fenced_requests]
+    assert "/fenced/index.html" in asked and "/robots.txt" in asked
+    assert not [path for path in asked if path.startswith("/search/") or path == "/sitemap.xml"
+                or path == FENCED_COLUMN], asked
+    base = coverage_crawl.fenced_base
+    for run_id in (coverage_crawl.first.run_id, coverage_crawl.second_run):
+        (row,) = _rows(coverage_crawl.config, run_id)["cov-fenced"]
+        # the search the homepage's form offers is the column tried, refused by robots.txt; so is the sitemap
+        assert (row.found_by, row.problem, row.detail, row.items_read) == (
+            "site_search", "robots", "robots.txt 禁止抓取", 0)
+        assert row.column_url.startswith(base + "/search/search.jsp?")
+        assert [(error["url"], error["kind"]) for error in row.errors] == [
+            (row.column_url, "robots"), (base + "/sitemap.xml", "robots")]
+
+
 def test_a_deleted_report_is_asked_for_again_and_its_404_is_archived(coverage_crawl):
     assert coverage_crawl.second.returncode == 0, coverage_crawl.second.stderr[-2000:]
     url = coverage_crawl.base + DELETED
     asked = [request for request in coverage_crawl.second_requests if request.path == DELETED]
-    assert [request.status for request in asked] == [404]
+    # asked again as a known report URL, conditionally (validators of its last capture): the answer is the 404
+    assert [(request.status, request.conditional) for request in asked] == [(404, True)]
     with catalog_of(coverage_crawl.config) as session:
         captures = queries.captures_of_url(session, url)
         errors = [error for error in queries.errors_of_url(session, url) if error.run_id == coverage_crawl.second_run]
     assert [capture.status for capture in captures] == [200, 404]
     assert [(error.kind, error.message) for error in errors] == [("http", "HTTP 404 Not Found")]
-    # a report still listed is asked for once, by its listing, not a second time as a known URL
-    assert sum(1 for request in coverage_crawl.second_requests if request.path == "/listed/art/2022/nb2022.html") == 1
+    # a report still listed is asked for once, by its listing, not a second time as a known URL, and conditionally:
+    # unchanged, it answers 304
+    still = [(request.status, request.conditional) for request in coverage_crawl.second_requests
+             if request.path == "/listed/art/2022/nb2022.html"]
+    assert still == [(304, True)]
 
 
 def test_the_deleted_report_is_flagged_removed(coverage_crawl):
@@ -307,11 +389,21 @@ def test_the_deleted_report_is_flagged_removed(coverage_crawl):
         catalog.close()
     assert "removed" in judged[2021].flags
     assert "removed" not in judged[2022].flags
+    # the evidence is the second run's 404 capture of the report URL, after the first run's 200
+    with catalog_of(coverage_crawl.config) as session:
+        captures = queries.captures_of_url(session, coverage_crawl.base + DELETED)
+    ((ok_id, ok_run),) = [(row.id, row.run_id) for row in captures if row.status == 200]
+    ((gone_id, gone_run),) = [(row.id, row.run_id) for row in captures if row.status == 404]
+    assert (ok_run, gone_run) == (coverage_crawl.first.run_id, coverage_crawl.second_run)
+    removed = judged[2021].evidence["removed"]
+    assert removed["last_ok_capture_id"] == ok_id
+    assert (removed["latest_failure"]["capture_id"], removed["latest_failure"]["status"]) == (gone_id, 404)
+    assert "HTTP 404" in removed["message"]
 
 
 def test_the_second_runs_summary_counts_the_columns_and_calls_out_the_one_that_failed(coverage_crawl):
     out = coverage_crawl.second.stdout
-    assert "年报栏目：5 个机关读到条目，1 个未找到栏目，2 个栏目无法读取或没有条目" in out, out
+    assert "年报栏目：6 个机关读到条目，1 个未找到栏目，3 个栏目无法读取或没有条目" in out, out
     failures = [line for line in out.splitlines() if "栏目失效" in line]
     assert len(failures) == 1 and failures[0].startswith("cov-gone：栏目失效（栏目无法读取）"), out
     (gone,) = [row for row in _rows(coverage_crawl.config, coverage_crawl.second_run)["cov-gone"] if row.column_url]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 from urllib.parse import parse_qsl, quote, urlsplit
 
+import pytest
+
 from crawler.fallbacks import Plan, columns_on_page
 from parsers.fallbacks import (find_catalogue_columns, find_search_url, is_catalogue_page, read_sitemap,
                                sitemap_url)
@@ -138,6 +140,15 @@ def test_a_page_that_is_no_catalogue_gives_no_catalogue_column():
     html = """<html><head><title>政务公开</title></head><body><a href="/zwgk/nb/">政府信息公开年报</a></body></html>"""
     assert not is_catalogue_page(_page(html), "http://www.xxq.gov.cn/zwgk/index.html")
     assert find_catalogue_columns(_page(html), "http://www.xxq.gov.cn/zwgk/index.html") == []
+
+
+@pytest.mark.parametrize("path", ["/zwgk/gknb/", "/xxgk/xxgknb/", "/zwgk/ndbg/", "/nb/"])
+def test_a_link_with_meaningless_text_is_a_column_by_its_url_words(path):
+    home = f"""<html><head><title>首页</title></head><body><a href="/xwzx/index.html">新闻中心</a>
+    <a href="{path}">点击进入</a><a href="/zwgk/zcwj/">点击进入</a></body></html>"""
+    found = {column.url.removeprefix("http://www.xxq.gov.cn"): how
+             for column, how in columns_on_page(_page(home), HOME, depth=0)}
+    assert found == {path: "url_words"}
 
 
 def test_how_a_column_was_found_depends_on_the_page_and_its_depth():

@@ -7,10 +7,12 @@ the deadline proves it, and the years of columns no crawler can read are ``undet
 """
 from __future__ import annotations
 
+import os
 from datetime import date
 from types import SimpleNamespace
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from demo.server import DemoServer
 from demo.shapes import SHAPES, UNREADABLE_PROBLEMS, WATCH_YEARS, ShapePortals, expected_status
@@ -18,9 +20,8 @@ from monitor.clock import today
 from monitor.verdicts import judge
 from storage.archive import open_reader
 from storage.catalog import Catalog, queries
-from storage.export import export_warc
-from storage.verify import verify_archive
 from tests.crawling import catalog_of, config_in, crawl
+from tests.test_cli_parse import run
 
 pytestmark = pytest.mark.slow
 
@@ -115,29 +116,42 @@ def test_coverage_says_how_each_column_was_found_and_read(shapes_crawl):
     # the moved column: the old URL is recorded as unreadable, the new one found from the homepage
     by_url = {row.column_url.removeprefix(shapes_crawl.base): row for row in moved if row.column_url}
     assert by_url["/moved/old/nb/index.html"].problem == "unreadable"
-    assert by_url["/moved/xxgk/ndbg/index.html"].items_read > 0
-    assert by_url["/moved/xxgk/ndbg/index.html"].found_by in ("link_text", "url_words")
+    new = by_url["/moved/xxgk/ndbg/index.html"]
+    assert new.found_by in ("link_text", "url_words")
+    # read to its last page, every report of the agency found there again
+    moved_agency = next(agency for agency in SHAPES if agency.id == "shape-moved")
+    assert new.complete and new.items_read == rows[("shape-moved", first)].items_read   # the same listing, moved
+    assert new.reports_found == len(moved_agency.published)
 
 
 def test_the_browsers_own_answers_are_archived_exported_and_verified(shapes_crawl, tmp_path):
+    """As a user checks it: ``xxgk export-warc --all`` writes the browser's JSON and form-post answers, and
+    ``xxgk verify`` checks every capture the catalog holds, the browser's included."""
     config = shapes_crawl.config
-    with catalog_of(config) as session:
-        urls = {row.url.removeprefix(shapes_crawl.base) for row in queries.all_captures(session)}
-    assert {"/shell/api/list_1.json", "/shell/api/list_2.json", "/shell/api/list_3.json", "/post/list.do"} <= urls
     reader = open_reader(config)
     try:
-        exported = export_warc(reader, tmp_path / "all.warc.gz", everything=True)
-        verified = verify_archive(reader)
+        with catalog_of(config) as session:
+            captures = queries.all_captures(session)
+            browser = [row for row in captures if row.record_type in ("response", "revisit")
+                       and reader.read_row(row).metadata.get("role") == "browser"]
     finally:
         reader.catalog.close()
         reader.store.close()
-    from warcio.archiveiterator import ArchiveIterator
-
-    with open(exported.path, "rb") as stream:
+    urls = {row.url.removeprefix(shapes_crawl.base) for row in browser}
+    assert {"/shell/api/list_1.json", "/shell/api/list_2.json", "/shell/api/list_3.json", "/post/list.do"} <= urls
+    env = {**{key: value for key, value in os.environ.items() if not key.startswith("XXGK_")},
+           "XXGK_DATA_DIR": str(config.data_dir)}
+    out = tmp_path / "all.warc.gz"
+    exported = run("export-warc", "--all", str(out), env=env)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    with open(out, "rb") as stream:
         in_warc = {record.rec_headers.get_header("WARC-Target-URI") for record in ArchiveIterator(stream)
                    if record.rec_type in ("response", "revisit")}
-    assert f"{shapes_crawl.base}/shell/api/list_2.json" in in_warc and f"{shapes_crawl.base}/post/list.do" in in_warc
-    assert not verified.failed and verified.ok == verified.checked
+    assert {row.url for row in browser} <= in_warc
+    verified = run("verify", env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr[-2000:]
+    assert f"已检查 {len(captures)} 条捕获" in verified.stdout, verified.stdout
+    assert f"正常 ok       {len(captures)}" in verified.stdout, verified.stdout
 
 
 def test_each_browser_answer_keeps_its_request_and_the_page_it_was_rendered_for(shapes_crawl):
@@ -163,6 +177,28 @@ def test_each_browser_answer_keeps_its_request_and_the_page_it_was_rendered_for(
         reader.store.close()
     assert bodies == {f"channelId=ndbg&pageNo={n}".encode() for n in (1, 2, 3)}
     assert roles and "browser" not in roles
+
+
+def test_what_a_rendered_page_loads_besides_its_data_is_archived_as_the_browsers(shapes_crawl):
+    """The script shell loads a style sheet, a script file and (from that script) a frame document: each is a
+    capture of the browser's, tied to the page it rendered, so a replay of the render has what the browser had.
+    (The spider reads the frame of the rendered page as a listing frame too: that fetch is its own capture.)"""
+    base = shapes_crawl.base
+    reader = open_reader(shapes_crawl.config)
+    try:
+        with catalog_of(shapes_crawl.config) as session:
+            kept = {}
+            for path in ("/shell/css/list.css", "/shell/js/notice.js", "/shell/nb/notice.html"):
+                metadata = [(row.status, reader.read_row(row).metadata)
+                            for row in queries.captures_of_url(session, base + path)]
+                kept[path] = {(status, meta.get("rendered_for"), meta.get("resource_type"))
+                              for status, meta in metadata if meta.get("role") == "browser"}
+    finally:
+        reader.catalog.close()
+        reader.store.close()
+    page = f"{base}/shell/nb/index.html"
+    assert kept == {"/shell/css/list.css": {(200, page, "stylesheet")}, "/shell/js/notice.js": {(200, page, "script")},
+                    "/shell/nb/notice.html": {(200, page, "document")}}
 
 
 def test_a_render_draws_the_archived_page_and_asks_the_portal_only_for_the_rest(shapes_crawl):

@@ -497,6 +497,14 @@ def test_removed_needs_the_newest_answer_after_the_last_success_to_fail():
                           flags.FetchEvent(day(3), 304, 3)]) is None
     assert flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), 301, 2)]) is None
     assert flags.removed([flags.FetchEvent(day(2), 404, 2)]) is None
+    # the 404 archived and the fetch error the same request recorded just after it: one failure, the capture's
+    later = datetime(2024, 1, 2, 0, 0, 1, tzinfo=timezone.utc)
+    evidence = flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), 404, 2),
+                              flags.FetchEvent(later, error_kind="http", error_id=7, message="HTTP 404 Not Found")])
+    assert evidence["failures"] == 1
+    assert evidence["latest_failure"] == evidence["first_failure"] == {
+        "at": "2024-01-02T08:00:00+08:00", "status": 404, "capture_id": 2, "error_kind": "http", "error_id": 7,
+        "message": "HTTP 404 Not Found"}
 
 
 def test_listing_matches_a_truncated_title_or_another_url_of_the_report():
@@ -625,7 +633,13 @@ def test_a_year_is_missing_when_the_column_read_after_the_deadline_reaches_back_
     ([("2025-03-01 09:00", {"fetched": False, "problem": "script_error", "rendered": True,
                             "detail": "ReferenceError: loadList is not defined"})],
      "script_error", "ReferenceError: loadList is not defined"),
-], ids=["no-coverage", "read-before-deadline", "not-reaching-back", "empty", "robots", "unreadable", "script-error"])
+    # page 1 read, page 2 answered 500: the walk stopped before the items reached back to the deadline
+    ([("2025-03-01 09:00", {"earliest_item": date(2023, 4, 10), "items_read": 3, "dated_items": 3,
+                            "errors": [{"url": BASE + "/ylx/wjj/nb/index_1.html", "kind": "http",
+                                        "message": "HTTP 500 Internal Server Error"}]})],
+     "fetch_errors", f"1 个列表页抓取失败，例如 {BASE}/ylx/wjj/nb/index_1.html（HTTP 500 Internal Server Error）"),
+], ids=["no-coverage", "read-before-deadline", "not-reaching-back", "empty", "robots", "unreadable", "script-error",
+        "fetch-errors"])
 def test_a_year_without_report_and_without_proof_is_undetermined_with_the_reason(stage, reads, problem, words):
     agency, year = MISSING
     rows = [stage.read_column(agency, when, **facts) for when, facts in reads]

@@ -1,7 +1,7 @@
 """monitor.proof: a verdict that accuses an agency rests on what the archive read, or it is undetermined."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import pytest
@@ -32,6 +32,7 @@ class Row:
     rendered: bool = False
     dated_items: int = 0
     latest_item: date | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
 
 
 def test_a_column_read_after_the_deadline_reaching_back_before_it_proves_missing():
@@ -58,12 +59,36 @@ def test_a_complete_column_proves_missing_even_without_item_dates():
     ([Row(at("2025-02-10 09:00"), problem="script_error", detail="ReferenceError: load is not defined")],
      "script_error"),
     ([Row(at("2025-02-10 09:00"), column_url=None, problem="not_found")], "not_found"),
+    # page 1 read, page 2 answered 500: the items stop short of the deadline because the walk stopped
+    ([Row(at("2025-02-10 09:00"), items_read=10, earliest_item=date(2025, 2, 3), pages_walked=1,
+          errors=[{"url": "http://x.gov.cn/nb/index_2.html", "kind": "http",
+                   "message": "HTTP 500 Internal Server Error"}])], "fetch_errors"),
 ])
 def test_without_proof_missing_is_undetermined_with_the_reason(rows, problem):
     proof = missing_proof(rows, deadline=DEADLINE, as_of=date(2025, 3, 1))
     assert not proof.proven and proof.problem == problem and proof.reason.startswith("无法判断")
     if rows:
         assert proof.coverage is not None and proof.coverage["column_url"] == rows[0].column_url
+
+
+def test_a_walk_stopped_by_failed_pages_names_them_in_the_reason():
+    errors = [{"url": "http://x.gov.cn/nb/index_2.html", "kind": "http", "message": "HTTP 500 Internal Server Error"},
+              {"url": "http://x.gov.cn/nb/index_3.html", "kind": "timeout", "message": "timed out"}]
+    proof = missing_proof([Row(at("2025-02-10 09:00"), items_read=10, earliest_item=date(2025, 2, 3),
+                               errors=errors)], deadline=DEADLINE, as_of=date(2025, 3, 1))
+    assert not proof.proven and proof.problem == "fetch_errors"
+    assert "列表页抓取出错" in proof.reason and "2 个列表页抓取失败" in proof.reason
+    assert "http://x.gov.cn/nb/index_2.html（HTTP 500 Internal Server Error）" in proof.reason
+    assert proof.coverage["errors"] == errors
+
+
+def test_failed_pages_do_not_matter_once_the_items_reach_back_and_are_not_blamed_without_any():
+    failed = [{"url": "http://x.gov.cn/nb/index_5.html", "kind": "http", "message": "HTTP 500"}]
+    reaching = Row(at("2025-02-10 09:00"), items_read=40, earliest_item=date(2024, 3, 1), errors=failed)
+    assert missing_proof([reaching], deadline=DEADLINE, as_of=date(2025, 3, 1)).proven
+    # items stopping short without any failed page: the listing itself ends there
+    short = Row(at("2025-02-10 09:00"), items_read=4, earliest_item=date(2025, 2, 3))
+    assert missing_proof([short], deadline=DEADLINE, as_of=date(2025, 3, 1)).problem == "not_far_enough"
 
 
 def test_a_read_after_as_of_does_not_count():

@@ -422,6 +422,11 @@ def test_agency_page_shows_what_each_run_read_of_the_report_column(client, demo,
     assert newest[1].startswith("2025-07-01 10:00") and newest[2] == column and newest[3] == "注册表"
     # edition 2 lists 7 entries, 4 a page (the back-dated report among them, dated 2024-01-26)
     assert (newest[4], newest[5], newest[6], newest[7], newest[8]) == ("2", "7", "2018-03-20 至 2025-01-22", "否", "是")
+    # the reports among its entries (the agency's reports of edition 2), no problem, no fetch error
+    reports = [report for report in DemoPortals(edition=2).reports() if report.agency_id == "ylx-wjj"]
+    assert (newest[9], newest[10], newest[11]) == (str(len(reports)), "—", "—") and len(reports) >= 3
+    headers = [cell.text_content() for cell in document.xpath("//table[@id='agency-coverage']/thead/tr/th")]
+    assert headers[9:] == ["报告", "问题", "错误"]
     assert rows[0].xpath("./td[3]/a")[0].get("href") == Urls().capture(demo.captures[column][-1])
     data = client.get("/api/agencies/ylx-wjj").json()
     assert data["coverage_total"] == 2
@@ -463,7 +468,8 @@ def failing_columns(tmp_path_factory):
             else:
                 refused = archive.record_fetch(ylx, "GET", [], 403, "Forbidden", [("Content-Type", "text/html")],
                                                b"<h1>403 Forbidden</h1>", fetched_at=moment, agency_id="ylx-wjj")
-                ylx_read = dict(capture_id=refused.id, problem="unreadable", detail="HTTP 403")
+                ylx_read = dict(capture_id=refused.id, problem="unreadable", detail="HTTP 403",
+                                errors=[{"url": ylx, "kind": "http", "message": "HTTP 403 Forbidden"}])
             shell = portals.resource(portals.agency("sfq-ybj").column)
             ybj_capture = archive.record_fetch(ybj, "GET", [], 200, "OK", [("Content-Type", shell.content_type)],
                                                shell.body, fetched_at=moment, agency_id="sfq-ybj")
@@ -518,7 +524,12 @@ def test_a_failed_read_after_a_good_one_leaves_the_year_proven_missing_and_a_bro
     rows = agency.xpath("//table[@id='agency-coverage']/tbody/tr")
     assert [row.get("data-problem") for row in rows] == ["script_error", "script_error"]
     cells = [cell.text_content().strip() for cell in rows[0].xpath("./td")]
-    assert cells[3] == "链接文字" and cells[7] == "是" and cells[9] == "脚本出错：ReferenceError: renderList is not defined"
+    assert cells[3] == "链接文字" and cells[7] == "是" and cells[10] == "脚本出错：ReferenceError: renderList is not defined"
+    # the column that answered 403 names the failed fetch beside its problem
+    ylx_rows = page(client.get("/agencies/ylx-wjj")).xpath("//table[@id='agency-coverage']/tbody/tr")
+    refused = [cell.text_content().strip() for cell in ylx_rows[0].xpath("./td")]
+    column = BASE + DemoPortals().agency("ylx-wjj").column
+    assert (refused[10], refused[11]) == ("栏目无法读取：HTTP 403", f"1 个：{column}（HTTP 403 Forbidden）")
     exported = {row["agency_id"]: row for row in json.loads(client.get("/export.json").content)["rows"]}
     assert exported["sfq-ybj"]["reason"] == reason
     csv_rows = list(csv.DictReader(io.StringIO(client.get("/export.csv").content.decode("utf-8-sig"))))

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import func, select
 
-from monitor.coverage import FOUND_BY_LABELS, PROBLEM_LABELS, AgencyCoverage, history
+from monitor.coverage import FOUND_BY_LABELS, PROBLEM_LABELS, AgencyCoverage, describe_errors, history
 from storage.catalog import queries
 from storage.catalog.models import Capture, FetchError, Report
 from web.context import BadInput, NotFound, WebContext, checked_text
@@ -16,6 +16,7 @@ from web.summaries import capture_summary, error_summary, iso, report_summary
 
 LIST_LIMIT = 200
 DIFF_LINES = 40
+ERRORS_SHOWN = 3   # a column's fetch errors named in its coverage row; the count says how many in all
 
 # evidence keys that name another capture or report by id (the catalog stores ids, the template builds the
 # links with ``urls``), and what to call the link
@@ -93,7 +94,8 @@ def _column_read(column: Any) -> dict[str, Any] | None:
         return None
     found_by, problem = column.get("found_by"), column.get("problem")
     return {**column, "found_by_label": FOUND_BY_LABELS.get(found_by or "", found_by),
-            "problem_label": PROBLEM_LABELS.get(problem or "", problem)}
+            "problem_label": PROBLEM_LABELS.get(problem or "", problem),
+            "errors_text": describe_errors(column.get("errors"), limit=ERRORS_SHOWN)}
 
 
 def _screenshot_id(evidence: Mapping) -> int | None:
