@@ -9,6 +9,7 @@ packages=(
   poppler-utils            # pdftoppm, for looking at fixture PDFs
   libreoffice-writer-nogui # soffice: last .doc/.wps fallback of the parser, and the DOC test fixtures
   libgl1 libglib2.0-0      # OpenCV (under RapidOCR, the OCR of scanned pages) loads these shared libraries
+  systemd                  # systemd-analyze: tests check the README's timer (there already where systemd boots)
   tesseract-ocr tesseract-ocr-chi-sim  # only benchmarks/ocr.py: the OCR engine RapidOCR was measured against
   util-linux               # runuser: the tests' PostgreSQL runs as postgres under root (Essential; listed for test_install)
 )

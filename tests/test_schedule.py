@@ -116,6 +116,36 @@ def test_a_schedule_file_replaces_the_default_and_its_mistakes_are_one_line(tmp_
     assert run("schedule", "--from", "2025-01-01").returncode == 1   # --from only plans
 
 
+def _readme_timer_lines() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [line.split("=", 1)[1] for line in readme.splitlines() if line.startswith("OnCalendar=")]
+
+
+def _systemd_times(expression: str, base: datetime, count: int) -> list[datetime]:
+    """The next ``count`` times systemd's own calendar parser gives for ``expression`` after ``base``."""
+    result = subprocess.run(["systemd-analyze", "calendar", f"--iterations={count}",
+                             f"--base-time={base.astimezone(ZoneInfo('UTC')):%Y-%m-%d %H:%M:%S} UTC", expression],
+                            capture_output=True, text=True, env={**os.environ, "TZ": "UTC", "LC_ALL": "C"})
+    assert result.returncode == 0, (expression, result.stderr)
+    times = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines()
+             if line.strip().startswith(("Next elapse:", "Iter. #"))]
+    return [datetime.strptime(text, "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=ZoneInfo("UTC")) for text in times]
+
+
+def test_the_readme_systemd_timer_parses_and_fires_when_the_default_plan_does():
+    """The OnCalendar lines of the README's timer, read by systemd-analyze: each parses, and together they fire at
+    the default plan's times (around both deadlines and in a quiet month)."""
+    lines = _readme_timer_lines()
+    assert len(lines) == 5, lines
+    timetable = load_timetable()
+    count = 30
+    for base in (datetime(2025, 1, 18, 12, 0, tzinfo=BEIJING), datetime(2025, 2, 5, 12, 0, tzinfo=BEIJING),
+                 datetime(2025, 3, 29, 12, 0, tzinfo=BEIJING), datetime(2025, 6, 1, 12, 0, tzinfo=BEIJING)):
+        fired = sorted({moment for line in lines for moment in _systemd_times(line, base, count)})[:count]
+        planned = [moment for moment, _names in timetable.upcoming(base, count)]
+        assert fired == planned, base
+
+
 # ---------------------------------------------------------------- the loop, on a fast clock
 
 class FastClock:
