@@ -350,3 +350,23 @@ def test_an_unreachable_portal_is_one_line_in_the_summary_not_a_traceback(tmp_pa
 
     verbose = run(*args, "--verbose", env=_env(tmp_path / "verbose"))
     assert verbose.returncode == 0 and "Traceback" in verbose.stderr  # --verbose: Scrapy's own log, as before
+
+
+def test_a_portal_whose_name_does_not_resolve_is_one_line_in_the_summary_not_a_traceback(tmp_path):
+    """The issue's case: a DNS failure (Twisted's CannotResolveHostError / Scrapy's DNSLookupError). ``.invalid``
+    never resolves (RFC 6761), so no request can leave the machine; RES_OPTIONS bounds the lookup when no resolver
+    answers at all (offline), and DNS_TIMEOUT Scrapy's wait for it."""
+    url = "http://xxgk-portal.invalid/"
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(f"- id: nowhere\n  name: 无名区卫生健康局\n  level: department\n  homepage: {url}\n",
+                        encoding="utf-8")
+    result = run("crawl", "--registry", str(registry), "--no-screenshots", "--quiet", "--set", "RETRY_TIMES=0",
+                 "--set", "DNS_TIMEOUT=10", env={**_env(tmp_path / "data"), "RES_OPTIONS": "timeout:1 attempts:1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.stderr[-2000:]
+    assert "CannotResolveHost" not in result.stderr and "DNSLookupError" not in result.stderr
+    error_lines = [line for line in result.stdout.splitlines() if line.strip().startswith("抓取错误 ")]
+    assert any(line.split()[1:3] == ["dns", url] for line in error_lines), result.stdout
+    log = next(line for line in result.stdout.splitlines() if line.startswith("完整日志："))
+    text = open(log.removeprefix("完整日志："), encoding="utf-8").read()
+    assert "Traceback" in text and "xxgk-portal.invalid" in text
