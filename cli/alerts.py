@@ -68,9 +68,10 @@ def links_for(settings):
 # ---------------------------------------------------------------- after each run
 
 def after_run(config, catalog, agency_ids, *, summary=None, run_id: str | None = None,
-              failure: str | None = None) -> None:
-    """Record the events of a run (its ``summary``, or its ``run_id`` and the ``failure`` that stopped it) and
-    send what every channel has not received yet. Never raises: the crawl's result stands whatever happens to its
+              failure: str | None = None, dead_runs=None) -> None:
+    """Record the events of a run (its ``summary``, or its ``run_id`` and the ``failure`` that stopped it, and
+    ``dead_runs``: the runs it found dead when it took over their lock, id -> why) and send what every channel has
+    not received yet. Never raises: the crawl's result stands whatever happens to its
     alerts; a problem is one line on stderr, and the next run retries."""
     from monitor.alert_settings import AlertSettingsError
     from monitor.alerts import record, run_events
@@ -90,7 +91,8 @@ def after_run(config, catalog, agency_ids, *, summary=None, run_id: str | None =
         failure = summary.message or f"抓取异常结束（{summary.finish_reason}）"
     try:
         with catalog.reading() as session:
-            events = run_events(session, agency_ids=list(agency_ids), run_id=run_id, failure=failure)
+            events = run_events(session, agency_ids=list(agency_ids), run_id=run_id, failure=failure,
+                                dead_runs=dead_runs or {})
         with catalog.session() as session:
             new = record(session, events, settings.channels_for, run_id=run_id)
         result = deliver_pending(catalog, settings, links_for(settings))

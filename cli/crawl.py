@@ -197,7 +197,7 @@ def crawl_and_judge(config, agencies, *, overrides=None, quiet: bool = False,
     calls it run after run in one process. Scrapy's log goes to ``DATA_DIR/logs/RUN_ID.log`` unless ``verbose``:
     a terminal gets one line per problem in the summary, not a traceback per unreachable portal."""
     from storage.catalog import Catalog, queries
-    from storage.runlock import LockHeld, LockUnavailable, open_run_lock
+    from storage.runlock import LockHeld, LockUnavailable, finish_dead_run, open_run_lock
 
     try:
         catalog = Catalog.open(config)
@@ -214,15 +214,21 @@ def crawl_and_judge(config, agencies, *, overrides=None, quiet: bool = False,
                 raise RunLocked(str(exc), exc.holder, run_id) from exc
             except LockUnavailable as exc:
                 raise CommandError(str(exc)) from exc
+            dead_runs: dict[str, str] = {}   # run id -> why it is over: announced as a failed run
             if lock.took_over is not None:
-                print(f"xxgk: 已接管失效的运行锁（{lock.took_over.describe()}；{lock.took_over_reason}）",
-                      file=sys.stderr)
+                stale, reason = lock.took_over, lock.took_over_reason
+                # the dead run cannot finish its own row: this one does, or it would stay 运行中 forever
+                died = finish_dead_run(catalog, stale, reason=reason, found_by=run_id)
+                marked = f"；运行 {stale.run_id} 已记为已中断" if died else ""
+                print(f"xxgk: 已接管失效的运行锁（{stale.describe()}；{reason}）{marked}", file=sys.stderr)
+                if died:
+                    dead_runs[stale.run_id] = f"运行中断（进程已终止，未能结束运行）：{reason}；由运行 {run_id} 接管运行锁时发现"
             settings = {**(overrides or {}), "ARCHIVE_RUN_ID": run_id}
             if not verbose and "LOG_FILE" not in settings:
                 settings["LOG_FILE"] = str(_log_file(config, run_id))
             with heartbeat:
-                summary = _crawl_and_judge(config, catalog, agencies, settings,
-                                           quiet=quiet, years=years, screenshots=screenshots)
+                summary = _crawl_and_judge(config, catalog, agencies, settings, quiet=quiet, years=years,
+                                           screenshots=screenshots, dead_runs=dead_runs)
             if heartbeat.lost:
                 print(f"xxgk: 运行 {run_id} 期间运行锁被接管（心跳中断超过 {lock.ttl_seconds} 秒），"
                       f"另一次抓取可能与本次重叠", file=sys.stderr)
@@ -233,7 +239,7 @@ def crawl_and_judge(config, agencies, *, overrides=None, quiet: bool = False,
     return summary
 
 
-def _crawl_and_judge(config, catalog, agencies, overrides, *, quiet, years, screenshots):
+def _crawl_and_judge(config, catalog, agencies, overrides, *, quiet, years, screenshots, dead_runs=None):
     from cli.alerts import after_run
     from crawler.run import CrawlError, run_crawl
     from monitor.clock import today
@@ -246,7 +252,7 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, quiet, years, scre
         summary = run_crawl(config, agencies, settings_overrides=overrides, progress=display.update)
     except CrawlError as exc:
         after_run(config, catalog, [agency.id for agency in agencies], run_id=overrides.get("ARCHIVE_RUN_ID"),
-                  failure=str(exc))
+                  failure=str(exc), dead_runs=dead_runs)
         raise CommandError(str(exc)) from exc
     finally:
         display.close()
@@ -265,7 +271,8 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, quiet, years, scre
     else:
         rejudge(catalog, selected, as_of=as_of, years=years)
     summary = _with_fetch_errors(catalog, _with_column_failures(catalog, summary), overrides.get("LOG_FILE"))
-    after_run(config, catalog, [agency.id for agency in agencies], summary=summary)  # alerts; never raises
+    after_run(config, catalog, [agency.id for agency in agencies], summary=summary,  # alerts; never raises
+              dead_runs=dead_runs)
     return summary
 
 

@@ -168,7 +168,9 @@ def _run_failed(event, facts, links):
     run_id = facts.get("run_id")
     link = links.run(run_id) if run_id and facts.get("recorded") else None
     return ("抓取运行失败" + (f"：运行 {run_id}" if run_id else ""),
-            [f"原因：{facts.get('message') or '未知'}", f"涉及机关：{facts.get('agencies')} 个",
+            [f"原因：{facts.get('message') or '未知'}",
+             # a run found dead: how many agencies it had is not known here
+             f"涉及机关：{facts.get('agencies')} 个" if facts.get("agencies") is not None else None,
              f"运行记录：{link}" if link else None], link)
 
 

@@ -45,9 +45,10 @@ def event_key(kind: str, *parts: Any) -> str:
 
 
 def run_events(session, *, agency_ids: Iterable[str], run_id: str | None = None,
-               failure: str | None = None) -> list[Event]:
+               failure: str | None = None, dead_runs: Mapping[str, str] | None = None) -> list[Event]:
     """The events of one run over ``agency_ids``: their stored verdicts, the columns that failed in ``run_id``,
-    and the run itself when ``failure`` says why it failed."""
+    the run itself when ``failure`` says why it failed, and each run it found dead (``dead_runs``, id -> why:
+    their lock was taken over) — a failed run too, under the same key, so a run is announced as failed once."""
     wanted = list(dict.fromkeys(agency_ids))
     names = {agency.id: agency.name for agency in queries.list_agencies(session)}
     events: list[Event] = []
@@ -65,6 +66,11 @@ def run_events(session, *, agency_ids: Iterable[str], run_id: str | None = None,
         events.append(Event(event_key("run_failed", run_id or queries.new_run_id()), "run_failed",
                             payload={"run_id": run_id, "recorded": recorded, "message": failure,
                                      "agencies": len(wanted)}))
+    for dead_id, why in (dead_runs or {}).items():
+        dead = queries.get_run(session, dead_id)
+        events.append(Event(event_key("run_failed", dead_id), "run_failed",
+                            payload={"run_id": dead_id, "recorded": dead is not None, "message": why,
+                                     "found_by": run_id, "agencies": None}))
     return events
 
 

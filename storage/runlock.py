@@ -10,6 +10,8 @@ in Redis when ``XXGK_REDIS_URL`` is set. Both behave alike:
 - ``refresh()`` renews the heartbeat (False once the lock was taken over); ``Heartbeat`` calls it from a
   background thread while the run goes on and releases the lock at the end.
 - ``release()`` removes the lock only while it is still ours, so a run that lost it cannot free another's.
+- ``finish_dead_run()``: the run whose stale lock was taken over died (SIGKILL, OOM, its machine) and will never
+  finish its own ``crawl_runs`` row; the run that found it marks it ``interrupted``, saying when, why and who found it.
 
 Heartbeats are compared with the clock of the machine that wants the lock: keep the TTL well above clock skew.
 """
@@ -102,6 +104,32 @@ class LockHolder:
 
 def _beijing(moment: datetime) -> str:
     return f"{moment.astimezone(BEIJING):%Y-%m-%d %H:%M:%S} 北京时间"
+
+
+def finish_dead_run(catalog, stale: LockHolder, *, reason: str | None, found_by: str,
+                    at: datetime | None = None) -> bool:
+    """Mark the run of a lock taken over as ``interrupted`` (its end: ``at``, when it was found dead — the last
+    moment it was known to be over, so the history shows no run of this archive overlapping it) with who found it
+    and why in its settings (``interrupted_by``, ``interrupted_found_at``, ``interrupted_reason``,
+    ``interrupted_holder``, ``interrupted_last_heartbeat``). True when the run died unfinished: its row was still
+    running, or it never got one (it died before its crawl started); False when the lock named no run or its run
+    had finished (it died between finishing and releasing)."""
+    from storage.catalog import queries
+
+    if stale.run_id is None:
+        return False
+    at = at or utcnow()
+    with catalog.session() as session:
+        run = queries.get_run(session, stale.run_id)
+        if run is None:
+            return True
+        if run.status != "running":
+            return False
+        queries.finish_run(session, run.id, status="interrupted", finished_at=max(at, run.started_at))
+        run.settings = {**(run.settings or {}), "interrupted_by": found_by, "interrupted_found_at": at.isoformat(),
+                        "interrupted_reason": reason, "interrupted_holder": stale.holder,
+                        "interrupted_last_heartbeat": stale.heartbeat_at.isoformat()}
+    return True
 
 
 class LockHeld(Exception):

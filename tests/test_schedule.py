@@ -25,6 +25,7 @@ from registry.agencies import dump_registry
 from storage.catalog import Catalog, queries
 from storage.config import Config
 from storage.runlock import CatalogRunLock
+from tests.test_alerts import Receiver
 from tests.test_cli_parse import run
 from web.app import create_app
 from web.urls import Urls
@@ -228,10 +229,14 @@ def _catalog(data_dir) -> Catalog:
 
 @pytest.fixture(scope="module")
 def scheduled(tmp_path_factory, demo_registry):
-    """Three scheduled runs on a fast clock from 20:00 on 31 January: the first crawls; before the second, a crawl
-    started by hand holds the lock (the second is skipped); before the third, that crawl dies without releasing the
-    lock (the third takes it over and crawls)."""
+    """Four scheduled runs on a fast clock from 20:00 on 31 January, with alerts to a webhook receiver on loopback:
+    the first crawls; before the second, a crawl started by hand holds the lock (the second is skipped); before the
+    third, that crawl dies without releasing the lock (the third takes it over and crawls); the fourth crawls."""
     data_dir = tmp_path_factory.mktemp("scheduled") / "data"
+    receiver = Receiver().start()
+    data_dir.mkdir(parents=True)
+    (data_dir / "alerts.toml").write_text(f'web_base = "https://xxgk.example.org"\n[[webhook]]\nname = "ops"\n'
+                                          f'url = "{receiver.url}"\ntimeout = 5\n', encoding="utf-8")
     config = Config.from_env({}, data_dir=data_dir)
     start = datetime(2025, 1, 31, 20, 0, tzinfo=BEIJING)
     clock = FastClock(start)
@@ -247,30 +252,32 @@ def scheduled(tmp_path_factory, demo_registry):
             _kill(holder[0])
 
     try:
-        runs = run_schedule(load_timetable(), job, clock=clock, max_runs=3)
+        runs = run_schedule(load_timetable(), job, clock=clock, max_runs=4)
     finally:
+        receiver.stop()
         for process in holder:
             if process.poll() is None:
                 _kill(process)
     return {"data_dir": data_dir, "config": config, "runs": runs, "statuses": statuses, "clock": clock,
-            "start": start, "holder_pid": holder[0].pid}
+            "start": start, "holder_pid": holder[0].pid, "alerts": receiver.bodies()}
 
 
 def test_a_scheduled_run_beside_a_running_crawl_is_skipped_and_a_dead_crawls_lock_is_taken_over(scheduled):
-    assert scheduled["runs"] == 3 and scheduled["statuses"] == ["finished", "skipped", "finished"]
-    planned = [moment for moment, _names in load_timetable().upcoming(scheduled["start"], 3)]
+    assert scheduled["runs"] == 4 and scheduled["statuses"] == ["finished", "skipped", "finished", "finished"]
+    planned = [moment for moment, _names in load_timetable().upcoming(scheduled["start"], 4)]
     assert scheduled["clock"].waits == planned
     catalog = _catalog(scheduled["data_dir"])
     try:
         with catalog.reading() as session:
             runs = sorted(queries.list_runs(session), key=lambda run: run.started_at)
+            recorded = [event.key for event in queries.alert_events(session, kind="run_failed")]
         lock = CatalogRunLock(catalog).current()
     finally:
         catalog.close()
     by_status = {}
     for crawl_run in runs:
         by_status.setdefault(crawl_run.status, []).append(crawl_run)
-    assert len(by_status["finished"]) == 2 and [run.id for run in by_status["running"]] == ["manual-run"]
+    assert len(by_status["finished"]) == 3 and "running" not in by_status
     [skipped] = by_status["skipped"]
     assert skipped.settings["lock_run_id"] == "manual-run"
     assert skipped.settings["lock_holder"] == f"{socket.gethostname()}:{scheduled['holder_pid']}"
@@ -280,6 +287,19 @@ def test_a_scheduled_run_beside_a_running_crawl_is_skipped_and_a_dead_crawls_loc
     finished = by_status["finished"]
     assert finished[0].finished_at <= skipped.started_at <= finished[1].started_at
     assert lock is None   # the last run released the lock it took over
+    # the crawl that died holding the lock is over: the run that took its lock over says so, once
+    [dead] = by_status["interrupted"]
+    assert dead.id == "manual-run" and dead.settings["interrupted_by"] == finished[1].id
+    assert dead.settings["interrupted_holder"] == f"{socket.gethostname()}:{scheduled['holder_pid']}"
+    assert "已不存在" in dead.settings["interrupted_reason"]
+    assert skipped.started_at <= dead.finished_at <= finished[1].started_at
+    assert recorded == ["run_failed:manual-run"]
+    [announced] = [body for body in scheduled["alerts"] if body["kind"] == "run_failed"]
+    assert announced["facts"]["run_id"] == "manual-run" and announced["run_id"] == finished[1].id
+    assert "运行中断" in announced["text"] and "已不存在" in announced["text"] and finished[1].id in announced["text"]
+    # the verdicts' own events too were announced once, across four runs
+    keys = [body["key"] for body in scheduled["alerts"]]
+    assert len(keys) == len(set(keys))
 
 
 def test_the_history_lists_finished_and_skipped_runs_and_links_the_run_that_held_the_lock(scheduled):
@@ -295,7 +315,7 @@ def test_the_history_lists_finished_and_skipped_runs_and_links_the_run_that_held
         shown = {row.get("data-run"): [cell.text_content().strip() for cell in row.xpath("./td")]
                  for row in document.xpath("//tr[@data-run]")}
         assert set(shown) == set(runs)
-        labels = {"finished": "已完成", "skipped": "已跳过", "running": "运行中"}
+        labels = {"finished": "已完成", "skipped": "已跳过", "interrupted": "已中断"}
         assert {run_id: cells[4] for run_id, cells in shown.items()} == \
             {run_id: labels[run.status] for run_id, run in runs.items()}
         row = document.xpath(f"//tr[@data-run='{skipped.id}']")[0]
@@ -308,6 +328,15 @@ def test_the_history_lists_finished_and_skipped_runs_and_links_the_run_that_held
         detail = lxml.html.fromstring(client.get(Urls().run(skipped.id)).text).text_content()
         assert "跳过原因" in detail and "manual-run" in detail
         assert client.get(Urls().run("manual-run")).status_code == 200
+        # the dead crawl: 已中断, found by the run that took its lock over, linked
+        found_by = runs["manual-run"].settings["interrupted_by"]
+        dead_row = document.xpath("//tr[@data-run='manual-run']")[0]
+        assert Urls().run(found_by) in dead_row.xpath(".//a/@href")
+        assert "进程已终止" in shown["manual-run"][-1] and "已不存在" in shown["manual-run"][-1]
+        assert api["manual-run"]["status_label"] == "已中断" and api["manual-run"]["interrupted_by"] == found_by
+        assert all(api[run_id]["interrupted_by"] is None for run_id in runs if run_id != "manual-run")
+        dead_page = lxml.html.fromstring(client.get(Urls().run("manual-run")).text).text_content()
+        assert "已中断" in dead_page and "进程已终止" in dead_page and found_by in dead_page
 
 
 # ---------------------------------------------------------------- the commands beside a running crawl
@@ -346,6 +375,7 @@ def test_crawl_demo_and_schedule_refuse_to_run_beside_a_crawl_then_crawl_takes_o
     took_over = run(*crawl_args, env=_env(data_dir))
     assert took_over.returncode == 0, took_over.stderr[-2000:]
     assert "已接管失效的运行锁" in took_over.stderr and f":{holder.pid}" in took_over.stderr
+    assert "运行 manual-run 已记为已中断" in took_over.stderr
     assert "抓取完成" in took_over.stdout
     catalog = _catalog(data_dir)
     try:

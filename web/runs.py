@@ -71,14 +71,19 @@ def run_data(ctx: WebContext, run_id: str) -> dict[str, Any]:
 
 def run_summary(run: CrawlRun) -> dict[str, Any]:
     """A run as the history lists it; a skipped run (``xxgk schedule`` found another crawl going) says why and
-    which run held the lock (``skip_reason``, ``blocked_by``)."""
+    which run held the lock (``skip_reason``, ``blocked_by``); a run found dead when its lock was taken over
+    (``storage.runlock.finish_dead_run``) says when, why and which run found it (``interrupted_*``)."""
     settings = run.settings or {}
     skipped = run.status == "skipped"
+    dead = run.status == "interrupted" and bool(settings.get("interrupted_by"))
     return {"id": run.id, "status": run.status, "status_label": run_status_label(run.status),
             "started_at": iso(run.started_at), "finished_at": iso(run.finished_at),
             "duration": duration_text(run.started_at, run.finished_at), "counts": dict(run.counts or {}),
             "skip_reason": settings.get("skip_reason") if skipped else None,
-            "blocked_by": _run_id_or_none(settings.get("lock_run_id")) if skipped else None}
+            "blocked_by": _run_id_or_none(settings.get("lock_run_id")) if skipped else None,
+            "interrupted_by": _run_id_or_none(settings.get("interrupted_by")) if dead else None,
+            "interrupted_found_at": settings.get("interrupted_found_at") if dead else None,
+            "interrupted_reason": settings.get("interrupted_reason") if dead else None}
 
 
 def _run_id_or_none(value: Any) -> str | None:
