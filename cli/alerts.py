@@ -106,6 +106,29 @@ def after_run(config, catalog, agency_ids, *, summary=None, run_id: str | None =
         print(f"xxgk: {line}", file=sys.stderr)
 
 
+def mark_rebuilt_announced(config, catalog) -> int | None:
+    """After ``xxgk reindex``: record every event the rebuilt catalog proves as announced, without a delivery
+    (the lost catalog had announced them: its alert tables are not in the WARCs), so that the next run announces
+    only what is new. Returns how many, or None without alert settings (nothing was announced then either)."""
+    from monitor.alert_settings import AlertSettingsError
+    from monitor.alerts import rebuilt_events, record
+    from monitor.clock import today
+    from parsers.beijing import beijing_date
+    from storage.catalog import queries
+
+    try:
+        if load_alert_settings(config) is None:
+            return None
+    except AlertSettingsError as exc:  # a file is there: alerts are wanted, the next run will say what is wrong
+        print(f"xxgk: 告警配置有误：{exc}", file=sys.stderr)
+    with catalog.reading() as session:
+        ended = [run.finished_at for run in queries.list_runs(session, limit=50) if run.finished_at is not None]
+    # the verdicts the crawls left were judged on the day of the last run
+    events = rebuilt_events(catalog, as_of=beijing_date(max(ended)) if ended else today())
+    with catalog.session() as session:
+        return len(record(session, events, lambda _kind: []))
+
+
 # ---------------------------------------------------------------- xxgk alerts
 
 def cmd_alerts(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cli.alerts import mark_rebuilt_announced
 from cli.common import EXIT_FAILURE, CommandError, load_agencies, load_config, open_archive_reader, open_catalog
 from cli.reparsing import parse_archived, parse_candidates
 
@@ -28,7 +29,8 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("reindex", help=help_text, description=help_text + ": crawl runs, segments, captures, fetch "
                        "errors and column coverage from every WARC segment in the object store and the spool, the "
                        "reports re-parsed with the current parsers; a catalog that is not empty is refused unless "
-                       "--force. Verdicts are recomputed by `xxgk status`.")
+                       "--force. Verdicts are recomputed by `xxgk status`; with alerts configured, every event the rebuilt "
+                       "catalog proves is recorded as announced (the alert tables are not in the WARCs).")
     p.add_argument("--registry", help="registry file, YAML or CSV, whose agencies the reports are attributed to "
                                       "(default: the shipped registry)")
     p.add_argument("--force", action="store_true",
@@ -133,9 +135,12 @@ def cmd_reindex(args: argparse.Namespace) -> int:
             parsed = parse_archived(catalog, reader, agencies, parse_candidates(catalog))
         finally:
             store.close()
+        announced = mark_rebuilt_announced(config, catalog)
     finally:
         catalog.close()
     _print_reindexed(rebuilt, parsed, store.location)
+    if announced is not None:
+        print(f"告警：重建后的目录可证明的 {announced} 个事件记为已通知（告警记录不在 WARC 中；重建前已发送，不再重发）")
     return 0
 
 

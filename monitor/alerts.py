@@ -14,11 +14,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
+
+from sqlalchemy import func, select
 
 from monitor.coverage import column_failures
 from storage.catalog import queries
-from storage.catalog.models import AlertEvent, Verdict
+from storage.catalog.models import AlertEvent, CrawlRun, Report, Verdict
 
 KINDS = ("missing", "late", "changed", "removed", "backdated", "column_failure", "run_failed")
 KIND_LABELS = {"missing": "逾期未发布", "late": "逾期发布", "changed": "发布后修改", "removed": "已删除",
@@ -127,6 +130,28 @@ def _column_failure(session, failed, agency: str) -> Event:
                  failed.agency_id, None,
                  {"agency": agency, **failed.to_json(), "column_capture_id": capture_id,
                   "column_urls": [row.column_url for row in rows if row.column_url]})
+
+
+def rebuilt_events(catalog, *, as_of: date) -> list[Event]:
+    """The events a rebuilt catalog's state proves (``xxgk reindex``: the alert tables are not in the WARCs, so
+    without this the next run would announce every standing verdict again): the verdicts as the crawls left them,
+    judged as of ``as_of`` (the day of the last run) for every year from the oldest report's on, not stored, and
+    each run's column failures. A run's own failure is not among them: no later run announces an earlier one."""
+    from monitor.verdicts import judging
+
+    with catalog.reading() as session:
+        oldest = session.scalar(select(func.min(Report.report_year)))
+        run_ids = list(session.scalars(select(CrawlRun.id).order_by(CrawlRun.started_at)))
+    years = list(range(min(oldest or as_of.year - 1, as_of.year - 1), as_of.year))
+    events: list[Event] = []
+    for result in judging(catalog, as_of=as_of, years=years, store=False):
+        events += verdict_events(Verdict(**result.stored()), result.agency)
+    with catalog.reading() as session:
+        names = {agency.id: agency.name for agency in queries.list_agencies(session)}
+        for run_id in run_ids:
+            events += [_column_failure(session, failed, names.get(failed.agency_id, failed.agency_id))
+                       for failed in column_failures(session, run_id)]
+    return events
 
 
 def record(session, events: Iterable[Event], channels_for: Callable[[str], list[str]], *,

@@ -27,6 +27,7 @@ from storage.objects import open_store
 from storage.recovery import scan_segment
 from storage.reindex import rebuild
 from tests.servers import free_port, venv_bin
+from tests.test_alerts import Receiver
 from tests.test_archive import crash_while_writing, fetch
 
 AS_OF = today().isoformat()
@@ -138,6 +139,42 @@ def test_a_catalog_rebuilt_from_the_warcs_gives_the_same_verdicts(backend, tmp_p
     code, out, err = xxgk(capsys, "verify")
     assert code == 0, out + err
     assert f"已检查 {counts['captures']} 条捕获" in out and "损坏 corrupt  0" in out
+
+
+def test_after_a_rebuild_the_next_run_announces_nothing_it_had_announced(tmp_path):
+    """Alerts to a webhook receiver on loopback: both demo editions crawled (events delivered), the catalog lost
+    with its alert tables (they are not in the WARCs), `xxgk reindex`, the demo crawled again: no event is
+    delivered a second time."""
+    receiver = Receiver().start()
+    try:
+        settings = tmp_path / "alerts.toml"
+        settings.write_text(f'web_base = "https://xxgk.example.org"\n[[webhook]]\nname = "ops"\n'
+                            f'url = "{receiver.url}"\ntimeout = 5\n', encoding="utf-8")
+        data_dir = tmp_path / "data"
+        env = {"XXGK_DATA_DIR": str(data_dir), "XXGK_ALERTS": str(settings)}
+        port = str(free_port())
+        for edition in ("1", "2"):
+            demo(port, edition, env)
+        delivered = [body["key"] for body in receiver.bodies()]
+        kinds = {key.split(":")[0] for key in delivered}
+        assert {"missing", "late", "changed", "backdated"} <= kinds, kinds
+        assert len(delivered) == len(set(delivered))
+
+        for path in data_dir.glob("catalog.sqlite3*"):
+            path.unlink()
+        registry = tmp_path / "registry.yaml"
+        dump_registry(DemoSite().registry(f"http://127.0.0.1:{port}"), registry)
+        rebuilt = subprocess.run([str(venv_bin("xxgk")), "reindex", "--registry", str(registry)],
+                                 capture_output=True, text=True, timeout=900, env=clean_env(**env))
+        assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+        assert "记为已通知" in rebuilt.stdout, rebuilt.stdout
+        assert len(receiver.bodies()) == len(delivered)   # a rebuild sends nothing itself
+
+        demo(port, "2", env)
+        again = [body["key"] for body in receiver.bodies()[len(delivered):]]
+        assert again == [], again
+    finally:
+        receiver.stop()
 
 
 # ---------------------------------------------------------------- refusing, forcing, failing
