@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,7 +27,7 @@ from storage.catalog import Catalog, queries
 from storage.config import Config
 from storage.runlock import CatalogRunLock
 from tests.test_alerts import Receiver
-from tests.test_cli_parse import run
+from tests.test_cli_parse import XXGK, run
 from web.app import create_app
 from web.urls import Urls
 
@@ -382,6 +383,79 @@ def test_crawl_demo_and_schedule_refuse_to_run_beside_a_crawl_then_crawl_takes_o
         assert CatalogRunLock(catalog).current() is None
     finally:
         catalog.close()
+
+
+def _new_run_log(data_dir, process: subprocess.Popen, known: set) -> str:
+    """The run id of the crawl ``process`` started, once it holds the lock: a crawl takes the run lock, then names
+    its log file DATA_DIR/logs/RUN_ID.log after the run."""
+    while True:
+        assert process.poll() is None, process.communicate()
+        logs = {path.stem for path in (Path(data_dir) / "logs").glob("*.log")} - known
+        if logs:
+            [run_id] = logs
+            return run_id
+        time.sleep(0.05)
+
+
+def test_a_real_crawl_and_the_scheduler_take_turns_and_never_overlap(tmp_path, demo_registry):
+    """Two real crawls at once, both ways: a scheduled run while `xxgk crawl` (slowed to take several seconds)
+    holds the lock is recorded as skipped naming that crawl, and the next one crawls after it; an `xxgk crawl`
+    started while a scheduled run crawls is refused in one line and exits 1. No two crawls ran at the same time."""
+    data_dir = tmp_path / "data"
+    crawl_args = ["crawl", "--registry", str(demo_registry), "--agency", AGENCY, "--no-screenshots", "--quiet",
+                  "--set", "AUTOTHROTTLE_ENABLED=false", "--set", "DOWNLOAD_TIMEOUT=5", "--set", "DOWNLOAD_DELAY=1"]
+    manual = subprocess.Popen([XXGK, *crawl_args], env=_env(data_dir), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        manual_id = _new_run_log(data_dir, manual, set())
+        crawl = ScheduledCrawl(Config.from_env({}, data_dir=data_dir), _agencies(demo_registry),
+                               dict(CRAWL_OVERRIDES), screenshots=False)
+        statuses: list[str] = []
+
+        def job(due: datetime) -> None:
+            statuses.append(crawl(due))
+            if len(statuses) == 1:   # the next scheduled time comes after the manual crawl ended
+                _out, err = manual.communicate(timeout=600)
+                assert manual.returncode == 0, err[-2000:]
+
+        run_schedule(load_timetable(), job, clock=FastClock(datetime(2025, 6, 1, 12, 0, tzinfo=BEIJING)),
+                     max_runs=2)
+    finally:
+        if manual.poll() is None:
+            _kill(manual)
+    assert statuses == ["skipped", "finished"]
+
+    # the other way round: `xxgk schedule` crawls, `xxgk crawl` started meanwhile is refused
+    known = {path.stem for path in (data_dir / "logs").glob("*.log")}
+    scheduler = subprocess.Popen([XXGK, "schedule", "--now", "--max-runs", "1", *crawl_args[1:5],
+                                  "--set", "DOWNLOAD_DELAY=1", "--set", "DOWNLOAD_TIMEOUT=5"],
+                                 env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        scheduled_id = _new_run_log(data_dir, scheduler, known)
+        refused = run(*crawl_args, env=_env(data_dir))
+        _out, err = scheduler.communicate(timeout=600)
+    finally:
+        if scheduler.poll() is None:
+            _kill(scheduler)
+    assert scheduler.returncode == 0, err[-2000:]
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith(f"xxgk crawl: 另一次抓取正在进行（运行 {scheduled_id}，"), refused.stderr
+
+    catalog = _catalog(data_dir)
+    try:
+        with catalog.reading() as session:
+            runs = sorted(queries.list_runs(session), key=lambda run: run.started_at)
+    finally:
+        catalog.close()
+    [skipped] = [crawl_run for crawl_run in runs if crawl_run.status == "skipped"]
+    assert skipped.settings["lock_run_id"] == manual_id and "另一次抓取正在进行" in skipped.settings["skip_reason"]
+    crawled = [crawl_run for crawl_run in runs if crawl_run.status != "skipped"]
+    assert [crawl_run.status for crawl_run in crawled] == ["finished"] * 3   # the refused crawl left no run
+    assert crawled[0].id == manual_id and crawled[-1].id == scheduled_id
+    # refused while the manual crawl went on (its row starts when its archive opens, a moment after its lock)
+    assert skipped.finished_at <= crawled[0].finished_at <= crawled[1].started_at
+    for earlier, later in zip(crawled, crawled[1:]):
+        assert earlier.finished_at <= later.started_at, (earlier.id, later.id)
 
 
 def test_with_redis_configured_the_lock_lives_in_redis(tmp_path, demo_registry, redis_server):
