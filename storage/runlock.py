@@ -35,6 +35,9 @@ from storage.catalog.models import RunLock
 LOCK_NAME = "crawl"
 DEFAULT_TTL_SECONDS = 300          # a dead holder on another machine blocks the next run at most this long
 HEARTBEATS_PER_TTL = 5             # a holder misses four heartbeats before its lock turns stale
+# A Redis lock outlives its TTL this long (stale, as a catalog row does until taken over): the run that takes it
+# over learns which run died (finish_dead_run); a key that expired at its TTL would leave that run 运行中 forever.
+STALE_KEPT_SECONDS = 7 * 86400
 
 Clock = Callable[[], datetime]
 
@@ -247,7 +250,8 @@ _DELETE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL'
 
 class RedisRunLock(_Lock):
     """The lock as one Redis key: ``SET NX PX`` creates it, the value (holder, run, heartbeat as JSON) is the
-    token every later change compares against, and the key's expiry (the TTL) removes a lock nobody refreshes."""
+    token every later change compares against; staleness is judged from the heartbeat as for the catalog lock, and
+    the key's expiry (``STALE_KEPT_SECONDS`` after its TTL) only clears a lock nobody came to take over."""
 
     KEY_PREFIX = "xxgk:lock:"
 
@@ -259,6 +263,9 @@ class RedisRunLock(_Lock):
         self.client = redis.Redis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
         self.key = self.KEY_PREFIX + name
         self._value: bytes | None = None
+
+    def _expiry_ms(self) -> int:
+        return (self.ttl_seconds + STALE_KEPT_SECONDS) * 1000
 
     def _encode(self, holder: LockHolder) -> bytes:
         return json.dumps(holder.to_json(), sort_keys=True).encode()
@@ -272,7 +279,7 @@ class RedisRunLock(_Lock):
             raise LockUnavailable(f"无法读写运行锁（Redis，XXGK_REDIS_URL）：{exc}") from exc
 
     def _acquire(self, run_id: str) -> None:
-        ttl_ms = self.ttl_seconds * 1000
+        ttl_ms = self._expiry_ms()
         current = None
         for _attempt in range(5):  # the key may vanish or change between our reads: look again
             now = self.clock()
@@ -302,7 +309,7 @@ class RedisRunLock(_Lock):
         previous = LockHolder.from_json(json.loads(self._value))
         value = self._encode(LockHolder(previous.holder, previous.run_id, previous.acquired_at, self.clock(),
                                         self.ttl_seconds))
-        if not self.client.eval(_REPLACE, 1, self.key, self._value, value, self.ttl_seconds * 1000):
+        if not self.client.eval(_REPLACE, 1, self.key, self._value, value, self._expiry_ms()):
             return False
         self._value = value
         return True

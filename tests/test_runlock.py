@@ -141,6 +141,24 @@ def test_a_lock_whose_heartbeat_is_older_than_its_ttl_is_taken_over(backend):
     assert backend.lock().current().run_id == "run-late"
 
 
+def test_a_dead_holders_redis_lock_outlives_its_ttl_so_the_next_run_learns_which_run_died(redis_server):
+    """Its key must not expire at the TTL: the run taking the lock over marks the dead run interrupted, and an
+    expired key would have named nobody."""
+    backend = Backend("redis", redis_url=redis_server.url)
+    try:
+        dead = backend.lock(holder="crawler-2:4242", ttl_seconds=1)
+        dead.acquire("run-dead")
+        time.sleep(1.5)   # past its TTL, in Redis's own clock
+        late = backend.lock(ttl_seconds=1)
+        late.acquire("run-late")
+        assert late.took_over is not None and late.took_over.run_id == "run-dead", late.took_over
+        assert "心跳" in late.took_over_reason
+        late.release()
+    finally:
+        for lock in backend.made:
+            lock.close()
+
+
 def test_a_refreshed_lock_stays_held_past_its_first_ttl(backend):
     clock = Clock(T0)
     lock = backend.lock(holder="crawler-2:4242", clock=clock)
