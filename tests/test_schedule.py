@@ -26,8 +26,9 @@ from registry.agencies import dump_registry
 from storage.catalog import Catalog, queries
 from storage.config import Config
 from storage.runlock import CatalogRunLock
+from tests.servers import venv_bin
 from tests.test_alerts import Receiver
-from tests.test_cli_parse import XXGK, run
+from tests.test_cli_parse import run
 from web.app import create_app
 from web.urls import Urls
 
@@ -404,7 +405,7 @@ def test_a_real_crawl_and_the_scheduler_take_turns_and_never_overlap(tmp_path, d
     data_dir = tmp_path / "data"
     crawl_args = ["crawl", "--registry", str(demo_registry), "--agency", AGENCY, "--no-screenshots", "--quiet",
                   "--set", "AUTOTHROTTLE_ENABLED=false", "--set", "DOWNLOAD_TIMEOUT=5", "--set", "DOWNLOAD_DELAY=1"]
-    manual = subprocess.Popen([XXGK, *crawl_args], env=_env(data_dir), stdout=subprocess.PIPE,
+    manual = subprocess.Popen([str(venv_bin("xxgk")), *crawl_args], env=_env(data_dir), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
         manual_id = _new_run_log(data_dir, manual, set())
@@ -427,7 +428,7 @@ def test_a_real_crawl_and_the_scheduler_take_turns_and_never_overlap(tmp_path, d
 
     # the other way round: `xxgk schedule` crawls, `xxgk crawl` started meanwhile is refused
     known = {path.stem for path in (data_dir / "logs").glob("*.log")}
-    scheduler = subprocess.Popen([XXGK, "schedule", "--now", "--max-runs", "1", *crawl_args[1:5],
+    scheduler = subprocess.Popen([str(venv_bin("xxgk")), "schedule", "--now", "--max-runs", "1", *crawl_args[1:5],
                                   "--set", "DOWNLOAD_DELAY=1", "--set", "DOWNLOAD_TIMEOUT=5"],
                                  env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
