@@ -7,7 +7,9 @@
 # Environment: FRESH_ROOT (default /srv/fresh-bookworm, wiped and rebuilt), FRESH_LOG (default /srv/fresh-run.log),
 # FRESH_MIRROR (default http://deb.debian.org/debian), FRESH_REUSE=1 keeps an existing root (only the clone is
 # redone: for rerunning after a fix, not for the proof), FRESH_TESTS="tests/test_x.py ..." runs only those test
-# files after `make install pywb` (again only for rerunning a failing part).
+# files after `make install pywb` (again only for rerunning a failing part). FRESH_EXTRA_CA=/path/ca.crt: the CA of
+# a TLS-intercepting proxy between this host and PyPI (this workplace has one): trusted in the root and given to
+# pip, because that is the network's doing, not the machine's; a machine with a direct route needs none.
 # The chroot runs in its own mount and PID namespaces: its mounts never reach the host and every daemon the
 # packages start (PostgreSQL and Redis start on install, as on a real machine) dies when the run ends.
 set -euo pipefail
@@ -43,6 +45,12 @@ if [ "${FRESH_INSIDE:-}" = 1 ]; then
   if [ "${FRESH_BOOTSTRAPPED:-}" = 1 ]; then
     echo "== prerequisites: apt-get install $PREREQUISITES"
     in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $PREREQUISITES >/dev/null"
+  fi
+  if [ -n "${FRESH_EXTRA_CA:-}" ]; then
+    echo "== trusting the network's TLS proxy CA $FRESH_EXTRA_CA (system store, and pip's, which defaults to certifi)"
+    cp "$FRESH_EXTRA_CA" "$ROOT/usr/local/share/ca-certificates/network-proxy-ca.crt"
+    in_root "update-ca-certificates >/dev/null"
+    printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' > "$ROOT/etc/pip.conf"
   fi
   echo "== clean clone of $(git -C "$ROOT/srv/xxgk-watch.git" rev-parse HEAD)"
   in_root "rm -rf /root/xxgk-watch && git clone -q /srv/xxgk-watch.git /root/xxgk-watch"
