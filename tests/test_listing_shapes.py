@@ -49,7 +49,8 @@ def shapes_crawl(tmp_path_factory):
         config = config_in(tmp_path_factory.mktemp("shapes") / "data")
         agencies = portals.registry(base)
         first = crawl(config, agencies)
-        first_hits = {path: server.hits(path) for path in ("/shell/nb/index.html", "/shell/api/list_1.json")}
+        first_hits = {path: server.hits(path) for path in ("/shell/nb/index.html", "/shell/api/list_1.json",
+                                                           "/shell/nb/notice.html")}
         first_verdicts = _judge(config, agencies)
         server.set_edition(2)   # shape-moved's site is redesigned: its registry column answers 404
         second = crawl(config, agencies)
@@ -182,7 +183,8 @@ def test_each_browser_answer_keeps_its_request_and_the_page_it_was_rendered_for(
 def test_what_a_rendered_page_loads_besides_its_data_is_archived_as_the_browsers(shapes_crawl):
     """The script shell loads a style sheet, a script file and (from that script) a frame document: each is a
     capture of the browser's, tied to the page it rendered, so a replay of the render has what the browser had.
-    (The spider reads the frame of the rendered page as a listing frame too: that fetch is its own capture.)"""
+    The frame is the browser's alone: a rendered page whose listing gave dated items is read, and the spider
+    neither fetches its script-added frames again nor renders them."""
     base = shapes_crawl.base
     reader = open_reader(shapes_crawl.config)
     try:
@@ -199,13 +201,15 @@ def test_what_a_rendered_page_loads_besides_its_data_is_archived_as_the_browsers
     page = f"{base}/shell/nb/index.html"
     assert kept == {"/shell/css/list.css": {(200, page, "stylesheet")}, "/shell/js/notice.js": {(200, page, "script")},
                     "/shell/nb/notice.html": {(200, page, "document")}}
+    assert shapes_crawl.first_hits["/shell/nb/notice.html"] == 1
 
 
 def test_a_render_draws_the_archived_page_and_asks_the_portal_only_for_the_rest(shapes_crawl):
     """The script shell is fetched once by Scrapy (archived) and rendered from that capture: its data answers come
     from the portal through the browser, the page itself is not asked for a second time."""
     assert shapes_crawl.first.stats.get("discovery/js_render", 0) >= 1
-    assert shapes_crawl.first_hits == {"/shell/nb/index.html": 1, "/shell/api/list_1.json": 1}
+    assert shapes_crawl.first_hits == {"/shell/nb/index.html": 1, "/shell/api/list_1.json": 1,
+                                       "/shell/nb/notice.html": 1}
 
 
 def test_renders_wait_for_a_free_browser_page_outside_the_downloader(tmp_path):

@@ -267,7 +267,10 @@ class ReportsSpider(scrapy.Spider):
         self._stat("discovery/pages", len(pages))
         for page in pages:
             yield self._request(page, agency, "column", depth=depth, **column)
-        frames = find_frames(html, response.url)
+        dated = any(item.date_raw for item in items)
+        # a rendered page whose own listing gave dated items is read: the frames its scripts add (a notice, a
+        # counter) are no listing, and reading one would fetch and render it for nothing (the browser archived it)
+        frames = [] if rendered and dated else find_frames(html, response.url)
         self._stat("discovery/frames", len(frames))
         for frame in frames:
             yield self._request(frame, agency, "column", depth=depth, **column)
@@ -279,17 +282,17 @@ class ReportsSpider(scrapy.Spider):
             self._stat("discovery/json_endpoint", len(endpoints))
             for endpoint in endpoints:
                 yield self._request(endpoint, agency, "json")
-        if self._wants_render(agency, scripted, items, frames):
+        if self._wants_render(agency, scripted, dated, frames):
             self._stat("discovery/js_render_requested")
             yield from self._admit_render(self._render_request(response, agency, column))
 
-    def _wants_render(self, agency: Agency, scripted: bool, items, frames: list[str]) -> bool:
+    def _wants_render(self, agency: Agency, scripted: bool, dated: bool, frames: list[str]) -> bool:
         """A column page is read or declared unread, never silently empty: without a dated item of its own it goes
         to the browser, whatever its placeholder or script looks like; a page whose listing is a frame is read at
         the frame instead."""
         if agency.render == "never" or not self.js_render:
             return False
-        return agency.render == "js" or scripted or not (frames or any(item.date_raw for item in items))
+        return agency.render == "js" or scripted or not (frames or dated)
 
     def _render_request(self, response, agency: Agency, column: dict) -> scrapy.Request:
         from scrapy_playwright.page import PageMethod
