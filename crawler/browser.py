@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urldefrag
@@ -76,6 +77,7 @@ class PageWatch:
         self.script_errors: list[str] = []
         self._pending: set[asyncio.Future] = set()
         self._in_flight = 0
+        self._last_change = time.monotonic()   # when a request of the page last started or ended
         self._navigated = False
         # (status, headers, body) of the page as Scrapy fetched and archived it: what the render's navigation is
         # answered with, so the browser renders the archived document and the portal is not asked twice
@@ -109,9 +111,11 @@ class PageWatch:
 
     def _request_started(self, request) -> None:
         self._in_flight += 1
+        self._last_change = time.monotonic()
 
     def _request_ended(self, request) -> None:
         self._in_flight = max(0, self._in_flight - 1)
+        self._last_change = time.monotonic()
 
     def _script_error(self, error) -> None:
         name = getattr(error, "name", None) or "Error"
@@ -128,22 +132,25 @@ class PageWatch:
 
     async def quiet(self, idle: float, timeout: float) -> bool:
         """Wait until the page has had no request in flight for ``idle`` seconds (at most ``timeout``), then until
-        every answer heard so far is archived. False when the page was still busy at the timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        calm_since = None
+        every answer heard so far is archived. False when the page was still busy at the timeout. A page that has
+        been quiet that long already is read at once."""
+        deadline = time.monotonic() + timeout
         settled = False
-        while loop.time() < deadline:
-            if self._in_flight == 0 and not self._pending:
-                calm_since = calm_since or loop.time()
-                if loop.time() - calm_since >= idle:
-                    settled = True
-                    break
-            else:
-                calm_since = None
+        while True:
+            now = time.monotonic()
+            if self._in_flight == 0 and not self._pending and now - self._last_change >= idle:
+                settled = True
+                break
+            if now >= deadline:
+                break
             await asyncio.sleep(0.05)
         await self.settle()
         return settled
+
+    async def quiet_before_read(self, page, idle: float, timeout: float) -> None:
+        """A scrapy-playwright page method: the DOM Scrapy reads (and the archive keeps as the render) and the
+        screenshot are taken once the page's own requests (a listing's JSON) have been answered, not at ``load``."""
+        await self.quiet(idle, timeout)
 
     async def settle(self) -> None:
         """Wait for every answer heard so far to be archived (and read, for data answers)."""
@@ -287,14 +294,18 @@ def _stored_headers(headers: list[dict[str, str]], length: int) -> list[tuple[st
 class BrowserMiddleware:
     """Gives each render request its ``PageWatch``; closes the page of a render that never reaches the spider."""
 
-    def __init__(self, stats, holder: CrawlArchive | None):
+    def __init__(self, stats, holder: CrawlArchive | None, *, idle: float, step_timeout: float):
         self.stats = stats
         self.holder = holder
+        self.idle = idle
+        self.step_timeout = step_timeout
 
     @classmethod
     def from_crawler(cls, crawler) -> "BrowserMiddleware":
-        holder = CrawlArchive.of(crawler) if crawler.settings.getbool("ARCHIVE_ENABLED") else None
-        return cls(crawler.stats, holder)
+        settings = crawler.settings
+        holder = CrawlArchive.of(crawler) if settings.getbool("ARCHIVE_ENABLED") else None
+        return cls(crawler.stats, holder, idle=settings.getfloat("DISCOVERY_JS_IDLE"),
+                   step_timeout=settings.getfloat("DISCOVERY_JS_STEP_TIMEOUT"))
 
     async def process_request(self, request):
         if not request.meta.get("playwright") or META_WATCH in request.meta:
@@ -313,7 +324,19 @@ class BrowserMiddleware:
             watch.archived_page = _as_served(fetched)
         request.meta[META_WATCH] = watch
         request.meta["playwright_page_init_callback"] = watch.attach
+        request.meta["playwright_page_methods"] = self._with_quiet(request.meta.get("playwright_page_methods"), watch)
         return None
+
+    def _with_quiet(self, methods, watch: PageWatch) -> list:
+        """The spider's page methods with the wait for quiet right after its wait for ``load``: a script-filled
+        listing's items arrive after ``load``, and the render kept (DOM and screenshot) must show them."""
+        from scrapy_playwright.page import PageMethod
+
+        methods = list(methods or ())
+        loads = [index for index, method in enumerate(methods) if method.method == "wait_for_load_state"]
+        at = loads[-1] + 1 if loads else 0
+        methods.insert(at, PageMethod(watch.quiet_before_read, self.idle, self.step_timeout))
+        return methods
 
     async def process_response(self, request, response):
         watch = request.meta.get(META_WATCH)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -27,12 +28,14 @@ from crawler.middlewares import META_AGENCY, META_ROLE
 from crawler.paging import ListingWalker
 from crawler.run import crawl_settings
 from crawler.spiders.reports import ReportsSpider
-from demo.portals import Resource
+from demo.portals import JS_LIST_JSON, DemoPortals, Resource
 from demo.server import DemoServer
 from demo.shapes import ShapePortals
 from registry.agencies import Agency
 from storage.config import CHROMIUM_LAUNCH_OPTIONS
-from tests.crawling import config_in
+from storage.archive import open_reader
+from storage.catalog import queries
+from tests.crawling import catalog_of, config_in, crawl, target_of
 
 pytestmark = pytest.mark.slow
 
@@ -250,3 +253,33 @@ def test_a_script_that_throws_leaves_the_column_unread_with_the_error(server, cr
     assert read.items == [] and not read.complete and read.pages_walked == 1
     assert any("ReferenceError" in error and "loadChannelList" in error for error in read.script_errors)
     assert closed
+
+
+# ---------------------------------------------------------------- what the render keeps
+
+class LateListPortals(DemoPortals):
+    """The demo portals with the script-filled listing's data (list.json) answered late, after the page's load."""
+
+    def resource(self, target: str) -> Resource | None:
+        found = super().resource(target)
+        if found is not None and urlsplit(target).path == JS_LIST_JSON:
+            return replace(found, slow=True)
+        return found
+
+
+def test_the_render_kept_shows_items_that_arrive_after_load(tmp_path):
+    portals = LateListPortals()
+    with DemoServer(portals, slow_seconds=1.5) as server:
+        base = server.base_url
+        config = config_in(tmp_path / "data")
+        agencies = [agency for agency in portals.registry(base) if agency.id == "sfq-ybj"]
+        crawl(config, agencies, DOWNLOAD_TIMEOUT=5)
+    column = portals.agency("sfq-ybj").column
+    with catalog_of(config) as session:
+        renders = queries.captures_of_url(session, f"urn:rendered-dom:{base}{column}")
+        shots = queries.captures_of_url(session, f"urn:screenshot:{base}{column}")
+    assert len(renders) == 1 and len(shots) == 1
+    dom = open_reader(config).read(renders[0].id).payload.decode("utf-8")
+    listed = [report for report in portals.expected_reports(base) if report.agency_id == "sfq-ybj"]
+    assert listed and all(target_of(report.url) in dom for report in listed), \
+        "the archived render is the page at load, before its listing arrived"
