@@ -130,15 +130,19 @@ class PageWatch:
 
     # -- waiting
 
-    async def quiet(self, idle: float, timeout: float) -> bool:
+    async def quiet(self, idle: float, timeout: float, *, acted: bool = True) -> bool:
         """Wait until the page has had no request in flight for ``idle`` seconds (at most ``timeout``), then until
-        every answer heard so far is archived. False when the page was still busy at the timeout. A page that has
-        been quiet that long already is read at once."""
-        deadline = time.monotonic() + timeout
+        every answer heard so far is archived. False when the page was still busy at the timeout.
+
+        ``acted``: something was just done to the page (loaded, a pager clicked), so the quiet must come after this
+        call: the request it causes may not have been heard yet. Without it, quiet already kept counts."""
+        start = time.monotonic()
+        deadline = start + timeout
         settled = False
         while True:
             now = time.monotonic()
-            if self._in_flight == 0 and not self._pending and now - self._last_change >= idle:
+            calm_since = max(self._last_change, start) if acted else self._last_change
+            if self._in_flight == 0 and not self._pending and now - calm_since >= idle:
                 settled = True
                 break
             if now >= deadline:

@@ -128,7 +128,8 @@ class _Walk:
         self.html = ""
 
     async def run(self, response) -> None:
-        await self.watch.quiet(self.walker.idle, self.walker.step_timeout)
+        # the render went quiet before Scrapy read it (crawler.browser); nothing was done to the page since
+        await self.watch.quiet(self.walker.idle, self.walker.step_timeout, acted=False)
         await self.take_in(await self.content() or response.text)
         steps = {"script": self.by_script, "control": self.by_control, "endpoint": self.by_endpoint}
         while True:

@@ -51,12 +51,13 @@ def shapes_crawl(tmp_path_factory):
         first = crawl(config, agencies)
         first_hits = {path: server.hits(path) for path in ("/shell/nb/index.html", "/shell/api/list_1.json",
                                                            "/shell/nb/notice.html")}
+        data_hits = {path: server.hits(path) for path in portals.site() if path.startswith("/shell/api/")}
         first_verdicts = _judge(config, agencies)
         server.set_edition(2)   # shape-moved's site is redesigned: its registry column answers 404
         second = crawl(config, agencies)
         second_verdicts = _judge(config, agencies)
     yield SimpleNamespace(base=base, config=config, agencies=agencies, first=first, first_hits=first_hits,
-                          second=second,
+                          data_hits=data_hits, second=second,
                           first_verdicts=first_verdicts, second_verdicts=second_verdicts, portals=portals)
 
 
@@ -210,6 +211,13 @@ def test_a_render_draws_the_archived_page_and_asks_the_portal_only_for_the_rest(
     assert shapes_crawl.first.stats.get("discovery/js_render", 0) >= 1
     assert shapes_crawl.first_hits == {"/shell/nb/index.html": 1, "/shell/api/list_1.json": 1,
                                        "/shell/nb/notice.html": 1}
+
+
+def test_the_walk_asks_each_page_of_the_listing_data_once(shapes_crawl):
+    """A paging step is read once the request it caused was answered: read earlier, the step looks fruitless and
+    the next way of paging asks the same page again."""
+    assert len(shapes_crawl.data_hits) >= 2
+    assert shapes_crawl.data_hits == {path: 1 for path in shapes_crawl.data_hits}
 
 
 def test_renders_wait_for_a_free_browser_page_outside_the_downloader(tmp_path):
