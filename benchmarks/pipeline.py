@@ -910,17 +910,30 @@ class PhaseTimer:
 
     def wrap(self, owner, name: str, label: str) -> None:
         import functools
+        import inspect
 
         original = getattr(owner, name)
 
-        @functools.wraps(original)
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.calls[label] += 1
-                self.seconds[label] += time.perf_counter() - started
+        def counted(started: float) -> None:
+            self.calls[label] += 1
+            self.seconds[label] += time.perf_counter() - started
+
+        if inspect.iscoroutinefunction(original):
+            @functools.wraps(original)
+            async def timed(*args, **kwargs):
+                started = time.perf_counter()
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    counted(started)
+        else:
+            @functools.wraps(original)
+            def timed(*args, **kwargs):
+                started = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    counted(started)
 
         setattr(owner, name, timed)
 
@@ -932,47 +945,43 @@ def after_crawl(data_dir: str, run_id: str, registry: str, out_file: str) -> int
     """What `xxgk crawl` does after the crawl (cli.crawl._crawl_and_judge): the screenshot pass into the crawl's
     run (its first SCREENSHOT_SAMPLE pages), then the verdicts as of today, each phase timed by wrapping the
     functions it calls."""
-    from playwright.sync_api._generated import Browser, BrowserContext, Page
+    from playwright.async_api._generated import Page
 
-    from monitor import screenshots, verdicts
+    from monitor import verdicts
     from monitor.clock import today
     from registry.agencies import load_registry
-    from storage.archive import Archive, open_reader
+    from storage import screenshots
+    from storage.archive import Archive
     from storage.catalog import Catalog
     from storage.config import Config
 
     timer = PhaseTimer()
     for owner, name, label in (
             (screenshots, "pages_missing_screenshots", "find the report pages without a screenshot"),
-            (screenshots.ArchiveRenderer, "start", "start Playwright and Chromium"),
-            (screenshots.ArchiveRenderer, "render", "render one page (all of the below)"),
-            (Browser, "new_context", "  new browser context"),
-            (BrowserContext, "new_page", "  new page"),
-            (Page, "route", "  install the archive route"),
-            (Page, "goto", "  load the page (served from the archive)"),
-            (screenshots.ArchiveRenderer, "_archived", "    serve a sub-resource from the archive"),
+            (screenshots.Chromium, "browser", "start Chromium (the first call) or hand it out"),
+            (screenshots.OfflineRenderer, "_render", "render one page (all of the below)"),
+            (screenshots.OfflineRenderer, "_tab", "  a tab: opened (the first shots) or reused"),
+            (screenshots, "page_markup", "  the archived page as markup for the tab"),
+            (Page, "set_content", "  write it into the tab, wait for its load"),
+            (screenshots.OfflineRenderer, "_archived", "    serve a sub-resource from the archive"),
             (Page, "evaluate", "  read the page height"),
-            (Page, "screenshot", "  take the full-page PNG"),
-            (BrowserContext, "close", "  close the context"),
+            (Page, "screenshot", "  take the first-screen JPEG"),
             (Archive, "read_capture", "read the page's capture from the WARC"),
-            (Archive, "record_resource", "archive the PNG (WARC resource + catalog row)"),
+            (Archive, "stage_resource", "archive the JPEG (staged for the group commit)"),
             (verdicts, "judge", "verdicts (judge)"),
-            (verdicts._ArchiveView, "read", "  read WARC records for the flags"),
-            (verdicts._ArchiveView, "flags", "  flags (倒签/修改/删除/雷同)")):
+            (verdicts._ArchiveView, "__init__", "  read a chunk's reports, captures and errors")):
         timer.wrap(owner, name, label)
     config = Config.from_env(data_dir=data_dir)
     started = time.perf_counter()
     shots = screenshots.take_missing_screenshots(config, run_id=run_id, limit=SCREENSHOT_SAMPLE)
     shot_seconds = time.perf_counter() - started
     catalog = Catalog.open(config)
-    reader = open_reader(config, catalog=catalog)
     started = time.perf_counter()
     try:
         as_of = today()
         verdicts.judge(catalog, as_of=as_of, years=[as_of.year - 1],
-                       agency_ids=[agency.id for agency in load_registry(registry)], reader=reader)
+                       agency_ids=[agency.id for agency in load_registry(registry)])
     finally:
-        reader.store.close()
         catalog.close()
     judge_seconds = time.perf_counter() - started
     Path(out_file).write_text(json.dumps({

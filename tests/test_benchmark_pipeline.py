@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -43,8 +44,9 @@ def test_a_small_run_fetches_exactly_the_archived_urls_on_both_sides(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("XXGK_")}
     env["PYTHONPATH"] = str(ROOT)
     # six agencies: the first six templates, both listings that need Chromium among them
+    work = tmp_path / "work"
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pipeline.py"), "--agencies", "6",
-                           "--delay", "0", "--no-polite", "--json", str(figures)],
+                           "--delay", "0", "--no-polite", "--json", str(figures), "--keep", str(work)],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     result = json.loads(figures.read_text())
@@ -55,3 +57,20 @@ def test_a_small_run_fetches_exactly_the_archived_urls_on_both_sides(tmp_path):
     assert "6 个机关读到条目" in crawl["summary"]
     assert crawl["peak_rss_mb"] > bare["peak_rss_mb"] > 0 and crawl["peak_chromium_mb"] > 0
     assert crawl["warc_bytes"] > 0 and "xxgk crawl --no-screenshots, politeness off" in done.stdout
+
+    # --profile's second part times what `xxgk crawl` does after the crawl over that (screenshot-less) archive,
+    # wrapping the functions it calls by name: a renamed or moved one must fail here, not in a long profiling run
+    data_dir = work / "xxgk_off"
+    run_id = re.search(r"运行 (\S+?)，", (data_dir / "xxgk.stdout").read_text("utf-8")).group(1)
+    phases = tmp_path / "after-crawl.json"
+    env["XXGK_DATA_DIR"] = str(data_dir)
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pipeline.py"), "--after-crawl", str(data_dir),
+                           run_id, str(work / "registry.yaml"), str(phases)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    timed = json.loads(phases.read_text())
+    calls = {label.strip(): count for label, count, _seconds in timed["phases"]}
+    assert timed["taken"] > 0 and timed["failed"] == 0
+    assert calls["render one page (all of the below)"] == calls["take the first-screen JPEG"] == timed["taken"]
+    assert calls["archive the JPEG (staged for the group commit)"] == timed["taken"]
+    assert calls["verdicts (judge)"] == 1
