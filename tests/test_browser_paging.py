@@ -152,30 +152,6 @@ def test_the_registry_or_the_setting_keeps_a_column_out_of_the_browser(tmp_path)
     assert _column_requests(_spider(tmp_path, DISCOVERY_JS_RENDER=False), PLACEHOLDER) == []
 
 
-SCRIPTED = """<html><body><h2>年报</h2><ul id="list"></ul>
-<script>fetch("list.json").then(function (r) { return r.json(); });</script></body></html>"""
-
-
-def _requests_by_role(spider: ReportsSpider, body: str) -> dict[str, list[Request]]:
-    spider.agency_by_id[AGENCY.id] = AGENCY
-    request = Request(COLUMN, meta={META_AGENCY: AGENCY.id, META_ROLE: "column"})
-    response = HtmlResponse(COLUMN, body=body.encode("utf-8"), headers={"Content-Type": "text/html; charset=utf-8"},
-                            request=request)
-    found: dict[str, list[Request]] = {}
-    for out in spider.parse(response):
-        if isinstance(out, Request):
-            found.setdefault(out.meta[META_ROLE], []).append(out)
-    return found
-
-
-def test_a_rendered_page_s_data_url_is_asked_by_its_browser_only(tmp_path):
-    rendered = _requests_by_role(_spider(tmp_path), SCRIPTED)
-    assert [r.meta.get("playwright") for r in rendered["column"]] == [True] and "json" not in rendered
-    # no browser for it: the data URL its script calls is read as it is
-    static = _requests_by_role(_spider(tmp_path, DISCOVERY_JS_RENDER=False), SCRIPTED)
-    assert [r.url for r in static["json"]] == ["http://portal.test/shell/nb/list.json"] and "column" not in static
-
-
 def test_a_listing_in_a_frame_is_read_at_the_frame(tmp_path):
     (frame,) = _column_requests(_spider(tmp_path), FRAMED)
     assert frame.url == "http://portal.test/shell/nb/list_1.html" and not frame.meta.get("playwright")
@@ -298,7 +274,6 @@ def test_the_render_kept_shows_items_that_arrive_after_load(tmp_path):
         config = config_in(tmp_path / "data")
         agencies = [agency for agency in portals.registry(base) if agency.id == "sfq-ybj"]
         crawl(config, agencies, DOWNLOAD_TIMEOUT=5)
-        assert server.hits(JS_LIST_JSON) == 1, "the portal was asked for the listing's data twice"
     column = portals.agency("sfq-ybj").column
     with catalog_of(config) as session:
         renders = queries.captures_of_url(session, f"urn:rendered-dom:{base}{column}")

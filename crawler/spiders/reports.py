@@ -6,9 +6,8 @@ item is fetched, look-alikes included, and handed on with the listing's title an
 
 Roles (request meta ``xxgk_role``): ``home`` (a homepage or 信息公开 section: look for the report column, else
 descend into disclosure sections up to DISCOVERY_MAX_DEPTH), ``column`` (a listing page: items, further pages,
-frames, and a browser render when the page shows no dated item of its own; the render's pages are walked in the
-browser by ``crawler.paging``, whose own data requests are the JSON endpoints' fetches), ``json`` (a JSON listing a
-script page calls, fetched by Scrapy only when that page is not rendered), ``sitemap`` (a sitemap.xml: the columns
+frames, JSON endpoints, and a browser render when the page shows no dated item of its own; the render's pages are
+walked in the browser by ``crawler.paging``), ``json`` (a JSON listing), ``sitemap`` (a sitemap.xml: the columns
 it names), ``item`` (a listed document: a report candidate; its attachments are fetched too) and ``attachment`` (a
 candidate only).
 
@@ -278,15 +277,12 @@ class ReportsSpider(scrapy.Spider):
         if rendered:
             return
         scripted = needs_javascript(html)
-        render = self._wants_render(agency, scripted, dated, frames)
-        if (scripted or agency.render == "js") and not render:
-            # without the browser the data URLs the script would call are read as they are; a rendered page's
-            # browser calls them itself (archived as the browser's, read by the walk): the portal is asked once
+        if scripted or agency.render == "js":
             endpoints = find_json_endpoints(html, response.url)
             self._stat("discovery/json_endpoint", len(endpoints))
             for endpoint in endpoints:
                 yield self._request(endpoint, agency, "json")
-        if render:
+        if self._wants_render(agency, scripted, dated, frames):
             self._stat("discovery/js_render_requested")
             yield from self._admit_render(self._render_request(response, agency, column))
 
