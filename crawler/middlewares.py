@@ -161,6 +161,10 @@ class CrawlArchive:
         """Call ``hook(finish_reason)`` when the crawl closes, while the writer thread still runs (``call_now``)."""
         self._before_finish.append(hook)
 
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
     def spider_closed(self, spider, reason: str) -> None:
         if self._finished:
             return

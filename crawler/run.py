@@ -10,6 +10,7 @@ parse errors and timeouts are the run's results, counted in the summary. ``run_c
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import queue as queue_module
@@ -22,6 +23,8 @@ from typing import Any, Callable, Iterable
 
 from crawler.processes import die_with_parent
 from registry.agencies import Agency
+
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_CANNOT_RUN = 2
@@ -170,14 +173,27 @@ def crawl_in_process(config, agencies: Iterable[Agency], settings_overrides: dic
     deferred = process.crawl(crawler, agencies=agencies)
     deferred.addErrback(lambda failure: failures.append(f"{failure.type.__name__}: {failure.value}"))
     process.start()
-    stats = _plain(crawler.stats.get_stats()) if crawler.stats else {}
     holder = getattr(crawler, "_xxgk_archive", None)
+    _close_what_a_forced_stop_left(holder)
+    stats = _plain(crawler.stats.get_stats()) if crawler.stats else {}
     reason = stats.get("finish_reason")
     if holder is None or failures:
         message = failures[0] if failures else "the archive was never opened"
         return _summary(None, "failed", reason, stats, started, EXIT_CANNOT_RUN, message)
     from crawler.middlewares import run_status
     return _summary(holder.run_id, run_status(reason or "failed"), reason, stats, started, EXIT_OK, None)
+
+
+def _close_what_a_forced_stop_left(holder) -> None:
+    """A forced stop (a second Ctrl-C or signal) stops the reactor before the spider closes: the run would stay
+    open with its last batch uncommitted, and the parse workers, never told to stop, would keep this process from
+    ever exiting (it joins its children at exit)."""
+    if holder is not None and not holder.finished:
+        log.warning("the crawl was stopped before it closed: finishing its run as interrupted")
+        holder.spider_closed(None, "shutdown")
+    for worker in multiprocessing.active_children():
+        worker.terminate()
+        worker.join(10)
 
 
 def _summary(run_id, status, reason, stats, started, exit_code, message) -> CrawlSummary:

@@ -383,3 +383,71 @@ def test_a_portal_whose_name_does_not_resolve_is_one_line_in_the_summary_not_a_t
     log = next(line for line in result.stdout.splitlines() if line.startswith("完整日志："))
     text = open(log.removeprefix("完整日志："), encoding="utf-8").read()
     assert "Traceback" in text and "xxgk-portal.invalid" in text
+
+
+def _captures(data_dir) -> int:
+    from sqlalchemy import func, select
+
+    from storage.catalog.models import Capture
+
+    if not (data_dir / "catalog.sqlite3").exists():
+        return 0
+    try:  # read only, never migrating: the crawl may still be creating its tables
+        catalog = Catalog.open(Config.from_env(env={}, data_dir=data_dir), create=False)
+    except Exception:  # noqa: BLE001
+        return 0
+    try:
+        with catalog.reading() as session:
+            return session.scalar(select(func.count()).select_from(Capture))
+    except Exception:  # noqa: BLE001
+        return 0
+    finally:
+        catalog.close()
+
+
+def test_a_forced_stop_ends_the_crawl_process_and_its_run(tmp_path, demo_registry):
+    """Ctrl-C twice (or a signal after it) makes Scrapy stop the reactor before the spider closes: the crawl
+    process then waited forever on its parse workers, its run left 运行中 with the last batch uncommitted. Now it
+    ends within seconds, its run 已中断, and what it had archived verifies."""
+    import signal
+    import subprocess
+
+    import psutil
+
+    from tests.test_cli_parse import XXGK
+
+    data_dir = tmp_path / "data"
+    parent = subprocess.Popen([XXGK, "crawl", "--registry", str(demo_registry), "--no-screenshots", "--quiet"],
+                              env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        crawl = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the crawl child (not the resource tracker), once it has archived
+            crawl = next((child for child in psutil.Process(parent.pid).children()
+                          if "spawn_main" in " ".join(child.cmdline())), None)
+            if crawl is not None and _captures(data_dir) >= 3:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the crawl archived nothing in 60 s")
+        workers = crawl.children(recursive=True)
+        crawl.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        crawl.send_signal(signal.SIGTERM)
+        gone, alive = psutil.wait_procs([crawl, *workers], timeout=30)
+        assert not alive, f"still running 30 s after a forced stop: {alive}"
+        parent.wait(timeout=60)
+    finally:
+        for process in [parent, *([crawl] if crawl else [])]:
+            try:
+                process.kill()
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                pass
+    catalog = Catalog.open(Config.from_env(env={}, data_dir=data_dir))
+    try:
+        with catalog.reading() as session:
+            runs = queries.list_runs(session)
+    finally:
+        catalog.close()
+    assert [run.status for run in runs] == ["interrupted"]
+    assert run("verify", env=_env(data_dir)).returncode == 0
