@@ -17,6 +17,7 @@ from monitor.clock import today
 from registry.agencies import dump_registry
 from storage.catalog import Catalog, queries
 from storage.config import Config
+from tests.crawling import catalog_of
 from tests.test_cli_parse import run
 
 # As a user runs the demo: judged as of today in Beijing. The archive's captures are taken now, and a verdict as of
@@ -443,11 +444,6 @@ def test_a_forced_stop_ends_the_crawl_process_and_its_run(tmp_path, demo_registr
                 process.kill()
             except (ProcessLookupError, psutil.NoSuchProcess):
                 pass
-    catalog = Catalog.open(Config.from_env(env={}, data_dir=data_dir))
-    try:
-        with catalog.reading() as session:
-            runs = queries.list_runs(session)
-    finally:
-        catalog.close()
-    assert [run.status for run in runs] == ["interrupted"]
+    with catalog_of(Config.from_env(env={}, data_dir=data_dir)) as session:
+        assert [row.status for row in queries.list_runs(session)] == ["interrupted"]
     assert run("verify", env=_env(data_dir)).returncode == 0
