@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
+import sys
 import time
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -415,10 +418,9 @@ def test_a_forced_stop_ends_the_crawl_process_and_its_run(tmp_path, demo_registr
 
     import psutil
 
-    from tests.test_cli_parse import XXGK
-
     data_dir = tmp_path / "data"
-    parent = subprocess.Popen([XXGK, "crawl", "--registry", str(demo_registry), "--no-screenshots", "--quiet"],
+    xxgk = shutil.which("xxgk", path=str(Path(sys.executable).parent)) or "xxgk"
+    parent = subprocess.Popen([xxgk, "crawl", "--registry", str(demo_registry), "--no-screenshots", "--quiet"],
                               env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         crawl = None
