@@ -42,6 +42,7 @@ from twisted.internet import error as twisted_errors
 from twisted.internet.defer import Deferred
 from twisted.web.http import RESPONSES
 
+from crawler.queues import holds_requests_for_hosts, host_wait
 from storage.archive import Archive, ArchiveError, PendingCapture
 from storage.config import Config
 
@@ -58,6 +59,7 @@ META_PAYLOAD_CAPTURE = "xxgk_payload_capture_id"   # the capture that holds the 
 META_NOT_MODIFIED = "xxgk_not_modified"
 META_STATIC_CAPTURE = "xxgk_static_capture_id"     # for a browser render: the capture of the page as served
 META_ERROR_RECORDED = "xxgk_error_recorded"
+META_WAITED_FOR_ROBOTS = "xxgk_waited_for_robots"   # sent back to the queue once after robots.txt was asked
 META_FIRST_CAPTURE = "xxgk_first_capture"   # this response is the first capture of its URL (a 2xx; see stage_fetch)
 META_PROBE = "xxgk_probe"                # a URL a site may well not have (sitemap.xml): its 404 is no fetch error
 _META_VALIDATED_URL = "xxgk_validated_url"
@@ -482,6 +484,23 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
     crawl's start requests all wait on the same robots.txt, so a disallowed column among them was fetched. Here
     each waiter gets a Deferred of its own that passes the rules on.
     """
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self._send_back = holds_requests_for_hosts(crawler.settings)
+
+    async def process_request(self, request, spider=None):
+        netloc = urlparse_cached(request).netloc
+        first_look = netloc not in self._parsers or isinstance(self._parsers[netloc], Deferred)   # waits for it
+        await super().process_request(request)
+        if (first_look and self._send_back and not request.meta.get("dont_obey_robotstxt")
+                and not request.meta.get(META_WAITED_FOR_ROBOTS)
+                and host_wait(self.crawler.engine.downloader, request) > 0):
+            # robots.txt was just asked of this host: the request would now wait its download delay inside the
+            # downloader, holding one of the CONCURRENT_REQUESTS places; back in the queue it waits without
+            self._stats.inc_value("scheduler/sent_back_for_host")
+            return request.replace(dont_filter=True, meta={**request.meta, META_WAITED_FOR_ROBOTS: True})
+        return None
 
     async def robot_parser(self, request):
         pending = self._parsers.get(urlparse_cached(request).netloc)

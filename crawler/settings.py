@@ -30,6 +30,9 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 60.0    # county portals on shared hosting answer in tens of seconds when busy
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+# a request leaves the scheduler only when its host may be asked (crawler.queues): waiting for a host's delay
+# holds none of the CONCURRENT_REQUESTS places
+SCHEDULER_PRIORITY_QUEUE = "crawler.queues.ReadyHostPriorityQueue"
 DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 50 * 1024 * 1024   # scanned reports reach 30 MB; more is a video or a disk image
 DOWNLOAD_WARNSIZE = 20 * 1024 * 1024

@@ -1,0 +1,79 @@
+"""A small Scrapy crawl over several loopback hosts, run as its own process by tests/test_queues.py (Scrapy's
+reactor starts once per process): what it records is what the test asserts.
+
+    python -m tests.queue_crawl OUT.json QUEUE URL...
+
+QUEUE is ``ready`` (the crawl's ``crawler.queues.ReadyHostPriorityQueue`` and robots middleware, as shipped) or
+``scrapy`` (Scrapy's own queue and robots middleware). For every request that reaches a host's download slot
+(robots.txt excepted) it records how long it would wait there for the host's download delay; and when each request
+was sent back to the queue.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import scrapy
+from scrapy import signals
+from scrapy.crawler import CrawlerProcess
+
+from crawler.queues import host_wait
+
+
+def settings_for(queue: str) -> dict:
+    settings = {
+        "ROBOTSTXT_OBEY": True,
+        "CONCURRENT_REQUESTS": 2,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+        "DOWNLOAD_DELAY": 0.4,
+        "DOWNLOAD_DELAY_JITTER": 0,
+        "AUTOTHROTTLE_ENABLED": False,
+        "RETRY_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": "WARNING",
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+    }
+    if queue == "ready":
+        settings.update({
+            "SCHEDULER_PRIORITY_QUEUE": "crawler.queues.ReadyHostPriorityQueue",
+            "DOWNLOADER_MIDDLEWARES": {"scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+                                       "crawler.middlewares.RobotsTxtMiddleware": 100},
+        })
+    return settings
+
+
+def main(out_file: str, queue: str, *urls: str) -> int:
+    waits: list[tuple[str, float]] = []
+    answered: list[str] = []
+
+    class QueueSpider(scrapy.Spider):
+        name = "queue"
+
+        async def start(self):
+            for url in urls:
+                yield scrapy.Request(url)
+
+        def parse(self, response):
+            answered.append(response.url)
+
+    process = CrawlerProcess(settings_for(queue))
+    crawler = process.create_crawler(QueueSpider)
+
+    def reached(request, spider):
+        if not request.url.endswith("/robots.txt"):
+            waits.append((request.url, host_wait(crawler.engine.downloader, request)))
+
+    crawler.signals.connect(reached, signal=signals.request_reached_downloader)
+    started = time.monotonic()
+    process.crawl(crawler)
+    process.start()
+    Path(out_file).write_text(json.dumps({"waits": waits, "answered": answered,
+                                          "seconds": time.monotonic() - started,
+                                          "sent_back": crawler.stats.get_value("scheduler/sent_back_for_host", 0)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
