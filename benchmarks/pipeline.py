@@ -18,6 +18,8 @@ The runs, one after another over the same portals, each xxgk run into a fresh da
 
 1. ``xxgk crawl`` as shipped: screenshots on, the shipped politeness (1 s floor, AutoThrottle, 2 per host, 16 in all);
 2. the bare spider over the URLs run 1 archived (read back with ``xxgk export-warc`` and warcio), same politeness;
+   then again with the crawl's scheduler queue and robots middleware (crawler.queues), for comparison only: the
+   targets are against Scrapy as it comes;
 3. ``xxgk crawl --no-screenshots``, shipped politeness;
 4. ``xxgk crawl --no-screenshots`` with politeness off (``--set``: no delay, no AutoThrottle, 64 in all, 8 per host);
 5. the bare spider over the URLs run 4 archived, politeness off alike.
@@ -443,9 +445,11 @@ def read_archive(run: XxgkRun, data_dir: Path) -> None:
 
 # ---------------------------------------------------------------- the bare side
 
-def bare_settings(polite: bool) -> dict:
+def bare_settings(polite: bool, host_queue: bool = False) -> dict:
     """The crawl's own politeness (read from crawler.settings, so the two cannot drift apart), and nothing else:
-    no archive, no parsing, no browser; no retries or redirects, so each archived record is one request."""
+    no archive, no parsing, no browser; no retries or redirects, so each archived record is one request. With
+    ``host_queue``, also the crawl's scheduler queue and robots middleware (crawler.queues): the same bare fetch
+    without requests waiting for their host inside the downloader."""
     from crawler import settings as shipped
 
     names = ("ROBOTSTXT_OBEY", "CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "DOWNLOAD_DELAY",
@@ -455,6 +459,12 @@ def bare_settings(polite: bool) -> dict:
     settings = {name: getattr(shipped, name) for name in names}
     settings.update({"RETRY_ENABLED": False, "REDIRECT_ENABLED": False, "HTTPERROR_ALLOW_ALL": True,
                      "LOG_LEVEL": "WARNING", "TELNETCONSOLE_ENABLED": False})
+    if host_queue:
+        settings.update({"SCHEDULER_PRIORITY_QUEUE": shipped.SCHEDULER_PRIORITY_QUEUE,
+                         "DOWNLOADER_MIDDLEWARES": {
+                             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+                             "crawler.middlewares.RobotsTxtMiddleware":
+                                 shipped.DOWNLOADER_MIDDLEWARES["crawler.middlewares.RobotsTxtMiddleware"]}})
     if not polite:
         settings.update(POLITENESS_OFF)
     return settings
@@ -503,14 +513,14 @@ class BareRun:
     errors: int
 
 
-def run_bare(label: str, urls: list[str], work: Path, *, polite: bool) -> BareRun:
+def run_bare(label: str, urls: list[str], work: Path, *, polite: bool, host_queue: bool = False) -> BareRun:
     folder = work / label
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     # robots.txt is fetched by Scrapy's own robots middleware, once per host, as the crawl fetched it
     wanted = [url for url in urls if not url.endswith("/robots.txt")]
     (folder / "urls.json").write_text(json.dumps(wanted))
-    (folder / "settings.json").write_text(json.dumps(bare_settings(polite)))
+    (folder / "settings.json").write_text(json.dumps(bare_settings(polite, host_queue)))
     print(f"  {label}: bare Scrapy, {len(wanted)} URLs + robots.txt", file=sys.stderr, flush=True)
     command = [sys.executable, str(Path(__file__).resolve()), "--bare-child", str(folder / "urls.json"),
                str(folder / "settings.json"), str(folder / "result.json")]
@@ -584,6 +594,7 @@ def report(hosts: list[Host], delay: float, runs: dict, checks: list[str]) -> tu
     lines.append(f"{'run':<42} {'wall s':>8} {'crawl s':>8} {'pages':>6} {'pages/s':>8} {'CPU s':>7} "
                  f"{'RSS MB':>7} {'Chrom.':>7} {'PSS MB':>7} {'procs':>5} {'load':>5}")
     names = {"xxgk": "xxgk crawl (shipped: screenshots, polite)", "bare": "bare Scrapy, same politeness",
+             "bare_queue": "bare Scrapy, same politeness, xxgk's queue",
              "xxgk_noshots": "xxgk crawl --no-screenshots, polite",
              "xxgk_off": "xxgk crawl --no-screenshots, politeness off", "bare_off": "bare Scrapy, politeness off"}
     for key, name in names.items():
@@ -623,6 +634,8 @@ def report(hosts: list[Host], delay: float, runs: dict, checks: list[str]) -> tu
 
     ratio("xxgk", "bare", "xxgk crawl (shipped) / bare, polite", TARGETS["polite_ratio"])
     ratio("xxgk_noshots", "bare", "xxgk crawl --no-screenshots / bare, polite", None)
+    ratio("xxgk", "bare_queue", "xxgk crawl (shipped) / bare with xxgk's queue", None)
+    ratio("xxgk_noshots", "bare_queue", "xxgk crawl --no-screenshots / bare with xxgk's queue", None)
     ratio("xxgk_off", "bare_off", "xxgk crawl --no-screenshots / bare, politeness off", TARGETS["off_ratio"])
     lines += ratio_lines
     shipped = runs.get("xxgk")
@@ -1134,18 +1147,20 @@ def measure(args, hosts: list[Host], registry: Path, work: Path) -> tuple[dict, 
             urls[urls_key] = runs[key].archived
             (work / f"urls-{urls_key}.json").write_text(json.dumps(runs[key].archived))
 
-    def fetch(key: str, urls_key: str, polite: bool) -> None:
+    def fetch(key: str, urls_key: str, polite: bool, host_queue: bool = False) -> None:
         if urls_key not in urls:   # --only bare without an earlier run's URLs: learn them, untimed
             urls[urls_key] = run_xxgk(f"learn_urls_{urls_key}", registry, work, screenshots=False,
                                       polite=polite).archived
-        runs[key] = run_bare(key, urls[urls_key], work, polite=polite)
-        checks.append(f"{'polite' if polite else 'politeness off'}: {same_urls(urls[urls_key], runs[key].fetched)[1]}")
+        runs[key] = run_bare(key, urls[urls_key], work, polite=polite, host_queue=host_queue)
+        checks.append(f"{'polite' if polite else 'politeness off'}{', xxgk queue' if host_queue else ''}: "
+                      f"{same_urls(urls[urls_key], runs[key].fetched)[1]}")
 
     if args.polite:
         if xxgk:
             crawl("xxgk", "polite", screenshots=True, polite=True)
         if bare:
             fetch("bare", "polite", polite=True)
+            fetch("bare_queue", "polite", polite=True, host_queue=True)
         if xxgk:
             crawl("xxgk_noshots", None, screenshots=False, polite=True)
     if xxgk:
