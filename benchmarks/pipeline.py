@@ -1017,7 +1017,8 @@ ABLATIONS = (
     # broad crawls spreads them over hosts), the archive writer every response waits for while it holds its
     # downloader slot, and render requests waiting for one of the browser pages while they hold theirs
     ("polite, as shipped", (), True),
-    ("polite, SCHEDULER_PRIORITY_QUEUE=DownloaderAwarePriorityQueue",
+    # Scrapy's own queue (its default in Scrapy 2.19): requests wait for their host's delay inside the downloader
+    ("polite, SCHEDULER_PRIORITY_QUEUE=DownloaderAwarePriorityQueue (Scrapy's default, not crawler.queues)",
      ("SCHEDULER_PRIORITY_QUEUE=scrapy.pqueues.DownloaderAwarePriorityQueue",), True),
     ("polite, ARCHIVE_DURABILITY=os", ("ARCHIVE_DURABILITY=os",), True),
     ("polite, PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=8 (8 browser pages)", ("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT=8",), True),

@@ -42,7 +42,7 @@ from twisted.internet import error as twisted_errors
 from twisted.internet.defer import Deferred
 from twisted.web.http import RESPONSES
 
-from crawler.queues import holds_requests_for_hosts, host_wait
+from crawler.queues import holds_requests_for_hosts, host_wait, not_before
 from storage.archive import Archive, ArchiveError, PendingCapture
 from storage.config import Config
 
@@ -521,25 +521,34 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
 class RetryBackoffMiddleware:
     """Waits ``RETRY_BACKOFF_BASE × 2**(n-1)`` seconds (at most ``RETRY_BACKOFF_MAX``) before the n-th retry.
 
-    Scrapy's retry middleware re-queues at once; a struggling government server deserves a pause.
+    Scrapy's retry middleware re-queues at once; a struggling government server deserves a pause. With the crawl's
+    queue (crawler.queues) the retry goes back to it and the whole host pauses there, holding none of the
+    CONCURRENT_REQUESTS places; otherwise (the shared Redis queue) the retry waits here.
     """
 
-    def __init__(self, base: float, ceiling: float):
+    def __init__(self, base: float, ceiling: float, stats=None, send_back: bool = False):
         self.base = base
         self.ceiling = ceiling
+        self.stats = stats
+        self.send_back = send_back
 
     @classmethod
     def from_crawler(cls, crawler) -> "RetryBackoffMiddleware":
         base = crawler.settings.getfloat("RETRY_BACKOFF_BASE")
         if base <= 0:
             raise NotConfigured  # switched off on purpose: no warning
-        return cls(base, crawler.settings.getfloat("RETRY_BACKOFF_MAX"))
+        return cls(base, crawler.settings.getfloat("RETRY_BACKOFF_MAX"), crawler.stats,
+                   holds_requests_for_hosts(crawler.settings))
 
     async def process_request(self, request):
         attempt = request.meta.get("retry_times", 0)
         if attempt and request.meta.get("xxgk_backoff_done") != attempt:
             request.meta["xxgk_backoff_done"] = attempt
-            await asyncio.sleep(min(self.base * 2 ** (attempt - 1), self.ceiling))
+            pause = min(self.base * 2 ** (attempt - 1), self.ceiling)
+            if self.send_back:
+                self.stats.inc_value("scheduler/sent_back_for_host")
+                return request.replace(meta={**request.meta, **not_before(pause)})
+            await asyncio.sleep(pause)
         return None
 
 

@@ -1,31 +1,34 @@
 """The scheduler's queue for a crawl of many portals: a request leaves it only when its host may be asked.
 
 Scrapy counts a request against ``CONCURRENT_REQUESTS`` from the moment the scheduler hands it to the downloader,
-including the time it then waits in its host's download slot for ``DOWNLOAD_DELAY`` to pass. A crawl that finds
-its URLs as it goes has few hosts with work queued at a time, so Scrapy's queues (even
-``DownloaderAwarePriorityQueue``) hand out request after request of a host that was just asked: measured on
-benchmarks/pipeline.py, 10–14 of the 16 places sat waiting for delays while 150–290 requests of other hosts were
-queued, and only 2–5 downloads were under way.
+including the time it then waits in its host's download slot for ``DOWNLOAD_DELAY`` to pass. Scrapy's own queue
+(``DownloaderAwarePriorityQueue``, its default) picks the host with the fewest requests in the downloader, which
+says nothing of when that host was last asked; and every host's first request waits there for the delay after its
+robots.txt (AutoThrottle's start delay, 2 s, ±50 %). Measured on benchmarks/pipeline.py: for the first 25 s of a
+polite crawl 10–14 of the 16 places sat waiting like that while 150–290 requests of other hosts were queued, and
+2–5 downloads were under way.
 
 ``ReadyHostPriorityQueue`` hands out a request only for a host that may be asked now: its delay since the last
 download started has passed and it has room under ``CONCURRENT_REQUESTS_PER_DOMAIN``. Among those, the host with
 the fewest requests in the downloader first, then round robin (Scrapy's ``DownloaderAwarePriorityQueue``, which
 this extends: one priority queue per host, priorities kept within a host). When no host is ready it hands out
-nothing and wakes the engine when the first one will be; the politeness is the same, only the waiting moves
+nothing and wakes the engine when the first one will be. A host's first request, once its robots.txt was asked,
+comes back here (crawler.middlewares.RobotsTxtMiddleware). The politeness is the same, only the waiting moves
 from the downloader (where it holds a place) to the scheduler (where it does not).
 """
 from __future__ import annotations
 
-import logging
 from time import monotonic
 
 from scrapy.pqueues import DownloaderAwarePriorityQueue
 from scrapy.utils.misc import load_object
 
-log = logging.getLogger(__name__)
 
 # a wake-up sooner than this after the last is not worth a reactor call
 _MIN_WAKE = 0.01
+# on a request sent back to the queue: the monotonic time before which its host is not asked again (a retry's
+# backoff, crawler.middlewares.RetryBackoffMiddleware)
+META_HOST_NOT_BEFORE = "xxgk_host_not_before"
 
 
 class ReadyHostPriorityQueue(DownloaderAwarePriorityQueue):
@@ -37,6 +40,14 @@ class ReadyHostPriorityQueue(DownloaderAwarePriorityQueue):
         # when each host was last handed a request: until it reaches the host's download slot (the downloader
         # middlewares come first), the slot does not show it
         self._handed_out: dict[str, float] = {}
+        self._paused_until: dict[str, float] = {}   # hosts backing off after a failed request
+
+    def push(self, request) -> None:
+        not_before = request.meta.pop(META_HOST_NOT_BEFORE, None)
+        if not_before is not None:
+            host = self._downloader_interface.get_slot_key(request)
+            self._paused_until[host] = max(self._paused_until.get(host, 0.0), not_before)
+        super().push(request)
 
     def pop(self):
         if not self.pqueues:
@@ -62,6 +73,8 @@ class ReadyHostPriorityQueue(DownloaderAwarePriorityQueue):
         if len(self._handed_out) > 2 * len(self.pqueues) + 64:
             self._handed_out = {host: when for host, when in self._handed_out.items()
                                 if when + self._min_delay > now}
+        if self._paused_until:
+            self._paused_until = {host: until for host, until in self._paused_until.items() if until > now}
 
     def _ready_hosts(self) -> tuple[list[tuple[int, str]], float | None]:
         """(requests in the downloader, host) of every host with queued requests that may be asked now, and the
@@ -74,6 +87,8 @@ class ReadyHostPriorityQueue(DownloaderAwarePriorityQueue):
             slot = slots.get(host)
             handed = self._handed_out.get(host)
             wait = handed + self._min_delay - now if handed is not None else 0.0
+            if host in self._paused_until:
+                wait = max(wait, self._paused_until[host] - now)
             if slot is None:       # never asked, or idle so long that Scrapy forgot its slot
                 active = 0
             else:
@@ -126,6 +141,11 @@ def holds_requests_for_hosts(settings) -> bool:
     queue = settings.get("SCHEDULER_PRIORITY_QUEUE")
     queue = load_object(queue) if isinstance(queue, str) else queue
     return isinstance(queue, type) and issubclass(queue, ReadyHostPriorityQueue)
+
+
+def not_before(seconds: float) -> dict[str, float]:
+    """The meta that keeps a request's host from being asked for ``seconds`` once the request is back here."""
+    return {META_HOST_NOT_BEFORE: monotonic() + seconds}
 
 
 def host_wait(downloader, request) -> float:

@@ -43,7 +43,8 @@ REDIRECT_MAX_TIMES = 10          # real chains are short; a longer one is record
 TELNETCONSOLE_ENABLED = False    # no listening port in a crawl that runs unattended
 LOG_LEVEL = "INFO"
 
-# Retries: the retry middleware re-queues, RetryBackoffMiddleware waits 2**n × base before the n-th retry.
+# Retries: the retry middleware re-queues, RetryBackoffMiddleware waits 2**n × base before the n-th retry (in the
+# scheduler's queue, crawler.queues: the host is not asked meanwhile).
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 408, 429]
