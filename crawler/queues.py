@@ -13,8 +13,9 @@ download started has passed and it has room under ``CONCURRENT_REQUESTS_PER_DOMA
 the fewest requests in the downloader first, then round robin (Scrapy's ``DownloaderAwarePriorityQueue``, which
 this extends: one priority queue per host, priorities kept within a host). When no host is ready it hands out
 nothing and wakes the engine when the first one will be. A host's first request, once its robots.txt was asked,
-comes back here (crawler.middlewares.RobotsTxtMiddleware). The politeness is the same, only the waiting moves
-from the downloader (where it holds a place) to the scheduler (where it does not).
+comes back here (crawler.middlewares.RobotsTxtMiddleware), and so does a retry, its host paused for the backoff
+(RetryBackoffMiddleware). The politeness is the same, only the waiting moves from the downloader (where it holds
+a place) to the scheduler (where it does not).
 """
 from __future__ import annotations
 
@@ -129,7 +130,6 @@ class ReadyHostPriorityQueue(DownloaderAwarePriorityQueue):
         if self._wake_call is not None and self._wake_call.active():
             self._wake_call.cancel()
         return super().close()
-
 
 
 def holds_requests_for_hosts(settings) -> bool:
