@@ -275,6 +275,7 @@ class Measured:
     peak_pss: int = 0            # bytes: the tree's proportional set size at its peak (shared pages split)
     cpu: float = 0.0             # user + system seconds of the whole tree (every descendant is reaped)
     peak_parts: dict[str, int] = field(default_factory=dict)   # RSS at the peak by kind of process
+    cpu_parts: dict[str, float] = field(default_factory=dict)  # CPU seconds by kind of process (last sample of each)
     load: tuple[float, float] = (0.0, 0.0)   # the machine's 1-minute load average at the start and at the end
 
 
@@ -288,6 +289,16 @@ class TreeSampler(threading.Thread):
         self.done = threading.Event()
         self.peak, self.peak_chromium, self.peak_processes, self.peak_pss = 0, 0, 0, 0
         self.peak_parts: dict[str, int] = {}
+        self._cpu: dict[int, tuple[str, float]] = {}   # pid -> (kind, CPU seconds at its last sample)
+
+    @property
+    def cpu_parts(self) -> dict[str, float]:
+        """CPU seconds by kind of process, as last sampled (a process's last ``interval`` before it exits is
+        missed: the tree's total from getrusage is the exact figure)."""
+        parts: collections.Counter = collections.Counter()
+        for kind, seconds in self._cpu.values():
+            parts[kind] += seconds
+        return dict(parts)
 
     def run(self) -> None:
         import psutil
@@ -308,6 +319,8 @@ class TreeSampler(threading.Thread):
                 try:
                     rss = process.memory_info().rss
                     kind = self._kind(process, root.pid)
+                    times = process.cpu_times()
+                    self._cpu[process.pid] = (kind, times.user + times.system)
                     if tick % self.pss_every == 0:
                         pss += process.memory_full_info().pss
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -327,13 +340,15 @@ class TreeSampler(threading.Thread):
     @staticmethod
     def _kind(process, root: int) -> str:
         name = process.name()
-        if "chrom" in name:
+        arguments = process.cmdline()
+        # Chromium's utility processes are named "exe" (started as /proc/self/exe), Playwright's driver "node-MainThread"
+        if "chrom" in name or any(part.startswith("--type=") for part in arguments[1:]):
             return "Chromium"
-        if name == "node":
+        if name.startswith("node"):
             return "Playwright driver"
         if process.pid == root:
             return "main process"
-        if "resource_tracker" in " ".join(process.cmdline()):
+        if "resource_tracker" in " ".join(arguments):
             return "other"
         # multiprocessing children: the crawl process is the main process's child, the parse pool its children
         return "crawl process" if process.ppid() == root else "parse workers"
@@ -356,7 +371,7 @@ def run_measured(command: list[str], env: dict[str, str], log_dir: Path, name: s
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Measured(wall, returncode, sampler.peak, sampler.peak_chromium, sampler.peak_processes, sampler.peak_pss,
-                    cpu, sampler.peak_parts, (load, os.getloadavg()[0]))
+                    cpu, sampler.peak_parts, sampler.cpu_parts, (load, os.getloadavg()[0]))
 
 
 def child_env(data_dir: Path | None = None) -> dict[str, str]:
@@ -610,7 +625,8 @@ def report(hosts: list[Host], delay: float, runs: dict, checks: list[str]) -> tu
                  "peak_rss_mb": round(run.measured.peak_rss / MB), "peak_chromium_mb":
                  round(run.measured.peak_chromium / MB), "peak_pss_mb": round(run.measured.peak_pss / MB),
                  "processes_at_peak": run.measured.peak_processes, "load": run.measured.load,
-                 "rss_at_peak_mb": {kind: round(rss / MB) for kind, rss in run.measured.peak_parts.items()}}
+                 "rss_at_peak_mb": {kind: round(rss / MB) for kind, rss in run.measured.peak_parts.items()},
+                 "cpu_seconds_by_part": {kind: round(seconds, 1) for kind, seconds in run.measured.cpu_parts.items()}}
         if isinstance(run, XxgkRun):
             entry.update(crawl_phase=run.crawl_seconds, warc_bytes=run.warc_bytes, screenshots=run.screenshots,
                          hosts_done={name: [round(x, 1) for x in span] for name, span in run.finished.items()},
@@ -645,6 +661,8 @@ def report(hosts: list[Host], delay: float, runs: dict, checks: list[str]) -> tu
                          f"{TARGETS['peak_rss_mb']} MB: {_verdict(peak, TARGETS['peak_rss_mb'], below=False)}")
         parts = sorted(shipped.measured.peak_parts.items(), key=lambda item: -item[1])
         lines.append("  RSS at the peak: " + ", ".join(f"{kind} {rss / MB:.0f} MB" for kind, rss in parts))
+        cpu = sorted(shipped.measured.cpu_parts.items(), key=lambda item: -item[1])
+        lines.append("  CPU by part: " + ", ".join(f"{kind} {seconds:.0f} s" for kind, seconds in cpu))
         if shipped.screenshots:
             average = shipped.screenshot_bytes / shipped.screenshots / 1024
             lines.append(f"{'screenshots: ' + str(shipped.screenshots) + ', average size':<52} {average:6.0f} KB  "

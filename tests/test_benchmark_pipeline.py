@@ -74,3 +74,35 @@ def test_a_small_run_fetches_exactly_the_archived_urls_on_both_sides(tmp_path):
     assert calls["render one page (all of the below)"] == calls["take the first-screen JPEG"] == timed["taken"]
     assert calls["archive the JPEG (staged for the group commit)"] == timed["taken"]
     assert calls["verdicts (judge)"] == 1
+
+
+def test_the_tree_sampler_tells_chromium_and_playwright_from_the_crawl_and_its_workers(tmp_path):
+    """The memory and CPU the benchmark reports per part: Chromium's utility processes (started as /proc/self/exe)
+    and Playwright's driver (node-MainThread) once counted as parse workers."""
+    bench = load_benchmark("pipeline")
+    script = tmp_path / "tree.py"
+    script.write_text(
+        "import multiprocessing, sys, time\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from playwright.sync_api import sync_playwright\n"
+        "from storage.config import CHROMIUM_LAUNCH_OPTIONS\n"
+        "def work():\n"
+        "    time.sleep(3)\n"
+        "if __name__ == '__main__':\n"
+        "    with sync_playwright() as playwright:\n"
+        "        browser = playwright.chromium.launch(**CHROMIUM_LAUNCH_OPTIONS)\n"
+        "        page = browser.new_page()\n"
+        "        page.set_content('<p>页面</p>')\n"
+        "        child = multiprocessing.get_context('spawn').Process(target=work)\n"
+        "        child.start()\n"
+        "        time.sleep(2)\n"
+        "        child.join()\n"
+        "        browser.close()\n")
+    measured = bench.run_measured([sys.executable, str(script), str(ROOT)], bench.child_env(), tmp_path, "tree")
+    assert measured.returncode == 0, (tmp_path / "tree.stderr").read_text()
+    parts = measured.peak_parts
+    # the spawned child is the one process that is neither the main process nor Chromium nor the driver
+    assert set(parts) >= {"main process", "Chromium", "Playwright driver"}
+    assert parts.get("crawl process", 0) + parts.get("parse workers", 0) < 100 * 2**20, parts
+    assert parts["Chromium"] > parts["Playwright driver"] > 0
+    assert measured.cpu_parts["Chromium"] > 0 and measured.cpu_parts["main process"] > 0
