@@ -10,7 +10,8 @@ from cli.reparsing import parse_archived, parse_candidates
 
 
 def add_parsers(sub) -> None:
-    help_text = "export archived captures as one WARC file (revisit originals included)"
+    help_text = ("export archived captures as one WARC file (revisit originals included), with the chosen runs' "
+                 "fetch errors, column coverage and run ends")
     p = sub.add_parser("export-warc", help=help_text, description=help_text)
     choice = p.add_mutually_exclusive_group(required=True)
     choice.add_argument("--run", metavar="ID", help="the captures of one crawl run")
@@ -51,7 +52,8 @@ def cmd_export_warc(args: argparse.Namespace) -> int:
         reader.catalog.close()
         reader.store.close()
     extra = f"，含 {result.originals_added} 条被 revisit 引用的原始记录" if result.originals_added else ""
-    print(f"已导出 {result.captures} 条捕获{extra}到 {result.path}（{result.bytes / 1e6:.1f} MB）")
+    notes = f"；另有 {result.notes} 条运行记录（抓取错误、栏目覆盖、运行结束）" if result.notes else ""
+    print(f"已导出 {result.captures} 条捕获{extra}到 {result.path}（{result.bytes / 1e6:.1f} MB）{notes}")
     return 0
 
 

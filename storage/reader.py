@@ -81,6 +81,14 @@ class CaptureReader:
             return spooled
         return self.store.get_range(key, offset, length)
 
+    def segment(self, key: str) -> bytes:
+        """A whole segment, from the spool if it is still there, else the store (a segment still being written
+        ends wherever its writer is: readers of it keep to its complete records)."""
+        try:
+            return spool_path(self.spool_dir, key).read_bytes()
+        except FileNotFoundError:
+            return self.store.get_bytes(key)
+
     def read(self, capture_id: int, *, digests: bool = False) -> Capture:
         with self.catalog.connection() as connection:
             row = queries.capture_row(connection, capture_id)

@@ -209,3 +209,48 @@ def test_export_reads_segments_still_in_the_spool(cli_env, capsys, tmp_path):
         archive.close()
     with Catalog.open(cli_env) as catalog, catalog.reading() as session:
         assert queries.get_segment(session, ref.warc_key).state == "uploaded"
+
+
+def exported_notes(path: Path) -> list[dict]:
+    return [note for note in (record.note() for _o, _l, record in read_members(path.read_bytes())) if note]
+
+
+def test_export_carries_what_verdicts_rest_on_and_reindex_gives_it_back(cli_env, capsys, tmp_path):
+    """A fetch error, a column's coverage and a run's end are notes, not captures: an export without them would
+    turn an agency's 无法判定 into 未发布 wherever the file is read again."""
+    from storage.reindex import rebuild
+    from tests.test_reindex import small_archive, snapshot
+
+    held = small_archive(cli_env)   # run-1: agency a1's pages, a fetch error, its column's coverage, the run's end
+    with Archive.open(cli_env, run_id="run-2") as archive:   # a run that never reached agency a2
+        archive.record_error("http://b.example.gov.cn/", "timeout", "连接超时", agency_id="a2", at=T0)
+        archive.finish("finished")
+
+    code, out, err = run_cli(capsys, "export-warc", "--run", "run-1", str(tmp_path / "run-1.warc.gz"))
+    assert code == 0, err
+    assert "另有 3 条运行记录" in out
+    notes = exported_notes(tmp_path / "run-1.warc.gz")
+    assert [(note["xxgk"], note.get("agency_id")) for note in notes] == [
+        ("fetch-error", "a1"), ("column-coverage", "a1"), ("run-end", None)]
+    assert notes[0]["url"] == "http://a.example.gov.cn/nb/2023.html" and notes[1]["items_read"] == 7
+
+    # an agency with no capture at all still has something to export: the error that says why
+    code, out, err = run_cli(capsys, "export-warc", "--agency", "a2", str(tmp_path / "a2.warc.gz"))
+    assert code == 0, err
+    assert "已导出 0 条捕获" in out
+    assert [(note["xxgk"], note.get("run_id")) for note in exported_notes(tmp_path / "a2.warc.gz")] == [
+        ("fetch-error", "run-2"), ("run-end", "run-2")]
+    code, _out, err = run_cli(capsys, "export-warc", "--agency", "nobody", str(tmp_path / "x.warc.gz"))
+    assert code == 1 and "no captures for agency nobody" in err
+
+    # the exported file alone, as the only segment of an empty archive, rebuilds what the verdicts read
+    elsewhere = Config.from_env({}, data_dir=tmp_path / "elsewhere")
+    store = open_store(elsewhere)
+    store.put_bytes("warcs/run-1/20240130T020000Z-export.warc.gz", (tmp_path / "run-1.warc.gz").read_bytes())
+    with Catalog.open(elsewhere) as catalog:
+        report = rebuild(store, catalog, elsewhere.data_dir / "spool")
+    assert report.bad_notes == 0
+    rebuilt = snapshot(elsewhere)
+    assert rebuilt["errors"] == held["errors"] and rebuilt["coverage"] == held["coverage"]
+    assert [(run[0], run[1], run[3]) for run in rebuilt["runs"]] == [(run[0], run[1], run[3]) for run in held["runs"]]
+    assert len(rebuilt["captures"]) == len(held["captures"])
