@@ -14,6 +14,11 @@ loaded from the portal's site (documents of frames, scripts, XHR/fetch answers, 
 record through the crawl's archive, with role ``browser`` and the page it was ``rendered_for``; style sheets too,
 since what they hide decides which pager control the walk saw, and a replay of the render needs them. Images, media
 and fonts are never requested (``abort_unneeded``); a websocket has no HTTP answer to keep.
+
+robots.txt binds the browser as it binds Scrapy: every request a rendered page makes (its data URLs above all) is
+checked against the robots.txt of its host, read through Scrapy's robots middleware, before it leaves; a forbidden
+one is aborted and becomes a ``robots`` fetch error, and a column whose data was forbidden says so (coverage
+problem ``robots``) instead of looking empty or broken.
 """
 from __future__ import annotations
 
@@ -21,12 +26,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Awaitable, Callable
 from datetime import datetime, timezone
 from urllib.parse import urldefrag
 
 from twisted.web.http import RESPONSES
 
-from crawler.middlewares import META_AGENCY, META_STATIC_CAPTURE, OTHER_PROCESS_WAIT, CrawlArchive
+from crawler.middlewares import META_AGENCY, META_STATIC_CAPTURE, OTHER_PROCESS_WAIT, CrawlArchive, record_error
 from parsers.discovery import is_same_site
 from storage.archive import ArchiveError
 
@@ -43,6 +49,8 @@ _ABORTED_TYPES = frozenset({"image", "media", "font"})
 _SKIPPED_TYPES = _ABORTED_TYPES | {"websocket"}
 # Playwright hands over bodies decoded; the headers must not claim an encoding the stored bytes no longer have.
 _DECODED_AWAY = ("content-encoding", "transfer-encoding")
+
+RobotsCheck = Callable[[str], Awaitable[bool]]   # whether robots.txt lets the crawl fetch this URL
 
 
 @dataclass(frozen=True)
@@ -66,8 +74,10 @@ class PageWatch:
     """Listens to one rendered page: archives what it fetched, keeps its data answers and its script errors."""
 
     def __init__(self, holder: CrawlArchive | None, stats, *, page_url: str, agency_id: str | None,
-                 static_capture: int | None):
+                 static_capture: int | None, robots: RobotsCheck | None = None):
         self.holder = holder
+        self.robots = robots                   # None: the agency's robots.txt is not obeyed (or nothing is)
+        self.robots_blocked: list[str] = []    # what the page asked for and robots.txt forbade
         self.stats = stats
         self.page_url = page_url
         self.agency_id = agency_id
@@ -93,6 +103,8 @@ class PageWatch:
         page.on("requestfailed", self._request_ended)
         page.on("response", self._answered)
         page.on("pageerror", self._script_error)
+        if self.robots is not None:
+            await page.route("**/*", self._robots_gate)
         if self.archived_page is not None:
             # added after scrapy-playwright's own route, so asked first; everything else falls back to it
             await page.route(self._is_page_url, self._serve_archived)
@@ -108,6 +120,20 @@ class PageWatch:
         self._archived_served = True
         status, headers, body = self.archived_page
         await route.fulfill(status=status, headers=headers, body=body)
+
+    async def _robots_gate(self, route) -> None:
+        """Asked before scrapy-playwright's own route (and after the archived page's): a request robots.txt
+        forbids never leaves the browser."""
+        url = route.request.url
+        if not url.startswith(("http://", "https://")) or await self.robots(url):
+            await route.fallback()
+            return
+        self.robots_blocked.append(url)
+        self.stats.inc_value("robotstxt/browser_forbidden")
+        await route.abort("blockedbyclient")
+        if self.holder is not None:
+            await record_error(self.holder, self.stats, url, "robots",
+                               f"robots.txt 禁止抓取（{self.page_url} 在浏览器中请求）", self.agency_id)
 
     def _request_started(self, request) -> None:
         self._in_flight += 1
@@ -298,18 +324,41 @@ def _stored_headers(headers: list[dict[str, str]], length: int) -> list[tuple[st
 class BrowserMiddleware:
     """Gives each render request its ``PageWatch``; closes the page of a render that never reaches the spider."""
 
-    def __init__(self, stats, holder: CrawlArchive | None, *, idle: float, step_timeout: float):
+    def __init__(self, stats, holder: CrawlArchive | None, *, idle: float, step_timeout: float, crawler=None):
         self.stats = stats
         self.holder = holder
         self.idle = idle
         self.step_timeout = step_timeout
+        self.crawler = crawler
 
     @classmethod
     def from_crawler(cls, crawler) -> "BrowserMiddleware":
         settings = crawler.settings
         holder = CrawlArchive.of(crawler) if settings.getbool("ARCHIVE_ENABLED") else None
         return cls(crawler.stats, holder, idle=settings.getfloat("DISCOVERY_JS_IDLE"),
-                   step_timeout=settings.getfloat("DISCOVERY_JS_STEP_TIMEOUT"))
+                   step_timeout=settings.getfloat("DISCOVERY_JS_STEP_TIMEOUT"), crawler=crawler)
+
+    def _robots_check(self, request) -> RobotsCheck | None:
+        """robots.txt as Scrapy's robots middleware reads it (one fetch per host, shared with the crawl's own
+        requests), for what the render of ``request`` asks; None when robots.txt is not obeyed."""
+        from scrapy import Request
+        from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+
+        if self.crawler is None or request.meta.get("dont_obey_robotstxt") \
+                or not self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            return None
+        robots = next((each for each in self.crawler.engine.downloader.middleware.middlewares
+                       if isinstance(each, RobotsTxtMiddleware)), None)
+        if robots is None:
+            return None
+        # the user agent robots.txt is read for, as the middleware picks it (its attributes are not public API)
+        agent = robots._robotstxt_useragent or robots._default_useragent
+
+        async def allows(url: str) -> bool:
+            parser = await robots.robot_parser(Request(url, meta={"dont_obey_robotstxt": False}))
+            return parser is None or parser.allowed(url, agent)   # None: robots.txt unreadable, as Scrapy treats it
+
+        return allows
 
     async def process_request(self, request):
         if not request.meta.get("playwright") or META_WATCH in request.meta:
@@ -322,7 +371,7 @@ class BrowserMiddleware:
             except ArchiveError as exc:
                 log.warning("the render of %s names no capture of its page: %s", request.url, exc)
         watch = PageWatch(self.holder, self.stats, page_url=request.url, agency_id=request.meta.get(META_AGENCY),
-                          static_capture=static)
+                          static_capture=static, robots=self._robots_check(request))
         fetched = request.meta.get(META_PAGE_AS_FETCHED)
         if fetched is not None:
             watch.archived_page = _as_served(fetched)

@@ -71,6 +71,7 @@ class ColumnRead:
     browser_views: int = 0          # listing views the browser walked (its first view is the column page)
     browser_complete: bool = False
     script_errors: list[str] = field(default_factory=list)
+    robots_blocked: list[str] = field(default_factory=list)       # what the render asked for and robots.txt forbade
     items: dict[str, date | None] = field(default_factory=dict)   # item URL → the listing's date for it
     errors: list[dict[str, str]] = field(default_factory=list)
     entry_error: tuple[str, str] | None = None                    # (kind, message) of the column page itself
@@ -89,6 +90,7 @@ class ColumnRead:
         self.browser_views = max(self.browser_views, other.browser_views)
         self.browser_complete = self.browser_complete or other.browser_complete
         self.script_errors += other.script_errors
+        self.robots_blocked += other.robots_blocked
         for url, when in other.items.items():
             if self.items.get(url) is None:
                 self.items[url] = when
@@ -98,6 +100,8 @@ class ColumnRead:
 
     @property
     def complete(self) -> bool:
+        if self.robots_blocked:
+            return False   # the page's own pager may look whole; what its forbidden data would list is unknown
         if self.browser_complete:
             return True
         return not self.failed_pages and any(len(digests) >= total for total, digests in self.pagers.items())
@@ -113,6 +117,8 @@ class ColumnRead:
         if self.entry_error is not None:
             kind, message = self.entry_error
             return ("robots", message) if kind == "robots" else ("unreadable", message)
+        if self.robots_blocked:  # its script failed, or showed nothing, because its data was not fetched
+            return "robots", "robots.txt 禁止抓取栏目页在浏览器中请求的数据：" + "、".join(self.robots_blocked[:3])
         if self.script_errors:
             return "script_error", "浏览器中的脚本错误：" + "；".join(self.script_errors[:3])
         if self.render_error is not None:
@@ -192,6 +198,7 @@ class CoverageRecorder:
             read.browser_views = max(read.browser_views, int(listing.get("pages_walked") or 1))
             read.browser_complete = read.browser_complete or bool(listing.get("complete"))
             read.script_errors += [str(error) for error in listing.get("script_errors") or ()]
+            read.robots_blocked += [str(url) for url in listing.get("robots_blocked") or ()]
             for item in listing.get("items") or ():
                 self._item(read, getattr(item, "url", None), getattr(item, "date", None))
             return

@@ -54,16 +54,19 @@ class ListingRead:
     paged_by: str | None = None          # script | control | endpoint: the step that turned the pages
     script_errors: list[str] = field(default_factory=list)
     items: list[ListingItem] = field(default_factory=list)
+    robots_blocked: list[str] = field(default_factory=list)   # requests of the page robots.txt forbade
 
     @property
     def complete(self) -> bool:
+        if self.robots_blocked:
+            return False   # what the forbidden requests would have listed is unknown
         return self.end in PROVEN_ENDS and not (self.end == "single_page" and self.script_errors and not self.items)
 
     def as_meta(self) -> dict:
         """The ``xxgk_listing`` request meta the spider and coverage read."""
         return {"column": self.column, "pages_walked": self.pages_walked, "complete": self.complete,
                 "rendered": True, "script_errors": list(self.script_errors), "items": list(self.items),
-                "end": self.end, "paged_by": self.paged_by}
+                "end": self.end, "paged_by": self.paged_by, "robots_blocked": list(self.robots_blocked)}
 
 
 class ListingWalker:
@@ -99,6 +102,7 @@ class ListingWalker:
         finally:
             read.items = list(walk.items.values())
             read.script_errors = list(watch.script_errors)
+            read.robots_blocked = list(watch.robots_blocked)
             await watch.close()
         return read
 

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from demo.portals import Resource
 from demo.server import DemoServer
 from demo.shapes import SHAPES, UNREADABLE_PROBLEMS, WATCH_YEARS, ShapePortals, expected_status
 from monitor.clock import today
@@ -237,3 +238,44 @@ def test_renders_wait_for_a_free_browser_page_outside_the_downloader(tmp_path):
     found = _report_urls(config)
     for agency in READABLE:
         assert expected[agency.id] <= found.get(agency.id, set()), agency.id
+
+
+class ShellDataForbidden(ShapePortals):
+    """The shapes' portals, but robots.txt also forbids the script shell's data URLs (shape-shell's /shell/api/)."""
+
+    def site(self):
+        site = super().site()
+        site["/robots.txt"] = Resource(200, b"User-agent: *\nDisallow: /blocked/\nDisallow: /shell/api/\n",
+                                       "text/plain; charset=utf-8")
+        return site
+
+
+def test_a_render_asks_for_nothing_robots_txt_forbids_and_its_column_says_why_it_proves_nothing(tmp_path):
+    """robots.txt binds the browser too: the shell's column page may be fetched, its data URLs may not. The render
+    asks the portal for none of them, each is a robots fetch error, and the column's coverage says robots, so
+    every year is undetermined for that reason (not missing, not a script error)."""
+    from monitor.proof import PROBLEM_REASONS
+    from storage.catalog.models import FetchError
+
+    portals = ShellDataForbidden()
+    with DemoServer(portals) as server:
+        base = server.base_url
+        config = config_in(tmp_path / "data")
+        shell = [agency for agency in portals.registry(base) if agency.id == "shape-shell"]
+        summary = crawl(config, shell)
+        data_hits = {path: server.hits(path) for path in portals.site() if path.startswith("/shell/api/")}
+        column_hits = server.hits("/shell/nb/index.html")
+        verdicts = _judge(config, [agency for agency in SHAPES if agency.id == "shape-shell"])
+    assert summary.stats.get("discovery/js_render", 0) >= 1 and column_hits == 1
+    assert data_hits and set(data_hits.values()) == {0}, data_hits
+    assert summary.stats.get("robotstxt/browser_forbidden", 0) >= 1
+    with catalog_of(config) as session:
+        errors = [(row.url, row.kind, row.agency_id) for row in session.query(FetchError)]
+        coverage = queries.coverage_of_agency(session, "shape-shell")
+    assert any(url.startswith(f"{base}/shell/api/") and kind == "robots" and agency == "shape-shell"
+               for url, kind, agency in errors), errors
+    assert coverage and all(row.problem == "robots" and not row.complete for row in coverage), \
+        [(row.problem, row.detail) for row in coverage]
+    assert {year: verdicts[("shape-shell", year)].verdict.status for year in WATCH_YEARS} == \
+        {year: "undetermined" for year in WATCH_YEARS}
+    assert all(PROBLEM_REASONS["robots"] in verdicts[("shape-shell", year)].evidence["reason"] for year in WATCH_YEARS)
