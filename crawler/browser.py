@@ -347,7 +347,11 @@ class BrowserMiddleware:
         if self.crawler is None or request.meta.get("dont_obey_robotstxt") \
                 or not self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
             return None
-        robots = next((each for each in self.crawler.engine.downloader.middleware.middlewares
+        try:
+            downloader = self.crawler.engine.downloader
+        except RuntimeError:   # no crawl is running (a crawler built for one step): no robots middleware either
+            return None
+        robots = next((each for each in downloader.middleware.middlewares
                        if isinstance(each, RobotsTxtMiddleware)), None)
         if robots is None:
             return None
