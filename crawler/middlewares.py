@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable
@@ -483,11 +484,36 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
     callback returns None: the first waiter gets the rules, every later one gets None and goes out unchecked. A
     crawl's start requests all wait on the same robots.txt, so a disallowed column among them was fetched. Here
     each waiter gets a Deferred of its own that passes the rules on.
+
+    A robots.txt the server cannot give (a 5xx answer, after the retries) means complete disallow (RFC 9309,
+    2.3.1.4); Scrapy would read the error page as rules and allow everything. Each of that host's requests becomes a
+    ``robots`` fetch error naming the status. A robots.txt that cannot be fetched at all (DNS, refused, timeout)
+    still allows everything, as in Scrapy: the host's own requests then fail with that error, which is the reason
+    a verdict should give.
     """
+
+    DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 
     def __init__(self, crawler):
         super().__init__(crawler)
         self._send_back = holds_requests_for_hosts(crawler.settings)
+        self._unreachable: dict[str, int] = {}   # netloc → the 5xx status its robots.txt answered
+
+    async def _parse_robots(self, response, netloc, request):
+        # Scrapy's own step (its signature is not public API: tests/test_robots.py holds it to the installed Scrapy)
+        if 500 <= response.status < 600:
+            self._unreachable[netloc] = response.status
+            self._stats.inc_value("robotstxt/unreachable")
+            response = response.replace(body=self.DISALLOW_ALL)
+        await super()._parse_robots(response, netloc, request)
+
+    def process_request_2(self, rp, request) -> None:
+        status = self._unreachable.get(urlparse_cached(request).netloc)
+        if status is not None and rp is not None:
+            self._stats.inc_value("robotstxt/forbidden")
+            raise IgnoreRequest(f"Forbidden by robots.txt: robots.txt answered HTTP {status}, "
+                                f"read as complete disallow (RFC 9309)")
+        super().process_request_2(rp, request)
 
     async def process_request(self, request, spider=None):
         netloc = urlparse_cached(request).netloc
@@ -631,6 +657,9 @@ def classify_failure(exception: BaseException) -> tuple[str, str]:
     names = {type(cause).__name__ for cause in causes}
     if isinstance(exception, IgnoreRequest):
         if "robots" in str(exception).lower():
+            unreachable = re.search(r"robots\.txt answered HTTP (\d{3})", str(exception))
+            if unreachable:
+                return "robots", f"robots.txt 无法取得（HTTP {unreachable.group(1)}），按 RFC 9309 视为全站禁止抓取"
             return "robots", "robots.txt 禁止抓取"
         if "redirect" in str(exception).lower():
             return "redirect_loop", str(exception)
