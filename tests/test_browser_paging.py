@@ -283,3 +283,60 @@ def test_the_render_kept_shows_items_that_arrive_after_load(tmp_path):
     listed = [report for report in portals.expected_reports(base) if report.agency_id == "sfq-ybj"]
     assert listed and all(target_of(report.url) in dom for report in listed), \
         "the archived render is the page at load, before its listing arrived"
+
+
+def test_every_cookie_the_page_was_served_with_goes_with_its_data_request(tmp_path):
+    """A portal that sets two cookies on its column page and wants both back on the listing's data request (a
+    session and a WAF token, as real portals do): the render, answered with the page Scrapy fetched, carries every
+    Set-Cookie of that answer into the browser, not only the first."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from crawler.browser import _as_served
+
+    seen: list[str | None] = []
+
+    class Data(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            seen.append(self.headers.get("Cookie"))
+            body = b'{"items": []}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Data)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page_url = f"http://127.0.0.1:{server.server_address[1]}/nb/index.html"
+    served = _as_served({"status": 200, "content_type": "text/html; charset=utf-8",
+                         "cookies": ["JSESSIONID=abc123; Path=/", "waf_token=xyz789; Path=/; HttpOnly"],
+                         "body": b"<!DOCTYPE html><html><body><ul id='list'></ul><script>"
+                                 b"fetch('/nb/list_1.json').then(r => r.json())</script></body></html>"})
+
+    async def run():
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**CHROMIUM_LAUNCH_OPTIONS)
+            try:
+                page = await browser.new_page()
+                watch = PageWatch(None, MemoryStatsCollector(Crawler(ReportsSpider)), page_url=page_url,
+                                  agency_id=None, static_capture=None)
+                watch.archived_page = served
+                await watch.attach(page)
+                await page.goto(page_url)
+                await watch.quiet(0.3, 10)
+                await watch.close()
+            finally:
+                await browser.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(seen) == 1, seen   # the page itself came from the archive, only its data from the portal
+    cookies = dict(part.strip().split("=", 1) for part in (seen[0] or "").split(";") if "=" in part)
+    assert cookies == {"JSESSIONID": "abc123", "waf_token": "xyz789"}
