@@ -26,8 +26,8 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 from datetime import datetime, timezone
+from typing import Awaitable, Callable
 from urllib.parse import urldefrag
 
 from twisted.web.http import RESPONSES
@@ -124,14 +124,18 @@ class PageWatch:
     async def _robots_gate(self, route) -> None:
         """Asked before scrapy-playwright's own route (and after the archived page's): a request robots.txt
         forbids never leaves the browser."""
+        from playwright.async_api import Error as PlaywrightError
+
         url = route.request.url
-        if not url.startswith(("http://", "https://")) or await self.robots(url):
-            await route.fallback()
-            return
-        self.robots_blocked.append(url)
-        self.stats.inc_value("robotstxt/browser_forbidden")
-        await route.abort("blockedbyclient")
-        if self.holder is not None:
+        allowed = not url.startswith(("http://", "https://")) or await self.robots(url)
+        if not allowed:
+            self.robots_blocked.append(url)
+            self.stats.inc_value("robotstxt/browser_forbidden")
+        try:
+            await (route.fallback() if allowed else route.abort("blockedbyclient"))
+        except PlaywrightError as exc:  # the page was closed while robots.txt was read
+            log.debug("request %s of a closed page: %s", url, exc)
+        if not allowed and self.holder is not None:
             await record_error(self.holder, self.stats, url, "robots",
                                f"robots.txt 禁止抓取（{self.page_url} 在浏览器中请求）", self.agency_id)
 
