@@ -571,7 +571,9 @@ class RetryBackoffMiddleware:
         if attempt and request.meta.get("xxgk_backoff_done") != attempt:
             request.meta["xxgk_backoff_done"] = attempt
             pause = min(self.base * 2 ** (attempt - 1), self.ceiling)
-            if self.send_back:
+            # robots.txt is downloaded past the scheduler (a request handed back is sent again at once): it waits
+            # here, and must, since a 5xx that outlasts its retries forbids the whole host (RobotsTxtMiddleware)
+            if self.send_back and not _is_robots_txt(request.url):
                 self.stats.inc_value("scheduler/sent_back_for_host")
                 return request.replace(meta={**request.meta, **not_before(pause)})
             await asyncio.sleep(pause)

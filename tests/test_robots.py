@@ -4,7 +4,8 @@ host whose robots.txt answered 503, records each request it did not make, and th
 undetermined with that reason, never missing."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
 
@@ -81,3 +82,30 @@ def test_the_scrapy_step_the_middleware_overrides_is_still_there():
 
     step = getattr(ScrapyRobotsTxtMiddleware, "_parse_robots", None)
     assert step is not None and list(inspect.signature(step).parameters) == ["self", "response", "netloc", "request"]
+
+
+@dataclass(frozen=True)
+class RobotsOnceUnavailable(ShapePortals):
+    """The shapes' portals, robots.txt answering 503 the first time it is asked (a server busy for a moment)."""
+
+    asked: list = field(default_factory=list)   # when robots.txt was asked (monotonic seconds)
+
+    def resource(self, target, method="GET", body=b""):
+        if target.split("?")[0] == "/robots.txt":
+            self.asked.append(time.monotonic())
+            if len(self.asked) == 1:
+                return Resource(503, b"busy", "text/plain; charset=utf-8")
+        return super().resource(target, method, body)
+
+
+def test_a_robots_txt_busy_once_is_asked_again_after_the_backoff_and_then_obeyed(tmp_path):
+    """The retry of a robots.txt waits out RETRY_BACKOFF_BASE like any retry (it is downloaded past the scheduler,
+    where a retry's pause is otherwise taken): a moment's 503 must not forbid a whole site for the run."""
+    portals = RobotsOnceUnavailable()
+    with DemoServer(portals) as server:
+        config = config_in(tmp_path / "data")
+        summary = crawl(config, [agency for agency in portals.registry(server.base_url) if agency.id == AGENCY],
+                        RETRY_BACKOFF_BASE=1.5)
+        column_hits = server.hits("/frame/nb/index.html")
+    assert len(portals.asked) == 2 and portals.asked[1] - portals.asked[0] >= 1.4, portals.asked
+    assert column_hits == 1 and summary.stats.get("robotstxt/unreachable") is None
