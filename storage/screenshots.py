@@ -440,8 +440,8 @@ class OfflineRenderer:
         if context is not None:
             try:
                 await context.close()
-            except PlaywrightError:
-                pass  # Chromium went away with it
+            except PlaywrightError as exc:  # Chromium went away with it: nothing left to close
+                log.debug("the screenshot context was already gone: %s", exc)
 
     async def _render(self, capture: Capture, spec: ShotSpec, full_page: bool) -> Shot:
         from playwright.async_api import Error as PlaywrightError
