@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(
   antiword catdoc          # .doc / .wps text extraction
-  chromium fonts-noto-cjk  # JavaScript listings, web-UI tests, screenshots of Chinese pages
+  chromium-headless-shell fonts-noto-cjk  # Debian's headless Chromium: JavaScript listings, web-UI tests,
+                                          # screenshots of Chinese pages
   postgresql               # catalog tests on a real PostgreSQL server
   redis-server             # distributed crawl (scrapy-redis)
   poppler-utils            # pdftoppm, for looking at fixture PDFs

@@ -208,7 +208,7 @@ def test_js_listing_is_empty_until_the_script_fills_it_from_json(client):
     assert {(r.title, r.url, r.listing_date) for r in reports} <= {(i["title"], i["url"], i["date"]) for i in items}
     # A real browser runs the script and shows the entries.
     rendered = subprocess.run(
-        ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+        ["/usr/lib/chromium/chromium-headless-shell", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
          "--dump-dom", str(client.base_url.join(agency.column))],
         capture_output=True, text=True, timeout=120)
     dom = lxml.html.document_fromstring(rendered.stdout)

@@ -24,7 +24,7 @@ PROVIDED_BY = {
     "antiword": ("apt", "antiword"),
     "catdoc": ("apt", "catdoc"),
     "soffice": ("apt", "libreoffice-writer-nogui"),
-    "chromium": ("apt", "chromium"),
+    "chromium-headless-shell": ("apt", "chromium-headless-shell"),
     "initdb": ("apt", "postgresql"),
     "postgres": ("apt", "postgresql"),
     "redis-server": ("apt", "redis-server"),
@@ -349,8 +349,8 @@ def main():
 
 def test_the_scan_finds_the_programs_we_know_the_code_runs():
     found = set(code_programs())
-    assert {"antiword", "catdoc", "soffice", "chromium", "initdb", "postgres", "runuser", "redis-server", "weed",
-            "wb-manager", "wayback", "warcio", "xxgk"} <= found
+    assert {"antiword", "catdoc", "soffice", "chromium-headless-shell", "initdb", "postgres", "runuser", "redis-server",
+            "weed", "wb-manager", "wayback", "warcio", "xxgk"} <= found
 
 
 def test_every_command_line_is_followed_or_said_where_its_programs_are_read():
