@@ -771,7 +771,7 @@ def _roles(samples: list[Sample]) -> dict[tuple[str, str], str]:
             processes[process] = "xxgk CLI"
         elif "_child_main (crawler/run.py)" in text:
             processes[process] = "crawl process"
-        elif "parse_in_worker (crawler/pipelines.py)" in text or "_process_worker" in text:
+        elif "parse_in_worker (crawler/parse_worker.py)" in text or "_process_worker" in text:
             processes.setdefault(process, "parse worker")
     roles = {}
     for (process, thread), keys in seen.items():

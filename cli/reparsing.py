@@ -140,19 +140,14 @@ class ParsePool:
         self.pool = self._start()
 
     def _start(self):
-        import multiprocessing
-        import signal
-        from concurrent.futures import ProcessPoolExecutor
+        from crawler.parse_worker import start_pool
 
-        from crawler.processes import die_with_parent
-
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=die_with_parent, initargs=(signal.SIGKILL,))
+        return start_pool(self.workers)
 
     def submit(self, row, payload: bytes, context) -> list:
         """Queue one document; returns (row, record) of those finished meanwhile. At most one parse per worker
         waits, so the time limit measures parsing, not queueing."""
-        from crawler.pipelines import parse_in_worker
+        from crawler.parse_worker import parse_in_worker
 
         self.pending.append((row, payload, context, self.pool.submit(parse_in_worker, payload, context, self.ocr)))
         return [self._next() for _ in range(len(self.pending) - self.workers)]
@@ -182,7 +177,7 @@ class ParsePool:
 
     def _restart(self) -> None:
         """Kill the workers (a running parse cannot be cancelled otherwise) and send the waiting ones again."""
-        from crawler.pipelines import parse_in_worker
+        from crawler.parse_worker import parse_in_worker
 
         for process in list((getattr(self.pool, "_processes", None) or {}).values()):
             process.kill()

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Iterable, Mapping, Sequence
@@ -41,40 +39,13 @@ from crawler.coverage import CoverageRecorder
 from crawler.items import ReportCandidate
 from crawler.middlewares import CrawlArchive
 from registry.agencies import Agency, match_agency
-from crawler.processes import die_with_parent
+from crawler.parse_worker import parse_and_sign, start_pool, warm_parser
 from parsers.formats.ocr import OcrOptions
 from parsers.record import FetchContext, ReportRecord
 from storage.archive import ArchiveError
 from storage.catalog import Catalog, queries
 
 log = logging.getLogger(__name__)
-
-
-def _warm_parser() -> bool:
-    """Run in each worker before its first document: the parsers' imports take about a second, datasketch's
-    (for the signature, scipy with it) a few more; no document's PARSE_TIMEOUT should pay for them."""
-    import parsers.document  # noqa: F401
-    from parsers.shingles import text_signature
-
-    text_signature("预热：载入计算文本签名所需的模块。")
-
-    return True
-
-
-def parse_in_worker(data: bytes, context: FetchContext, ocr: OcrOptions) -> ReportRecord:
-    from parsers.document import parse_document
-
-    return parse_document(data, context, ocr=ocr)
-
-
-def parse_and_sign(data: bytes, context: FetchContext, ocr: OcrOptions) -> tuple[ReportRecord, tuple]:
-    """``parse_in_worker`` and the text's copy-detection signature, both in the worker: hashing every 5-gram
-    of a report is CPU work the crawl process (whose threads share one GIL) would otherwise do while it stores
-    the row."""
-    from parsers.shingles import text_signature
-
-    record = parse_in_worker(data, context, ocr)
-    return record, text_signature(record.text or "")
 
 
 def ocr_options(settings) -> OcrOptions:
@@ -238,11 +209,9 @@ class ParsePipeline:
             self._pool = None
 
     def _start_pool(self) -> None:
-        # spawn, not fork: the crawl process runs threads (reactor, archive writer) a fork would copy mid-flight
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=die_with_parent, initargs=(signal.SIGKILL,))
+        self._pool = start_pool(self.workers)
         # one warm-up per worker starts them all now, so the first documents do not pay for the imports
-        self._warm = [self._pool.submit(_warm_parser) for _ in range(self.workers)]
+        self._warm = [self._pool.submit(warm_parser) for _ in range(self.workers)]
 
     def _kill_pool(self) -> None:
         """A parse past its time cannot be cancelled inside the pool: kill the workers and start a new pool."""
