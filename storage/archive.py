@@ -702,11 +702,10 @@ class Archive:
 
     def validators(self, url: str) -> dict[str, str]:
         """Headers for a conditional GET of ``url`` from its newest successful capture, indexed or waiting for
-        its group commit ({} if none)."""
+        its group commit ({} if none, or if that capture is still in another machine's spool)."""
         return self._validators_of(self._latest(url, None, status=200))
 
-    @staticmethod
-    def _validators_of(latest) -> dict[str, str]:
+    def _validators_of(self, latest) -> dict[str, str]:
         if latest is None:
             return {}
         headers = {}
@@ -714,6 +713,12 @@ class Archive:
             headers["If-None-Match"] = latest.etag
         if latest.last_modified:
             headers["If-Modified-Since"] = latest.last_modified
+        if headers and not isinstance(latest, PendingCapture):
+            # a 304 confirms bytes this process must then read: another machine of the run captured the URL a
+            # moment ago and its segment is not uploaded yet, so ask in full once instead of twice
+            with self.catalog.connection() as connection:
+                if queries.held_in_other_spool(connection, latest.warc_key, self.writer_id):
+                    return {}
         return headers
 
     # -- segments

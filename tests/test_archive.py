@@ -396,6 +396,23 @@ def test_a_url_the_archive_had_not_seen_is_stored_without_a_second_lookup_and_a_
         assert archive.request_facts(other) == ({}, True)
 
 
+def test_no_conditional_get_from_a_capture_still_in_another_machines_spool(tmp_path, catalog_url, s3_env):
+    """Two machines of one distributed run share the catalog and the store: a capture the other machine made a
+    moment ago is indexed, but its segment is in that machine's spool until uploaded. A 304 confirming it could not
+    be answered with its bytes here, so no validators come from it until it is uploaded (the crawl would otherwise
+    ask the portal twice)."""
+    env = {"XXGK_DATABASE_URL": catalog_url, **s3_env}
+    url = "http://spool.example/zwgk/ndbg/list.json"
+    with Archive.open(Config.from_env(env, data_dir=tmp_path / "a")) as first:
+        with Archive.open(Config.from_env(env, data_dir=tmp_path / "b"), run_id=first.run_id, join=True) as second:
+            fetch(first, url, b'{"items": []}', headers=[("ETag", '"l1"'), ("Content-Type", "application/json")])
+            assert first.validators(url) == {"If-None-Match": '"l1"'}   # its own spool: readable here
+            assert second.request_facts(url) == ({}, True)
+            first.roll()
+            assert second.request_facts(url) == ({"If-None-Match": '"l1"'}, True)
+            assert second.read_capture(first.latest_capture(url).id).payload == b'{"items": []}'
+
+
 def test_a_roll_commits_the_waiting_captures_into_the_segment_it_closes(tmp_path):
     config = local_config(tmp_path)
     with Archive.open(config, commit_records=1000, commit_ms=600_000, segment_size=64 * 1024) as archive:

@@ -175,6 +175,14 @@ def unfinished_segments(session: Session, writer: str) -> list[Segment]:
     return list(session.scalars(query))
 
 
+def held_in_other_spool(connection, key: str, writer: str) -> bool:
+    """Whether segment ``key`` is still in another writer's spool (not uploaded): its records cannot be read here
+    yet."""
+    row = connection.execute(select(Segment.__table__.c.writer, Segment.__table__.c.state)
+                             .where(Segment.__table__.c.key == key)).first()
+    return row is not None and row.state != "uploaded" and row.writer != writer
+
+
 def segments(session: Session, *, run_id: str | None = None) -> list[Segment]:
     query = select(Segment).order_by(Segment.key)
     if run_id:
