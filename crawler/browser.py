@@ -85,6 +85,7 @@ class PageWatch:
         self.page = None
         self.exchanges: list[Exchange] = []
         self.script_errors: list[str] = []
+        self.crashed = False                   # the renderer crashed: nothing in flight will end
         self._pending: set[asyncio.Future] = set()
         self._in_flight = 0
         self._last_change = time.monotonic()   # when a request of the page last started or ended
@@ -103,6 +104,7 @@ class PageWatch:
         page.on("requestfailed", self._request_ended)
         page.on("response", self._answered)
         page.on("pageerror", self._script_error)
+        page.on("crash", self._crashed)
         if self.robots is not None:
             await page.route("**/*", self._robots_gate)
         if self.archived_page is not None:
@@ -175,11 +177,18 @@ class PageWatch:
             if self._in_flight == 0 and not self._pending and now - calm_since >= idle:
                 settled = True
                 break
-            if now >= deadline:
-                break
+            if now >= deadline or self._closed():
+                break   # a page that crashed (or whose Chromium died) ends no request it had in flight
             await asyncio.sleep(0.05)
         await self.settle()
         return settled
+
+    def _crashed(self, page) -> None:
+        self.crashed = True
+        self.stats.inc_value("discovery/js_page_crashed")
+
+    def _closed(self) -> bool:
+        return self.crashed or (self.page is not None and self.page.is_closed())
 
     async def quiet_before_read(self, page, idle: float, timeout: float) -> None:
         """A scrapy-playwright page method: the DOM Scrapy reads (and the archive keeps as the render) and the

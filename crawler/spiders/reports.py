@@ -302,10 +302,14 @@ class ReportsSpider(scrapy.Spider):
             # the whole listing as rendered, as JPEG: a PNG of a long listing is ~1 MB and slow to encode
             methods.append(PageMethod("screenshot", full_page=True, type="jpeg", quality=self.shot_quality))
         # the page stays open for the walk (closed by it, or by crawler.browser when the render fails); a render is
-        # not retried: its request would carry the page watch back through the (pickling) scheduler
+        # not retried: its request would carry the page watch back through the (pickling) scheduler.
+        # AutoThrottle must not learn from it: scrapy-playwright reports the whole render (the browser's load, the
+        # wait for quiet, the screenshot; a relaunch after a crash) as the download latency, though the portal was
+        # not even asked for the page (crawler.browser answers it from the archive); the host's delay jumped to
+        # that time (measured: a crawl whose Chromium died ended on one host asked every 8, 4, 2 s)
         request = self._request(response.url, agency, "column", depth=response.meta.get(META_DEPTH, 0),
                                 playwright=True, playwright_page_methods=methods, playwright_include_page=True,
-                                dont_retry=True, **column, **{
+                                dont_retry=True, autothrottle_dont_adjust_delay=True, **column, **{
                                     META_RENDERED: True, META_STATIC_CAPTURE: response.meta.get(META_CAPTURE),
                                     META_PAGE_AS_FETCHED: page_as_fetched(response)})
         # first out of the scheduler once admitted: a render's listing items are the longest chain left

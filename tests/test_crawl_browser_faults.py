@@ -1,0 +1,172 @@
+"""The crawl's Chromium under strain: killed in the middle of a render (as the kernel's OOM killer would), and
+renders that take long. Neither may stall the crawl, lose a report, or slow the portal's other pages."""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import re
+import threading
+import time
+
+import psutil
+import pytest
+
+from demo.portals import JS_LIST_JSON, DemoPortals
+from demo.server import DemoServer
+from storage.catalog import queries
+from tests.crawling import SLOW_PAGE_SECONDS, catalog_of, config_in, crawl
+
+pytestmark = pytest.mark.slow
+
+JS_AGENCY = "sfq-ybj"     # the demo portal whose column is filled by script from list.json
+HANG_GUARD = 240          # seconds: a demo crawl takes ~10; past this it is stuck, not slow
+
+
+def _chromium_browsers() -> list[psutil.Process]:
+    """Chromium's browser processes below this one (not its renderers, zygotes or utility processes)."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            command = process.cmdline()
+        except psutil.Error:
+            continue
+        if command and "chromium" in command[0] and not any(arg.startswith("--type=") for arg in command):
+            found.append(process)
+    return found
+
+
+def _crawl_or_fail(config, agencies, **overrides):
+    """The crawl's summary; a crawl still running after HANG_GUARD seconds is killed and the test fails."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(crawl, config, agencies, **overrides)
+        try:
+            return running.result(timeout=HANG_GUARD)
+        except concurrent.futures.TimeoutError:
+            for process in psutil.Process().children(recursive=True):
+                process.kill()
+            pytest.fail(f"the crawl was still running {HANG_GUARD} s after it started")
+
+
+def test_a_crawl_whose_chromium_dies_mid_render_starts_it_again_and_loses_nothing(tmp_path):
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        agencies = server.portals.registry(server.base_url)
+        killed: list[int] = []
+
+        def kill_chromium_once_the_render_asks_for_the_listing() -> None:
+            deadline = time.monotonic() + HANG_GUARD
+            while time.monotonic() < deadline and not killed:
+                # the crawl reads list.json itself first (it is named in the page's script); the next request for
+                # it is the render's, made from inside Chromium
+                if sum(entry.path == JS_LIST_JSON for entry in server.requests) >= 2:
+                    for browser in _chromium_browsers():
+                        browser.kill()
+                        killed.append(browser.pid)
+                time.sleep(0.01)
+
+        killer = threading.Thread(target=kill_chromium_once_the_render_asks_for_the_listing, daemon=True)
+        killer.start()
+        config = config_in(tmp_path / "data")
+        summary = _crawl_or_fail(config, agencies)
+        killer.join(timeout=5)
+        expected = {report.url for report in DemoPortals().expected_reports(server.base_url)}
+
+    assert killed, "Chromium was never killed: the render did not ask for its listing"
+    assert summary.status == "finished"
+    assert summary.stats["playwright/browser_count"] == 2   # started again after the kill
+    with catalog_of(config) as session:
+        found = {report.url for report in queries.list_reports(session, limit=10_000) if report.is_report}
+        [column] = [row for row in queries.coverage_of_run(session, summary.run_id) if row.agency_id == JS_AGENCY]
+        shot_errors = [error for error in queries.errors_by_run(session, summary.run_id)
+                       if error.url.startswith("urn:screenshot:")]
+        pages = {report.url for report in queries.list_reports(session, limit=10_000)
+                 if report.is_report and (report.record_json or {}).get("source_format") == "html"}
+        shots = {url for url in pages if any(row.record_type == "resource" for row in
+                                             queries.captures_of_url(session, "urn:screenshot:" + url))}
+    assert expected <= found, f"reports lost to the crash: {sorted(expected - found)}"
+    # the column was read by a render, in the new Chromium, to its last page
+    assert column.rendered and column.complete and column.problem is None
+    assert column.reports_found == len([url for url in expected if "/jsportal/" in url])
+    # every report page has its screenshot, or an error that says why not: none silently missing
+    assert shots | {error.url.removeprefix("urn:screenshot:") for error in shot_errors} == pages
+
+
+def test_a_long_render_does_not_slow_the_portals_other_pages(tmp_path):
+    """AutoThrottle sets a portal's delay from how long its answers take. A render takes as long as the browser
+    needs (the load, the wait for quiet, the screenshot), though the portal answered its requests at once:
+    learnt as the portal's latency, it made every later request of that portal wait as long. Watched with Scrapy's
+    own AUTOTHROTTLE_DEBUG log: no answer the delay learnt from took as long as the render, and the delay never
+    grew to it."""
+    render_quiet = 3.0   # seconds each render waits without requests before its DOM is read
+    log_file = tmp_path / "crawl.log"
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        agencies = server.portals.registry(server.base_url)
+        config = config_in(tmp_path / "data")
+        summary = _crawl_or_fail(
+            config, agencies, AUTOTHROTTLE_ENABLED=True, AUTOTHROTTLE_DEBUG=True, DOWNLOAD_DELAY=0.05,
+            AUTOTHROTTLE_START_DELAY=0.05, DISCOVERY_JS_IDLE=render_quiet, LOG_LEVEL="INFO", LOG_FILE=str(log_file))
+    assert summary.status == "finished"
+    with catalog_of(config) as session:
+        [column] = [row for row in queries.coverage_of_run(session, summary.run_id) if row.agency_id == JS_AGENCY]
+    assert column.rendered and column.complete
+    adjustments = [(int(delay), int(latency)) for delay, latency in re.findall(
+        r"slot: \S+ \| conc:\s*\d+ \| delay:\s*(\d+) ms \([+-]\d+\) \| latency:\s*(\d+) ms", log_file.read_text())]
+    assert len(adjustments) >= 20, "AutoThrottle logged too few answers to judge"
+    assert max(latency for _delay, latency in adjustments) < render_quiet * 1000
+    assert max(delay for delay, _latency in adjustments) < render_quiet * 1000
+
+
+@pytest.mark.parametrize("how", ["renderer_crash", "chromium_killed"])
+def test_a_page_that_dies_with_a_request_in_flight_is_not_waited_for(how):
+    """The wait for a rendered page to go quiet (before its DOM is read, after each paging step) ends when the page
+    dies: a request in flight in a crashed renderer or a dead Chromium never ends, and every step of the walk waited
+    out DISCOVERY_JS_STEP_TIMEOUT for it."""
+    import socket
+
+    from playwright.async_api import async_playwright
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import MemoryStatsCollector
+
+    from crawler.browser import PageWatch
+    from crawler.spiders.reports import ReportsSpider
+    from storage.config import CHROMIUM_LAUNCH_OPTIONS
+
+    silent = socket.socket()   # accepts connections (the kernel's backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    listing = f"http://127.0.0.1:{silent.getsockname()[1]}/api/list.json"
+    step_timeout = 120.0
+
+    async def run() -> tuple[bool, float]:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**CHROMIUM_LAUNCH_OPTIONS)
+            try:
+                page = await browser.new_page()
+                watch = PageWatch(None, MemoryStatsCollector(Crawler(ReportsSpider)), page_url="about:blank",
+                                  agency_id=None, static_capture=None)
+                await watch.attach(page)
+                await page.set_content(f"<ul id='list'></ul><script>fetch('{listing}')</script>")
+                deadline = time.monotonic() + 30
+                while watch._in_flight == 0:   # the page's data request has left
+                    assert time.monotonic() < deadline, "the page never asked for its listing"
+                    await asyncio.sleep(0.05)
+                if how == "renderer_crash":
+                    session = await page.context.new_cdp_session(page)
+                    with contextlib.suppress(Exception):   # the renderer dies without answering
+                        await asyncio.wait_for(session.send("Page.crash"), timeout=2)
+                else:
+                    for process in _chromium_browsers():
+                        process.kill()
+                started = time.monotonic()
+                settled = await asyncio.wait_for(watch.quiet(0.3, step_timeout), timeout=60)
+                return settled, time.monotonic() - started
+            finally:
+                with contextlib.suppress(Exception):
+                    await browser.close()
+
+    try:
+        settled, waited = asyncio.run(run())
+    finally:
+        silent.close()
+    assert not settled               # never quiet: its request did not end, the page did
+    assert waited < step_timeout / 4
