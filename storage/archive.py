@@ -713,9 +713,11 @@ class Archive:
             headers["If-None-Match"] = latest.etag
         if latest.last_modified:
             headers["If-Modified-Since"] = latest.last_modified
-        if headers and not isinstance(latest, PendingCapture):
+        if headers and not isinstance(latest, PendingCapture) and latest.run_id == self.run_id:
             # a 304 confirms bytes this process must then read: another machine of the run captured the URL a
-            # moment ago and its segment is not uploaded yet, so ask in full once instead of twice
+            # moment ago and its segment is not uploaded yet, so ask in full once instead of twice (earlier runs'
+            # segments are uploaded but for a dead writer's: a lookup per recrawled URL is not worth that rare case,
+            # whose 304 is fetched again in full)
             with self.catalog.connection() as connection:
                 if queries.held_in_other_spool(connection, latest.warc_key, self.writer_id):
                     return {}
