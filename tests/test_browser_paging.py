@@ -145,6 +145,30 @@ def test_a_column_page_without_dated_items_is_rendered_whatever_its_script_looks
     assert [out for out in _column_requests(spider, DATED) if out.meta.get("playwright")] == []
 
 
+def test_a_render_the_browser_failed_is_asked_once_more_and_a_refused_page_is_not(tmp_path):
+    from playwright.async_api import Error as PlaywrightError
+    from scrapy.spidermiddlewares.httperror import HttpError
+    from twisted.python.failure import Failure
+
+    spider = _spider(tmp_path)
+    (render,) = _column_requests(spider, PLACEHOLDER)
+
+    def failed(request, error) -> list[Request]:
+        try:
+            raise error
+        except Exception:
+            failure = Failure()
+        failure.request = request
+        return list(spider.failed(failure) or ())
+
+    (again,) = failed(render, PlaywrightError("Target page, context or browser has been closed"))
+    assert (again.url, again.callback, again.meta["playwright"]) == (render.url, spider._rendered, True)
+    assert again.meta["xxgk_page_as_fetched"] == render.meta["xxgk_page_as_fetched"]
+    assert failed(again, PlaywrightError("Target page, context or browser has been closed")) == []  # once only
+    refused = HtmlResponse(COLUMN, status=403, request=render)
+    assert failed(render, HttpError(refused)) == []   # the portal said no: asking the browser again changes nothing
+
+
 def test_the_registry_or_the_setting_keeps_a_column_out_of_the_browser(tmp_path):
     from dataclasses import replace
 

@@ -14,6 +14,7 @@ import pytest
 
 from demo.portals import JS_LIST_JSON, DemoPortals
 from demo.server import DemoServer
+from demo.shapes import SHAPES, DemoSite
 from storage.catalog import queries
 from tests.crawling import SLOW_PAGE_SECONDS, catalog_of, config_in, crawl
 
@@ -48,24 +49,31 @@ def _crawl_or_fail(config, agencies, **overrides):
             pytest.fail(f"the crawl was still running {HANG_GUARD} s after it started")
 
 
+def _kill_chromium_when(server, asked: str, times: int) -> tuple[threading.Thread, list[int]]:
+    """A thread that kills Chromium's browser process once the demo server was asked for path ``asked``
+    ``times`` times; the pids it killed go into the list."""
+    killed: list[int] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + HANG_GUARD
+        while time.monotonic() < deadline and not killed:
+            if sum(entry.path == asked for entry in server.requests) >= times:
+                for browser in _chromium_browsers():
+                    browser.kill()
+                    killed.append(browser.pid)
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=watch, daemon=True)
+    killer.start()
+    return killer, killed
+
+
 def test_a_crawl_whose_chromium_dies_mid_render_starts_it_again_and_loses_nothing(tmp_path):
     with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
         agencies = server.portals.registry(server.base_url)
-        killed: list[int] = []
-
-        def kill_chromium_once_the_render_asks_for_the_listing() -> None:
-            deadline = time.monotonic() + HANG_GUARD
-            while time.monotonic() < deadline and not killed:
-                # the crawl reads list.json itself first (it is named in the page's script); the next request for
-                # it is the render's, made from inside Chromium
-                if sum(entry.path == JS_LIST_JSON for entry in server.requests) >= 2:
-                    for browser in _chromium_browsers():
-                        browser.kill()
-                        killed.append(browser.pid)
-                time.sleep(0.01)
-
-        killer = threading.Thread(target=kill_chromium_once_the_render_asks_for_the_listing, daemon=True)
-        killer.start()
+        # the crawl reads list.json itself first (it is named in the page's script); the next request for it is
+        # the render's, made from inside Chromium
+        killer, killed = _kill_chromium_when(server, JS_LIST_JSON, 2)
         config = config_in(tmp_path / "data")
         summary = _crawl_or_fail(config, agencies)
         killer.join(timeout=5)
@@ -89,6 +97,32 @@ def test_a_crawl_whose_chromium_dies_mid_render_starts_it_again_and_loses_nothin
     assert column.reports_found == len([url for url in expected if "/jsportal/" in url])
     # every report page has its screenshot, or an error that says why not: none silently missing
     assert shots | {error.url.removeprefix("urn:screenshot:") for error in shot_errors} == pages
+
+
+def test_a_listing_walk_cut_by_chromium_dying_is_rendered_again_to_its_end(tmp_path):
+    """The walk through a script-paged column (shape-shell: three pages turned by ``javascript:load(n)``) loses
+    its browser at the second page. What it read counts, and the column is rendered once more and walked to its
+    end: without that the column stayed "not read to its end" and the agency's verdict 无法判断."""
+    shell = next(agency for agency in SHAPES if agency.id == "shape-shell")
+    with DemoServer(DemoSite(), slow_seconds=SLOW_PAGE_SECONDS) as server:   # `xxgk demo`'s portals and shapes
+        agencies = server.portals.registry(server.base_url)
+        killer, killed = _kill_chromium_when(server, f"/{shell.prefix}/api/list_2.json", 1)
+        config = config_in(tmp_path / "data")
+        summary = _crawl_or_fail(config, agencies)
+        killer.join(timeout=5)
+        asked_third = sum(entry.path == f"/{shell.prefix}/api/list_3.json" for entry in server.requests)
+        base = server.base_url
+
+    assert killed, "Chromium was never killed: the walk never asked for the listing's second page"
+    assert summary.status == "finished"
+    with catalog_of(config) as session:
+        [column] = [row for row in queries.coverage_of_run(session, summary.run_id) if row.agency_id == shell.id]
+        found = {report.url.removeprefix(base) for report in queries.list_reports(session, limit=10_000)
+                 if report.is_report and report.agency_id == shell.id}
+    assert column.rendered and column.complete and column.problem is None
+    assert found == {f"/{shell.prefix}/art/{year}/nb{year}.html" for year in shell.published}
+    assert asked_third >= 1   # the new render walked on past the page where the first one died
+    assert summary.stats.get("discovery/js_render_retried") == 1
 
 
 def test_a_long_render_does_not_slow_the_portals_other_pages(tmp_path):

@@ -27,6 +27,7 @@ from typing import Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
 import scrapy
+from playwright.async_api import Error as PlaywrightError
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -48,6 +49,8 @@ from parsers.fallbacks import find_search_url, read_sitemap
 META_DEPTH = "xxgk_depth"
 RENDER_PRIORITY = 10
 META_RENDERED = "xxgk_rendered"
+META_RENDER_ATTEMPT = "xxgk_render_attempt"
+RENDER_ATTEMPTS = 2   # a render the browser broke is asked once more
 META_SITEMAPS_READ = "xxgk_sitemaps_read"   # how many sitemaps of the agency led to this one
 _HTML_TYPES = ("text/html", "application/xhtml")
 _FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?["']?([^"';]+)""", re.IGNORECASE)
@@ -284,7 +287,9 @@ class ReportsSpider(scrapy.Spider):
                 yield self._request(endpoint, agency, "json")
         if self._wants_render(agency, scripted, dated, frames):
             self._stat("discovery/js_render_requested")
-            yield from self._admit_render(self._render_request(response, agency, column))
+            yield from self._admit_render(self._render_request(
+                response.url, agency, depth=depth, column=column[META_COLUMN],
+                static_capture=response.meta.get(META_CAPTURE), page_as_fetched=page_as_fetched(response)))
 
     def _wants_render(self, agency: Agency, scripted: bool, dated: bool, frames: list[str]) -> bool:
         """A column page is read or declared unread, never silently empty: without a dated item of its own it goes
@@ -294,26 +299,41 @@ class ReportsSpider(scrapy.Spider):
             return False
         return agency.render == "js" or scripted or not (frames or dated)
 
-    def _render_request(self, response, agency: Agency, column: dict) -> scrapy.Request:
+    def _render_request(self, url: str, agency: Agency, *, depth: int, column: str, static_capture: str | None,
+                        page_as_fetched: dict, attempt: int = 1) -> scrapy.Request:
         from scrapy_playwright.page import PageMethod
 
         methods = [PageMethod("wait_for_load_state", self.js_wait)]
         if self.screenshots:
             # the whole listing as rendered, as JPEG: a PNG of a long listing is ~1 MB and slow to encode
             methods.append(PageMethod("screenshot", full_page=True, type="jpeg", quality=self.shot_quality))
-        # the page stays open for the walk (closed by it, or by crawler.browser when the render fails); a render is
-        # not retried: its request would carry the page watch back through the (pickling) scheduler.
+        # the page stays open for the walk (closed by it, or by crawler.browser when the render fails); Scrapy's
+        # retry middleware stays out (its copy would carry the page watch back through the pickling scheduler):
+        # a render the browser broke is asked again by ``_render_again``, built afresh.
         # AutoThrottle must not learn from it: scrapy-playwright reports the whole render (the browser's load, the
         # wait for quiet, the screenshot; a relaunch after a crash) as the download latency, though the portal was
         # not even asked for the page (crawler.browser answers it from the archive); the host's delay jumped to
         # that time (measured: a crawl whose Chromium died ended on one host asked every 8, 4, 2 s)
-        request = self._request(response.url, agency, "column", depth=response.meta.get(META_DEPTH, 0),
-                                playwright=True, playwright_page_methods=methods, playwright_include_page=True,
-                                dont_retry=True, autothrottle_dont_adjust_delay=True, **column, **{
-                                    META_RENDERED: True, META_STATIC_CAPTURE: response.meta.get(META_CAPTURE),
-                                    META_PAGE_AS_FETCHED: page_as_fetched(response)})
+        request = self._request(url, agency, "column", depth=depth, playwright=True, playwright_page_methods=methods,
+                                playwright_include_page=True, dont_retry=True, autothrottle_dont_adjust_delay=True,
+                                **{META_COLUMN: column, META_RENDERED: True, META_RENDER_ATTEMPT: attempt,
+                                   META_STATIC_CAPTURE: static_capture, META_PAGE_AS_FETCHED: page_as_fetched})
         # first out of the scheduler once admitted: a render's listing items are the longest chain left
         return request.replace(callback=self._rendered, priority=RENDER_PRIORITY)
+
+    def _render_again(self, meta: dict, url: str, why: str) -> Iterator[scrapy.Request]:
+        """The browser broke a render (Chromium died or the page crashed mid-walk, a render that failed in the
+        browser): its column is rendered once more, else coverage could only say the column was not read to its
+        end (and the agency's verdict 无法判断)."""
+        agency = self.agency_by_id.get(meta.get(META_AGENCY))
+        if agency is None or int(meta.get(META_RENDER_ATTEMPT) or 1) >= RENDER_ATTEMPTS:
+            return
+        self._stat("discovery/js_render_retried")
+        self.logger.info("rendering %s once more: %s", url, why)
+        yield from self._admit_render(self._render_request(
+            url, agency, depth=meta.get(META_DEPTH, 0), column=meta.get(META_COLUMN) or url,
+            static_capture=meta.get(META_STATIC_CAPTURE), page_as_fetched=meta.get(META_PAGE_AS_FETCHED),
+            attempt=int(meta.get(META_RENDER_ATTEMPT) or 1) + 1))
 
     def _admit_render(self, request: scrapy.Request) -> Iterator[scrapy.Request]:
         """A render request goes to Scrapy only when a browser page is free for it. One waiting inside the
@@ -346,6 +366,9 @@ class ReportsSpider(scrapy.Spider):
         self._stat(f"discovery/js_walk_end/{walked.end}")
         for output in self.parse(response):
             yield output
+        if walked.end == "browser_error":   # what it read counts; the rest of the listing is asked again
+            for output in self._render_again(response.meta, response.url, "its walk was cut by the browser"):
+                yield output
 
     def _items(self, items, agency: Agency) -> Iterator[scrapy.Request]:
         self._stat("discovery/listing_items", len(items))
@@ -373,13 +396,15 @@ class ReportsSpider(scrapy.Spider):
             first_capture=bool(response.meta.get(META_FIRST_CAPTURE)),
         )
 
-    def failed(self, failure) -> None:
+    def failed(self, failure) -> Iterator[scrapy.Request]:
         """Fetch errors are recorded by the middlewares; here they are only counted by role."""
         request = failure.request if hasattr(failure, "request") else None
         role = (request.meta.get(META_ROLE) if request is not None else None) or "unknown"
         self._stat(f"discovery/failed/{role}")
         if request is not None and request.meta.get(META_RENDERED):
             self._render_done()
+            if failure.check(PlaywrightError):
+                yield from self._render_again(request.meta, request.url, f"the browser failed: {failure.value}")
         if failure.check(HttpError):
             self.logger.debug("HTTP %s for %s", failure.value.response.status, failure.value.response.url)
 
