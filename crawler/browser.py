@@ -4,8 +4,10 @@ its data answers and script errors are kept for the listing walk (``crawler.pagi
 ``BrowserMiddleware`` (a downloader middleware) gives each render request a ``PageWatch`` just before the download,
 as scrapy-playwright's page init callback, so the watch hears the page from its first request on. It is added
 there and not in the spider because requests are pickled on their way through a scrapy-redis queue, and a watch
-holds the page, tasks and the archive; a render request is never retried (``dont_retry``), so no request carrying
-a watch goes back to the scheduler.
+holds the page, tasks and the archive; Scrapy never retries a render request (``dont_retry``), so no request
+carrying a watch goes back to the scheduler (the spider asks a render the browser broke once more, as a new request).
+Every render is bounded in time (``RenderDownloadHandler``), and so is every call into a page that should answer at
+once: a renderer stuck in a script, or a wedged Chromium, never answers, and Playwright bounds none of those calls.
 
 The page's own navigation to the rendered URL is answered with the page Scrapy fetched and archived
 (``page_as_fetched``, carried in the render request): the browser renders the bytes of that capture and the portal
@@ -30,6 +32,7 @@ from datetime import datetime, timezone
 from typing import Awaitable, Callable
 from urllib.parse import urldefrag
 
+from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from twisted.web.http import RESPONSES
 
 from crawler.middlewares import META_AGENCY, META_STATIC_CAPTURE, OTHER_PROCESS_WAIT, CrawlArchive, record_error
@@ -41,6 +44,9 @@ log = logging.getLogger(__name__)
 META_WATCH = "xxgk_page_watch"        # set on render requests by BrowserMiddleware, read by crawler.paging
 META_PAGE_AS_FETCHED = "xxgk_page_as_fetched"   # set by the spider: the page the render's navigation gets
 ROLE = "browser"                      # the WARC metadata role of what the browser fetched
+# seconds a call to a page that should answer at once (its close, an answer's body) may take: past it the page's
+# renderer is hung (a script that never yields) or Chromium is wedged, and waiting longer would hold the crawl
+BROWSER_ANSWER_TIMEOUT = 10.0
 DATA_TYPES = frozenset({"xhr", "fetch"})
 # never fetched at all: they cost the portal and the render time and hold no listing (style sheets still load,
 # since what they hide decides which pager control is visible)
@@ -196,9 +202,15 @@ class PageWatch:
         await self.quiet(idle, timeout)
 
     async def settle(self) -> None:
-        """Wait for every answer heard so far to be archived (and read, for data answers)."""
+        """Wait for every answer heard so far to be archived (and read, for data answers); an answer whose body the
+        browser does not hand over within BROWSER_ANSWER_TIMEOUT (a hung renderer, a wedged Chromium) is given up."""
         while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+            pending = list(self._pending)
+            _done, late = await asyncio.wait(pending, timeout=BROWSER_ANSWER_TIMEOUT)
+            for task in late:
+                task.cancel()
+                self._pending.discard(task)
+                self.stats.inc_value("discovery/js_answer_given_up")
 
     async def close(self) -> None:
         """Finish the archiving, then close the page (which frees its place in the browser context)."""
@@ -206,9 +218,9 @@ class PageWatch:
         page, self.page = self.page, None
         if page is not None and not page.is_closed():
             try:
-                await page.close()
-            except Exception as exc:  # noqa: BLE001 - a crashed or already closed page: nothing left to free
-                log.debug("closing the page of %s: %s", self.page_url, exc)
+                await asyncio.wait_for(page.close(), BROWSER_ANSWER_TIMEOUT)
+            except (Exception, asyncio.TimeoutError) as exc:  # noqa: BLE001 - crashed, closed, or not answering
+                log.debug("closing the page of %s: %r", self.page_url, exc)
 
     # -- archiving
 
@@ -419,3 +431,28 @@ class BrowserMiddleware:
         if watch is not None:
             await watch.close()
         return None
+
+
+# ---------------------------------------------------------------- the download handler
+
+class RenderTimeout(TimeoutError):
+    """A render did not end within DISCOVERY_JS_RENDER_TIMEOUT."""
+
+
+class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
+    """scrapy-playwright's handler, with every render bounded by DISCOVERY_JS_RENDER_TIMEOUT. Its own timeouts cover
+    the navigation and each page method, not the calls around them (a new page, routing, the page init callback):
+    a Chromium that stops answering (measured: ``--single-process`` wedged after a crash) left 8 renders waiting
+    forever, and the crawl with them. A render past the bound fails like a fetch that timed out (a ``timeout``
+    error for its column), and the spider asks it once more."""
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self.render_timeout = crawler.settings.getfloat("DISCOVERY_JS_RENDER_TIMEOUT")
+
+    async def _download_request(self, request, spider=None):
+        try:
+            return await asyncio.wait_for(super()._download_request(request, spider), self.render_timeout)
+        except asyncio.TimeoutError:
+            self.stats.inc_value("discovery/js_render_timeout")
+            raise RenderTimeout(f"浏览器 {self.render_timeout:g} 秒内未完成渲染：{request.url}") from None

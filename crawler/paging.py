@@ -96,8 +96,9 @@ class ListingWalker:
         walk = _Walk(self, watch, page, read)
         try:
             await walk.run(response)
-        except PlaywrightError as exc:
-            log.warning("walking the rendered listing %s stopped: %s", response.url, exc)
+        except (PlaywrightError, asyncio.TimeoutError) as exc:
+            log.warning("walking the rendered listing %s stopped: %s", response.url,
+                        exc if isinstance(exc, PlaywrightError) else "the page stopped answering (hung renderer?)")
             read.end = "browser_error"   # what was read until then still counts, but the end was not seen
         finally:
             read.items = list(walk.items.values())
@@ -163,12 +164,17 @@ class _Walk:
             self.read.pages_walked += 1
             await self.watch.keep_dom(self.html, self.read.pages_walked)
 
+    async def _answer(self, call):
+        """A call into the page, which Playwright does not bound: a renderer busy in a script that never yields
+        (or a wedged Chromium) never answers it, and the walk would wait forever (asyncio.TimeoutError ends it)."""
+        return await asyncio.wait_for(call, self.walker.step_timeout)
+
     # -- reading
 
     async def content(self) -> str:
         for _ in range(3):
             try:
-                return await self.page.content()
+                return await self._answer(self.page.content())
             except PlaywrightError:  # navigating: a clicked control may load a new document
                 await self.page.wait_for_load_state("load", timeout=self.walker.step_timeout * 1000)
         return ""
@@ -229,7 +235,7 @@ class _Walk:
         if code is None:
             return False
         try:
-            await self.page.evaluate(_RUN_SCRIPT, code)
+            await self._answer(self.page.evaluate(_RUN_SCRIPT, code))
         except PlaywrightError as exc:
             log.debug("pager call %r on %s failed: %s", code, self.page.url, exc)
             return False
@@ -252,8 +258,8 @@ class _Walk:
         if paged is None:
             return False
         try:
-            await self.page.evaluate(_FETCH, {"url": paged.url, "method": exchange.method, "body": paged.body,
-                                              "contentType": exchange.content_type})
+            await self._answer(self.page.evaluate(_FETCH, {"url": paged.url, "method": exchange.method,
+                                                           "body": paged.body, "contentType": exchange.content_type}))
         except PlaywrightError as exc:
             log.debug("asking %s for page %d failed: %s", paged.url, paged.number, exc)
             return False
@@ -262,7 +268,7 @@ class _Walk:
     async def next_control(self):
         """A visible, enabled 下一页 / next control that is not a link to a real page, or None."""
         candidates = self.page.get_by_text(_NEXT_CONTROL)
-        for index in range(min(await candidates.count(), 6)):
+        for index in range(min(await self._answer(candidates.count()), 6)):
             control = candidates.nth(index)
             try:
                 if not await control.is_visible():

@@ -83,8 +83,8 @@ ITEM_PIPELINES = {
 # scrapy-playwright needs the asyncio reactor; only requests with meta["playwright"] use the browser
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 DOWNLOAD_HANDLERS = {
-    "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-    "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+    "http": "crawler.browser.RenderDownloadHandler",    # scrapy-playwright's, each render bounded in time
+    "https": "crawler.browser.RenderDownloadHandler",
 }
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 PLAYWRIGHT_LAUNCH_OPTIONS = CHROMIUM_LAUNCH_OPTIONS   # Debian's Chromium: no `playwright install`
@@ -122,6 +122,7 @@ DISCOVERY_MAX_SITEMAPS = 5            # sitemaps read per agency (a sitemap inde
 DISCOVERY_KNOWN_REPORTS = True        # re-request every known report URL of the crawled agencies (已删除 evidence)
 DISCOVERY_JS_IDLE = 0.5               # seconds without a request in flight before a page (or paging step) is read
 DISCOVERY_JS_STEP_TIMEOUT = 15.0      # seconds a paging step in the browser may take to go quiet
+DISCOVERY_JS_RENDER_TIMEOUT = 90.0    # seconds a render may take in all (load 30, quiet 15, screenshot, a relaunch)
 
 PARSE_ENABLED = True
 PARSE_WORKERS = 2                     # processes: parsing a PDF is CPU-bound and must not stall the reactor

@@ -15,6 +15,7 @@ import pytest
 from demo.portals import JS_LIST_JSON, DemoPortals
 from demo.server import DemoServer
 from demo.shapes import SHAPES, DemoSite
+from registry.agencies import Agency
 from storage.catalog import queries
 from tests.crawling import SLOW_PAGE_SECONDS, catalog_of, config_in, crawl
 
@@ -123,6 +124,46 @@ def test_a_listing_walk_cut_by_chromium_dying_is_rendered_again_to_its_end(tmp_p
     assert found == {f"/{shell.prefix}/art/{year}/nb{year}.html" for year in shell.published}
     assert asked_third >= 1   # the new render walked on past the page where the first one died
     assert summary.stats.get("discovery/js_render_retried") == 1
+
+
+_SPINNING_COLUMN = """<html><head><meta charset="utf-8"><title>政府信息公开年报</title></head><body>
+<h2>政府信息公开年报</h2><ul id="list"></ul><div id="pager"></div>
+<script>window.addEventListener("load", function () { setTimeout(function () { for (;;) {} }, 200); });</script>
+</body></html>"""
+
+
+def test_a_column_whose_script_never_yields_is_a_recorded_timeout_not_a_stalled_crawl(tmp_path):
+    """A column page whose script spins forever once loaded: its renderer never answers again, and Playwright
+    bounds none of the calls the render and the walk make around it (the page's content, an evaluate, a close).
+    The crawl used to wait for them forever. Now the render ends at DISCOVERY_JS_RENDER_TIMEOUT, is asked once more,
+    and the column is recorded as unreadable with the timeout in words (so the agency is 无法判断, not 未发布),
+    while the demo portals, rendered by the same Chromium, are read in full."""
+    from tests.test_crawl_faults import FaultServer
+
+    page = ("text/html; charset=utf-8", _SPINNING_COLUMN.encode("utf-8"))
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server, \
+            FaultServer({"/spin/nb/index.html": (200, {"Content-Type": page[0]}, page[1], 0)}) as spinning:
+        column_url = spinning.base_url + "/spin/nb/index.html"
+        agencies = [*server.portals.registry(server.base_url),
+                    Agency(id="spin-ju", name="示范区统计局", level="department", homepage=spinning.base_url + "/",
+                           report_index=(column_url,))]
+        config = config_in(tmp_path / "data")
+        # without the listing screenshot (a page method Playwright does bound, at 30 s) nothing ended the render
+        summary = _crawl_or_fail(config, agencies, DISCOVERY_JS_RENDER_TIMEOUT=8.0, ARCHIVE_SCREENSHOTS=False)
+        expected = {report.url for report in DemoPortals().expected_reports(server.base_url)}
+        renders = spinning.requests.count("/spin/nb/index.html")
+
+    assert summary.status == "finished"
+    with catalog_of(config) as session:
+        found = {report.url for report in queries.list_reports(session, limit=10_000) if report.is_report}
+        coverage = {row.agency_id: row for row in queries.coverage_of_run(session, summary.run_id)}
+        errors = [error for error in queries.errors_by_run(session, summary.run_id) if error.url == column_url]
+    spin = coverage["spin-ju"]
+    assert not spin.complete and spin.problem == "unreadable" and "8 秒内未完成渲染" in spin.detail
+    assert {error.kind for error in errors} == {"timeout"} and len(errors) == 2   # rendered twice, twice too long
+    assert summary.stats.get("discovery/js_render_retried") == 1 and renders == 1   # the browser got it from the archive
+    assert expected <= found, f"reports lost beside the hung page: {sorted(expected - found)}"
+    assert coverage[JS_AGENCY].rendered and coverage[JS_AGENCY].complete
 
 
 def test_a_long_render_does_not_slow_the_portals_other_pages(tmp_path):

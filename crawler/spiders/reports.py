@@ -40,7 +40,7 @@ from crawler.frontier import Frontier
 from crawler.items import ReportCandidate
 from crawler.middlewares import (META_AGENCY, META_CAPTURE, META_FIRST_CAPTURE, META_LISTING_DATE, META_LISTING_TITLE,
                                  META_PAYLOAD_CAPTURE, META_PROBE, META_ROLE, META_STATIC_CAPTURE, CrawlArchive)
-from crawler.browser import META_PAGE_AS_FETCHED, page_as_fetched
+from crawler.browser import META_PAGE_AS_FETCHED, RenderTimeout, page_as_fetched
 from crawler.paging import META_LISTING, ListingWalker
 from registry.agencies import Agency, RegistryError, load_default_registry, load_registry, select
 from crawler.settings import settings_for
@@ -403,7 +403,7 @@ class ReportsSpider(scrapy.Spider):
         self._stat(f"discovery/failed/{role}")
         if request is not None and request.meta.get(META_RENDERED):
             self._render_done()
-            if failure.check(PlaywrightError):
+            if failure.check(PlaywrightError, RenderTimeout):
                 yield from self._render_again(request.meta, request.url, f"the browser failed: {failure.value}")
         if failure.check(HttpError):
             self.logger.debug("HTTP %s for %s", failure.value.response.status, failure.value.response.url)
