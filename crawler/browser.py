@@ -455,4 +455,9 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
             return await asyncio.wait_for(super()._download_request(request, spider), self.render_timeout)
         except asyncio.TimeoutError:
             self.stats.inc_value("discovery/js_render_timeout")
+            # a page stuck in its own script times out alone; a Chromium that answers nothing any more would fail
+            # every render after it: it is killed, and the next render (this one asked again) starts a new one
+            unwedge = getattr(self.browser_provider, "unwedge", None)
+            if unwedge is not None and await unwedge():
+                self.stats.inc_value("discovery/js_browser_unwedged")
             raise RenderTimeout(f"浏览器 {self.render_timeout:g} 秒内未完成渲染：{request.url}") from None

@@ -38,6 +38,11 @@ class SharedChromium:
         await self.start()
         return await SharedChromium._shared.browser()
 
+    async def unwedge(self) -> bool:
+        """Kill the shared browser if it stopped answering (``storage.screenshots.Chromium.unwedge``)."""
+        shared = SharedChromium._shared
+        return await shared.unwedge() if shared is not None else False
+
     async def launch_persistent_context(self, context_kwargs: dict):
         raise NotSupported("the crawl renders in one shared browser, not in a persistent context (user_data_dir)")
 

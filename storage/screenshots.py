@@ -336,6 +336,7 @@ class Chromium:
         self.launch_options = dict(launch_options or CHROMIUM_LAUNCH_OPTIONS)
         self._playwright = None
         self._browser = None
+        self._pid: int | None = None   # the browser process, to kill when it hangs
         self._lock: asyncio.Lock | None = None
 
     async def start(self) -> None:
@@ -361,8 +362,41 @@ class Chromium:
             if self._browser is None or not self._browser.is_connected():
                 if self._browser is not None:
                     log.warning("Chromium is gone: starting it again")
+                before = _browser_processes()
                 self._browser = await self._playwright.chromium.launch(**self.launch_options)
+                started = _browser_processes() - before
+                self._pid = started.pop() if len(started) == 1 else None
             return self._browser
+
+    async def unwedge(self, timeout: float = 5.0) -> bool:
+        """Kill the browser if it no longer answers the DevTools protocol within ``timeout`` seconds (hung, or
+        stopped), so the next user launches a new one; a render bounded in time fails, but one waiting on a wedged
+        browser would fail again and again. True when it was killed."""
+        browser = self._browser
+        if browser is None or self._pid is None or not browser.is_connected():
+            return False
+        try:
+            session = await asyncio.wait_for(browser.new_browser_cdp_session(), timeout)
+            await asyncio.wait_for(session.send("Browser.getVersion"), timeout)
+            await asyncio.wait_for(session.detach(), timeout)
+            return False
+        except asyncio.TimeoutError:
+            pass
+        except Exception:  # noqa: BLE001 - it went away meanwhile: the next user starts it again anyway
+            return False
+        if not self._kill():
+            return False
+        log.warning("Chromium answered nothing for %g s: killed, the next render starts it again", timeout)
+        return True
+
+    def _kill(self) -> bool:
+        import psutil
+
+        try:
+            psutil.Process(self._pid or 0).kill()
+        except (psutil.Error, ValueError):
+            return False
+        return True
 
     async def close(self) -> None:
         from playwright.async_api import Error as PlaywrightError
@@ -371,12 +405,30 @@ class Chromium:
         playwright, self._playwright = self._playwright, None
         try:
             if browser is not None and browser.is_connected():
-                await browser.close()
+                await asyncio.wait_for(browser.close(), 10)
         except PlaywrightError as exc:
             log.warning("Chromium did not close cleanly: %s", exc)
+        except asyncio.TimeoutError:   # hung or stopped: closing it would wait forever
+            log.warning("Chromium did not close in 10 s: killed")
+            self._kill()
         finally:
             if playwright is not None:
                 await playwright.stop()
+
+
+def _browser_processes() -> set[int]:
+    """The Chromium browser processes below this one (not renderers, zygotes or utility processes)."""
+    import psutil
+
+    found = set()
+    for process in psutil.Process().children(recursive=True):
+        try:
+            command = process.cmdline()
+        except psutil.Error:
+            continue
+        if command and "chrom" in command[0] and not any(arg.startswith("--type=") for arg in command):
+            found.add(process.pid)
+    return found
 
 
 Lookup = Callable[[str], Awaitable["Capture | None"]]

@@ -50,9 +50,9 @@ def _crawl_or_fail(config, agencies, **overrides):
             pytest.fail(f"the crawl was still running {HANG_GUARD} s after it started")
 
 
-def _kill_chromium_when(server, asked: str, times: int) -> tuple[threading.Thread, list[int]]:
-    """A thread that kills Chromium's browser process once the demo server was asked for path ``asked``
-    ``times`` times; the pids it killed go into the list."""
+def _kill_chromium_when(server, asked: str, times: int, stop: bool = False) -> tuple[threading.Thread, list[int]]:
+    """A thread that kills Chromium's browser process (``stop``: freezes it with SIGSTOP, alive and answering
+    nothing) once the demo server was asked for path ``asked`` ``times`` times; the pids it hit go into the list."""
     killed: list[int] = []
 
     def watch() -> None:
@@ -60,7 +60,7 @@ def _kill_chromium_when(server, asked: str, times: int) -> tuple[threading.Threa
         while time.monotonic() < deadline and not killed:
             if sum(entry.path == asked for entry in server.requests) >= times:
                 for browser in _chromium_browsers():
-                    browser.kill()
+                    browser.suspend() if stop else browser.kill()
                     killed.append(browser.pid)
             time.sleep(0.01)
 
@@ -164,6 +164,31 @@ def test_a_column_whose_script_never_yields_is_a_recorded_timeout_not_a_stalled_
     assert summary.stats.get("discovery/js_render_retried") == 1 and renders == 1   # the browser got it from the archive
     assert expected <= found, f"reports lost beside the hung page: {sorted(expected - found)}"
     assert coverage[JS_AGENCY].rendered and coverage[JS_AGENCY].complete
+
+
+def test_a_chromium_that_stops_answering_is_replaced_and_the_render_made_again(tmp_path):
+    """Chromium frozen (SIGSTOP: alive, answering nothing, as a hung browser) while it renders the demo's
+    script-filled column. The render ends at DISCOVERY_JS_RENDER_TIMEOUT; the browser, asked for its version, does
+    not answer either, so it is killed and a new one renders the column again, to its end. Without that, every render
+    after the freeze waited out its bound twice and every script-built column ended unread."""
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        agencies = server.portals.registry(server.base_url)
+        frozen_by, frozen = _kill_chromium_when(server, JS_LIST_JSON, 2, stop=True)
+        config = config_in(tmp_path / "data")
+        summary = _crawl_or_fail(config, agencies, DISCOVERY_JS_RENDER_TIMEOUT=8.0)
+        frozen_by.join(timeout=5)
+        expected = {report.url for report in DemoPortals().expected_reports(server.base_url)}
+
+    assert frozen, "Chromium was never frozen: the render did not ask for its listing"
+    assert not psutil.pid_exists(frozen[0]) or psutil.Process(frozen[0]).status() == psutil.STATUS_ZOMBIE
+    assert summary.status == "finished"
+    assert summary.stats.get("discovery/js_browser_unwedged") == 1
+    assert summary.stats["playwright/browser_count"] == 2
+    with catalog_of(config) as session:
+        found = {report.url for report in queries.list_reports(session, limit=10_000) if report.is_report}
+        [column] = [row for row in queries.coverage_of_run(session, summary.run_id) if row.agency_id == JS_AGENCY]
+    assert column.rendered and column.complete and column.problem is None
+    assert expected <= found, f"reports lost to the frozen browser: {sorted(expected - found)}"
 
 
 def test_a_long_render_does_not_slow_the_portals_other_pages(tmp_path):
