@@ -48,7 +48,8 @@ class ScreenshotPipeline:
         self.spec = spec
         self.chromium = SharedChromium()
         archive = holder.archive
-        self.renderer = OfflineRenderer(self.chromium.launch_browser, self._subresource, pages)
+        self.renderer = OfflineRenderer(self.chromium.launch_browser, self._subresource, pages,
+                                        unwedge=self.chromium.unwedge)
         self._lookup = latest_archived(archive.catalog, archive.reader)
 
     @classmethod

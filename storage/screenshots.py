@@ -416,6 +416,9 @@ class Chromium:
                 await playwright.stop()
 
 
+SHOT_MARGIN = 10.0   # seconds beyond a shot's two Playwright timeouts before Chromium counts as not answering
+
+
 def _browser_processes() -> set[int]:
     """The Chromium browser processes below this one (not renderers, zygotes or utility processes)."""
     import psutil
@@ -455,9 +458,11 @@ class OfflineRenderer:
     one moment.
     """
 
-    def __init__(self, browser: Callable[[], Awaitable[Any]], subresource: Lookup, pages: int = 2):
+    def __init__(self, browser: Callable[[], Awaitable[Any]], subresource: Lookup, pages: int = 2,
+                 unwedge: Callable[[], Awaitable[bool]] | None = None):
         self.browser = browser
         self.subresource = subresource
+        self.unwedge = unwedge   # kills a browser that answers nothing (``Chromium.unwedge``)
         self.pages = max(1, int(pages))
         self.max_open = 0
         self._slots = asyncio.Semaphore(self.pages)
@@ -478,9 +483,16 @@ class OfflineRenderer:
             if wanted is not None and not wanted():
                 raise ShotSkipped()
             capture = await load()
-            # bounded by Playwright's own timeouts (the page's load, the picture), not by cancelling from outside:
-            # a call cancelled halfway would leave a browser context, or a whole Chromium, behind
-            return await self._render(capture, spec, full_page)
+            # bounded by Playwright's own timeouts (the page's load, the picture); the bound around them is reached
+            # only when Chromium stops answering calls Playwright does not bound (a new page, the page's height, a
+            # close): then it is killed if it answers nothing at all (what a cancelled call left in it goes with it)
+            bound = spec.timeout * 2 + SHOT_MARGIN
+            try:
+                return await asyncio.wait_for(self._render(capture, spec, full_page), bound)
+            except asyncio.TimeoutError:
+                killed = self.unwedge is not None and await self.unwedge()
+                raise ShotError(f"Chromium {bound:g} 秒内未完成截图" + ("，且无响应：已结束它，下一张截图重新启动"
+                                                                       if killed else "")) from None
 
     async def close(self) -> None:
         """Close the pages this renderer keeps open, and their context."""
@@ -576,9 +588,9 @@ class OfflineRenderer:
         if tab in self._idle:
             self._idle.remove(tab)
         try:
-            await tab.page.close()
-        except PlaywrightError:
-            pass  # Chromium went away with it
+            await asyncio.wait_for(tab.page.close(), SHOT_MARGIN)
+        except (PlaywrightError, asyncio.TimeoutError):
+            pass  # Chromium went away with it, or answers nothing (OfflineRenderer.render then kills it)
 
     def _handler(self, tab: _Tab):
         from playwright.async_api import Error as PlaywrightError
@@ -719,7 +731,8 @@ async def _take(config: Config, catalog: Catalog, reader: CaptureReader, pending
             prior = queries.get_run(session, run_id) if run_id else None
             before = (prior.status, prior.finished_at, dict(prior.counts or {})) if prior is not None else None
         archive = Archive.open(config, run_id, store=reader.store, catalog=catalog)
-        renderer = OfflineRenderer(chromium.browser, partial(in_thread, latest_archived(catalog, reader)), pages)
+        renderer = OfflineRenderer(chromium.browser, partial(in_thread, latest_archived(catalog, reader)), pages,
+                                   unwedge=chromium.unwedge)
         reasons: list[str | None] = []
         status = "failed"
         try:
@@ -765,7 +778,7 @@ def render_capture(reader: CaptureReader, capture_id: int, spec: ShotSpec = DEFA
     async def render() -> Shot:
         chromium = Chromium()
         try:
-            renderer = OfflineRenderer(chromium.browser, lookup, pages=1)
+            renderer = OfflineRenderer(chromium.browser, lookup, pages=1, unwedge=chromium.unwedge)
             return await renderer.render(lambda: in_thread(reader.read, capture_id), spec, full_page=full_page)
         finally:
             await chromium.close()  # its pages with it

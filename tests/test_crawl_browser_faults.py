@@ -191,6 +191,51 @@ def test_a_chromium_that_stops_answering_is_replaced_and_the_render_made_again(t
     assert expected <= found, f"reports lost to the frozen browser: {sorted(expected - found)}"
 
 
+def test_a_chromium_that_freezes_while_it_takes_screenshots_is_replaced(tmp_path):
+    """No render at all (DISCOVERY_JS_RENDER off): the report screenshots are Chromium's only work, and it freezes
+    (SIGSTOP) once it has a page open. Playwright bounds the picture, not the calls around it (a new page, the
+    page's height, a close): the crawl's end waited for them forever. Now a shot past its bound asks Chromium for
+    its version, kills it when it does not answer, and the next shots run in a new one; every report page has a
+    screenshot or an error that says why not."""
+    frozen: list[int] = []
+
+    def freeze_once_a_page_is_open() -> None:
+        deadline = time.monotonic() + HANG_GUARD
+        while time.monotonic() < deadline and not frozen:
+            for browser in _chromium_browsers():
+                try:
+                    pages = [child for child in browser.children(recursive=True)
+                             if "--type=renderer" in child.cmdline()]
+                except psutil.Error:
+                    continue
+                if pages:
+                    browser.suspend()
+                    frozen.append(browser.pid)
+            time.sleep(0.05)
+
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        agencies = server.portals.registry(server.base_url)
+        freezer = threading.Thread(target=freeze_once_a_page_is_open, daemon=True)
+        freezer.start()
+        config = config_in(tmp_path / "data")
+        summary = _crawl_or_fail(config, agencies, DISCOVERY_JS_RENDER=False, SCREENSHOT_TIMEOUT=3.0)
+        freezer.join(timeout=5)
+
+    assert frozen, "Chromium was never frozen: no screenshot page was opened"
+    assert not psutil.pid_exists(frozen[0]) or psutil.Process(frozen[0]).status() == psutil.STATUS_ZOMBIE
+    assert summary.status == "finished"
+    with catalog_of(config) as session:
+        shot_errors = [error for error in queries.errors_by_run(session, summary.run_id)
+                       if error.url.startswith("urn:screenshot:")]
+        pages = {report.url for report in queries.list_reports(session, limit=10_000)
+                 if report.is_report and (report.record_json or {}).get("source_format") == "html"}
+        shots = {url for url in pages if any(row.record_type == "resource" for row in
+                                             queries.captures_of_url(session, "urn:screenshot:" + url))}
+    assert any("未完成截图" in error.message for error in shot_errors)
+    assert shots, "no screenshot was taken after Chromium was replaced"
+    assert shots | {error.url.removeprefix("urn:screenshot:") for error in shot_errors} == pages
+
+
 def test_a_long_render_does_not_slow_the_portals_other_pages(tmp_path):
     """AutoThrottle sets a portal's delay from how long its answers take. A render takes as long as the browser
     needs (the load, the wait for quiet, the screenshot), though the portal answered its requests at once:
