@@ -38,6 +38,16 @@ def _chromium_browsers() -> list[psutil.Process]:
     return found
 
 
+def _screenshots_of_run(session, run_id: str):
+    """The run's report pages (HTML), those with a screenshot, and the run's screenshot errors."""
+    shot_errors = [error for error in queries.errors_by_run(session, run_id) if error.url.startswith("urn:screenshot:")]
+    pages = {report.url for report in queries.list_reports(session, limit=10_000)
+             if report.is_report and (report.record_json or {}).get("source_format") == "html"}
+    shots = {url for url in pages if any(row.record_type == "resource" for row in
+                                         queries.captures_of_url(session, "urn:screenshot:" + url))}
+    return pages, shots, shot_errors
+
+
 def _crawl_or_fail(config, agencies, **overrides):
     """The crawl's summary; a crawl still running after HANG_GUARD seconds is killed and the test fails."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -86,12 +96,7 @@ def test_a_crawl_whose_chromium_dies_mid_render_starts_it_again_and_loses_nothin
     with catalog_of(config) as session:
         found = {report.url for report in queries.list_reports(session, limit=10_000) if report.is_report}
         [column] = [row for row in queries.coverage_of_run(session, summary.run_id) if row.agency_id == JS_AGENCY]
-        shot_errors = [error for error in queries.errors_by_run(session, summary.run_id)
-                       if error.url.startswith("urn:screenshot:")]
-        pages = {report.url for report in queries.list_reports(session, limit=10_000)
-                 if report.is_report and (report.record_json or {}).get("source_format") == "html"}
-        shots = {url for url in pages if any(row.record_type == "resource" for row in
-                                             queries.captures_of_url(session, "urn:screenshot:" + url))}
+        pages, shots, shot_errors = _screenshots_of_run(session, summary.run_id)
     assert expected <= found, f"reports lost to the crash: {sorted(expected - found)}"
     # the column was read by a render, in the new Chromium, to its last page
     assert column.rendered and column.complete and column.problem is None
@@ -225,12 +230,7 @@ def test_a_chromium_that_freezes_while_it_takes_screenshots_is_replaced(tmp_path
     assert not psutil.pid_exists(frozen[0]) or psutil.Process(frozen[0]).status() == psutil.STATUS_ZOMBIE
     assert summary.status == "finished"
     with catalog_of(config) as session:
-        shot_errors = [error for error in queries.errors_by_run(session, summary.run_id)
-                       if error.url.startswith("urn:screenshot:")]
-        pages = {report.url for report in queries.list_reports(session, limit=10_000)
-                 if report.is_report and (report.record_json or {}).get("source_format") == "html"}
-        shots = {url for url in pages if any(row.record_type == "resource" for row in
-                                             queries.captures_of_url(session, "urn:screenshot:" + url))}
+        pages, shots, shot_errors = _screenshots_of_run(session, summary.run_id)
     assert any("未完成截图" in error.message for error in shot_errors)
     assert shots, "no screenshot was taken after Chromium was replaced"
     assert shots | {error.url.removeprefix("urn:screenshot:") for error in shot_errors} == pages
