@@ -361,6 +361,20 @@ def test_table_heavy_page_keeps_text_around_the_tables():
     assert len(doc.grids) == 1 and len(doc.grids[0].rows) == 60
 
 
+def test_html_main_text_is_trafilaturas_own_extraction_checked_against_the_dom_walk(monkeypatch):
+    """trafilatura's second opinions (readability, jusText) were half of an HTML page's parse and changed no record
+    on the pages measured (benchmarks/README.md, session of 2026-12-01): they are not run; the DOM walk decides."""
+    import trafilatura.core
+
+    asked = []
+    compare = trafilatura.core.compare_extraction
+    monkeypatch.setattr(trafilatura.core, "compare_extraction",
+                        lambda *args, **kwargs: asked.append(1) or compare(*args, **kwargs))
+    doc = extract(article_html().encode("utf-8"), FetchContext(url="http://a.gov.cn/a.html", content_type="text/html"))
+    assert INTRO in doc.text and doc.title == AGENCY + REPORT_TITLE
+    assert asked == []
+
+
 def test_html_without_article_title_meta_uses_heading_then_title_tag():
     with_heading = f"<html><head><title>某某_门户</title></head><body><h1>{AGENCY}{REPORT_TITLE}</h1><p>正文</p></body></html>"
     assert extract(with_heading.encode(), FetchContext(content_type="text/html")).title == AGENCY + REPORT_TITLE

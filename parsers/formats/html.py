@@ -426,9 +426,12 @@ def _trafilatura_text(html_text: str) -> str | None:
     try:
         import trafilatura
 
+        # fast: its own extraction only, not also readability's and jusText's to compare with (half the HTML
+        # parse's CPU); the DOM walk above is the comparison that decides, so their second opinion changed no
+        # record on the pages measured (benchmarks/README.md, session of 2026-12-01)
         text = trafilatura.extract(html_text, include_tables=False, favor_recall=True, include_comments=False,
                                    include_images=False, include_links=False, deduplicate=False,
-                                   output_format="txt", with_metadata=False)
+                                   output_format="txt", with_metadata=False, fast=True)
     except Exception:  # trafilatura is a fallback-chain step: its failure means "use the DOM walk"
         logger.warning("trafilatura failed", exc_info=True)
         return None
