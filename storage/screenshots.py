@@ -46,8 +46,10 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import os
 import re
 import struct
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
@@ -328,6 +330,27 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
 
 # ---------------------------------------------------------------- the browser
 
+# Node's young generation at 1 MB semi-spaces instead of 16: the driver relays every page and screenshot as
+# JSON, and its heap grew to ~180 MB over a crawl; measured on benchmarks/pipeline.py's shipped crawl: the
+# driver's peak RSS 173-188 → 137-153 MB, its CPU no higher (benchmarks/README.md, session of 2026-12-01).
+DRIVER_NODE_OPTIONS = "--max-semi-space-size=1"
+
+
+@contextmanager
+def _driver_environment():
+    """Playwright starts its driver with this process's environment, read when it starts: add the driver's Node
+    options for that moment only, after the caller's own (theirs win where they set the same option)."""
+    before = os.environ.get("NODE_OPTIONS")
+    os.environ["NODE_OPTIONS"] = f"{DRIVER_NODE_OPTIONS} {before}" if before else DRIVER_NODE_OPTIONS
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("NODE_OPTIONS", None)
+        else:
+            os.environ["NODE_OPTIONS"] = before
+
+
 class Chromium:
     """One Playwright driver and one headless Chromium (Debian's, ``CHROMIUM_LAUNCH_OPTIONS``), started on first use
     and started again when it has gone away (a crash must not end a batch). Use it from one event loop."""
@@ -349,7 +372,8 @@ class Chromium:
         if self._playwright is None:
             from playwright.async_api import async_playwright
 
-            self._playwright = await async_playwright().start()
+            with _driver_environment():
+                self._playwright = await async_playwright().start()
 
     def _locked(self) -> asyncio.Lock:
         self._lock = self._lock or asyncio.Lock()

@@ -65,3 +65,42 @@ def test_every_user_in_the_process_shares_one_driver_and_one_chromium():
     assert running == (1, 1)
     assert kept == (True, True)  # handlers closing leave the browser to its last user
     assert drivers_and_browsers() == (0, 0)  # the last user closed it all
+
+
+def test_the_driver_runs_with_a_small_young_generation_and_the_callers_node_options_are_left_as_they_were(
+        monkeypatch):
+    """The driver's Node heap grew to ~180 MB over a crawl (benchmarks/README.md): it starts with 1 MB semi-spaces,
+    after whatever NODE_OPTIONS the user set (kept, and in force), and this process's environment is not changed."""
+    from storage.screenshots import DRIVER_NODE_OPTIONS, Chromium
+
+    monkeypatch.setenv("NODE_OPTIONS", "--stack-trace-limit=7")
+
+    async def start_and_look() -> list[str]:
+        chromium = Chromium()
+        await chromium.start()
+        try:
+            options = []
+            for command, _parent in descendants():
+                if "run-driver" in command:
+                    pid = next(entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit() and
+                               _cmdline(entry) == command)
+                    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                    options += [item.decode().partition("=")[2] for item in environ
+                                if item.startswith(b"NODE_OPTIONS=")]
+            return options
+        finally:
+            await chromium.close()
+
+    options = asyncio.run(start_and_look())
+    assert options == [f"{DRIVER_NODE_OPTIONS} --stack-trace-limit=7"]
+    assert os.environ["NODE_OPTIONS"] == "--stack-trace-limit=7"
+    monkeypatch.delenv("NODE_OPTIONS")
+    asyncio.run(start_and_look())
+    assert "NODE_OPTIONS" not in os.environ
+
+
+def _cmdline(entry: Path) -> str:
+    try:
+        return (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
