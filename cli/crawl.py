@@ -69,8 +69,6 @@ def add_parsers(sub) -> None:
 # ---------------------------------------------------------------- crawl
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    from monitor.verdicts import is_current
-
     config = load_config(args)
     overrides = {"LOG_LEVEL": "INFO", **_overrides(args.set)}
     if not args.screenshots:
@@ -86,6 +84,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     summary = crawl_and_judge(config, agencies, overrides=overrides, quiet=args.quiet,
                               screenshots=args.screenshots, verbose=args.verbose)
     _print_summary(summary)
+    from monitor.verdicts import is_current
+
     if args.as_of is not None and not is_current(args.as_of):  # today's are stored: the web UI shows them
         print()
         print_timeliness(args, [agency.id for agency in agencies], as_of=args.as_of)
@@ -240,10 +240,11 @@ def crawl_and_judge(config, agencies, *, overrides=None, quiet: bool = False,
 
 
 def _crawl_and_judge(config, catalog, agencies, overrides, *, quiet, years, screenshots, dead_runs=None):
+    # the verdict modules (numpy, the copy index, every parser rule: ~20 MB) are imported once the crawl is over:
+    # this process only waits while the crawl runs, and the crawl's process tree is at its peak then
     from cli.alerts import after_run
     from crawler.run import CrawlError, run_crawl
     from monitor.clock import today
-    from monitor.rejudge import new_reports_of_run, rejudge, report_years, touched_by_run
     from registry.catalog_sync import store_agencies
 
     store_agencies(catalog, agencies)
@@ -258,6 +259,8 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, quiet, years, scre
         display.close()
     if screenshots:
         _take_screenshots(config, summary.run_id, overrides)
+    from monitor.rejudge import new_reports_of_run, rejudge, report_years, touched_by_run
+
     as_of = today()
     years = years if years is not None else [as_of.year - 1]
     selected = [agency.id for agency in agencies]

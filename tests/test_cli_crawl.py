@@ -449,3 +449,32 @@ def test_a_forced_stop_ends_the_crawl_process_and_its_run(tmp_path, demo_registr
     with catalog_of(Config.from_env(env={}, data_dir=data_dir)) as session:
         assert [row.status for row in queries.list_runs(session)] == ["interrupted"]
     assert run("verify", env=_env(data_dir)).returncode == 0
+
+
+def test_xxgk_crawl_waits_for_its_crawl_without_the_verdict_modules_loaded(tmp_path):
+    """The command's own process only waits while the crawl child runs, at the peak of the crawl's memory: the
+    verdict modules (numpy, the copy index, every parser rule) are imported when the crawl is over."""
+    import json
+    import subprocess
+
+    probe = (
+        "import json, sys\n"
+        "import crawler.run as run\n"
+        "seen = {}\n"
+        "def crawl(config, agencies, **kwargs):\n"
+        "    seen['loaded'] = sorted(m for m in ('monitor.verdicts', 'monitor.rejudge', 'monitor.copies', 'numpy')\n"
+        "                            if m in sys.modules)\n"
+        "    seen['agencies'] = len(agencies)\n"
+        "    raise run.CrawlError('probe: no crawl')\n"
+        "run.run_crawl = crawl\n"
+        "from cli.main import main\n"
+        "code = main(['crawl', '--quiet', '--agency', AGENCY])\n"
+        "print(json.dumps({**seen, 'code': code}))\n")
+    from registry.agencies import load_default_registry
+
+    agency = load_default_registry()[0].id
+    done = subprocess.run([sys.executable, "-c", probe.replace("AGENCY", repr(agency))], env=_env(tmp_path / "data"),
+                          capture_output=True, text=True, timeout=120)
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["agencies"] == 1 and seen["code"] != 0, done.stderr
+    assert seen["loaded"] == [], f"loaded in the waiting process while the crawl runs: {seen['loaded']}"
