@@ -271,13 +271,15 @@ class _Walk:
         for index in range(min(await self._answer(candidates.count()), 6)):
             control = candidates.nth(index)
             try:
-                if not await control.is_visible():
+                # is_visible takes no timeout (Playwright answers it at once from a live renderer, never from a
+                # hung one); the attributes' own 30 s default is longer than a step
+                if not await self._answer(control.is_visible()):
                     continue
-                href = await control.get_attribute("href")
+                href = await self._answer(control.get_attribute("href"))
                 if href and absolute_url(href, self.page.url):
                     continue  # a real page: find_pagination hands it to Scrapy
-                if (await control.get_attribute("disabled") is not None
-                        or _DISABLED.search(await control.get_attribute("class") or "")):
+                if (await self._answer(control.get_attribute("disabled")) is not None
+                        or _DISABLED.search(await self._answer(control.get_attribute("class")) or "")):
                     continue
             except PlaywrightError:
                 continue

@@ -242,6 +242,52 @@ def test_next_button_posting_a_form_is_clicked_until_it_disappears(server, crawl
     assert closed
 
 
+def test_a_renderer_that_stops_answering_while_the_walk_looks_at_a_next_button_ends_the_walk(server, tmp_path,
+                                                                                           monkeypatch):
+    """Chromium's renderer frozen (SIGSTOP) right after the walk counted the 下一页 controls, thawed 10 s later: the
+    walk's next call into the page (is the control visible?) is bounded by the step timeout, so the walk ends there,
+    keeps what it read and says the browser failed. Unbounded, it waited for the thaw (forever, for a hung
+    renderer) and then walked on."""
+    import os
+    import signal
+
+    import psutil
+    from playwright.async_api import Locator
+
+    quick = Crawler(ReportsSpider, crawl_settings(config_in(tmp_path / "data"), {
+        "DISCOVERY_JS_IDLE": 0.3, "DISCOVERY_JS_STEP_TIMEOUT": 4}))
+    quick.stats = MemoryStatsCollector(quick)
+    frozen: list[psutil.Process] = []
+    count = Locator.count
+
+    def thaw() -> None:
+        for process in frozen:
+            try:
+                process.send_signal(signal.SIGCONT)
+            except psutil.Error:
+                pass
+
+    async def count_then_freeze(locator) -> int:
+        found = await count(locator)
+        if not frozen:
+            frozen.extend(child for child in psutil.Process(os.getpid()).children(recursive=True)
+                          if "--type=renderer" in " ".join(child.cmdline()))
+            for process in frozen:
+                process.send_signal(signal.SIGSTOP)
+            asyncio.get_running_loop().call_later(10, thaw)
+        return found
+
+    monkeypatch.setattr(Locator, "count", count_then_freeze)
+    try:
+        read, closed = _walk(quick, f"{server.base_url}/post/ndbg/index.html")
+    finally:
+        thaw()
+    assert frozen, "no renderer found to freeze"
+    assert read.end == "browser_error" and not read.complete
+    assert len(read.items) == PAGE_SIZE and read.pages_walked == 1   # the first page, read before the freeze
+    assert closed
+
+
 def test_a_list_without_pager_is_paged_by_its_own_data_url_up_to_its_total(server, crawler):
     base = server.base_url
     read, _ = _walk(crawler, f"{base}/endless/index.html")
