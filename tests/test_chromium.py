@@ -75,18 +75,21 @@ def test_the_driver_runs_with_a_small_young_generation_and_the_callers_node_opti
 
     monkeypatch.setenv("NODE_OPTIONS", "--stack-trace-limit=7")
 
+    def drivers() -> set[int]:
+        """This process's Playwright drivers (other tests in it may have left theirs running)."""
+        commands = {command for command, _parent in descendants() if "run-driver" in command}
+        return {int(entry.name) for entry in Path("/proc").iterdir()
+                if entry.name.isdigit() and _cmdline(entry) in commands}
+
     async def start_and_look() -> list[str]:
+        before = drivers()
         chromium = Chromium()
         await chromium.start()
         try:
             options = []
-            for command, _parent in descendants():
-                if "run-driver" in command:
-                    pid = next(entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit() and
-                               _cmdline(entry) == command)
-                    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-                    options += [item.decode().partition("=")[2] for item in environ
-                                if item.startswith(b"NODE_OPTIONS=")]
+            for pid in drivers() - before:
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                options += [item.decode().partition("=")[2] for item in environ if item.startswith(b"NODE_OPTIONS=")]
             return options
         finally:
             await chromium.close()
