@@ -339,7 +339,7 @@ DRIVER_NODE_OPTIONS = "--max-semi-space-size=1"
 @contextmanager
 def _driver_environment():
     """Playwright starts its driver with this process's environment, read when it starts: add the driver's Node
-    options for that moment only, after the caller's own (theirs win where they set the same option)."""
+    options for that moment only, before the caller's own (so theirs win where they set the same option)."""
     before = os.environ.get("NODE_OPTIONS")
     os.environ["NODE_OPTIONS"] = f"{DRIVER_NODE_OPTIONS} {before}" if before else DRIVER_NODE_OPTIONS
     try:
