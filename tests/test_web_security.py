@@ -205,7 +205,9 @@ def test_clicking_inside_the_frame_stays_in_the_archive(watched, trap, hostile, 
     frame.locator("#js2").click()
     frame.locator("#submit").click()
     frame.locator("#next").click()
-    assert frame.locator("#second").inner_text() == "第二页内容"  # the archived copy, via /captures/latest
+    # A click starts the frame's navigation and does not wait for its document: expect() waits for the text,
+    # inner_text() may read the element while the parser has not yet added its text (seen in CI: '').
+    expect(frame.locator("#second")).to_have_text("第二页内容")  # the archived copy, via /captures/latest
     assert page.url == f"{base_url}/captures/{hostile['page']}"  # the UI page itself never navigated
     assert_nothing_fired(page, seen, trap, base_url)
 
@@ -217,7 +219,7 @@ def test_relative_links_under_a_hostile_base_stay_in_the_archive(watched, trap, 
     page.goto(f"{base_url}/captures/{hostile['page']}")
     frame = page.frame_locator("iframe.archived")
     frame.locator("#kept").click()
-    assert frame.locator("#kept-copy").inner_text() == "存档中的相对链接页面"
+    expect(frame.locator("#kept-copy")).to_have_text("存档中的相对链接页面")  # waits for the document, as above
     page.goto(f"{base_url}/captures/{hostile['page']}")
     frame.locator("#relative").click()
     # The click starts a navigation of the frame; expect() waits for its answer, inner_text() would read the old page.
