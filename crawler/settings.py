@@ -79,6 +79,10 @@ ITEM_PIPELINES = {
     "crawler.pipelines.ParsePipeline": 300,
     "crawler.screenshots.ScreenshotPipeline": 400,   # after the parse: it asks the catalog for the report row
 }
+# Outputs of one response handled at once. Scrapy starts this many asyncio tasks for every response, whatever it
+# yields (py-spy: ~5 of the crawl process's ~40 CPU s at the default 100); a response here yields requests, which
+# are only queued, and at most one report item.
+CONCURRENT_ITEMS = 8
 
 # scrapy-playwright needs the asyncio reactor; only requests with meta["playwright"] use the browser
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
