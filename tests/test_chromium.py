@@ -10,8 +10,8 @@ from pathlib import Path
 from crawler.chromium import SharedChromium
 
 
-def descendants() -> list[tuple[str, str]]:
-    """(command line, its parent's command line) of the live (not zombie) processes below this one."""
+def descendants() -> list[tuple[int, str, str]]:
+    """(pid, command line, its parent's command line) of the live (not zombie) processes below this one."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -29,15 +29,16 @@ def descendants() -> list[tuple[str, str]]:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
         except OSError:
             continue
-        found.append((command, parent))
+        found.append((pid, command, parent))
         todo.extend((child, command) for child in children.get(pid, []))
     return found
 
 
-def drivers_and_browsers() -> tuple[int, int]:
-    """Playwright drivers and Chromium browser processes. A child Chromium forks that has not run its own program
-    yet still shows the browser's command line: a browser's child is not another browser."""
-    commands = descendants()
+def drivers_and_browsers(ignored: frozenset[int] = frozenset()) -> tuple[int, int]:
+    """Playwright drivers and Chromium browser processes, but for the ``ignored`` pids (an earlier test's driver
+    may still be exiting). A child Chromium forks that has not run its own program yet still shows the browser's
+    command line: a browser's child is not another browser."""
+    commands = [(command, parent) for pid, command, parent in descendants() if pid not in ignored]
     drivers = sum("run-driver" in command for command, _parent in commands)
     browsers = sum("chromium" in command and "--type=" not in command and "chromium" not in parent
                    for command, parent in commands)
@@ -45,14 +46,16 @@ def drivers_and_browsers() -> tuple[int, int]:
 
 
 def test_every_user_in_the_process_shares_one_driver_and_one_chromium():
+    earlier = frozenset(pid for pid, _command, _parent in descendants())
+
     async def crawl_like() -> tuple[bool, tuple[int, int], tuple[int, int], tuple[int, int]]:
         handlers = [SharedChromium(), SharedChromium()]   # what scrapy-playwright makes, one per scheme
         screenshots = SharedChromium()
         await asyncio.gather(*(handler.start() for handler in handlers))  # at engine_started, together
-        started = drivers_and_browsers()
+        started = drivers_and_browsers(earlier)
         browsers = await asyncio.gather(*(user.launch_browser() for user in (*handlers, screenshots)))
         same = all(browser is browsers[0] and browser.is_connected() for browser in browsers)
-        running = drivers_and_browsers()
+        running = drivers_and_browsers(earlier)
         await handlers[0].close()
         await handlers[1].close()
         kept = (browsers[0].is_connected(), await screenshots.launch_browser() is browsers[0])
@@ -64,7 +67,7 @@ def test_every_user_in_the_process_shares_one_driver_and_one_chromium():
     assert started == (1, 0)   # the driver at once, the browser on first use
     assert running == (1, 1)
     assert kept == (True, True)  # handlers closing leave the browser to its last user
-    assert drivers_and_browsers() == (0, 0)  # the last user closed it all
+    assert drivers_and_browsers(earlier) == (0, 0)  # the last user closed it all
 
 
 def test_the_driver_runs_with_a_small_young_generation_and_the_callers_node_options_are_left_as_they_were(
@@ -77,9 +80,7 @@ def test_the_driver_runs_with_a_small_young_generation_and_the_callers_node_opti
 
     def drivers() -> set[int]:
         """This process's Playwright drivers (other tests in it may have left theirs running)."""
-        commands = {command for command, _parent in descendants() if "run-driver" in command}
-        return {int(entry.name) for entry in Path("/proc").iterdir()
-                if entry.name.isdigit() and _cmdline(entry) in commands}
+        return {pid for pid, command, _parent in descendants() if "run-driver" in command}
 
     async def start_and_look() -> list[str]:
         before = drivers()
@@ -101,9 +102,3 @@ def test_the_driver_runs_with_a_small_young_generation_and_the_callers_node_opti
     asyncio.run(start_and_look())
     assert "NODE_OPTIONS" not in os.environ
 
-
-def _cmdline(entry: Path) -> str:
-    try:
-        return (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-    except OSError:
-        return ""
