@@ -7,11 +7,8 @@ import json
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
 
 from storage.catalog import Catalog
-from storage.catalog.database import MIGRATIONS_DIR
 
 BEFORE = "0003"
 AGENCIES = sa.table("agencies", sa.column("id"), sa.column("name"), sa.column("report_index", sa.JSON()),
@@ -53,15 +50,6 @@ def without_paths(evidence: dict) -> dict:
     return expected
 
 
-def migrate(catalog: Catalog, action: str, revision: str) -> None:
-    """``alembic upgrade|downgrade`` on the catalog's own connection, as Catalog.upgrade runs it."""
-    config = AlembicConfig(str(MIGRATIONS_DIR / "alembic.ini"))
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with catalog.write_connection() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-
-
 def stored(catalog: Catalog) -> dict[int, dict]:
     with catalog.connection() as connection:
         rows = connection.execute(sa.select(VERDICTS.c.report_year, VERDICTS.c.evidence)).all()
@@ -89,7 +77,7 @@ def test_old_evidence_keeps_its_ids_and_loses_its_paths_both_ways(catalog_url):
             assert migrated[year] == without_paths(evidence), year
         assert "permalink\"" not in json.dumps(migrated, ensure_ascii=False)
 
-        migrate(catalog, "downgrade", BEFORE)
+        catalog.downgrade(BEFORE)
         restored = stored(catalog)
         assert restored[1999] == clean
         assert all(restored[year] == evidence for year, evidence in old.items())

@@ -6,15 +6,12 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta, timezone
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import select
 
 from demo.portals import DemoPortals
 from parsers.shingles import text_signature
 from storage.archive import Archive, open_reader
 from storage.catalog import Catalog, queries
-from storage.catalog.database import MIGRATIONS_DIR
 from storage.catalog.models import Capture, FetchError, Report
 from storage.config import Config
 from storage.facts import FACTS_VERSION, backfill, pending
@@ -87,14 +84,6 @@ def test_the_archive_keeps_the_facts_and_a_rebuild_from_the_warcs_gives_the_same
         assert facts_by_record(catalog) == kept
 
 
-def migrate(catalog: Catalog, action: str, revision: str) -> None:
-    config = AlembicConfig(str(MIGRATIONS_DIR / "alembic.ini"))
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with catalog.write_connection() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-
-
 def test_captures_and_reports_from_before_0007_get_their_facts_once_from_the_warcs(catalog_url, tmp_path):
     config = Config.from_env({"XXGK_DATABASE_URL": catalog_url}, data_dir=tmp_path / "data")
     text = (DemoPortals().resource(REPORT) or DemoPortals().resource(COLUMN)).body.decode("utf-8", "replace")
@@ -109,8 +98,8 @@ def test_captures_and_reports_from_before_0007_get_their_facts_once_from_the_war
         kept = facts_by_record(catalog)
         # what 0006 held: the same rows without the columns 0007 adds (a downgrade drops them, the upgrade adds
         # them back empty, as it finds a catalog written before it)
-        migrate(catalog, "downgrade", "0006")
-        migrate(catalog, "upgrade", "head")
+        catalog.downgrade("0006")
+        catalog.upgrade()
         assert pending(catalog)
         with catalog.reading() as session:
             assert all(row.facts_version is None for row in session.scalars(select(Capture)))

@@ -122,6 +122,10 @@ class Catalog:
         """``alembic upgrade head`` in-process; concurrent openers serialise on a lock (see env.py)."""
         self._migrate("upgrade", revision)
 
+    def downgrade(self, revision: str) -> None:
+        """``alembic downgrade <revision>`` in-process, under the same lock: undoing a migration (and its tests)."""
+        self._migrate("downgrade", revision)
+
     def recreate(self) -> None:
         """Drop everything the migrations made (``alembic downgrade base``) and make it again, empty, in one
         transaction: ``xxgk reindex --force`` before it rebuilds the catalog from the WARCs."""
