@@ -340,7 +340,7 @@ class Similarity:
 
 def similarity(mine: frozenset[int], other: frozenset[int]) -> Similarity:
     shared = len(mine & other)
-    union = len(mine | other)
+    union = len(mine) + len(other) - shared   # not len(mine | other): building the union was 2/3 of the time
     return Similarity(round(shared / len(mine), 4) if mine else 0.0, round(shared / union, 4) if union else 0.0,
                       shared, len(mine), len(other))
 

@@ -76,6 +76,20 @@ def test_the_index_finds_every_copy_among_real_texts_and_few_pairs_besides():
     assert all(flags.similarity(prints[a], prints[b]).score >= 0.15 for a, b in pairs)
 
 
+def test_the_similarity_figures_are_those_of_the_two_5_gram_sets():
+    """The evidence states containment, Jaccard and the set sizes of a copy: checked on a seed report and its
+    near-duplicate against the sets' own intersection and union."""
+    source = fingerprint(SEEDS[1].read_text("utf-8"))
+    copy = fingerprint(near_duplicate(SEEDS[1].read_text("utf-8")))
+    found = flags.similarity(copy, source)
+    shared = copy & source
+    assert (found.shared, found.size, found.other_size) == (len(shared), len(copy), len(source))
+    assert found.score == round(len(shared) / len(copy), 4)
+    assert found.jaccard == round(len(shared) / len(copy | source), 4)
+    assert 0 < found.jaccard <= found.score < 1   # the copy has a paragraph of its own, its name, its numbers …
+    assert flags.similarity(source, copy).score == 1.0   # … and all of the source (numbers are masked)
+
+
 def test_the_same_agency_is_never_its_own_same_year_candidate():
     source = SEEDS[1].read_text("utf-8")
     entries = [entry(0, "same", source), entry(1, "same", near_duplicate(source))]
