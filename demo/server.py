@@ -177,20 +177,21 @@ class _DemoHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the server is stopping: drop the connection instead of answering late
             return
         if resource is None:
-            status = self._send(404, not_found_page(), "text/html; charset=utf-8", send_body)
+            answer = (404, not_found_page(), "text/html; charset=utf-8", None)
         elif resource.location is not None:
-            status = self._send(resource.status, b"", "text/html; charset=utf-8", send_body,
-                                {"Location": resource.location})
+            answer = (resource.status, b"", "text/html; charset=utf-8", {"Location": resource.location})
         elif resource.status == 200 and _not_modified(resource, self.headers):
-            status = self._send(304, b"", None, send_body, _validators(resource))
+            answer = (304, b"", None, _validators(resource))
         else:
-            status = self._send(resource.status, resource.body, resource.content_type, send_body,
-                                _validators(resource))
+            answer = (resource.status, resource.body, resource.content_type, _validators(resource))
+        status, payload, content_type, headers = answer
+        # logged before it is sent: a client that has its answer finds its request in the log
         self.demo._record(LoggedRequest(self.command, self.path, status, portals.edition,
                                         self.headers.get("User-Agent"), conditional))
+        self._send(status, payload, content_type, send_body, headers)
 
     def _send(self, status: int, body: bytes, content_type: str | None, send_body: bool,
-              headers: dict[str, str] | None = None) -> int:
+              headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(status)
             if content_type and status != 304:
@@ -204,7 +205,6 @@ class _DemoHandler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (a timeout): nothing to answer
-        return status
 
 
 class _ThreadingHTTPServerV6(ThreadingHTTPServer):
