@@ -197,12 +197,14 @@ def _parse_rule(entry: Any, where: str) -> DeadlineRule:
 
 def verdict(report_year: int, level: str | None, *, as_of: date, publication: DateEvidence | None = None,
             first_seen: date | None = None, evidence: Iterable[DateEvidence] = (), rules: RuleSet | None = None,
-            agency_id: str | None = None, day_over: bool = False) -> Verdict:
+            agency_id: str | None = None, day_over: bool = False, held_since: date | None = None) -> Verdict:
     """Was the report for ``report_year`` published on time?
 
     ``publication``: the chosen publication date (signing/成文/first-seen evidence is not accepted as one).
     ``first_seen``: when the archive first captured the report; None together with no publication means
     no report was found. A report without a usable date is judged by first_seen as an upper bound.
+    ``held_since``: the day the archive first held this very report (a capture parsed as it): a publication date
+    after it is contradicted, and proves nothing late.
     ``day_over``: ``as_of`` is a whole day that has ended (judged at its 24:00, as evaluators check), so on the
     deadline day itself a report not found is missing; otherwise the rest of that day is still to come.
     """
@@ -233,6 +235,15 @@ def verdict(report_year: int, level: str | None, *, as_of: date, publication: Da
     if usable is not None:
         published = usable.value
         said = f"{describe_source(usable)}显示 {published.isoformat()} 发布"
+        if published > due and held_since is not None and held_since < published:
+            # the archive held the report before the day it names (a page re-dated when edited, a server's
+            # Last-Modified, a PDF's CreationDate): that day is not when it was published and proves nothing late
+            contradicted = f"{said}，但存档在 {held_since.isoformat()} 已抓取到该报告，该日期不是发布日期，未采用"
+            if held_since <= due:
+                return make("on_time", deadline, f"{contradicted}；按存档日期判断不晚于{cite}，按时。",
+                            published=held_since, source="first_seen", days_late=0)
+            return make("undetermined", deadline, f"{contradicted}；存档首次见到它是 {held_since.isoformat()}，晚于"
+                                                  f"{cite}，无法判断是否按时发布。", source="first_seen")
         if published <= due:
             return make("on_time", deadline, f"{said}，不晚于{cite}，按时{seen}。",
                         published=published, source=usable.source, days_late=0)

@@ -203,10 +203,11 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
     chosen = best_report(reports)
     publication = _publication_evidence(chosen) if chosen else None
     first_seen_at = view.first_ok(chosen.url) if chosen else None
+    held_at = view.first_held(chosen, reports) if chosen else None
     result = verdict(year, agency.level, as_of=as_of, publication=publication,
                      first_seen=beijing_date(first_seen_at) if first_seen_at else None,
                      evidence=_all_evidence(chosen) if chosen else (), rules=rules, agency_id=agency.id,
-                     day_over=day_over)
+                     day_over=day_over, held_since=beijing_date(held_at) if held_at else None)
     evidence = _evidence_bundle(view, chosen) if chosen else {}
     raised: dict[str, dict] = {}
     checks: dict[str, str] = {}
@@ -402,6 +403,12 @@ class _ArchiveView:
             if row.status is not None and (200 <= row.status < 300 or row.status == 304):
                 return row.timestamp
         return rows[0].timestamp if rows else None
+
+    def first_held(self, report: Report, reports: Iterable[Report]) -> datetime | None:
+        """When the archive first held ``report`` as a report of its year: the earliest capture of its URL that one
+        of ``reports`` was parsed from (an earlier capture of the address may have been something else)."""
+        parsed = {other.capture_id for other in reports if other.url == report.url}
+        return min((row.timestamp for row in self.page_captures(report.url) if row.id in parsed), default=None)
 
     def errors_of(self, url: str) -> list[FetchError]:
         return sorted((error for error in self._errors.get(url, ()) if error.at <= self.cutoff),

@@ -196,3 +196,26 @@ def test_bad_user_file_is_a_clear_error(tmp_path, content, words):
 def test_missing_user_file_is_a_clear_error(tmp_path):
     with pytest.raises(RuleError, match="不存在"):
         load_rules(tmp_path / "nowhere.toml")
+
+
+def test_a_date_after_the_archive_already_held_the_report_is_not_its_publication(rules):
+    """Due 2023-01-31; the report names 2023-02-20 (its Last-Modified, its page re-dated on an edit …)."""
+    named = published(date(2023, 2, 20), "http_last_modified")
+    before = verdict(2022, "department", as_of=date(2023, 6, 1), publication=named, held_since=date(2023, 1, 25),
+                     first_seen=date(2023, 1, 25), rules=rules)
+    between = verdict(2022, "department", as_of=date(2023, 6, 1), publication=named, held_since=date(2023, 2, 10),
+                      first_seen=date(2023, 2, 10), rules=rules)
+    same_day = verdict(2022, "department", as_of=date(2023, 6, 1), publication=named, held_since=date(2023, 2, 20),
+                       first_seen=date(2023, 2, 20), rules=rules)
+    assert (before.status, before.days_late, before.date_source, before.publication_date) == \
+        ("on_time", 0, "first_seen", date(2023, 1, 25))
+    assert "2023-01-25" in before.reason and "不是发布日期" in before.reason
+    assert (between.status, between.days_late) == ("undetermined", None)
+    assert "2023-02-10" in between.reason and "无法判断" in between.reason
+    assert (same_day.status, same_day.days_late) == ("late", 20)   # the archive does not contradict it
+
+
+def test_an_on_time_date_stands_whatever_day_the_archive_first_held_the_report(rules):
+    result = verdict(2022, "department", as_of=date(2023, 6, 1), publication=published(date(2023, 1, 20)),
+                     held_since=date(2023, 1, 10), rules=rules)
+    assert (result.status, result.publication_date, result.date_source) == ("on_time", date(2023, 1, 20), "meta_pubdate")

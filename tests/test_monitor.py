@@ -561,6 +561,40 @@ def test_as_of_a_day_before_the_report_appeared_it_was_pending_then_missing_then
     assert (late.status, late.days_late) == ("late", 8)
 
 
+@pytest.mark.parametrize("fetched, status, days_late, words", [
+    ("2025-03-20 10:00", "on_time", 0, "按存档日期判断不晚于"),    # held before the deadline: the archive proves it
+    ("2025-04-02 10:00", "undetermined", None, "无法判断"),         # after it, but before the day it names
+    ("2025-04-08 10:00", "late", 8, "晚于"),                         # on the day it names: the date stands
+])
+def test_a_report_the_archive_held_before_the_day_it_names_is_not_late_by_that_day(stage, fetched, status, days_late,
+                                                                                   words):
+    """sfq-gov's 2024 report (due 2025-03-31) says 2025-04-08; a page re-dated when edited, or a file uploaded again,
+    names a day after the archive already held it. That day is not its publication and proves nothing late."""
+    agency, year = "sfq-gov", 2024
+    stage.parse(stage.fetch(1, report_path(agency, year), fetched, agency), agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert (verdict.status, verdict.days_late) == (status, days_late)
+    assert "2025-04-08" in verdict.evidence["reason"] and words in verdict.evidence["reason"]
+    if status != "late":
+        assert verdict.date_source == "first_seen" and fetched[:10] in verdict.evidence["reason"]
+
+
+def test_an_earlier_page_at_the_reports_address_is_not_when_the_archive_first_held_the_report(stage):
+    """Before the report, its address answered something else (a notice that it is being prepared): that capture
+    is no sighting of the report, and its late date stands."""
+    agency, year = "sfq-gov", 2024
+    url = BASE + report_path(agency, year)
+    notice = "<html><head><title>通知</title></head><body><p>本机关年报正在编制中，敬请关注。</p></body></html>"
+    stage.parse(stage.store_bytes(url, notice.encode(), "text/html; charset=utf-8", "2025-03-20 10:00", agency), agency)
+    stage.parse(stage.fetch(1, report_path(agency, year), "2025-04-08 10:00", agency), agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert (verdict.status, verdict.days_late) == ("late", 8)
+
+
 def test_a_report_first_archived_after_the_day_claiming_an_earlier_date_is_undetermined_then(stage):
     """The archive first saw the report after the as-of day; it claims a date before: the archive cannot tell
     whether it was there on that day, so the verdict does not say 未发布."""
