@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from storage.catalog import Catalog
 from storage.catalog.models import Report
 from storage.catalog.queries import report_record
-from tests.test_catalog_evidence_migration import migrate
 
 BEFORE = "0006"
 T0 = datetime(2025, 1, 30, tzinfo=timezone.utc)
@@ -73,7 +72,7 @@ def test_report_text_leaves_record_json_and_comes_back_on_downgrade(catalog_url)
             report = session.get(Report, 100 + 5)
             assert report_record(report) == old[105][0]
 
-        migrate(catalog, "downgrade", BEFORE)
+        catalog.downgrade(BEFORE)
         assert stored(catalog) == old
         catalog.upgrade("head")  # and up again: the same rows
         assert stored(catalog) == migrated
