@@ -136,6 +136,10 @@ def build_demo_archive(data_dir: Path, extra_pages: tuple[ExtraPage, ...] = (),
 def _archive_site(archive: Archive, built: DemoArchive, portals: DemoPortals, moment: datetime,
                   only: set[str] | None) -> None:
     parsed = _parsed_paths(portals)
+    # a report the site dates after this look is archived on its own date: the archive cannot have held it before
+    # the day it was published (monitor.deadlines would take that earlier day instead)
+    published = {report.url: datetime.combine(report.publication_date, datetime.min.time(), timezone.utc)
+                 .replace(hour=2) for report in portals.expected_reports(BASE) if report.publication_date}
     for path, resource in sorted(portals.site().items()):
         if only is not None and path not in only:
             continue
@@ -143,8 +147,10 @@ def _archive_site(archive: Archive, built: DemoArchive, portals: DemoPortals, mo
             continue  # robots.txt forbids it: the crawler never fetches it
         url = BASE + path
         agency_id = _agency_of(portals, path)
+        fetched_at = max(moment, published.get(url, moment))
         ref = archive.record_fetch(url, "GET", REQUEST_HEADERS, resource.status, "OK" if resource.status == 200 else "",
-                                   _response_headers(resource), resource.body, fetched_at=moment, agency_id=agency_id)
+                                   _response_headers(resource), resource.body, fetched_at=fetched_at,
+                                   agency_id=agency_id)
         built.captures.setdefault(url, []).append(ref.id)
         if path in parsed and resource.status == 200:
             title, listed = parsed[path]
