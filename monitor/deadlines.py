@@ -195,6 +195,11 @@ def _parse_rule(entry: Any, where: str) -> DeadlineRule:
 
 # ------------------------------------------------------------------ verdicts
 
+# Dates a file or its server keeps (Last-Modified, a PDF's CreationDate/ModDate, a DOCX's created/modified): when the
+# file was made or changed, not a publication the agency states, so never the proof that a report came late.
+FILE_DATES = frozenset({"http_last_modified", "pdf_metadata", "docx_metadata"})
+
+
 def verdict(report_year: int, level: str | None, *, as_of: date, publication: DateEvidence | None = None,
             first_seen: date | None = None, evidence: Iterable[DateEvidence] = (), rules: RuleSet | None = None,
             agency_id: str | None = None, day_over: bool = False, held_since: date | None = None) -> Verdict:
@@ -244,6 +249,12 @@ def verdict(report_year: int, level: str | None, *, as_of: date, publication: Da
                             published=held_since, source="first_seen", days_late=0)
             return make("undetermined", deadline, f"{contradicted}；存档首次见到它是 {held_since.isoformat()}，晚于"
                                                   f"{cite}，无法判断是否按时发布。", source="first_seen")
+        if published > due and usable.source in FILE_DATES:
+            # a file's or a server's time, not a date the agency published: a report published in time whose file
+            # was touched, re-exported or re-uploaded since (a corrected PDF, a site-wide re-publish) shows the same
+            return make("undetermined", deadline, f"{said}，但这是文件或服务器记录的时间，不是机关标明的发布日期，"
+                                                  f"不能证明晚于{cite}才发布{seen}，无法判断是否按时发布。",
+                        source="first_seen")
         if published <= due:
             return make("on_time", deadline, f"{said}，不晚于{cite}，按时{seen}。",
                         published=published, source=usable.source, days_late=0)

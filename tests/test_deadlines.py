@@ -199,8 +199,8 @@ def test_missing_user_file_is_a_clear_error(tmp_path):
 
 
 def test_a_date_after_the_archive_already_held_the_report_is_not_its_publication(rules):
-    """Due 2023-01-31; the report names 2023-02-20 (its Last-Modified, its page re-dated on an edit …)."""
-    named = published(date(2023, 2, 20), "http_last_modified")
+    """Due 2023-01-31; the report's page names 2023-02-20 (re-dated on an edit, say)."""
+    named = DateEvidence(date(2023, 2, 20), "page_label", "2023-02-20", "发布日期")
     before = verdict(2022, "department", as_of=date(2023, 6, 1), publication=named, held_since=date(2023, 1, 25),
                      first_seen=date(2023, 1, 25), rules=rules)
     between = verdict(2022, "department", as_of=date(2023, 6, 1), publication=named, held_since=date(2023, 2, 10),
@@ -219,3 +219,20 @@ def test_an_on_time_date_stands_whatever_day_the_archive_first_held_the_report(r
     result = verdict(2022, "department", as_of=date(2023, 6, 1), publication=published(date(2023, 1, 20)),
                      held_since=date(2023, 1, 10), rules=rules)
     assert (result.status, result.publication_date, result.date_source) == ("on_time", date(2023, 1, 20), "meta_pubdate")
+
+
+@pytest.mark.parametrize("source, label", [
+    ("http_last_modified", "Last-Modified"), ("pdf_metadata", "ModDate"), ("pdf_metadata", "CreationDate"),
+    ("docx_metadata", "modified"),
+])
+def test_a_late_date_a_file_or_its_server_keeps_proves_nothing_late(rules, source, label):
+    """Due 2023-01-31, first held 2023-03-01, the report's only date 2023-02-20: a report published in time whose file
+    was touched, re-exported or re-uploaded since (a corrected PDF, a site re-published) shows the same date."""
+    named = DateEvidence(date(2023, 2, 20), source, "2023-02-20", label)
+    result = verdict(2022, "department", as_of=date(2023, 6, 1), publication=named, first_seen=date(2023, 3, 1),
+                     held_since=date(2023, 3, 1), rules=rules)
+    assert (result.status, result.days_late) == ("undetermined", None)
+    assert "不是机关标明的发布日期" in result.reason and "无法判断" in result.reason
+    early = DateEvidence(date(2023, 1, 20), source, "2023-01-20", label)
+    assert verdict(2022, "department", as_of=date(2023, 6, 1), publication=early, first_seen=date(2023, 3, 1),
+                   rules=rules).status == "on_time"   # before the deadline such a date still counts, as before

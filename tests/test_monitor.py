@@ -595,6 +595,23 @@ def test_an_earlier_page_at_the_reports_address_is_not_when_the_archive_first_he
     assert (verdict.status, verdict.days_late) == ("late", 8)
 
 
+def test_a_report_dated_only_by_its_last_modified_header_after_the_deadline_is_not_late(stage):
+    """A real 2022 report (a seed) served as text with no date of its own but its server's Last-Modified, three weeks
+    after the 2023-01-31 deadline, first archived after that: a site re-published since would show the same."""
+    agency = "sfq-wjj"
+    text = (Path(__file__).resolve().parents[1] / "demo" / "seeds" / "seed001.txt").read_bytes()
+    ref = stage.archive.record_fetch(BASE + "/sfq-wjj/nb2022.txt", "GET", [], 200, "OK",
+                                     [("Content-Type", "text/plain; charset=utf-8"),
+                                      ("Last-Modified", "Mon, 20 Feb 2023 08:00:00 GMT")], text,
+                                     fetched_at=at("2023-03-05 10:00"), agency_id=agency)
+    assert stage.parse(ref, agency).date_source == "http_last_modified"
+
+    verdict = stage.judge(date(2023, 6, 1), [2022])[(agency, 2022)]
+
+    assert (verdict.status, verdict.days_late) == ("undetermined", None)
+    assert "2023-02-20" in verdict.evidence["reason"] and "不是机关标明的发布日期" in verdict.evidence["reason"]
+
+
 def test_a_report_first_archived_after_the_day_claiming_an_earlier_date_is_undetermined_then(stage):
     """The archive first saw the report after the as-of day; it claims a date before: the archive cannot tell
     whether it was there on that day, so the verdict does not say 未发布."""
