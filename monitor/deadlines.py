@@ -262,11 +262,14 @@ def verdict(report_year: int, level: str | None, *, as_of: date, publication: Da
         return make("late", deadline, f"{said}，晚于{cite} {late} 天{seen}。",
                     published=published, source=usable.source, days_late=late)
 
-    if first_seen is not None:
-        if first_seen <= due:
-            return make("on_time", deadline, f"报告没有可用的发布日期，按首次抓取日期 {first_seen.isoformat()} 判断："
+    # the day the archive first held the report itself, when known: its address may have answered earlier with
+    # something else (a notice that the report is being prepared)
+    seen_day = held_since or first_seen
+    if seen_day is not None:
+        if seen_day <= due:
+            return make("on_time", deadline, f"报告没有可用的发布日期，按首次抓取日期 {seen_day.isoformat()} 判断："
                                              f"不晚于{cite}，按时。", published=None, source="first_seen", days_late=0)
-        return make("undetermined", deadline, f"报告没有可用的发布日期，首次抓取日期 {first_seen.isoformat()} 晚于"
+        return make("undetermined", deadline, f"报告没有可用的发布日期，首次抓取日期 {seen_day.isoformat()} 晚于"
                                               f"{cite}，无法判断是否按时发布。", source="first_seen")
 
     if as_of < due or (as_of == due and not day_over):

@@ -612,6 +612,21 @@ def test_a_report_dated_only_by_its_last_modified_header_after_the_deadline_is_n
     assert "2023-02-20" in verdict.evidence["reason"] and "不是机关标明的发布日期" in verdict.evidence["reason"]
 
 
+def test_a_report_without_a_date_is_judged_by_the_day_the_archive_first_held_it_not_its_address(stage):
+    """A real 2022 report (a seed) with no date at all, served as text after the 2023-01-31 deadline; in January its
+    address answered with a notice that it is being prepared. The notice is no sighting of the report."""
+    agency, url = "sfq-wjj", BASE + "/sfq-wjj/nb2022.txt"
+    notice = "<html><head><title>通知</title></head><body><p>本机关年报正在编制中，敬请关注。</p></body></html>"
+    stage.parse(stage.store_bytes(url, notice.encode(), "text/html; charset=utf-8", "2023-01-10 10:00", agency), agency)
+    text = (Path(__file__).resolve().parents[1] / "demo" / "seeds" / "seed001.txt").read_bytes()
+    stage.parse(stage.store_bytes(url, text, "text/plain; charset=utf-8", "2023-02-15 10:00", agency), agency)
+
+    verdict = stage.judge(date(2023, 6, 1), [2022])[(agency, 2022)]
+
+    assert (verdict.status, verdict.date_source) == ("undetermined", "first_seen")
+    assert "2023-02-15" in verdict.evidence["reason"] and "无法判断" in verdict.evidence["reason"]
+
+
 def test_a_report_first_archived_after_the_day_claiming_an_earlier_date_is_undetermined_then(stage):
     """The archive first saw the report after the as-of day; it claims a date before: the archive cannot tell
     whether it was there on that day, so the verdict does not say 未发布."""
