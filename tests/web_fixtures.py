@@ -138,8 +138,8 @@ def _archive_site(archive: Archive, built: DemoArchive, portals: DemoPortals, mo
     parsed = _parsed_paths(portals)
     # a report the site dates after this look is archived on its own date: the archive cannot have held it before
     # the day it was published (monitor.deadlines would take that earlier day instead)
-    published = {report.url: datetime.combine(report.publication_date, datetime.min.time(), timezone.utc)
-                 .replace(hour=2) for report in portals.expected_reports(BASE) if report.publication_date}
+    published = {report.url: datetime(day.year, day.month, day.day, 2, tzinfo=timezone.utc)   # 10:00 in Beijing
+                 for report in portals.expected_reports(BASE) if (day := report.publication_date)}
     for path, resource in sorted(portals.site().items()):
         if only is not None and path not in only:
             continue
