@@ -30,7 +30,7 @@ import asyncio
 import logging
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from scrapy.exceptions import NotConfigured
 
@@ -38,7 +38,7 @@ from registry.catalog_sync import store_agencies
 from crawler.coverage import CoverageRecorder
 from crawler.items import ReportCandidate
 from crawler.middlewares import CrawlArchive
-from registry.agencies import Agency, match_agency
+from registry.agencies import Agency, AgencyMatcher
 from crawler.parse_worker import parse_and_sign, start_pool, warm_parser
 from parsers.formats.ocr import OcrOptions
 from parsers.record import FetchContext, ReportRecord
@@ -57,10 +57,10 @@ def ocr_options(settings) -> OcrOptions:
                       max_pages=settings.getint("PARSE_OCR_MAX_PAGES"))
 
 
-def attribute(record: ReportRecord, column_agency_id: str | None, agencies: Iterable[Agency]) -> str | None:
+def attribute(record: ReportRecord, column_agency_id: str | None, agencies: AgencyMatcher) -> str | None:
     """The agency a parsed document belongs to: the one its printed name matches, else the column's."""
     if record.agency:
-        matched = match_agency(record.agency, agencies)
+        matched = agencies.match(record.agency)
         if matched is not None:
             return matched.id
     return column_agency_id
@@ -179,6 +179,7 @@ class ParsePipeline:
         self._pool: ProcessPoolExecutor | None = None
         self._warm: list[Future] = []
         self._slots: asyncio.Semaphore | None = None
+        self._matcher = AgencyMatcher(())            # the crawl's agencies, indexed when the spider opens
         self.reports = ReportBatcher(holder, holder.archive.catalog, batch_rows, batch_ms)
 
     @classmethod
@@ -197,6 +198,7 @@ class ParsePipeline:
     def open_spider(self) -> None:
         # report rows reference agencies: the crawled ones must be in the catalog
         self.holder.call_now(store_agencies, self.holder.archive.catalog, self.agencies)
+        self._matcher = AgencyMatcher(self.agencies)
         self._slots = asyncio.Semaphore(self.workers)
         self._start_pool()
 
@@ -241,7 +243,7 @@ class ParsePipeline:
                         self.coverage.report_found(known[2], item.url)
                     return item
             record, signature = await self._parse(item)
-            agency_id = attribute(record, item.agency_id, self.agencies)
+            agency_id = attribute(record, item.agency_id, self._matcher)
             capture_id = await self.holder.capture_id(item.capture_record_id)
             if capture_id is None:
                 raise LookupError(f"its capture {item.capture_record_id} is not in the catalog")

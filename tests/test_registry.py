@@ -2,11 +2,13 @@
 registry shipped with the project."""
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
 from registry.agencies import (
+    AgencyMatcher,
     DEFAULT_REGISTRY_PATH,
     Agency,
     RegistryError,
@@ -15,6 +17,7 @@ from registry.agencies import (
     load_default_registry,
     load_registry,
     match_agency,
+    normalize_name,
     registry_to_csv,
     validate,
 )
@@ -209,6 +212,31 @@ def test_matching_ignores_whitespace_and_full_width_forms():
     agency = Agency(id="x", name="青岛市（市南区）教育局", level="department", homepage="http://a.gov.cn/")
     assert match_agency(" 青岛市(市南区)\u3000教育\n局 2022年年报", [agency]) is agency
     assert match_agency("临淄区\u3000卫计局 ２０１７年年报", [HEALTH]) is HEALTH
+
+
+def test_one_index_of_the_whole_registry_attributes_as_the_rule_says():
+    """The crawl indexes its registry once (``AgencyMatcher``); each title must get what the rule gives: every
+    agency's longest name or alias found in the title, the longest of those winning, two agencies tied → None."""
+    def by_the_rule(title: str, agencies: list[Agency]) -> Agency | None:
+        text = normalize_name(title)
+        found = {agency.id: max((len(normalize_name(n)) for n in agency.names() if normalize_name(n) in text),
+                                default=0) for agency in agencies}
+        longest = max(found.values(), default=0)
+        winners = [agency for agency in agencies if longest and found[agency.id] == longest]
+        return winners[0] if len(winners) == 1 else None
+
+    agencies = [*load_default_registry(), COUNTY, HEALTH, OFFICE, TOWN,
+                Agency(id="twin-a", name="某县财政局", level="department", homepage="http://a.gov.cn/"),
+                Agency(id="twin-b", name="某县 财政局", level="department", homepage="http://b.gov.cn/")]
+    rng = random.Random(10)
+    names = [name for agency in agencies for name in agency.names()]
+    titles = [f"{rng.choice(names)}{rng.choice(['', '2022年', '政府信息公开工作年度报告'])}{rng.choice(['', rng.choice(names)])}"
+              for _ in range(400)] + ["", "政府信息公开工作年度报告", "临淄区卫计局2017年年报"]
+    matcher = AgencyMatcher(agencies)
+    results = [matcher.match(title) for title in titles]
+    assert results == [by_the_rule(title, agencies) for title in titles]
+    assert sum(result is None for result in results) < len(titles) // 4   # the titles name agencies: most match
+    assert matcher.match("某县财政局2022年年报") is None                        # two agencies, one name: no guess
 
 
 def test_no_match_without_a_registered_name_and_ties_are_not_guessed():
