@@ -283,17 +283,25 @@ class CoverageRecorder:
 
     # -- what the spider asks
 
-    def has_items(self, agency_id: str) -> bool:
-        """Did any column of the agency give listing items in this run?"""
-        if any(read.items for (agency, _), read in self.reads.items() if agency == agency_id):
-            return True
-        if self.frontier is not None and self.frontier.has_items(agency_id):
-            return True
-        return any(self._source(column) is not None and self._source(column).items
-                   for (agency, column) in self.shared if agency == agency_id)
+    def agencies_with_items(self) -> set[str]:
+        """The agencies any column of which gave listing items in this run (in every process of it).
 
-    def _source(self, column: str) -> ColumnRead | None:
-        return next((read for (_, url), read in self.reads.items() if url == column), None)
+        One pass over the reads: the fallback plan asks it of every agency at each idle, and asking per agency
+        would cost agencies × reads (hours at a national registry's 100,000)."""
+        with_items = {agency for (agency, _), read in self.reads.items() if read.items}
+        if self.frontier is not None:
+            with_items |= self.frontier.agencies_with_items()
+        columns = self._reads_by_column()
+        with_items |= {agency for (agency, column) in self.shared
+                       if column in columns and columns[column].items}
+        return with_items
+
+    def _reads_by_column(self) -> dict[str, ColumnRead]:
+        """Each column URL's first read (the one an agency sharing the column is counted by)."""
+        by_column: dict[str, ColumnRead] = {}
+        for (_, url), read in self.reads.items():
+            by_column.setdefault(url, read)
+        return by_column
 
     # -- the rows
 
@@ -303,15 +311,19 @@ class CoverageRecorder:
         reports = self._reports_by_entry()
         rows = [self._row(read, read.agency_id, read.found_by, reports) for read in self.reads.values()
                 if read.read_at is not None or read.pages]
+        columns = self._reads_by_column()
         for (agency_id, column), found_by in self.shared.items():
-            source = self._source(column)
+            source = columns.get(column)
             if source is not None and (agency_id, column) not in self.reads:
                 rows.append(self._row(source, agency_id, found_by, reports))
-        seen = {row["agency_id"] for row in rows}
+        rows_of: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            rows_of.setdefault(row["agency_id"], []).append(row)
+        seen = set(rows_of)
         # errors met looking for a column (the homepage, sitemap.xml: robots.txt, HTTP errors) explain an agency
         # none of whose columns gave items; they go with its first row, as with its not_found row when it has none
         for agency_id, errors in self.agency_errors.items():
-            mine = [row for row in rows if row["agency_id"] == agency_id]
+            mine = rows_of.get(agency_id, [])
             if mine and not any(row["items_read"] for row in mine):
                 mine[0]["errors"] = [*mine[0]["errors"], *errors]
         if self.partial:

@@ -14,7 +14,7 @@ dropped by the scheduler's duplicate filter, so only the reports the listings no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Container, Iterable
 
 from parsers.discovery import LinkCandidate, find_report_columns
 from parsers.fallbacks import find_catalogue_columns, is_catalogue_page, sitemap_url
@@ -57,11 +57,12 @@ class Plan:
         """The first way: the registry's column URLs, else the homepage."""
         return self._next(agency.id)
 
-    def after_pass(self, has_items: Callable[[str], bool]) -> dict[str, list[Step]]:
-        """For each agency whose columns gave no item so far, the requests of its next way (none left: absent)."""
+    def after_pass(self, with_items: Container[str]) -> dict[str, list[Step]]:
+        """For each agency whose columns gave no item so far (not in ``with_items``), the requests of its next
+        way (none left: absent)."""
         steps = {}
         for agency_id in self.agencies:
-            if not has_items(agency_id):
+            if agency_id not in with_items:
                 following = self._next(agency_id)
                 if following:
                     steps[agency_id] = following

@@ -283,12 +283,12 @@ class Frontier:
     def shared_column(self, agency_id: str, column: str) -> None:
         self.client.sadd(self.key("shared"), json.dumps([agency_id, column]))
 
-    def has_items(self, agency_id: str) -> bool:
-        if self.client.sismember(self.key("items"), agency_id):
-            return True
-        shared = [json.loads(entry) for entry in self.client.smembers(self.key("shared"))]
-        columns = [column for agency, column in shared if agency == agency_id]
-        return any(self.client.sismember(self.key("columns"), column) for column in columns)
+    def agencies_with_items(self) -> set[str]:
+        """The agencies a column of which gave items in any process of the run (their own, or one they share)."""
+        with_items = {agency.decode() for agency in self.client.smembers(self.key("items"))}
+        columns = {column.decode() for column in self.client.smembers(self.key("columns"))}
+        shared = (json.loads(entry) for entry in self.client.smembers(self.key("shared")))
+        return with_items | {agency for agency, column in shared if column in columns}
 
     def push_coverage(self, state: dict[str, Any]) -> None:
         self.client.hset(self.key("coverage"), self.session, pickle.dumps(state))

@@ -272,6 +272,23 @@ def test_a_worker_gives_back_what_it_holds_when_it_leaves_and_quits_an_abandoned
         client.close()
 
 
+def test_the_agencies_with_items_are_those_any_process_of_the_run_told(redis_server):
+    from crawler.frontier import CURRENT_KEY, Frontier, announce
+
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        announce(client, "run-a", [])
+        one = Frontier(client, "run-a", "worker", "w1", ttl=20)
+        other = Frontier(client, "run-a", "worker", "w2", ttl=20)
+        one.gave_items("a", "http://a.gov.cn/nb/")
+        other.shared_column("c", "http://a.gov.cn/nb/")     # read by one process for a, entered by c in another
+        other.shared_column("d", "http://d.gov.cn/nb/")     # nobody's read of it gave items
+        assert one.agencies_with_items() == other.agencies_with_items() == {"a", "c"}
+    finally:
+        client.delete(CURRENT_KEY, *client.scan_iter("xxgk:run:run-*"))
+        client.close()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["crawl", "--worker", "--forever"], "--worker 需要 XXGK_REDIS_URL"),
     (["schedule", "--coordinator", "--now", "--max-runs", "1"], "--coordinator 需要 XXGK_REDIS_URL"),

@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
+from crawler.coverage import CoverageRecorder
 from crawler.fallbacks import Plan, columns_on_page
 from parsers.fallbacks import (find_catalogue_columns, find_search_url, is_catalogue_page, read_sitemap,
                                sitemap_url)
@@ -235,13 +236,30 @@ def test_each_agency_tries_the_next_way_only_while_it_has_no_item():
     assert [(step.way, step.url) for step in plan.start(listed)] == [("registry", "http://a.gov.cn/nb/")]
     assert [step.way for step in plan.start(unlisted)] == ["home"]
     plan.saw_search_form("b", "http://b.gov.cn/search.jsp?q=%E5%B9%B4%E5%BA%A6%E6%8A%A5%E5%91%8A")
-    with_items = {"a": False, "b": False}
-    first = plan.after_pass(with_items.get)
+    with_items: set[str] = set()
+    first = plan.after_pass(with_items)
     assert {agency: [step.way for step in steps] for agency, steps in first.items()} == \
         {"a": ["home"], "b": ["site_search"]}
-    with_items["b"] = True
-    second = plan.after_pass(with_items.get)
+    with_items.add("b")
+    second = plan.after_pass(with_items)
     assert [(step.way, step.url, step.probe) for step in second["a"]] == \
         [("sitemap", "http://a.gov.cn/sitemap.xml", True)]   # no search form seen on a's site
-    assert plan.after_pass(with_items.get) == {}
+    assert plan.after_pass(with_items) == {}
     assert plan.tried("a") == ["registry", "home", "sitemap"]
+
+
+def test_the_agencies_past_the_fallbacks_are_those_a_column_gave_items_their_own_or_one_they_share():
+    coverage = CoverageRecorder()
+    coverage._read("a", "http://a.gov.cn/nb/", "registry").items["http://a.gov.cn/nb/1.html"] = None
+    coverage._read("b", "http://b.gov.cn/nb/", "registry").pages.add("http://b.gov.cn/nb/")   # read, no item
+    coverage.shared[("c", "http://a.gov.cn/nb/")] = "home"    # entered a's column, read once for both
+    coverage.shared[("d", "http://b.gov.cn/nb/")] = "home"    # b's column gave nothing
+    coverage.shared[("e", "http://e.gov.cn/nb/")] = "home"    # a column no read of this process holds
+    with_items = coverage.agencies_with_items()
+    assert with_items == {"a", "c"}
+    agencies = [Agency(id=agency_id, name=agency_id, level="department", homepage=f"http://{agency_id}.gov.cn/")
+                for agency_id in "abcde"]
+    plan = Plan(agencies)
+    for agency in agencies:
+        plan.start(agency)
+    assert set(plan.after_pass(with_items)) == {"b", "d", "e"}
