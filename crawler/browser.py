@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -115,10 +116,12 @@ class PageWatch:
             await page.route("**/*", self._robots_gate)
         if self.archived_page is not None:
             # added after scrapy-playwright's own route, so asked first; everything else falls back to it
-            await page.route(self._is_page_url, self._serve_archived)
+            await page.route(self._page_url_pattern(), self._serve_archived)
 
-    def _is_page_url(self, url: str) -> bool:
-        return urldefrag(url)[0] == urldefrag(self.page_url)[0]
+    def _page_url_pattern(self) -> re.Pattern:
+        """The rendered URL, any fragment: a pattern, since Playwright inspects a function matcher's signature on
+        every request it matches."""
+        return re.compile("^" + re.escape(urldefrag(self.page_url)[0]) + "(#.*)?$")
 
     async def _serve_archived(self, route) -> None:
         request = route.request
