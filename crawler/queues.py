@@ -19,6 +19,7 @@ a place) to the scheduler (where it does not).
 """
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from time import monotonic
 
 from scrapy.pqueues import DownloaderAwarePriorityQueue
@@ -42,31 +43,65 @@ class ReadyHostPriorityQueue(DownloaderAwarePriorityQueue):
         # middlewares come first), the slot does not show it
         self._handed_out: dict[str, float] = {}
         self._paused_until: dict[str, float] = {}   # hosts backing off after a failed request
+        # the hosts with queued requests in the order Scrapy's round robin visits them (its slot names, sorted)
+        self._hosts: list[str] = sorted(self.pqueues)
 
     def push(self, request) -> None:
+        host = self._downloader_interface.get_slot_key(request)
         not_before = request.meta.pop(META_HOST_NOT_BEFORE, None)
         if not_before is not None:
-            host = self._downloader_interface.get_slot_key(request)
             self._paused_until[host] = max(self._paused_until.get(host, 0.0), not_before)
+        if host not in self.pqueues:
+            insort(self._hosts, host)
         super().push(request)
 
     def pop(self):
         if not self.pqueues:
             return None
-        ready, soonest = self._ready_hosts()
-        if not ready:
-            self._wake_in(soonest)
+        host = self._choose_host()
+        if host is None:
             return None
-        host = self._next_slot(ready, update_state=True)
         if self._min_delay:
             self._handed_out[host] = monotonic()
         queue = self.pqueues[host]
         request = queue.pop()
         if len(queue) == 0:
             del self.pqueues[host]
+            del self._hosts[bisect_right(self._hosts, host) - 1]
             queue.close()
             self._forget_handed_out(now=monotonic())
         return request
+
+    def _choose_host(self) -> str | None:
+        """The host Scrapy's ``_next_slot`` would pick among the ready ones (fewest requests in the downloader,
+        then the next name after the last one picked, round robin); None, and a wake-up set, when none is ready.
+
+        Visited in that round-robin order, the first ready host with nothing in the downloader is that pick, and
+        in a national crawl (thousands of hosts, most of them idle) it comes after a few: only when no idle host
+        is ready are they all looked at. (Asking every host on every pop cost a national crawl's reactor
+        ~20 ms a request.)"""
+        slots = self._downloader_interface.downloader.slots
+        now = monotonic()
+        hosts = self._hosts
+        start = bisect_right(hosts, self._last_selected_slot) if self._last_selected_slot is not None else 0
+        ready: list[tuple[int, str]] = []
+        soonest: float | None = None
+        for index in range(start, start + len(hosts)):
+            host = hosts[index % len(hosts)]
+            active, wait = self._host_state(host, slots, now)
+            if wait is None:
+                continue
+            if wait <= 0:
+                if active == 0:
+                    self._last_selected_slot = host
+                    return host
+                ready.append((active, host))
+            elif soonest is None or wait < soonest:
+                soonest = wait
+        if not ready:
+            self._wake_in(soonest)
+            return None
+        return self._next_slot(ready, update_state=True)
 
     def _forget_handed_out(self, now: float) -> None:
         """Hosts handed a request longer than a delay ago: their slots show it by now (a national crawl's
@@ -77,34 +112,24 @@ class ReadyHostPriorityQueue(DownloaderAwarePriorityQueue):
         if self._paused_until:
             self._paused_until = {host: until for host, until in self._paused_until.items() if until > now}
 
-    def _ready_hosts(self) -> tuple[list[tuple[int, str]], float | None]:
-        """(requests in the downloader, host) of every host with queued requests that may be asked now, and the
-        seconds until the first other one may be."""
-        slots = self._downloader_interface.downloader.slots
-        now = monotonic()
-        ready: list[tuple[int, str]] = []
-        soonest: float | None = None
-        for host in self.pqueues:
-            slot = slots.get(host)
-            handed = self._handed_out.get(host)
-            wait = handed + self._min_delay - now if handed is not None else 0.0
-            if host in self._paused_until:
-                wait = max(wait, self._paused_until[host] - now)
-            if slot is None:       # never asked, or idle so long that Scrapy forgot its slot
-                active = 0
-            else:
-                active = len(slot.active)
-                if active >= slot.concurrency:
-                    continue       # a download ending wakes the engine
-                if slot.delay:
-                    wait = max(wait, slot.lastseen + slot.delay - now)
-                    if slot.queue:
-                        wait = max(wait, slot.delay)   # one already waits for the delay: another would wait twice
-            if wait <= 0:
-                ready.append((active, host))
-            elif soonest is None or wait < soonest:
-                soonest = wait
-        return ready, soonest
+    def _host_state(self, host: str, slots, now: float) -> tuple[int, float | None]:
+        """(requests of the host in the downloader, seconds until it may be asked: None while its slot is full,
+        since a download ending wakes the engine)."""
+        slot = slots.get(host)
+        handed = self._handed_out.get(host)
+        wait = handed + self._min_delay - now if handed is not None else 0.0
+        if host in self._paused_until:
+            wait = max(wait, self._paused_until[host] - now)
+        if slot is None:       # never asked, or idle so long that Scrapy forgot its slot
+            return 0, wait
+        active = len(slot.active)
+        if active >= slot.concurrency:
+            return active, None
+        if slot.delay:
+            wait = max(wait, slot.lastseen + slot.delay - now)
+            if slot.queue:
+                wait = max(wait, slot.delay)   # one already waits for the delay: another would wait twice
+        return active, wait
 
     def _wake_in(self, seconds: float | None) -> None:
         """Ask the engine for requests again once the first waiting host may be asked (the engine's own

@@ -4,6 +4,7 @@ politeness per host is unchanged."""
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import threading
@@ -11,6 +12,8 @@ import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from time import monotonic
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -131,3 +134,52 @@ def test_a_retry_backoff_pauses_its_host_in_the_queue_not_in_a_downloader_place(
     # the struggling host was left alone for the backoff before its retry; the crawl went on meanwhile
     assert not [hit for hit in during_backoff if hit[0] == flaky_host]
     assert [hit for hit in during_backoff if hit[0] == busy_host]
+
+
+def test_the_host_picked_is_scrapys_pick_among_the_ready_hosts_however_many_hosts_wait():
+    """The queue visits its hosts in Scrapy's round-robin order and stops at the first idle ready one; whatever the
+    downloader's state, the host it hands a request for must be the one Scrapy's rule picks among every host that
+    may be asked now (fewest requests in the downloader, then the next name after the last pick), and nothing
+    while none may be."""
+    from types import SimpleNamespace
+
+    from scrapy import Request
+    from scrapy.settings import Settings
+    from scrapy.squeues import FifoMemoryQueue
+
+    from crawler.queues import ReadyHostPriorityQueue
+
+    rng = random.Random(5)
+    slots: dict[str, SimpleNamespace] = {}
+    downloader = SimpleNamespace(slots=slots, get_slot_key=lambda request: urlsplit(request.url).hostname)
+    crawler = SimpleNamespace(settings=Settings({"DOWNLOAD_DELAY": 1.0}), engine=SimpleNamespace(downloader=downloader),
+                              stats=None)
+    queue = ReadyHostPriorityQueue(crawler, FifoMemoryQueue, "")
+    queue._wake_in = lambda seconds: None   # the engine's wake-up is the reactor's: not this test's
+    hosts = [f"h{index:03d}.gov.cn" for index in range(300)]
+    for host in hosts:
+        for page in range(rng.randint(1, 3)):
+            queue.push(Request(f"http://{host}/{page}.html"))
+    picked = 0
+    for _ in range(600):
+        now = monotonic()
+        for host in rng.sample(hosts, 60):   # the downloader moves on: downloads start and end, delays pass
+            slots[host] = SimpleNamespace(active=[None] * rng.choice((0, 0, 1, 2)), concurrency=2, delay=1.0,
+                                          lastseen=now - rng.uniform(0, 2.5), queue=[])
+        queue._handed_out.clear()
+        if rng.random() < 0.3:   # sometimes only hosts with downloads under way may be asked
+            for host, slot in slots.items():
+                if not slot.active:
+                    slot.lastseen = now
+        states = {host: queue._host_state(host, slots, monotonic()) for host in queue.pqueues}
+        ready = [(active, host) for host, (active, wait) in states.items() if wait is not None and wait <= 0]
+        last = queue._last_selected_slot
+        expected = queue._next_slot(ready, update_state=False) if ready else None
+        queue._last_selected_slot = last
+        request = queue.pop()
+        assert (request and urlsplit(request.url).hostname) == expected
+        picked += request is not None
+        if not queue.pqueues:
+            break
+    assert picked > 100    # the queue handed requests out, idle and busy hosts both
+    queue.close()
