@@ -9,16 +9,11 @@ from storage.catalog import Catalog, queries
 
 def store_agencies(catalog: Catalog, agencies: Iterable[Agency]) -> int:
     """Insert or update every agency; returns how many were written."""
-    count = 0
+    rows = [dict(agency_id=agency.id, name=agency.name, level=agency.level, region=agency.region,
+                 parent=agency.parent, homepage=agency.homepage, report_index=agency.report_index,
+                 render=agency.render, robots=agency.robots, aliases=agency.aliases) for agency in agencies]
     with catalog.session() as session:
-        for agency in agencies:
-            queries.upsert_agency(
-                session, agency.id, agency.name, level=agency.level, region=agency.region, parent=agency.parent,
-                homepage=agency.homepage, report_index=agency.report_index, render=agency.render,
-                robots=agency.robots, aliases=agency.aliases,
-            )
-            count += 1
-    return count
+        return queries.upsert_agencies(session, rows)
 
 
 def agency_from_row(row) -> Agency:

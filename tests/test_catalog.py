@@ -133,6 +133,31 @@ def test_agencies_are_inserted_then_updated(catalog):
         assert [a.id for a in queries.list_agencies(session, level="government")] == ["bj"]
 
 
+def test_a_registry_is_stored_whole_then_only_its_changes(catalog):
+    """A crawl stores its whole registry when it starts (``upsert_agencies``): new agencies inserted, changed
+    ones overwritten field by field, unchanged ones left as they are; more agencies than one query's ids."""
+    first = [dict(agency_id=f"a{index:04d}", name=f"机关{index}", level="department",
+                  homepage=f"http://a{index}.gov.cn/", report_index=[f"http://a{index}.gov.cn/nb/"],
+                  aliases=[f"别名{index}"] if index % 3 == 0 else []) for index in range(1200)]
+    with catalog.session() as session:
+        assert queries.upsert_agencies(session, first) == 1200
+    second = [dict(row) for row in first[:1100]]
+    second[5].update(name="改名后的机关", aliases=[], report_index=[])
+    second[6].update(region="某省", level="government")
+    second.append(dict(agency_id="new", name="新机关", robots="ignore"))
+    with catalog.session() as session:
+        assert queries.upsert_agencies(session, second) == 1101
+    with catalog.reading() as session:
+        agencies = {agency.id: agency for agency in queries.list_agencies(session)}
+    assert len(agencies) == 1201                  # the rows a registry no longer names stay
+    changed, moved, kept, new = agencies["a0005"], agencies["a0006"], agencies["a0009"], agencies["new"]
+    assert (changed.name, changed.aliases, changed.report_index) == ("改名后的机关", [], [])
+    assert (moved.region, moved.level, moved.homepage) == ("某省", "government", "http://a6.gov.cn/")
+    assert (kept.name, kept.aliases, kept.report_index) == ("机关9", ["别名9"], ["http://a9.gov.cn/nb/"])
+    assert (new.name, new.robots, new.aliases, new.homepage) == ("新机关", "ignore", [], None)
+    assert agencies["a1150"].name == "机关1150"
+
+
 def test_runs_start_resume_and_finish(catalog):
     with catalog.session() as session:
         run = queries.start_run(session, settings={"depth": 3}, started_at=T0)

@@ -38,28 +38,46 @@ def url_hash(url: str) -> str:
 
 # ---------------------------------------------------------------- agencies
 
+_AGENCY_FIELDS = ("name", "level", "region", "parent", "homepage", "report_index", "render", "robots", "aliases")
+
+
 def upsert_agency(session: Session, agency_id: str, name: str, *, level: str | None = None,
                   region: str | None = None, parent: str | None = None, homepage: str | None = None,
                   report_index: Sequence[str] = (), render: str | None = None, robots: str | None = None,
                   aliases: Sequence[str] = ()) -> Agency:
     """Insert the agency or overwrite every field of the existing row (the registry is the source of truth)."""
-    if not agency_id or not name:
-        raise ValueError("an agency needs an id and a name")
-    agency = session.get(Agency, agency_id)
-    if agency is None:
-        agency = Agency(id=agency_id)
-        session.add(agency)
-    agency.name = name
-    agency.level = level
-    agency.region = region
-    agency.parent = parent
-    agency.homepage = homepage
-    agency.report_index = list(report_index)
-    agency.render = render
-    agency.robots = robots
-    agency.aliases = list(aliases)
-    session.flush()
-    return agency
+    upsert_agencies(session, [dict(agency_id=agency_id, name=name, level=level, region=region, parent=parent,
+                                   homepage=homepage, report_index=report_index, render=render, robots=robots,
+                                   aliases=aliases)])
+    return session.get(Agency, agency_id, populate_existing=True)
+
+
+def upsert_agencies(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """``upsert_agency`` for many (its arguments, by name; the last row of an id wins): the existing rows read in a
+    few queries, the new ones inserted and the changed ones updated in one statement each. A crawl stores its
+    whole registry when it starts: a query and a flush per agency took ~0.5 ms, most of a minute at a national
+    registry's 100,000 agencies. Returns how many agencies the rows name."""
+    values: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if not row.get("agency_id") or not row.get("name"):
+            raise ValueError("an agency needs an id and a name")
+        value = {field: row.get(field) for field in _AGENCY_FIELDS}
+        value["report_index"], value["aliases"] = list(row.get("report_index") or ()), list(row.get("aliases") or ())
+        values[row["agency_id"]] = {"id": row["agency_id"], **value}
+    ids = list(values)
+    existing: dict[str, tuple] = {}
+    columns = [getattr(Agency, field) for field in _AGENCY_FIELDS]
+    for start in range(0, len(ids), 500):   # under every database's limit of bound parameters
+        existing.update((found[0], tuple(found[1:])) for found in
+                        session.execute(select(Agency.id, *columns).where(Agency.id.in_(ids[start:start + 500]))))
+    new = [value for agency_id, value in values.items() if agency_id not in existing]
+    changed = [value for agency_id, value in values.items() if agency_id in existing
+               and existing[agency_id] != tuple(value[field] for field in _AGENCY_FIELDS)]
+    if new:
+        session.execute(insert(Agency), new)
+    if changed:
+        session.execute(update(Agency), changed)   # by primary key, one executemany
+    return len(values)
 
 
 def get_agency(session: Session, agency_id: str) -> Agency | None:
