@@ -57,19 +57,22 @@ def parse_archived(catalog, reader, agencies: list, rows: Iterable, *,
     from storage.objects import StoreUnavailable
     from storage.reader import CaptureError
 
+    from registry.agencies import AgencyMatcher
+
     by_id = {agency.id: agency for agency in agencies}
-    crawled: dict[str, list] = {}
+    crawled: dict[str, AgencyMatcher] = {}
     parsed = Parsed()
     submitted: set[int] = set()
     parser = ParsePool()
 
-    def crawled_in(run_id: str) -> list:
+    def crawled_in(run_id: str) -> AgencyMatcher:
         """The agencies the run crawled (its settings name them): the crawl attributes among those."""
         if run_id not in crawled:
             with catalog.reading() as session:
                 run = queries.get_run(session, run_id)
             named = (run.settings or {}).get("agencies") if run is not None else None
-            crawled[run_id] = [by_id[agency_id] for agency_id in named or () if agency_id in by_id] or agencies
+            crawled[run_id] = AgencyMatcher([by_id[agency_id] for agency_id in named or () if agency_id in by_id]
+                                            or agencies)
         return crawled[run_id]
 
     def store(row, record) -> None:
