@@ -631,7 +631,8 @@ async def record_error(holder: CrawlArchive, stats, url: str, kind: str, message
                        agency_id: str | None) -> None:
     stats.inc_value(f"archive/error/{kind}")
     try:
-        await holder.call(holder.archive.record_error, url, kind, message, agency_id)
+        # its row goes with the next group commit, as a capture's (the run's last commit comes before its end)
+        await holder.call(holder.archive.stage_error, url, kind, message, agency_id)
     except ArchiveError as exc:
         log.error("could not record %s error for %s (%s): %s", kind, url, message, exc)
 

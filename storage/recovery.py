@@ -2,7 +2,7 @@
 
 For every spooled segment nobody holds a lock on: cut off a record that was interrupted mid-write, drop index rows
 that point past the end or between records, index complete records that never got a row (the process died between
-fsync and insert), then upload the segment and forget the spool file (or delete it if it holds nothing but its
+fsync and insert) and fetch errors whose row waited for a group commit that never came, then upload the segment and forget the spool file (or delete it if it holds nothing but its
 warcinfo: a segment of notes alone — fetch errors, coverage — is kept, the catalog can be rebuilt from them).
 For segments this host was writing whose spool file is gone: mark them uploaded if the store has them, otherwise
 remove the rows that point to nothing.
@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,8 +24,8 @@ from storage.catalog import queries
 from storage.facts import capture_facts, group_metadata
 from storage.objects import ObjectNotFound, ObjectStore, ObjectStoreError, fsync_dir
 from storage.spool import key_of_spool_path, spool_path, spooled_files, try_lock
-from storage.warc import (WarcFormatError, WarcRecord, digest_value, http_index_fields, iter_members,
-                          parse_record)
+from storage.warc import (NOTE_FETCH_ERROR, WarcFormatError, WarcRecord, digest_value, http_index_fields,
+                          iter_members, parse_record)
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +43,18 @@ class RecoveryReport:
     pending: list[str] = field(default_factory=list)      # could not be uploaded now (store unreachable)
     truncated: dict[str, int] = field(default_factory=dict)  # key -> bytes of cut-off record removed
     indexed: int = 0
+    errors: int = 0          # fetch-error rows restored from their WARC notes
     removed_rows: int = 0
 
     @property
     def changed(self) -> bool:
         return bool(self.uploaded or self.discarded or self.confirmed or self.lost or self.truncated
-                    or self.indexed or self.removed_rows)
+                    or self.indexed or self.errors or self.removed_rows)
 
     def summary(self) -> str:
         return (f"恢复：上传 {len(self.uploaded)} 个段，丢弃 {len(self.discarded)} 个空段，确认 {len(self.confirmed)} 个，"
                 f"丢失 {len(self.lost)} 个，待上传 {len(self.pending)} 个；截去 {sum(self.truncated.values())} 字节残缺记录，"
-                f"补建索引 {self.indexed} 条，删除悬空索引 {self.removed_rows} 条")
+                f"补建索引 {self.indexed} 条、抓取错误 {self.errors} 条，删除悬空索引 {self.removed_rows} 条")
 
 
 def scan_segment(handle: BinaryIO) -> tuple[list[Located], int, str | None]:
@@ -136,6 +138,25 @@ def index_segment(session: Session, key: str, run_id: str, records: list[Located
     return added
 
 
+def restore_errors(session: Session, run_id: str, records: list[Located]) -> int:
+    """Add the fetch errors a segment's notes hold and the catalog lacks (a crawl stages an error's row for the
+    next group commit, as a capture's); returns how many were added."""
+    added = 0
+    for _offset, _length, record in records:
+        note = record.note()
+        if note is None or note.get("xxgk") != NOTE_FETCH_ERROR:
+            continue
+        try:
+            at = datetime.fromisoformat(note["at"])
+            if queries.find_error(session, run_id, note["url"], note["kind"], at) is None:
+                queries.add_error(session, note["url"], note["kind"], note["message"], run_id=run_id,
+                                  agency_id=note.get("agency_id"), at=at)
+                added += 1
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("fetch-error note %s not restored: %s", record.record_id, exc)
+    return added
+
+
 def _run_of_key(key: str) -> str:
     parts = key.split("/")
     return parts[1] if len(parts) >= 3 else "recovered"
@@ -167,6 +188,7 @@ def finish_spooled(store: ObjectStore, catalog: Catalog, spool_dir: Path, path: 
         report.removed_rows += queries.remove_captures_in_segment(session, key, from_offset=good_end,
                                                                   keep_offsets=starts)
         report.indexed += index_segment(session, key, run_id, records)
+        report.errors += restore_errors(session, run_id, records)
     if all(record.record_type == "warcinfo" for _o, _l, record in records):
         path.unlink(missing_ok=True)
         fsync_dir(path.parent)

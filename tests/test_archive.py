@@ -471,6 +471,7 @@ KILLED_WRITER = textwrap.dedent("""
     for i in range(3):
         fetch.n += 1
         fetch(i, f"indexed {i} ".encode() * 40)
+    archive.stage_error("http://kill.example/gone", "http", "HTTP 404", agency_id="a1", at=when)
     archive.commit()
     for i in range(3, 9):
         fetch.n += 1
@@ -479,8 +480,11 @@ KILLED_WRITER = textwrap.dedent("""
     fetch(3, b"waiting 3 " * 40)          # an identical payload: a revisit of a capture that waits too
     fetch.n += 1
     fetch(4, b"", status=304)             # a 304 of one that waits
+    for i in range(2):                    # fetch errors wait for the commit as captures do
+        archive.stage_error(f"http://kill.example/down{i}", "timeout", "timed out", agency_id="a1",
+                            at=when + timedelta(seconds=20 + i))
     print(archive._segment.key, flush=True)
-    time.sleep(600)                       # killed here, with eight captures waiting for their commit
+    time.sleep(600)                       # killed here, with eight captures and two errors waiting for their commit
 """)
 
 
@@ -509,12 +513,14 @@ def test_sigkill_while_a_batch_waits_leaves_only_rows_on_intact_bytes_and_recove
         records, _end, error = scan_segment(handle)
     assert error is None and len(group_records(records)) == 11  # every record the kernel got is whole
     assert indexed(storage_config) == 3  # only the committed batch has rows …
+    with Catalog.open(storage_config) as catalog, catalog.reading() as session:
+        assert [error.url for error in queries.errors_by_run(session, "killed-run")] == ["http://kill.example/gone"]
     code, output = xxgk_verify(storage_config)
     assert code == 0 and "已检查 3 条捕获" in output and "损坏 corrupt  0" in output, output  # … on intact bytes
 
     with Archive.open(storage_config) as archive:  # recovery: the dead writer's durable records get their rows
         report = archive.recovery
-    assert report.indexed == 8 and report.uploaded == [key]
+    assert report.indexed == 8 and report.errors == 2 and report.uploaded == [key]
     code, output = xxgk_verify(storage_config)
     assert code == 0 and "已检查 11 条捕获" in output and "正常 ok       11" in output, output
     with Catalog.open(storage_config) as catalog, catalog.reading() as session:
@@ -523,6 +529,10 @@ def test_sigkill_while_a_batch_waits_leaves_only_rows_on_intact_bytes_and_recove
         revisits = [row for row in rows if row.record_type == "revisit"]
         assert sorted(by_id[row.refers_to_capture_id].url for row in revisits) == \
             ["http://kill.example/3", "http://kill.example/4"]
+        errors = queries.errors_by_run(session, "killed-run")
+        assert [(error.url, error.kind) for error in errors] == [   # the committed one not added twice
+            ("http://kill.example/gone", "http"), ("http://kill.example/down0", "timeout"),
+            ("http://kill.example/down1", "timeout")]
     reader = open_reader(storage_config)
     assert {reader.read(row.id).payload for row in revisits} == {b"waiting 3 " * 40, b"waiting 4 " * 40}
 

@@ -388,6 +388,13 @@ def add_error(session: Session, url: str, kind: str, message: str, *, run_id: st
     return error
 
 
+def find_error(session: Session, run_id: str, url: str, kind: str, at: datetime) -> FetchError | None:
+    """The fetch error of this run, URL, kind and moment, if the catalog has it."""
+    return session.scalars(select(FetchError).where(
+        FetchError.run_id == run_id, FetchError.url_hash == url_hash(url), FetchError.url == url,
+        FetchError.kind == kind, FetchError.at == at).limit(1)).first()
+
+
 def errors_by_run(session: Session, run_id: str) -> list[FetchError]:
     return list(session.scalars(select(FetchError).where(FetchError.run_id == run_id).order_by(FetchError.id)))
 
