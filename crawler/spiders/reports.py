@@ -167,8 +167,9 @@ class ReportsSpider(scrapy.Spider):
             self.renders_open = 0
             self._render_done()
             raise DontCloseSpider
+        next_ways = self.plan.after_pass(self.coverage.agencies_with_items())
         requests = [self._step(step, self.agency_by_id[agency_id])
-                    for agency_id, steps in self.plan.after_pass(self.coverage.agencies_with_items()).items() for step in steps]
+                    for agency_id, steps in next_ways.items() for step in steps]
         self._stat("discovery/fallback_requests", len(requests))
         if not requests and self.known_reports:
             known, self.known_reports = self.known_reports, {}
