@@ -477,23 +477,6 @@ def _host_matches(pattern: str, host: str) -> bool:
 
 # ---------------------------------------------------------------- robots.txt
 
-class _DownloadErrorsInOneLine(logging.Filter):
-    """Scrapy logs a robots.txt it could not download at ERROR with the whole traceback. For a download error (DNS,
-    refused, timeout, TLS …) the message says all: the host's own requests then fail and are recorded with their
-    reason; the traceback cost ~3 ms of the reactor and ~2 KB of log for every unreachable portal of a national
-    crawl. Any other exception keeps its traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exception = record.exc_info[1] if record.exc_info else None
-        if exception is not None and classify_failure(exception)[0] in _DOWNLOAD_ERROR_KINDS:
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-_DOWNLOAD_ERROR_KINDS = frozenset({"timeout", "dns", "tls", "size", "reset"})
-ROBOTS_DOWNLOAD_ERRORS_IN_ONE_LINE = _DownloadErrorsInOneLine()
-
-
 class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
     """Scrapy's robots.txt middleware, with every request that waits for a host's robots.txt getting its rules.
 
@@ -513,7 +496,6 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
 
     def __init__(self, crawler):
         super().__init__(crawler)
-        logging.getLogger(ScrapyRobotsTxtMiddleware.__module__).addFilter(ROBOTS_DOWNLOAD_ERRORS_IN_ONE_LINE)
         self._send_back = holds_requests_for_hosts(crawler.settings)
         self._unreachable: dict[str, int] = {}   # netloc → the 5xx status its robots.txt answered
 

@@ -109,34 +109,3 @@ def test_a_robots_txt_busy_once_is_asked_again_after_the_backoff_and_then_obeyed
         column_hits = server.hits("/frame/nb/index.html")
     assert len(portals.asked) == 2 and portals.asked[1] - portals.asked[0] >= 1.4, portals.asked
     assert column_hits == 1 and summary.stats.get("robotstxt/unreachable") is None
-
-
-def test_a_robots_txt_that_could_not_be_downloaded_is_logged_in_one_line_a_bug_with_its_traceback():
-    """Every unreachable portal's robots.txt was an ERROR with a whole traceback in the crawl's log (~2 KB, ~3 ms of
-    the reactor each); a download error now takes one line, any other exception keeps its traceback."""
-    import io
-    import logging
-
-    from scrapy.exceptions import DownloadConnectionRefusedError
-    from twisted.internet.error import ConnectionRefusedError
-
-    from crawler.middlewares import ROBOTS_DOWNLOAD_ERRORS_IN_ONE_LINE
-
-    logger = logging.getLogger(ScrapyRobotsTxtMiddleware.__module__)
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    logger.addHandler(handler)
-    logger.addFilter(ROBOTS_DOWNLOAD_ERRORS_IN_ONE_LINE)
-    try:
-        for exception, cause in ((DownloadConnectionRefusedError("refused"), ConnectionRefusedError("111")),
-                                 (ValueError("a bug in a parser"), None)):
-            try:
-                raise exception from cause
-            except Exception as raised:  # noqa: BLE001 - logged as Scrapy logs it
-                logger.error("Error downloading %(request)s: %(f_exception)s",
-                             {"request": "<GET http://a.gov.cn/>", "f_exception": raised}, exc_info=True)
-    finally:
-        logger.removeHandler(handler)
-    refused, bug = stream.getvalue().split("Error downloading")[1:]
-    assert "Traceback" not in refused and "refused" in refused
-    assert "Traceback" in bug and "ValueError: a bug in a parser" in bug
