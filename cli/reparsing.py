@@ -53,11 +53,10 @@ def parse_archived(catalog, reader, agencies: list, rows: Iterable, *,
     # the spider's own helpers: the document is looked at as the crawl looked at it
     from crawler.spiders.reports import _filename, _header, _headers, _is_html
     from parsers.record import FetchContext
+    from registry.agencies import AgencyMatcher
     from storage.catalog import queries
     from storage.objects import StoreUnavailable
     from storage.reader import CaptureError
-
-    from registry.agencies import AgencyMatcher
 
     by_id = {agency.id: agency for agency in agencies}
     crawled: dict[str, AgencyMatcher] = {}

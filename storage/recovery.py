@@ -2,8 +2,9 @@
 
 For every spooled segment nobody holds a lock on: cut off a record that was interrupted mid-write, drop index rows
 that point past the end or between records, index complete records that never got a row (the process died between
-fsync and insert) and fetch errors whose row waited for a group commit that never came, then upload the segment and forget the spool file (or delete it if it holds nothing but its
-warcinfo: a segment of notes alone — fetch errors, coverage — is kept, the catalog can be rebuilt from them).
+fsync and insert) and restore the fetch errors whose row waited for a group commit that never came, then upload
+the segment and forget the spool file (or delete it if it holds nothing but its warcinfo: a segment of notes
+alone — fetch errors, coverage — is kept, the catalog can be rebuilt from them).
 For segments this host was writing whose spool file is gone: mark them uploaded if the store has them, otherwise
 remove the rows that point to nothing.
 """
