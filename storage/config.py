@@ -21,12 +21,14 @@ CHROMIUM_LAUNCH_OPTIONS = {
     "executable_path": "/usr/lib/chromium/chromium-headless-shell",
     "headless": True,
     # a renderer process per site would be one per portal: pages share a few instead (the browser holds no
-    # user's data for one site to steal from another; measured: 8 pages of 8 portals 463 → 379 MB PSS); software
-    # compositing in the browser process, not a GPU process of its own (a screenshot: 99 → 90 ms of CPU)
+    # user's data for one site to steal from another; headless Chromium isolates no sites unless told to, the
+    # switch keeps it so); software compositing in the browser process, not a GPU process of its own (a
+    # screenshot: 99 → 90 ms of CPU). No `--disable-features` here: Chromium keeps only the last one given, so a
+    # second would silently re-enable every feature Playwright's own list turns off (PaintHolding,
+    # ThirdPartyStoragePartitioning, AvoidCorsURLLoaderRestartOnRedirect under request interception, …).
     "args": ["--no-sandbox", "--disable-gpu", "--in-process-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-             "--renderer-process-limit=4", "--disable-site-isolation-trials",
-             "--disable-features=site-per-process,Translate,OptimizationHints,MediaRouter"],
+             "--renderer-process-limit=4", "--disable-site-isolation-trials"],
 }
 
 

@@ -386,9 +386,9 @@ class Chromium:
             if self._browser is None or not self._browser.is_connected():
                 if self._browser is not None:
                     log.warning("Chromium is gone: starting it again")
-                before = _browser_processes()
+                before = browser_processes()
                 self._browser = await self._playwright.chromium.launch(**self.launch_options)
-                started = _browser_processes() - before
+                started = browser_processes() - before
                 self._pid = started.pop() if len(started) == 1 else None
             return self._browser
 
@@ -443,7 +443,7 @@ class Chromium:
 SHOT_MARGIN = 10.0   # seconds beyond a shot's two Playwright timeouts before Chromium counts as not answering
 
 
-def _browser_processes() -> set[int]:
+def browser_processes() -> set[int]:
     """The Chromium browser processes below this one (not renderers, zygotes or utility processes)."""
     import psutil
 

@@ -17,6 +17,7 @@ from demo.server import DemoServer
 from demo.shapes import SHAPES, DemoSite
 from registry.agencies import Agency
 from storage.catalog import queries
+from storage.screenshots import browser_processes
 from tests.crawling import SLOW_PAGE_SECONDS, catalog_of, config_in, crawl
 
 pytestmark = pytest.mark.slow
@@ -28,13 +29,9 @@ HANG_GUARD = 240          # seconds: a demo crawl takes ~10; past this it is stu
 def _chromium_browsers() -> list[psutil.Process]:
     """Chromium's browser processes below this one (not its renderers, zygotes or utility processes)."""
     found = []
-    for process in psutil.Process().children(recursive=True):
-        try:
-            command = process.cmdline()
-        except psutil.Error:
-            continue
-        if command and "chromium" in command[0] and not any(arg.startswith("--type=") for arg in command):
-            found.append(process)
+    for pid in browser_processes():
+        with contextlib.suppress(psutil.Error):   # gone meanwhile
+            found.append(psutil.Process(pid))
     return found
 
 

@@ -495,3 +495,59 @@ def test_the_crawls_screenshot_stage_takes_the_report_capture_from_the_item_not_
     assert asyncio.run(stage.process_item(item)) is item
     assert asked == [("pages_missing_screenshots", ("catalog", "reader", {42}))]
     assert stats.counts == {"screenshots/existing": 1}
+
+
+def test_the_shared_browser_keeps_playwrights_feature_switches_and_puts_many_portals_in_a_few_renderers():
+    """Chromium keeps only the last `--disable-features` it is given: one of ours would undo Playwright's whole list.
+    The browser must get Playwright's alone, and pages of eight portals (eight sites) share at most four renderers."""
+    import psutil
+
+    from storage.config import CHROMIUM_LAUNCH_OPTIONS
+    from storage.screenshots import browser_processes
+
+    class Portal(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            body = "<html><body><h1>政府信息公开工作年度报告</h1></body></html>".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # eight host names, one server: each name is a site of its own to Chromium
+    options = dict(CHROMIUM_LAUNCH_OPTIONS,
+                   args=[*CHROMIUM_LAUNCH_OPTIONS["args"], "--host-resolver-rules=MAP *.gov.example 127.0.0.1"])
+
+    async def open_portals():
+        chromium = Chromium(options)
+        try:
+            browser = await chromium.browser()
+            context = await browser.new_context()
+            pages = [await context.new_page() for _ in range(8)]
+            await asyncio.gather(*(page.goto(f"http://www{i}.portal{i}.gov.example:{server.server_port}/")
+                                   for i, page in enumerate(pages)))
+            titles = [await page.inner_text("h1") for page in pages]
+            (pid,) = browser_processes()
+            process = psutil.Process(pid)
+            renderers = [child for child in process.children(recursive=True)
+                         if "--type=renderer" in child.cmdline()]
+            return titles, process.cmdline(), len(renderers)
+        finally:
+            await chromium.close()
+
+    try:
+        titles, command, renderers = asyncio.run(open_portals())
+    finally:
+        server.shutdown()
+    assert titles == ["政府信息公开工作年度报告"] * 8
+    for switch in ("--disable-features=", "--enable-features="):
+        given = [arg for arg in command if arg.startswith(switch)]
+        assert len(given) == 1, given          # Playwright's own, not overridden by a later one
+    disabled = next(arg for arg in command if arg.startswith("--disable-features=")).split("=", 1)[1].split(",")
+    assert "PaintHolding" in disabled      # one of Playwright's (its issue 28023)
+    assert 1 <= renderers <= 4, renderers
