@@ -233,7 +233,8 @@ def test_crawl_bad_setting_is_one_line(tmp_path, demo_registry):
 def test_schedule_runs_the_crawl_then_stops(tmp_path, demo_registry):
     data_dir = tmp_path / "data"
     result = run("schedule", "--every", "1h", "--now", "--max-runs", "1", "--registry", str(demo_registry),
-                 "--agency", "sfq-ybj", "--set", "DOWNLOAD_TIMEOUT=0.5", env=_env(data_dir))
+                 "--agency", "sfq-ybj", "--set", "DOWNLOAD_TIMEOUT=0.5", "--set", "AUTOTHROTTLE_ENABLED=false",
+                 "--set", "DOWNLOAD_DELAY=0", env=_env(data_dir))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "计划任务已启动" in result.stdout and "抓取完成" in result.stdout
     catalog = Catalog.open(Config.from_env(env={}, data_dir=data_dir))
@@ -250,7 +251,7 @@ def test_schedule_rejects_a_bad_interval(tmp_path):
 
 # ---------------------------------------------------------------- crawl_and_judge in one long-lived process
 
-CRAWL_OVERRIDES = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "LOG_LEVEL": "WARNING"}
+CRAWL_OVERRIDES = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "RETRY_BACKOFF_BASE": 0, "LOG_LEVEL": "WARNING"}
 
 
 def _one_agency(registry_path, agency_id: str = "sfq-gov"):
