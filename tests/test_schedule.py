@@ -35,7 +35,8 @@ from web.urls import Urls
 ROOT = Path(__file__).resolve().parents[1]
 BEIJING = ZoneInfo("Asia/Shanghai")
 AGENCY = "sfq-ybj"   # the smallest demo portal
-CRAWL_OVERRIDES = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "DOWNLOAD_TIMEOUT": 0.5, "LOG_LEVEL": "WARNING"}
+CRAWL_OVERRIDES = {"AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0, "DOWNLOAD_TIMEOUT": 0.5, "RETRY_BACKOFF_BASE": 0,
+                   "LOG_LEVEL": "WARNING"}
 
 
 def _env(data_dir, **extra) -> dict:
