@@ -49,6 +49,7 @@ import logging
 import os
 import re
 import struct
+import contextlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -386,10 +387,8 @@ class Chromium:
             if self._browser is None or not self._browser.is_connected():
                 if self._browser is not None:
                     log.warning("Chromium is gone: starting it again")
-                before = browser_processes()
                 self._browser = await self._playwright.chromium.launch(**self.launch_options)
-                started = browser_processes() - before
-                self._pid = started.pop() if len(started) == 1 else None
+                self._pid = await _browser_pid(self._browser)
             return self._browser
 
     async def unwedge(self, timeout: float = 5.0) -> bool:
@@ -443,19 +442,20 @@ class Chromium:
 SHOT_MARGIN = 10.0   # seconds beyond a shot's two Playwright timeouts before Chromium counts as not answering
 
 
-def browser_processes() -> set[int]:
-    """The Chromium browser processes below this one (not renderers, zygotes or utility processes)."""
-    import psutil
-
-    found = set()
-    for process in psutil.Process().children(recursive=True):
+async def _browser_pid(browser, timeout: float = 10.0) -> int | None:
+    """The browser process's id as Chromium itself reports it (DevTools' SystemInfo), to kill it if it hangs; None
+    when it does not answer (then a hung browser cannot be killed, and renders fail on their own bounds)."""
+    try:
+        session = await asyncio.wait_for(browser.new_browser_cdp_session(), timeout)
         try:
-            command = process.cmdline()
-        except psutil.Error:
-            continue
-        if command and "chrom" in command[0] and not any(arg.startswith("--type=") for arg in command):
-            found.add(process.pid)
-    return found
+            info = await asyncio.wait_for(session.send("SystemInfo.getProcessInfo"), timeout)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(session.detach(), timeout)
+    except Exception as exc:  # noqa: BLE001 - gone or wedged at once: the next user launches it again
+        log.warning("Chromium did not say its process id: %s", _first_line(exc))
+        return None
+    return next((process["id"] for process in info.get("processInfo", []) if process.get("type") == "browser"), None)
 
 
 Lookup = Callable[[str], Awaitable["Capture | None"]]

@@ -28,6 +28,21 @@ FAST_SETTINGS = {
 }
 
 
+def browser_processes() -> set[int]:
+    """The Chromium browser processes below this one (not renderers, zygotes or utility processes)."""
+    import psutil
+
+    found = set()
+    for process in psutil.Process().children(recursive=True):
+        try:
+            command = process.cmdline()
+        except psutil.Error:
+            continue
+        if command and "chrom" in command[0] and not any(arg.startswith("--type=") for arg in command):
+            found.add(process.pid)
+    return found
+
+
 def config_in(directory: Path, env: dict[str, str] | None = None) -> Config:
     return Config.from_env(env or {}, data_dir=directory)
 

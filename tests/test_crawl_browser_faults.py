@@ -17,8 +17,7 @@ from demo.server import DemoServer
 from demo.shapes import SHAPES, DemoSite
 from registry.agencies import Agency
 from storage.catalog import queries
-from storage.screenshots import browser_processes
-from tests.crawling import SLOW_PAGE_SECONDS, catalog_of, config_in, crawl
+from tests.crawling import SLOW_PAGE_SECONDS, browser_processes, catalog_of, config_in, crawl
 
 pytestmark = pytest.mark.slow
 

@@ -503,7 +503,7 @@ def test_the_shared_browser_keeps_playwrights_feature_switches_and_puts_many_por
     import psutil
 
     from storage.config import CHROMIUM_LAUNCH_OPTIONS
-    from storage.screenshots import browser_processes
+    from tests.crawling import browser_processes
 
     class Portal(BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -536,12 +536,12 @@ def test_the_shared_browser_keeps_playwrights_feature_switches_and_puts_many_por
             process = psutil.Process(pid)
             renderers = [child for child in process.children(recursive=True)
                          if "--type=renderer" in child.cmdline()]
-            return titles, process.cmdline(), len(renderers)
+            return titles, process.cmdline(), len(renderers), chromium._pid == pid
         finally:
             await chromium.close()
 
     try:
-        titles, command, renderers = asyncio.run(open_portals())
+        titles, command, renderers, pid_known = asyncio.run(open_portals())
     finally:
         server.shutdown()
     assert titles == ["政府信息公开工作年度报告"] * 8
@@ -551,3 +551,4 @@ def test_the_shared_browser_keeps_playwrights_feature_switches_and_puts_many_por
     disabled = next(arg for arg in command if arg.startswith("--disable-features=")).split("=", 1)[1].split(",")
     assert "PaintHolding" in disabled      # one of Playwright's (its issue 28023)
     assert 1 <= renderers <= 4, renderers
+    assert pid_known   # the process a hung browser's watchdog kills is this browser's, as Chromium itself says
