@@ -148,7 +148,9 @@ def restore_errors(session: Session, run_id: str, records: list[Located]) -> int
         if note is None or note.get("xxgk") != NOTE_FETCH_ERROR:
             continue
         try:
-            at = datetime.fromisoformat(note["at"])
+            at = iso_moment(note["at"])
+            if at is None:
+                raise ValueError("the note gives no time")
             if queries.find_error(session, run_id, note["url"], note["kind"], at) is None:
                 queries.add_error(session, note["url"], note["kind"], note["message"], run_id=run_id,
                                   agency_id=note.get("agency_id"), at=at)
@@ -158,7 +160,17 @@ def restore_errors(session: Session, run_id: str, records: list[Located]) -> int
     return added
 
 
-def _run_of_key(key: str) -> str:
+def iso_moment(text: str | None) -> datetime | None:
+    """A moment a WARC note wrote (ISO 8601 with its zone); a time without a zone is refused, not guessed."""
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time without a zone: {text!r}")
+    return moment
+
+
+def run_of_key(key: str) -> str:
     parts = key.split("/")
     return parts[1] if len(parts) >= 3 else "recovered"
 
@@ -180,7 +192,7 @@ def finish_spooled(store: ObjectStore, catalog: Catalog, spool_dir: Path, path: 
     with catalog.session() as session:
         segment = queries.get_segment(session, key)
         if segment is None:
-            run_id = _run_of_key(key)
+            run_id = run_of_key(key)
             if queries.get_run(session, run_id) is None:
                 queries.start_run(session, run_id)
                 queries.finish_run(session, run_id, status="interrupted")

@@ -34,7 +34,7 @@ from storage.archive import COVERAGE_FIELDS
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Capture, ColumnCoverage, CrawlRun, FetchError, Report, Segment
 from storage.objects import ObjectStore
-from storage.recovery import Located, _run_of_key, group_records, index_segment, scan_segment
+from storage.recovery import Located, group_records, index_segment, iso_moment, run_of_key, scan_segment
 from storage.spool import SEGMENT_SUFFIX, key_of_spool_path, spooled_files, try_lock
 from storage.warc import NOTE_COVERAGE, NOTE_FETCH_ERROR, NOTE_RUN_END, WarcFormatError
 
@@ -180,12 +180,12 @@ def _segment_rows(session, source: _Source, data: bytes, records: list[Located],
     """The run (created on its first segment) and segment rows of one segment; returns the run id."""
     info = records[0][2] if records and records[0][2].record_type == "warcinfo" else None
     fields = info.fields() if info is not None else {}
-    run_id = fields.get("run-id") or _run_of_key(source.key)
+    run_id = fields.get("run-id") or run_of_key(source.key)
     run = runs.setdefault(run_id, _Run())
     dates = [_date_of(record) for _offset, _length, record in records]
     dates = [moment for moment in dates if moment is not None]
     try:
-        started = _iso_moment(fields.get("run-started-at")) or min(dates, default=None)
+        started = iso_moment(fields.get("run-started-at")) or min(dates, default=None)
     except ValueError:
         started = min(dates, default=None)
     if started is not None and (run.started_at is None or started < run.started_at):
@@ -242,13 +242,13 @@ def _take_note(session, note: dict, run_id: str, run: _Run, coverage: list, repo
     try:
         if kind == NOTE_FETCH_ERROR:
             queries.add_error(session, note["url"], note["kind"], note["message"], run_id=run_id,
-                              agency_id=note.get("agency_id"), at=_iso_moment(note["at"]))
+                              agency_id=note.get("agency_id"), at=iso_moment(note["at"]))
             report.errors += 1
         elif kind == NOTE_COVERAGE:
             coverage.append((run_id, note))  # after every capture is indexed: it names one by its record id
         elif kind == NOTE_RUN_END:
-            finished = _iso_moment(note["finished_at"])
-            if run.end is None or finished >= _iso_moment(run.end["finished_at"]):
+            finished = iso_moment(note["finished_at"])
+            if run.end is None or finished >= iso_moment(run.end["finished_at"]):
                 run.end = note
         else:
             log.info("unknown note %r in run %s: skipped", kind, run_id)
@@ -259,7 +259,7 @@ def _take_note(session, note: dict, run_id: str, run: _Run, coverage: list, repo
 
 def _coverage_row(session, note: dict) -> dict[str, Any]:
     row = {name: note[name] for name in COVERAGE_FIELDS if name in note}
-    row["read_at"] = _iso_moment(note["read_at"])
+    row["read_at"] = iso_moment(note["read_at"])
     for name in ("earliest_item", "latest_item"):
         row[name] = date.fromisoformat(row[name]) if row.get(name) else None
     capture = queries.capture_by_record_id(session, note.get("capture_record_id") or "")
@@ -274,7 +274,7 @@ def _finish(session, run_id: str, run: _Run) -> None:
         queries.get_run(session, run_id).started_at = run.started_at
     if run.end is not None:
         queries.finish_run(session, run_id, status=run.end.get("status") or "finished",
-                           counts=run.end.get("counts"), finished_at=_iso_moment(run.end["finished_at"]))
+                           counts=run.end.get("counts"), finished_at=iso_moment(run.end["finished_at"]))
     else:
         queries.finish_run(session, run_id, status="interrupted", finished_at=run.last_seen)
 
@@ -284,15 +284,6 @@ def _date_of(record) -> datetime | None:
         return record.date
     except WarcFormatError:
         return None
-
-
-def _iso_moment(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"time without a zone: {text!r}")
-    return moment
 
 
 def _json_object(text: str | None) -> dict[str, Any]:
