@@ -4,8 +4,8 @@ The verdict itself is ``monitor.deadlines.verdict`` (pure, rules as data) and th
 (pure). Two of its answers accuse an agency on what the archive lacks, so ``monitor.proof`` checks them here:
 
 - ``missing`` stands only when the agency's report column was read after the deadline, reaching back to it
-  (``proof.missing_proof`` over the crawl's coverage rows); otherwise the year is ``undetermined``, the reason
-  in words. A year whose report the archive got only later and which dates itself after ``as_of`` is
+  (``proof.missing_proof`` over the crawl's coverage rows), and no listing the archive holds shows the year's
+  report at an address the archive could not get; otherwise the year is ``undetermined``, the reason in words. A year whose report the archive got only later and which dates itself after ``as_of`` is
   ``missing`` on the agency's own word.
 - a report flagged 倒签 is judged by the archive's dates (``proof.archive_bound``), never by the date it claims:
   ``publication_date`` is then the day the archive first saw it (``date_source`` "first_seen", an upper bound)
@@ -47,6 +47,9 @@ A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and th
       "coverage": {"coverage_id", "column_url", "found_by", "read_at", "capture_id", "pages_walked", "complete",
                    "rendered", "items_read", "earliest_item", "latest_item", "problem", "detail"} | None,
       "missing_proof": {"proven": bool, "problem": None | "never_read" | "not_after_deadline" | …},
+      "listed_not_archived": [{"url", "title", "listing_url", "problem"}, …]
+                                                      # a read column lists the year's report, the archive lacks it:
+                                                      # undetermined, not missing (only when there are such entries)
       "later_report": {"report_id", "report_url", "claimed_date", "first_seen", "backdated"?}
                                                       # no report by as_of, but the archive got one afterwards
     }
@@ -70,7 +73,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from monitor import flags as verdict_flags
 from monitor.choosing import best_report
@@ -79,6 +82,7 @@ from monitor.copies import CopyChecks
 from monitor.deadlines import RuleSet, Verdict, load_rules, verdict
 from monitor.proof import archive_bound, missing_proof
 from parsers.beijing import BEIJING, beijing_date, beijing_iso, end_of_beijing_day
+from parsers.classify import report_year_of_title
 from parsers.dates import PUBLICATION_PRIORITY
 from parsers.discovery import ListingItem
 from parsers.record import DateEvidence
@@ -226,7 +230,12 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
             proof = missing_proof(view.coverage(agency.id), deadline=result.deadline, as_of=as_of)
             evidence["coverage"] = proof.coverage
             evidence["missing_proof"] = {"proven": proof.proven, "problem": proof.problem}
-            if proof.proven:
+            unread = view.listed_not_archived(agency.id, year) if proof.proven else []
+            if unread:
+                # the column lists the year's report, the archive could not get it: its absence proves nothing
+                evidence["listed_not_archived"] = unread
+                result = replace(result, status="undetermined", reason=f"{listed_reason(unread)}。{result.reason}")
+            elif proof.proven:
                 result = replace(result, reason=f"{result.reason}{proof.reason}。")
             elif not own_word:
                 result = replace(result, status="undetermined", reason=f"{proof.reason}。{result.reason}")
@@ -240,6 +249,14 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
     found = tuple(flag for flag in verdict_flags.FLAGS if flag in raised)
     return JudgedYear(agency.id, agency.name, agency.level, year, result, chosen.id if chosen else None,
                       chosen.url if chosen else None, found, as_of, first_seen_at, tuple(undetermined), evidence)
+
+
+def listed_reason(unread: list[Mapping[str, str]]) -> str:
+    """Why a year whose column lists its report, which the archive could not get, is not proven missing."""
+    first = unread[0]
+    more = f"等 {len(unread)} 个条目" if len(unread) > 1 else ""
+    return (f"无法判断：年报栏目列出了“{first['title']}”（{first['url']}）{more}，但存档没有取到该报告"
+            f"（{first['problem']}），不能证明该机关未发布报告")
 
 
 def _by_archive_dates(result: Verdict, backdated: Mapping[str, Any], first_seen: datetime | None) -> Verdict:
@@ -362,6 +379,7 @@ class _ArchiveView:
                     self._stored_copies[(agency_id, year)] = (evidence.get(verdict_flags.COPIED),
                                                               (evidence.get("checks") or {}).get(verdict_flags.COPIED))
         self._listings: dict[tuple[str, datetime, datetime], list] = {}
+        self._listed: dict[str, list[tuple[str, str, str]]] = {}
         self._originals: dict[int, Any] = {}
         self._unknown: dict[int, str] = {}             # capture id -> why its facts are not in the catalog
         self._unknown_rows: dict[int, Any] = {}
@@ -581,6 +599,60 @@ class _ArchiveView:
                 urls.extend(value for value in (row.redirected_from,) if value)
                 titles.extend(value for value in (row.listing_title,) if value)
         return urls, titles
+
+    # -- a year without a report by the cut-off, whose report its column lists
+
+    def listed_not_archived(self, agency_id: str, year: int) -> list[dict[str, str]]:
+        """Entries of the agency's report listings (captures by the cut-off) whose title names the year's report
+        (``parsers.classify.report_year_of_title``), at an address the archive got no page from by the cut-off:
+        its fetch failed, or it was never asked. [{"url", "title", "listing_url", "problem"}]."""
+        listed: dict[str, tuple[str, str]] = {}
+        for url, title, listing_url in self._listed_entries(agency_id):
+            if url not in listed and report_year_of_title(title) == year:
+                listed[url] = (title, listing_url)
+        found = []
+        for url, (title, listing_url) in listed.items():
+            problem = self._unread(url)
+            if problem is not None:
+                found.append({"url": url, "title": title, "listing_url": listing_url, "problem": problem})
+        return found
+
+    def _listed_entries(self, agency_id: str) -> list[tuple[str, str, str]]:
+        """(url, title, listing url) of every report-like entry of the agency's listings archived by the cut-off.
+        A revisit lists what its original does; a capture whose facts are not derived yet lists nothing here."""
+        if agency_id not in self._listed:
+            query = (select(Capture.url, Capture.listing_items)
+                     .where(Capture.agency_id == agency_id, Capture.timestamp <= self.cutoff, Capture.status == 200,
+                            Capture.record_type == "response",
+                            or_(Capture.role.is_(None), Capture.role.in_(LISTING_ROLES)))
+                     .order_by(Capture.id))
+            self._listed[agency_id] = [(entry[0], entry[1], row.url) for row in self.session.execute(query)
+                                       for entry in row.listing_items or () if len(entry) == 2]
+        return self._listed[agency_id]
+
+    def _unread(self, url: str) -> str | None:
+        """Why the archive holds no page of ``url`` by the cut-off (its last fetch error, else its last answer, else
+        never asked); None when it holds one."""
+        hashed = queries.url_hash(url)
+        answers = [row for row in self.session.execute(
+            select(Capture.status, Capture.timestamp).where(
+                Capture.url_hash == hashed, Capture.url == url, Capture.timestamp <= self.cutoff,
+                Capture.record_type.in_(("response", "revisit"))).order_by(Capture.timestamp))]
+        if any(row.status is not None and (200 <= row.status < 300 or row.status == 304) for row in answers):
+            return None
+        if any(row.status is not None and 300 <= row.status < 400 for row in answers) and self.session.execute(
+                select(Capture.id).where(Capture.redirected_from == url, Capture.status == 200,
+                                         Capture.timestamp <= self.cutoff).limit(1)).first() is not None:
+            return None   # it redirected to a page the archive holds (and which was not the year's report)
+        error = self.session.execute(
+            select(FetchError.kind, FetchError.message).where(
+                FetchError.url_hash == hashed, FetchError.url == url, FetchError.at <= self.cutoff)
+            .order_by(FetchError.at.desc()).limit(1)).first()
+        if error is not None:
+            return error.message or error.kind
+        if answers:
+            return f"HTTP {answers[-1].status}"
+        return "没有抓取"
 
     # -- a year without a report by the cut-off, whose report the archive got later
 

@@ -21,7 +21,7 @@ from parsers.formats.titles import TITLE_WORDS, find_title, is_report_title, is_
 from parsers.record import ExtractedDocument, FetchContext
 
 __all__ = ["Classification", "agencies_match", "agency_level", "choose_title", "classify", "is_report_title",
-           "looks_like_agency", "normalise_agency", "title_from_text"]
+           "looks_like_agency", "normalise_agency", "report_year_of_title", "title_from_text"]
 
 
 @dataclass
@@ -451,6 +451,23 @@ _YEAR_OF = re.compile(r"(?<![\d〔\[［﹝])(20\d{2})年度")
 _YEAR_ANY = re.compile(r"(?<![\d〔\[［﹝])(20\d{2})年")
 # a report-year folder or parameter in the address: /zfxxgknb/nb2024/…, ?nbYear=2022, ?fbtime=2017
 _URL_REPORT_YEAR = re.compile(r"(?i)(?:/(?:nb|ndbg|gknb|xxgknb)[_-]?|[?&](?:nbyear|fbtime)=)(20\d\d)(?!\d)")
+
+
+_FILE_EXTENSION = re.compile(r"\.(?:pdf|docx?|wps|xlsx?|ofd|html?)$", re.IGNORECASE)
+
+
+def report_year_of_title(title: str | None) -> int | None:
+    """The year a title names when it is an annual report's own title ("…2024年政府信息公开工作年度报告" → 2024), as a
+    listing shows it; None for a notice about a report, an explanation of one, a compilation of many, the format,
+    a title cut short ("…工作年...") or one without a year."""
+    if not title or not title.strip():
+        return None
+    text = _FILE_EXTENSION.sub("", compact(_best_part(title)))   # a listing may show the attachment's file name
+    if not is_report_title(text) or any(pattern.search(text) for pattern in (_NOTICE_TITLE, _ABOUT_A_REPORT_TITLE,
+                                                                            _SUMMARY_TITLE, _FORMAT_TITLE)):
+        return None
+    match = _YEAR_IN_TITLE.search(text)
+    return int(match.group(1)) if match else None
 
 
 def _report_year(title: str | None, text: str, signature: Signature | None,

@@ -126,3 +126,22 @@ def test_accuracy_does_not_fall_below_the_floor(measured, field):
     misses = [m for m in measured.misses if m.field == field]
     shown = "\n".join(f"{m.file}: expected {m.expected}, got {m.got}" for m in misses[:20])
     assert score.accuracy * 100 >= FLOORS[field], f"{field} {score.correct}/{score.total}\n{shown}"
+
+
+def test_a_title_names_a_report_year_only_for_a_report_and_only_its_own():
+    """``report_year_of_title`` (what a verdict reads from a listing's entry) on the titles of the corpus's real
+    pages: never a year for a look-alike (notice, format, explanation, compilation), never a wrong year."""
+    from parsers.classify import report_year_of_title, title_from_text
+
+    named, wrong = 0, []
+    for row in ROWS:
+        if row["content_type"] != "text/plain":
+            continue
+        title, _ = title_from_text((ITEMS / row["file"]).read_text("utf-8"))
+        year = report_year_of_title(title)
+        expected = row["report_year"] if row["is_report"] else None
+        if year is not None and year != expected:
+            wrong.append((row["file"], title, year, expected))
+        named += year is not None
+    assert not wrong, wrong
+    assert named >= 60, named   # 64 of the corpus's report titles name their year (2026-12-01)

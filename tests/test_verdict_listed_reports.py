@@ -1,0 +1,94 @@
+"""A year's report that the agency's column lists but the archive could not get is never 未发布.
+
+A real crawl (tests.crawling) of one small portal on loopback: its report column lists the 2024 report, whose page
+answers 500, the real 2022 report (seed 001, 临淄区卫生健康局), and a notice about the 2023 report, which answers
+500 too, and a "2021" report whose address leads to the 2022 report; the column reaches back past every deadline.
+The 2024 year is 无法判断 naming the listed title and the error; 2023, whose report the column does not list (only a
+notice about it), and 2021, whose listed address the archive read (the 2022 report), stay a proven 未发布; 2022 按时.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from demo.render import load_seed, render_html
+from monitor.verdicts import judge
+from registry.agencies import Agency
+from storage.catalog import Catalog
+from tests.crawling import config_in, crawl
+
+pytestmark = pytest.mark.slow
+
+AGENCY = "临淄区卫生健康局"
+AS_OF = date(2026, 12, 1)
+ENTRIES = (  # (path, title, listed date, status)
+    ("/nb/2024.html", f"{AGENCY}2024年政府信息公开工作年度报告", "2025-01-20", 500),
+    ("/nb/notice2023.html", "关于做好2023年政府信息公开工作年度报告编制工作的通知", "2023-12-20", 500),
+    ("/nb/2022.html", f"{AGENCY}2022年政府信息公开工作年度报告", "2023-01-29", 200),
+    ("/nb/2021.html", f"{AGENCY}2021年政府信息公开工作年度报告", "2022-01-20", 301),   # → the 2022 report
+)
+MOVED_TO = "/nb/c/2022.html"
+
+
+class Portal(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path == "/nb/index.html":
+            items = "".join(f'<li><a href="{path}">{title}</a><span>{day}</span></li>'
+                            for path, title, day, _status in ENTRIES)
+            body = (f'<html><head><meta charset="utf-8"><title>政府信息公开年度报告</title></head><body>'
+                    f'<ul class="list">{items}</ul></body></html>').encode()
+            return self._send(200, body)
+        if self.path == MOVED_TO:
+            return self._send(200, render_html(load_seed("001")))
+        for path, _title, _day, status in ENTRIES:
+            if self.path == path and status == 301:
+                return self._send(301, b"", location=MOVED_TO)
+            if self.path == path:
+                return self._send(status, render_html(load_seed("001")) if status == 200 else b"<html>error</html>")
+        return self._send(404, b"<html>not found</html>")
+
+    def _send(self, status: int, body: bytes, location: str | None = None) -> None:
+        self.send_response(status)
+        if location:
+            self.send_header("Location", location)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    config = config_in(tmp_path / "data")
+    try:
+        crawl(config, [Agency("lz-wjj", AGENCY, "department", f"{base}/", report_index=(f"{base}/nb/index.html",),
+                              render="never")])
+    finally:
+        server.shutdown()
+    catalog = Catalog.open(config, create=False)
+    try:
+        verdicts = {judged.report_year: judged for judged in judge(catalog, as_of=AS_OF, years=[2021, 2022, 2023, 2024],
+                                                                   store=False)}
+    finally:
+        catalog.close()
+
+    listed = verdicts[2024]
+    assert listed.verdict.status == "undetermined", listed.verdict.reason
+    assert (f"年报栏目列出了“{AGENCY}2024年政府信息公开工作年度报告”" in listed.verdict.reason
+            and "HTTP 500" in listed.verdict.reason and "不能证明该机关未发布报告" in listed.verdict.reason)
+    [entry] = listed.evidence["listed_not_archived"]
+    assert entry["url"] == f"{base}/nb/2024.html" and entry["listing_url"] == f"{base}/nb/index.html"
+    # the column read itself proves the rest: no other year becomes undetermined for a look-alike that failed
+    assert verdicts[2023].verdict.status == "missing", verdicts[2023].verdict.reason
+    assert "listed_not_archived" not in verdicts[2023].evidence
+    assert verdicts[2022].verdict.status == "on_time", verdicts[2022].verdict.reason
+    # a listed address that led to a page the archive holds (not the year's report) was read: the column proves
+    assert verdicts[2021].verdict.status == "missing", verdicts[2021].verdict.reason
