@@ -5,8 +5,9 @@ The verdict itself is ``monitor.deadlines.verdict`` (pure, rules as data) and th
 
 - ``missing`` stands only when the agency's report column was read after the deadline, reaching back to it
   (``proof.missing_proof`` over the crawl's coverage rows), and no listing the archive holds shows the year's
-  report at an address the archive could not get; otherwise the year is ``undetermined``, the reason in words. A year whose report the archive got only later and which dates itself after ``as_of`` is
-  ``missing`` on the agency's own word.
+  report at an address the archive could not get; otherwise the year is ``undetermined``, the reason in words.
+  A year whose report the archive got only later and which dates itself after ``as_of`` is ``missing`` on the
+  agency's own word.
 - a report flagged 倒签 is judged by the archive's dates (``proof.archive_bound``), never by the date it claims:
   ``publication_date`` is then the day the archive first saw it (``date_source`` "first_seen", an upper bound)
   and ``days_late`` the lower bound "at least N days" from the latest listing capture that did not list it.

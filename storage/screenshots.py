@@ -44,12 +44,12 @@ A page that cannot be rendered or archived is one ``fetch_errors`` row (kind ``o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import os
 import re
 import struct
-import contextlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
