@@ -454,17 +454,20 @@ _URL_REPORT_YEAR = re.compile(r"(?i)(?:/(?:nb|ndbg|gknb|xxgknb)[_-]?|[?&](?:nbye
 
 
 _FILE_EXTENSION = re.compile(r"\.(?:pdf|docx?|wps|xlsx?|ofd|html?)$", re.IGNORECASE)
+# a draft names itself: "…年度报告（内部审核稿）", "…（征求意见稿）" is not the report an agency published
+_DRAFT_TITLE = re.compile(r"(?:审核|征求意见|送审|讨论)稿|草稿|初稿|草案")
 
 
 def report_year_of_title(title: str | None) -> int | None:
     """The year a title names when it is an annual report's own title ("…2024年政府信息公开工作年度报告" → 2024), as a
     listing shows it; None for a notice about a report, an explanation of one, a compilation of many, the format,
-    a title cut short ("…工作年...") or one without a year."""
+    a draft ("…（内部审核稿）"), a title cut short ("…工作年...") or one without a year."""
     if not title or not title.strip():
         return None
     text = _FILE_EXTENSION.sub("", compact(_best_part(title)))   # a listing may show the attachment's file name
     if not is_report_title(text) or any(pattern.search(text) for pattern in (_NOTICE_TITLE, _ABOUT_A_REPORT_TITLE,
-                                                                            _SUMMARY_TITLE, _FORMAT_TITLE)):
+                                                                            _SUMMARY_TITLE, _FORMAT_TITLE,
+                                                                            _DRAFT_TITLE)):
         return None
     match = _YEAR_IN_TITLE.search(text)
     return int(match.group(1)) if match else None

@@ -1,10 +1,11 @@
 """A year's report that the agency's column lists but the archive could not get is never 未发布.
 
 A real crawl (tests.crawling) of one small portal on loopback: its report column lists the 2024 report, whose page
-answers 500, the real 2022 report (seed 001, 临淄区卫生健康局), and a notice about the 2023 report, which answers
-500 too, and a "2021" report whose address leads to the 2022 report; the column reaches back past every deadline.
-The 2024 year is 无法判断 naming the listed title and the error; 2023, whose report the column does not list (only a
-notice about it), and 2021, whose listed address the archive read (the 2022 report), stay a proven 未发布; 2022 按时.
+answers 500, the real 2022 report (seed 001, 临淄区卫生健康局), a notice about the 2023 report and a draft of it
+(征求意见稿), which answer 500 too, and a "2021" report whose address leads to the 2022 report; the column reaches
+back past every deadline. The 2024 year is 无法判断 naming the listed title and the error; 2023, whose report the
+column does not list (only a notice and a draft), and 2021, whose listed address the archive read (the 2022
+report), stay a proven 未发布; 2022 按时.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ AS_OF = date(2026, 12, 1)
 ENTRIES = (  # (path, title, listed date, status)
     ("/nb/2024.html", f"{AGENCY}2024年政府信息公开工作年度报告", "2025-01-20", 500),
     ("/nb/notice2023.html", "关于做好2023年政府信息公开工作年度报告编制工作的通知", "2023-12-20", 500),
+    ("/nb/draft2023.html", f"{AGENCY}2023年政府信息公开工作年度报告（征求意见稿）", "2024-01-05", 500),
     ("/nb/2022.html", f"{AGENCY}2022年政府信息公开工作年度报告", "2023-01-29", 200),
     ("/nb/2021.html", f"{AGENCY}2021年政府信息公开工作年度报告", "2022-01-20", 301),   # → the 2022 report
 )
