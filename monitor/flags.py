@@ -7,7 +7,8 @@ flag's evidence (a JSON-ready dict) when the flag applies, else None.
   archive first saw the report, does not list it (by URL or by title): the claimed date is false.
 - ``changed``: a later capture of the report URL has another payload; what changed, down to table cells and lines
   (a payload that differs only in page chrome, same tables and same text lines, is not a change).
-- ``removed``: the report URL fails now: its newest fetch after the last success is a 4xx/5xx or a fetch error.
+- ``removed``: the report URL fails now: its newest fetch after the last success is a 4xx/5xx, a fetch error, or
+  the site's error page answered with 200 (parsed as kind ``error_page``).
 - ``copied``: the report's text is at least half the same as the agency's previous-year report or another
   agency's report of the same year (character 5-gram containment, numbers masked, prescribed wording left out).
 """
@@ -263,13 +264,17 @@ class FetchEvent:
     error_kind: str | None = None
     error_id: int | None = None
     message: str = ""
+    error_page: bool = False   # a 200 the parsers read as the site's error page ("您访问的页面不存在")
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and (200 <= self.status < 300 or self.status == 304)
+        return (self.status is not None and (200 <= self.status < 300 or self.status == 304)
+                and not self.error_page)
 
     @property
     def failed(self) -> bool:
+        if self.error_page:
+            return True
         if self.status is not None:
             return self.status >= 400
         return self.error_kind is not None and self.error_kind not in NOT_A_FAILURE
@@ -305,9 +310,11 @@ def removed(events: Sequence[FetchEvent]) -> dict[str, Any] | None:
 
     def describe(event: FetchEvent) -> dict[str, Any]:
         return {"at": beijing_iso(event.at), "status": event.status, "capture_id": event.capture_id,
-                "error_kind": event.error_kind, "error_id": event.error_id, "message": event.message or None}
+                "error_kind": event.error_kind, "error_id": event.error_id, "message": event.message or None,
+                **({"error_page": True} if event.error_page else {})}
 
-    what = f"HTTP {latest.status}" if latest.status is not None else f"抓取错误（{latest.error_kind}）"
+    what = ("网站的错误页（HTTP 200，“页面不存在”之类）" if latest.error_page
+            else f"HTTP {latest.status}" if latest.status is not None else f"抓取错误（{latest.error_kind}）")
     return {
         "last_ok_capture_id": last_ok.capture_id,
         "last_ok_at": beijing_iso(last_ok.at),

@@ -27,6 +27,7 @@ KIND_LABELS = {
     "notice": "通知（非报告）",
     "format_document": "格式文件/模板（非报告）",
     "summary_of_many": "多个机关的汇总（非本机关报告）",
+    "error_page": "网站错误页（页面不存在等）",
     "other": "其他页面（非报告）",
 }
 TEXT_SOURCE_LABELS = {

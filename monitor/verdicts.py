@@ -48,7 +48,7 @@ A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and th
       "coverage": {"coverage_id", "column_url", "found_by", "read_at", "capture_id", "pages_walked", "complete",
                    "rendered", "items_read", "earliest_item", "latest_item", "problem", "detail"} | None,
       "missing_proof": {"proven": bool, "problem": None | "never_read" | "not_after_deadline" | …},
-      "listed_not_archived": [{"url", "title", "listing_url", "problem"}, …]
+      "listed_not_archived": [{"url", "title", "listing_url", "problem", "cut_short"?}, …]
                                                       # a read column lists the year's report, the archive lacks it:
                                                       # undetermined, not missing (only when there are such entries)
       "later_report": {"report_id", "report_url", "claimed_date", "first_seen", "backdated"?}
@@ -83,7 +83,7 @@ from monitor.copies import CopyChecks
 from monitor.deadlines import RuleSet, Verdict, load_rules, verdict
 from monitor.proof import archive_bound, missing_proof
 from parsers.beijing import BEIJING, beijing_date, beijing_iso, end_of_beijing_day
-from parsers.classify import report_year_of_title
+from parsers.classify import cut_report_year, report_year_of_title
 from parsers.dates import PUBLICATION_PRIORITY
 from parsers.discovery import ListingItem
 from parsers.record import DateEvidence
@@ -256,7 +256,8 @@ def listed_reason(unread: list[Mapping[str, str]]) -> str:
     """Why a year whose column lists its report, which the archive could not get, is not proven missing."""
     first = unread[0]
     more = f"等 {len(unread)} 个条目" if len(unread) > 1 else ""
-    return (f"无法判断：年报栏目列出了“{first['title']}”（{first['url']}）{more}，但存档没有取到该报告"
+    cut = "（标题被截断，可能是该年度的报告）" if first.get("cut_short") else ""
+    return (f"无法判断：年报栏目列出了“{first['title']}”{cut}（{first['url']}）{more}，但存档没有取到该报告"
             f"（{first['problem']}），不能证明该机关未发布报告")
 
 
@@ -605,17 +606,23 @@ class _ArchiveView:
 
     def listed_not_archived(self, agency_id: str, year: int) -> list[dict[str, str]]:
         """Entries of the agency's report listings (captures by the cut-off) whose title names the year's report
-        (``parsers.classify.report_year_of_title``), at an address the archive got no page from by the cut-off:
-        its fetch failed, or it was never asked. [{"url", "title", "listing_url", "problem"}]."""
-        listed: dict[str, tuple[str, str]] = {}
+        (``parsers.classify.report_year_of_title``) or may, cut short by the listing
+        (``parsers.classify.cut_report_year``: "cut_short"), at an address the archive got no page from by the
+        cut-off: its fetch failed, or it was never asked. [{"url", "title", "listing_url", "problem"[, "cut_short"]}]."""
+        listed: dict[str, tuple[str, str, bool]] = {}
         for url, title, listing_url in self._listed_entries(agency_id):
-            if url not in listed and report_year_of_title(title) == year:
-                listed[url] = (title, listing_url)
+            if url in listed:
+                continue
+            if report_year_of_title(title) == year:
+                listed[url] = (title, listing_url, False)
+            elif cut_report_year(title) == year:
+                listed[url] = (title, listing_url, True)
         found = []
-        for url, (title, listing_url) in listed.items():
+        for url, (title, listing_url, cut_short) in listed.items():
             problem = self._unread(url)
             if problem is not None:
-                found.append({"url": url, "title": title, "listing_url": listing_url, "problem": problem})
+                found.append({"url": url, "title": title, "listing_url": listing_url, "problem": problem,
+                              **({"cut_short": True} if cut_short else {})})
         return found
 
     def _listed_entries(self, agency_id: str) -> list[tuple[str, str, str]]:
@@ -632,19 +639,23 @@ class _ArchiveView:
         return self._listed[agency_id]
 
     def _unread(self, url: str) -> str | None:
-        """Why the archive holds no page of ``url`` by the cut-off (its last fetch error, else its last answer, else
-        never asked); None when it holds one."""
+        """Why the archive holds no page of ``url`` by the cut-off (the site's error page answered with 200, or
+        reached by a redirect; else its last fetch error, its last answer, or never asked); None when it holds one."""
         hashed = queries.url_hash(url)
         answers = [row for row in self.session.execute(
-            select(Capture.status, Capture.timestamp).where(
+            select(Capture.id, Capture.status, Capture.timestamp, Capture.record_type).where(
                 Capture.url_hash == hashed, Capture.url == url, Capture.timestamp <= self.cutoff,
                 Capture.record_type.in_(("response", "revisit"))).order_by(Capture.timestamp))]
-        if any(row.status is not None and (200 <= row.status < 300 or row.status == 304) for row in answers):
-            return None
-        if any(row.status is not None and 300 <= row.status < 400 for row in answers) and self.session.execute(
+        read = [row for row in answers if row.status is not None and (200 <= row.status < 300 or row.status == 304)]
+        if read:
+            return self._error_pages([row.id for row in read if row.record_type == "response"])
+        if any(row.status is not None and 300 <= row.status < 400 for row in answers):
+            landed = list(self.session.scalars(
                 select(Capture.id).where(Capture.redirected_from == url, Capture.status == 200,
-                                         Capture.timestamp <= self.cutoff).limit(1)).first() is not None:
-            return None   # it redirected to a page the archive holds (and which was not the year's report)
+                                         Capture.record_type == "response", Capture.timestamp <= self.cutoff)))
+            if landed:   # it redirected to a page the archive holds (not the year's report), or to an error page
+                problem = self._error_pages(landed)
+                return f"跳转后{problem}" if problem else None
         error = self.session.execute(
             select(FetchError.kind, FetchError.message).where(
                 FetchError.url_hash == hashed, FetchError.url == url, FetchError.at <= self.cutoff)
@@ -654,6 +665,30 @@ class _ArchiveView:
         if answers:
             return f"HTTP {answers[-1].status}"
         return "没有抓取"
+
+    def _error_pages(self, capture_ids: list[int]) -> str | None:
+        """What the site answered instead of the page, when every one of these captures (the 2xx answers of one
+        address) parsed as its error page ("页面不存在", a block page, answered with 200); None when one holds a
+        page (or is not parsed yet). A revisit repeats an earlier answer's bytes: it adds nothing here."""
+        if not capture_ids:
+            return None
+        kinds = self.session.execute(select(Report.capture_id, Report.kind, Report.record_json)
+                                     .where(Report.capture_id.in_(capture_ids))).all()
+        if len(kinds) < len(set(capture_ids)) or any(row.kind != "error_page" for row in kinds):
+            return None
+        reason = ((kinds[-1].record_json or {}).get("kind_reason") or "").rstrip("。")
+        return f"取到的是网站的错误页：{reason}" if reason else "取到的是网站的错误页"
+
+    def _error_page_ids(self, rows: list, report_digest: str | None) -> set[int]:
+        """The ids of the capture rows the parsers read as the site's error page (a revisit: its original's bytes);
+        a row with the report's own bytes is the report (nothing asked)."""
+        original = {row.id: row.refers_to_capture_id or row.id for row in rows
+                    if report_digest is None or row.payload_sha256 != report_digest}
+        if not original:
+            return set()
+        errors = set(self.session.scalars(select(Report.capture_id).where(
+            Report.capture_id.in_(set(original.values())), Report.kind == "error_page")))
+        return {row_id for row_id, parsed in original.items() if parsed in errors}
 
     # -- a year without a report by the cut-off, whose report the archive got later
 
@@ -703,6 +738,8 @@ class _ArchiveView:
                     if row.timestamp > base_row.timestamp and row.status is not None and 200 <= row.status < 300]
         if all(row.payload_sha256 == base_row.payload_sha256 for row in versions):
             return None, None  # the same bytes every time: nothing to compare
+        error_pages = self._error_page_ids(versions, base_row.payload_sha256)
+        versions = [row for row in versions if row.id not in error_pages]   # no version of it: ``removed`` says so
         record = chosen.record_json or {}
         base = verdict_flags.Version(base_row.id, base_row.timestamp, base_row.payload_sha256,
                                      record.get("tables") or {}, self._text(chosen.id, record))
@@ -742,8 +779,14 @@ class _ArchiveView:
     # -- removed
 
     def _removed(self, *, chosen: Report, **_) -> tuple[dict | None, str | None]:
-        events = [verdict_flags.FetchEvent(at=row.timestamp, status=row.status, capture_id=row.id)
-                  for row in self.page_captures(chosen.url)]
+        captures = self.page_captures(chosen.url)
+        base_row = self.capture(chosen.url, chosen.capture_id)
+        error_pages = self._error_page_ids([row for row in captures if row.status is not None
+                                            and 200 <= row.status < 300],
+                                           base_row.payload_sha256 if base_row is not None else None)
+        events = [verdict_flags.FetchEvent(at=row.timestamp, status=row.status, capture_id=row.id,
+                                           error_page=row.id in error_pages)
+                  for row in captures]
         events += [verdict_flags.FetchEvent(at=error.at, error_kind=error.kind, error_id=error.id,
                                             message=error.message)
                    for error in self.errors_of(chosen.url)]

@@ -17,17 +17,18 @@ from parsers.agency import (NAMED_REPORT, agencies_match, agency_in_body, agency
                             normalise_agency, opening_of, report_titles_in_body)
 from parsers.dates import Signature, find_signature
 from parsers.formats.textnorm import fold_width, same_text_once
-from parsers.formats.titles import TITLE_WORDS, find_title, is_report_title, is_title_like, opening_lines
+from parsers.formats.titles import (NOTICE_SUBJECT, TITLE_WORDS, find_title, is_report_title, is_title_like,
+                                    opening_lines)
 from parsers.record import ExtractedDocument, FetchContext
 
 __all__ = ["Classification", "agencies_match", "agency_level", "choose_title", "classify", "is_report_title",
-           "looks_like_agency", "normalise_agency", "report_year_of_title", "title_from_text"]
+           "cut_report_year", "looks_like_agency", "normalise_agency", "report_year_of_title", "title_from_text"]
 
 
 @dataclass
 class Classification:
     is_report: bool
-    kind: str                   # report | notice | format_document | summary_of_many | other
+    kind: str                   # report | notice | format_document | summary_of_many | error_page | other
     reason: str                 # one Chinese sentence
     title: str | None
     agency: str | None
@@ -111,6 +112,15 @@ def choose_title(doc: ExtractedDocument, context: FetchContext) -> str | None:
 
 # ------------------------------------------------------------------ kind
 
+# a portal's page for a missing or blocked address, answered with 200 (a "soft 404")
+_ERROR_PAGE = re.compile(
+    r"(?:页面|网页)(?:不存在|未找到|找不到|已(?:被)?删除|已过期|已下线|无法访问)"
+    r"|[您你](?:要|所)?(?:访问|查看|浏览|请求|查找)的(?:页面|网页|文章|信息|内容|文件|资源|栏目)"
+    r"(?:不存在|未找到|找不到|已(?:被)?删除|已过期|已下线|已撤[销稿]|无法访问)"
+    r"|(?:找不到|无法找到|未找到)[您你](?:要|所)?(?:访问|查看|浏览)的(?:页面|网页|文章|信息|内容)"
+    r"|[您你]的(?:访问|请求)(?:请求)?(?:被|已被)(?:拒绝|拦截|阻断)|(?<![\d.])404(?![\d.])|NotFound|Forbidden")
+_ERROR_PAGE_CHARS = 600   # characters of main text, whitespace aside
+
 _PLACEHOLDER = re.compile(r"[（(]文字描述[^）)]{0,30}[）)]")
 _FORMAT_TITLE = re.compile(r"年度报告格式|报告(格式)?模[板版]|格式模[板版]")
 # 文字解读：…年度报告, 一图读懂…年报, …年报政策解读, 图解…: explain a report; 范文: a model text to copy
@@ -189,6 +199,18 @@ def _shown(title: str | None) -> str:
 @same_text_once
 def _folded(text: str) -> str:
     return fold_width(text)
+
+
+def _error_page(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
+    """A portal's error page answered with 200 ("对不起，您访问的页面不存在或已被删除", a firewall's block page): short,
+    and saying so in its own title or text. Whatever title the listing gave its link, it is not a report."""
+    body = compact(doc.text or "")
+    if len(body) > _ERROR_PAGE_CHARS:
+        return None   # a report, even the shortest, says far more
+    said = _ERROR_PAGE.search(compact(doc.title or "")) or _ERROR_PAGE.search(body)
+    if said:
+        return "error_page", f"页面写着“{said.group(0)}”，是网站的错误页，不是报告。"
+    return None
 
 
 def _format_document_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
@@ -310,9 +332,9 @@ def _overview_parts(doc: ExtractedDocument, title: str | None) -> tuple[str, str
 
 
 # Look-alikes are ruled out before a report is recognised; each test returns (kind, reason) or None.
-_KIND_TESTS = (_format_document_title, _blank_template, _about_a_report_title, _notice_title, _summary_title,
-               _lists_many_agencies, _lists_many_years, _report_title, _rule_articles, _report_sections,
-               _names_itself, _prescribed_tables, _overview_parts, _opens_with_overview)
+_KIND_TESTS = (_error_page, _format_document_title, _blank_template, _about_a_report_title, _notice_title,
+               _summary_title, _lists_many_agencies, _lists_many_years, _report_title, _rule_articles,
+               _report_sections, _names_itself, _prescribed_tables, _overview_parts, _opens_with_overview)
 
 
 def _many_reports(doc: ExtractedDocument) -> list[str]:
@@ -471,6 +493,40 @@ def report_year_of_title(title: str | None) -> int | None:
         return None
     match = _YEAR_IN_TITLE.search(text)
     return int(match.group(1)) if match else None
+
+
+# a listing cuts a long title short with an ellipsis ("…工作年...", "…年度报…")
+_CUT_SHORT = re.compile(r"(?:…|\.{2,}|。。。?|⋯)+$")
+# where a cut report title may stop after its disclosure words: "工作年度报告", "年报" or any start of them
+_REPORT_ENDINGS = ("工作年度报告", "工作年报", "工作报告", "工作情况报告", "工作情况的报告", "工作的年度报告",
+                   "工作总结", "年度工作报告", "年度报告", "年报", "报告", "的报告")
+_DISCLOSURE_WORDS = re.compile(r"政府信息公开|政务公开|信息公开")
+
+
+def cut_report_year(title: str | None) -> int | None:
+    """The year of a listing title cut short ("…2024年政府信息公开工作年...") whose visible part could be the start
+    of that year's report title: a year, then the disclosure words followed by nothing or by the start of a report
+    ending ("工作年", "年度报"), and nothing that makes it a notice, an explanation, a compilation, the format or
+    a draft. None for a whole title (``report_year_of_title`` reads those) and for a cut look-alike
+    ("…工作要点..."). Such an entry may be the year's report; nobody can tell from the listing which it is."""
+    if not title:
+        return None
+    text = compact(fold_width(title))
+    visible = _CUT_SHORT.sub("", text)
+    if visible == text or not visible:
+        return None
+    if (NOTICE_SUBJECT.match(visible)   # "关于做好2024年政府信息公开…" (but "…关于2014年度…的年度报告" is one)
+            or any(pattern.search(visible) for pattern in (_ABOUT_A_REPORT_TITLE, _SUMMARY_TITLE, _FORMAT_TITLE,
+                                                           _DRAFT_TITLE))):
+        return None
+    disclosure = ([None] + list(_DISCLOSURE_WORDS.finditer(visible)))[-1]   # the last: what follows it is the ending
+    year = _YEAR_IN_TITLE.search(visible)
+    if disclosure is None or year is None or year.start() > disclosure.start():
+        return None
+    rest = visible[disclosure.end():]
+    if rest and not any(ending.startswith(rest) for ending in _REPORT_ENDINGS):
+        return None
+    return int(year.group(1))
 
 
 def _report_year(title: str | None, text: str, signature: Signature | None,

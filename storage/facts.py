@@ -10,8 +10,8 @@ existed — by :func:`backfill`, once:
 - ``concurrent_to_capture_id``: for a resource record (a screenshot, a rendered DOM), the capture it was made of
   (its ``WARC-Concurrent-To``, resolved to the capture id);
 - ``listing_items``: for a page that may be a report listing (a listing role, or no role, and a page's MIME type),
-  the ``[url, title]`` of each entry parsed from the payload when at least one looks like a report, ``[]`` when none
-  does. A revisit holds none: its original's are the same bytes'.
+  the ``[url, title]`` of each entry parsed from the payload when at least one looks like a report (or may be one,
+  its title cut short), ``[]`` when none does. A revisit holds none: its original's are the same bytes'.
 
 The report texts' copy-detection signatures (``reports.shingles``/``minhash``, ``parsers.shingles``) are stored
 with the report; :func:`backfill` computes those of reports stored before 0007 too.
@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from parsers.classify import cut_report_year
 from parsers.discovery import find_listing_items, listing_items_from_json, looks_like_report_title
 from parsers.shingles import text_signature
 from storage.catalog import Catalog, queries
@@ -60,7 +61,7 @@ def listing_entries(payload: bytes, url: str, mime: str | None, role: str | None
     like a report: a page without one proves nothing about a report."""
     is_json = "json" in (mime or "").lower() or role == "json" or payload.lstrip()[:1] in (b"{", b"[")
     items = listing_items_from_json(payload, url) if is_json else find_listing_items(payload, url)
-    if not any(looks_like_report_title(item.title) for item in items):
+    if not any(looks_like_report_title(item.title) or cut_report_year(item.title) is not None for item in items):
         return []
     return [[item.url, item.title] for item in items]
 

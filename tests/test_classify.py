@@ -552,3 +552,26 @@ def test_a_contents_page_names_no_agency():
     from parsers.agency import agency_mentioned_in_body
     cover = "上海市普陀区规划和自然\n资源局\n2024 年度部门决算\n目\n录\n第一部分 上海市普陀区规划和自然资源局概况\n一、主要职能"
     assert agency_mentioned_in_body(cover) is None
+
+
+@pytest.mark.parametrize("title, text", [
+    ("临淄区人民政府", "首页 政务公开 年度报告\n对不起，您访问的页面不存在或已被删除！\n返回首页\n主办单位：临淄区人民政府办公室"),
+    ("404 Not Found", "404 Not Found\nnginx"),
+    ("提示信息", "抱歉，找不到您要访问的页面。\n5秒后自动返回首页"),
+    ("安全提示", "您的访问请求已被拦截，如有疑问请联系网站管理员。"),
+])
+def test_a_sites_error_page_behind_a_report_title_is_not_the_report(title, text):
+    """A portal answers a missing (or blocked) address with its own page and 200: the link's title names the
+    report, the page says it is not there."""
+    result = classify(ExtractedDocument(format="html", text=text, title=title), {},
+                      FetchContext(listing_title="临淄区卫生健康局2021年政府信息公开工作年度报告"))
+    assert result.kind == "error_page" and not result.is_report, result.reason
+    assert "错误页" in result.reason
+
+
+def test_a_report_that_speaks_of_a_missing_page_is_still_a_report():
+    """The error words alone decide nothing: a report is long, and may quote them (申请公开的信息不存在, 页面不存在
+    as a complaint it handled)."""
+    text = seed("001") + "\n群众反映部分链接页面不存在的问题已整改。"
+    result = classify(text_doc(text), {}, FetchContext(listing_title="临淄区卫生健康局2022年政府信息公开工作年度报告"))
+    assert result.kind == "report", result.reason

@@ -367,6 +367,30 @@ def test_report_url_answering_404_later_is_removed(stage):
     assert evidence["first_failure"]["at"].startswith("2024-03-01") and evidence["failures"] == 2
 
 
+def test_report_url_answering_the_sites_error_page_with_200_later_is_removed(stage):
+    """Portals often answer a deleted article with their "页面不存在" page and 200: the report is gone all the same.
+    A later 200 that is the report again clears the flag."""
+    agency, year = "ylx-wjj", 2021
+    path = report_path(agency, year)
+    ok = stage.fetch(1, path, "2022-01-21 09:00", agency)
+    stage.parse(ok, agency)
+    soft = ('<html><head><meta charset="utf-8"><title>样例县人民政府</title></head><body><div class="main">'
+            '<p>对不起，您访问的页面不存在或已被删除！</p><a href="/">返回首页</a></div></body></html>').encode()
+    gone = stage.store_bytes(BASE + path, soft, "text/html; charset=utf-8", "2024-04-01 09:00", agency)
+    assert stage.parse(gone, agency).kind == "error_page"
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "on_time" and verdict.flags == ["removed"]
+    evidence = verdict.evidence["removed"]
+    assert evidence["last_ok_capture_id"] == ok.id and evidence["latest_failure"]["capture_id"] == gone.id
+    assert evidence["latest_failure"]["error_page"] is True and "错误页" in evidence["message"]
+
+    back = stage.fetch(1, path, "2024-05-01 09:00", agency, extra=b"<!-- again -->\n")
+    stage.parse(back, agency)
+    assert stage.judge(date(2025, 7, 1), [year])[(agency, year)].flags == []
+
+
 def test_fetch_error_after_the_last_success_is_removed_but_a_robots_skip_is_not(stage):
     agency, year = "ylx-wjj", 2021
     path = report_path(agency, year)

@@ -145,3 +145,34 @@ def test_a_title_names_a_report_year_only_for_a_report_and_only_its_own():
         named += year is not None
     assert not wrong, wrong
     assert named >= 60, named   # 64 of the corpus's report titles name their year (2026-12-01)
+
+
+def test_a_title_cut_short_by_a_listing_may_name_its_report_year_never_a_wrong_one():
+    """``cut_report_year`` (a listing entry whose title ends "…工作年...") on the corpus's real titles, each cut
+    after every character from its disclosure words on: a report's cut title names its own year (it may be the
+    report), never another; a look-alike shown whole but for the ellipsis names none."""
+    from parsers.classify import cut_report_year, report_year_of_title, title_from_text
+
+    recognised, cuts, wrong, lookalikes = 0, 0, [], []
+    for row in ROWS:
+        if row["content_type"] != "text/plain":
+            continue
+        title, _ = title_from_text((ITEMS / row["file"]).read_text("utf-8"))
+        if not title:
+            continue
+        compacted = re.sub(r"\s+", "", title)
+        if row["is_report"] and report_year_of_title(title) == row["report_year"]:
+            start = max(compacted.rfind(word) + len(word) for word in ("信息公开", "政务公开"))
+            for end in range(start, len(compacted)):
+                year = cut_report_year(compacted[:end] + "...")
+                cuts += 1
+                recognised += year == row["report_year"]
+                if year is not None and year != row["report_year"]:
+                    wrong.append((row["file"], compacted[:end], year))
+        elif not row["is_report"]:
+            year = cut_report_year(compacted + "…")
+            if year is not None:
+                lookalikes.append((row["file"], compacted, year))
+    assert not wrong, wrong[:10]
+    assert not lookalikes, lookalikes
+    assert cuts >= 200 and recognised >= 0.95 * cuts, (recognised, cuts)

@@ -5,7 +5,10 @@ answers 500, the real 2022 report (seed 001, 临淄区卫生健康局), a notice
 (征求意见稿), which answer 500 too, and a "2021" report whose address leads to the 2022 report; the column reaches
 back past every deadline. The 2024 year is 无法判断 naming the listed title and the error; 2023, whose report the
 column does not list (only a notice and a draft), and 2021, whose listed address the archive read (the 2022
-report), stay a proven 未发布; 2022 按时.
+report), stay a proven 未发布; 2022 按时. Two titles are cut short by the listing ("…2020年政府信息公开工作年...",
+"…2019年政府信息公开工作要点..."), both answering 500: 2020 may be the report, so 无法判断; 2019's is a work plan,
+so 2019 stays 未发布. The 2018 and 2017 entries get the site's error page ("您访问的页面不存在", answered with
+200; 2017's through a redirect): the archive holds no report there, so both years are 无法判断, naming the error page.
 """
 from __future__ import annotations
 
@@ -31,8 +34,19 @@ ENTRIES = (  # (path, title, listed date, status)
     ("/nb/draft2023.html", f"{AGENCY}2023年政府信息公开工作年度报告（征求意见稿）", "2024-01-05", 500),
     ("/nb/2022.html", f"{AGENCY}2022年政府信息公开工作年度报告", "2023-01-29", 200),
     ("/nb/2021.html", f"{AGENCY}2021年政府信息公开工作年度报告", "2022-01-20", 301),   # → the 2022 report
+    # titles the listing cut short (no title attribute holds the whole): the first may be the 2020 report
+    ("/nb/2020.html", f"{AGENCY}2020年政府信息公开工作年...", "2021-01-25", 500),
+    ("/nb/plan2019.html", f"{AGENCY}2019年政府信息公开工作要点...", "2020-01-10", 500),
+    # the site answers with its error page: 200 itself, or a redirect to it
+    ("/nb/2018.html", f"{AGENCY}2018年政府信息公开工作年度报告", "2019-01-20", 200),
+    ("/nb/2017.html", f"{AGENCY}2017年政府信息公开工作年度报告", "2018-03-01", 302),
 )
 MOVED_TO = "/nb/c/2022.html"
+ERROR_PAGE = "/404.html"
+SOFT_404 = ('<html><head><meta charset="utf-8"><title>临淄区人民政府</title></head><body>'
+            '<ul class="nav"><li><a href="/">首页</a></li><li><a href="/nb/index.html">年度报告</a></li></ul>'
+            '<div class="main"><p>对不起，您访问的页面不存在或已被删除！</p><p><a href="/">返回首页</a></p></div>'
+            '<div class="footer">主办单位：临淄区人民政府办公室 鲁ICP备05012345号</div></body></html>').encode()
 
 
 class Portal(BaseHTTPRequestHandler):
@@ -48,9 +62,13 @@ class Portal(BaseHTTPRequestHandler):
             return self._send(200, body)
         if self.path == MOVED_TO:
             return self._send(200, render_html(load_seed("001")))
+        if self.path in (ERROR_PAGE, "/nb/2018.html"):
+            return self._send(200, SOFT_404)
         for path, _title, _day, status in ENTRIES:
             if self.path == path and status == 301:
                 return self._send(301, b"", location=MOVED_TO)
+            if self.path == path and status == 302:
+                return self._send(302, b"", location=ERROR_PAGE)
             if self.path == path:
                 return self._send(status, render_html(load_seed("001")) if status == 200 else b"<html>error</html>")
         return self._send(404, b"<html>not found</html>")
@@ -77,8 +95,8 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
         server.shutdown()
     catalog = Catalog.open(config, create=False)
     try:
-        verdicts = {judged.report_year: judged for judged in judge(catalog, as_of=AS_OF, years=[2021, 2022, 2023, 2024],
-                                                                   store=False)}
+        verdicts = {judged.report_year: judged
+                    for judged in judge(catalog, as_of=AS_OF, years=list(range(2017, 2025)), store=False)}
     finally:
         catalog.close()
 
@@ -94,3 +112,16 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     assert verdicts[2022].verdict.status == "on_time", verdicts[2022].verdict.reason
     # a listed address that led to a page the archive holds (not the year's report) was read: the column proves
     assert verdicts[2021].verdict.status == "missing", verdicts[2021].verdict.reason
+    # a title cut short that may be the year's report: its failed address proves nothing either
+    cut = verdicts[2020]
+    assert cut.verdict.status == "undetermined", cut.verdict.reason
+    assert "标题被截断" in cut.verdict.reason and "HTTP 500" in cut.verdict.reason, cut.verdict.reason
+    assert [entry["url"] for entry in cut.evidence["listed_not_archived"]] == [f"{base}/nb/2020.html"]
+    # … while a cut title that shows it is something else (工作要点) leaves the year proven
+    assert verdicts[2019].verdict.status == "missing", verdicts[2019].verdict.reason
+    # the site's error page, answered with 200 or reached by a redirect, is no page of the report
+    for year in (2018, 2017):
+        judged = verdicts[year]
+        assert judged.verdict.status == "undetermined", (year, judged.verdict.reason)
+        assert "错误页" in judged.verdict.reason and "您访问的页面不存在" in judged.verdict.reason, judged.verdict.reason
+    assert verdicts[2017].evidence["listed_not_archived"][0]["problem"].startswith("跳转后")

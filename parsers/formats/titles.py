@@ -59,7 +59,7 @@ _DATE_ONLY = re.compile(r"^[\d\s\-/.:：年月日]+$|^[〇○零OＯ一二三四
                         r"[一二三四五六七八九十廿卅\d\s]+日$")
 _ENDS_WITH_DATE = re.compile(r"(19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?$")
 # "关于做好…年度报告" / "编制和发布工作的通知": a notice title split over lines, not a report title
-_NOTICE_SUBJECT = re.compile(r"^(?:.{0,30}?)关于(?:做好|印发|公布|发布|转发|开展|加强|进一步|报送|编制|规范|认真)")
+NOTICE_SUBJECT = re.compile(r"^(?:.{0,30}?)关于(?:做好|印发|公布|发布|转发|开展|加强|进一步|报送|编制|规范|认真)")
 
 _OPENING_LINES = 20      # a report title is looked for this far: portals open with many lines of furniture
 _OTHER_TITLE_LINES = 10  # any other title (通知, 格式 …) only this far: below, it is a link or a heading
@@ -92,7 +92,7 @@ def is_report_title(title: str | None) -> bool:
     "…信息公开工作情况的报告" are report titles too; "关于做好…年度报告" (the first line of a notice) is not."""
     text = strip_title_tail(re.sub(r"\s+", "", unicodedata.normalize("NFKC", title or "")))
     return (bool(text) and any(word in text for word in _DISCLOSURE) and bool(_REPORT_END.search(text))
-            and not _NOTICE_SUBJECT.match(text))
+            and not NOTICE_SUBJECT.match(text))
 
 
 def opening_lines(text: str, limit: int = _OPENING_LINES) -> list[str]:
@@ -207,7 +207,7 @@ def _continues(line: str, following: str, raw_following: str) -> bool:
     if is_report_title(following) and re.search(r"(19|20)\d\d", following):
         return False
     whole = bool(re.search(r"(年度报告|年报|工作总结|通知|通报)$", line))
-    return bool(_TITLE_START.search(line)) and (not whole or bool(_NOTICE_SUBJECT.match(line)))
+    return bool(_TITLE_START.search(line)) and (not whole or bool(NOTICE_SUBJECT.match(line)))
 
 
 def _starts_with_name(title: str) -> bool:
