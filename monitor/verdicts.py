@@ -48,7 +48,7 @@ A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and th
       "coverage": {"coverage_id", "column_url", "found_by", "read_at", "capture_id", "pages_walked", "complete",
                    "rendered", "items_read", "earliest_item", "latest_item", "problem", "detail"} | None,
       "missing_proof": {"proven": bool, "problem": None | "never_read" | "not_after_deadline" | …},
-      "listed_not_archived": [{"url", "title", "listing_url", "problem", "cut_short"?}, …]
+      "listed_not_archived": [{"url", "title", "listing_url", "problem", "named_by"}, …]
                                                       # a read column lists the year's report, the archive lacks it:
                                                       # undetermined, not missing (only when there are such entries)
       "later_report": {"report_id", "report_url", "claimed_date", "first_seen", "backdated"?}
@@ -83,7 +83,7 @@ from monitor.copies import CopyChecks
 from monitor.deadlines import RuleSet, Verdict, load_rules, verdict
 from monitor.proof import archive_bound, missing_proof
 from parsers.beijing import BEIJING, beijing_date, beijing_iso, end_of_beijing_day
-from parsers.classify import cut_report_year, report_year_of_title
+from parsers.classify import listed_report_year
 from parsers.dates import PUBLICATION_PRIORITY
 from parsers.discovery import ListingItem
 from parsers.record import DateEvidence
@@ -256,8 +256,9 @@ def listed_reason(unread: list[Mapping[str, str]]) -> str:
     """Why a year whose column lists its report, which the archive could not get, is not proven missing."""
     first = unread[0]
     more = f"等 {len(unread)} 个条目" if len(unread) > 1 else ""
-    cut = "（标题被截断，可能是该年度的报告）" if first.get("cut_short") else ""
-    return (f"无法判断：年报栏目列出了“{first['title']}”{cut}（{first['url']}）{more}，但存档没有取到该报告"
+    how = {"cut": "（标题被截断，可能是该年度的报告）", "address": "（标题没有年份，网址写明了该年度）"}.get(
+        first.get("named_by"), "")
+    return (f"无法判断：年报栏目列出了“{first['title']}”{how}（{first['url']}）{more}，但存档没有取到该报告"
             f"（{first['problem']}），不能证明该机关未发布报告")
 
 
@@ -605,24 +606,22 @@ class _ArchiveView:
     # -- a year without a report by the cut-off, whose report its column lists
 
     def listed_not_archived(self, agency_id: str, year: int) -> list[dict[str, str]]:
-        """Entries of the agency's report listings (captures by the cut-off) whose title names the year's report
-        (``parsers.classify.report_year_of_title``) or may, cut short by the listing
-        (``parsers.classify.cut_report_year``: "cut_short"), at an address the archive got no page from by the
-        cut-off: its fetch failed, or it was never asked. [{"url", "title", "listing_url", "problem"[, "cut_short"]}]."""
-        listed: dict[str, tuple[str, str, bool]] = {}
+        """Entries of the agency's report listings (captures by the cut-off) that name the year's report, or may be
+        it (``parsers.classify.listed_report_year``: by the title, a title cut short, a title without a year at an
+        address naming the year), at an address the archive got no page from by the cut-off: its fetch failed, it
+        answered the site's error page, or it was never asked. [{"url", "title", "listing_url", "problem",
+        "named_by": "title" | "cut" | "address"}]."""
+        listed: dict[str, tuple[str, str, str]] = {}
         for url, title, listing_url in self._listed_entries(agency_id):
-            if url in listed:
-                continue
-            if report_year_of_title(title) == year:
-                listed[url] = (title, listing_url, False)
-            elif cut_report_year(title) == year:
-                listed[url] = (title, listing_url, True)
+            named, how = listed_report_year(title, url)
+            if named == year and url not in listed:
+                listed[url] = (title, listing_url, how)
         found = []
-        for url, (title, listing_url, cut_short) in listed.items():
+        for url, (title, listing_url, how) in listed.items():
             problem = self._unread(url)
             if problem is not None:
                 found.append({"url": url, "title": title, "listing_url": listing_url, "problem": problem,
-                              **({"cut_short": True} if cut_short else {})})
+                              "named_by": how})
         return found
 
     def _listed_entries(self, agency_id: str) -> list[tuple[str, str, str]]:

@@ -22,7 +22,8 @@ from parsers.formats.titles import (NOTICE_SUBJECT, TITLE_WORDS, find_title, is_
 from parsers.record import ExtractedDocument, FetchContext
 
 __all__ = ["Classification", "agencies_match", "agency_level", "choose_title", "classify", "is_report_title",
-           "cut_report_year", "looks_like_agency", "normalise_agency", "report_year_of_title", "title_from_text"]
+           "cut_report_year", "listed_report_year", "looks_like_agency", "normalise_agency", "report_year_of_title",
+           "title_from_text"]
 
 
 @dataclass
@@ -484,6 +485,13 @@ def report_year_of_title(title: str | None) -> int | None:
     """The year a title names when it is an annual report's own title ("…2024年政府信息公开工作年度报告" → 2024), as a
     listing shows it; None for a notice about a report, an explanation of one, a compilation of many, the format,
     a draft ("…（内部审核稿）"), a title cut short ("…工作年...") or one without a year."""
+    text = _report_title_text(title)
+    match = _YEAR_IN_TITLE.search(text) if text else None
+    return int(match.group(1)) if match else None
+
+
+def _report_title_text(title: str | None) -> str | None:
+    """A listing's title, compacted, when it is an annual report's own title (with or without a year)."""
     if not title or not title.strip():
         return None
     text = _FILE_EXTENSION.sub("", compact(_best_part(title)))   # a listing may show the attachment's file name
@@ -491,8 +499,23 @@ def report_year_of_title(title: str | None) -> int | None:
                                                                             _SUMMARY_TITLE, _FORMAT_TITLE,
                                                                             _DRAFT_TITLE)):
         return None
-    match = _YEAR_IN_TITLE.search(text)
-    return int(match.group(1)) if match else None
+    return text
+
+
+def listed_report_year(title: str | None, url: str | None = None) -> tuple[int | None, str | None]:
+    """The year of the report a listing entry may be, and what says so: its whole title names it ("title",
+    ``report_year_of_title``); its title, cut short by the listing, may be the start of that year's report title
+    ("cut", ``cut_report_year``); or a report title without a year links to an address naming the report year
+    ("address": ``xxgkAnnualReport.jsp?fbtime=2017``, ``/nb2024/``). (None, None) for anything else."""
+    year = report_year_of_title(title)
+    if year is not None:
+        return year, "title"
+    year = cut_report_year(title)
+    if year is not None:
+        return year, "cut"
+    text = _report_title_text(title)
+    in_url = _URL_REPORT_YEAR.search(url or "") if text and not _YEAR_IN_TITLE.search(text) else None
+    return (int(in_url.group(1)), "address") if in_url else (None, None)
 
 
 # a listing cuts a long title short with an ellipsis ("…工作年...", "…年度报…")

@@ -575,3 +575,20 @@ def test_a_report_that_speaks_of_a_missing_page_is_still_a_report():
     text = seed("001") + "\n群众反映部分链接页面不存在的问题已整改。"
     result = classify(text_doc(text), {}, FetchContext(listing_title="临淄区卫生健康局2022年政府信息公开工作年度报告"))
     assert result.kind == "report", result.reason
+
+
+LISHUI = "http://www.lishui.gov.cn/module/xxgk/xxgkAnnualReport.jsp?fbtime=2017&area=113325000026455663"
+
+
+@pytest.mark.parametrize("title, url, expected", [
+    ("丽水市民政局2017年政府信息公开工作年度报告", None, (2017, "title")),
+    ("丽水市民政局2017年政府信息公开工作年...", None, (2017, "cut")),
+    ("丽水市民政局政府信息公开工作年度报告", LISHUI, (2017, "address")),          # the real platform's address
+    ("丽水市民政局政府信息公开工作年度报告", "http://x.gov.cn/art/2018/1/2/art_1_2.html", (None, None)),
+    ("关于做好政府信息公开工作年度报告的通知", LISHUI, (None, None)),
+    ("丽水市民政局2017年政府信息公开工作要点...", None, (None, None)),
+])
+def test_the_year_a_listing_entry_may_be_the_report_of(title, url, expected):
+    from parsers.classify import listed_report_year
+
+    assert listed_report_year(title, url) == expected

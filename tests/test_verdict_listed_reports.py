@@ -9,6 +9,7 @@ report), stay a proven 未发布; 2022 按时. Two titles are cut short by the l
 "…2019年政府信息公开工作要点..."), both answering 500: 2020 may be the report, so 无法判断; 2019's is a work plan,
 so 2019 stays 未发布. The 2018 and 2017 entries get the site's error page ("您访问的页面不存在", answered with
 200; 2017's through a redirect): the archive holds no report there, so both years are 无法判断, naming the error page.
+A year-less "…政府信息公开工作年度报告" at "annual.jsp?fbtime=2016" (500) leaves 2016 无法判断 too.
 """
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ ENTRIES = (  # (path, title, listed date, status)
     # the site answers with its error page: 200 itself, or a redirect to it
     ("/nb/2018.html", f"{AGENCY}2018年政府信息公开工作年度报告", "2019-01-20", 200),
     ("/nb/2017.html", f"{AGENCY}2017年政府信息公开工作年度报告", "2018-03-01", 302),
+    # a title without a year, at an address that names it (浙江's xxgkAnnualReport.jsp?fbtime=…)
+    ("/nb/annual.jsp?fbtime=2016", f"{AGENCY}政府信息公开工作年度报告", "2017-03-20", 500),
 )
 MOVED_TO = "/nb/c/2022.html"
 ERROR_PAGE = "/404.html"
@@ -96,7 +99,7 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     catalog = Catalog.open(config, create=False)
     try:
         verdicts = {judged.report_year: judged
-                    for judged in judge(catalog, as_of=AS_OF, years=list(range(2017, 2025)), store=False)}
+                    for judged in judge(catalog, as_of=AS_OF, years=list(range(2016, 2025)), store=False)}
     finally:
         catalog.close()
 
@@ -116,7 +119,8 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     cut = verdicts[2020]
     assert cut.verdict.status == "undetermined", cut.verdict.reason
     assert "标题被截断" in cut.verdict.reason and "HTTP 500" in cut.verdict.reason, cut.verdict.reason
-    assert [entry["url"] for entry in cut.evidence["listed_not_archived"]] == [f"{base}/nb/2020.html"]
+    assert [(entry["url"], entry["named_by"]) for entry in cut.evidence["listed_not_archived"]] == \
+        [(f"{base}/nb/2020.html", "cut")]
     # … while a cut title that shows it is something else (工作要点) leaves the year proven
     assert verdicts[2019].verdict.status == "missing", verdicts[2019].verdict.reason
     # the site's error page, answered with 200 or reached by a redirect, is no page of the report
@@ -125,3 +129,8 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
         assert judged.verdict.status == "undetermined", (year, judged.verdict.reason)
         assert "错误页" in judged.verdict.reason and "您访问的页面不存在" in judged.verdict.reason, judged.verdict.reason
     assert verdicts[2017].evidence["listed_not_archived"][0]["problem"].startswith("跳转后")
+    # a report title without a year, at an address naming the year
+    yearless = verdicts[2016]
+    assert yearless.verdict.status == "undetermined", yearless.verdict.reason
+    assert "网址写明了该年度" in yearless.verdict.reason and "HTTP 500" in yearless.verdict.reason
+    assert yearless.evidence["listed_not_archived"][0]["named_by"] == "address"
