@@ -609,7 +609,7 @@ class _ArchiveView:
         """Entries of the agency's report listings (captures by the cut-off) that name the year's report, or may be
         it (``parsers.classify.listed_report_year``: by the title, a title cut short, a title without a year at an
         address naming the year), at an address the archive got no page from by the cut-off: its fetch failed, it
-        answered the site's error page, or it was never asked. [{"url", "title", "listing_url", "problem",
+        answered the site's error page or a file that cannot be read, or it was never asked. [{"url", "title", "listing_url", "problem",
         "named_by": "title" | "cut" | "address"}]."""
         listed: dict[str, tuple[str, str, str]] = {}
         for url, title, listing_url in self._listed_entries(agency_id):
@@ -638,8 +638,9 @@ class _ArchiveView:
         return self._listed[agency_id]
 
     def _unread(self, url: str) -> str | None:
-        """Why the archive holds no page of ``url`` by the cut-off (the site's error page answered with 200, or
-        reached by a redirect; else its last fetch error, its last answer, or never asked); None when it holds one."""
+        """Why the archive holds no page of ``url`` by the cut-off (the site's error page answered with 200, or a file
+        that cannot be read, or either reached by a redirect; else its last fetch error, its last answer, or never
+        asked); None when it holds one."""
         hashed = queries.url_hash(url)
         answers = [row for row in self.session.execute(
             select(Capture.id, Capture.status, Capture.timestamp, Capture.record_type).where(
@@ -647,13 +648,13 @@ class _ArchiveView:
                 Capture.record_type.in_(("response", "revisit"))).order_by(Capture.timestamp))]
         read = [row for row in answers if row.status is not None and (200 <= row.status < 300 or row.status == 304)]
         if read:
-            return self._error_pages([row.id for row in read if row.record_type == "response"])
+            return self._unreadable([row.id for row in read if row.record_type == "response"])
         if any(row.status is not None and 300 <= row.status < 400 for row in answers):
             landed = list(self.session.scalars(
                 select(Capture.id).where(Capture.redirected_from == url, Capture.status == 200,
                                          Capture.record_type == "response", Capture.timestamp <= self.cutoff)))
             if landed:   # it redirected to a page the archive holds (not the year's report), or to an error page
-                problem = self._error_pages(landed)
+                problem = self._unreadable(landed)
                 return f"跳转后{problem}" if problem else None
         error = self.session.execute(
             select(FetchError.kind, FetchError.message).where(
@@ -665,17 +666,22 @@ class _ArchiveView:
             return f"HTTP {answers[-1].status}"
         return "没有抓取"
 
-    def _error_pages(self, capture_ids: list[int]) -> str | None:
-        """What the site answered instead of the page, when every one of these captures (the 2xx answers of one
-        address) parsed as its error page ("页面不存在", a block page, answered with 200); None when one holds a
-        page (or is not parsed yet). A revisit repeats an earlier answer's bytes: it adds nothing here."""
+    def _unreadable(self, capture_ids: list[int]) -> str | None:
+        """Why none of these captures (the 2xx answers of one address) holds a readable document: each parsed as
+        the site's error page ("页面不存在", a block page, answered with 200) or could not be parsed (a truncated PDF,
+        a damaged file); None when one holds a document (or is not parsed yet). A revisit repeats an earlier
+        answer's bytes: it adds nothing here."""
         if not capture_ids:
             return None
-        kinds = self.session.execute(select(Report.capture_id, Report.kind, Report.record_json)
-                                     .where(Report.capture_id.in_(capture_ids))).all()
-        if len(kinds) < len(set(capture_ids)) or any(row.kind != "error_page" for row in kinds):
+        parsed = self.session.execute(select(Report.capture_id, Report.kind, Report.error, Report.record_json)
+                                      .where(Report.capture_id.in_(capture_ids)).order_by(Report.capture_id)).all()
+        if len(parsed) < len(set(capture_ids)) or any(row.kind != "error_page" and row.error is None
+                                                      for row in parsed):
             return None
-        reason = ((kinds[-1].record_json or {}).get("kind_reason") or "").rstrip("。")
+        last = parsed[-1]
+        if last.error is not None:
+            return f"取到的文件无法读取：{last.error}"
+        reason = ((last.record_json or {}).get("kind_reason") or "").rstrip("。")
         return f"取到的是网站的错误页：{reason}" if reason else "取到的是网站的错误页"
 
     def _error_page_ids(self, rows: list, report_digest: str | None) -> set[int]:

@@ -9,12 +9,14 @@ report), stay a proven 未发布; 2022 按时. Two titles are cut short by the l
 "…2019年政府信息公开工作要点..."), both answering 500: 2020 may be the report, so 无法判断; 2019's is a work plan,
 so 2019 stays 未发布. The 2018 and 2017 entries get the site's error page ("您访问的页面不存在", answered with
 200; 2017's through a redirect): the archive holds no report there, so both years are 无法判断, naming the error page.
-A year-less "…政府信息公开工作年度报告" at "annual.jsp?fbtime=2016" (500) leaves 2016 无法判断 too.
+A year-less "…政府信息公开工作年度报告" at "annual.jsp?fbtime=2016" (500) leaves 2016 无法判断 too, and so does the
+2015 report's PDF, answered with 200 but cut short (a real report PDF's first 40 KB): nobody can read it.
 """
 from __future__ import annotations
 
 import threading
 from datetime import date
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -43,7 +45,10 @@ ENTRIES = (  # (path, title, listed date, status)
     ("/nb/2017.html", f"{AGENCY}2017年政府信息公开工作年度报告", "2018-03-01", 302),
     # a title without a year, at an address that names it (浙江's xxgkAnnualReport.jsp?fbtime=…)
     ("/nb/annual.jsp?fbtime=2016", f"{AGENCY}政府信息公开工作年度报告", "2017-03-20", 500),
+    # a PDF the server cut short: answered with 200, but nobody can read it
+    ("/nb/2015.pdf", f"{AGENCY}2015年政府信息公开工作年度报告", "2016-03-15", 200),
 )
+TRUNCATED_PDF = (Path(__file__).parent / "fixtures" / "corpus" / "szfgs2024.pdf").read_bytes()[:40_000]
 MOVED_TO = "/nb/c/2022.html"
 ERROR_PAGE = "/404.html"
 SOFT_404 = ('<html><head><meta charset="utf-8"><title>临淄区人民政府</title></head><body>'
@@ -67,6 +72,8 @@ class Portal(BaseHTTPRequestHandler):
             return self._send(200, render_html(load_seed("001")))
         if self.path in (ERROR_PAGE, "/nb/2018.html"):
             return self._send(200, SOFT_404)
+        if self.path == "/nb/2015.pdf":
+            return self._send(200, TRUNCATED_PDF, content_type="application/pdf")
         for path, _title, _day, status in ENTRIES:
             if self.path == path and status == 301:
                 return self._send(301, b"", location=MOVED_TO)
@@ -76,11 +83,12 @@ class Portal(BaseHTTPRequestHandler):
                 return self._send(status, render_html(load_seed("001")) if status == 200 else b"<html>error</html>")
         return self._send(404, b"<html>not found</html>")
 
-    def _send(self, status: int, body: bytes, location: str | None = None) -> None:
+    def _send(self, status: int, body: bytes, location: str | None = None,
+              content_type: str = "text/html; charset=utf-8") -> None:
         self.send_response(status)
         if location:
             self.send_header("Location", location)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -99,7 +107,7 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     catalog = Catalog.open(config, create=False)
     try:
         verdicts = {judged.report_year: judged
-                    for judged in judge(catalog, as_of=AS_OF, years=list(range(2016, 2025)), store=False)}
+                    for judged in judge(catalog, as_of=AS_OF, years=list(range(2015, 2025)), store=False)}
     finally:
         catalog.close()
 
@@ -134,3 +142,7 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     assert yearless.verdict.status == "undetermined", yearless.verdict.reason
     assert "网址写明了该年度" in yearless.verdict.reason and "HTTP 500" in yearless.verdict.reason
     assert yearless.evidence["listed_not_archived"][0]["named_by"] == "address"
+    # a file that came whole over HTTP but cannot be read proves nothing either
+    broken = verdicts[2015]
+    assert broken.verdict.status == "undetermined", broken.verdict.reason
+    assert "取到的文件无法读取" in broken.verdict.reason and "truncated" in broken.verdict.reason, broken.verdict.reason
