@@ -256,8 +256,8 @@ def listed_reason(unread: list[Mapping[str, str]]) -> str:
     """Why a year whose column lists its report, which the archive could not get, is not proven missing."""
     first = unread[0]
     more = f"等 {len(unread)} 个条目" if len(unread) > 1 else ""
-    how = {"cut": "（标题被截断，可能是该年度的报告）", "address": "（标题没有年份，网址写明了该年度）"}.get(
-        first.get("named_by"), "")
+    how = {"cut": "（标题被截断，可能是该年度的报告）", "address": "（标题没有年份，网址写明了该年度）",
+           "year": "（栏目中只写年份的条目，可能是该年度的报告或其分栏目）"}.get(first.get("named_by"), "")
     return (f"无法判断：年报栏目列出了“{first['title']}”{how}（{first['url']}）{more}，但存档没有取到该报告"
             f"（{first['problem']}），不能证明该机关未发布报告")
 
@@ -608,12 +608,13 @@ class _ArchiveView:
     def listed_not_archived(self, agency_id: str, year: int) -> list[dict[str, str]]:
         """Entries of the agency's report listings (captures by the cut-off) that name the year's report, or may be
         it (``parsers.classify.listed_report_year``: by the title, a title cut short, a title without a year at an
-        address naming the year), at an address the archive got no page from by the cut-off: its fetch failed, it
-        answered the site's error page or a file that cannot be read, or it was never asked. [{"url", "title", "listing_url", "problem",
-        "named_by": "title" | "cut" | "address"}]."""
+        address naming the year, a year alone on the report column's page), at an address the archive got no page
+        from by the cut-off: its fetch failed, it answered the site's error page or a file nobody can read, or it
+        was never asked. [{"url", "title", "listing_url", "problem", "named_by": "title" | "cut" | "address" |
+        "year"}]."""
         listed: dict[str, tuple[str, str, str]] = {}
-        for url, title, listing_url in self._listed_entries(agency_id):
-            named, how = listed_report_year(title, url)
+        for url, title, listing_url, role in self._listed_entries(agency_id):
+            named, how = listed_report_year(title, url, in_column=role in LISTING_ROLES)
             if named == year and url not in listed:
                 listed[url] = (title, listing_url, how)
         found = []
@@ -624,16 +625,16 @@ class _ArchiveView:
                               "named_by": how})
         return found
 
-    def _listed_entries(self, agency_id: str) -> list[tuple[str, str, str]]:
-        """(url, title, listing url) of every report-like entry of the agency's listings archived by the cut-off.
-        A revisit lists what its original does; a capture whose facts are not derived yet lists nothing here."""
+    def _listed_entries(self, agency_id: str) -> list[tuple[str, str, str, str | None]]:
+        """(url, title, listing url, its role) of every entry of the agency's report listings archived by the
+        cut-off. A revisit lists what its original does; a capture whose facts are not derived yet lists nothing."""
         if agency_id not in self._listed:
-            query = (select(Capture.url, Capture.listing_items)
+            query = (select(Capture.url, Capture.role, Capture.listing_items)
                      .where(Capture.agency_id == agency_id, Capture.timestamp <= self.cutoff, Capture.status == 200,
                             Capture.record_type == "response",
                             or_(Capture.role.is_(None), Capture.role.in_(LISTING_ROLES)))
                      .order_by(Capture.id))
-            self._listed[agency_id] = [(entry[0], entry[1], row.url) for row in self.session.execute(query)
+            self._listed[agency_id] = [(entry[0], entry[1], row.url, row.role) for row in self.session.execute(query)
                                        for entry in row.listing_items or () if len(entry) == 2]
         return self._listed[agency_id]
 

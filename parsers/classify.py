@@ -23,7 +23,7 @@ from parsers.record import ExtractedDocument, FetchContext
 
 __all__ = ["Classification", "agencies_match", "agency_level", "choose_title", "classify", "is_report_title",
            "cut_report_year", "listed_report_year", "looks_like_agency", "normalise_agency", "report_year_of_title",
-           "title_from_text"]
+           "title_from_text", "year_only_title"]
 
 
 @dataclass
@@ -502,11 +502,14 @@ def _report_title_text(title: str | None) -> str | None:
     return text
 
 
-def listed_report_year(title: str | None, url: str | None = None) -> tuple[int | None, str | None]:
+def listed_report_year(title: str | None, url: str | None = None, *,
+                       in_column: bool = False) -> tuple[int | None, str | None]:
     """The year of the report a listing entry may be, and what says so: its whole title names it ("title",
     ``report_year_of_title``); its title, cut short by the listing, may be the start of that year's report title
-    ("cut", ``cut_report_year``); or a report title without a year links to an address naming the report year
-    ("address": ``xxgkAnnualReport.jsp?fbtime=2017``, ``/nb2024/``). (None, None) for anything else."""
+    ("cut", ``cut_report_year``); a report title without a year links to an address naming the report year
+    ("address": ``xxgkAnnualReport.jsp?fbtime=2017``, ``/nb2024/``); or, on a page the crawler read as the report
+    column (``in_column``), the entry is just a year ("2024年度", "2024年报": the column names the rest; it may be the
+    report or that year's part of the column). (None, None) for anything else."""
     year = report_year_of_title(title)
     if year is not None:
         return year, "title"
@@ -515,7 +518,20 @@ def listed_report_year(title: str | None, url: str | None = None) -> tuple[int |
         return year, "cut"
     text = _report_title_text(title)
     in_url = _URL_REPORT_YEAR.search(url or "") if text and not _YEAR_IN_TITLE.search(text) else None
-    return (int(in_url.group(1)), "address") if in_url else (None, None)
+    if in_url:
+        return int(in_url.group(1)), "address"
+    year = year_only_title(title) if in_column else None
+    return (year, "year") if year is not None else (None, None)
+
+
+# a report column's entry that is just its year: "2024年度", "2024年", "2024年度报告", "【2024年】"
+_YEAR_ONLY_TITLE = re.compile(r"^[\[【(（]?((?:19|20)\d\d)年?度?(?:年度)?(?:报告|年报|工作报告)?[\]】)）]?$")
+
+
+def year_only_title(title: str | None) -> int | None:
+    """The year of an entry titled by its year alone ("2024年度", "2023年报"), as a report column lists them."""
+    match = _YEAR_ONLY_TITLE.match(compact(fold_width(title or "")))
+    return int(match.group(1)) if match else None
 
 
 # a listing cuts a long title short with an ellipsis ("…工作年...", "…年度报…")

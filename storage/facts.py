@@ -10,8 +10,8 @@ existed — by :func:`backfill`, once:
 - ``concurrent_to_capture_id``: for a resource record (a screenshot, a rendered DOM), the capture it was made of
   (its ``WARC-Concurrent-To``, resolved to the capture id);
 - ``listing_items``: for a page that may be a report listing (a listing role, or no role, and a page's MIME type),
-  the ``[url, title]`` of each entry parsed from the payload when at least one looks like a report (or may be one,
-  its title cut short), ``[]`` when none does. A revisit holds none: its original's are the same bytes'.
+  the ``[url, title]`` of each entry parsed from the payload when at least one looks like a report (or may be one:
+  its title cut short, or titled by its year alone on the report column's page), ``[]`` when none does. A revisit holds none: its original's are the same bytes'.
 
 The report texts' copy-detection signatures (``reports.shingles``/``minhash``, ``parsers.shingles``) are stored
 with the report; :func:`backfill` computes those of reports stored before 0007 too.
@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from parsers.classify import cut_report_year
+from parsers.classify import cut_report_year, year_only_title
 from parsers.discovery import find_listing_items, listing_items_from_json, looks_like_report_title
 from parsers.shingles import text_signature
 from storage.catalog import Catalog, queries
@@ -58,10 +58,13 @@ def may_be_listing(role: str | None, mime: str | None) -> bool:
 
 def listing_entries(payload: bytes, url: str, mime: str | None, role: str | None) -> list[list[str]]:
     """``[url, title]`` of every entry of a report listing (HTML rows or JSON objects); [] when no entry looks
-    like a report: a page without one proves nothing about a report."""
+    like a report (or may be one, its title cut short; or, on a page the crawler fetched as the report column, is
+    titled by its year alone, "2024年度"): a page without one proves nothing about a report."""
     is_json = "json" in (mime or "").lower() or role == "json" or payload.lstrip()[:1] in (b"{", b"[")
     items = listing_items_from_json(payload, url) if is_json else find_listing_items(payload, url)
-    if not any(looks_like_report_title(item.title) or cut_report_year(item.title) is not None for item in items):
+    column = role in LISTING_ROLES
+    if not any(looks_like_report_title(item.title) or cut_report_year(item.title) is not None
+               or (column and year_only_title(item.title) is not None) for item in items):
         return []
     return [[item.url, item.title] for item in items]
 

@@ -592,3 +592,17 @@ def test_the_year_a_listing_entry_may_be_the_report_of(title, url, expected):
     from parsers.classify import listed_report_year
 
     assert listed_report_year(title, url) == expected
+
+
+@pytest.mark.parametrize("title, in_column, expected", [
+    ("2024年度", True, (2024, "year")),
+    ("【2023年】", True, (2023, "year")),
+    ("2022年报", True, (2022, "year")),
+    ("2024年度", False, (None, None)),             # only the report column's page names the rest
+    ("2024年第一季度", True, (None, None)),
+    ("2024年度部门预算", True, (None, None)),
+])
+def test_an_entry_of_the_report_column_may_be_named_by_its_year_alone(title, in_column, expected):
+    from parsers.classify import listed_report_year
+
+    assert listed_report_year(title, "http://x.gov.cn/nb/1.html", in_column=in_column) == expected

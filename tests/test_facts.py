@@ -119,3 +119,17 @@ def test_captures_and_reports_from_before_0007_get_their_facts_once_from_the_war
             assert (stored.shingles, stored.minhash) == text_signature(text)
         assert not pending(catalog)
         assert backfill(catalog, None).done == 0  # once: nothing is derived twice
+
+
+def test_a_report_columns_page_whose_entries_are_years_alone_keeps_them():
+    """A report column that lists "2024年度", "2023年度" (its name says the rest) keeps its entries, so a verdict can
+    see what they point at; the same links on a page the crawler did not fetch as the column are no listing."""
+    from storage.facts import listing_entries
+
+    rows = "".join(f'<li><a href="/nb/{year}/">{year}年度</a><span>{year + 1}-01-20</span></li>'
+                   for year in (2024, 2023, 2022))
+    page = f'<html><body><ul class="list">{rows}</ul></body></html>'.encode()
+    kept = listing_entries(page, BASE + "/nb/", "text/html", "column")
+    assert [title for _url, title in kept] == ["2024年度", "2023年度", "2022年度"]
+    assert kept[0][0] == BASE + "/nb/2024/"
+    assert listing_entries(page, BASE + "/nb/", "text/html", None) == []

@@ -10,7 +10,8 @@ report), stay a proven 未发布; 2022 按时. Two titles are cut short by the l
 so 2019 stays 未发布. The 2018 and 2017 entries get the site's error page ("您访问的页面不存在", answered with
 200; 2017's through a redirect): the archive holds no report there, so both years are 无法判断, naming the error page.
 A year-less "…政府信息公开工作年度报告" at "annual.jsp?fbtime=2016" (500) leaves 2016 无法判断 too, and so does the
-2015 report's PDF, answered with 200 but cut short (a real report PDF's first 40 KB): nobody can read it.
+2015 report's PDF, answered with 200 but cut short (a real report PDF's first 40 KB): nobody can read it. An entry
+that is just "2014年度" (500) may be that year's report, or its part of the column: 2014 is 无法判断 as well.
 """
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ ENTRIES = (  # (path, title, listed date, status)
     ("/nb/annual.jsp?fbtime=2016", f"{AGENCY}政府信息公开工作年度报告", "2017-03-20", 500),
     # a PDF the server cut short: answered with 200, but nobody can read it
     ("/nb/2015.pdf", f"{AGENCY}2015年政府信息公开工作年度报告", "2016-03-15", 200),
+    # the column names the rest: an entry that is just its year
+    ("/nb/2014/", "2014年度", "2015-03-20", 500),
 )
 TRUNCATED_PDF = (Path(__file__).parent / "fixtures" / "corpus" / "szfgs2024.pdf").read_bytes()[:40_000]
 MOVED_TO = "/nb/c/2022.html"
@@ -107,7 +110,7 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     catalog = Catalog.open(config, create=False)
     try:
         verdicts = {judged.report_year: judged
-                    for judged in judge(catalog, as_of=AS_OF, years=list(range(2015, 2025)), store=False)}
+                    for judged in judge(catalog, as_of=AS_OF, years=list(range(2014, 2025)), store=False)}
     finally:
         catalog.close()
 
@@ -146,3 +149,7 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     broken = verdicts[2015]
     assert broken.verdict.status == "undetermined", broken.verdict.reason
     assert "取到的文件无法读取" in broken.verdict.reason and "truncated" in broken.verdict.reason, broken.verdict.reason
+    # an entry of the report column that is just its year
+    year_only = verdicts[2014]
+    assert year_only.verdict.status == "undetermined", year_only.verdict.reason
+    assert year_only.evidence["listed_not_archived"][0]["named_by"] == "year", year_only.evidence
