@@ -620,6 +620,10 @@ class _ArchiveView:
         found = []
         for url, (title, listing_url, how) in listed.items():
             problem = self._unread(url)
+            if problem is None and how == "year":
+                # read, and not the year's report (the year has none): the year's part of the column, whose own
+                # entries the crawl fetched as a document, not as a listing
+                problem = "取到的页面不是该年度的报告，可能是该年度的分栏目，其中的条目没有按栏目读取"
             if problem is not None:
                 found.append({"url": url, "title": title, "listing_url": listing_url, "problem": problem,
                               "named_by": how})

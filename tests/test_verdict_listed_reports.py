@@ -11,7 +11,8 @@ so 2019 stays 未发布. The 2018 and 2017 entries get the site's error page ("�
 200; 2017's through a redirect): the archive holds no report there, so both years are 无法判断, naming the error page.
 A year-less "…政府信息公开工作年度报告" at "annual.jsp?fbtime=2016" (500) leaves 2016 无法判断 too, and so does the
 2015 report's PDF, answered with 200 but cut short (a real report PDF's first 40 KB): nobody can read it. An entry
-that is just "2014年度" (500) may be that year's report, or its part of the column: 2014 is 无法判断 as well.
+that is just "2014年度" (500) may be that year's report, or its part of the column: 2014 is 无法判断 as well; so is
+2013, whose "2013年度" entry answers with a listing of its own (the crawl fetched it as a document, not a column).
 """
 from __future__ import annotations
 
@@ -50,7 +51,14 @@ ENTRIES = (  # (path, title, listed date, status)
     ("/nb/2015.pdf", f"{AGENCY}2015年政府信息公开工作年度报告", "2016-03-15", 200),
     # the column names the rest: an entry that is just its year
     ("/nb/2014/", "2014年度", "2015-03-20", 500),
+    # … or the year's part of the column, a listing of its own
+    ("/nb/2013/", "2013年度", "2014-03-20", 200),
 )
+SUB_COLUMN = ('<html><head><meta charset="utf-8"><title>2013年度</title></head><body><ul class="list">'
+              + "".join(f'<li><a href="/nb/2013/{number}.html">{name}2013年政府信息公开工作年度报告</a>'
+                        f'<span>2014-03-2{number}</span></li>'
+                        for number, name in enumerate((AGENCY, "临淄区教育局", "临淄区民政局")))
+              + '</ul></body></html>').encode()
 TRUNCATED_PDF = (Path(__file__).parent / "fixtures" / "corpus" / "szfgs2024.pdf").read_bytes()[:40_000]
 MOVED_TO = "/nb/c/2022.html"
 ERROR_PAGE = "/404.html"
@@ -75,6 +83,8 @@ class Portal(BaseHTTPRequestHandler):
             return self._send(200, render_html(load_seed("001")))
         if self.path in (ERROR_PAGE, "/nb/2018.html"):
             return self._send(200, SOFT_404)
+        if self.path == "/nb/2013/":
+            return self._send(200, SUB_COLUMN)
         if self.path == "/nb/2015.pdf":
             return self._send(200, TRUNCATED_PDF, content_type="application/pdf")
         for path, _title, _day, status in ENTRIES:
@@ -110,7 +120,7 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     catalog = Catalog.open(config, create=False)
     try:
         verdicts = {judged.report_year: judged
-                    for judged in judge(catalog, as_of=AS_OF, years=list(range(2014, 2025)), store=False)}
+                    for judged in judge(catalog, as_of=AS_OF, years=list(range(2013, 2025)), store=False)}
     finally:
         catalog.close()
 
@@ -153,3 +163,6 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     year_only = verdicts[2014]
     assert year_only.verdict.status == "undetermined", year_only.verdict.reason
     assert year_only.evidence["listed_not_archived"][0]["named_by"] == "year", year_only.evidence
+    sub_column = verdicts[2013]
+    assert sub_column.verdict.status == "undetermined", sub_column.verdict.reason
+    assert "分栏目" in sub_column.verdict.reason, sub_column.verdict.reason
