@@ -166,3 +166,55 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     sub_column = verdicts[2013]
     assert sub_column.verdict.status == "undetermined", sub_column.verdict.reason
     assert "分栏目" in sub_column.verdict.reason, sub_column.verdict.reason
+
+
+class YearParts(BaseHTTPRequestHandler):
+    """A column that lists each year as a part of its own ("2017年度"), whose page lists that year's reports of the
+    agencies under it; ours among them."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path == "/nb/index.html":
+            body = ('<html><head><meta charset="utf-8"><title>政府信息公开年度报告</title></head><body><ul class="list">'
+                    '<li><a href="/nb/2017/">2017年度</a><span>2018-03-30</span></li></ul></body></html>')
+        elif self.path == "/nb/2017/":
+            body = ('<html><head><meta charset="utf-8"><title>2017年度</title></head><body><ul class="list">'
+                    + "".join(f'<li><a href="/nb/2017/{number}.html">{name}2017年政府信息公开工作年度报告</a>'
+                              f'<span>2018-03-2{number}</span></li>'
+                              for number, name in enumerate(("临淄区卫计局", "临淄区教育局", "临淄区民政局")))
+                    + '</ul></body></html>')
+        elif self.path == "/nb/2017/0.html":
+            return self._send(200, render_html(load_seed("000")))
+        else:
+            return self._send(404, b"<html>not found</html>")
+        self._send(200, body.encode())
+
+    def _send(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_the_reports_of_a_years_part_of_the_column_are_fetched(tmp_path):
+    """The crawl fetches a column's entries as documents; an entry named by its year alone may be that year's part of
+    the column, so the reports its page lists are fetched too: the agency's 2017 report is found there."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), YearParts)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    config = config_in(tmp_path / "data")
+    try:
+        crawl(config, [Agency("lz-wjj", "临淄区卫计局", "department", f"{base}/", report_index=(f"{base}/nb/index.html",),
+                              render="never")], ARCHIVE_SCREENSHOTS=False)   # what is fetched is the question
+    finally:
+        server.shutdown()
+    catalog = Catalog.open(config, create=False)
+    try:
+        [judged] = judge(catalog, as_of=AS_OF, years=[2017], store=False)
+    finally:
+        catalog.close()
+    assert judged.report_url == f"{base}/nb/2017/0.html", (judged.verdict.status, judged.verdict.reason)
+    assert judged.verdict.status in ("on_time", "late"), judged.verdict.reason

@@ -32,8 +32,10 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from parsers.classify import year_only_title
 from parsers.discovery import (Page, find_attachments, find_disclosure_sections, find_frames, find_json_endpoints,
-                               find_listing_items, find_pagination, listing_items_from_json, needs_javascript)
+                               find_listing_items, find_pagination, listing_items_from_json, looks_like_report_title,
+                               needs_javascript)
 from crawler.coverage import META_COLUMN, CoverageRecorder, entry_meta
 from crawler.fallbacks import WAY_LABELS, Plan, Step, columns_on_page, known_report_urls
 from crawler.frontier import Frontier
@@ -210,7 +212,9 @@ class ReportsSpider(scrapy.Spider):
         if role in ("item", "attachment") or (role == "column" and not _is_html(response)):
             yield from self._candidate(response, agency)
             if role == "item" and _is_html(response):
-                yield from self._attachments(response, agency)
+                page = Page.from_bytes(response.body, _header(response, "Content-Type"))
+                yield from self._attachments(response, page, agency)
+                yield from self._year_part(response, page, agency)
             return
         if role == "json":
             yield from self._items(listing_items_from_json(response.body, response.url), agency)
@@ -376,12 +380,21 @@ class ReportsSpider(scrapy.Spider):
         for item in items:
             yield self._request(item.url, agency, "item", listing_title=item.title, listing_date=item.date_raw)
 
-    def _attachments(self, response, agency: Agency) -> Iterator[scrapy.Request]:
-        links = find_attachments(Page.from_bytes(response.body, _header(response, "Content-Type")), response.url)
+    def _attachments(self, response, page: Page, agency: Agency) -> Iterator[scrapy.Request]:
+        links = find_attachments(page, response.url)
         self._stat("discovery/attachments", len(links))
         for link in links:
             yield self._request(link.url, agency, "attachment", listing_title=link.text or None,
                                 listing_date=response.meta.get(META_LISTING_DATE))
+
+    def _year_part(self, response, page: Page, agency: Agency) -> Iterator[scrapy.Request]:
+        """An entry the column names by its year alone ("2024年度") may be that year's part of the column, a listing
+        of its own: the reports it lists are fetched like the column's (its other entries and pages are not)."""
+        if year_only_title(response.meta.get(META_LISTING_TITLE)) is None:
+            return
+        items = [item for item in find_listing_items(page, response.url) if looks_like_report_title(item.title)]
+        self._stat("discovery/year_part_items", len(items))
+        yield from self._items(items, agency)
 
     def _candidate(self, response, agency: Agency) -> Iterator[ReportCandidate]:
         capture = response.meta.get(META_CAPTURE)
