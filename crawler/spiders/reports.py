@@ -8,8 +8,8 @@ Roles (request meta ``xxgk_role``): ``home`` (a homepage or 信息公开 section
 descend into disclosure sections up to DISCOVERY_MAX_DEPTH), ``column`` (a listing page: items, further pages,
 frames, JSON endpoints, and a browser render when the page shows no dated item of its own; the render's pages are
 walked in the browser by ``crawler.paging``), ``json`` (a JSON listing), ``sitemap`` (a sitemap.xml: the columns
-it names), ``item`` (a listed document: a report candidate; its attachments are fetched too) and ``attachment`` (a
-candidate only).
+it names), ``item`` (a listed document: a report candidate; its attachments are fetched too, and, when the column
+named it by its year alone, "2024年度", the reports its page lists) and ``attachment`` (a candidate only).
 
 Which way to each agency's column is tried, and when, is ``crawler.fallbacks``'s: the registry's column URLs (else
 the homepage) first; whenever the crawl goes idle, the next way for each agency without a listing item yet; then
