@@ -11,7 +11,8 @@ existed — by :func:`backfill`, once:
   (its ``WARC-Concurrent-To``, resolved to the capture id);
 - ``listing_items``: for a page that may be a report listing (a listing role, or no role, and a page's MIME type),
   the ``[url, title]`` of each entry parsed from the payload when at least one looks like a report (or may be one:
-  its title cut short, or titled by its year alone on the report column's page), ``[]`` when none does. A revisit holds none: its original's are the same bytes'.
+  its title cut short, or titled by its year alone on the report column's page), ``[]`` when none does. A revisit
+  holds none: its original's are the same bytes'. Rows derived before a rule was added keep what it gave then.
 
 The report texts' copy-detection signatures (``reports.shingles``/``minhash``, ``parsers.shingles``) are stored
 with the report; :func:`backfill` computes those of reports stored before 0007 too.
