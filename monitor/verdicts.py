@@ -81,6 +81,7 @@ from monitor.choosing import best_report
 from monitor.clock import today
 from monitor.copies import CopyChecks
 from monitor.deadlines import RuleSet, Verdict, load_rules, verdict
+from monitor.labels import LISTED_BY_LABELS
 from monitor.proof import archive_bound, missing_proof
 from parsers.beijing import BEIJING, beijing_date, beijing_iso, end_of_beijing_day
 from parsers.classify import listed_report_year
@@ -256,8 +257,8 @@ def listed_reason(unread: list[Mapping[str, str]]) -> str:
     """Why a year whose column lists its report, which the archive could not get, is not proven missing."""
     first = unread[0]
     more = f"等 {len(unread)} 个条目" if len(unread) > 1 else ""
-    how = {"cut": "（标题被截断，可能是该年度的报告）", "address": "（标题没有年份，网址写明了该年度）",
-           "year": "（栏目中只写年份的条目，可能是该年度的报告或其分栏目）"}.get(first.get("named_by"), "")
+    named_by = first.get("named_by")
+    how = f"（{LISTED_BY_LABELS[named_by]}）" if named_by in LISTED_BY_LABELS and named_by != "title" else ""
     return (f"无法判断：年报栏目列出了“{first['title']}”{how}（{first['url']}）{more}，但存档没有取到该报告"
             f"（{first['problem']}），不能证明该机关未发布报告")
 

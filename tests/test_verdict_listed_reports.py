@@ -17,6 +17,7 @@ that is just "2014年度" (500) may be that year's report, or its part of the co
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +29,7 @@ from monitor.verdicts import judge
 from registry.agencies import Agency
 from storage.catalog import Catalog
 from tests.crawling import config_in, crawl
+from tests.web_fixtures import chromium_browser, serving
 
 pytestmark = pytest.mark.slow
 
@@ -107,11 +109,13 @@ class Portal(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(tmp_path):
+@pytest.fixture(scope="module")
+def listed_portal(tmp_path_factory):
+    """The portal crawled once, its years judged and stored: (config, the portal's base URL, verdicts by year)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
-    config = config_in(tmp_path / "data")
+    config = config_in(tmp_path_factory.mktemp("listed") / "data")
     try:
         crawl(config, [Agency("lz-wjj", AGENCY, "department", f"{base}/", report_index=(f"{base}/nb/index.html",),
                               render="never")])
@@ -119,11 +123,14 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
         server.shutdown()
     catalog = Catalog.open(config, create=False)
     try:
-        verdicts = {judged.report_year: judged
-                    for judged in judge(catalog, as_of=AS_OF, years=list(range(2013, 2025)), store=False)}
+        verdicts = {judged.report_year: judged for judged in judge(catalog, as_of=AS_OF, years=list(range(2013, 2025)))}
     finally:
         catalog.close()
+    return config, base, verdicts
 
+
+def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(listed_portal):
+    _config, base, verdicts = listed_portal
     listed = verdicts[2024]
     assert listed.verdict.status == "undetermined", listed.verdict.reason
     assert (f"年报栏目列出了“{AGENCY}2024年政府信息公开工作年度报告”" in listed.verdict.reason
@@ -166,6 +173,37 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     sub_column = verdicts[2013]
     assert sub_column.verdict.status == "undetermined", sub_column.verdict.reason
     assert "分栏目" in sub_column.verdict.reason, sub_column.verdict.reason
+
+
+def test_the_agency_page_lists_the_entries_a_year_left_undetermined_rests_on(listed_portal):
+    """A reader checks a 无法判断 year in the web UI (real Chromium against ``xxgk serve``): under the verdict, each
+    listed entry the archive could not get, why, and links to that address's fetches and the listing page's."""
+    config, base, _verdicts = listed_portal
+    with serving(config.data_dir) as url, contextmanager(chromium_browser)() as browser:
+        page = browser.new_page(locale="zh-CN")
+        page.set_default_timeout(15_000)
+        page.goto(f"{url}/agencies/lz-wjj")
+        cut = page.locator('#agency-verdicts tr[data-year="2020"] .listed-not-archived li')
+        assert cut.count() == 1
+        text = cut.inner_text()
+        assert f"“{AGENCY}2020年政府信息公开工作年...”（标题被截断，可能是该年度的报告）：HTTP 500" in text, text
+        for proven in ("2022", "2023"):   # 按时, and a proven 未发布: nothing listed under them
+            assert page.locator(f'#agency-verdicts tr[data-year="{proven}"] .listed-not-archived').count() == 0
+        # the entry's own fetches: the 500 its address answered (the crawl asked again once)
+        cut.get_by_role("link", name="该网址的抓取记录").click()
+        page.wait_for_selector("#captures")
+        assert page.locator("h2").first.inner_text().startswith(f"{base}/nb/2020.html 的 ")
+        statuses = page.locator("#captures tbody tr td:nth-child(3)").all_inner_texts()
+        assert statuses and set(statuses) == {"500"}, statuses
+        page.go_back()
+        # the listing page that shows the year-less entry at an address naming 2016: its archived bytes list it
+        page.locator('#agency-verdicts tr[data-year="2016"] .listed-not-archived li').get_by_role(
+            "link", name="列出它的栏目页").click()
+        page.wait_for_selector("#captures")
+        assert f"{base}/nb/index.html 的" in page.locator("h2").first.inner_text()
+        page.locator("#captures tbody tr").first.get_by_role("link", name="打开").click()
+        shown = page.content()   # the archived listing, its links led back into the archive
+        assert f"{AGENCY}政府信息公开工作年度报告</a>" in shown and "annual.jsp%3Ffbtime%3D2016" in shown, shown
 
 
 class YearParts(BaseHTTPRequestHandler):

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from sqlalchemy import func, select
 
 from monitor.coverage import FOUND_BY_LABELS, PROBLEM_LABELS, AgencyCoverage, describe_errors, history
+from monitor.labels import LISTED_BY_LABELS
 from storage.catalog import queries
 from storage.catalog.models import Capture, FetchError, Report
 from web.context import BadInput, NotFound, WebContext, checked_text
@@ -76,6 +77,8 @@ def _verdict(stored, report: Report | None) -> dict[str, Any]:
         "reason": evidence.get("reason"),
         # the column read a 未发布 (or 无法判断) year rests on; ids and facts, the template links the capture
         "coverage": _column_read(evidence.get("coverage")),
+        # entries of the column that name the year's report at an address the archive got no page from
+        "listed": _listed_not_archived(evidence.get("listed_not_archived")),
         "report": report_summary(report) if report is not None else None,
         "screenshot_id": _screenshot_id(evidence),
         "computed_at": iso(stored.computed_at),
@@ -96,6 +99,15 @@ def _column_read(column: Any) -> dict[str, Any] | None:
     return {**column, "found_by_label": FOUND_BY_LABELS.get(found_by or "", found_by),
             "problem_label": PROBLEM_LABELS.get(problem or "", problem),
             "errors_text": describe_errors(column.get("errors"), limit=ERRORS_SHOWN)}
+
+
+def _listed_not_archived(entries: Any) -> list[dict[str, Any]]:
+    """The listing entries a 无法判断 year rests on, each with how it names the year in words; the template links
+    the entry's captures and fetch errors (``urls.captures(url=…)``) and the listing page's archive."""
+    if not isinstance(entries, list):
+        return []
+    return [{**entry, "named_by_label": LISTED_BY_LABELS.get(entry.get("named_by") or "", entry.get("named_by"))}
+            for entry in entries if isinstance(entry, Mapping) and isinstance(entry.get("url"), str)]
 
 
 def _screenshot_id(evidence: Mapping) -> int | None:
