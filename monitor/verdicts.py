@@ -208,8 +208,9 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
     """``reports``: the year's reports the archive held by the end of ``as_of``; ``later``: those it got after."""
     chosen = best_report(reports)
     publication = _publication_evidence(chosen) if chosen else None
-    first_seen_at = view.first_ok(chosen.url) if chosen else None
     held_at = view.first_held(chosen, reports) if chosen else None
+    # first seen as the report: an earlier 2xx at its address (the site's error page, a placeholder) was not it
+    first_seen_at = (held_at or view.first_ok(chosen.url)) if chosen else None
     result = verdict(year, agency.level, as_of=as_of, publication=publication,
                      first_seen=beijing_date(first_seen_at) if first_seen_at else None,
                      evidence=_all_evidence(chosen) if chosen else (), rules=rules, agency_id=agency.id,
@@ -426,11 +427,12 @@ class _ArchiveView:
                 return row.timestamp
         return rows[0].timestamp if rows else None
 
-    def first_held(self, report: Report, reports: Iterable[Report]) -> datetime | None:
+    def first_held(self, report: Report, reports: Iterable[Report], *, in_time: bool = True) -> datetime | None:
         """When the archive first held ``report`` as a report of its year: the earliest capture of its URL that one
         of ``reports`` was parsed from (an earlier capture of the address may have been something else)."""
         parsed = {other.capture_id for other in reports if other.url == report.url}
-        return min((row.timestamp for row in self.page_captures(report.url) if row.id in parsed), default=None)
+        rows = self.page_captures(report.url) if in_time else self.captures_of(report.url)
+        return min((row.timestamp for row in rows if row.id in parsed), default=None)
 
     def errors_of(self, url: str) -> list[FetchError]:
         return sorted((error for error in self._errors.get(url, ()) if error.at <= self.cutoff),
@@ -713,7 +715,7 @@ class _ArchiveView:
         report = best_report(later)
         publication = _publication_evidence(report)
         claimed = publication.value if publication is not None and publication.source in PUBLICATION_PRIORITY else None
-        first_seen = self.first_ok(report.url, in_time=False)
+        first_seen = self.first_held(report, later, in_time=False) or self.first_ok(report.url, in_time=False)
         seen_day = beijing_date(first_seen).isoformat() if first_seen else "之后"
         info: dict[str, Any] = {"report_id": report.id, "report_url": report.url, "title": report.title,
                                 "claimed_date": claimed.isoformat() if claimed else None,

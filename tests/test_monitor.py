@@ -391,6 +391,23 @@ def test_report_url_answering_the_sites_error_page_with_200_later_is_removed(sta
     assert stage.judge(date(2025, 7, 1), [year])[(agency, year)].flags == []
 
 
+def test_the_sites_error_page_at_the_address_before_the_report_is_no_first_sighting(stage):
+    """Portals answer an address with nothing behind it yet by their "页面不存在" page and 200: the report was first
+    seen when the address gave the report, and the 倒签 window starts there."""
+    agency, year = "ylx-wjj", 2021
+    path = report_path(agency, year)
+    soft = ('<html><head><meta charset="utf-8"><title>样例县人民政府</title></head><body><div class="main">'
+            '<p>对不起，您访问的页面不存在或已被删除！</p><a href="/">返回首页</a></div></body></html>').encode()
+    early = stage.store_bytes(BASE + path, soft, "text/html; charset=utf-8", "2022-01-05 09:00", agency)
+    assert stage.parse(early, agency).kind == "error_page"
+    stage.parse(stage.fetch(1, path, "2022-01-21 09:00", agency), agency)
+
+    judged = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert judged.status == "on_time"
+    assert judged.first_seen is not None and judged.first_seen.date() == date(2022, 1, 21), judged.first_seen
+
+
 def test_fetch_error_after_the_last_success_is_removed_but_a_robots_skip_is_not(stage):
     agency, year = "ylx-wjj", 2021
     path = report_path(agency, year)
