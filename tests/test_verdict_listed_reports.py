@@ -206,6 +206,12 @@ def test_the_agency_page_lists_the_entries_a_year_left_undetermined_rests_on(lis
         assert f"{AGENCY}政府信息公开工作年度报告</a>" in shown and "annual.jsp%3Ffbtime%3D2016" in shown, shown
 
 
+YEAR_PART_PAGES = {
+    "/nb/2017/": (((1, "临淄区教育局"), (2, "临淄区民政局")), '<a href="index_1.html">下一页</a> <a href="index_1.html">尾页</a>'),
+    "/nb/2017/index_1.html": (((0, "临淄区卫计局"), (3, "临淄区财政局")), '<a href="./">首页</a> <a href="./">上一页</a>'),
+}
+
+
 class YearParts(BaseHTTPRequestHandler):
     """A column that lists each year as a part of its own ("2017年度"), whose page lists that year's reports of the
     agencies under it; ours among them."""
@@ -217,12 +223,13 @@ class YearParts(BaseHTTPRequestHandler):
         if self.path == "/nb/index.html":
             body = ('<html><head><meta charset="utf-8"><title>政府信息公开年度报告</title></head><body><ul class="list">'
                     '<li><a href="/nb/2017/">2017年度</a><span>2018-03-30</span></li></ul></body></html>')
-        elif self.path == "/nb/2017/":
+        elif self.path in YEAR_PART_PAGES:
+            # the year's part has two pages (TRS's index_1.html): ours is on the second
+            entries, pager = YEAR_PART_PAGES[self.path]
             body = ('<html><head><meta charset="utf-8"><title>2017年度</title></head><body><ul class="list">'
                     + "".join(f'<li><a href="/nb/2017/{number}.html">{name}2017年政府信息公开工作年度报告</a>'
-                              f'<span>2018-03-2{number}</span></li>'
-                              for number, name in enumerate(("临淄区卫计局", "临淄区教育局", "临淄区民政局")))
-                    + '</ul></body></html>')
+                              f'<span>2018-03-2{number}</span></li>' for number, name in entries)
+                    + f'</ul><div class="page">{pager}</div></body></html>')
         elif self.path == "/nb/2017/0.html":
             return self._send(200, render_html(load_seed("000")))
         else:
@@ -239,7 +246,7 @@ class YearParts(BaseHTTPRequestHandler):
 
 def test_the_reports_of_a_years_part_of_the_column_are_fetched(tmp_path):
     """The crawl fetches a column's entries as documents; an entry named by its year alone may be that year's part of
-    the column, so the reports its page lists are fetched too: the agency's 2017 report is found there."""
+    the column, so the reports its pages list are fetched too: the agency's 2017 report is found on its second page."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), YearParts)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"

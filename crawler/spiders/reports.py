@@ -9,7 +9,7 @@ descend into disclosure sections up to DISCOVERY_MAX_DEPTH), ``column`` (a listi
 frames, JSON endpoints, and a browser render when the page shows no dated item of its own; the render's pages are
 walked in the browser by ``crawler.paging``), ``json`` (a JSON listing), ``sitemap`` (a sitemap.xml: the columns
 it names), ``item`` (a listed document: a report candidate; its attachments are fetched too, and, when the column
-named it by its year alone, "2024年度", the reports its page lists) and ``attachment`` (a candidate only).
+named it by its year alone, "2024年度", the reports its pages list) and ``attachment`` (a candidate only).
 
 Which way to each agency's column is tried, and when, is ``crawler.fallbacks``'s: the registry's column URLs (else
 the homepage) first; whenever the crawl goes idle, the next way for each agency without a listing item yet; then
@@ -389,12 +389,21 @@ class ReportsSpider(scrapy.Spider):
 
     def _year_part(self, response, page: Page, agency: Agency) -> Iterator[scrapy.Request]:
         """An entry the column names by its year alone ("2024年度") may be that year's part of the column, a listing
-        of its own: the reports it lists are fetched like the column's (its other entries and pages are not)."""
-        if year_only_title(response.meta.get(META_LISTING_TITLE)) is None:
+        of its own: the reports it lists are fetched like the column's, and so are its further pages, which come
+        here again under the same year title (its other entries are not fetched)."""
+        title = response.meta.get(META_LISTING_TITLE)
+        if year_only_title(title) is None:
             return
         items = [item for item in find_listing_items(page, response.url) if looks_like_report_title(item.title)]
         self._stat("discovery/year_part_items", len(items))
         yield from self._items(items, agency)
+        if not items:
+            return   # a page that lists no report is no part of the column: its pager leads nowhere useful
+        pages = find_pagination(page, response.url, max_pages=self.max_pages)
+        self._stat("discovery/year_part_pages", len(pages))
+        for further in pages:
+            yield self._request(further, agency, "item", listing_title=title,
+                                listing_date=response.meta.get(META_LISTING_DATE))
 
     def _candidate(self, response, agency: Agency) -> Iterator[ReportCandidate]:
         capture = response.meta.get(META_CAPTURE)
