@@ -12,7 +12,6 @@ import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from time import monotonic
 from urllib.parse import urlsplit
 
 import pytest
@@ -136,7 +135,7 @@ def test_a_retry_backoff_pauses_its_host_in_the_queue_not_in_a_downloader_place(
     assert [hit for hit in during_backoff if hit[0] == busy_host]
 
 
-def test_the_host_picked_is_scrapys_pick_among_the_ready_hosts_however_many_hosts_wait():
+def test_the_host_picked_is_scrapys_pick_among_the_ready_hosts_however_many_hosts_wait(monkeypatch):
     """The queue visits its hosts in Scrapy's round-robin order and stops at the first idle ready one; whatever the
     downloader's state, the host it hands a request for must be the one Scrapy's rule picks among every host that
     may be asked now (fewest requests in the downloader, then the next name after the last pick), and nothing
@@ -149,7 +148,11 @@ def test_the_host_picked_is_scrapys_pick_among_the_ready_hosts_however_many_host
 
     from crawler.queues import ReadyHostPriorityQueue
 
+    import crawler.queues
+
     rng = random.Random(5)
+    clock = [1000.0]   # one clock for the queue and this test's rule: no host becomes ready between the two
+    monkeypatch.setattr(crawler.queues, "monotonic", lambda: clock[0])
     slots: dict[str, SimpleNamespace] = {}
     downloader = SimpleNamespace(slots=slots, get_slot_key=lambda request: urlsplit(request.url).hostname)
     crawler = SimpleNamespace(settings=Settings({"DOWNLOAD_DELAY": 1.0}), engine=SimpleNamespace(downloader=downloader),
@@ -162,7 +165,8 @@ def test_the_host_picked_is_scrapys_pick_among_the_ready_hosts_however_many_host
             queue.push(Request(f"http://{host}/{page}.html"))
     picked = 0
     for _ in range(600):
-        now = monotonic()
+        clock[0] += rng.uniform(0, 0.3)
+        now = clock[0]
         for host in rng.sample(hosts, 60):   # the downloader moves on: downloads start and end, delays pass
             slots[host] = SimpleNamespace(active=[None] * rng.choice((0, 0, 1, 2)), concurrency=2, delay=1.0,
                                           lastseen=now - rng.uniform(0, 2.5), queue=[])
@@ -171,8 +175,11 @@ def test_the_host_picked_is_scrapys_pick_among_the_ready_hosts_however_many_host
             for host, slot in slots.items():
                 if not slot.active:
                     slot.lastseen = now
-        states = {host: queue._host_state(host, slots, monotonic()) for host in queue.pqueues}
-        ready = [(active, host) for host, (active, wait) in states.items() if wait is not None and wait <= 0]
+        # may be asked now (nothing was handed out since the slots were read): a host Scrapy holds no slot of, or
+        # one with a free place whose delay since its last download has passed
+        ready = [(len(slots[host].active) if host in slots else 0, host) for host in queue.pqueues
+                 if host not in slots or (len(slots[host].active) < slots[host].concurrency
+                                          and slots[host].lastseen + slots[host].delay <= now)]
         last = queue._last_selected_slot
         expected = queue._next_slot(ready, update_state=False) if ready else None
         queue._last_selected_slot = last
