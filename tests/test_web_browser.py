@@ -106,6 +106,16 @@ def test_year_and_status_filters_change_the_table(page, base_url, verdicts):
     assert page.locator("#verdicts tbody tr").count() == len(late)
 
 
+def test_agency_names_stay_readable_however_wide_the_year_columns_grow(page, base_url):
+    """A 无法判断 cell carries its reason, and a table of several years is wider than the window: the agency's name
+    must not be squeezed into a column one character wide (it is what a reader scans the table by)."""
+    page.set_viewport_size({"width": 640, "height": 800})
+    page.goto(base_url + "/")
+    lines = page.eval_on_selector_all("#verdicts tbody th[scope=row] a",
+                                      "links => links.map(a => [a.textContent.trim(), a.getClientRects().length])")
+    assert lines and all(count <= 2 for _name, count in lines), lines
+
+
 def test_csv_export_downloads_exactly_what_is_shown(page, base_url, tmp_path):
     page.goto(base_url + "/?level=department&year=2023")
     shown = sorted(shown_cells(page))
