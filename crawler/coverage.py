@@ -262,6 +262,8 @@ class CoverageRecorder:
         if url == column and read.entry_error is None and not read.pages:
             read.entry_error = (kind, message)
             read.read_at = read.read_at or datetime.now(timezone.utc)
+            # an answer the archive kept (a 403 page): the read shows it; a timeout or a refusal left none
+            read.capture_record_id = read.capture_record_id or meta.get(META_CAPTURE)
         else:
             read.failed_pages.add(url)
 

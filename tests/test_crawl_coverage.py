@@ -23,6 +23,7 @@ from demo.portals import Resource
 from demo.server import DemoServer
 from registry.agencies import Agency, dump_registry
 from storage.catalog import queries
+from storage.catalog.models import Capture
 from tests.crawling import catalog_of, config_in, crawl
 from tests.servers import free_port
 from tests.test_cli_parse import run
@@ -408,3 +409,7 @@ def test_the_second_runs_summary_counts_the_columns_and_calls_out_the_one_that_f
     assert len(failures) == 1 and failures[0].startswith("cov-gone：栏目失效（栏目无法读取）"), out
     (gone,) = [row for row in _rows(coverage_crawl.config, coverage_crawl.second_run)["cov-gone"] if row.column_url]
     assert (gone.problem, gone.detail) == ("unreadable", "HTTP 403 Forbidden")
+    # the read names the 403 page the archive kept, so a reader sees what the column answered
+    with catalog_of(coverage_crawl.config) as session:
+        answered = session.get(Capture, gone.capture_id) if gone.capture_id else None
+    assert answered is not None and answered.status == 403 and answered.url == gone.column_url, gone.capture_id

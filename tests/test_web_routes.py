@@ -530,6 +530,12 @@ def test_a_failed_read_after_a_good_one_leaves_the_year_proven_missing_and_a_bro
     refused = [cell.text_content().strip() for cell in ylx_rows[0].xpath("./td")]
     column = BASE + DemoPortals().agency("ylx-wjj").column
     assert (refused[10], refused[11]) == ("栏目无法读取：HTTP 403", f"1 个：{column}（HTTP 403 Forbidden）")
+    # the verdict names the column it rests on with a link to every capture and fetch error of that address
+    ylx_page = page(client.get("/agencies/ylx-wjj"))
+    line = ylx_page.xpath("//table[@id='agency-verdicts']//tr[@data-year='2022']"
+                          "//div[contains(@class, 'coverage-read')]")[0]
+    assert line.xpath(".//a")[0].get("href") == Urls().captures(url=column)
+    assert "403" in client.get(Urls().captures(url=column)).text
     exported = {row["agency_id"]: row for row in json.loads(client.get("/export.json").content)["rows"]}
     assert exported["sfq-ybj"]["reason"] == reason
     csv_rows = list(csv.DictReader(io.StringIO(client.get("/export.csv").content.decode("utf-8-sig"))))
