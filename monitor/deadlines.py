@@ -196,7 +196,8 @@ def _parse_rule(entry: Any, where: str) -> DeadlineRule:
 # ------------------------------------------------------------------ verdicts
 
 # Dates a file or its server keeps (Last-Modified, a PDF's CreationDate/ModDate, a DOCX's created/modified): when the
-# file was made or changed, not a publication the agency states, so never the proof that a report came late.
+# file was made or changed, not a publication the agency states: never the proof that a report came late, nor that it
+# came in time unless the archive held it by the deadline.
 FILE_DATES = frozenset({"http_last_modified", "pdf_metadata", "docx_metadata"})
 
 
@@ -255,6 +256,13 @@ def verdict(report_year: int, level: str | None, *, as_of: date, publication: Da
             return make("undetermined", deadline, f"{said}，但这是文件或服务器记录的时间，不是机关标明的发布日期，"
                                                   f"不能证明晚于{cite}才发布{seen}，无法判断是否按时发布。",
                         source="first_seen")
+        archived_on = held_since or first_seen
+        if published <= due and usable.source in FILE_DATES and archived_on is not None and archived_on > due:
+            # a file made (or a server's copy touched) in time says nothing of when it was posted: only the archive
+            # holding it by the deadline would prove 按时, and it first held it later
+            return make("undetermined", deadline, f"{said}，但这是文件或服务器记录的时间，不是机关标明的发布日期，"
+                                                  f"不能证明不晚于{cite}发布；存档首次见到它是 {archived_on.isoformat()}，"
+                                                  f"晚于期限，无法判断是否按时发布。", source="first_seen")
         if published <= due:
             return make("on_time", deadline, f"{said}，不晚于{cite}，按时{seen}。",
                         published=published, source=usable.source, days_late=0)

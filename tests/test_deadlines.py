@@ -233,6 +233,20 @@ def test_a_late_date_a_file_or_its_server_keeps_proves_nothing_late(rules, sourc
                      held_since=date(2023, 3, 1), rules=rules)
     assert (result.status, result.days_late) == ("undetermined", None)
     assert "不是机关标明的发布日期" in result.reason and "无法判断" in result.reason
+
+
+@pytest.mark.parametrize("source, label", [
+    ("http_last_modified", "Last-Modified"), ("pdf_metadata", "ModDate"), ("pdf_metadata", "CreationDate"),
+    ("docx_metadata", "modified"),
+])
+def test_an_early_date_a_file_or_its_server_keeps_proves_nothing_on_time_either(rules, source, label):
+    """Due 2023-01-31, the report's only date 2023-01-20 is its file's: a file made in time and posted late shows the
+    same. Only the archive holding it by the deadline proves 按时; held from 2023-03-01 on, the year is 无法判断."""
     early = DateEvidence(date(2023, 1, 20), source, "2023-01-20", label)
-    assert verdict(2022, "department", as_of=date(2023, 6, 1), publication=early, first_seen=date(2023, 3, 1),
-                   rules=rules).status == "on_time"   # before the deadline such a date still counts, as before
+    posted_late = verdict(2022, "department", as_of=date(2023, 6, 1), publication=early, first_seen=date(2023, 3, 1),
+                          held_since=date(2023, 3, 1), rules=rules)
+    assert (posted_late.status, posted_late.days_late) == ("undetermined", None), posted_late.reason
+    assert "不是机关标明的发布日期" in posted_late.reason and "2023-03-01" in posted_late.reason
+    held_in_time = verdict(2022, "department", as_of=date(2023, 6, 1), publication=early, first_seen=date(2023, 1, 25),
+                           held_since=date(2023, 1, 25), rules=rules)
+    assert (held_in_time.status, held_in_time.days_late) == ("on_time", 0), held_in_time.reason
