@@ -157,7 +157,9 @@ def classify(doc: ExtractedDocument, tables: dict, context: FetchContext) -> Cla
     tables = tables or {}
     text = doc.text or ""
     title = choose_title(doc, context)
-    kind, reason = _kind(doc, title)
+    # a page the listing named by its year alone, without a sentence of its own: that year's part of the column
+    year_part = year_only_title(context.listing_title) is not None and not _SENTENCE.search(doc.text or "")
+    kind, reason = _kind(doc, title, year_part=year_part)
     signature = find_signature(text)
     agency, agency_source = _agency(doc, title, signature)
     report_year, _ = _report_year(title, text, signature, context.url)
@@ -184,12 +186,21 @@ def _with_grid_text(doc: ExtractedDocument) -> str:
     return "\n".join([doc.text or "", *cells])
 
 
-def _kind(doc: ExtractedDocument, title: str | None) -> tuple[str, str]:
-    """The first test in ``_KIND_TESTS`` that recognises the document decides its kind; else it is "other"."""
+def _kind(doc: ExtractedDocument, title: str | None, *, year_part: bool = False) -> tuple[str, str]:
+    """The first test in ``_KIND_TESTS`` that recognises the document decides its kind; else it is "other".
+
+    ``year_part``: the listing named the page by its year alone ("2012年度") and it has no sentence of its own, so it
+    may be that year's part of the column, whose only text is its links: a report title there is a link's text, not
+    the page's, and only the report's own content (its sections, tables) makes the page the report."""
     for test in _KIND_TESTS:
+        if year_part and test is _report_title:
+            continue
         found = test(doc, title)
         if found is not None:
             return found
+    if year_part and is_report_title(title):
+        return "other", (f"栏目中只写年份的条目打开的页面，{_shown(title)}只是其中的链接文字，正文不是年度报告："
+                         f"是该年度的分栏目。")
     return "other", f"{_shown(title)}和正文都不像政府信息公开工作年度报告。"
 
 

@@ -186,6 +186,21 @@ def test_page_with_one_attachment_is_not_a_summary():
     assert found.is_report and found.agency == "临淄区卫生健康局"
 
 
+def test_a_page_the_listing_names_by_its_year_alone_is_a_report_only_by_its_content():
+    """A column's "2022年度" entry may open that year's part of the column, its one link the agency's report: the
+    report title there is the link's text, and the page is no report (before, it was, dated by the column's entry).
+    The same page under the report's own title stays a report (an article page holding only its attachment, as
+    above); a whole report under "2022年度" is one by its sections."""
+    year_part = ExtractedDocument(format="html", text="临淄区卫生健康局2022年政府信息公开工作年度报告\n2023-01-20",
+                                  title="2022年度")
+    found = classify(year_part, {}, FetchContext(listing_title="2022年度"))
+    assert (found.is_report, found.kind) == (False, "other") and "分栏目" in found.reason, found.reason
+    named = classify(year_part, {}, FetchContext(listing_title="临淄区卫生健康局2022年政府信息公开工作年度报告"))
+    assert named.is_report
+    whole = classify(text_doc(seed("001")), {}, FetchContext(listing_title="2022年度"))
+    assert whole.is_report and whole.report_year == 2022, whole.reason
+
+
 # ------------------------------------------------------------------ titles, agency and year from other places
 
 def test_article_title_with_site_suffix():

@@ -176,3 +176,25 @@ def test_a_title_cut_short_by_a_listing_may_name_its_report_year_never_a_wrong_o
     assert not wrong, wrong[:10]
     assert not lookalikes, lookalikes
     assert cuts >= 200 and recognised >= 0.95 * cuts, (recognised, cuts)
+
+
+def test_a_real_report_stays_a_report_when_the_listing_names_it_by_its_year_alone():
+    """A column entry may be just "2022年度" (a year's part of the column, or the report itself): a page under such
+    an entry is a report only by its own content, not by a report title among its links. Every real report of the
+    corpus, under its "<year>年度" entry, is still its year's report; no real look-alike becomes one."""
+    import dataclasses
+
+    from parsers import parse_document
+
+    lost, became = [], []
+    for row in ROWS:
+        context = realworld.context_for(row)
+        year = row["report_year"] if row["is_report"] else 2022
+        record = parse_document((ITEMS / row["file"]).read_bytes(),
+                                dataclasses.replace(context, listing_title=f"{year}年度"))
+        if row["is_report"] and not (record.is_report and record.report_year == year):
+            lost.append((row["file"], record.kind, record.report_year))
+        elif not row["is_report"] and record.is_report:
+            became.append((row["file"], record.title))
+    assert not lost, lost
+    assert not became, became

@@ -55,12 +55,17 @@ ENTRIES = (  # (path, title, listed date, status)
     ("/nb/2014/", "2014年度", "2015-03-20", 500),
     # … or the year's part of the column, a listing of its own
     ("/nb/2013/", "2013年度", "2014-03-20", 200),
+    # … whose page lists the agency's report alone, at an address that answers 500: that page is no report
+    ("/nb/2012/", "2012年度", "2013-05-20", 200),
 )
 SUB_COLUMN = ('<html><head><meta charset="utf-8"><title>2013年度</title></head><body><ul class="list">'
               + "".join(f'<li><a href="/nb/2013/{number}.html">{name}2013年政府信息公开工作年度报告</a>'
                         f'<span>2014-03-2{number}</span></li>'
                         for number, name in enumerate((AGENCY, "临淄区教育局", "临淄区民政局")))
               + '</ul></body></html>').encode()
+ONE_REPORT_PART = ('<html><head><meta charset="utf-8"><title>2012年度</title></head><body><ul class="list">'
+                   f'<li><a href="/nb/2012/0.html">{AGENCY}2012年政府信息公开工作年度报告</a><span>2013-05-20</span>'
+                   '</li></ul></body></html>').encode()
 TRUNCATED_PDF = (Path(__file__).parent / "fixtures" / "corpus" / "szfgs2024.pdf").read_bytes()[:40_000]
 MOVED_TO = "/nb/c/2022.html"
 ERROR_PAGE = "/404.html"
@@ -85,6 +90,8 @@ class Portal(BaseHTTPRequestHandler):
             return self._send(200, render_html(load_seed("001")))
         if self.path in (ERROR_PAGE, "/nb/2018.html"):
             return self._send(200, SOFT_404)
+        if self.path == "/nb/2012/":
+            return self._send(200, ONE_REPORT_PART)
         if self.path == "/nb/2013/":
             return self._send(200, SUB_COLUMN)
         if self.path == "/nb/2015.pdf":
@@ -123,7 +130,7 @@ def listed_portal(tmp_path_factory):
         server.shutdown()
     catalog = Catalog.open(config, create=False)
     try:
-        verdicts = {judged.report_year: judged for judged in judge(catalog, as_of=AS_OF, years=list(range(2013, 2025)))}
+        verdicts = {judged.report_year: judged for judged in judge(catalog, as_of=AS_OF, years=list(range(2012, 2025)))}
     finally:
         catalog.close()
     return config, base, verdicts
@@ -173,6 +180,10 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     sub_column = verdicts[2013]
     assert sub_column.verdict.status == "undetermined", sub_column.verdict.reason
     assert "分栏目" in sub_column.verdict.reason, sub_column.verdict.reason
+    # a year's part that lists the agency's report alone is no report itself (its one link's text is the report's
+    # title), and the report behind it answered 500: 2012 is 无法判断, not judged by that page's date
+    one_report = verdicts[2012]
+    assert one_report.verdict.status == "undetermined", (one_report.report_url, one_report.verdict.reason)
 
 
 def test_the_agency_page_lists_the_entries_a_year_left_undetermined_rests_on(listed_portal):
