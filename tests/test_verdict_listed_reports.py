@@ -12,7 +12,9 @@ so 2019 stays 未发布. The 2018 and 2017 entries get the site's error page ("�
 A year-less "…政府信息公开工作年度报告" at "annual.jsp?fbtime=2016" (500) leaves 2016 无法判断 too, and so does the
 2015 report's PDF, answered with 200 but cut short (a real report PDF's first 40 KB): nobody can read it. An entry
 that is just "2014年度" (500) may be that year's report, or its part of the column: 2014 is 无法判断 as well; so is
-2013, whose "2013年度" entry answers with a listing of its own (the crawl fetched it as a document, not a column).
+2013, whose "2013年度" entry answers with a listing of its own (the crawl fetched it as a document, not a column),
+and 2012, whose "2012年度" page lists the agency's report alone (a 500): that page is no report, so 2012 is not
+judged by its date.
 """
 from __future__ import annotations
 
