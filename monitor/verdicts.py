@@ -254,6 +254,14 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
                       chosen.url if chosen else None, found, as_of, first_seen_at, tuple(undetermined), evidence)
 
 
+def _entry_date(entry: list) -> date | None:
+    """The date a listing printed beside an entry (``storage.facts``' third field), if it kept one."""
+    try:
+        return date.fromisoformat(entry[2]) if len(entry) > 2 and entry[2] else None
+    except (TypeError, ValueError):
+        return None
+
+
 def listed_reason(unread: list[Mapping[str, str]]) -> str:
     """Why a year whose column lists its report, which the archive could not get, is not proven missing."""
     first = unread[0]
@@ -577,7 +585,7 @@ class _ArchiveView:
             entries = original.listing_items
         if not entries:
             return None  # not a page of a report listing (no entry looks like a report)
-        items = tuple(ListingItem(url=url, title=title, date_raw=None, date=None) for url, title in entries)
+        items = tuple(ListingItem(url=entry[0], title=entry[1], date_raw=None, date=None) for entry in entries)
         return verdict_flags.ListingSnapshot(row.id, row.url, row.timestamp, row.run_id, items,
                                              "role" if row.role is not None else "parsing")
 
@@ -616,8 +624,8 @@ class _ArchiveView:
         was never asked. [{"url", "title", "listing_url", "problem", "named_by": "title" | "cut" | "address" |
         "year"}]."""
         listed: dict[str, tuple[str, str, str]] = {}
-        for url, title, listing_url, role in self._listed_entries(agency_id):
-            named, how = listed_report_year(title, url, in_column=role in LISTING_ROLES)
+        for url, title, listed_on, listing_url, role in self._listed_entries(agency_id):
+            named, how = listed_report_year(title, url, in_column=role in LISTING_ROLES, listed_on=listed_on)
             if named == year and url not in listed:
                 listed[url] = (title, listing_url, how)
         found = []
@@ -632,17 +640,19 @@ class _ArchiveView:
                               "named_by": how})
         return found
 
-    def _listed_entries(self, agency_id: str) -> list[tuple[str, str, str, str | None]]:
-        """(url, title, listing url, its role) of every entry of the agency's report listings archived by the
-        cut-off. A revisit lists what its original does; a capture whose facts are not derived yet lists nothing."""
+    def _listed_entries(self, agency_id: str) -> list[tuple[str, str, date | None, str, str | None]]:
+        """(url, title, the date the listing gave it, listing url, its role) of every entry of the agency's report
+        listings archived by the cut-off. A revisit lists what its original does; a capture whose facts are not
+        derived yet lists nothing."""
         if agency_id not in self._listed:
             query = (select(Capture.url, Capture.role, Capture.listing_items)
                      .where(Capture.agency_id == agency_id, Capture.timestamp <= self.cutoff, Capture.status == 200,
                             Capture.record_type == "response",
                             or_(Capture.role.is_(None), Capture.role.in_(LISTING_ROLES)))
                      .order_by(Capture.id))
-            self._listed[agency_id] = [(entry[0], entry[1], row.url, row.role) for row in self.session.execute(query)
-                                       for entry in row.listing_items or () if len(entry) == 2]
+            self._listed[agency_id] = [(entry[0], entry[1], _entry_date(entry), row.url, row.role)
+                                       for row in self.session.execute(query)
+                                       for entry in row.listing_items or () if len(entry) in (2, 3)]
         return self._listed[agency_id]
 
     def _unread(self, url: str) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 
 from parsers.agency import (NAMED_REPORT, agencies_match, agency_in_body, agency_in_title, agency_level,
                             agency_mentioned_in_body, is_fuller_name, level_from_pronouns, looks_like_agency,
@@ -513,14 +514,15 @@ def _report_title_text(title: str | None) -> str | None:
     return text
 
 
-def listed_report_year(title: str | None, url: str | None = None, *,
-                       in_column: bool = False) -> tuple[int | None, str | None]:
+def listed_report_year(title: str | None, url: str | None = None, *, in_column: bool = False,
+                       listed_on: date | None = None) -> tuple[int | None, str | None]:
     """The year of the report a listing entry may be, and what says so: its whole title names it ("title",
     ``report_year_of_title``); its title, cut short by the listing, may be the start of that year's report title
     ("cut", ``cut_report_year``); a report title without a year links to an address naming the report year
-    ("address": ``xxgkAnnualReport.jsp?fbtime=2017``, ``/nb2024/``); or, on a page the crawler read as the report
-    column (``in_column``), the entry is just a year ("2024年度", "2024年报": the column names the rest; it may be the
-    report or that year's part of the column). (None, None) for anything else."""
+    ("address": ``xxgkAnnualReport.jsp?fbtime=2017``, ``/nb2024/``), or else was listed on ``listed_on`` (the date
+    the listing printed beside it), when a year's report is published: the year before ("date"); or, on a page the
+    crawler read as the report column (``in_column``), the entry is just a year ("2024年度", "2024年报": the column
+    names the rest; it may be the report or that year's part of the column). (None, None) for anything else."""
     year = report_year_of_title(title)
     if year is not None:
         return year, "title"
@@ -531,6 +533,8 @@ def listed_report_year(title: str | None, url: str | None = None, *,
     in_url = _URL_REPORT_YEAR.search(url or "") if text and not _YEAR_IN_TITLE.search(text) else None
     if in_url:
         return int(in_url.group(1)), "address"
+    if text and listed_on is not None and not _YEAR_IN_TITLE.search(text):
+        return listed_on.year - 1, "date"
     year = year_only_title(title) if in_column else None
     return (year, "year") if year is not None else (None, None)
 

@@ -10,9 +10,10 @@ existed — by :func:`backfill`, once:
 - ``concurrent_to_capture_id``: for a resource record (a screenshot, a rendered DOM), the capture it was made of
   (its ``WARC-Concurrent-To``, resolved to the capture id);
 - ``listing_items``: for a page that may be a report listing (a listing role, or no role, and a page's MIME type),
-  the ``[url, title]`` of each entry parsed from the payload when at least one looks like a report (or may be one:
-  its title cut short, or titled by its year alone on the report column's page), ``[]`` when none does. A revisit
-  holds none: its original's are the same bytes'. Rows derived before a rule was added keep what it gave then.
+  the ``[url, title]`` of each entry parsed from the payload, ``[url, title, "YYYY-MM-DD"]`` when the listing printed
+  its whole date, when at least one looks like a report (or may be one: its title cut short, or titled by its year
+  alone on the report column's page), ``[]`` when none does. A revisit holds none: its original's are the same
+  bytes'. Rows derived before a rule was added keep what it gave then (entries without dates, for one).
 
 The report texts' copy-detection signatures (``reports.shingles``/``minhash``, ``parsers.shingles``) are stored
 with the report; :func:`backfill` computes those of reports stored before 0007 too.
@@ -58,16 +59,17 @@ def may_be_listing(role: str | None, mime: str | None) -> bool:
 
 
 def listing_entries(payload: bytes, url: str, mime: str | None, role: str | None) -> list[list[str]]:
-    """``[url, title]`` of every entry of a report listing (HTML rows or JSON objects); [] when no entry looks
-    like a report (or may be one, its title cut short; or, on a page the crawler fetched as the report column, is
-    titled by its year alone, "2024年度"): a page without one proves nothing about a report."""
+    """``[url, title]`` (and the entry's date, ISO, when the listing printed it whole) of every entry of a report
+    listing (HTML rows or JSON objects); [] when no entry looks like a report (or may be one, its title cut short;
+    or, on a page the crawler fetched as the report column, is titled by its year alone, "2024年度"): a page
+    without one proves nothing about a report."""
     is_json = "json" in (mime or "").lower() or role == "json" or payload.lstrip()[:1] in (b"{", b"[")
     items = listing_items_from_json(payload, url) if is_json else find_listing_items(payload, url)
     column = role in LISTING_ROLES
     if not any(looks_like_report_title(item.title) or cut_report_year(item.title) is not None
                or (column and year_only_title(item.title) is not None) for item in items):
         return []
-    return [[item.url, item.title] for item in items]
+    return [[item.url, item.title, item.date.isoformat()] if item.date else [item.url, item.title] for item in items]
 
 
 def capture_facts(metadata: Mapping[str, str], *, record_type: str, url: str, mime: str | None,

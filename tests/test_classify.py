@@ -1,6 +1,7 @@
 """Reports told apart from look-alikes; agency, level, report year and format read from real documents."""
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import docx
@@ -621,3 +622,19 @@ def test_an_entry_of_the_report_column_may_be_named_by_its_year_alone(title, in_
     from parsers.classify import listed_report_year
 
     assert listed_report_year(title, "http://x.gov.cn/nb/1.html", in_column=in_column) == expected
+
+
+@pytest.mark.parametrize("title, url, expected", [
+    ("丽水市民政局政府信息公开工作年度报告", "http://x.gov.cn/art/2018/1/2/art_1_2.html", (2017, "date")),
+    ("丽水市民政局政府信息公开工作年度报告", LISHUI, (2017, "address")),   # the address names it first
+    ("丽水市民政局2016年政府信息公开工作年度报告", None, (2016, "title")),   # a title's own year, whatever the date
+    ("关于做好政府信息公开工作年度报告的通知", None, (None, None)),           # a look-alike: no year by its date
+    ("政府信息公开工作年度报告格式", None, (None, None)),
+    ("丽水市民政局政府信息公开工作年度报告（征求意见稿）", None, (None, None)),
+])
+def test_a_report_title_without_a_year_may_be_the_report_of_the_year_before_its_listing_date(title, url, expected):
+    """A report page titled without its year (丽水市民政局's are), listed on 2018-01-20: reports come out in the year
+    after theirs, so it may be the 2017 report."""
+    from parsers.classify import listed_report_year
+
+    assert listed_report_year(title, url, listed_on=date(2018, 1, 20)) == expected

@@ -68,7 +68,8 @@ def test_the_archive_keeps_the_facts_and_a_rebuild_from_the_warcs_gives_the_same
     column, again, report, shot = rows["column"], rows["again"], rows["report"], rows["screenshot"]
     assert column.role == "column" and column.facts_version == FACTS_VERSION
     assert column.listing_items[0] == [BASE + "/hanweb/art/2025/1/22/art_1229_88420.html",
-                                       "样例区卫生健康局2024年政府信息公开工作年度报告"]  # every entry, in page order
+                                       "样例区卫生健康局2024年政府信息公开工作年度报告",
+                                       "2025-01-22"]  # every entry, in page order, with the date printed beside it
     assert len(column.listing_items) == 4
     assert again.record_type == "revisit" and again.listing_items is None  # its original's entries are its own
     assert (report.role, report.listing_date, report.redirected_from) == ("item", "2024-01-26",
@@ -130,6 +131,6 @@ def test_a_report_columns_page_whose_entries_are_years_alone_keeps_them():
                    for year in (2024, 2023, 2022))
     page = f'<html><body><ul class="list">{rows}</ul></body></html>'.encode()
     kept = listing_entries(page, BASE + "/nb/", "text/html", "column")
-    assert [title for _url, title in kept] == ["2024年度", "2023年度", "2022年度"]
+    assert [entry[1] for entry in kept] == ["2024年度", "2023年度", "2022年度"]
     assert kept[0][0] == BASE + "/nb/2024/"
     assert listing_entries(page, BASE + "/nb/", "text/html", None) == []

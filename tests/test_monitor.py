@@ -859,7 +859,7 @@ def test_a_listing_capture_without_its_facts_is_undetermined_until_they_are_deri
     stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency, role="item"), agency)
     indexed = forget_facts(stage.catalog, listing.id)
     assert indexed["role"] == "column" and indexed["facts_version"] == FACTS_VERSION
-    assert any("2023" in title for _url, title in indexed["listing_items"])
+    assert any("2023" in title for _url, title, *_day in indexed["listing_items"])
 
     verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
     assert verdict.flags == [] and verdict.evidence["undetermined_flags"] == ["backdated"]

@@ -9,7 +9,8 @@ report), stay a proven 未发布; 2022 按时. Two titles are cut short by the l
 "…2019年政府信息公开工作要点..."), both answering 500: 2020 may be the report, so 无法判断; 2019's is a work plan,
 so 2019 stays 未发布. The 2018 and 2017 entries get the site's error page ("您访问的页面不存在", answered with
 200; 2017's through a redirect): the archive holds no report there, so both years are 无法判断, naming the error page.
-A year-less "…政府信息公开工作年度报告" at "annual.jsp?fbtime=2016" (500) leaves 2016 无法判断 too, and so does the
+A year-less "…政府信息公开工作年度报告" at "annual.jsp?fbtime=2016" (500) leaves 2016 无法判断 too (and one at an
+address naming no year, listed in 2012, leaves 2011 无法判断: listed then, it may be the 2011 report), and so does the
 2015 report's PDF, answered with 200 but cut short (a real report PDF's first 40 KB): nobody can read it. An entry
 that is just "2014年度" (500) may be that year's report, or its part of the column: 2014 is 无法判断 as well; so is
 2013, whose "2013年度" entry answers with a listing of its own (the crawl fetched it as a document, not a column),
@@ -51,6 +52,8 @@ ENTRIES = (  # (path, title, listed date, status)
     ("/nb/2017.html", f"{AGENCY}2017年政府信息公开工作年度报告", "2018-03-01", 302),
     # a title without a year, at an address that names it (浙江's xxgkAnnualReport.jsp?fbtime=…)
     ("/nb/annual.jsp?fbtime=2016", f"{AGENCY}政府信息公开工作年度报告", "2017-03-20", 500),
+    # … or a report title without a year at all, listed in 2012: the 2011 report, maybe (丽水's report pages are titled so)
+    ("/nb/annual.html", f"{AGENCY}政府信息公开工作年度报告", "2012-03-20", 500),
     # a PDF the server cut short: answered with 200, but nobody can read it
     ("/nb/2015.pdf", f"{AGENCY}2015年政府信息公开工作年度报告", "2016-03-15", 200),
     # the column names the rest: an entry that is just its year
@@ -132,7 +135,7 @@ def listed_portal(tmp_path_factory):
         server.shutdown()
     catalog = Catalog.open(config, create=False)
     try:
-        verdicts = {judged.report_year: judged for judged in judge(catalog, as_of=AS_OF, years=list(range(2012, 2025)))}
+        verdicts = {judged.report_year: judged for judged in judge(catalog, as_of=AS_OF, years=list(range(2011, 2025)))}
     finally:
         catalog.close()
     return config, base, verdicts
@@ -182,6 +185,12 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     sub_column = verdicts[2013]
     assert sub_column.verdict.status == "undetermined", sub_column.verdict.reason
     assert "分栏目" in sub_column.verdict.reason, sub_column.verdict.reason
+    # a report title without a year, listed in 2012, at an address that fails: the 2011 report, maybe
+    dated = verdicts[2011]
+    assert dated.verdict.status == "undetermined", dated.verdict.reason
+    assert [(entry["url"], entry["named_by"]) for entry in dated.evidence["listed_not_archived"]] == \
+        [(f"{base}/nb/annual.html", "date")]
+    assert "栏目列出它的日期在该年度的下一年" in dated.verdict.reason, dated.verdict.reason
     # a year's part that lists the agency's report alone is no report itself (its one link's text is the report's
     # title), and the report behind it answered 500: 2012 is 无法判断, not judged by that page's date
     one_report = verdicts[2012]
