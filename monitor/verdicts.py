@@ -619,10 +619,10 @@ class _ArchiveView:
     def listed_not_archived(self, agency_id: str, year: int) -> list[dict[str, str]]:
         """Entries of the agency's report listings (captures by the cut-off) that name the year's report, or may be
         it (``parsers.classify.listed_report_year``: by the title, a title cut short, a title without a year at an
-        address naming the year, a year alone on the report column's page), at an address the archive got no page
-        from by the cut-off: its fetch failed, it answered the site's error page or a file nobody can read, or it
-        was never asked. [{"url", "title", "listing_url", "problem", "named_by": "title" | "cut" | "address" |
-        "year"}]."""
+        address naming the year or listed in the year after, a year alone on the report column's page), at an
+        address the archive got no page from by the cut-off: its fetch failed, it answered the site's error page or
+        a file nobody can read, or it was never asked. [{"url", "title", "listing_url", "problem", "named_by":
+        "title" | "cut" | "address" | "date" | "year"}]."""
         listed: dict[str, tuple[str, str, str]] = {}
         for url, title, listed_on, listing_url, role in self._listed_entries(agency_id):
             named, how = listed_report_year(title, url, in_column=role in LISTING_ROLES, listed_on=listed_on)
