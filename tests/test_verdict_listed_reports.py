@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from demo.render import load_seed, render_html
+from monitor.clock import today
 from monitor.verdicts import judge
 from registry.agencies import Agency
 from storage.catalog import Catalog
@@ -37,7 +37,6 @@ from tests.web_fixtures import chromium_browser, serving
 pytestmark = pytest.mark.slow
 
 AGENCY = "临淄区卫生健康局"
-AS_OF = date(2026, 12, 1)
 ENTRIES = (  # (path, title, listed date, status)
     ("/nb/2024.html", f"{AGENCY}2024年政府信息公开工作年度报告", "2025-01-20", 500),
     ("/nb/notice2023.html", "关于做好2023年政府信息公开工作年度报告编制工作的通知", "2023-12-20", 500),
@@ -135,7 +134,8 @@ def listed_portal(tmp_path_factory):
         server.shutdown()
     catalog = Catalog.open(config, create=False)
     try:
-        verdicts = {judged.report_year: judged for judged in judge(catalog, as_of=AS_OF, years=list(range(2011, 2025)))}
+        verdicts = {judged.report_year: judged
+                    for judged in judge(catalog, as_of=today(), years=list(range(2011, 2025)))}
     finally:
         catalog.close()
     return config, base, verdicts
@@ -280,7 +280,7 @@ def test_the_reports_of_a_years_part_of_the_column_are_fetched(tmp_path):
         server.shutdown()
     catalog = Catalog.open(config, create=False)
     try:
-        [judged] = judge(catalog, as_of=AS_OF, years=[2017], store=False)
+        [judged] = judge(catalog, as_of=today(), years=[2017], store=False)
     finally:
         catalog.close()
     assert judged.report_url == f"{base}/nb/2017/0.html", (judged.verdict.status, judged.verdict.reason)
