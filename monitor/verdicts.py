@@ -392,7 +392,7 @@ class _ArchiveView:
                     self._stored_copies[(agency_id, year)] = (evidence.get(verdict_flags.COPIED),
                                                               (evidence.get("checks") or {}).get(verdict_flags.COPIED))
         self._listings: dict[tuple[str, datetime, datetime], list] = {}
-        self._listed: dict[str, list[tuple[str, str, str]]] = {}
+        self._listed: dict[str, list[tuple[str, str, date | None, str, str | None, datetime]]] = {}
         self._originals: dict[int, Any] = {}
         self._unknown: dict[int, str] = {}             # capture id -> why its facts are not in the catalog
         self._unknown_rows: dict[int, Any] = {}
@@ -619,14 +619,20 @@ class _ArchiveView:
     def listed_not_archived(self, agency_id: str, year: int) -> list[dict[str, str]]:
         """Entries of the agency's report listings (captures by the cut-off) that name the year's report, or may be
         it (``parsers.classify.listed_report_year``: by the title, a title cut short, a title without a year at an
-        address naming the year or listed in the year after, a year alone on the report column's page), at an
-        address the archive got no page from by the cut-off: its fetch failed, it answered the site's error page or
-        a file nobody can read, or it was never asked. [{"url", "title", "listing_url", "problem", "named_by":
-        "title" | "cut" | "address" | "date" | "year"}]."""
+        address naming the year, listed after the year or with no date, a year alone on the report column's page),
+        at an address the archive got no page from by the cut-off: its fetch failed, it answered the site's error
+        page or a file nobody can read, or it was never asked. [{"url", "title", "listing_url", "problem",
+        "named_by": "title" | "cut" | "address" | "date" | "undated" | "year"}]."""
         listed: dict[str, tuple[str, str, str]] = {}
-        for url, title, listed_on, listing_url, role in self._listed_entries(agency_id):
+        for url, title, listed_on, listing_url, role, read_at in self._listed_entries(agency_id):
             named, how = listed_report_year(title, url, in_column=role in LISTING_ROLES, listed_on=listed_on)
-            if named == year and url not in listed:
+            if how == "date":   # a report may come out years late: any year up to the one before its listing date
+                may_be = year <= named
+            elif how == "undated":   # … or, with no date, before the listing was read
+                may_be = year < beijing_date(read_at).year
+            else:
+                may_be = named == year
+            if may_be and url not in listed:
                 listed[url] = (title, listing_url, how)
         found = []
         for url, (title, listing_url, how) in listed.items():
@@ -640,17 +646,17 @@ class _ArchiveView:
                               "named_by": how})
         return found
 
-    def _listed_entries(self, agency_id: str) -> list[tuple[str, str, date | None, str, str | None]]:
-        """(url, title, the date the listing gave it, listing url, its role) of every entry of the agency's report
-        listings archived by the cut-off. A revisit lists what its original does; a capture whose facts are not
-        derived yet lists nothing."""
+    def _listed_entries(self, agency_id: str) -> list[tuple[str, str, date | None, str, str | None, datetime]]:
+        """(url, title, the date the listing gave it, listing url, its role, when the listing was read) of every
+        entry of the agency's report listings archived by the cut-off. A revisit lists what its original does; a
+        capture whose facts are not derived yet lists nothing."""
         if agency_id not in self._listed:
-            query = (select(Capture.url, Capture.role, Capture.listing_items)
+            query = (select(Capture.url, Capture.role, Capture.listing_items, Capture.timestamp)
                      .where(Capture.agency_id == agency_id, Capture.timestamp <= self.cutoff, Capture.status == 200,
                             Capture.record_type == "response",
                             or_(Capture.role.is_(None), Capture.role.in_(LISTING_ROLES)))
                      .order_by(Capture.id))
-            self._listed[agency_id] = [(entry[0], entry[1], _entry_date(entry), row.url, row.role)
+            self._listed[agency_id] = [(entry[0], entry[1], _entry_date(entry), row.url, row.role, row.timestamp)
                                        for row in self.session.execute(query)
                                        for entry in row.listing_items or () if len(entry) in (2, 3)]
         return self._listed[agency_id]

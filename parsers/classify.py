@@ -520,9 +520,11 @@ def listed_report_year(title: str | None, url: str | None = None, *, in_column: 
     ``report_year_of_title``); its title, cut short by the listing, may be the start of that year's report title
     ("cut", ``cut_report_year``); a report title without a year links to an address naming the report year
     ("address": ``xxgkAnnualReport.jsp?fbtime=2017``, ``/nb2024/``), or else was listed on ``listed_on`` (the date
-    the listing printed beside it), when a year's report is published: the year before ("date"); or, on a page the
-    crawler read as the report column (``in_column``), the entry is just a year ("2024年度", "2024年报": the column
-    names the rest; it may be the report or that year's part of the column). (None, None) for anything else."""
+    the listing printed beside it): the report of a year before that date's, the year before it the latest and
+    likeliest, the year returned ("date": a report may come out years late); or it was listed with no date: the
+    report of any year before the listing was read ("undated", year None); or, on a page the crawler read as the
+    report column (``in_column``), the entry is just a year ("2024年度", "2024年报": the column names the rest; it
+    may be the report or that year's part of the column). (None, None) for anything else."""
     year = report_year_of_title(title)
     if year is not None:
         return year, "title"
@@ -536,7 +538,9 @@ def listed_report_year(title: str | None, url: str | None = None, *, in_column: 
     if text and listed_on is not None and not _YEAR_IN_TITLE.search(text):
         return listed_on.year - 1, "date"
     year = year_only_title(title) if in_column else None
-    return (year, "year") if year is not None else (None, None)
+    if year is not None:
+        return year, "year"
+    return (None, "undated") if text and not _YEAR_IN_TITLE.search(text) else (None, None)
 
 
 # a report column's entry that is just its year: "2024年度", "2024年", "2024年度报告", "【2024年】"

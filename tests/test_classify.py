@@ -600,8 +600,10 @@ LISHUI = "http://www.lishui.gov.cn/module/xxgk/xxgkAnnualReport.jsp?fbtime=2017&
     ("丽水市民政局2017年政府信息公开工作年度报告", None, (2017, "title")),
     ("丽水市民政局2017年政府信息公开工作年...", None, (2017, "cut")),
     ("丽水市民政局政府信息公开工作年度报告", LISHUI, (2017, "address")),          # the real platform's address
-    ("丽水市民政局政府信息公开工作年度报告", "http://x.gov.cn/art/2018/1/2/art_1_2.html", (None, None)),
+    # no year in the title or the address, no date: the report of any year before the listing was read
+    ("丽水市民政局政府信息公开工作年度报告", "http://x.gov.cn/art/2018/1/2/art_1_2.html", (None, "undated")),
     ("关于做好政府信息公开工作年度报告的通知", LISHUI, (None, None)),
+    ("政府信息公开工作年度报告格式", None, (None, None)),
     ("丽水市民政局2017年政府信息公开工作要点...", None, (None, None)),
 ])
 def test_the_year_a_listing_entry_may_be_the_report_of(title, url, expected):

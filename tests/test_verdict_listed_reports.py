@@ -10,12 +10,14 @@ report), stay a proven 未发布; 2022 按时. Two titles are cut short by the l
 so 2019 stays 未发布. The 2018 and 2017 entries get the site's error page ("您访问的页面不存在", answered with
 200; 2017's through a redirect): the archive holds no report there, so both years are 无法判断, naming the error page.
 A year-less "…政府信息公开工作年度报告" at "annual.jsp?fbtime=2016" (500) leaves 2016 无法判断 too (and one at an
-address naming no year, listed in 2012, leaves 2011 无法判断: listed then, it may be the 2011 report), and so does the
+address naming no year, listed in 2012, leaves 2011 and 2010 无法判断: listed then, it may be the 2011 report or, late,
+an earlier one; listed with no date, such an entry may be any year's report before the crawl: a portal of its own
+below), and so does the
 2015 report's PDF, answered with 200 but cut short (a real report PDF's first 40 KB): nobody can read it. An entry
 that is just "2014年度" (500) may be that year's report, or its part of the column: 2014 is 无法判断 as well; so is
 2013, whose "2013年度" entry answers with a listing of its own (the crawl fetched it as a document, not a column),
 and 2012, whose "2012年度" page lists the agency's report alone (a 500): that page is no report, so 2012 is not
-judged by its date.
+judged by its date. The column's oldest entry is a notice of 2010-12-20, so its read reaches back to 2010.
 """
 from __future__ import annotations
 
@@ -61,6 +63,8 @@ ENTRIES = (  # (path, title, listed date, status)
     ("/nb/2013/", "2013年度", "2014-03-20", 200),
     # … whose page lists the agency's report alone, at an address that answers 500: that page is no report
     ("/nb/2012/", "2012年度", "2013-05-20", 200),
+    # the column's oldest entry, a notice (no report): the column reaches back past the 2010 report's deadline
+    ("/nb/notice2010.html", "关于做好2010年政府信息公开工作年度报告编制工作的通知", "2010-12-20", 500),
 )
 SUB_COLUMN = ('<html><head><meta charset="utf-8"><title>2013年度</title></head><body><ul class="list">'
               + "".join(f'<li><a href="/nb/2013/{number}.html">{name}2013年政府信息公开工作年度报告</a>'
@@ -135,7 +139,7 @@ def listed_portal(tmp_path_factory):
     catalog = Catalog.open(config, create=False)
     try:
         verdicts = {judged.report_year: judged
-                    for judged in judge(catalog, as_of=today(), years=list(range(2011, 2025)))}
+                    for judged in judge(catalog, as_of=today(), years=list(range(2010, 2025)))}
     finally:
         catalog.close()
     return config, base, verdicts
@@ -185,12 +189,14 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     sub_column = verdicts[2013]
     assert sub_column.verdict.status == "undetermined", sub_column.verdict.reason
     assert "分栏目" in sub_column.verdict.reason, sub_column.verdict.reason
-    # a report title without a year, listed in 2012, at an address that fails: the 2011 report, maybe
-    dated = verdicts[2011]
-    assert dated.verdict.status == "undetermined", dated.verdict.reason
-    assert [(entry["url"], entry["named_by"]) for entry in dated.evidence["listed_not_archived"]] == \
-        [(f"{base}/nb/annual.html", "date")]
-    assert "栏目列出它的日期在该年度的下一年" in dated.verdict.reason, dated.verdict.reason
+    # a report title without a year, listed in 2012, at an address that fails: the 2011 report, maybe, or an
+    # earlier year's published late
+    for year in (2011, 2010):
+        dated = verdicts[year]
+        assert dated.verdict.status == "undetermined", (year, dated.verdict.reason)
+        assert [(entry["url"], entry["named_by"]) for entry in dated.evidence["listed_not_archived"]] == \
+            [(f"{base}/nb/annual.html", "date")]
+        assert "栏目列出它的日期晚于该年度" in dated.verdict.reason, dated.verdict.reason
     # a year's part that lists the agency's report alone is no report itself (its one link's text is the report's
     # title), and the report behind it answered 500: 2012 is 无法判断, not judged by that page's date
     one_report = verdicts[2012]
@@ -226,6 +232,72 @@ def test_the_agency_page_lists_the_entries_a_year_left_undetermined_rests_on(lis
         page.locator("#captures tbody tr").first.get_by_role("link", name="打开").click()
         shown = page.content()   # the archived listing, its links led back into the archive
         assert f"{AGENCY}政府信息公开工作年度报告</a>" in shown and "annual.jsp%3Ffbtime%3D2016" in shown, shown
+
+
+def _undated_portal(yearless_status: int):
+    """A column listing the agency's 2022 report and, with no date beside it, a report title without a year, whose
+    address answers ``yearless_status`` (200: the 2022 report again)."""
+
+    class Undated(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path == "/nb/index.html":
+                body = ('<html><head><meta charset="utf-8"><title>政府信息公开年度报告</title></head><body><ul class="list">'
+                        f'<li><a href="/nb/2022.html">{AGENCY}2022年政府信息公开工作年度报告</a><span>2023-01-29</span></li>'
+                        f'<li><a href="/nb/annual.html">{AGENCY}政府信息公开工作年度报告</a></li>'
+                        # the oldest entry, a notice: the column reaches back past the 2020 report's deadline
+                        '<li><a href="/nb/notice.html">关于做好2020年政府信息公开工作年度报告编制工作的通知</a>'
+                        '<span>2020-12-20</span></li>'
+                        '</ul></body></html>').encode()
+                status = 200
+            elif self.path == "/nb/2022.html" or (self.path == "/nb/annual.html" and yearless_status == 200):
+                body, status = render_html(load_seed("001")), 200
+            elif self.path == "/nb/annual.html":
+                body, status = b"<html>error</html>", yearless_status
+            else:
+                body, status = b"<html>not found</html>", 404
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Undated
+
+
+@pytest.mark.parametrize("yearless_status", [500, 200])
+def test_an_undated_report_title_without_a_year_may_be_any_earlier_years_report(tmp_path, yearless_status):
+    """The column lists "临淄区卫生健康局政府信息公开工作年度报告" with no year and no date: the report of some year
+    before the crawl, nobody can say which. Its address failing (500), no year without a report is proven 未发布;
+    read (it is the 2022 report again), the column proves 2021 and 2020 missing."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _undated_portal(yearless_status))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    config = config_in(tmp_path / "data")
+    try:
+        crawl(config, [Agency("lz-wjj", AGENCY, "department", f"{base}/", report_index=(f"{base}/nb/index.html",),
+                              render="never")], ARCHIVE_SCREENSHOTS=False)
+    finally:
+        server.shutdown()
+    catalog = Catalog.open(config, create=False)
+    try:
+        verdicts = {judged.report_year: judged
+                    for judged in judge(catalog, as_of=today(), years=[2020, 2021, 2022], store=False)}
+    finally:
+        catalog.close()
+    assert verdicts[2022].verdict.status == "on_time", verdicts[2022].verdict.reason
+    for year in (2021, 2020):
+        judged = verdicts[year]
+        if yearless_status == 200:
+            assert judged.verdict.status == "missing", (year, judged.verdict.reason)
+            assert "listed_not_archived" not in judged.evidence
+            continue
+        assert judged.verdict.status == "undetermined", (year, judged.verdict.reason)
+        assert [(entry["url"], entry["named_by"]) for entry in judged.evidence["listed_not_archived"]] == \
+            [(f"{base}/nb/annual.html", "undated")], judged.evidence
+        assert "栏目也没有写日期" in judged.verdict.reason and "HTTP 500" in judged.verdict.reason, judged.verdict.reason
 
 
 YEAR_PART_PAGES = {
