@@ -252,6 +252,8 @@ def _change_evidence(base: Version, newest: Version, later: Sequence[Version], c
 
 # A fetch error of these kinds says nothing about the document: it was not (fully) asked for.
 NOT_A_FAILURE = frozenset({"robots", "size"})
+GONE_STATUSES = frozenset({404, 410, 451})
+_HTTP_STATUS = re.compile(r"HTTP (\d{3})\b")
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,18 @@ class FetchEvent:
     def ok(self) -> bool:
         return (self.status is not None and (200 <= self.status < 300 or self.status == 304)
                 and not self.error_page)
+
+    @property
+    def says_gone(self) -> bool:
+        """The site answered that the page is not there (404, 410, 451, its error page): not a network error, a
+        server error or a block (403, 429), which say nothing of the report."""
+        if self.error_page:
+            return True
+        status = self.status
+        if status is None and self.error_kind == "http":   # an error answer the archive did not keep
+            found = _HTTP_STATUS.match(self.message or "")
+            status = int(found.group(1)) if found else None
+        return status in GONE_STATUSES
 
     @property
     def failed(self) -> bool:
@@ -296,7 +310,9 @@ def _one_event_per_attempt(events: Sequence[FetchEvent]) -> list[FetchEvent]:
 
 
 def removed(events: Sequence[FetchEvent]) -> dict[str, Any] | None:
-    """Flag when the newest attempt after the last success failed; redirects and robots skips are no answer."""
+    """Evidence when the newest attempt after the last success failed; redirects and robots skips are no answer.
+    ``gone``: one of those failures was the site saying the page is not there (``FetchEvent.says_gone``); else the
+    failures (a timeout, a refused connection, a 500, a 403) do not show the report removed."""
     events = _one_event_per_attempt(events)
     ok = [event for event in events if event.ok]
     if not ok:
@@ -307,21 +323,25 @@ def removed(events: Sequence[FetchEvent]) -> dict[str, Any] | None:
     if not after or not after[-1].failed:
         return None
     latest, first = after[-1], after[0]
+    gone = [event for event in after if event.says_gone]
+    shown = gone[-1] if gone else latest
 
     def describe(event: FetchEvent) -> dict[str, Any]:
         return {"at": beijing_iso(event.at), "status": event.status, "capture_id": event.capture_id,
                 "error_kind": event.error_kind, "error_id": event.error_id, "message": event.message or None,
                 **({"error_page": True} if event.error_page else {})}
 
-    what = ("网站的错误页（HTTP 200，“页面不存在”之类）" if latest.error_page
-            else f"HTTP {latest.status}" if latest.status is not None else f"抓取错误（{latest.error_kind}）")
+    what = ("网站的错误页（HTTP 200，“页面不存在”之类）" if shown.error_page
+            else f"HTTP {shown.status}" if shown.status is not None
+            else f"抓取错误（{shown.error_kind}：{shown.message}）" if shown.message else f"抓取错误（{shown.error_kind}）")
     return {
+        "gone": bool(gone),
         "last_ok_capture_id": last_ok.capture_id,
         "last_ok_at": beijing_iso(last_ok.at),
         "first_failure": describe(first),
         "latest_failure": describe(latest),
         "failures": len(after),
-        "message": f"{beijing_date(latest.at).isoformat()} 再次访问报告网址得到 {what}；"
+        "message": f"{beijing_date(shown.at).isoformat()} 再次访问报告网址得到 {what}；"
                    f"最后一次成功抓取是 {beijing_date(last_ok.at).isoformat()}（捕获 {last_ok.capture_id}）。",
     }
 

@@ -819,7 +819,11 @@ class _ArchiveView:
         events += [verdict_flags.FetchEvent(at=error.at, error_kind=error.kind, error_id=error.id,
                                             message=error.message)
                    for error in self.errors_of(chosen.url)]
-        return verdict_flags.removed(events), None
+        evidence = verdict_flags.removed(events)
+        if evidence is not None and not evidence["gone"]:
+            # a network error, a server error or a block after the last success: the report may well be there
+            raise _CannotTell(f"{evidence['message']}这不能说明报告已被删除（网站没有答复“页面不存在”）")
+        return evidence, None
 
     # -- copied
 

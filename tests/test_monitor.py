@@ -408,19 +408,35 @@ def test_the_sites_error_page_at_the_address_before_the_report_is_no_first_sight
     assert judged.first_seen is not None and judged.first_seen.date() == date(2022, 1, 21), judged.first_seen
 
 
-def test_fetch_error_after_the_last_success_is_removed_but_a_robots_skip_is_not(stage):
+def test_a_portal_down_after_the_last_success_leaves_removed_undetermined_until_it_answers_not_found(stage):
+    """A refused connection, a timeout or a 500 after the report was archived says nothing of the report (the
+    portal was down that night): 已删除 is 无法判断 with what happened, not raised; the site answering 404 is."""
     agency, year = "ylx-wjj", 2021
     path = report_path(agency, year)
     stage.parse(stage.fetch(1, path, "2022-01-21 09:00", agency), agency)
     stage.archive.record_error(BASE + path, "robots", "disallowed by robots.txt", agency_id=agency,
                                at=at("2023-01-01 09:00"))
-    assert stage.judge(date(2025, 7, 1), [year])[(agency, year)].flags == []
-
-    stage.archive.record_error(BASE + path, "dns", "name does not resolve", agency_id=agency,
-                               at=at("2024-01-01 09:00"))
     verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
-    assert verdict.flags == ["removed"]
-    assert verdict.evidence["removed"]["latest_failure"]["error_kind"] == "dns"
+    assert verdict.flags == [] and "removed" not in verdict.evidence.get("undetermined_flags", [])
+
+    stage.archive.record_error(BASE + path, "reset", "Connection was refused by other side: 111: Connection refused.",
+                               agency_id=agency, at=at("2024-01-01 09:00"))
+    stage.archive.record_fetch(BASE + path, "GET", [], 500, "Internal Server Error", [], b"<html>error</html>",
+                               fetched_at=at("2024-01-02 09:00"), agency_id=agency)
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+    assert verdict.flags == [] and verdict.evidence["undetermined_flags"] == ["removed"], verdict.evidence
+    note = verdict.evidence["checks"]["removed"]
+    assert note.startswith("无法判断：2024-01-02 再次访问报告网址得到 HTTP 500") and "不能说明报告已被删除" in note, note
+
+    stage.archive.record_fetch(BASE + path, "GET", [], 404, "Not Found", [], not_found_page(),
+                               fetched_at=at("2024-02-01 09:00"), agency_id=agency)
+    stage.archive.record_error(BASE + path, "timeout", "took longer than 180 seconds", agency_id=agency,
+                               at=at("2024-03-01 09:00"))
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+    assert verdict.flags == ["removed"]   # the 404 said it; a timeout after it takes nothing back
+    evidence = verdict.evidence["removed"]
+    assert evidence["latest_failure"]["error_kind"] == "timeout" and evidence["failures"] == 4
+    assert evidence["message"].startswith("2024-02-01 再次访问报告网址得到 HTTP 404"), evidence["message"]
 
 
 def test_404_before_publication_is_neither_removed_nor_the_first_sighting(stage):
@@ -440,7 +456,7 @@ def test_recomputing_replaces_the_flags(stage):
     agency, year = "ylx-wjj", 2021
     path = report_path(agency, year)
     stage.parse(stage.fetch(1, path, "2022-01-21 09:00", agency), agency)
-    stage.archive.record_fetch(BASE + path, "GET", [], 500, "Server Error", [], b"error",
+    stage.archive.record_fetch(BASE + path, "GET", [], 404, "Not Found", [], not_found_page(),
                                fetched_at=at("2024-03-01 09:00"), agency_id=agency)
     assert stage.judge(date(2025, 7, 1), [year])[(agency, year)].flags == ["removed"]
 
@@ -533,7 +549,13 @@ def test_fingerprint_ignores_numbers_and_the_prescribed_wording():
 
 def test_removed_needs_the_newest_answer_after_the_last_success_to_fail():
     day = lambda n: datetime(2024, 1, n, tzinfo=timezone.utc)  # noqa: E731
-    assert flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), 404, 2)]) is not None
+    assert flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), 404, 2)])["gone"]
+    for status in (410, 451):
+        assert flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), status, 2)])["gone"]
+    for status in (403, 429, 500, 503):   # a block or a server error: failed, the report not shown gone
+        assert not flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), status, 2)])["gone"]
+    assert flags.removed([flags.FetchEvent(day(1), 200, 1),
+                          flags.FetchEvent(day(2), error_kind="http", message="HTTP 410 Gone")])["gone"]
     assert flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), 404, 2),
                           flags.FetchEvent(day(3), 304, 3)]) is None
     assert flags.removed([flags.FetchEvent(day(1), 200, 1), flags.FetchEvent(day(2), 301, 2)]) is None
