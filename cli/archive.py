@@ -63,6 +63,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     reader = open_archive_reader(args)
     try:
+        if args.run:
+            _require_run(reader.catalog, args.run)
         result = verify_archive(reader, run_id=args.run)
     except ObjectStoreError as exc:
         raise CommandError(str(exc)) from exc
@@ -85,6 +87,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if len(result.problems) > max(args.show, 0):
         print(f"  … 另有 {len(result.problems) - max(args.show, 0)} 个问题未列出（--show N）")
     return EXIT_FAILURE if result.failed else 0
+
+
+def _require_run(catalog, run_id: str) -> None:
+    """A run id nobody ran (a typo) would check nothing and pass: say so instead."""
+    from storage.catalog.models import CrawlRun
+
+    with catalog.reading() as session:
+        if session.get(CrawlRun, run_id) is None:
+            raise CommandError(f"--run {run_id}: no such crawl run in the catalog (the web UI's 抓取记录 lists them)")
 
 
 # ---------------------------------------------------------------- reindex

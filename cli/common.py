@@ -149,6 +149,20 @@ def date_argument(value: str, option: str):
         raise CommandError(f"{option} {value!r}: expected a date as YYYY-MM-DD") from None
 
 
+def as_of_argument(value: str | None, option: str = "--as-of"):
+    """The day verdicts are judged as of: today (Beijing) when not given; never a day to come, of which the archive
+    can say nothing ("截至 2030-01-01 未发现报告" would be a guess)."""
+    from monitor.clock import today
+
+    if value is None:
+        return None
+    day = date_argument(value, option)
+    if day > today():
+        raise CommandError(f"{option} {value}: a day to come (today is {today().isoformat()} in Beijing); "
+                           f"the archive shows what was published by a day that has passed")
+    return day
+
+
 # ---------------------------------------------------------------- output
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:

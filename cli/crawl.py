@@ -7,11 +7,12 @@ Each takes the run lock (``storage.runlock``: one crawl at a time over one archi
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from datetime import date
 
-from cli.common import (CommandError, derive_pending_facts, load_config, open_catalog, select_agencies,
-                        write_rows, write_undetermined_reasons)
+from cli.common import (CommandError, as_of_argument, derive_pending_facts, load_config, open_catalog,
+                        select_agencies, write_rows, write_undetermined_reasons)
 
 # A fixed port keeps the demo URLs the same from run to run, so a second `xxgk demo` is an incremental crawl
 # (conditional requests, revisits, changed reports) over the same archive.
@@ -26,8 +27,7 @@ def add_parsers(sub) -> None:
                                    "WARC, parse the reports, recompute the verdicts")
     p.add_argument("--registry", help="registry file, YAML or CSV (default: the shipped registry)")
     p.add_argument("--agency", action="append", default=[], metavar="ID", help="only this agency (repeatable)")
-    p.add_argument("--as-of", type=date.fromisoformat,
-                   help=AS_OF_HELP)
+    p.add_argument("--as-of", metavar="DATE", help=AS_OF_HELP)
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a Scrapy setting, e.g. --set DOWNLOAD_TIMEOUT=10 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no live progress display")
@@ -60,8 +60,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_DEMO_PORT, help=f"port of the demo portals (default {DEFAULT_DEMO_PORT}; keep it the same between runs)")
     p.add_argument("--edition", type=int, default=1, choices=[1, 2],
                    help="state of the demo portals (2: one report edited, one back-dated report appears)")
-    p.add_argument("--as-of", type=date.fromisoformat,
-                   help=AS_OF_HELP)
+    p.add_argument("--as-of", metavar="DATE", help=AS_OF_HELP)
     p.add_argument("--quiet", action="store_true", help="no live progress display")
     p.set_defaults(handler=cmd_demo)
 
@@ -69,6 +68,7 @@ def add_parsers(sub) -> None:
 # ---------------------------------------------------------------- crawl
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    args.as_of = as_of_argument(args.as_of)
     config = load_config(args)
     overrides = {"LOG_LEVEL": "INFO", **_overrides(args.set)}
     if not args.screenshots:
@@ -394,6 +394,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from demo.shapes import DemoSite
     from monitor.clock import today
 
+    args.as_of = as_of_argument(args.as_of)
+    if not 0 < args.port < 65536:
+        raise CommandError(f"--port {args.port}: use a port between 1 and 65535")
     config = load_config(args)
     portals = DemoSite(edition=args.edition)
     try:
@@ -417,7 +420,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print_timeliness(args, [agency.id for agency in agencies], as_of=args.as_of or today(), years=years)
     print()
     print("浏览存档与判定：xxgk serve   然后打开 http://127.0.0.1:8000/")
-    print(f"（数据目录 {config.data_dir}；再次运行 `xxgk demo --edition 2` 可看到被修改和倒签的报告）")
+    if args.edition == 1:
+        # the same port and data directory: the archive knows the portals by their addresses
+        again = ["xxgk"] + (["--data-dir", shlex.quote(str(args.data_dir))] if getattr(args, "data_dir", None) else [])
+        again += ["demo", "--edition", "2"] + (["--port", str(args.port)] if args.port != DEFAULT_DEMO_PORT else [])
+        print(f"（数据目录 {config.data_dir}；再次运行 `{' '.join(again)}` 可看到被修改和倒签的报告）")
+    else:
+        print(f"（数据目录 {config.data_dir}）")
     return 0
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.common import (CommandError, date_argument, derive_pending_facts, existing_catalog, load_config,
+from cli.common import (CommandError, as_of_argument, derive_pending_facts, existing_catalog, load_config,
                         report_year_argument, require_crawled, write_rows, write_undetermined_reasons)
 
 
@@ -49,14 +49,19 @@ REPORT_COLUMNS = (("agency", "机关"), ("report_year", "年度"), ("title", "�
 
 def cmd_status(args: argparse.Namespace) -> int:
     from monitor.clock import today
-    from monitor.deadlines import RuleError
+    from monitor.deadlines import RuleError, load_rules
     from monitor.rows import rows_as_of
     from monitor.verdicts import is_current, judge_and_store
 
     year = report_year_argument(args.year)
-    as_of = date_argument(args.as_of, "--as-of") if args.as_of else today()
+    as_of = as_of_argument(args.as_of) or today()
     if year >= as_of.year:
         raise CommandError(f"the {year} reports are written after {year} ends: nothing is due as of {as_of}")
+    rules = load_rules().rules
+    if not any(rule.covers(year) for rule in rules):   # else a stored 无法判断 for every agency, shown on the web
+        first = min((rule.first_year for rule in rules if rule.first_year), default=None)
+        raise CommandError(f"--year {year}: no deadline rule covers the {year} reports"
+                           + (f" (the first report year is {first})" if first else ""))
     if args.format == "xlsx" and not args.output:
         raise CommandError("--format xlsx writes a spreadsheet file: add --output FILE.xlsx")
     catalog = existing_catalog(args)

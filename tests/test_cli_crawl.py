@@ -139,6 +139,8 @@ def test_second_demo_run_shows_the_changed_and_the_backdated_report(tmp_path):
     data_dir, port = tmp_path / "data", str(_free_port())
     first = run("demo", "--port", port, "--as-of", AS_OF.isoformat(), "--quiet", env=_env(data_dir))
     assert first.returncode == 0, first.stderr[-2000:]
+    # the hint the first run ends with names the port it used: the archive knows the portals by their addresses
+    assert f"再次运行 `xxgk demo --edition 2 --port {port}`" in first.stdout, first.stdout[-500:]
     after_first = _stored(data_dir)
     second = run("demo", "--port", port, "--edition", "2", "--as-of", AS_OF.isoformat(), "--quiet",
                  env=_env(data_dir))

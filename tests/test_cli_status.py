@@ -8,7 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 
 from cli.main import main
 from demo.portals import DemoPortals
+from monitor.clock import today
 from monitor.flags import FLAG_LABELS
 from storage.catalog import Catalog, queries
 from storage.config import Config
@@ -23,6 +24,7 @@ from tests.test_monitor import BASE, column_path, open_stage, report_path
 
 YEAR = 2023
 AS_OF = "2025-07-01"
+TOMORROW = (today() + timedelta(days=1)).isoformat()   # in Beijing
 REQUIRED_FIELDS = ("agency_id", "agency", "level", "report_year", "status", "deadline", "legal_basis",
                    "publication_date", "date_source", "first_seen", "days_late", "report_url", "title",
                    "signing_date", "format", "consistency_errors", "flags")
@@ -220,6 +222,15 @@ def test_reports_table_shows_titles(data_dir, capsys):
     (["status", "--year", "2025", "--as-of", "2025-07-01"], "nothing is due"),
     (["status", "--year", "2023", "--as-of", AS_OF, "--level", "township"], "--level"),
     (["reports", "--agency", "no-such-agency"], "no-such-agency"),
+    # a year no law asks a report of: judged, it would store a 无法判断 per agency the dashboard then shows
+    (["status", "--year", "1999"], "no deadline rule covers the 1999 reports"),
+    # a day to come: the archive cannot say what will have been published by then
+    (["status", "--year", "2023", "--as-of", TOMORROW], "a day to come"),
+    (["crawl", "--as-of", TOMORROW], "a day to come"),
+    (["demo", "--as-of", "2025-99-01"], "YYYY-MM-DD"),
+    (["demo", "--port", "70000"], "between 1 and 65535"),
+    # a run id nobody ran checks nothing: not a pass
+    (["verify", "--run", "no-such-run"], "no such crawl run"),
 ])
 def test_wrong_arguments_fail_with_one_line(data_dir, capsys, argv, words):
     assert run(data_dir, *argv) == 1

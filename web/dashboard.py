@@ -24,8 +24,10 @@ from typing import Any
 from sqlalchemy import exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from monitor.clock import today
 from monitor.coverage import column_failures
 from monitor.verdicts import JudgedYear, judge
+from parsers.beijing import beijing_iso
 from parsers.record import LEVELS
 from storage.catalog import Catalog
 from storage.catalog.models import Agency, Report, Verdict, VerdictTally
@@ -232,6 +234,8 @@ def parse_as_of(value: str | None) -> date | None:
         day = None
     if day is None or not 1990 <= day.year <= 2100:
         raise BadInput(f"日期“{value}”无效：请按 YYYY-MM-DD 填写，例如 2025-01-31")
+    if day > today():   # the archive shows what was published by a day that has passed, not what will be
+        raise BadInput(f"日期“{value}”还没有到（今天是北京时间 {today().isoformat()}）：只能按已经过去的日期判定")
     return day
 
 
@@ -356,7 +360,8 @@ def _export_row(verdict: Verdict, name: str, level: str | None, region: str | No
         "status_label": status_label(verdict.status, verdict.days_late),
         "deadline": iso(verdict.deadline), "legal_basis": verdict.legal_basis,
         "publication_date": iso(verdict.publication_date), "date_source": verdict.date_source,
-        "first_seen": iso(verdict.first_seen), "days_late": verdict.days_late, "flags": list(verdict.flags or []),
+        "first_seen": beijing_iso(verdict.first_seen),   # Beijing, as the reason and `xxgk status` give it
+        "days_late": verdict.days_late, "flags": list(verdict.flags or []),
         "report_id": verdict.report_id, "report_url": url, "title": title,
         "permalink": urls.capture(capture_id) if capture_id is not None else None,
         "reason": (verdict.evidence or {}).get("reason"),
