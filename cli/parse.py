@@ -13,7 +13,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("parse", help="parse one document (file or URL) and print its record")
     p.add_argument("target", metavar="PATH_OR_URL")
     p.add_argument("--level", choices=["department", "government", "township"],
-                   help="agency level, used for the deadline shown")
+                   help="agency level: the report's deadline is shown for it")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
     p.add_argument("--with-text", action="store_true", help="include the full main text in the JSON")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a URL (default 30)")
@@ -41,15 +41,29 @@ def cmd_parse(args: argparse.Namespace) -> int:
     if args.level:
         context = _with_level(context, args.level)
     record = parse_document(data, context, ocr=OCR_OFF if args.no_ocr else OcrOptions(time_budget=args.ocr_budget))
+    deadline = _deadline(record.report_year, args.level) if record.kind == "report" else None
     if args.json:
         payload = record.to_json()
         if not args.with_text:
             payload.pop("text", None)
+        if deadline is not None:
+            payload["deadline"] = {"date": deadline.date.isoformat(), "legal_basis": deadline.rule.legal_basis}
         json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render_record_text(record))
+        if deadline is not None:
+            sys.stdout.write(f"截止日期：{deadline.date.isoformat()}（{deadline.rule.legal_basis}）\n")
     return 0 if record.error is None else EXIT_FAILURE
+
+
+def _deadline(report_year: int | None, level: str | None):
+    """The deadline of the report's year for an agency of ``level`` (the shipped rules), when both are known."""
+    from monitor.deadlines import load_rules
+
+    if report_year is None or level is None:
+        return None
+    return load_rules().find(report_year, level)
 
 
 def _with_level(context, level: str):

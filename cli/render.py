@@ -1,10 +1,9 @@
 """Human-readable rendering of one ``ReportRecord`` for the terminal (``xxgk parse``)."""
 from __future__ import annotations
 
+from monitor.labels import AGENCY_SOURCE_LABELS, FORMAT_LABELS, KIND_LABELS, LEVEL_NAMES, TEXT_SOURCE_LABELS
 from parsers.dates import SOURCE_NAMES as SOURCE_LABELS
-from monitor.labels import FORMAT_LABELS, KIND_LABELS, TEXT_SOURCE_LABELS
 from parsers.record import ReportRecord
-
 
 
 def render_record_text(record: ReportRecord) -> str:
@@ -19,9 +18,10 @@ def render_record_text(record: ReportRecord) -> str:
         add("需要 OCR：文档没有文字层")
     elif record.text_source != "document":
         add(f"正文来源：{TEXT_SOURCE_LABELS.get(record.text_source, record.text_source)}（识别结果可能有误字，表格数字请核对原件）")
-    add(f"机关：{record.agency or '（未识别）'}" + (f"  [来源：{record.agency_source}]" if record.agency_source else ""))
+    source = AGENCY_SOURCE_LABELS.get(record.agency_source or "", record.agency_source)
+    add(f"机关：{record.agency or '（未识别）'}" + (f"  [来源：{source}]" if source else ""))
     if record.level:
-        add(f"层级：{record.level}")
+        add(f"层级：{LEVEL_NAMES.get(record.level, record.level)}")
     add(f"报告年度：{record.report_year or '（未识别）'}")
     add(f"格式：{FORMAT_LABELS.get(record.format, record.format)}" + (f"（{record.format_reason}）" if record.format_reason else ""))
     add(f"落款日期：{_iso(record.signing_date)}")

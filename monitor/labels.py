@@ -5,7 +5,7 @@ from monitor.flags import FLAG_LABELS
 from parsers.dates import SOURCE_NAMES
 
 __all__ = ["STATUS_LABELS", "LEVEL_LABELS", "LEVEL_NAMES", "FLAG_LABELS", "FIELD_LABELS", "KIND_LABELS", "FORMAT_LABELS",
-           "SOURCE_NAMES", "LISTED_BY_LABELS", "describe_date_source"]
+           "SOURCE_NAMES", "LISTED_BY_LABELS", "AGENCY_SOURCE_LABELS", "describe_date_source"]
 
 STATUS_LABELS = {"on_time": "按时", "late": "逾期", "missing": "未发布", "pending": "未到期",
                  "undetermined": "无法判断"}
@@ -29,6 +29,11 @@ KIND_LABELS = {
     "summary_of_many": "多个机关的汇总（非本机关报告）",
     "error_page": "网站错误页（页面不存在等）",
     "other": "其他页面（非报告）",
+}
+# where the parser read the agency's name (parsers.record.ReportRecord.agency_source)
+AGENCY_SOURCE_LABELS = {
+    "title": "标题", "填报单位": "填报单位", "signature": "落款", "text": "正文", "meta": "网页元数据",
+    "catalog_box": "信息公开目录",
 }
 # how a listing entry the archive could not get names the year (parsers.classify.listed_report_year): the evidence
 # "listed_not_archived" of a year left 无法判断 carries it as ``named_by``

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -57,14 +58,21 @@ def test_parse_file_json(tmp_path):
     assert record["consistency_errors"] == []
     assert record["error"] is None
     assert "text" not in record  # only with --with-text
+    # a department's 2022 report is due on 31 January 2023 (条例 2019, 第四十九条第一款)
+    assert record["deadline"]["date"] == "2023-01-31" and "第四十九条第一款" in record["deadline"]["legal_basis"]
 
 
 def test_parse_file_readable_table_in_chinese(tmp_path):
     path = tmp_path / "seed003.txt"
     path.write_bytes(seed_text("003"))
-    result = run("parse", str(path))
+    result = run("parse", str(path), "--level", "department")
     assert result.returncode == 0, result.stderr
-    assert "机关：普陀区卫生和计划生育局" in result.stdout
+    agency_line = next(line for line in result.stdout.splitlines() if line.startswith("机关："))
+    # where the name was read, and the level, in words, not the record's codes
+    assert re.fullmatch(r"机关：普陀区卫生和计划生育局  \[来源：(标题|填报单位|落款|正文|网页元数据|信息公开目录)\]",
+                        agency_line), agency_line
+    assert "层级：政府部门" in result.stdout
+    assert "截止日期：2019-03-31（《政府信息公开条例》(2008) 第三十一条）" in result.stdout   # a 2018 report
     assert "报告年度：2018" in result.stdout
     assert "政务公开工作总结" in result.stdout
 

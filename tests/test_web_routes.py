@@ -6,10 +6,11 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import lxml.html
 import openpyxl
@@ -18,8 +19,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from demo.portals import DemoPortals
+from monitor.clock import today
+from monitor.flags import FLAG_LABELS
 from monitor.verdicts import judge
 from registry.catalog_sync import store_agencies
+from parsers.beijing import beijing_iso
 from parsers.document import parse_document
 from parsers.record import FetchContext
 from storage.archive import Archive
@@ -190,6 +194,11 @@ def test_a_bad_as_of_day_is_a_clear_error_on_the_page_and_in_the_api(client):
     assert response.status_code == 400 and "日期“2025-02-30”无效" in response.text
     response = client.get("/api/dashboard", params={"as_of": "yesterday"})
     assert response.status_code == 400 and "日期“yesterday”无效" in response.json()["detail"]
+    # a day to come: the archive cannot say what will have been published by then
+    tomorrow = (today() + timedelta(days=1)).isoformat()
+    response = client.get("/", params={"as_of": tomorrow})
+    assert response.status_code == 400 and f"日期“{tomorrow}”还没有到" in response.text
+    assert client.get("/", params={"as_of": today().isoformat()}).status_code == 200
 
 
 # ---------------------------------------------------------------- exports
@@ -346,6 +355,16 @@ def test_agency_page_shows_each_year_with_its_evidence_reports_captures_and_erro
             assert "来源：网页元数据 PubDate" in row_text  # the demo TRS pages carry <meta name="PubDate">
         for flag in verdict.flags:
             assert {"changed": "发布后修改", "copied": "疑似雷同", "backdated": "倒签", "removed": "已删除"}[flag] in row_text
+        # the first sighting on Beijing's clock, as the verdict's reason and `xxgk status` give it
+        if verdict.first_seen is not None:
+            shown = row.xpath("./td")[4].text_content().strip()
+            assert shown == beijing_iso(verdict.first_seen).replace("T", " ")[:19], (shown, verdict.first_seen)
+        # the checks and a changed cell's table named in Chinese, not by their codes
+        for name, note in (verdict.evidence.get("checks") or {}).items():
+            assert f"{FLAG_LABELS.get(name, '存档事实')}检查：{note}" in row_text
+        assert not re.search(r"(?:backdated|changed|removed|copied|archive)：|table\d", row_text), row_text
+    changed = document.xpath("//table[@id='agency-verdicts']//tr[@data-year='2023']//table//td")
+    assert changed and changed[0].text_content() == "表二", [cell.text_content() for cell in changed]
     for report in reports:
         assert report.title in text
     assert {int(link.text) for link in document.xpath("//a[starts-with(@href, '/captures/')]") if link.text.isdigit()} \

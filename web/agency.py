@@ -9,10 +9,11 @@ from sqlalchemy import func, select
 
 from monitor.coverage import FOUND_BY_LABELS, PROBLEM_LABELS, AgencyCoverage, describe_errors, history
 from monitor.labels import LISTED_BY_LABELS
+from parsers.beijing import beijing_iso
 from storage.catalog import queries
 from storage.catalog.models import Capture, FetchError, Report
 from web.context import BadInput, NotFound, WebContext, checked_text
-from web.labels import flag_label, level_label, source_label, status_label
+from web.labels import check_label, flag_label, level_label, source_label, status_label, table_short_name
 from web.summaries import capture_summary, error_summary, iso, report_summary
 
 LIST_LIMIT = 200
@@ -71,9 +72,9 @@ def _verdict(stored, report: Report | None) -> dict[str, Any]:
         "deadline": iso(stored.deadline), "legal_basis": stored.legal_basis,
         "publication_date": iso(stored.publication_date), "date_source": stored.date_source,
         "date_source_label": source_label(stored.date_source), "date_raw": raw,
-        "days_late": stored.days_late, "first_seen": iso(stored.first_seen),
+        "days_late": stored.days_late, "first_seen": beijing_iso(stored.first_seen),   # as the reason says it
         "flags": [flag_evidence(flag, evidence.get(flag)) for flag in stored.flags or []],
-        "checks": dict(evidence.get("checks") or {}),
+        "checks": {check_label(name): note for name, note in (evidence.get("checks") or {}).items()},
         "reason": evidence.get("reason"),
         # the column read a 未发布 (or 无法判断) year rests on; ids and facts, the template links the capture
         "coverage": _column_read(evidence.get("coverage")),
@@ -146,7 +147,8 @@ def flag_evidence(flag: str, evidence: Any) -> dict[str, Any]:
     for key, label in _REPORT_LINKS.items():
         if _is_id(details.get(key)):
             links.append({"label": label, "report_id": details[key]})
-    cells = [cell for cell in details.get("cells") or [] if isinstance(cell, Mapping)]
+    cells = [{**cell, "table": table_short_name(cell.get("table"))} for cell in details.get("cells") or []
+             if isinstance(cell, Mapping)]
     text = details.get("text") if isinstance(details.get("text"), Mapping) else {}
     diff = [line for line in text.get("diff") or [] if isinstance(line, str)]
     return {"code": flag, "label": flag_label(flag), "message": details.get("message"), "links": links,

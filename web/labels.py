@@ -45,6 +45,17 @@ TABLE_NAMES = {
 }
 
 
+def table_short_name(code: str | None) -> str:
+    """"表二" for "table2" (a changed cell's table), the code itself for anything unknown."""
+    name = TABLE_NAMES.get(code or "")
+    return name.split()[0] if name else (code or "")
+
+
+def check_label(name: str) -> str:
+    """What a note on the checks is about: a flag's name ("疑似雷同"), or the archive's facts."""
+    return "存档事实" if name == "archive" else flag_label(name)
+
+
 def status_label(status: str | None, days_late: int | None = None) -> str:
     """"逾期 12 天" for a late verdict, the plain status name otherwise."""
     if not status:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from monitor.labels import AGENCY_SOURCE_LABELS
 from parsers import tables as standard
 from storage.catalog import queries
 from storage.catalog.models import Agency, Report, Verdict
@@ -38,7 +39,10 @@ def report_data(ctx: WebContext, report_id: int) -> dict[str, Any]:
         "agency": {"id": agency.id, "name": agency.name} if agency else None,
         "record": {
             "kind_reason": record.get("kind_reason"), "agency": record.get("agency"),
-            "agency_source": record.get("agency_source"), "level": record.get("level"),
+            "agency_source": record.get("agency_source"),
+            "agency_source_label": AGENCY_SOURCE_LABELS.get(record.get("agency_source") or "",
+                                                            record.get("agency_source")),
+            "level": record.get("level"),
             "format_reason": record.get("format_reason"), "date_reason": record.get("date_reason"),
             "source_format": record.get("source_format"), "encoding": record.get("encoding"),
             "text_source": record.get("text_source") or "document",
