@@ -395,8 +395,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.clock import today
 
     args.as_of = as_of_argument(args.as_of)
-    if not 0 < args.port < 65536:
-        raise CommandError(f"--port {args.port}: use a port between 1 and 65535")
+    if not 0 <= args.port < 65536:
+        raise CommandError(f"--port {args.port}: use a port between 1 and 65535 (0: any free port)")
     config = load_config(args)
     portals = DemoSite(edition=args.edition)
     try:
@@ -423,7 +423,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.edition == 1:
         # the same port and data directory: the archive knows the portals by their addresses
         again = ["xxgk"] + (["--data-dir", shlex.quote(str(args.data_dir))] if getattr(args, "data_dir", None) else [])
-        again += ["demo", "--edition", "2"] + (["--port", str(args.port)] if args.port != DEFAULT_DEMO_PORT else [])
+        again += ["demo", "--edition", "2"] + (["--port", str(server.port)] if server.port != DEFAULT_DEMO_PORT else [])
         print(f"（数据目录 {config.data_dir}；再次运行 `{' '.join(again)}` 可看到被修改和倒签的报告）")
     else:
         print(f"（数据目录 {config.data_dir}）")
