@@ -57,6 +57,9 @@ def _list_agencies(args: argparse.Namespace) -> int:
         rows = queries.list_agencies(session, level=args.level)
         data = [{"id": row.id, "name": row.name, "level": row.level, "region": row.region, "homepage": row.homepage}
                 for row in rows]
+        held = len(queries.list_agencies(session)) if not data and args.level else 0
+    if held:
+        raise CommandError(f"none of the catalog's {held} agencies is of level {args.level}")
     if not data:
         raise CommandError("no agencies in the catalog yet: run `xxgk agencies import [FILE]` first")
     if args.format == "json":
@@ -77,9 +80,13 @@ def _coverage(args: argparse.Namespace) -> int:
     from cli.common import existing_catalog
     from monitor import coverage
 
+    from storage.catalog.models import Agency
+
     catalog = existing_catalog(args)
     try:
         with catalog.reading() as session:
+            if args.agency and session.get(Agency, args.agency) is None:
+                raise CommandError(f"no agency {args.agency!r} in the catalog (`xxgk agencies list` shows their ids)")
             if args.agency:
                 found = coverage.history(session, args.agency)
                 if args.run:

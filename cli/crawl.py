@@ -370,8 +370,12 @@ class _Progress:
 
 
 def _print_summary(summary) -> None:
-    errors = "、".join(f"{kind} {count}" for kind, count in sorted(summary.errors.items())) or "无"
-    print(f"抓取完成（{summary.status}）：运行 {summary.run_id}，页面 {summary.pages}，报告 {summary.reports_found}"
+    from monitor.labels import FETCH_ERROR_NAMES, RUN_STATUS_NAMES
+
+    errors = "、".join(f"{FETCH_ERROR_NAMES.get(kind, kind)} {count}"
+                      for kind, count in sorted(summary.errors.items())) or "无"
+    ended = "完成" if summary.status == "finished" else RUN_STATUS_NAMES.get(summary.status, summary.status)
+    print(f"抓取{ended}：运行 {summary.run_id}，页面 {summary.pages}，报告 {summary.reports_found}"
           f"（新增 {summary.reports_new}），抓取错误 {sum(summary.errors.values())}（{errors}），"
           f"解析错误 {summary.parse_errors}，用时 {summary.duration:.1f} 秒")
     coverage = summary.coverage or {}

@@ -669,7 +669,9 @@ def classify_failure(exception: BaseException) -> tuple[str, str]:
         return "other", f"请求被放弃：{exception}"
     if any(isinstance(cause, (DownloadTimeoutError, twisted_errors.TimeoutError, asyncio.TimeoutError,
                               TimeoutError)) for cause in causes) or "TimeoutError" in names:
-        return "timeout", f"超时：{text}"
+        waited = re.search(r"took longer than ([\d.]+) seconds", text)
+        return "timeout", (f"超时：{float(waited.group(1)):g} 秒内没有得到完整答复（{text}）" if waited
+                           else f"超时：没有得到完整答复（{text}）")
     if any(isinstance(cause, (CannotResolveHostError, twisted_errors.DNSLookupError)) for cause in causes):
         return "dns", f"域名解析失败：{text}"
     if any(type(cause).__module__.startswith(("OpenSSL", "ssl")) or "SSL" in type(cause).__name__

@@ -5,7 +5,8 @@ from monitor.flags import FLAG_LABELS
 from parsers.dates import SOURCE_NAMES
 
 __all__ = ["STATUS_LABELS", "LEVEL_LABELS", "LEVEL_NAMES", "FLAG_LABELS", "FIELD_LABELS", "KIND_LABELS", "FORMAT_LABELS",
-           "SOURCE_NAMES", "LISTED_BY_LABELS", "AGENCY_SOURCE_LABELS", "describe_date_source"]
+           "SOURCE_NAMES", "LISTED_BY_LABELS", "AGENCY_SOURCE_LABELS", "RUN_STATUS_NAMES",
+           "FETCH_ERROR_NAMES", "describe_date_source"]
 
 STATUS_LABELS = {"on_time": "按时", "late": "逾期", "missing": "未发布", "pending": "未到期",
                  "undetermined": "无法判断"}
@@ -29,6 +30,21 @@ KIND_LABELS = {
     "summary_of_many": "多个机关的汇总（非本机关报告）",
     "error_page": "网站错误页（页面不存在等）",
     "other": "其他页面（非报告）",
+}
+# a crawl run's end (storage.catalog.models.RUN_STATUSES)
+RUN_STATUS_NAMES = {"running": "运行中", "finished": "已完成", "failed": "失败", "interrupted": "已中断",
+                    "skipped": "已跳过"}
+# a fetch error's kind (storage.catalog.models.FETCH_ERROR_KINDS)
+FETCH_ERROR_NAMES = {
+    "dns": "域名解析失败",
+    "timeout": "超时",
+    "tls": "TLS/证书错误",
+    "reset": "连接被重置",
+    "http": "HTTP 错误",
+    "robots": "robots.txt 禁止",
+    "size": "超出大小限制",
+    "redirect_loop": "重定向循环",
+    "other": "其他错误",
 }
 # where the parser read the agency's name (parsers.record.ReportRecord.agency_source)
 AGENCY_SOURCE_LABELS = {

@@ -100,6 +100,15 @@ def load_default_registry() -> list[Agency]:
     return load_registry(DEFAULT_REGISTRY_PATH)
 
 
+def _yaml_kind(document: object) -> str:
+    """What a YAML document's top level is, in words (the loader's own classes are no user's business)."""
+    if isinstance(document, dict):
+        return "一个映射（键: 值）"
+    if isinstance(document, str):
+        return "一段文字"
+    return "一个数值" if isinstance(document, (int, float)) else "其他内容"
+
+
 def registry_from_yaml(text: str, source: str = "<yaml>") -> list[Agency]:
     """Agencies from YAML text: a list of mappings with the keys of ``Agency``."""
     try:
@@ -113,7 +122,7 @@ def registry_from_yaml(text: str, source: str = "<yaml>") -> list[Agency]:
     if document is None:
         return []
     if not isinstance(document, list):
-        raise RegistryError(f"{source}：顶层应为机构列表，实际是 {type(document).__name__}")
+        raise RegistryError(f"{source}：顶层应为机构列表（每项以“- id: …”开始），实际是{_yaml_kind(document)}")
     agencies = []
     for position, entry in enumerate(document, start=1):
         line = getattr(entry, "line", None)

@@ -41,6 +41,13 @@ def test_import_then_list(tmp_path):
     assert {row["id"]: row["name"] for row in listed} == {"lz-wjj": "临淄区卫生健康局", "lz-gov": "临淄区人民政府"}
     table = run("agencies", "list", "--level", "government", env=env).stdout
     assert "临淄区人民政府" in table and "临淄区卫生健康局" not in table
+    # a level none of them has: the catalog is not empty, nothing matches
+    townships = run("agencies", "list", "--level", "township", env=env)
+    assert townships.returncode == 1 and "none of the catalog's 2 agencies is of level township" in townships.stderr
+    assert "xxgk agencies import" not in townships.stderr
+    # an id that is no agency's: said so, not "run xxgk crawl first"
+    unknown = run("agencies", "coverage", "--agency", "no-such-id", env=env)
+    assert unknown.returncode == 1 and "no agency 'no-such-id'" in unknown.stderr, unknown.stderr
 
 
 def test_import_refuses_an_invalid_registry(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -207,6 +208,11 @@ def test_bad_answers_are_error_rows_for_their_urls(fault_crawl):
     assert kinds.get(base + "/docs/huge.pdf") == {"size"}
     assert kinds.get(fault_crawl.refused) == {"reset"}
     assert kinds.get(fault_crawl.plain_as_https) == {"tls"}  # no TLS handshake possible with a plain HTTP server
+    with catalog_of(fault_crawl.config) as session:
+        slow = [error.message for error in queries.errors_by_run(session, fault_crawl.summary.run_id)
+                if error.url == base + "/docs/slow.html"]
+    # said in words first, Scrapy's own message kept after it
+    assert slow and all(re.match(r"超时：[\d.]+ 秒内没有得到完整答复（.*took longer than", message) for message in slow), slow
 
 
 def test_response_over_a_certificate_that_would_not_verify_is_kept_and_marked(fault_crawl):

@@ -4,8 +4,8 @@ Names other modules already define are imported from there, so the web, the CLI 
 """
 from __future__ import annotations
 
-from monitor.labels import (FIELD_LABELS, FLAG_LABELS, FORMAT_LABELS, KIND_LABELS, LEVEL_LABELS, SOURCE_NAMES,
-                            STATUS_LABELS, TEXT_SOURCE_LABELS)
+from monitor.labels import (FIELD_LABELS, FLAG_LABELS, FORMAT_LABELS, KIND_LABELS, LEVEL_LABELS, RUN_STATUS_NAMES,
+                            FETCH_ERROR_NAMES, SOURCE_NAMES, STATUS_LABELS, TEXT_SOURCE_LABELS)
 
 __all__ = ["FIELD_LABELS", "FLAG_LABELS", "LEVEL_LABELS", "STATUS_LABELS", "RECORD_TYPE_NAMES", "RUN_STATUS_NAMES",
            "FETCH_ERROR_NAMES", "RULE_NAMES", "TABLE_NAMES", "status_label", "level_label", "source_label",
@@ -13,21 +13,6 @@ __all__ = ["FIELD_LABELS", "FLAG_LABELS", "LEVEL_LABELS", "STATUS_LABELS", "RECO
            "run_status_label"]
 
 RECORD_TYPE_NAMES = {"response": "响应", "revisit": "重复内容（revisit）", "resource": "资源"}
-
-RUN_STATUS_NAMES = {"running": "运行中", "finished": "已完成", "failed": "失败", "interrupted": "已中断",
-                    "skipped": "已跳过"}
-
-FETCH_ERROR_NAMES = {
-    "dns": "域名解析失败",
-    "timeout": "超时",
-    "tls": "TLS/证书错误",
-    "reset": "连接被重置",
-    "http": "HTTP 错误",
-    "robots": "robots.txt 禁止",
-    "size": "超出大小限制",
-    "redirect_loop": "重定向循环",
-    "other": "其他错误",
-}
 
 RULE_NAMES = {
     "t3.col.balance": "表三列平衡：本年新收 + 上年结转 = 办理结果总计 + 结转下年度继续办理",
