@@ -820,6 +820,24 @@ def test_runs_list_each_crawl_with_its_counts_and_errors(client, catalog, demo):
     assert client.get("/runs/no-such-run").status_code == 404
 
 
+def test_the_runs_list_sums_a_crawls_stats_up_and_its_page_shows_them_all(tmp_path):
+    """A crawl keeps Scrapy's stats as its counts (a hundred keys): the history's line shows the few a reader
+    compares between runs and links the run's page, which lists every one."""
+    config = Config.from_env({}, data_dir=tmp_path / "data")
+    stats = {f"downloader/response_status_count/{status}": status for status in range(200, 240)}
+    stats.update({"archive/response": 1573, "reports/found": 412, "reports/new": 9, "parse/error": 3,
+                  "start_time": "2026-12-01T02:00:00+00:00"})
+    archive = Archive.open(config, durability="os")
+    run_id = archive.run_id
+    archive.finish("finished", counts=stats)
+    with TestClient(create_app(config)) as client:
+        cell = page(client.get("/runs")).xpath(f"//tr[@data-run='{run_id}']/td[contains(@class, 'run-counts')]")[0]
+        assert cell.text_content() == f"存档响应 1573，报告 412，新报告 9，解析错误 3 · 全部 {len(stats)} 项统计"
+        assert cell.xpath(".//a")[0].get("href") == Urls().run(run_id)
+        detail = page(client.get(Urls().run(run_id))).text_content()
+        assert all(key in detail for key in stats)
+
+
 # ---------------------------------------------------------------- the API as a whole
 
 def test_every_page_route_has_a_json_twin_and_the_openapi_lists_them(client):

@@ -69,6 +69,11 @@ def run_data(ctx: WebContext, run_id: str) -> dict[str, Any]:
     }
 
 
+# the few of a run's counts (Scrapy's stats: a hundred keys) its line in the history shows; the run's page shows all
+RUN_COUNT_SUMMARY = (("archive/response", "存档响应"), ("archive/resource", "截图"), ("reports/found", "报告"),
+                     ("reports/new", "新报告"), ("parse/error", "解析错误"), ("pages", "页面"), ("errors", "错误"))
+
+
 def run_summary(run: CrawlRun) -> dict[str, Any]:
     """A run as the history lists it; a skipped run (``xxgk schedule`` found another crawl going) says why and
     which run held the lock (``skip_reason``, ``blocked_by``); a run found dead when its lock was taken over
@@ -79,6 +84,8 @@ def run_summary(run: CrawlRun) -> dict[str, Any]:
     return {"id": run.id, "status": run.status, "status_label": run_status_label(run.status),
             "started_at": iso(run.started_at), "finished_at": iso(run.finished_at),
             "duration": duration_text(run.started_at, run.finished_at), "counts": dict(run.counts or {}),
+            "count_summary": [{"label": label, "value": (run.counts or {})[key]} for key, label in RUN_COUNT_SUMMARY
+                              if key in (run.counts or {})],
             "skip_reason": settings.get("skip_reason") if skipped else None,
             "blocked_by": _run_id_or_none(settings.get("lock_run_id")) if skipped else None,
             "interrupted_by": _run_id_or_none(settings.get("interrupted_by")) if dead else None,
