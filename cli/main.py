@@ -24,12 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
     for subparser in sub.choices.values():  # `xxgk crawl --data-dir X` as well as `xxgk --data-dir X crawl`
         if not any("--data-dir" in action.option_strings for action in subparser._actions):
             subparser.add_argument("--data-dir", default=argparse.SUPPRESS, help="data directory (as the global option)")
+    parser.commands = sub.choices   # each command's own parser, for its own usage line
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:   # said by the command's own parser: its usage, not the whole program's
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.handler(args)
     except CommandError as exc:

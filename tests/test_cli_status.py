@@ -239,6 +239,15 @@ def test_wrong_arguments_fail_with_one_line(data_dir, capsys, argv, words):
     assert len(captured.err.strip().splitlines()) == 1 and words in captured.err
 
 
+def test_an_unknown_option_is_refused_with_its_commands_usage(data_dir, capsys):
+    with pytest.raises(SystemExit) as exited:
+        run(data_dir, "status", "--year", "2023", "--bogus")
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.startswith("usage: xxgk status ") and err.rstrip().endswith(
+        "xxgk status: error: unrecognized arguments: --bogus"), err
+
+
 @pytest.mark.parametrize("command", [["status", "--year", "2023"], ["reports"]])
 def test_an_empty_data_dir_asks_for_a_crawl(tmp_path, capsys, command):
     assert run(tmp_path / "nothing", *command) == 1
