@@ -150,7 +150,10 @@ def test_a_bad_filter_is_a_clear_error_on_the_page_and_in_the_api(client):
     response = client.get("/api/dashboard", params={"status": "<script>"})
     assert response.status_code == 400
     assert "状态“<script>”无效" in response.json()["detail"]
-    assert client.get("/", params={"page": "0"}).status_code == 400
+    assert "missing（未发布）" in response.json()["detail"]   # the codes the filter takes, with their names
+    response = client.get("/", params={"page": "0"})
+    assert response.status_code == 400 and "page：应不小于 1，收到 0" in response.text
+    assert "page：应为整数，收到“x”" in client.get("/", params={"page": "x"}).text
 
 
 def test_dashboard_as_of_a_past_day_shows_that_days_verdicts_without_storing_them(client, catalog, stored):

@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import jinja2
 from fastapi import Depends, FastAPI, Query, Request
@@ -194,6 +194,19 @@ def _templates(urls: Urls) -> Jinja2Templates:
     return Jinja2Templates(env=environment)
 
 
+def _validation_text(error: Mapping[str, Any]) -> str:
+    """A query value FastAPI refused, said in Chinese for the checks the routes use (pydantic's own words else)."""
+    limits = error.get("ctx") or {}
+    kind = error.get("type")
+    if kind == "int_parsing":
+        return f"应为整数，收到“{error.get('input')}”"
+    if kind == "greater_than_equal":
+        return f"应不小于 {limits.get('ge')}，收到 {error.get('input')}"
+    if kind == "less_than_equal":
+        return f"应不大于 {limits.get('le')}，收到 {error.get('input')}"
+    return str(error.get("msg", ""))
+
+
 def moment_text(value: str | None) -> str | None:
     """An ISO timestamp as people read it: ``2025-03-01 02:00:00`` (the column says which clock)."""
     if not isinstance(value, str) or len(value) < 19 or value[10] != "T":
@@ -328,7 +341,7 @@ def _add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         problems = "；".join(f"{'.'.join(str(part) for part in error.get('loc', ())[1:]) or '参数'}："
-                            f"{error.get('msg', '')}" for error in exc.errors())
+                            f"{_validation_text(error)}" for error in exc.errors())
         return answer(request, 400, "请求参数有误", problems or "参数无效")
 
     @app.exception_handler(StarletteHTTPException)

@@ -32,7 +32,7 @@ from parsers.record import LEVELS
 from storage.catalog import Catalog
 from storage.catalog.models import Agency, Report, Verdict, VerdictTally
 from web.context import BadInput, checked_text
-from web.labels import STATUS_LABELS, flag_label, level_label, source_label, status_label
+from web.labels import LEVEL_LABELS, STATUS_LABELS, flag_label, level_label, source_label, status_label
 from web.summaries import iso
 from web.urls import Urls
 
@@ -66,9 +66,11 @@ class DashboardFilter:
         if year and not (_YEAR.match(year) and 1990 <= int(year) <= 2100):
             raise BadInput(f"年份“{year}”无效：请填写四位数字的报告年度，例如 2023")
         if level and level not in LEVELS:
-            raise BadInput(f"层级“{level}”无效：可选 {', '.join(LEVELS)}")
+            raise BadInput(f"层级“{level}”无效：可选 "
+                           f"{'、'.join(f'{code}（{LEVEL_LABELS.get(code, code)}）' for code in LEVELS)}")
         if status and status not in STATUS_LABELS:
-            raise BadInput(f"状态“{status}”无效：可选 {', '.join(STATUS_LABELS)}")
+            raise BadInput(f"状态“{status}”无效：可选 "
+                           f"{'、'.join(f'{code}（{label}）' for code, label in STATUS_LABELS.items())}")
         if region:
             checked_text(region, "地区名称", 200)
         return cls(int(year) if year else None, level or None, region or None, status or None)
