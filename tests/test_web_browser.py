@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date, datetime, timezone
 
 import pytest
 from PIL import Image
 
 from demo.portals import DemoPortals
+from monitor.verdicts import judge
+from registry.catalog_sync import store_agencies
+from storage.archive import Archive
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Report
+from storage.config import Config
 from tests.web_fixtures import BASE, chromium_browser, serving, shared_demo_archive
 from web.labels import status_label
 
@@ -114,6 +119,46 @@ def test_agency_names_stay_readable_however_wide_the_year_columns_grow(page, bas
     lines = page.eval_on_selector_all("#verdicts tbody th[scope=row] a",
                                       "links => links.map(a => [a.textContent.trim(), a.getClientRects().length])")
     assert lines and all(count <= 2 for _name, count in lines), lines
+
+
+@pytest.fixture(scope="module")
+def unreadable_column(tmp_path_factory):
+    """The demo's agencies, ylx-wjj's report column answering 403 on 2025-07-01: its years 2020–2024 are 无法判断,
+    each with its ~150-character reason (as 甲市乙区城市管理局's in `xxgk demo`)."""
+    config = Config.from_env({}, data_dir=tmp_path_factory.mktemp("unreadable") / "data")
+    portals = DemoPortals()
+    column = BASE + portals.agency("ylx-wjj").column
+    moment = datetime(2025, 7, 1, 2, tzinfo=timezone.utc)
+    archive = Archive.open(config, durability="os")
+    try:
+        store_agencies(archive.catalog, portals.registry(BASE))
+        refused = archive.record_fetch(column, "GET", [], 403, "Forbidden", [("Content-Type", "text/html")],
+                                       b"<h1>403 Forbidden</h1>", fetched_at=moment, agency_id="ylx-wjj")
+        with archive.catalog.session() as session:
+            queries.add_coverage(session, run_id=archive.run_id, agency_id="ylx-wjj", read_at=moment,
+                                 column_url=column, found_by="registry", capture_id=refused.id, problem="unreadable",
+                                 detail="HTTP 403", errors=[{"url": column, "kind": "http", "message": "HTTP 403"}])
+        archive.finish("finished")
+    except BaseException:
+        archive.close()
+        raise
+    with Catalog.open(config) as catalog:
+        judge(catalog, as_of=date(2025, 7, 2), years={"ylx-wjj": [2020, 2021, 2022, 2023, 2024]})
+    with serving(config.data_dir) as url:
+        yield url
+
+
+def test_the_newest_years_stay_in_a_laptops_window_beside_the_reasons(page, unreadable_column):
+    """A 无法判断 reason runs to ~150 characters; at 1,280 pixels the newest year's column (what a reader looks at
+    first) must still be in the window, the reason cut to a few lines (its whole in the cell's title)."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(unreadable_column + "/")
+    reasons = page.locator("#verdicts td.cell .reason")
+    assert reasons.count() == 5, "the premise: five 无法判断 cells with their reasons"
+    last = page.eval_on_selector("#verdicts thead th:last-child", "th => th.getBoundingClientRect().right")
+    assert last <= 1280, last
+    cell = page.locator("#verdicts td.cell:has(.reason)").first
+    assert cell.get_attribute("title") == cell.locator(".reason").text_content()
 
 
 def test_csv_export_downloads_exactly_what_is_shown(page, base_url, tmp_path):
