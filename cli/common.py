@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from monitor.labels import FIELD_LABELS, FLAG_LABELS, LEVEL_LABELS, STATUS_LABELS, describe_date_source
+from monitor.labels import (FIELD_LABELS, FLAG_LABELS, FORMAT_LABELS, LEVEL_LABELS, STATUS_LABELS, describe_date_source,
+                            status_label)
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -220,8 +221,12 @@ def _cell(key: str, value, row: dict | None = None) -> str:
                         + [f"{FLAG_LABELS.get(flag, flag)}：无法判断" for flag in unchecked])
     if value is None or value == []:
         return ""
-    if key == "status":
-        return STATUS_LABELS.get(value, value)
+    if key == "status":   # "逾期 8 天", as the web UI and its exports say it
+        return status_label(value, (row or {}).get("days_late"))
+    if key == "format":
+        return FORMAT_LABELS.get(value, value) if value else ""
+    if key == "undetermined_flags":
+        return "、".join(FLAG_LABELS.get(flag, flag) for flag in value or [])
     if key == "level":
         return LEVEL_LABELS.get(value, value)
     if key == "date_source":
@@ -253,7 +258,8 @@ def _write_xlsx(rows: list[dict], path: Path) -> None:
     sheet.title = "时效判定"
     sheet.append([FIELD_LABELS.get(key, key) for key in keys])
     for row in rows:
-        sheet.append([_cell(key, row[key], row) if key in ("status", "level", "date_source", "flags", "chosen")
+        sheet.append([_cell(key, row[key], row) if key in ("status", "level", "date_source", "flags", "chosen",
+                                                            "format", "undetermined_flags")
                       else _flat(row[key], codes=False) for key in keys])
     sheet.freeze_panes = "A2"
     try:

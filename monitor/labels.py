@@ -6,7 +6,8 @@ from parsers.dates import SOURCE_NAMES
 
 __all__ = ["STATUS_LABELS", "LEVEL_LABELS", "LEVEL_NAMES", "FLAG_LABELS", "FIELD_LABELS", "KIND_LABELS", "FORMAT_LABELS",
            "SOURCE_NAMES", "LISTED_BY_LABELS", "AGENCY_SOURCE_LABELS", "RUN_STATUS_NAMES",
-           "FETCH_ERROR_NAMES", "describe_date_source"]
+           "FETCH_ERROR_NAMES", "describe_date_source",
+           "status_label"]
 
 STATUS_LABELS = {"on_time": "按时", "late": "逾期", "missing": "未发布", "pending": "未到期",
                  "undetermined": "无法判断"}
@@ -20,7 +21,8 @@ FIELD_LABELS = {
     "date_source": "日期依据", "first_seen": "首次抓取", "days_late": "逾期天数", "report_id": "报告编号",
     "report_url": "报告网址", "title": "标题", "signing_date": "落款日期", "format": "格式",
     "consistency_errors": "勾稽错误", "flags": "标记", "capture_id": "捕获编号", "permalink": "存档链接",
-    "reason": "判定理由", "computed_at": "计算时间", "chosen": "用于判定",
+    "reason": "判定理由", "computed_at": "计算时间", "chosen": "用于判定", "undetermined_flags": "无法检查的标记",
+    "as_of": "判定日期",
 }
 
 KIND_LABELS = {
@@ -78,3 +80,13 @@ FORMAT_LABELS = {
 
 def describe_date_source(source: str | None) -> str:
     return SOURCE_NAMES.get(source, source) if source else ""
+
+
+def status_label(status: str | None, days_late: int | None = None) -> str:
+    """"逾期 12 天" for a late verdict, the plain status name otherwise."""
+    if not status:
+        return ""
+    name = STATUS_LABELS.get(status, status)
+    if status == "late" and days_late:
+        return f"{name} {days_late} 天"
+    return name

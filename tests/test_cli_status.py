@@ -18,6 +18,7 @@ from cli.main import main
 from demo.portals import DemoPortals
 from monitor.clock import today
 from monitor.flags import FLAG_LABELS
+from monitor.labels import FORMAT_LABELS
 from storage.catalog import Catalog, queries
 from storage.config import Config
 from tests.test_monitor import BASE, column_path, open_stage, report_path
@@ -162,6 +163,15 @@ def test_status_xlsx_opens_in_openpyxl(data_dir, capsys, tmp_path):
     assert rows["ylx-wjj"]["状态"] == "无法判断" and FLAG_LABELS["backdated"] in rows["ylx-wjj"]["标记"]
     assert rows[SCRIPT_FAILED]["判定理由"].startswith("无法判断：年报栏目的脚本在浏览器中出错")
     assert rows["sfq-wjj"]["报告年度"] == YEAR
+    # every column named and every code said in Chinese, as the web UI's export says them
+    assert all(isinstance(name, str) and not name.isascii() for name in header), header
+    formats = {row["格式"] for row in rows.values() if row["格式"]}
+    assert formats and formats <= set(FORMAT_LABELS.values()), formats
+    # sfq-wjj 2022: late
+    assert run(data_dir, "status", "--year", "2022", "--as-of", AS_OF, "--format", "xlsx", "--output", str(target)) == 0
+    values = list(load_workbook(target).active.values)
+    late = [row for row in (dict(zip(values[0], row)) for row in values[1:]) if row["逾期天数"]]
+    assert late and all(row["状态"] == f"逾期 {row['逾期天数']} 天" for row in late), late
 
 
 def test_status_filters_by_level_and_region(data_dir, capsys):

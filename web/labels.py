@@ -4,8 +4,8 @@ Names other modules already define are imported from there, so the web, the CLI 
 """
 from __future__ import annotations
 
-from monitor.labels import (FIELD_LABELS, FLAG_LABELS, FORMAT_LABELS, KIND_LABELS, LEVEL_LABELS, RUN_STATUS_NAMES,
-                            FETCH_ERROR_NAMES, SOURCE_NAMES, STATUS_LABELS, TEXT_SOURCE_LABELS)
+from monitor.labels import (FETCH_ERROR_NAMES, FIELD_LABELS, FLAG_LABELS, FORMAT_LABELS, KIND_LABELS, LEVEL_LABELS,
+                            RUN_STATUS_NAMES, SOURCE_NAMES, STATUS_LABELS, TEXT_SOURCE_LABELS, status_label)
 
 __all__ = ["FIELD_LABELS", "FLAG_LABELS", "LEVEL_LABELS", "STATUS_LABELS", "RECORD_TYPE_NAMES", "RUN_STATUS_NAMES",
            "FETCH_ERROR_NAMES", "RULE_NAMES", "TABLE_NAMES", "status_label", "level_label", "source_label",
@@ -39,16 +39,6 @@ def table_short_name(code: str | None) -> str:
 def check_label(name: str) -> str:
     """What a note on the checks is about: a flag's name ("疑似雷同"), or the archive's facts."""
     return "存档事实" if name == "archive" else flag_label(name)
-
-
-def status_label(status: str | None, days_late: int | None = None) -> str:
-    """"逾期 12 天" for a late verdict, the plain status name otherwise."""
-    if not status:
-        return ""
-    name = STATUS_LABELS.get(status, status)
-    if status == "late" and days_late:
-        return f"{name} {days_late} 天"
-    return name
 
 
 def _named(names: dict[str, str], code: str | None) -> str:
