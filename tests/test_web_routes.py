@@ -151,6 +151,8 @@ def test_a_bad_filter_is_a_clear_error_on_the_page_and_in_the_api(client):
     assert response.status_code == 400
     assert "状态“<script>”无效" in response.json()["detail"]
     assert "missing（未发布）" in response.json()["detail"]   # the codes the filter takes, with their names
+    beyond = page(client.get("/", params={"page": "999"})).text_content()
+    assert "第 999 页没有内容：共 1 页" in beyond and "没有符合条件的机关" not in beyond
     response = client.get("/", params={"page": "0"})
     assert response.status_code == 400 and "page：应不小于 1，收到 0" in response.text
     assert "page：应为整数，收到“x”" in client.get("/", params={"page": "x"}).text
@@ -375,6 +377,9 @@ def test_agency_page_shows_each_year_with_its_evidence_reports_captures_and_erro
     data = client.get(f"/api/agencies/{agency_id}").json()
     assert data["capture_total"] == len(captures)
     assert {item["report_year"] for item in data["verdicts"]} == {v.report_year for v, _a in stored if v.agency_id == agency_id}
+    # the parent agency by its name, linked
+    parent = document.xpath("//dt[text()='上级机关']/following-sibling::dd[1]/a")[0]
+    assert (parent.text_content(), parent.get("href")) == ("示范区人民政府", Urls().agency("sfq-gov"))
     errors = page(client.get("/agencies/ylx-wjj")).text_content()
     assert "HTTP 500 服务器内部错误" in errors and "HTTP 错误" in errors
 
@@ -771,7 +776,7 @@ def test_search_finds_exactly_the_reports_containing_every_word(client, catalog,
 
 
 def test_search_without_a_hit_says_so(client):
-    assert "没有找到包含“不存在的词语组合”的报告" in page(client.get("/search", params={"q": "不存在的词语组合"})).text_content()
+    assert "没有找到包含“不存在的词语组合”的存档文档" in page(client.get("/search", params={"q": "不存在的词语组合"})).text_content()
     assert client.get("/api/search", params={"q": ""}).json()["results"] == []
     assert client.get("/api/search", params={"q": "x" * 300}).status_code == 400
 
