@@ -13,6 +13,7 @@ import http.client
 import threading
 from datetime import date, datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -293,6 +294,41 @@ def test_raw_responses_carry_the_sandbox_whatever_they_hold(hostile, base_url):
             disposition = response.getheader("Content-Disposition")
             assert disposition.startswith("attachment;" if query else "inline;") and "\n" not in disposition
             connection.close()
+
+
+def test_an_archived_pdf_opens_in_the_browsers_viewer_and_html_sent_as_pdf_stays_sandboxed(tmp_path):
+    """Chrome will not run its PDF viewer in a sandboxed document ("This page has been blocked by Chrome"): an
+    archived PDF is served inline as application/pdf, nosniff, without the CSP's sandbox; bytes that are not a PDF, whatever
+    type their server claimed, keep the sandbox."""
+    from fastapi.testclient import TestClient
+
+    from storage.archive import Archive
+    from storage.config import Config
+    from web.app import create_app
+
+    config = Config.from_env({}, data_dir=tmp_path / "data")
+    archive = Archive.open(config, durability="os")
+    try:
+        pdf = archive.record_fetch("http://x.gov.cn/nb/2024.pdf", "GET", [], 200, "OK",
+                                   [("Content-Type", "application/octet-stream")],
+                                   (Path(__file__).parent / "fixtures" / "corpus" / "szfgs2024.pdf").read_bytes())
+        fake = archive.record_fetch("http://x.gov.cn/nb/fake.pdf", "GET", [], 200, "OK",
+                                    [("Content-Type", "application/pdf")],
+                                    b"<html><body><script>alert(1)</script>not a pdf</body></html>")
+        archive.finish("finished")
+    except BaseException:
+        archive.close()
+        raise
+    with TestClient(create_app(config)) as client:
+        shown = client.get(f"/raw/{pdf.id}")
+        assert shown.status_code == 200 and shown.headers["content-type"] == "application/pdf"
+        assert shown.headers["x-content-type-options"] == "nosniff"
+        assert shown.headers["content-disposition"].startswith("inline;")
+        assert shown.headers["content-security-policy"] == "frame-ancestors 'self'"
+        assert client.get(f"/raw/{pdf.id}?download=1").headers["content-security-policy"].startswith("sandbox;")
+        faked = client.get(f"/raw/{fake.id}")
+        assert faked.headers["content-type"] != "application/pdf"
+        assert faked.headers["content-security-policy"].startswith("sandbox;")
 
 
 @pytest.mark.parametrize("path", [

@@ -35,7 +35,7 @@ from web import report as report_page
 from web.chart import bar_chart
 from web.context import BadInput, NotFound, WebContext, web_context
 from web.labels import STATUS_LABELS
-from web.replay import RAW_HEADERS, RawBody, content_disposition
+from web.replay import PDF_HEADERS, RAW_HEADERS, RawBody, content_disposition
 from web.urls import Urls
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -252,7 +252,8 @@ def _add_archive_routes(app: FastAPI) -> None:
     @app.get("/raw/{capture_id:int}", include_in_schema=False)
     def raw(capture_id: int, download: bool = False, ctx: WebContext = Depends(web_context)):
         body = captures.raw_of(ctx, capture_id, download=download)
-        headers = {**RAW_HEADERS, "Content-Disposition": content_disposition(body),
+        shown_as_pdf = body.kind == "pdf" and body.media_type == "application/pdf" and body.disposition == "inline"
+        headers = {**(PDF_HEADERS if shown_as_pdf else RAW_HEADERS), "Content-Disposition": content_disposition(body),
                    "Cache-Control": "private, max-age=300"}
         return Response(body.body, media_type=body.media_type, headers=headers)
 

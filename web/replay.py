@@ -10,7 +10,10 @@ Nothing of a replayed page points at the live site. That is defence in depth: th
 ``sandbox`` with ``default-src 'none'`` and ``base-uri 'none'`` (see ``RAW_HEADERS``), so nothing in it can run
 even if something slipped through, and the UI shows it only inside ``<iframe sandbox>``. PDFs are served inline,
 office files and anything unknown as attachments, always with the type taken from the bytes, never from what the
-server claimed.
+server claimed. An inline PDF (bytes that are a PDF, sent as application/pdf with ``nosniff``, so no browser reads
+them as anything else) goes without the CSP's sandbox: Chrome treats its PDF viewer as a plugin, which a sandboxed document
+may not load, and shows "This page has been blocked by Chrome" instead (the viewer runs the file in a process of its
+own, without the archive's origin).
 """
 from __future__ import annotations
 
@@ -37,6 +40,10 @@ RAW_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+
+# an inline PDF: the same headers, its CSP only kept from being framed elsewhere (see the module's docstring; a
+# default-src, the UI's own included, would also keep the viewer's styles out in Chromes that apply it)
+PDF_HEADERS = {**RAW_HEADERS, "Content-Security-Policy": "frame-ancestors 'self'"}
 
 MEDIA_TYPES = {
     "pdf": "application/pdf",
