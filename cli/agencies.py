@@ -79,7 +79,6 @@ COVERAGE_COLUMNS = ["机关", "运行", "读取时间", "栏目", "发现方式"
 def _coverage(args: argparse.Namespace) -> int:
     from cli.common import existing_catalog
     from monitor import coverage
-
     from storage.catalog.models import Agency
 
     catalog = existing_catalog(args)
