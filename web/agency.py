@@ -76,7 +76,8 @@ def _verdict(stored, report: Report | None) -> dict[str, Any]:
         "date_source_label": source_label(stored.date_source), "date_raw": raw,
         "days_late": stored.days_late, "first_seen": beijing_iso(stored.first_seen),   # as the reason says it
         "flags": [flag_evidence(flag, evidence.get(flag)) for flag in stored.flags or []],
-        "checks": {check_label(name): note for name, note in (evidence.get("checks") or {}).items()},
+        "checks": [{"check": name, "label": check_label(name), "note": note}
+                   for name, note in (evidence.get("checks") or {}).items()],
         "reason": evidence.get("reason"),
         # the column read a 未发布 (or 无法判断) year rests on; ids and facts, the template links the capture
         "coverage": _column_read(evidence.get("coverage")),
