@@ -84,10 +84,10 @@ def _coverage(args: argparse.Namespace) -> int:
     catalog = existing_catalog(args)
     try:
         with catalog.reading() as session:
-            if args.agency and session.get(Agency, args.agency) is None:
-                raise CommandError(f"no agency {args.agency!r} in the catalog (`xxgk agencies list` shows their ids)")
             if args.agency:
                 found = coverage.history(session, args.agency)
+                if not found and session.get(Agency, args.agency) is None:
+                    raise CommandError(f"no agency {args.agency!r} in the catalog (`xxgk agencies list` shows their ids)")
                 if args.run:
                     found = [item for item in found if item.run_id == args.run]
             else:
