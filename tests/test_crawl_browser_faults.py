@@ -8,6 +8,7 @@ import contextlib
 import re
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -44,16 +45,25 @@ def _screenshots_of_run(session, run_id: str):
     return pages, shots, shot_errors
 
 
-def _crawl_or_fail(config, agencies, **overrides):
-    """The crawl's summary; a crawl still running after HANG_GUARD seconds is killed and the test fails."""
+def _crawl_or_fail(config, agencies, guard: float = HANG_GUARD, **overrides):
+    """The crawl's summary; a crawl still running after ``guard`` seconds is killed and the test fails, with the
+    end of the crawl's log (written beside its data dir unless the test names a LOG_FILE)."""
+    overrides.setdefault("LOG_FILE", str(config.data_dir.parent / "crawl.log"))
+    # the servers this test process started before (the session's PostgreSQL and Redis) are not the crawl's
+    before = {process.pid for process in psutil.Process().children(recursive=True)}
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         running = pool.submit(crawl, config, agencies, **overrides)
         try:
-            return running.result(timeout=HANG_GUARD)
+            return running.result(timeout=guard)
         except concurrent.futures.TimeoutError:
             for process in psutil.Process().children(recursive=True):
-                process.kill()
-            pytest.fail(f"the crawl was still running {HANG_GUARD} s after it started")
+                if process.pid not in before:
+                    with contextlib.suppress(psutil.Error):
+                        process.kill()
+            log = Path(overrides["LOG_FILE"])
+            tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else ["(no log)"]
+            pytest.fail(f"the crawl was still running {guard:g} s after it started; its log ends:\n"
+                        + "\n".join(tail))
 
 
 def _kill_chromium_when(server, asked: str, times: int, stop: bool = False) -> tuple[threading.Thread, list[int]]:
@@ -185,6 +195,30 @@ def test_a_chromium_that_stops_answering_is_replaced_and_the_render_made_again(t
     assert summary.status == "finished"
     assert summary.stats.get("discovery/js_browser_unwedged") == 1
     assert summary.stats["playwright/browser_count"] == 2
+    with catalog_of(config) as session:
+        found = {report.url for report in queries.list_reports(session, limit=10_000) if report.is_report}
+        [column] = [row for row in queries.coverage_of_run(session, summary.run_id) if row.agency_id == JS_AGENCY]
+    assert column.rendered and column.complete and column.problem is None
+    assert expected <= found, f"reports lost to the frozen browser: {sorted(expected - found)}"
+
+
+def test_a_chromium_frozen_as_soon_as_it_starts_does_not_hold_the_crawl(tmp_path):
+    """Chromium frozen (SIGSTOP) the moment its process appears, before Playwright has connected to it: the launch
+    cannot finish, so the render ends at its bound, is asked once more and launches a new Chromium, which renders
+    the column to its end; the frozen one is gone when the crawl ends, and the run finishes with every report.
+    (Frozen just after Playwright connected, the browser cannot say its process id: tests/test_screenshots.py.)"""
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        agencies = server.portals.registry(server.base_url)
+        frozen_by, frozen = _kill_chromium_when(server, JS_LIST_JSON, 0, stop=True)   # the first browser to appear
+        config = config_in(tmp_path / "data")
+        summary = _crawl_or_fail(config, agencies, guard=120, DISCOVERY_JS_RENDER_TIMEOUT=8.0,
+                                 ARCHIVE_SCREENSHOTS=False)
+        frozen_by.join(timeout=5)
+        expected = {report.url for report in DemoPortals().expected_reports(server.base_url)}
+
+    assert frozen, "Chromium was never frozen"
+    assert not psutil.pid_exists(frozen[0]) or psutil.Process(frozen[0]).status() == psutil.STATUS_ZOMBIE
+    assert summary.status == "finished"
     with catalog_of(config) as session:
         found = {report.url for report in queries.list_reports(session, limit=10_000) if report.is_report}
         [column] = [row for row in queries.coverage_of_run(session, summary.run_id) if row.agency_id == JS_AGENCY]
