@@ -464,3 +464,12 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
             if unwedge is not None and await unwedge():
                 self.stats.inc_value("discovery/js_browser_unwedged")
             raise RenderTimeout(f"浏览器 {self.render_timeout:g} 秒内未完成渲染：{request.url}") from None
+
+    async def _close(self) -> None:
+        # scrapy-playwright closes its browser contexts without a bound: a Chromium that froze after the last
+        # render would keep the crawl from ever ending; one that answers nothing is killed first, then the closes
+        # return at once
+        unwedge = getattr(getattr(self, "browser_provider", None), "unwedge", None)
+        if self.context_wrappers and unwedge is not None and await unwedge():
+            log.warning("Chromium answered nothing when the crawl closed: killed")
+        await super()._close()

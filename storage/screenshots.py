@@ -50,6 +50,7 @@ import logging
 import os
 import re
 import struct
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -387,8 +388,12 @@ class Chromium:
             if self._browser is None or not self._browser.is_connected():
                 if self._browser is not None:
                     log.warning("Chromium is gone: starting it again")
-                self._browser = await self._playwright.chromium.launch(**self.launch_options)
-                self._pid = await _browser_pid(self._browser)
+                # a switch of its own names this launch's process: found in the process table even when the
+                # browser froze before answering anything (Chromium ignores switches it does not know)
+                switch = f"--xxgk-launch={uuid.uuid4().hex}"
+                options = {**self.launch_options, "args": [*self.launch_options.get("args", ()), switch]}
+                self._browser = await self._playwright.chromium.launch(**options)
+                self._pid = _process_with_switch(switch)
             return self._browser
 
     async def unwedge(self, timeout: float = 5.0) -> bool:
@@ -442,20 +447,20 @@ class Chromium:
 SHOT_MARGIN = 10.0   # seconds beyond a shot's two Playwright timeouts before Chromium counts as not answering
 
 
-async def _browser_pid(browser, timeout: float = 10.0) -> int | None:
-    """The browser process's id as Chromium itself reports it (DevTools' SystemInfo), to kill it if it hangs; None
-    when it does not answer (then a hung browser cannot be killed, and renders fail on their own bounds)."""
-    try:
-        session = await asyncio.wait_for(browser.new_browser_cdp_session(), timeout)
+def _process_with_switch(switch: str) -> int | None:
+    """The browser process below this one launched with ``switch`` (not its renderers or helpers, which get only
+    the switches Chromium passes on), to kill it if it hangs; None if it is gone already."""
+    import psutil
+
+    for process in psutil.Process().children(recursive=True):
         try:
-            info = await asyncio.wait_for(session.send("SystemInfo.getProcessInfo"), timeout)
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(session.detach(), timeout)
-    except Exception as exc:  # noqa: BLE001 - gone or wedged at once: the next user launches it again
-        log.warning("Chromium did not say its process id: %s", _first_line(exc))
-        return None
-    return next((process["id"] for process in info.get("processInfo", []) if process.get("type") == "browser"), None)
+            command = process.cmdline()
+        except psutil.Error:
+            continue
+        if switch in command and not any(arg.startswith("--type=") for arg in command):
+            return process.pid
+    log.warning("the Chromium just launched is not in the process table: a hung one could not be killed")
+    return None
 
 
 Lookup = Callable[[str], Awaitable["Capture | None"]]
@@ -522,14 +527,23 @@ class OfflineRenderer:
         """Close the pages this renderer keeps open, and their context."""
         from playwright.async_api import Error as PlaywrightError
 
+        if self._tabs and self.unwedge is not None and await self.unwedge():
+            log.warning("Chromium answered nothing when the screenshot pages were to close: killed")
         for tab in list(self._tabs):
             await self._discard(tab)
         context, self._context = self._context, None
-        if context is not None:
-            try:
-                await context.close()
-            except PlaywrightError as exc:  # Chromium went away with it: nothing left to close
-                log.debug("the screenshot context was already gone: %s", exc)
+        if context is None:
+            return
+        try:
+            # bounded: a Chromium that froze after the last shot never answers, and the crawl closing would wait
+            # for it for ever
+            await asyncio.wait_for(context.close(), SHOT_MARGIN)
+        except PlaywrightError as exc:  # Chromium went away with it: nothing left to close
+            log.debug("the screenshot context was already gone: %s", exc)
+        except asyncio.TimeoutError:
+            killed = self.unwedge is not None and await self.unwedge()
+            log.warning("the screenshot context did not close in %g s%s", SHOT_MARGIN,
+                        ": Chromium answered nothing and was killed" if killed else "")
 
     async def _render(self, capture: Capture, spec: ShotSpec, full_page: bool) -> Shot:
         from playwright.async_api import Error as PlaywrightError

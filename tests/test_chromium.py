@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 from crawler.chromium import SharedChromium
@@ -102,3 +103,37 @@ def test_the_driver_runs_with_a_small_young_generation_and_the_callers_node_opti
     asyncio.run(start_and_look())
     assert "NODE_OPTIONS" not in os.environ
 
+
+
+def test_the_render_handler_closing_with_a_frozen_chromium_kills_it_instead_of_waiting():
+    """Chromium stopped (SIGSTOP) after the crawl's last render, with no render or screenshot left to notice:
+    scrapy-playwright closes its browser contexts at the crawl's end without a bound, and the crawl never ended.
+    The crawl's handler (``crawler.browser.RenderDownloadHandler``) asks the browser for its version first and kills
+    it when it does not answer; the contexts' close then returns at once. The handler is scrapy-playwright's own
+    close, run on what its render leaves (a context of the shared browser), without a Scrapy engine around it."""
+    from types import SimpleNamespace
+
+    import psutil
+
+    from crawler.browser import RenderDownloadHandler
+
+    async def render_freeze_close() -> tuple[int, float]:
+        provider = SharedChromium()
+        await provider.start()
+        browser = await provider.launch_browser()
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.set_content("<h1>政府信息公开工作年度报告</h1>")
+        handler = object.__new__(RenderDownloadHandler)   # what scrapy-playwright keeps after a render
+        handler.browser_provider = provider
+        handler.context_wrappers = {"default": SimpleNamespace(context=context)}
+        frozen = SharedChromium._shared._pid
+        psutil.Process(frozen).suspend()
+        started = time.monotonic()
+        await asyncio.wait_for(handler._close(), 60)   # past this the close is stuck: the test fails
+        return frozen, time.monotonic() - started
+
+    frozen, took = asyncio.run(render_freeze_close())
+    assert not psutil.pid_exists(frozen) or psutil.Process(frozen).status() == psutil.STATUS_ZOMBIE
+    assert took < 20   # the version asked within 5 s, then the closes return at once
+    assert SharedChromium._shared is None   # the provider closed too: nothing left for the next crawl

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import time
 from functools import partial
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -386,6 +387,74 @@ def test_a_page_kept_from_shot_to_shot_shows_each_report_and_nothing_of_the_one_
         assert all(abs(a - b) < 40 for a, b in zip(shown, expected)), (shown, expected)
 
 
+def test_a_chromium_that_froze_after_the_last_shot_does_not_hold_the_close(config):
+    """Chromium stopped (SIGSTOP: alive, answering nothing) after the renderer's last shot, as a hung browser would
+    be when the crawl ends. Closing the renderer's page and context waited for it for ever (Playwright bounds
+    neither), and so did the crawl's end; now the browser is asked for its version, killed when it does not answer,
+    and the close returns."""
+    import psutil
+
+    [capture_id] = archived_reports(config, 1)
+
+    async def shoot_freeze_close() -> tuple[int, float]:
+        chromium = Chromium()
+        try:
+            with archive_reader(config) as reader:
+                renderer = OfflineRenderer(chromium.browser, partial(in_thread, latest_archived(reader.catalog, reader)),
+                                           pages=1, unwedge=chromium.unwedge)
+                await renderer.render(partial(in_thread, reader.read, capture_id))
+                frozen = chromium._pid
+                psutil.Process(frozen).suspend()
+                started = time.monotonic()
+                await asyncio.wait_for(renderer.close(), 60)   # past this: the close is stuck, the test fails
+                return frozen, time.monotonic() - started
+        finally:
+            await chromium.close()
+
+    frozen, took = asyncio.run(shoot_freeze_close())
+    assert not psutil.pid_exists(frozen) or psutil.Process(frozen).status() == psutil.STATUS_ZOMBIE
+    assert took < 15   # the version asked with a 5 s bound, then everything closes at once
+
+
+def test_a_chromium_frozen_right_after_its_launch_is_still_known_and_killed():
+    """Chromium stopped (SIGSTOP) the moment its launch returns, before it has answered anything else. Asked for
+    its own process id, a frozen browser never says, and the watchdog could then never kill it: every render and
+    shot after it waited out its bound, and the crawl's end waited on it. Each launch now carries a switch of its
+    own, so the process is found in the process table, and a browser that answers nothing is killed."""
+    import psutil
+
+    from tests.crawling import browser_processes
+
+    frozen: list[int] = []
+
+    async def launch_freeze_unwedge() -> tuple[bool, bool]:
+        chromium = Chromium()
+        try:
+            await chromium.start()
+            launch = chromium._playwright.chromium.launch
+
+            async def launch_then_freeze(**options):
+                browser = await launch(**options)
+                for pid in browser_processes():   # a real stop, at the one moment a test cannot otherwise hit
+                    psutil.Process(pid).suspend()
+                    frozen.append(pid)
+                return browser
+
+            chromium._playwright.chromium.launch = launch_then_freeze
+            await asyncio.wait_for(chromium.browser(), 60)
+            killed = await asyncio.wait_for(chromium.unwedge(), 60)
+            chromium._playwright.chromium.launch = launch
+            replaced = (await asyncio.wait_for(chromium.browser(), 60)).is_connected()
+            return killed, replaced
+        finally:
+            await chromium.close()
+
+    killed, replaced = asyncio.run(launch_freeze_unwedge())
+    assert len(frozen) == 1 and killed
+    assert not psutil.pid_exists(frozen[0]) or psutil.Process(frozen[0]).status() == psutil.STATUS_ZOMBIE
+    assert replaced   # the next user gets a new browser that answers
+
+
 # ---------------------------------------------------------------- which pages still need one: the catalog answers
 
 FAKE_JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 64   # pages_missing_screenshots never looks at the image
@@ -551,4 +620,4 @@ def test_the_shared_browser_keeps_playwrights_feature_switches_and_puts_many_por
     disabled = next(arg for arg in command if arg.startswith("--disable-features=")).split("=", 1)[1].split(",")
     assert "PaintHolding" in disabled      # one of Playwright's (its issue 28023)
     assert 1 <= renderers <= 4, renderers
-    assert pid_known   # the process a hung browser's watchdog kills is this browser's, as Chromium itself says
+    assert pid_known   # the process a hung browser's watchdog kills is this browser's (found by its launch switch)
