@@ -23,7 +23,7 @@ from monitor.clock import today
 from monitor.flags import FLAG_LABELS
 from monitor.verdicts import judge
 from registry.catalog_sync import store_agencies
-from parsers.beijing import beijing_iso
+from parsers.beijing import BEIJING, as_aware, beijing_iso
 from parsers.document import parse_document
 from parsers.record import FetchContext
 from storage.archive import Archive
@@ -179,7 +179,7 @@ def test_dashboard_as_of_a_past_day_shows_that_days_verdicts_without_storing_the
     document = page(client.get("/", params={"as_of": as_of}))
     assert shown_cells(document) == cells
     cell = document.xpath("//tr[@data-agency='ylx-wjj']/td[@data-year='2022']")[0]
-    assert unread in cell.text_content() and cell.get("title") == unread
+    assert unread.removeprefix("无法判断：") in cell.text_content() and cell.get("title") == unread
     assert as_of in document.get_element_by_id("as-of").text_content()
     assert document.xpath("//form[@class='filters']//input[@name='as_of']")[0].get("value") == as_of
     only = client.get("/api/dashboard", params={"as_of": as_of, "status": "undetermined"}).json()
@@ -546,11 +546,15 @@ def test_a_failed_read_after_a_good_one_leaves_the_year_proven_missing_and_a_bro
     document = page(client.get("/"))
     assert shown_cells(document) == {("ylx-wjj", 2022): "missing", ("sfq-ybj", 2022): "undetermined"}
     cell = document.xpath("//tr[@data-agency='sfq-ybj']/td[@data-year='2022']")[0]
-    reason = cell.xpath(".//div[contains(@class, 'reason')]")[0].text_content()
-    assert reason.startswith("无法判断：年报栏目的脚本在浏览器中出错") and "renderList" in reason
+    shown = cell.xpath(".//div[contains(@class, 'reason')]")[0].text_content()
+    # under the 无法判断 badge the reason does not say 无法判断 again; the cell's title and the exports keep it whole
+    assert shown.startswith("年报栏目的脚本在浏览器中出错") and "renderList" in shown
+    reason = cell.get("title")
+    assert reason == "无法判断：" + shown
     assert not document.xpath("//tr[@data-agency='ylx-wjj']//div[contains(@class, 'reason')]")  # only 无法判断
     agency = page(client.get("/agencies/sfq-ybj"))
-    assert reason in agency.xpath("//table[@id='agency-verdicts']//tr[@data-year='2022']")[0].text_content()
+    verdict_row = agency.xpath("//table[@id='agency-verdicts']//tr[@data-year='2022']")[0]
+    assert verdict_row.xpath(".//div[contains(@class, 'reason')]")[0].text_content() == shown
     rows = agency.xpath("//table[@id='agency-coverage']/tbody/tr")
     assert [row.get("data-problem") for row in rows] == ["script_error", "script_error"]
     cells = [cell.text_content().strip() for cell in rows[0].xpath("./td")]
@@ -823,6 +827,9 @@ def test_runs_list_each_crawl_with_its_counts_and_errors(client, catalog, demo):
         cells = [cell.text_content().strip() for cell in row.xpath("./td")]
         assert cells[5] == str(captures.get(run.id, 0)) and cells[6] == str(errors.get(run.id, 0))
         assert cells[4] == "已完成"
+        # times on Beijing's clock, as the verdicts' dates are: the catalog keeps UTC
+        assert cells[1] == as_aware(run.started_at).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    assert "开始（北京时间）" in document.text_content() and "UTC" not in document.text_content()
     first = demo.run_ids[0]
     detail = page(client.get(f"/runs/{first}")).text_content()
     assert "HTTP 500 服务器内部错误" in detail and "读取超时" in detail and "warcs/" in detail

@@ -14,6 +14,7 @@ import inspect
 import typing
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -25,6 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from parsers.beijing import BEIJING, as_aware
 from storage.archive import open_reader
 from storage.config import Config
 from storage.reader import CaptureError, CaptureReader
@@ -191,6 +193,7 @@ def _templates(urls: Urls) -> Jinja2Templates:
     # every link of every template is built by ``urls`` (web.urls)
     environment.globals.update(urls=urls, bar_chart=bar_chart, status_names=STATUS_LABELS)
     environment.filters["when"] = moment_text
+    environment.filters["beside_badge"] = reason_beside_badge
     return Jinja2Templates(env=environment)
 
 
@@ -208,10 +211,20 @@ def _validation_text(error: Mapping[str, Any]) -> str:
 
 
 def moment_text(value: str | None) -> str | None:
-    """An ISO timestamp as people read it: ``2025-03-01 02:00:00`` (the column says which clock)."""
+    """An ISO timestamp as the UI's readers read it: Beijing time, ``2025-03-01 10:00:00`` (the column says
+    北京时间). One without an offset is UTC, as the catalog and WARC keep them; the JSON API keeps the ISO text."""
     if not isinstance(value, str) or len(value) < 19 or value[10] != "T":
         return value
-    return f"{value[:10]} {value[11:19]}"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return as_aware(moment).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def reason_beside_badge(reason: str | None) -> str | None:
+    """A 无法判断 reason shown under its 无法判断 badge, without saying 无法判断 twice (the exports keep it whole)."""
+    return reason.removeprefix(f"{STATUS_LABELS['undetermined']}：") if isinstance(reason, str) else reason
 
 
 def _endpoints(view: Callable[..., dict[str, Any]], template: str, templates: Jinja2Templates):
