@@ -357,3 +357,54 @@ def test_the_reports_of_a_years_part_of_the_column_are_fetched(tmp_path):
         catalog.close()
     assert judged.report_url == f"{base}/nb/2017/0.html", (judged.verdict.status, judged.verdict.reason)
     assert judged.verdict.status in ("on_time", "late"), judged.verdict.reason
+
+
+def test_an_undated_title_without_a_year_read_years_ago_leaves_later_years_proven_missing(tmp_path):
+    """The column read on 2023-06-01 listed "临淄区卫生健康局政府信息公开工作年度报告" with no year and no date, at an
+    address the archive never got: the report of some year before 2023, nobody can say which. Read again on
+    2025-06-01 (the entry gone, the column reaching back past every deadline), no report of 2023 or 2024 is there:
+    that old entry cannot be either (it was listed before their years ended), so both are proven 未发布, while 2021
+    stays 无法判断 naming it."""
+    from datetime import date, datetime, timezone
+
+    from storage.archive import Archive
+    from storage.catalog import queries
+
+    base, agency_id = "http://www.lz.gov.example", "lz-wjj"
+    column = f"{base}/nb/index.html"
+    notice = ('<li><a href="/nb/notice.html">关于做好2020年政府信息公开工作年度报告编制工作的通知</a>'
+              '<span>2020-12-20</span></li>')
+    undated = f'<li><a href="/nb/annual.html">{AGENCY}政府信息公开工作年度报告</a></li>'
+    reads = ((datetime(2023, 6, 1, 2, tzinfo=timezone.utc), undated + notice),
+             (datetime(2025, 6, 1, 2, tzinfo=timezone.utc), notice))
+    config = config_in(tmp_path / "data")
+    for moment, entries in reads:
+        archive = Archive.open(config, durability="os")
+        try:
+            with archive.catalog.session() as session:
+                queries.upsert_agency(session, agency_id, AGENCY, level="department")
+            listing = archive.record_fetch(
+                column, "GET", [], 200, "OK", [("Content-Type", "text/html; charset=utf-8")],
+                ('<html><head><meta charset="utf-8"><title>政府信息公开年度报告</title></head><body><ul class="list">'
+                 f'{entries}</ul></body></html>').encode(), fetched_at=moment, agency_id=agency_id,
+                extra_metadata={"role": "column"})
+            with archive.catalog.session() as session:
+                queries.add_coverage(session, run_id=archive.run_id, agency_id=agency_id, read_at=moment,
+                                     column_url=column, found_by="registry", capture_id=listing.id, pages_walked=1,
+                                     complete=True, items_read=entries.count("<li>"), dated_items=1,
+                                     earliest_item=date(2020, 12, 20), latest_item=date(2020, 12, 20))
+            archive.finish("finished")
+        finally:
+            archive.close()
+    catalog = Catalog.open(config, create=False)
+    try:
+        verdicts = {judged.report_year: judged
+                    for judged in judge(catalog, as_of=date(2025, 7, 1), years=[2021, 2023, 2024], store=False)}
+    finally:
+        catalog.close()
+    for year in (2023, 2024):
+        assert verdicts[year].verdict.status == "missing", (year, verdicts[year].verdict.reason)
+    judged = verdicts[2021]
+    assert judged.verdict.status == "undetermined", judged.verdict.reason
+    assert [(entry["url"], entry["named_by"]) for entry in judged.evidence["listed_not_archived"]] == \
+        [(f"{base}/nb/annual.html", "undated")], judged.evidence
