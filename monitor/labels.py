@@ -41,7 +41,7 @@ FETCH_ERROR_NAMES = {
     "dns": "域名解析失败",
     "timeout": "超时",
     "tls": "TLS/证书错误",
-    "reset": "连接被重置",
+    "reset": "连接失败或中断",   # refused, reset or cut short: the message says which
     "http": "HTTP 错误",
     "robots": "robots.txt 禁止",
     "size": "超出大小限制",
