@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from monitor.labels import (FIELD_LABELS, FLAG_LABELS, FORMAT_LABELS, LEVEL_LABELS, STATUS_LABELS, describe_date_source,
-                            status_label)
+                            reason_beside_status, status_label)
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -274,7 +274,7 @@ def write_undetermined_reasons(rows: list[dict], output: str | None) -> None:
     if not unsure:
         return
     lines = [f"\n{STATUS_LABELS['undetermined']}的理由："]
-    lines += [f"  · {row['agency']}（{row['report_year']} 年度）：{row['reason']}" for row in unsure]
+    lines += [f"  · {row['agency']}（{row['report_year']} 年度）：{reason_beside_status(row['reason'])}" for row in unsure]
     text = "\n".join(lines) + "\n"
     if output is None:
         sys.stdout.write(text)

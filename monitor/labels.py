@@ -6,7 +6,7 @@ from parsers.dates import SOURCE_NAMES
 
 __all__ = ["STATUS_LABELS", "LEVEL_LABELS", "LEVEL_NAMES", "FLAG_LABELS", "FIELD_LABELS", "KIND_LABELS", "FORMAT_LABELS",
            "SOURCE_NAMES", "LISTED_BY_LABELS", "AGENCY_SOURCE_LABELS", "RUN_STATUS_NAMES",
-           "FETCH_ERROR_NAMES", "describe_date_source",
+           "FETCH_ERROR_NAMES", "describe_date_source", "reason_beside_status",
            "status_label"]
 
 STATUS_LABELS = {"on_time": "按时", "late": "逾期", "missing": "未发布", "pending": "未到期",
@@ -80,6 +80,12 @@ FORMAT_LABELS = {
 
 def describe_date_source(source: str | None) -> str:
     return SOURCE_NAMES.get(source, source) if source else ""
+
+
+def reason_beside_status(reason: str | None) -> str | None:
+    """A 无法判断 reason shown where its status is already named (a badge, a heading): without saying 无法判断 twice;
+    the exports and the stored evidence keep it whole."""
+    return reason.removeprefix(f"{STATUS_LABELS['undetermined']}：") if isinstance(reason, str) else reason
 
 
 def status_label(status: str | None, days_late: int | None = None) -> str:

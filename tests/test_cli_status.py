@@ -132,6 +132,7 @@ def test_status_table_is_in_chinese(data_dir, capsys):
     explained = {line.split("（")[0].strip(" ·"): line for line in notes.splitlines()[1:]}
     assert set(explained) == {"样例区卫生健康局", "示范区医疗保障局"}
     assert "年报栏目的脚本在浏览器中出错" in explained["示范区医疗保障局"]
+    assert all("年度）：无法判断：" not in line for line in explained.values())   # said by the heading, not again
     assert "2024-01-28" in explained["样例区卫生健康局"]
 
 

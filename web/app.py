@@ -26,6 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from monitor.labels import reason_beside_status
 from parsers.beijing import BEIJING, as_aware
 from storage.archive import open_reader
 from storage.config import Config
@@ -193,7 +194,7 @@ def _templates(urls: Urls) -> Jinja2Templates:
     # every link of every template is built by ``urls`` (web.urls)
     environment.globals.update(urls=urls, bar_chart=bar_chart, status_names=STATUS_LABELS)
     environment.filters["when"] = moment_text
-    environment.filters["beside_badge"] = reason_beside_badge
+    environment.filters["beside_badge"] = reason_beside_status
     return Jinja2Templates(env=environment)
 
 
@@ -220,11 +221,6 @@ def moment_text(value: str | None) -> str | None:
     except ValueError:
         return value
     return as_aware(moment).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def reason_beside_badge(reason: str | None) -> str | None:
-    """A 无法判断 reason shown under its 无法判断 badge, without saying 无法判断 twice (the exports keep it whole)."""
-    return reason.removeprefix(f"{STATUS_LABELS['undetermined']}：") if isinstance(reason, str) else reason
 
 
 def _endpoints(view: Callable[..., dict[str, Any]], template: str, templates: Jinja2Templates):
