@@ -142,6 +142,14 @@ def test_reparse_brings_the_archive_up_to_the_current_parser(archived, capsys):
     assert [(h["parser_version"], h["report_year"]) for h in page["history"]] == \
         [(OLDER, moved_year + 1), (PARSER_VERSION, moved_year)]
     assert 'id="report-history"' in html and OLDER in html and "正文来源" in html
+    # parse times on Beijing's clock, as every time on a page (the catalog keeps UTC)
+    from datetime import datetime
+
+    from parsers.beijing import BEIJING, as_aware
+    for older in page["history"]:
+        moment = as_aware(datetime.fromisoformat(older["parsed_at"])).astimezone(BEIJING)
+        assert moment.strftime("%Y-%m-%d %H:%M:%S") in html
+    assert "解析时间（北京时间）" in html
 
     # nothing left to change
     code, out, err = xxgk(capsys, "reparse")
