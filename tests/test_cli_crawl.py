@@ -103,7 +103,7 @@ def test_demo_crawls_and_prints_the_timeliness_table(tmp_path):
     assert set(DEMO_SHAPES) == set(shapes)
     forbidden = shapes["shape-forbidden"].name
     assert any(row[:1] == [forbidden] and "无法判断" in row for row in rows), out
-    assert f"· {forbidden}（2022 年度）：无法判断：年报栏目无法读取（HTTP 403" in out, out
+    assert f"· {forbidden}（2022 年度）：年报栏目无法读取（HTTP 403" in out, out   # under 无法判断的理由: said once
     assert any(row[:1] == [shapes["shape-shell"].name] and "2022" in row and "未发布" in row for row in rows), out
     for verdict in expected:
         wanted = {names[verdict.agency_id], str(verdict.report_year), STATUS_LABELS[verdict.status]}
