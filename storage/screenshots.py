@@ -44,7 +44,6 @@ A page that cannot be rendered or archived is one ``fetch_errors`` row (kind ``o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import logging
 import os
