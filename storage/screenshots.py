@@ -526,7 +526,7 @@ class OfflineRenderer:
         """Close the pages this renderer keeps open, and their context."""
         from playwright.async_api import Error as PlaywrightError
 
-        if self._tabs and self.unwedge is not None and await self.unwedge():
+        if (self._tabs or self._context is not None) and self.unwedge is not None and await self.unwedge():
             log.warning("Chromium answered nothing when the screenshot pages were to close: killed")
         for tab in list(self._tabs):
             await self._discard(tab)

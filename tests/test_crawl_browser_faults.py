@@ -231,7 +231,8 @@ def test_a_chromium_that_freezes_while_it_takes_screenshots_is_replaced(tmp_path
     (SIGSTOP) once it has a page open. Playwright bounds the picture, not the calls around it (a new page, the
     page's height, a close): the crawl's end waited for them forever. Now a shot past its bound asks Chromium for
     its version, kills it when it does not answer, and the next shots run in a new one; every report page has a
-    screenshot or an error that says why not."""
+    screenshot or an error that says why not. On a busy machine the freezer may see the page only after the last
+    shot: then the crawl's end must not wait on the frozen browser (it waited for ever: one CI run hung so)."""
     frozen: list[int] = []
 
     def freeze_once_a_page_is_open() -> None:
@@ -246,7 +247,7 @@ def test_a_chromium_that_freezes_while_it_takes_screenshots_is_replaced(tmp_path
                 if pages:
                     browser.suspend()
                     frozen.append(browser.pid)
-            time.sleep(0.05)
+            time.sleep(0.01)
 
     with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
         agencies = server.portals.registry(server.base_url)
@@ -261,9 +262,13 @@ def test_a_chromium_that_freezes_while_it_takes_screenshots_is_replaced(tmp_path
     assert summary.status == "finished"
     with catalog_of(config) as session:
         pages, shots, shot_errors = _screenshots_of_run(session, summary.run_id)
-    assert any("未完成截图" in error.message for error in shot_errors)
-    assert shots, "no screenshot was taken after Chromium was replaced"
     assert shots | {error.url.removeprefix("urn:screenshot:") for error in shot_errors} == pages
+    if any("未完成截图" in error.message for error in shot_errors):   # frozen during a shot
+        assert shots, "no screenshot was taken"
+    else:   # frozen after the last one: killed when the screenshot pages closed, not waited for
+        log = (tmp_path / "crawl.log").read_text()
+        assert ("Chromium answered nothing when the screenshot pages were to close: killed" in log
+                or "the screenshot context did not close in 10 s: Chromium answered nothing and was killed" in log), log
 
 
 def test_a_long_render_does_not_slow_the_portals_other_pages(tmp_path):
