@@ -264,6 +264,7 @@ def test_a_chromium_that_freezes_while_it_takes_screenshots_is_replaced(tmp_path
         pages, shots, shot_errors = _screenshots_of_run(session, summary.run_id)
     assert shots | {error.url.removeprefix("urn:screenshot:") for error in shot_errors} == pages
     if any("未完成截图" in error.message for error in shot_errors):   # frozen during a shot
+        assert any("已结束它" in error.message for error in shot_errors)   # killed, not left frozen
         assert shots, "no screenshot was taken"
     else:   # frozen after the last one: killed when the screenshot pages closed, not waited for
         log = (tmp_path / "crawl.log").read_text()
