@@ -435,9 +435,12 @@ def test_a_chromium_frozen_right_after_its_launch_is_still_known_and_killed():
 
             async def launch_then_freeze(**options):
                 browser = await launch(**options)
+                # this launch's browser only: an earlier test's may still be exiting below this process
+                [switch] = [arg for arg in options["args"] if arg.startswith("--xxgk-launch=")]
                 for pid in browser_processes():   # a real stop, at the one moment a test cannot otherwise hit
-                    psutil.Process(pid).suspend()
-                    frozen.append(pid)
+                    if switch in psutil.Process(pid).cmdline():
+                        psutil.Process(pid).suspend()
+                        frozen.append(pid)
                 return browser
 
             chromium._playwright.chromium.launch = launch_then_freeze
