@@ -131,7 +131,7 @@ def _baseline_child(start_url: str, settings: dict, results) -> None:
 def run_baseline(start_url: str, concurrency: int) -> dict:
     settings = {"ROBOTSTXT_OBEY": True, "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
                 "DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "LOG_LEVEL": "WARNING",
-                "TELNETCONSOLE_ENABLED": False,
+                "TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False,
                 "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor"}
     context = multiprocessing.get_context("spawn")
     results = context.Queue()

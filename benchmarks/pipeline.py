@@ -473,7 +473,8 @@ def bare_settings(polite: bool, host_queue: bool = False) -> dict:
              "DEFAULT_REQUEST_HEADERS", "COOKIES_ENABLED", "TWISTED_REACTOR")
     settings = {name: getattr(shipped, name) for name in names}
     settings.update({"RETRY_ENABLED": False, "REDIRECT_ENABLED": False, "HTTPERROR_ALLOW_ALL": True,
-                     "LOG_LEVEL": "WARNING", "TELNETCONSOLE_ENABLED": False})
+                     "LOG_LEVEL": "WARNING", "TELNETCONSOLE_ENABLED": False,
+                     "REMOTE_CONTROL_ENABLED": False})
     if host_queue:
         settings.update({"SCHEDULER_PRIORITY_QUEUE": shipped.SCHEDULER_PRIORITY_QUEUE,
                          "DOWNLOADER_MIDDLEWARES": {

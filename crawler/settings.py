@@ -41,6 +41,9 @@ DOWNLOAD_FAIL_ON_DATALOSS = True
 COOKIES_ENABLED = True           # some WAFs set a cookie on the first answer and want it back
 REDIRECT_MAX_TIMES = 10          # real chains are short; a longer one is recorded as redirect_loop
 TELNETCONSOLE_ENABLED = False    # no listening port in a crawl that runs unattended
+# nor Scrapy 2.19's remote control: an HTTP server on localhost that runs the Python sent to it, its token in a job
+# file under ~/.local/state/scrapy (left behind by every crawl that is killed)
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 
 # Retries: the retry middleware re-queues, RetryBackoffMiddleware waits 2**n × base before the n-th retry (in the

@@ -38,6 +38,7 @@ def settings_for(queue: str, concurrency: int) -> dict:
         "RETRY_BACKOFF_BASE": BACKOFF,
         "RETRY_BACKOFF_MAX": BACKOFF,
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
         "LOG_LEVEL": "WARNING",
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
     }

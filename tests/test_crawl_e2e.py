@@ -7,6 +7,7 @@ incremental test runs its own three crawls: unchanged portals, then edition 2.
 from __future__ import annotations
 
 import io
+import os
 from collections import Counter
 from types import SimpleNamespace
 
@@ -27,14 +28,47 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def first_crawl(tmp_path_factory):
-    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
-        base = server.base_url
-        config = config_in(tmp_path_factory.mktemp("crawl") / "data")
-        agencies = server.portals.registry(base)
-        progress: list[CrawlProgress] = []
-        summary = crawl(config, agencies, progress=progress.append)
+    # the crawl child inherits this: where Scrapy would write a remote-control job file (platformdirs' state dir)
+    state_home = tmp_path_factory.mktemp("state")
+    saved = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(state_home)
+    listening: set[tuple[str, int]] = set()
+
+    def watch(update: CrawlProgress) -> None:
+        progress.append(update)
+        listening.update(_listening_ports_of_crawl_child())
+
+    try:
+        with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+            base = server.base_url
+            config = config_in(tmp_path_factory.mktemp("crawl") / "data")
+            agencies = server.portals.registry(base)
+            progress: list[CrawlProgress] = []
+            summary = crawl(config, agencies, progress=watch)
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_STATE_HOME", None)
+        else:
+            os.environ["XDG_STATE_HOME"] = saved
     yield SimpleNamespace(server=server, base=base, config=config, summary=summary, progress=progress,
-                          portals=DemoPortals(edition=1), agencies=agencies)
+                          portals=DemoPortals(edition=1), agencies=agencies, listening=listening,
+                          state_files=sorted(path.relative_to(state_home) for path in state_home.rglob("*")))
+
+
+def _listening_ports_of_crawl_child() -> set[tuple[str, int]]:
+    """TCP ports the crawl process (run_crawl's spawned child of this process) listens on."""
+    import psutil
+
+    ports = set()
+    for child in psutil.Process().children():
+        try:
+            if "spawn_main" not in " ".join(child.cmdline()):
+                continue
+            ports.update((conn.laddr.ip, conn.laddr.port) for conn in child.net_connections("tcp")
+                         if conn.status == psutil.CONN_LISTEN)
+        except psutil.Error:
+            continue
+    return ports
 
 
 def _reports(config: Config) -> list:
@@ -71,6 +105,14 @@ def test_run_finishes_and_reports_its_progress(first_crawl):
         assert run.status == "finished" and run.finished_at is not None
         assert run.counts["archive/response"] == first_crawl.summary.stats["archive/response"]
         assert run.settings["agencies"] == [agency.id for agency in first_crawl.agencies]
+
+
+def test_the_crawl_opens_no_listening_port_and_leaves_no_job_file(first_crawl):
+    """An unattended crawl serves nothing: Scrapy 2.19's remote control (an HTTP server that runs Python sent to it,
+    its port and token written to a job file in the user's state directory) is off, as the telnet console is."""
+    assert len(first_crawl.progress) >= 2, "the crawl process was never looked at while it ran"
+    assert first_crawl.listening == set()
+    assert first_crawl.state_files == []
 
 
 def test_every_report_of_every_agency_is_found_with_its_year_and_date(first_crawl):
