@@ -77,17 +77,16 @@ COVERAGE_COLUMNS = ["机关", "运行", "读取时间", "栏目", "发现方式"
 
 
 def _coverage(args: argparse.Namespace) -> int:
-    from cli.common import existing_catalog
+    from cli.common import existing_catalog, require_agency
     from monitor import coverage
-    from storage.catalog.models import Agency
 
     catalog = existing_catalog(args)
     try:
         with catalog.reading() as session:
             if args.agency:
                 found = coverage.history(session, args.agency)
-                if not found and session.get(Agency, args.agency) is None:
-                    raise CommandError(f"no agency {args.agency!r} in the catalog (`xxgk agencies list` shows their ids)")
+                if not found:   # coverage rows have no foreign key to agencies: a history is shown without one
+                    require_agency(session, args.agency)
                 if args.run:
                     found = [item for item in found if item.run_id == args.run]
             else:

@@ -61,6 +61,14 @@ def require_crawled(catalog) -> None:
             raise CommandError("the catalog is empty: run `xxgk crawl` first")
 
 
+def require_agency(session, agency_id: str | None) -> None:
+    """A named agency (``--agency``) must be in the catalog; None names none."""
+    from storage.catalog import queries
+
+    if agency_id and queries.get_agency(session, agency_id) is None:
+        raise CommandError(f"no agency {agency_id!r} in the catalog (`xxgk agencies list` shows their ids)")
+
+
 def open_archive_reader(args: argparse.Namespace):
     """A capture reader over the existing catalog and store; never creates either."""
     from storage.archive import open_reader

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from cli.common import (CommandError, date_argument, derive_pending_facts, existing_catalog, load_config,
-                        report_year_argument, require_crawled)
+                        report_year_argument, require_agency, require_crawled)
 from cli.reparsing import parse_archived
 from monitor.labels import STATUS_LABELS
 
@@ -67,8 +67,7 @@ def cmd_reparse(args: argparse.Namespace) -> int:
     try:
         require_crawled(catalog)
         with catalog.reading() as session:
-            if args.agency and queries.get_agency(session, args.agency) is None:
-                raise CommandError(f"no agency {args.agency!r} in the catalog (see `xxgk agencies list`)")
+            require_agency(session, args.agency)
             agencies = [agency_from_row(row) for row in queries.list_agencies(session)]
             names = {agency.id: agency.name for agency in agencies}
             selected = _selected(session, agency_id=args.agency, year=year, since=since)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from cli.common import (CommandError, as_of_argument, derive_pending_facts, existing_catalog, load_config,
-                        report_year_argument, require_crawled, write_rows, write_undetermined_reasons)
+                        report_year_argument, require_agency, require_crawled, write_rows, write_undetermined_reasons)
 
 
 def add_parsers(sub) -> None:
@@ -86,15 +86,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_reports(args: argparse.Namespace) -> int:
     from monitor.rows import report_rows
-    from storage.catalog import queries
 
     year = report_year_argument(args.year) if args.year is not None else None
     catalog = existing_catalog(args)
     try:
         require_crawled(catalog)
         with catalog.reading() as session:
-            if args.agency and queries.get_agency(session, args.agency) is None:
-                raise CommandError(f"no agency {args.agency!r} in the catalog (see `xxgk agencies list`)")
+            require_agency(session, args.agency)
         rows = report_rows(catalog, year=year, agency_id=args.agency)
     finally:
         catalog.close()
