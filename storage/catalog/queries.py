@@ -5,6 +5,7 @@ as model objects that stay usable after the session ends.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -300,28 +301,42 @@ def capture_by_record_id(session: Session, record_id: str) -> Capture | None:
     return session.scalars(select(Capture).where(Capture.record_id == record_id)).first()
 
 
-def _latest(what, url: str, before: datetime | None, record_types: Sequence[str], status: int | None):
+@functools.lru_cache(maxsize=None)
+def _latest_query(what, record_types: tuple[str, ...], before: bool, status: bool):
+    """The newest-capture query, built once for each shape and then only bound to a URL: built on every call, its
+    construction cost ~0.4 ms of Python (GIL) per request of a crawl, 4× the query's own."""
     columns = CAPTURES.c
-    query = (select(what).where(columns.url_hash == url_hash(url), columns.url == url,
+    query = (select(what).where(columns.url_hash == bindparam("url_hash"), columns.url == bindparam("url"),
                                 columns.record_type.in_(record_types))
              .order_by(columns.timestamp.desc(), columns.id.desc()).limit(1))
-    if before is not None:
-        query = query.where(columns.timestamp <= before)
-    if status is not None:
-        query = query.where(columns.status == status)
+    if before:
+        query = query.where(columns.timestamp <= bindparam("before"))
+    if status:
+        query = query.where(columns.status == bindparam("status"))
     return query
+
+
+def _latest(what, url: str, before: datetime | None, record_types: Sequence[str], status: int | None):
+    """(query, parameters) of the newest capture of exactly ``url``."""
+    query = _latest_query(what, tuple(record_types), before is not None, status is not None)
+    parameters: dict[str, Any] = {"url_hash": url_hash(url), "url": url}
+    if before is not None:
+        parameters["before"] = before
+    if status is not None:
+        parameters["status"] = status
+    return query, parameters
 
 
 def latest_capture(session: Session, url: str, *, before: datetime | None = None,
                    record_types: Sequence[str] = ("response", "revisit"), status: int | None = None) -> Capture | None:
     """The newest capture of exactly this URL (for conditional GET validators and revisit decisions)."""
-    return session.scalars(_latest(Capture, url, before, record_types, status)).first()
+    return session.scalars(*_latest(Capture, url, before, record_types, status)).first()
 
 
 def latest_capture_row(connection, url: str, *, before: datetime | None = None,
                        record_types: Sequence[str] = ("response", "revisit"), status: int | None = None):
     """:func:`latest_capture` as a plain Row (see :func:`capture_row`)."""
-    return connection.execute(_latest(CAPTURES, url, before, record_types, status)).first()
+    return connection.execute(*_latest(CAPTURES, url, before, record_types, status)).first()
 
 
 def captures_of_url(session: Session, url: str) -> list[Capture]:
