@@ -319,17 +319,21 @@ def _take_screenshots(config, run_id: str | None, overrides: dict) -> None:
     """The leftovers: report pages the crawl itself did not screenshot (it stopped early, a shot failed, an earlier
     run had none), with the crawl's SCREENSHOT_* settings. Screenshots are evidence, not the crawl: a failure is
     reported on stderr and the verdicts still follow."""
-    from crawler.run import crawl_settings
-    from crawler.screenshots import shot_spec
     from storage.archive import ArchiveError
     from storage.catalog.database import CatalogError
     from storage.objects import ObjectStoreError
     from storage.screenshots import take_missing_screenshots
 
-    settings = crawl_settings(config, overrides)
+    def shot_settings():
+        # read only when a page is left: the crawl's settings and shot_spec import Scrapy (~0.5 s here)
+        from crawler.run import crawl_settings
+        from crawler.screenshots import shot_spec
+
+        settings = crawl_settings(config, overrides)
+        return shot_spec(settings), settings.getint("SCREENSHOT_PAGES")
+
     try:
-        shots = take_missing_screenshots(config, run_id=run_id, spec=shot_spec(settings),
-                                         pages=settings.getint("SCREENSHOT_PAGES"))
+        shots = take_missing_screenshots(config, run_id=run_id, shot_settings=shot_settings)
     except (ArchiveError, CatalogError, ObjectStoreError) as exc:
         print(f"xxgk: 未能截图：{exc}", file=sys.stderr)
         return

@@ -718,9 +718,13 @@ async def take_screenshot(renderer: OfflineRenderer, archive: Archive, page: Pen
 # ---------------------------------------------------------------- after the crawl: the leftovers
 
 def take_missing_screenshots(config: Config, *, run_id: str | None = None, limit: int | None = None,
-                             spec: ShotSpec = DEFAULT_SPEC, pages: int = 2) -> ScreenshotSummary:
+                             spec: ShotSpec = DEFAULT_SPEC, pages: int = 2,
+                             shot_settings: Callable[[], tuple[ShotSpec, int]] | None = None) -> ScreenshotSummary:
     """Screenshot every HTML report page whose first capture has none yet, ``pages`` at a time; archive each
     JPEG in ``run_id``.
+
+    ``shot_settings``, when given, says ``(spec, pages)`` instead, asked only when a page is left to shoot: after
+    a crawl that took every shot, reading the crawl's settings (an import of Scrapy) would be the pass's only cost.
 
     ``run_id`` is the crawl run being finished (resumed and left with its status, finish time and counts, plus
     ``screenshots/*`` counts); without it the screenshots get a run of their own. ``limit`` caps how many pages
@@ -740,6 +744,8 @@ def take_missing_screenshots(config: Config, *, run_id: str | None = None, limit
             pending = pending[:max(limit, 0)]
         if not pending:
             return ScreenshotSummary(None, found, existing, 0, 0, remaining)
+        if shot_settings is not None:
+            spec, pages = shot_settings()
         try:
             return asyncio.run(_take(config, catalog, reader, pending, run_id, spec, pages,
                                      ScreenshotSummary(None, found, existing, 0, 0, remaining)))

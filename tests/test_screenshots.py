@@ -169,6 +169,36 @@ def test_each_html_report_gets_a_jpeg_of_the_first_screen_of_its_first_capture_o
     assert bundle["screenshot"]["mime"] == "image/jpeg" and "screenshot_note" not in bundle
 
 
+def test_the_pass_after_a_crawl_uses_the_crawls_shot_settings_and_reads_them_only_when_a_page_is_left(config):
+    """``xxgk crawl``'s leftovers pass (cli.crawl) takes the crawl's SCREENSHOT_* settings; after a crawl that took
+    every shot it does not read them at all, since they cost the process an import of Scrapy."""
+    import subprocess
+    import sys
+
+    from cli.crawl import _take_screenshots
+
+    archive = open_archive(config)
+    url = f"{BASE}/narrow.html"
+    parse(archive, fetch(archive, url, render_html(load_seed("001")), "text/html; charset=utf-8"))
+    run_id = archive.run_id
+    archive.finish("finished", counts={"pages": 1})
+
+    _take_screenshots(config, run_id, {"SCREENSHOT_WIDTH": 800, "SCREENSHOT_HEIGHT": 600})
+    [row] = screenshots_of(config, url)
+    with archive_reader(config) as reader:
+        assert jpeg_size(reader.read(row.id).payload) == (800, 600)
+
+    # nothing left: the pass, in a fresh process, asks the catalog and imports no Scrapy
+    probe = ("import sys; from pathlib import Path; from cli.crawl import _take_screenshots; "
+             "from storage.config import Config; "
+             f"_take_screenshots(Config.from_env({{}}, data_dir=Path({str(config.data_dir)!r})), {run_id!r}, {{}}); "
+             "print(sorted(name for name in ('scrapy', 'playwright') if name in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert len(screenshots_of(config, url)) == 1
+
+
 class TrapHandler(BaseHTTPRequestHandler):
     hits: list[str]
 
