@@ -12,6 +12,10 @@ def add_parsers(sub) -> None:
                                                                         "or behind an authenticating proxy)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000; 0: any free port)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a host name the UI also answers to, e.g. the name a reverse proxy forwards (repeatable; "
+                        "'*': any). By default only loopback names and the --host address (with --host 0.0.0.0: "
+                        "this machine's names and addresses): other Host headers get 400, against DNS rebinding")
     p.set_defaults(handler=cmd_serve)
 
 
@@ -23,12 +27,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from storage.catalog import CatalogError, CatalogMissing
     from storage.objects import ObjectStoreError
     from web.app import create_app
+    from web.hosts import serve_hosts
 
     config = load_config(args)
     if not 0 <= args.port < 65536:
         raise CommandError(f"--port {args.port}: use a port between 1 and 65535 (0: any free port)")
     try:
-        app = create_app(config)
+        app = create_app(config, allowed_hosts=serve_hosts(args.host, args.allowed_host))
     except CatalogMissing as exc:
         raise CommandError(f"{exc} (run `xxgk crawl` or `xxgk demo` first)") from exc
     except (CatalogError, ObjectStoreError) as exc:

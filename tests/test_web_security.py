@@ -381,3 +381,52 @@ def test_the_csp_alone_would_stop_the_page_even_unsanitised(watched, trap, hosti
     page.goto(f"{base_url}/captures/{hostile['page']}")
     assert page.frame_locator("iframe.archived").locator("#marker").inner_text() == "存档的恶意页面"
     assert_nothing_fired(page, seen, trap, base_url, sanitised=False)
+
+
+def get_with_host(base_url: str, host: str | None, path: str = "/api/dashboard") -> tuple[int, bytes]:
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.putrequest("GET", path, skip_host=True)
+        if host is not None:
+            connection.putheader("Host", host)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_page_under_another_host_name_cannot_read_the_ui(hostile, base_url):
+    """DNS rebinding: a site the user visits points its own name at 127.0.0.1 and reads the UI as same-origin. Its
+    requests carry its own name in Host, and xxgk serve answers only the names it was started for."""
+    port = urlsplit(base_url).port
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST", f"localhost.:{port}"):
+        status, body = get_with_host(base_url, host)
+        assert status == 200 and AGENCY_NAME.encode() in body, host
+    for host in (f"attacker.example:{port}", "attacker.example", "127.0.0.1.attacker.example", f"[::2]:{port}",
+                 "localhost@attacker.example", ""):
+        status, body = get_with_host(base_url, host)
+        assert status == 400, host
+        assert AGENCY_NAME.encode() not in body and "不在本服务允许的名称之列".encode() in body, host
+    status, body = get_with_host(base_url, None)   # HTTP/1.1 without a Host: the server refuses it itself
+    assert status == 400 and AGENCY_NAME.encode() not in body
+    # the exports, whose permalinks are built from the Host header, are refused alike
+    status, body = get_with_host(base_url, "attacker.example", "/export.csv?year=2023")
+    assert status == 400 and b"attacker.example/captures" not in body
+
+
+def test_serve_answers_the_names_it_is_given(hostile):
+    with serving(hostile["config"].data_dir, "--allowed-host", "reports.example.org") as url:
+        assert get_with_host(url, "reports.example.org")[0] == 200
+        assert get_with_host(url, "REPORTS.example.org:8443")[0] == 200
+        assert get_with_host(url, "other.example.org")[0] == 400
+    with serving(hostile["config"].data_dir, "--allowed-host", "*") as url:
+        assert get_with_host(url, "anything.example")[0] == 200
+
+
+def test_no_documentation_page_loads_from_a_cdn(base_url):
+    """/docs serves Swagger UI from the installed package; FastAPI's ReDoc page (scripts and fonts from CDNs) is off."""
+    status, body = get_with_host(base_url, urlsplit(base_url).netloc, "/docs")
+    assert status == 200 and b"/docs-assets/swagger-ui-bundle.js" in body and b"cdn." not in body
+    assert get_with_host(base_url, urlsplit(base_url).netloc, "/redoc")[0] == 404

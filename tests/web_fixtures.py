@@ -210,9 +210,11 @@ def shared_demo_archive(tmp_path_factory) -> DemoArchive:
 
 
 @contextmanager
-def serving(data_dir: Path, timeout: float = 60.0) -> Iterator[str]:
-    """``xxgk serve --port 0`` over ``data_dir`` in a child process; yields its base URL, stops it afterwards."""
-    process = subprocess.Popen([sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), "serve", "--port", "0"],
+def serving(data_dir: Path, *options: str, timeout: float = 60.0) -> Iterator[str]:
+    """``xxgk serve --port 0 [options]`` over ``data_dir`` in a child process; yields its base URL, stops it
+    afterwards."""
+    process = subprocess.Popen([sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), "serve", "--port", "0",
+                                *options],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         with selectors.DefaultSelector() as selector:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ from web import dashboard as board
 from web import report as report_page
 from web.chart import bar_chart
 from web.context import BadInput, NotFound, WebContext, web_context
+from web.hosts import AllowedHosts
 from web.labels import STATUS_LABELS
 from web.replay import PDF_HEADERS, RAW_HEADERS, RawBody, content_disposition
 from web.urls import Urls
@@ -54,7 +55,7 @@ UI_HEADERS = {
     "X-Frame-Options": "SAMEORIGIN",
 }
 # FastAPI's own documentation pages load Swagger UI / ReDoc scripts: they keep FastAPI's defaults
-DOC_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+DOC_PATHS = ("/docs", "/docs/oauth2-redirect")
 
 
 # ---------------------------------------------------------------- page data (one function per page and its API)
@@ -129,9 +130,12 @@ PAGES: list[tuple[str, str, str, Callable[..., dict[str, Any]]]] = [
 
 # ---------------------------------------------------------------- the application
 
-def create_app(config: Config | None = None, *, reader: CaptureReader | None = None) -> FastAPI:
+def create_app(config: Config | None = None, *, reader: CaptureReader | None = None,
+               allowed_hosts: Iterable[str] | None = None) -> FastAPI:
     """The app over an existing archive. Without ``reader`` it opens one from ``config`` (default: the
-    environment) and closes it on shutdown; CatalogMissing/CatalogError/ObjectStoreError say why it cannot."""
+    environment) and closes it on shutdown; CatalogMissing/CatalogError/ObjectStoreError say why it cannot.
+    ``allowed_hosts``: the ``Host`` names it answers (``web.hosts``; ``xxgk serve`` always gives them); None
+    answers any, for a caller that puts the app behind its own check."""
     owned = reader is None
     if reader is None:
         config = config or Config.from_env()
@@ -145,7 +149,8 @@ def create_app(config: Config | None = None, *, reader: CaptureReader | None = N
             reader.catalog.close()
             reader.store.close()
 
-    app = FastAPI(title="xxgk-watch", version="0.1.0", lifespan=lifespan, docs_url=None,
+    # docs_url: our own /docs below; redoc_url: ReDoc would load its script and fonts from CDNs
+    app = FastAPI(title="xxgk-watch", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="政府信息公开工作年度报告监测：按时判定、报告、存档捕获、全文检索与运行记录。"
                               "每个页面都有对应的 JSON 接口（/api/…）。")
     app.state.xxgk = context
@@ -170,6 +175,8 @@ def create_app(config: Config | None = None, *, reader: CaptureReader | None = N
                 response.headers.setdefault(name, value)
         return response
 
+    if allowed_hosts is not None:
+        app.add_middleware(AllowedHosts, hosts=allowed_hosts)   # outermost: a foreign Host reaches nothing
     return app
 
 
