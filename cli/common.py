@@ -260,15 +260,17 @@ def _flat(value, *, codes: bool) -> str | int | float | None:
 def _write_xlsx(rows: list[dict], path: Path) -> None:
     from openpyxl import Workbook
 
+    from web.exports import sheet_cell
+
     keys = list(rows[0]) if rows else []
     book = Workbook()
     sheet = book.active
     sheet.title = "时效判定"
     sheet.append([FIELD_LABELS.get(key, key) for key in keys])
     for row in rows:
-        sheet.append([_cell(key, row[key], row) if key in ("status", "level", "date_source", "flags", "chosen",
-                                                            "format", "undetermined_flags")
-                      else _flat(row[key], codes=False) for key in keys])
+        sheet.append([sheet_cell(sheet, _cell(key, row[key], row) if key in ("status", "level", "date_source", "flags",
+                                                                          "chosen", "format", "undetermined_flags")
+                                 else _flat(row[key], codes=False)) for key in keys])
     sheet.freeze_panes = "A2"
     try:
         book.save(path)

