@@ -158,6 +158,33 @@ def test_a_bad_filter_is_a_clear_error_on_the_page_and_in_the_api(client):
     assert "page：应为整数，收到“x”" in client.get("/", params={"page": "x"}).text
 
 
+def test_every_refusal_is_said_in_chinese_and_names_what_the_address_accepts(client, demo):
+    response = client.get("/diff")
+    assert response.status_code == 400 and "a：缺少此参数；b：缺少此参数" in response.text
+    capture_id = next(iter(demo.captures.values()))[0]
+    response = client.get(f"/raw/{capture_id}", params={"download": "abc"})
+    assert response.status_code == 400 and "download：应为 1 或 0" in response.text and "valid boolean" not in response.text
+    response = client.get("/api/agencies/%00bad")
+    assert response.status_code == 404 and response.json()["detail"] == "目录中没有机关“\ufffdbad”"
+    for path in ("/", "/api/dashboard", f"/raw/{capture_id}", "/export.csv"):
+        refused = client.post(path)
+        assert refused.status_code == 405, path
+        assert refused.headers["allow"] == "GET", path   # RFC 9110: a 405 says what the address does accept
+        assert "此地址不接受 POST 请求" in refused.text and "Method Not Allowed" not in refused.text, path
+
+
+def test_head_answers_like_get_without_the_body(client, demo):
+    """curl -I, link checkers and uptime monitors ask with HEAD."""
+    capture_id = next(iter(demo.captures.values()))[0]
+    for path in ("/", "/api/dashboard", "/runs", f"/raw/{capture_id}", "/export.csv", "/static/style.css"):
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"", path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+        assert head.headers.get("content-security-policy") == got.headers.get("content-security-policy"), path
+    assert client.head("/reports/999999999").status_code == 404
+
+
 def test_dashboard_as_of_a_past_day_shows_that_days_verdicts_without_storing_them(client, catalog, stored):
     as_of = "2025-01-10"
     data = client.get("/api/dashboard", params={"as_of": as_of}).json()
@@ -853,6 +880,9 @@ def test_runs_list_each_crawl_with_its_counts_and_errors(client, catalog, demo):
     first = demo.run_ids[0]
     detail = page(client.get(f"/runs/{first}")).text_content()
     assert "HTTP 500 服务器内部错误" in detail and "读取超时" in detail and "warcs/" in detail
+    segment_states = [row.xpath("./td")[1].text_content() for row in page(client.get(f"/runs/{first}")).xpath(
+        "//tr[td[contains(@class, 'mono') and starts-with(normalize-space(.), 'warcs/')]]")]
+    assert segment_states and set(segment_states) == {"已上传"}   # the state's name, not its code
     data = client.get(f"/api/runs/{first}").json()
     assert data["capture_total"] == captures[first] and data["error_total"] == errors[first]
     assert client.get("/runs/no-such-run").status_code == 404

@@ -12,7 +12,7 @@ from monitor.labels import LISTED_BY_LABELS
 from parsers.beijing import beijing_iso
 from storage.catalog import queries
 from storage.catalog.models import Capture, FetchError, Report
-from web.context import BadInput, NotFound, WebContext, checked_text
+from web.context import BadInput, NotFound, WebContext, checked_text, visible_text
 from web.labels import check_label, flag_label, level_label, source_label, status_label, table_short_name
 from web.summaries import capture_summary, error_summary, iso, report_summary
 
@@ -32,7 +32,7 @@ def agency_data(ctx: WebContext, agency_id: str) -> dict[str, Any]:
     try:
         checked_text(agency_id, "机关代码", 200)
     except BadInput as exc:
-        raise NotFound(f"目录中没有机关“{agency_id[:200]!r}”") from exc
+        raise NotFound(f"目录中没有机关“{visible_text(agency_id[:200])}”") from exc
     with ctx.catalog.reading() as session:
         agency = queries.get_agency(session, agency_id)
         if agency is None:

@@ -36,8 +36,9 @@ from web import agency, captures, diff, exports, full_page, runs, search
 from web import dashboard as board
 from web import report as report_page
 from web.chart import bar_chart
-from web.context import BadInput, NotFound, WebContext, web_context
+from web.context import BadInput, NotFound, WebContext, visible_text, web_context
 from web.hosts import AllowedHosts
+from web.methods import HeadAsGet
 from web.labels import STATUS_LABELS
 from web.replay import PDF_HEADERS, RAW_HEADERS, RawBody, content_disposition
 from web.urls import Urls
@@ -175,6 +176,7 @@ def create_app(config: Config | None = None, *, reader: CaptureReader | None = N
                 response.headers.setdefault(name, value)
         return response
 
+    app.add_middleware(HeadAsGet)
     if allowed_hosts is not None:
         app.add_middleware(AllowedHosts, hosts=allowed_hosts)   # outermost: a foreign Host reaches nothing
     return app
@@ -206,16 +208,28 @@ def _templates(urls: Urls) -> Jinja2Templates:
 
 
 def _validation_text(error: Mapping[str, Any]) -> str:
-    """A query value FastAPI refused, said in Chinese for the checks the routes use (pydantic's own words else)."""
+    """A query value FastAPI refused, said in Chinese for the checks the routes use."""
     limits = error.get("ctx") or {}
     kind = error.get("type")
-    if kind == "int_parsing":
-        return f"应为整数，收到“{error.get('input')}”"
+    shown = _shown_input(error.get("input"))
+    if kind == "missing":
+        return "缺少此参数"
+    if kind in ("int_parsing", "int_from_float"):
+        return f"应为整数，收到“{shown}”"
+    if kind == "bool_parsing":
+        return f"应为 1 或 0（true/false、yes/no、on/off），收到“{shown}”"
     if kind == "greater_than_equal":
-        return f"应不小于 {limits.get('ge')}，收到 {error.get('input')}"
+        return f"应不小于 {limits.get('ge')}，收到 {shown}"
     if kind == "less_than_equal":
-        return f"应不大于 {limits.get('le')}，收到 {error.get('input')}"
-    return str(error.get("msg", ""))
+        return f"应不大于 {limits.get('le')}，收到 {shown}"
+    if kind == "string_too_long":
+        return f"过长（最多 {limits.get('max_length')} 个字符）"
+    return "取值无效"
+
+
+def _shown_input(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return visible_text(text[:100]) + ("…" if len(text) > 100 else "")
 
 
 def moment_text(value: str | None) -> str | None:
@@ -327,13 +341,13 @@ def _wants_json(request: Request) -> bool:
 
 
 def _add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
-    def answer(request: Request, status: int, title: str, message: str):
+    def answer(request: Request, status: int, title: str, message: str, headers: Mapping[str, str] | None = None):
         if _wants_json(request):
-            return JSONResponse({"error": title, "detail": message}, status_code=status)
+            return JSONResponse({"error": title, "detail": message}, status_code=status, headers=headers)
         if request.url.path.startswith(("/raw/", "/static/")):
-            return PlainTextResponse(f"{title}：{message}", status_code=status)
+            return PlainTextResponse(f"{title}：{message}", status_code=status, headers=headers)
         return templates.TemplateResponse(request, "error.html", {"title": title, "message": message, "status": status},
-                                          status_code=status)
+                                          status_code=status, headers=headers)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound):
@@ -365,4 +379,8 @@ def _add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException):
         if exc.status_code == 404:
             return answer(request, 404, "未找到", f"没有这个页面：{request.url.path}")
-        return answer(request, exc.status_code, "请求无法处理", str(exc.detail))
+        if exc.status_code == 405:   # Allow (RFC 9110) kept from the exception: what the address does answer
+            allowed = (exc.headers or {}).get("Allow", "GET")
+            return answer(request, 405, "请求方法不受支持", f"此地址不接受 {request.method} 请求（可用：{allowed}）",
+                          headers=exc.headers)
+        return answer(request, exc.status_code, "请求无法处理", str(exc.detail), headers=exc.headers)

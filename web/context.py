@@ -44,6 +44,11 @@ def checked_text(value: str, what: str, max_length: int) -> str:
     return value
 
 
+def visible_text(value: str) -> str:
+    """Text as a message may quote it: control characters shown as U+FFFD, not as a Python repr."""
+    return "".join("\ufffd" if ord(char) < 32 or ord(char) == 127 else char for char in value)
+
+
 def catalog_id(value: int, what: str) -> int:
     """An id from a URL, or NotFound when no catalog row can have it."""
     if not 0 < value <= MAX_ID:

@@ -10,9 +10,11 @@ from monitor.labels import (FETCH_ERROR_NAMES, FIELD_LABELS, FLAG_LABELS, FORMAT
 __all__ = ["FIELD_LABELS", "FLAG_LABELS", "LEVEL_LABELS", "STATUS_LABELS", "RECORD_TYPE_NAMES", "RUN_STATUS_NAMES",
            "FETCH_ERROR_NAMES", "RULE_NAMES", "TABLE_NAMES", "status_label", "level_label", "source_label",
            "kind_label", "format_label", "text_source_label", "flag_label", "rule_label", "error_kind_label", "record_type_label",
-           "run_status_label"]
+           "run_status_label", "SEGMENT_STATE_NAMES", "segment_state_label"]
 
 RECORD_TYPE_NAMES = {"response": "响应", "revisit": "重复内容（revisit）", "resource": "资源"}
+# a WARC segment's state (storage.catalog.models.SEGMENT_STATES)
+SEGMENT_STATE_NAMES = {"open": "写入中", "sealed": "已封存，待上传", "uploaded": "已上传"}
 
 RULE_NAMES = {
     "t3.col.balance": "表三列平衡：本年新收 + 上年结转 = 办理结果总计 + 结转下年度继续办理",
@@ -83,3 +85,7 @@ def record_type_label(record_type: str | None) -> str:
 
 def run_status_label(status: str | None) -> str:
     return _named(RUN_STATUS_NAMES, status)
+
+
+def segment_state_label(state: str | None) -> str:
+    return _named(SEGMENT_STATE_NAMES, state)

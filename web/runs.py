@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from storage.catalog import queries
 from storage.catalog.models import Capture, CrawlRun, FetchError
 from web.context import BadInput, NotFound, WebContext
-from web.labels import error_kind_label, record_type_label, run_status_label
+from web.labels import error_kind_label, record_type_label, run_status_label, segment_state_label
 from web.summaries import capture_summary, error_summary, iso
 
 PAGE_SIZE = 50
@@ -64,7 +64,8 @@ def run_data(ctx: WebContext, run_id: str) -> dict[str, Any]:
         "error_total": sum(count for _kind, count in by_kind),
         "errors": [error_summary(error) for error in errors],
         "captures": [capture_summary(capture) for capture in captures],
-        "segments": [{"key": segment.key, "state": segment.state, "size": segment.size, "records": segment.records,
+        "segments": [{"key": segment.key, "state": segment.state,
+                      "state_label": segment_state_label(segment.state), "size": segment.size, "records": segment.records,
                       "sha256": segment.sha256, "uploaded_at": iso(segment.uploaded_at)} for segment in segments],
     }
 
