@@ -716,6 +716,34 @@ def test_a_whole_page_is_rendered_on_request_for_html_captures_only(client, demo
     assert client.get("/captures/99999999/full-page.jpg").status_code == 404
 
 
+def test_a_burst_of_whole_page_requests_waits_in_a_short_queue_and_the_rest_is_told_at_once(client, demo):
+    """While a whole page renders, at most MAX_WAITING requests wait for it, each holding a server thread; one more
+    is answered 503 at once instead of holding another thread for a minute (45 at once left the dashboard 20 s)."""
+    from web import full_page
+
+    import shutil
+
+    capture_id = demo.captures[_edited_url()][1]
+    shutil.rmtree(demo.config.data_dir / "cache" / "full-page", ignore_errors=True)   # nothing served from the cache
+    assert full_page._RENDERING.acquire(timeout=120)   # a render in progress
+    queued = 0
+    try:
+        while full_page._WAITING.acquire(blocking=False):   # the queue as full as that many waiting requests make it
+            queued += 1
+        try:
+            response = client.get(f"/captures/{capture_id}/full-page.jpg")
+        finally:
+            for _ in range(queued):
+                full_page._WAITING.release()
+    finally:
+        full_page._RENDERING.release()
+    assert queued == full_page.MAX_WAITING
+    assert response.status_code == 503 and "个请求在排队" in response.text
+    assert client.get("/runs").status_code == 200
+    response = client.get(f"/captures/{capture_id}/full-page.jpg")   # the queue free again: rendered
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+
+
 def test_latest_redirects_to_the_newest_capture_or_its_bytes(client, demo):
     url = _edited_url()
     newest = demo.captures[url][-1]

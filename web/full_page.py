@@ -10,7 +10,9 @@ A cache file, not a WARC record: the web UI is read-only (its visitors are anony
 evidence archive, nor need a crawl run to write into), and the picture proves nothing the archived bytes do not:
 it can be rendered again from them at any time. Files live in ``DATA_DIR/cache/full-page/``, written atomically,
 the least recently served removed beyond CACHE_BYTES. One render at a time per web process (each starts a
-Chromium of its own): a burst of requests waits its turn, up to WAIT_SECONDS, then gets a 503.
+Chromium of its own): up to MAX_WAITING requests wait their turn, each up to WAIT_SECONDS, then get a 503; any more
+get the 503 at once. A waiting request holds one of the server's worker threads, which every page shares: a burst
+of uncached pictures must not leave the dashboard none.
 """
 from __future__ import annotations
 
@@ -31,8 +33,10 @@ log = logging.getLogger(__name__)
 
 CACHE_BYTES = 256 * 1024 * 1024
 WAIT_SECONDS = 60.0
+MAX_WAITING = 4                # of the 40 threads Starlette runs synchronous routes in
 RENDER_VERSION = 1             # bump when the rendering changes, so older cached pictures are not served
 _RENDERING = threading.Lock()
+_WAITING = threading.BoundedSemaphore(MAX_WAITING)
 
 
 class Busy(Exception):
@@ -59,8 +63,13 @@ def full_page(ctx: WebContext, capture_id: int) -> FullPage:
     cached = _cached(path)
     if cached is not None:
         return FullPage(cached, filename)
-    if not _RENDERING.acquire(timeout=WAIT_SECONDS):
-        raise Busy(f"正在生成其他整页截图，请稍后再试（已等待 {WAIT_SECONDS:g} 秒）")
+    if not _WAITING.acquire(blocking=False):
+        raise Busy(f"正在生成其他整页截图，另有 {MAX_WAITING} 个请求在排队，请稍后再试")
+    try:
+        if not _RENDERING.acquire(timeout=WAIT_SECONDS):
+            raise Busy(f"正在生成其他整页截图，请稍后再试（已等待 {WAIT_SECONDS:g} 秒）")
+    finally:
+        _WAITING.release()
     try:
         cached = _cached(path)  # rendered by the request this one waited for
         if cached is not None:
