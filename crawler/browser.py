@@ -38,7 +38,7 @@ from twisted.web.http import RESPONSES
 
 from crawler.middlewares import META_AGENCY, META_STATIC_CAPTURE, OTHER_PROCESS_WAIT, CrawlArchive, record_error
 from parsers.discovery import is_same_site
-from storage.archive import ArchiveError
+from storage.archive import RENDERED_DOM_PREFIX, ArchiveError
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +294,7 @@ class PageWatch:
             return None
         try:
             staged = await self.holder.call(
-                self.holder.archive.stage_resource, f"urn:rendered-dom:{self.page_url}#page={page_number}",
+                self.holder.archive.stage_resource, f"{RENDERED_DOM_PREFIX}{self.page_url}#page={page_number}",
                 html.encode("utf-8"), "text/html; charset=utf-8", agency_id=self.agency_id,
                 concurrent_to=self.static_capture, extra_metadata={"role": ROLE, "listing_page": page_number})
         except ArchiveError as exc:

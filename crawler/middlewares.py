@@ -44,8 +44,9 @@ from twisted.internet.defer import Deferred
 from twisted.web.http import RESPONSES
 
 from crawler.queues import holds_requests_for_hosts, host_wait, not_before
-from storage.archive import Archive, ArchiveError, PendingCapture
+from storage.archive import RENDERED_DOM_PREFIX, Archive, ArchiveError, PendingCapture
 from storage.config import Config
+from storage.screenshots import SCREENSHOT_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -387,14 +388,14 @@ class ArchiveMiddleware:
         try:
             static = await self.holder.capture_id(request.meta.get(META_STATIC_CAPTURE), now=True,
                                                   wait=OTHER_PROCESS_WAIT)
-            staged = await self.holder.call(archive.stage_resource, f"urn:rendered-dom:{request.url}", response.body,
+            staged = await self.holder.call(archive.stage_resource, RENDERED_DOM_PREFIX + request.url, response.body,
                                             "text/html; charset=utf-8", agency_id=request.meta.get(META_AGENCY),
                                             concurrent_to=static)
             request.meta[META_CAPTURE] = staged.record_id
             self.stats.inc_value("archive/resource")
             screenshot = _screenshot(request)
             if self.screenshots and screenshot:
-                await self.holder.call(archive.stage_resource, f"urn:screenshot:{request.url}", screenshot,
+                await self.holder.call(archive.stage_resource, SCREENSHOT_PREFIX + request.url, screenshot,
                                        _image_type(screenshot), agency_id=request.meta.get(META_AGENCY),
                                        concurrent_to=static)
                 self.stats.inc_value("archive/resource")

@@ -92,6 +92,14 @@ DEFAULT_SEGMENT_SIZE = 100 * 1024 * 1024
 DEFAULT_COMMIT_RECORDS = 32
 DEFAULT_COMMIT_MS = 200.0
 DURABILITY = ("fsync", "os")
+# the URI of a page's DOM as the crawler's browser rendered it (a resource record beside the page's capture):
+# ``urn:rendered-dom:<page URL>``, ``#page=N`` after a paging step; its links are the page's own
+RENDERED_DOM_PREFIX = "urn:rendered-dom:"
+
+
+def rendered_page_url(uri: str) -> str:
+    """The page a rendered DOM's URI names (any other URI as it is): what its relative links resolve against."""
+    return uri.removeprefix(RENDERED_DOM_PREFIX)
 COVERAGE_FIELDS = frozenset(ColumnCoverage.__table__.columns.keys()) - {"id", "run_id"}
 
 

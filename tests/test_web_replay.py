@@ -187,6 +187,9 @@ def test_an_archived_redirect_points_into_the_archive(archive):
     assert archived_target(link.get("href")) == "http://live.xxgk.test/new%20home.html"
     assert "HTTP 301" in document.text_content()
     assert lands_on(client, link.get("href")) is None
+    # saved from the browser, the page it was shown is an HTML file
+    disposition = client.get(URLS.raw(ids[f"{PORTAL}/moved.html"])).headers["content-disposition"]
+    assert disposition.startswith("inline;") and '.html"' in disposition and ".bin" not in disposition
 
 
 # ---------------------------------------------------------------- spellings of attachment names
@@ -226,3 +229,33 @@ def test_spellings_keep_what_gives_a_url_its_structure():
     assert all("%C4%EA" in spelling for spelling in spellings("http://x.test/%C4%EA.pdf"))  # GBK bytes stay
     assert spellings("mailto:a@b.c") == ["mailto:a@b.c"]
     assert "http://x.test/" in spellings("http://X.TEST")
+
+
+# ---------------------------------------------------------------- a DOM the crawler's browser rendered
+
+def test_the_links_of_a_rendered_listing_lead_to_the_reports_it_lists(tmp_path):
+    """A script-built listing is archived as the DOM Chromium rendered (``urn:rendered-dom:<page URL>``, with
+    ``#page=N`` after a paging step): its relative links are the page's and resolve against the page's URL."""
+    from storage.archive import RENDERED_DOM_PREFIX, Archive
+
+    config = Config.from_env({}, data_dir=tmp_path / "data")
+    ids = archive_pages(config, (
+        _page(f"{PORTAL}/js/list.html", b"<html><body><div id='app'></div><script src='app.js'></script></body></html>"),
+        _page(f"{PORTAL}/js/art/2024/nb2024.html", "<p>2024年度报告</p>".encode()),
+        _page(f"{PORTAL}/js/nb2023.html", "<p>2023年度报告</p>".encode()),
+    ))
+    dom = ("<html><body><ul><li><a id='rooted' href='/js/art/2024/nb2024.html'>2024年政府信息公开工作年度报告</a></li>"
+           "<li><a id='relative' href='nb2023.html'>2023年政府信息公开工作年度报告</a></li></ul></body></html>").encode()
+    archive = Archive.open(config, durability="os")
+    rendered = {page: archive.record_resource(f"{RENDERED_DOM_PREFIX}{PORTAL}/js/list.html{suffix}", dom,
+                                              "text/html; charset=utf-8", concurrent_to=ids[f"{PORTAL}/js/list.html"])
+                for page, suffix in ((1, ""), (2, "#page=2"))}
+    archive.finish("finished")
+    with TestClient(create_app(config)) as client:
+        for ref in rendered.values():
+            document = replayed(client, ref.id)
+            rooted, relative = (document.get_element_by_id(name).get("href") for name in ("rooted", "relative"))
+            assert archived_target(rooted) == f"{PORTAL}/js/art/2024/nb2024.html"
+            assert archived_target(relative) == f"{PORTAL}/js/nb2023.html"
+            assert lands_on(client, rooted) == ids[f"{PORTAL}/js/art/2024/nb2024.html"]
+            assert lands_on(client, relative) == ids[f"{PORTAL}/js/nb2023.html"]

@@ -31,6 +31,7 @@ from parsers.formats.encoding import charset_from_content_type, charset_from_mar
 from parsers.formats.sniff import sniff_format
 from parsers.headers import header_value
 from parsers.record import FetchContext
+from storage.archive import rendered_page_url
 from web.urls import Urls
 
 RAW_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; base-uri 'none'"
@@ -123,10 +124,11 @@ def raw_body(capture_id: int, url: str, status: int | None, headers: list[tuple[
         return RawBody(payload, "application/octet-stream", "attachment", filename, kind)
     if status is not None and 300 <= status < 400 and location and kind in ("empty", "html", "text"):
         page = redirect_page(urljoin(url, location.strip()), status, archived, urls)
-        return RawBody(page.encode("utf-8"), "text/html; charset=utf-8", "inline", filename, "redirect")
+        return RawBody(page.encode("utf-8"), "text/html; charset=utf-8", "inline",
+                       safe_filename(url, capture_id, "html"), "redirect")   # the page served, not the payload
     if kind == "html":
         text = _decode(payload, content_type)
-        page = rewrite_html(text, url, archived, urls)
+        page = rewrite_html(text, rendered_page_url(url), archived, urls)   # a rendered DOM's links are its page's
         return RawBody(page.encode("utf-8"), "text/html; charset=utf-8", "inline", filename, kind)
     if kind in ("text", "empty"):
         return RawBody(_decode(payload, content_type).encode("utf-8"), "text/plain; charset=utf-8", "inline",
