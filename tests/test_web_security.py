@@ -92,6 +92,13 @@ def hostile_page(trap: str) -> bytes:
 <embed src="{trap}/embed">
 <form id="form" action="{trap}/form" method="post"><input name="q"><button id="submit">提交</button></form>
 <div style="background-image: url({trap}/background.png)">背景</div>
+<div style="background-image: image-set('{trap}/image-set.png' 1x)">image-set</div>
+<div style="background-image: u\\72l({trap}/escaped-url.png)">转义的 url</div>
+<div style="width: expr\\65ssion(console.log('PWNED'))">转义的 expression</div>
+<style>@font-face {{ font-family: trap; src: url({trap}/font.woff) }} .t {{ font-family: trap }}</style><p class="t">字体</p>
+<svg width="10" height="10"><rect width="10" height="10" fill="url({trap}/fill.svg#p)" filter="url({trap}/f.svg#f)"/></svg>
+<math><mtext><table><mglyph><style><img src="{trap}/mxss.png" onerror="console.log('PWNED')"></style></mglyph></table></mtext></math>
+<svg><style><img src="{trap}/svg-style.png" onerror="console.log('PWNED')"></style></svg>
 <p>正文</p>
 </body></html>""".encode("utf-8")
 

@@ -21,6 +21,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit
 
@@ -78,6 +79,15 @@ _DROP_ATTRIBUTES = frozenset({"srcset", "imagesrcset", "target", "srcdoc", "http
 _SAFE_DATA_IMAGE = re.compile(r"^data:image/(?:png|jpeg|gif|webp);", re.IGNORECASE)
 _CSS_URL = re.compile(r"url\(\s*(?:\"([^\"]*)\"|'([^']*)'|([^)]*?))\s*\)", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"@import\b[^;]*;?", re.IGNORECASE)
+_CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
+_CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n\r\f]?|(.))", re.DOTALL)
+_IMAGE_SET = re.compile(r"(?:-webkit-)?image-set\(", re.IGNORECASE)
+_CSS_STRING = re.compile(r"\"[^\"]*\"|'[^']*'")
+# a string left in a style that names another host or scheme (content: "…", a font's src(), …): emptied
+_REMOTE_IN_STRING = re.compile(r"^[\"'](?:[a-z][a-z0-9+.\-]*:(?!image/)|\s*//)", re.IGNORECASE)
+# SVG paint and reference attributes take CSS url()s: fill="url(#grad)" (in this document) or a remote file
+_CSS_VALUED_ATTRIBUTES = frozenset({"fill", "stroke", "filter", "mask", "clip-path", "marker-start", "marker-mid",
+                                    "marker-end", "marker", "cursor"})
 _ACTIVE_TEXT = re.compile(r"javascript:|vbscript:|expression\s*\(|-moz-binding|behavior\s*:", re.IGNORECASE)
 _URL_WHITESPACE = re.compile(r"[\t\n\r]+")
 _INERT_SCHEMES = ("mailto:", "tel:")
@@ -197,7 +207,7 @@ def rewrite_html(text: str, page_url: str, archived: Holdings, urls: Urls) -> st
     styled = _styled_elements(root)
     holdings = archived({link.target for link in links} | _css_targets(styled, base_url))
     for element in styled:
-        _set_style_text(element, _rewrite_css(_style_text(element), base_url, holdings, urls))
+        _set_style_text(element, partial(_rewrite_css, base_url=base_url, holdings=holdings, urls=urls))
     for link in links:
         _point_into_archive(link, holdings, urls)
     return _serialise(root)
@@ -249,14 +259,18 @@ def _drop_active_attributes(root) -> None:
     """Event handlers, script URLs, active CSS, attributes that open windows or carry several URLs, and what
     a form would submit to."""
     for element in root.iter(lxml.etree.Element):
-        if _local_name(element.tag) == "style" and _ACTIVE_TEXT.search(element.text or ""):
-            element.text = ""
+        if _local_name(element.tag) == "style" and element.text:
+            element.text = plain_css(element.text)
+            if _ACTIVE_TEXT.search(element.text):
+                element.text = ""
         for name in list(element.attrib):
             lowered = _local_name(name)
+            if lowered == "style" or lowered in _CSS_VALUED_ATTRIBUTES:
+                element.attrib[name] = plain_css(element.attrib[name])
             value = _url_text(element.attrib[name]).lower()
             if (lowered.startswith("on") or lowered in _DROP_ATTRIBUTES or name.lower() in _DROP_ATTRIBUTES
                     or value.startswith(("javascript:", "vbscript:"))
-                    or (lowered == "style" and _ACTIVE_TEXT.search(value))):
+                    or ((lowered == "style" or lowered in _CSS_VALUED_ATTRIBUTES) and _ACTIVE_TEXT.search(value))):
                 del element.attrib[name]
         if _local_name(element.tag) == "form":
             element.attrib.pop("action", None)
@@ -303,7 +317,8 @@ def _point_into_archive(link: _Link, holdings: Mapping[str, str], urls: Urls) ->
 
 def _styled_elements(root) -> list:
     return [element for element in root.iter(lxml.etree.Element)
-            if element.get("style") or (_local_name(element.tag) == "style" and element.text)]
+            if element.get("style") or (_local_name(element.tag) == "style" and element.text)
+            or any(_local_name(name) in _CSS_VALUED_ATTRIBUTES for name in element.attrib)]
 
 
 def _css_targets(styled: list, base_url: str) -> set[str]:
@@ -326,21 +341,61 @@ def _url_text(value: str) -> str:
 
 
 def _style_text(element) -> str:
+    """All the CSS an element carries: its text (<style>), its style attribute, its SVG paint attributes."""
     if _local_name(element.tag) == "style":
         return element.text or ""
-    return element.get("style") or ""
+    return " ".join(value for name, value in element.attrib.items()
+                    if _local_name(name) == "style" or _local_name(name) in _CSS_VALUED_ATTRIBUTES)
 
 
-def _set_style_text(element, text: str) -> None:
+def _set_style_text(element, rewrite: Callable[[str], str]) -> None:
     if _local_name(element.tag) == "style":
-        element.text = text
-    else:
-        element.set("style", text)
+        # "<" cannot end a <style> in CSS, but inside SVG or MathML a browser parses <style> as markup (an
+        # <img onerror> in it is an element there, as lxml never sees): no "<" is left to open a tag
+        element.text = rewrite(element.text or "").replace("<", "\\3c ")
+        return
+    for name in list(element.attrib):
+        if _local_name(name) == "style" or _local_name(name) in _CSS_VALUED_ATTRIBUTES:
+            element.set(name, rewrite(element.attrib[name]))
+
+
+def plain_css(css: str) -> str:
+    """CSS as a browser tokenizes it, for the checks that follow: comments gone, escapes decoded (``u\\72l(`` is
+    ``url(``, ``expr\\65ssion`` is ``expression``)."""
+    def unescape(match: re.Match) -> str:
+        if match.group(1):
+            code = int(match.group(1), 16)
+            return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+        return "" if match.group(2) in "\n\r\f" else match.group(2)
+
+    return _CSS_ESCAPE.sub(unescape, _CSS_COMMENT.sub("", css))
+
+
+def _image_set_urls(css: str) -> str:
+    """``image-set("a.png" 1x)``: a bare string there is a URL the browser loads, written as ``url("a.png")``."""
+    out, position = [], 0
+    for match in _IMAGE_SET.finditer(css):
+        if match.start() < position:
+            continue
+        depth, end = 1, match.end()
+        while end < len(css) and depth:
+            depth += {"(": 1, ")": -1}.get(css[end], 0)
+            end += 1
+        inside = css[match.end():end]
+        inside = _CSS_STRING.sub(lambda found: f"url({found.group(0)})", _without_url_strings(inside))
+        out.append(css[position:match.end()] + inside)
+        position = end
+    return "".join(out) + css[position:]
+
+
+def _without_url_strings(text: str) -> str:
+    """``url("a.png")`` inside image-set as ``url(a.png)``: its string is already a URL, not a bare one."""
+    return _CSS_URL.sub(lambda match: "url(" + next(g for g in match.groups() if g is not None) + ")", text)
 
 
 def _css_urls(css: str, base_url: str) -> set[str]:
     found = set()
-    for match in _CSS_URL.finditer(css):
+    for match in _CSS_URL.finditer(_image_set_urls(css)):
         target = _absolute(next(group for group in match.groups() if group is not None), base_url)
         if target is not None and not target[0].startswith("data:"):
             found.add(target[0])
@@ -348,9 +403,13 @@ def _css_urls(css: str, base_url: str) -> set[str]:
 
 
 def _rewrite_css(css: str, base_url: str, holdings: Mapping[str, str], urls: Urls) -> str:
-    """``url(…)`` to the archived copy when we have it, else ``none``; ``@import`` dropped (no external CSS)."""
+    """``url(…)`` to the archived copy when we have it, else ``none`` (``url(#id)``, this document's own, kept);
+    ``@import`` dropped (no external CSS); a string naming another host or scheme emptied."""
     def replace(match: re.Match) -> str:
-        target = _absolute(next(group for group in match.groups() if group is not None), base_url)
+        value = _url_text(next(group for group in match.groups() if group is not None))
+        if value.startswith("#"):
+            return f'url("{value}")' if '"' not in value else "none"
+        target = _absolute(value, base_url)
         if target is None:
             return "none"
         if target[0].startswith("data:"):
@@ -358,7 +417,9 @@ def _rewrite_css(css: str, base_url: str, holdings: Mapping[str, str], urls: Url
         stored = holdings.get(target[0])
         return f'url("{urls.latest(stored, raw=True)}")' if stored else "none"
 
-    return _CSS_URL.sub(replace, _CSS_IMPORT.sub("", css))
+    rewritten = _CSS_URL.sub(replace, _image_set_urls(_CSS_IMPORT.sub("", css)))
+    return _CSS_STRING.sub(lambda found: '""' if _REMOTE_IN_STRING.match(found.group(0)) else found.group(0),
+                           rewritten)
 
 
 def _absolute(value: str, base_url: str) -> tuple[str, str] | None:
