@@ -3,8 +3,8 @@
 Two accusations need more than the absence of a report or a date on a page:
 
 - **missing** (未发布): the agency published nothing. That holds only when the archive read the agency's report
-  column after the deadline, found items in it, and those items reach back to the deadline (or the column's last
-  page was reached, so nothing older is hidden). Otherwise nobody knows, and the verdict is ``undetermined`` with
+  column after the deadline, found items in it, and those items reach back to the deadline (or, the items
+  undated, the column's last page was reached, so nothing older is hidden). Otherwise nobody knows, and the verdict is ``undetermined`` with
   the reason in words and the coverage row it rests on (``missing_proof``).
 - **on time on a back-dated claim** (倒签): a page claims a date, but a listing captured after that date did not
   list the report. The claim cannot make the report on time; the archive's own bounds decide (``archive_bound``).
@@ -77,7 +77,13 @@ def coverage_evidence(row: CoverageRow) -> dict[str, Any]:
 
 
 def _reaches_back(row: CoverageRow, deadline: date) -> bool:
-    return bool(row.complete) or (row.earliest_item is not None and row.earliest_item <= deadline)
+    """The read shows the column as it stood at the deadline: an item of its dated on or before it; or, its items
+    undated, the column's last page reached. A column read to its last page whose dated items all came after the
+    deadline does not: it was begun, moved or pruned since (a 2008 report cannot be missing from a column that
+    starts in 2021)."""
+    if row.earliest_item is not None:
+        return row.earliest_item <= deadline
+    return bool(row.complete)
 
 
 def missing_proof(rows: Iterable[CoverageRow], *, deadline: date, as_of: date) -> Proof:
@@ -95,8 +101,8 @@ def missing_proof(rows: Iterable[CoverageRow], *, deadline: date, as_of: date) -
     proving = [row for row in read if _reaches_back(row, deadline)]
     if proving:
         row = max(proving, key=lambda row: row.read_at)
-        how = ("已读到栏目最后一页" if row.complete
-               else f"列表回溯到 {row.earliest_item.isoformat()}，早于截止日期")
+        how = (f"列表回溯到 {row.earliest_item.isoformat()}，早于截止日期" if row.earliest_item is not None
+               else "已读到栏目最后一页，条目没有日期")
         return Proof(True, f"{beijing_date(row.read_at).isoformat()} 读取了年报栏目（{row.pages_walked} 页，"
                            f"{row.items_read} 个条目，{how}），其中没有该年度的报告", None, coverage_evidence(row))
     if read:
@@ -109,8 +115,9 @@ def missing_proof(rows: Iterable[CoverageRow], *, deadline: date, as_of: date) -
                                                   f"例如 {error_text(failed[0])}；读取了 "
                                                   f"{row.pages_walked} 页、{row.items_read} 个条目，最早的条目是 "
                                                   f"{reach}，截止日期是 {deadline.isoformat()}")
+        whole = "，已读到栏目最后一页：栏目中没有截止日期之前的条目" if row.complete else ""
         return _unproven("not_far_enough", row, f"读取了 {row.pages_walked} 页、{row.items_read} 个条目，最早的条目是 "
-                                                f"{reach}，截止日期是 {deadline.isoformat()}")
+                                                f"{reach}，截止日期是 {deadline.isoformat()}{whole}")
     problems = {row.problem or "empty": row for row in sorted(after, key=lambda row: row.read_at)}
     problem = next(name for name in _PROBLEM_ORDER if name in problems)
     row = problems[problem]

@@ -47,6 +47,17 @@ def test_a_complete_column_proves_missing_even_without_item_dates():
     assert proof.proven and "最后一页" in proof.reason
 
 
+def test_a_complete_column_that_starts_after_the_deadline_does_not_prove_an_old_year_missing():
+    """Read to its last page in 2025, a column whose oldest item is of 2021 was begun, moved or pruned since: it
+    says nothing of a 2008 report, nor of a year whose deadline came before its first item."""
+    row = Row(at("2025-02-10 09:00"), items_read=12, complete=True, earliest_item=date(2021, 9, 30), dated_items=12)
+    old = missing_proof([row], deadline=date(2009, 3, 31), as_of=date(2025, 3, 1))
+    assert not old.proven and old.problem == "not_far_enough"
+    assert "2021-09-30" in old.reason and "已读到栏目最后一页" in old.reason and old.reason.startswith("无法判断")
+    recent = missing_proof([row], deadline=DEADLINE, as_of=date(2025, 3, 1))
+    assert recent.proven and "列表回溯到 2021-09-30" in recent.reason
+
+
 @pytest.mark.parametrize("rows, problem", [
     ([], "never_read"),
     ([Row(at("2025-01-20 09:00"), items_read=20, earliest_item=date(2020, 1, 1))], "not_after_deadline"),
