@@ -609,7 +609,8 @@ class DemoPortals:
 
     def expected_verdicts(self, as_of: date, base_url: str = "", *,
                           first_look: date | None = None) -> list[ExpectedVerdict]:
-        """One verdict per agency and year (its watched years plus the years it has reports for), as of a date.
+        """One verdict per agency and year (its watched years, and every year from its first report's through the
+        latest of those, as a crawl judges them), as of a date.
 
         A report counts from the date the portal shows; with no report the year is pending up to its deadline
         and missing after it. A back-dated report is judged by the archive, not by its claim: ``first_look`` is the
@@ -619,7 +620,9 @@ class DemoPortals:
         reports = {(r.agency_id, r.report_year): r for r in self.expected_reports(base_url)}
         verdicts = []
         for agency in self.agencies:
-            years = set(agency.watch_years) | {year for (aid, year) in reports if aid == agency.id}
+            reported = {year for (aid, year) in reports if aid == agency.id}
+            years = set(agency.watch_years) | (set(range(min(reported), max(reported | set(agency.watch_years)) + 1))
+                                               if reported else set())
             for year in sorted(years):
                 if year >= as_of.year:
                     continue  # the report for a year is written after the year ends

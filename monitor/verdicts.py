@@ -196,11 +196,21 @@ def judging(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: I
                 extra = years.get(agency.id, ()) if isinstance(years, Mapping) else (years or ())
                 computed += [_judge_year(view, agency, year, seen.get(year, []), later.get(year, []), as_of,
                                          day_over, rules)
-                             for year in sorted(set(seen) | set(later) | set(extra)) if year < as_of.year]
+                             for year in judged_years(set(seen) | set(later), extra) if year < as_of.year]
             if store and computed:
                 with catalog.session() as write:
                     queries.store_verdicts(write, [result.stored() for result in computed])
             yield from computed
+
+
+def judged_years(report_years: Iterable[int], asked: Iterable[int]) -> list[int]:
+    """The years an agency is judged for: those asked, and every year from its first report's through the latest
+    of those (a year without a report between two with one, or after its last, is a year it may have missed; a
+    year asked before its first report does not open the years between)."""
+    reported, asked = set(report_years), set(asked)
+    if not reported:
+        return sorted(asked)
+    return sorted(asked | set(range(min(reported), max(reported | asked) + 1)))
 
 
 def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], later: list[Report],

@@ -117,3 +117,22 @@ def test_a_copy_stored_by_a_run_brings_the_agency_it_copied_to_be_judged_again(t
     for agency, other in (("sfq-ybj", "sfq-wjj"), ("sfq-wjj", "sfq-ybj")):
         assert "copied" in verdicts[(agency, 2023)][2]
         assert verdicts[(agency, 2023)][3]["copied"]["other_agency_id"] == other
+
+
+def test_a_year_without_a_report_between_reported_years_and_the_year_asked_is_judged_and_stored(tmp_path):
+    """A crawl judges the year just due; an agency with reports for 2017 and 2021 only also gets a stored verdict
+    for 2018-2020 and 2022-2023 (未发布 where the column read proves it), so the dashboard and the alerts show the
+    years it may have missed without anyone asking `xxgk status` for each; a year before its first report is not
+    opened by one asked before it."""
+    stage = open_stage(tmp_path / "data")
+    for year, when in ((2017, "2018-03-20 16:05"), (2021, "2022-01-21 09:00")):
+        stage.parse(stage.fetch(1, report_path("ylx-wjj", year), when, "ylx-wjj", role="item"), "ylx-wjj")
+    read = stage.read_column("ylx-wjj", "2024-03-01 09:00")   # after 2023's deadline, reaching back before 2022's
+    stage.archive.close()
+    rejudge(stage.catalog, ["ylx-wjj"], as_of=AS_OF, years=[2023, 2012])
+    statuses = {year: row[1] for (agency, year), row in stored(stage).items() if agency == "ylx-wjj"}
+    assert sorted(statuses) == [2012, 2017, 2018, 2019, 2020, 2021, 2022, 2023]
+    assert statuses[2017] != "missing" and statuses[2021] != "missing"
+    # years without a report: 未发布 where the column read after the deadline reaches back to it, else 无法判断
+    assert {statuses[year] for year in (2018, 2019, 2020, 2012)} <= {"missing", "undetermined"}
+    assert read.earliest_item <= date(2023, 1, 31) and statuses[2022] == statuses[2023] == "missing"
