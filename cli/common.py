@@ -149,6 +149,28 @@ def report_year_argument(value: str) -> int:
     return year
 
 
+def positive_number(value: str) -> float:
+    """An argparse type: seconds or a budget, a number above 0 (a negative timeout reached httpx as a traceback)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {value!r}") from None
+    if not number > 0 or number != number or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number above 0, not {value}")
+    return number
+
+
+def positive_count(value: str) -> int:
+    """An argparse type: a count of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, not {number}")
+    return number
+
+
 def date_argument(value: str, option: str):
     from datetime import date
 

@@ -11,7 +11,7 @@ import shlex
 import sys
 from datetime import date
 
-from cli.common import (CommandError, as_of_argument, derive_pending_facts, load_config, open_catalog,
+from cli.common import (CommandError, as_of_argument, derive_pending_facts, load_config, open_catalog, positive_number,
                         select_agencies, write_rows, write_undetermined_reasons)
 
 # A fixed port keeps the demo URLs the same from run to run, so a second `xxgk demo` is an incremental crawl
@@ -47,7 +47,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--worker-id", metavar="NAME",
                    help="this process's name in the run (default host:pid); a worker restarted under the same name "
                         "takes back at once the requests it held when it died")
-    p.add_argument("--wait", type=float, default=300.0, metavar="SECONDS",
+    p.add_argument("--wait", type=positive_number, default=300.0, metavar="SECONDS",
                    help="how long a worker waits for a coordinator to announce a run (default 300)")
     p.add_argument("--forever", action="store_true",
                    help="with --worker: a persistent worker (a service): serve one announced run after another, "

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from cli.common import EXIT_FAILURE, CommandError
+from cli.common import EXIT_FAILURE, CommandError, positive_number
 
 
 def add_parsers(sub) -> None:
@@ -16,9 +16,9 @@ def add_parsers(sub) -> None:
                    help="agency level: the report's deadline is shown for it")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
     p.add_argument("--with-text", action="store_true", help="include the full main text in the JSON")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a URL (default 30)")
+    p.add_argument("--timeout", type=positive_number, default=30.0, help="seconds to wait for a URL (default 30)")
     p.add_argument("--no-ocr", action="store_true", help="leave scanned pages and images unread (no OCR)")
-    p.add_argument("--ocr-budget", type=float, default=120.0, metavar="S",
+    p.add_argument("--ocr-budget", type=positive_number, default=120.0, metavar="S",
                    help="seconds of OCR for a scanned document at most (default 120)")
     p.set_defaults(handler=cmd_parse)
 
@@ -79,7 +79,7 @@ def _fetch_once(url: str, timeout: float):
     try:
         response = httpx.get(url, timeout=timeout, follow_redirects=True,
                              headers={"User-Agent": user_agent()})
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:   # InvalidURL ("http://[::1") is not an HTTPError
         raise CommandError(f"cannot fetch {url}: {exc.__class__.__name__}: {exc}") from exc
     if response.status_code >= 400:
         raise CommandError(f"cannot fetch {url}: HTTP {response.status_code}")

@@ -16,7 +16,7 @@ from datetime import date, datetime, timezone
 from typing import Callable, Protocol
 from zoneinfo import ZoneInfo
 
-from cli.common import CommandError, load_config, select_agencies
+from cli.common import CommandError, load_config, positive_count, select_agencies
 from cli.crawl import RunLocked, _overrides, _print_summary, coordinator_overrides, crawl_and_judge
 from cli.timetable import (DEFAULT_SCHEDULE, DEFAULT_ZONE, ScheduleError, Timetable, cron_timetable,
                            every_timetable, load_timetable)
@@ -41,13 +41,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--from", dest="start", metavar="DATE",
                    help="with --dry-run: where the plan starts, YYYY-MM-DD or YYYY-MM-DDTHH:MM in Beijing time "
                         "(default: now)")
-    p.add_argument("--count", type=int, help=f"with --dry-run: how many run times (default {DRY_RUN_COUNT})")
+    p.add_argument("--count", type=positive_count, help=f"with --dry-run: how many run times (default {DRY_RUN_COUNT})")
     p.add_argument("--registry", help="registry file (default: the shipped registry)")
     p.add_argument("--agency", action="append", default=[], metavar="ID", help="only this agency (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a Scrapy setting")
     p.add_argument("--no-screenshots", dest="screenshots", action="store_false",
                    help="take no Chromium screenshots of report pages")
-    p.add_argument("--max-runs", type=int, help="stop after this many runs, skipped ones included (default: forever)")
+    p.add_argument("--max-runs", type=positive_count, help="stop after this many runs, skipped ones included (default: forever)")
     p.add_argument("--now", action="store_true", help="also run once immediately")
     p.add_argument("--coordinator", action="store_true",
                    help="each run is shared with `xxgk crawl --worker --forever` processes on any machine (needs "

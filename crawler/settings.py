@@ -171,19 +171,58 @@ class SettingError(ValueError):
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """``NAME=VALUE`` pairs (``xxgk crawl --set``) as settings: the value read as JSON when it is JSON
-    (numbers, true/false, lists), as a plain string otherwise."""
+    (numbers, true/false, lists), as a plain string otherwise. Checked before any crawl starts (a bad value
+    otherwise failed every request, or every scheduled run, with the crawl still exiting 0): the name must be a
+    setting of Scrapy, of this project or of a component it runs (``PLAYWRIGHT_*``, ``REDIS_*``, ``SCHEDULER_*``),
+    and the value of the default's kind (a number for a number, true/false for a switch, a list or an object
+    for one), never below 0 for a timeout, a delay or a concurrency."""
     import json
 
     overrides: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name.isupper():
+        if not sep or not name.isupper() or not name[0].isalpha():
             raise SettingError(f"takes NAME=VALUE with an upper-case Scrapy setting name, not {pair!r}")
         try:
             overrides[name] = json.loads(value)
         except ValueError:
             overrides[name] = value
+        _check_override(name, overrides[name])
     return overrides
+
+
+# settings of components that read their own names at run time and list no defaults Scrapy could show
+_COMPONENT_PREFIXES = ("PLAYWRIGHT_", "REDIS_", "SCHEDULER_", "DUPEFILTER_")
+_NOT_NEGATIVE = ("TIMEOUT", "DELAY", "CONCURRENT")
+_MISSING = object()
+
+
+def _check_override(name: str, value: Any) -> None:
+    from scrapy.settings import default_settings
+
+    default = globals().get(name, getattr(default_settings, name, _MISSING))
+    if default is _MISSING:
+        if name.startswith(_COMPONENT_PREFIXES):
+            return
+        raise SettingError(f"{name}: no such setting in Scrapy or in this crawler (crawler/settings.py)")
+    shown = json_text(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool) and value not in (0, 1):
+            raise SettingError(f"{name}={shown}: expected true or false")
+    elif isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SettingError(f"{name}={shown}: expected a number")
+        if value < 0 and any(word in name for word in _NOT_NEGATIVE):
+            raise SettingError(f"{name}={shown}: expected 0 or more")
+    elif isinstance(default, (dict, list, tuple)):
+        if not isinstance(value, (dict, list)):
+            raise SettingError(f"{name}={shown}: expected a JSON {'object' if isinstance(default, dict) else 'list'}")
+
+
+def json_text(value: Any) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def settings_for(config: Any, frontier_role: str | None = None, run_id: str | None = None) -> dict[str, Any]:

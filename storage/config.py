@@ -32,6 +32,9 @@ CHROMIUM_LAUNCH_OPTIONS = {
 }
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")   # what redis-py's from_url takes
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -85,6 +88,9 @@ class Config:
         )
         if endpoint and not (config.s3_access_key and config.s3_secret_key):
             raise ConfigError("XXGK_S3_ENDPOINT is set but XXGK_S3_ACCESS_KEY / XXGK_S3_SECRET_KEY are not")
+        if config.redis_url and not config.redis_url.lower().startswith(REDIS_SCHEMES):
+            raise ConfigError(f"XXGK_REDIS_URL {config.redis_url[:80]!s}: expected a URL starting with "
+                              f"{', '.join(REDIS_SCHEMES)} (e.g. redis://127.0.0.1:6379/0)")
         return config
 
     @property

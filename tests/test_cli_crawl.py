@@ -232,6 +232,20 @@ def test_crawl_bad_setting_is_one_line(tmp_path, demo_registry):
     assert result.returncode == 1 and result.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("setting, words", [
+    ("DOWNLOAD_TIMEOUT=-1", "expected 0 or more"),        # failed every request, and the crawl exited 0
+    ("DOWNLOAD_TIMEOUT=abc", "expected a number"),        # failed every scheduled run, and schedule exited 0
+    ("AUTOTHROTTLE_ENABLED=yes", "expected true or false"),
+    ("DOWLOAD_DELAY=2", "no such setting"),              # a typo was silently ignored
+])
+def test_a_setting_that_cannot_work_is_refused_before_any_crawl(tmp_path, demo_registry, setting, words):
+    for command in (["crawl"], ["schedule", "--now", "--max-runs", "1"]):
+        result = run(*command, "--registry", str(demo_registry), "--set", setting, env=_env(tmp_path / "d"))
+        assert result.returncode == 1, (command, result.stdout[-500:])
+        assert result.stderr.count("\n") == 1 and words in result.stderr and setting.split("=")[0] in result.stderr
+        assert not (tmp_path / "d" / "logs").exists()   # no run was started
+
+
 def test_schedule_runs_the_crawl_then_stops(tmp_path, demo_registry):
     data_dir = tmp_path / "data"
     result = run("schedule", "--every", "1h", "--now", "--max-runs", "1", "--registry", str(demo_registry),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -106,6 +107,27 @@ def test_parse_url_404_is_one_line(portal):
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "404" in result.stderr
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (["parse", "http://[::1"], 1, "xxgk parse: cannot fetch http://[::1: InvalidURL"),   # a traceback before
+    (["parse", "http://127.0.0.1:9/x", "--timeout", "-1"], 2, "--timeout: expected a number above 0"),
+    (["parse", "x.pdf", "--ocr-budget", "-5"], 2, "--ocr-budget: expected a number above 0"),   # taken silently
+    (["schedule", "--max-runs", "0"], 2, "--max-runs: expected 1 or more"),    # meant "forever"
+    (["crawl", "--worker", "--wait", "-3"], 2, "--wait: expected a number above 0"),
+])
+def test_a_value_that_cannot_work_is_refused_in_one_line(tmp_path, args, code, words):
+    result = run(*args, cwd=tmp_path, env={**os.environ, "XXGK_DATA_DIR": str(tmp_path / "d")})
+    assert result.returncode == code and "Traceback" not in result.stderr
+    assert words in result.stderr.strip().splitlines()[-1]   # the last line says why (argparse's usage above it)
+
+
+def test_a_malformed_redis_url_is_one_line(tmp_path):
+    env = {**os.environ, "XXGK_DATA_DIR": str(tmp_path / "d"), "XXGK_REDIS_URL": "notaurl"}
+    for args in (["crawl", "--agency", "sfq-wjj"], ["schedule", "--now", "--max-runs", "1"]):
+        result = run(*args, cwd=tmp_path, env=env)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr[-800:]
+        assert "XXGK_REDIS_URL notaurl: expected a URL starting with redis://" in result.stderr
 
 
 def test_parse_missing_file_is_one_line(tmp_path):
