@@ -172,7 +172,11 @@ def _pending(args: argparse.Namespace, settings) -> int:
     try:
         catalog = Catalog.open(config, create=False)
     except CatalogMissing:
-        rows = []
+        if not config.data_dir.is_dir() and config.database_url.startswith("sqlite"):
+            # nothing was ever crawled here: more likely a mistyped XXGK_DATA_DIR than an empty queue
+            raise CommandError(f"no data directory at {config.data_dir}: nothing was crawled there "
+                               f"(--data-dir or XXGK_DATA_DIR)") from None
+        rows = []   # a fresh data directory: no run has recorded an alert yet
     except CatalogError as exc:
         raise CommandError(str(exc)) from exc
     else:

@@ -24,9 +24,13 @@ def load_config(args: argparse.Namespace):
     from storage.config import Config, ConfigError
 
     try:
-        return Config.from_env(data_dir=getattr(args, "data_dir", None), alerts_file=getattr(args, "alerts", None))
+        config = Config.from_env(data_dir=getattr(args, "data_dir", None), alerts_file=getattr(args, "alerts", None))
     except ConfigError as exc:
         raise CommandError(str(exc)) from exc
+    if config.data_dir.exists() and not config.data_dir.is_dir():
+        raise CommandError(f"the data directory {config.data_dir} is a file, not a directory "
+                           f"(--data-dir or XXGK_DATA_DIR)")
+    return config
 
 
 def open_catalog(args: argparse.Namespace, *, create: bool = True):

@@ -142,3 +142,23 @@ def test_parse_broken_document_exits_nonzero_with_the_error(tmp_path):
     result = run("parse", str(path), "--json")
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"]
+
+
+@pytest.mark.parametrize("args", [["status", "--year", "2024"], ["reports"], ["alerts", "pending"],
+                                  ["agencies", "coverage"], ["verify"]])
+def test_a_data_directory_that_is_a_file_is_said_so(tmp_path, args):
+    """Not "the catalog is empty: run xxgk crawl first", nor "nothing pending": the path itself is wrong."""
+    afile = tmp_path / "data"
+    afile.write_text("not a directory")
+    result = run(*args, cwd=tmp_path, env={**os.environ, "XXGK_DATA_DIR": str(afile)})
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert f"the data directory {afile} is a file, not a directory" in result.stderr
+
+
+def test_alerts_pending_on_a_data_directory_that_does_not_exist_is_not_an_empty_queue(tmp_path):
+    env = {**os.environ, "XXGK_DATA_DIR": str(tmp_path / "typo")}
+    result = run("alerts", "pending", cwd=tmp_path, env=env)
+    assert result.returncode == 1 and "no data directory at" in result.stderr and result.stdout == ""
+    (tmp_path / "typo").mkdir()   # a fresh data directory: nothing recorded yet, and that is the answer
+    result = run("alerts", "pending", cwd=tmp_path, env=env)
+    assert result.returncode == 0 and "没有待发送的告警" in result.stdout
