@@ -166,7 +166,7 @@ def _print_reindexed(rebuilt, parsed, location: str) -> None:
           f"未变化的重复抓取 {parsed.unchanged}）")
     print("判定未保存：运行 `xxgk status --year Y` 重新计算。")
     for key, problem in rebuilt.damaged.items():
-        print(f"xxgk reindex: {key} 已损坏，只读取了损坏处之前的记录：{problem}", file=sys.stderr)
+        print(f"xxgk reindex: {key} 已损坏，损坏处的记录无法读取，其余记录已编入索引：{problem}", file=sys.stderr)
     if rebuilt.unresolved:
         print(f"xxgk reindex: {rebuilt.unresolved} 条 revisit 记录找不到其原始记录，未编入索引", file=sys.stderr)
     if rebuilt.bad_notes:

@@ -11,8 +11,10 @@ remove the rows that point to nothing.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -70,6 +72,48 @@ def scan_segment(handle: BinaryIO) -> tuple[list[Located], int, str | None]:
     except WarcFormatError as exc:
         return records, good_end, str(exc)
     return records, good_end, None
+
+
+GZIP_MEMBER_START = b"\x1f\x8b\x08"
+
+
+def scan_past_damage(data: bytes) -> tuple[list[Located], list[tuple[int, int, str]]]:
+    """Every readable record of a whole segment, and the damaged spans ``(start, end, why)`` stepped over.
+
+    Each record is a gzip member of its own, so damage inside one loses that record, not the ones after it: the
+    scan goes on at the next offset where a gzip member that holds a WARC record begins. (``scan_segment`` stops
+    at the first damage instead: crash recovery cuts a torn tail off there.)"""
+    records: list[Located] = []
+    damaged: list[tuple[int, int, str]] = []
+    position = 0
+    while position < len(data):
+        handle = io.BytesIO(data)
+        handle.seek(position)
+        try:
+            for offset, length, content in iter_members(handle, position):
+                records.append((offset, length, parse_record(content, offset)))
+                position = offset + length
+            return records, damaged
+        except WarcFormatError as exc:
+            start = exc.offset if exc.offset is not None else position
+            resume = _next_record_start(data, start + 1)
+            damaged.append((start, resume, str(exc)))
+            position = resume
+    return records, damaged
+
+
+def _next_record_start(data: bytes, after: int) -> int:
+    """The offset of the next gzip member that decompresses to the start of a WARC record, or the end of data."""
+    found = data.find(GZIP_MEMBER_START, after)
+    while found >= 0:
+        try:
+            head = zlib.decompressobj(zlib.MAX_WBITS + 16).decompress(data[found:found + 4096], 64)
+        except zlib.error:
+            head = b""
+        if head.startswith(b"WARC/"):
+            return found
+        found = data.find(GZIP_MEMBER_START, found + 1)
+    return len(data)
 
 
 def group_records(records: list[Located]) -> list[list[Located]]:

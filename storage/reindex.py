@@ -6,8 +6,9 @@ groups the capture rows exactly as recovery re-indexes a dead writer's segment (
 offsets, lengths, digests, agency, revisits tied to their originals by ``WARC-Refers-To``, resources to what they
 show by ``WARC-Concurrent-To``), and its notes (``storage.warc.SegmentWriter.write_note``) the fetch errors, the
 column coverage rows and each run's end. A revisit whose original sits in a later segment (two writers at once) is
-indexed in a second pass, and a screenshot whose page does is tied to it at the end. A segment with a damaged tail
-is indexed up to the damage, and the report says so.
+indexed in a second pass, and a screenshot whose page does is tied to it at the end. Damage inside a segment loses
+the records it hits, not those after it (each record is a gzip member of its own: ``scan_past_damage`` goes on at
+the next one), and the report names the damaged spans.
 
 Reports are not made here: which captures the crawl parses and which agency a report belongs to are the crawler's
 and the registry's business (``cli.reparsing`` re-parses after this).
@@ -19,7 +20,6 @@ Spooled segments are indexed as ``sealed`` by this host, so that the next ``Arch
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import socket
@@ -34,7 +34,7 @@ from storage.archive import COVERAGE_FIELDS
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Capture, ColumnCoverage, CrawlRun, FetchError, Report, Segment
 from storage.objects import ObjectStore
-from storage.recovery import Located, group_records, index_segment, iso_moment, run_of_key, scan_segment
+from storage.recovery import Located, group_records, index_segment, iso_moment, run_of_key, scan_past_damage
 from storage.spool import SEGMENT_SUFFIX, key_of_spool_path, spooled_files, try_lock
 from storage.warc import NOTE_COVERAGE, NOTE_FETCH_ERROR, NOTE_RUN_END, WarcFormatError
 
@@ -58,7 +58,7 @@ class ReindexReport:
     captures: int = 0
     errors: int = 0
     coverage: int = 0
-    damaged: dict[str, str] = field(default_factory=dict)   # key -> why the rest of the segment was not read
+    damaged: dict[str, str] = field(default_factory=dict)   # key -> the spans that could not be read, and why
     unresolved: int = 0           # revisits whose original is in no segment: left unindexed
     bad_notes: int = 0            # notes that could not be turned back into rows
 
@@ -141,9 +141,9 @@ def rebuild(store: ObjectStore, catalog: Catalog, spool_dir: Path, *, segments: 
     shown: list[tuple[str, str]] = []   # (resource record id, the record it was made of)
     for source in segments if segments is not None else sources(store, Path(spool_dir)):
         data = _read(store, source)
-        records, _end, problem = scan_segment(io.BytesIO(data))
-        if problem is not None:
-            report.damaged[source.key] = problem
+        records, damaged = scan_past_damage(data)
+        if damaged:
+            report.damaged[source.key] = "；".join(f"字节 {start}–{end} 无法读取（{why}）" for start, end, why in damaged)
         with catalog.session() as session:
             run_id = _segment_rows(session, source, data, records, writer, runs)
             report.captures += index_segment(session, source.key, run_id, records)
@@ -156,7 +156,7 @@ def rebuild(store: ObjectStore, catalog: Catalog, spool_dir: Path, *, segments: 
         report.segments += 1
         report.spooled += source.spool_path is not None
     for source in second_pass:  # each original is indexed by now, wherever it was
-        records = scan_segment(io.BytesIO(_read(store, source)))[0]
+        records = scan_past_damage(_read(store, source))[0]
         with catalog.session() as session:
             report.captures += index_segment(session, source.key, _run_of(session, source.key), records)
             report.unresolved += _unresolved(session, records)

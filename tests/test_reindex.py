@@ -243,6 +243,43 @@ def test_an_unreadable_store_fails_with_one_line_and_leaves_the_catalog(tmp_path
     assert snapshot(Config.from_env()) == held
 
 
+def test_damage_inside_a_segment_loses_only_the_records_it_hits_and_verify_still_says_so(tmp_path, monkeypatch,
+                                                                                           capsys):
+    """A few bytes flipped inside one record in the middle of a segment: reindex keeps every record after it (each
+    is a gzip member of its own) and says which bytes it could not read; verify, on the rebuilt catalog, still
+    reports the segment damaged (its index no longer names what was lost, the bytes do)."""
+    monkeypatch.setenv("XXGK_DATA_DIR", str(tmp_path / "data"))
+    config = Config.from_env()
+    registry = write_registry(tmp_path / "registry.yaml")
+    with Archive.open(config, run_id="run-1", durability="os") as archive:
+        refs = [fetch(archive, f"http://a.example.gov.cn/nb/{number}.html", f"<html>第 {number} 页 {'字' * 500}</html>"
+                      .encode(), when=T0 + timedelta(minutes=number), agency_id="a1") for number in range(6)]
+        archive.record_coverage(agency_id="a1", column_url="http://a.example.gov.cn/nb/", found_by="registry",
+                                read_at=T0, capture_id=refs[0].id, pages_walked=1, complete=True, items_read=6,
+                                dated_items=6, earliest_item=date(2016, 1, 20), latest_item=date(2025, 1, 30))
+        archive.finish("finished", counts={"pages": 6})
+    with Catalog.open(config) as catalog, catalog.reading() as session:
+        damaged = queries.get_capture(session, refs[2].id)
+        key, offset, length = damaged.warc_key, damaged.offset, damaged.length
+    [segment] = list((config.objects_dir).rglob("*.warc.gz"))
+    data = bytearray(segment.read_bytes())
+    for position in range(offset + length // 2, offset + length // 2 + 40):   # inside record 2's deflate data
+        data[position] ^= 0xFF
+    segment.write_bytes(bytes(data))
+
+    code, out, err = xxgk(capsys, "reindex", "--registry", str(registry), "--force")
+    assert code == 0, err
+    assert f"{key} 已损坏" in err and f"字节 {offset}–{offset + length}" in err, err
+    with Catalog.open(config) as catalog, catalog.reading() as session:
+        urls = {row.url for row in session.query(Capture)}
+        assert len(queries.coverage_of_agency(session, "a1")) == 1   # the run's notes come after the damage
+    assert urls == {f"http://a.example.gov.cn/nb/{number}.html" for number in (0, 1, 3, 4, 5)}
+
+    code, out, err = xxgk(capsys, "verify")
+    assert code == 1 and "段损坏 1" in out, out + err
+    assert f"segment unreadable from byte {offset}" in out + err
+
+
 # ---------------------------------------------------------------- what the WARCs hold
 
 def test_errors_coverage_and_the_run_end_are_warc_records_written_before_their_rows(storage_config, monkeypatch,
