@@ -21,6 +21,9 @@ AS_OF_HELP = ("print the verdicts as of the end of this day, YYYY-MM-DD, from wh
               "the stored verdicts (web UI, `xxgk reports`) stay today's (default: today, Beijing)")
 
 
+WORKER_WAIT = 300.0   # seconds a worker waits for a coordinator to announce a run
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("crawl", help="crawl the agency registry and archive every response",
                        description="crawl the agency registry: find each report column, archive every response as "
@@ -47,8 +50,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--worker-id", metavar="NAME",
                    help="this process's name in the run (default host:pid); a worker restarted under the same name "
                         "takes back at once the requests it held when it died")
-    p.add_argument("--wait", type=positive_number, default=300.0, metavar="SECONDS",
-                   help="how long a worker waits for a coordinator to announce a run (default 300)")
+    p.add_argument("--wait", type=positive_number, metavar="SECONDS",
+                   help=f"with --worker: how long to wait for a coordinator to announce a run (default {WORKER_WAIT:g})")
     p.add_argument("--forever", action="store_true",
                    help="with --worker: a persistent worker (a service): serve one announced run after another, "
                         "waiting without limit between them, until SIGTERM or Ctrl-C")
@@ -75,9 +78,16 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         overrides.setdefault("ARCHIVE_SCREENSHOTS", False)  # nor of the pages the crawler renders itself
     if args.forever and not args.worker:
         raise CommandError("--forever 只用于 --worker")
+    if args.wait is not None and not args.worker:
+        raise CommandError("--wait 只用于 --worker")
+    if args.wait is not None and args.forever:
+        raise CommandError("--wait 与 --forever 不能同时使用（--forever 不限等待时间）")
+    if args.worker_id is not None and not (args.worker or args.coordinator):
+        raise CommandError("--worker-id 只用于 --worker 或 --coordinator")
     if args.worker:
         _need_redis(config, "--worker")
-        return _serve_runs(config, args, overrides) if args.forever else _work(config, args, overrides, args.wait)
+        return (_serve_runs(config, args, overrides) if args.forever
+                else _work(config, args, overrides, args.wait if args.wait is not None else WORKER_WAIT))
     if args.coordinator:
         overrides = coordinator_overrides(config, overrides, args.worker_id)
     agencies = select_agencies(args.registry, args.agency)

@@ -34,9 +34,14 @@ def cmd_parse(args: argparse.Namespace) -> int:
         data, context = _fetch_once(target, args.timeout)
     else:
         path = Path(target)
-        if not path.is_file():
+        if not path.exists():
             raise CommandError(f"no such file: {target}")
-        data = path.read_bytes()
+        if not path.is_file():
+            raise CommandError(f"not a regular file: {target}")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"cannot read {target}: {exc.strerror or exc}") from exc
         context = FetchContext(url=None, filename=path.name)
     if args.level:
         context = _with_level(context, args.level)
@@ -54,7 +59,10 @@ def cmd_parse(args: argparse.Namespace) -> int:
         sys.stdout.write(render_record_text(record))
         if deadline is not None:
             sys.stdout.write(f"截止日期：{deadline.date.isoformat()}（{deadline.rule.legal_basis}）\n")
-    return 0 if record.error is None else EXIT_FAILURE
+    if record.error is not None:   # the record (with its error) is the output; the reason goes to stderr too
+        print(f"xxgk parse: {target}: {record.error}", file=sys.stderr)
+        return EXIT_FAILURE
+    return 0
 
 
 def _deadline(report_year: int | None, level: str | None):

@@ -115,6 +115,9 @@ def test_parse_url_404_is_one_line(portal):
     (["parse", "x.pdf", "--ocr-budget", "-5"], 2, "--ocr-budget: expected a number above 0"),   # taken silently
     (["schedule", "--max-runs", "0"], 2, "--max-runs: expected 1 or more"),    # meant "forever"
     (["crawl", "--worker", "--wait", "-3"], 2, "--wait: expected a number above 0"),
+    (["crawl", "--wait", "5"], 1, "xxgk crawl: --wait 只用于 --worker"),                 # ignored silently before
+    (["crawl", "--worker-id", "w1"], 1, "xxgk crawl: --worker-id 只用于 --worker 或 --coordinator"),
+    (["parse", "/dev/null"], 1, "xxgk parse: not a regular file: /dev/null"),           # "no such file" before
 ])
 def test_a_value_that_cannot_work_is_refused_in_one_line(tmp_path, args, code, words):
     result = run(*args, cwd=tmp_path, env={**os.environ, "XXGK_DATA_DIR": str(tmp_path / "d")})
@@ -142,6 +145,7 @@ def test_parse_broken_document_exits_nonzero_with_the_error(tmp_path):
     result = run("parse", str(path), "--json")
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"]
+    assert result.stderr.startswith(f"xxgk parse: {path}: ") and result.stderr.count("\n") == 1   # said on stderr too
 
 
 @pytest.mark.parametrize("args", [["status", "--year", "2024"], ["reports"], ["alerts", "pending"],
