@@ -155,23 +155,22 @@ def report_year_argument(value: str) -> int:
 
 def positive_number(value: str) -> float:
     """An argparse type: seconds or a budget, a number above 0 (a negative timeout reached httpx as a traceback)."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {value!r}") from None
-    if not number > 0 or number != number or number == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number above 0, not {value}")
-    return number
+    return _number_argument(value, float, "a number of seconds", lambda number: 0 < number < float("inf"),
+                            "a number above 0")
 
 
 def positive_count(value: str) -> int:
     """An argparse type: a count of at least 1."""
+    return _number_argument(value, int, "a whole number", lambda number: number >= 1, "1 or more")
+
+
+def _number_argument(value: str, convert, kind: str, acceptable, limits: str):
     try:
-        number = int(value)
+        number = convert(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, not {number}")
+        raise argparse.ArgumentTypeError(f"expected {kind}, not {value!r}") from None
+    if not acceptable(number):
+        raise argparse.ArgumentTypeError(f"expected {limits}, not {value}")
     return number
 
 
