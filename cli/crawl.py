@@ -407,6 +407,21 @@ def _print_summary(summary) -> None:
 
 # ---------------------------------------------------------------- demo
 
+DEMO_REGISTRY = "demo-registry.yaml"   # in the data directory: the agencies the demo crawled, at their addresses
+
+
+def _keep_demo_registry(config, agencies) -> None:
+    """The registry the demo crawled with (the portals' real addresses, the listing shapes too): what
+    ``xxgk reindex --registry`` needs to give the demo's documents back to their agencies."""
+    from registry.agencies import dump_registry
+
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        dump_registry(agencies, config.data_dir / DEMO_REGISTRY)
+    except OSError as exc:
+        raise CommandError(f"cannot write {config.data_dir / DEMO_REGISTRY}: {exc.strerror or exc}") from exc
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from demo.server import DemoServer
     from demo.shapes import DemoSite
@@ -425,6 +440,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         print(f"演示门户：{server.base_url}/  （七个虚构机关，数据目录 {config.data_dir}）")
         agencies = portals.registry(server.base_url)
+        _keep_demo_registry(config, agencies)
         years = portals.watch_years()
         # the portals are on this machine: no politeness delay and a short wait before a retry (the failing page
         # is still asked three times, 0.5 + 1 s apart, not 2 + 4 s); a short timeout shows the slow page failing
@@ -438,6 +454,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print_timeliness(args, [agency.id for agency in agencies], as_of=args.as_of or today(), years=years)
     print()
     print("浏览存档与判定：xxgk serve   然后打开 http://127.0.0.1:8000/")
+    print(f"本次抓取的机关名录：{config.data_dir / DEMO_REGISTRY}（目录库丢失时 `xxgk reindex --registry` 用它）")
     if args.edition == 1:
         # the same port and data directory: the archive knows the portals by their addresses
         again = ["xxgk"] + (["--data-dir", shlex.quote(str(args.data_dir))] if getattr(args, "data_dir", None) else [])

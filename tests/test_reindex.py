@@ -18,7 +18,7 @@ from cli.main import main
 from demo.portals import DemoPortals
 from demo.shapes import DemoSite
 from monitor.clock import today
-from registry.agencies import dump_registry
+from registry.agencies import load_registry
 from storage.archive import Archive, ArchiveError
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Capture, ColumnCoverage, CrawlRun, FetchError, Report, Segment
@@ -139,8 +139,9 @@ def test_a_catalog_rebuilt_from_the_warcs_gives_the_same_verdicts(backend, tmp_p
     code, _out, err = xxgk(capsys, "status", "--year", str(YEARS[-1]), "--as-of", AS_OF)
     assert code == 1 and "xxgk crawl" in err
 
-    registry = tmp_path / "registry.yaml"
-    dump_registry(DemoSite().registry(f"http://127.0.0.1:{port}"), registry)  # what `xxgk demo` crawls
+    registry = data_dir / "demo-registry.yaml"   # what `xxgk demo` crawled, kept beside the archive
+    assert [agency.id for agency in load_registry(registry)] == [
+        agency.id for agency in DemoSite().registry(f"http://127.0.0.1:{port}")]
     code, out, err = xxgk(capsys, "reindex", "--registry", str(registry))
     assert code == 0, err
     reindexed = out
