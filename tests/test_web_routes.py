@@ -1022,6 +1022,7 @@ def test_a_capture_whose_warc_is_gone_is_explained_not_crashed(tmp_path):
     with TestClient(create_app(config)) as lost:
         response = lost.get(f"/raw/{ref.id}")
         assert response.status_code == 500 and "存档读取失败" in response.text and "xxgk verify" in response.text
+        assert "存档中找不到该捕获所在的 WARC 段" in response.text   # said in Chinese, the technical line after it
         document = page(lost.get(f"/captures/{ref.id}"))
         assert "无法从存档读取该捕获" in document.text_content()
         assert BASE + "/lost.html" in document.text_content()  # the index row is still shown

@@ -30,7 +30,7 @@ from monitor.labels import reason_beside_status
 from parsers.beijing import BEIJING, as_aware
 from storage.archive import open_reader
 from storage.config import Config
-from storage.reader import CaptureError, CaptureReader
+from storage.reader import CaptureCorrupt, CaptureError, CaptureMissing, CaptureReader
 from storage.screenshots import ShotError
 from web import agency, captures, diff, exports, full_page, runs, search
 from web import dashboard as board
@@ -359,7 +359,10 @@ def _add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
 
     @app.exception_handler(CaptureError)
     async def unreadable(request: Request, exc: CaptureError):
-        return answer(request, 500, "存档读取失败", f"{exc}（可运行 xxgk verify 检查存档）")
+        what = ("存档中找不到该捕获所在的 WARC 段" if isinstance(exc, CaptureMissing)
+                else "该捕获的存档字节已损坏，与索引或摘要不符" if isinstance(exc, CaptureCorrupt)
+                else "该捕获无法读取")
+        return answer(request, 500, "存档读取失败", f"{what}；可运行 xxgk verify 检查存档（技术细节：{exc}）")
 
     @app.exception_handler(ShotError)
     async def not_rendered(request: Request, exc: ShotError):
