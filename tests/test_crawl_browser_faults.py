@@ -134,7 +134,9 @@ def test_a_listing_walk_cut_by_chromium_dying_is_rendered_again_to_its_end(tmp_p
     assert column.rendered and column.complete and column.problem is None
     assert found == {f"/{shell.prefix}/art/{year}/nb{year}.html" for year in shell.published}
     assert asked_third >= 1   # the new render walked on past the page where the first one died
-    assert summary.stats.get("discovery/js_render_retried") == 1
+    # this render was asked again; so is any other render the dying browser held at that moment (the demo has a
+    # few script columns: the clean-clone CI of 9050cd3 counted 2)
+    assert summary.stats.get("discovery/js_render_retried", 0) >= 1
 
 
 _SPINNING_COLUMN = """<html><head><meta charset="utf-8"><title>政府信息公开年报</title></head><body>
