@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -95,12 +95,14 @@ def lists_report(items: Iterable[ListingItem], urls: Iterable[str], titles: Iter
 
 def backdated(*, claimed: date | None, deadline: date | None, first_seen: datetime | None,
               report_urls: Sequence[str], report_titles: Sequence[str],
-              listings: Sequence[ListingSnapshot]) -> dict[str, Any] | None:
+              listings: Sequence[ListingSnapshot], failed_runs: Collection[str] = ()) -> dict[str, Any] | None:
     """The report claims ``claimed``; a listing capture after that day and before the archive first saw the
     report, whose crawl saw no page listing it, proves the claim false.
 
     Only listing pages with report-like entries count. Another page of the same look at the column (same run,
-    within a day) that lists the report clears a page that does not (the report sat on page 2). Among the
+    within a day) that lists the report clears a page that does not (the report sat on page 2). A look proves
+    nothing when a listing page of it failed (``failed_runs``: the report may have been on it), nor when its dated
+    entries all came after the claimed day (the report, if then published, sat on a page it did not read). Among the
     proofs the earliest one before the deadline is given, else the earliest; ``last_absent_at`` is the latest
     proof, the lower bound of the real publication.
     """
@@ -112,8 +114,14 @@ def backdated(*, claimed: date | None, deadline: date | None, first_seen: dateti
     for snap in pages:
         if snap.capture_id in listed or beijing_date(snap.captured_at) <= claimed or snap.captured_at >= first_seen:
             continue
-        if any(other.capture_id in listed and other.run_id == snap.run_id
-               and abs(other.captured_at - snap.captured_at) <= SAME_LOOK for other in pages):
+        if snap.run_id in failed_runs:
+            continue
+        look = [other for other in listings
+                if other.run_id == snap.run_id and abs(other.captured_at - snap.captured_at) <= SAME_LOOK]
+        if any(other.capture_id in listed for other in look):
+            continue
+        dated = [item.date for other in look for item in other.items if item.date is not None]
+        if dated and min(dated) > claimed:
             continue
         proofs.append(snap)
     if not proofs:

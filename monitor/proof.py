@@ -4,8 +4,9 @@ Two accusations need more than the absence of a report or a date on a page:
 
 - **missing** (未发布): the agency published nothing. That holds only when the archive read the agency's report
   column after the deadline, found items in it, and those items reach back to the deadline (or, the items
-  undated, the column's last page was reached, so nothing older is hidden). Otherwise nobody knows, and the verdict is ``undetermined`` with
-  the reason in words and the coverage row it rests on (``missing_proof``).
+  undated, the column's last page was reached and it lists a report of an earlier year, so it stood there at the
+  deadline and nothing older is hidden), and no listing page of the read failed. Otherwise nobody knows, and the verdict is ``undetermined`` with the
+  reason in words and the coverage row it rests on (``missing_proof``).
 - **on time on a back-dated claim** (倒签): a page claims a date, but a listing captured after that date did not
   list the report. The claim cannot make the report on time; the archive's own bounds decide (``archive_bound``).
 
@@ -21,8 +22,8 @@ from typing import Any, Protocol
 from parsers.beijing import beijing_date, beijing_iso, end_of_beijing_day
 
 # Why a column gave no proof, as the verdict's reason says it (the problems of models.COLUMN_PROBLEMS, and three
-# that only a verdict can see: nothing read after the deadline, items that stop short of it, a walk that stopped
-# short of it because listing pages failed).
+# that only a verdict can see: nothing read after the deadline, items that stop short of it, listing pages that
+# failed).
 PROBLEM_REASONS = {
     "never_read": "存档中没有该机关年报栏目的任何读取记录（未抓取过，或尚未找到栏目）",
     "not_found": "没有找到该机关的年报栏目",
@@ -32,7 +33,7 @@ PROBLEM_REASONS = {
     "empty": "年报栏目读取成功但没有任何条目",
     "not_after_deadline": "截止日期之后没有读取过年报栏目",
     "not_far_enough": "年报栏目的列表没有回溯到截止日期",
-    "fetch_errors": "年报栏目的列表页抓取出错，读到的列表没有回溯到截止日期",
+    "fetch_errors": "年报栏目有列表页抓取出错，该年度的报告可能就在没有读到的列表页上",
 }
 # the order in which problems explain an unproven "missing": the most specific first
 _PROBLEM_ORDER = ("not_far_enough", "empty", "script_error", "robots", "unreadable", "not_found")
@@ -76,19 +77,24 @@ def coverage_evidence(row: CoverageRow) -> dict[str, Any]:
     }
 
 
-def _reaches_back(row: CoverageRow, deadline: date) -> bool:
+def _reaches_back(row: CoverageRow, deadline: date, year: int, listed_years: frozenset[int]) -> bool:
     """The read shows the column as it stood at the deadline: an item of its dated on or before it; or, its items
-    undated, the column's last page reached. A column read to its last page whose dated items all came after the
-    deadline does not: it was begun, moved or pruned since (a 2008 report cannot be missing from a column that
-    starts in 2021)."""
+    undated, the column's last page reached and a report of an earlier year listed (the column held it before this
+    year's report was due). A column read to its last page whose dated items all came after the deadline does not:
+    it was begun, moved or pruned since (a 2008 report cannot be missing from a column that starts in 2021); nor
+    does an undated one that lists no earlier report (nothing says it existed at the deadline)."""
     if row.earliest_item is not None:
         return row.earliest_item <= deadline
-    return bool(row.complete)
+    return bool(row.complete) and any(listed < year for listed in listed_years)
 
 
-def missing_proof(rows: Iterable[CoverageRow], *, deadline: date, as_of: date) -> Proof:
-    """Does the archive prove that no report was published? Only column reads after the deadline and on or
-    before ``as_of`` count (a later read is not what an evaluator could see on ``as_of``)."""
+def missing_proof(rows: Iterable[CoverageRow], *, year: int, deadline: date, as_of: date,
+                  listed_years: Iterable[int] = ()) -> Proof:
+    """Does the archive prove that no report of ``year`` was published? Only column reads after the deadline and on
+    or before ``as_of`` count (a later read is not what an evaluator could see on ``as_of``). ``listed_years``: the
+    report years the agency's listings name (``parsers.classify.listed_report_year``), the reach of an undated
+    column."""
+    listed_years = frozenset(listed_years)
     known = [row for row in rows if row.read_at <= end_of_beijing_day(as_of)]
     if not known:
         return _unproven("never_read", None)
@@ -98,24 +104,32 @@ def missing_proof(rows: Iterable[CoverageRow], *, deadline: date, as_of: date) -
         return _unproven("not_after_deadline", last,
                          f"最近一次读取是 {beijing_date(last.read_at).isoformat()}，截止日期是 {deadline.isoformat()}")
     read = [row for row in after if row.items_read > 0 and row.problem is None]
-    proving = [row for row in read if _reaches_back(row, deadline)]
+    # a listing page that failed may be any page of the walk, the one that lists the year among them (a pager
+    # names every page: pages after it were read, their items reaching back past a gap), so it proves nothing
+    proving = [row for row in read if not getattr(row, "errors", None)
+               and _reaches_back(row, deadline, year, listed_years)]
     if proving:
         row = max(proving, key=lambda row: row.read_at)
         how = (f"列表回溯到 {row.earliest_item.isoformat()}，早于截止日期" if row.earliest_item is not None
-               else "已读到栏目最后一页，条目没有日期")
+               else f"已读到栏目最后一页，条目没有日期，栏目列出了 {min(listed_years)} 年度的报告")
         return Proof(True, f"{beijing_date(row.read_at).isoformat()} 读取了年报栏目（{row.pages_walked} 页，"
                            f"{row.items_read} 个条目，{how}），其中没有该年度的报告", None, coverage_evidence(row))
     if read:
         row = max(read, key=lambda row: (row.earliest_item or date.max, -row.read_at.timestamp()))
         reach = row.earliest_item.isoformat() if row.earliest_item else "（条目没有日期）"
         failed = list(getattr(row, "errors", None) or [])
-        if failed and not row.complete:
-            # the walk stopped on failed pages: the older items may be behind them, so say which failed
+        if failed:
+            # the year's items may be on the failed pages, so say which failed
             return _unproven("fetch_errors", row, f"{len({error.get('url') for error in failed})} 个列表页抓取失败，"
                                                   f"例如 {error_text(failed[0])}；读取了 "
                                                   f"{row.pages_walked} 页、{row.items_read} 个条目，最早的条目是 "
                                                   f"{reach}，截止日期是 {deadline.isoformat()}")
-        whole = "，已读到栏目最后一页：栏目中没有截止日期之前的条目" if row.complete else ""
+        if row.complete and row.earliest_item is None:
+            whole = "，已读到栏目最后一页，但条目没有日期，栏目也没有列出更早年度的报告：不能说明截止日期时栏目已经存在"
+        elif row.complete:
+            whole = "，已读到栏目最后一页：栏目中没有截止日期之前的条目"
+        else:
+            whole = ""
         return _unproven("not_far_enough", row, f"读取了 {row.pages_walked} 页、{row.items_read} 个条目，最早的条目是 "
                                                 f"{reach}，截止日期是 {deadline.isoformat()}{whole}")
     problems = {row.problem or "empty": row for row in sorted(after, key=lambda row: row.read_at)}

@@ -240,7 +240,8 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
             claimed = evidence["later_report"].get("claimed_date")
             own_word = claimed is not None and date.fromisoformat(claimed) > as_of
         if result.status == "missing":
-            proof = missing_proof(view.coverage(agency.id), deadline=result.deadline, as_of=as_of)
+            proof = missing_proof(view.coverage(agency.id), year=year, deadline=result.deadline, as_of=as_of,
+                                  listed_years=view.listed_report_years(agency.id))
             evidence["coverage"] = proof.coverage
             evidence["missing_proof"] = {"proven": proof.proven, "problem": proof.problem}
             unread = view.listed_not_archived(agency.id, year) if proof.proven else []
@@ -564,8 +565,10 @@ class _ArchiveView:
         if not snapshots:
             return None
         urls, titles = self._report_names(chosen, year_reports)
+        failed_runs = {row.run_id for row in self.coverage(agency.id) if row.errors}
         return verdict_flags.backdated(claimed=claimed, deadline=deadline, first_seen=first_seen,
-                                       report_urls=urls, report_titles=titles, listings=snapshots)
+                                       report_urls=urls, report_titles=titles, listings=snapshots,
+                                       failed_runs=failed_runs)
 
     def _listing_window(self, agency_id: str, start: datetime, end: datetime) -> list:
         """The agency's successful captures between ``start`` and ``end`` (and by the cut-off)."""
@@ -595,7 +598,8 @@ class _ArchiveView:
             entries = original.listing_items
         if not entries:
             return None  # not a page of a report listing (no entry looks like a report)
-        items = tuple(ListingItem(url=entry[0], title=entry[1], date_raw=None, date=None) for entry in entries)
+        items = tuple(ListingItem(url=entry[0], title=entry[1], date_raw=None, date=_entry_date(entry))
+                      for entry in entries)
         return verdict_flags.ListingSnapshot(row.id, row.url, row.timestamp, row.run_id, items,
                                              "role" if row.role is not None else "parsing")
 
@@ -655,6 +659,13 @@ class _ArchiveView:
                 found.append({"url": url, "title": title, "listing_url": listing_url, "problem": problem,
                               "named_by": how})
         return found
+
+    def listed_report_years(self, agency_id: str) -> set[int]:
+        """The report years the agency's listings name (by title, a cut title, the address or a year alone)."""
+        return {named for url, title, listed_on, _, role, _ in self._listed_entries(agency_id)
+                for named, how in [listed_report_year(title, url, in_column=role in LISTING_ROLES,
+                                                      listed_on=listed_on)]
+                if named is not None and how in ("title", "cut", "address", "year")}
 
     def _listed_entries(self, agency_id: str) -> list[tuple[str, str, date | None, str, str | None, datetime]]:
         """(url, title, the date the listing gave it, listing url, its role, when the listing was read) of every

@@ -268,7 +268,8 @@ def test_each_agencys_column_read_proves_its_missing_years(first_crawl):
     assert all(rows.values()) and all(row.items_read and row.problem is None for found in rows.values()
                                       for row in found)
     for verdict in missing:
-        proof = missing_proof(rows[verdict.agency_id], deadline=verdict.deadline, as_of=as_of)
+        proof = missing_proof(rows[verdict.agency_id], year=verdict.report_year, deadline=verdict.deadline,
+                              as_of=as_of)
         assert proof.proven, (verdict.agency_id, verdict.report_year, proof.reason)
     assert first_crawl.summary.coverage == {"read": len(first_crawl.agencies), "not_found": 0, "unreadable": 0}
 

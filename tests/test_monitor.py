@@ -226,6 +226,37 @@ def test_listing_captures_that_prove_nothing_raise_no_backdated_flag(stage):
     assert "backdated" not in verdict.evidence
 
 
+def test_a_look_at_the_column_whose_listing_page_failed_proves_no_back_dating(stage):
+    """The run that read the column on 2024-01-28 without the report also failed on a listing page (500): the
+    report may have been on it, so that look proves nothing against its claimed date."""
+    agency, year = BACKDATED
+    failed = [{"url": BASE + column_path(agency) + "?page=2", "kind": "http", "message": "HTTP 500"}]
+    stage.read_column(agency, "2024-01-28 10:00", errors=failed)
+    stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency, role="item"), agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.flags == [] and "backdated" not in verdict.evidence, verdict.evidence.get("backdated")
+    assert (verdict.status, verdict.publication_date) == ("on_time", date(2024, 1, 26)), verdict.evidence["reason"]
+
+
+def test_a_listing_page_whose_dated_entries_all_came_after_the_claimed_day_proves_no_back_dating(stage):
+    """Read on 2025-03-01, the column's first page lists only the 2024 report (2025-01-20): a 2023 report published
+    on its claimed 2024-01-26 would sit on a later page, so its absence from this one proves nothing."""
+    agency, year = BACKDATED
+    name = DemoPortals().agency(agency).name
+    page = ('<html><head><meta charset="utf-8"><title>年度报告</title></head><body><ul class="list">'
+            f'<li><a href="/hanweb/2024.html">{name}2024年政府信息公开工作年度报告</a><span>2025-01-20</span></li>'
+            '</ul><div class="page">共2页 <a href="?page=2">下一页</a></div></body></html>').encode()
+    stage.store_bytes(BASE + column_path(agency), page, "text/html; charset=utf-8", "2025-03-01 10:00", agency)
+    stage.parse(stage.fetch(2, report_path(agency, year), "2025-06-21 09:00", agency, role="item"), agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.flags == [] and "backdated" not in verdict.evidence, verdict.evidence.get("backdated")
+    assert verdict.status == "on_time", verdict.evidence["reason"]
+
+
 # ---------------------------------------------------------------- no flags, evidence bundle
 
 def test_on_time_report_seen_again_unchanged_has_no_flags_and_a_verifiable_bundle(stage):

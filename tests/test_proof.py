@@ -37,24 +37,36 @@ class Row:
 
 def test_a_column_read_after_the_deadline_reaching_back_before_it_proves_missing():
     proof = missing_proof([Row(at("2025-02-10 09:00"), items_read=20, earliest_item=date(2023, 5, 1))],
-                          deadline=DEADLINE, as_of=date(2025, 3, 1))
+                          year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1))
     assert proof.proven and proof.coverage["coverage_id"] == 1 and "2023-05-01" in proof.reason
 
 
-def test_a_complete_column_proves_missing_even_without_item_dates():
-    proof = missing_proof([Row(at("2025-02-10 09:00"), items_read=3, complete=True)], deadline=DEADLINE,
-                          as_of=date(2025, 3, 1))
-    assert proof.proven and "最后一页" in proof.reason
+def test_a_complete_undated_column_listing_an_earlier_report_proves_missing():
+    """Read to its last page, its items undated, a column that lists the 2022 report stood there when the 2024
+    report was due: the 2024 report is not in it."""
+    proof = missing_proof([Row(at("2025-02-10 09:00"), items_read=3, complete=True)], year=2024, deadline=DEADLINE,
+                          as_of=date(2025, 3, 1), listed_years=[2022, 2023])
+    assert proof.proven and "最后一页" in proof.reason and "2022 年度" in proof.reason
+
+
+@pytest.mark.parametrize("listed", [(), (2024,), (2024, 2025)])
+def test_a_complete_undated_column_without_an_earlier_report_proves_nothing(listed):
+    """Undated items give no reach: a column listing no report older than the year may have begun after its
+    deadline (a portal rebuilt in 2025), so its last page says nothing of 2024."""
+    proof = missing_proof([Row(at("2025-02-10 09:00"), items_read=3, complete=True)], year=2024, deadline=DEADLINE,
+                          as_of=date(2025, 3, 1), listed_years=listed)
+    assert not proof.proven and proof.problem == "not_far_enough", proof.reason
+    assert proof.reason.startswith("无法判断") and "条目没有日期" in proof.reason and "更早年度" in proof.reason
 
 
 def test_a_complete_column_that_starts_after_the_deadline_does_not_prove_an_old_year_missing():
     """Read to its last page in 2025, a column whose oldest item is of 2021 was begun, moved or pruned since: it
     says nothing of a 2008 report, nor of a year whose deadline came before its first item."""
     row = Row(at("2025-02-10 09:00"), items_read=12, complete=True, earliest_item=date(2021, 9, 30), dated_items=12)
-    old = missing_proof([row], deadline=date(2009, 3, 31), as_of=date(2025, 3, 1))
+    old = missing_proof([row], year=2008, deadline=date(2009, 3, 31), as_of=date(2025, 3, 1))
     assert not old.proven and old.problem == "not_far_enough"
     assert "2021-09-30" in old.reason and "已读到栏目最后一页" in old.reason and old.reason.startswith("无法判断")
-    recent = missing_proof([row], deadline=DEADLINE, as_of=date(2025, 3, 1))
+    recent = missing_proof([row], year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1))
     assert recent.proven and "列表回溯到 2021-09-30" in recent.reason
 
 
@@ -76,7 +88,7 @@ def test_a_complete_column_that_starts_after_the_deadline_does_not_prove_an_old_
                    "message": "HTTP 500 Internal Server Error"}])], "fetch_errors"),
 ])
 def test_without_proof_missing_is_undetermined_with_the_reason(rows, problem):
-    proof = missing_proof(rows, deadline=DEADLINE, as_of=date(2025, 3, 1))
+    proof = missing_proof(rows, year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1))
     assert not proof.proven and proof.problem == problem and proof.reason.startswith("无法判断")
     if rows:
         assert proof.coverage is not None and proof.coverage["column_url"] == rows[0].column_url
@@ -86,32 +98,39 @@ def test_a_walk_stopped_by_failed_pages_names_them_in_the_reason():
     errors = [{"url": "http://x.gov.cn/nb/index_2.html", "kind": "http", "message": "HTTP 500 Internal Server Error"},
               {"url": "http://x.gov.cn/nb/index_3.html", "kind": "timeout", "message": "timed out"}]
     proof = missing_proof([Row(at("2025-02-10 09:00"), items_read=10, earliest_item=date(2025, 2, 3),
-                               errors=errors)], deadline=DEADLINE, as_of=date(2025, 3, 1))
+                               errors=errors)], year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1))
     assert not proof.proven and proof.problem == "fetch_errors"
     assert "列表页抓取出错" in proof.reason and "2 个列表页抓取失败" in proof.reason
     assert "http://x.gov.cn/nb/index_2.html（HTTP 500 Internal Server Error）" in proof.reason
     assert proof.coverage["errors"] == errors
 
 
-def test_failed_pages_do_not_matter_once_the_items_reach_back_and_are_not_blamed_without_any():
-    failed = [{"url": "http://x.gov.cn/nb/index_5.html", "kind": "http", "message": "HTTP 500"}]
-    reaching = Row(at("2025-02-10 09:00"), items_read=40, earliest_item=date(2024, 3, 1), errors=failed)
-    assert missing_proof([reaching], deadline=DEADLINE, as_of=date(2025, 3, 1)).proven
+def test_a_failed_listing_page_proves_nothing_even_when_later_pages_reach_back():
+    """The pager named pages 1–4; page 2 answered 500; pages 3 and 4 reach back to 2020: the year's report may be
+    on page 2, so the read proves nothing and the reason names the failed page."""
+    failed = [{"url": "http://x.gov.cn/nb/index_1.html", "kind": "http", "message": "HTTP 500"}]
+    gap = Row(at("2025-02-10 09:00"), items_read=5, pages_walked=3, earliest_item=date(2020, 1, 20), errors=failed)
+    proof = missing_proof([gap], year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1))
+    assert not proof.proven and proof.problem == "fetch_errors", proof.reason
+    assert "http://x.gov.cn/nb/index_1.html（HTTP 500）" in proof.reason
+    # … while a later read of the whole column, no page failing, does prove it
+    whole = Row(at("2025-02-20 09:00"), items_read=7, pages_walked=4, earliest_item=date(2020, 1, 20), id=2)
+    assert missing_proof([gap, whole], year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1)).proven
     # items stopping short without any failed page: the listing itself ends there
     short = Row(at("2025-02-10 09:00"), items_read=4, earliest_item=date(2025, 2, 3))
-    assert missing_proof([short], deadline=DEADLINE, as_of=date(2025, 3, 1)).problem == "not_far_enough"
+    assert missing_proof([short], year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1)).problem == "not_far_enough"
 
 
 def test_a_read_after_as_of_does_not_count():
     rows = [Row(at("2025-04-01 09:00"), items_read=20, earliest_item=date(2020, 1, 1))]
-    assert missing_proof(rows, deadline=DEADLINE, as_of=date(2025, 4, 1)).proven
-    assert missing_proof(rows, deadline=DEADLINE, as_of=date(2025, 3, 31)).problem == "never_read"
+    assert missing_proof(rows, year=2024, deadline=DEADLINE, as_of=date(2025, 4, 1)).proven
+    assert missing_proof(rows, year=2024, deadline=DEADLINE, as_of=date(2025, 3, 31)).problem == "never_read"
 
 
 def test_one_good_read_outweighs_failed_ones():
     rows = [Row(at("2025-02-02 09:00"), problem="unreadable", id=1),
             Row(at("2025-02-09 09:00"), items_read=9, earliest_item=date(2024, 1, 1), id=2)]
-    proof = missing_proof(rows, deadline=DEADLINE, as_of=date(2025, 3, 1))
+    proof = missing_proof(rows, year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1))
     assert proof.proven and proof.coverage["coverage_id"] == 2
 
 

@@ -408,3 +408,55 @@ def test_an_undated_title_without_a_year_read_years_ago_leaves_later_years_prove
     assert judged.verdict.status == "undetermined", judged.verdict.reason
     assert [(entry["url"], entry["named_by"]) for entry in judged.evidence["listed_not_archived"]] == \
         [(f"{base}/nb/annual.html", "undated")], judged.evidence
+
+
+@pytest.mark.parametrize("listed, expected", [
+    # the column lists the 2022 report: it stood there before the 2023 report was due, and that report is not in it
+    ((2022, 2024), "missing"),
+    # it lists only the 2024 report: a column begun (or rebuilt) after 2023's deadline says nothing of 2023
+    ((2024,), "undetermined"),
+])
+def test_an_undated_column_read_to_its_end_reaches_back_only_as_far_as_the_reports_it_lists(tmp_path, listed,
+                                                                                            expected):
+    """A report column whose entries carry no date, read to its last page on 2025-06-01, has no 2023 report."""
+    from datetime import date, datetime, timezone
+
+    from storage.archive import Archive
+    from storage.catalog import queries
+
+    base, agency_id = "http://www.lz.gov.example", "lz-wjj"
+    column, moment = f"{base}/nb/index.html", datetime(2025, 6, 1, 2, tzinfo=timezone.utc)
+    entries = "".join(f'<li><a href="/nb/{year}.html">{AGENCY}{year}年政府信息公开工作年度报告</a></li>'
+                      for year in listed)
+    config = config_in(tmp_path / "data")
+    archive = Archive.open(config, durability="os")
+    try:
+        with archive.catalog.session() as session:
+            queries.upsert_agency(session, agency_id, AGENCY, level="department")
+        page = archive.record_fetch(
+            column, "GET", [], 200, "OK", [("Content-Type", "text/html; charset=utf-8")],
+            ('<html><head><meta charset="utf-8"><title>政府信息公开年度报告</title></head><body><ul class="list">'
+             f'{entries}</ul></body></html>').encode(), fetched_at=moment, agency_id=agency_id,
+            extra_metadata={"role": "column"})
+        for year in listed:
+            archive.record_fetch(f"{base}/nb/{year}.html", "GET", [], 200, "OK",
+                                 [("Content-Type", "text/html; charset=utf-8")],
+                                 f'<html><head><meta charset="utf-8"></head><body>{year}</body></html>'.encode(),
+                                 fetched_at=moment, agency_id=agency_id)
+        with archive.catalog.session() as session:
+            queries.add_coverage(session, run_id=archive.run_id, agency_id=agency_id, read_at=moment,
+                                 column_url=column, found_by="registry", capture_id=page.id, pages_walked=1,
+                                 complete=True, items_read=len(listed), dated_items=0)
+        archive.finish("finished")
+    finally:
+        archive.close()
+    catalog = Catalog.open(config, create=False)
+    try:
+        [judged] = judge(catalog, as_of=date(2025, 7, 1), years=[2023], store=False)
+    finally:
+        catalog.close()
+    assert judged.verdict.status == expected, judged.verdict.reason
+    if expected == "missing":
+        assert "2022 年度的报告" in judged.verdict.reason, judged.verdict.reason
+    else:
+        assert "条目没有日期" in judged.verdict.reason and "更早年度" in judged.verdict.reason, judged.verdict.reason
