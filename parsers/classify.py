@@ -251,6 +251,13 @@ def _notice_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] 
     return None
 
 
+def _draft_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
+    draft = _DRAFT_TITLE.search(title or "")
+    if draft:
+        return "other", f"{_shown(title)}标明是{draft.group(0)}，不是机关正式发布的年度报告。"
+    return None
+
+
 def _summary_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
     if title and _SUMMARY_TITLE.search(title):
         return "summary_of_many", f"{_shown(title)}是多个机关年度报告的汇总，不是单个机关的报告。"
@@ -346,7 +353,7 @@ def _overview_parts(doc: ExtractedDocument, title: str | None) -> tuple[str, str
 
 # Look-alikes are ruled out before a report is recognised; each test returns (kind, reason) or None.
 _KIND_TESTS = (_error_page, _format_document_title, _blank_template, _about_a_report_title, _notice_title,
-               _summary_title, _lists_many_agencies, _lists_many_years, _report_title, _rule_articles,
+               _draft_title, _summary_title, _lists_many_agencies, _lists_many_years, _report_title, _rule_articles,
                _report_sections, _names_itself, _prescribed_tables, _overview_parts, _opens_with_overview)
 
 

@@ -6,4 +6,4 @@ date, and each report row says which version produced it.
 """
 from __future__ import annotations
 
-PARSER_VERSION = "2026.12.1.3"  # 2026.11.29.2: scanned pages read by OCR (text_source); .3: no agency from a contents page, wrapped names whole; 2026.12.1: an HTML page's main text from trafilatura's own extraction (no readability/jusText comparison); .2: a site's error page answered with 200 ("页面不存在") is kind error_page, whatever its listing title; .3: a page the listing names by its year alone ("2012年度") is a report only by its content, not by a report title among its links
+PARSER_VERSION = "2026.12.2"  # 2026.11.29.2: scanned pages read by OCR (text_source); .3: no agency from a contents page, wrapped names whole; 2026.12.1: an HTML page's main text from trafilatura's own extraction (no readability/jusText comparison); .2: a site's error page answered with 200 ("页面不存在") is kind error_page, whatever its listing title; .3: a page the listing names by its year alone ("2012年度") is a report only by its content, not by a report title among its links; 2026.12.2: a draft (征求意见稿, 审核稿, 草案 …) by its title is no report

@@ -172,6 +172,16 @@ def test_look_alikes_are_not_reports(text, kind):
     assert found.reason
 
 
+@pytest.mark.parametrize("mark", ["（征求意见稿）", "（内部审核稿）", "(送审稿)", "草案"])
+def test_a_draft_of_a_real_report_is_no_report(mark):
+    """Seed 001, the whole real report, under its title marked as a draft: not what the agency published."""
+    agency, title, body = seed("001").split("\n", 2)   # its title is two lines: the agency, the rest
+    found = classify(text_doc(f"{agency}\n{title}{mark}\n{body}"), {}, FetchContext())
+    assert not found.is_report and found.kind == "other", found.reason
+    assert mark.strip("（）()") in found.reason
+    assert classify(text_doc(seed("001")), {}, FetchContext()).is_report   # without the mark: the report
+
+
 def test_page_linking_many_reports_is_a_summary():
     links = [Link(f"http://www.huaian.gov.cn/ndbg/{i}.pdf", f"{name}2023年政府信息公开工作年度报告", "pdf")
              for i, name in enumerate(["淮安市教育局", "淮安市公安局", "淮安市民政局", "淮安市司法局"])]
