@@ -88,6 +88,7 @@ from parsers.classify import listed_report_year
 from parsers.dates import PUBLICATION_PRIORITY
 from parsers.discovery import ListingItem
 from parsers.record import DateEvidence
+from registry.agencies import names_agency
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Agency, Capture, ColumnCoverage, FetchError, Report
 from storage.catalog.models import Verdict as VerdictRow
@@ -181,7 +182,8 @@ def judging(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: I
     # Read from one snapshot, write each chunk's verdicts in a short transaction of its own: a crawl writing to
     # the same catalog must not wait for the whole judgement.
     with catalog.reading() as session:
-        agencies = [row for row in session.execute(select(Agency.id, Agency.name, Agency.level).order_by(Agency.id))
+        agencies = [row for row in session.execute(select(Agency.id, Agency.name, Agency.level, Agency.aliases)
+                                                         .order_by(Agency.id))
                     if wanted is None or row.id in wanted]
         copies = CopyChecks(session, cutoff)
         copies.prepare(wanted, copy_years, neighbours[0] if neighbours else ())
@@ -216,6 +218,12 @@ def judged_years(report_years: Iterable[int], asked: Iterable[int]) -> list[int]
 def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], later: list[Report],
                 as_of: date, day_over: bool, rules: RuleSet) -> JudgedYear:
     """``reports``: the year's reports the archive held by the end of ``as_of``; ``later``: those it got after."""
+    names = [agency.name, *(getattr(agency, "aliases", None) or ())]
+    # a report found in the agency's column that prints another agency's name (a county column lists every
+    # department's) is not the agency's: it neither clears the year nor is proof of its absence
+    others = [report for report in reports if not names_agency(printed_agency(report), names)]
+    reports = [report for report in reports if report not in others]
+    later = [report for report in later if names_agency(printed_agency(report), names)]
     chosen = best_report(reports)
     publication = _publication_evidence(chosen) if chosen else None
     held_at = view.first_held(chosen, reports) if chosen else None
@@ -233,6 +241,10 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
         raised, checks, undetermined = view.flags(agency, year, chosen, result, first_seen_at, reports)
         if verdict_flags.BACKDATED in raised:
             result = _by_archive_dates(result, raised[verdict_flags.BACKDATED], first_seen_at)
+    elif result.status == "missing" and others:
+        evidence["other_agency_reports"] = [{"report_id": report.id, "url": report.url, "title": report.title,
+                                             "printed_agency": printed_agency(report)} for report in others]
+        result = replace(result, status="undetermined", reason=f"{other_agency_reason(others, agency.name)}。")
     elif result.status == "missing":
         own_word = False
         if later:
@@ -263,6 +275,21 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
     found = tuple(flag for flag in verdict_flags.FLAGS if flag in raised)
     return JudgedYear(agency.id, agency.name, agency.level, year, result, chosen.id if chosen else None,
                       chosen.url if chosen else None, found, as_of, first_seen_at, tuple(undetermined), evidence)
+
+
+def printed_agency(report: Report) -> str | None:
+    """The agency name the report prints of itself (its title, 填报单位 or 落款; not a page's 发布机构 box, which may
+    name the office that put it online)."""
+    record = report.record_json or {}
+    return record.get("agency") if record.get("agency_source") in ("title", "填报单位", "signature") else None
+
+
+def other_agency_reason(others: list[Report], name: str) -> str:
+    """Why a year whose only reports print another agency's name is not judged."""
+    first = others[0]
+    more = f"等 {len(others)} 份" if len(others) > 1 else ""
+    return (f"无法判断：存档中该年度的报告（{first.url}）{more}署名为“{printed_agency(first)}”，不是“{name}”；"
+            f"不能据此判断该机关按时发布，也不能证明其未发布。如果这是该机关的旧称或简称，请在名册的 aliases 中登记")
 
 
 def _entry_date(entry: list) -> date | None:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from parsers.agency import agencies_match, is_fuller_name
 from parsers.record import LEVELS
 
 RENDER_MODES = ("auto", "js", "never")
@@ -410,6 +411,20 @@ def is_http_url(url: str) -> bool:
 def normalize_name(text: str) -> str:
     """A name reduced for comparison: full-width forms folded (NFKC), all whitespace and invisible marks removed."""
     return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text or ""))
+
+
+def names_agency(printed: str | None, names: Iterable[str]) -> bool:
+    """Does the name a report prints (its title's, its 落款's) name the agency known by ``names`` (its name and
+    aliases)? One of them within it (淮安市洪泽区人民政府 for 洪泽区人民政府), or it a fuller form of one (市卫生局
+    for 安康市卫生局). A report printing no name names nobody else: True."""
+    if not normalize_name(printed or ""):
+        return True
+    printed_key = normalize_name(printed)
+    for name in names:
+        key = normalize_name(name)
+        if key and (key in printed_key or agencies_match(printed, name) or is_fuller_name(printed, name)):
+            return True
+    return False
 
 
 def match_agency(name: str, agencies: Iterable[Agency]) -> Agency | None:

@@ -23,7 +23,7 @@ from parsers.shingles import fingerprint
 from parsers.record import FetchContext
 from storage.archive import Archive, open_reader
 from storage.catalog import queries
-from storage.catalog.models import Capture
+from storage.catalog.models import Capture, Report
 from storage.facts import FACTS_VERSION, backfill
 from storage.config import Config
 from storage.objects import open_store
@@ -118,6 +118,13 @@ def open_stage(data_dir: Path | Config) -> Stage:
     archive = Archive.open(config, durability="os")
     store_agencies(archive.catalog, DemoPortals().registry(BASE))
     return Stage(config, archive)
+
+
+def seed_agency(stage: Stage) -> str:
+    """The agency of seed 001 (临淄区卫生健康局), registered: a report is judged for the agency it names."""
+    with stage.catalog.session() as session:
+        queries.upsert_agency(session, "lz-wjj", "临淄区卫生健康局", level="department")
+    return "lz-wjj"
 
 
 @pytest.fixture
@@ -255,6 +262,28 @@ def test_a_listing_page_whose_dated_entries_all_came_after_the_claimed_day_prove
 
     assert verdict.flags == [] and "backdated" not in verdict.evidence, verdict.evidence.get("backdated")
     assert verdict.status == "on_time", verdict.evidence["reason"]
+
+
+def test_a_report_printing_another_agencys_name_neither_clears_nor_condemns_the_agency(stage):
+    """A county column lists every department's reports: 样例区卫生健康局's 2021 report, found where 示范区卫生健康局
+    (sfq-wjj) was looked for and attributed to it, is not sfq-wjj's. Alone, it leaves 2021 无法判断 naming it; next
+    to sfq-wjj's own 2021 report, the own one is judged."""
+    foreign = stage.fetch(1, report_path("ylx-wjj", 2021), "2022-01-21 10:00", "sfq-wjj", role="item")
+    record = stage.parse(foreign, "sfq-wjj")
+    assert record.is_report and record.agency == "样例区卫生健康局" and record.agency_source == "title"
+
+    verdict = stage.judge(date(2025, 7, 1), [2021])[("sfq-wjj", 2021)]
+
+    assert verdict.status == "undetermined", verdict.evidence["reason"]
+    assert "样例区卫生健康局" in verdict.evidence["reason"] and "aliases" in verdict.evidence["reason"]
+    assert [row["url"] for row in verdict.evidence["other_agency_reports"]] == [BASE + report_path("ylx-wjj", 2021)]
+
+    own = stage.fetch(1, report_path("sfq-wjj", 2021), "2022-01-25 10:00", "sfq-wjj", role="item")
+    stage.parse(own, "sfq-wjj")
+    verdict = stage.judge(date(2025, 7, 1), [2021])[("sfq-wjj", 2021)]
+    with stage.catalog.reading() as session:
+        judged_url = session.get(Report, verdict.report_id).url
+    assert verdict.status == "on_time" and judged_url == BASE + report_path("sfq-wjj", 2021)
 
 
 # ---------------------------------------------------------------- no flags, evidence bundle
@@ -517,9 +546,11 @@ def test_report_reusing_the_previous_years_text_is_copied(stage):
 def test_two_agencies_publishing_the_same_text_are_both_copied(stage):
     year = 2023
     stage.parse(stage.fetch(1, report_path("sfq-wjj", year), "2024-01-29 11:00", "sfq-wjj"), "sfq-wjj")
-    # sfq-ybj publishing sfq-wjj's report word for word (the demo portals' reports of one year are all distinct)
+    # sfq-ybj publishing sfq-wjj's report word for word under its own name (the demo portals' reports of one year
+    # are all distinct)
     page = DemoPortals(1).resource(report_path("sfq-wjj", year))
-    twin = stage.store_bytes(BASE + "/jsportal/c/2024-01-31/7052299.shtml", page.body, page.content_type,
+    body = page.body.decode("gb18030").replace("示范区卫生健康局", "示范区医疗保障局").encode("gb18030")  # a GBK portal
+    twin = stage.store_bytes(BASE + "/jsportal/c/2024-01-31/7052299.shtml", body, page.content_type,
                              "2024-01-31 17:00", "sfq-ybj")
     stage.parse(twin, "sfq-ybj")
 
@@ -692,7 +723,7 @@ def test_an_earlier_page_at_the_reports_address_is_not_when_the_archive_first_he
 def test_a_report_dated_only_by_its_last_modified_header_after_the_deadline_is_not_late(stage):
     """A real 2022 report (a seed) served as text with no date of its own but its server's Last-Modified, three weeks
     after the 2023-01-31 deadline, first archived after that: a site re-published since would show the same."""
-    agency = "sfq-wjj"
+    agency = seed_agency(stage)
     text = (Path(__file__).resolve().parents[1] / "demo" / "seeds" / "seed001.txt").read_bytes()
     ref = stage.archive.record_fetch(BASE + "/sfq-wjj/nb2022.txt", "GET", [], 200, "OK",
                                      [("Content-Type", "text/plain; charset=utf-8"),
@@ -709,7 +740,7 @@ def test_a_report_dated_only_by_its_last_modified_header_after_the_deadline_is_n
 def test_a_report_without_a_date_is_judged_by_the_day_the_archive_first_held_it_not_its_address(stage):
     """A real 2022 report (a seed) with no date at all, served as text after the 2023-01-31 deadline; in January its
     address answered with a notice that it is being prepared. The notice is no sighting of the report."""
-    agency, url = "sfq-wjj", BASE + "/sfq-wjj/nb2022.txt"
+    agency, url = seed_agency(stage), BASE + "/sfq-wjj/nb2022.txt"
     notice = "<html><head><title>通知</title></head><body><p>本机关年报正在编制中，敬请关注。</p></body></html>"
     stage.parse(stage.store_bytes(url, notice.encode(), "text/html; charset=utf-8", "2023-01-10 10:00", agency), agency)
     text = (Path(__file__).resolve().parents[1] / "demo" / "seeds" / "seed001.txt").read_bytes()

@@ -99,9 +99,10 @@ def test_a_copy_stored_by_a_run_brings_the_agency_it_copied_to_be_judged_again(t
     stage.archive.close()
 
     second = Stage(stage.config, Archive.open(stage.config, durability="os"))
-    try:   # another agency publishes sfq-wjj's report word for word
+    try:   # another agency publishes sfq-wjj's report word for word, under its own name
         page = DemoPortals(1).resource(report_path("sfq-wjj", 2023))
-        second.parse(second.store_bytes(BASE + "/jsportal/c/2024-02-10/twin.shtml", page.body, page.content_type,
+        body = page.body.decode("gb18030").replace("示范区卫生健康局", "示范区医疗保障局").encode("gb18030")
+        second.parse(second.store_bytes(BASE + "/jsportal/c/2024-02-10/twin.shtml", body, page.content_type,
                                         "2024-02-10 10:00", "sfq-ybj"), "sfq-ybj")
         touched = touched_by_run(second.catalog, second.archive.run_id, as_of=AS_OF)
         assert touched == {"sfq-ybj"}
