@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import calendar
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
@@ -241,10 +241,41 @@ def verdict(report_year: int, level: str | None, *, as_of: date, publication: Da
     if usable is not None:
         published = usable.value
         said = f"{describe_source(usable)}显示 {published.isoformat()} 发布"
+        year_end = date(report_year, 12, 31)
+        signed = next((item.value for item in evidence if item.source == "signing"), None)
+        impossible = None
+        if published <= year_end:
+            impossible = f"{said}，但那时 {report_year} 年尚未结束，报告不可能已经发布，该日期不是发布日期，未采用"
+        elif signed is not None and published <= due < signed:
+            # signed after the deadline, "published" before it: the classic sign of a back-dated page
+            impossible = (f"{said}，但报告落款日期是 {signed.isoformat()}，晚于期限：报告不会在落款之前发布，"
+                          f"两个日期矛盾，未采用")
+        if impossible is not None:
+            # the report's own dates refute the claim: another date the agency gave (the listing's), if it is
+            # possible, or the archive's own sighting decide; never the refuted one
+            other = _possible_date(evidence, usable, after=max(year_end, signed or year_end),
+                                   by=held_since or first_seen)
+            if other is not None:
+                found = verdict(report_year, level, as_of=as_of, publication=other, first_seen=first_seen,
+                                evidence=evidence, rules=rules, agency_id=agency_id, day_over=day_over,
+                                held_since=held_since)
+                return replace(found, reason=f"{refused}{impossible}；{found.reason}")
+            archived_on = held_since or first_seen
+            if archived_on is not None and archived_on <= due:
+                return make("on_time", deadline, f"{impossible}；存档在 {archived_on.isoformat()} 已抓取到该报告，"
+                                                 f"不晚于{cite}，按时。", published=archived_on, source="first_seen",
+                            days_late=0)
+            return make("undetermined", deadline, f"{impossible}{seen}，无法判断是否按时发布。", source="first_seen")
         if published > due and held_since is not None and held_since < published:
             # the archive held the report before the day it names (a page re-dated when edited, a server's
             # Last-Modified, a PDF's CreationDate): that day is not when it was published and proves nothing late
             contradicted = f"{said}，但存档在 {held_since.isoformat()} 已抓取到该报告，该日期不是发布日期，未采用"
+            other = _possible_date(evidence, usable, after=max(year_end, signed or year_end), by=held_since)
+            if other is not None:
+                found = verdict(report_year, level, as_of=as_of, publication=other, first_seen=first_seen,
+                                evidence=evidence, rules=rules, agency_id=agency_id, day_over=day_over,
+                                held_since=held_since)
+                return replace(found, reason=f"{refused}{contradicted}；{found.reason}")
             if held_since <= due:
                 return make("on_time", deadline, f"{contradicted}；按存档日期判断不晚于{cite}，按时。",
                             published=held_since, source="first_seen", days_late=0)
@@ -286,6 +317,16 @@ def verdict(report_year: int, level: str | None, *, as_of: date, publication: Da
     if overdue == 0:
         return make("missing", deadline, f"截至 {as_of.isoformat()} 24:00 未发现报告，{cite}已过。")
     return make("missing", deadline, f"截至 {as_of.isoformat()} 未发现报告，已超过{cite} {overdue} 天。")
+
+
+def _possible_date(evidence: Iterable[DateEvidence], refused: DateEvidence, *, after: date,
+                   by: date | None) -> DateEvidence | None:
+    """The most trusted publication date other than the refused one that the report's own dates and the archive
+    allow: after ``after`` (the year's end, its 落款) and not after ``by`` (the day the archive held it)."""
+    possible = [item for item in evidence
+                if item.source in PUBLICATION_PRIORITY and item.value != refused.value and item.value > after
+                and (by is None or item.value <= by)]
+    return min(possible, key=lambda item: PUBLICATION_PRIORITY.index(item.source), default=None)
 
 
 def _iso(value: date | None) -> str | None:

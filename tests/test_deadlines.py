@@ -250,3 +250,49 @@ def test_an_early_date_a_file_or_its_server_keeps_proves_nothing_on_time_either(
     held_in_time = verdict(2022, "department", as_of=date(2023, 6, 1), publication=early, first_seen=date(2023, 1, 25),
                            held_since=date(2023, 1, 25), rules=rules)
     assert (held_in_time.status, held_in_time.days_late) == ("on_time", 0), held_in_time.reason
+
+
+# ------------------------------------------------------------------ dates the report's own dates refute
+
+def test_a_date_before_the_report_year_ended_is_refuted_and_the_listing_date_decides(rules):
+    """The 2024 report's page says 2024-03-01 (the year not over: impossible); the listing says 2025-01-20."""
+    page = DateEvidence(date(2024, 3, 1), "page_label", "2024-03-01", "发布时间")
+    listing = DateEvidence(date(2025, 1, 20), "listing", "2025-01-20")
+    result = verdict(2024, "department", as_of=date(2025, 6, 1), publication=page, evidence=[page, listing],
+                     first_seen=date(2025, 5, 1), held_since=date(2025, 5, 1), rules=rules)
+    assert (result.status, result.publication_date, result.date_source) == ("on_time", date(2025, 1, 20), "listing")
+    assert "2024 年尚未结束" in result.reason and "2025-01-20" in result.reason
+    alone = verdict(2024, "department", as_of=date(2025, 6, 1), publication=page, evidence=[page],
+                    first_seen=date(2025, 5, 1), held_since=date(2025, 5, 1), rules=rules)
+    assert (alone.status, alone.days_late) == ("undetermined", None), alone.reason
+    assert "2024 年尚未结束" in alone.reason and "无法判断" in alone.reason
+    held = verdict(2024, "department", as_of=date(2025, 6, 1), publication=page, evidence=[page],
+                   first_seen=date(2025, 1, 10), held_since=date(2025, 1, 10), rules=rules)
+    assert (held.status, held.publication_date, held.date_source) == ("on_time", date(2025, 1, 10), "first_seen")
+
+
+def test_a_publication_date_before_a_signature_after_the_deadline_does_not_clear_the_report(rules):
+    """Page 2025-01-20, in time; the report's 落款 2025-02-15, after the 2025-01-31 deadline: it cannot have been
+    published before it was signed."""
+    page = DateEvidence(date(2025, 1, 20), "page_label", "2025-01-20", "发布时间")
+    signing = DateEvidence(date(2025, 2, 15), "signing", "2025年2月15日")
+    result = verdict(2024, "department", as_of=date(2025, 6, 1), publication=page, evidence=[page, signing],
+                     first_seen=date(2025, 5, 1), held_since=date(2025, 5, 1), rules=rules)
+    assert (result.status, result.days_late) == ("undetermined", None), result.reason
+    assert "落款日期是 2025-02-15" in result.reason and "矛盾" in result.reason
+    # signed in time, a few days after the page's date: both the agency's own dates are in time
+    early = DateEvidence(date(2025, 1, 25), "signing", "2025年1月25日")
+    fine = verdict(2024, "department", as_of=date(2025, 6, 1), publication=page, evidence=[page, early],
+                   first_seen=date(2025, 5, 1), held_since=date(2025, 5, 1), rules=rules)
+    assert fine.status == "on_time", fine.reason
+
+
+def test_a_future_typo_refuted_by_the_archive_falls_back_to_the_listing_date(rules):
+    """The 2025 report's page says 2027-01-05 (a typo); the archive held it on 2026-12-02; the listing says
+    2026-01-05: the listing's date decides, not the archive's late sighting."""
+    page = DateEvidence(date(2027, 1, 5), "page_label", "2027-01-05", "发布时间")
+    listing = DateEvidence(date(2026, 1, 5), "listing", "2026-01-05")
+    result = verdict(2025, "department", as_of=date(2026, 12, 2), publication=page, evidence=[page, listing],
+                     first_seen=date(2026, 12, 2), held_since=date(2026, 12, 2), rules=rules)
+    assert (result.status, result.publication_date, result.date_source) == ("on_time", date(2026, 1, 5), "listing")
+    assert "2027-01-05" in result.reason and "不是发布日期" in result.reason
