@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 from scrapy import signals
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
 from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
                                DownloadFailedError, DownloadTimeoutError, IgnoreRequest, NotConfigured,
@@ -239,9 +240,11 @@ def _run_settings(crawler) -> dict[str, Any]:
 class ArchiveMiddleware:
     """Archive each raw response (and each browser render), add validators, turn 304s into the earlier capture."""
 
-    def __init__(self, stats, holder: CrawlArchive, *, conditional: bool, screenshots: bool, max_redirects: int):
+    def __init__(self, stats, holder: CrawlArchive, *, conditional: bool, screenshots: bool, max_redirects: int,
+                 signals=None):
         self.stats = stats
         self.holder = holder
+        self.signals = signals
         self.conditional = conditional
         self.screenshots = screenshots
         self.max_redirects = max_redirects
@@ -253,7 +256,7 @@ class ArchiveMiddleware:
             raise NotConfigured("ARCHIVE_ENABLED is off")
         return cls(crawler.stats, CrawlArchive.of(crawler), conditional=settings.getbool("ARCHIVE_CONDITIONAL_GET"),
                    screenshots=settings.getbool("ARCHIVE_SCREENSHOTS"),
-                   max_redirects=settings.getint("REDIRECT_MAX_TIMES"))
+                   max_redirects=settings.getint("REDIRECT_MAX_TIMES"), signals=crawler.signals)
 
     # -- conditional GET
 
@@ -378,8 +381,8 @@ class ArchiveMiddleware:
         hops = " → ".join([*chain, target])
         message = (f"重定向循环：{hops}" if target in chain
                    else f"重定向超过 {self.max_redirects} 次：{hops}")
-        await record_error(self.holder, self.stats, chain[0], "redirect_loop", message, request.meta.get(META_AGENCY))
-        request.meta[META_ERROR_RECORDED] = True
+        # raised from process_response, it reaches the request's errback and no process_exception: recorded here
+        await fail_request(self.holder, self.stats, self.signals, request, "redirect_loop", message, url=chain[0])
         raise IgnoreRequest(message)
 
     async def _archive_render(self, request, response) -> None:
@@ -609,19 +612,59 @@ class FetchErrorMiddleware:
         return response
 
     async def process_exception(self, request, exception):
-        if _is_robots_txt(request.url):
-            return None
+        if _is_robots_txt(request.url) or request.meta.get(META_ERROR_RECORDED):
+            return None   # recorded (and told) where it happened
         kind, message = classify_failure(exception)
-        self._tell(request, kind, message)
-        if request.meta.get(META_ERROR_RECORDED):
-            return None  # recorded where it happened (a redirect loop)
-        request.meta[META_ERROR_RECORDED] = True
-        await record_error(self.holder, self.stats, request.url, kind, message, request.meta.get(META_AGENCY))
+        await fail_request(self.holder, self.stats, self.signals, request, kind, message)
         return None
 
     def _tell(self, request, kind: str, message: str) -> None:
-        if self.signals is not None:
-            self.signals.send_catch_log(fetch_failed, request=request, kind=kind, message=message)
+        _tell(self.signals, request, kind, message)
+
+
+def _tell(signals, request, kind: str, message: str) -> None:
+    """Say the request failed (the run's column coverage listens)."""
+    if signals is not None:
+        signals.send_catch_log(fetch_failed, request=request, kind=kind, message=message)
+
+
+async def fail_request(holder: CrawlArchive, stats, signals, request, kind: str, message: str, *,
+                       url: str | None = None) -> None:
+    """A request that ended without a usable response: one ``fetch_errors`` row (for ``url``, the request's own by
+    default) and the ``fetch_failed`` signal, once, wherever in the chain it failed. A middleware that raises from
+    ``process_response`` must call it itself: Scrapy hands that exception to the request's errback and to no
+    middleware's process_exception."""
+    _tell(signals, request, kind, message)
+    request.meta[META_ERROR_RECORDED] = True
+    await record_error(holder, stats, url or request.url, kind, message, request.meta.get(META_AGENCY))
+
+
+class DecompressionMiddleware(HttpCompressionMiddleware):
+    """Scrapy's decompression, whose failures are the URL's fetch errors: a body that does not decompress (a broken
+    gzip, brotli garbage) and one that outgrows DOWNLOAD_MAXSIZE once decompressed (a gzip bomb) each raised out
+    of ``process_response`` unrecorded, and a report listed in a column that could not be read looked absent."""
+
+    def __init__(self, *args, holder: CrawlArchive | None = None, signals=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.holder, self.signals = holder, signals
+
+    @classmethod
+    def from_crawler(cls, crawler) -> "DecompressionMiddleware":
+        found = super().from_crawler(crawler)
+        if crawler.settings.getbool("ARCHIVE_ENABLED"):
+            found.holder, found.signals = CrawlArchive.of(crawler), crawler.signals
+        return found
+
+    async def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest as exc:
+            kind, message = "size", f"解压后超过下载大小上限（DOWNLOAD_MAXSIZE）：{exc}"
+        except Exception as exc:  # noqa: BLE001 - zlib, brotli, zstd: each its own error type
+            kind, message = "other", f"压缩的内容无法解压（{_text(response.headers.get('Content-Encoding'))}）：{exc}"
+        if self.holder is not None and not request.meta.get(META_ERROR_RECORDED):
+            await fail_request(self.holder, self.stats, self.signals, request, kind, message)
+        raise IgnoreRequest(message)
 
 
 def _is_robots_txt(url: str) -> bool:

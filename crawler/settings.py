@@ -68,6 +68,9 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.RobotsTxtMiddleware": 100,
     "crawler.middlewares.RetryBackoffMiddleware": 560,
+    # Scrapy's decompression, its failures recorded as the URL's fetch errors (see the class)
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.middlewares.DecompressionMiddleware": 590,
     # innermost (closest to the downloader): every raw response, 3xx and each retried 5xx included, is archived
     # before redirect, retry, decompression or cookies touch it
     "crawler.middlewares.ArchiveMiddleware": 950,

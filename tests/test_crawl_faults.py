@@ -9,6 +9,7 @@ behind a self-signed certificate, next to one good report that must still be fou
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import os
 import re
 import signal
@@ -140,9 +141,17 @@ def fault_crawl(tmp_path_factory):
             "/docs/loop-a.html": (302, {"Location": "/docs/loop-b.html"}, b"", 0),
             "/docs/loop-b.html": (302, {"Location": "/docs/loop-a.html"}, b"", 0),
             "/docs/huge.pdf": (200, {"Content-Type": "application/pdf"}, b"%PDF-1.4\n" + b"0" * (MAX_SIZE + 1), 0),
+            # bodies that do not decompress, and a gzip bomb: 16 MB of zeros in ~16 KB, over DOWNLOAD_MAXSIZE
+            "/docs/badgzip.html": (200, {**html, "Content-Encoding": "gzip"}, b"\x1f\x8b\x08\x00garbage" * 50, 0),
+            "/docs/badbr.html": (200, {**html, "Content-Encoding": "br"}, b"not brotli at all" * 20, 0),
+            "/docs/gzipbomb.html": (200, {**html, "Content-Encoding": "gzip"}, gzip.compress(b"\0" * 2 * MAX_SIZE), 0),
+            # another agency's report column, a redirect loop
+            "/loop/column-a.html": (302, {"Location": "/loop/column-b.html"}, b"", 0),
+            "/loop/column-b.html": (302, {"Location": "/loop/column-a.html"}, b"", 0),
         }
         with FaultServer(routes) as server:
-            items = [server.base_url + path for path in routes if path != "/docs/loop-b.html"]
+            items = [server.base_url + path for path in routes
+                     if path != "/docs/loop-b.html" and not path.startswith("/loop/")]
             plain_as_https = server.base_url.replace("http://", "https://") + "/docs/good.html"
             items += [refused, tls.base_url + "/docs/tls.html", plain_as_https]
             rows = "".join(f'<li><a href="{url}">示范区医疗保障局2022年政府信息公开工作年度报告（{n}）</a>'
@@ -151,8 +160,10 @@ def fault_crawl(tmp_path_factory):
                 200, html, f'<html><body><ul class="list">{rows}</ul></body></html>'.encode("utf-8"), 0)
             agency = Agency(id="sfq-ybj", name="示范区医疗保障局", level="department",
                             homepage=server.base_url + "/", report_index=(server.base_url + "/column/index.html",))
+            looped = Agency(id="sfq-wjj", name="示范区卫生健康局", level="department",
+                            homepage=server.base_url + "/loop/", report_index=(server.base_url + "/loop/column-a.html",))
             config = config_in(work / "data")
-            summary = crawl(config, [agency], PARSE_TIMEOUT=PARSE_TIMEOUT, DOWNLOAD_MAXSIZE=MAX_SIZE)
+            summary = crawl(config, [agency, looped], PARSE_TIMEOUT=PARSE_TIMEOUT, DOWNLOAD_MAXSIZE=MAX_SIZE)
             yield SimpleNamespace(config=config, summary=summary, base=server.base_url, tls=tls.base_url,
                                   refused=refused, plain_as_https=plain_as_https)
 
@@ -213,6 +224,28 @@ def test_bad_answers_are_error_rows_for_their_urls(fault_crawl):
                 if error.url == base + "/docs/slow.html"]
     # said in words first, Scrapy's own message kept after it
     assert slow and all(re.match(r"超时：[\d.]+ 秒内没有得到完整答复（.*took longer than", message) for message in slow), slow
+
+
+def test_bodies_that_do_not_decompress_are_error_rows_for_their_urls(fault_crawl):
+    """A broken gzip, brotli garbage and a gzip bomb raised out of Scrapy's decompression unrecorded: the column
+    listed the report, the archive had no error for its address, and the year could look unpublished (an
+    error row makes it 无法判断, listed_not_archived)."""
+    kinds = _error_kinds(fault_crawl)
+    base = fault_crawl.base
+    assert kinds.get(base + "/docs/badgzip.html") == {"other"}
+    assert kinds.get(base + "/docs/badbr.html") == {"other"}
+    assert kinds.get(base + "/docs/gzipbomb.html") == {"size"}
+    with catalog_of(fault_crawl.config) as session:
+        said = {error.url: error.message for error in queries.errors_by_run(session, fault_crawl.summary.run_id)}
+    assert said[base + "/docs/badgzip.html"].startswith("压缩的内容无法解压（gzip）")
+    assert said[base + "/docs/gzipbomb.html"].startswith("解压后超过下载大小上限")
+
+
+def test_a_column_in_a_redirect_loop_is_unreadable_naming_the_loop_not_never_found(fault_crawl):
+    with catalog_of(fault_crawl.config) as session:
+        (row,) = queries.coverage_of_agency(session, "sfq-wjj", run_id=fault_crawl.summary.run_id)
+    assert (row.problem, row.items_read) == ("unreadable", 0), (row.problem, row.detail)
+    assert row.detail.startswith("重定向循环") and "/loop/column-a.html" in row.detail
 
 
 def test_response_over_a_certificate_that_would_not_verify_is_kept_and_marked(fault_crawl):
