@@ -345,3 +345,47 @@ def test_a_304_whose_archived_original_is_unreadable_is_fetched_again_in_full(tm
     assert [entry.status for entry in robots] == [304, 200]
     assert not any(entry.path.startswith(ROBOTS_DISALLOWED) for entry in server.requests)
     assert second.stats.get("archive/not_modified_unreadable", 0) >= 1 and second.reports_found >= 5
+
+
+# ---------------------------------------------------------------- a pager that never ends
+
+class _Calendar(BaseHTTPRequestHandler):
+    """A column by month: each month's page lists one news item and links 下一页 to the next month, forever."""
+
+    def do_GET(self):  # noqa: N802
+        month = re.search(r"month=(\d+)-(\d+)", self.path)
+        year, number = (int(month.group(1)), int(month.group(2))) if month else (2026, 10)
+        following = f"{year + number // 12}-{number % 12 + 1:02d}"
+        body = (f'<html><head><meta charset="utf-8"></head><body><ul class="list"><li><a href="/cal/n{year}{number}.html">'
+                f'{year}年{number}月工作动态</a><span>{year}-{number:02d}-01</span></li></ul>'
+                f'<a href="/cal/index.html?month={following}">下一页</a></body></html>').encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_next_page_chain_to_ever_new_addresses_stops_at_the_page_limit(tmp_path):
+    """A calendar's 下一月 (?month=4011-08 …) is no numbered pager find_pagination can cap: the crawl read 23,818
+    pages of one until it was killed. The walk stops at DISCOVERY_MAX_PAGES and the crawl ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Calendar)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        agency = Agency(id="cal-gov", name="日历县人民政府", level="government", homepage=base + "/",
+                        report_index=(base + "/cal/index.html",), render="never")
+        config = config_in(tmp_path / "data")
+        summary = crawl(config, [agency], DISCOVERY_MAX_PAGES=6)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert summary.status == "finished"
+    assert summary.stats["discovery/pages_capped"] >= 1
+    with catalog_of(config) as session:
+        (row,) = queries.coverage_of_agency(session, "cal-gov", run_id=summary.run_id)
+    assert row.pages_walked == 6 and not row.complete, (row.pages_walked, row.complete)

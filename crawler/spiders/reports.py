@@ -49,6 +49,7 @@ from crawler.settings import settings_for
 from parsers.fallbacks import find_search_url, read_sitemap
 
 META_DEPTH = "xxgk_depth"
+META_LISTING_PAGE = "xxgk_listing_page"   # listing pages from the column's entry to this one (see _next_hop)
 RENDER_PRIORITY = 10
 META_RENDERED = "xxgk_rendered"
 META_RENDER_ATTEMPT = "xxgk_render_attempt"
@@ -271,17 +272,19 @@ class ReportsSpider(scrapy.Spider):
         else:
             items = find_listing_items(html, response.url)
         yield from self._items(items, agency)
-        pages = find_pagination(html, response.url, max_pages=self.max_pages)
+        hop = self._next_hop(response)
+        pages = find_pagination(html, response.url, max_pages=self.max_pages) if hop else []
         self._stat("discovery/pages", len(pages))
         for page in pages:
-            yield self._request(page, agency, "column", depth=depth, **column)
+            yield self._request(page, agency, "column", depth=depth, **column, **{META_LISTING_PAGE: hop})
         dated = any(item.date_raw for item in items)
         # a rendered page whose own listing gave dated items is read: the frames its scripts add (a notice, a
         # counter) are no listing, and reading one would fetch and render it for nothing (the browser archived it)
         frames = [] if rendered and dated else find_frames(html, response.url)
         self._stat("discovery/frames", len(frames))
         for frame in frames:
-            yield self._request(frame, agency, "column", depth=depth, **column)
+            yield self._request(frame, agency, "column", depth=depth, **column,
+                                **{META_LISTING_PAGE: response.meta.get(META_LISTING_PAGE, 0)})
         if rendered:
             return
         scripted = needs_javascript(html)
@@ -399,11 +402,22 @@ class ReportsSpider(scrapy.Spider):
         yield from self._items(items, agency)
         if not items:
             return   # a page that lists no report is no part of the column: its pager leads nowhere useful
-        pages = find_pagination(page, response.url, max_pages=self.max_pages)
+        hop = self._next_hop(response)
+        pages = find_pagination(page, response.url, max_pages=self.max_pages) if hop else []
         self._stat("discovery/year_part_pages", len(pages))
         for further in pages:
             yield self._request(further, agency, "item", listing_title=title,
-                                listing_date=response.meta.get(META_LISTING_DATE))
+                                listing_date=response.meta.get(META_LISTING_DATE), **{META_LISTING_PAGE: hop})
+
+    def _next_hop(self, response) -> int | None:
+        """How many listing pages from the column's entry the pages this one links are; None once that reaches
+        DISCOVERY_MAX_PAGES. A pager's numbers are capped by ``find_pagination``, but a 下一页 chain to ever new
+        addresses (a calendar's next month, ``?month=4011-08``) is not: it would never let the crawl end."""
+        hop = response.meta.get(META_LISTING_PAGE, 0) + 1
+        if hop < self.max_pages:
+            return hop
+        self._stat("discovery/pages_capped")
+        return None
 
     def _candidate(self, response, agency: Agency) -> Iterator[ReportCandidate]:
         capture = response.meta.get(META_CAPTURE)
