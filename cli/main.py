@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from cli import agencies, alerts, archive, crawl, parse, reparse, schedule, serve, status
 from cli.common import EXIT_FAILURE, CommandError
@@ -28,11 +30,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``systemctl stop``, ``docker stop``, ``timeout``): unwinds like Ctrl-C, so a crawl asks its child to
+    stop, marks its run interrupted and releases the run lock, where the default action killed the command at once
+    (the lock left held, the child's parse workers' semaphores leaked)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:   # said by the command's own parser: its usage, not the whole program's
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.handler(args)
     except CommandError as exc:
@@ -41,9 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `xxgk … | head`: the reader left, nothing is wrong
         sys.stderr.close()
         return 0
+    except Terminated:
+        print(f"xxgk {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"xxgk {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

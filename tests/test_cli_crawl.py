@@ -474,6 +474,37 @@ def test_a_forced_stop_ends_the_crawl_process_and_its_run(tmp_path, demo_registr
     assert run("verify", env=_env(data_dir)).returncode == 0
 
 
+def test_sigterm_stops_a_crawl_as_ctrl_c_does(tmp_path, demo_registry):
+    """``systemctl stop`` and ``timeout`` send SIGTERM: it killed the command at once (exit 143 with nothing said,
+    the run lock left held, the next run taking it over). Now the crawl child is asked to stop, the run is 已中断
+    and the lock released."""
+    import signal
+    import subprocess
+
+    from sqlalchemy import select
+
+    from storage.catalog.models import RunLock
+
+    data_dir = tmp_path / "data"
+    xxgk = shutil.which("xxgk", path=str(Path(sys.executable).parent)) or "xxgk"
+    parent = subprocess.Popen([xxgk, "crawl", "--registry", str(demo_registry), "--no-screenshots", "--quiet"],
+                              env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while _captures(data_dir) < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert parent.poll() is None, "the crawl ended before it could be stopped"
+        parent.send_signal(signal.SIGTERM)
+        _, stderr = parent.communicate(timeout=90)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert parent.returncode == 143 and "xxgk crawl: terminated" in stderr, (parent.returncode, stderr[-2000:])
+    with catalog_of(Config.from_env(env={}, data_dir=data_dir)) as session:
+        assert [row.status for row in queries.list_runs(session)] == ["interrupted"]
+        assert list(session.scalars(select(RunLock))) == []
+
+
 def test_xxgk_crawl_waits_for_its_crawl_without_the_verdict_modules_loaded(tmp_path):
     """The command's own process only waits while the crawl child runs, at the peak of the crawl's memory: the
     verdict modules (numpy, the copy index, every parser rule) are imported when the crawl is over."""
