@@ -58,10 +58,16 @@ def existing_catalog(args: argparse.Namespace):
 
 
 def require_crawled(catalog) -> None:
+    """Agencies and a crawl of them: a crawl whose every fetch failed (a homepage refusing connections) archived
+    nothing, and its agencies' 无法判断 are still what a user asked for."""
+    from sqlalchemy import select
+
     from storage.catalog import queries
+    from storage.catalog.models import CrawlRun
 
     with catalog.reading() as session:
-        if not queries.list_agencies(session) or not queries.count_captures(session):
+        if not queries.list_agencies(session) or (not queries.count_captures(session)
+                                                  and session.scalar(select(CrawlRun.id).limit(1)) is None):
             raise CommandError("the catalog is empty: run `xxgk crawl` first")
 
 

@@ -276,6 +276,25 @@ def test_agencies_without_any_capture_still_ask_for_a_crawl(tmp_path, capsys):
     assert "run `xxgk crawl` first" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_a_crawl_whose_every_fetch_failed_still_shows_its_agencies_undetermined(tmp_path, capsys):
+    """A homepage refusing connections: the crawl archived nothing but judged the agency; status said "the catalog
+    is empty: run `xxgk crawl` first" after that very crawl."""
+    from registry.agencies import Agency
+    from tests.crawling import config_in, crawl
+    from tests.servers import free_port
+
+    gone = f"http://127.0.0.1:{free_port()}/"
+    agency = Agency(id="gone-gov", name="断线县人民政府", level="government", homepage=gone)
+    summary = crawl(config_in(tmp_path / "data"), [agency])
+    assert summary.errors and not summary.pages, summary
+    year = today().year - 1 if today() > date(today().year, 3, 31) else today().year - 2
+    capsys.readouterr()
+    assert run(tmp_path / "data", "status", "--year", str(year), "--format", "json") == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["agency_id"], row["status"]) == ("gone-gov", "undetermined"), row
+
+
 def test_the_installed_command_exits_1_with_one_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "cli.main", "--data-dir", str(tmp_path / "none"), "status",
                            "--year", "2023"], capture_output=True, text=True, timeout=120)
