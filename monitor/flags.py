@@ -275,11 +275,12 @@ class FetchEvent:
     error_id: int | None = None
     message: str = ""
     error_page: bool = False   # a 200 the parsers read as the site's error page ("您访问的页面不存在")
+    blank_page: bool = False   # a 200 with no document: a blank, challenge or "系统繁忙" page (no word of it gone)
 
     @property
     def ok(self) -> bool:
         return (self.status is not None and (200 <= self.status < 300 or self.status == 304)
-                and not self.error_page)
+                and not self.error_page and not self.blank_page)
 
     @property
     def says_gone(self) -> bool:
@@ -295,7 +296,7 @@ class FetchEvent:
 
     @property
     def failed(self) -> bool:
-        if self.error_page:
+        if self.error_page or self.blank_page:
             return True
         if self.status is not None:
             return self.status >= 400
@@ -337,9 +338,11 @@ def removed(events: Sequence[FetchEvent]) -> dict[str, Any] | None:
     def describe(event: FetchEvent) -> dict[str, Any]:
         return {"at": beijing_iso(event.at), "status": event.status, "capture_id": event.capture_id,
                 "error_kind": event.error_kind, "error_id": event.error_id, "message": event.message or None,
-                **({"error_page": True} if event.error_page else {})}
+                **({"error_page": True} if event.error_page else {}),
+                **({"blank_page": True} if event.blank_page else {})}
 
     what = ("网站的错误页（HTTP 200，“页面不存在”之类）" if shown.error_page
+            else "空白页或验证页（HTTP 200，没有报告内容）" if shown.blank_page
             else f"HTTP {shown.status}" if shown.status is not None
             else f"抓取错误（{shown.error_kind}：{shown.message}）" if shown.message else f"抓取错误（{shown.error_kind}）")
     return {

@@ -277,6 +277,10 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
                       chosen.url if chosen else None, found, as_of, first_seen_at, tuple(undetermined), evidence)
 
 
+# what the parsers call a 200 answer that holds no document: the site's error page, a blank or challenge page
+NO_DOCUMENT_KINDS = ("error_page", "blank_page")
+
+
 def printed_agency(report: Report) -> str | None:
     """The agency name the report prints of itself (its title, 填报单位 or 落款; not a page's 发布机构 box, which may
     name the office that put it online)."""
@@ -747,24 +751,27 @@ class _ArchiveView:
             return None
         parsed = self.session.execute(select(Report.capture_id, Report.kind, Report.error, Report.record_json)
                                       .where(Report.capture_id.in_(capture_ids)).order_by(Report.capture_id)).all()
-        if len(parsed) < len(set(capture_ids)) or any(row.kind != "error_page" and row.error is None
+        if len(parsed) < len(set(capture_ids)) or any(row.kind not in NO_DOCUMENT_KINDS and row.error is None
                                                       for row in parsed):
             return None
         last = parsed[-1]
         if last.error is not None:
             return f"取到的文件无法读取：{last.error}"
+        what = "空白页或验证页" if last.kind == "blank_page" else "网站的错误页"
         reason = ((last.record_json or {}).get("kind_reason") or "").rstrip("。")
-        return f"取到的是网站的错误页：{reason}" if reason else "取到的是网站的错误页"
+        return f"取到的是{what}：{reason}" if reason else f"取到的是{what}"
 
-    def _error_page_ids(self, rows: list, report_digest: str | None) -> set[int]:
-        """The ids of the capture rows the parsers read as the site's error page (a revisit: its original's bytes);
-        a row with the report's own bytes is the report (nothing asked)."""
+    def _error_page_ids(self, rows: list, report_digest: str | None,
+                        kinds: tuple[str, ...] = ("error_page",)) -> set[int]:
+        """The ids of the capture rows the parsers read as one of ``kinds`` (the site's error page; a blank or
+        challenge page too, when asked) (a revisit: its original's bytes); a row with the report's own bytes is the
+        report (nothing asked)."""
         original = {row.id: row.refers_to_capture_id or row.id for row in rows
                     if report_digest is None or row.payload_sha256 != report_digest}
         if not original:
             return set()
         errors = set(self.session.scalars(select(Report.capture_id).where(
-            Report.capture_id.in_(set(original.values())), Report.kind == "error_page")))
+            Report.capture_id.in_(set(original.values())), Report.kind.in_(kinds))))
         return {row_id for row_id, parsed in original.items() if parsed in errors}
 
     # -- a year without a report by the cut-off, whose report the archive got later
@@ -815,8 +822,9 @@ class _ArchiveView:
                     if row.timestamp > base_row.timestamp and row.status is not None and 200 <= row.status < 300]
         if all(row.payload_sha256 == base_row.payload_sha256 for row in versions):
             return None, None  # the same bytes every time: nothing to compare
-        error_pages = self._error_page_ids(versions, base_row.payload_sha256)
-        versions = [row for row in versions if row.id not in error_pages]   # no version of it: ``removed`` says so
+        # the site's error page, a blank or challenge page: no version of the report (``removed`` says what it was)
+        error_pages = self._error_page_ids(versions, base_row.payload_sha256, NO_DOCUMENT_KINDS)
+        versions = [row for row in versions if row.id not in error_pages]
         record = chosen.record_json or {}
         base = verdict_flags.Version(base_row.id, base_row.timestamp, base_row.payload_sha256,
                                      record.get("tables") or {}, self._text(chosen.id, record))
@@ -858,11 +866,12 @@ class _ArchiveView:
     def _removed(self, *, chosen: Report, **_) -> tuple[dict | None, str | None]:
         captures = self.page_captures(chosen.url)
         base_row = self.capture(chosen.url, chosen.capture_id)
-        error_pages = self._error_page_ids([row for row in captures if row.status is not None
-                                            and 200 <= row.status < 300],
-                                           base_row.payload_sha256 if base_row is not None else None)
+        answered = [row for row in captures if row.status is not None and 200 <= row.status < 300]
+        digest = base_row.payload_sha256 if base_row is not None else None
+        error_pages = self._error_page_ids(answered, digest)
+        blank_pages = self._error_page_ids(answered, digest, ("blank_page",))
         events = [verdict_flags.FetchEvent(at=row.timestamp, status=row.status, capture_id=row.id,
-                                           error_page=row.id in error_pages)
+                                           error_page=row.id in error_pages, blank_page=row.id in blank_pages)
                   for row in captures]
         events += [verdict_flags.FetchEvent(at=error.at, error_kind=error.kind, error_id=error.id,
                                             message=error.message)

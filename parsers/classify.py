@@ -226,6 +226,23 @@ def _error_page(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | 
     return None
 
 
+_NO_TEXT_CHARS = 40   # "系统繁忙，请稍后再试", "Please enable JavaScript …": a report's page says far more
+
+
+def _no_text(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
+    """A web page with next to no text of its own, no table and no attachment (a blank answer, a firewall's
+    script challenge, "系统繁忙"): whatever title the listing gave its link, the archive got no report there; unlike
+    the site's error page, it does not say the report is gone."""
+    if doc.format != "html" or doc.needs_ocr or doc.grids or doc.links:
+        return None
+    body = compact(doc.text or "")
+    if len(body) >= _NO_TEXT_CHARS or any(is_report_title(line) for line in opening_lines(doc.text)):
+        return None   # a page holding the report's title (an article page around an embedded file) is judged below
+    shown = f"“{body}”" if body else "没有任何文字"
+    return "blank_page", (f"页面{shown}（{len(body)} 字），没有表格或附件：空白页、网站的验证页或繁忙提示，"
+                          f"不是报告。")
+
+
 def _format_document_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
     if title and _FORMAT_TITLE.search(title):
         return "format_document", f"{_shown(title)}是年度报告格式文件或模板，不是某个机关的报告。"
@@ -352,7 +369,7 @@ def _overview_parts(doc: ExtractedDocument, title: str | None) -> tuple[str, str
 
 
 # Look-alikes are ruled out before a report is recognised; each test returns (kind, reason) or None.
-_KIND_TESTS = (_error_page, _format_document_title, _blank_template, _about_a_report_title, _notice_title,
+_KIND_TESTS = (_error_page, _no_text, _format_document_title, _blank_template, _about_a_report_title, _notice_title,
                _draft_title, _summary_title, _lists_many_agencies, _lists_many_years, _report_title, _rule_articles,
                _report_sections, _names_itself, _prescribed_tables, _overview_parts, _opens_with_overview)
 

@@ -182,6 +182,19 @@ def test_a_draft_of_a_real_report_is_no_report(mark):
     assert classify(text_doc(seed("001")), {}, FetchContext()).is_report   # without the mark: the report
 
 
+@pytest.mark.parametrize("text", ["", "系统繁忙，请稍后再试", "Please enable JavaScript to continue."],
+                         ids=["blank", "busy", "challenge"])
+def test_a_page_with_next_to_no_text_is_no_report_whatever_its_listing_title(text):
+    """A firewall's script challenge, a blank answer, "系统繁忙" at a report's address: the listing's report title
+    made each a report, dated by the listing (按时), and a later one a new version of it (发布后修改)."""
+    page = ExtractedDocument(format="html", text=text, title=None)
+    found = classify(page, {}, FetchContext(listing_title="测试县医保局2024年政府信息公开工作年度报告"))
+    assert (found.is_report, found.kind) == (False, "blank_page"), found.reason
+    # an article page that holds the report's title around an embedded or attached file stays the report
+    titled = ExtractedDocument(format="html", text="测试县医保局2024年政府信息公开工作年度报告", title=None)
+    assert classify(titled, {}, FetchContext(listing_title="测试县医保局2024年政府信息公开工作年度报告")).is_report
+
+
 def test_page_linking_many_reports_is_a_summary():
     links = [Link(f"http://www.huaian.gov.cn/ndbg/{i}.pdf", f"{name}2023年政府信息公开工作年度报告", "pdf")
              for i, name in enumerate(["淮安市教育局", "淮安市公安局", "淮安市民政局", "淮安市司法局"])]

@@ -451,6 +451,24 @@ def test_report_url_answering_the_sites_error_page_with_200_later_is_removed(sta
     assert stage.judge(date(2025, 7, 1), [year])[(agency, year)].flags == []
 
 
+def test_a_blank_or_challenge_page_at_the_report_address_later_is_neither_an_edit_nor_a_removal(stage):
+    """The report's address later answers a firewall's script challenge with 200: it made 发布后修改 (a new version
+    by its digest). It is no version of the report, and it does not say the report is gone: 已删除 is 无法判断."""
+    agency, year = "ylx-wjj", 2021
+    path = report_path(agency, year)
+    stage.parse(stage.fetch(1, path, "2022-01-21 09:00", agency), agency)
+    challenge = (b'<html><head><script>document.cookie="__jsl=1";location.reload()</script></head>'
+                 b'<body></body></html>')
+    blank = stage.store_bytes(BASE + path, challenge, "text/html; charset=utf-8", "2024-04-01 09:00", agency)
+    assert stage.parse(blank, agency).kind == "blank_page"
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "on_time" and verdict.flags == [], verdict.flags
+    assert verdict.evidence["undetermined_flags"] == ["removed"], verdict.evidence
+    assert "空白页或验证页" in verdict.evidence["checks"]["removed"]
+
+
 def test_the_sites_error_page_at_the_address_before_the_report_is_no_first_sighting(stage):
     """Portals answer an address with nothing behind it yet by their "页面不存在" page and 200: the report was first
     seen when the address gave the report, and the 倒签 window starts there."""
