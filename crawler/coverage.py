@@ -212,6 +212,22 @@ class CoverageRecorder:
             if total:
                 read.pagers.setdefault(total, set()).add(hashlib.sha1(response.body).hexdigest())
 
+    def not_a_listing(self, response, message: str) -> None:
+        """A listing page that answered with 200 but is no listing (the site's error page, the homepage a moved
+        column redirects to): its items are not the column's, and the column, if it was its entry, was not read."""
+        meta = response.meta
+        agency_id, column = meta.get(META_AGENCY), meta.get(META_COLUMN)
+        if not agency_id or not column:
+            return
+        read = self._read(agency_id, column, meta.get(META_FOUND_BY))
+        url = original_url(response)
+        read.pages.discard(url)
+        read.errors.append({"url": url, "kind": "http", "message": message})
+        if url == column and not read.pages:
+            read.entry_error = ("http", message)
+        else:
+            read.failed_pages.add(url)
+
     def listing_request(self, response, request: Request) -> None:
         """A request a page yielded: listing requests join the page's column, item requests are its items."""
         meta, out = response.meta, request.meta

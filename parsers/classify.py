@@ -17,6 +17,7 @@ from parsers.agency import (NAMED_REPORT, agencies_match, agency_in_body, agency
                             agency_mentioned_in_body, is_fuller_name, level_from_pronouns, looks_like_agency,
                             normalise_agency, opening_of, report_titles_in_body)
 from parsers.dates import Signature, find_signature
+from parsers.formats.page import as_page, element_text
 from parsers.formats.textnorm import fold_width, same_text_once
 from parsers.formats.titles import (NOTICE_SUBJECT, TITLE_WORDS, find_title, is_report_title, is_title_like,
                                     opening_lines)
@@ -227,6 +228,20 @@ def _error_page(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | 
 
 
 _NO_TEXT_CHARS = 40   # "系统繁忙，请稍后再试", "Please enable JavaScript …": a report's page says far more
+
+
+def error_page_heading(page) -> str | None:
+    """What a page's ``<title>`` or first ``<h1>`` says when it is the site's error page, answered with 200
+    ("页面不存在", "404"): a report column behind it was not read, whatever its sidebar's news lists (the length test
+    of ``_error_page`` does not hold for such a page)."""
+    root = as_page(page).root
+    if root is None:
+        return None
+    for element in (root.find(".//title"), root.find(".//h1")):
+        said = _ERROR_PAGE.search(compact(element_text(element))) if element is not None else None
+        if said:
+            return said.group(0)
+    return None
 
 
 def _no_text(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:

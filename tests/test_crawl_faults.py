@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 import os
 import re
 import signal
@@ -50,6 +51,14 @@ def _parser_bomb() -> bytes:
     rows = "".join("<tr>" + "".join(f"<td>{i * j}</td>" for j in range(40)) + "</tr>" for i in range(12000))
     return (f'<html><head><meta charset="utf-8"></head><body><h1>示范区统计局2022年政府信息公开工作年度报告</h1>'
             f"<table>{rows}</table></body></html>").encode("utf-8")
+
+
+def _with_news(title: str, main: str) -> bytes:
+    """A page with a 工作动态 sidebar whose dated news reach back years: read as a column, it proves anything."""
+    news = "".join(f'<li><a href="/news/{year}.html">{year}年工作动态</a><span>{year}-05-10</span></li>'
+                   for year in range(2018, 2027))
+    return (f'<html><head><meta charset="utf-8"><title>{title}</title></head><body>{main}'
+            f'<div class="side"><h3>工作动态</h3><ul class="list">{news}</ul></div></body></html>').encode()
 
 
 class FaultServer:
@@ -148,10 +157,15 @@ def fault_crawl(tmp_path_factory):
             # another agency's report column, a redirect loop
             "/loop/column-a.html": (302, {"Location": "/loop/column-b.html"}, b"", 0),
             "/loop/column-b.html": (302, {"Location": "/loop/column-a.html"}, b"", 0),
+            # two columns that answer 200 with news reaching back years, and are no column: the site's error page
+            # with a sidebar, and the homepage a moved column redirects to
+            "/soft/nb/index.html": (200, html, _with_news("页面不存在", "<h1>404</h1><p>抱歉，您访问的页面不存在或已被删除！</p>"), 0),
+            "/moved/nb/index.html": (302, {"Location": "/moved/index.html"}, b"", 0),
+            "/moved/index.html": (200, html, _with_news("示范区人民政府", "<h1>示范区人民政府门户网站</h1>"), 0),
         }
         with FaultServer(routes) as server:
             items = [server.base_url + path for path in routes
-                     if path != "/docs/loop-b.html" and not path.startswith("/loop/")]
+                     if path.startswith("/docs/") and path != "/docs/loop-b.html"]
             plain_as_https = server.base_url.replace("http://", "https://") + "/docs/good.html"
             items += [refused, tls.base_url + "/docs/tls.html", plain_as_https]
             rows = "".join(f'<li><a href="{url}">示范区医疗保障局2022年政府信息公开工作年度报告（{n}）</a>'
@@ -162,8 +176,14 @@ def fault_crawl(tmp_path_factory):
                             homepage=server.base_url + "/", report_index=(server.base_url + "/column/index.html",))
             looped = Agency(id="sfq-wjj", name="示范区卫生健康局", level="department",
                             homepage=server.base_url + "/loop/", report_index=(server.base_url + "/loop/column-a.html",))
+            soft = Agency(id="sfq-gov", name="示范区人民政府", level="government", homepage=server.base_url + "/soft/",
+                          report_index=(server.base_url + "/soft/nb/index.html",), render="never")
+            moved = Agency(id="ylx-wjj", name="样例区卫生健康局", level="department",
+                           homepage=server.base_url + "/moved/",
+                           report_index=(server.base_url + "/moved/nb/index.html",), render="never")
             config = config_in(work / "data")
-            summary = crawl(config, [agency, looped], PARSE_TIMEOUT=PARSE_TIMEOUT, DOWNLOAD_MAXSIZE=MAX_SIZE)
+            summary = crawl(config, [agency, looped, soft, moved], PARSE_TIMEOUT=PARSE_TIMEOUT,
+                            DOWNLOAD_MAXSIZE=MAX_SIZE)
             yield SimpleNamespace(config=config, summary=summary, base=server.base_url, tls=tls.base_url,
                                   refused=refused, plain_as_https=plain_as_https)
 
@@ -246,6 +266,23 @@ def test_a_column_in_a_redirect_loop_is_unreadable_naming_the_loop_not_never_fou
         (row,) = queries.coverage_of_agency(session, "sfq-wjj", run_id=fault_crawl.summary.run_id)
     assert (row.problem, row.items_read) == ("unreadable", 0), (row.problem, row.detail)
     assert row.detail.startswith("重定向循环") and "/loop/column-a.html" in row.detail
+
+
+@pytest.mark.parametrize("agency_id, said", [("sfq-gov", "栏目页是网站的错误页（页面写着“页面不存在”）"),
+                                              ("ylx-wjj", "栏目网址被重定向到网站首页")])
+def test_a_column_answering_the_error_page_or_the_homepage_is_unreadable_not_read(fault_crawl, agency_id, said):
+    """Both answered 200 with news dated back to 2018: read as the column, their years were proven 未发布."""
+    with catalog_of(fault_crawl.config) as session:
+        (row,) = queries.coverage_of_agency(session, agency_id, run_id=fault_crawl.summary.run_id)
+    assert (row.problem, row.items_read) == ("unreadable", 0), (row.problem, row.items_read, row.detail)
+    assert row.detail.startswith(said), row.detail
+    env = {**{key: value for key, value in os.environ.items() if not key.startswith("XXGK_")},
+           "XXGK_DATA_DIR": str(fault_crawl.config.data_dir)}
+    shown = subprocess.run([sys.executable, "-m", "cli.main", "status", "--year", "2024", "--format", "json"],
+                           env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    verdict = next(row for row in json.loads(shown.stdout) if row["agency_id"] == agency_id)
+    assert verdict["status"] == "undetermined" and said in verdict["reason"], verdict
 
 
 def test_response_over_a_certificate_that_would_not_verify_is_kept_and_marked(fault_crawl):

@@ -32,7 +32,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from parsers.classify import year_only_title
+from parsers.classify import error_page_heading, year_only_title
 from parsers.discovery import (Page, find_attachments, find_disclosure_sections, find_frames, find_json_endpoints,
                                find_listing_items, find_pagination, listing_items_from_json, looks_like_report_title,
                                needs_javascript)
@@ -262,6 +262,11 @@ class ReportsSpider(scrapy.Spider):
             yield self._request(further, agency, "sitemap", **{META_PROBE: True, META_SITEMAPS_READ: read + number})
 
     def _listing(self, response, html: Page, agency: Agency) -> Iterator[scrapy.Request]:
+        wrong = self._not_a_listing(response, html, agency)
+        if wrong is not None:
+            self._stat("discovery/not_a_listing")
+            self.coverage.not_a_listing(response, wrong)
+            return
         rendered = bool(response.meta.get(META_RENDERED))
         column = {META_COLUMN: response.meta.get(META_COLUMN) or response.url}
         depth = response.meta.get(META_DEPTH, 0)
@@ -298,6 +303,17 @@ class ReportsSpider(scrapy.Spider):
             yield from self._admit_render(self._render_request(
                 response.url, agency, depth=depth, column=column[META_COLUMN],
                 static_capture=response.meta.get(META_CAPTURE), page_as_fetched=page_as_fetched(response)))
+
+    @staticmethod
+    def _not_a_listing(response, html: Page, agency: Agency) -> str | None:
+        """Why a column page that answered 200 is no listing: the site's error page (its sidebar's news would read
+        as the column's items and reach back past any deadline), or the homepage a moved column redirects to."""
+        said = error_page_heading(html)
+        if said:
+            return f"栏目页是网站的错误页（页面写着“{said}”）"
+        if response.meta.get("redirect_urls") and _is_homepage(response.url, agency.homepage):
+            return f"栏目网址被重定向到网站首页 {response.url}：栏目已不在原处"
+        return None
 
     def _wants_render(self, agency: Agency, scripted: bool, dated: bool, frames: list[str]) -> bool:
         """A column page is read or declared unread, never silently empty: without a dated item of its own it goes
@@ -444,6 +460,19 @@ class ReportsSpider(scrapy.Spider):
                 yield from self._render_again(request.meta, request.url, f"the browser failed: {failure.value}")
         if failure.check(HttpError):
             self.logger.debug("HTTP %s for %s", failure.value.response.status, failure.value.response.url)
+
+
+_FRONT_FILE = re.compile(r"/(?:index|default|home)\.(?:s?html?|jsp|php|aspx?)$", re.IGNORECASE)
+
+
+def _is_homepage(url: str, homepage: str | None) -> bool:
+    """The site's front page: the registry's homepage, or the site's root ("/", "/index.html"), without a query."""
+    def front(address: str) -> str:
+        parts = urlsplit(address)
+        return f"{parts.netloc.lower()}{_FRONT_FILE.sub('', parts.path).rstrip('/')}?{parts.query}"
+
+    fronts = {f"{urlsplit(url).netloc.lower()}?"} | ({front(homepage)} if homepage else set())
+    return front(url) in fronts
 
 
 def _header(response, name: str) -> str | None:
