@@ -50,7 +50,7 @@ def config(tmp_path) -> Config:
 def open_archive(config: Config) -> Archive:
     archive = Archive.open(config, durability="os")
     with archive.catalog.session() as session:
-        queries.upsert_agency(session, AGENCY, "示例市卫生健康委员会", level="department")
+        queries.upsert_agency(session, AGENCY, "临淄区卫生健康局", level="department")   # seed 001's agency
     return archive
 
 
