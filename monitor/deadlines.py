@@ -294,10 +294,22 @@ def verdict(report_year: int, level: str | None, *, as_of: date, publication: Da
             return make("undetermined", deadline, f"{said}，但这是文件或服务器记录的时间，不是机关标明的发布日期，"
                                                   f"不能证明不晚于{cite}发布；存档首次见到它是 {archived_on.isoformat()}，"
                                                   f"晚于期限，无法判断是否按时发布。", source="first_seen")
+        # another date the agency itself printed (its listing's, its page's) on the other side of the deadline
+        other = next((item for item in sorted(evidence, key=lambda item: PUBLICATION_PRIORITY.index(item.source)
+                                              if item.source in PUBLICATION_PRIORITY else len(PUBLICATION_PRIORITY))
+                      if item.source in PUBLICATION_PRIORITY and item.source not in FILE_DATES
+                      and item.value > year_end and (item.value <= due) != (published <= due)), None)
+        disagree = (f"{describe_source(other)}显示 {other.value.isoformat()} 发布" if other is not None else None)
         if published <= due:
-            return make("on_time", deadline, f"{said}，不晚于{cite}，按时{seen}。",
+            note = f"（{disagree}，晚于期限，与之不一致）" if disagree else ""
+            return make("on_time", deadline, f"{said}，不晚于{cite}，按时{note}{seen}。",
                         published=published, source=usable.source, days_late=0)
         late = (published - due).days
+        if disagree:
+            # the agency's own dates fall on both sides of the deadline: the later one (a page re-dated when
+            # edited) cannot prove it late
+            return make("undetermined", deadline, f"{said}，晚于{cite} {late} 天；但{disagree}，不晚于期限：机关给出的"
+                                                  f"两个日期矛盾{seen}，无法判断是否按时发布。", source=usable.source)
         return make("late", deadline, f"{said}，晚于{cite} {late} 天{seen}。",
                     published=published, source=usable.source, days_late=late)
 

@@ -231,7 +231,8 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
     first_seen_at = (held_at or view.first_ok(chosen.url)) if chosen else None
     result = verdict(year, agency.level, as_of=as_of, publication=publication,
                      first_seen=beijing_date(first_seen_at) if first_seen_at else None,
-                     evidence=_all_evidence(chosen) if chosen else (), rules=rules, agency_id=agency.id,
+                     evidence=_dates_of(view, agency.id, chosen) if chosen else (),
+                     rules=rules, agency_id=agency.id,
                      day_over=day_over, held_since=beijing_date(held_at) if held_at else None)
     evidence = _evidence_bundle(view, chosen) if chosen else {}
     raised: dict[str, dict] = {}
@@ -279,6 +280,14 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
 
 # what the parsers call a 200 answer that holds no document: the site's error page, a blank or challenge page
 NO_DOCUMENT_KINDS = ("error_page", "blank_page")
+
+
+def _dates_of(view: "_ArchiveView", agency_id: str, report: Report) -> list[DateEvidence]:
+    """Every date the archive holds for the report: its parse's, and those its listings printed beside its
+    address under another entry."""
+    own = _all_evidence(report)
+    known = {(item.value, item.source) for item in own}
+    return own + [item for item in view.listed_dates(agency_id, report.url) if (item.value, item.source) not in known]
 
 
 def printed_agency(report: Report) -> str | None:
@@ -690,6 +699,13 @@ class _ArchiveView:
                 found.append({"url": url, "title": title, "listing_url": listing_url, "problem": problem,
                               "named_by": how})
         return found
+
+    def listed_dates(self, agency_id: str, url: str) -> list[DateEvidence]:
+        """The dates the agency's listings printed beside this very address (its parse kept only the entry it was
+        fetched for: another entry, a redirect's, may have led there first)."""
+        return [DateEvidence(listed_on, "listing", listed_on.isoformat(), title or None)
+                for entry_url, title, listed_on, _, _, _ in self._listed_entries(agency_id)
+                if entry_url == url and listed_on is not None]
 
     def listed_report_years(self, agency_id: str) -> set[int]:
         """The report years the agency's listings name (by title, a cut title, the address or a year alone)."""

@@ -296,3 +296,25 @@ def test_a_future_typo_refuted_by_the_archive_falls_back_to_the_listing_date(rul
                      first_seen=date(2026, 12, 2), held_since=date(2026, 12, 2), rules=rules)
     assert (result.status, result.publication_date, result.date_source) == ("on_time", date(2026, 1, 5), "listing")
     assert "2027-01-05" in result.reason and "不是发布日期" in result.reason
+
+
+def test_the_agencys_own_dates_on_both_sides_of_the_deadline_prove_nothing_late(rules):
+    """Page 2025-02-10 (after the 2025-01-31 deadline), listing 2025-01-20: a page re-dated when edited shows the
+    same; 逾期 would rest on one of two dates the agency printed. The other way round, 按时 stands, the listing's
+    later date said beside it."""
+    page = DateEvidence(date(2025, 2, 10), "page_label", "2025-02-10", "发布时间")
+    listing = DateEvidence(date(2025, 1, 20), "listing", "2025-01-20")
+    result = verdict(2024, "department", as_of=date(2025, 6, 1), publication=page, evidence=[page, listing],
+                     first_seen=date(2025, 5, 1), rules=rules)
+    assert (result.status, result.days_late) == ("undetermined", None), result.reason
+    assert "2025-02-10" in result.reason and "2025-01-20" in result.reason and "矛盾" in result.reason
+    early = DateEvidence(date(2025, 1, 20), "page_label", "2025-01-20", "发布时间")
+    later = DateEvidence(date(2025, 2, 15), "listing", "2025-02-15")
+    fine = verdict(2024, "department", as_of=date(2025, 6, 1), publication=early, evidence=[early, later],
+                   first_seen=date(2025, 5, 1), rules=rules)
+    assert fine.status == "on_time" and "2025-02-15" in fine.reason and "不一致" in fine.reason, fine.reason
+    # a file's time on the other side is no date the agency gave: the page's late date stands
+    modified = DateEvidence(date(2025, 1, 10), "pdf_metadata", "D:20250110", "CreationDate")
+    late = verdict(2024, "department", as_of=date(2025, 6, 1), publication=page, evidence=[page, modified],
+                   first_seen=date(2025, 5, 1), rules=rules)
+    assert (late.status, late.days_late) == ("late", 10), late.reason
