@@ -204,7 +204,8 @@ def find_listing_items(page: PageLike, page_url: str) -> list[ListingItem]:
     A row is the link's nearest li/tr/dd/p/div that prints a date beside it (2023-01-30, [2023-01-30],
     2023年01月30日; a bare 01-30 marks the row but gives no date). Without a date, a link still counts when it sits
     in an ``li`` of a ``<ul class="…list…">``-like container. Links in nav/menu/header/footer containers, pager
-    links and ``javascript:`` links are never items. Hanweb column pages ship their rows as
+    links and ``javascript:`` links are never items, unless their code opens an address
+    (``javascript:openWin('/art/nb2025.html')``, ``onclick="window.open('…')"``): that address is the item. Hanweb column pages ship their rows as
     ``<script type="text/xml"><datastore><record><![CDATA[<li>…</li>]]></record>…``; those records are read too.
     Results are in page order, one per URL.
     """
@@ -218,7 +219,7 @@ def find_listing_items(page: PageLike, page_url: str) -> list[ListingItem]:
     trees = [root] + [tree for tree in records if tree is not None]
     for tree in trees:
         for element in tree.iter("a"):
-            url = absolute_url(element.get("href"), base)
+            url = absolute_url(element.get("href"), base) or _script_target(element, base)
             title = link_text(element)
             if not url or not title or url in seen or _PAGER_TEXT.match(title) or _in_navigation(element):
                 continue
@@ -229,6 +230,23 @@ def find_listing_items(page: PageLike, page_url: str) -> list[ListingItem]:
             items.append(ListingItem(url=url, title=title, date_raw=date_raw, date=_date_of(date_raw),
                                      kind=attachment_kind(url, title) or "html"))
     return items
+
+
+# an address a link's script opens: the first quoted string in its code that reads as a page or a file
+_SCRIPT_ADDRESS = re.compile(r"""['"]((?:https?://|\.{0,2}/)[^'"\s]+|[^'"\s/]+\.(?:s?html?|jsp|php|aspx?|pdf|docx?|wps|ofd)"""
+                             r"""(?:\?[^'"\s]*)?)['"]""", re.IGNORECASE)
+
+
+def _script_target(element, base: str) -> str | None:
+    """The address a ``javascript:`` link (or a ``#`` link's ``onclick``) opens, when its code names one."""
+    href = (element.get("href") or "").strip()
+    code = href if _SCRIPT_HREF.match(href) else ""
+    if not code and href in ("", "#") or code.lower().startswith("javascript:void"):
+        code = element.get("onclick") or ""
+    elif not code:
+        return None
+    found = _SCRIPT_ADDRESS.search(unquote(code))
+    return absolute_url(found.group(1), base) if found else None
 
 
 _DATASTORE_RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.DOTALL | re.IGNORECASE)

@@ -571,3 +571,25 @@ def test_numbered_pages_without_an_index_page_start_at_the_first_number_shown():
                             '<a href="list_3.html">3</a> <a href="list_2.html">下一页</a> 共3页</div>',
                             "http://www.x.gov.cn/sf/nb/list_1.html")
     assert pages == ["http://www.x.gov.cn/sf/nb/list_2.html", "http://www.x.gov.cn/sf/nb/list_3.html"]
+
+
+def test_a_link_whose_script_opens_an_address_is_an_item_at_that_address():
+    """``javascript:openWin('/art/…')`` (the shape real portals use, ``openWin('/Article_Show.asp?id=…', …)``) and a
+    ``#`` link's ``onclick="window.open('…')"`` were dropped: the column listed the year's report, the crawl never
+    asked for it, and the year looked unpublished. A script that names no address (a pager's ``load(3)``, a
+    ``goDetail(123)``) stays no item."""
+    page = ('<html><body><ul class="list">'
+            """<li><a href="javascript:openWin('/jslink/art/nb2025.html','win',800,600)">样本县档案局2025年政府信息公开工作年度报告</a>"""
+            '<span>2026-01-20</span></li>'
+            """<li><a href="#" onclick="window.open('/x/nb2024.html')">样本县档案局2024年政府信息公开工作年度报告</a>"""
+            '<span>2025-01-20</span></li>'
+            """<li><a href="javascript:void(0)" onclick="location.href='show.asp?id=7'">样本县档案局2023年政府信息公开工作年度报告</a>"""
+            '<span>2024-01-20</span></li>'
+            '<li><a href="javascript:goDetail(123)">关于调整办公时间的通知</a><span>2024-01-20</span></li>'
+            '</ul><div class="page"><a href="javascript:load(3)">3</a></div></body></html>').encode()
+    items = find_listing_items(page, "http://a.gov.cn/col/index.html")
+    assert [(item.url, item.date) for item in items] == [
+        ("http://a.gov.cn/jslink/art/nb2025.html", date(2026, 1, 20)),
+        ("http://a.gov.cn/x/nb2024.html", date(2025, 1, 20)),
+        ("http://a.gov.cn/col/show.asp?id=7", date(2024, 1, 20)),
+    ]
