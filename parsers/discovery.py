@@ -710,8 +710,11 @@ def needs_javascript(page: PageLike) -> bool:
     root = page.root
     if root is None:
         return False
-    if any(item.date_raw for item in find_listing_items(page, "http://localhost/")):
-        return False  # a sidebar of sub-columns is not a listing: only dated rows prove items are static
+    loading = any(_is_loading(element) for element in root.iter(*_EMPTY_CONTAINER_TAGS))
+    if not loading and any(item.date_raw for item in find_listing_items(page, "http://localhost/")):
+        # a sidebar of sub-columns is not a listing: only dated rows prove items are static; but a container
+        # still saying "加载中…" is the listing a script fills, whatever dated news a sidebar prints beside it
+        return False
     for noscript in root.iter("noscript"):
         if _NOSCRIPT_ASKS.search(element_text(noscript)):
             return True
@@ -724,12 +727,22 @@ def needs_javascript(page: PageLike) -> bool:
     return any(_is_empty_container(element) for element in root.iter(*_EMPTY_CONTAINER_TAGS))
 
 
+_LOADING_TEXT = re.compile(r"(?:数据)?(?:正在)?加载中?(?:，请稍候)?[.…。]*|loading[.…]*", re.IGNORECASE)
+
+
+def _is_loading(element) -> bool:
+    """A named container holding only a loading placeholder ("加载中…", "正在加载..."), no element of its own."""
+    if not (element.get("id") or element.get("class")) or _marked(element, _NAV_WORD) or len(element):
+        return False
+    return bool(_LOADING_TEXT.fullmatch(element_text(element).strip()))
+
+
 def _is_empty_container(element) -> bool:
     if not (element.get("id") or element.get("class")) or _marked(element, _NAV_WORD):
         return False
     if element.tag == "div" and not _marked(element, _LIST_WORD):
         return False  # empty divs are everywhere (clearfix, ads); only a list-named one counts
-    return len(element) == 0 and not element_text(element).strip()
+    return len(element) == 0 and (not element_text(element).strip() or _is_loading(element))
 
 
 # ---------------------------------------------------------------- frames, and pagers only a browser can follow

@@ -593,3 +593,17 @@ def test_a_link_whose_script_opens_an_address_is_an_item_at_that_address():
         ("http://a.gov.cn/x/nb2024.html", date(2025, 1, 20)),
         ("http://a.gov.cn/col/show.asp?id=7", date(2024, 1, 20)),
     ]
+
+
+def test_a_listing_still_loading_beside_a_dated_news_sidebar_needs_javascript():
+    """The column's list is "加载中…" until its script fetches the JSON; a 工作动态 sidebar beside it prints dated news.
+    Those dates made the page look static: never rendered, its news read as the column's items, the year 未发布."""
+    page = ('<html><body><div class="side"><h3>工作动态</h3><ul class="news">'
+            '<li><a href="/n/1.html">防汛工作会议召开</a><span>2026-06-15</span></li>'
+            '<li><a href="/n/2.html">开展安全生产检查</a><span>2024-06-15</span></li></ul></div>'
+            '<div id="list">加载中…</div>'
+            "<script>$.getJSON('/jsok/api/' + 'list.json', function (data) { render(data); });</script>"
+            '</body></html>').encode()
+    assert needs_javascript(page) is True
+    loaded = page.replace("加载中…".encode(), b"").replace(b'<div id="list"></div>', b"")
+    assert needs_javascript(loaded) is False   # no container waiting: the dated rows are the page's own
