@@ -228,6 +228,8 @@ def _error_page(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | 
 
 
 _NO_TEXT_CHARS = 40   # "系统繁忙，请稍后再试", "Please enable JavaScript …": a report's page says far more
+# words of a page about disclosure, however short ("本机关2023年收到政府信息公开申请2件。"): no blank page says them
+_DISCLOSURE_WORDS_SHORT = ("公开", "年报", "年度报告", "申请", "报告")
 
 
 def error_page_heading(page) -> str | None:
@@ -251,8 +253,8 @@ def _no_text(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | Non
     if doc.format != "html" or doc.needs_ocr or doc.grids or doc.links:
         return None
     body = compact(doc.text or "")
-    if len(body) >= _NO_TEXT_CHARS or any(is_report_title(line) for line in opening_lines(doc.text)):
-        return None   # a page holding the report's title (an article page around an embedded file) is judged below
+    if len(body) >= _NO_TEXT_CHARS or any(word in body for word in _DISCLOSURE_WORDS_SHORT):
+        return None   # a short page about disclosure (an article page around an embedded file) is judged below
     shown = f"“{body}”" if body else "没有任何文字"
     return "blank_page", (f"页面{shown}（{len(body)} 字），没有表格或附件：空白页、网站的验证页或繁忙提示，"
                           f"不是报告。")

@@ -399,15 +399,15 @@ def select(agencies: Iterable[Agency], wanted: str | Iterable[str] | None) -> li
 
 
 def is_http_url(url: str) -> bool:
-    """True for an absolute http:// or https:// URL with a host (and a port, if it names one, in 1–65535)."""
+    """True for an absolute http:// or https:// URL with a host (and a port, if it names one, up to 65535)."""
     if not url or any(ch.isspace() for ch in url):
         return False
     try:
         parts = urlsplit(url)
-        port = parts.port   # raises for a port out of range, as Scrapy would at the crawl's start
-    except ValueError:   # "http://[::1/x": an unclosed IPv6 bracket
+        parts.port   # raises for a port out of range, as Scrapy would at the crawl's start
+    except ValueError:   # that, or "http://[::1/x": an unclosed IPv6 bracket
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 # ---------------------------------------------------------------- attribution

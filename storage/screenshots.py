@@ -687,6 +687,9 @@ async def in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> 
 # ---------------------------------------------------------------- one page: render, archive, or record why not
 
 
+_TRANSIENT_SHOT = "Unable to capture screenshot"
+
+
 async def take_screenshot(renderer: OfflineRenderer, archive: Archive, page: PendingPage, spec: ShotSpec = DEFAULT_SPEC,
                           *, read: Blocking = in_thread, write: Blocking = in_thread,
                           wanted: Callable[[], bool] | None = None) -> str | None:
@@ -694,7 +697,13 @@ async def take_screenshot(renderer: OfflineRenderer, archive: Archive, page: Pen
     failure is then a fetch_errors row on ``urn:screenshot:<url>``). ``read``/``write`` run the archive's blocking
     calls (the crawl passes its reader and writer threads). Raises ShotSkipped (see ``OfflineRenderer.render``)."""
     try:
-        shot = await renderer.render(lambda: read(archive.read_capture, page.capture_id), spec, wanted=wanted)
+        try:
+            shot = await renderer.render(lambda: read(archive.read_capture, page.capture_id), spec, wanted=wanted)
+        except ShotError as exc:
+            if _TRANSIENT_SHOT not in str(exc):
+                raise
+            # Chromium's compositor missed a frame (seen on a loaded machine): once more, in a fresh tab
+            shot = await renderer.render(lambda: read(archive.read_capture, page.capture_id), spec, wanted=wanted)
         # staged: its row comes with the archive's next group commit (or its close), not with an fsync of its own
         await write(archive.stage_resource, f"{SCREENSHOT_PREFIX}{page.url}", shot.jpeg, "image/jpeg",
                     concurrent_to=page.capture_id, fetched_at=datetime.now(timezone.utc), agency_id=page.agency_id,

@@ -176,7 +176,7 @@ def test_every_bad_value_is_named_with_its_row_id_and_field():
     assert sum(1 for p in problems if p.agency_id == "b1" and p.field == "report_index") == 2
 
 
-@pytest.mark.parametrize("url", ["http://[::1/x", "http://127.0.0.1:99999/x/", "http://a.gov.cn:0/"])
+@pytest.mark.parametrize("url", ["http://[::1/x", "http://127.0.0.1:99999/x/", "http://a.gov.cn:65536/"])
 def test_an_address_urllib_or_scrapy_cannot_open_is_a_problem_not_a_traceback(url):
     """An unclosed IPv6 bracket raised out of validation; a port out of range passed it and failed the crawl's
     start, every agency after it left uncrawled."""

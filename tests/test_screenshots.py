@@ -654,3 +654,38 @@ def test_the_shared_browser_keeps_playwrights_feature_switches_and_puts_many_por
     assert "PaintHolding" in disabled      # one of Playwright's (its issue 28023)
     assert 1 <= renderers <= 4, renderers
     assert pid_known   # the process a hung browser's watchdog kills is this browser's (found by its launch switch)
+
+
+def test_a_shot_chromium_could_not_capture_once_is_taken_again(config):
+    """"Protocol error (Page.captureScreenshot): Unable to capture screenshot": Chromium's compositor missing a frame
+    on a loaded machine (the clean-clone CI met it). The one fault a real Chromium cannot be made to give on demand:
+    a renderer that fails that way once, then renders."""
+    import asyncio
+
+    from storage.screenshots import Shot, ShotError, take_screenshot
+
+    archive = open_archive(config)
+    url = f"{BASE}/flaky.html"
+    page = fetch(archive, url, render_html(load_seed("001")), "text/html; charset=utf-8")
+    jpeg = b"\xff\xd8\xff\xd9"   # the archive stores the bytes as they come: no image is decoded here
+
+    class OnceFailing:
+        calls = 0
+
+        async def render(self, read, spec, wanted=None):
+            self.calls += 1
+            if self.calls == 1:
+                raise ShotError("Error: Page.screenshot: Protocol error (Page.captureScreenshot): "
+                                "Unable to capture screenshot")
+            return Shot(jpeg, spec.width, spec.height, 2000, False, False, "chromium test")
+
+    renderer = OnceFailing()
+    failed = asyncio.run(take_screenshot(renderer, archive, PendingPage(url, page.id, AGENCY),
+                                         read=_direct, write=_direct))
+    archive.finish("finished", counts={"pages": 1})
+    assert failed is None and renderer.calls == 2
+    assert len(screenshots_of(config, url)) == 1
+
+
+async def _direct(function, *args, **kwargs):
+    return function(*args, **kwargs)
