@@ -116,22 +116,23 @@ def missing_proof(rows: Iterable[CoverageRow], *, year: int, deadline: date, as_
                            f"{row.items_read} 个条目，{how}），其中没有该年度的报告", None, coverage_evidence(row))
     if read:
         row = max(read, key=lambda row: (row.earliest_item or date.max, -row.read_at.timestamp()))
-        reach = row.earliest_item.isoformat() if row.earliest_item else "（条目没有日期）"
+        reach = (f"最早的条目是 {row.earliest_item.isoformat()}" if row.earliest_item
+                 else "条目没有日期，看不出列表回溯到哪一天")
         failed = list(getattr(row, "errors", None) or [])
         if failed:
             # the year's items may be on the failed pages, so say which failed
             return _unproven("fetch_errors", row, f"{len({error.get('url') for error in failed})} 个列表页抓取失败，"
                                                   f"例如 {error_text(failed[0])}；读取了 "
-                                                  f"{row.pages_walked} 页、{row.items_read} 个条目，最早的条目是 "
-                                                  f"{reach}，截止日期是 {deadline.isoformat()}")
+                                                  f"{row.pages_walked} 页、{row.items_read} 个条目，{reach}，"
+                                                  f"截止日期是 {deadline.isoformat()}")
         if row.complete and row.earliest_item is None:
-            whole = "，已读到栏目最后一页，但条目没有日期，栏目也没有列出更早年度的报告：不能说明截止日期时栏目已经存在"
+            whole = "，已读到栏目最后一页，但栏目没有列出更早年度的报告：不能说明截止日期时栏目已经存在"
         elif row.complete:
             whole = "，已读到栏目最后一页：栏目中没有截止日期之前的条目"
         else:
             whole = ""
-        return _unproven("not_far_enough", row, f"读取了 {row.pages_walked} 页、{row.items_read} 个条目，最早的条目是 "
-                                                f"{reach}，截止日期是 {deadline.isoformat()}{whole}")
+        return _unproven("not_far_enough", row, f"读取了 {row.pages_walked} 页、{row.items_read} 个条目，{reach}，"
+                                                f"截止日期是 {deadline.isoformat()}{whole}")
     problems = {row.problem or "empty": row for row in sorted(after, key=lambda row: row.read_at)}
     problem = next(name for name in _PROBLEM_ORDER if name in problems)
     row = problems[problem]

@@ -57,6 +57,7 @@ def test_a_complete_undated_column_without_an_earlier_report_proves_nothing(list
                           as_of=date(2025, 3, 1), listed_years=listed)
     assert not proof.proven and proof.problem == "not_far_enough", proof.reason
     assert proof.reason.startswith("无法判断") and "条目没有日期" in proof.reason and "更早年度" in proof.reason
+    assert "最早的条目是" not in proof.reason   # it has none: said in words, not "最早的条目是 （条目没有日期）"
 
 
 def test_a_complete_column_that_starts_after_the_deadline_does_not_prove_an_old_year_missing():
