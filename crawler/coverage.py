@@ -183,12 +183,10 @@ class CoverageRecorder:
     def listing_page(self, response) -> None:
         """A listing page of a column reached the spider (a page, a JSON page, a frame); for a browser render,
         once the spider has walked it (its facts are in ``META_LISTING`` then)."""
-        meta = response.meta
-        agency_id, column = meta.get(META_AGENCY), meta.get(META_COLUMN)
-        if not agency_id or not column:
+        read = self._read_of(response)
+        if read is None:
             return
-        read = self._read(agency_id, column, meta.get(META_FOUND_BY))
-        url = original_url(response)
+        meta, column, url = response.meta, read.column_url, original_url(response)
         if meta.get("playwright"):
             listing = meta.get(META_LISTING) if isinstance(meta.get(META_LISTING), dict) else {}
             read.rendered = True
@@ -215,18 +213,22 @@ class CoverageRecorder:
     def not_a_listing(self, response, message: str) -> None:
         """A listing page that answered with 200 but is no listing (the site's error page, the homepage a moved
         column redirects to): its items are not the column's, and the column, if it was its entry, was not read."""
-        meta = response.meta
-        agency_id, column = meta.get(META_AGENCY), meta.get(META_COLUMN)
-        if not agency_id or not column:
+        read = self._read_of(response)
+        if read is None:
             return
-        read = self._read(agency_id, column, meta.get(META_FOUND_BY))
-        url = original_url(response)
+        column, url = read.column_url, original_url(response)
         read.pages.discard(url)
         read.errors.append({"url": url, "kind": "http", "message": message})
         if url == column and not read.pages:
             read.entry_error = ("http", message)
         else:
             read.failed_pages.add(url)
+
+    def _read_of(self, response) -> ColumnRead | None:
+        """The read of the column a listing response belongs to, None for a response of no column."""
+        meta = response.meta
+        agency_id, column = meta.get(META_AGENCY), meta.get(META_COLUMN)
+        return self._read(agency_id, column, meta.get(META_FOUND_BY)) if agency_id and column else None
 
     def listing_request(self, response, request: Request) -> None:
         """A request a page yielded: listing requests join the page's column, item requests are its items."""
