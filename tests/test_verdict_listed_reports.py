@@ -381,13 +381,7 @@ def test_an_undated_title_without_a_year_read_years_ago_leaves_later_years_prove
     for moment, entries in reads:
         archive = Archive.open(config, durability="os")
         try:
-            with archive.catalog.session() as session:
-                queries.upsert_agency(session, agency_id, AGENCY, level="department")
-            listing = archive.record_fetch(
-                column, "GET", [], 200, "OK", [("Content-Type", "text/html; charset=utf-8")],
-                ('<html><head><meta charset="utf-8"><title>政府信息公开年度报告</title></head><body><ul class="list">'
-                 f'{entries}</ul></body></html>').encode(), fetched_at=moment, agency_id=agency_id,
-                extra_metadata={"role": "column"})
+            listing = _archive_column(archive, agency_id, column, entries, moment)
             with archive.catalog.session() as session:
                 queries.add_coverage(session, run_id=archive.run_id, agency_id=agency_id, read_at=moment,
                                      column_url=column, found_by="registry", capture_id=listing.id, pages_walked=1,
@@ -431,13 +425,7 @@ def test_an_undated_column_read_to_its_end_reaches_back_only_as_far_as_the_repor
     config = config_in(tmp_path / "data")
     archive = Archive.open(config, durability="os")
     try:
-        with archive.catalog.session() as session:
-            queries.upsert_agency(session, agency_id, AGENCY, level="department")
-        page = archive.record_fetch(
-            column, "GET", [], 200, "OK", [("Content-Type", "text/html; charset=utf-8")],
-            ('<html><head><meta charset="utf-8"><title>政府信息公开年度报告</title></head><body><ul class="list">'
-             f'{entries}</ul></body></html>').encode(), fetched_at=moment, agency_id=agency_id,
-            extra_metadata={"role": "column"})
+        page = _archive_column(archive, agency_id, column, entries, moment)
         for year in listed:
             archive.record_fetch(f"{base}/nb/{year}.html", "GET", [], 200, "OK",
                                  [("Content-Type", "text/html; charset=utf-8")],
@@ -460,3 +448,16 @@ def test_an_undated_column_read_to_its_end_reaches_back_only_as_far_as_the_repor
         assert "2022 年度的报告" in judged.verdict.reason, judged.verdict.reason
     else:
         assert "条目没有日期" in judged.verdict.reason and "更早年度" in judged.verdict.reason, judged.verdict.reason
+
+
+def _archive_column(archive, agency_id: str, column: str, entries: str, moment):
+    """The agency registered and its report column archived at ``moment``, listing ``entries`` (``<li>`` rows)."""
+    from storage.catalog import queries
+
+    with archive.catalog.session() as session:
+        queries.upsert_agency(session, agency_id, AGENCY, level="department")
+    return archive.record_fetch(
+        column, "GET", [], 200, "OK", [("Content-Type", "text/html; charset=utf-8")],
+        ('<html><head><meta charset="utf-8"><title>政府信息公开年度报告</title></head><body><ul class="list">'
+         f'{entries}</ul></body></html>').encode(), fetched_at=moment, agency_id=agency_id,
+        extra_metadata={"role": "column"})
