@@ -719,15 +719,22 @@ class _ArchiveView:
         entry of the agency's report listings archived by the cut-off. A revisit lists what its original does; a
         capture whose facts are not derived yet lists nothing."""
         if agency_id not in self._listed:
-            query = (select(Capture.url, Capture.role, Capture.listing_items, Capture.timestamp)
-                     .where(Capture.agency_id == agency_id, Capture.timestamp <= self.cutoff, Capture.status == 200,
-                            Capture.record_type == "response",
-                            or_(Capture.role.is_(None), Capture.role.in_(LISTING_ROLES)))
-                     .order_by(Capture.id))
-            self._listed[agency_id] = [(entry[0], entry[1], _entry_date(entry), row.url, row.role, row.timestamp)
-                                       for row in self.session.execute(query)
-                                       for entry in row.listing_items or () if len(entry) in (2, 3)]
-        return self._listed[agency_id]
+            # asked of most agencies of a chunk (their reports' listing dates, their columns' reach): read for all
+            # of them at once, one query per chunk rather than one per agency
+            wanted = [agency for agency in self._reports if agency not in self._listed] or [agency_id]
+            for agency in wanted:
+                self._listed[agency] = []
+            for condition in _in_list(Capture.agency_id, wanted):
+                query = (select(Capture.agency_id, Capture.url, Capture.role, Capture.listing_items, Capture.timestamp)
+                         .where(condition, Capture.timestamp <= self.cutoff, Capture.status == 200,
+                                Capture.record_type == "response",
+                                or_(Capture.role.is_(None), Capture.role.in_(LISTING_ROLES)))
+                         .order_by(Capture.id))
+                for row in self.session.execute(query):
+                    self._listed.setdefault(row.agency_id, []).extend(
+                        (entry[0], entry[1], _entry_date(entry), row.url, row.role, row.timestamp)
+                        for entry in row.listing_items or () if len(entry) in (2, 3))
+        return self._listed.get(agency_id, [])
 
     def _unread(self, url: str) -> str | None:
         """Why the archive holds no page of ``url`` by the cut-off (the site's error page answered with 200, or a file
