@@ -444,6 +444,8 @@ class _ArchiveView:
                                                               (evidence.get("checks") or {}).get(verdict_flags.COPIED))
         self._listings: dict[tuple[str, datetime, datetime], list] = {}
         self._listed: dict[str, list[tuple[str, str, date | None, str, str | None, datetime]]] = {}
+        self._listed_dates: dict[str, dict[str, list[DateEvidence]]] = {}
+        self._listed_years: dict[str, set[int]] = {}
         self._originals: dict[int, Any] = {}
         self._unknown: dict[int, str] = {}             # capture id -> why its facts are not in the catalog
         self._unknown_rows: dict[int, Any] = {}
@@ -703,16 +705,24 @@ class _ArchiveView:
     def listed_dates(self, agency_id: str, url: str) -> list[DateEvidence]:
         """The dates the agency's listings printed beside this very address (its parse kept only the entry it was
         fetched for: another entry, a redirect's, may have led there first)."""
-        return [DateEvidence(listed_on, "listing", listed_on.isoformat(), title or None)
-                for entry_url, title, listed_on, _, _, _ in self._listed_entries(agency_id)
-                if entry_url == url and listed_on is not None]
+        if agency_id not in self._listed_dates:
+            by_url: dict[str, list[DateEvidence]] = {}
+            for entry_url, title, listed_on, _, _, _ in self._listed_entries(agency_id):
+                if listed_on is not None:
+                    by_url.setdefault(entry_url, []).append(
+                        DateEvidence(listed_on, "listing", listed_on.isoformat(), title or None))
+            self._listed_dates[agency_id] = by_url
+        return self._listed_dates[agency_id].get(url, [])
 
     def listed_report_years(self, agency_id: str) -> set[int]:
         """The report years the agency's listings name (by title, a cut title, the address or a year alone)."""
-        return {named for url, title, listed_on, _, role, _ in self._listed_entries(agency_id)
+        if agency_id not in self._listed_years:
+            self._listed_years[agency_id] = {
+                named for url, title, listed_on, _, role, _ in self._listed_entries(agency_id)
                 for named, how in [listed_report_year(title, url, in_column=role in LISTING_ROLES,
                                                       listed_on=listed_on)]
                 if named is not None and how in ("title", "cut", "address", "year")}
+        return self._listed_years[agency_id]
 
     def _listed_entries(self, agency_id: str) -> list[tuple[str, str, date | None, str, str | None, datetime]]:
         """(url, title, the date the listing gave it, listing url, its role, when the listing was read) of every
