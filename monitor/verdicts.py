@@ -231,7 +231,7 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
     first_seen_at = (held_at or view.first_ok(chosen.url)) if chosen else None
     result = verdict(year, agency.level, as_of=as_of, publication=publication,
                      first_seen=beijing_date(first_seen_at) if first_seen_at else None,
-                     evidence=_dates_of(view, agency.id, chosen) if chosen else (),
+                     evidence=_dates_of(view, agency.id, chosen, publication) if chosen else (),
                      rules=rules, agency_id=agency.id,
                      day_over=day_over, held_since=beijing_date(held_at) if held_at else None)
     evidence = _evidence_bundle(view, chosen) if chosen else {}
@@ -282,10 +282,15 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
 NO_DOCUMENT_KINDS = ("error_page", "blank_page")
 
 
-def _dates_of(view: "_ArchiveView", agency_id: str, report: Report) -> list[DateEvidence]:
-    """Every date the archive holds for the report: its parse's, and those its listings printed beside its
-    address under another entry."""
+def _dates_of(view: "_ArchiveView", agency_id: str, report: Report,
+              publication: DateEvidence | None) -> list[DateEvidence]:
+    """Every date the archive holds for the report: its parse's, and, when its own date may not stand (none, one
+    before its year ended, one after the earliest deadline), those its listings printed beside its address under
+    another entry (a national judge reads them for the few reports that need them)."""
     own = _all_evidence(report)
+    year = report.report_year
+    if publication is not None and year is not None and date(year, 12, 31) < publication.value <= date(year + 1, 1, 31):
+        return own
     known = {(item.value, item.source) for item in own}
     return own + [item for item in view.listed_dates(agency_id, report.url) if (item.value, item.source) not in known]
 
@@ -446,6 +451,7 @@ class _ArchiveView:
         self._listed: dict[str, list[tuple[str, str, date | None, str, str | None, datetime]]] = {}
         self._listed_dates: dict[str, dict[str, list[DateEvidence]]] = {}
         self._listed_years: dict[str, set[int]] = {}
+        self._named: dict[str, list] = {}
         self._originals: dict[int, Any] = {}
         self._unknown: dict[int, str] = {}             # capture id -> why its facts are not in the catalog
         self._unknown_rows: dict[int, Any] = {}
@@ -680,8 +686,7 @@ class _ArchiveView:
         page or a file nobody can read, or it was never asked. [{"url", "title", "listing_url", "problem",
         "named_by": "title" | "cut" | "address" | "date" | "undated" | "year"}]."""
         listed: dict[str, tuple[str, str, str]] = {}
-        for url, title, listed_on, listing_url, role, read_at in self._listed_entries(agency_id):
-            named, how = listed_report_year(title, url, in_column=role in LISTING_ROLES, listed_on=listed_on)
+        for (url, title, listed_on, listing_url, role, read_at), (named, how) in self._named_entries(agency_id):
             if how == "date":   # a report may come out years late: any year up to the one before its listing date
                 may_be = year <= named
             elif how == "undated":   # … or, with no date, before the listing was read
@@ -717,12 +722,19 @@ class _ArchiveView:
     def listed_report_years(self, agency_id: str) -> set[int]:
         """The report years the agency's listings name (by title, a cut title, the address or a year alone)."""
         if agency_id not in self._listed_years:
-            self._listed_years[agency_id] = {
-                named for url, title, listed_on, _, role, _ in self._listed_entries(agency_id)
-                for named, how in [listed_report_year(title, url, in_column=role in LISTING_ROLES,
-                                                      listed_on=listed_on)]
-                if named is not None and how in ("title", "cut", "address", "year")}
+            self._listed_years[agency_id] = {named for _, (named, how) in self._named_entries(agency_id)
+                                             if named is not None and how in ("title", "cut", "address", "year")}
         return self._listed_years[agency_id]
+
+    def _named_entries(self, agency_id: str) -> list[tuple[tuple, tuple[int | None, str | None]]]:
+        """Each listing entry with the report year it may be and what says so (``listed_report_year``), read once
+        for the agency: every year judged asks it."""
+        if agency_id not in self._named:
+            self._named[agency_id] = [
+                (entry, listed_report_year(entry[1], entry[0], in_column=entry[4] in LISTING_ROLES,
+                                           listed_on=entry[2]))
+                for entry in self._listed_entries(agency_id)]
+        return self._named[agency_id]
 
     def _listed_entries(self, agency_id: str) -> list[tuple[str, str, date | None, str, str | None, datetime]]:
         """(url, title, the date the listing gave it, listing url, its role, when the listing was read) of every
