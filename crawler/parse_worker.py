@@ -25,6 +25,12 @@ def start_pool(workers: int) -> ProcessPoolExecutor:
 
 def _start_worker() -> None:
     die_with_parent(signal.SIGKILL)
+    # A worker inherits ignored signals through exec: a pool restarted after Scrapy's forced stop (which ignores
+    # SIGTERM and SIGINT) could not be terminated, and its crawl process waited for it forever at exit. SIGTERM
+    # ends a worker; Ctrl-C (the terminal signals the whole group) is the crawl process's to handle: the worker
+    # finishes the document in hand and the graceful stop stores it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _minhash_without_the_package()
 
 

@@ -191,9 +191,14 @@ def _close_what_a_forced_stop_left(holder) -> None:
     if holder is not None and not holder.finished:
         log.warning("the crawl was stopped before it closed: finishing its run as interrupted")
         holder.spider_closed(None, "shutdown")
-    for worker in multiprocessing.active_children():
+    workers = multiprocessing.active_children()
+    for worker in workers:
         worker.terminate()
-        worker.join(10)
+    for worker in workers:
+        worker.join(5)
+        if worker.is_alive():   # a worker deaf to SIGTERM must not keep this process from exiting
+            worker.kill()
+            worker.join(5)
 
 
 def _summary(run_id, status, reason, stats, started, exit_code, message) -> CrawlSummary:

@@ -31,3 +31,60 @@ def test_a_worker_parses_and_signs_a_report_with_the_parsers_alone():
     assert record.report_year is not None and grams > 100 and len(signature) > 0
     assert "parsers" in loaded and "datasketch" in loaded
     assert sorted(CRAWL_SIDE & set(loaded)) == []
+
+
+def test_workers_started_while_sigterm_is_ignored_still_end_on_sigterm_and_leave_ctrl_c_to_the_crawl():
+    """Scrapy's forced stop (a second signal) ignores SIGTERM and SIGINT in the crawl process; a pool restarted
+    then (its workers died to the same group signal) inherited that through exec, could not be terminated, and the
+    crawl process waited for it forever at exit (found 84 minutes later)."""
+    import os
+    import signal
+
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        pool = start_pool(2)
+        warm = [pool.submit(warm_parser) for _ in range(2)]   # as the crawl starts its workers
+        assert [future.result(timeout=120) for future in warm] == [True, True]
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    workers = list(pool._processes.values())
+    try:
+        assert len(workers) == 2
+        import os
+
+        os.kill(workers[0].pid, signal.SIGINT)   # Ctrl-C reaches every process of the terminal's group
+        assert pool.submit(eval, "6 * 7").result(timeout=60) == 42
+        assert all(worker.is_alive() for worker in workers)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.join(20)
+        assert [worker.exitcode for worker in workers] == [-signal.SIGTERM] * 2
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def test_the_crawl_process_ends_even_with_a_child_deaf_to_sigterm():
+    """Whatever a worker ignores, the crawl process must not wait for it forever at exit."""
+    import multiprocessing
+    import signal
+    import time
+
+    from crawler.run import _close_what_a_forced_stop_left
+
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        deaf = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(600,))
+        deaf.start()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    try:
+        _close_what_a_forced_stop_left(None)
+        assert not deaf.is_alive() and deaf.exitcode == -signal.SIGKILL
+    finally:
+        if deaf.is_alive():
+            deaf.kill()
