@@ -32,6 +32,7 @@ KIND_LABELS = {
     "summary_of_many": "多个机关的汇总（非本机关报告）",
     "error_page": "网站错误页（页面不存在等）",
     "blank_page": "空白页、验证页或繁忙提示（非报告）",
+    "report_news": "关于年度报告的新闻、会议或说明（非报告）",
     "other": "其他页面（非报告）",
 }
 # a crawl run's end (storage.catalog.models.RUN_STATUSES)

@@ -698,6 +698,9 @@ class _ArchiveView:
         found = []
         for url, (title, listing_url, how) in listed.items():
             problem = self._unread(url)
+            if problem is None and how in ("title", "cut") and self._kind_of(url) == "report_news":
+                # news that the year's report came out (or a note about it): the report itself is elsewhere
+                problem = "取到的页面是关于该年度报告的新闻或说明，报告本身不在存档中"
             if problem is None and how == "year":
                 # read, and not the year's report (the year has none): the year's part of the column, whose own
                 # entries the crawl fetched as a document, not as a listing
@@ -706,6 +709,13 @@ class _ArchiveView:
                 found.append({"url": url, "title": title, "listing_url": listing_url, "problem": problem,
                               "named_by": how})
         return found
+
+    def _kind_of(self, url: str) -> str | None:
+        """What the parsers read the page at ``url`` as (its latest parse by the cut-off)."""
+        return self.session.scalar(
+            select(Report.kind).join(Capture, Capture.id == Report.capture_id).where(
+                Capture.url_hash == queries.url_hash(url), Capture.url == url, Capture.timestamp <= self.cutoff)
+            .order_by(Capture.timestamp.desc()).limit(1))
 
     def listed_dates(self, agency_id: str, url: str) -> list[DateEvidence]:
         """The dates the agency's listings printed beside this very address (its parse kept only the entry it was

@@ -279,6 +279,32 @@ def _about_a_report_title(doc: ExtractedDocument, title: str | None) -> tuple[st
     return None
 
 
+# news about a report, by its headline: a meeting on it, its publication told by someone else, a graphic or a
+# video of it, a note or a correction about it, its review ("东宝区审计局召开2024年度…年度报告编制推进会",
+# "我区按时发布2024年…年度报告", "一图看懂…", "…年度报告的更正说明", "…年度报告评查结果公示")
+_NEWS_TITLE = re.compile(
+    r"召开|举办|举行|部署|推进会|培训|座谈|调度|会议|工作会|发布会|一图|图读|数说|速览|视频[:：]|评查|评估结果|公示|"
+    r"撰写要点|起草说明|更正|说明$|提示$|的公告$|发布情况|(?<!关于)(?:按时|正式|如期|依法|顺利|集中)?发布了?"
+    r"(?=.{0,40}(?:年度报告|年报)$)")
+# a news story's first words: "近日，", "日前，", "3月5日，"
+_NEWS_OPENING = re.compile(r"^(?:近日|日前|近期|\d{1,2}月\d{1,2}日(?:上午|下午)?)[,，]")
+
+
+def _news_about_a_report(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
+    """A news item or note about a report (its headline, or a story's opening) that holds none of the report:
+    no section of the format, no prescribed table, no attachment. Its report title in 《》 ("发布了《…年度报告》",
+    "研究编制《…》") is the story's subject, not the page's own: the report is somewhere else."""
+    news_title = bool(title and _NEWS_TITLE.search(compact(fold_width(title))))
+    if not news_title and not any(_NEWS_OPENING.match(line) for line in opening_of(doc.text or "").splitlines()[:4]):
+        return None
+    if not re.search(r"年度报告|年报", f"{title or ''}{doc.text or ''}"):
+        return None   # news, but not about a report
+    if doc.links or _report_sections(doc, title) or _prescribed_tables(doc, title) or _overview_parts(doc, title):
+        return None
+    return "report_news", (f"{_shown(title)}是关于年度报告的新闻、会议或说明，页面上没有报告的正文、统计表或附件，"
+                           f"不是报告本身。")
+
+
 def _notice_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
     if title and _NOTICE_TITLE.search(title):
         return "notice", f"{_shown(title)}是一份通知或函，讲的是年度报告工作，不是报告本身。"
@@ -387,7 +413,7 @@ def _overview_parts(doc: ExtractedDocument, title: str | None) -> tuple[str, str
 
 # Look-alikes are ruled out before a report is recognised; each test returns (kind, reason) or None.
 _KIND_TESTS = (_error_page, _no_text, _format_document_title, _blank_template, _about_a_report_title, _notice_title,
-               _draft_title, _summary_title, _lists_many_agencies, _lists_many_years, _report_title, _rule_articles,
+               _draft_title, _news_about_a_report, _summary_title, _lists_many_agencies, _lists_many_years, _report_title, _rule_articles,
                _report_sections, _names_itself, _prescribed_tables, _overview_parts, _opens_with_overview)
 
 
@@ -620,6 +646,11 @@ def cut_report_year(title: str | None) -> int | None:
         return None
     disclosure = ([None] + list(_DISCLOSURE_WORDS.finditer(visible)))[-1]   # the last: what follows it is the ending
     year = _YEAR_IN_TITLE.search(visible)
+    if year is not None and disclosure is None:
+        # cut inside the disclosure words themselves: "…财政局2024年政…", "…2024年度信息…"
+        tail = visible[year.end():]
+        cut_inside = tail and any(word.startswith(tail) for word in ("政府信息公开", "政务公开", "信息公开"))
+        return int(year.group(1)) if cut_inside else None
     if disclosure is None or year is None or year.start() > disclosure.start():
         return None
     rest = visible[disclosure.end():]

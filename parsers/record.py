@@ -25,7 +25,8 @@ DATE_SOURCES = (
     "first_seen",          # the archive's own first capture: an upper bound
 )
 
-REPORT_KINDS = ("report", "notice", "format_document", "summary_of_many", "error_page", "blank_page", "other")
+REPORT_KINDS = ("report", "notice", "format_document", "summary_of_many", "error_page", "blank_page", "report_news",
+                "other")
 REPORT_FORMATS = ("2021", "2019", "old", "work_summary", "unknown")
 LEVELS = ("department", "government", "township")
 

@@ -161,7 +161,7 @@ SUMMARY_LISTING = """政府信息公开年报
     (NOTICE, "notice"),
     (FORMAT_DOCUMENT, "format_document"),
     (NEWS, "other"),
-    (NEWS_ABOUT_A_REPORT, "other"),
+    (NEWS_ABOUT_A_REPORT, "report_news"),
     (SUMMARY_TITLE, "summary_of_many"),
     (SUMMARY_LISTING, "summary_of_many"),
 ], ids=["notice", "format-document", "news", "news-about-a-report", "summary-title", "summary-listing"])
@@ -180,6 +180,40 @@ def test_a_draft_of_a_real_report_is_no_report(mark):
     assert not found.is_report and found.kind == "other", found.reason
     assert mark.strip("（）()") in found.reason
     assert classify(text_doc(seed("001")), {}, FetchContext()).is_report   # without the mark: the report
+
+
+_NEWS_BODY = ("近日，东宝区人民政府在区政府门户网站“政府信息公开年报”栏目发布了《东宝区2024年政府信息公开工作年度报告》，"
+              "全面反映了2024年全区政府信息公开工作情况。报告包括总体情况、主动公开政府信息情况等六个部分。"
+              "下一步，区政府办公室将继续做好政务公开工作，切实保障人民群众知情权、参与权和监督权。")
+
+
+@pytest.mark.parametrize("title", [
+    "东宝区发布2024年政府信息公开工作年度报告", "我区按时发布2024年政府信息公开工作年度报告",
+    "东宝区2024年政府信息公开工作年度报告编制工作培训会召开", "市政府办公室召开2024年度政府信息公开工作年度报告编制推进会",
+    "关于2024年政府信息公开工作年度报告的说明", "关于东宝区2024年政府信息公开工作年度报告的更正说明",
+    "东宝区2024年政府信息公开工作年度报告发布情况", "2024年政府信息公开工作年度报告撰写要点",
+    "关于报送2024年政府信息公开工作年度报告的提示", "东宝区2024年政府信息公开工作年度报告起草说明",
+    "东宝区2024年政府信息公开工作年度报告评查结果公示", "一图看懂东宝区2024年政府信息公开工作年度报告",
+    "关于发布《东宝区2024年政府信息公开工作年度报告》的公告"])
+def test_news_about_a_report_is_no_report(title):
+    """News that a report came out, a meeting on compiling it, a note or a graphic about it (the headlines real
+    portals give them), over a story that names the report in 《》: each was read as the report (its body "发布了
+    《…年度报告》"), and a year was 逾期 on a meeting notice while the report itself was listed on time."""
+    found = classify(text_doc(f"{title}\n{_NEWS_BODY}"), {}, FetchContext())
+    assert (found.is_report, found.kind) == (False, "report_news"), found.reason
+
+
+def test_a_report_published_under_a_news_like_page_stays_the_report():
+    """The same headline over the report itself (its sections), or with the report attached, is the report."""
+    title = "东宝区发布2024年政府信息公开工作年度报告"
+    assert classify(text_doc(f"{title}\n{seed('001').split(chr(10), 2)[2]}"), {}, FetchContext()).is_report
+    attached = ExtractedDocument(format="html", text=_NEWS_BODY, title=title,
+                                 links=[Link("http://127.0.0.1/nb/2024.pdf", "东宝区2024年政府信息公开工作年度报告", "pdf")])
+    assert classify(attached, {}, FetchContext()).is_report
+    # a real report's own opening ("现公布…年度报告") under its own title
+    real = ("昭通市2024年政府信息公开工作年度报告\n根据《中华人民共和国政府信息公开条例》（以下简称《条例》）规定，"
+            "现公布昭通市2024年政府信息公开工作年度报告。本报告由总体情况、主动公开政府信息情况等6个部分组成。")
+    assert classify(text_doc(real), {}, FetchContext()).is_report
 
 
 @pytest.mark.parametrize("text", ["", "系统繁忙，请稍后再试", "Please enable JavaScript to continue."],
@@ -404,7 +438,7 @@ def test_article_title_wins_over_a_breadcrumb_column_name():
             '通报2022年政府信息公开工作年度报告发布情况。</p></body></html>')
     found = classify(_html_doc(html, "http://portal.test/xxgk/nb/t20230516_1.html"), {}, FetchContext())
     assert found.title == "示范区卫生健康局召开2023年政务公开工作推进会"
-    assert not found.is_report and found.kind == "other"
+    assert not found.is_report and found.kind == "report_news"
 
 
 # ------------------------------------------------------------------ real pages (tests/realworld): what a user checks
@@ -477,7 +511,7 @@ def test_a_breadcrumb_naming_every_township_is_not_a_summary():
     ("l005", "other"),    # 政府信息公开年度工作报告范文: a model text
     ("l011", "notice"),   # …年度报告编制公布情况的通报
     ("l007", "other"),    # an article quoting the law: 公布本机关的政府信息公开工作年报
-    ("l034", "other"),    # …信息公开年度工作报告说明, under a breadcrumb naming the report column
+    ("l034", "report_news"),   # …信息公开年度工作报告说明, under a breadcrumb naming the report column
     ("l019", "other"),    # 绩效 self-assessment opening with 一、总体情况
 ])
 def test_real_look_alikes_stay_look_alikes(prefix, kind):

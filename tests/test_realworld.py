@@ -148,8 +148,8 @@ def test_a_title_names_a_report_year_only_for_a_report_and_only_its_own():
 
 
 def test_a_title_cut_short_by_a_listing_may_name_its_report_year_never_a_wrong_one():
-    """``cut_report_year`` (a listing entry whose title ends "…工作年...") on the corpus's real titles, each cut
-    after every character from its disclosure words on: a report's cut title names its own year (it may be the
+    """``cut_report_year`` (a listing entry whose title ends "…工作年...", "…2024年政...") on the corpus's real
+    titles, each cut after every character from inside its disclosure words on (when they follow the year): a report's cut title names its own year (it may be the
     report), never another; a look-alike shown whole but for the ellipsis names none."""
     from parsers.classify import cut_report_year, report_year_of_title, title_from_text
 
@@ -162,7 +162,12 @@ def test_a_title_cut_short_by_a_listing_may_name_its_report_year_never_a_wrong_o
             continue
         compacted = re.sub(r"\s+", "", title)
         if row["is_report"] and report_year_of_title(title) == row["report_year"]:
-            start = max(compacted.rfind(word) + len(word) for word in ("信息公开", "政务公开"))
+            # from inside the disclosure words ("…2024年政...") to the end
+            year_end = re.search(r"(?:19|20)\d\d年度?", compacted).end()
+            inside = [compacted.find(word, year_end) for word in ("政府信息公开", "政务公开", "信息公开")]
+            inside = [position for position in inside if position == year_end]
+            start = (inside[0] + 1 if inside
+                     else max(compacted.rfind(word) + len(word) for word in ("信息公开", "政务公开")))
             for end in range(start, len(compacted)):
                 year = cut_report_year(compacted[:end] + "...")
                 cuts += 1

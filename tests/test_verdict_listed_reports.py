@@ -461,3 +461,65 @@ def _archive_column(archive, agency_id: str, column: str, entries: str, moment):
         ('<html><head><meta charset="utf-8"><title>政府信息公开年度报告</title></head><body><ul class="list">'
          f'{entries}</ul></body></html>').encode(), fetched_at=moment, agency_id=agency_id,
         extra_metadata={"role": "column"})
+
+
+NEWS_AGENCY = "东宝区审计局"
+NEWS_ENTRIES = {  # path: (title, listed date, body); the 2024 report itself answers 500
+    "/nb/news.html": (f"{NEWS_AGENCY}发布2024年政府信息公开工作年度报告", "2025-03-10",
+                      f"近日，{NEWS_AGENCY}在区政府门户网站“政府信息公开年报”栏目发布了《{NEWS_AGENCY}2024年政府信息"
+                      f"公开工作年度报告》，全面反映了2024年该局政府信息公开工作情况。下一步，该局将继续做好政务公开工作。"),
+    "/nb/meeting.html": (f"{NEWS_AGENCY}召开2024年度政府信息公开工作年度报告编制推进会", "2025-03-05",
+                         f"3月5日，{NEWS_AGENCY}召开会议，研究编制《{NEWS_AGENCY}2024年政府信息公开工作年度报告》，"
+                         f"要求各科室按时报送数据。会议强调，要切实做好政务公开工作。"),
+}
+
+
+class NewsPortal(BaseHTTPRequestHandler):
+    """A column listing the 2024 report (its address answers 500), news that it came out, and a meeting about it."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path == "/nb/index.html":
+            items = "".join(f'<li><a href="{path}">{title}</a><span>{day}</span></li>'
+                            for path, (title, day, _) in NEWS_ENTRIES.items())
+            items += f'<li><a href="/nb/2024.html">{NEWS_AGENCY}2024年政府信息公开工作年度报告</a><span>2025-01-20</span></li>'
+            body = (f'<html><head><meta charset="utf-8"><title>政府信息公开年报</title></head><body>'
+                    f'<ul class="list">{items}</ul></body></html>')
+        elif self.path in NEWS_ENTRIES:
+            title, day, text = NEWS_ENTRIES[self.path]
+            body = (f'<html><head><meta charset="utf-8"><title>{title}</title></head><body><h1>{title}</h1>'
+                    f'<div class="info">发布时间：{day} 来源：{NEWS_AGENCY}</div><div id="zoom"><p>{text}</p></div>'
+                    f'</body></html>')
+        else:
+            return Portal._send(self, 500 if self.path == "/nb/2024.html" else 404, b"<html>error</html>")
+        Portal._send(self, 200, body.encode())
+
+
+def test_news_that_the_report_came_out_is_no_report_and_leaves_the_year_undetermined(tmp_path):
+    """A walk on real-style column entries: news that the agency published its 2024 report (2025-03-10) and a
+    meeting on compiling it (2025-03-05) were each read as the report, and the year was 逾期 33 天 on the meeting,
+    while the report itself (listed 2025-01-20) answered 500. Neither page is the report: the year is 无法判断."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NewsPortal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    config = config_in(tmp_path / "data")
+    try:
+        crawl(config, [Agency("dbq-sjj", NEWS_AGENCY, "department", f"{base}/",
+                              report_index=(f"{base}/nb/index.html",), render="never")], ARCHIVE_SCREENSHOTS=False)
+    finally:
+        server.shutdown()
+    catalog = Catalog.open(config, create=False)
+    try:
+        [judged] = judge(catalog, as_of=today(), years=[2024], store=False)
+        from sqlalchemy import select
+
+        from storage.catalog.models import Report
+        with catalog.reading() as session:
+            kinds = {url.rsplit("/", 1)[-1]: kind for url, kind in session.execute(select(Report.url, Report.kind))}
+    finally:
+        catalog.close()
+    assert kinds == {"news.html": "report_news", "meeting.html": "report_news"}, kinds
+    assert judged.verdict.status == "undetermined", (judged.verdict.status, judged.verdict.reason)
+    assert judged.report_url is None and "不能证明该机关未发布报告" in judged.verdict.reason, judged.verdict.reason
