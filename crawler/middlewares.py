@@ -32,6 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 from scrapy import signals
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as ScrapyMetaRefreshMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
 from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
                                DownloadFailedError, DownloadTimeoutError, IgnoreRequest, NotConfigured,
@@ -665,6 +666,37 @@ class DecompressionMiddleware(HttpCompressionMiddleware):
         if self.holder is not None and not request.meta.get(META_ERROR_RECORDED):
             await fail_request(self.holder, self.stats, self.signals, request, kind, message)
         raise IgnoreRequest(message)
+
+
+class MetaRefreshMiddleware(ScrapyMetaRefreshMiddleware):
+    """Scrapy's meta refresh, which never replaces a report page: a report's page that refreshes to another address
+    (the site's homepage after 60 s, a mobile page) was archived, never parsed, and its year proved 未发布. The page
+    is kept and parsed, the spider fetches its target as well (``meta_refresh_target``); a target that is no web
+    address (``javascript:…``, ``mailto:``) leaves any page as it is instead of failing it."""
+
+    def process_response(self, request, response):
+        if request.meta.get(META_ROLE) in ("item", "attachment"):
+            return response
+        try:
+            return super().process_response(request, response)
+        except ValueError:   # Scrapy cannot build a request to the target
+            return response
+
+
+def meta_refresh_target(response, max_delay: float) -> str | None:
+    """The web address a page's meta refresh sends the browser to within ``max_delay`` seconds, if any."""
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.response import get_meta_refresh
+
+    if not isinstance(response, HtmlResponse):
+        return None
+    try:
+        interval, url = get_meta_refresh(response)
+    except ValueError:
+        return None
+    if not url or interval is None or interval >= max_delay or urlsplit(url).scheme not in ("http", "https"):
+        return None
+    return url if url != response.url else None
 
 
 def _is_robots_txt(url: str) -> bool:

@@ -71,6 +71,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's decompression, its failures recorded as the URL's fetch errors (see the class)
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
     "crawler.middlewares.DecompressionMiddleware": 590,
+    # Scrapy's meta refresh, which never replaces a report page (see the class)
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.MetaRefreshMiddleware": 580,
     # innermost (closest to the downloader): every raw response, 3xx and each retried 5xx included, is archived
     # before redirect, retry, decompression or cookies touch it
     "crawler.middlewares.ArchiveMiddleware": 950,

@@ -800,15 +800,17 @@ class _ArchiveView:
     def _unreadable(self, capture_ids: list[int]) -> str | None:
         """Why none of these captures (the 2xx answers of one address) holds a readable document: each parsed as
         the site's error page ("页面不存在", a block page, answered with 200) or could not be parsed (a truncated PDF,
-        a damaged file); None when one holds a document (or is not parsed yet). A revisit repeats an earlier
+        a damaged file), or none was parsed; None when one holds a document. A revisit repeats an earlier
         answer's bytes: it adds nothing here."""
         if not capture_ids:
             return None
         parsed = self.session.execute(select(Report.capture_id, Report.kind, Report.error, Report.record_json)
                                       .where(Report.capture_id.in_(capture_ids)).order_by(Report.capture_id)).all()
-        if len(parsed) < len(set(capture_ids)) or any(row.kind not in NO_DOCUMENT_KINDS and row.error is None
-                                                      for row in parsed):
+        if any(row.kind not in NO_DOCUMENT_KINDS and row.error is None for row in parsed):
             return None
+        if not parsed:
+            # archived and never parsed (a page Scrapy's meta refresh replaced by its target was): nobody read it
+            return "页面已存档，但没有解析结果"
         last = parsed[-1]
         if last.error is not None:
             return f"取到的文件无法读取：{last.error}"

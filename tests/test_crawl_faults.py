@@ -426,3 +426,60 @@ def test_a_next_page_chain_to_ever_new_addresses_stops_at_the_page_limit(tmp_pat
     with catalog_of(config) as session:
         (row,) = queries.coverage_of_agency(session, "cal-gov", run_id=summary.run_id)
     assert row.pages_walked == 6 and not row.complete, (row.pages_walked, row.complete)
+
+
+# ---------------------------------------------------------------- report pages that refresh elsewhere
+
+def _refreshing_report(year: int, refresh: str) -> bytes:
+    body = _demo_body("sfq-ybj", 2022).decode("utf-8").replace("2022", str(year))
+    return body.replace("<head>", f'<head><meta http-equiv="refresh" content="{refresh}">', 1).encode("utf-8")
+
+
+class _Refreshing(BaseHTTPRequestHandler):
+    """A column of reports whose pages carry a meta refresh: to a script, to the homepage after 60 s, and a stub
+    page that sends the browser on to the report at once."""
+    pages = {}
+
+    def do_GET(self):  # noqa: N802
+        body = self.pages.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(body or b"<html>not found</html>")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_report_pages_with_a_meta_refresh_are_parsed_and_a_stubs_target_fetched(tmp_path):
+    """A web walk: report pages carrying ``<meta http-equiv="refresh">`` were archived and never parsed (Scrapy's
+    meta refresh replaced the page by its target, or failed on a ``javascript:`` one), and their years were
+    未发布. Each is parsed now, and a stub that refreshes to the report at once leads to it."""
+    _Refreshing.pages = {
+        "/nb/index.html": ('<html><head><meta charset="utf-8"></head><body><ul class="list">' + "".join(
+            f'<li><a href="/nb/{year}.html">示范区医疗保障局{year}年政府信息公开工作年度报告</a><span>{year + 1}-01-20</span></li>'
+            for year in (2021, 2022, 2023)) + "</ul></body></html>").encode(),
+        "/nb/2021.html": _refreshing_report(2021, "0;url=javascript:alert(5)"),
+        "/nb/2022.html": _refreshing_report(2022, "60;url=/home.html"),
+        "/nb/2023.html": b'<html><head><meta http-equiv="refresh" content="0;url=/files/2023.html"></head></html>',
+        "/files/2023.html": _refreshing_report(2023, "1800"),
+        "/home.html": b'<html><head><meta charset="utf-8"><title>home</title></head><body>home</body></html>',
+    }
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refreshing)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        agency = Agency(id="sfq-ybj", name="示范区医疗保障局", level="department", homepage=base + "/",
+                        report_index=(base + "/nb/index.html",), render="never")
+        config = config_in(tmp_path / "data")
+        summary = crawl(config, [agency], ARCHIVE_SCREENSHOTS=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert summary.status == "finished"
+    with catalog_of(config) as session:
+        reports = {row.url.removeprefix(base): (row.kind, row.report_year) for row in queries.list_reports(session, only_reports=False)}
+    assert reports["/nb/2021.html"] == ("report", 2021), reports
+    assert reports["/nb/2022.html"] == ("report", 2022), reports
+    assert reports["/files/2023.html"] == ("report", 2023), reports

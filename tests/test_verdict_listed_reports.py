@@ -523,3 +523,55 @@ def test_news_that_the_report_came_out_is_no_report_and_leaves_the_year_undeterm
     assert kinds == {"news.html": "report_news", "meeting.html": "report_news"}, kinds
     assert judged.verdict.status == "undetermined", (judged.verdict.status, judged.verdict.reason)
     assert judged.report_url is None and "不能证明该机关未发布报告" in judged.verdict.reason, judged.verdict.reason
+
+
+class TwoReports(BaseHTTPRequestHandler):
+    """A column listing the agency's 2024 and 2023 reports (seed 001 under each year's title)."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path == "/nb/index.html":
+            body = ('<html><head><meta charset="utf-8"></head><body><ul class="list">' + "".join(
+                f'<li><a href="/nb/{year}.html">{AGENCY}{year}年政府信息公开工作年度报告</a><span>{year + 1}-01-20</span></li>'
+                for year in (2024, 2023)) + "</ul></body></html>").encode()
+            return Portal._send(self, 200, body)
+        if self.path in ("/nb/2024.html", "/nb/2023.html"):
+            year = self.path[4:8]
+            return Portal._send(self, 200, render_html(load_seed("001")).replace(b"2022", year.encode()))
+        return Portal._send(self, 404, b"<html>not found</html>")
+
+
+def test_a_listed_page_archived_but_never_parsed_leaves_its_year_undetermined(tmp_path):
+    """A page the archive holds but no parse read (Scrapy's meta refresh once replaced report pages by their
+    target: archived, never parsed) proves nothing about its year: 无法判断, not 未发布. The parse row is removed
+    by hand: the crawl no longer leaves such a page, and nothing else can."""
+    from sqlalchemy import delete, select
+
+    from storage.catalog.models import Report
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TwoReports)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    config = config_in(tmp_path / "data")
+    try:
+        crawl(config, [Agency("lz-wjj", AGENCY, "department", f"{base}/", report_index=(f"{base}/nb/index.html",),
+                              render="never")], ARCHIVE_SCREENSHOTS=False)
+    finally:
+        server.shutdown()
+    catalog = Catalog.open(config, create=False)
+    try:
+        [before] = [found for found in judge(catalog, as_of=today(), years=[2024], store=False)
+                    if found.report_year == 2024]
+        with catalog.session() as session:
+            ids = list(session.scalars(select(Report.id).where(Report.url == f"{base}/nb/2024.html")))
+            assert len(ids) == 1
+            session.execute(delete(Report).where(Report.id.in_(ids)))
+        [after] = [found for found in judge(catalog, as_of=today(), years=[2024], store=False)
+                   if found.report_year == 2024]
+    finally:
+        catalog.close()
+    assert before.verdict.status in ("on_time", "late"), before.verdict.reason
+    assert after.verdict.status == "undetermined", (after.verdict.status, after.verdict.reason)
+    assert "页面已存档，但没有解析结果" in after.verdict.reason

@@ -41,7 +41,8 @@ from crawler.fallbacks import WAY_LABELS, Plan, Step, columns_on_page, known_rep
 from crawler.frontier import Frontier
 from crawler.items import ReportCandidate
 from crawler.middlewares import (META_AGENCY, META_CAPTURE, META_FIRST_CAPTURE, META_LISTING_DATE, META_LISTING_TITLE,
-                                 META_PAYLOAD_CAPTURE, META_PROBE, META_ROLE, META_STATIC_CAPTURE, CrawlArchive)
+                                 META_PAYLOAD_CAPTURE, META_PROBE, META_ROLE, META_STATIC_CAPTURE, CrawlArchive,
+                                 meta_refresh_target)
 from crawler.browser import META_PAGE_AS_FETCHED, RenderTimeout, page_as_fetched
 from crawler.paging import META_LISTING, ListingWalker
 from registry.agencies import Agency, RegistryError, load_default_registry, load_registry, select
@@ -89,6 +90,7 @@ class ReportsSpider(scrapy.Spider):
         spider.max_columns = settings.getint("DISCOVERY_MAX_COLUMNS")
         spider.max_sections = settings.getint("DISCOVERY_MAX_SECTIONS")
         spider.max_pages = settings.getint("DISCOVERY_MAX_PAGES")
+        spider.refresh_max_delay = settings.getfloat("METAREFRESH_MAXDELAY")
         spider.js_render = settings.getbool("DISCOVERY_JS_RENDER")
         spider.js_wait = settings.get("DISCOVERY_JS_WAIT")
         spider.screenshots = settings.getbool("ARCHIVE_SCREENSHOTS")
@@ -216,6 +218,7 @@ class ReportsSpider(scrapy.Spider):
                 page = Page.from_bytes(response.body, _header(response, "Content-Type"))
                 yield from self._attachments(response, page, agency)
                 yield from self._year_part(response, page, agency)
+                yield from self._refreshed(response, agency)
             return
         if role == "json":
             yield from self._items(listing_items_from_json(response.body, response.url), agency)
@@ -404,6 +407,14 @@ class ReportsSpider(scrapy.Spider):
         self._stat("discovery/attachments", len(links))
         for link in links:
             yield self._request(link.url, agency, "attachment", listing_title=link.text or None,
+                                listing_date=response.meta.get(META_LISTING_DATE))
+
+    def _refreshed(self, response, agency: Agency) -> Iterator[scrapy.Request]:
+        """A report page that refreshes to another address (kept and parsed itself): the target may be the report."""
+        target = meta_refresh_target(response, self.refresh_max_delay)
+        if target is not None:
+            self._stat("discovery/meta_refresh")
+            yield self._request(target, agency, "item", listing_title=response.meta.get(META_LISTING_TITLE),
                                 listing_date=response.meta.get(META_LISTING_DATE))
 
     def _year_part(self, response, page: Page, agency: Agency) -> Iterator[scrapy.Request]:
