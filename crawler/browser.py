@@ -39,12 +39,13 @@ from twisted.web.http import RESPONSES
 from crawler.middlewares import META_AGENCY, META_STATIC_CAPTURE, OTHER_PROCESS_WAIT, CrawlArchive, record_error
 from parsers.discovery import is_same_site
 from storage.archive import RENDERED_DOM_PREFIX, ArchiveError
+from storage.facts import BROWSER_ROLE
 
 log = logging.getLogger(__name__)
 
 META_WATCH = "xxgk_page_watch"        # set on render requests by BrowserMiddleware, read by crawler.paging
 META_PAGE_AS_FETCHED = "xxgk_page_as_fetched"   # set by the spider: the page the render's navigation gets
-ROLE = "browser"                      # the WARC metadata role of what the browser fetched
+ROLE = BROWSER_ROLE                   # the WARC metadata role of what the browser fetched
 # seconds a call to a page that should answer at once (its close, an answer's body) may take: past it the page's
 # renderer is hung (a script that never yields) or Chromium is wedged, and waiting longer would hold the crawl
 BROWSER_ANSWER_TIMEOUT = 10.0

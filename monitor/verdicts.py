@@ -74,7 +74,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from monitor import flags as verdict_flags
 from monitor.choosing import best_report
@@ -92,7 +92,7 @@ from registry.agencies import names_agency
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Agency, Capture, ColumnCoverage, FetchError, Report
 from storage.catalog.models import Verdict as VerdictRow
-from storage.facts import FACTS_VERSION, LISTING_ROLES, may_be_page
+from storage.facts import UNREADABLE, LISTING_ROLES, RENDERED_DOM_PREFIX, may_be_page, rendered_page_url
 from storage.screenshots import SCREENSHOT_PREFIX
 
 CHUNK = 250                 # agencies judged together: their rows are read at once, their verdicts written at once
@@ -526,7 +526,7 @@ class _ArchiveView:
 
     def _known(self, row) -> bool:
         """Whether the catalog has the capture's facts; if not, the current check must say it could not tell."""
-        if row.facts_version is not None and row.facts_version >= FACTS_VERSION:
+        if row.facts_version is not None and row.facts_version > UNREADABLE:   # any version: a later one adds
             return True
         if row.id not in self._unknown:
             self._unknown[row.id] = ("其 WARC 记录无法读取，判定所需的事实未能补录" if row.facts_version is not None
@@ -757,14 +757,18 @@ class _ArchiveView:
             for agency in wanted:
                 self._listed[agency] = []
             for condition in _in_list(Capture.agency_id, wanted):
+                # a listing as served, or as the crawler's browser drew it (a rendered DOM, its script's JSON)
                 query = (select(Capture.agency_id, Capture.url, Capture.role, Capture.listing_items, Capture.timestamp)
-                         .where(condition, Capture.timestamp <= self.cutoff, Capture.status == 200,
-                                Capture.record_type == "response",
-                                or_(Capture.role.is_(None), Capture.role.in_(LISTING_ROLES)))
+                         .where(condition, Capture.timestamp <= self.cutoff, Capture.listing_items.isnot(None),
+                                or_(and_(Capture.record_type == "response", Capture.status == 200),
+                                    Capture.record_type == "resource"))
                          .order_by(Capture.id))
                 for row in self.session.execute(query):
+                    listing_url, role = row.url, row.role
+                    if row.url.startswith(RENDERED_DOM_PREFIX):   # the column the browser drew: named by its page
+                        listing_url, role = rendered_page_url(row.url).split("#page=")[0], "listing"
                     self._listed.setdefault(row.agency_id, []).extend(
-                        (entry[0], entry[1], _entry_date(entry), row.url, row.role, row.timestamp)
+                        (entry[0], entry[1], _entry_date(entry), listing_url, role, row.timestamp)
                         for entry in row.listing_items or () if len(entry) in (2, 3))
         return self._listed.get(agency_id, [])
 

@@ -92,14 +92,7 @@ DEFAULT_SEGMENT_SIZE = 100 * 1024 * 1024
 DEFAULT_COMMIT_RECORDS = 32
 DEFAULT_COMMIT_MS = 200.0
 DURABILITY = ("fsync", "os")
-# the URI of a page's DOM as the crawler's browser rendered it (a resource record beside the page's capture):
-# ``urn:rendered-dom:<page URL>``, ``#page=N`` after a paging step; its links are the page's own
-RENDERED_DOM_PREFIX = "urn:rendered-dom:"
-
-
-def rendered_page_url(uri: str) -> str:
-    """The page a rendered DOM's URI names (any other URI as it is): what its relative links resolve against."""
-    return uri.removeprefix(RENDERED_DOM_PREFIX)
+from storage.facts import RENDERED_DOM_PREFIX, rendered_page_url  # noqa: E402,F401 - where the crawler and web look
 COVERAGE_FIELDS = frozenset(ColumnCoverage.__table__.columns.keys()) - {"id", "run_id"}
 
 
@@ -487,7 +480,7 @@ class Archive:
                     run_id=self.run_id, status=None, mime=content_type, agency_id=agency_id, ip=None, etag=None,
                     last_modified=None, truncated=None,
                     **capture_facts(written_fields(fields), record_type="resource", url=url, mime=content_type,
-                                    payload=None, concurrent_to=concurrent_to)))
+                                    payload=payload, concurrent_to=concurrent_to)))
             self._stage(pending)
         return pending
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from parsers.classify import cut_report_year, year_only_title
 from parsers.discovery import find_listing_items, listing_items_from_json, looks_like_report_title
@@ -38,10 +38,20 @@ from storage.warc import WarcFormatError, WarcRecord, read_members
 
 log = logging.getLogger(__name__)
 
-FACTS_VERSION = 1           # facts derived as this module derives them
+FACTS_VERSION = 2           # facts derived as this module derives them (2: a rendered listing's entries)
+_RENDERED_LISTINGS_SINCE = 2   # rows derived before: their rendered DOMs and browser answers listed nothing
 UNREADABLE = 0              # the record group could not be read: the facts are unknown for good
 # Roles the crawler gives the requests of listing pages (crawler.spiders.reports, crawler.middlewares).
 LISTING_ROLES = frozenset({"column", "json", "listing"})
+BROWSER_ROLE = "browser"    # what a listing's script fetched in the crawler's browser (crawler.browser.ROLE)
+# the URI of a page's DOM as the crawler's browser rendered it (a resource record beside the page's capture):
+# ``urn:rendered-dom:<page URL>``, ``#page=N`` after a paging step; its links are the page's own
+RENDERED_DOM_PREFIX = "urn:rendered-dom:"
+
+
+def rendered_page_url(uri: str) -> str:
+    """The page a rendered DOM's URI names (any other URI as it is): what its relative links resolve against."""
+    return uri.removeprefix(RENDERED_DOM_PREFIX)
 _PAGE_MIMES = ("html", "json", "xml", "text/plain")
 FACT_FIELDS = ("role", "listing_title", "listing_date", "redirected_from", "concurrent_to_capture_id",
                "listing_items", "facts_version")
@@ -54,7 +64,10 @@ def may_be_page(mime: str | None) -> bool:
 
 
 def may_be_listing(role: str | None, mime: str | None) -> bool:
-    """The crawler says it fetched a listing, or says nothing, about a page: its entries are worth parsing."""
+    """The crawler says it fetched a listing, or says nothing, about a page, or a listing's script fetched JSON in
+    the browser: its entries are worth parsing."""
+    if role == BROWSER_ROLE:
+        return "json" in (mime or "").lower()
     return (role is None or role in LISTING_ROLES) and may_be_page(mime)
 
 
@@ -80,6 +93,9 @@ def capture_facts(metadata: Mapping[str, str], *, record_type: str, url: str, mi
     items = None
     if record_type == "response" and payload is not None and may_be_listing(role, mime):
         items = listing_entries(payload, url, mime, role)
+    elif record_type == "resource" and payload is not None and url.startswith(RENDERED_DOM_PREFIX):
+        # a listing as the crawler's browser drew it (it renders listing pages only): the entries its script wrote
+        items = listing_entries(payload, rendered_page_url(url).split("#page=")[0], "text/html", "listing")
     return {"role": role, "listing_title": metadata.get("listing_title") or None,
             "listing_date": metadata.get("listing_date") or None,
             "redirected_from": metadata.get("redirected_from") or None,
@@ -113,8 +129,16 @@ class Backfilled:
 def pending(catalog: Catalog) -> bool:
     """Whether any capture or report still waits for its facts (answered from the partial indexes)."""
     with catalog.reading() as session:
-        return (session.scalar(select(Capture.id).where(Capture.facts_version.is_(None)).limit(1)) is not None
+        return (session.scalar(select(Capture.id).where(_facts_wanted()).limit(1)) is not None
                 or session.scalar(select(Report.id).where(Report.shingles.is_(None)).limit(1)) is not None)
+
+
+def _facts_wanted():
+    """Captures whose facts are not derived, or were derived before a rule that now finds some (a rendered
+    listing's entries, a listing script's JSON)."""
+    return or_(Capture.facts_version.is_(None),
+               and_(Capture.facts_version > UNREADABLE, Capture.facts_version < _RENDERED_LISTINGS_SINCE,
+                    or_(Capture.url.like(RENDERED_DOM_PREFIX + "%"), Capture.role == BROWSER_ROLE)))
 
 
 def backfill(catalog: Catalog, reader: CaptureReader | None, *, batch: int = 500,
@@ -127,7 +151,7 @@ def backfill(catalog: Catalog, reader: CaptureReader | None, *, batch: int = 500
     after = 0
     while reader is not None and done.stopped is None:
         with catalog.reading() as session:
-            rows = list(session.scalars(select(Capture).where(Capture.facts_version.is_(None), Capture.id > after)
+            rows = list(session.scalars(select(Capture).where(_facts_wanted(), Capture.id > after)
                                         .order_by(Capture.id).limit(batch)))
         if not rows:
             break
@@ -185,5 +209,5 @@ def _derived(reader: CaptureReader, catalog: Catalog, row: Capture) -> dict[str,
             page = queries.capture_by_record_id(session, primary.concurrent_to[0])
         concurrent = page.id if page is not None else None
     return capture_facts(metadata, record_type=row.record_type, url=row.url, mime=row.mime,
-                         payload=primary.payload if primary is not None and row.record_type == "response" else None,
+                         payload=primary.payload if primary is not None else None,
                          concurrent_to=concurrent)

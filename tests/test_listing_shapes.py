@@ -279,3 +279,62 @@ def test_a_render_asks_for_nothing_robots_txt_forbids_and_its_column_says_why_it
     assert {year: verdicts[("shape-shell", year)].verdict.status for year in WATCH_YEARS} == \
         {year: "undetermined" for year in WATCH_YEARS}
     assert all(PROBLEM_REASONS["robots"] in verdicts[("shape-shell", year)].evidence["reason"] for year in WATCH_YEARS)
+
+
+class ShellReportsFail(ShapePortals):
+    """The shapes' portals, but the script shell's report pages answer 500."""
+
+    def resource(self, target: str, method: str = "GET", body: bytes = b"") -> Resource | None:
+        if target.startswith("/shell/art/") and "/nb" in target:
+            return Resource(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
+        return super().resource(target, method, body)
+
+    def with_edition(self, edition: int) -> "ShellReportsFail":
+        return self
+
+
+def test_a_report_a_rendered_column_lists_but_the_archive_could_not_get_leaves_its_year_undetermined(tmp_path):
+    """An operator's walk: a column read in Chromium listed the agency's reports, whose pages answered 500, and
+    each year was 未发布 ("读取了年报栏目…其中没有该年度的报告"): the entries the browser drew were not among the
+    listings the judge reads. Each such year is 无法判断, naming the listed report and its error, as for a column
+    served as HTML."""
+    portals = ShellReportsFail()
+    with DemoServer(portals) as server:
+        base = server.base_url
+        config = config_in(tmp_path / "data")
+        shell = [agency for agency in portals.registry(base) if agency.id == "shape-shell"]
+        summary = crawl(config, shell, ARCHIVE_SCREENSHOTS=False)
+        verdicts = _judge(config, [agency for agency in SHAPES if agency.id == "shape-shell"])
+    assert summary.stats.get("discovery/js_render", 0) >= 1
+    judged = {year: verdicts[("shape-shell", year)] for year in WATCH_YEARS}
+    listed = [year for year, row in judged.items() if row.evidence.get("listed_not_archived")]
+    assert listed, {year: (row.verdict.status, row.verdict.reason) for year, row in judged.items()}
+    for year in listed:
+        row = judged[year]
+        assert row.verdict.status == "undetermined", (year, row.verdict.reason)
+        assert "HTTP 500" in row.verdict.reason and f"/shell/art/{year}/" in row.verdict.reason, row.verdict.reason
+    # every year whose report the shell lists (2022 has none: that year is proven 未发布, as with the HTML column)
+    assert {2021, 2023, 2024} <= set(listed), listed
+
+    # a catalog indexed before rendered listings had entries gets them from the WARC records
+    from sqlalchemy import select, update
+
+    from storage.archive import open_reader
+    from storage.catalog.models import Capture
+    from storage.facts import RENDERED_DOM_PREFIX, backfill, pending
+
+    catalog = Catalog.open(config)
+    try:
+        rendered = Capture.url.like(RENDERED_DOM_PREFIX + "%")
+        with catalog.reading() as session:
+            before = dict(session.execute(select(Capture.id, Capture.listing_items).where(rendered)).all())
+        assert any(before.values()), before
+        with catalog.session() as session:
+            session.execute(update(Capture).where(rendered).values(listing_items=None, facts_version=1))
+        assert pending(catalog)
+        backfill(catalog, open_reader(config))
+        with catalog.reading() as session:
+            after = dict(session.execute(select(Capture.id, Capture.listing_items).where(rendered)).all())
+        assert after == before and not pending(catalog)
+    finally:
+        catalog.close()
