@@ -179,6 +179,13 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
 # what may stand before the doctype: blanks, comments, an XML declaration (XHTML pages of older portals)
 _LEADING = re.compile(r"\A(?:\s|<!--.*?-->|<\?[^>]*>)*(?:<!doctype[^>]*>)?", re.IGNORECASE | re.DOTALL)
 _META_REFRESH = re.compile(r"<meta\b[^>]*?http-equiv\s*=\s*[\"']?\s*refresh[^>]*>", re.IGNORECASE)
+# resource hints and speculation rules: Chromium's network service fetches them outside the tab's route, so an
+# archived page could make the renderer ask any address it names (a web walk saw 整页截图 ask the live site)
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_HINT_REL = re.compile(r"""\brel\s*=\s*(?:"[^"]*|'[^']*|[^\s>]*)\b(?:prefetch|prerender|preconnect|dns-prefetch|"""
+                       r"""modulepreload|preload|next)\b""", re.IGNORECASE)
+_SPECULATION_RULES = re.compile(r"<script\b[^>]*\btype\s*=\s*[\"']?\s*speculationrules[^>]*>.*?</script\s*>",
+                                re.IGNORECASE | re.DOTALL)
 _OWN_BASE = re.compile(r"<base\s[^>]*?href\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.IGNORECASE)
 
 
@@ -189,11 +196,14 @@ def page_markup(capture: Capture) -> str:
     address (or the address its own ``<base>`` resolves to), so relative sub-resources are asked for as the page
     at its URL would ask for them. It goes right after a leading doctype, which keeps the page's rendering mode.
     A ``<meta http-equiv="refresh">`` is left out: the page is the report, and a refresh of a page written into a
-    tab reloads that tab's blank document, which no route can refuse."""
+    tab reloads that tab's blank document, which no route can refuse; so are resource hints (``<link
+    rel="prefetch">``, ``preconnect`` …) and speculation rules, which Chromium follows outside the tab's route."""
     payload = capture.payload
     declared = [("HTTP", charset_from_content_type(capture.header("Content-Type"))),
                 ("meta", charset_from_markup(payload))]
     text = _META_REFRESH.sub("", decode_bytes(payload, declared).text)
+    text = _SPECULATION_RULES.sub("", _LINK_TAG.sub(lambda tag: "" if _HINT_REL.search(tag.group(0)) else tag.group(0),
+                                                    text))
     own = _OWN_BASE.search(text[:65536])
     href = next((group for group in own.groups() if group is not None), "") if own else ""
     base = urljoin(capture.url, html.unescape(href.strip())) if href.strip() else capture.url

@@ -239,8 +239,12 @@ def the_only_screenshot(config: Config, url: str, hits: list) -> Image.Image:
 def test_archived_page_is_rendered_offline_without_its_scripts(config, trap):
     site, hits = trap
     url = f"{site}/xxgk/ndbg/report.html"  # the live page is on the trap server too
+    # resource hints: Chromium's prefetch bypasses the tab's route (a web walk saw the UI's 整页截图 ask the live site)
     head = (f'<link rel="stylesheet" href="{site}/archived.css"><link rel="stylesheet" href="{site}/trap.css">'
-            f'<meta http-equiv="refresh" content="0;url={site}/trap-refresh"></head>')
+            f'<link rel="prefetch" href="{site}/trap-prefetch"><link as="document" rel="PREFETCH" href="{site}/trap-pd">'
+            f'<link rel="prerender" href="{site}/trap-prerender"><link rel=preconnect href="{site}/trap-preconnect">'
+            f'<script type="speculationrules">{{"prefetch": [{{"source": "list", "urls": ["{site}/trap-spec"]}}]}}'
+            f'</script><meta http-equiv="refresh" content="0;url={site}/trap-refresh"></head>')
     tail = (f'<img src="{site}/trap.png"><iframe src="{site}/trap-frame"></iframe>'
             f'<script>document.body.style.background = "#ff0000"; document.body.innerHTML = "hacked";'
             f'fetch("{site}/trap-fetch"); new Image().src = "{site}/trap-js";</script></body>')
