@@ -75,6 +75,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import aliased
 
 from monitor import flags as verdict_flags
 from monitor.choosing import best_report
@@ -257,7 +258,7 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
                                   listed_years=view.listed_report_years(agency.id))
             evidence["coverage"] = proof.coverage
             evidence["missing_proof"] = {"proven": proof.proven, "problem": proof.problem}
-            unread = view.listed_not_archived(agency.id, year) if proof.proven else []
+            unread = view.listed_not_archived(agency.id, year, names=names) if proof.proven else []
             if unread:
                 # the column lists the year's report, the archive could not get it: its absence proves nothing
                 evidence["listed_not_archived"] = unread
@@ -678,12 +679,14 @@ class _ArchiveView:
 
     # -- a year without a report by the cut-off, whose report its column lists
 
-    def listed_not_archived(self, agency_id: str, year: int) -> list[dict[str, str]]:
+    def listed_not_archived(self, agency_id: str, year: int, names: Iterable[str] = ()) -> list[dict[str, str]]:
         """Entries of the agency's report listings (captures by the cut-off) that name the year's report, or may be
         it (``parsers.classify.listed_report_year``: by the title, a title cut short, a title without a year at an
         address naming the year, listed after the year or with no date, a year alone on the report column's page),
         at an address the archive got no page from by the cut-off: its fetch failed, it answered the site's error
-        page or a file nobody can read, or it was never asked. [{"url", "title", "listing_url", "problem",
+        page or a file nobody can read, or it was never asked; or the archive holds the report there under another
+        agency id while it prints one of ``names`` (the agency's name, aliases: the registry renamed its id).
+        [{"url", "title", "listing_url", "problem",
         "named_by": "title" | "cut" | "address" | "date" | "undated" | "year"}]."""
         listed: dict[str, tuple[str, str, str]] = {}
         for (url, title, listed_on, listing_url, role, read_at), (named, how) in self._named_entries(agency_id):
@@ -698,6 +701,8 @@ class _ArchiveView:
         found = []
         for url, (title, listing_url, how) in listed.items():
             problem = self._unread(url)
+            if problem is None and names:
+                problem = self._held_by_another_id(url, agency_id, list(names))
             if problem is None and how in ("title", "cut") and self._kind_of(url) == "report_news":
                 # news that the year's report came out (or a note about it): the report itself is elsewhere
                 problem = "取到的页面是关于该年度报告的新闻或说明，报告本身不在存档中"
@@ -709,6 +714,23 @@ class _ArchiveView:
                 found.append({"url": url, "title": title, "listing_url": listing_url, "problem": problem,
                               "named_by": how})
         return found
+
+    def _held_by_another_id(self, url: str, agency_id: str, names: list[str]) -> str | None:
+        """Why the report at ``url``, printing this agency's name, does not count for it: the archive attributed it
+        to another agency id (the registry gave the agency a new id; reports archived before keep the old)."""
+        rows = self.session.execute(
+            select(Report.agency_id, Report.record_json).join(Capture, Capture.id == Report.capture_id).where(
+                Capture.url_hash == queries.url_hash(url), Capture.url == url, Capture.timestamp <= self.cutoff,
+                Report.is_report.is_(True))).all()
+        if not rows or any(row.agency_id == agency_id for row in rows):
+            return None
+        other = rows[-1]
+        record = other.record_json or {}
+        printed = record.get("agency") if record.get("agency_source") in ("title", "填报单位", "signature") else None
+        if printed and names_agency(printed, names):
+            return (f"存档中该地址的报告记在机关编号“{other.agency_id}”名下，署名却是本机关："
+                    f"登记册若改过该机关的编号，旧编号下存档的报告不计入新编号")
+        return None
 
     def _kind_of(self, url: str) -> str | None:
         """What the parsers read the page at ``url`` as (its latest parse by the cut-off)."""
@@ -763,7 +785,17 @@ class _ArchiveView:
                                 or_(and_(Capture.record_type == "response", Capture.status == 200),
                                     Capture.record_type == "resource"))
                          .order_by(Capture.id))
-                for row in self.session.execute(query):
+                # a revisit lists what its original does: the original's row counts above, unless it is another
+                # agency's (the registry renamed the agency's id; the column did not change)
+                original = aliased(Capture)
+                revisits = (select(Capture.agency_id, Capture.url, Capture.role, original.listing_items,
+                                   Capture.timestamp)
+                            .join(original, original.id == Capture.refers_to_capture_id)
+                            .where(condition, Capture.timestamp <= self.cutoff, Capture.record_type == "revisit",
+                                   Capture.status == 200, original.listing_items.isnot(None),
+                                   original.agency_id != Capture.agency_id)
+                            .order_by(Capture.id))
+                for row in [*self.session.execute(query), *self.session.execute(revisits)]:
                     listing_url, role = row.url, row.role
                     if row.url.startswith(RENDERED_DOM_PREFIX):   # the column the browser drew: named by its page
                         listing_url, role = rendered_page_url(row.url).split("#page=")[0], "listing"

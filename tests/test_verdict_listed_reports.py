@@ -575,3 +575,29 @@ def test_a_listed_page_archived_but_never_parsed_leaves_its_year_undetermined(tm
     assert before.verdict.status in ("on_time", "late"), before.verdict.reason
     assert after.verdict.status == "undetermined", (after.verdict.status, after.verdict.reason)
     assert "页面已存档，但没有解析结果" in after.verdict.reason
+
+
+def test_reports_archived_under_an_agencys_old_id_leave_its_years_undetermined_not_missing(tmp_path):
+    """An operator's walk: the registry gave an agency a new id (same name, same column). Its column's reports,
+    unchanged, stayed in the archive under the old id, and every year of the new id was 未发布 — an alert went
+    out. Each is 无法判断, saying whose id the archive holds the report under and what to do."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TwoReports)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    config = config_in(tmp_path / "data")
+    column = dict(report_index=(f"{base}/nb/index.html",), render="never")
+    try:
+        crawl(config, [Agency("lz-wjj", AGENCY, "department", f"{base}/", **column)], ARCHIVE_SCREENSHOTS=False)
+        crawl(config, [Agency("lz-wsjkj", AGENCY, "department", f"{base}/", **column)], ARCHIVE_SCREENSHOTS=False)
+    finally:
+        server.shutdown()
+    catalog = Catalog.open(config, create=False)
+    try:
+        judged = {found.report_year: found for found in judge(catalog, as_of=today(), years=[2023, 2024],
+                                                              agency_ids=["lz-wsjkj"], store=False)}
+    finally:
+        catalog.close()
+    for year in (2023, 2024):
+        verdict = judged[year].verdict
+        assert verdict.status == "undetermined", (year, verdict.status, verdict.reason)
+        assert "记在机关编号“lz-wjj”名下" in verdict.reason, verdict.reason
