@@ -155,7 +155,10 @@ _OVERVIEW_CHARS = 300
 _FULLER_NAME_CHARS = 3000
 
 
-def classify(doc: ExtractedDocument, tables: dict, context: FetchContext) -> Classification:
+def classify(doc: ExtractedDocument, tables: dict, context: FetchContext,
+             published: date | None = None) -> Classification:
+    """``published``: the date the page says it was published, if any (a report cannot be of a year that had
+    not ended by then)."""
     tables = tables or {}
     text = doc.text or ""
     title = choose_title(doc, context)
@@ -164,7 +167,7 @@ def classify(doc: ExtractedDocument, tables: dict, context: FetchContext) -> Cla
     kind, reason = _kind(doc, title, year_part=year_part)
     signature = find_signature(text)
     agency, agency_source = _agency(doc, title, signature)
-    report_year, _ = _report_year(title, text, signature, context.url)
+    report_year, _ = _report_year(title, text, signature, context.url, published)
     fmt, format_reason = _format(title, _with_grid_text(doc), tables, report_year, cited=kind == "report")
     level = agency_level(agency) if agency else None
     return Classification(
@@ -659,24 +662,35 @@ def cut_report_year(title: str | None) -> int | None:
     return int(year.group(1))
 
 
-def _report_year(title: str | None, text: str, signature: Signature | None,
-                 url: str | None = None) -> tuple[int | None, str | None]:
+def _report_year(title: str | None, text: str, signature: Signature | None, url: str | None = None,
+                 published: date | None = None) -> tuple[int | None, str | None]:
     """The year reported on (not the year published): title, 统计期限, the text, the address's report-year
-    folder, else signing year − 1."""
+    folder, else signing year − 1. A title may name the year it was published in ("…2025年…年度报告" out on
+    2025-01-15, its 统计期限 2024): signed or published before the title's year ended, the 统计期限 of the year
+    before decides."""
+    body = compact(text)
+    period = next((int(match.group(1)) for match in (pattern.search(body) for pattern in (_STATISTICS_PERIOD,
+                                                                                          _YEAR_HEADER)) if match),
+                  None)
+    signing_year = signature.date.value.year if signature else None
+    out_by = min((year for year in (signing_year, published.year if published else None) if year), default=None)
     if is_report_title(title) or (title and TITLE_WORDS.search(title)):
         match = _YEAR_IN_TITLE.search(title or "")
         if match:
-            return int(match.group(1)), "title"
-    body = compact(text)
-    for pattern in (_STATISTICS_PERIOD, _YEAR_HEADER):
-        match = pattern.search(body)
-        if match:
-            return int(match.group(1)), "统计期限"
-    signing_year = signature.date.value.year if signature else None
+            named = int(match.group(1))
+            if period == named - 1 and out_by == named:
+                return period, "统计期限"
+            return named, "title"
+    if period is not None:
+        return period, "统计期限"
     if signature:
         body = body.replace(compact(signature.date.raw), "")  # the 落款 names the publication year, not the report's
-    for pattern in (_YEAR_OF, _YEAR_ANY):
-        years = [int(y) for y in pattern.findall(body) if signing_year is None or int(y) <= signing_year]
+    named = [[int(y) for y in pattern.findall(body) if out_by is None or int(y) <= out_by]
+             for pattern in (_YEAR_OF, _YEAR_ANY)]
+    # a year not over when the report was signed or published is a plan's ("2025年度，我局将…"), unless the text
+    # names no earlier one (a report out on 25 December of its own year)
+    over = [[year for year in years if year < out_by] for years in named] if out_by is not None else [[], []]
+    for years in (*over, *named):
         if years:
             return Counter(years).most_common(1)[0][0], "text"
     in_url = _URL_REPORT_YEAR.search(url or "")

@@ -59,7 +59,7 @@ def _parse(data: bytes, context: FetchContext, ocr: OcrOptions) -> ReportRecord:
 
     tables = extract_tables(doc)
     record.tables = tables
-    found = classify(doc, tables, context)
+    found = classify(doc, tables, context, published=record.publication_date)
     record.is_report = found.is_report
     record.kind = found.kind
     record.kind_reason = found.reason

@@ -306,6 +306,32 @@ def test_report_year_from_the_statistics_period():
     assert found.is_report and found.report_year == 2021
 
 
+_SECTIONS = ("一、总体情况\n二、主动公开政府信息情况\n三、收到和处理政府信息公开申请情况\n"
+             "四、政府信息公开行政复议、行政诉讼情况\n五、存在的主要问题及改进情况\n")
+
+
+@pytest.mark.parametrize("published, year", [(date(2025, 1, 15), 2024), (date(2026, 1, 15), 2025), (None, 2025)])
+def test_a_title_naming_the_year_it_came_out_yields_to_the_statistics_period(published, year):
+    """A walk on real-style pages: "东宝区民政局2025年…年度报告" out on 2025-01-15, its 统计期限 2024, was the 2025
+    report and 2024 was 未发布. Out before the title's year ended, the period decides; out after it, the period is a
+    leftover of last year's text and the title stands (as it does when nothing says when it came out)."""
+    text = (f"东宝区民政局2025年政府信息公开工作年度报告\n根据《中华人民共和国政府信息公开条例》规定，现公布本报告。"
+            f"本报告中所列数据的统计期限为2024年1月1日至2024年12月31日。\n{_SECTIONS}")
+    found = classify(text_doc(text), {}, FetchContext(), published=published)
+    assert found.is_report and found.report_year == year
+
+
+def test_plans_for_the_year_a_report_came_out_in_do_not_make_it_that_years():
+    """No year in the title, no 统计期限: "2025年度" three times in its plans outnumbered the "2024年" of its
+    opening, and the report out on 2025-01-16 was the 2025 report (2024 未发布). A report out on 25 December of its
+    own year, naming no earlier one, stays that year's."""
+    text = (f"东宝区司法局政府信息公开工作年度报告\n根据《中华人民共和国政府信息公开条例》规定，现将我局2024年政府信息"
+            f"公开工作情况报告如下。\n{_SECTIONS}2025年度，我局将制定2025年度政务公开工作要点，把2025年度工作任务落实到科室。")
+    assert classify(text_doc(text), {}, FetchContext(), published=date(2025, 1, 16)).report_year == 2024
+    december = "现将2020年政府信息公开工作报告如下：\n一、2020年政务公开工作完成情况及成效\n二、主动公开政府信息情况"
+    assert classify(text_doc(december), {}, FetchContext(), published=date(2020, 12, 25)).report_year == 2020
+
+
 def test_report_year_falls_back_to_signing_year_minus_one():
     text = ("一、概述\n我局认真贯彻政府信息公开条例。\n二、主动公开政府信息情况\n全年主动公开信息。\n"
             "三、依申请公开情况\n无。\n四、收费及减免情况\n无。\n某某县统计局\n2019年2月1日\n")
