@@ -124,7 +124,12 @@ def place_government(name: str) -> str:
 # ------------------------------------------------------------------ names in titles
 
 # Where the agency part of a title can end: 遂宁市安居区卫计局|2017年…, 镇海区卫生计生局|政府信息公开工作2015年…
-_TITLE_CUT = re.compile(r"(?=(?:19|20)\d\d年|政府信息公开|政务公开|信息公开)")
+_TITLE_CUT = re.compile(r"(?=(?:19|20)\d\d(?:-(?:19|20)?\d\d)?年|政府信息公开|政务公开|信息公开)")
+# a column tag before the title ("【年度报告】…"), an office merged into the agency named after it
+# ("…卫生健康局（区中医药管理局）2024年…"), the agency after the title ("…年度报告（东宝区财政局）")
+_LEADING_TAG = re.compile(r"^[\[【][^\]】]{1,12}[\]】]")
+_MERGED_OFFICE = re.compile(r"\([^()]{2,20}\)(?=(?:19|20)\d\d|政府信息公开|政务公开|信息公开)")
+_TRAILING_NAME = re.compile(r"\(([^()]{2,30})\)$")
 _LEADING_YEAR = re.compile(r"^(?:19|20)\d\d(?:年度?|年)?")
 
 
@@ -132,7 +137,8 @@ def agency_in_title(title: str) -> str | None:
     """The agency a report title opens with: the shortest prefix that is an agency name (a cut inside
     某市政务公开办公室 is not one), after a leading year ("2016年船山区民政局…", "2025湖口县大垅乡2025年度…");
     a title naming only a place gives the place's 人民政府."""
-    text = strip_title_tail(normalise_agency(title))
+    whole = _LEADING_TAG.sub("", normalise_agency(title))
+    text = strip_title_tail(_MERGED_OFFICE.sub("", whole))
     text = _LEADING_YEAR.sub("", text)
     prefixes = [re.sub(r"^关于|关于$", "", text[: cut.start()]) for cut in _TITLE_CUT.finditer(text)]
     for prefix in prefixes:
@@ -144,6 +150,9 @@ def agency_in_title(title: str) -> str | None:
     for prefix in prefixes:
         if prefix and is_place(prefix):
             return place_government(prefix)
+    trailing = _TRAILING_NAME.search(whole)
+    if trailing and looks_like_agency(trailing.group(1)):
+        return trailing.group(1)
     return None
 
 

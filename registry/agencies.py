@@ -417,6 +417,16 @@ def normalize_name(text: str) -> str:
     return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text or ""))
 
 
+# what turns an agency's name into one of its own offices' (东宝区人民政府 → 东宝区人民政府办公室, 政府办): a name followed
+# by it names that office, another agency
+_OWN_OFFICE = re.compile(r"^(?:办公室|办公厅|办(?!事处))")
+
+
+def _names_within(key: str, haystack: str, start: int) -> bool:
+    """``key`` found at ``start`` in ``haystack`` names that agency, not one of its offices."""
+    return not _OWN_OFFICE.match(haystack[start + len(key):])
+
+
 def names_agency(printed: str | None, names: Iterable[str]) -> bool:
     """Does the name a report prints (its title's, its 落款's) name the agency known by ``names`` (its name and
     aliases)? One of them within it (淮安市洪泽区人民政府 for 洪泽区人民政府), or it a fuller form of one (市卫生局
@@ -426,7 +436,9 @@ def names_agency(printed: str | None, names: Iterable[str]) -> bool:
     printed_key = normalize_name(printed)
     for name in names:
         key = normalize_name(name)
-        if key and (key in printed_key or agencies_match(printed, name) or is_fuller_name(printed, name)):
+        within = key and any(_names_within(key, printed_key, found.start())
+                             for found in re.finditer(re.escape(key), printed_key))
+        if key and (within or agencies_match(printed, name) or is_fuller_name(printed, name)):
             return True
     return False
 
@@ -468,7 +480,8 @@ class AgencyMatcher:
             found: dict[str, Agency] = {}
             for start in range(len(haystack) - length + 1):
                 for agency in self._by_key.get(haystack[start:start + length], ()):
-                    found.setdefault(agency.id, agency)
+                    if _names_within(haystack[start:start + length], haystack, start):
+                        found.setdefault(agency.id, agency)
             if found:
                 return next(iter(found.values())) if len(found) == 1 else None
         return None

@@ -8,6 +8,7 @@ import docx
 import pdfplumber
 import pytest
 
+from parsers.agency import agency_in_title
 from parsers.classify import agencies_match, agency_level, classify, looks_like_agency, normalise_agency
 from parsers.record import ExtractedDocument, FetchContext, Grid, Link
 
@@ -723,3 +724,15 @@ def test_a_report_title_without_a_year_may_be_the_report_of_the_year_before_its_
     from parsers.classify import listed_report_year
 
     assert listed_report_year(title, url, listed_on=date(2018, 1, 20)) == expected
+
+
+@pytest.mark.parametrize("title, agency", [
+    ("东宝区卫生健康局（区中医药管理局）2024年政府信息公开工作年度报告", "东宝区卫生健康局"),
+    ("【年度报告】东宝区财政局2024年政府信息公开工作年度报告", "东宝区财政局"),
+    ("2024年政府信息公开工作年度报告（东宝区财政局）", "东宝区财政局"),
+    ("东宝区财政局2022-2023年度政府信息公开工作年度报告", "东宝区财政局"),
+])
+def test_the_agency_of_a_title_with_a_merged_office_a_tag_or_its_name_after_it(title, agency):
+    """Titles real portals give: the agency was lost (None) and the report given to the column's agency (a county
+    government 按时 on its health bureau's report, the bureau 未发布)."""
+    assert agency_in_title(title) == agency

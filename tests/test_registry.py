@@ -295,3 +295,23 @@ def test_shipped_csv_is_generated_from_the_shipped_yaml():
     csv_path = DEFAULT_REGISTRY_PATH.with_suffix(".csv")
     assert load_registry(csv_path) == from_yaml
     assert csv_path.read_text(encoding="utf-8") == registry_to_csv(from_yaml)
+
+
+def test_an_agencys_own_office_is_another_agency():
+    """A walk on real-style titles: "东宝区人民政府办公室2024年…" (the government's office, an agency of its own) was
+    matched to 东宝区人民政府 and cleared the government's year on the office's date, while the government's own
+    report was late. A name followed by 办公室/办公厅/办 names that office; a longer place before it (淮安市…) or a
+    街道's 办事处 after it still names the agency."""
+    from registry.agencies import names_agency
+
+    government = Agency("dbq-gov", "东宝区人民政府", "government", "http://127.0.0.1/")
+    office = Agency("dbq-bgs", "东宝区人民政府办公室", "department", "http://127.0.0.1/")
+    title = "东宝区人民政府办公室2024年政府信息公开工作年度报告"
+    assert match_agency(title, [government]) is None
+    assert match_agency(title, [government, office]) is office
+    assert match_agency("东宝区人民政府2024年政府信息公开工作年度报告", [government, office]) is government
+    assert not names_agency("东宝区人民政府办公室", ["东宝区人民政府"])
+    assert not names_agency("东宝区政府办", ["东宝区政府"])
+    assert names_agency("淮安市洪泽区人民政府", ["洪泽区人民政府"])
+    assert names_agency("长河街道办事处", ["长河街道"])
+
