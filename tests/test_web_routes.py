@@ -30,7 +30,7 @@ from storage.archive import Archive
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Capture, CrawlRun, FetchError, Report
 from storage.config import Config
-from tests.web_fixtures import AS_OF, BASE, DemoArchive, shared_demo_archive
+from tests.web_fixtures import AS_OF, BASE, DemoArchive, build_demo_archive, shared_demo_archive
 from web.app import PAGES, create_app
 from web.dashboard import PAGE_SIZE
 from web.labels import STATUS_LABELS, status_label
@@ -984,7 +984,6 @@ def test_serve_without_a_catalog_says_so_in_one_line(tmp_path):
 # ---------------------------------------------------------------- the same pages on PostgreSQL
 
 def test_the_same_archive_on_postgresql_shows_the_same_pages(tmp_path, postgres_url, client, demo):
-    from tests.web_fixtures import build_demo_archive
 
     pg_demo = build_demo_archive(tmp_path / "pg", env={"XXGK_DATABASE_URL": postgres_url})
     with TestClient(create_app(pg_demo.config)) as pg_client:
@@ -1027,3 +1026,36 @@ def test_a_capture_whose_warc_is_gone_is_explained_not_crashed(tmp_path):
         assert "无法从存档读取该捕获" in document.text_content()
         assert BASE + "/lost.html" in document.text_content()  # the index row is still shown
         assert lost.get("/api/captures", params={"url": BASE + "/lost.html"}).json()["total"] == 1
+
+
+def test_a_store_or_catalog_that_stops_answering_gives_a_clear_503_not_a_bare_500(tmp_path):
+    """An operator's walk: with the S3 server stopped, a capture's page answered a bare English "Internal Server
+    Error" (a StoreUnavailable traceback in the log); with PostgreSQL stopped, every page did. Each now says in
+    Chinese which part cannot be reached, as a page or as JSON, with status 503."""
+    from tests.servers import PostgresServer, SeaweedS3
+
+    s3, postgres = SeaweedS3(), PostgresServer()
+    try:
+        s3.start()
+        postgres.start()
+        env = {**s3.env("web-down"), "XXGK_DATABASE_URL": postgres.create_database()}
+        built = build_demo_archive(tmp_path / "data", env=env)
+        capture_id = next(ids[0] for url, ids in built.captures.items() if url.endswith(".html"))
+        with TestClient(create_app(built.config), raise_server_exceptions=False) as client:
+            assert client.get(f"/captures/{capture_id}").status_code == 200
+            s3.stop()
+            page = client.get(f"/captures/{capture_id}")
+            raw = client.get(f"/raw/{capture_id}")
+            s3.restart()
+            postgres.stop()
+            board = client.get("/")
+            api = client.get("/api/dashboard")
+    finally:
+        s3.cleanup()
+        postgres.cleanup()
+    assert page.status_code == 503 and "存档暂时无法访问" in page.text and "对象存储" in page.text, page.text[-500:]
+    assert raw.status_code == 503 and "对象存储" in raw.text, raw.text
+    assert board.status_code == 503 and "目录暂时无法访问" in board.text, board.text[-500:]
+    assert api.status_code == 503 and api.json()["error"] == "目录暂时无法访问", api.text
+    for answer in (page, raw, board, api):
+        assert "Traceback" not in answer.text and "Error:" not in answer.text and "Internal Server Error" not in answer.text

@@ -11,6 +11,7 @@ and in ``web.urls``, which builds every link (the templates' global ``urls``).
 from __future__ import annotations
 
 import inspect
+import logging
 import typing
 from collections.abc import Callable, Iterable
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import jinja2
+from sqlalchemy.exc import SQLAlchemyError
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
@@ -31,6 +33,7 @@ from parsers.beijing import BEIJING, as_aware
 from storage.archive import open_reader
 from storage.config import Config
 from storage.reader import CaptureCorrupt, CaptureError, CaptureMissing, CaptureReader
+from storage.objects import ObjectStoreError, StoreUnavailable
 from storage.screenshots import ShotError
 from web import agency, captures, diff, exports, full_page, runs, search
 from web import dashboard as board
@@ -42,6 +45,8 @@ from web.methods import HeadAsGet
 from web.labels import STATUS_LABELS
 from web.replay import PDF_HEADERS, RAW_HEADERS, RawBody, content_disposition
 from web.urls import Urls
+
+log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -363,6 +368,17 @@ def _add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
                 else "该捕获的存档字节已损坏，与索引或摘要不符" if isinstance(exc, CaptureCorrupt)
                 else "该捕获无法读取")
         return answer(request, 500, "存档读取失败", f"{what}；可运行 xxgk verify 检查存档（技术细节：{exc}）")
+
+    @app.exception_handler(ObjectStoreError)
+    async def store_down(request: Request, exc: ObjectStoreError):
+        log.error("object store error on %s: %s", request.url.path, exc)
+        what = "对象存储暂时无法访问" if isinstance(exc, StoreUnavailable) else "对象存储读取失败"
+        return answer(request, 503, "存档暂时无法访问", f"{what}，请稍后再试；存档本身不受影响")
+
+    @app.exception_handler(SQLAlchemyError)
+    async def catalog_down(request: Request, exc: SQLAlchemyError):
+        log.error("catalog error on %s: %s", request.url.path, exc)
+        return answer(request, 503, "目录暂时无法访问", "目录数据库暂时无法访问，请稍后再试；存档本身不受影响")
 
     @app.exception_handler(ShotError)
     async def not_rendered(request: Request, exc: ShotError):
