@@ -207,7 +207,7 @@ def crawl_and_judge(config, agencies, *, overrides=None, quiet: bool = False,
     calls it run after run in one process. Scrapy's log goes to ``DATA_DIR/logs/RUN_ID.log`` unless ``verbose``:
     a terminal gets one line per problem in the summary, not a traceback per unreachable portal."""
     from storage.catalog import Catalog, queries
-    from storage.runlock import LockHeld, LockUnavailable, finish_dead_run, open_run_lock
+    from storage.runlock import LockHeld, LockUnavailable, finish_dead_run, finish_unlocked_runs, open_run_lock
 
     try:
         catalog = Catalog.open(config)
@@ -233,6 +233,8 @@ def crawl_and_judge(config, agencies, *, overrides=None, quiet: bool = False,
                 print(f"xxgk: 已接管失效的运行锁（{stale.describe()}；{reason}）{marked}", file=sys.stderr)
                 if died:
                     dead_runs[stale.run_id] = f"运行中断（进程已终止，未能结束运行）：{reason}；由运行 {run_id} 接管运行锁时发现"
+            for left in finish_unlocked_runs(catalog, found_by=run_id):
+                print(f"xxgk: 运行 {left} 没有结束也没有持有运行锁，已记为已中断", file=sys.stderr)
             settings = {**(overrides or {}), "ARCHIVE_RUN_ID": run_id}
             if not verbose and "LOG_FILE" not in settings:
                 settings["LOG_FILE"] = str(_log_file(config, run_id))

@@ -40,6 +40,20 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
+def _unreachable(exc: BaseException) -> str | None:
+    """The one line for a catalog or object store that stopped answering mid-command (a traceback before)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.objects import ObjectStoreError
+
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    if isinstance(exc, SQLAlchemyError):
+        return f"目录数据库无法访问，命令未完成（{type(exc).__name__}: {first}）"
+    if isinstance(exc, ObjectStoreError):
+        return f"对象存储无法访问，命令未完成（{first}）"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -56,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `xxgk … | head`: the reader left, nothing is wrong
         sys.stderr.close()
         return 0
+    except Exception as exc:  # noqa: BLE001 - only a store or catalog that stopped answering is said in one line
+        reason = _unreachable(exc)
+        if reason is None:
+            raise
+        print(f"xxgk {args.command}: {reason}", file=sys.stderr)
+        return EXIT_FAILURE
     except Terminated:
         print(f"xxgk {args.command}: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM

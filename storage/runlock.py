@@ -135,6 +135,25 @@ def finish_dead_run(catalog, stale: LockHolder, *, reason: str | None, found_by:
     return True
 
 
+def finish_unlocked_runs(catalog, *, found_by: str, at: datetime | None = None) -> list[str]:
+    """Mark ``interrupted`` every run still ``running`` but this one (``found_by``), once this one holds the lock:
+    none can be alive (a live run holds the lock). Such a row is left by a command that failed after its crawl
+    and released the lock without finishing its run (the catalog stopped answering as it judged). The ids."""
+    from sqlalchemy import select
+
+    from storage.catalog import queries
+    from storage.catalog.models import CrawlRun
+
+    at = at or utcnow()
+    with catalog.session() as session:
+        left = list(session.scalars(select(CrawlRun).where(CrawlRun.status == "running", CrawlRun.id != found_by)))
+        for run in left:
+            queries.finish_run(session, run.id, status="interrupted", finished_at=max(at, run.started_at))
+            run.settings = {**(run.settings or {}), "interrupted_by": found_by, "interrupted_found_at": at.isoformat(),
+                            "interrupted_reason": "运行没有结束，也没有持有运行锁：其命令在结束运行前出错退出"}
+        return [run.id for run in left]
+
+
 class LockHeld(Exception):
     """A live run holds the lock; ``str()`` is the one line shown to the user."""
 

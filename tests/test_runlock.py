@@ -211,3 +211,48 @@ def test_of_many_simultaneous_acquirers_exactly_one_wins(backend, state):
     assert len(outcomes) == len(racers) and len(winners) == 1, outcomes
     assert set(outcomes.values()) == {"won", f"held by run-{winners[0]}"}
     assert backend.lock().current().run_id == f"run-{winners[0]}"
+
+
+def test_a_run_left_running_without_the_lock_is_marked_interrupted_by_the_next(catalog_url):
+    """An operator's walk: PostgreSQL stopped as a crawl judged its verdicts; the command failed after releasing
+    the lock, and its run stayed 运行中 forever (the next crawl found no stale lock to take over). The next run that
+    holds the lock marks every other running run 已中断, saying why."""
+    from storage.catalog import queries
+    from storage.config import Config
+    from storage.runlock import finish_unlocked_runs
+
+    catalog = Catalog.open(Config.from_env({"XXGK_DATABASE_URL": catalog_url}, data_dir=Path("/nonexistent")),
+                           create=True)
+    try:
+        with catalog.session() as session:
+            queries.start_run(session, "left-running")
+            queries.start_run(session, "done")
+            queries.finish_run(session, "done")
+            queries.start_run(session, "this-one")
+        assert finish_unlocked_runs(catalog, found_by="this-one") == ["left-running"]
+        with catalog.reading() as session:
+            runs = {run.id: run for run in queries.list_runs(session)}
+            assert {run_id: run.status for run_id, run in runs.items()} == {
+                "left-running": "interrupted", "done": "finished", "this-one": "running"}
+            assert "没有持有运行锁" in runs["left-running"].settings["interrupted_reason"]
+    finally:
+        catalog.close()
+
+
+def test_a_catalog_that_stops_answering_mid_command_is_one_line():
+    """What ``xxgk`` prints for a catalog or object store that stopped answering after the command began (a page of
+    SQLAlchemy and psycopg traceback before): a real connection refused by a port nothing listens on."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    from cli.main import _unreachable
+    from storage.objects import StoreUnavailable
+    from tests.servers import free_port
+
+    engine = create_engine(f"postgresql+psycopg://x@127.0.0.1:{free_port()}/x")
+    with pytest.raises(OperationalError) as refused:
+        engine.connect()
+    line = _unreachable(refused.value)
+    assert line.startswith("目录数据库无法访问，命令未完成（OperationalError:") and "\n" not in line
+    assert _unreachable(StoreUnavailable("s3 endpoint 127.0.0.1:1 refused")).startswith("对象存储无法访问")
+    assert _unreachable(ValueError("a bug")) is None   # anything else is a bug: its traceback stays
