@@ -184,7 +184,10 @@ def is_plausible(value: date) -> bool:
 
 _PAGE_NUMBER_LINE = re.compile(r"^[-—－\s]*(第\s*)?\d+\s*(页)?[-—－\s]*(/\s*\d+\s*页?)?$")
 _ATTACHMENT_LINE = re.compile(r"^(附件|附表)\s*\d*\s*[:：]?")
-_LABEL_WORDS = ("发布", "时间", "日期", "更新", "来源", "浏览", "点击", "统计期限")
+_LABEL_WORDS = ("发布", "时间", "日期", "更新", "来源", "浏览", "点击", "统计期限", "修订", "修改")
+# the page's furniture after an article: what follows it (the next article's date, the footer's today) is no 落款
+_FURNITURE_LINE = re.compile(r"^[【\[]?\s*(?:上一篇|下一篇|上一条|下一条|上一页|下一页|打印本页|打印此页|关闭窗口|"
+                             r"分享到|返回顶部|相关链接|相关文章|相关阅读)")
 _SENTENCE_PUNCTUATION = re.compile(r"[，。；！？,;]")
 _SIGNATURE_WINDOW = 15
 
@@ -193,6 +196,9 @@ def find_signature(text: str) -> Signature | None:
     """The 落款 date near the end of the text (or just above an appended 附件), with the lines above it."""
     lines = [line.strip() for line in (text or "").splitlines()]
     content = [i for i, line in enumerate(lines) if line and not _PAGE_NUMBER_LINE.match(line)]
+    furniture = next((pos for pos in content[len(content) // 3:] if _FURNITURE_LINE.match(lines[pos])), None)
+    if furniture is not None:
+        content = [i for i in content if i < furniture]
     if not content:
         return None
     window = min(_SIGNATURE_WINDOW, max(1, (len(content) + 1) // 2))

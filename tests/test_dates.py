@@ -332,3 +332,19 @@ def test_issue_date_is_a_publication_label_below_the_publish_date():
 ])
 def test_signing_dates_written_in_chinese_numerals(written, expected):
     assert find_signing_date(f"全文完。\n某某镇人民政府\n{written}\n").value == expected
+
+
+@pytest.mark.parametrize("after", [
+    "上一篇：东宝区财政局2023年政府信息公开工作年度报告\n下一篇：2025年3月12日东宝区财政局预算公开",
+    "【打印本页】 【关闭窗口】\n2026年12月2日",
+    "2025年3月12日修订",
+])
+def test_the_next_articles_date_a_footers_today_or_a_revision_is_no_signing_date(after):
+    """A walk on real-style pages: the 落款 2025年1月20日 was passed over for the 下一篇 line's date, the footer's
+    today or a revision note below it, and an on-time report was 无法判断 "落款 2025-03-12，晚于期限"."""
+    from parsers.dates import find_signature
+
+    text = ("东宝区财政局2024年政府信息公开工作年度报告\n一、总体情况\n" + "我局认真贯彻落实《条例》。\n" * 8
+            + "东宝区财政局\n2025年1月20日\n" + after)
+    signature = find_signature(text)
+    assert signature is not None and signature.date.value == date(2025, 1, 20), signature
