@@ -56,7 +56,8 @@ CATALOG_PUBLICATION_LABELS = frozenset({"公开日期", "发布日期", "发布�
 WEAKER_CATALOG_LABELS = frozenset({"发文日期"})
 WRITTEN_LABELS = frozenset({"成文日期", "成文时间", "生成日期", "撰写时间"})
 # Page labels that mean "published", strongest first; anything else (更新时间, 修改时间 …) is kept but never chosen.
-PAGE_PUBLICATION_LABELS = ("发布日期", "发布时间", "公开日期", "公开时间", "发表日期", "发表时间", "时间", "日期", "发文日期")
+PAGE_PUBLICATION_LABELS = ("发布日期", "发布时间", "公开日期", "公开时间", "发表日期", "发表时间", "信息发布日期",
+                           "信息发布时间", "上网日期", "上网时间", "添加时间", "添加日期", "时间", "日期", "发文日期")
 
 # Full-width digits, spaces and separators mapped one character to one, so match positions stay valid for `raw`.
 _WIDTH_MAP = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)},

@@ -348,3 +348,21 @@ def test_the_next_articles_date_a_footers_today_or_a_revision_is_no_signing_date
             + "东宝区财政局\n2025年1月20日\n" + after)
     signature = find_signature(text)
     assert signature is not None and signature.date.value == date(2025, 1, 20), signature
+
+
+def test_a_date_label_glued_to_the_text_before_it_is_read():
+    """Two spans with nothing between them ("来源：硚口区统计局" "发布时间：2025-01-16", as a real page's text shows
+    "來源:國家統計局發布時間:…"), and labels real portals use (信息发布日期, 添加时间): the page's date was lost and the
+    verdict fell back to the listing, the address or the first capture."""
+    from parsers.formats.labels import dates_near_title
+
+    lines = ["东宝区统计局2024年政府信息公开工作年度报告", "来源：硚口区统计局发布时间：2025-01-16",
+             "作者：办公室信息发布日期：2025-01-17", "添加时间：2025-01-18"]
+    assert dates_near_title(lines, "东宝区统计局2024年政府信息公开工作年度报告") == [
+        ("发布时间", "2025-01-16"), ("信息发布日期", "2025-01-17"), ("添加时间", "2025-01-18")]
+    page = ("<html><head><meta charset='utf-8'><title>东宝区统计局2024年政府信息公开工作年度报告</title></head><body>"
+            "<h1>东宝区统计局2024年政府信息公开工作年度报告</h1><div><span>来源：硚口区统计局</span>"
+            "<span>发布时间：2025-01-16</span></div><div><p>一、总体情况</p><p>2024年，我局认真贯彻落实《条例》。</p>"
+            "</div></body></html>").encode()
+    record = parse_document(page, FetchContext(url="http://127.0.0.1/xxgk/nb/1.html", content_type="text/html"))
+    assert (record.publication_date, record.date_source) == (date(2025, 1, 16), "page_label")
