@@ -60,8 +60,9 @@ def report_rows(catalog: Catalog, *, year: int | None = None, agency_id: str | N
             row = _row(agency, report.report_year, judged, report)
             row["chosen"] = judged is not None and judged.report_id == report.id
             if not row["chosen"]:
-                # the verdict speaks for the year's chosen report, not for this one
-                row["flags"], row["undetermined_flags"] = [], []
+                # the verdict speaks for the year's chosen report, not for this one: its date is its own
+                row["flags"], row["undetermined_flags"], row["days_late"] = [], [], None
+                row["publication_date"], row["date_source"] = _date(report.publication_date), report.date_source
             rows.append(row)
     return rows
 

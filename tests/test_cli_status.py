@@ -204,6 +204,18 @@ def test_reports_jsonl_lists_every_parsed_report_with_its_verdict(data_dir, caps
     assert sorted(row["chosen"] for row in edited) == [False, True]
     chosen = next(row for row in edited if row["chosen"])
     assert "changed" in chosen["flags"] and chosen["status"] == "on_time"
+    # a report the verdict did not use shows its own date, not the verdict's (a walk saw a late report shown with
+    # the on-time date of the report the verdict rested on)
+    other = next(row for row in edited if not row["chosen"])
+    from storage.catalog import Catalog
+    from storage.catalog.models import Report
+    from storage.config import Config
+
+    with Catalog.open(Config.from_env({}, data_dir=data_dir), create=False) as catalog, catalog.reading() as session:
+        own = session.get(Report, other["report_id"])
+        assert (other["publication_date"], other["date_source"]) == (
+            own.publication_date and own.publication_date.isoformat(), own.date_source)
+    assert other["days_late"] is None and other["flags"] == []
     late = next(row for row in rows if row["agency_id"] == "sfq-wjj" and row["report_year"] == 2022)
     truth = next(v for v in DemoPortals(2).expected_verdicts(date.fromisoformat(AS_OF), BASE)
                  if (v.agency_id, v.report_year) == ("sfq-wjj", 2022))
