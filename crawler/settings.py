@@ -192,7 +192,8 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         try:
             overrides[name] = json.loads(value)
         except ValueError:
-            overrides[name] = value
+            # Scrapy's own spelling of a switch (``-s AUTOTHROTTLE_ENABLED=False``) is a switch too
+            overrides[name] = {"true": True, "false": False}.get(value.strip().lower(), value)
         _check_override(name, overrides[name])
     return overrides
 

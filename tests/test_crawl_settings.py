@@ -120,3 +120,11 @@ def test_a_response_goes_on_before_its_row_and_a_304_of_it_still_gets_its_body(t
     finally:
         holder.spider_closed(None, "finished")
     assert rows() == 2 and page_id is not None and revisit_id is not None
+
+
+def test_scrapys_own_spelling_of_a_switch_is_taken():
+    """``-s AUTOTHROTTLE_ENABLED=False`` is how Scrapy's documentation writes it: ``--set`` refused it."""
+    from crawler.settings import parse_overrides
+
+    assert parse_overrides(["AUTOTHROTTLE_ENABLED=False", "COOKIES_ENABLED=True", "ROBOTSTXT_OBEY=false"]) == {
+        "AUTOTHROTTLE_ENABLED": False, "COOKIES_ENABLED": True, "ROBOTSTXT_OBEY": False}
