@@ -78,6 +78,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"  损坏 corrupt  {result.corrupt}")
     if result.segments_missing or result.segments_corrupt:
         print(f"  段缺失 {result.segments_missing}，段损坏 {result.segments_corrupt}")
+    if result.spooled_segments:
+        print(f"  其中 {len(result.spooled_segments)} 个 WARC 段尚未上传，只在本机暂存区（{reader.spool_dir}）："
+              f"对象存储中还没有它们，下一次抓取会上传")
     if result.unindexed_objects:
         print(f"  未被索引的 WARC 对象 {len(result.unindexed_objects)} 个（不计为错误）")
     for problem in result.problems[: max(args.show, 0)]:

@@ -45,6 +45,8 @@ class VerifyResult:
     segments_missing: int = 0
     segments_corrupt: int = 0
     unindexed_objects: list[str] = field(default_factory=list)   # WARC objects no row points to (informational)
+    # segments not uploaded yet, read from this machine's spool: checked there, not in the object store
+    spooled_segments: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -105,6 +107,8 @@ def verify_archive(reader: CaptureReader, *, run_id: str | None = None) -> Verif
     by_segment, segments = _indexed_captures(reader, run_id)
     checks: dict[int, _CaptureCheck] = {}
     for key, rows in by_segment.items():
+        if _spooled(reader, key, segments.get(key)):
+            result.spooled_segments.append(key)
         problem = _verify_segment(reader, key, segments.get(key))
         _count_segment(result, problem)
         if problem is not None and problem.status == "missing":
@@ -136,14 +140,17 @@ def _indexed_captures(reader: CaptureReader,
 def _verify_segment(reader: CaptureReader, key: str, segment: Segment | None) -> Problem | None:
     """The whole stored object against its upload record. A segment not uploaded yet whose spool file is still
     there is read from the spool: there is no stored object to compare."""
-    spooled = segment is not None and segment.state != "uploaded" and spool_path(reader.spool_dir, key).exists()
-    if spooled:
+    if _spooled(reader, key, segment):
         return None
     try:
         detail = _segment_problem(reader.store, segment, key)
     except ObjectNotFound:
         return Problem("missing", key, f"segment not in {reader.store.location}")
     return Problem("corrupt", key, detail) if detail else None
+
+
+def _spooled(reader: CaptureReader, key: str, segment: Segment | None) -> bool:
+    return segment is not None and segment.state != "uploaded" and spool_path(reader.spool_dir, key).exists()
 
 
 def _count_segment(result: VerifyResult, problem: Problem | None) -> None:
