@@ -11,8 +11,8 @@ import shlex
 import sys
 from datetime import date
 
-from cli.common import (CommandError, as_of_argument, derive_pending_facts, load_config, open_catalog, positive_number,
-                        select_agencies, write_rows, write_undetermined_reasons)
+from cli.common import (EXIT_FAILURE, CommandError, as_of_argument, derive_pending_facts, load_config, open_catalog,
+                        positive_number, select_agencies, write_rows, write_undetermined_reasons)
 
 # A fixed port keeps the demo URLs the same from run to run, so a second `xxgk demo` is an incremental crawl
 # (conditional requests, revisits, changed reports) over the same archive.
@@ -99,6 +99,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if args.as_of is not None and not is_current(args.as_of):  # today's are stored: the web UI shows them
         print()
         print_timeliness(args, [agency.id for agency in agencies], as_of=args.as_of)
+    unarchived = int(summary.stats.get("archive/write_failed", 0))
+    if unarchived:
+        # the crawl went on, but what it fetched is not kept (a full disk, a store that refused the writes)
+        print(f"xxgk crawl: {unarchived} 个页面未能写入存档（磁盘已满或存储拒绝写入？详见 {summary.log_file or '日志'}）："
+              f"这些页面不在存档中，有关年度的结论为无法判断", file=sys.stderr)
+        return EXIT_FAILURE
     return 0
 
 
