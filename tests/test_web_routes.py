@@ -1059,3 +1059,17 @@ def test_a_store_or_catalog_that_stops_answering_gives_a_clear_503_not_a_bare_50
     assert api.status_code == 503 and api.json()["error"] == "目录暂时无法访问", api.text
     for answer in (page, raw, board, api):
         assert "Traceback" not in answer.text and "Error:" not in answer.text and "Internal Server Error" not in answer.text
+
+
+def test_a_report_page_never_calls_adopted_a_date_its_verdict_refused(client, stored):
+    """A walk through the UI: the back-dated report's page marked its claimed 2024-01-26 "采用为发布日期" right under
+    "判定 2023 年度：逾期 1036 天", and said nothing of why. The page now gives the verdict's reason and says the
+    verdict did not use the date the parser chose."""
+    backdated = next(verdict for verdict, _agency in stored if "backdated" in (verdict.flags or []))
+    document = page(client.get(f"/reports/{backdated.report_id}"))
+    dates = document.get_element_by_id("dates").text_content()
+    assert "判定未采用" in dates and "采用为发布日期" not in dates, dates
+    assert backdated.evidence["reason"] in document.text_content()
+    data = client.get(f"/api/reports/{backdated.report_id}").json()
+    assert [item for item in data["dates"] if item["chosen"]][0]["refused"] is True
+    assert data["verdicts"][0]["reason"] == backdated.evidence["reason"]

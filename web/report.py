@@ -50,7 +50,7 @@ def report_data(ctx: WebContext, report_id: int) -> dict[str, Any]:
             "warnings": list(record.get("warnings") or []), "catalog_fields": dict(record.get("catalog_fields") or {}),
             "attachments": [link for link in record.get("attachments") or [] if isinstance(link, Mapping)],
         },
-        "dates": [_date_evidence(item, report.publication_date, report.date_source)
+        "dates": [_date_evidence(item, report.publication_date, report.date_source, verdicts)
                   for item in record.get("dates") or [] if isinstance(item, Mapping)],
         "tables": render_tables(record.get("tables") if isinstance(record.get("tables"), Mapping) else {}, broken,
                                 queries.report_text(report)),
@@ -60,9 +60,12 @@ def report_data(ctx: WebContext, report_id: int) -> dict[str, Any]:
         "parser_version": report.parser_version, "parsed_at": iso(report.parsed_at),
         "history": history,
         "captures": [capture_summary(capture) for capture in captures],
+        # the verdict's own words: it may refuse the date the parser chose (a 落款 after it, 倒签)
         "verdicts": [{"report_year": verdict.report_year, "status": verdict.status,
                       "label": status_label(verdict.status, verdict.days_late), "deadline": iso(verdict.deadline),
-                      "legal_basis": verdict.legal_basis, "agency_id": verdict.agency_id} for verdict in verdicts],
+                      "legal_basis": verdict.legal_basis, "agency_id": verdict.agency_id,
+                      "publication_date": iso(verdict.publication_date), "date_source": verdict.date_source,
+                      "reason": (verdict.evidence or {}).get("reason")} for verdict in verdicts],
     }
 
 
@@ -77,10 +80,13 @@ def _earlier_parse(row) -> dict[str, Any]:
             "consistency_errors": len(record.get("consistency_errors") or [])}
 
 
-def _date_evidence(item: Mapping, chosen_date, chosen_source: str | None) -> dict[str, Any]:
+def _date_evidence(item: Mapping, chosen_date, chosen_source: str | None, verdicts=()) -> dict[str, Any]:
+    """One date the parser found; ``chosen``: the parser's pick; ``refused``: a verdict on the report did not use
+    it (it said why: a 落款 after it, listings that prove it false)."""
     chosen = chosen_date is not None and item.get("source") == chosen_source and item.get("date") == chosen_date.isoformat()
+    refused = chosen and any(iso(verdict.publication_date) != item.get("date") for verdict in verdicts)
     return {"date": item.get("date"), "source": item.get("source"), "source_label": source_label(item.get("source")),
-            "raw": item.get("raw"), "label": item.get("label"), "chosen": chosen}
+            "raw": item.get("raw"), "label": item.get("label"), "chosen": chosen, "refused": refused}
 
 
 # ---------------------------------------------------------------- 勾稽 errors → cells
