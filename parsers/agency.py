@@ -130,13 +130,23 @@ _TITLE_CUT = re.compile(r"(?=(?:19|20)\d\d(?:-(?:19|20)?\d\d)?年|政府信息�
 _LEADING_TAG = re.compile(r"^[\[【][^\]】]{1,12}[\]】]")
 _MERGED_OFFICE = re.compile(r"\([^()]{2,20}\)(?=(?:19|20)\d\d|政府信息公开|政务公开|信息公开)")
 _TRAILING_NAME = re.compile(r"\(([^()]{2,30})\)$")
+# a whole agency name says where it is ("东宝区财政局"); "局办公室" (an office of the page's agency) does not
+_PLACE_IN_NAME = re.compile(r"[省市区县旗州盟镇乡]|街道|国家|中华人民共和国")
 _LEADING_YEAR = re.compile(r"^(?:19|20)\d\d(?:年度?|年)?")
+
+
+def _whole_name(name: str) -> bool:
+    """An agency's whole name, place first ("荆门市财政局"), not a short one ("区文广旅局", "局办公室")."""
+    return looks_like_agency(name) and bool(_PLACE_IN_NAME.search(name)) and name[0] not in "省市区县旗州盟镇乡局委办"
 
 
 def agency_in_title(title: str) -> str | None:
     """The agency a report title opens with: the shortest prefix that is an agency name (a cut inside
     某市政务公开办公室 is not one), after a leading year ("2016年船山区民政局…", "2025湖口县大垅乡2025年度…");
     a title naming only a place gives the place's 人民政府."""
+    tag = _LEADING_TAG.match(normalise_agency(title))
+    if tag and _whole_name(tag.group(0)[1:-1]):
+        return tag.group(0)[1:-1]   # 【荆门市财政局】2024年…: the agency in brackets, not a column's tag
     whole = _LEADING_TAG.sub("", normalise_agency(title))
     text = strip_title_tail(_MERGED_OFFICE.sub("", whole))
     text = _LEADING_YEAR.sub("", text)
@@ -151,7 +161,7 @@ def agency_in_title(title: str) -> str | None:
         if prefix and is_place(prefix):
             return place_government(prefix)
     trailing = _TRAILING_NAME.search(whole)
-    if trailing and looks_like_agency(trailing.group(1)):
+    if trailing and _whole_name(trailing.group(1)):
         return trailing.group(1)
     return None
 

@@ -283,12 +283,16 @@ def _about_a_report_title(doc: ExtractedDocument, title: str | None) -> tuple[st
 
 
 # news about a report, by its headline: a meeting on it, its publication told by someone else, a graphic or a
-# video of it, a note or a correction about it, its review ("东宝区审计局召开2024年度…年度报告编制推进会",
-# "我区按时发布2024年…年度报告", "一图看懂…", "…年度报告的更正说明", "…年度报告评查结果公示")
+# video of it, a note about it, its review ("东宝区审计局召开2024年度…年度报告编制推进会", "我区按时发布2024年…年度
+# 报告", "一图看懂…", "…年度报告的更正说明", "…年度报告评查结果公示"). Not a word an agency's name or a report's own
+# title may hold: 会议 (政治协商会议), 公示 and 更正 alone (a report published "（公示）", a corrected report)
 _NEWS_TITLE = re.compile(
-    r"召开|举办|举行|部署|推进会|培训|座谈|调度|会议|工作会|发布会|一图|图读|数说|速览|视频[:：]|评查|评估结果|公示|"
-    r"撰写要点|起草说明|更正|说明$|提示$|的公告$|发布情况|(?<!关于)(?:按时|正式|如期|依法|顺利|集中)?发布了?"
+    r"召开|举办|举行|部署|推进会|培训会|座谈会|调度会|工作会议|发布会|一图|图读|数说|速览|视频[:：]|评查|评估结果|"
+    r"撰写要点|起草说明|更正说明|的说明$|提示$|发布情况|(?<!关于)(?<!关于公布)(?:按时|正式|如期|依法|顺利|集中)?发布了?"
     r"(?=.{0,40}(?:年度报告|年报)$)")
+# the report's own figures told in prose ("主动公开政府信息38条", "收到政府信息公开申请12件"): news about a report
+# gives none of them
+_OWN_FIGURES = re.compile(r"主动公开[^。；]{0,12}?\d+\s*[条件项]|(?:收到|受理)[^。；]{0,16}?申请[^。；]{0,6}?\d+\s*件")
 # a news story's first words: "近日，", "日前，", "3月5日，"
 _NEWS_OPENING = re.compile(r"^(?:近日|日前|近期|\d{1,2}月\d{1,2}日(?:上午|下午)?)[,，]")
 
@@ -297,15 +301,20 @@ def _news_about_a_report(doc: ExtractedDocument, title: str | None) -> tuple[str
     """A news item or note about a report (its headline, or a story's opening) that holds none of the report:
     no section of the format, no prescribed table, no attachment. Its report title in 《》 ("发布了《…年度报告》",
     "研究编制《…》") is the story's subject, not the page's own: the report is somewhere else."""
-    news_title = bool(title and _NEWS_TITLE.search(compact(fold_width(title))))
-    if not news_title and not any(_NEWS_OPENING.match(line) for line in opening_of(doc.text or "").splitlines()[:4]):
+    headline = _NEWS_TITLE.search(compact(fold_width(title))) if title else None
+    opening = next((match for match in (_NEWS_OPENING.match(line)
+                                        for line in opening_of(doc.text or "").splitlines()[:4]) if match), None)
+    if headline is None and opening is None:
         return None
-    if not re.search(r"年度报告|年报", f"{title or ''}{doc.text or ''}"):
+    text = doc.text or ""
+    if not re.search(r"年度报告|年报", f"{title or ''}{text}"):
         return None   # news, but not about a report
-    if doc.links or _report_sections(doc, title) or _prescribed_tables(doc, title) or _overview_parts(doc, title):
-        return None
-    return "report_news", (f"{_shown(title)}是关于年度报告的新闻、会议或说明，页面上没有报告的正文、统计表或附件，"
-                           f"不是报告本身。")
+    if (doc.links or _report_sections(doc, title) or _prescribed_tables(doc, title) or _overview_parts(doc, title)
+            or find_signature(text) is not None or _OWN_FIGURES.search(compact(text))):
+        return None   # the report's own content, figures or 落款: the report (or its page), whatever the headline
+    said = f"标题中的“{headline.group(0)}”" if headline else f"正文以“{opening.group(0)}”开头"
+    return "report_news", (f"{_shown(title)}是关于年度报告的新闻、会议或说明（{said}），页面上没有报告的章节、统计表、"
+                           f"附件、数字或落款，不是报告本身。")
 
 
 def _notice_title(doc: ExtractedDocument, title: str | None) -> tuple[str, str] | None:
@@ -662,6 +671,17 @@ def cut_report_year(title: str | None) -> int | None:
     return int(year.group(1))
 
 
+_PERIOD_CLAUSE = re.compile(r"统计期限[^。；;]{0,60}")
+
+
+def _whole_period(body: str) -> int | None:
+    """The one year a 统计期限 sentence names ("统计期限为2024年1月1日至2024年12月31日"); None for none, or for a
+    period across two years ("2023年12月1日至2024年11月30日")."""
+    clause = _PERIOD_CLAUSE.search(body)
+    years = {int(year) for year in re.findall(r"(20\d{2})年", clause.group(0))} if clause else set()
+    return years.pop() if len(years) == 1 else None
+
+
 def _report_year(title: str | None, text: str, signature: Signature | None, url: str | None = None,
                  published: date | None = None) -> tuple[int | None, str | None]:
     """The year reported on (not the year published): title, 统计期限, the text, the address's report-year
@@ -673,13 +693,16 @@ def _report_year(title: str | None, text: str, signature: Signature | None, url:
                                                                                           _YEAR_HEADER)) if match),
                   None)
     signing_year = signature.date.value.year if signature else None
-    out_by = min((year for year in (signing_year, published.year if published else None) if year), default=None)
+    # the first year whose end had not come when the report was signed or published (a report out in December is
+    # its own year's: reports come out then too)
+    out_by = min((moment.year + (moment.month == 12) for moment in (signature.date.value if signature else None,
+                                                                    published) if moment), default=None)
     if is_report_title(title) or (title and TITLE_WORDS.search(title)):
         match = _YEAR_IN_TITLE.search(title or "")
         if match:
             named = int(match.group(1))
-            if period == named - 1 and out_by == named:
-                return period, "统计期限"
+            if out_by == named and _whole_period(body) == named - 1:
+                return named - 1, "统计期限"
             return named, "title"
     if period is not None:
         return period, "统计期限"

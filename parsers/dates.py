@@ -56,7 +56,8 @@ CATALOG_PUBLICATION_LABELS = frozenset({"公开日期", "发布日期", "发布�
 WEAKER_CATALOG_LABELS = frozenset({"发文日期"})
 WRITTEN_LABELS = frozenset({"成文日期", "成文时间", "生成日期", "撰写时间"})
 # Page labels that mean "published", strongest first; anything else (更新时间, 修改时间 …) is kept but never chosen.
-PAGE_PUBLICATION_LABELS = ("发布日期", "发布时间", "公开日期", "公开时间", "发表日期", "发表时间", "信息发布日期",
+PAGE_PUBLICATION_LABELS = ("发布日期", "发布时间", "首次发布时间", "首次发布日期", "公开日期", "公开时间", "发表日期",
+                           "发表时间", "信息发布日期",
                            "信息发布时间", "上网日期", "上网时间", "添加时间", "添加日期", "时间", "日期", "发文日期")
 
 # Full-width digits, spaces and separators mapped one character to one, so match positions stay valid for `raw`.
@@ -187,8 +188,10 @@ _PAGE_NUMBER_LINE = re.compile(r"^[-—－\s]*(第\s*)?\d+\s*(页)?[-—－\s]*(
 _ATTACHMENT_LINE = re.compile(r"^(附件|附表)\s*\d*\s*[:：]?")
 _LABEL_WORDS = ("发布", "时间", "日期", "更新", "来源", "浏览", "点击", "统计期限", "修订", "修改")
 # the page's furniture after an article: what follows it (the next article's date, the footer's today) is no 落款
-_FURNITURE_LINE = re.compile(r"^[【\[]?\s*(?:上一篇|下一篇|上一条|下一条|上一页|下一页|打印本页|打印此页|关闭窗口|"
-                             r"分享到|返回顶部|相关链接|相关文章|相关阅读)")
+# (not 相关链接 or 分享到: a report's own text may hold them)
+_FURNITURE_LINE = re.compile(r"^[【\[]?\s*(?:上一篇|下一篇|上一条|下一条|打印本页|打印此页|关闭窗口|返回顶部)")
+# a revision noted beside the 落款: "2025年1月20日（2025年3月12日修改）"
+_REVISION_NOTE = re.compile(r"[（(][^（()）]{0,30}(?:修改|修订|更新)[^（()）]{0,10}[）)]")
 _SENTENCE_PUNCTUATION = re.compile(r"[，。；！？,;]")
 _SIGNATURE_WINDOW = 15
 
@@ -225,6 +228,7 @@ def find_signing_date(text: str) -> DateEvidence | None:
 
 
 def _signing_date_on_line(line: str) -> DateEvidence | None:
+    line = _REVISION_NOTE.sub("", line).strip()
     if len(line) > 60 or _SENTENCE_PUNCTUATION.search(line) or any(word in line for word in _LABEL_WORDS):
         return None
     found = find_dates(line)

@@ -423,8 +423,12 @@ _OWN_OFFICE = re.compile(r"^(?:办公室|办公厅|办(?!事处))")
 
 
 def _names_within(key: str, haystack: str, start: int) -> bool:
-    """``key`` found at ``start`` in ``haystack`` names that agency, not one of its offices."""
-    return not _OWN_OFFICE.match(haystack[start + len(key):])
+    """``key`` found at ``start`` in ``haystack`` names that agency, not one of its offices (a 街道, 乡 or 镇
+    followed by 办 is its own 办事处, as people shorten it: 江汉二桥街道办)."""
+    after = haystack[start + len(key):]
+    if key.endswith(("街道", "乡", "镇")) and after.startswith("办") and not after.startswith(("办公室", "办公厅")):
+        return True
+    return not _OWN_OFFICE.match(after)
 
 
 def names_agency(printed: str | None, names: Iterable[str]) -> bool:

@@ -366,3 +366,20 @@ def test_a_date_label_glued_to_the_text_before_it_is_read():
             "</div></body></html>").encode()
     record = parse_document(page, FetchContext(url="http://127.0.0.1/xxgk/nb/1.html", content_type="text/html"))
     assert (record.publication_date, record.date_source) == (date(2025, 1, 16), "page_label")
+
+
+@pytest.mark.parametrize("line", ["相关链接：白城市人民政府网站政务公开专栏", "分享到："])
+def test_a_line_of_the_reports_own_text_is_no_furniture(line):
+    from parsers.dates import find_signature
+
+    text = ("白城市农业农村局2024年政府信息公开工作年度报告\n" + "我局认真贯彻落实《条例》。\n" * 8 + f"{line}\n"
+            "六、其他需要报告的事项\n无。\n白城市农业农村局\n2025年1月20日")
+    assert find_signature(text).date.value == date(2025, 1, 20)
+
+
+def test_a_revision_noted_beside_the_signing_date_leaves_the_signing_date():
+    from parsers.dates import find_signature
+
+    text = "白城市农业农村局2024年政府信息公开工作年度报告\n" + "我局认真贯彻落实《条例》。\n" * 8 + \
+        "白城市农业农村局\n2025年1月20日（2025年3月12日修改）"
+    assert find_signature(text).date.value == date(2025, 1, 20)

@@ -315,3 +315,11 @@ def test_an_agencys_own_office_is_another_agency():
     assert names_agency("淮安市洪泽区人民政府", ["洪泽区人民政府"])
     assert names_agency("长河街道办事处", ["长河街道"])
 
+
+
+def test_a_streets_short_office_name_is_the_street_itself():
+    """"街道办" is how people shorten 街道办事处: the street office itself, not one of its offices."""
+    from registry.agencies import names_agency
+
+    assert names_agency("汉阳区江汉二桥街道办", ["汉阳区江汉二桥街道办事处", "江汉二桥街道"])
+    assert not names_agency("江汉二桥街道办公室", ["江汉二桥街道"])

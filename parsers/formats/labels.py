@@ -8,7 +8,7 @@ _DIGIT = "[0-9０-９]"
 _DATE = (rf"[12１２]{_DIGIT}{{3}}\s*[-/.年－／．]\s*{_DIGIT}{{1,2}}\s*[-/.月－／．]\s*{_DIGIT}{{1,2}}\s*日?"
          rf"(?:\s*{_DIGIT}{{1,2}}[:：]{_DIGIT}{{2}}(?:[:：]{_DIGIT}{{2}})?)?")
 # a label that may follow the text before it with nothing between ("来源：硚口区统计局发布时间：…", two spans)
-_KNOWN_LABEL = ("(?:信息)?发布(?:日期|时间)|公开(?:日期|时间)|发文日期|成文日期|生成日期|上网(?:日期|时间)|"
+_KNOWN_LABEL = ("(?:信息|首次)?发布(?:日期|时间)|公开(?:日期|时间)|发文日期|成文日期|生成日期|上网(?:日期|时间)|"
                 "添加(?:日期|时间)|更新(?:日期|时间)")
 # label, then a colon, a table-cell border or (in flattened rows) just a space before the date
 _LABELLED_DATE = re.compile(rf"((?<![\u4e00-\u9fff])[\u4e00-\u9fff]{{0,4}}?(?:时间|日期)|{_KNOWN_LABEL})"
