@@ -171,7 +171,7 @@ def crawl_in_process(config, agencies: Iterable[Agency], settings_overrides: dic
     crawler = process.create_crawler(ReportsSpider)
     failures: list[str] = []
     deferred = process.crawl(crawler, agencies=agencies)
-    deferred.addErrback(lambda failure: failures.append(f"{failure.type.__name__}: {failure.value}"))
+    deferred.addErrback(lambda failure: failures.append(_failure_text(failure.value)))
     process.start()
     holder = getattr(crawler, "_xxgk_archive", None)
     _close_what_a_forced_stop_left(holder)
@@ -182,6 +182,14 @@ def crawl_in_process(config, agencies: Iterable[Agency], settings_overrides: dic
         return _summary(None, "failed", reason, stats, started, EXIT_CANNOT_RUN, message)
     from crawler.middlewares import run_status
     return _summary(holder.run_id, run_status(reason or "failed"), reason, stats, started, EXIT_OK, None)
+
+
+def _failure_text(exc: BaseException) -> str:
+    """What stopped the run, in one line: the archive's refusals are written for the user; anything else is named
+    by its type, for whoever reads the log."""
+    from storage.archive import ArchiveInputError
+
+    return str(exc) if isinstance(exc, ArchiveInputError) else f"{type(exc).__name__}: {exc}"
 
 
 def _close_what_a_forced_stop_left(holder) -> None:
@@ -292,7 +300,7 @@ def _child_main(config, agencies: list[Agency], overrides: dict[str, Any], messa
     try:
         summary = crawl_in_process(config, agencies, overrides, progress_sink=_QueueSink(messages))
     except Exception as exc:  # noqa: BLE001 - anything that stops the run is reported, then a non-zero exit
-        messages.put(("failed", f"{type(exc).__name__}: {exc}"))
+        messages.put(("failed", _failure_text(exc)))
         messages.close()
         messages.join_thread()
         sys.exit(EXIT_CANNOT_RUN)

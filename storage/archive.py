@@ -316,7 +316,9 @@ class Archive:
                 if join:
                     run = queries.get_run(session, run_id) if run_id else None
                     if run is None or run.status != "running":
-                        raise ValueError(f"no running crawl run {run_id!r} to join")
+                        ended = f"已结束（{run.status}）" if run is not None else "不在本机的目录数据库中"
+                        raise ValueError(f"运行 {run_id} {ended}，工作进程无法加入（运行已结束，或本机的 "
+                                         f"XXGK_DATABASE_URL 与协调进程的不是同一个目录）")
                 else:
                     run = queries.start_run(session, run_id, settings=settings)
         except ValueError as exc:

@@ -685,3 +685,20 @@ def test_a_missing_segment_is_reported_on_read(storage_config):
     open_store(storage_config).delete(ref.warc_key)
     with pytest.raises(CaptureMissing, match=ref.warc_key):
         open_reader(storage_config).read(ref.id)
+
+
+def test_joining_a_run_that_ended_says_so_in_words(tmp_path):
+    """An operator's walk: a worker started after its run ended printed "ArchiveInputError: no running crawl run …
+    to join" — no hint that the run was over, or that its catalog was another's."""
+    from storage.archive import ArchiveInputError
+
+    config = local_config(tmp_path)
+    ended = Archive.open(config)
+    run_id = ended.run_id
+    ended.finish("finished")
+    with pytest.raises(ArchiveInputError) as refused:
+        Archive.open(config, run_id=run_id, join=True)
+    assert f"运行 {run_id} 已结束" in str(refused.value) and "XXGK_DATABASE_URL" in str(refused.value)
+    with pytest.raises(ArchiveInputError) as unknown:
+        Archive.open(config, run_id="never-ran", join=True)
+    assert "不在本机的目录数据库中" in str(unknown.value)
