@@ -1073,3 +1073,13 @@ def test_a_report_page_never_calls_adopted_a_date_its_verdict_refused(client, st
     data = client.get(f"/api/reports/{backdated.report_id}").json()
     assert [item for item in data["dates"] if item["chosen"]][0]["refused"] is True
     assert data["verdicts"][0]["reason"] == backdated.evidence["reason"]
+
+
+def test_a_page_past_the_end_says_so_not_that_nothing_exists(client):
+    """A walk through the UI: /captures?page=1000 said 存档为空 under "共 165 个", and a search's page 5 said nothing
+    contained the word although page 1 held 20 hits."""
+    captures = page(client.get("/captures", params={"page": 1000})).text_content()
+    assert "第 1000 页没有内容" in captures and "存档为空" not in captures
+    assert client.get("/search", params={"q": "政府信息公开"}).status_code == 200
+    past = page(client.get("/search", params={"q": "政府信息公开", "page": 50})).text_content()
+    assert "第 50 页没有内容" in past and "没有找到包含" not in past
