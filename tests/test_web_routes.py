@@ -560,6 +560,8 @@ def test_dashboard_calls_out_a_column_that_stopped_yielding_items_with_a_link_to
     text = items[0].text_content()
     assert "栏目失效（栏目无法读取）" in text and "上次读到条目是 2025-03-01" in text and "6 个条目" in text
     assert items[0].xpath(".//a[@href='%s']" % Urls().run(runs[1]))
+    # the box does not deny the 未发布 an earlier complete read proves (a walk saw it beside four of them)
+    assert "无法证明“未发布”" not in box.text_content() and "以前读完整的栏目" in box.text_content()
     data = client.get("/api/dashboard").json()["column_failures"]
     assert data["total"] == 1 and data["items"][0]["agency_id"] == "ylx-wjj"
     assert (data["items"][0]["run_id"], data["items"][0]["last_good_run_id"]) == (runs[1], runs[0])
