@@ -347,10 +347,59 @@ class RedisRunLock(_Lock):
         self.client.close()
 
 
-def open_run_lock(config, catalog, **options) -> CatalogRunLock | RedisRunLock:
-    """The crawl lock of this archive: in Redis when ``XXGK_REDIS_URL`` is set, in the catalog otherwise."""
+class BothLocks:
+    """The catalog's lock and Redis's, taken together (catalog first): a process started without
+    ``XXGK_REDIS_URL`` (a cron line missing it) takes the catalog's alone, and must meet a distributed run there,
+    not crawl the same archive beside it. Behaves as one lock: held while both are, taken over when either was."""
+
+    def __init__(self, catalog_lock: CatalogRunLock, redis_lock: RedisRunLock):
+        self.parts = (catalog_lock, redis_lock)
+        self.name, self.ttl_seconds, self.holder = redis_lock.name, redis_lock.ttl_seconds, redis_lock.holder
+
+    @property
+    def run_id(self) -> str | None:
+        return self.parts[1].run_id
+
+    @property
+    def took_over(self) -> LockHolder | None:
+        return next((part.took_over for part in self.parts if part.took_over is not None), None)
+
+    @property
+    def took_over_reason(self) -> str | None:
+        return next((part.took_over_reason for part in self.parts if part.took_over is not None), None)
+
+    def acquire(self, run_id: str) -> None:
+        catalog_lock, redis_lock = self.parts
+        catalog_lock.acquire(run_id)
+        try:
+            redis_lock.acquire(run_id)
+        except BaseException:
+            catalog_lock.release()
+            raise
+
+    def hold(self, run_id: str, interval: float | None = None) -> "Heartbeat":
+        self.acquire(run_id)
+        return Heartbeat(self, interval)
+
+    def refresh(self) -> bool:
+        return all([part.refresh() for part in self.parts])   # both refreshed, whatever the first said
+
+    def release(self) -> None:
+        for part in reversed(self.parts):
+            part.release()
+
+    def current(self) -> LockHolder | None:
+        return self.parts[1].current()
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.close()
+
+
+def open_run_lock(config, catalog, **options) -> CatalogRunLock | BothLocks:
+    """The crawl lock of this archive: in the catalog, and in Redis as well when ``XXGK_REDIS_URL`` is set."""
     if config.redis_url:
-        return RedisRunLock(config.redis_url, **options)
+        return BothLocks(CatalogRunLock(catalog, **options), RedisRunLock(config.redis_url, **options))
     return CatalogRunLock(catalog, **options)
 
 

@@ -256,3 +256,36 @@ def test_a_catalog_that_stops_answering_mid_command_is_one_line():
     assert line.startswith("目录数据库无法访问，命令未完成（OperationalError:") and "\n" not in line
     assert _unreachable(StoreUnavailable("s3 endpoint 127.0.0.1:1 refused")).startswith("对象存储无法访问")
     assert _unreachable(ValueError("a bug")) is None   # anything else is a bug: its traceback stays
+
+
+@pytest.mark.parametrize("holder_has_redis", [True, False], ids=["redis-holds", "catalog-holds"])
+def test_a_process_without_the_redis_setting_meets_a_distributed_runs_lock(tmp_path, redis_server, holder_has_redis):
+    """An operator's walk: `xxgk schedule --coordinator` (XXGK_REDIS_URL set) and a cron line that lacked the
+    setting crawled one archive at once: each took the lock of its own backend. The catalog's lock is taken by
+    both now, so whichever comes second is refused."""
+    from storage.config import Config
+    from storage.runlock import open_run_lock
+
+    catalog_url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XXGK_")}
+    env["XXGK_DATA_DIR"] = str(tmp_path)
+    if holder_has_redis:
+        env["XXGK_REDIS_URL"] = redis_server.url
+    holder = subprocess.Popen([sys.executable, "-m", "tests.lock_holder", "first", "--name", name,
+                               "--database-url", catalog_url], cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().startswith("held ")
+        second_env = {} if holder_has_redis else {"XXGK_REDIS_URL": redis_server.url}
+        catalog = Catalog.open(catalog_url)
+        try:
+            lock = open_run_lock(Config.from_env(second_env, data_dir=tmp_path), catalog, name=name, ttl_seconds=TTL)
+            with pytest.raises(LockHeld):
+                lock.acquire("second")
+            lock.close()
+        finally:
+            catalog.close()
+    finally:
+        holder.stdin.close()
+        holder.wait(30)

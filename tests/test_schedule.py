@@ -460,7 +460,7 @@ def test_a_real_crawl_and_the_scheduler_take_turns_and_never_overlap(tmp_path, d
         assert earlier.finished_at <= later.started_at, (earlier.id, later.id)
 
 
-def test_with_redis_configured_the_lock_lives_in_redis(tmp_path, demo_registry, redis_server):
+def test_with_redis_configured_the_lock_lives_in_redis_and_in_the_catalog(tmp_path, demo_registry, redis_server):
     import redis
 
     data_dir = tmp_path / "data"
@@ -470,10 +470,10 @@ def test_with_redis_configured_the_lock_lives_in_redis(tmp_path, demo_registry, 
         refused = run("crawl", "--registry", str(demo_registry), "--agency", AGENCY,
                       env=_env(data_dir, XXGK_REDIS_URL=redis_server.url))
         assert refused.returncode == 1 and "另一次抓取正在进行（运行 redis-held" in refused.stderr
-        # the catalog's own lock is free: a crawl without Redis would not have seen it
+        # the catalog's lock is held too: a crawl without the Redis setting meets it (it did not, and crawled beside)
         catalog = _catalog(data_dir)
         try:
-            assert CatalogRunLock(catalog).current() is None
+            assert CatalogRunLock(catalog).current().run_id == "redis-held"
         finally:
             catalog.close()
     finally:
