@@ -606,10 +606,8 @@ class FetchErrorMiddleware:
             return response
         if response.status == 404 and request.meta.get(META_PROBE):
             return response  # a site without a sitemap.xml: archived, nothing wrong
-        request.meta[META_ERROR_RECORDED] = True
         message = f"HTTP {response.status} {_text(RESPONSES.get(response.status)) or ''}".strip()
-        self._tell(request, "http", message)
-        await record_error(self.holder, self.stats, request.url, "http", message, request.meta.get(META_AGENCY))
+        await fail_request(self.holder, self.stats, self.signals, request, "http", message)
         return response
 
     async def process_exception(self, request, exception):
@@ -618,9 +616,6 @@ class FetchErrorMiddleware:
         kind, message = classify_failure(exception)
         await fail_request(self.holder, self.stats, self.signals, request, kind, message)
         return None
-
-    def _tell(self, request, kind: str, message: str) -> None:
-        _tell(self.signals, request, kind, message)
 
 
 def _tell(signals, request, kind: str, message: str) -> None:
