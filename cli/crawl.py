@@ -99,6 +99,10 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if args.as_of is not None and not is_current(args.as_of):  # today's are stored: the web UI shows them
         print()
         print_timeliness(args, [agency.id for agency in agencies], as_of=args.as_of)
+    if summary.finish_reason == "frontier_lost":
+        print("xxgk crawl: 运行期间 Redis 中本次运行的队列与状态丢失（Redis 重启且未持久化？）：运行记为失败，"
+              "其读取不能证明任何年度未发布", file=sys.stderr)
+        return EXIT_FAILURE
     unarchived = int(summary.stats.get("archive/write_failed", 0))
     if unarchived:
         # the crawl went on, but what it fetched is not kept (a full disk, a store that refused the writes)

@@ -75,6 +75,9 @@ _BEAT = "local now = redis.call('TIME') redis.call('HSET', KEYS[1], ARGV[1], now
 _NOW = "return redis.call('TIME')[1]"
 
 
+FRONTIER_LOST = "frontier_lost"   # the finish reason of a run whose Redis state vanished
+
+
 class FrontierError(RuntimeError):
     """No run to join, or the frontier's Redis cannot be used; the message is one line for the user."""
 
@@ -256,6 +259,11 @@ class Frontier:
         """The queue is empty and every live process is idle, read in one step."""
         self.reap()
         return bool(self._drained(keys=[self.queue_key, self._state]))
+
+    def lost(self) -> bool:
+        """Redis no longer knows this process's part in the run (restarted without its data, flushed): the queue
+        and what every process held are gone, and nothing says the run read what it was meant to."""
+        return not self.client.sismember(self.key("sessions"), self.session)
 
     def mark_done(self) -> None:
         self.client.set(self.key("done"), "1")

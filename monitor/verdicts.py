@@ -91,7 +91,7 @@ from parsers.discovery import ListingItem
 from parsers.record import DateEvidence
 from registry.agencies import names_agency
 from storage.catalog import Catalog, queries
-from storage.catalog.models import Agency, Capture, ColumnCoverage, FetchError, Report
+from storage.catalog.models import Agency, Capture, ColumnCoverage, CrawlRun, FetchError, Report
 from storage.catalog.models import Verdict as VerdictRow
 from storage.facts import UNREADABLE, LISTING_ROLES, RENDERED_DOM_PREFIX, may_be_page, rendered_page_url
 from storage.screenshots import SCREENSHOT_PREFIX
@@ -435,8 +435,10 @@ class _ArchiveView:
                     self._errors.setdefault(error.url, []).append(error)
         self._coverage: dict[str, list] = {}
         coverage = ColumnCoverage.__table__
+        # a failed run's reads prove nothing (its Redis state vanished mid-run: what it meant to read is unknown)
+        failed = select(CrawlRun.id).where(CrawlRun.status == "failed")
         for condition in _in_list(coverage.c.agency_id, agency_ids):
-            for row in session.execute(select(coverage).where(condition)
+            for row in session.execute(select(coverage).where(condition, coverage.c.run_id.not_in(failed))
                                        .order_by(coverage.c.read_at, coverage.c.id)):
                 self._coverage.setdefault(row.agency_id, []).append(row)
         # the stored 疑似雷同 answer of the years copy detection did not check again (an incremental re-judge)

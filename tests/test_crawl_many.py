@@ -341,3 +341,33 @@ def test_a_persistent_worker_stopped_mid_run_gives_back_what_it_held(tmp_path, r
         _no_duplicates(session, run_id)
         found = {(r.url, r.agency_id, r.report_year) for r in session.scalars(select(Report))}
         assert expected <= found, f"reports lost: {expected - found}"
+
+
+def test_a_run_whose_redis_state_vanishes_ends_failed_and_proves_nothing_missing(tmp_path, redis_server,
+                                                                                postgres_url, s3_env):
+    """An operator's walk: Redis restarted without its data mid-run; the coordinator found an empty queue, called
+    the run 抓取完成 with a third of its pages, exited 0, and a column read one page deep proved 未发布. Now the run
+    ends 失败, the command says why and exits 1, and no year is 未发布 on its reads."""
+    with DemoServer(slow_seconds=SLOW_PAGE_SECONDS) as server:
+        registry = tmp_path / "registry.yaml"
+        dump_registry(server.portals.registry(server.base_url), registry)
+        client = redis.Redis.from_url(redis_server.url)
+        env = _env(tmp_path, "machine-a", postgres_url, s3_env, redis_server.url)
+        coordinator = _coordinator(env, registry, "--set", "DOWNLOAD_DELAY=0.5")
+        run_id = _announced_run(client)
+        deadline = time.monotonic() + 120
+        config = config_in(tmp_path / "machine-a", env)
+        while time.monotonic() < deadline:
+            with catalog_of(config) as session:
+                if session.scalar(select(func.count()).select_from(Capture)) >= 5:
+                    break
+            time.sleep(0.5)
+        client.flushall()   # what a restart without persistence leaves
+        out, _ = coordinator.communicate(timeout=600)
+        text = out.decode("utf-8", "replace")
+    assert coordinator.returncode == 1, text[-3000:]
+    assert "Redis 中本次运行的队列与状态丢失" in text, text[-3000:]
+    with catalog_of(config) as session:
+        assert session.get(CrawlRun, run_id).status == "failed"
+        statuses = Counter(session.scalars(select(Verdict.status)))
+    assert statuses and not statuses.get("missing"), statuses

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 import scrapy
 from playwright.async_api import Error as PlaywrightError
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from parsers.classify import error_page_heading, year_only_title
@@ -38,7 +38,7 @@ from parsers.discovery import (Page, find_attachments, find_disclosure_sections,
                                needs_javascript)
 from crawler.coverage import META_COLUMN, CoverageRecorder, entry_meta
 from crawler.fallbacks import WAY_LABELS, Plan, Step, columns_on_page, known_report_urls
-from crawler.frontier import Frontier
+from crawler.frontier import FRONTIER_LOST, Frontier
 from crawler.items import ReportCandidate
 from crawler.middlewares import (META_AGENCY, META_CAPTURE, META_FIRST_CAPTURE, META_LISTING_DATE, META_LISTING_TITLE,
                                  META_PAYLOAD_CAPTURE, META_PROBE, META_ROLE, META_STATIC_CAPTURE, CrawlArchive,
@@ -162,9 +162,14 @@ class ReportsSpider(scrapy.Spider):
                 holder = CrawlArchive.of(self.crawler)
                 holder.call_now(holder.archive.commit)
             frontier.idle()
+            if not frontier.coordinating and frontier.is_done():
+                return
+            if frontier.lost():
+                self._stat("frontier/lost")
+                self.logger.error("the run's state in Redis is gone (Redis restarted without its data?): "
+                                  "what was queued is lost, the run ends as failed")
+                raise CloseSpider(FRONTIER_LOST)
             if not frontier.coordinating:
-                if frontier.is_done():
-                    return
                 raise DontCloseSpider
             if not frontier.drained():
                 raise DontCloseSpider
