@@ -248,16 +248,26 @@ class PostgresServer:
             raise ServerError(f"initdb failed ({done.returncode}): {_tail(log)}")
         server_log = self.base / "server.log"
         extra = {"user": "postgres", "group": "postgres", "extra_groups": []} if self._as_root else {}
-        with open(server_log, "ab") as out:
-            # started directly (not through pg_ctl) so that it stays our child and dies with us
-            self.process = subprocess.Popen(
-                [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.base),
-                 "-c", f"listen_addresses={LOOPBACK}", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=200"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent(signal.SIGINT), **extra)
-        wait_port(self.port, self.process, timeout, server_log)
-        self._wait_ready(timeout)
+        for attempt in range(3):
+            if attempt:
+                # the port picked was taken by another process meanwhile (another xdist worker's server): the
+                # connect above reached that one while postgres, refused its port, exited
+                self.port = free_port()
+            with open(server_log, "ab") as out:
+                # started directly (not through pg_ctl) so that it stays our child and dies with us
+                self.process = subprocess.Popen(
+                    [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.base),
+                     "-c", f"listen_addresses={LOOPBACK}", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                     "-c", "full_page_writes=off", "-c", "max_connections=200"],
+                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    preexec_fn=die_with_parent(signal.SIGINT), **extra)
+            try:
+                wait_port(self.port, self.process, timeout, server_log)
+                self._wait_ready(timeout)
+                return self
+            except ServerError:
+                if self.process.poll() is None or attempt == 2:
+                    raise
         return self
 
     def _wait_ready(self, timeout: float) -> None:
@@ -269,6 +279,8 @@ class PostgresServer:
                 with psycopg.connect(self.dsn("postgres"), connect_timeout=2):
                     return
             except psycopg.OperationalError as exc:
+                if self.process is not None and self.process.poll() is not None:
+                    raise ServerError(f"PostgreSQL exited ({self.process.returncode}) before it was ready: {exc}")
                 if time.monotonic() > deadline:
                     raise ServerError(f"PostgreSQL on port {self.port} not ready: {exc}") from exc
                 time.sleep(0.1)
