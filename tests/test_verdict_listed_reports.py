@@ -124,6 +124,22 @@ class Portal(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+def _crawl_portal(tmp_path, handler, name: str = AGENCY, ids: tuple[str, ...] = ("lz-wjj",)):
+    """Serve ``handler`` on loopback and crawl its column once per agency id in ``ids`` (one agency named ``name``
+    each time, as a registry renaming its id would); (config, the portal's base URL)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    config = config_in(tmp_path / "data")
+    try:
+        for agency_id in ids:
+            crawl(config, [Agency(agency_id, name, "department", f"{base}/", report_index=(f"{base}/nb/index.html",),
+                                  render="never")], ARCHIVE_SCREENSHOTS=False)
+    finally:
+        server.shutdown()
+    return config, base
+
+
 @pytest.fixture(scope="module")
 def listed_portal(tmp_path_factory):
     """The portal crawled once, its years judged and stored: (config, the portal's base URL, verdicts by year)."""
@@ -272,15 +288,7 @@ def test_an_undated_report_title_without_a_year_may_be_any_earlier_years_report(
     """The column lists "临淄区卫生健康局政府信息公开工作年度报告" with no year and no date: the report of some year
     before the crawl, nobody can say which. Its address failing (500), no year without a report is proven 未发布;
     read (it is the 2022 report again), the column proves 2021 and 2020 missing."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _undated_portal(yearless_status))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    config = config_in(tmp_path / "data")
-    try:
-        crawl(config, [Agency("lz-wjj", AGENCY, "department", f"{base}/", report_index=(f"{base}/nb/index.html",),
-                              render="never")], ARCHIVE_SCREENSHOTS=False)
-    finally:
-        server.shutdown()
+    config, base = _crawl_portal(tmp_path, _undated_portal(yearless_status))
     catalog = Catalog.open(config, create=False)
     try:
         verdicts = {judged.report_year: judged
@@ -341,15 +349,7 @@ class YearParts(BaseHTTPRequestHandler):
 def test_the_reports_of_a_years_part_of_the_column_are_fetched(tmp_path):
     """The crawl fetches a column's entries as documents; an entry named by its year alone may be that year's part of
     the column, so the reports its pages list are fetched too: the agency's 2017 report is found on its second page."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), YearParts)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    config = config_in(tmp_path / "data")
-    try:
-        crawl(config, [Agency("lz-wjj", "临淄区卫计局", "department", f"{base}/", report_index=(f"{base}/nb/index.html",),
-                              render="never")], ARCHIVE_SCREENSHOTS=False)   # what is fetched is the question
-    finally:
-        server.shutdown()
+    config, base = _crawl_portal(tmp_path, YearParts, name="临淄区卫计局")   # what is fetched is the question
     catalog = Catalog.open(config, create=False)
     try:
         [judged] = judge(catalog, as_of=today(), years=[2017], store=False)
@@ -501,15 +501,7 @@ def test_news_that_the_report_came_out_is_no_report_and_leaves_the_year_undeterm
     """A walk on real-style column entries: news that the agency published its 2024 report (2025-03-10) and a
     meeting on compiling it (2025-03-05) were each read as the report, and the year was 逾期 33 天 on the meeting,
     while the report itself (listed 2025-01-20) answered 500. Neither page is the report: the year is 无法判断."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), NewsPortal)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    config = config_in(tmp_path / "data")
-    try:
-        crawl(config, [Agency("dbq-sjj", NEWS_AGENCY, "department", f"{base}/",
-                              report_index=(f"{base}/nb/index.html",), render="never")], ARCHIVE_SCREENSHOTS=False)
-    finally:
-        server.shutdown()
+    config, base = _crawl_portal(tmp_path, NewsPortal, name=NEWS_AGENCY, ids=("dbq-sjj",))
     catalog = Catalog.open(config, create=False)
     try:
         [judged] = judge(catalog, as_of=today(), years=[2024], store=False)
@@ -551,15 +543,7 @@ def test_a_listed_page_archived_but_never_parsed_leaves_its_year_undetermined(tm
 
     from storage.catalog.models import Report
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), TwoReports)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    config = config_in(tmp_path / "data")
-    try:
-        crawl(config, [Agency("lz-wjj", AGENCY, "department", f"{base}/", report_index=(f"{base}/nb/index.html",),
-                              render="never")], ARCHIVE_SCREENSHOTS=False)
-    finally:
-        server.shutdown()
+    config, base = _crawl_portal(tmp_path, TwoReports)
     catalog = Catalog.open(config, create=False)
     try:
         [before] = [found for found in judge(catalog, as_of=today(), years=[2024], store=False)
@@ -581,16 +565,7 @@ def test_reports_archived_under_an_agencys_old_id_leave_its_years_undetermined_n
     """An operator's walk: the registry gave an agency a new id (same name, same column). Its column's reports,
     unchanged, stayed in the archive under the old id, and every year of the new id was 未发布 — an alert went
     out. Each is 无法判断, saying whose id the archive holds the report under and what to do."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), TwoReports)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    config = config_in(tmp_path / "data")
-    column = dict(report_index=(f"{base}/nb/index.html",), render="never")
-    try:
-        crawl(config, [Agency("lz-wjj", AGENCY, "department", f"{base}/", **column)], ARCHIVE_SCREENSHOTS=False)
-        crawl(config, [Agency("lz-wsjkj", AGENCY, "department", f"{base}/", **column)], ARCHIVE_SCREENSHOTS=False)
-    finally:
-        server.shutdown()
+    config, _ = _crawl_portal(tmp_path, TwoReports, ids=("lz-wjj", "lz-wsjkj"))
     catalog = Catalog.open(config, create=False)
     try:
         judged = {found.report_year: found for found in judge(catalog, as_of=today(), years=[2023, 2024],
