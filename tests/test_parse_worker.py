@@ -33,6 +33,21 @@ def test_a_worker_parses_and_signs_a_report_with_the_parsers_alone():
     assert sorted(CRAWL_SIDE & set(loaded)) == []
 
 
+def _ignores(pid: int, within: float) -> set[int]:
+    """The signals among SIGTERM and SIGINT the process ignores, once SIGTERM is no longer among them (or at the
+    end of ``within`` seconds)."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + within
+    while True:
+        mask = next(int(line.split()[1], 16) for line in open(f"/proc/{pid}/status") if line.startswith("SigIgn:"))
+        ignored = {sig for sig in (signal.SIGTERM, signal.SIGINT) if mask & (1 << (sig - 1))}
+        if signal.SIGTERM not in ignored or time.monotonic() > deadline:
+            return ignored
+        time.sleep(0.1)
+
+
 def _ended(pid: int, within: float = 20.0) -> bool:
     import time
 
@@ -67,8 +82,9 @@ def test_workers_started_while_sigterm_is_ignored_still_end_on_sigterm_and_leave
     workers = list(pool._processes.values())
     try:
         assert len(workers) == 2
-        import os
-
+        # a worker still starting (both warm-ups may have run in the first) ignores what its parent ignored until
+        # its initializer runs: wait for that, then read what each now ignores
+        assert [_ignores(worker.pid, within=120) for worker in workers] == [{signal.SIGINT}] * 2
         os.kill(workers[0].pid, signal.SIGINT)   # Ctrl-C reaches every process of the terminal's group
         assert pool.submit(eval, "6 * 7").result(timeout=60) == 42
         assert all(worker.is_alive() for worker in workers)
