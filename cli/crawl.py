@@ -99,17 +99,25 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if args.as_of is not None and not is_current(args.as_of):  # today's are stored: the web UI shows them
         print()
         print_timeliness(args, [agency.id for agency in agencies], as_of=args.as_of)
+    problems = run_problems(summary)
+    for problem in problems:
+        print(f"xxgk crawl: {problem}", file=sys.stderr)
+    return EXIT_FAILURE if problems else 0
+
+
+def run_problems(summary) -> list[str]:
+    """One line for each way a finished run failed its job though the crawl ran to its end; ``crawl``, ``demo``
+    and ``schedule`` each print them (and the first two exit non-zero)."""
+    problems = []
     if summary.finish_reason == "frontier_lost":
-        print("xxgk crawl: 运行期间 Redis 中本次运行的队列与状态丢失（Redis 重启且未持久化？）：运行记为失败，"
-              "其读取不能证明任何年度未发布", file=sys.stderr)
-        return EXIT_FAILURE
+        problems.append("运行期间 Redis 中本次运行的队列与状态丢失（Redis 重启且未持久化？）：运行记为失败，"
+                        "其读取不能证明任何年度未发布")
     unarchived = int(summary.stats.get("archive/write_failed", 0))
     if unarchived:
         # the crawl went on, but what it fetched is not kept (a full disk, a store that refused the writes)
-        print(f"xxgk crawl: {unarchived} 个页面未能写入存档（磁盘已满或存储拒绝写入？详见 {summary.log_file or '日志'}）："
-              f"这些页面不在存档中，有关年度的结论为无法判断", file=sys.stderr)
-        return EXIT_FAILURE
-    return 0
+        problems.append(f"{unarchived} 个页面未能写入存档（磁盘已满或存储拒绝写入？详见 {summary.log_file or '日志'}）："
+                        f"这些页面不在存档中，有关年度的结论为无法判断")
+    return problems
 
 
 def coordinator_overrides(config, overrides: dict, worker_id: str | None = None) -> dict:
@@ -474,7 +482,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"（数据目录 {config.data_dir}；再次运行 `{' '.join(again)}` 可看到被修改和倒签的报告）")
     else:
         print(f"（数据目录 {config.data_dir}）")
-    return 0
+    problems = run_problems(summary)
+    for problem in problems:
+        print(f"xxgk demo: {problem}", file=sys.stderr)
+    return EXIT_FAILURE if problems else 0
 
 
 TIMELINESS_COLUMNS = (("agency", "机关"), ("level", "层级"), ("report_year", "年度"), ("status", "状态"),

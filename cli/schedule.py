@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 from zoneinfo import ZoneInfo
 
 from cli.common import CommandError, load_config, positive_count, select_agencies
-from cli.crawl import RunLocked, _overrides, _print_summary, coordinator_overrides, crawl_and_judge
+from cli.crawl import RunLocked, _overrides, _print_summary, coordinator_overrides, crawl_and_judge, run_problems
 from cli.timetable import (DEFAULT_SCHEDULE, DEFAULT_ZONE, ScheduleError, Timetable, cron_timetable,
                            every_timetable, load_timetable)
 
@@ -193,7 +193,10 @@ class ScheduledCrawl:
             return "failed"
         _print_summary(summary)
         sys.stdout.flush()
-        return summary.status
+        problems = run_problems(summary)
+        for problem in problems:
+            print(f"xxgk schedule: 运行 {summary.run_id}：{problem}", file=sys.stderr, flush=True)
+        return "failed" if problems else summary.status
 
     def record_skipped(self, exc: RunLocked, due: datetime) -> None:
         from storage.catalog import Catalog, CatalogError, queries

@@ -534,11 +534,13 @@ def test_xxgk_crawl_waits_for_its_crawl_without_the_verdict_modules_loaded(tmp_p
     assert seen["loaded"] == [], f"loaded in the waiting process while the crawl runs: {seen['loaded']}"
 
 
-def test_a_crawl_whose_archive_writes_fail_says_so_and_exits_non_zero(tmp_path, demo_registry, postgres_url):
+@pytest.mark.parametrize("command", ["crawl", "schedule"])
+def test_a_crawl_whose_archive_writes_fail_says_so_and_exits_non_zero(tmp_path, demo_registry, postgres_url, command):
     """An operator's walk: with the data directory's disk full, `xxgk crawl` printed 抓取完成 and exited 0 while the
-    pages it fetched were never archived. A file-size limit on the command (the kernel refuses to grow a WARC
-    segment past it, as a full disk refuses any write; the catalog on PostgreSQL is not touched by it) makes the
-    archive's writes fail: the command says how many pages were not archived, and exits 1."""
+    pages it fetched were never archived (and `xxgk schedule` still does not stop for it, but said nothing). A
+    file-size limit on the command (the kernel refuses to grow a WARC segment past it, as a full disk refuses any
+    write; the catalog on PostgreSQL is not touched by it) makes the archive's writes fail: the command says how
+    many pages were not archived; `crawl` exits 1, and a schedule says it of the run and goes on."""
     import resource
     import subprocess
 
@@ -547,10 +549,13 @@ def test_a_crawl_whose_archive_writes_fail_says_so_and_exits_non_zero(tmp_path, 
 
     xxgk = shutil.which("xxgk", path=str(Path(sys.executable).parent)) or "xxgk"
     env = {**_env(tmp_path / "data"), "XXGK_DATABASE_URL": postgres_url}
-    done = subprocess.run([xxgk, "crawl", "--registry", str(demo_registry), "--no-screenshots", "--quiet",
+    when = ["--every", "1d", "--now", "--max-runs", "1"] if command == "schedule" else []
+    done = subprocess.run([xxgk, command, *when, "--registry", str(demo_registry), "--no-screenshots",
+                           *(["--quiet"] if command == "crawl" else []),
                            "--set", "ARCHIVE_SEGMENT_SIZE=50000000", "--set", "DISCOVERY_JS_RENDER=false",
                            "--set", "AUTOTHROTTLE_ENABLED=false", "--set", "DOWNLOAD_DELAY=0"],
                           env=env, preexec_fn=limited, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 1, (done.returncode, done.stdout[-1500:], done.stderr[-1500:])
-    line = [text for text in done.stderr.splitlines() if text.startswith("xxgk crawl:")]
+    assert done.returncode == (1 if command == "crawl" else 0), (done.returncode, done.stdout[-1500:],
+                                                                 done.stderr[-1500:])
+    line = [text for text in done.stderr.splitlines() if text.startswith(f"xxgk {command}:")]
     assert len(line) == 1 and "个页面未能写入存档" in line[0], done.stderr[-1500:]
