@@ -65,6 +65,7 @@ class ColumnRead:
     read_at: datetime | None = None
     capture_record_id: str | None = None   # the first page's capture, by WARC-Record-ID (its row may come later)
     pages: set[str] = field(default_factory=set)          # listing pages read by HTTP (static, JSON, frames)
+    page_digests: dict[str, str] = field(default_factory=dict)   # page → its body's sha1: one page, two addresses
     failed_pages: set[str] = field(default_factory=set)
     pagers: dict[int, set[str]] = field(default_factory=dict)   # stated total → digests of pages stating it
     rendered: bool = False
@@ -83,6 +84,7 @@ class ColumnRead:
             self.read_at, self.capture_record_id = other.read_at, other.capture_record_id
         self.found_by = self.found_by or other.found_by
         self.pages |= other.pages
+        self.page_digests.update(getattr(other, "page_digests", {}))
         self.failed_pages |= other.failed_pages
         for total, digests in other.pagers.items():
             self.pagers.setdefault(total, set()).update(digests)
@@ -108,7 +110,9 @@ class ColumnRead:
 
     @property
     def pages_walked(self) -> int:
-        return len(self.pages) + max(self.browser_views - 1, 0)
+        # a column's first page is often also its `?page=1` (hanweb, TRS): the same bytes count once
+        distinct = {self.page_digests.get(url, url) for url in self.pages}
+        return len(distinct) + max(self.browser_views - 1, 0)
 
     def problem(self) -> tuple[str | None, str | None]:
         """(COLUMN_PROBLEMS value, the problem in words), (None, None) when items were read."""
@@ -204,11 +208,12 @@ class CoverageRecorder:
             read.read_at = datetime.now(timezone.utc)
             read.capture_record_id = meta.get(META_CAPTURE)
         read.pages.add(url)
+        digest = read.page_digests[url] = hashlib.sha1(response.body).hexdigest()
         content_type = (response.headers.get("Content-Type") or b"").lower()
         if content_type.startswith(_HTML_TYPES):
             total = pager_total(response.body)
             if total:
-                read.pagers.setdefault(total, set()).add(hashlib.sha1(response.body).hexdigest())
+                read.pagers.setdefault(total, set()).add(digest)
 
     def not_a_listing(self, response, message: str) -> None:
         """A listing page that answered with 200 but is no listing (the site's error page, the homepage a moved

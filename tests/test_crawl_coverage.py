@@ -414,3 +414,27 @@ def test_the_second_runs_summary_counts_the_columns_and_calls_out_the_one_that_f
     with catalog_of(coverage_crawl.config) as session:
         answered = session.get(Capture, gone.capture_id) if gone.capture_id else None
     assert answered is not None and answered.status == 403 and answered.url == gone.column_url, gone.capture_id
+
+
+def test_a_columns_first_page_asked_again_as_page_one_counts_once():
+    """A walk's finding: a hanweb column's pager links its first page as `?uid=…&pageNum=1`; the same bytes
+    fetched at two addresses counted as two pages (3 pages walked for a 2-page column). A second page whose bytes
+    differ still counts."""
+    from scrapy.http import HtmlResponse, Request
+
+    from crawler.coverage import META_AGENCY, META_COLUMN, META_FOUND_BY, CoverageRecorder
+
+    column = "http://a.gov.cn/col/col123/index.html"
+    recorder = CoverageRecorder()
+
+    def read(url: str, body: str) -> None:
+        meta = {META_AGENCY: "a", META_COLUMN: column, META_FOUND_BY: "registry"}
+        request = Request(url, meta=meta)
+        recorder.listing_page(HtmlResponse(url, body=body.encode(), encoding="utf-8", request=request,
+                                           headers={"Content-Type": "text/html; charset=utf-8"}))
+
+    first = "<ul><li><a href='/art/1.html'>2024年报</a></li></ul> 共2页"
+    read(column, first)
+    read(f"{column}?uid=1&pageNum=1", first)
+    read(f"{column}?uid=1&pageNum=2", "<ul><li><a href='/art/2.html'>2023年报</a></li></ul> 共2页")
+    assert recorder.reads[("a", column)].pages_walked == 2
