@@ -236,6 +236,10 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
                      rules=rules, agency_id=agency.id,
                      day_over=day_over, held_since=beijing_date(held_at) if held_at else None)
     evidence = _evidence_bundle(view, chosen) if chosen else {}
+    unread_attachments = _attachments_unread(view, chosen) if chosen else []
+    if unread_attachments:
+        evidence["attachments_unread"] = unread_attachments
+        result = replace(result, reason=f"{result.reason}{attachments_reason(unread_attachments)}。")
     raised: dict[str, dict] = {}
     checks: dict[str, str] = {}
     undetermined: list[str] = []
@@ -277,6 +281,38 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
     found = tuple(flag for flag in verdict_flags.FLAGS if flag in raised)
     return JudgedYear(agency.id, agency.name, agency.level, year, result, chosen.id if chosen else None,
                       chosen.url if chosen else None, found, as_of, first_seen_at, tuple(undetermined), evidence)
+
+
+# attachment kinds that hold a report's text (``parsers.record.Link.kind``): a landing page's "详见附件"
+REPORT_FILE_KINDS = ("pdf", "doc", "docx", "wps", "ofd", "xls", "xlsx", "zip")
+
+
+def _attachments_unread(view: "_ArchiveView", report: Report) -> list[dict[str, Any]]:
+    """The attachments of a report page that is only its landing page (no report section, no table of its own),
+    when the archive holds none of them readable: the year is judged by the page, but the report itself is not in
+    the archive, and the verdict says so. Empty when the page is the report, or one of its files was read."""
+    record = report.record_json or {}
+    if record.get("source_format") != "html" or record.get("tables"):
+        return []
+    if len((record.get("template") or {}).get("sections_present") or ()) >= 2:
+        return []
+    links = [link for link in record.get("attachments") or ()
+             if isinstance(link, Mapping) and link.get("kind") in REPORT_FILE_KINDS and isinstance(link.get("url"), str)]
+    unread = []
+    for link in links:
+        problem = view.unread(link["url"])
+        if problem is None:
+            return []
+        unread.append({"url": link["url"], "text": link.get("text") or "", "problem": problem})
+    return unread
+
+
+def attachments_reason(unread: list[Mapping[str, str]]) -> str:
+    """What a verdict judged by a landing page whose attachments the archive could not get adds to its reason."""
+    first = unread[0]
+    more = f"等 {len(unread)} 个附件" if len(unread) > 1 else ""
+    return (f"注意：报告页面只是附件的入口，附件“{first['text'] or first['url']}”（{first['url']}）{more}存档未能取到"
+            f"（{first['problem']}），报告正文不在存档中，判定只依据页面本身")
 
 
 # what the parsers call a 200 answer that holds no document: the site's error page, a blank or challenge page
@@ -702,7 +738,7 @@ class _ArchiveView:
                 listed[url] = (title, listing_url, how)
         found = []
         for url, (title, listing_url, how) in listed.items():
-            problem = self._unread(url)
+            problem = self.unread(url)
             if problem is None and names:
                 problem = self._held_by_another_id(url, agency_id, list(names))
             if problem is None and how in ("title", "cut") and self._kind_of(url) == "report_news":
@@ -806,7 +842,7 @@ class _ArchiveView:
                         for entry in row.listing_items or () if len(entry) in (2, 3))
         return self._listed.get(agency_id, [])
 
-    def _unread(self, url: str) -> str | None:
+    def unread(self, url: str) -> str | None:
         """Why the archive holds no page of ``url`` by the cut-off (the site's error page answered with 200, or a file
         that cannot be read, or either reached by a redirect; else its last fetch error, its last answer, or never
         asked); None when it holds one."""

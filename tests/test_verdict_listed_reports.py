@@ -576,3 +576,59 @@ def test_reports_archived_under_an_agencys_old_id_leave_its_years_undetermined_n
         verdict = judged[year].verdict
         assert verdict.status == "undetermined", (year, verdict.status, verdict.reason)
         assert "记在机关编号“lz-wjj”名下" in verdict.reason, verdict.reason
+
+
+LANDING_AGENCY = "临淄区民政局"
+
+
+class LandingPortal(BaseHTTPRequestHandler):
+    """Two years' report pages that only lead to their PDF ("详见附件"): 2024's PDF answers 404, 2023's is there."""
+
+    def log_message(self, *args):
+        pass
+
+    def _landing(self, year: int) -> bytes:
+        title = f"{LANDING_AGENCY}{year}年政府信息公开工作年度报告"
+        return (f'<html><head><meta charset="utf-8"><title>{title}</title></head><body><div class="article">'
+                f'<h1>{title}</h1><div class="info">发布日期：{year + 1}-01-20</div>'
+                f'<p>详见附件：</p><p><a href="/nb/{year}.pdf">{title}.pdf</a></p></div></body></html>').encode()
+
+    def do_GET(self):
+        if self.path == "/nb/index.html":
+            items = "".join(f'<li><a href="/nb/{year}.html">{LANDING_AGENCY}{year}年政府信息公开工作年度报告</a>'
+                            f'<span>{year + 1}-01-20</span></li>' for year in (2024, 2023))
+            return self._send(200, f'<html><head><meta charset="utf-8"><title>年度报告</title></head><body>'
+                                   f'<ul class="list">{items}</ul></body></html>'.encode())
+        if self.path in ("/nb/2024.html", "/nb/2023.html"):
+            return self._send(200, self._landing(int(self.path[4:8])))
+        if self.path == "/nb/2023.pdf":
+            pdf = (Path(__file__).parent / "fixtures" / "corpus" / "szfgs2024.pdf").read_bytes()
+            return self._send(200, pdf, "application/pdf")
+        return self._send(404, b"<html>not found</html>")
+
+    def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_report_page_that_only_leads_to_an_attachment_the_archive_could_not_get_says_so(tmp_path):
+    """A walk's finding: a report page that is only "详见附件" with its PDF answering 404 was 按时 with nothing said:
+    the year is still judged by the page (its title and date are the agency's own), but the verdict says that the
+    report's text is not in the archive, naming the attachment and its error. A landing page whose PDF was read
+    says nothing of it."""
+    config, base = _crawl_portal(tmp_path, LandingPortal, name=LANDING_AGENCY, ids=("lz-mzj",))
+    catalog = Catalog.open(config, create=False)
+    try:
+        verdicts = {judged.report_year: judged
+                    for judged in judge(catalog, as_of=today(), years=[2023, 2024], store=False)}
+    finally:
+        catalog.close()
+    broken = verdicts[2024]
+    assert broken.verdict.status == "on_time", broken.verdict.reason
+    assert [item["url"] for item in broken.evidence["attachments_unread"]] == [f"{base}/nb/2024.pdf"]
+    assert "附件" in broken.verdict.reason and "HTTP 404" in broken.verdict.reason, broken.verdict.reason
+    fine = verdicts[2023]
+    assert "attachments_unread" not in fine.evidence and "附件" not in fine.verdict.reason, fine.verdict.reason
