@@ -632,3 +632,73 @@ def test_a_report_page_that_only_leads_to_an_attachment_the_archive_could_not_ge
     assert "附件" in broken.verdict.reason and "HTTP 404" in broken.verdict.reason, broken.verdict.reason
     fine = verdicts[2023]
     assert "attachments_unread" not in fine.evidence and "附件" not in fine.verdict.reason, fine.verdict.reason
+
+
+PAGED_AGENCY = "临淄区司法局"
+
+
+class PagedPortal(BaseHTTPRequestHandler):
+    """A column of two pages: 2024 and 2023 on the first, 2021 and a 2020 notice on the second; no 2022 report."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        pages = {"/nb/index.html": ((2024, "2025-01-20"), (2023, "2024-01-22")),
+                 "/nb/index_1.html": ((2021, "2022-01-25"),)}
+        if self.path in pages:
+            items = "".join(f'<li><a href="/nb/{year}.html">{PAGED_AGENCY}{year}年政府信息公开工作年度报告</a>'
+                            f'<span>{day}</span></li>' for year, day in pages[self.path])
+            if self.path.endswith("_1.html"):
+                items += '<li><a href="/nb/n.html">关于做好2020年政府信息公开工作年度报告编制工作的通知</a><span>2020-12-20</span></li>'
+            pager = '<div class="pager"><a href="index.html">1</a> <a href="index_1.html">2</a> 共2页</div>'
+            return self._send(200, f'<html><head><meta charset="utf-8"><title>年度报告</title></head><body>'
+                                   f'<ul class="list">{items}</ul>{pager}</body></html>'.encode())
+        if self.path in ("/nb/2024.html", "/nb/2023.html", "/nb/2021.html"):
+            year = int(self.path[4:8])
+            title = f"{PAGED_AGENCY}{year}年政府信息公开工作年度报告"
+            sections = "".join(f"<p>{part}</p>" for part in (
+                "一、总体情况", f"{year}年，本局主动公开政府信息{30 + year % 10}条。", "二、主动公开政府信息情况",
+                "三、收到和处理政府信息公开申请情况", "四、政府信息公开行政复议、行政诉讼情况",
+                "五、存在的主要问题及改进情况", "六、其他需要报告的事项"))
+            return self._send(200, f'<html><head><meta charset="utf-8"><title>{title}</title></head><body>'
+                                   f'<h1>{title}</h1><div>发布日期：{year + 1}-01-20</div>{sections}'
+                                   f'<p>{PAGED_AGENCY}</p></body></html>'.encode())
+        return self._send(404, b"<html>not found</html>")
+
+    def _send(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_missing_years_agency_page_links_every_listing_page_the_read_archived(tmp_path):
+    """A journalist checking a 未发布: the verdict linked the column's first page only, while what proves the report
+    absent is every page the read went through. The agency page links each listing page the run archived."""
+    from fastapi.testclient import TestClient
+    from lxml import html as lxml_html
+
+    from web.app import create_app
+    from web.urls import Urls
+
+    config, base = _crawl_portal(tmp_path, PagedPortal, name=PAGED_AGENCY, ids=("lz-sfj",))
+    catalog = Catalog.open(config, create=False)
+    try:
+        verdicts = {judged.report_year: judged for judged in judge(catalog, as_of=today(), years=[2022])}
+        with catalog.reading() as session:
+            from sqlalchemy import select
+
+            from storage.catalog.models import Capture
+            captured = {url: capture_id for capture_id, url in session.execute(
+                select(Capture.id, Capture.url).where(Capture.url.like(f"{base}/nb/index%")))}
+    finally:
+        catalog.close()
+    assert verdicts[2022].verdict.status == "missing", verdicts[2022].verdict.reason
+    with TestClient(create_app(config)) as client:
+        document = lxml_html.fromstring(client.get("/agencies/lz-sfj").text)
+    row = document.xpath("//table[@id='agency-verdicts']//tr[@data-year='2022']")[0]
+    links = {link.text_content(): link.get("href") for link in row.xpath(".//div[@class='column-pages']/a")}
+    assert links == {"index.html": Urls().capture(captured[f"{base}/nb/index.html"]),
+                     "index_1.html": Urls().capture(captured[f"{base}/nb/index_1.html"])}, links

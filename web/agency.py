@@ -11,12 +11,13 @@ from monitor.coverage import FOUND_BY_LABELS, PROBLEM_LABELS, AgencyCoverage, de
 from monitor.labels import LISTED_BY_LABELS
 from parsers.beijing import beijing_iso
 from storage.catalog import queries
-from storage.catalog.models import Capture, FetchError, Report
+from storage.catalog.models import Capture, ColumnCoverage, FetchError, Report
 from web.context import BadInput, NotFound, WebContext, checked_text, visible_text
 from web.labels import check_label, flag_label, level_label, source_label, status_label, table_short_name
 from web.summaries import capture_summary, error_summary, iso, report_summary
 
 LIST_LIMIT = 200
+COLUMN_PAGES_SHOWN = 30   # a verdict's column read: the listing pages it archived, linked one by one
 DIFF_LINES = 40
 ERRORS_SHOWN = 3   # a column's fetch errors named in its coverage row; the count says how many in all
 
@@ -41,6 +42,11 @@ def agency_data(ctx: WebContext, agency_id: str) -> dict[str, Any]:
         by_id = {report.id: report for report in reports}
         verdicts = [_verdict(stored, by_id.get(stored.report_id)) for stored in
                     sorted(queries.verdicts(session, agency_id=agency_id), key=lambda v: v.report_year, reverse=True)]
+        for verdict in verdicts:
+            if verdict["coverage"] is not None:
+                pages = _column_pages(session, verdict["coverage"])
+                verdict["coverage"]["pages"] = pages[:COLUMN_PAGES_SHOWN]
+                verdict["coverage"]["more_pages"] = len(pages) > COLUMN_PAGES_SHOWN
         captures = list(session.scalars(select(Capture).where(Capture.agency_id == agency_id)
                                         .order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(LIST_LIMIT)))
         capture_total = session.scalar(select(func.count(Capture.id)).where(Capture.agency_id == agency_id))
@@ -103,6 +109,22 @@ def _column_read(column: Any) -> dict[str, Any] | None:
     return {**column, "found_by_label": FOUND_BY_LABELS.get(found_by or "", found_by),
             "problem_label": PROBLEM_LABELS.get(problem or "", problem),
             "errors_text": describe_errors(column.get("errors"), limit=ERRORS_SHOWN)}
+
+
+def _column_pages(session, column: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The listing pages the read a verdict rests on archived (its run's column pages of the agency, in the order
+    fetched): what proves a report absent is every page read, not the first alone. A column another agency's
+    crawl read first is archived under that agency: then only the read's first page is known."""
+    coverage_id = column.get("coverage_id")
+    read = session.get(ColumnCoverage, coverage_id) if isinstance(coverage_id, int) else None
+    if read is None:
+        return []
+    rows = session.execute(
+        select(Capture.id, Capture.url).where(Capture.run_id == read.run_id, Capture.agency_id == read.agency_id,
+                                              Capture.role == "column", Capture.status == 200,
+                                              Capture.record_type.in_(("response", "revisit")))
+        .order_by(Capture.timestamp, Capture.id).limit(COLUMN_PAGES_SHOWN + 1)).all()
+    return [{"capture_id": row.id, "url": row.url, "label": row.url.rsplit("/", 1)[-1] or row.url} for row in rows]
 
 
 def _listed_not_archived(entries: Any) -> list[dict[str, Any]]:
