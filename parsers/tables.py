@@ -476,27 +476,66 @@ def _table3_region(segments: list[_Segment]) -> tuple[int | None, int | None]:
     return start, end
 
 
-def _read_table3(segments: list[_Segment]) -> dict | None:
+def _table3_chunks(segments: list[_Segment]) -> list[tuple[_Segment, int, list[_Cell]]]:
     chunks: list[tuple[_Segment, int, list[_Cell]]] = []
     for segment in segments:
         rows = _fit(segment.cells, 7)
         for n, row in enumerate(rows or []):
             chunks.append((segment, n, row))
+    return chunks
+
+
+def _labels_below(segments: list[_Segment]) -> list[_Segment]:
+    """The same runs, each labelled by the label on its own line and the lines after it up to the next run's:
+    narrow PDF label cells print a row's figures on the first line of its wrapped label ("2.其他法 30 0 …",
+    then "律行政法", "规禁止公开"), where the labels since the previous run are that row's tail and this one's head."""
+    relabelled = []
+    for index, segment in enumerate(segments):
+        line = segment.cells[0].row
+        own = tuple(label for label in segment.labels if label.row == line)
+        following = segments[index + 1] if index + 1 < len(segments) else None
+        tail = tuple(label for label in following.labels if label.row != following.cells[0].row) if following else ()
+        relabelled.append(_Segment(_last_of_each_line(own + tail), segment.cells))
+    return relabelled
+
+
+def _last_of_each_line(labels: tuple[_Cell, ...]) -> tuple[_Cell, ...]:
+    """The item column's piece of each line: a wrapped group cell prints its own piece first on the same lines
+    ("予公开 家秘密"), which would split the item's words ("1.属于国" + "家秘密")."""
+    return tuple(label for index, label in enumerate(labels)
+                 if index + 1 == len(labels) or labels[index + 1].row != label.row)
+
+
+def _read_table3(segments: list[_Segment]) -> dict | None:
+    chunks = _table3_chunks(segments)
     if not chunks:
         return None
-    # A complete table read in order is the surest: labels may sit above or below their figures in PDF text.
+    # A complete table read in order is the surest: labels may sit above or below their figures in PDF text. But
+    # 23 rows are a whole 2019 table only if no label is one of the 2021 form's own: a 2021 table whose two
+    # blank rows (nothing carried over) were left out read as the 2019 one, every figure a row off.
     if len(chunks) == len(TABLE3_ROWS_2021):
         assigned = dict(zip(TABLE3_ROWS_2021, (row for _, _, row in chunks)))
-    elif len(chunks) == len(TABLE3_ROWS_2019):
+    elif len(chunks) == len(TABLE3_ROWS_2019) and not _names_2021_rows(segments):
         assigned = dict(zip(TABLE3_ROWS_2019, (row for _, _, row in chunks)))
     else:
         assigned = _table3_by_label(chunks)
+        if any(label.row == segment.cells[0].row for segment in segments for label in segment.labels):
+            below = _table3_by_label(_table3_chunks(_labels_below(segments)))
+            assigned = below if len(below) > len(assigned) else assigned
     if not assigned:
         return None
     order = TABLE3_ROWS_2019 if T3_OTHER_2019[0] in assigned else TABLE3_ROWS_2021
     rows = {name: dict(zip(TABLE3_COLUMNS, (cell.value if cell.kind == VALUE else None for cell in assigned[name])))
             for name in order if name in assigned}
     return {"columns": list(TABLE3_COLUMNS), "rows": rows}
+
+
+_ROW_WORDS_2021 = tuple(word for name, words in _TABLE3_ROW_KEYWORDS if name in T3_OTHER_2021[:2] for word in words)
+
+
+def _names_2021_rows(segments: list[_Segment]) -> bool:
+    """Whether the table's labels name a row only the 2021 form has (逾期不补正, 收费通知 …)."""
+    return any(word in segment.label_text for segment in segments for word in _ROW_WORDS_2021)
 
 
 def _table3_by_label(chunks: list[tuple[_Segment, int, list[_Cell]]]) -> dict[str, list[_Cell]]:

@@ -217,6 +217,34 @@ def test_table3_grid_with_merged_header_rows():
     assert "table2" not in tables and "table4" not in tables
 
 
+def test_a_2021_table_without_its_two_blank_carry_rows_is_read_by_its_labels():
+    """A walk's finding: a 2021 table whose 二、上年结转 and 四、结转下年度 rows are left blank (nothing carried) has
+    23 rows with figures, as many as a whole 2019 table, and was read in the 2019 order: every figure a row off,
+    and a table that adds up got five 勾稽 errors. Its 2021-only rows (逾期不补正, 收费通知) say which form it is."""
+    header = [["", "", "", "自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]]
+    rows = [row if k not in (1, len(LABELS_2021) - 1) else row[:3] + [""] * 7
+            for k, row in enumerate(table3_grid_rows())]
+    read = tables_from_grids([Grid(header + rows, "html")])["table3"]["rows"]
+    assert "上年结转" not in read and "结转下年度继续办理" not in read
+    assert read["予以公开"] == dict(zip(APPLICANTS, range(20, 27)))
+    assert read["其他处理/其他"]["自然人"] == 220 and read["总计"]["总计"] == 236
+
+
+def test_figures_printed_on_the_first_line_of_a_wrapped_label_land_on_that_label():
+    """A walk's finding: the text of a borderless PDF whose narrow label cells wrap ("2.其他法 30 0 …" then "律行政法",
+    "规禁止公开"), with a row left blank (3.要求提供公开出版物: no figures): the rows were matched by the labels before
+    their figures, the previous row's tail, and every figure moved a row (禁止公开 showed 危及三安全一稳定's 11).
+    Table 3 of 杭州市 2025 (its real figures), as pdfplumber reads such a PDF."""
+    text = (ROOT / "tests" / "fixtures" / "tables" / "hangzhou2025_table3_narrow_labels.txt").read_text(encoding="utf-8")
+    rows = tables_from_text(text)["table3"]["rows"]
+    totals = {name: row["总计"] for name, row in rows.items()}
+    assert totals["不予公开/属于国家秘密"] == 13 and totals["不予公开/其他法律行政法规禁止公开"] == 30
+    assert totals["不予公开/危及“三安全一稳定”"] == 11 and totals["不予处理/信访举报投诉类申请"] == 203
+    assert totals["不予处理/重复申请"] == 148 and totals["不予处理/无正当理由大量反复申请"] == 101
+    assert "不予处理/要求提供公开出版物" not in rows   # its row printed no figure: missing, not another row's
+    assert totals["其他处理/其他"] == 965 and totals["总计"] == 13810 and totals["结转下年度继续办理"] == 819
+
+
 def test_table3_header_rows_merged_into_one():
     header = [["", "", "", "自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]]
     rows = tables_from_grids([Grid(header + table3_grid_rows(), "docx")])["table3"]["rows"]
