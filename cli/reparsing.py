@@ -104,8 +104,9 @@ def parse_archived(catalog, reader, agencies: list, rows: Iterable, *,
                 parsed.problems.append(str(exc))
                 parsed.unreadable += 1
                 continue
+            # parsed as the crawl parsed it: the body Scrapy handed on, its Content-Encoding undone
             response = Response(row.url, status=200, headers=Headers(list(served.raw_headers)),
-                                body=capture.payload)
+                                body=capture.content)
             role = capture.metadata.get("role")
             if not (role in ("item", "attachment") or (role == "column" and not _is_html(response))):
                 continue
@@ -115,7 +116,7 @@ def parse_archived(catalog, reader, agencies: list, rows: Iterable, *,
                                    listing_date=capture.metadata.get("listing_date"), filename=_filename(response),
                                    level=agency.level if agency is not None else None)
             submitted.add(row.refers_to_capture_id or row.id)
-            for done, record in parser.submit(row, capture.payload, context):
+            for done, record in parser.submit(row, capture.content, context):
                 store(done, record)
         for done, record in parser.drain():
             store(done, record)

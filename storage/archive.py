@@ -406,7 +406,7 @@ class Archive:
             written = self._write(segment, write)
             record_type = written[0].record_type
             facts = capture_facts(written_fields(fields), record_type=record_type, url=url, mime=index_fields["mime"],
-                                  payload=payload)
+                                  payload=payload, headers=response_headers or ())
             staged_original = original if isinstance(original, PendingCapture) else None
             refers_to = original.id if original is not None and staged_original is None else None
             pending = PendingCapture(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -32,14 +32,17 @@ from parsers.discovery import find_listing_items, listing_items_from_json, looks
 from parsers.shingles import text_signature
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Capture, Report
+from storage.content import content_or_payload
 from storage.objects import ObjectStoreError, StoreUnavailable
 from storage.reader import CaptureError, CaptureReader
 from storage.warc import WarcFormatError, WarcRecord, read_members
 
 log = logging.getLogger(__name__)
 
-FACTS_VERSION = 2           # facts derived as this module derives them (2: a rendered listing's entries)
+FACTS_VERSION = 3           # facts derived as this module derives them (2: a rendered listing's entries; 3: a
+                            # listing served gzip/deflate/br read decoded)
 _RENDERED_LISTINGS_SINCE = 2   # rows derived before: their rendered DOMs and browser answers listed nothing
+_DECODED_SINCE = 3          # rows derived before: a content-encoded listing page listed nothing
 UNREADABLE = 0              # the record group could not be read: the facts are unknown for good
 # Roles the crawler gives the requests of listing pages (crawler.spiders.reports, crawler.middlewares).
 LISTING_ROLES = frozenset({"column", "json", "listing"})
@@ -86,13 +89,15 @@ def listing_entries(payload: bytes, url: str, mime: str | None, role: str | None
 
 
 def capture_facts(metadata: Mapping[str, str], *, record_type: str, url: str, mime: str | None,
-                  payload: bytes | None, concurrent_to: int | None = None) -> dict[str, Any]:
+                  payload: bytes | None, concurrent_to: int | None = None,
+                  headers: Mapping | Iterable[tuple] = ()) -> dict[str, Any]:
     """The fact columns of one capture from its metadata fields (as read back from the WARC, see
-    ``storage.warc.written_fields``) and, for a response, its payload."""
+    ``storage.warc.written_fields``) and, for a response, its payload (as served with ``headers``: a gzip-served
+    listing is read once decoded)."""
     role = (metadata.get("role") or None) and metadata["role"][:32]
     items = None
     if record_type == "response" and payload is not None and may_be_listing(role, mime):
-        items = listing_entries(payload, url, mime, role)
+        items = listing_entries(content_or_payload(headers, payload), url, mime, role)
     elif record_type == "resource" and payload is not None and url.startswith(RENDERED_DOM_PREFIX):
         # a listing as the crawler's browser drew it (it renders listing pages only): the entries its script wrote
         items = listing_entries(payload, rendered_page_url(url).split("#page=")[0], "text/html", "listing")
@@ -138,7 +143,16 @@ def _facts_wanted():
     listing's entries, a listing script's JSON)."""
     return or_(Capture.facts_version.is_(None),
                and_(Capture.facts_version > UNREADABLE, Capture.facts_version < _RENDERED_LISTINGS_SINCE,
-                    or_(Capture.url.like(RENDERED_DOM_PREFIX + "%"), Capture.role == BROWSER_ROLE)))
+                    or_(Capture.url.like(RENDERED_DOM_PREFIX + "%"), Capture.role == BROWSER_ROLE)),
+               and_(Capture.facts_version > UNREADABLE, Capture.facts_version < _DECODED_SINCE,
+                    Capture.record_type == "response", Capture.role.in_(sorted(LISTING_ROLES))))
+
+
+def _listed_already(row: Capture) -> bool:
+    """A listing page whose entries were read before content-encoded pages were decoded, and found some: it was
+    served plain, and a new read would find the same (its version is moved on without reading the archive)."""
+    return (row.facts_version is not None and UNREADABLE < row.facts_version < _DECODED_SINCE
+            and not row.url.startswith(RENDERED_DOM_PREFIX) and row.role != BROWSER_ROLE and bool(row.listing_items))
 
 
 def backfill(catalog: Catalog, reader: CaptureReader | None, *, batch: int = 500,
@@ -158,6 +172,9 @@ def backfill(catalog: Catalog, reader: CaptureReader | None, *, batch: int = 500
         after = rows[-1].id
         values = []
         for row in rows:
+            if _listed_already(row):
+                values.append({"id": row.id, "facts_version": FACTS_VERSION})
+                continue
             try:
                 values.append({"id": row.id, **_derived(reader, catalog, row)})
                 done.captures += 1
@@ -210,4 +227,5 @@ def _derived(reader: CaptureReader, catalog: Catalog, row: Capture) -> dict[str,
         concurrent = page.id if page is not None else None
     return capture_facts(metadata, record_type=row.record_type, url=row.url, mime=row.mime,
                          payload=primary.payload if primary is not None else None,
-                         concurrent_to=concurrent)
+                         concurrent_to=concurrent,
+                         headers=primary.http.headers if primary is not None and primary.http is not None else ())

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from storage.catalog import Catalog
+from storage.content import content_or_payload
 from storage.catalog import queries
 from storage.catalog.models import Capture as CaptureRow
 from storage.objects import ObjectNotFound, ObjectRangeError, ObjectStore
@@ -63,9 +64,17 @@ class Capture:
     length: int
     metadata: dict[str, str] = field(default_factory=dict)
     request_head: bytes | None = None
+    # the headers the payload was served with: a revisit's own (a 304's say nothing of the body) or its original's
+    payload_headers: list[tuple[str, str]] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
         return header_value(self.headers, name)
+
+    @property
+    def content(self) -> bytes:
+        """The page itself: the payload with its Content-Encoding undone (as stored when it does not decode).
+        The payload stays what the server sent, which the digests and a download of the original name."""
+        return content_or_payload(self.payload_headers, self.payload)
 
 
 class CaptureReader:
@@ -136,9 +145,11 @@ class CaptureReader:
         records = self.group(row, digests=digests)
         primary = records[0][2]
         payload = primary.payload
+        http = primary.http
+        payload_headers = http.text_headers() if http else []
         if row.record_type == "revisit":
             original = self._original(row, digests)
-            payload = original.payload
+            payload, payload_headers = original.payload, original.payload_headers
             if original.payload_sha1 != row.payload_sha1:
                 raise CaptureCorrupt(f"capture {row.id}: revisit digest differs from its original {original.id}")
         metadata: dict[str, str] = {}
@@ -150,7 +161,6 @@ class CaptureReader:
                 metadata.update(record.fields())
             elif record.record_type == "request" and record.http is not None:
                 request_head = record.http.raw
-        http = primary.http
         return Capture(
             id=row.id, url=row.url, record_type=row.record_type, fetched_at=primary.date,
             status=http.status if http else None,
@@ -164,7 +174,7 @@ class CaptureReader:
             refers_to=row.refers_to_capture_id, ip=primary.header("WARC-IP-Address"),
             truncated=primary.header("WARC-Truncated"), run_id=row.run_id, agency_id=row.agency_id,
             warc_key=row.warc_key, offset=row.offset, length=row.length, metadata=metadata,
-            request_head=request_head,
+            request_head=request_head, payload_headers=payload_headers,
         )
 
     def _original(self, row: CaptureRow, digests: bool) -> Capture:

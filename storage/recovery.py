@@ -157,7 +157,8 @@ def capture_fields(key: str, run_id: str, group: list[Located], original=None, c
         agency_id=metadata.get("agency-id") or None, ip=record.header("WARC-IP-Address"),
         truncated=record.header("WARC-Truncated"), **index_fields,
         **capture_facts(metadata, record_type=record.record_type, url=record.target_uri or "",
-                        mime=index_fields["mime"], payload=record.payload, concurrent_to=concurrent),
+                        mime=index_fields["mime"], payload=record.payload, concurrent_to=concurrent,
+                        headers=record.http.headers if record.http is not None else ()),
     )
 
 

@@ -198,7 +198,7 @@ def page_markup(capture: Capture) -> str:
     A ``<meta http-equiv="refresh">`` is left out: the page is the report, and a refresh of a page written into a
     tab reloads that tab's blank document, which no route can refuse; so are resource hints (``<link
     rel="prefetch">``, ``preconnect`` …) and speculation rules, which Chromium follows outside the tab's route."""
-    payload = capture.payload
+    payload = capture.content
     declared = [("HTTP", charset_from_content_type(capture.header("Content-Type"))),
                 ("meta", charset_from_markup(payload))]
     text = _META_REFRESH.sub("", decode_bytes(payload, declared).text)
@@ -655,7 +655,7 @@ class OfflineRenderer:
                 if found is None:
                     await route.abort("blockedbyclient")
                     return
-                await route.fulfill(status=200, body=found.payload,
+                await route.fulfill(status=200, body=found.content,
                                     headers={"Content-Type": found.header("Content-Type") or "application/octet-stream"})
             except PlaywrightError as exc:  # the page was closed while its request waited
                 log.debug("request %s not answered: %s", request.url, exc)

@@ -134,3 +134,41 @@ def test_a_report_columns_page_whose_entries_are_years_alone_keeps_them():
     assert [entry[1] for entry in kept] == ["2024年度", "2023年度", "2022年度"]
     assert kept[0][0] == BASE + "/nb/2024/"
     assert listing_entries(page, BASE + "/nb/", "text/html", None) == []
+
+
+def test_a_column_served_gzip_lists_its_entries_and_rows_read_before_get_them_once(tmp_path):
+    """The archive keeps a gzip-served column as gzip; its entries are read from the page decoded (facts version
+    3). A catalog whose facts were derived before (version 2) read no entry from it: the next judging command
+    reads that capture again, while a column whose entries were read (served plain) is not read again."""
+    import gzip
+
+    from sqlalchemy import update
+
+    config = Config.from_env({}, data_dir=tmp_path / "data")
+    column = DemoPortals().resource(COLUMN)
+    with Archive.open(config, durability="os") as archive:
+        zipped = archive.record_fetch(BASE + COLUMN, "GET", [], 200, "OK",
+                                      [("Content-Type", column.content_type), ("Content-Encoding", "gzip")],
+                                      gzip.compress(column.body), fetched_at=T0, agency_id="ylx-wjj",
+                                      extra_metadata={"role": "column"}).id
+        plain = archive.record_fetch(BASE + COLUMN + "?plain", "GET", [], 200, "OK",
+                                     [("Content-Type", column.content_type)], column.body,
+                                     fetched_at=T0, agency_id="ylx-wjj", extra_metadata={"role": "column"}).id
+    with Catalog.open(config) as catalog:
+        with catalog.reading() as session:
+            entries = session.get(Capture, plain).listing_items
+            assert len(entries) == 4 and session.get(Capture, zipped).listing_items == entries
+        with catalog.session() as session:   # as version 2 left them
+            session.execute(update(Capture).where(Capture.id == zipped).values(facts_version=2, listing_items=[]))
+            session.execute(update(Capture).where(Capture.id == plain).values(facts_version=2))
+        assert pending(catalog)
+        reader = open_reader(config, catalog=catalog)
+        try:
+            done = backfill(catalog, reader)
+        finally:
+            reader.store.close()
+        assert done.captures == 1   # the plain column's entries stood: moved on without reading the archive
+        with catalog.reading() as session:
+            assert session.get(Capture, zipped).listing_items == entries
+            assert {session.get(Capture, capture_id).facts_version for capture_id in (zipped, plain)} == {FACTS_VERSION}
+        assert not pending(catalog)

@@ -288,6 +288,7 @@ def test_the_markup_written_into_the_tab_keeps_the_doctype_first_decodes_as_the_
     class Archived:
         def __init__(self, url, payload, content_type):
             self.url, self.payload, self._type = url, payload, content_type
+            self.content = payload   # served without a Content-Encoding
 
         def header(self, name):
             return self._type if name.lower() == "content-type" else None

@@ -99,7 +99,7 @@ def capture_data(ctx: WebContext, capture_id: int) -> dict[str, Any]:
         "request": archived.request_head.decode("latin-1") if archived.request_head else None,
         "block_digest": archived.block_digest, "payload_bytes": len(archived.payload),
     }
-    data["view"] = archived_kind(archived.payload, archived.url, content_type)
+    data["view"] = archived_kind(archived.content, archived.url, content_type)
     data["full_page"] = has_full_page(data["view"], archived.url, archived.record_type)  # 整页截图 on request
     if archived.status is not None and 300 <= archived.status < 400 and archived.header("location"):
         data["view"] = "redirect"
@@ -155,5 +155,6 @@ def raw_of(ctx: WebContext, capture_id: int, *, download: bool = False) -> RawBo
     """The payload of a capture as it may be served (see ``web.replay``). CaptureError (the WARC bytes are
     missing or damaged) propagates: the route answers it with a clear error."""
     archived = read_archived(ctx, capture_id)
-    return raw_body(archived.id, archived.url, archived.status, archived.headers, archived.payload,
+    # the page, as a browser would have it: a gzip-served body decoded (the WARC keeps the bytes as sent)
+    return raw_body(archived.id, archived.url, archived.status, archived.headers, archived.content,
                     lambda urls: archived_urls(ctx, urls), ctx.urls, download=download)

@@ -56,7 +56,7 @@ def _text(ctx: WebContext, capture_id: int, report) -> tuple[str, str]:
     context = FetchContext(url=archived.url, content_type=archived.header("content-type"),
                            headers=dict(archived.headers))
     try:
-        return extract(archived.payload, context).text, "从存档字节提取的正文"
+        return extract(archived.content, context).text, "从存档字节提取的正文"
     except DocumentError as exc:
         return f"（无法提取正文：{exc}）", "提取失败"
 

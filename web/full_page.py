@@ -53,7 +53,7 @@ def full_page(ctx: WebContext, capture_id: int) -> FullPage:
     """The whole page of capture ``capture_id`` as JPEG, from the cache or rendered now. NotFound, BadInput,
     Busy; CaptureError when the archive cannot be read, ShotError when Chromium cannot render it."""
     archived = read_archived(ctx, capture_id)
-    if not has_full_page(archived_kind(archived.payload, archived.url, archived.header("content-type")), archived.url,
+    if not has_full_page(archived_kind(archived.content, archived.url, archived.header("content-type")), archived.url,
                       archived.record_type):
         raise BadInput("只有存档的 HTML 网页才有整页截图")
     name = hashlib.sha256(f"{archived.record_id}|{DEFAULT_SPEC}|{RENDER_VERSION}".encode()).hexdigest()
