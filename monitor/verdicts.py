@@ -355,13 +355,19 @@ def _entry_date(entry: list) -> date | None:
         return None
 
 
+# how ``_ArchiveView._unreadable`` begins the reason of an answer the archive holds but cannot read as a report
+_HELD_BUT_UNREAD = ("取到的", "页面已存档", "跳转后")
+
+
 def listed_reason(unread: list[Mapping[str, str]]) -> str:
     """Why a year whose column lists its report, which the archive could not get, is not proven missing."""
     first = unread[0]
     more = f"等 {len(unread)} 个条目" if len(unread) > 1 else ""
     named_by = first.get("named_by")
     how = f"（{LISTED_BY_LABELS[named_by]}）" if named_by in LISTED_BY_LABELS and named_by != "title" else ""
-    return (f"无法判断：年报栏目列出了“{first['title']}”{how}（{first['url']}）{more}，但存档没有取到该报告"
+    # an address the archive holds an answer of, unreadable as a report, is not one it "did not get"
+    got = "存档取到了该地址的答复，但读不出报告" if first["problem"].startswith(_HELD_BUT_UNREAD) else "但存档没有取到该报告"
+    return (f"无法判断：年报栏目列出了“{first['title']}”{how}（{first['url']}）{more}，{got}"
             f"（{first['problem']}），不能证明该机关未发布报告")
 
 

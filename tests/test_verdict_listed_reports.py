@@ -198,6 +198,9 @@ def test_a_listed_report_the_archive_could_not_get_leaves_its_year_undetermined(
     broken = verdicts[2015]
     assert broken.verdict.status == "undetermined", broken.verdict.reason
     assert "取到的文件无法读取" in broken.verdict.reason and "truncated" in broken.verdict.reason, broken.verdict.reason
+    # … and the reason does not say the archive did not get what it holds (a walk: a 33 MB PDF past the parse limit)
+    assert "存档取到了该地址的答复" in broken.verdict.reason and "没有取到" not in broken.verdict.reason
+    assert "没有取到" in verdicts[2024].verdict.reason   # a 500: nothing of it was got
     # an entry of the report column that is just its year
     year_only = verdicts[2014]
     assert year_only.verdict.status == "undetermined", year_only.verdict.reason
@@ -702,3 +705,86 @@ def test_a_missing_years_agency_page_links_every_listing_page_the_read_archived(
     links = {link.text_content(): link.get("href") for link in row.xpath(".//div[@class='column-pages']/a")}
     assert links == {"index.html": Urls().capture(captured[f"{base}/nb/index.html"]),
                      "index_1.html": Urls().capture(captured[f"{base}/nb/index_1.html"])}, links
+
+
+ENCODED_AGENCY = "临淄区财政局"
+
+
+class EncodedPortal(BaseHTTPRequestHandler):
+    """Every page sent compressed, as many portals' servers do: the column gzip (its 2024 entry answers 500), the
+    2023 report gzip, the 2022 report br."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        import brotli
+        import gzip
+
+        if self.path == "/nb/index.html":
+            items = "".join(f'<li><a href="/nb/{year}.html">{ENCODED_AGENCY}{year}年政府信息公开工作年度报告</a>'
+                            f'<span>{year + 1}-01-20</span></li>' for year in (2024, 2023, 2022))
+            items += '<li><a href="/nb/n.html">关于做好2020年政府信息公开工作年度报告编制工作的通知</a><span>2020-12-20</span></li>'
+            page = f'<html><head><meta charset="utf-8"><title>年度报告</title></head><body><ul>{items}</ul></body></html>'
+            return self._send(200, gzip.compress(page.encode()), "gzip")
+        if self.path == "/nb/2023.html":
+            return self._send(200, gzip.compress(self._report(2023)), "gzip")
+        if self.path == "/nb/2022.html":
+            return self._send(200, brotli.compress(self._report(2022)), "br")
+        return self._send(500 if self.path == "/nb/2024.html" else 404, b"<html>error</html>")
+
+    @staticmethod
+    def _report(year: int) -> bytes:
+        title = f"{ENCODED_AGENCY}{year}年政府信息公开工作年度报告"
+        sections = "".join(f"<p>{part}</p>" for part in (
+            "一、总体情况", f"{year}年，本局主动公开政府信息{30 + year % 10}条。", "二、主动公开政府信息情况",
+            "三、收到和处理政府信息公开申请情况", "四、政府信息公开行政复议、行政诉讼情况",
+            "五、存在的主要问题及改进情况", "六、其他需要报告的事项"))
+        return (f'<html><head><meta charset="utf-8"><title>{title}</title></head><body><h1>{title}</h1>'
+                f'<div>发布日期：{year + 1}-01-20</div>{sections}<p>{ENCODED_AGENCY}</p></body></html>').encode()
+
+    def _send(self, status: int, body: bytes, encoding: str | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_column_and_reports_served_compressed_are_read_as_their_pages_everywhere(tmp_path):
+    """An archivist's walk: the archive keeps a gzip body as gzip (as WARC wants), and whatever read it back took
+    the compressed bytes for the page: a gzip-served column listed nothing, so its 2024 entry (a 500) could not
+    stand against 未发布, and the year was accused; `xxgk reparse` turned gzip and br reports into non-documents
+    (按时 → 无法判断); the web UI offered the gzip blob. Each now reads the page decoded."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from cli.main import main
+    from storage.catalog.models import Capture
+    from web.app import create_app
+
+    config, base = _crawl_portal(tmp_path, EncodedPortal, name=ENCODED_AGENCY, ids=("lz-czj",))
+    catalog = Catalog.open(config, create=False)
+    try:
+        verdicts = {judged.report_year: judged for judged in judge(catalog, as_of=today(), years=[2022, 2023, 2024])}
+        with catalog.reading() as session:
+            column = session.execute(select(Capture.listing_items).where(Capture.url == f"{base}/nb/index.html")).scalar()
+            report_2023 = session.execute(select(Capture.id).where(Capture.url == f"{base}/nb/2023.html")).scalar()
+    finally:
+        catalog.close()
+    assert verdicts[2024].verdict.status == "undetermined", verdicts[2024].verdict.reason
+    assert [entry["url"] for entry in verdicts[2024].evidence["listed_not_archived"]] == [f"{base}/nb/2024.html"]
+    assert len(column) == 4
+    assert verdicts[2023].verdict.status == verdicts[2022].verdict.status == "on_time"
+    assert main(["--data-dir", str(config.data_dir), "reparse"]) == 0
+    catalog = Catalog.open(config, create=False)
+    try:
+        again = {judged.report_year: judged.verdict.status for judged in judge(catalog, as_of=today(), years=[2022, 2023])}
+    finally:
+        catalog.close()
+    assert again == {2022: "on_time", 2023: "on_time"}
+    with TestClient(create_app(config)) as client:
+        shown = client.get(f"/raw/{report_2023}")
+    assert shown.status_code == 200 and f"{ENCODED_AGENCY}2023年政府信息公开工作年度报告" in shown.text
