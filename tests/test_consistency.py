@@ -246,6 +246,44 @@ def test_preamble_listing_the_sections_is_not_the_sections():
     assert check_template(paragraph, "2021").sections_present == []
 
 
+# Real headings of sections 四 and 五 (from the report, or from the list of its sections in its preamble).
+@pytest.mark.parametrize("heading", [
+    "五、政府信息公开工作存在的主要问题及改进情况",  # 上海市人民政府办公厅 2019 (walkF r02); 威海市文登区信访局 2022
+    "五、存在问题及改进情况",  # preamble of 61.150.65.235/zfxxgk/zfxxgknb/bmxxgknb/1906985018193408001.html (区统计局 2023)
+    "五、存在主要问题及改进情况",  # preamble of www.nanjing.gov.cn/…/t20230220_3830939.html (高淳区 2022)
+    "五、政府信息公开工作存在主要问题及改进情况",  # preamble of www.tl.gov.cn/openness/OpennessAnnualReport/show/3475.html
+    "五、政府信息公开工作中存在的主要问题及改进情况",  # preamble of a realworld item
+    "五、政府信息公开工作存在的主要问题和改进情况",  # heading of a realworld item
+    "五、存在的主要问题和改进措施",  # preamble of www.zhanjiang.gov.cn/…/post_1871569.html
+])
+def test_real_variants_of_section_five(heading):
+    text = replace_once(seed("001"), "五、存在的主要问题及改进情况\n", heading + "\n")
+    assert check_template(text, "2021").sections_missing == []
+
+
+@pytest.mark.parametrize("heading", [
+    "四、因政府信息公开工作被申请行政复议、提起行政诉讼情况",  # preamble of a realworld item
+    "四、因政府信息公开工作被申请行政复议和提起行政诉讼情况",  # preamble of shanghai.gov.cn/nw12344/20230331/…
+    "四、因政府信息公开工作被申请行政复议提起行政诉讼情况",  # 180.76.149.248:88/book/2022dzs/xinfang/… p.8 (文登区信访局)
+    "四、因政府信息公开被申请行政复议和提起行政诉讼情况",  # preamble of www.tl.gov.cn/…/show/3475.html
+    "四、政府信息公开行政复议及行政诉讼情况",  # preamble of www.zhanjiang.gov.cn/…/post_1871569.html
+    "四、政府信息公开行政复议行政诉讼情况",  # preamble of a realworld item
+])
+def test_real_variants_of_section_four(heading):
+    text = replace_once(seed("001"), "四、政府信息公开行政复议、行政诉讼情况\n", heading + "\n")
+    assert check_template(text, "2021").sections_missing == []
+
+
+@pytest.mark.parametrize("line", [
+    "全年因政府信息公开申请引起的行政复议93件，行政诉讼19件。",  # www.lishui.gov.cn/art/2025/3/7/art_1229850027_100030.html
+    "因政府信息依申请公开引起行政复议0件，行政诉讼0件",  # realworld r015
+    "（一）存在的主要问题和困难：一是政府信息主动公开的意识还有待进一步提高；",  # flbook.com.cn/c/sd3hnq6wjw
+    "目前，我市政府信息公开工作还存在一些不足：",  # m.zjtcn.com/news/50268662.html
+])
+def test_body_lines_mentioning_the_words_are_not_sections(line):
+    assert check_template(line, "2021").sections_present == []
+
+
 @pytest.mark.parametrize("cited, expected", [
     ("国办公开办函﹝2019﹞60号", "国办公开办函〔2019〕60号"),
     ("国办公开办函[2021]30号", "国办公开办函〔2021〕30号"),
