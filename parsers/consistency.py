@@ -281,6 +281,8 @@ TEMPLATE_SECTIONS = (
 # Only top-level numbering: "（一）主动公开情况" is a sub-heading of 总体情况, not section 二.
 _SECTION_NUMBERING = r"(?:[一二三四五六七八九十]+[、.．])"
 _HEADING_MAX = 40  # a heading is a short line; the preamble lists the same words in one long sentence
+# …but a PDF wraps that sentence: a line "行政复议、提起行政诉讼情况、政府信息公开工作存在的…" goes on listing.
+_LIST_GOES_ON = r"(?![、，,及和以])"
 _NOTICE = re.compile(r"国办公开办函\s*[〔\[﹝【(（]\s*(\d{4})\s*[〕\]﹞】)）]\s*(\d+)\s*号")
 _PERIOD = re.compile(r"统计(?:期限|时限|期间|时间)|(?:从|自)\d{4}年1月1日(?:起)?(?:到|至)(?:\d{4}年)?12月31日")
 
@@ -295,7 +297,7 @@ def check_template(text: str, format: str) -> TemplateCheck:
         return check
     headings = _heading_lines(text)
     for name, body in TEMPLATE_SECTIONS:
-        pattern = re.compile(rf"^{_SECTION_NUMBERING}?{body}")
+        pattern = re.compile(rf"^{_SECTION_NUMBERING}?{body}{_LIST_GOES_ON}")
         if any(pattern.match(line) for line in headings):
             check.sections_present.append(name)
         else:

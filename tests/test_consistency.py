@@ -279,6 +279,8 @@ def test_real_variants_of_section_four(heading):
     "因政府信息依申请公开引起行政复议0件，行政诉讼0件",  # realworld r015
     "（一）存在的主要问题和困难：一是政府信息主动公开的意识还有待进一步提高；",  # flbook.com.cn/c/sd3hnq6wjw
     "目前，我市政府信息公开工作还存在一些不足：",  # m.zjtcn.com/news/50268662.html
+    # a preamble wrapped by the page's line breaks: realworld r123 (北京市统计局 2012)
+    "行政复议、提起行政诉讼的情况,政府信息公开工作存在的主",
 ])
 def test_body_lines_mentioning_the_words_are_not_sections(line):
     assert check_template(line, "2021").sections_present == []
