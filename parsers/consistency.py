@@ -135,39 +135,50 @@ _REVIEW_PATTERN = re.compile(r"行政复议(?:案件|申请)?(?:共)?" + _NUM + 
 _LAWSUIT_PATTERN = re.compile(r"行政诉讼(?:案件)?(?:共)?" + _NUM + r"(?:件|起|宗)")
 _ACTIVE_PATTERN = re.compile(r"主动公开(?:各类)?(?:政府)?信息(?:共|合计)?" + _NUM + r"条")
 
+# A figure is compared only when its sentence states the quantity the table holds: this agency's count for the year.
+_SENTENCE_END = re.compile(r"[。；;！!？?]")
+# 截至2018年底累计… / 本区到年底累计… / 历年… / 2022年上半年…: a running total or another period, not the year's
+# count, unless the sentence turns back to the year after it ("…5928条，其中，本年度新增…2110条").
+_OTHER_PERIOD = re.compile(r"截至|截止|至今|迄今|以来|历年|年底|年末|月底|起累计|上半年|下半年|季度")
+_BACK_TO_YEAR = re.compile(r"(?:本年度?|全年|当年|今年)新增")
+# "2022年，我局…累计主动公开政府信息164条" / 全年累计: 累计 within the year is the year's count.
+_YEAR_SCOPE = re.compile(r"(?:\d{4}年度?|全年|本年度?|今年|年内).*累计")
+# 区政府办代表区政府受理…17件: what one office handled on the government's behalf, not the whole table.
+_ON_BEHALF = re.compile(r"代表")
+# 在局官方网站主动公开信息126条: one channel's count, another row of the old statistics table.
+_CHANNEL = re.compile(r"网站|平台|微博|微信|公众号|新媒体|客户端|公报|公开栏|公告栏")
+# "因政府信息公开被申请行政复议2件": a review/lawsuit figure is about 政府信息公开 when that word leads to it with no
+# other figure between, other review/lawsuit figures of the same list excepted ("…行政复议0件，行政诉讼0件").
+_DISCLOSURE = re.compile(r"信息公开|依申请公开")
+_REVIEW_OR_LAWSUIT_FIGURE = re.compile(r"(?:复议|诉讼)\D{0,6}\d[\d,，]*(?:件|起|宗)")
+_CARRIED_IN = re.compile(r"结转(?!下|至下|到下)")
+
 
 def check_text_against_tables(text: str, tables: dict) -> list[ConsistencyError]:
-    """Figures the body text states that contradict the tables. Only unambiguous phrasings are read, and a figure
-    is reported only when none of the text's statements of it agrees with the table."""
+    """Figures the body text states that contradict the tables. Only unambiguous phrasings are read; a figure its
+    sentence qualifies as another quantity (a running total, one office's part, review work not about 政府信息公开)
+    is not compared; a figure is reported only when none of the text's statements of it agrees with the table."""
     tables = tables if isinstance(tables, dict) else {}
     body = _compact(text)
     if not body:
         return []
-    errors = []
     rows = _table3_rows(tables.get("table3"))
-    received = _cell(rows, T3_NEW, "总计") if rows else None
-    error = _contradiction(body, _RECEIVED_PATTERNS, received, "表三 本年新收 总计",
-                           "正文称收到政府信息公开申请{stated}件，表三本年新收总计为{table}件。")
-    if error:
-        errors.append(error)
     table4 = tables.get("table4") if isinstance(tables.get("table4"), dict) else {}
-    review = _number((table4.get(TABLE4_GROUPS[0]) or {}).get("总计")) if table4 else None
-    error = _contradiction(body, (_REVIEW_PATTERN,), review, "表四 行政复议 总计",
-                           "正文称行政复议{stated}件，表四行政复议总计为{table}件。")
-    if error:
-        errors.append(error)
-    lawsuits = _sum([(table4.get(group) or {}).get("总计") for group in TABLE4_GROUPS[1:]]) if table4 else None
-    error = _contradiction(body, (_LAWSUIT_PATTERN,), lawsuits, "表四 行政诉讼 总计",
-                           "正文称行政诉讼{stated}件，表四行政诉讼（未经复议直接起诉与复议后起诉）总计为{table}件。")
-    if error:
-        errors.append(error)
     stats = tables.get("old_stats") if isinstance(tables.get("old_stats"), dict) else {}
+    review = _number((table4.get(TABLE4_GROUPS[0]) or {}).get("总计")) if table4 else None
+    lawsuits = _sum([(table4.get(group) or {}).get("总计") for group in TABLE4_GROUPS[1:]]) if table4 else None
     active = _number(stats.get("主动公开政府信息数")) if stats else None
-    error = _contradiction(body, (_ACTIVE_PATTERN,), active, "统计表 主动公开政府信息数",
-                           "正文称主动公开政府信息{stated}条，统计表主动公开政府信息数为{table}条。")
-    if error:
-        errors.append(error)
-    return errors
+    checks = (
+        (_RECEIVED_PATTERNS, _received_values(rows), "表三 本年新收 总计", _received_message),
+        ((_REVIEW_PATTERN,), _disclosure_values(review), "表四 行政复议 总计",
+         lambda stated, table: f"正文称行政复议{stated}件，表四行政复议总计为{table[0]}件。"),
+        ((_LAWSUIT_PATTERN,), _disclosure_values(lawsuits), "表四 行政诉讼 总计",
+         lambda stated, table: f"正文称行政诉讼{stated}件，表四行政诉讼（未经复议直接起诉与复议后起诉）总计为{table[0]}件。"),
+        ((_ACTIVE_PATTERN,), _active_values(active), "统计表 主动公开政府信息数",
+         lambda stated, table: f"正文称主动公开政府信息{stated}条，统计表主动公开政府信息数为{table[0]}条。"),
+    )
+    errors = [_contradiction(body, *check) for check in checks]
+    return [error for error in errors if error]
 
 
 def _compact(text: str) -> str:
@@ -175,19 +186,82 @@ def _compact(text: str) -> str:
     return re.sub(r"[\s\u3000\xa0]+", "", unicodedata.normalize("NFKC", text or ""))
 
 
-def _contradiction(body: str, patterns, table_value, where: str, template: str) -> ConsistencyError | None:
-    if table_value is None:
-        return None
+def _sentence_before(body: str, match: re.Match) -> str:
+    """The figure's sentence up to the figure's phrase: where its qualifiers stand."""
+    starts = [end.end() for end in _SENTENCE_END.finditer(body, 0, match.start())]
+    return body[starts[-1] if starts else 0:match.start()]
+
+
+def _sentence_after(body: str, match: re.Match) -> str:
+    end = _SENTENCE_END.search(body, match.end())
+    return body[match.end():end.start() if end else len(body)]
+
+
+def _not_the_years_own(before: str) -> bool:
+    """A running total or another period, or a part one office handled on another's behalf (its own clause)."""
+    back = list(_BACK_TO_YEAR.finditer(before))
+    since = before[back[-1].start():] if back else before
+    if _OTHER_PERIOD.search(since) or ("累计" in since and not _YEAR_SCOPE.search(since)):
+        return True
+    return bool(_ON_BEHALF.search(re.split(r"[，,：:]", before)[-1]))
+
+
+def _received_values(rows: dict):
+    """本年新收; a sentence that also speaks of 上年结转 ("14629件（含上年结转560件）") may state 新收 + 结转."""
+    new = _cell(rows, T3_NEW, "总计") if rows else None
+    carried = _cell(rows, T3_CARRIED_IN, "总计") if rows else None
+
+    def values(body: str, match: re.Match) -> tuple | None:
+        if new is None or _not_the_years_own(_sentence_before(body, match)):
+            return None
+        if not _CARRIED_IN.search(_sentence_after(body, match)):
+            return (new,)
+        return None if carried is None else (new, new + carried)
+    return values
+
+
+def _received_message(stated, table: tuple) -> str:
+    if len(table) == 1:
+        return f"正文称收到政府信息公开申请{stated}件，表三本年新收总计为{table[0]}件。"
+    return f"正文称收到政府信息公开申请{stated}件（并提及上年结转），表三本年新收总计为{table[0]}件，加上年结转为{table[1]}件。"
+
+
+def _disclosure_values(table_value):
+    """A 行政复议/行政诉讼 figure is read only where the sentence ties it to 政府信息公开: "全年办理行政复议案件1236件"
+    is the agency's review work in general, which table 4 does not count."""
+    def values(body: str, match: re.Match) -> tuple | None:
+        before = _sentence_before(body, match)
+        if table_value is None or _not_the_years_own(before):
+            return None
+        words = list(_DISCLOSURE.finditer(before))
+        if not words or re.search(r"\d", _REVIEW_OR_LAWSUIT_FIGURE.sub("", before[words[-1].end():])):
+            return None
+        return (table_value,)
+    return values
+
+
+def _active_values(table_value):
+    def values(body: str, match: re.Match) -> tuple | None:
+        before = _sentence_before(body, match)
+        if table_value is None or _not_the_years_own(before) or _CHANNEL.search(before):
+            return None
+        return (table_value,)
+    return values
+
+
+def _contradiction(body: str, patterns, values, where: str, message) -> ConsistencyError | None:
+    """The first comparable statement, unless some comparable statement agrees with one of its table values."""
     stated = []
     for pattern in patterns:
         for match in pattern.finditer(body):
-            stated.append(int(match.group(1).replace(",", "").replace("，", "")))
-    if not stated or any(not _differs(value, table_value) for value in stated):
+            table = values(body, match)
+            if table is not None:
+                stated.append((int(match.group(1).replace(",", "").replace("，", "")), table))
+    if not stated or any(not _differs(value, option) for value, table in stated for option in table):
         return None
-    return ConsistencyError(
-        rule="text.vs.table", where=f"正文 vs {where}", expected=table_value, found=stated[0],
-        message=template.format(stated=stated[0], table=table_value),
-    )
+    value, table = stated[0]
+    return ConsistencyError(rule="text.vs.table", where=f"正文 vs {where}", expected=table[0], found=value,
+                            message=message(value, table))
 
 
 # ------------------------------------------------------------------ template (2019 / 2021 formats)
@@ -196,13 +270,19 @@ TEMPLATE_SECTIONS = (
     ("一、总体情况", r"总体情况"),
     ("二、主动公开政府信息情况", r"主动公开(?:政府信息)?(?:的)?情况"),
     ("三、收到和处理政府信息公开申请情况", r"收到和处理(?:政府)?信息公开申请(?:的)?情况"),
-    ("四、政府信息公开行政复议、行政诉讼情况", r"(?:政府信息公开)?(?:行政复议[、,，和及与]*行政诉讼|行政复议和诉讼)(?:的)?情况"),
-    ("五、存在的主要问题及改进情况", r"存在的?主要问题(?:及|和|与|以及)?(?:改进|整改)(?:情况|措施)"),
+    # 政府信息公开行政复议、行政诉讼情况 / 因政府信息公开工作被申请行政复议、提起行政诉讼情况 (上海) / …复议、提起诉讼的情况
+    ("四、政府信息公开行政复议、行政诉讼情况",
+     r"(?:因)?(?:政府)?(?:信息公开)?(?:工作)?(?:相关|类)?(?:被)?(?:申请)?(?:行政)?复议[、,，和及与]*(?:被)?(?:提起)?(?:行政)?诉讼(?:的)?情况"),
+    # 存在的主要问题及改进情况 / 存在问题及改进情况 / 政府信息公开工作(中)存在(的)(主要)问题和改进措施
+    ("五、存在的主要问题及改进情况",
+     r"(?:政府)?(?:信息公开)?(?:工作)?(?:中)?存在的?(?:主要)?问题(?:及|和|与|以及)?(?:改进|整改)(?:情况|措施)"),
     ("六、其他需要报告的事项", r"其他需要报告的?事项"),
 )
 # Only top-level numbering: "（一）主动公开情况" is a sub-heading of 总体情况, not section 二.
 _SECTION_NUMBERING = r"(?:[一二三四五六七八九十]+[、.．])"
 _HEADING_MAX = 40  # a heading is a short line; the preamble lists the same words in one long sentence
+# …but a PDF wraps that sentence: a line "行政复议、提起行政诉讼情况、政府信息公开工作存在的…" goes on listing.
+_LIST_GOES_ON = r"(?![、，,及和以])"
 _NOTICE = re.compile(r"国办公开办函\s*[〔\[﹝【(（]\s*(\d{4})\s*[〕\]﹞】)）]\s*(\d+)\s*号")
 _PERIOD = re.compile(r"统计(?:期限|时限|期间|时间)|(?:从|自)\d{4}年1月1日(?:起)?(?:到|至)(?:\d{4}年)?12月31日")
 
@@ -217,7 +297,7 @@ def check_template(text: str, format: str) -> TemplateCheck:
         return check
     headings = _heading_lines(text)
     for name, body in TEMPLATE_SECTIONS:
-        pattern = re.compile(rf"^{_SECTION_NUMBERING}?{body}")
+        pattern = re.compile(rf"^{_SECTION_NUMBERING}?{body}{_LIST_GOES_ON}")
         if any(pattern.match(line) for line in headings):
             check.sections_present.append(name)
         else:

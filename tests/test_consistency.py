@@ -154,6 +154,67 @@ def test_a_figure_that_agrees_somewhere_is_not_a_contradiction():
     assert check_text_against_tables(text, tables_from_text(seed("001"))) == []
 
 
+def _table3(new: int, carried: int = 0) -> dict:
+    return {"table3": {"rows": {"本年新收": {"总计": new}, "上年结转": {"总计": carried}}}}
+
+
+def _table4(review: int, lawsuits: int) -> dict:
+    return {"table4": {"行政复议": {"总计": review}, "未经复议直接起诉": {"总计": lawsuits}, "复议后起诉": {"总计": 0}}}
+
+
+# Real sentences whose figure is not the quantity the table holds: comparing them accused the agency falsely.
+@pytest.mark.parametrize("sentence, tables", [
+    # one office's part: 上海市政府办公厅 2019 report (walkF r02), 洪泽区 2024 report (tests/fixtures/corpus/hzq2024)
+    ("市政府办公厅代表市政府共受理政府信息公开申请859件，申请数量较去年回落12.3%；", _table3(900)),
+    ("2024 年，区政府办代表区政府受理政府\n信息公开申请 17 件，均已在法定期限内予以答复。", _table3(95)),
+    # half a year: www.shpt.gov.cn/shpt/tjsj-tjsjzhzwqfbzfwj2021/20220725/847939.html (pages corpus)
+    ("2022年上半年，全区各行政机关共受理政府信息公开申请267件，答复263件。", _table3(540)),
+    # the agency's review work in general, not disclosure cases (walkF e2, a 法治政府建设 paragraph)
+    ("（五）法治政府建设。全年办理行政复议案件1236件，应诉行政诉讼案件320件。", _table4(790, 212)),
+    # running totals: walkF p22; realworld r027 (www.mhk… 兴华乡 2010)
+    ("2018年全年新增公开信息566条，截至2018年底累计主动公开政府信息4321条。", {"old_stats": {"主动公开政府信息数": 566}}),
+    ("截止20101231日，全乡累计主动公开政府信息65条。", {"old_stats": {"主动公开政府信息数": 20}}),
+    # one channel's count: realworld r147 (温岭市文广旅体局 2024)
+    ("2024年度，通过“温岭文旅”微信公众号等新媒体发布信息数734条。在局官方网站主动公开信息126条。",
+     {"old_stats": {"主动公开政府信息数": 150}}),
+])
+def test_figures_qualified_as_another_quantity_are_not_compared(sentence, tables):
+    assert check_text_against_tables(sentence, tables) == []
+
+
+def test_total_including_carried_over_applications():
+    """"14629件（含上年结转560件）" is 新收 14069 + 结转 560 (walkF e2): consistent; 14630 is not."""
+    sentence = "2025年，本机关共收到政府信息公开申请{}件（含上年结转560件），均在法定期限内答复。"
+    assert check_text_against_tables(sentence.format(14629), _table3(14069, 560)) == []
+    errors = check_text_against_tables(sentence.format(14630), _table3(14069, 560))
+    assert [(e.expected, e.found) for e in errors] == [(14069, 14630)] and "14629" in errors[0].message
+    unknown_carried = {"table3": {"rows": {"本年新收": {"总计": 14069}}}}
+    assert check_text_against_tables(sentence.format(14630), unknown_carried) == []  # the total cannot be judged
+
+
+def test_real_report_whose_office_figure_is_not_the_district_table():
+    """hzq2024: 区政府办代表区政府受理…17件 while table 3 counts the whole district, 95."""
+    with pdfplumber.open(CORPUS / "hzq2024_working.pdf") as pdf:
+        text = "\n".join(page.extract_text() or "" for page in pdf.pages)
+    assert check_text_against_tables(text, tables_from_text(text)) == []
+
+
+@pytest.mark.parametrize("sentence, tables, expected, found", [
+    # js.changchun.gov.cn/zcbm/styjrswj/ndbg/202401/t20240115_3271106.html: its own table 3 says 本年新收 3
+    ("本年度，共受理政府信息公开申请2件，都在法定期限内予以答复。", _table3(3), 3, 2),
+    # www.lishui.gov.cn/art/2025/3/7/art_1229850027_100030.html (figures of table 4 changed)
+    ("全年因政府信息公开申请引起的行政复议93件，行政诉讼19件。", _table4(90, 19), 90, 93),
+    # realworld r015 (桃江县松木塘镇 2022): the lawsuit figure follows the review one in the same list
+    ("因政府信息依申请公开引起行政复议0件，行政诉讼0件", _table4(0, 2), 2, 0),
+    # realworld r080 (全年累计 is the year's count) and the pages corpus m.pinggu.org/bbs/thread-15273420-1-1.html
+    ("全年累计主动公开政府信息246条，涉及卫生健康工作领域的政策信息。", {"old_stats": {"主动公开政府信息数": 240}}, 240, 246),
+    ("本区到年底累计主动公开政府信息5928条，全文电子化率达90.3%，其中，本年度新增主动公开政府信息2110条。",
+     {"old_stats": {"主动公开政府信息数": 2100}}, 2100, 2110),
+])
+def test_real_sentences_stating_the_tables_quantity_are_still_compared(sentence, tables, expected, found):
+    assert [(e.expected, e.found) for e in check_text_against_tables(sentence, tables)] == [(expected, found)]
+
+
 def test_no_tables_no_text_checks():
     assert check_text_against_tables("收到政府信息公开申请3件。行政复议1件。", {}) == []
 
@@ -183,6 +244,46 @@ def test_preamble_listing_the_sections_is_not_the_sections():
     # a paragraph that merely starts with a section's words is running text, not the heading
     paragraph = "总体情况良好，" + "区卫健局认真贯彻《中华人民共和国政府信息公开条例》，不断完善制度建设。" * 2
     assert check_template(paragraph, "2021").sections_present == []
+
+
+# Real headings of sections 四 and 五 (from the report, or from the list of its sections in its preamble).
+@pytest.mark.parametrize("heading", [
+    "五、政府信息公开工作存在的主要问题及改进情况",  # 上海市人民政府办公厅 2019 (walkF r02); 威海市文登区信访局 2022
+    "五、存在问题及改进情况",  # preamble of 61.150.65.235/zfxxgk/zfxxgknb/bmxxgknb/1906985018193408001.html (区统计局 2023)
+    "五、存在主要问题及改进情况",  # preamble of www.nanjing.gov.cn/…/t20230220_3830939.html (高淳区 2022)
+    "五、政府信息公开工作存在主要问题及改进情况",  # preamble of www.tl.gov.cn/openness/OpennessAnnualReport/show/3475.html
+    "五、政府信息公开工作中存在的主要问题及改进情况",  # preamble of a realworld item
+    "五、政府信息公开工作存在的主要问题和改进情况",  # heading of a realworld item
+    "五、存在的主要问题和改进措施",  # preamble of www.zhanjiang.gov.cn/…/post_1871569.html
+])
+def test_real_variants_of_section_five(heading):
+    text = replace_once(seed("001"), "五、存在的主要问题及改进情况\n", heading + "\n")
+    assert check_template(text, "2021").sections_missing == []
+
+
+@pytest.mark.parametrize("heading", [
+    "四、因政府信息公开工作被申请行政复议、提起行政诉讼情况",  # preamble of a realworld item
+    "四、因政府信息公开工作被申请行政复议和提起行政诉讼情况",  # preamble of shanghai.gov.cn/nw12344/20230331/…
+    "四、因政府信息公开工作被申请行政复议提起行政诉讼情况",  # 180.76.149.248:88/book/2022dzs/xinfang/… p.8 (文登区信访局)
+    "四、因政府信息公开被申请行政复议和提起行政诉讼情况",  # preamble of www.tl.gov.cn/…/show/3475.html
+    "四、政府信息公开行政复议及行政诉讼情况",  # preamble of www.zhanjiang.gov.cn/…/post_1871569.html
+    "四、政府信息公开行政复议行政诉讼情况",  # preamble of a realworld item
+])
+def test_real_variants_of_section_four(heading):
+    text = replace_once(seed("001"), "四、政府信息公开行政复议、行政诉讼情况\n", heading + "\n")
+    assert check_template(text, "2021").sections_missing == []
+
+
+@pytest.mark.parametrize("line", [
+    "全年因政府信息公开申请引起的行政复议93件，行政诉讼19件。",  # www.lishui.gov.cn/art/2025/3/7/art_1229850027_100030.html
+    "因政府信息依申请公开引起行政复议0件，行政诉讼0件",  # realworld r015
+    "（一）存在的主要问题和困难：一是政府信息主动公开的意识还有待进一步提高；",  # flbook.com.cn/c/sd3hnq6wjw
+    "目前，我市政府信息公开工作还存在一些不足：",  # m.zjtcn.com/news/50268662.html
+    # a preamble wrapped by the page's line breaks: realworld r123 (北京市统计局 2012)
+    "行政复议、提起行政诉讼的情况,政府信息公开工作存在的主",
+])
+def test_body_lines_mentioning_the_words_are_not_sections(line):
+    assert check_template(line, "2021").sections_present == []
 
 
 @pytest.mark.parametrize("cited, expected", [
