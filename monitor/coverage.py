@@ -19,7 +19,8 @@ from storage.catalog.models import ColumnCoverage
 FOUND_BY_LABELS = {"registry": "注册表", "link_text": "链接文字", "url_words": "网址关键词",
                    "section_descent": "逐级进入信息公开栏目", "catalogue": "信息公开目录年报分类",
                    "site_search": "站内搜索", "sitemap": "sitemap.xml"}
-PROBLEM_LABELS = {"not_found": "未找到栏目", "unreadable": "栏目无法读取", "robots": "robots.txt 禁止",
+PROBLEM_LABELS = {"not_found": "未找到栏目", "unreadable": "栏目无法读取",
+                  "robots": "robots.txt 禁止或无法取得",   # a robots.txt answering 5xx forbids the site (RFC 9309)
                   "script_error": "脚本出错", "empty": "栏目为空"}
 
 

@@ -45,7 +45,7 @@ FETCH_ERROR_NAMES = {
     "tls": "TLS/证书错误",
     "reset": "连接失败或中断",   # refused, reset or cut short: the message says which
     "http": "HTTP 错误",
-    "robots": "robots.txt 禁止",
+    "robots": "robots.txt 禁止或无法取得",   # a robots.txt answering 5xx forbids the site (RFC 9309)
     "size": "超出大小限制",
     "redirect_loop": "重定向循环",
     "other": "其他错误",

@@ -54,8 +54,14 @@ def _crawl(tmp_path, status: int):
     return summary, hits, robots_hits, judged, errors, coverage
 
 
-def test_a_robots_txt_answering_503_forbids_the_whole_site_and_says_why(tmp_path):
+def test_a_robots_txt_answering_503_forbids_the_whole_site_and_says_why(tmp_path, capsys):
+    from cli.crawl import _print_summary
+
     summary, hits, robots_hits, judged, errors, coverage = _crawl(tmp_path, 503)
+    # the run's summary does not say the site forbids the crawler when its robots.txt could not be had
+    _print_summary(summary)
+    printed = capsys.readouterr().out
+    assert "robots.txt 禁止或无法取得" in printed and "（robots.txt 禁止 " not in printed, printed
     assert robots_hits >= 1
     assert hits and set(hits.values()) == {0}, {path: n for path, n in hits.items() if n}
     assert summary.stats.get("robotstxt/unreachable") == 1
