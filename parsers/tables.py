@@ -223,18 +223,28 @@ def _grid_cells(grids: Iterable[Grid]) -> list[_Cell]:
 
 def _text_cells(text: str) -> list[_Cell]:
     """Lines of flattened text as cells: a tab line is one cell (empty ones are merged cells), a blank line ends
-    a row, and a line without tabs is split at spaces, so "规章 1 0 11" (PDF text) gives a label and three values."""
+    a row, and a line without tabs is split at spaces, so "规章 1 0 11" (PDF text) gives a label and three values.
+    A blank line between two figures does not end the row: text that puts a blank line after every cell (pages
+    whose cells are paragraphs, pdftotext) would otherwise keep only the first figure of each row."""
     cells: list[_Cell] = []
+    blank = False
     for number, line in enumerate((text or "").splitlines()):
         if not line.strip():
-            cells.append(_Cell(EMPTY) if "\t" in line else _Cell(BREAK))
+            if "\t" in line:
+                cells.append(_Cell(EMPTY))
+            else:
+                blank = True
             continue
         if _PAGE_NUMBER_LINE.match(line):
             continue
         line = _DETACHED_NUMBERING.sub(r"\1.", unicodedata.normalize("NFKC", line).replace("|", " "))
-        for piece in _SPACES.split(line):
-            if piece:
-                cells.append(_cell(piece, number, None))
+        pieces = [_cell(piece, number, None) for piece in _SPACES.split(line) if piece]
+        if blank and pieces and not (pieces[0].kind == VALUE and cells and cells[-1].kind in (VALUE, EMPTY)):
+            cells.append(_Cell(BREAK))
+        blank = False
+        cells.extend(pieces)
+    if blank:
+        cells.append(_Cell(BREAK))
     return cells
 
 
@@ -541,8 +551,13 @@ def _names_2021_rows(segments: list[_Segment]) -> bool:
 def _table3_by_label(chunks: list[tuple[_Segment, int, list[_Cell]]]) -> dict[str, list[_Cell]]:
     assigned: dict[str, list[_Cell]] = {}
     other_items_seen = False
+    several = {id(segment) for segment, n, _ in chunks if n}
     for segment, n, row in chunks:
         if n:  # a second row glued to the first on one line has no label of its own
+            continue
+        if id(segment) in several and _spread_over_lines(row):
+            # Several rows of figures, one per line, with no label between them (pdftotext lists cells in its
+            # own order): nothing says where the labelled row starts, so none of them is taken.
             continue
         name = _table3_row_name(segment, other_items_seen)
         if name is None or name in assigned:
@@ -551,6 +566,11 @@ def _table3_by_label(chunks: list[tuple[_Segment, int, list[_Cell]]]) -> dict[st
             other_items_seen = True
         assigned[name] = row
     return assigned
+
+
+def _spread_over_lines(row: list[_Cell]) -> bool:
+    """Text cells of one row printed on different lines (grid cells are placed by their grid)."""
+    return any(cell.col is None for cell in row) and len({cell.row for cell in row if cell.kind == VALUE}) > 1
 
 
 def _table3_row_name(segment: _Segment, other_items_seen: bool) -> str | None:

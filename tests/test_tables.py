@@ -15,6 +15,8 @@ from parsers.tables import extract_tables, tables_from_grids, tables_from_text
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "demo" / "seeds"
 CORPUS = ROOT / "tests" / "fixtures" / "corpus"
+TABLE_TEXTS = ROOT / "tests" / "fixtures" / "tables"
+REALWORLD = ROOT / "tests" / "realworld" / "items"
 
 APPLICANTS = ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]
 
@@ -198,6 +200,38 @@ def test_real_pdf_grids_broken_across_pages_match_the_text(name):
     from_grids = tables_from_grids(grids)
     assert len(from_grids["table3"]["rows"]) >= 23
     assert from_grids == tables_from_text(text)
+
+
+@pytest.mark.parametrize("name, item, row", [
+    ("r109_yangling_zjj_2019.txt", "规章", {"本年新制作数量": 0, "本年新公开数量": 1, "对外公开总数量": 17}),
+    ("r047_huichang_zhongcun_2020.txt", "行政规范性文件", {"本年新制作数量": 5, "本年新公开数量": 5, "对外公开总数量": 5}),
+    ("r010_xixian_taiping_2022.txt", "行政规范性文件", {"本年制发件数": 0, "本年废止件数": 0, "现行有效件数": 0}),
+], ids=["r109", "r047", "r010"])
+def test_one_cell_per_line_with_blank_lines_between_cells(name, item, row):
+    """Real page text (tests/realworld/items) with a blank line after every cell: a blank line ended the row, and
+    every figure but a row's first was lost (r109's 规章 0 / 1 / 17 read [0, None, None])."""
+    tables = tables_from_text((REALWORLD / name).read_text(encoding="utf-8"))
+    assert tables["table2"]["rows"][item] == row
+
+
+def test_pdftotext_output_reads_like_the_pdf_text():
+    """`pdftotext szfgs2024.pdf` (tables 2 and 3; cells one a line, a blank line after each): table 3 was not found."""
+    text, _ = pdf_text_and_grids("szfgs2024.pdf")
+    tables = tables_from_text((TABLE_TEXTS / "szfgs2024_pdftotext.txt").read_text(encoding="utf-8"))
+    original = tables_from_text(text)
+    assert tables["table2"] == original["table2"] and tables["table3"] == original["table3"]
+
+
+def test_pdftotext_output_in_its_own_order_gives_no_misplaced_row():
+    """`pdftotext hzq2023_working.pdf`: cells come in an order of their own (several rows of figures, one a line,
+    then their labels). What is read must be the PDF's; rows that cannot be placed stay out."""
+    text, _ = pdf_text_and_grids("hzq2023_working.pdf")
+    original = tables_from_text(text)
+    tables = tables_from_text((TABLE_TEXTS / "hzq2023_pdftotext.txt").read_text(encoding="utf-8"))
+    assert tables["table2"]["rows"]["行政规范性文件"] == {"本年制发件数": 0, "本年废止件数": 5, "现行有效件数": 5}
+    for table in ("table2", "table3"):
+        for name, row in tables.get(table, {"rows": {}})["rows"].items():
+            assert row == original[table]["rows"][name], (table, name)
 
 
 # ------------------------------------------------------------------ hand-built grids
