@@ -391,6 +391,11 @@ def _read_table2(segments: list[_Segment]) -> dict | None:
             continue
         if not _columns_fit(item, columns):
             columns = [(name, None) for name in TABLE2_ITEMS[item][fmt]]
+        elif _partial_text_header(item, fmt, columns):
+            if sum(cell.kind == VALUE for cell in cells) != len(TABLE2_ITEMS[item][fmt]):
+                rows[item] = {name: None for name, _ in columns}  # unplaceable: missing, not another's figure
+                continue
+            columns = [(name, None) for name in TABLE2_ITEMS[item][fmt]]  # a figure for each: the form's order
         if not columns:
             continue
         rows[item] = _table2_values(columns, cells)
@@ -403,6 +408,13 @@ def _columns_fit(item: str, columns: list[tuple[str, int | None]] | None) -> boo
     """Whether a header seen earlier can be this item's: 行政处罚 cannot take the 规章 header of the section above."""
     allowed = set(TABLE2_ITEMS[item]["2021"]) | set(TABLE2_ITEMS[item]["2019"])
     return bool(columns) and {name for name, _ in columns} <= allowed
+
+
+def _partial_text_header(item: str, fmt: str, columns: list[tuple[str, int | None]]) -> bool:
+    """A text header naming only some of the item's columns (wrapped as "本年制发 本年废止 现行有效件数" / "件数 件数",
+    only 现行有效件数 is whole): the names found do not say which figure is theirs."""
+    names = [name for name, _ in columns]
+    return all(col is None for _, col in columns) and set(names) < set(TABLE2_ITEMS[item][fmt])
 
 
 def _header_columns(segment: _Segment) -> list[tuple[str, int | None]]:

@@ -202,6 +202,29 @@ def test_real_pdf_grids_broken_across_pages_match_the_text(name):
     assert from_grids == tables_from_text(text)
 
 
+def test_table2_header_wrapped_over_two_lines_keeps_each_figure_in_its_column():
+    """A walk's finding: narrow PDF header cells wrap as "本年制发 本年废止 现行有效件数" / "件数 件数"; only 现行有效件数
+    was recognised and took the row's first figure (行政规范性文件 gave {"现行有效件数": 8}, its 本年制发件数).
+    szfgs2024's real table 2 with its header wrapped that way: a row with a figure for each column reads in the form's
+    order, and a row short of one cannot be placed, so its figures stay missing instead of moving."""
+    text, _ = pdf_text_and_grids("szfgs2024.pdf")
+    header = "信息内容 本年制发件数 本年废止件数 现行有效件数\n"
+    assert text.count(header) == 1
+    wrapped = text.replace(header, "信息内容 本年制发 本年废止 现行有效件数\n件数 件数\n")
+    rows = tables_from_text(wrapped)["table2"]["rows"]
+    assert rows["规章"] == {"本年制发件数": 1, "本年废止件数": 0, "现行有效件数": 11}
+    assert rows["行政规范性文件"] == {"本年制发件数": 8, "本年废止件数": 26, "现行有效件数": 66}
+    short = tables_from_text(wrapped.replace("行政规范性文件 8 26 66", "行政规范性文件 8 66"))["table2"]["rows"]
+    assert short["行政规范性文件"] == {"现行有效件数": None}
+
+
+def test_table2_header_with_cut_off_names_from_real_text():
+    """tests/realworld/items/r040_yichun_shenji_2019.txt: the header prints "本年新 | 本年新 | 对外公开总数量"
+    (制作数量/公开数量 cut off); only the last name was recognised and the row read {"对外公开总数量": 0}."""
+    rows = tables_from_text((REALWORLD / "r040_yichun_shenji_2019.txt").read_text(encoding="utf-8"))["table2"]["rows"]
+    assert rows["规章"] == {"本年新制作数量": 0, "本年新公开数量": 0, "对外公开总数量": 0}
+
+
 @pytest.mark.parametrize("name, item, row", [
     ("r109_yangling_zjj_2019.txt", "规章", {"本年新制作数量": 0, "本年新公开数量": 1, "对外公开总数量": 17}),
     ("r047_huichang_zhongcun_2020.txt", "行政规范性文件", {"本年新制作数量": 5, "本年新公开数量": 5, "对外公开总数量": 5}),
