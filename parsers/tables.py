@@ -477,11 +477,7 @@ _TABLE3_END_WORDS = ("行政复议", "行政诉讼", "维持", "存在的主要�
 
 def _table3_region(segments: list[_Segment]) -> tuple[int | None, int | None]:
     """[start, end) of the segments that hold table 3, or (None, None)."""
-    start = None
-    for i, segment in enumerate(segments):
-        if any(T3_NEW in label.text and "。" not in label.text for label in segment.labels):
-            start = i
-            break
+    start = _table3_start(segments)
     if start is None:
         return None, None
     # PDF text may print a row's figures on the line above its label (vertically centred cells).
@@ -496,6 +492,24 @@ def _table3_region(segments: list[_Segment]) -> tuple[int | None, int | None]:
             end = i
             break
     return start, end
+
+
+# The row label: "一、本年新收政府信息公开申请数量" (numbering may be cut off or detached).
+_T3_NEW_LABEL = re.compile(r"(?:[一1]?[、.])?" + T3_NEW)
+# Body text that mentions the row ("本年新收政府信息公开申请2件，上年结转0件"), a PDF line break taking its "。" away.
+_PROSE = re.compile(r"[,;。]|\d+件")
+
+
+def _table3_start(segments: list[_Segment]) -> int | None:
+    """The first segment whose labels hold the 本年新收 row label; failing one, any 本年新收 that is not a sentence
+    (OCR and odd layouts glue text to the label). Prose must not start the table: everything before the start is
+    where table 2 is read, and a mention above table 2 lost it."""
+    labels = [(i, label.text) for i, segment in enumerate(segments) for label in segment.labels
+              if T3_NEW in label.text and not _PROSE.search(label.text)]
+    for i, text in labels:
+        if _T3_NEW_LABEL.match(text):
+            return i
+    return labels[0][0] if labels else None
 
 
 def _table3_chunks(segments: list[_Segment]) -> list[tuple[_Segment, int, list[_Cell]]]:

@@ -225,6 +225,21 @@ def test_table2_header_with_cut_off_names_from_real_text():
     assert rows["规章"] == {"本年新制作数量": 0, "本年新公开数量": 0, "对外公开总数量": 0}
 
 
+@pytest.mark.parametrize("mention", [
+    "2024年，市司法局本年新收政府信息公开申请3119件，上年结转34件，办结3050件，结转下年度继续办理\n103件。",
+    "市司法局本年新收政府信息公开申请\n3119件。",
+], ids=["sentence", "line-break-before-figure"])
+def test_body_text_mentioning_the_first_row_does_not_start_table_3(mention):
+    """A walk's finding: a body line naming 本年新收 whose "。" a PDF line break moved to the next line started table 3
+    there, and table 2 (read only before table 3) was lost. szfgs2024's PDF text with such a line above table 2."""
+    text, _ = pdf_text_and_grids("szfgs2024.pdf")
+    heading = "二、主动公开政府信息情况\n"
+    assert text.count(heading) == 1
+    tables = tables_from_text(text.replace(heading, mention + "\n" + heading))
+    original = tables_from_text(text)
+    assert tables["table2"] == original["table2"] and tables["table3"] == original["table3"]
+
+
 @pytest.mark.parametrize("name, item, row", [
     ("r109_yangling_zjj_2019.txt", "规章", {"本年新制作数量": 0, "本年新公开数量": 1, "对外公开总数量": 17}),
     ("r047_huichang_zhongcun_2020.txt", "行政规范性文件", {"本年新制作数量": 5, "本年新公开数量": 5, "对外公开总数量": 5}),
