@@ -223,18 +223,28 @@ def _grid_cells(grids: Iterable[Grid]) -> list[_Cell]:
 
 def _text_cells(text: str) -> list[_Cell]:
     """Lines of flattened text as cells: a tab line is one cell (empty ones are merged cells), a blank line ends
-    a row, and a line without tabs is split at spaces, so "规章 1 0 11" (PDF text) gives a label and three values."""
+    a row, and a line without tabs is split at spaces, so "规章 1 0 11" (PDF text) gives a label and three values.
+    A blank line between two figures does not end the row: text that puts a blank line after every cell (pages
+    whose cells are paragraphs, pdftotext) would otherwise keep only the first figure of each row."""
     cells: list[_Cell] = []
+    blank = False
     for number, line in enumerate((text or "").splitlines()):
         if not line.strip():
-            cells.append(_Cell(EMPTY) if "\t" in line else _Cell(BREAK))
+            if "\t" in line:
+                cells.append(_Cell(EMPTY))
+            else:
+                blank = True
             continue
         if _PAGE_NUMBER_LINE.match(line):
             continue
         line = _DETACHED_NUMBERING.sub(r"\1.", unicodedata.normalize("NFKC", line).replace("|", " "))
-        for piece in _SPACES.split(line):
-            if piece:
-                cells.append(_cell(piece, number, None))
+        pieces = [_cell(piece, number, None) for piece in _SPACES.split(line) if piece]
+        if blank and pieces and not (pieces[0].kind == VALUE and cells and cells[-1].kind in (VALUE, EMPTY)):
+            cells.append(_Cell(BREAK))
+        blank = False
+        cells.extend(pieces)
+    if blank:
+        cells.append(_Cell(BREAK))
     return cells
 
 
@@ -381,6 +391,11 @@ def _read_table2(segments: list[_Segment]) -> dict | None:
             continue
         if not _columns_fit(item, columns):
             columns = [(name, None) for name in TABLE2_ITEMS[item][fmt]]
+        elif _partial_text_header(item, fmt, columns):
+            if sum(cell.kind == VALUE for cell in cells) != len(TABLE2_ITEMS[item][fmt]):
+                rows[item] = {name: None for name, _ in columns}  # unplaceable: missing, not another's figure
+                continue
+            columns = [(name, None) for name in TABLE2_ITEMS[item][fmt]]  # a figure for each: the form's order
         if not columns:
             continue
         rows[item] = _table2_values(columns, cells)
@@ -393,6 +408,13 @@ def _columns_fit(item: str, columns: list[tuple[str, int | None]] | None) -> boo
     """Whether a header seen earlier can be this item's: 行政处罚 cannot take the 规章 header of the section above."""
     allowed = set(TABLE2_ITEMS[item]["2021"]) | set(TABLE2_ITEMS[item]["2019"])
     return bool(columns) and {name for name, _ in columns} <= allowed
+
+
+def _partial_text_header(item: str, fmt: str, columns: list[tuple[str, int | None]]) -> bool:
+    """A text header naming only some of the item's columns (wrapped as "本年制发 本年废止 现行有效件数" / "件数 件数",
+    only 现行有效件数 is whole): the names found do not say which figure is theirs."""
+    names = [name for name, _ in columns]
+    return all(col is None for _, col in columns) and set(names) < set(TABLE2_ITEMS[item][fmt])
 
 
 def _header_columns(segment: _Segment) -> list[tuple[str, int | None]]:
@@ -455,11 +477,7 @@ _TABLE3_END_WORDS = ("行政复议", "行政诉讼", "维持", "存在的主要�
 
 def _table3_region(segments: list[_Segment]) -> tuple[int | None, int | None]:
     """[start, end) of the segments that hold table 3, or (None, None)."""
-    start = None
-    for i, segment in enumerate(segments):
-        if any(T3_NEW in label.text and "。" not in label.text for label in segment.labels):
-            start = i
-            break
+    start = _table3_start(segments)
     if start is None:
         return None, None
     # PDF text may print a row's figures on the line above its label (vertically centred cells).
@@ -474,6 +492,24 @@ def _table3_region(segments: list[_Segment]) -> tuple[int | None, int | None]:
             end = i
             break
     return start, end
+
+
+# The row label: "一、本年新收政府信息公开申请数量" (numbering may be cut off or detached).
+_T3_NEW_LABEL = re.compile(r"(?:[一1]?[、.])?" + T3_NEW)
+# Body text that mentions the row ("本年新收政府信息公开申请2件，上年结转0件"), a PDF line break taking its "。" away.
+_PROSE = re.compile(r"[,;。]|\d+件")
+
+
+def _table3_start(segments: list[_Segment]) -> int | None:
+    """The first segment whose labels hold the 本年新收 row label; failing one, any 本年新收 that is not a sentence
+    (OCR and odd layouts glue text to the label). Prose must not start the table: everything before the start is
+    where table 2 is read, and a mention above table 2 lost it."""
+    labels = [(i, label.text) for i, segment in enumerate(segments) for label in segment.labels
+              if T3_NEW in label.text and not _PROSE.search(label.text)]
+    for i, text in labels:
+        if _T3_NEW_LABEL.match(text):
+            return i
+    return labels[0][0] if labels else None
 
 
 def _table3_chunks(segments: list[_Segment]) -> list[tuple[_Segment, int, list[_Cell]]]:
@@ -541,8 +577,13 @@ def _names_2021_rows(segments: list[_Segment]) -> bool:
 def _table3_by_label(chunks: list[tuple[_Segment, int, list[_Cell]]]) -> dict[str, list[_Cell]]:
     assigned: dict[str, list[_Cell]] = {}
     other_items_seen = False
+    several = {id(segment) for segment, n, _ in chunks if n}
     for segment, n, row in chunks:
         if n:  # a second row glued to the first on one line has no label of its own
+            continue
+        if id(segment) in several and _spread_over_lines(row):
+            # Several rows of figures, one per line, with no label between them (pdftotext lists cells in its
+            # own order): nothing says where the labelled row starts, so none of them is taken.
             continue
         name = _table3_row_name(segment, other_items_seen)
         if name is None or name in assigned:
@@ -551,6 +592,11 @@ def _table3_by_label(chunks: list[tuple[_Segment, int, list[_Cell]]]) -> dict[st
             other_items_seen = True
         assigned[name] = row
     return assigned
+
+
+def _spread_over_lines(row: list[_Cell]) -> bool:
+    """Text cells of one row printed on different lines (grid cells are placed by their grid)."""
+    return any(cell.col is None for cell in row) and len({cell.row for cell in row if cell.kind == VALUE}) > 1
 
 
 def _table3_row_name(segment: _Segment, other_items_seen: bool) -> str | None:

@@ -15,6 +15,8 @@ from parsers.tables import extract_tables, tables_from_grids, tables_from_text
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "demo" / "seeds"
 CORPUS = ROOT / "tests" / "fixtures" / "corpus"
+TABLE_TEXTS = ROOT / "tests" / "fixtures" / "tables"
+REALWORLD = ROOT / "tests" / "realworld" / "items"
 
 APPLICANTS = ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]
 
@@ -198,6 +200,76 @@ def test_real_pdf_grids_broken_across_pages_match_the_text(name):
     from_grids = tables_from_grids(grids)
     assert len(from_grids["table3"]["rows"]) >= 23
     assert from_grids == tables_from_text(text)
+
+
+def test_table2_header_wrapped_over_two_lines_keeps_each_figure_in_its_column():
+    """A walk's finding: narrow PDF header cells wrap as "本年制发 本年废止 现行有效件数" / "件数 件数"; only 现行有效件数
+    was recognised and took the row's first figure (行政规范性文件 gave {"现行有效件数": 8}, its 本年制发件数).
+    szfgs2024's real table 2 with its header wrapped that way: a row with a figure for each column reads in the form's
+    order, and a row short of one cannot be placed, so its figures stay missing instead of moving."""
+    text, _ = pdf_text_and_grids("szfgs2024.pdf")
+    header = "信息内容 本年制发件数 本年废止件数 现行有效件数\n"
+    assert text.count(header) == 1
+    wrapped = text.replace(header, "信息内容 本年制发 本年废止 现行有效件数\n件数 件数\n")
+    rows = tables_from_text(wrapped)["table2"]["rows"]
+    assert rows["规章"] == {"本年制发件数": 1, "本年废止件数": 0, "现行有效件数": 11}
+    assert rows["行政规范性文件"] == {"本年制发件数": 8, "本年废止件数": 26, "现行有效件数": 66}
+    short = tables_from_text(wrapped.replace("行政规范性文件 8 26 66", "行政规范性文件 8 66"))["table2"]["rows"]
+    assert short["行政规范性文件"] == {"现行有效件数": None}
+
+
+def test_table2_header_with_cut_off_names_from_real_text():
+    """tests/realworld/items/r040_yichun_shenji_2019.txt: the header prints "本年新 | 本年新 | 对外公开总数量"
+    (制作数量/公开数量 cut off); only the last name was recognised and the row read {"对外公开总数量": 0}."""
+    rows = tables_from_text((REALWORLD / "r040_yichun_shenji_2019.txt").read_text(encoding="utf-8"))["table2"]["rows"]
+    assert rows["规章"] == {"本年新制作数量": 0, "本年新公开数量": 0, "对外公开总数量": 0}
+
+
+@pytest.mark.parametrize("mention", [
+    "2024年，市司法局本年新收政府信息公开申请3119件，上年结转34件，办结3050件，结转下年度继续办理\n103件。",
+    "市司法局本年新收政府信息公开申请\n3119件。",
+], ids=["sentence", "line-break-before-figure"])
+def test_body_text_mentioning_the_first_row_does_not_start_table_3(mention):
+    """A walk's finding: a body line naming 本年新收 whose "。" a PDF line break moved to the next line started table 3
+    there, and table 2 (read only before table 3) was lost. szfgs2024's PDF text with such a line above table 2."""
+    text, _ = pdf_text_and_grids("szfgs2024.pdf")
+    heading = "二、主动公开政府信息情况\n"
+    assert text.count(heading) == 1
+    tables = tables_from_text(text.replace(heading, mention + "\n" + heading))
+    original = tables_from_text(text)
+    assert tables["table2"] == original["table2"] and tables["table3"] == original["table3"]
+
+
+@pytest.mark.parametrize("name, item, row", [
+    ("r109_yangling_zjj_2019.txt", "规章", {"本年新制作数量": 0, "本年新公开数量": 1, "对外公开总数量": 17}),
+    ("r047_huichang_zhongcun_2020.txt", "行政规范性文件", {"本年新制作数量": 5, "本年新公开数量": 5, "对外公开总数量": 5}),
+    ("r010_xixian_taiping_2022.txt", "行政规范性文件", {"本年制发件数": 0, "本年废止件数": 0, "现行有效件数": 0}),
+], ids=["r109", "r047", "r010"])
+def test_one_cell_per_line_with_blank_lines_between_cells(name, item, row):
+    """Real page text (tests/realworld/items) with a blank line after every cell: a blank line ended the row, and
+    every figure but a row's first was lost (r109's 规章 0 / 1 / 17 read [0, None, None])."""
+    tables = tables_from_text((REALWORLD / name).read_text(encoding="utf-8"))
+    assert tables["table2"]["rows"][item] == row
+
+
+def test_pdftotext_output_reads_like_the_pdf_text():
+    """`pdftotext szfgs2024.pdf` (tables 2 and 3; cells one a line, a blank line after each): table 3 was not found."""
+    text, _ = pdf_text_and_grids("szfgs2024.pdf")
+    tables = tables_from_text((TABLE_TEXTS / "szfgs2024_pdftotext.txt").read_text(encoding="utf-8"))
+    original = tables_from_text(text)
+    assert tables["table2"] == original["table2"] and tables["table3"] == original["table3"]
+
+
+def test_pdftotext_output_in_its_own_order_gives_no_misplaced_row():
+    """`pdftotext hzq2023_working.pdf`: cells come in an order of their own (several rows of figures, one a line,
+    then their labels). What is read must be the PDF's; rows that cannot be placed stay out."""
+    text, _ = pdf_text_and_grids("hzq2023_working.pdf")
+    original = tables_from_text(text)
+    tables = tables_from_text((TABLE_TEXTS / "hzq2023_pdftotext.txt").read_text(encoding="utf-8"))
+    assert tables["table2"]["rows"]["行政规范性文件"] == {"本年制发件数": 0, "本年废止件数": 5, "现行有效件数": 5}
+    for table in ("table2", "table3"):
+        for name, row in tables.get(table, {"rows": {}})["rows"].items():
+            assert row == original[table]["rows"][name], (table, name)
 
 
 # ------------------------------------------------------------------ hand-built grids
