@@ -4,7 +4,9 @@ Each capture's record group (response or revisit, request, metadata) is copied a
 after checking it against the index; the original of every revisit comes along so the file replays on its own.
 Then the notes of the chosen runs (the standalone JSON ``metadata`` records: fetch errors, column coverage, a
 run's end), copied as stored: what a verdict of 未发布 or 无法判定 rests on leaves with the pages, and
-``xxgk reindex`` over the file gives them back. Notes are not indexed by position, so the segments of the chosen
+``xxgk reindex`` over the file gives them back. A note written before notes had a URN of their own (its target
+URI was the page it is about, which replay tools then served as that page) is written again under its URN, the
+same record otherwise. Notes are not indexed by position, so the segments of the chosen
 runs are read whole to find them. The file starts with a new ``warcinfo`` record and appears at its destination
 only when complete.
 """
@@ -25,7 +27,7 @@ from storage.catalog.models import ColumnCoverage, FetchError, Segment
 from storage.objects import ObjectNotFound, fsync_dir
 from storage.reader import CaptureError, CaptureReader
 from storage.recovery import scan_segment
-from storage.warc import NOTE_RUN_END, SegmentWriter, warc_date
+from storage.warc import NOTE_RUN_END, NOTE_URN, SegmentWriter, WarcRecord, warc_date
 
 
 class ExportError(Exception):
@@ -75,7 +77,7 @@ def note_segments(catalog: Catalog, *, run_id: str | None = None, agency_id: str
         return list(session.scalars(query))
 
 
-def chosen_notes(reader: CaptureReader, keys: list[str], agency_id: str | None = None) -> list[bytes]:
+def chosen_notes(reader: CaptureReader, keys: list[str], agency_id: str | None = None) -> list[tuple[bytes, WarcRecord]]:
     """The stored bytes of each note in those segments (of the agency's, and each run's end, when one is named)."""
     found = []
     for key in keys:
@@ -89,7 +91,7 @@ def chosen_notes(reader: CaptureReader, keys: list[str], agency_id: str | None =
             note = record.note()
             if note is not None and (agency_id is None or note.get("agency_id") == agency_id
                                      or note["xxgk"] == NOTE_RUN_END):
-                found.append(data[offset:offset + length])
+                found.append((data[offset:offset + length], record))
     return found
 
 
@@ -118,8 +120,11 @@ def export_warc(reader: CaptureReader, out: str | Path, *, run_id: str | None = 
             for row in rows:
                 data, _records = reader.checked_span(row)  # refuse to copy bytes that no longer match the index
                 handle.write(data)
-            for note in notes:
-                handle.write(note)
+            for stored, record in notes:
+                if (record.target_uri or "").startswith(NOTE_URN):
+                    handle.write(stored)
+                else:
+                    writer.refile_note(record)
             handle.flush()
             os.fsync(handle.fileno())
             size = handle.tell()

@@ -256,3 +256,29 @@ def test_export_carries_what_verdicts_rest_on_and_reindex_gives_it_back(cli_env,
     assert rebuilt["errors"] == held["errors"] and rebuilt["coverage"] == held["coverage"]
     assert [(run[0], run[1], run[3]) for run in rebuilt["runs"]] == [(run[0], run[1], run[3]) for run in held["runs"]]
     assert len(rebuilt["captures"]) == len(held["captures"])
+
+
+def test_export_files_every_note_under_a_urn_of_its_own(cli_env, capsys, tmp_path):
+    """pywb and cdxj-indexer index a metadata record by its WARC-Target-URI: a note filed under the page's URL
+    replayed as that page (200, the JSON), for a page that never answered. Notes are written under URNs now, and
+    those an older archive filed under the page are filed under their URNs when exported, the same records else."""
+    from tests.test_reindex import notes_filed_under_their_pages, small_archive
+
+    small_archive(cli_env)
+    assert notes_filed_under_their_pages(cli_env) == 2    # as archives were written before
+    stored = {record.record_id: record for key in open_store(cli_env).list("warcs/")
+              for _o, _l, record in read_members(open_store(cli_env).get_bytes(key)) if record.note()}
+    assert sorted(record.target_uri for record in stored.values())[0].startswith("http://")
+    out_file = tmp_path / "run-1.warc.gz"
+    code, _out, err = run_cli(capsys, "export-warc", "--run", "run-1", str(out_file))
+    assert code == 0, err
+    notes = [record for _o, _l, record in read_members(out_file.read_bytes()) if record.note()]
+    assert [record.target_uri for record in notes] == [
+        "urn:xxgk:fetch-error:http://a.example.gov.cn/nb/2023.html", "urn:xxgk:column-coverage:http://a.example.gov.cn/nb/",
+        "urn:xxgk:run:run-1"]
+    for record in notes:
+        original = stored[record.record_id]
+        assert (record.block, record.header("WARC-Date"), record.header("WARC-Warcinfo-ID")) == (
+            original.block, original.header("WARC-Date"), original.header("WARC-Warcinfo-ID"))
+    uris = {row["warc-target-uri"] for row in warcio_index(out_file) if row["warc-type"] != "warcinfo"}
+    assert uris == {"http://a.example.gov.cn/nb/2024.html"} | {record.target_uri for record in notes}
