@@ -1,7 +1,8 @@
 """Rebuilding the catalog from the WARC archive alone, after the catalog is lost (``xxgk reindex``).
 
 Every segment in the object store, and every one still waiting in the spool, is read once, oldest first (a segment's
-name starts with the time it was created). Its ``warcinfo`` re-creates the crawl run (start, settings), its capture
+name starts with the time it was created). Its ``warcinfo`` re-creates the crawl run (start, settings) — an
+imported export holds several runs, each record naming its run's warcinfo (``_Owners``) —, its capture
 groups the capture rows exactly as recovery re-indexes a dead writer's segment (``storage.recovery.index_segment``:
 offsets, lengths, digests, agency, revisits tied to their originals by ``WARC-Refers-To``, resources to what they
 show by ``WARC-Concurrent-To``), and its notes (``storage.warc.SegmentWriter.write_note``) the fetch errors, the
