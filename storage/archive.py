@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 import time
 from concurrent.futures import Future
@@ -229,11 +228,6 @@ def _check_status(status: object) -> int:
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999:
         raise ArchiveInputError(f"status must be an HTTP status code (100-999), not {status!r}")
     return status
-
-
-def _note_uri(text: str) -> str:
-    """A WARC-Target-URI for a note about ``text`` (an error's URL is kept as given, in the note's JSON)."""
-    return re.sub(r"[\s\x00]", lambda match: "%{:02X}".format(ord(match.group())), text) or "urn:xxgk:empty"
 
 
 def _moment(value: datetime | None) -> datetime:
@@ -507,7 +501,7 @@ class Archive:
         row = _PendingRow(lambda session: queries.add_error(session, url, kind, message, run_id=self.run_id,
                                                             agency_id=agency_id, at=moment).id)
         with self._lock:
-            self._write_note(_note_uri(url), note, moment)
+            self._write_note(note, moment)
             self._batch.append(row)
             self._batch_due()
         return row
@@ -539,24 +533,23 @@ class Archive:
         # capture ids are the catalog's: the record id names the capture in a rebuilt catalog too
         note = {"xxgk": NOTE_COVERAGE, "run_id": self.run_id, **row, "read_at": row["read_at"].isoformat(),
                 "capture_record_id": page.record_id if page is not None else None}
-        uri = row.get("column_url") or f"urn:xxgk:column-coverage:{row['agency_id']}"
         pending = _PendingRow(lambda session: queries.add_coverage(session, run_id=self.run_id, **row).id)
-        return self._note_with_row(_note_uri(uri), note, row["read_at"], pending)
+        return self._note_with_row(note, row["read_at"], pending)
 
-    def _note_with_row(self, uri: str, note: Mapping[str, Any], moment: datetime, row: _PendingRow) -> int:
+    def _note_with_row(self, note: Mapping[str, Any], moment: datetime, row: _PendingRow) -> int:
         """A JSON note and the catalog row it stands for, committed at once with whatever waits."""
         with self._lock:
-            self._write_note(uri, note, moment)
+            self._write_note(note, moment)
             self._batch.append(row)
             self._commit()
             self._roll_if_full()
         return row.future.result()
 
-    def _write_note(self, uri: str, note: Mapping[str, Any], moment: datetime) -> None:
-        """A standalone JSON metadata record, durable at the next commit."""
+    def _write_note(self, note: Mapping[str, Any], moment: datetime) -> None:
+        """A standalone JSON metadata record (filed under a URN of its own), durable at the next commit."""
         date = warc_date(moment)
         segment = self._open_segment()
-        self._write(segment, lambda writer: [writer.write_note(uri, note, date)])
+        self._write(segment, lambda writer: [writer.write_note(note, date)])
 
     # -- the group commit
 
@@ -911,7 +904,7 @@ class Archive:
             note = {"xxgk": NOTE_RUN_END, "run_id": self.run_id, "status": status,
                     "finished_at": finished_at.isoformat(), "counts": dict(counts) if counts is not None else None}
             try:
-                self._write_note(f"urn:xxgk:run:{self.run_id}", note, finished_at)
+                self._write_note(note, finished_at)
             except ArchiveError as exc:  # the run is still finished in the catalog; only a rebuild would miss it
                 log.warning("run %s: its end could not be written to the WARC: %s", self.run_id, exc)
             self.roll()

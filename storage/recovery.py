@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from sqlalchemy.orm import Session
 
@@ -162,8 +162,10 @@ def capture_fields(key: str, run_id: str, group: list[Located], original=None, c
     )
 
 
-def index_segment(session: Session, key: str, run_id: str, records: list[Located]) -> int:
-    """Add rows for the capture groups of a segment that have none; returns how many were added."""
+def index_segment(session: Session, key: str, run_id: str, records: list[Located],
+                  run_of: Callable[[list[Located]], str] | None = None) -> int:
+    """Add rows for the capture groups of a segment that have none; returns how many were added. ``run_of``
+    names each group's run where a segment holds more than one (an imported export), else all are ``run_id``'s."""
     added = 0
     for group in group_records(records):
         record = group[0][2]
@@ -179,7 +181,8 @@ def index_segment(session: Session, key: str, run_id: str, records: list[Located
         if record.record_type == "resource" and record.concurrent_to:
             page = queries.capture_by_record_id(session, record.concurrent_to[0])
             concurrent = page.id if page is not None else None
-        queries.add_capture(session, **capture_fields(key, run_id, group, original, concurrent))
+        queries.add_capture(session, **capture_fields(key, run_of(group) if run_of else run_id, group, original,
+                                                      concurrent))
         added += 1
     return added
 

@@ -1,7 +1,8 @@
 """Rebuilding the catalog from the WARC archive alone, after the catalog is lost (``xxgk reindex``).
 
 Every segment in the object store, and every one still waiting in the spool, is read once, oldest first (a segment's
-name starts with the time it was created). Its ``warcinfo`` re-creates the crawl run (start, settings), its capture
+name starts with the time it was created). Its ``warcinfo`` re-creates the crawl run (start, settings) — an
+imported export holds several runs, each record naming its run's warcinfo (``_Owners``) —, its capture
 groups the capture rows exactly as recovery re-indexes a dead writer's segment (``storage.recovery.index_segment``:
 offsets, lengths, digests, agency, revisits tied to their originals by ``WARC-Refers-To``, resources to what they
 show by ``WARC-Concurrent-To``), and its notes (``storage.warc.SegmentWriter.write_note``) the fetch errors, the
@@ -145,20 +146,24 @@ def rebuild(store: ObjectStore, catalog: Catalog, spool_dir: Path, *, segments: 
         if damaged:
             report.damaged[source.key] = "；".join(f"字节 {start}–{end} 无法读取（{why}）" for start, end, why in damaged)
         with catalog.session() as session:
-            run_id = _segment_rows(session, source, data, records, writer, runs)
-            report.captures += index_segment(session, source.key, run_id, records)
+            owners = _Owners(records, run_of_key(source.key))
+            _segment_rows(session, source, data, records, writer, runs, owners)
+            report.captures += index_segment(session, source.key, owners.segment_run, records, owners.of_group)
             shown += _made_of(records)
             if _unresolved(session, records):
                 second_pass.append(source)
-            for note in (record.note() for _offset, _length, record in records):
+            for _offset, _length, record in records:
+                note = record.note()
                 if note is not None:
+                    run_id = owners.of(record)
                     _take_note(session, note, run_id, runs[run_id], coverage, report)
         report.segments += 1
         report.spooled += source.spool_path is not None
     for source in second_pass:  # each original is indexed by now, wherever it was
         records = scan_past_damage(_read(store, source))[0]
+        owners = _Owners(records, run_of_key(source.key))
         with catalog.session() as session:
-            report.captures += index_segment(session, source.key, _run_of(session, source.key), records)
+            report.captures += index_segment(session, source.key, owners.segment_run, records, owners.of_group)
             report.unresolved += _unresolved(session, records)
     with catalog.session() as session:
         _resolve_made_of(session, shown)
@@ -175,15 +180,79 @@ def rebuild(store: ObjectStore, catalog: Catalog, spool_dir: Path, *, segments: 
     return report
 
 
+class _Owners:
+    """Which run each record of a segment belongs to. A crawl's segment holds one run, named by the warcinfo it
+    begins with; an export imported under ``warcs/`` holds the records of several, each naming its run's warcinfo
+    (copied into the file) by WARC-Warcinfo-ID, and each note or capture metadata stating its run as well (an
+    export written before it carried the warcinfos has only that). A record that names no run belongs to the
+    segment's: the first run named in it, else the folder's (``warcs/<run-id>/``)."""
+
+    def __init__(self, records: list[Located], folder_run: str):
+        self._runs = {record.record_id: record.fields().get("run-id") for _o, _l, record in records
+                      if record.record_type == "warcinfo"}
+        first = records[0][2] if records and records[0][2].record_type == "warcinfo" else None
+        named = next((run for run in (self._named(record) for _o, _l, record in records) if run), None)
+        # an export's own warcinfo names no run, and its date is the export's: it dates no run unless none is named
+        self.anonymous = named is None
+        self.segment_run = (first.fields().get("run-id") if first is not None else None) or named or folder_run
+
+    def _named(self, record) -> str | None:
+        if record.record_type == "warcinfo":
+            return record.fields().get("run-id")
+        run = self._runs.get(record.header("WARC-Warcinfo-ID") or "")
+        if run:
+            return run
+        note = record.note()
+        if note is not None:
+            return note.get("run_id") if isinstance(note.get("run_id"), str) else None
+        return record.fields().get("run-id") if record.record_type == "metadata" else None
+
+    def of(self, record) -> str:
+        return self._named(record) or self.segment_run
+
+    def of_group(self, group: list[Located]) -> str:
+        """A capture's run: its warcinfo's, else the run its metadata record states."""
+        return next((run for run in (self._named(record) for _o, _l, record in group) if run), self.segment_run)
+
+    def warcinfo_fields(self, records: list[Located], run_id: str) -> dict[str, str]:
+        """What the run's first warcinfo in the segment says (its start and settings); an export's own names none."""
+        infos = [record.fields() for _o, _l, record in records if record.record_type == "warcinfo"]
+        return next((fields for fields in infos if fields.get("run-id") == run_id),
+                    infos[0] if infos and self.anonymous else {})
+
+
 def _segment_rows(session, source: _Source, data: bytes, records: list[Located], writer: str,
-                  runs: dict[str, _Run]) -> str:
-    """The run (created on its first segment) and segment rows of one segment; returns the run id."""
+                  runs: dict[str, _Run], owners: _Owners) -> None:
+    """The runs (each created on its first segment) and the segment row of one segment."""
     info = records[0][2] if records and records[0][2].record_type == "warcinfo" else None
     fields = info.fields() if info is not None else {}
-    run_id = fields.get("run-id") or run_of_key(source.key)
-    run = runs.setdefault(run_id, _Run())
-    dates = [_date_of(record) for _offset, _length, record in records]
-    dates = [moment for moment in dates if moment is not None]
+    run_at = {offset: owners.of(record) for offset, _length, record in records}
+    for group in group_records(records):   # a capture's request and metadata are of its run
+        run_at.update((offset, owners.of_group(group)) for offset, _length, _record in group)
+    dated: dict[str, list[datetime]] = {}
+    for offset, _length, record in records:
+        moment = _date_of(record)
+        if record.record_type == "warcinfo" and not owners.anonymous and not record.fields().get("run-id"):
+            continue
+        dated.setdefault(run_at[offset], []).extend([moment] if moment is not None else [])
+    dated.setdefault(owners.segment_run, [])
+    for run_id, dates in dated.items():
+        _run_rows(session, run_id, runs.setdefault(run_id, _Run()), owners.warcinfo_fields(records, run_id), dates)
+    dates = [moment for moment in (_date_of(record) for _offset, _length, record in records) if moment is not None]
+    spooled = source.spool_path is not None
+    # a spooled segment is this host's to upload (storage.recovery); a stored one keeps the writer it names
+    queries.add_segment(session, source.key, owners.segment_run,
+                        writer if spooled else fields.get("hostname") or writer,
+                        created_at=dates[0] if dates else None, state="sealed" if spooled else "uploaded")
+    if spooled:  # the next Archive.open uploads it and records its size and digest then
+        queries.mark_segment(session, source.key, "sealed", records=len(records))
+    else:
+        queries.mark_segment(session, source.key, "uploaded", size=len(data),
+                             sha256=hashlib.sha256(data).hexdigest(), records=len(records))
+
+
+def _run_rows(session, run_id: str, run: _Run, fields: dict[str, str], dates: list[datetime]) -> None:
+    """One run's start (from its warcinfo, else its earliest record), last record and settings; its row."""
     try:
         started = iso_moment(fields.get("run-started-at")) or min(dates, default=None)
     except ValueError:
@@ -196,20 +265,6 @@ def _segment_rows(session, source: _Source, data: bytes, records: list[Located],
         run.settings = _json_object(fields.get("run-settings"))
     if queries.get_run(session, run_id) is None:
         queries.start_run(session, run_id, settings=run.settings, started_at=run.started_at)
-    spooled = source.spool_path is not None
-    # a spooled segment is this host's to upload (storage.recovery); a stored one keeps the writer it names
-    queries.add_segment(session, source.key, run_id, writer if spooled else fields.get("hostname") or writer,
-                        created_at=dates[0] if dates else None, state="sealed" if spooled else "uploaded")
-    if spooled:  # the next Archive.open uploads it and records its size and digest then
-        queries.mark_segment(session, source.key, "sealed", records=len(records))
-    else:
-        queries.mark_segment(session, source.key, "uploaded", size=len(data),
-                             sha256=hashlib.sha256(data).hexdigest(), records=len(records))
-    return run_id
-
-
-def _run_of(session, key: str) -> str:
-    return queries.get_segment(session, key).run_id
 
 
 def _unresolved(session, records: list[Located]) -> int:

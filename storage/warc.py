@@ -15,6 +15,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -42,6 +43,10 @@ NOTE_TYPE = "application/json"
 NOTE_FETCH_ERROR = "fetch-error"
 NOTE_COVERAGE = "column-coverage"
 NOTE_RUN_END = "run-end"
+# A note's WARC-Target-URI is a URN of its own (``urn:xxgk:<kind>:<subject>``), never the page it is about: replay
+# tools (pywb, cdxj-indexer) index metadata records by their target URI and served an error note as that page, with
+# status 200. Notes written before named the page itself; readers go by the JSON, so both forms read the same.
+NOTE_URN = "urn:xxgk:"
 _READ_CHUNK = 1 << 20
 
 HeaderValue = str | bytes
@@ -255,6 +260,25 @@ def written_fields(fields: Iterable[tuple[str, object]]) -> dict[str, str]:
     return {key: value.strip() for key, value in _field_pairs(fields)}
 
 
+def uri_safe(text: str) -> str:
+    """A WARC-Target-URI from ``text``: whitespace and NUL would break the header line, so they are escaped."""
+    return re.sub(r"[\s\x00]", lambda match: "%{:02X}".format(ord(match.group())), text)
+
+
+def note_uri(note: Mapping[str, object]) -> str:
+    """The URN a note is filed under: its kind and what it is about (the URL stays in the JSON as given)."""
+    kind = str(note.get("xxgk") or "note")
+    if kind == NOTE_RUN_END:
+        kind, subject = "run", note.get("run_id")
+    elif kind == NOTE_FETCH_ERROR:
+        subject = note.get("url")
+    elif kind == NOTE_COVERAGE:
+        subject = note.get("column_url") or note.get("agency_id")
+    else:
+        subject = None
+    return uri_safe(f"{NOTE_URN}{kind}:{subject or ''}")
+
+
 class SegmentWriter:
     """Appends WARC records to one open binary file, one gzip member each, reporting offsets as it goes."""
 
@@ -343,12 +367,30 @@ class SegmentWriter:
                                                  warc_content_type=WARC_FIELDS_TYPE, warc_headers_dict=headers)
         return self._write(record)
 
-    def write_note(self, url: str, note: Mapping[str, object], date: str) -> WrittenRecord:
-        """A standalone ``metadata`` record whose block is JSON (read back by :meth:`WarcRecord.note`)."""
+    def write_note(self, note: Mapping[str, object], date: str) -> WrittenRecord:
+        """A standalone ``metadata`` record whose block is JSON (read back by :meth:`WarcRecord.note`), filed
+        under :func:`note_uri`."""
         body = json.dumps(note, ensure_ascii=False, default=str).encode("utf-8")
-        headers = self._headers("metadata", url, date, None, {})
-        record = self._writer.create_warc_record(url, "metadata", payload=io.BytesIO(body), length=len(body),
+        uri = note_uri(note)
+        headers = self._headers("metadata", uri, date, None, {})
+        record = self._writer.create_warc_record(uri, "metadata", payload=io.BytesIO(body), length=len(body),
                                                  warc_content_type=NOTE_TYPE, warc_headers_dict=headers)
+        return self._write(record)
+
+    def refile_note(self, stored: "WarcRecord") -> WrittenRecord:
+        """A note written before notes had a URI of their own, again under :func:`note_uri`: the same record id,
+        date, warcinfo and JSON block byte for byte (so its digest is unchanged), only the target URI differs."""
+        note = stored.note()
+        if note is None:
+            raise ValueError("not a note")
+        uri = note_uri(note)
+        headers = {"WARC-Type": "metadata", "WARC-Record-ID": stored.record_id or new_record_id(),
+                   "WARC-Date": stored.header("WARC-Date") or "", "WARC-Target-URI": uri}
+        if stored.header("WARC-Warcinfo-ID"):
+            headers["WARC-Warcinfo-ID"] = stored.header("WARC-Warcinfo-ID")
+        record = self._writer.create_warc_record(uri, "metadata", payload=io.BytesIO(stored.block),
+                                                 length=len(stored.block), warc_content_type=NOTE_TYPE,
+                                                 warc_headers_dict=headers)
         return self._write(record)
 
     def write_resource(self, url: str, content_type: str, payload: bytes, date: str, *,

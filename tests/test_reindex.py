@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from warcio.warcwriter import WARCWriter
 
 from cli.main import main
 from demo.portals import DemoPortals
@@ -26,6 +27,7 @@ from storage.config import Config
 from storage.objects import open_store
 from storage.recovery import scan_segment
 from storage.reindex import rebuild
+from storage.warc import NOTE_COVERAGE, NOTE_FETCH_ERROR
 from tests.servers import free_port, venv_bin
 from tests.test_alerts import Receiver
 from tests.test_archive import crash_while_writing, fetch
@@ -157,6 +159,25 @@ def test_a_catalog_rebuilt_from_the_warcs_gives_the_same_verdicts(backend, tmp_p
     code, out, err = xxgk(capsys, "verify")
     assert code == 0, out + err
     assert f"已检查 {counts['captures']} 条捕获" in out and "损坏 corrupt  0" in out
+
+    if backend == "local":
+        # the whole archive exported, then reindexed alone elsewhere: each run comes back as itself (a failed run
+        # merged into a finished one would make its reads count), and so do the verdicts
+        exported = tmp_path / "all.warc.gz"
+        code, _out, err = xxgk(capsys, "export-warc", "--all", str(exported))
+        assert code == 0, err
+        imported = tmp_path / "elsewhere" / "objects" / "warcs" / "imported"
+        imported.mkdir(parents=True)
+        shutil.copy(exported, imported / exported.name)
+        monkeypatch.setenv("XXGK_DATA_DIR", str(tmp_path / "elsewhere"))
+        code, _out, err = xxgk(capsys, "reindex", "--registry", str(registry))
+        assert code == 0, err
+        again = snapshot(Config.from_env())
+        assert again["runs"] == held["runs"]
+        for name in ("errors", "coverage", "reports"):
+            assert again[name] == held[name], name
+        assert verdicts(capsys) == before
+        monkeypatch.setenv("XXGK_DATA_DIR", str(data_dir))
 
     if receiver is not None:
         assert "记为已通知" in reindexed, reindexed
@@ -304,6 +325,9 @@ def test_errors_coverage_and_the_run_end_are_warc_records_written_before_their_r
     assert [note["xxgk"] for note in notes] == ["fetch-error", "column-coverage", "run-end"]
     assert notes[0]["url"] == "http://lost.example/" and notes[0]["at"] == T0.isoformat()
     assert notes[1]["problem"] == "not_found" and notes[2]["status"] == "interrupted"
+    # each under a URN of its own, never a page's URL: replay tools index metadata records by their target URI
+    uris = [record.target_uri for _o, _l, record in scan_segment(io.BytesIO(data))[0] if record.note() is not None]
+    assert uris == ["urn:xxgk:fetch-error:http://lost.example/", "urn:xxgk:column-coverage:a1", "urn:xxgk:run:run-1"]
     local = tmp_path / "segment.warc.gz"
     local.write_bytes(data)
     check = subprocess.run([str(venv_bin("warcio")), "check", str(local)], capture_output=True, text=True)
@@ -320,6 +344,48 @@ def test_errors_coverage_and_the_run_end_are_warc_records_written_before_their_r
             run = queries.get_run(session, "run-1")
             assert run.status == "interrupted" and run.counts == {"pages": 0}
             assert [row.problem for row in queries.coverage_of_agency(session, "a1")] == ["not_found"]
+
+
+def notes_filed_under_their_pages(config: Config, kinds=(NOTE_FETCH_ERROR, NOTE_COVERAGE)) -> int:
+    """Rewrite the stored segments as archives were written before notes had URNs of their own: a fetch error's
+    or a column's note had the page's URL as its WARC-Target-URI. The notes must follow every capture of their
+    segment (the captures' offsets are kept). Returns how many notes were rewritten."""
+    store = open_store(config)
+    rewritten = 0
+    for key in store.list("warcs/"):
+        data = store.get_bytes(key)
+        out = io.BytesIO()
+        writer = WARCWriter(out, gzip=True, warc_version="WARC/1.1")
+        for offset, length, record in scan_segment(io.BytesIO(data))[0]:
+            note = record.note()
+            if note is None or note["xxgk"] not in kinds:
+                assert not rewritten or note is not None, "a capture after a rewritten note would move"
+                out.write(data[offset:offset + length])
+                continue
+            page = note.get("url") or note.get("column_url")
+            headers = {name: value for name, value in record.headers
+                       if name in ("WARC-Type", "WARC-Record-ID", "WARC-Date", "WARC-Warcinfo-ID")}
+            writer.write_record(writer.create_warc_record(
+                page, "metadata", payload=io.BytesIO(record.block), length=len(record.block),
+                warc_content_type="application/json", warc_headers_dict={**headers, "WARC-Target-URI": page}))
+            rewritten += 1
+        store.put_bytes(key, out.getvalue())
+    return rewritten
+
+
+def test_notes_written_under_their_pages_urls_still_rebuild_the_same(tmp_path):
+    """Archives written before notes had URNs of their own name the page in a note's WARC-Target-URI: reindex
+    reads them the same (and an export files them under their URNs: tests/test_verify_export.py)."""
+    config = Config.from_env({}, data_dir=tmp_path / "data")
+    held = small_archive(config)
+    assert notes_filed_under_their_pages(config) == 2
+    fresh = replace(config, database_url=f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}")
+    with Catalog.open(fresh) as catalog:
+        report = rebuild(open_store(fresh), catalog, fresh.data_dir / "spool")
+    assert (report.errors, report.coverage, report.bad_notes) == (1, 1, 0)
+    rebuilt = snapshot(fresh)
+    for name in ("runs", "captures", "errors", "coverage"):
+        assert rebuilt[name] == held[name], name
 
 
 def test_a_revisit_whose_original_is_in_a_later_segment_and_a_dead_writers_spool_are_rebuilt(tmp_path):

@@ -11,11 +11,15 @@ import pytest
 from cli.main import main
 from storage.archive import Archive
 from storage.config import Config
+from storage.warc import NOTE_FETCH_ERROR
 from tests.servers import die_with_parent, free_port, wait_port
+from tests.test_reindex import notes_filed_under_their_pages
 
 REPO = Path(__file__).resolve().parent.parent
 PYWB_VENV = REPO / ".pywb-venv"
 T0 = datetime(2024, 1, 30, 2, 20, 30, 250000, tzinfo=timezone.utc)
+COLUMN = "http://www.example.gov.cn/xxgk/ndbg/"
+NEVER_ANSWERED = "http://www.example.gov.cn/xxgk/ndbg/2022.html"
 
 
 def pywb_tool(name: str) -> Path:
@@ -31,7 +35,8 @@ def timestamp(moment: datetime) -> str:
 
 @pytest.fixture
 def exported(tmp_path, capsys):
-    """An archive with a GBK page, a PDF, a 404 and a revisit, exported through the CLI."""
+    """An archive with a GBK page, a PDF, a 404, a revisit, a column with its coverage and a fetch error,
+    exported through the CLI."""
     config = Config.from_env({}, data_dir=tmp_path / "data")
     page = "<html><head><meta charset=\"gbk\"><title>2023年政府信息公开工作年度报告</title></head>" \
            "<body>一、总体情况</body></html>".encode("gbk")
@@ -51,7 +56,16 @@ def exported(tmp_path, capsys):
             ref = archive.record_fetch(url, "GET", [("User-Agent", "xxgk-watch/test")], status, reason, headers,
                                        payload, fetched_at=when)
             captures.append((ref, status, payload))
-    assert captures[-1][0].record_type == "revisit"
+        # a column read (its coverage is a note about the listing page) and a report that never answered
+        listing = "<html><body><a href=\"202401/t20240130_1.html\">2023年年报</a></body></html>".encode()
+        ref = archive.record_fetch(COLUMN, "GET", [], 200, "OK", [("Content-Type", "text/html; charset=utf-8")],
+                                   listing, fetched_at=T0 + timedelta(seconds=20), agency_id="a1")
+        captures.append((ref, 200, listing))
+        archive.record_coverage(agency_id="a1", column_url=COLUMN, found_by="registry", read_at=ref.timestamp,
+                                capture_id=ref.id, pages_walked=1, complete=True, items_read=1, dated_items=1)
+        archive.record_error(NEVER_ANSWERED, "timeout", "read timed out", agency_id="a1", at=T0)
+    assert captures[3][0].record_type == "revisit"
+    notes_filed_under_their_pages(config, (NOTE_FETCH_ERROR,))   # the error note as archives were written before
     warc = tmp_path / "replay.warc.gz"
     assert main(["--data-dir", str(config.data_dir), "export-warc", "--run", "replay", str(warc)]) == 0
     capsys.readouterr()
@@ -82,6 +96,14 @@ def test_exported_warc_replays_in_pywb(exported, tmp_path):
                 got_status, body = error.code, error.read()
             assert got_status == status, (ref, log.read_text(errors="replace")[-2000:])
             assert body == payload, ref
+        # the notes are not pages: the column replays as its listing, the report that never answered is not there
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/C/{timestamp(T0)}id_/{NEVER_ANSWERED}",
+                                        timeout=30) as response:
+                got = response.status, response.headers.get("Content-Type"), response.read()[:200]
+        except urllib.error.HTTPError as error:
+            got = error.code, None, b""
+        assert got[0] == 404, got
     finally:
         server.terminate()
         server.wait(20)

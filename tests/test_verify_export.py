@@ -12,6 +12,8 @@ from cli.main import main
 from storage.archive import Archive
 from storage.catalog import Catalog
 from storage.catalog import queries
+from storage.catalog.models import Capture as CaptureRow
+from storage.catalog.models import Segment
 from storage.config import Config
 from storage.objects import open_store
 from storage.warc import read_members
@@ -151,6 +153,17 @@ def warcio_index(path: Path) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
+def runs_named(path: Path) -> list[str]:
+    """The run of every warcinfo in an exported file, once each verified that every record's WARC-Warcinfo-ID
+    names a warcinfo in the file (an archivist reading it needs the run's crawler, settings and robots policy)."""
+    records = [record for _o, _l, record in read_members(path.read_bytes())]
+    infos = {record.record_id: record.fields() for record in records if record.record_type == "warcinfo"}
+    named = [record.header("WARC-Warcinfo-ID") for record in records if record.record_type != "warcinfo"]
+    assert named and all(name in infos for name in named), set(named) - set(infos)
+    assert all(infos[name].get("isPartOf") == infos[name].get("run-id") for name in named)
+    return list(dict.fromkeys(infos[name]["run-id"] for name in named))
+
+
 def test_export_of_a_run_brings_the_originals_of_its_revisits(cli_env, capsys, tmp_path):
     made = archive_two_runs(cli_env)
     out_file = tmp_path / "run-2.warc.gz"
@@ -158,8 +171,10 @@ def test_export_of_a_run_brings_the_originals_of_its_revisits(cli_env, capsys, t
     assert code == 0, err
     assert "已导出 3 条捕获，含 1 条被 revisit 引用的原始记录" in out
     index = warcio_index(out_file)
-    assert [row["warc-type"] for row in index] == ["warcinfo"] + ["response", "request", "metadata"] + \
-        ["revisit", "request", "metadata"] + ["response", "request", "metadata"]
+    # each run's warcinfo comes before its first record (run-1's for the original, run-2's for the rest)
+    assert [row["warc-type"] for row in index] == ["warcinfo"] + ["warcinfo", "response", "request", "metadata"] + \
+        ["warcinfo", "revisit", "request", "metadata"] + ["response", "request", "metadata"]
+    assert runs_named(out_file) == ["run-1", "run-2"]
     ids = [row["warc-record-id"] for row in index if row["warc-type"] in ("response", "revisit")]
     assert ids == [made["p1"].record_id, made["revisit"].record_id, made["p4"].record_id]
     records = {record.record_id: record for _o, _l, record in read_members(out_file.read_bytes())}
@@ -176,6 +191,9 @@ def test_export_by_agency_and_everything(cli_env, capsys, tmp_path):
     code, out, err = run_cli(capsys, "export-warc", "--all", str(tmp_path / "all.warc.gz"))
     assert code == 0 and "已导出 5 条捕获到" in out
     assert sum(row["warc-type"] in ("response", "revisit") for row in warcio_index(tmp_path / "all.warc.gz")) == 5
+    # run-1 wrote three segments: the warcinfo of each, before its record
+    assert sum(row["warc-type"] == "warcinfo" for row in warcio_index(tmp_path / "all.warc.gz")) == 1 + 3 + 1
+    assert runs_named(tmp_path / "all.warc.gz") == ["run-1", "run-2"]
 
 
 def test_export_refuses_what_it_cannot_do(cli_env, capsys, tmp_path):
@@ -256,3 +274,66 @@ def test_export_carries_what_verdicts_rest_on_and_reindex_gives_it_back(cli_env,
     assert rebuilt["errors"] == held["errors"] and rebuilt["coverage"] == held["coverage"]
     assert [(run[0], run[1], run[3]) for run in rebuilt["runs"]] == [(run[0], run[1], run[3]) for run in held["runs"]]
     assert len(rebuilt["captures"]) == len(held["captures"])
+
+
+def test_export_files_every_note_under_a_urn_of_its_own(cli_env, capsys, tmp_path):
+    """pywb and cdxj-indexer index a metadata record by its WARC-Target-URI: a note filed under the page's URL
+    replayed as that page (200, the JSON), for a page that never answered. Notes are written under URNs now, and
+    those an older archive filed under the page are filed under their URNs when exported, the same records else."""
+    from tests.test_reindex import notes_filed_under_their_pages, small_archive
+
+    small_archive(cli_env)
+    assert notes_filed_under_their_pages(cli_env) == 2    # as archives were written before
+    stored = {record.record_id: record for key in open_store(cli_env).list("warcs/")
+              for _o, _l, record in read_members(open_store(cli_env).get_bytes(key)) if record.note()}
+    assert sorted(record.target_uri for record in stored.values())[0].startswith("http://")
+    out_file = tmp_path / "run-1.warc.gz"
+    code, _out, err = run_cli(capsys, "export-warc", "--run", "run-1", str(out_file))
+    assert code == 0, err
+    notes = [record for _o, _l, record in read_members(out_file.read_bytes()) if record.note()]
+    assert [record.target_uri for record in notes] == [
+        "urn:xxgk:fetch-error:http://a.example.gov.cn/nb/2023.html", "urn:xxgk:column-coverage:http://a.example.gov.cn/nb/",
+        "urn:xxgk:run:run-1"]
+    for record in notes:
+        original = stored[record.record_id]
+        assert (record.block, record.header("WARC-Date"), record.header("WARC-Warcinfo-ID")) == (
+            original.block, original.header("WARC-Date"), original.header("WARC-Warcinfo-ID"))
+    uris = {row["warc-target-uri"] for row in warcio_index(out_file) if row["warc-type"] != "warcinfo"}
+    assert uris == {"http://a.example.gov.cn/nb/2024.html"} | {record.target_uri for record in notes}
+    assert runs_named(out_file) == ["run-1"]
+
+
+def test_reindexing_an_export_gives_each_record_back_to_its_own_run(cli_env, capsys, tmp_path):
+    """An export under `warcs/imported/` was rebuilt as one run named `imported`, finished: a failed run's column
+    read then counted as proof of 未发布 (a failed run's reads prove nothing). Each run comes back as itself."""
+    from storage.reindex import rebuild
+    from tests.test_reindex import small_archive, snapshot
+
+    small_archive(cli_env)   # run-1, finished: agency a1's pages, a fetch error, its column's coverage
+    with Archive.open(cli_env, run_id="run-2") as archive:   # run-2 failed, after reading the same column
+        page = archive.record_fetch("http://a.example.gov.cn/nb/", "GET", [], 200, "OK", [], b"<html>column</html>",
+                                    fetched_at=T0 + timedelta(days=400), agency_id="a1")
+        archive.record_coverage(agency_id="a1", column_url="http://a.example.gov.cn/nb/", found_by="registry",
+                                read_at=page.timestamp, capture_id=page.id, pages_walked=1, complete=True,
+                                items_read=0, dated_items=0)
+        archive.finish("failed")
+    held = snapshot(cli_env)
+    code, _out, err = run_cli(capsys, "export-warc", "--all", str(tmp_path / "all.warc.gz"))
+    assert code == 0, err
+    assert runs_named(tmp_path / "all.warc.gz") == ["run-1", "run-2"]
+
+    elsewhere = Config.from_env({}, data_dir=tmp_path / "elsewhere")
+    store = open_store(elsewhere)
+    store.put_bytes("warcs/imported/all.warc.gz", (tmp_path / "all.warc.gz").read_bytes())
+    with Catalog.open(elsewhere) as catalog:
+        report = rebuild(store, catalog, elsewhere.data_dir / "spool")
+    assert (report.runs, report.bad_notes) == (2, 0)
+    rebuilt = snapshot(elsewhere)
+    assert rebuilt["runs"] == held["runs"]
+    assert [row[1] for row in rebuilt["runs"]] == ["finished", "failed"]
+    assert rebuilt["errors"] == held["errors"] and rebuilt["coverage"] == held["coverage"]
+    with Catalog.open(elsewhere) as catalog, catalog.reading() as session:
+        runs = {row.record_id: row.run_id for row in session.query(CaptureRow)}
+        assert [(s.key, s.run_id) for s in session.query(Segment)] == [("warcs/imported/all.warc.gz", "run-1")]
+    with Catalog.open(cli_env) as catalog, catalog.reading() as session:
+        assert runs == {row.record_id: row.run_id for row in session.query(CaptureRow)}
