@@ -16,7 +16,7 @@ from datetime import date, datetime, timezone
 from typing import Callable, Protocol
 from zoneinfo import ZoneInfo
 
-from cli.common import CommandError, load_config, positive_count, select_agencies
+from cli.common import CommandError, load_config, positive_count, selected_registry
 from cli.crawl import RunLocked, _overrides, _print_summary, coordinator_overrides, crawl_and_judge, run_problems
 from cli.timetable import (DEFAULT_SCHEDULE, DEFAULT_ZONE, ScheduleError, Timetable, cron_timetable,
                            every_timetable, load_timetable)
@@ -42,7 +42,8 @@ def add_parsers(sub) -> None:
                    help="with --dry-run: where the plan starts, YYYY-MM-DD or YYYY-MM-DDTHH:MM in Beijing time "
                         "(default: now)")
     p.add_argument("--count", type=positive_count, help=f"with --dry-run: how many run times (default {DRY_RUN_COUNT})")
-    p.add_argument("--registry", help="registry file (default: the shipped registry)")
+    p.add_argument("--registry", help="registry file (default: the registry "
+                                      "`xxgk agencies import` stored in the catalog, else the shipped registry)")
     p.add_argument("--agency", action="append", default=[], metavar="ID", help="only this agency (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a Scrapy setting")
     p.add_argument("--no-screenshots", dest="screenshots", action="store_false",
@@ -68,14 +69,14 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         print_plan(timetable, start, count)
         return 0
     config = load_config(args)
-    agencies = select_agencies(args.registry, args.agency)
+    agencies, source = selected_registry(config, args.registry, args.agency)
     overrides = {"LOG_LEVEL": "INFO", **_overrides(args.set)}
     if not args.screenshots:
         overrides.setdefault("ARCHIVE_SCREENSHOTS", False)
     if args.coordinator:
         overrides = coordinator_overrides(config, overrides)
     job = ScheduledCrawl(config, agencies, overrides, screenshots=args.screenshots)
-    print(f"计划任务已启动：{timetable.source}，{len(agencies)} 个机关（Ctrl-C 停止）", flush=True)
+    print(f"计划任务已启动：{timetable.source}，{len(agencies)} 个机关（{source}；Ctrl-C 停止）", flush=True)
     try:
         run_schedule(timetable, job, clock=clock, max_runs=args.max_runs, run_now=args.now,
                      announce=lambda due: print(f"下次运行：{local_time(due, timetable)}", flush=True))
