@@ -44,6 +44,8 @@ def cmd_agencies(args: argparse.Namespace) -> int:
         check = f"xxgk agencies check {args.file}" if args.file else "xxgk agencies check"
         if problems:
             raise CommandError(f"注册表有 {len(problems)} 个问题，未导入（见 `{check}`）：{problems[0]}")
+        if not agencies:   # it would leave nothing watched, and crawls would fall back to the shipped registry
+            raise CommandError(f"注册表 {args.file} 中没有机构，未导入")
         # the imported registry is who `crawl` and `schedule` watch without --registry, in place of the last one
         count = store_agencies(open_catalog(args), agencies, watched=True)
         print(f"已导入 {count} 个机关（不带 --registry 的 `xxgk crawl` 与 `xxgk schedule` 抓取它们）")

@@ -74,6 +74,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         return select_agencies(config, args.registry, args.agency)
 
     agencies, source = selected_registry(config, args.registry, args.agency)
+    if not agencies:   # as `xxgk crawl` refuses it, rather than a scheduler that never crawls anything
+        raise CommandError("没有要抓取的机构，计划任务未启动")
     overrides = {"LOG_LEVEL": "INFO", **_overrides(args.set)}
     if not args.screenshots:
         overrides.setdefault("ARCHIVE_SCREENSHOTS", False)

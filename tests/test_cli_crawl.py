@@ -304,6 +304,27 @@ def test_schedule_runs_the_crawl_then_stops(tmp_path, demo_registry):
         assert len(runs) == 1 and runs[0].status == "finished"
 
 
+def test_an_empty_registry_is_refused_by_schedule_and_import_as_by_crawl(tmp_path):
+    """`xxgk schedule` started on an empty registry ("0 个机关") and waited for its first run, or with --now ended
+    with exit 0; `agencies import` of one would leave nothing watched, crawls falling back to the shipped
+    registry. Each refuses in one line, exit 1, as `xxgk crawl` does; a registry with problems is said in Chinese."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("", encoding="utf-8")
+    env = _env(tmp_path / "d")
+    for command in (["crawl", "--quiet"], ["schedule", "--now", "--max-runs", "1"], ["schedule"]):
+        result = run(*command, "--registry", str(empty), "--no-screenshots", env=env)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, (command, result.stdout, result.stderr)
+        assert "没有要抓取的机构" in result.stderr and "计划任务已启动" not in result.stdout, command
+    imported = run("agencies", "import", str(empty), env=env)
+    assert imported.returncode == 1 and imported.stderr == f"xxgk agencies: 注册表 {empty} 中没有机构，未导入\n"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- id: x\n  name: 甲\n  level: nation\n  homepage: http://x.gov.cn/\n", encoding="utf-8")
+    for command in ("crawl", "schedule"):
+        result = run(command, "--registry", str(bad), env=env)
+        assert result.returncode == 1 and result.stderr.startswith(
+            f"xxgk {command}: 注册表 {bad} 有 1 个问题（见 `xxgk agencies check {bad}`）："), result.stderr
+
+
 def test_schedule_rejects_a_bad_interval(tmp_path):
     result = run("schedule", "--every", "soon", env=_env(tmp_path / "d"))
     assert result.returncode == 1
