@@ -12,8 +12,11 @@ from monitor.labels import LEVEL_LABELS
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("agencies", help="import, list and check the agency registry; show column coverage",
-                       description="import, list and check the agency registry (YAML or CSV); `coverage` shows "
-                                   "what the latest crawl read of each agency's report column")
+                       description="import, list and check the agency registry (YAML or CSV). `import` copies it "
+                                   "into the catalog as who is watched: `xxgk crawl` and `xxgk schedule` without "
+                                   "--registry crawl the imported agencies (nothing imported: the shipped registry); "
+                                   "`list` shows the catalog's agencies, 监测 marking the imported ones; `coverage` "
+                                   "shows what the latest crawl read of each agency's report column")
     p.add_argument("action", choices=["import", "list", "check", "coverage"])
     p.add_argument("file", nargs="?", help="registry file (default: the shipped registry)")
     p.add_argument("--level", choices=["department", "government", "township"], help="list: only this level")
@@ -38,11 +41,14 @@ def cmd_agencies(args: argparse.Namespace) -> int:
 
         agencies = load_agencies(args.file)
         problems = validate(agencies)
+        check = f"xxgk agencies check {args.file}" if args.file else "xxgk agencies check"
         if problems:
-            raise CommandError(f"{len(problems)} problems in the registry, nothing imported "
-                               f"(see `xxgk agencies check {args.file or ''}`): {problems[0]}")
-        count = store_agencies(open_catalog(args), agencies)
-        print(f"已导入 {count} 个机关")
+            raise CommandError(f"注册表有 {len(problems)} 个问题，未导入（见 `{check}`）：{problems[0]}")
+        if not agencies:   # it would leave nothing watched, and crawls would fall back to the shipped registry
+            raise CommandError(f"注册表 {args.file} 中没有机构，未导入")
+        # the imported registry is who `crawl` and `schedule` watch without --registry, in place of the last one
+        count = store_agencies(open_catalog(args), agencies, watched=True)
+        print(f"已导入 {count} 个机关（不带 --registry 的 `xxgk crawl` 与 `xxgk schedule` 抓取它们）")
         return 0
     if args.action == "coverage":
         return _coverage(args)
@@ -55,20 +61,21 @@ def _list_agencies(args: argparse.Namespace) -> int:
     catalog = open_catalog(args)
     with catalog.reading() as session:
         rows = queries.list_agencies(session, level=args.level)
-        data = [{"id": row.id, "name": row.name, "level": row.level, "region": row.region, "homepage": row.homepage}
-                for row in rows]
+        data = [{"id": row.id, "name": row.name, "level": row.level, "region": row.region, "homepage": row.homepage,
+                 "watched": row.watched} for row in rows]
         held = len(queries.list_agencies(session)) if not data and args.level else 0
     if held:
-        raise CommandError(f"none of the catalog's {held} agencies is of level {args.level}")
+        raise CommandError(f"目录数据库的 {held} 个机关中没有层级为 {args.level} 的")
     if not data:
-        raise CommandError("no agencies in the catalog yet: run `xxgk agencies import [FILE]` first")
+        raise CommandError("目录数据库中还没有机关：先运行 `xxgk agencies import [FILE]`")
     if args.format == "json":
         json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 0
-    print_table(["id", "机关", "层级", "行政区划", "主页"],
+    # 监测: in the imported registry, crawled without --registry; the others came into the catalog by a crawl
+    print_table(["id", "机关", "层级", "行政区划", "主页", "监测"],
                 [[row["id"], row["name"], LEVEL_LABELS.get(row["level"] or "", row["level"] or ""),
-                  row["region"] or "", row["homepage"] or ""] for row in data])
+                  row["region"] or "", row["homepage"] or "", "是" if row["watched"] else ""] for row in data])
     return 0
 
 

@@ -114,7 +114,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     agencies = load_agencies(args.registry)
     problems = validate(agencies)
     if problems:
-        raise CommandError(f"{len(problems)} problems in the registry (see `xxgk agencies check`): {problems[0]}")
+        check = f"xxgk agencies check {args.registry}" if args.registry else "xxgk agencies check"
+        raise CommandError(f"注册表有 {len(problems)} 个问题（见 `{check}`）：{problems[0]}")
     catalog = open_catalog(args)
     try:
         held = {name: count for name, count in holdings(catalog).items() if count}

@@ -76,7 +76,7 @@ def require_agency(session, agency_id: str | None) -> None:
     from storage.catalog import queries
 
     if agency_id and queries.get_agency(session, agency_id) is None:
-        raise CommandError(f"no agency {agency_id!r} in the catalog (`xxgk agencies list` shows their ids)")
+        raise CommandError(f"目录数据库中没有机构 {agency_id}（`xxgk agencies list` 列出各机构的 id）")
 
 
 def open_archive_reader(args: argparse.Namespace):
@@ -124,6 +124,7 @@ def derive_pending_facts(config, catalog, command: str) -> None:
 # ---------------------------------------------------------------- agencies
 
 def load_agencies(path: str | None):
+    """A registry file's agencies, or the shipped registry's (``agencies check``/``import``, ``reindex``)."""
     from registry.agencies import RegistryError, load_default_registry, load_registry
 
     try:
@@ -132,19 +133,54 @@ def load_agencies(path: str | None):
         raise CommandError(str(exc)) from exc
 
 
-def select_agencies(registry: str | None, wanted: list[str]):
-    """The registry, checked as a whole (a parent outside the selection is still a known parent), then the
-    agencies named in ``wanted`` (all of them when it is empty)."""
+IMPORTED = "已导入的注册表"
+SHIPPED = "随附的注册表"
+
+
+def watched_registry(config, path: str | None):
+    """Who a crawl watches, and where that comes from in words: the ``--registry`` file; else the registry
+    ``xxgk agencies import`` stored in the catalog (README "Production": import once, then crawl and schedule
+    without --registry); else, nothing imported, the shipped registry."""
+    from registry.catalog_sync import watched_agencies
+    from storage.catalog import Catalog, CatalogMissing
+
+    if path:
+        return load_agencies(path), f"注册表 {path}"
+    try:
+        catalog = Catalog.open(config, create=False)
+    except CatalogMissing:
+        return load_agencies(None), SHIPPED
+    except Exception as exc:  # any driver error, as open_catalog says it
+        raise CommandError(f"cannot open the catalog at {config.database_url}: {exc.__class__.__name__}: {exc}") \
+            from exc
+    try:
+        imported = watched_agencies(catalog)
+    finally:
+        catalog.close()
+    return (imported, IMPORTED) if imported else (load_agencies(None), SHIPPED)
+
+
+def select_agencies(config, registry: str | None, wanted: list[str]):
+    """The registry (``watched_registry``), checked as a whole (a parent outside the selection is still a known
+    parent), then the agencies named in ``wanted`` (all of them when it is empty)."""
+    return selected_registry(config, registry, wanted)[0]
+
+
+def selected_registry(config, registry: str | None, wanted: list[str]):
+    """``select_agencies`` and where the registry came from, in words."""
     from registry.agencies import RegistryError, select, validate
 
-    agencies = load_agencies(registry)
+    agencies, source = watched_registry(config, registry)
     problems = validate(agencies)
     if problems:
-        raise CommandError(f"{len(problems)} problems in the registry (see `xxgk agencies check`): {problems[0]}")
+        check = f"xxgk agencies check {registry}" if registry else "xxgk agencies check"
+        raise CommandError(f"{source}{' ' if registry else ''}有 {len(problems)} 个问题（见 `{check}`）：{problems[0]}")
     try:
-        return select(agencies, wanted)
+        return select(agencies, wanted), source
     except RegistryError as exc:
-        raise CommandError(f"{exc} (see `xxgk agencies list`)") from exc
+        where = {IMPORTED: f"不在{IMPORTED}中，见 `xxgk agencies list` 中“监测”为“是”的机构",
+                 SHIPPED: f"不在{SHIPPED}中；未导入注册表，导入用 `xxgk agencies import FILE`"}
+        raise CommandError(f"{exc}（{where.get(source, f'不在{source} 中')}）") from exc
 
 
 # ---------------------------------------------------------------- arguments

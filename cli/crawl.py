@@ -28,7 +28,8 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("crawl", help="crawl the agency registry and archive every response",
                        description="crawl the agency registry: find each report column, archive every response as "
                                    "WARC, parse the reports, recompute the verdicts")
-    p.add_argument("--registry", help="registry file, YAML or CSV (default: the shipped registry)")
+    p.add_argument("--registry", help="registry file, YAML or CSV (default: the registry `xxgk agencies import` "
+                                      "stored in the catalog, else the shipped registry)")
     p.add_argument("--agency", action="append", default=[], metavar="ID", help="only this agency (repeatable)")
     p.add_argument("--as-of", metavar="DATE", help=AS_OF_HELP)
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -90,7 +91,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
                 else _work(config, args, overrides, args.wait if args.wait is not None else WORKER_WAIT))
     if args.coordinator:
         overrides = coordinator_overrides(config, overrides, args.worker_id)
-    agencies = select_agencies(args.registry, args.agency)
+    agencies = select_agencies(config, args.registry, args.agency)
     summary = crawl_and_judge(config, agencies, overrides=overrides, quiet=args.quiet,
                               screenshots=args.screenshots, verbose=args.verbose)
     _print_summary(summary)

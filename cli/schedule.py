@@ -16,7 +16,7 @@ from datetime import date, datetime, timezone
 from typing import Callable, Protocol
 from zoneinfo import ZoneInfo
 
-from cli.common import CommandError, load_config, positive_count, select_agencies
+from cli.common import CommandError, load_config, positive_count, select_agencies, selected_registry
 from cli.crawl import RunLocked, _overrides, _print_summary, coordinator_overrides, crawl_and_judge, run_problems
 from cli.timetable import (DEFAULT_SCHEDULE, DEFAULT_ZONE, ScheduleError, Timetable, cron_timetable,
                            every_timetable, load_timetable)
@@ -42,7 +42,8 @@ def add_parsers(sub) -> None:
                    help="with --dry-run: where the plan starts, YYYY-MM-DD or YYYY-MM-DDTHH:MM in Beijing time "
                         "(default: now)")
     p.add_argument("--count", type=positive_count, help=f"with --dry-run: how many run times (default {DRY_RUN_COUNT})")
-    p.add_argument("--registry", help="registry file (default: the shipped registry)")
+    p.add_argument("--registry", help="registry file, read again before each run (default: the registry "
+                                      "`xxgk agencies import` stored in the catalog, else the shipped registry)")
     p.add_argument("--agency", action="append", default=[], metavar="ID", help="only this agency (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a Scrapy setting")
     p.add_argument("--no-screenshots", dest="screenshots", action="store_false",
@@ -68,14 +69,20 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         print_plan(timetable, start, count)
         return 0
     config = load_config(args)
-    agencies = select_agencies(args.registry, args.agency)
+
+    def agencies_now():
+        return select_agencies(config, args.registry, args.agency)
+
+    agencies, source = selected_registry(config, args.registry, args.agency)
+    if not agencies:   # as `xxgk crawl` refuses it, rather than a scheduler that never crawls anything
+        raise CommandError("没有要抓取的机构，计划任务未启动")
     overrides = {"LOG_LEVEL": "INFO", **_overrides(args.set)}
     if not args.screenshots:
         overrides.setdefault("ARCHIVE_SCREENSHOTS", False)
     if args.coordinator:
         overrides = coordinator_overrides(config, overrides)
-    job = ScheduledCrawl(config, agencies, overrides, screenshots=args.screenshots)
-    print(f"计划任务已启动：{timetable.source}，{len(agencies)} 个机关（Ctrl-C 停止）", flush=True)
+    job = ScheduledCrawl(config, agencies, overrides, screenshots=args.screenshots, reload=agencies_now)
+    print(f"计划任务已启动：{timetable.source}，{len(agencies)} 个机关（{source}；Ctrl-C 停止）", flush=True)
     try:
         run_schedule(timetable, job, clock=clock, max_runs=args.max_runs, run_now=args.now,
                      announce=lambda due: print(f"下次运行：{local_time(due, timetable)}", flush=True))
@@ -171,16 +178,40 @@ def run_schedule(timetable: Timetable, job: Callable[[datetime], object], *, clo
 
 class ScheduledCrawl:
     """One scheduled run: crawl and judge, or, when another crawl holds the lock, a skipped run in the history.
-    A failed run is reported and the schedule goes on. Returns the run's status."""
+    A failed run is reported and the schedule goes on. Returns the run's status.
 
-    def __init__(self, config, agencies, overrides: dict, *, screenshots: bool = True, quiet: bool = True):
+    ``reload`` gives the agencies again before each run: an agency added to the registry (or a new import) while
+    the scheduler runs is crawled at its next run. A registry that cannot be used at that moment (half written, an
+    unknown --agency, empty) keeps the last good one, said in one line on stderr."""
+
+    def __init__(self, config, agencies, overrides: dict, *, screenshots: bool = True, quiet: bool = True,
+                 reload: Callable[[], list] | None = None):
         self.config = config
         self.agencies = agencies
         self.overrides = overrides
         self.screenshots = screenshots
         self.quiet = quiet
+        self.reload = reload
+
+    def reloaded(self) -> list:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            agencies = self.reload()
+            if not agencies:
+                raise CommandError("没有要抓取的机构")
+        except (CommandError, SQLAlchemyError) as exc:   # a catalog down for a moment is no reason to stop
+            reason = " ".join(str(exc).split())
+            print(f"xxgk schedule: 注册表无法使用（{reason}），本次沿用上次读到的 {len(self.agencies)} 个机关",
+                  file=sys.stderr, flush=True)
+            return self.agencies
+        if [agency.id for agency in agencies] != [agency.id for agency in self.agencies]:
+            print(f"注册表已更新：{len(agencies)} 个机关（上次 {len(self.agencies)} 个）", flush=True)
+        return agencies
 
     def __call__(self, due: datetime) -> str:
+        if self.reload is not None:
+            self.agencies = self.reloaded()
         try:
             summary = crawl_and_judge(self.config, self.agencies, overrides=self.overrides, quiet=self.quiet,
                                       screenshots=self.screenshots)

@@ -394,7 +394,7 @@ def select(agencies: Iterable[Agency], wanted: str | Iterable[str] | None) -> li
     known = {agency.id: agency for agency in agencies}
     unknown = [agency_id for agency_id in ids if agency_id not in known]
     if unknown:
-        raise RegistryError(f"unknown agency id(s): {', '.join(unknown)}")
+        raise RegistryError(f"未知的机构 id：{', '.join(unknown)}")
     return [known[agency_id] for agency_id in dict.fromkeys(ids)]
 
 

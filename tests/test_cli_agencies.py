@@ -43,11 +43,11 @@ def test_import_then_list(tmp_path):
     assert "临淄区人民政府" in table and "临淄区卫生健康局" not in table
     # a level none of them has: the catalog is not empty, nothing matches
     townships = run("agencies", "list", "--level", "township", env=env)
-    assert townships.returncode == 1 and "none of the catalog's 2 agencies is of level township" in townships.stderr
+    assert townships.returncode == 1 and "目录数据库的 2 个机关中没有层级为 township 的" in townships.stderr
     assert "xxgk agencies import" not in townships.stderr
     # an id that is no agency's: said so, not "run xxgk crawl first"
     unknown = run("agencies", "coverage", "--agency", "no-such-id", env=env)
-    assert unknown.returncode == 1 and "no agency 'no-such-id'" in unknown.stderr, unknown.stderr
+    assert unknown.returncode == 1 and "目录数据库中没有机构 no-such-id" in unknown.stderr, unknown.stderr
 
 
 def test_import_refuses_an_invalid_registry(tmp_path):
@@ -55,7 +55,7 @@ def test_import_refuses_an_invalid_registry(tmp_path):
     path.write_text("- id: x\n  name: 甲\n  level: nation\n  homepage: http://x.gov.cn/\n", encoding="utf-8")
     result = run("agencies", "import", str(path), env=_env(tmp_path))
     assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "nothing imported" in result.stderr
+    assert result.stderr.count("\n") == 1 and "注册表有 1 个问题，未导入" in result.stderr
 
 
 def _coverage_catalog(data_dir):

@@ -1,6 +1,7 @@
 """``xxgk demo``, ``xxgk crawl`` and ``xxgk schedule`` as a user runs them, over the demo portals on loopback."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from demo.narrative import COPIED
 from demo.portals import DemoPortals
@@ -19,6 +21,7 @@ from demo.shapes import DEMO_SHAPES, DemoSite
 from monitor.clock import today
 from registry.agencies import dump_registry
 from storage.catalog import Catalog, queries
+from storage.catalog.models import ColumnCoverage
 from storage.config import Config
 from tests.crawling import catalog_of
 from tests.test_cli_parse import run
@@ -224,7 +227,49 @@ def test_crawl_as_of_another_day_prints_that_days_verdicts_and_stores_todays(tmp
 def test_crawl_unknown_agency_is_one_line(tmp_path, demo_registry):
     result = run("crawl", "--registry", str(demo_registry), "--agency", "nope", env=_env(tmp_path / "d"))
     assert result.returncode == 1
-    assert result.stderr.strip() == "xxgk crawl: unknown agency id(s): nope (see `xxgk agencies list`)"
+    assert result.stderr.strip() == f"xxgk crawl: 未知的机构 id：nope（不在注册表 {demo_registry} 中）"
+
+
+FAST = ["--set", "AUTOTHROTTLE_ENABLED=false", "--set", "DOWNLOAD_DELAY=0", "--set", "DOWNLOAD_TIMEOUT=0.5",
+        "--no-screenshots"]
+
+
+def test_crawl_and_schedule_without_registry_crawl_the_imported_registry(tmp_path, demo_registry):
+    """README "Production": `xxgk agencies import FILE` says who is watched, then `xxgk schedule` and cron's
+    `xxgk crawl` run without --registry. They crawl the imported agencies (they crawled the shipped registry, and
+    an id `agencies list` showed was unknown to crawl)."""
+    from registry.agencies import load_registry
+
+    data_dir, mine = tmp_path / "data", tmp_path / "mine.yaml"
+    dump_registry([agency for agency in load_registry(demo_registry) if agency.id in ("sfq-gov", "sfq-wjj")], mine)
+    env = _env(data_dir)
+    assert run("agencies", "import", str(mine), env=env).returncode == 0
+    crawl = run("crawl", "--agency", "sfq-gov", "--quiet", *FAST, env=env)
+    assert crawl.returncode == 0, crawl.stderr[-2000:]
+    scheduled = run("schedule", "--every", "1h", "--now", "--max-runs", "1", "--agency", "sfq-gov", *FAST, env=env)
+    assert scheduled.returncode == 0, scheduled.stderr[-2000:]
+    assert "计划任务已启动：--every 1h，1 个机关（已导入的注册表；" in scheduled.stdout, scheduled.stdout
+    catalog = Catalog.open(Config.from_env(env={}, data_dir=data_dir))
+    try:
+        with catalog.reading() as session:
+            runs = queries.list_runs(session)
+            read = [{row.agency_id for row in session.scalars(select(ColumnCoverage).where(
+                ColumnCoverage.run_id == crawl_run.id))} for crawl_run in runs]
+    finally:
+        catalog.close()
+    assert [crawl_run.status for crawl_run in runs] == ["finished", "finished"]
+    assert read == [{"sfq-gov"}, {"sfq-gov"}]   # its report_index, render and robots came through the catalog
+    # an id the import does not hold is refused, naming where the agencies came from
+    other = run("crawl", "--agency", "sfq-ybj", env=env)
+    assert other.returncode == 1 and other.stderr.count("\n") == 1
+    assert other.stderr.startswith("xxgk crawl: 未知的机构 id：sfq-ybj（不在已导入的注册表中"), other.stderr
+    # a new import replaces the watched set; an agency it leaves out keeps its row, unmarked, and is not crawled
+    dump_registry([agency for agency in load_registry(demo_registry) if agency.id == "sfq-gov"], mine)
+    assert run("agencies", "import", str(mine), env=env).returncode == 0
+    listed = json.loads(run("agencies", "list", "--format", "json", env=env).stdout)
+    assert {row["id"]: row["watched"] for row in listed} == {"sfq-gov": True, "sfq-wjj": False}
+    dropped = run("crawl", "--agency", "sfq-wjj", env=env)
+    assert dropped.returncode == 1 and "不在已导入的注册表中" in dropped.stderr, dropped.stderr
 
 
 def test_crawl_bad_setting_is_one_line(tmp_path, demo_registry):
@@ -257,6 +302,27 @@ def test_schedule_runs_the_crawl_then_stops(tmp_path, demo_registry):
     with catalog.reading() as session:
         runs = queries.list_runs(session)
         assert len(runs) == 1 and runs[0].status == "finished"
+
+
+def test_an_empty_registry_is_refused_by_schedule_and_import_as_by_crawl(tmp_path):
+    """`xxgk schedule` started on an empty registry ("0 个机关") and waited for its first run, or with --now ended
+    with exit 0; `agencies import` of one would leave nothing watched, crawls falling back to the shipped
+    registry. Each refuses in one line, exit 1, as `xxgk crawl` does; a registry with problems is said in Chinese."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("", encoding="utf-8")
+    env = _env(tmp_path / "d")
+    for command in (["crawl", "--quiet"], ["schedule", "--now", "--max-runs", "1"], ["schedule"]):
+        result = run(*command, "--registry", str(empty), "--no-screenshots", env=env)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, (command, result.stdout, result.stderr)
+        assert "没有要抓取的机构" in result.stderr and "计划任务已启动" not in result.stdout, command
+    imported = run("agencies", "import", str(empty), env=env)
+    assert imported.returncode == 1 and imported.stderr == f"xxgk agencies: 注册表 {empty} 中没有机构，未导入\n"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- id: x\n  name: 甲\n  level: nation\n  homepage: http://x.gov.cn/\n", encoding="utf-8")
+    for command in ("crawl", "schedule"):
+        result = run(command, "--registry", str(bad), env=env)
+        assert result.returncode == 1 and result.stderr.startswith(
+            f"xxgk {command}: 注册表 {bad} 有 1 个问题（见 `xxgk agencies check {bad}`）："), result.stderr
 
 
 def test_schedule_rejects_a_bad_interval(tmp_path):

@@ -195,6 +195,52 @@ def test_run_now_runs_at_once_then_follows_the_plan():
     assert ran == [start, datetime(2025, 6, 2, 2, 30, tzinfo=BEIJING)]
 
 
+# ---------------------------------------------------------------- the registry, read again at each run
+
+def test_each_scheduled_run_reads_the_registry_again_and_a_broken_one_keeps_the_last(tmp_path, capsys):
+    """`xxgk schedule --registry FILE` read FILE once: an agency added while it ran was never crawled. Each run
+    reads it again (``cmd_schedule`` gives ScheduledCrawl ``select_agencies`` as its reload); a file that cannot be
+    used at that moment (half written) keeps the last good registry, said in one line on stderr."""
+    from cli.common import select_agencies
+    from registry.agencies import Agency
+
+    data_dir, path = tmp_path / "data", tmp_path / "registry.yaml"
+    closed = _free_port()   # nobody answers there: each crawl is over at once
+    first, added = (Agency(id=agency_id, name=name, level="department",
+                           homepage=f"http://127.0.0.1:{closed}/{agency_id}/")
+                    for agency_id, name in (("jia-sjj", "甲市审计局"), ("jia-mzj", "甲市民政局")))
+    dump_registry([first], path)
+    config = Config.from_env({}, data_dir=data_dir)
+
+    def reload():
+        return select_agencies(config, str(path), [])
+
+    crawl = ScheduledCrawl(config, reload(), dict(CRAWL_OVERRIDES), screenshots=False, reload=reload)
+    statuses: list[str] = []
+
+    def job(due: datetime) -> None:
+        statuses.append(crawl(due))
+        if len(statuses) == 1:   # an agency added while the scheduler runs
+            dump_registry([first, added], path)
+
+    run_schedule(load_timetable(), job, clock=FastClock(datetime(2025, 6, 1, 12, 0, tzinfo=BEIJING)), max_runs=2)
+    catalog = _catalog(data_dir)
+    try:
+        with catalog.reading() as session:
+            runs = sorted(queries.list_runs(session), key=lambda crawl_run: crawl_run.started_at)
+    finally:
+        catalog.close()
+    assert [crawl_run.settings["agencies"] for crawl_run in runs] == [["jia-sjj"], ["jia-sjj", "jia-mzj"]]
+    assert "注册表已更新：2 个机关（上次 1 个）" in capsys.readouterr().out
+    # the next run's read finds the file half written: the last good registry is kept (not crawled here: the
+    # read before a run is what decides)
+    path.write_text("- id: jia-sjj\n  name: [甲市审计局\n", encoding="utf-8")
+    assert [agency.id for agency in crawl.reloaded()] == ["jia-sjj", "jia-mzj"]
+    [kept] = capsys.readouterr().err.splitlines()
+    assert kept.startswith(f"xxgk schedule: 注册表无法使用（{path} 第3行：YAML 无法解析"), kept
+    assert kept.endswith("本次沿用上次读到的 2 个机关"), kept
+
+
 # ---------------------------------------------------------------- one crawl at a time, with real crawls
 
 @pytest.fixture(scope="module")

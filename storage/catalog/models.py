@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer,
                         LargeBinary, MetaData, String, Text, TypeDecorator, UniqueConstraint)
-from sqlalchemy import text as sql_text
+from sqlalchemy import false, text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -90,6 +90,8 @@ class Agency(Base):
     render: Mapped[str | None] = mapped_column(String(20))          # how to fetch: e.g. plain | browser
     robots: Mapped[str | None] = mapped_column(String(20))          # e.g. obey | ignore
     aliases: Mapped[Any] = mapped_column(Json, default=list)
+    # in the registry `xxgk agencies import` last stored: who `crawl`/`schedule` watch without --registry (0009)
+    watched: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # the dashboard pages through agencies in id order, filtered by level or region (migration 0002)
     __table_args__ = (Index(None, "level", "id"), Index(None, "region", "id"))

@@ -85,8 +85,22 @@ def get_agency(session: Session, agency_id: str) -> Agency | None:
     return session.get(Agency, agency_id)
 
 
-def list_agencies(session: Session, *, level: str | None = None, region: str | None = None) -> list[Agency]:
+def watch_agencies(session: Session, agency_ids: Iterable[str]) -> None:
+    """Mark these agencies, and no other, as watched: the registry ``xxgk agencies import`` just stored replaces
+    the one before (an agency it leaves out keeps its row and history, and is no longer crawled)."""
+    ids = list(dict.fromkeys(agency_ids))
+    session.execute(update(Agency).where(Agency.watched.is_(True)).values(watched=False),
+                    execution_options={"synchronize_session": False})
+    for start in range(0, len(ids), 500):   # under every database's limit of bound parameters
+        session.execute(update(Agency).where(Agency.id.in_(ids[start:start + 500])).values(watched=True),
+                        execution_options={"synchronize_session": False})
+
+
+def list_agencies(session: Session, *, level: str | None = None, region: str | None = None,
+                  watched: bool | None = None) -> list[Agency]:
     query = select(Agency).order_by(Agency.id)
+    if watched is not None:
+        query = query.where(Agency.watched.is_(watched))
     if level:
         query = query.where(Agency.level == level)
     if region:
