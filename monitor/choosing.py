@@ -1,7 +1,7 @@
 """Which of a year's reports speaks for it: the verdict and copy detection choose the same one."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Protocol, TypeVar
 
@@ -9,6 +9,7 @@ from parsers.dates import PUBLICATION_PRIORITY
 
 
 class Ranked(Protocol):
+    url: str
     date_source: str | None
     publication_date: date | None
     capture_id: int
@@ -18,17 +19,34 @@ class Ranked(Protocol):
 R = TypeVar("R", bound=Ranked)
 
 
-def best_report(reports: Iterable[R]) -> R | None:
+def _by_dates(report: Ranked) -> tuple:
     """A date that is possible first (not before the report's year ended: a listing entry of another year may lead
-    to the report, its date with it), then the strongest publication-date evidence, then the earliest date, then
-    the earliest capture (a page and its attachment, or two versions of one URL, are one report)."""
+    to the report, its date with it), then the strongest publication-date evidence, then the earliest date."""
+    source_rank = (PUBLICATION_PRIORITY.index(report.date_source)
+                   if report.date_source in PUBLICATION_PRIORITY else len(PUBLICATION_PRIORITY))
+    year = getattr(report, "report_year", None)
+    impossible = (report.publication_date is not None and year is not None
+                  and report.publication_date <= date(year, 12, 31))
+    return (impossible, source_rank, report.publication_date or date.max)
 
-    def rank(report: Ranked):
-        source_rank = (PUBLICATION_PRIORITY.index(report.date_source)
-                       if report.date_source in PUBLICATION_PRIORITY else len(PUBLICATION_PRIORITY))
-        year = getattr(report, "report_year", None)
-        impossible = (report.publication_date is not None and year is not None
-                      and report.publication_date <= date(year, 12, 31))
-        return (impossible, source_rank, report.publication_date or date.max, report.capture_id)
 
-    return min(reports, key=rank, default=None)
+def same_dates(report: R, reports: Iterable[R]) -> list[R]:
+    """The reports that give the same dates as ``report``, in capture order: for the verdict, one report (a column
+    that moved to new addresses, a page kept in two columns)."""
+    return sorted((other for other in reports if _by_dates(other) == _by_dates(report)),
+                  key=lambda other: other.capture_id)
+
+
+def best_report(reports: Iterable[R], *, offline: Callable[[R], bool] | None = None) -> R | None:
+    """The best dates (``_by_dates``), then the earliest capture (a page and its attachment, or two versions of one
+    URL, are one report). Among copies with the same dates at several addresses, one whose address has not failed
+    since it last gave the report comes first when ``offline`` tells which: the verdict then rests on, and links, a
+    page still online."""
+    reports = list(reports)
+    chosen = min(reports, key=lambda report: (_by_dates(report), report.capture_id), default=None)
+    if chosen is None or offline is None:
+        return chosen
+    copies = same_dates(chosen, reports)
+    if len({copy.url for copy in copies}) < 2:
+        return chosen   # one address: nothing to prefer (and no need to ask)
+    return next((copy for copy in copies if not offline(copy)), chosen)

@@ -8,7 +8,8 @@ flag's evidence (a JSON-ready dict) when the flag applies, else None.
 - ``changed``: a later capture of the report URL has another payload; what changed, down to table cells and lines
   (a payload that differs only in page chrome, same tables and same text lines, is not a change).
 - ``removed``: the report URL fails now: its newest fetch after the last success is a 4xx/5xx, a fetch error, or
-  the site's error page answered with 200 (parsed as kind ``error_page``).
+  the site's error page answered with 200 (parsed as kind ``error_page``). Not while a report of the same year is
+  online at another address (``online_since``): then the report moved or was replaced (``moved``), not deleted.
 - ``copied``: the report's text is at least half the same as the agency's previous-year report or another
   agency's report of the same year (character 5-gram containment, numbers masked, prescribed wording left out).
 """
@@ -29,6 +30,8 @@ from parsers.discovery import ListingItem, looks_like_report_title
 BACKDATED, CHANGED, REMOVED, COPIED = "backdated", "changed", "removed", "copied"
 FLAGS = (BACKDATED, CHANGED, REMOVED, COPIED)
 FLAG_LABELS = {BACKDATED: "倒签", CHANGED: "发布后修改", REMOVED: "已删除", COPIED: "疑似雷同"}
+# ``moved``'s relation: no flag, what the archive shows instead of 已删除
+MOVED_LABELS = {"moved": "已迁移", "replaced": "已替换"}
 TABLE_LABELS = {"table2": "表二", "table3": "表三", "table4": "表四", "old_stats": "统计表"}
 
 # Pages of one listing fetched within this span of each other in one crawl run are one look at the column.
@@ -276,6 +279,7 @@ class FetchEvent:
     message: str = ""
     error_page: bool = False   # a 200 the parsers read as the site's error page ("您访问的页面不存在")
     blank_page: bool = False   # a 200 with no document: a blank, challenge or "系统繁忙" page (no word of it gone)
+    run_id: str | None = None  # the crawl run of a capture
 
     @property
     def ok(self) -> bool:
@@ -318,15 +322,18 @@ def _one_event_per_attempt(events: Sequence[FetchEvent]) -> list[FetchEvent]:
     return merged
 
 
+def last_success(events: Sequence[FetchEvent]) -> FetchEvent | None:
+    return max((event for event in events if event.ok), key=lambda event: event.at, default=None)
+
+
 def removed(events: Sequence[FetchEvent]) -> dict[str, Any] | None:
     """Evidence when the newest attempt after the last success failed; redirects and robots skips are no answer.
     ``gone``: one of those failures was the site saying the page is not there (``FetchEvent.says_gone``); else the
     failures (a timeout, a refused connection, a 500, a 403) do not show the report removed."""
     events = _one_event_per_attempt(events)
-    ok = [event for event in events if event.ok]
-    if not ok:
+    last_ok = last_success(events)
+    if last_ok is None:
         return None
-    last_ok = max(ok, key=lambda event: event.at)
     after = sorted((event for event in events if event.at > last_ok.at and (event.ok or event.failed)),
                    key=lambda event: event.at)
     if not after or not after[-1].failed:
@@ -354,6 +361,41 @@ def removed(events: Sequence[FetchEvent]) -> dict[str, Any] | None:
         "failures": len(after),
         "message": f"{beijing_date(shown.at).isoformat()} 再次访问报告网址得到 {what}；"
                    f"最后一次成功抓取是 {beijing_date(last_ok.at).isoformat()}（捕获 {last_ok.capture_id}）。",
+    }
+
+
+def online_since(events: Sequence[FetchEvent], since: FetchEvent) -> FetchEvent | None:
+    """The newest good answer of an address at or after ``since`` (the last good answer of the address a report
+    left) or in the same crawl run, unless the address said since that it is gone: the report is still online
+    there. A failure that does not say gone (a timeout) takes nothing back: it does not show the copy gone."""
+    found = removed(events)
+    if found is not None and found["gone"]:
+        return None
+    return max((event for event in events
+                if event.ok and (event.at >= since.at or (event.run_id is not None and event.run_id == since.run_id))),
+               key=lambda event: event.at, default=None)
+
+
+def moved(gone: Mapping[str, Any], *, url: str, title: str | None, copy_url: str, copy_title: str | None,
+          copy_report_id: int, seen: FetchEvent) -> dict[str, Any]:
+    """What ``removed``'s evidence ``gone`` for ``url`` shows when the year's report is online at ``copy_url``
+    (``online_since`` gave ``seen``): the report moved (same title: a column that moved to new addresses) or was
+    replaced (another title: a 更正 version), never deleted."""
+    relation = "moved" if normalize_title(title or "") == normalize_title(copy_title or "") else "replaced"
+    what = "迁移到" if relation == "moved" else "替换为"
+    return {
+        "relation": relation,
+        "from_url": url,
+        "last_ok_capture_id": gone["last_ok_capture_id"],
+        "last_ok_at": gone["last_ok_at"],
+        "latest_failure": gone["latest_failure"],
+        "url": copy_url,
+        "title": copy_title,
+        "report_id": copy_report_id,
+        "capture_id": seen.capture_id,
+        "captured_at": beijing_iso(seen.at),
+        "message": f"原网址 {url}：{gone['message']}同一年度的报告已{what} {copy_url}（{beijing_date(seen.at).isoformat()} "
+                   f"存档，捕获 {seen.capture_id}），仍在网站上：不是删除。",
     }
 
 

@@ -1,10 +1,11 @@
 """Chinese names of the codes verdicts and reports carry, one place for the CLI tables, the web UI and exports."""
 from __future__ import annotations
 
-from monitor.flags import FLAG_LABELS
+from monitor.flags import FLAG_LABELS, MOVED_LABELS
 from parsers.dates import SOURCE_NAMES
 
-__all__ = ["STATUS_LABELS", "LEVEL_LABELS", "LEVEL_NAMES", "FLAG_LABELS", "FIELD_LABELS", "KIND_LABELS", "FORMAT_LABELS",
+__all__ = ["STATUS_LABELS", "LEVEL_LABELS", "LEVEL_NAMES", "FLAG_LABELS", "MOVED_LABELS", "FIELD_LABELS", "KIND_LABELS",
+           "FORMAT_LABELS",
            "SOURCE_NAMES", "LISTED_BY_LABELS", "AGENCY_SOURCE_LABELS", "RUN_STATUS_NAMES",
            "FETCH_ERROR_NAMES", "describe_date_source", "reason_beside_status",
            "status_label"]

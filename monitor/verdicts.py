@@ -38,6 +38,10 @@ A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and th
                     "message", …},
       "removed":   {"last_ok_capture_id", "last_ok_at", "first_failure": {…}, "latest_failure":
                     {"at", "status", "capture_id", "error_kind", "message", …}, "message", …},
+      "moved":     [{"relation": "moved" | "replaced", "from_url", "last_ok_capture_id", "last_ok_at",
+                     "latest_failure": {…}, "url", "title", "report_id", "capture_id", "captured_at", "message"}, …]
+                                                      # an address of the year's report says it is gone while the
+                                                      # report is online at another: no 已删除 (only when there are)
       "copied":    {"method": "char-5gram-containment", "score", "jaccard", "threshold", "relation":
                     "previous_year" | "same_year_other_agency", "other_report_id", "other_agency_id",
                     "other_report_year", "other_url", "more_matches": […], "message", …},
@@ -78,7 +82,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased
 
 from monitor import flags as verdict_flags
-from monitor.choosing import best_report
+from monitor.choosing import best_report, same_dates
 from monitor.clock import today
 from monitor.copies import CopyChecks
 from monitor.deadlines import RuleSet, Verdict, load_rules, verdict
@@ -225,7 +229,7 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
     others = [report for report in reports if not names_agency(printed_agency(report), names)]
     reports = [report for report in reports if report not in others]
     later = [report for report in later if names_agency(printed_agency(report), names)]
-    chosen = best_report(reports)
+    chosen = best_report(reports, offline=view.offline)
     publication = _publication_evidence(chosen) if chosen else None
     held_at = view.first_held(chosen, reports) if chosen else None
     # first seen as the report: an earlier 2xx at its address (the site's error page, a placeholder) was not it
@@ -247,6 +251,9 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
         raised, checks, undetermined = view.flags(agency, year, chosen, result, first_seen_at, reports)
         if verdict_flags.BACKDATED in raised:
             result = _by_archive_dates(result, raised[verdict_flags.BACKDATED], first_seen_at)
+        moves = view.moves(reports)
+        if moves:
+            evidence["moved"] = moves
     elif result.status == "missing" and others:
         evidence["other_agency_reports"] = [{"report_id": report.id, "url": report.url, "title": report.title,
                                              "printed_agency": printed_agency(report)} for report in others]
@@ -436,6 +443,15 @@ class _CannotTell(Exception):
     """A check could not run (a fact it needs is not in the catalog): its flag is undetermined, not absent."""
 
 
+def _newest_per_address(reports: Iterable[Report]) -> list[Report]:
+    """One report per address: the one parsed from its newest capture (the address's current document)."""
+    newest: dict[str, Report] = {}
+    for report in reports:
+        if report.url not in newest or report.capture_id > newest[report.url].capture_id:
+            newest[report.url] = report
+    return list(newest.values())
+
+
 def _in_list(column, values: Iterable) -> Iterator[Any]:
     """``column IN (…)`` conditions over batches of ``values``."""
     ordered = sorted(set(values))
@@ -498,6 +514,7 @@ class _ArchiveView:
         self._listed_years: dict[str, set[int]] = {}
         self._named: dict[str, list] = {}
         self._originals: dict[int, Any] = {}
+        self._events: dict[int, list] = {}             # report id -> the attempts at its address
         self._unknown: dict[int, str] = {}             # capture id -> why its facts are not in the catalog
         self._unknown_rows: dict[int, Any] = {}
         self._touched_unknown: set[int] = set()        # … of those, the ones the current check needed
@@ -541,9 +558,13 @@ class _ArchiveView:
 
     def first_held(self, report: Report, reports: Iterable[Report], *, in_time: bool = True) -> datetime | None:
         """When the archive first held ``report`` as a report of its year: the earliest capture of its URL that one
-        of ``reports`` was parsed from (an earlier capture of the address may have been something else)."""
-        parsed = {other.capture_id for other in reports if other.url == report.url}
-        rows = self.page_captures(report.url) if in_time else self.captures_of(report.url)
+        of ``reports`` was parsed from (an earlier capture of the address may have been something else), or of
+        another address it was parsed from with the same dates (the report before its column moved)."""
+        reports = list(reports)
+        held = [other for other in reports if other.url == report.url] + same_dates(report, reports)
+        parsed = {other.capture_id for other in held}
+        urls = {other.url for other in held}
+        rows = [row for url in urls for row in (self.page_captures(url) if in_time else self.captures_of(url))]
         return min((row.timestamp for row in rows if row.id in parsed), default=None)
 
     def errors_of(self, url: str) -> list[FetchError]:
@@ -1000,24 +1021,74 @@ class _ArchiveView:
 
     # -- removed
 
-    def _removed(self, *, chosen: Report, **_) -> tuple[dict | None, str | None]:
-        captures = self.page_captures(chosen.url)
-        base_row = self.capture(chosen.url, chosen.capture_id)
+    def _removed(self, *, chosen: Report, year_reports: list[Report], **_) -> tuple[dict | None, str | None]:
+        evidence = self.removal(chosen)
+        if evidence is not None and not evidence["gone"]:
+            # a network error, a server error or a block after the last success: the report may well be there
+            raise _CannotTell(f"{evidence['message']}这不能说明报告已被删除（网站没有答复“页面不存在”）")
+        if evidence is not None and self.moved(chosen, year_reports) is not None:
+            return None, None   # online at another address: evidence "moved" says where (``moves``)
+        return evidence, None
+
+    def fetch_events(self, report: Report) -> list[verdict_flags.FetchEvent]:
+        """Every attempt at the report's address by the cut-off: its captures (an error page or a blank page told
+        apart from the report's own bytes) and its fetch errors. Kept: choosing the report, the flag and the
+        moves of the year all ask."""
+        if report.id not in self._events:
+            self._events[report.id] = self._fetch_events(report)
+        return self._events[report.id]
+
+    def _fetch_events(self, report: Report) -> list[verdict_flags.FetchEvent]:
+        captures = self.page_captures(report.url)
+        base_row = self.capture(report.url, report.capture_id)
         answered = [row for row in captures if row.status is not None and 200 <= row.status < 300]
         digest = base_row.payload_sha256 if base_row is not None else None
         error_pages = self._error_page_ids(answered, digest)
         blank_pages = self._error_page_ids(answered, digest, ("blank_page",))
         events = [verdict_flags.FetchEvent(at=row.timestamp, status=row.status, capture_id=row.id,
-                                           error_page=row.id in error_pages, blank_page=row.id in blank_pages)
+                                           error_page=row.id in error_pages, blank_page=row.id in blank_pages,
+                                           run_id=row.run_id)
                   for row in captures]
         events += [verdict_flags.FetchEvent(at=error.at, error_kind=error.kind, error_id=error.id,
                                             message=error.message)
-                   for error in self.errors_of(chosen.url)]
-        evidence = verdict_flags.removed(events)
-        if evidence is not None and not evidence["gone"]:
-            # a network error, a server error or a block after the last success: the report may well be there
-            raise _CannotTell(f"{evidence['message']}这不能说明报告已被删除（网站没有答复“页面不存在”）")
-        return evidence, None
+                   for error in self.errors_of(report.url)]
+        return events
+
+    def removal(self, report: Report) -> dict | None:
+        """``flags.removed`` for the report's address: its newest attempt after the last good answer failed."""
+        return verdict_flags.removed(self.fetch_events(report))
+
+    def offline(self, report: Report) -> bool:
+        """Not known online: the report's address failed since its last good answer."""
+        return self.removal(report) is not None
+
+    def gone(self, report: Report) -> bool:
+        """The report's address said, after its last good answer, that the page is not there."""
+        found = self.removal(report)
+        return found is not None and found["gone"]
+
+    def moved(self, report: Report, year_reports: list[Report]) -> dict | None:
+        """When the report's address says it is gone while a report of the same year is online at another address
+        (archived there after the old one's last good answer, or in that crawl run): where it went."""
+        if not self.gone(report):
+            return None
+        since = verdict_flags.last_success(self.fetch_events(report))
+        for other in _newest_per_address(year_reports):
+            if other.url == report.url:
+                continue
+            seen = verdict_flags.online_since(self.fetch_events(other), since)
+            if seen is not None:
+                return verdict_flags.moved(self.removal(report), url=report.url, title=report.title,
+                                           copy_url=other.url, copy_title=other.title, copy_report_id=other.id,
+                                           seen=seen)
+        return None
+
+    def moves(self, year_reports: list[Report]) -> list[dict]:
+        """Every address of the year's reports that lost the report while the year's report is online elsewhere."""
+        addresses = _newest_per_address(year_reports)
+        if len(addresses) < 2:
+            return []
+        return [found for found in (self.moved(report, year_reports) for report in addresses) if found]
 
     # -- copied
 

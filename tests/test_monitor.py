@@ -543,6 +543,76 @@ def test_recomputing_replaces_the_flags(stage):
     assert verdict.flags == [] and "removed" not in verdict.evidence
 
 
+def _gone_and_copied(stage, agency: str, year: int, new_path: str, *, retitle: str = ""):
+    """The report archived in 2022; on 2024-03-01 its address answers 404 and the same report (its title ended by
+    ``retitle``, a 更正 version) is archived at ``new_path`` a minute later, as one crawl run finds a moved column."""
+    path = report_path(agency, year)
+    resource = DemoPortals(1).resource(path)
+    old = stage.fetch(1, path, "2022-01-21 09:00", agency)
+    stage.parse(old, agency)
+    failure = stage.archive.record_fetch(BASE + path, "GET", [], 404, "Not Found", [("Content-Type", "text/html")],
+                                         not_found_page(), fetched_at=at("2024-03-01 09:00"), agency_id=agency)
+    body = resource.body
+    if retitle:
+        title = report_spec(agency, year).title
+        body = body.replace(title.encode(), f"{title}{retitle}".encode())
+        assert body != resource.body
+    copy = stage.store_bytes(BASE + new_path, body, resource.content_type, "2024-03-01 09:01", agency)
+    record = stage.parse(copy, agency)
+    assert record.is_report and record.report_year == year and record.title.endswith(retitle), record.title
+    return old, failure, copy
+
+
+def test_a_report_whose_column_moved_is_not_removed_and_the_verdict_rests_on_the_copy_online(stage):
+    """A site redesign moved the column: the old address answers 404, the same report is archived at its new
+    address in the same crawl. It moved, it was not deleted: no 已删除 and no removed alert; the evidence names the
+    copy; the verdict rests on the copy still online, first seen when the old address gave the report."""
+    from monitor.alerts import verdict_events
+
+    agency, year = "ylx-wjj", 2021
+    old, failure, copy = _gone_and_copied(stage, agency, year, "/zwgk/nb/2021.html")
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "on_time" and verdict.flags == [], verdict.flags
+    assert "removed" not in verdict.evidence and "removed" not in verdict.evidence.get("undetermined_flags", [])
+    assert verdict.evidence["report_url"] == BASE + "/zwgk/nb/2021.html" and verdict.evidence["capture_id"] == copy.id
+    assert verdict.first_seen.astimezone(BEIJING) == at("2022-01-21 09:00")
+    [moved] = verdict.evidence["moved"]
+    assert moved["relation"] == "moved" and moved["from_url"] == BASE + report_path(agency, year)
+    assert moved["url"] == BASE + "/zwgk/nb/2021.html" and moved["capture_id"] == copy.id
+    assert moved["report_id"] == verdict.report_id and moved["last_ok_capture_id"] == old.id
+    assert moved["latest_failure"]["capture_id"] == failure.id
+    assert "迁移到" in moved["message"] and "不是删除" in moved["message"], moved["message"]
+    assert [event.kind for event in verdict_events(verdict, "样例区卫生健康局")] == []
+
+
+def test_a_report_replaced_by_a_corrected_version_is_not_removed(stage):
+    """The report's page is taken down when its 更正 version is published at another address: replaced, not
+    deleted. The verdict keeps the original (the earlier date), and its evidence names the correction."""
+    agency, year = "ylx-wjj", 2021
+    old, _failure, copy = _gone_and_copied(stage, agency, year, "/hanweb/art/2024/3/1/gz.html", retitle="（更正）")
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.flags == [] and "removed" not in verdict.evidence, verdict.evidence
+    [moved] = verdict.evidence["moved"]
+    assert moved["relation"] == "replaced" and moved["capture_id"] == copy.id and moved["title"].endswith("（更正）")
+    assert "替换为" in moved["message"]
+
+
+def test_a_report_gone_at_its_old_and_its_new_address_is_removed(stage):
+    """Moved, then gone at the new address too: the report is nowhere online, 已删除 stands."""
+    agency, year = "ylx-wjj", 2021
+    _gone_and_copied(stage, agency, year, "/zwgk/nb/2021.html")
+    stage.archive.record_fetch(BASE + "/zwgk/nb/2021.html", "GET", [], 404, "Not Found", [], not_found_page(),
+                               fetched_at=at("2024-04-01 09:00"), agency_id=agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.flags == ["removed"] and "moved" not in verdict.evidence, verdict.evidence
+
+
 # ---------------------------------------------------------------- copied
 
 def test_report_reusing_the_previous_years_text_is_copied(stage):
@@ -648,6 +718,18 @@ def test_removed_needs_the_newest_answer_after_the_last_success_to_fail():
     assert evidence["latest_failure"] == evidence["first_failure"] == {
         "at": "2024-01-02T08:00:00+08:00", "status": 404, "capture_id": 2, "error_kind": "http", "error_id": 7,
         "message": "HTTP 404 Not Found"}
+
+
+def test_a_copy_is_online_when_it_answered_since_the_old_address_last_did_or_in_that_run():
+    day = lambda n: datetime(2024, 1, n, tzinfo=timezone.utc)  # noqa: E731
+    since = flags.FetchEvent(day(5), 200, 1, run_id="r5")
+    assert flags.online_since([flags.FetchEvent(day(6), 200, 2)], since).capture_id == 2
+    assert flags.online_since([flags.FetchEvent(day(4), 200, 2, run_id="r5")], since).capture_id == 2  # same run
+    assert flags.online_since([flags.FetchEvent(day(4), 200, 2, run_id="r4")], since) is None   # seen only before
+    # gone there too: nowhere online; a timeout since says nothing of the copy
+    assert flags.online_since([flags.FetchEvent(day(6), 200, 2), flags.FetchEvent(day(7), 404, 3)], since) is None
+    assert flags.online_since([flags.FetchEvent(day(6), 200, 2),
+                               flags.FetchEvent(day(7), error_kind="timeout")], since).capture_id == 2
 
 
 def test_listing_matches_a_truncated_title_or_another_url_of_the_report():

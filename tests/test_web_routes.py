@@ -424,6 +424,28 @@ def test_the_raw_date_string_behind_a_publication_date_is_shown(client, catalog)
     assert f"原文：「{raw}」" in row.text_content()
 
 
+def test_a_report_that_moved_shows_where_it_went_and_no_removed_flag(client, catalog):
+    """A verdict whose evidence says the report moved (``monitor.flags.moved``): 已迁移 with the message and links to
+    the report at its new address and that capture, beside the verdict; no 已删除."""
+    with catalog.session() as session:
+        verdict = queries.verdicts(session, agency_id="sfq-wjj", report_year=2022)[0]
+        before = dict(verdict.evidence or {})
+        moved = {"relation": "moved", "from_url": BASE + "/old/2022.html", "url": before["report_url"],
+                 "report_id": verdict.report_id, "capture_id": before["capture_id"],
+                 "message": "原网址 …：同一年度的报告已迁移到 …，仍在网站上：不是删除。"}
+        verdict.evidence = {**before, "moved": [moved]}
+    try:
+        row = page(client.get("/agencies/sfq-wjj")).xpath("//table[@id='agency-verdicts']//tr[@data-year='2022']")[0]
+        shown = row.xpath(".//div[@class='moved']")[0]
+        assert "已迁移" in shown.text_content() and moved["message"] in shown.text_content()
+        assert {link.get("href") for link in shown.xpath(".//a")} == {Urls().report(verdict.report_id),
+                                                                        Urls().capture(before["capture_id"])}
+        assert "已删除" not in row.text_content()
+    finally:
+        with catalog.session() as session:
+            queries.verdicts(session, agency_id="sfq-wjj", report_year=2022)[0].evidence = before
+
+
 def test_changed_flag_links_both_versions_and_the_changed_cell(client, catalog):
     data = client.get("/api/agencies/sfq-wjj").json()
     flagged = next(v for v in data["verdicts"] if any(flag["code"] == "changed" for flag in v["flags"]))

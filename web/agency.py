@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from sqlalchemy import func, select
 
 from monitor.coverage import FOUND_BY_LABELS, PROBLEM_LABELS, AgencyCoverage, describe_errors, history
-from monitor.labels import LISTED_BY_LABELS
+from monitor.labels import LISTED_BY_LABELS, MOVED_LABELS
 from parsers.beijing import beijing_iso
 from storage.catalog import queries
 from storage.catalog.models import Capture, ColumnCoverage, FetchError, Report
@@ -89,6 +89,8 @@ def _verdict(stored, report: Report | None) -> dict[str, Any]:
         "coverage": _column_read(evidence.get("coverage")),
         # entries of the column that name the year's report at an address the archive got no page from
         "listed": _listed_not_archived(evidence.get("listed_not_archived")),
+        # addresses that lost the report while it is online at another (no 已删除): where it went
+        "moved": _moved(evidence.get("moved")),
         "report": report_summary(report) if report is not None else None,
         "screenshot_id": _screenshot_id(evidence),
         "computed_at": iso(stored.computed_at),
@@ -134,6 +136,15 @@ def _listed_not_archived(entries: Any) -> list[dict[str, Any]]:
         return []
     return [{**entry, "named_by_label": LISTED_BY_LABELS.get(entry.get("named_by") or "", entry.get("named_by"))}
             for entry in entries if isinstance(entry, Mapping) and isinstance(entry.get("url"), str)]
+
+
+def _moved(entries: Any) -> list[dict[str, Any]]:
+    """The moves a verdict's evidence names (``monitor.flags.moved``), with the Chinese name of each; the template
+    links the report at its new address and that capture."""
+    if not isinstance(entries, list):
+        return []
+    return [{**entry, "label": MOVED_LABELS.get(entry.get("relation") or "", entry.get("relation"))}
+            for entry in entries if isinstance(entry, Mapping) and _is_id(entry.get("report_id"))]
 
 
 def _screenshot_id(evidence: Mapping) -> int | None:
