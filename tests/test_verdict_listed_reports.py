@@ -114,10 +114,12 @@ class Portal(BaseHTTPRequestHandler):
         return self._send(404, b"<html>not found</html>")
 
     def _send(self, status: int, body: bytes, location: str | None = None,
-              content_type: str = "text/html; charset=utf-8") -> None:
+              content_type: str = "text/html; charset=utf-8", encoding: str | None = None) -> None:
         self.send_response(status)
         if location:
             self.send_header("Location", location)
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -584,11 +586,8 @@ def test_reports_archived_under_an_agencys_old_id_leave_its_years_undetermined_n
 LANDING_AGENCY = "临淄区民政局"
 
 
-class LandingPortal(BaseHTTPRequestHandler):
+class LandingPortal(Portal):
     """Two years' report pages that only lead to their PDF ("详见附件"): 2024's PDF answers 404, 2023's is there."""
-
-    def log_message(self, *args):
-        pass
 
     def _landing(self, year: int) -> bytes:
         title = f"{LANDING_AGENCY}{year}年政府信息公开工作年度报告"
@@ -606,15 +605,8 @@ class LandingPortal(BaseHTTPRequestHandler):
             return self._send(200, self._landing(int(self.path[4:8])))
         if self.path == "/nb/2023.pdf":
             pdf = (Path(__file__).parent / "fixtures" / "corpus" / "szfgs2024.pdf").read_bytes()
-            return self._send(200, pdf, "application/pdf")
+            return self._send(200, pdf, content_type="application/pdf")
         return self._send(404, b"<html>not found</html>")
-
-    def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 def test_a_report_page_that_only_leads_to_an_attachment_the_archive_could_not_get_says_so(tmp_path):
@@ -640,11 +632,19 @@ def test_a_report_page_that_only_leads_to_an_attachment_the_archive_could_not_ge
 PAGED_AGENCY = "临淄区司法局"
 
 
-class PagedPortal(BaseHTTPRequestHandler):
-    """A column of two pages: 2024 and 2023 on the first, 2021 and a 2020 notice on the second; no 2022 report."""
+def _own_report(agency: str, year: int) -> bytes:
+    """A short report page of ``agency`` for ``year``: its title, date, the six sections and its 落款."""
+    title = f"{agency}{year}年政府信息公开工作年度报告"
+    sections = "".join(f"<p>{part}</p>" for part in (
+        "一、总体情况", f"{year}年，本局主动公开政府信息{30 + year % 10}条。", "二、主动公开政府信息情况",
+        "三、收到和处理政府信息公开申请情况", "四、政府信息公开行政复议、行政诉讼情况",
+        "五、存在的主要问题及改进情况", "六、其他需要报告的事项"))
+    return (f'<html><head><meta charset="utf-8"><title>{title}</title></head><body><h1>{title}</h1>'
+            f'<div>发布日期：{year + 1}-01-20</div>{sections}<p>{agency}</p></body></html>').encode()
 
-    def log_message(self, *args):
-        pass
+
+class PagedPortal(Portal):
+    """A column of two pages: 2024 and 2023 on the first, 2021 and a 2020 notice on the second; no 2022 report."""
 
     def do_GET(self):
         pages = {"/nb/index.html": ((2024, "2025-01-20"), (2023, "2024-01-22")),
@@ -658,23 +658,8 @@ class PagedPortal(BaseHTTPRequestHandler):
             return self._send(200, f'<html><head><meta charset="utf-8"><title>年度报告</title></head><body>'
                                    f'<ul class="list">{items}</ul>{pager}</body></html>'.encode())
         if self.path in ("/nb/2024.html", "/nb/2023.html", "/nb/2021.html"):
-            year = int(self.path[4:8])
-            title = f"{PAGED_AGENCY}{year}年政府信息公开工作年度报告"
-            sections = "".join(f"<p>{part}</p>" for part in (
-                "一、总体情况", f"{year}年，本局主动公开政府信息{30 + year % 10}条。", "二、主动公开政府信息情况",
-                "三、收到和处理政府信息公开申请情况", "四、政府信息公开行政复议、行政诉讼情况",
-                "五、存在的主要问题及改进情况", "六、其他需要报告的事项"))
-            return self._send(200, f'<html><head><meta charset="utf-8"><title>{title}</title></head><body>'
-                                   f'<h1>{title}</h1><div>发布日期：{year + 1}-01-20</div>{sections}'
-                                   f'<p>{PAGED_AGENCY}</p></body></html>'.encode())
+            return self._send(200, _own_report(PAGED_AGENCY, int(self.path[4:8])))
         return self._send(404, b"<html>not found</html>")
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 def test_a_missing_years_agency_page_links_every_listing_page_the_read_archived(tmp_path):
@@ -710,12 +695,9 @@ def test_a_missing_years_agency_page_links_every_listing_page_the_read_archived(
 ENCODED_AGENCY = "临淄区财政局"
 
 
-class EncodedPortal(BaseHTTPRequestHandler):
+class EncodedPortal(Portal):
     """Every page sent compressed, as many portals' servers do: the column gzip (its 2024 entry answers 500), the
     2023 report gzip, the 2022 report br."""
-
-    def log_message(self, *args):
-        pass
 
     def do_GET(self):
         import brotli
@@ -726,31 +708,12 @@ class EncodedPortal(BaseHTTPRequestHandler):
                             f'<span>{year + 1}-01-20</span></li>' for year in (2024, 2023, 2022))
             items += '<li><a href="/nb/n.html">关于做好2020年政府信息公开工作年度报告编制工作的通知</a><span>2020-12-20</span></li>'
             page = f'<html><head><meta charset="utf-8"><title>年度报告</title></head><body><ul>{items}</ul></body></html>'
-            return self._send(200, gzip.compress(page.encode()), "gzip")
+            return self._send(200, gzip.compress(page.encode()), encoding="gzip")
         if self.path == "/nb/2023.html":
-            return self._send(200, gzip.compress(self._report(2023)), "gzip")
+            return self._send(200, gzip.compress(_own_report(ENCODED_AGENCY, 2023)), encoding="gzip")
         if self.path == "/nb/2022.html":
-            return self._send(200, brotli.compress(self._report(2022)), "br")
+            return self._send(200, brotli.compress(_own_report(ENCODED_AGENCY, 2022)), encoding="br")
         return self._send(500 if self.path == "/nb/2024.html" else 404, b"<html>error</html>")
-
-    @staticmethod
-    def _report(year: int) -> bytes:
-        title = f"{ENCODED_AGENCY}{year}年政府信息公开工作年度报告"
-        sections = "".join(f"<p>{part}</p>" for part in (
-            "一、总体情况", f"{year}年，本局主动公开政府信息{30 + year % 10}条。", "二、主动公开政府信息情况",
-            "三、收到和处理政府信息公开申请情况", "四、政府信息公开行政复议、行政诉讼情况",
-            "五、存在的主要问题及改进情况", "六、其他需要报告的事项"))
-        return (f'<html><head><meta charset="utf-8"><title>{title}</title></head><body><h1>{title}</h1>'
-                f'<div>发布日期：{year + 1}-01-20</div>{sections}<p>{ENCODED_AGENCY}</p></body></html>').encode()
-
-    def _send(self, status: int, body: bytes, encoding: str | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        if encoding:
-            self.send_header("Content-Encoding", encoding)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 def test_a_column_and_reports_served_compressed_are_read_as_their_pages_everywhere(tmp_path):
