@@ -108,10 +108,35 @@ def test_verify_finds_a_deleted_segment(cli_env, capsys):
     open_store(cli_env).delete(made["p1"].warc_key)
     code, out, _err = run_cli(capsys, "verify")
     assert code == 1
-    # the page and its revisit in run 2, which holds no payload of its own
-    assert "缺失 missing  2" in out and "正常 ok       3" in out and "损坏 corrupt  0" in out
+    # the page, and apart from it its revisit in run 2, which holds no payload of its own
+    assert "缺失 missing  1" in out and "正常 ok       3" in out and "损坏 corrupt  0" in out
+    assert "原始记录缺失 1，原始记录损坏 0" in out
     assert made["p1"].warc_key in out
-    assert f"捕获 {made['revisit'].id} " in out and f"its original, capture {made['p1'].id}, is missing" in out
+    assert f"原始记录缺失 捕获 {made['revisit'].id} " in out
+    assert f"its original, capture {made['p1'].id}, is missing" in out
+
+
+def test_verify_tells_a_revisit_whose_original_is_damaged_from_one_whose_original_is_missing(cli_env, capsys):
+    """An archivist's walk: with the original's bytes damaged, verify listed its sound revisit as 缺失, sending
+    them to look for a file that is there. The revisit is counted apart, and says its original is damaged."""
+    made = archive_two_runs(cli_env)
+    store = open_store(cli_env)
+    target = made["p1"]
+    data = bytearray(store.get_bytes(target.warc_key))
+    data[target.offset + target.length // 2] ^= 0x20
+    store.put_bytes(target.warc_key, bytes(data))
+    code, out, _err = run_cli(capsys, "verify")
+    assert code == 1
+    assert "正常 ok       3" in out and "缺失 missing  0" in out and "损坏 corrupt  1" in out
+    assert "原始记录缺失 0，原始记录损坏 1" in out
+    assert f"损坏 捕获 {target.id} {target.url}" in out
+    assert f"原始记录损坏 捕获 {made['revisit'].id} {target.url}: " in out
+    assert f"its original, capture {target.id}, is corrupt" in out
+    # run 2 alone: its revisit's original is in run 1, checked all the same
+    code, out, _err = run_cli(capsys, "verify", "--run", "run-2")
+    assert code == 1
+    assert "正常 ok       1" in out and "缺失 missing  0" in out and "损坏 corrupt  0" in out
+    assert "原始记录缺失 0，原始记录损坏 1" in out
 
 
 def test_verify_and_export_without_a_catalog_say_so(tmp_path, monkeypatch, capsys):
