@@ -52,7 +52,8 @@ def cmd_export_warc(args: argparse.Namespace) -> int:
         reader.catalog.close()
         reader.store.close()
     extra = f"，含 {result.originals_added} 条被 revisit 引用的原始记录" if result.originals_added else ""
-    notes = f"；另有 {result.notes} 条运行记录（抓取错误、栏目覆盖、运行结束）" if result.notes else ""
+    carried = f"，含原始记录所属较早运行的结束记录 {result.carried_ends} 条" if result.carried_ends else ""
+    notes = f"；另有 {result.notes} 条运行记录（抓取错误、栏目覆盖、运行结束）{carried}" if result.notes else ""
     print(f"已导出 {result.captures} 条捕获{extra}到 {result.path}（{result.bytes / 1e6:.1f} MB）{notes}")
     return 0
 

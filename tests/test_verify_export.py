@@ -301,6 +301,41 @@ def test_export_carries_what_verdicts_rest_on_and_reindex_gives_it_back(cli_env,
     assert len(rebuilt["captures"]) == len(held["captures"])
 
 
+def test_a_run_export_carries_the_end_of_the_older_run_its_originals_come_from(cli_env, capsys, tmp_path):
+    """An archivist's walk: `export-warc --run run-2` brought run-1's page (the original of run-2's revisit) but not
+    run-1's end, so the file reindexed showed run-1, which had finished, as 已中断. The end comes along, and only
+    it: run-1's fetch errors and coverage are not run-2's to export."""
+    from storage.reindex import rebuild
+    from tests.test_reindex import small_archive, snapshot
+
+    small_archive(cli_env)    # run-1, finished: a page (and its revisit), a fetch error, its column's coverage
+    with Archive.open(cli_env, run_id="run-2") as archive:
+        revisit = archive.record_fetch("http://a.example.gov.cn/nb/2024.html", "GET", [], 200, "OK", [],
+                                       b"<html>2024 report</html>", fetched_at=T0 + timedelta(days=400),
+                                       agency_id="a1")
+        archive.finish("failed", counts={"pages": 1})
+    assert revisit.record_type == "revisit"
+    held = snapshot(cli_env)
+    assert [run[:2] for run in held["runs"]] == [("run-1", "finished"), ("run-2", "failed")]
+
+    out_file = tmp_path / "run-2.warc.gz"
+    code, out, err = run_cli(capsys, "export-warc", "--run", "run-2", str(out_file))
+    assert code == 0, err
+    assert "另有 2 条运行记录" in out and "含原始记录所属较早运行的结束记录 1 条" in out
+    assert [(note["xxgk"], note["run_id"], note["status"]) for note in exported_notes(out_file)] == [
+        ("run-end", "run-1", "finished"), ("run-end", "run-2", "failed")]
+    assert runs_named(out_file) == ["run-1", "run-2"]
+
+    elsewhere = Config.from_env({}, data_dir=tmp_path / "elsewhere")
+    store = open_store(elsewhere)
+    store.put_bytes("warcs/imported/run-2.warc.gz", out_file.read_bytes())
+    with Catalog.open(elsewhere) as catalog:
+        report = rebuild(store, catalog, elsewhere.data_dir / "spool")
+    assert (report.runs, report.bad_notes, report.errors, report.coverage) == (2, 0, 0, 0)
+    # each run as it ended, started and finished when it did
+    assert snapshot(elsewhere)["runs"] == held["runs"]
+
+
 def test_export_files_every_note_under_a_urn_of_its_own(cli_env, capsys, tmp_path):
     """pywb and cdxj-indexer index a metadata record by its WARC-Target-URI: a note filed under the page's URL
     replayed as that page (200, the JSON), for a page that never answered. Notes are written under URNs now, and
