@@ -4,11 +4,11 @@ Each capture's record group (response or revisit, request, metadata) is copied a
 after checking it against the index; the original of every revisit comes along so the file replays on its own.
 Then the notes of the chosen runs (the standalone JSON ``metadata`` records: fetch errors, column coverage, a
 run's end), copied as stored: what a verdict of 未发布 or 无法判定 rests on leaves with the pages, and
-``xxgk reindex`` over the file gives them back. Every other run the file holds records of (the older run a revisit's
-original comes from) brings its end too, and only that: reindexed, it shows as it ended, not as 已中断 (an end the
-run never noted, it died, is looked for no further than the catalog). A note written before notes had a URN of their own (its target
-URI was the page it is about, which replay tools then served as that page) is written again under its URN, the
-same record otherwise. Notes are not indexed by position, so the segments of the chosen runs are read whole to
+``xxgk reindex`` over the file gives them back. Every other run the file holds records of (the older run a
+revisit's original comes from) brings its end too, and only that: reindexed, it shows as it ended, not as 已中断
+(an end the run never noted, it died, is looked for no further than the catalog). A note written before notes had
+a URN of their own (its target URI was the page it is about, which replay tools then served as that page) is
+written again under its URN, the same record otherwise. Notes are not indexed by position, so the segments of the chosen runs are read whole to
 find them. The ``warcinfo`` record of every segment the file draws records from is copied before the first of
 them: every ``WARC-Warcinfo-ID`` in the file names a record in it, and the run's settings, crawler and run id
 travel with its records (reindex gives each record back to its own run by them). The file starts with a new
