@@ -52,7 +52,8 @@ def cmd_export_warc(args: argparse.Namespace) -> int:
         reader.catalog.close()
         reader.store.close()
     extra = f"，含 {result.originals_added} 条被 revisit 引用的原始记录" if result.originals_added else ""
-    notes = f"；另有 {result.notes} 条运行记录（抓取错误、栏目覆盖、运行结束）" if result.notes else ""
+    carried = f"，含原始记录所属较早运行的结束记录 {result.carried_ends} 条" if result.carried_ends else ""
+    notes = f"；另有 {result.notes} 条运行记录（抓取错误、栏目覆盖、运行结束）{carried}" if result.notes else ""
     print(f"已导出 {result.captures} 条捕获{extra}到 {result.path}（{result.bytes / 1e6:.1f} MB）{notes}")
     return 0
 
@@ -76,6 +77,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"  正常 ok       {result.ok}")
     print(f"  缺失 missing  {result.missing}")
     print(f"  损坏 corrupt  {result.corrupt}")
+    if result.original_missing or result.original_corrupt:
+        print(f"  原始记录缺失 {result.original_missing}，原始记录损坏 {result.original_corrupt}"
+              f"（revisit 记录本身完好，但其内容所在的原始记录无法读取）")
     if result.segments_missing or result.segments_corrupt:
         print(f"  段缺失 {result.segments_missing}，段损坏 {result.segments_corrupt}")
     if result.spooled_segments:
@@ -84,12 +88,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if result.unindexed_objects:
         print(f"  未被索引的 WARC 对象 {len(result.unindexed_objects)} 个（不计为错误）")
     for problem in result.problems[: max(args.show, 0)]:
-        label = "缺失" if problem.status == "missing" else "损坏"
+        label = _PROBLEM_LABELS[problem.status]
         where = f"捕获 {problem.capture_id} {problem.url}" if problem.capture_id is not None else f"段 {problem.warc_key}"
         print(f"  {label} {where}: {problem.detail}")
     if len(result.problems) > max(args.show, 0):
         print(f"  … 另有 {len(result.problems) - max(args.show, 0)} 个问题未列出（--show N）")
     return EXIT_FAILURE if result.failed else 0
+
+
+_PROBLEM_LABELS = {"missing": "缺失", "corrupt": "损坏", "original_missing": "原始记录缺失",
+                   "original_corrupt": "原始记录损坏"}
 
 
 def _require_run(catalog, run_id: str) -> None:

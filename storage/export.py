@@ -4,9 +4,11 @@ Each capture's record group (response or revisit, request, metadata) is copied a
 after checking it against the index; the original of every revisit comes along so the file replays on its own.
 Then the notes of the chosen runs (the standalone JSON ``metadata`` records: fetch errors, column coverage, a
 run's end), copied as stored: what a verdict of 未发布 or 无法判定 rests on leaves with the pages, and
-``xxgk reindex`` over the file gives them back. A note written before notes had a URN of their own (its target
-URI was the page it is about, which replay tools then served as that page) is written again under its URN, the
-same record otherwise. Notes are not indexed by position, so the segments of the chosen runs are read whole to
+``xxgk reindex`` over the file gives them back. Every other run the file holds records of (the older run a
+revisit's original comes from) brings its end too, and only that: reindexed, it shows as it ended, not as 已中断
+(an end the run never noted, it died, is looked for no further than the catalog). A note written before notes had
+a URN of their own (its target URI was the page it is about, which replay tools then served as that page) is
+written again under its URN, the same record otherwise. Notes are not indexed by position, so the segments of the chosen runs are read whole to
 find them. The ``warcinfo`` record of every segment the file draws records from is copied before the first of
 them: every ``WARC-Warcinfo-ID`` in the file names a record in it, and the run's settings, crawler and run id
 travel with its records (reindex gives each record back to its own run by them). The file starts with a new
@@ -26,11 +28,11 @@ from sqlalchemy import or_, select, union
 
 from storage.catalog import Catalog
 from storage.catalog.models import Capture as CaptureRow
-from storage.catalog.models import ColumnCoverage, FetchError, Segment
+from storage.catalog.models import ColumnCoverage, CrawlRun, FetchError, Segment
 from storage.objects import ObjectNotFound, fsync_dir
 from storage.reader import CaptureError, CaptureReader
 from storage.recovery import scan_segment
-from storage.spool import spool_path
+from storage.spool import creation_order, spool_path
 from storage.warc import (NOTE_RUN_END, NOTE_URN, SegmentWriter, WarcFormatError, WarcRecord, iter_members,
                           read_members, warc_date)
 
@@ -48,6 +50,7 @@ class ExportResult:
     originals_added: int   # originals pulled in only because a chosen revisit needs them
     bytes: int
     notes: int = 0         # fetch errors, column coverage and run ends copied with them
+    carried_ends: int = 0  # of the notes, the ends of runs only some records of which the file holds
 
 
 def select_captures(catalog: Catalog, *, run_id: str | None = None, agency_id: str | None = None,
@@ -157,13 +160,46 @@ def chosen_notes(reader: CaptureReader, keys: list[str], agency_id: str | None =
     return found
 
 
+def carried_run_ends(reader: CaptureReader, runs: set[str], scanned: set[str],
+                     warcinfos: _Warcinfos | None = None) -> list[_Note]:
+    """The end of each of ``runs``, whose records the file holds without their notes (a revisit's original from an
+    older run): without it ``xxgk reindex`` of the file shows a run that finished as 已中断. A run notes its end
+    last, so its segments are read newest first until one holds it (``scanned``: segments whose every run end
+    was taken already). A run the catalog knows ended without noting it (still running, or found dead by the run
+    that took its lock over) is not searched."""
+    found: list[_Note] = []
+    for run in sorted(runs):
+        with reader.catalog.reading() as session:
+            row = session.get(CrawlRun, run)
+        if row is None or row.status == "running" or (row.settings or {}).get("interrupted_by"):
+            continue
+        keys = sorted(set(note_segments(reader.catalog, run_id=run)) - scanned, key=creation_order, reverse=True)
+        for key in keys:
+            try:
+                notes = chosen_notes(reader, [key], run_id=run, warcinfos=warcinfos)
+            except ExportError as exc:  # another segment of that run is lost: the chosen records still export
+                log.warning("the end of run %s, carried for its records, not looked for in %s: %s", run, key, exc)
+                continue
+            ends = [note for note in notes if note.record.note()["xxgk"] == NOTE_RUN_END]
+            if ends:
+                found += ends
+                break
+    return found
+
+
 def export_warc(reader: CaptureReader, out: str | Path, *, run_id: str | None = None,
                 agency_id: str | None = None, everything: bool = False) -> ExportResult:
     rows = select_captures(reader.catalog, run_id=run_id, agency_id=agency_id, everything=everything)
     what = f"run {run_id}" if run_id else f"agency {agency_id}" if agency_id else "the archive"
     warcinfos = _Warcinfos(reader)
-    notes = chosen_notes(reader, note_segments(reader.catalog, run_id=run_id, agency_id=agency_id), agency_id,
-                         run_id, warcinfos)
+    keys = note_segments(reader.catalog, run_id=run_id, agency_id=agency_id)
+    notes = chosen_notes(reader, keys, agency_id, run_id, warcinfos)
+    ended = {note.record.note().get("run_id", run_id) for note in notes
+             if note.record.note()["xxgk"] == NOTE_RUN_END}
+    # without --run every run end of the segments read was taken; with it, only the run's own
+    carried = carried_run_ends(reader, {row.run_id for row in rows} - ended - {run_id},
+                               set(keys) if run_id is None else set(), warcinfos)
+    notes = carried + notes
     if not rows and not notes:
         raise ExportError(f"no captures for {what} (and no notes of fetch errors or coverage)")
     # a run that reached nothing still exports: its fetch errors are the record of it
@@ -218,4 +254,4 @@ def export_warc(reader: CaptureReader, out: str | Path, *, run_id: str | None = 
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    return ExportResult(target, len(rows), chosen_originals, size, len(notes))
+    return ExportResult(target, len(rows), chosen_originals, size, len(notes), len(carried))

@@ -36,7 +36,7 @@ from storage.catalog import Catalog, queries
 from storage.catalog.models import Capture, ColumnCoverage, CrawlRun, FetchError, Report, Segment
 from storage.objects import ObjectStore
 from storage.recovery import Located, group_records, index_segment, iso_moment, run_of_key, scan_past_damage
-from storage.spool import SEGMENT_SUFFIX, key_of_spool_path, spooled_files, try_lock
+from storage.spool import SEGMENT_SUFFIX, creation_order, key_of_spool_path, spooled_files, try_lock
 from storage.warc import NOTE_COVERAGE, NOTE_FETCH_ERROR, NOTE_RUN_END, WarcFormatError
 
 log = logging.getLogger(__name__)
@@ -84,11 +84,6 @@ class _Run:
     end: dict[str, Any] | None = None
 
 
-def _created(key: str) -> str:
-    """``<UTC creation time>-<serial>-<random>.warc.gz``: sorts segments in the order they were begun."""
-    return key.rsplit("/", 1)[-1]
-
-
 def sources(store: ObjectStore, spool_dir: Path) -> list[_Source]:
     """Every segment of the archive, oldest first; a key both stored and spooled is read from the store (its
     upload completed, only the spool copy was not removed yet)."""
@@ -101,7 +96,7 @@ def sources(store: ObjectStore, spool_dir: Path) -> list[_Source]:
             continue
         if key not in stored:
             found.append(_Source(key, path))
-    return sorted(found, key=lambda source: (_created(source.key), source.key))
+    return sorted(found, key=lambda source: creation_order(source.key))
 
 
 def held_by_writers(found: list[_Source]) -> list[Path]:

@@ -43,6 +43,12 @@ def new_segment_name(serial: int, now: datetime | None = None) -> str:
     return f"{moment:%Y%m%d%H%M%S%f}-{serial:05d}-{secrets.token_hex(4)}"
 
 
+def creation_order(key: str) -> tuple[str, str]:
+    """Sorts segment keys in the order the segments were begun: a segment's name starts with its UTC creation
+    time (``new_segment_name``), whatever folder it is in."""
+    return key.rsplit("/", 1)[-1], key
+
+
 def spool_path(spool_dir: Path, key: str) -> Path:
     return Path(spool_dir).joinpath(*validate_key(key).split("/"))
 

@@ -5,6 +5,9 @@ holding the indexed record, with matching WARC block/payload digests and payload
 request/metadata records (else *corrupt*). Per segment: the whole object must still have the size and sha256
 recorded at upload and read as gzip members from end to end, which also catches damage outside the indexed records
 (and damage ``xxgk reindex`` stepped over, whose index no longer names what it lost).
+
+A revisit holds no payload of its own: when its original is missing or corrupt, the revisit is counted apart
+(*original_missing*, *original_corrupt*), since its own bytes are sound and the damage to look for is elsewhere.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ _CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class Problem:
-    status: str              # missing | corrupt
+    status: str              # missing | corrupt | original_missing | original_corrupt
     warc_key: str
     detail: str
     capture_id: int | None = None   # None: the problem concerns the whole segment
@@ -41,6 +44,9 @@ class VerifyResult:
     ok: int = 0
     missing: int = 0
     corrupt: int = 0
+    # revisits whose own record is sound but whose original (which holds their payload) is missing / corrupt
+    original_missing: int = 0
+    original_corrupt: int = 0
     segments: int = 0
     segments_missing: int = 0
     segments_corrupt: int = 0
@@ -51,7 +57,8 @@ class VerifyResult:
 
     @property
     def failed(self) -> bool:
-        return bool(self.missing or self.corrupt or self.segments_missing or self.segments_corrupt)
+        return bool(self.missing or self.corrupt or self.original_missing or self.original_corrupt
+                    or self.segments_missing or self.segments_corrupt)
 
 
 def _segment_problem(store, segment: Segment | None, key: str) -> str | None:
@@ -97,7 +104,7 @@ class _Hashing:
 @dataclass
 class _CaptureCheck:
     row: CaptureRow
-    status: str              # ok | missing | corrupt
+    status: str              # ok | missing | corrupt | original_missing | original_corrupt
     detail: str = ""
 
 
@@ -180,7 +187,8 @@ def _fail_revisits_of_unreadable_originals(reader: CaptureReader, checks: dict[i
             continue
         original_status = _original_status(reader, row.refers_to_capture_id, checks)
         if original_status != "ok":
-            check.status = "missing"
+            # missing and corrupt originals need different repairs: say which, not "missing" for both
+            check.status = f"original_{original_status}"
             check.detail = f"capture {row.id}: its original, capture {row.refers_to_capture_id}, is {original_status}"
 
 

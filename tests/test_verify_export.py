@@ -108,10 +108,35 @@ def test_verify_finds_a_deleted_segment(cli_env, capsys):
     open_store(cli_env).delete(made["p1"].warc_key)
     code, out, _err = run_cli(capsys, "verify")
     assert code == 1
-    # the page and its revisit in run 2, which holds no payload of its own
-    assert "缺失 missing  2" in out and "正常 ok       3" in out and "损坏 corrupt  0" in out
+    # the page, and apart from it its revisit in run 2, which holds no payload of its own
+    assert "缺失 missing  1" in out and "正常 ok       3" in out and "损坏 corrupt  0" in out
+    assert "原始记录缺失 1，原始记录损坏 0" in out
     assert made["p1"].warc_key in out
-    assert f"捕获 {made['revisit'].id} " in out and f"its original, capture {made['p1'].id}, is missing" in out
+    assert f"原始记录缺失 捕获 {made['revisit'].id} " in out
+    assert f"its original, capture {made['p1'].id}, is missing" in out
+
+
+def test_verify_tells_a_revisit_whose_original_is_damaged_from_one_whose_original_is_missing(cli_env, capsys):
+    """An archivist's walk: with the original's bytes damaged, verify listed its sound revisit as 缺失, sending
+    them to look for a file that is there. The revisit is counted apart, and says its original is damaged."""
+    made = archive_two_runs(cli_env)
+    store = open_store(cli_env)
+    target = made["p1"]
+    data = bytearray(store.get_bytes(target.warc_key))
+    data[target.offset + target.length // 2] ^= 0x20
+    store.put_bytes(target.warc_key, bytes(data))
+    code, out, _err = run_cli(capsys, "verify")
+    assert code == 1
+    assert "正常 ok       3" in out and "缺失 missing  0" in out and "损坏 corrupt  1" in out
+    assert "原始记录缺失 0，原始记录损坏 1" in out
+    assert f"损坏 捕获 {target.id} {target.url}" in out
+    assert f"原始记录损坏 捕获 {made['revisit'].id} {target.url}: " in out
+    assert f"its original, capture {target.id}, is corrupt" in out
+    # run 2 alone: its revisit's original is in run 1, checked all the same
+    code, out, _err = run_cli(capsys, "verify", "--run", "run-2")
+    assert code == 1
+    assert "正常 ok       1" in out and "缺失 missing  0" in out and "损坏 corrupt  0" in out
+    assert "原始记录缺失 0，原始记录损坏 1" in out
 
 
 def test_verify_and_export_without_a_catalog_say_so(tmp_path, monkeypatch, capsys):
@@ -274,6 +299,41 @@ def test_export_carries_what_verdicts_rest_on_and_reindex_gives_it_back(cli_env,
     assert rebuilt["errors"] == held["errors"] and rebuilt["coverage"] == held["coverage"]
     assert [(run[0], run[1], run[3]) for run in rebuilt["runs"]] == [(run[0], run[1], run[3]) for run in held["runs"]]
     assert len(rebuilt["captures"]) == len(held["captures"])
+
+
+def test_a_run_export_carries_the_end_of_the_older_run_its_originals_come_from(cli_env, capsys, tmp_path):
+    """An archivist's walk: `export-warc --run run-2` brought run-1's page (the original of run-2's revisit) but not
+    run-1's end, so the file reindexed showed run-1, which had finished, as 已中断. The end comes along, and only
+    it: run-1's fetch errors and coverage are not run-2's to export."""
+    from storage.reindex import rebuild
+    from tests.test_reindex import small_archive, snapshot
+
+    small_archive(cli_env)    # run-1, finished: a page (and its revisit), a fetch error, its column's coverage
+    with Archive.open(cli_env, run_id="run-2") as archive:
+        revisit = archive.record_fetch("http://a.example.gov.cn/nb/2024.html", "GET", [], 200, "OK", [],
+                                       b"<html>2024 report</html>", fetched_at=T0 + timedelta(days=400),
+                                       agency_id="a1")
+        archive.finish("failed", counts={"pages": 1})
+    assert revisit.record_type == "revisit"
+    held = snapshot(cli_env)
+    assert [run[:2] for run in held["runs"]] == [("run-1", "finished"), ("run-2", "failed")]
+
+    out_file = tmp_path / "run-2.warc.gz"
+    code, out, err = run_cli(capsys, "export-warc", "--run", "run-2", str(out_file))
+    assert code == 0, err
+    assert "另有 2 条运行记录" in out and "含原始记录所属较早运行的结束记录 1 条" in out
+    assert [(note["xxgk"], note["run_id"], note["status"]) for note in exported_notes(out_file)] == [
+        ("run-end", "run-1", "finished"), ("run-end", "run-2", "failed")]
+    assert runs_named(out_file) == ["run-1", "run-2"]
+
+    elsewhere = Config.from_env({}, data_dir=tmp_path / "elsewhere")
+    store = open_store(elsewhere)
+    store.put_bytes("warcs/imported/run-2.warc.gz", out_file.read_bytes())
+    with Catalog.open(elsewhere) as catalog:
+        report = rebuild(store, catalog, elsewhere.data_dir / "spool")
+    assert (report.runs, report.bad_notes, report.errors, report.coverage) == (2, 0, 0, 0)
+    # each run as it ended, started and finished when it did
+    assert snapshot(elsewhere)["runs"] == held["runs"]
 
 
 def test_export_files_every_note_under_a_urn_of_its_own(cli_env, capsys, tmp_path):

@@ -1052,6 +1052,47 @@ def test_a_capture_whose_warc_is_gone_is_explained_not_crashed(tmp_path):
         assert lost.get("/api/captures", params={"url": BASE + "/lost.html"}).json()["total"] == 1
 
 
+def test_header_values_sent_as_utf8_or_gbk_bytes_show_decoded_and_the_rest_escaped(tmp_path):
+    """An archivist's walk: a portal sent its file name raw in UTF-8 and its server name in GBK; the capture's
+    headers showed Latin-1 mojibake (2023å¹´æ¥.pdf, Ä³ÕþÎñÔÆ). Shown decoded now, saying how, and bytes that are
+    neither shown escaped; markup in them stays text. The WARC keeps every byte as sent."""
+    from storage.archive import Archive, open_reader
+
+    config = Config.from_env({}, data_dir=tmp_path / "headers")
+    sent = [("Content-Type", b"application/pdf"),
+            ("Content-Disposition", 'attachment; filename="2023年报.pdf"'.encode("utf-8")),
+            ("Server", "某政务云<script>".encode("gbk")),
+            ("X-Odd", b"\xff\xfe<b>bold</b>")]
+    archive = Archive.open(config, durability="os")
+    ref = archive.record_fetch(BASE + "/nb.pdf", "GET", [], 200, "OK", sent, b"%PDF-1.4 report",
+                               fetched_at=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    archive.finish("finished")
+    with TestClient(create_app(config)) as shown:
+        document = page(shown.get(f"/captures/{ref.id}"))
+        table = document.get_element_by_id("headers")
+        rows = {row.xpath("./th")[0].text_content(): row.xpath("./td")[0] for row in table.xpath(".//tr[td]")}
+        assert rows["Content-Disposition"].text.strip() == 'attachment; filename="2023年报.pdf"'
+        assert rows["Server"].text.strip() == "某政务云<script>"
+        assert rows["X-Odd"].text.strip() == "\\xff\\xfe<b>bold</b>"
+        assert table.xpath(".//script|.//b") == []        # archived bytes are text, never markup
+        assert [rows[name].xpath("./span/@data-decoding") for name in ("Content-Type", "Content-Disposition",
+                                                                       "Server", "X-Odd")] == [
+            [], ["utf-8"], ["gb18030"], ["escaped"]]
+        assert "按 GB18030 解码显示" in rows["Server"].text_content()
+        text = table.text_content()
+        assert not any(mojibake in text for mojibake in ("å¹´", "Ä³", "ÿþ")), text
+        data = shown.get(f"/api/captures/{ref.id}").json()["archived"]
+        assert data["headers"][1:] == [["Content-Disposition", 'attachment; filename="2023年报.pdf"'],
+                                       ["Server", "某政务云<script>"], ["X-Odd", "\\xff\\xfe<b>bold</b>"]]
+        assert data["header_decodings"] == [None, "utf-8", "gb18030", "escaped"]
+    reader = open_reader(config)
+    try:
+        assert reader.read(ref.id).raw_headers == [(name.encode(), value) for name, value in sent]
+    finally:
+        reader.catalog.close()
+        reader.store.close()
+
+
 def test_a_store_or_catalog_that_stops_answering_gives_a_clear_503_not_a_bare_500(tmp_path):
     """An operator's walk: with the S3 server stopped, a capture's page answered a bare English "Internal Server
     Error" (a StoreUnavailable traceback in the log); with PostgreSQL stopped, every page did. Each now says in

@@ -1,16 +1,19 @@
 """The capture browser: every capture of a URL, one capture's metadata and headers, its bytes, the newest capture."""
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
 
+from parsers.formats.textnorm import CJK_CHAR
 from storage.catalog import queries
 from storage.catalog.models import Capture, Report
 from storage.reader import Capture as ArchivedCapture
 from storage.reader import CaptureError, CaptureNotFound
 from web.context import BadInput, NotFound, WebContext, catalog_id, checked_text
+from web.labels import HEADER_DECODING_NAMES
 from web.replay import RawBody, archived_kind, has_full_page, raw_body
 from web.spellings import spellings
 from web.summaries import capture_summary, error_summary, iso
@@ -92,11 +95,19 @@ def capture_data(ctx: WebContext, capture_id: int) -> dict[str, Any]:
         data["read_error"] = f"无法从存档读取该捕获：{exc}"
         return data
     content_type = archived.header("content-type")
+    # header bytes shown as text a person reads (the WARC keeps them as sent; the download gives them back)
+    shown = [(shown_bytes(name), shown_bytes(value)) for name, value in archived.raw_headers]
+    reason = shown_bytes(archived.reason.encode("latin-1")) if archived.reason else None
     data["archived"] = {
-        "fetched_at": iso(archived.fetched_at), "status": archived.status, "reason": archived.reason,
-        "protocol": archived.protocol, "headers": [[name, value] for name, value in archived.headers],
+        "fetched_at": iso(archived.fetched_at), "status": archived.status, "reason": reason[0] if reason else None,
+        "reason_decoding_label": HEADER_DECODING_NAMES.get(reason[1]) if reason else None,
+        "protocol": archived.protocol, "headers": [[name[0], value[0]] for name, value in shown],
+        # per header: None (plain ASCII), else how its name or value was turned into text (labels beside)
+        "header_decodings": [value[1] or name[1] for name, value in shown],
+        "header_decoding_labels": [HEADER_DECODING_NAMES.get(value[1] or name[1]) for name, value in shown],
         "metadata": dict(archived.metadata),
-        "request": archived.request_head.decode("latin-1") if archived.request_head else None,
+        "request": "\n".join(shown_bytes(line)[0] for line in archived.request_head.split(b"\r\n"))
+        if archived.request_head else None,
         "block_digest": archived.block_digest, "payload_bytes": len(archived.payload),
     }
     data["view"] = archived_kind(archived.content, archived.url, content_type)
@@ -105,6 +116,36 @@ def capture_data(ctx: WebContext, capture_id: int) -> dict[str, Any]:
         data["view"] = "redirect"
         data["archived"]["location"] = archived.header("location")
     return data
+
+
+_GB_PUNCTUATION = frozenset("·‐‑‒–—―‖‘’“”…‰′″※")   # what Chinese text uses beside CJK_CHAR's ranges
+
+
+def shown_bytes(raw: bytes) -> tuple[str, str | None]:
+    """Archived header bytes as text to show, and how they were read: None for ASCII, else ``utf-8``, then
+    ``gb18030`` (what Chinese portals send raw, e.g. a file name in Content-Disposition), else ``escaped``: every
+    byte outside printable ASCII, and the backslash, as ``\\xNN`` — never Latin-1 mojibake. Characters that
+    would not show or could disguise the text (controls, bidi overrides) are escaped in any case."""
+    if raw.isascii():
+        return _printable(raw.decode("ascii")), None
+    try:
+        return _printable(raw.decode("utf-8")), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    # bytes that decode only to symbols, user-defined areas or rare scripts are not Chinese text: show them escaped
+    if text is not None and all(ch.isascii() or CJK_CHAR.match(ch) or ch in _GB_PUNCTUATION for ch in text):
+        return _printable(text), "gb18030"
+    return "".join(chr(byte) if 0x20 <= byte < 0x7F and byte != 0x5C else f"\\x{byte:02x}" for byte in raw), \
+        "escaped"
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch == "\t" or unicodedata.category(ch) not in ("Cc", "Cf") else
+                   f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}" for ch in text)
 
 
 def archived_urls(ctx: WebContext, urls: Iterable[str]) -> dict[str, str]:

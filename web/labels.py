@@ -10,11 +10,14 @@ from monitor.labels import (FETCH_ERROR_NAMES, FIELD_LABELS, FLAG_LABELS, FORMAT
 __all__ = ["FIELD_LABELS", "FLAG_LABELS", "LEVEL_LABELS", "STATUS_LABELS", "RECORD_TYPE_NAMES", "RUN_STATUS_NAMES",
            "FETCH_ERROR_NAMES", "RULE_NAMES", "TABLE_NAMES", "status_label", "level_label", "source_label",
            "kind_label", "format_label", "text_source_label", "flag_label", "rule_label", "error_kind_label", "record_type_label",
-           "run_status_label", "SEGMENT_STATE_NAMES", "segment_state_label"]
+           "run_status_label", "SEGMENT_STATE_NAMES", "segment_state_label", "HEADER_DECODING_NAMES"]
 
 RECORD_TYPE_NAMES = {"response": "响应", "revisit": "重复内容（revisit）", "resource": "资源"}
 # a WARC segment's state (storage.catalog.models.SEGMENT_STATES)
 SEGMENT_STATE_NAMES = {"open": "写入中", "sealed": "已封存，待上传", "uploaded": "已上传"}
+# how the capture page shows an archived header value that is not plain ASCII (web.captures.shown_bytes)
+HEADER_DECODING_NAMES = {"utf-8": "按 UTF-8 解码显示", "gb18030": "按 GB18030 解码显示",
+                         "escaped": "无法按 UTF-8 或 GB18030 解码：非 ASCII 字节以 \\xNN 显示"}
 
 RULE_NAMES = {
     "t3.col.balance": "表三列平衡：本年新收 + 上年结转 = 办理结果总计 + 结转下年度继续办理",
