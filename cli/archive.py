@@ -32,8 +32,10 @@ def add_parsers(sub) -> None:
                        "reports re-parsed with the current parsers; a catalog that is not empty is refused unless "
                        "--force. Verdicts are recomputed by `xxgk status`; with alerts configured, every event the rebuilt "
                        "catalog proves is recorded as announced (the alert tables are not in the WARCs).")
-    p.add_argument("--registry", help="registry file, YAML or CSV, whose agencies the reports are attributed to "
-                                      "(default: the shipped registry)")
+    p.add_argument("--registry", help="registry file, YAML or CSV, whose agencies the reports are attributed to; "
+                                      "its agencies are marked watched, as `xxgk agencies import` marks them, so "
+                                      "crawls without --registry take it again (default: the shipped registry, "
+                                      "nothing marked)")
     p.add_argument("--force", action="store_true",
                    help="drop the catalog (every table, verdicts and alerts included) and rebuild it")
     p.set_defaults(handler=cmd_reindex)
@@ -148,7 +150,10 @@ def cmd_reindex(args: argparse.Namespace) -> int:
                 raise CommandError(f"a running crawl is writing {busy[0]}: let it finish, then reindex")
             if held:
                 catalog.recreate()
-            store_agencies(catalog, agencies)
+            # the registry a rebuild is given is the one the archive was crawled with: in production the imported
+            # one (README "Backups"), which the lost catalog marked watched; the shipped registry is what crawls
+            # take when nothing is marked, so it is not marked
+            store_agencies(catalog, agencies, watched=bool(args.registry))
             again = " (the catalog is rebuilt only in part: run `xxgk reindex --force` again)"
             try:
                 rebuilt = rebuild(store, catalog, config.data_dir / "spool", segments=found)
@@ -164,6 +169,9 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     finally:
         catalog.close()
     _print_reindexed(rebuilt, parsed, store.location)
+    if args.registry:
+        print(f"监测名单：注册表 {args.registry} 的 {len(agencies)} 个机构（同 `xxgk agencies import`；"
+              f"不带 --registry 的 crawl 与 schedule 抓取它们）")
     if announced is not None:
         print(f"告警：重建后的目录可证明的 {announced} 个事件记为已通知（告警记录不在 WARC 中；重建前已发送，不再重发）")
     return 0

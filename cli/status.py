@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from cli.common import (CommandError, as_of_argument, derive_pending_facts, existing_catalog, load_config,
                         report_year_argument, require_agency, require_crawled, write_rows, write_undetermined_reasons)
@@ -18,6 +19,9 @@ def add_parsers(sub) -> None:
                         "(default: today, Beijing)")
     p.add_argument("--level", choices=["department", "government", "township"], help="only agencies of this level")
     p.add_argument("--region", metavar="R", help="only agencies of this region (as in the registry)")
+    p.add_argument("--all", action="store_true",
+                   help="also the agencies outside the registry `xxgk agencies import` stored (by default, once a "
+                        "registry is imported, only its agencies are printed; without an import, every agency)")
     p.add_argument("--format", choices=["table", "csv", "json", "xlsx"], default="table",
                    help="table and xlsx in Chinese; csv and json with field names and codes (default table)")
     p.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
@@ -52,6 +56,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from monitor.deadlines import RuleError, load_rules
     from monitor.rows import rows_as_of
     from monitor.verdicts import is_current, judge_and_store
+    from storage.catalog import queries
 
     year = report_year_argument(args.year)
     as_of = as_of_argument(args.as_of) or today()
@@ -71,16 +76,24 @@ def cmd_status(args: argparse.Namespace) -> int:
         try:
             if is_current(as_of):  # the full re-judge: every agency, stored chunk by chunk
                 judge_and_store(catalog, as_of=as_of, years=[year])
-            rows = rows_as_of(catalog, as_of, years=[year], year=year, level=args.level, region=args.region)
+            with catalog.reading() as session:   # an imported registry: its agencies alone, unless --all
+                watched_only = not args.all and queries.registry_imported(session)
+                outside = queries.count_agencies(session, level=args.level, region=args.region,
+                                                 watched=False) if watched_only else 0
+            rows = rows_as_of(catalog, as_of, years=[year], year=year, level=args.level, region=args.region,
+                              watched=True if watched_only else None)
         except RuleError as exc:
             raise CommandError(str(exc)) from exc
     finally:
         catalog.close()
+    left_out = f"另有 {outside} 个机构不在监测名单（已导入的注册表）中，未计入；加 --all 计入" if outside else ""
     if not rows:
-        raise CommandError("no agency in the catalog matches --level/--region")
+        raise CommandError("no agency in the catalog matches --level/--region" + (f"（{left_out}）" if left_out else ""))
     write_rows(rows, args.format, args.output, STATUS_COLUMNS)
     if args.format == "table":
         write_undetermined_reasons(rows, args.output)
+    if left_out:   # on stderr: csv and json on stdout stay what a program reads
+        print(f"xxgk status: {left_out}", file=sys.stderr)
     return 0
 
 

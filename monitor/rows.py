@@ -22,11 +22,13 @@ ROW_FIELDS = ("agency_id", "agency", "level", "region", "report_year", "status",
 
 
 def verdict_rows(catalog: Catalog, *, year: int | None = None, level: str | None = None,
-                 region: str | None = None, status: str | None = None,
-                 agency_id: str | None = None) -> list[dict[str, Any]]:
-    """One JSON-ready dict per stored verdict (agency × report year), with the report it used; see ROW_FIELDS."""
+                 region: str | None = None, status: str | None = None, agency_id: str | None = None,
+                 watched: bool | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready dict per stored verdict (agency × report year), with the report it used; see ROW_FIELDS.
+    ``watched``: only the agencies the imported registry marks (True), or does not mark (False)."""
     with catalog.reading() as session:
-        agencies = {agency.id: agency for agency in queries.list_agencies(session, level=level, region=region)}
+        agencies = {agency.id: agency for agency in queries.list_agencies(session, level=level, region=region,
+                                                                            watched=watched)}
         rows = []
         for stored in queries.verdicts(session, agency_id=agency_id, report_year=year, status=status):
             agency = agencies.get(stored.agency_id)
@@ -68,11 +70,13 @@ def report_rows(catalog: Catalog, *, year: int | None = None, agency_id: str | N
 
 
 def judged_rows(catalog: Catalog, judged: Iterable[JudgedYear], *, year: int | None = None,
-                level: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+                level: str | None = None, region: str | None = None,
+                watched: bool | None = None) -> list[dict[str, Any]]:
     """``verdict_rows`` for verdicts computed and not stored (``judge(..., store=False)``), same shape and order."""
     computed_at = queries.utcnow()  # when it was computed, as upsert_verdict stamps a stored one
     with catalog.reading() as session:
-        agencies = {agency.id: agency for agency in queries.list_agencies(session, level=level, region=region)}
+        agencies = {agency.id: agency for agency in queries.list_agencies(session, level=level, region=region,
+                                                                            watched=watched)}
         rows = []
         for result in sorted(judged, key=lambda item: (item.agency_id, item.report_year)):
             agency = agencies.get(result.agency_id)
@@ -85,15 +89,17 @@ def judged_rows(catalog: Catalog, judged: Iterable[JudgedYear], *, year: int | N
 
 
 def rows_as_of(catalog: Catalog, as_of: date, *, years: Years = None, agency_ids: Iterable[str] | None = None,
-               year: int | None = None, level: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+               year: int | None = None, level: str | None = None, region: str | None = None,
+               watched: bool | None = None) -> list[dict[str, Any]]:
     """The verdict rows as of ``as_of``, for ``xxgk status``, ``crawl`` and ``demo``: today's are the stored ones
-    (the caller judged and stored them), another day's are computed now and never stored (``is_current``)."""
+    (the caller judged and stored them), another day's are computed now and never stored (``is_current``).
+    ``watched``: as ``verdict_rows``."""
     if is_current(as_of):
         wanted = None if agency_ids is None else set(agency_ids)
-        return [row for row in verdict_rows(catalog, year=year, level=level, region=region)
+        return [row for row in verdict_rows(catalog, year=year, level=level, region=region, watched=watched)
                 if wanted is None or row["agency_id"] in wanted]
     judged = judge(catalog, as_of=as_of, years=years, agency_ids=agency_ids, store=False)
-    return judged_rows(catalog, judged, year=year, level=level, region=region)
+    return judged_rows(catalog, judged, year=year, level=level, region=region, watched=watched)
 
 
 def _row(agency: Agency, year: int | None, stored: VerdictRow | None, report: Report | None) -> dict[str, Any]:

@@ -439,6 +439,79 @@ def test_add_reports_keeps_the_history_of_a_capture_that_has_a_report(catalog):
         assert len(queries.report_history(session, report_id)) == 1
 
 
+def _tallies(catalog) -> tuple[dict, dict]:
+    """The dashboard's tallies as the triggers keep them, and the same counted from the verdicts now."""
+    with catalog.connection() as connection:
+        kept = {tuple(row[:5]): row[5] for row in connection.execute(text(
+            "SELECT report_year, status, level, region, watched, count FROM verdict_tallies"))}
+        counted = {tuple(row[:5]): row[5] for row in connection.execute(text(
+            "SELECT v.report_year, v.status, coalesce(a.level, ''), coalesce(a.region, ''), a.watched, count(*) "
+            "FROM verdicts v JOIN agencies a ON a.id = v.agency_id "
+            "GROUP BY v.report_year, v.status, coalesce(a.level, ''), coalesce(a.region, ''), a.watched"))}
+    normal = lambda cells: {(year, status, level, region, bool(watched)): count
+                            for (year, status, level, region, watched), count in cells.items()}
+    return normal(kept), normal(counted)
+
+
+def test_the_tallies_count_each_verdict_under_its_agencys_registry_mark(catalog):
+    """The dashboard counts the imported registry's agencies apart (0010): an import that drops an agency, adds
+    one back, a level that changes, verdicts written, changed and removed, an agency deleted: the tallies stay
+    what the verdicts say, on both backends."""
+    with catalog.session() as session:
+        for index in range(6):
+            queries.upsert_agency(session, f"a{index}", f"机关{index}", level=("department", "government")[index % 2],
+                                  region=f"地区{index % 3}" if index != 5 else None)
+            for year in (2022, 2023):
+                queries.upsert_verdict(session, f"a{index}", year, ("on_time", "late", "missing")[(index + year) % 3])
+    steps = [
+        lambda session: queries.watch_agencies(session, ["a0", "a1", "a2", "a3"]),        # the first import
+        lambda session: queries.watch_agencies(session, ["a1", "a2", "a3", "a5"]),        # a0 dropped, a5 in
+        lambda session: queries.upsert_agency(session, "a1", "机关1", level="township", region="地区9"),
+        lambda session: queries.upsert_verdict(session, "a0", 2023, "undetermined"),
+        lambda session: queries.upsert_verdict(session, "a5", 2021, "late"),
+        lambda session: session.execute(text("DELETE FROM verdicts WHERE agency_id = 'a2' AND report_year = 2022")),
+        lambda session: session.execute(text("DELETE FROM agencies WHERE id = 'a3'")),
+        lambda session: queries.watch_agencies(session, []),
+    ]
+    for number, step in enumerate(steps):
+        with catalog.session() as session:
+            step(session)
+        kept, counted = _tallies(catalog)
+        assert kept == counted, f"after step {number}"
+        if number == 1:
+            assert sum(n for key, n in kept.items() if key[4]) == 8 and len(counted) > 4
+
+
+def test_upgrading_to_0010_splits_the_tallies_by_mark_and_downgrading_joins_them(catalog_url):
+    catalog = Catalog.open(catalog_url, migrate=False)
+    try:
+        catalog.upgrade("0009")
+        with catalog.session() as session:
+            for index in range(4):
+                session.execute(text("INSERT INTO agencies (id, name, level, region, report_index, aliases, watched) "
+                                     "VALUES (:id, :name, 'department', :region, '[]', '[]', :watched)"),
+                                {"id": f"a{index}", "name": f"机关{index}", "region": f"地区{index % 2}",
+                                 "watched": index < 2})
+                for year in (2022, 2023):
+                    session.execute(text("INSERT INTO verdicts (agency_id, report_year, status, flags, evidence, "
+                                         "computed_at) VALUES (:id, :year, 'on_time', '[]', '{}', :at)"),
+                                    {"id": f"a{index}", "year": year, "at": T0})
+        catalog.upgrade("head")
+        kept, counted = _tallies(catalog)
+        assert kept == counted and sum(n for key, n in kept.items() if key[4]) == 4
+        catalog.downgrade("0009")
+        with catalog.connection() as connection:
+            assert sorted(connection.execute(text("SELECT report_year, region, count FROM verdict_tallies"))) == [
+                (2022, "地区0", 2), (2022, "地区1", 2), (2023, "地区0", 2), (2023, "地区1", 2)]
+        catalog.upgrade("head")
+        with catalog.session() as session:   # the triggers of head are back: a mark moves the counts
+            queries.watch_agencies(session, ["a3"])
+        kept, counted = _tallies(catalog)
+        assert kept == counted and sum(n for key, n in kept.items() if key[4]) == 2
+    finally:
+        catalog.close()
+
+
 def test_one_verdict_per_agency_and_year(catalog):
     with catalog.session() as session:
         queries.upsert_agency(session, "bj-fgw", "北京市发展和改革委员会", level="department")

@@ -181,6 +181,36 @@ def test_status_filters_by_level_and_region(data_dir, capsys):
         "sfq-gov", "sfq-wjj", "sfq-ybj"}
 
 
+def test_once_a_registry_is_imported_status_prints_its_agencies_and_says_how_many_are_left_out(data_dir, capsys,
+                                                                                                tmp_path):
+    """An office drops two agencies from the registry it imports: they leave its figures (today's and as of a day,
+    table and csv/json), stderr says how many were left out, --all brings them back."""
+    kept = ("sfq-gov", "sfq-wjj", "ylx-wjj")
+    with Catalog.open(Config.from_env({}, data_dir=data_dir), create=False) as catalog, catalog.reading() as session:
+        agencies = {agency.id: agency for agency in queries.list_agencies(session)}
+    registry = tmp_path / "registry.csv"
+    registry.write_text("id,name,level,homepage\n" + "".join(
+        f"{agency_id},{agencies[agency_id].name},{agencies[agency_id].level},{agencies[agency_id].homepage}\n"
+        for agency_id in kept), encoding="utf-8")
+    assert run(data_dir, "agencies", "import", str(registry)) == 0
+    capsys.readouterr()
+
+    assert {row["agency_id"] for row in status_json(data_dir, capsys)} == set(kept)
+    assert run(data_dir, "status", "--year", str(YEAR), "--format", "csv") == 0   # today's, stored
+    printed = capsys.readouterr()
+    assert {row["agency_id"] for row in csv.DictReader(io.StringIO(printed.out))} == set(kept)
+    assert "另有 2 个机构不在监测名单（已导入的注册表）中，未计入；加 --all 计入" in printed.err
+    assert run(data_dir, "status", "--year", str(YEAR), "--level", "department") == 0   # a table, filtered
+    printed = capsys.readouterr()
+    for agency_id, agency in agencies.items():
+        assert (agency.name in printed.out) == (agency_id in kept and agency.level == "department"), agency_id
+    dropped = sum(1 for agency_id, agency in agencies.items() if agency_id not in kept and agency.level == "department")
+    assert f"另有 {dropped} 个机构不在监测名单" in printed.err
+    everyone = status_json(data_dir, capsys, "--all")
+    assert {row["agency_id"] for row in everyone} == set(ARCHIVED + NOT_ARCHIVED)
+    assert "监测名单" not in capsys.readouterr().err
+
+
 def test_status_writes_json_to_a_file(data_dir, capsys, tmp_path):
     target = tmp_path / "out.json"
     assert run(data_dir, "status", "--year", str(YEAR), "--as-of", AS_OF, "--format", "json",

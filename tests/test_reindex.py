@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from warcio.warcwriter import WARCWriter
 
+from cli.common import IMPORTED, SHIPPED, watched_registry
 from cli.main import main
 from demo.portals import DemoPortals
 from demo.shapes import DemoSite
@@ -240,6 +241,31 @@ def test_a_catalog_that_is_not_empty_is_refused_and_force_rebuilds_it(catalog_ur
         code, out, err = xxgk(capsys, "reindex", "--registry", str(registry), "--force")
         assert code == 1 and len(err.strip().splitlines()) == 1 and "running crawl" in err, err
         assert len(snapshot(config)["captures"]) == 3  # nothing dropped
+
+
+def test_a_rebuild_given_the_imported_registry_keeps_it_as_the_one_crawls_watch(tmp_path, monkeypatch, capsys):
+    """Production imports its registry, then loses the catalog and rebuilds it with that registry (README
+    "Backups"): its agencies are watched again, so crawls and schedules without --registry take it, not the
+    shipped one. Rebuilt with the shipped registry (no --registry), nothing is marked, as before the loss."""
+    monkeypatch.setenv("XXGK_DATA_DIR", str(tmp_path / "data"))
+    config = Config.from_env()
+    small_archive(config)
+    registry = write_registry(tmp_path / "registry.yaml")
+    assert xxgk(capsys, "agencies", "import", str(registry))[0] == 0
+
+    code, out, err = xxgk(capsys, "reindex", "--registry", str(registry), "--force")
+    assert code == 0, err
+    said = out
+    code, out, err = xxgk(capsys, "agencies", "list", "--format", "json")
+    assert code == 0 and [(row["id"], row["watched"]) for row in json.loads(out)] == [("a1", True)]
+    assert f"监测名单：注册表 {registry} 的 1 个机构" in said
+    assert watched_registry(config, None)[1] == IMPORTED
+
+    code, out, err = xxgk(capsys, "reindex", "--force")
+    assert code == 0, err
+    with Catalog.open(config) as catalog, catalog.reading() as session:
+        assert queries.list_agencies(session, watched=True) == []
+    assert watched_registry(config, None)[1] == SHIPPED
 
 
 def test_an_unreadable_store_fails_with_one_line_and_leaves_the_catalog(tmp_path, monkeypatch, capsys):

@@ -366,6 +366,83 @@ def test_counts_follow_an_agency_that_changes_level(crowded):
         catalog.close()
 
 
+# ---------------------------------------------------------------- the imported registry
+
+WATCHED = ("w0", "w1", "w2", "w3")
+DROPPED = ("d4", "d5")   # in the catalog, with verdicts, but no longer in the imported registry
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    """Six agencies with verdicts of 2022 and 2023; the registry `xxgk agencies import` stored last names four."""
+    config = Config.from_env({}, data_dir=tmp_path_factory.mktemp("imported"))
+    catalog = Catalog.open(config)
+    with catalog.session() as session:
+        for index, agency_id in enumerate(WATCHED + DROPPED):
+            queries.upsert_agency(session, agency_id, f"第{index}号机关", level=("department", "government")[index % 2],
+                                  region=f"地区{index % 2}")
+            for year in (2022, 2023):
+                queries.upsert_verdict(session, agency_id, year, ("on_time", "late", "missing")[(index + year) % 3],
+                                       days_late=2 if (index + year) % 3 == 1 else None)
+        queries.watch_agencies(session, WATCHED)
+    with catalog.reading() as session:
+        truth = {(verdict.agency_id, verdict.report_year): verdict.status for verdict in queries.verdicts(session)}
+    catalog.close()
+    with TestClient(create_app(config)) as test_client:
+        yield test_client, truth
+
+
+def _export_ids(client, kind: str, params: dict) -> set[tuple[str, int]]:
+    response = client.get(f"/export.{kind}", params=params)
+    assert response.status_code == 200, response.text[:300]
+    if kind == "json":
+        return {(row["agency_id"], row["report_year"]) for row in response.json()["rows"]}
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    return {(row[0], int(row[4])) for row in rows[1:]}
+
+
+def test_once_a_registry_is_imported_the_figures_count_its_agencies_and_say_how_many_are_left_out(imported):
+    client, truth = imported
+    watched = {key: status for key, status in truth.items() if key[0] in WATCHED}
+    data = client.get("/api/dashboard").json()
+    assert [row["agency"]["id"] for row in data["rows"]] == list(WATCHED)
+    assert data["page"]["total_agencies"] == len(WATCHED) and data["verdicts"] == len(watched)
+    assert {item["status"]: item["count"] for item in data["counts"] if item["count"]} == dict(Counter(watched.values()))
+    for year_item in data["chart"]:   # the on-time rate of the registry's agencies
+        statuses = [status for (_agency, year), status in watched.items() if year == year_item["year"]]
+        judged = [status for status in statuses if status in JUDGED]
+        assert (year_item["on_time"], year_item["judged"]) == (judged.count("on_time"), len(judged))
+    assert data["scope"] == {"imported": True, "watched_only": True, "outside": 2, "outside_verdicts": 4}
+    document = page(client.get("/"))
+    assert "另有 2 个机构不在监测名单中，未计入" in document.get_element_by_id("scope").text_content()
+    assert {agency for agency, _year in shown_cells(document)} == set(WATCHED)
+    for kind in ("csv", "json"):
+        href = document.get_element_by_id(f"export-{kind}").get("href")
+        assert "all=" not in href
+        assert _export_ids(client, kind, {}) == set(watched)
+    assert client.get("/api/dashboard", params={"level": "government"}).json()["scope"]["outside"] == 1
+
+    # the way to every agency: the link, its counts, its exports
+    everyone = page(client.get(document.get_element_by_id("scope-all").get("href")))
+    assert shown_cells(everyone) == truth
+    assert "包括不在监测名单中的 2 个机构" in everyone.get_element_by_id("scope").text_content()
+    assert "all=1" not in everyone.get_element_by_id("scope-watched").get("href")
+    for kind in ("csv", "json"):
+        href = everyone.get_element_by_id(f"export-{kind}").get("href")
+        assert "all=1" in href
+        assert _export_ids(client, kind, {"all": "1"}) == set(truth)
+    assert client.get("/api/dashboard", params={"all": "1"}).json()["verdicts"] == len(truth)
+
+    # a dropped agency's page and verdicts stay reachable
+    agency = page(client.get("/agencies/d4"))
+    assert "第4号机关" in agency.text_content()
+    # as of a past day, the same agencies are judged and counted
+    past = client.get("/api/dashboard", params={"as_of": "2025-06-01"}).json()
+    assert {row["agency"]["id"] for row in past["rows"]} == set(WATCHED) and past["scope"]["outside"] == 2
+    assert {row["agency"]["id"] for row in client.get("/api/dashboard", params={"as_of": "2025-06-01", "all": "1"})
+            .json()["rows"]} == set(WATCHED + DROPPED)
+
+
 # ---------------------------------------------------------------- agency page
 
 def test_agency_page_shows_each_year_with_its_evidence_reports_captures_and_errors(client, catalog, stored):

@@ -67,12 +67,14 @@ DOC_PATHS = ("/docs", "/docs/oauth2-redirect")
 # ---------------------------------------------------------------- page data (one function per page and its API)
 
 def dashboard_view(ctx: WebContext, year: str = "", level: str = "", region: str = "", status: str = "",
-                   as_of: str = "", page: int = Query(1, ge=1, le=board.MAX_PAGE)) -> dict[str, Any]:
+                   as_of: str = "", everyone: str = Query("", alias="all"),
+                   page: int = Query(1, ge=1, le=board.MAX_PAGE)) -> dict[str, Any]:
     """总览：机关 × 报告年度的判定，含筛选、各状态数量、按年度的按时率与分页。
 
     给出 as_of（YYYY-MM-DD）时，显示截至该日 24:00 按当时存档计算的判定（只计算，不写入）。
+    已导入注册表（xxgk agencies import）时只计入监测名单中的机构；all=1 计入全部机构。
     """
-    flt = board.DashboardFilter.parse(year=year, level=level, region=region, status=status)
+    flt = board.DashboardFilter.parse(year=year, level=level, region=region, status=status, everyone=everyone)
     day = board.parse_as_of(as_of)
     if day is not None:
         return board.dashboard_data_as_of(ctx.catalog, flt, day, page)
@@ -304,23 +306,23 @@ def _add_archive_routes(app: FastAPI) -> None:
 # ---------------------------------------------------------------- exports
 
 def _add_export_routes(app: FastAPI) -> None:
-    def chosen(year: str, level: str, region: str, status: str) -> board.DashboardFilter:
-        return board.DashboardFilter.parse(year=year, level=level, region=region, status=status)
+    def chosen(year: str, level: str, region: str, status: str, everyone: str) -> board.DashboardFilter:
+        return board.DashboardFilter.parse(year=year, level=level, region=region, status=status, everyone=everyone)
 
     def attachment(extension: str) -> dict[str, str]:
         return {"Content-Disposition": f"attachment; filename=\"xxgk-verdicts.{extension}\""}
 
     @app.get("/export.csv", tags=["导出"], summary="导出当前筛选的判定（CSV，UTF-8 带 BOM）")
     def export_csv(request: Request, year: str = "", level: str = "", region: str = "", status: str = "",
-                   ctx: WebContext = Depends(web_context)):
-        rows = board.export_rows(ctx.catalog, chosen(year, level, region, status), Urls.for_request(request))
+                   everyone: str = Query("", alias="all"), ctx: WebContext = Depends(web_context)):
+        rows = board.export_rows(ctx.catalog, chosen(year, level, region, status, everyone), Urls.for_request(request))
         return StreamingResponse(exports.csv_chunks(rows), media_type="text/csv; charset=utf-8",
                                  headers=attachment("csv"))
 
     @app.get("/export.xlsx", tags=["导出"], summary="导出当前筛选的判定（XLSX）")
     def export_xlsx(request: Request, year: str = "", level: str = "", region: str = "", status: str = "",
-                    ctx: WebContext = Depends(web_context)):
-        flt = chosen(year, level, region, status)
+                    everyone: str = Query("", alias="all"), ctx: WebContext = Depends(web_context)):
+        flt = chosen(year, level, region, status, everyone)
         with ctx.catalog.reading() as session:
             count = board.export_count(session, flt)
         if count > exports.XLSX_MAX_ROWS:
@@ -331,8 +333,8 @@ def _add_export_routes(app: FastAPI) -> None:
 
     @app.get("/export.json", tags=["导出"], summary="导出当前筛选的判定（JSON）")
     def export_json(request: Request, year: str = "", level: str = "", region: str = "", status: str = "",
-                    ctx: WebContext = Depends(web_context)):
-        flt = chosen(year, level, region, status)
+                    everyone: str = Query("", alias="all"), ctx: WebContext = Depends(web_context)):
+        flt = chosen(year, level, region, status, everyone)
         rows = board.export_rows(ctx.catalog, flt, Urls.for_request(request))
         return StreamingResponse(exports.json_chunks(rows, flt.params()), media_type="application/json",
                                  headers=attachment("json"))

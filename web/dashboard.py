@@ -8,6 +8,12 @@ status filter, which only picks rows. Exports hold exactly the verdicts the filt
 With ``as_of`` (``dashboard_data_as_of``) the same page shows verdicts computed as of that day instead of the
 stored ones: nothing is written, and the page says which day it is judged as of.
 
+Once a registry is imported (``xxgk agencies import``: agencies marked ``watched``), rows, counts, rates and
+exports cover the watched agencies alone, and the page says how many other agencies the catalog holds and links to
+them (``all=1``): an agency dropped from the registry is no longer crawled and leaves the current figures, while its
+page, reports and captures stay in the archive. Without an import, every agency counts, as before. The tallies are
+kept per mark (migration 0010), so this costs no scan either.
+
 Each cell carries its verdict's reason (shown for 无法判断, where it says what the archive lacks). The current
 dashboard also calls out the agencies whose report column stopped yielding items (栏目失效,
 ``monitor.coverage.column_failures``): their years cannot be proven 未发布 until the column is read again.
@@ -17,7 +23,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -29,7 +35,7 @@ from monitor.coverage import column_failures
 from monitor.verdicts import JudgedYear, judge
 from parsers.beijing import beijing_iso
 from parsers.record import LEVELS
-from storage.catalog import Catalog
+from storage.catalog import Catalog, queries
 from storage.catalog.models import Agency, Report, Verdict, VerdictTally
 from web.context import BadInput, checked_text
 from web.labels import LEVEL_LABELS, STATUS_LABELS, flag_label, level_label, source_label, status_label
@@ -57,11 +63,16 @@ class DashboardFilter:
     level: str | None = None
     region: str | None = None
     status: str | None = None
+    everyone: bool = False        # ``all=1``: the agencies outside the imported registry too
+    watched_only: bool = False    # resolved against the catalog (``scoped``): a registry is imported, not ``all``
 
     @classmethod
     def parse(cls, *, year: str | None = None, level: str | None = None, region: str | None = None,
-              status: str | None = None) -> "DashboardFilter":
+              status: str | None = None, everyone: str | None = None) -> "DashboardFilter":
         """From query-string values ('' means no filter); BadInput names the value that cannot be used."""
+        everyone = (everyone or "").strip().lower()
+        if everyone not in ("", "0", "1", "true", "false"):
+            raise BadInput(f"参数 all“{everyone}”无效：1 计入不在监测名单中的机构，0 或留空只计监测名单中的机构")
         year, level, region, status = (value.strip() if value else None for value in (year, level, region, status))
         if year and not (_YEAR.match(year) and 1990 <= int(year) <= 2100):
             raise BadInput(f"年份“{year}”无效：请填写四位数字的报告年度，例如 2023")
@@ -73,14 +84,21 @@ class DashboardFilter:
                            f"{'、'.join(f'{code}（{label}）' for code, label in STATUS_LABELS.items())}")
         if region:
             checked_text(region, "地区名称", 200)
-        return cls(int(year) if year else None, level or None, region or None, status or None)
+        return cls(int(year) if year else None, level or None, region or None, status or None,
+                   everyone in ("1", "true"))
 
     def params(self) -> dict[str, str]:
         """The filter as query parameters (only those set), for links that keep it."""
-        return {key: str(value) for key, value in asdict(self).items() if value is not None}
+        shown = {key: str(value) for key, value in asdict(self).items()
+                 if value is not None and key not in ("everyone", "watched_only")}
+        return {**shown, "all": "1"} if self.everyone else shown
 
     def without_status(self) -> "DashboardFilter":
-        return DashboardFilter(self.year, self.level, self.region, None)
+        return replace(self, status=None)
+
+    def scoped(self, session: Session) -> "DashboardFilter":
+        """The filter with ``watched_only`` said by the catalog: an imported registry, and ``all`` not asked."""
+        return replace(self, watched_only=not self.everyone and queries.registry_imported(session))
 
 
 # ---------------------------------------------------------------- counts
@@ -98,6 +116,8 @@ def tallies(session: Session, flt: DashboardFilter) -> list[tuple[int, str, int]
         query = query.where(VerdictTally.level == flt.level)
     if flt.region:
         query = query.where(VerdictTally.region == flt.region)
+    if flt.watched_only:
+        query = query.where(VerdictTally.watched.is_(True))
     return [(year, status, int(count)) for year, status, count in session.execute(query)]
 
 
@@ -131,6 +151,8 @@ def _agency_conditions(flt: DashboardFilter) -> list:
         conditions.append(Agency.level == flt.level)
     if flt.region:
         conditions.append(Agency.region == flt.region)
+    if flt.watched_only:
+        conditions.append(Agency.watched.is_(True))
     return conditions
 
 
@@ -197,20 +219,38 @@ class _Board:
     cells: dict[str, dict[int, dict]]
     total: int | None
     regions: list[str]
+    scope: dict[str, Any]                      # whose verdicts count: ``scope_data``
     failures: dict[str, Any] | None = None     # 栏目失效 of the current coverage; None when judged as of a day
 
 
 def dashboard_data(session: Session, flt: DashboardFilter, page: int = 1, size: int = PAGE_SIZE) -> dict[str, Any]:
     """Everything the dashboard shows, JSON-ready: filters, options, counts, chart, rows, paging."""
     _check_page(page)
+    flt = flt.scoped(session)
     context = tallies(session, flt.without_status())
     matching = sum(cell[2] for cell in context if not flt.status or cell[1] == flt.status)
     agencies, has_next = agency_page(session, flt, page, size,
                                      rare=bool(flt.status) and matching < RARE_SHARE * sum(c[2] for c in context))
-    board = _Board(tallies(session, DashboardFilter()), context, agencies, has_next,
+    left_out = 0
+    if flt.watched_only:   # the verdicts of the agencies outside the registry, under the same filter
+        outside = replace(flt.without_status(), watched_only=False)
+        left_out = sum(count for _year, _status, count in tallies(session, outside)) - sum(c[2] for c in context)
+    board = _Board(tallies(session, DashboardFilter(watched_only=flt.watched_only)), context, agencies, has_next,
                    page_cells(session, flt, [agency.id for agency in agencies]), count_agencies(session, flt),
-                   _regions(session, flt.region), failed_columns(session))
+                   _regions(session, flt.region, flt.watched_only), scope_data(session, flt, left_out),
+                   failed_columns(session))
     return _page_data(board, flt, page, size, None)
+
+
+def scope_data(session: Session, flt: DashboardFilter, left_out_verdicts: int) -> dict[str, Any]:
+    """Whose verdicts the page counts: ``imported`` (a registry marks who is watched), ``watched_only`` (only
+    those count), ``outside``: how many agencies of the level/region filter are not in the registry (left out,
+    or, with ``all``, counted too) and ``outside_verdicts``: how many of their stored verdicts (under the
+    year/level/region filter) the page leaves out."""
+    imported = flt.watched_only or (flt.everyone and queries.registry_imported(session))
+    outside = queries.count_agencies(session, level=flt.level, region=flt.region, watched=False) if imported else 0
+    return {"imported": imported, "watched_only": flt.watched_only, "outside": outside,
+            "outside_verdicts": left_out_verdicts}
 
 
 def failed_columns(session: Session, limit: int = FAILURES_SHOWN) -> dict[str, Any]:
@@ -248,12 +288,23 @@ def dashboard_data_as_of(catalog: Catalog, flt: DashboardFilter, as_of: date,
     (the counts need them all), so this costs what ``xxgk status --as-of`` costs, not a table read."""
     _check_page(page)
     with catalog.reading() as session:
+        flt = flt.scoped(session)
         every_agency = list(session.scalars(select(Agency).order_by(Agency.id)))
         judged_years: dict[str, list[int]] = {}
         for agency_id, year in session.execute(select(Verdict.agency_id, Verdict.report_year)):
             judged_years.setdefault(agency_id, []).append(year)
+        left_out = 0
+        if flt.watched_only:   # only the registry's agencies are judged; the others' verdicts are counted
+            outside = {agency.id for agency in every_agency if not agency.watched and
+                       (not flt.level or agency.level == flt.level) and (not flt.region or agency.region == flt.region)}
+            left_out = sum(1 for agency_id in outside for year in judged_years.get(agency_id, ())
+                           if flt.year is None or year == flt.year)
+            every_agency = [agency for agency in every_agency if agency.watched]
+            judged_years = {agency.id: judged_years[agency.id] for agency in every_agency if agency.id in judged_years}
+        scope = scope_data(session, flt, left_out)
     by_agency: dict[str, dict[int, JudgedYear]] = {}
-    for result in judge(catalog, as_of=as_of, years=judged_years, store=False):
+    for result in judge(catalog, as_of=as_of, years=judged_years, store=False,
+                        agency_ids=[agency.id for agency in every_agency] if flt.watched_only else None):
         by_agency.setdefault(result.agency_id, {})[result.report_year] = result
 
     def shown(agency: Agency) -> list[JudgedYear]:
@@ -275,7 +326,7 @@ def dashboard_data_as_of(catalog: Catalog, flt: DashboardFilter, as_of: date,
     board = _Board(_tally(result for years in by_agency.values() for result in years.values()),
                    _tally(result for agency in chosen for result in shown(agency)), rows[first:first + size],
                    len(rows) > first + size, cells, None if flt.status else len(chosen),
-                   sorted(regions | ({flt.region} if flt.region else set())))
+                   sorted(regions | ({flt.region} if flt.region else set())), scope)
     return _page_data(board, flt, page, size, as_of)
 
 
@@ -295,7 +346,9 @@ def _page_data(board: _Board, flt: DashboardFilter, page: int, size: int, as_of:
     counts = status_counts(context)
     total = board.total
     return {
-        "filters": {"year": flt.year, "level": flt.level, "region": flt.region, "status": flt.status},
+        "filters": {"year": flt.year, "level": flt.level, "region": flt.region, "status": flt.status,
+                    "all": flt.everyone},
+        "scope": board.scope,
         "as_of": iso(as_of),   # None: the stored (current) verdicts
         "options": {
             "years": sorted({year for year, _status, _count in board.everything}, reverse=True),
@@ -319,8 +372,11 @@ def _page_data(board: _Board, flt: DashboardFilter, page: int, size: int, as_of:
     }
 
 
-def _regions(session: Session, current: str | None) -> list[str]:
-    regions = set(session.scalars(select(VerdictTally.region).distinct().where(VerdictTally.region != "")))
+def _regions(session: Session, current: str | None, watched_only: bool) -> list[str]:
+    query = select(VerdictTally.region).distinct().where(VerdictTally.region != "")
+    if watched_only:
+        query = query.where(VerdictTally.watched.is_(True))
+    regions = set(session.scalars(query))
     if current:
         regions.add(current)
     return sorted(regions)
@@ -329,13 +385,16 @@ def _regions(session: Session, current: str | None) -> list[str]:
 # ---------------------------------------------------------------- exports
 
 def export_count(session: Session, flt: DashboardFilter) -> int:
-    return sum(count for _year, _status, count in tallies(session, flt))
+    return sum(count for _year, _status, count in tallies(session, flt.scoped(session)))
 
 
 def export_rows(catalog: Catalog, flt: DashboardFilter, urls: Urls) -> Iterator[dict[str, Any]]:
     """Every verdict the filter selects, in the dashboard's order (agency id, report year), read in chunks of
     short transactions so a large export never holds the database; ``permalink``: the report's capture, by
-    ``urls`` (absolute, since an export is read outside the site)."""
+    ``urls`` (absolute, since an export is read outside the site). Once a registry is imported, the watched
+    agencies' verdicts alone unless the filter asks for ``all``, as the dashboard counts them."""
+    with catalog.reading() as session:
+        flt = flt.scoped(session)
     after: tuple[str, int] | None = None
     while True:
         query = (select(Verdict, Agency.name, Agency.level, Agency.region, Report.url, Report.title,

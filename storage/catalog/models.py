@@ -93,8 +93,9 @@ class Agency(Base):
     # in the registry `xxgk agencies import` last stored: who `crawl`/`schedule` watch without --registry (0009)
     watched: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    # the dashboard pages through agencies in id order, filtered by level or region (migration 0002)
-    __table_args__ = (Index(None, "level", "id"), Index(None, "region", "id"))
+    # the dashboard pages through agencies in id order, filtered by level or region (migration 0002), or the
+    # watched ones only (0010)
+    __table_args__ = (Index(None, "level", "id"), Index(None, "region", "id"), Index(None, "watched", "id"))
 
 
 class CrawlRun(Base):
@@ -268,10 +269,11 @@ class Verdict(Base):
 
 
 class VerdictTally(Base):
-    """How many verdicts there are per report year, status, agency level and region ('' when unknown).
+    """How many verdicts there are per report year, status, agency level and region ('' when unknown), and
+    whether the agency is in the imported registry (``agencies.watched``).
 
-    Kept exact by database triggers on ``verdicts`` and ``agencies`` (migration 0002): never written by code, read
-    by the dashboard, whose counts would otherwise scan every verdict.
+    Kept exact by database triggers on ``verdicts`` and ``agencies`` (migrations 0002, 0010): never written by
+    code, read by the dashboard, whose counts would otherwise scan every verdict.
     """
 
     __tablename__ = "verdict_tallies"
@@ -280,6 +282,7 @@ class VerdictTally(Base):
     status: Mapped[str] = mapped_column(String(32), primary_key=True)
     level: Mapped[str] = mapped_column(String(20), primary_key=True)
     region: Mapped[str] = mapped_column(Text, primary_key=True)
+    watched: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
 
 

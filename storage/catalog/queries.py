@@ -88,12 +88,31 @@ def get_agency(session: Session, agency_id: str) -> Agency | None:
 def watch_agencies(session: Session, agency_ids: Iterable[str]) -> None:
     """Mark these agencies, and no other, as watched: the registry ``xxgk agencies import`` just stored replaces
     the one before (an agency it leaves out keeps its row and history, and is no longer crawled)."""
-    ids = list(dict.fromkeys(agency_ids))
-    session.execute(update(Agency).where(Agency.watched.is_(True)).values(watched=False),
-                    execution_options={"synchronize_session": False})
-    for start in range(0, len(ids), 500):   # under every database's limit of bound parameters
-        session.execute(update(Agency).where(Agency.id.in_(ids[start:start + 500])).values(watched=True),
-                        execution_options={"synchronize_session": False})
+    wanted = set(agency_ids)
+    marked = set(session.scalars(select(Agency.id).where(Agency.watched.is_(True))))
+    # only the marks that change: each moves its agency's verdicts between tallies (a trigger, migration 0010)
+    for ids, mark in ((sorted(marked - wanted), False), (sorted(wanted - marked), True)):
+        for start in range(0, len(ids), 500):   # under every database's limit of bound parameters
+            session.execute(update(Agency).where(Agency.id.in_(ids[start:start + 500])).values(watched=mark),
+                            execution_options={"synchronize_session": False})
+
+
+def registry_imported(session: Session) -> bool:
+    """Whether ``xxgk agencies import`` (or ``xxgk reindex --registry``) marked who is watched: then the current
+    figures (``xxgk status``, the dashboard, its exports and rates) count those agencies alone by default."""
+    return session.scalar(select(Agency.id).where(Agency.watched.is_(True)).limit(1)) is not None
+
+
+def count_agencies(session: Session, *, level: str | None = None, region: str | None = None,
+                   watched: bool | None = None) -> int:
+    query = select(func.count(Agency.id))
+    if watched is not None:
+        query = query.where(Agency.watched.is_(watched))
+    if level:
+        query = query.where(Agency.level == level)
+    if region:
+        query = query.where(Agency.region == region)
+    return session.scalar(query) or 0
 
 
 def list_agencies(session: Session, *, level: str | None = None, region: str | None = None,
