@@ -436,6 +436,8 @@ def test_once_a_registry_is_imported_the_figures_count_its_agencies_and_say_how_
     # a dropped agency's page and verdicts stay reachable
     agency = page(client.get("/agencies/d4"))
     assert "第4号机关" in agency.text_content()
+    assert "不在已导入的监测名单" in agency.get_element_by_id("outside-registry").text_content()
+    assert not page(client.get(f"/agencies/{WATCHED[0]}")).xpath("//*[@id='outside-registry']")
     # as of a past day, the same agencies are judged and counted
     past = client.get("/api/dashboard", params={"as_of": "2025-06-01"}).json()
     assert {row["agency"]["id"] for row in past["rows"]} == set(WATCHED) and past["scope"]["outside"] == 2

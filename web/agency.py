@@ -55,11 +55,14 @@ def agency_data(ctx: WebContext, agency_id: str) -> dict[str, Any]:
         error_total = session.scalar(select(func.count(FetchError.id)).where(FetchError.agency_id == agency_id))
         runs = history(session, agency_id)[::-1]  # newest run first, as captures and errors
         parent = queries.get_agency(session, agency.parent) if agency.parent else None
+        # an agency a later import dropped: still browsable, no longer crawled nor counted in the current figures
+        unwatched = not agency.watched and queries.registry_imported(session)
     return {
         "agency": {"id": agency.id, "name": agency.name, "level": agency.level, "level_label": level_label(agency.level),
                    "region": agency.region, "parent": agency.parent, "parent_name": parent.name if parent else None,
                    "homepage": agency.homepage,
-                   "report_index": list(agency.report_index or []), "aliases": list(agency.aliases or [])},
+                   "report_index": list(agency.report_index or []), "aliases": list(agency.aliases or []),
+                   "watched": agency.watched, "outside_registry": unwatched},
         "verdicts": verdicts,
         "coverage": [_coverage(item) for item in runs[:LIST_LIMIT]],
         "coverage_total": len(runs),
