@@ -38,10 +38,12 @@ A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and th
                     "message", …},
       "removed":   {"last_ok_capture_id", "last_ok_at", "first_failure": {…}, "latest_failure":
                     {"at", "status", "capture_id", "error_kind", "message", …}, "message", …},
-      "moved":     [{"relation": "moved" | "replaced", "from_url", "last_ok_capture_id", "last_ok_at",
+      "moved":     [{"relation": "moved" | "replaced", "gone", "from_url", "last_ok_capture_id", "last_ok_at",
                      "latest_failure": {…}, "url", "title", "report_id", "capture_id", "captured_at", "message"}, …]
-                                                      # an address of the year's report says it is gone while the
-                                                      # report is online at another: no 已删除 (only when there are)
+                                                      # an address of the year's report failed since its last good
+                                                      # answer (said it is gone: "gone"; or a 5xx, a timeout) while
+                                                      # the report is online at another: no 已删除, not even 无法判断
+                                                      # (only when there are)
       "copied":    {"method": "char-5gram-containment", "score", "jaccard", "threshold", "relation":
                     "previous_year" | "same_year_other_agency", "other_report_id", "other_agency_id",
                     "other_report_year", "other_url", "more_matches": […], "message", …},
@@ -1023,11 +1025,11 @@ class _ArchiveView:
 
     def _removed(self, *, chosen: Report, year_reports: list[Report], **_) -> tuple[dict | None, str | None]:
         evidence = self.removal(chosen)
+        if evidence is not None and self.moved(chosen, year_reports) is not None:
+            return None, None   # online at another address: evidence "moved" says where (``moves``)
         if evidence is not None and not evidence["gone"]:
             # a network error, a server error or a block after the last success: the report may well be there
             raise _CannotTell(f"{evidence['message']}这不能说明报告已被删除（网站没有答复“页面不存在”）")
-        if evidence is not None and self.moved(chosen, year_reports) is not None:
-            return None, None   # online at another address: evidence "moved" says where (``moves``)
         return evidence, None
 
     def fetch_events(self, report: Report) -> list[verdict_flags.FetchEvent]:
@@ -1062,23 +1064,21 @@ class _ArchiveView:
         """Not known online: the report's address failed since its last good answer."""
         return self.removal(report) is not None
 
-    def gone(self, report: Report) -> bool:
-        """The report's address said, after its last good answer, that the page is not there."""
-        found = self.removal(report)
-        return found is not None and found["gone"]
-
     def moved(self, report: Report, year_reports: list[Report]) -> dict | None:
-        """When the report's address says it is gone while a report of the same year is online at another address
-        (archived there after the old one's last good answer, or in that crawl run): where it went."""
-        if not self.gone(report):
+        """When the report's address failed since its last good answer while a report of the same year is online at
+        another address (archived there after the old one's last good answer, or in that crawl run): where it went.
+        An old address that said the page is gone leaves the copy online unless it said so too; one that only
+        failed (a 5xx, a timeout) needs the copy's newest answer good: an error at both shows the report nowhere."""
+        failure = self.removal(report)
+        if failure is None:
             return None
         since = verdict_flags.last_success(self.fetch_events(report))
         for other in _newest_per_address(year_reports):
-            if other.url == report.url:
+            if other.url == report.url or (not failure["gone"] and self.offline(other)):
                 continue
             seen = verdict_flags.online_since(self.fetch_events(other), since)
             if seen is not None:
-                return verdict_flags.moved(self.removal(report), url=report.url, title=report.title,
+                return verdict_flags.moved(failure, url=report.url, title=report.title,
                                            copy_url=other.url, copy_title=other.title, copy_report_id=other.id,
                                            seen=seen)
         return None
