@@ -84,6 +84,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased
 
 from monitor import flags as verdict_flags
+from monitor.addresses import fetch_events, no_document_ids
 from monitor.choosing import best_report, same_dates
 from monitor.clock import today
 from monitor.copies import CopyChecks
@@ -921,19 +922,6 @@ class _ArchiveView:
         reason = ((last.record_json or {}).get("kind_reason") or "").rstrip("。")
         return f"取到的是{what}：{reason}" if reason else f"取到的是{what}"
 
-    def _error_page_ids(self, rows: list, report_digest: str | None,
-                        kinds: tuple[str, ...] = ("error_page",)) -> set[int]:
-        """The ids of the capture rows the parsers read as one of ``kinds`` (the site's error page; a blank or
-        challenge page too, when asked) (a revisit: its original's bytes); a row with the report's own bytes is the
-        report (nothing asked)."""
-        original = {row.id: row.refers_to_capture_id or row.id for row in rows
-                    if report_digest is None or row.payload_sha256 != report_digest}
-        if not original:
-            return set()
-        errors = set(self.session.scalars(select(Report.capture_id).where(
-            Report.capture_id.in_(set(original.values())), Report.kind.in_(kinds))))
-        return {row_id for row_id, parsed in original.items() if parsed in errors}
-
     # -- a year without a report by the cut-off, whose report the archive got later
 
     def missing_then(self, agency, result: Verdict, later: list[Report],
@@ -983,7 +971,7 @@ class _ArchiveView:
         if all(row.payload_sha256 == base_row.payload_sha256 for row in versions):
             return None, None  # the same bytes every time: nothing to compare
         # the site's error page, a blank or challenge page: no version of the report (``removed`` says what it was)
-        error_pages = self._error_page_ids(versions, base_row.payload_sha256, NO_DOCUMENT_KINDS)
+        error_pages = no_document_ids(self.session, versions, base_row.payload_sha256, NO_DOCUMENT_KINDS)
         versions = [row for row in versions if row.id not in error_pages]
         record = chosen.record_json or {}
         base = verdict_flags.Version(base_row.id, base_row.timestamp, base_row.payload_sha256,
@@ -1041,20 +1029,9 @@ class _ArchiveView:
         return self._events[report.id]
 
     def _fetch_events(self, report: Report) -> list[verdict_flags.FetchEvent]:
-        captures = self.page_captures(report.url)
         base_row = self.capture(report.url, report.capture_id)
-        answered = [row for row in captures if row.status is not None and 200 <= row.status < 300]
-        digest = base_row.payload_sha256 if base_row is not None else None
-        error_pages = self._error_page_ids(answered, digest)
-        blank_pages = self._error_page_ids(answered, digest, ("blank_page",))
-        events = [verdict_flags.FetchEvent(at=row.timestamp, status=row.status, capture_id=row.id,
-                                           error_page=row.id in error_pages, blank_page=row.id in blank_pages,
-                                           run_id=row.run_id)
-                  for row in captures]
-        events += [verdict_flags.FetchEvent(at=error.at, error_kind=error.kind, error_id=error.id,
-                                            message=error.message)
-                   for error in self.errors_of(report.url)]
-        return events
+        return fetch_events(self.session, self.page_captures(report.url), self.errors_of(report.url),
+                            base_row.payload_sha256 if base_row is not None else None)
 
     def removal(self, report: Report) -> dict | None:
         """``flags.removed`` for the report's address: its newest attempt after the last good answer failed."""

@@ -714,6 +714,29 @@ def test_two_agencies_publishing_the_same_text_are_both_copied(stage):
         assert found["score"] >= 0.5
 
 
+@pytest.mark.parametrize("status", [404, 500])
+def test_a_copy_names_its_source_where_it_is_online_now_not_the_address_it_left(stage, status):
+    """Another agency published 样例区卫生健康局's 2021 report as its own; the source's column then moved (its old
+    address answers ``status``, the report is archived at its new address). 疑似雷同 names the source where a
+    journalist can open it now, the report and capture its own verdict rests on, not the address it left."""
+    source, copier, year = "ylx-wjj", "sfq-ybj", 2021
+    page = DemoPortals(1).resource(report_path(source, year))
+    twin = page.body.replace("样例区卫生健康局".encode(), "示范区医疗保障局".encode())
+    stage.parse(stage.store_bytes(BASE + "/jsportal/c/2022-01-25/8000001.shtml", twin, page.content_type,
+                                  "2022-01-25 10:00", copier), copier)
+    _old, _failure, moved_copy = _gone_and_copied(stage, source, year, "/zwgk/nb/2021.html", status=status)
+
+    verdicts = stage.judge(date(2025, 7, 1), [year])
+
+    found = verdicts[(copier, year)].evidence["copied"]
+    assert "copied" in verdicts[(copier, year)].flags and found["other_agency_id"] == source
+    assert found["other_url"] == BASE + "/zwgk/nb/2021.html", found["other_url"]
+    assert found["other_capture_id"] == moved_copy.id
+    assert found["other_report_id"] == verdicts[(source, year)].report_id
+    # … and the source's own 疑似雷同 names the copier, compared on the text its verdict rests on
+    assert verdicts[(source, year)].evidence["copied"]["other_agency_id"] == copier
+
+
 def test_distinct_real_reports_of_one_year_are_not_copied(stage):
     with stage.catalog.session() as session:
         queries.upsert_agency(session, "hzq-gov", "淮安市洪泽区人民政府", level="government")
