@@ -40,13 +40,14 @@ from storage.catalog import Catalog, queries
 from storage.catalog.models import Capture, ColumnCoverage, FetchError, Report, Verdict
 
 _BATCH = 500
+_NOT_NEWS_STATUS = (200, 304)
 
 
 class _NewReport(NamedTuple):
+    """A report ``new_reports_of_run`` names."""
     id: int
     agency_id: str | None
     report_year: int | None
-_NOT_NEWS_STATUS = (200, 304)
 
 
 @dataclass
