@@ -37,16 +37,28 @@ def same_dates(report: R, reports: Iterable[R]) -> list[R]:
                   key=lambda other: other.capture_id)
 
 
+def _first(reports: list[R]) -> R | None:
+    return min(reports, key=lambda report: (_by_dates(report), report.capture_id), default=None)
+
+
+def contested(reports: Iterable[R]) -> list[R]:
+    """The copies ``best_report`` asks ``offline`` about: the best-dated reports when they sit at several addresses
+    (none otherwise). A caller that reads fetch histories only for these reads none for most agencies."""
+    reports = list(reports)
+    if len(reports) < 2:
+        return []
+    copies = same_dates(_first(reports), reports)
+    return copies if len({copy.url for copy in copies}) >= 2 else []
+
+
 def best_report(reports: Iterable[R], *, offline: Callable[[R], bool] | None = None) -> R | None:
     """The best dates (``_by_dates``), then the earliest capture (a page and its attachment, or two versions of one
     URL, are one report). Among copies with the same dates at several addresses, one whose address has not failed
     since it last gave the report comes first when ``offline`` tells which: the verdict then rests on, and links, a
-    page still online."""
+    page still online, and copy detection names it."""
     reports = list(reports)
-    chosen = min(reports, key=lambda report: (_by_dates(report), report.capture_id), default=None)
+    chosen = _first(reports)
     if chosen is None or offline is None:
         return chosen
-    copies = same_dates(chosen, reports)
-    if len({copy.url for copy in copies}) < 2:
-        return chosen   # one address: nothing to prefer (and no need to ask)
+    copies = contested(reports)   # one address: nothing to prefer (and no need to ask)
     return next((copy for copy in copies if not offline(copy)), chosen)

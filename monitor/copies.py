@@ -32,7 +32,8 @@ import numpy as np
 from sqlalchemy import select
 
 from monitor import flags
-from monitor.choosing import best_report
+from monitor.addresses import Addresses
+from monitor.choosing import best_report, contested
 from parsers.shingles import NUM_PERM, SIGNATURE_BYTES, fingerprint, text_signature
 from storage.catalog.models import Agency, Capture, Report
 
@@ -240,7 +241,11 @@ class CopyChecks:
                 shingles = None  # made another way: computed again below
             grouped.setdefault(agency_id, []).append(Chosen(report_id, agency_id, year, url, capture_id, source,
                                                             published, shingles, signature))
-        chosen = {agency_id: best_report(reports) for agency_id, reports in grouped.items()}
+        # as the verdict chooses: among copies at several addresses, the one still online (a column that moved),
+        # so that a flag names the source where a reader can open it; only those addresses' fetches are read
+        addresses = Addresses(self.session, self.cutoff,
+                              {copy.url for reports in grouped.values() for copy in contested(reports)})
+        chosen = {agency_id: best_report(reports, offline=addresses.offline) for agency_id, reports in grouped.items()}
         unsigned = {entry.report_id: entry for entry in chosen.values() if entry.shingles is None}
         for report_id, text in self._texts(unsigned):
             count, minhash = text_signature(text)  # stored before signatures were: computed, not stored, here

@@ -9,7 +9,8 @@ flag's evidence (a JSON-ready dict) when the flag applies, else None.
   (a payload that differs only in page chrome, same tables and same text lines, is not a change).
 - ``removed``: the report URL fails now: its newest fetch after the last success is a 4xx/5xx, a fetch error, or
   the site's error page answered with 200 (parsed as kind ``error_page``). Not while a report of the same year is
-  online at another address (``online_since``): then the report moved or was replaced (``moved``), not deleted.
+  online at another address (``online_since``): then the report moved or was replaced (``moved``), not deleted,
+  whether the old address said the page is gone or only failed (a 5xx, a timeout: then the copy must be answering).
 - ``copied``: the report's text is at least half the same as the agency's previous-year report or another
   agency's report of the same year (character 5-gram containment, numbers masked, prescribed wording left out).
 """
@@ -380,11 +381,16 @@ def moved(gone: Mapping[str, Any], *, url: str, title: str | None, copy_url: str
           copy_report_id: int, seen: FetchEvent) -> dict[str, Any]:
     """What ``removed``'s evidence ``gone`` for ``url`` shows when the year's report is online at ``copy_url``
     (``online_since`` gave ``seen``): the report moved (same title: a column that moved to new addresses) or was
-    replaced (another title: a 更正 version), never deleted."""
+    replaced (another title: a 更正 version), never deleted. The old address may have said the page is not there
+    (``gone["gone"]``) or only failed (a 5xx, a timeout): the copy online shows where the report is either way,
+    and the message says that such a failure proves nothing of a deletion."""
     relation = "moved" if normalize_title(title or "") == normalize_title(copy_title or "") else "replaced"
     what = "迁移到" if relation == "moved" else "替换为"
+    # a server error or a timeout is no answer about the page: say so, the move rests on the copy alone
+    failed = "" if gone["gone"] else "原网址出错不能说明报告已删除；"
     return {
         "relation": relation,
+        "gone": bool(gone["gone"]),
         "from_url": url,
         "last_ok_capture_id": gone["last_ok_capture_id"],
         "last_ok_at": gone["last_ok_at"],
@@ -394,7 +400,7 @@ def moved(gone: Mapping[str, Any], *, url: str, title: str | None, copy_url: str
         "report_id": copy_report_id,
         "capture_id": seen.capture_id,
         "captured_at": beijing_iso(seen.at),
-        "message": f"原网址 {url}：{gone['message']}同一年度的报告已{what} {copy_url}（{beijing_date(seen.at).isoformat()} "
+        "message": f"原网址 {url}：{gone['message']}{failed}同一年度的报告已{what} {copy_url}（{beijing_date(seen.at).isoformat()} "
                    f"存档，捕获 {seen.capture_id}），仍在网站上：不是删除。",
     }
 

@@ -16,7 +16,8 @@ What touches an agency (anything else a run archives cannot move a stored verdic
   无法判断 rests on the newest read: ``monitor.proof``);
 - a report of the run that copy detection pairs with its report of the same year (``monitor.copies``: its
   疑似雷同 flag may follow the new text), or that a 疑似雷同 flag of its names (``rejudge`` finds these while it
-  has the year's signatures in hand);
+  has the year's signatures in hand); a report at an address the run got an error from counts as one of the run's
+  (``new_reports_of_run``): a flag naming it may now name the copy still online at another address;
 - time alone: a stored 未到期 verdict whose deadline has come, a judged year it has no verdict for yet.
 
 A verdict left alone keeps the day it was judged as of (``evidence.as_of``) and the wording of that day; a full
@@ -29,16 +30,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import select
 
 from monitor.deadlines import RuleSet
-from monitor.verdicts import SCREENSHOT_PREFIX, judging
+from monitor.verdicts import NO_DOCUMENT_KINDS, SCREENSHOT_PREFIX, judging
 from storage.catalog import Catalog, queries
 from storage.catalog.models import Capture, ColumnCoverage, FetchError, Report, Verdict
 
 _BATCH = 500
 _NOT_NEWS_STATUS = (200, 304)
+
+
+class _NewReport(NamedTuple):
+    """A report ``new_reports_of_run`` names."""
+    id: int
+    agency_id: str | None
+    report_year: int | None
 
 
 @dataclass
@@ -108,13 +117,40 @@ def _named_by_copies(catalog: Catalog, report_ids: set[int]) -> set[str]:
 
 
 def new_reports_of_run(catalog: Catalog, run_id: str) -> list:
-    """(id, agency_id, report_year) of the reports stored from the run's captures."""
+    """(id, agency_id, report_year) of the reports stored from the run's captures, and of the reports at an
+    address the run got an error answer or a fetch error from: which of a year's copies is online may have changed
+    with it, and with it the report copy detection compares and a 疑似雷同 flag names (``monitor.choosing``)."""
     with catalog.reading() as session:
-        captures = list(session.scalars(select(Capture.id).where(Capture.run_id == run_id)))
-        found = []
-        for start in range(0, len(captures), _BATCH):
-            found += session.execute(select(Report.id, Report.agency_id, Report.report_year).where(
-                Report.capture_id.in_(captures[start:start + _BATCH]))).all()
+        captures = session.execute(select(Capture.id, Capture.url, Capture.url_hash, Capture.status)
+                                   .where(Capture.run_id == run_id)).all()
+        ids = [row.id for row in captures]
+        parsed = []
+        for start in range(0, len(ids), _BATCH):
+            parsed += session.execute(select(Report.id, Report.agency_id, Report.report_year, Report.capture_id,
+                                             Report.kind).where(Report.capture_id.in_(ids[start:start + _BATCH])))
+        # the site's error page or a blank page answered with 200 is a failure of its address too
+        no_document = {row.capture_id for row in parsed if row.kind in NO_DOCUMENT_KINDS}
+        failed = {(row.url_hash, row.url) for row in captures
+                  if (row.status is not None and row.status >= 400) or row.id in no_document}
+        failed |= {(row.url_hash, row.url) for row in session.execute(
+            select(FetchError.url_hash, FetchError.url).where(FetchError.run_id == run_id))}
+        found = [(row.id, row.agency_id, row.report_year) for row in parsed]
+        known = {row.id for row in parsed}
+        found += [row for row in _reports_at(session, failed) if row[0] not in known]
+    return [_NewReport(*row) for row in found]
+
+
+def _reports_at(session, addresses: set[tuple[str, str]]) -> list[tuple]:
+    """(id, agency_id, report_year) of the reports parsed from captures of these (url_hash, url) addresses."""
+    hashes = sorted({url_hash for url_hash, _url in addresses})
+    urls = {url for _hash, url in addresses}
+    found = []
+    for start in range(0, len(hashes), _BATCH):
+        found += [(row.id, row.agency_id, row.report_year) for row in session.execute(
+            select(Report.id, Report.agency_id, Report.report_year, Capture.url)
+            .join(Capture, Capture.id == Report.capture_id)
+            .where(Capture.url_hash.in_(hashes[start:start + _BATCH]), Report.is_report.is_(True)))
+            if row.url in urls]
     return found
 
 

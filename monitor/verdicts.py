@@ -38,10 +38,12 @@ A stored ``Verdict`` row (also what ``verdict_rows`` returns, for the CLI and th
                     "message", …},
       "removed":   {"last_ok_capture_id", "last_ok_at", "first_failure": {…}, "latest_failure":
                     {"at", "status", "capture_id", "error_kind", "message", …}, "message", …},
-      "moved":     [{"relation": "moved" | "replaced", "from_url", "last_ok_capture_id", "last_ok_at",
+      "moved":     [{"relation": "moved" | "replaced", "gone", "from_url", "last_ok_capture_id", "last_ok_at",
                      "latest_failure": {…}, "url", "title", "report_id", "capture_id", "captured_at", "message"}, …]
-                                                      # an address of the year's report says it is gone while the
-                                                      # report is online at another: no 已删除 (only when there are)
+                                                      # an address of the year's report failed since its last good
+                                                      # answer (said it is gone: "gone"; or a 5xx, a timeout) while
+                                                      # the report is online at another: no 已删除, not even 无法判断
+                                                      # (only when there are)
       "copied":    {"method": "char-5gram-containment", "score", "jaccard", "threshold", "relation":
                     "previous_year" | "same_year_other_agency", "other_report_id", "other_agency_id",
                     "other_report_year", "other_url", "more_matches": […], "message", …},
@@ -82,6 +84,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased
 
 from monitor import flags as verdict_flags
+from monitor.addresses import fetch_events, no_document_ids
 from monitor.choosing import best_report, same_dates
 from monitor.clock import today
 from monitor.copies import CopyChecks
@@ -919,19 +922,6 @@ class _ArchiveView:
         reason = ((last.record_json or {}).get("kind_reason") or "").rstrip("。")
         return f"取到的是{what}：{reason}" if reason else f"取到的是{what}"
 
-    def _error_page_ids(self, rows: list, report_digest: str | None,
-                        kinds: tuple[str, ...] = ("error_page",)) -> set[int]:
-        """The ids of the capture rows the parsers read as one of ``kinds`` (the site's error page; a blank or
-        challenge page too, when asked) (a revisit: its original's bytes); a row with the report's own bytes is the
-        report (nothing asked)."""
-        original = {row.id: row.refers_to_capture_id or row.id for row in rows
-                    if report_digest is None or row.payload_sha256 != report_digest}
-        if not original:
-            return set()
-        errors = set(self.session.scalars(select(Report.capture_id).where(
-            Report.capture_id.in_(set(original.values())), Report.kind.in_(kinds))))
-        return {row_id for row_id, parsed in original.items() if parsed in errors}
-
     # -- a year without a report by the cut-off, whose report the archive got later
 
     def missing_then(self, agency, result: Verdict, later: list[Report],
@@ -981,7 +971,7 @@ class _ArchiveView:
         if all(row.payload_sha256 == base_row.payload_sha256 for row in versions):
             return None, None  # the same bytes every time: nothing to compare
         # the site's error page, a blank or challenge page: no version of the report (``removed`` says what it was)
-        error_pages = self._error_page_ids(versions, base_row.payload_sha256, NO_DOCUMENT_KINDS)
+        error_pages = no_document_ids(self.session, versions, base_row.payload_sha256, NO_DOCUMENT_KINDS)
         versions = [row for row in versions if row.id not in error_pages]
         record = chosen.record_json or {}
         base = verdict_flags.Version(base_row.id, base_row.timestamp, base_row.payload_sha256,
@@ -1023,11 +1013,11 @@ class _ArchiveView:
 
     def _removed(self, *, chosen: Report, year_reports: list[Report], **_) -> tuple[dict | None, str | None]:
         evidence = self.removal(chosen)
+        if evidence is not None and self.moved(chosen, year_reports) is not None:
+            return None, None   # online at another address: evidence "moved" says where (``moves``)
         if evidence is not None and not evidence["gone"]:
             # a network error, a server error or a block after the last success: the report may well be there
             raise _CannotTell(f"{evidence['message']}这不能说明报告已被删除（网站没有答复“页面不存在”）")
-        if evidence is not None and self.moved(chosen, year_reports) is not None:
-            return None, None   # online at another address: evidence "moved" says where (``moves``)
         return evidence, None
 
     def fetch_events(self, report: Report) -> list[verdict_flags.FetchEvent]:
@@ -1039,20 +1029,9 @@ class _ArchiveView:
         return self._events[report.id]
 
     def _fetch_events(self, report: Report) -> list[verdict_flags.FetchEvent]:
-        captures = self.page_captures(report.url)
         base_row = self.capture(report.url, report.capture_id)
-        answered = [row for row in captures if row.status is not None and 200 <= row.status < 300]
-        digest = base_row.payload_sha256 if base_row is not None else None
-        error_pages = self._error_page_ids(answered, digest)
-        blank_pages = self._error_page_ids(answered, digest, ("blank_page",))
-        events = [verdict_flags.FetchEvent(at=row.timestamp, status=row.status, capture_id=row.id,
-                                           error_page=row.id in error_pages, blank_page=row.id in blank_pages,
-                                           run_id=row.run_id)
-                  for row in captures]
-        events += [verdict_flags.FetchEvent(at=error.at, error_kind=error.kind, error_id=error.id,
-                                            message=error.message)
-                   for error in self.errors_of(report.url)]
-        return events
+        return fetch_events(self.session, self.page_captures(report.url), self.errors_of(report.url),
+                            base_row.payload_sha256 if base_row is not None else None)
 
     def removal(self, report: Report) -> dict | None:
         """``flags.removed`` for the report's address: its newest attempt after the last good answer failed."""
@@ -1062,23 +1041,21 @@ class _ArchiveView:
         """Not known online: the report's address failed since its last good answer."""
         return self.removal(report) is not None
 
-    def gone(self, report: Report) -> bool:
-        """The report's address said, after its last good answer, that the page is not there."""
-        found = self.removal(report)
-        return found is not None and found["gone"]
-
     def moved(self, report: Report, year_reports: list[Report]) -> dict | None:
-        """When the report's address says it is gone while a report of the same year is online at another address
-        (archived there after the old one's last good answer, or in that crawl run): where it went."""
-        if not self.gone(report):
+        """When the report's address failed since its last good answer while a report of the same year is online at
+        another address (archived there after the old one's last good answer, or in that crawl run): where it went.
+        An old address that said the page is gone leaves the copy online unless it said so too; one that only
+        failed (a 5xx, a timeout) needs the copy's newest answer good: an error at both shows the report nowhere."""
+        failure = self.removal(report)
+        if failure is None:
             return None
         since = verdict_flags.last_success(self.fetch_events(report))
         for other in _newest_per_address(year_reports):
-            if other.url == report.url:
+            if other.url == report.url or (not failure["gone"] and self.offline(other)):
                 continue
             seen = verdict_flags.online_since(self.fetch_events(other), since)
             if seen is not None:
-                return verdict_flags.moved(self.removal(report), url=report.url, title=report.title,
+                return verdict_flags.moved(failure, url=report.url, title=report.title,
                                            copy_url=other.url, copy_title=other.title, copy_report_id=other.id,
                                            seen=seen)
         return None

@@ -543,23 +543,30 @@ def test_recomputing_replaces_the_flags(stage):
     assert verdict.flags == [] and "removed" not in verdict.evidence
 
 
-def _gone_and_copied(stage, agency: str, year: int, new_path: str, *, retitle: str = ""):
-    """The report archived in 2022; on 2024-03-01 its address answers 404 and the same report (its title ended by
-    ``retitle``, a 更正 version) is archived at ``new_path`` a minute later, as one crawl run finds a moved column."""
+def _gone_and_copied(stage, agency: str, year: int, new_path: str, *, retitle: str = "", status: int = 404,
+                     published: str = ""):
+    """The report archived in 2022; on 2024-03-01 its address answers ``status`` (404: the site's not-found page)
+    and the same report (its title ended by ``retitle``, a 更正 version; dated ``published`` instead of its own
+    date) is archived at ``new_path`` a minute later, as one crawl run finds a moved column."""
     path = report_path(agency, year)
     resource = DemoPortals(1).resource(path)
     old = stage.fetch(1, path, "2022-01-21 09:00", agency)
     stage.parse(old, agency)
-    failure = stage.archive.record_fetch(BASE + path, "GET", [], 404, "Not Found", [("Content-Type", "text/html")],
-                                         not_found_page(), fetched_at=at("2024-03-01 09:00"), agency_id=agency)
+    answer = not_found_page() if status == 404 else b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    failure = stage.archive.record_fetch(BASE + path, "GET", [], status, "Error", [("Content-Type", "text/html")],
+                                         answer, fetched_at=at("2024-03-01 09:00"), agency_id=agency)
     body = resource.body
     if retitle:
         title = report_spec(agency, year).title
         body = body.replace(title.encode(), f"{title}{retitle}".encode())
         assert body != resource.body
+    if published:
+        own = resource.body.split(b'name="PubDate" content="')[1][:10]
+        body = body.replace(own, published.encode())
     copy = stage.store_bytes(BASE + new_path, body, resource.content_type, "2024-03-01 09:01", agency)
     record = stage.parse(copy, agency)
     assert record.is_report and record.report_year == year and record.title.endswith(retitle), record.title
+    assert not published or record.publication_date == date.fromisoformat(published), record.publication_date
     return old, failure, copy
 
 
@@ -613,6 +620,62 @@ def test_a_report_gone_at_its_old_and_its_new_address_is_removed(stage):
     assert verdict.flags == ["removed"] and "moved" not in verdict.evidence, verdict.evidence
 
 
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_an_old_address_answering_a_server_error_while_the_report_is_online_elsewhere_is_a_move(stage, status):
+    """A site redesign moved the column and the old address answers a server error, not 404. The archive proves the
+    report online at its new address: the verdict rests on it, 已删除 is neither raised nor 无法判断 (the year does not
+    look removed), and the evidence says the report moved, the old address's error named, linking the copy."""
+    agency, year = "ylx-wjj", 2021
+    old, failure, copy = _gone_and_copied(stage, agency, year, "/zwgk/nb/2021.html", status=status)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "on_time" and verdict.flags == [], verdict.flags
+    assert "removed" not in verdict.evidence and "removed" not in verdict.evidence.get("undetermined_flags", [])
+    assert "removed" not in verdict.evidence.get("checks", {}), verdict.evidence.get("checks")
+    assert verdict.evidence["report_url"] == BASE + "/zwgk/nb/2021.html" and verdict.evidence["capture_id"] == copy.id
+    [moved] = verdict.evidence["moved"]
+    assert moved["relation"] == "moved" and moved["from_url"] == BASE + report_path(agency, year)
+    assert moved["url"] == BASE + "/zwgk/nb/2021.html" and moved["capture_id"] == copy.id
+    assert moved["report_id"] == verdict.report_id and moved["last_ok_capture_id"] == old.id
+    assert moved["gone"] is False and moved["latest_failure"]["capture_id"] == failure.id
+    assert moved["latest_failure"]["status"] == status
+    assert f"HTTP {status}" in moved["message"] and "迁移到" in moved["message"], moved["message"]
+    assert "不能说明" in moved["message"], moved["message"]   # the error itself proves no deletion
+
+
+def test_a_report_replaced_by_a_later_dated_correction_while_its_old_address_answers_500_is_not_unknown_removed(stage):
+    """The 更正 version, dated when it came out, is online at another address; the original's address answers 500.
+    The verdict keeps the original's earlier date; 已删除 is not 无法判断 (the year's report is online), the
+    evidence says it was replaced, the 500 named."""
+    agency, year = "ylx-wjj", 2021
+    old, failure, copy = _gone_and_copied(stage, agency, year, "/hanweb/art/2024/2/28/gz.html", retitle="（更正）",
+                                          status=500, published="2024-02-28")
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.status == "on_time" and verdict.flags == [], verdict.flags
+    assert verdict.evidence["capture_id"] == old.id and verdict.publication_date == date(2022, 1, 20)
+    assert "removed" not in verdict.evidence.get("undetermined_flags", []), verdict.evidence
+    [moved] = verdict.evidence["moved"]
+    assert moved["relation"] == "replaced" and moved["capture_id"] == copy.id and moved["gone"] is False
+    assert moved["latest_failure"]["capture_id"] == failure.id and "替换为" in moved["message"]
+
+
+def test_a_server_error_at_both_addresses_is_no_move(stage):
+    """The old address answers 500 and so, later, does the new one: the archive does not show the report online
+    anywhere now, so no 已迁移; 已删除 stays 无法判断 (a server error proves no deletion)."""
+    agency, year = "ylx-wjj", 2021
+    _gone_and_copied(stage, agency, year, "/zwgk/nb/2021.html", status=500)
+    stage.archive.record_fetch(BASE + "/zwgk/nb/2021.html", "GET", [], 500, "Error", [], b"<html>error</html>",
+                               fetched_at=at("2024-04-01 09:00"), agency_id=agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert verdict.flags == [] and "moved" not in verdict.evidence, verdict.evidence
+    assert verdict.evidence["undetermined_flags"] == ["removed"], verdict.evidence
+
+
 # ---------------------------------------------------------------- copied
 
 def test_report_reusing_the_previous_years_text_is_copied(stage):
@@ -649,6 +712,29 @@ def test_two_agencies_publishing_the_same_text_are_both_copied(stage):
         assert "copied" in verdicts[(agency, year)].flags
         assert found["relation"] == "same_year_other_agency" and found["other_agency_id"] == other
         assert found["score"] >= 0.5
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_a_copy_names_its_source_where_it_is_online_now_not_the_address_it_left(stage, status):
+    """Another agency published 样例区卫生健康局's 2021 report as its own; the source's column then moved (its old
+    address answers ``status``, the report is archived at its new address). 疑似雷同 names the source where a
+    journalist can open it now, the report and capture its own verdict rests on, not the address it left."""
+    source, copier, year = "ylx-wjj", "sfq-ybj", 2021
+    page = DemoPortals(1).resource(report_path(source, year))
+    twin = page.body.replace("样例区卫生健康局".encode(), "示范区医疗保障局".encode())
+    stage.parse(stage.store_bytes(BASE + "/jsportal/c/2022-01-25/8000001.shtml", twin, page.content_type,
+                                  "2022-01-25 10:00", copier), copier)
+    _old, _failure, moved_copy = _gone_and_copied(stage, source, year, "/zwgk/nb/2021.html", status=status)
+
+    verdicts = stage.judge(date(2025, 7, 1), [year])
+
+    found = verdicts[(copier, year)].evidence["copied"]
+    assert "copied" in verdicts[(copier, year)].flags and found["other_agency_id"] == source
+    assert found["other_url"] == BASE + "/zwgk/nb/2021.html", found["other_url"]
+    assert found["other_capture_id"] == moved_copy.id
+    assert found["other_report_id"] == verdicts[(source, year)].report_id
+    # … and the source's own 疑似雷同 names the copier, compared on the text its verdict rests on
+    assert verdicts[(source, year)].evidence["copied"]["other_agency_id"] == copier
 
 
 def test_distinct_real_reports_of_one_year_are_not_copied(stage):

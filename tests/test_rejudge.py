@@ -137,3 +137,78 @@ def test_a_year_without_a_report_between_reported_years_and_the_year_asked_is_ju
     # years without a report: 未发布 where the column read after the deadline reaches back to it, else 无法判断
     assert {statuses[year] for year in (2018, 2019, 2020, 2012)} <= {"missing", "undetermined"}
     assert read.earliest_item <= date(2023, 1, 31) and statuses[2022] == statuses[2023] == "missing"
+
+
+def _copied_source(stage: Stage) -> tuple[str, str]:
+    """样例区卫生健康局's 2021 report archived at its address, and 示范区医疗保障局 publishing it as its own."""
+    source, path = "ylx-wjj", report_path("ylx-wjj", 2021)
+    stage.parse(stage.fetch(1, path, "2022-01-21 09:00", source, role="item"), source)
+    page = DemoPortals(1).resource(path)
+    twin = page.body.replace("样例区卫生健康局".encode(), "示范区医疗保障局".encode())
+    stage.parse(stage.store_bytes(BASE + "/jsportal/c/2022-01-25/8000001.shtml", twin, page.content_type,
+                                  "2022-01-25 10:00", "sfq-ybj"), "sfq-ybj")
+    return BASE + path, BASE + "/zwgk/nb/2021.html"
+
+
+def _after_run(stage: Stage, run) -> Stage:
+    """A crawl run on the stage's archive, then the re-judge a crawl makes (``cli.crawl``); the next run's stage."""
+    stage.archive.close()
+    current = Stage(stage.config, Archive.open(stage.config, durability="os"))
+    try:
+        run(current)
+        touched = touched_by_run(current.catalog, current.archive.run_id, as_of=AS_OF)
+        reports = new_reports_of_run(current.catalog, current.archive.run_id)
+        rejudge(current.catalog, touched, as_of=AS_OF, years=[2021], report_years=report_years(reports),
+                new_reports=[report.id for report in reports])
+    except BaseException:
+        current.archive.close()
+        raise
+    return current
+
+
+def _moved_to(new_url: str):
+    def run(stage: Stage) -> None:
+        page = DemoPortals(1).resource(report_path("ylx-wjj", 2021))
+        stage.parse(stage.store_bytes(new_url, page.body, page.content_type, "2024-03-01 09:01", "ylx-wjj"),
+                    "ylx-wjj")
+    return run
+
+
+def _gone(old_url: str, when: str):
+    def run(stage: Stage) -> None:
+        stage.archive.record_fetch(old_url, "GET", [], 404, "Not Found", [("Content-Type", "text/html")], b"gone",
+                                   fetched_at=at(when), agency_id="ylx-wjj")
+    return run
+
+
+def test_a_source_that_moved_in_a_run_is_named_at_its_new_address_by_the_agency_that_copied_it(tmp_path):
+    """The source's column moved in one run (its old address answers 404, the report is archived at its new one):
+    the copying agency, untouched by the run, is judged again and its 疑似雷同 names the new address."""
+    stage = open_stage(tmp_path / "data")
+    old_url, new_url = _copied_source(stage)
+    judge(stage.catalog, as_of=AS_OF, years=[2021])
+    assert stored(stage)[("sfq-ybj", 2021)][3]["copied"]["other_url"] == old_url
+
+    def run(current: Stage) -> None:
+        _gone(old_url, "2024-03-01 09:00")(current)
+        _moved_to(new_url)(current)
+    stage = _after_run(stage, run)
+    stage.archive.close()
+
+    assert stored(stage)[("sfq-ybj", 2021)][3]["copied"]["other_url"] == new_url
+
+
+def test_a_source_whose_old_address_fails_a_run_after_its_new_one_was_archived_is_named_at_the_new_one(tmp_path):
+    """The report was archived at a second address in one run (both online: the first is named), and its first
+    address answered 404 in a later run that stored no report: the copying agency is judged again all the same,
+    and its 疑似雷同 names the address still online."""
+    stage = open_stage(tmp_path / "data")
+    old_url, new_url = _copied_source(stage)
+    judge(stage.catalog, as_of=AS_OF, years=[2021])
+    stage = _after_run(stage, _moved_to(new_url))
+    assert stored(stage)[("sfq-ybj", 2021)][3]["copied"]["other_url"] == old_url   # both online: the first
+
+    stage = _after_run(stage, _gone(old_url, "2024-04-01 09:00"))
+    stage.archive.close()
+
+    assert stored(stage)[("sfq-ybj", 2021)][3]["copied"]["other_url"] == new_url
