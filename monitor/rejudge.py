@@ -108,12 +108,11 @@ def _named_by_copies(catalog: Catalog, report_ids: set[int]) -> set[str]:
     if not report_ids:
         return set()
     named = Verdict.evidence["copied"]["other_report_id"].as_integer()
-    ids = sorted(report_ids)
-    found: set[str] = set()
+    # one pass over the stored flags, matched here: the JSON path has no index, so each batch of an IN list would
+    # read every verdict's evidence again (a run brings thousands of reports)
     with catalog.reading() as session:
-        for start in range(0, len(ids), _BATCH):
-            found.update(session.scalars(select(Verdict.agency_id).where(named.in_(ids[start:start + _BATCH]))))
-    return found
+        return {agency_id for agency_id, other in session.execute(
+            select(Verdict.agency_id, named).where(named.is_not(None))) if other in report_ids}
 
 
 def new_reports_of_run(catalog: Catalog, run_id: str) -> list:
