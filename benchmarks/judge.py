@@ -402,10 +402,11 @@ def phase(args) -> dict:
 
         run_id = simulate_run(catalog, args.agencies, args.touched)
         started = time.perf_counter()  # the run's own inserts are the crawl's, not the judge's
-        touched = touched_by_run(catalog, run_id, as_of=AS_OF, agency_ids=[], years=[AS_OF.year - 1])
+        reports = new_reports_of_run(catalog, run_id)   # as `xxgk crawl` does: read once, used twice
+        touched = touched_by_run(catalog, run_id, as_of=AS_OF, agency_ids=[], years=[AS_OF.year - 1],
+                                 reports=reports)
         result["touched"] = len(touched)
         result["touched_seconds"] = round(time.perf_counter() - started, 2)
-        reports = new_reports_of_run(catalog, run_id)
         done = rejudge(catalog, touched, as_of=AS_OF, years=[AS_OF.year - 1], report_years=report_years(reports),
                        new_reports=[report.id for report in reports])
         result["agencies"] = done.agencies

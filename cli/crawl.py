@@ -299,7 +299,8 @@ def _crawl_and_judge(config, catalog, agencies, overrides, *, quiet, years, scre
     # only the agencies whose verdicts this run can have moved (monitor.rejudge); `xxgk status` re-judges all
     if summary.run_id is not None:
         reports = new_reports_of_run(catalog, summary.run_id)
-        rejudge(catalog, touched_by_run(catalog, summary.run_id, as_of=as_of, agency_ids=selected, years=years),
+        rejudge(catalog, touched_by_run(catalog, summary.run_id, as_of=as_of, agency_ids=selected, years=years,
+                                        reports=reports),
                 as_of=as_of, years=years, report_years=report_years(reports),
                 new_reports=[report.id for report in reports])
     else:

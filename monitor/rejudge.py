@@ -159,11 +159,15 @@ def report_years(reports: Iterable) -> set[int]:
 
 
 def touched_by_run(catalog: Catalog, run_id: str, *, as_of: date, agency_ids: Iterable[str] = (),
-                   years: Iterable[int] | Mapping[str, Iterable[int]] = ()) -> set[str]:
+                   years: Iterable[int] | Mapping[str, Iterable[int]] = (),
+                   reports: Iterable[_NewReport] | None = None) -> set[str]:
     """The agencies whose verdicts run ``run_id`` may have moved (see the module docstring; copy-detection
     neighbours are found by ``rejudge``, given the run's reports), plus those of ``agency_ids`` that have no verdict
-    yet for one of ``years`` or a 未到期 verdict whose deadline has come."""
-    touched = {report.agency_id for report in new_reports_of_run(catalog, run_id) if report.agency_id is not None}
+    yet for one of ``years`` or a 未到期 verdict whose deadline has come. ``reports``: ``new_reports_of_run`` when
+    the caller has it already (read here otherwise)."""
+    if reports is None:
+        reports = new_reports_of_run(catalog, run_id)
+    touched = {report.agency_id for report in reports if report.agency_id is not None}
     with catalog.reading() as session:
         touched |= _agencies_of_report_urls(session, _news_on_report_urls(session, run_id))
         touched |= _missing_years_read(session, run_id)

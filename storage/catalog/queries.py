@@ -105,26 +105,22 @@ def registry_imported(session: Session) -> bool:
 
 def count_agencies(session: Session, *, level: str | None = None, region: str | None = None,
                    watched: bool | None = None) -> int:
-    query = select(func.count(Agency.id))
-    if watched is not None:
-        query = query.where(Agency.watched.is_(watched))
-    if level:
-        query = query.where(Agency.level == level)
-    if region:
-        query = query.where(Agency.region == region)
-    return session.scalar(query) or 0
+    return session.scalar(_agencies_where(select(func.count(Agency.id)), level, region, watched)) or 0
 
 
 def list_agencies(session: Session, *, level: str | None = None, region: str | None = None,
                   watched: bool | None = None) -> list[Agency]:
-    query = select(Agency).order_by(Agency.id)
+    return list(session.scalars(_agencies_where(select(Agency).order_by(Agency.id), level, region, watched)))
+
+
+def _agencies_where(query, level: str | None, region: str | None, watched: bool | None):
     if watched is not None:
         query = query.where(Agency.watched.is_(watched))
     if level:
         query = query.where(Agency.level == level)
     if region:
         query = query.where(Agency.region == region)
-    return list(session.scalars(query))
+    return query
 
 
 # ---------------------------------------------------------------- crawl runs
