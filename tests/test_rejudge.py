@@ -2,7 +2,11 @@
 runs, the first judged in full, the second bringing news for some agencies and the same bytes for others."""
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import date
+
+from sqlalchemy import event
 
 from demo.portals import DemoPortals
 from monitor.rejudge import new_reports_of_run, rejudge, report_years, touched_by_run
@@ -212,3 +216,48 @@ def test_a_source_whose_old_address_fails_a_run_after_its_new_one_was_archived_i
     stage.archive.close()
 
     assert stored(stage)[("sfq-ybj", 2021)][3]["copied"]["other_url"] == new_url
+
+
+def test_a_runs_rows_are_read_through_its_index_whatever_sqlites_statistics_say(tmp_path):
+    """SQLite's statistics gathered while the archive held one run say every run holds all of it; the planner then
+    read the whole captures table for a run's few rows (14 s in a 12 GB catalog). The run's reads keep the index,
+    and find what they found without statistics."""
+    stage = open_stage(tmp_path / "data")
+    stage.parse(stage.fetch(1, report_path("sfq-wjj", 2023), "2024-01-29 11:00", "sfq-wjj", role="item"), "sfq-wjj")
+    stage.read_column("ylx-wjj", "2024-03-01 09:00")
+    judge(stage.catalog, as_of=AS_OF, years=[2022, 2023])
+    stage.archive.close()
+    second = Stage(stage.config, Archive.open(stage.config, durability="os"))
+    try:
+        second.parse(second.fetch(2, report_path("sfq-wjj", 2023), "2025-06-30 09:00", "sfq-wjj", role="item"),
+                     "sfq-wjj")
+        second.read_column("ylx-wjj", "2025-06-30 09:00")
+        run_id = second.archive.run_id
+        expected = touched_by_run(second.catalog, run_id, as_of=AS_OF)
+        assert expected == {"sfq-wjj", "ylx-wjj"}
+        with second.catalog.engine.begin() as connection:   # what ANALYZE says of a catalog of one big run
+            connection.exec_driver_sql("ANALYZE")
+            for table, index in (("captures", "ix_captures_run_id"), ("column_coverage", "ix_column_coverage_run_id"),
+                                 ("fetch_errors", "ix_fetch_errors_run_id")):
+                connection.exec_driver_sql("DELETE FROM sqlite_stat1 WHERE idx = ?", (index,))
+                connection.exec_driver_sql("INSERT INTO sqlite_stat1 VALUES (?, ?, '6000000 6000000')", (table, index))
+        statements: list[tuple[str, tuple]] = []
+
+        def seen(conn, cursor, statement, parameters, context, executemany):
+            if "run_id" in statement and "WHERE" in statement:
+                statements.append((statement, parameters))
+
+        event.listen(second.catalog.engine, "before_cursor_execute", seen)
+        try:
+            touched = touched_by_run(second.catalog, run_id, as_of=AS_OF)
+        finally:
+            event.remove(second.catalog.engine, "before_cursor_execute", seen)
+    finally:
+        second.archive.close()
+    assert touched == expected
+    assert statements
+    with closing(sqlite3.connect(stage.config.data_dir / "catalog.sqlite3")) as raw:
+        raw.execute("ANALYZE sqlite_schema")
+        for statement, parameters in statements:
+            plan = " / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters))
+            assert "SCAN captures" not in plan and "SCAN column_coverage" not in plan, (statement, plan)

@@ -14,9 +14,10 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Boolean, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import GenericFunction
 
 from parsers.shingles import text_signature
 from parsers.version import PARSER_VERSION
@@ -35,6 +36,24 @@ def utcnow() -> datetime:
 
 def url_hash(url: str) -> str:
     return hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def of_run(session: Session, column, run_id: str):
+    """``column == run_id``, said to hold for few rows. One run's rows are few against the archive's, but SQLite's
+    statistics (ANALYZE) gathered while the archive held one or two runs say a run holds all of it, and its planner
+    then reads the whole table instead of the run's index: 14 s for a run's captures in a 12 GB catalog. SQLite's
+    ``unlikely()`` keeps the index; PostgreSQL's statistics know each run's share."""
+    if session.get_bind().dialect.name == "sqlite":
+        return _Unlikely(column == run_id)
+    return column == run_id
+
+
+class _Unlikely(GenericFunction):
+    """SQLite's ``unlikely(X)``, as a condition of its own (not ``unlikely(X) = 1``, which no index serves)."""
+    name = "unlikely"
+    type = Boolean()
+    inherit_cache = True
+    _is_implicitly_boolean = True
 
 
 # ---------------------------------------------------------------- agencies
