@@ -232,11 +232,15 @@ class CopyChecks:
                         Capture.timestamp <= self.cutoff))
         if agency_ids is not None and len(agency_ids) <= 10_000:
             query = query.where(Report.agency_id.in_(sorted(agency_ids)))
-        rows = self.session.execute(query)
+        rows = self.session.execute(query).all()
+        # one array for the year's signatures (a national year: 100,000 of them), each entry a row of it
+        stored = [row for row in rows if row.minhash is not None and len(row.minhash) == SIGNATURE_BYTES]
+        signatures = (np.frombuffer(b"".join(row.minhash for row in stored), dtype="<u4").astype(np.uint32)
+                      .reshape(len(stored), NUM_PERM))
+        signature_of = {row.id: signatures[number] for number, row in enumerate(stored)}
         grouped: dict[str, list[Chosen]] = {}
         for report_id, agency_id, url, capture_id, source, published, shingles, minhash in rows:
-            signature = (np.frombuffer(minhash, dtype="<u4").astype(np.uint32)
-                         if minhash is not None and len(minhash) == SIGNATURE_BYTES else None)
+            signature = signature_of.get(report_id)
             if signature is None and minhash is not None:
                 shingles = None  # made another way: computed again below
             grouped.setdefault(agency_id, []).append(Chosen(report_id, agency_id, year, url, capture_id, source,

@@ -190,9 +190,7 @@ def judging(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: I
     # Read from one snapshot, write each chunk's verdicts in a short transaction of its own: a crawl writing to
     # the same catalog must not wait for the whole judgement.
     with catalog.reading() as session:
-        agencies = [row for row in session.execute(select(Agency.id, Agency.name, Agency.level, Agency.aliases)
-                                                         .order_by(Agency.id))
-                    if wanted is None or row.id in wanted]
+        agencies = _agencies(session, wanted)
         copies = CopyChecks(session, cutoff)
         copies.prepare(wanted, copy_years, neighbours[0] if neighbours else ())
         if neighbours:
@@ -211,6 +209,18 @@ def judging(catalog: Catalog, *, as_of: date, years: Years = None, agency_ids: I
                 with catalog.session() as write:
                     queries.store_verdicts(write, [result.stored() for result in computed])
             yield from computed
+
+
+def _agencies(session, wanted: set[str] | None) -> list:
+    """The agencies to judge, by id: all of them, or those of ``wanted`` (a re-judge after a run asks for a few
+    thousand of a national registry: read by id, not all of them read and sorted out)."""
+    columns = (Agency.id, Agency.name, Agency.level, Agency.aliases)
+    if wanted is None or len(wanted) > 20_000:
+        return [row for row in session.execute(select(*columns).order_by(Agency.id))
+                if wanted is None or row.id in wanted]
+    rows = [row for condition in _in_list(Agency.id, wanted) for row in session.execute(select(*columns)
+                                                                                         .where(condition))]
+    return sorted(rows, key=lambda row: row.id)
 
 
 def judged_years(report_years: Iterable[int], asked: Iterable[int]) -> list[int]:
@@ -978,11 +988,13 @@ class _ArchiveView:
                                      record.get("tables") or {}, self._text(chosen.id, record))
         later = []
         unparsed = 0
+        parses = self._parses([row.refers_to_capture_id or row.id for row in versions
+                               if row.payload_sha256 != base_row.payload_sha256])
         for row in versions:
             if row.payload_sha256 == base_row.payload_sha256:
                 later.append(verdict_flags.Version(row.id, row.timestamp, row.payload_sha256))
                 continue
-            parsed = self._parsed(row)
+            parsed = parses.get(row.refers_to_capture_id or row.id)
             if parsed is None:
                 unparsed += 1  # compared by digest alone it could be a changed page counter: left out
                 continue
@@ -997,17 +1009,20 @@ class _ArchiveView:
         text = self.session.scalar(select(Report.text).where(Report.id == report_id))
         return text or record.get("text") or ""
 
-    def _parsed(self, row) -> tuple[dict | None, str | None] | None:
-        """The parse the crawler stored for a capture (a revisit: its original's): (tables, text), (None, None)
-        when it did not parse, None when nobody parsed it."""
-        report = self.session.scalars(select(Report).where(
-            Report.capture_id == (row.refers_to_capture_id or row.id))).first()
-        if report is None:
-            return None
-        if report.error is not None:
-            return None, None
-        data = report.record_json or {}
-        return data.get("tables") or {}, report.text or data.get("text") or ""
+    def _parses(self, capture_ids: list[int]) -> dict[int, tuple[dict | None, str | None]]:
+        """The parse the crawler stored for each of these captures (a revisit's: its original's), read in one
+        query: capture id -> (tables, text), or (None, None) when it did not parse; absent when nobody parsed it."""
+        found: dict[int, tuple[dict | None, str | None]] = {}
+        for condition in _in_list(Report.capture_id, capture_ids):
+            for capture_id, error, record, text in self.session.execute(
+                    select(Report.capture_id, Report.error, Report.record_json, Report.text).where(condition)
+                    .order_by(Report.id)):
+                if capture_id in found:
+                    continue
+                record = record or {}
+                found[capture_id] = ((None, None) if error is not None
+                                     else (record.get("tables") or {}, text or record.get("text") or ""))
+        return found
 
     # -- removed
 
