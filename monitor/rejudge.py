@@ -105,14 +105,13 @@ def _judge_again(catalog: Catalog, wanted: list[str], done: Rejudged, *, as_of, 
 
 def _named_by_copies(catalog: Catalog, report_ids: set[int]) -> set[str]:
     """Agencies whose stored 疑似雷同 flag names one of these reports (its text may have changed)."""
-    if not report_ids:
-        return set()
-    named = Verdict.evidence["copied"]["other_report_id"].as_integer()
-    # one pass over the stored flags, matched here: the JSON path has no index, so each batch of an IN list would
-    # read every verdict's evidence again (a run brings thousands of reports)
+    ordered = sorted(report_ids)
+    found: set[str] = set()
     with catalog.reading() as session:
-        return {agency_id for agency_id, other in session.execute(
-            select(Verdict.agency_id, named).where(named.is_not(None))) if other in report_ids}
+        for start in range(0, len(ordered), _BATCH):
+            found.update(session.scalars(select(Verdict.agency_id).where(
+                Verdict.copied_report_id.in_(ordered[start:start + _BATCH])).distinct()))
+    return found
 
 
 def new_reports_of_run(catalog: Catalog, run_id: str) -> list:

@@ -259,6 +259,9 @@ class Verdict(Base):
     flags: Mapped[Any] = mapped_column(Json, default=list)
     evidence: Mapped[Any] = mapped_column(Json, default=dict)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # the report the 疑似雷同 flag names (evidence.copied.other_report_id): a re-judge finds the flags naming a
+    # run's reports by index, not by reading every verdict's evidence (0011)
+    copied_report_id: Mapped[int | None] = mapped_column(BigId, index=True)
 
     __table_args__ = (
         UniqueConstraint("agency_id", "report_year"),

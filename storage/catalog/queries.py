@@ -794,6 +794,7 @@ def upsert_verdict(session: Session, agency_id: str, report_year: int, status: s
     verdict.report_id = report_id
     verdict.flags = list(flags)
     verdict.evidence = dict(evidence or {})
+    verdict.copied_report_id = copied_report_id(verdict.evidence)
     verdict.computed_at = computed_at or utcnow()
     session.flush()
     return verdict
@@ -801,6 +802,12 @@ def upsert_verdict(session: Session, agency_id: str, report_year: int, status: s
 
 VERDICT_FIELDS = ("status", "deadline", "legal_basis", "publication_date", "date_source", "days_late", "first_seen",
                   "report_id", "flags", "evidence")
+
+
+def copied_report_id(evidence: Mapping[str, Any] | None) -> int | None:
+    """The report a verdict's 疑似雷同 evidence names (kept in ``verdicts.copied_report_id`` beside it)."""
+    named = ((evidence or {}).get("copied") or {}).get("other_report_id")
+    return named if isinstance(named, int) and not isinstance(named, bool) else None
 
 
 def store_verdicts(session: Session, rows: Sequence[Mapping[str, Any]], *, computed_at: datetime | None = None) -> int:
@@ -812,6 +819,7 @@ def store_verdicts(session: Session, rows: Sequence[Mapping[str, Any]], *, compu
                                                         "report_year": row["report_year"],
                                                         "flags": list(row.get("flags") or ()),
                                                         "evidence": dict(row.get("evidence") or {}),
+                                                        "copied_report_id": copied_report_id(row.get("evidence")),
                                                         "computed_at": moment}
               for row in rows}
     agencies = sorted({agency_id for agency_id, _year in values})
@@ -825,7 +833,8 @@ def store_verdicts(session: Session, rows: Sequence[Mapping[str, Any]], *, compu
     table = Verdict.__table__
     if updates:  # Core executemany: the ORM's bulk update costs more than the statements
         session.connection().execute(table.update().where(table.c.id == bindparam("verdict_id"))
-                                     .values({name: bindparam(name) for name in (*VERDICT_FIELDS, "computed_at")}),
+                                     .values({name: bindparam(name)
+                                              for name in (*VERDICT_FIELDS, "copied_report_id", "computed_at")}),
                                      updates)
     if inserts:
         session.connection().execute(table.insert(), inserts)
