@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from monitor.proof import error_text
 from parsers.beijing import beijing_iso
+from storage.catalog import queries
 from storage.catalog.models import ColumnCoverage
 
 FOUND_BY_LABELS = {"registry": "注册表", "link_text": "链接文字", "url_words": "网址关键词",
@@ -111,7 +112,7 @@ def latest(session, *, agency_ids: Iterable[str] | None = None, run_id: str | No
     if wanted is not None:
         query = query.where(ColumnCoverage.agency_id.in_(wanted))
     if run_id is not None:
-        query = query.where(ColumnCoverage.run_id == run_id)
+        query = query.where(queries.few(ColumnCoverage.run_id == run_id))
     else:
         newest = (select(ColumnCoverage.agency_id, func.max(ColumnCoverage.read_at).label("read_at"))
                   .group_by(ColumnCoverage.agency_id).subquery())

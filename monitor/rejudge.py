@@ -120,7 +120,7 @@ def new_reports_of_run(catalog: Catalog, run_id: str) -> list:
     with it, and with it the report copy detection compares and a 疑似雷同 flag names (``monitor.choosing``)."""
     with catalog.reading() as session:
         captures = session.execute(select(Capture.id, Capture.url, Capture.url_hash, Capture.status)
-                                   .where(queries.of_run(session, Capture.run_id, run_id))).all()
+                                   .where(queries.few(Capture.run_id == run_id))).all()
         ids = [row.id for row in captures]
         parsed = []
         for start in range(0, len(ids), _BATCH):
@@ -131,7 +131,7 @@ def new_reports_of_run(catalog: Catalog, run_id: str) -> list:
         failed = {(row.url_hash, row.url) for row in captures
                   if (row.status is not None and row.status >= 400) or row.id in no_document}
         failed |= {(row.url_hash, row.url) for row in session.execute(
-            select(FetchError.url_hash, FetchError.url).where(queries.of_run(session, FetchError.run_id, run_id)))}
+            select(FetchError.url_hash, FetchError.url).where(queries.few(FetchError.run_id == run_id)))}
         found = [(row.id, row.agency_id, row.report_year) for row in parsed]
         known = {row.id for row in parsed}
         found += [row for row in _reports_at(session, failed) if row[0] not in known]
@@ -177,12 +177,12 @@ def touched_by_run(catalog: Catalog, run_id: str, *, as_of: date, agency_ids: It
 def _news_on_report_urls(session, run_id: str) -> set[str]:
     """URLs of reports the run captured with news (see the module docstring), or met a fetch error on."""
     fetched = session.execute(select(Capture.id, Capture.url, Capture.url_hash, Capture.record_type)
-                              .where(queries.of_run(session, Capture.run_id, run_id))).all()
+                              .where(queries.few(Capture.run_id == run_id))).all()
     shots = {row.url.removeprefix(SCREENSHOT_PREFIX) for row in fetched
              if row.record_type == "resource" and row.url.startswith(SCREENSHOT_PREFIX)}
     in_run = {row.id for row in fetched if row.record_type != "resource"}
     errors = session.execute(select(FetchError.url, FetchError.url_hash)
-                             .where(queries.of_run(session, FetchError.run_id, run_id))).all()
+                             .where(queries.few(FetchError.run_id == run_id))).all()
     hashes = {row.url_hash for row in fetched if row.id in in_run} | {row.url_hash for row in errors}
     reports = _report_urls(session, hashes | {queries.url_hash(url) for url in shots})
     urls = {row.url for row in errors if row.url in reports} | (shots & reports)
@@ -235,7 +235,7 @@ def _missing_years_read(session, run_id: str) -> set[str]:
     """Agencies whose column the run read while a year of theirs has no report after the deadline."""
     # the run's reads first, then their verdicts: joined in one query, SQLite may walk every 未发布 verdict instead
     read = sorted(set(session.scalars(select(ColumnCoverage.agency_id).where(
-        queries.of_run(session, ColumnCoverage.run_id, run_id), ColumnCoverage.agency_id.is_not(None)))))
+        queries.few(ColumnCoverage.run_id == run_id), ColumnCoverage.agency_id.is_not(None)))))
     found: set[str] = set()
     for start in range(0, len(read), _BATCH):
         found.update(session.scalars(select(Verdict.agency_id).where(

@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import or_, select, union
 
 from storage.catalog import Catalog
+from storage.catalog.queries import few
 from storage.catalog.models import Capture as CaptureRow
 from storage.catalog.models import ColumnCoverage, CrawlRun, FetchError, Segment
 from storage.objects import ObjectNotFound, fsync_dir
@@ -60,7 +61,7 @@ def select_captures(catalog: Catalog, *, run_id: str | None = None, agency_id: s
         raise ExportError("choose exactly one of a run, an agency, or everything")
     query = select(CaptureRow).order_by(CaptureRow.id)
     if run_id:
-        query = query.where(CaptureRow.run_id == run_id)
+        query = query.where(few(CaptureRow.run_id == run_id))
     elif agency_id:
         query = query.where(CaptureRow.agency_id == agency_id)
     with catalog.reading() as session:
@@ -79,7 +80,7 @@ def note_segments(catalog: Catalog, *, run_id: str | None = None, agency_id: str
     query = select(Segment.key).order_by(Segment.key)
     if run_id:
         query = query.where(or_(Segment.run_id == run_id,
-                                Segment.key.in_(select(CaptureRow.warc_key).where(CaptureRow.run_id == run_id))))
+                                Segment.key.in_(select(CaptureRow.warc_key).where(few(CaptureRow.run_id == run_id)))))
     elif agency_id:
         runs = union(select(CaptureRow.run_id).where(CaptureRow.agency_id == agency_id),
                      select(FetchError.run_id).where(FetchError.agency_id == agency_id),

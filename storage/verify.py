@@ -136,7 +136,7 @@ def _indexed_captures(reader: CaptureReader,
     with reader.catalog.reading() as session:
         query = select(CaptureRow).order_by(CaptureRow.warc_key, CaptureRow.offset)
         if run_id:
-            query = query.where(CaptureRow.run_id == run_id)
+            query = query.where(queries.few(CaptureRow.run_id == run_id))
         by_segment: dict[str, list[CaptureRow]] = defaultdict(list)
         for row in session.scalars(query):
             by_segment[row.warc_key].append(row)

@@ -9,11 +9,15 @@ from datetime import date
 from sqlalchemy import event
 
 from demo.portals import DemoPortals
+from monitor import coverage
 from monitor.rejudge import new_reports_of_run, rejudge, report_years, touched_by_run
 from monitor.verdicts import judge
 from storage.archive import Archive
 from storage.catalog import queries
+from storage.export import note_segments, select_captures
 from tests.test_monitor import BASE, Stage, at, open_stage, report_path
+from web.context import WebContext
+from web.runs import run_data, runs_data
 
 AS_OF = date(2025, 7, 1)
 
@@ -220,8 +224,9 @@ def test_a_source_whose_old_address_fails_a_run_after_its_new_one_was_archived_i
 
 def test_a_runs_rows_are_read_through_its_index_whatever_sqlites_statistics_say(tmp_path):
     """SQLite's statistics gathered while the archive held one run say every run holds all of it; the planner then
-    read the whole captures table for a run's few rows (14 s in a 12 GB catalog). The run's reads keep the index,
-    and find what they found without statistics."""
+    read the whole captures table for a run's few rows (14 s in a 12 GB catalog). Every read of a run's rows — the
+    re-judge after it, the run's page and the list of runs in the web UI, its export, its coverage — keeps the
+    run index, and finds what it found without statistics."""
     stage = open_stage(tmp_path / "data")
     stage.parse(stage.fetch(1, report_path("sfq-wjj", 2023), "2024-01-29 11:00", "sfq-wjj", role="item"), "sfq-wjj")
     stage.read_column("ylx-wjj", "2024-03-01 09:00")
@@ -232,32 +237,52 @@ def test_a_runs_rows_are_read_through_its_index_whatever_sqlites_statistics_say(
         second.parse(second.fetch(2, report_path("sfq-wjj", 2023), "2025-06-30 09:00", "sfq-wjj", role="item"),
                      "sfq-wjj")
         second.read_column("ylx-wjj", "2025-06-30 09:00")
+        second.archive.record_fetch(BASE + report_path("sfq-gov", 2023), "GET", [], 404, "Not Found",
+                                    [("Content-Type", "text/html")], b"gone", fetched_at=at("2025-06-30 09:00"),
+                                    agency_id="sfq-gov")
         run_id = second.archive.run_id
-        expected = touched_by_run(second.catalog, run_id, as_of=AS_OF)
-        assert expected == {"sfq-wjj", "ylx-wjj"}
-        with second.catalog.engine.begin() as connection:   # what ANALYZE says of a catalog of one big run
-            connection.exec_driver_sql("ANALYZE")
-            for table, index in (("captures", "ix_captures_run_id"), ("column_coverage", "ix_column_coverage_run_id"),
-                                 ("fetch_errors", "ix_fetch_errors_run_id")):
-                connection.exec_driver_sql("DELETE FROM sqlite_stat1 WHERE idx = ?", (index,))
-                connection.exec_driver_sql("INSERT INTO sqlite_stat1 VALUES (?, ?, '6000000 6000000')", (table, index))
-        statements: list[tuple[str, tuple]] = []
-
-        def seen(conn, cursor, statement, parameters, context, executemany):
-            if "run_id" in statement and "WHERE" in statement:
-                statements.append((statement, parameters))
-
-        event.listen(second.catalog.engine, "before_cursor_execute", seen)
-        try:
-            touched = touched_by_run(second.catalog, run_id, as_of=AS_OF)
-        finally:
-            event.remove(second.catalog.engine, "before_cursor_execute", seen)
     finally:
         second.archive.close()
-    assert touched == expected
-    assert statements
+    catalog = second.catalog
+    context = WebContext(catalog, reader=None)
+
+    def reads() -> dict:
+        with catalog.reading() as session:
+            found = {"captures": [row.id for row in queries.captures_by_run(session, run_id)],
+                     "count": queries.count_captures(session, run_id=run_id),
+                     "errors": [row.id for row in queries.errors_by_run(session, run_id)],
+                     "coverage": [row.id for row in queries.coverage_of_run(session, run_id)],
+                     "latest": [(row.agency_id, row.items_read) for row in coverage.latest(session, run_id=run_id)]}
+        found["touched"] = touched_by_run(catalog, run_id, as_of=AS_OF)
+        found["export"] = [row.id for row in select_captures(catalog, run_id=run_id)]
+        found["segments"] = note_segments(catalog, run_id=run_id)
+        found["run page"] = run_data(context, run_id)
+        found["runs"] = runs_data(context)
+        return found
+
+    expected = reads()
+    assert expected["touched"] == {"sfq-wjj", "ylx-wjj"} and expected["count"] == len(expected["captures"]) >= 3
+    with catalog.engine.begin() as connection:   # what ANALYZE says of a catalog of one big run
+        connection.exec_driver_sql("ANALYZE")
+        for table, index in (("captures", "ix_captures_run_id"), ("column_coverage", "ix_column_coverage_run_id"),
+                             ("fetch_errors", "ix_fetch_errors_run_id")):
+            connection.exec_driver_sql("DELETE FROM sqlite_stat1 WHERE idx = ?", (index,))
+            connection.exec_driver_sql("INSERT INTO sqlite_stat1 VALUES (?, ?, '6000000 6000000')", (table, index))
+    statements: list[tuple[str, tuple]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if "run_id" in statement and "WHERE" in statement:
+            statements.append((statement, parameters))
+
+    catalog.engine.dispose()   # new connections: they read the statistics written above
+    event.listen(catalog.engine, "before_cursor_execute", seen)
+    try:
+        assert reads() == expected
+    finally:
+        event.remove(catalog.engine, "before_cursor_execute", seen)
+    assert len(statements) >= 10
     with closing(sqlite3.connect(stage.config.data_dir / "catalog.sqlite3")) as raw:
-        raw.execute("ANALYZE sqlite_schema")
         for statement, parameters in statements:
             plan = " / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters))
-            assert "SCAN captures" not in plan and "SCAN column_coverage" not in plan, (statement, plan)
+            assert not any(f"SCAN {table}" in plan for table in ("captures", "column_coverage", "fetch_errors")), (
+                statement, plan)

@@ -24,9 +24,9 @@ def runs_data(ctx: WebContext, page: int = 1) -> dict[str, Any]:
                                     .limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)))
         ids = [run.id for run in runs[:PAGE_SIZE]]
         captures = dict(session.execute(select(Capture.run_id, func.count(Capture.id))
-                                        .where(Capture.run_id.in_(ids)).group_by(Capture.run_id)).all())
+                                        .where(queries.few(Capture.run_id.in_(ids))).group_by(Capture.run_id)).all())
         errors = dict(session.execute(select(FetchError.run_id, func.count(FetchError.id))
-                                      .where(FetchError.run_id.in_(ids)).group_by(FetchError.run_id)).all())
+                                      .where(queries.few(FetchError.run_id.in_(ids))).group_by(FetchError.run_id)).all())
     return {"runs": [{**run_summary(run), "captures": captures.get(run.id, 0), "errors": errors.get(run.id, 0)}
                      for run in runs[:PAGE_SIZE]],
             "page": {"number": page, "has_previous": page > 1, "has_next": len(runs) > PAGE_SIZE}}
@@ -42,15 +42,15 @@ def run_data(ctx: WebContext, run_id: str) -> dict[str, Any]:
         if run is None:
             raise NotFound(f"没有运行“{run_id}”")
         by_type = session.execute(select(Capture.record_type, func.count(Capture.id))
-                                  .where(Capture.run_id == run_id).group_by(Capture.record_type)).all()
+                                  .where(queries.few(Capture.run_id == run_id)).group_by(Capture.record_type)).all()
         by_status = session.execute(select(Capture.status, func.count(Capture.id))
-                                    .where(Capture.run_id == run_id).group_by(Capture.status)
+                                    .where(queries.few(Capture.run_id == run_id)).group_by(Capture.status)
                                     .order_by(Capture.status)).all()
         by_kind = session.execute(select(FetchError.kind, func.count(FetchError.id))
-                                  .where(FetchError.run_id == run_id).group_by(FetchError.kind)).all()
-        errors = list(session.scalars(select(FetchError).where(FetchError.run_id == run_id)
+                                  .where(queries.few(FetchError.run_id == run_id)).group_by(FetchError.kind)).all()
+        errors = list(session.scalars(select(FetchError).where(queries.few(FetchError.run_id == run_id))
                                       .order_by(FetchError.at, FetchError.id).limit(LIST_LIMIT)))
-        captures = list(session.scalars(select(Capture).where(Capture.run_id == run_id)
+        captures = list(session.scalars(select(Capture).where(queries.few(Capture.run_id == run_id))
                                         .order_by(Capture.id).limit(LIST_LIMIT)))
         segments = queries.segments(session, run_id=run_id)
     return {

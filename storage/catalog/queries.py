@@ -17,7 +17,9 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import Boolean, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import GenericFunction
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from parsers.shingles import text_signature
 from parsers.version import PARSER_VERSION
@@ -38,22 +40,33 @@ def url_hash(url: str) -> str:
     return hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def of_run(session: Session, column, run_id: str):
-    """``column == run_id``, said to hold for few rows. One run's rows are few against the archive's, but SQLite's
-    statistics (ANALYZE) gathered while the archive held one or two runs say a run holds all of it, and its planner
-    then reads the whole table instead of the run's index: 14 s for a run's captures in a 12 GB catalog. SQLite's
-    ``unlikely()`` keeps the index; PostgreSQL's statistics know each run's share."""
-    if session.get_bind().dialect.name == "sqlite":
-        return _Unlikely(column == run_id)
-    return column == run_id
+def few(condition):
+    """``condition``, said to hold for few rows: a run's rows (``Capture.run_id == run_id``) are few against the
+    archive's, but SQLite's statistics (ANALYZE) gathered while the archive held one or two runs say a run holds
+    all of it, and its planner then reads the whole table instead of the run's index: 14 s for a run's captures in
+    a 12 GB catalog. On SQLite this is ``unlikely(condition)``, which keeps the index; PostgreSQL's statistics know
+    each run's share, so it gets the condition as it is."""
+    return _Few(condition)
 
 
-class _Unlikely(GenericFunction):
-    """SQLite's ``unlikely(X)``, as a condition of its own (not ``unlikely(X) = 1``, which no index serves)."""
-    name = "unlikely"
-    type = Boolean()
+class _Few(ColumnElement):
     inherit_cache = True
-    _is_implicitly_boolean = True
+    type = Boolean()
+    _is_implicitly_boolean = True          # a condition of its own: no "= 1" after it, which no index serves
+    _traverse_internals = [("condition", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, condition):
+        self.condition = condition
+
+
+@compiles(_Few)
+def _few_anywhere(element, compiler, **kw):
+    return compiler.process(element.condition, **kw)
+
+
+@compiles(_Few, "sqlite")
+def _few_on_sqlite(element, compiler, **kw):
+    return f"unlikely({compiler.process(element.condition, **kw)})"
 
 
 # ---------------------------------------------------------------- agencies
@@ -405,13 +418,13 @@ def last_seen(session: Session, url: str) -> datetime | None:
 
 
 def captures_by_run(session: Session, run_id: str) -> list[Capture]:
-    return list(session.scalars(select(Capture).where(Capture.run_id == run_id).order_by(Capture.id)))
+    return list(session.scalars(select(Capture).where(few(Capture.run_id == run_id)).order_by(Capture.id)))
 
 
 def captures_by_agency(session: Session, agency_id: str, *, run_id: str | None = None) -> list[Capture]:
     query = select(Capture).where(Capture.agency_id == agency_id).order_by(Capture.id)
     if run_id:
-        query = query.where(Capture.run_id == run_id)
+        query = query.where(few(Capture.run_id == run_id))
     return list(session.scalars(query))
 
 
@@ -434,7 +447,7 @@ def all_captures(session: Session) -> list[Capture]:
 def count_captures(session: Session, *, run_id: str | None = None) -> int:
     query = select(func.count(Capture.id))
     if run_id:
-        query = query.where(Capture.run_id == run_id)
+        query = query.where(few(Capture.run_id == run_id))
     return session.scalar(query) or 0
 
 
@@ -459,7 +472,7 @@ def find_error(session: Session, run_id: str, url: str, kind: str, at: datetime)
 
 
 def errors_by_run(session: Session, run_id: str) -> list[FetchError]:
-    return list(session.scalars(select(FetchError).where(FetchError.run_id == run_id).order_by(FetchError.id)))
+    return list(session.scalars(select(FetchError).where(few(FetchError.run_id == run_id)).order_by(FetchError.id)))
 
 
 def errors_of_url(session: Session, url: str) -> list[FetchError]:
@@ -504,7 +517,7 @@ def coverage_of_agency(session: Session, agency_id: str, *, run_id: str | None =
 
 
 def coverage_of_run(session: Session, run_id: str) -> list[ColumnCoverage]:
-    return list(session.scalars(select(ColumnCoverage).where(ColumnCoverage.run_id == run_id)
+    return list(session.scalars(select(ColumnCoverage).where(few(ColumnCoverage.run_id == run_id))
                                 .order_by(ColumnCoverage.agency_id, ColumnCoverage.id)))
 
 
