@@ -18,6 +18,15 @@ class Ranked(Protocol):
 
 R = TypeVar("R", bound=Ranked)
 
+# where a report prints the agency it speaks for: its title, 填报单位 or 落款 (a page's 发布机构 box may name the
+# office that put it online, not the report's agency)
+PRINTED_SOURCES = ("title", "填报单位", "signature")
+
+
+def printed_name(agency: str | None, source: str | None) -> str | None:
+    """The agency name a report prints of itself, from its record's ``agency`` and ``agency_source``."""
+    return agency if source in PRINTED_SOURCES else None
+
 
 def _by_dates(report: Ranked) -> tuple:
     """A date that is possible first (not before the report's year ended: a listing entry of another year may lead

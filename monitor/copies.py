@@ -33,8 +33,9 @@ from sqlalchemy import select
 
 from monitor import flags
 from monitor.addresses import Addresses
-from monitor.choosing import best_report, contested
+from monitor.choosing import best_report, contested, printed_name
 from parsers.shingles import NUM_PERM, SIGNATURE_BYTES, fingerprint, text_signature
+from registry.agencies import names_agency
 from storage.catalog.models import Agency, Capture, Report
 
 BANDS, ROWS = 128, 3
@@ -189,7 +190,7 @@ class CopyChecks:
         self.years: set[int] | None = None
         self.neighbours: set[str] = set()
         self._neighbours_of: set[int] = set()
-        self._names: dict[str, str | None] = {}
+        self._names: dict[str, list[str]] = {}   # an agency's name, then its aliases
 
     def result(self, agency_id: str, year: int) -> tuple[dict[str, Any] | None, str | None]:
         """(evidence when copied, a note when the check was not made)."""
@@ -226,20 +227,22 @@ class CopyChecks:
         """Each agency's (of ``agency_ids``, default all) report of ``year`` archived by the cut-off, chosen as
         the verdict chooses it."""
         query = (select(Report.id, Report.agency_id, Report.url, Report.capture_id, Report.date_source,
-                        Report.publication_date, Report.shingles, Report.minhash)
+                        Report.publication_date, Report.shingles, Report.minhash,
+                        Report.record_json["agency"].as_string().label("printed"),
+                        Report.record_json["agency_source"].as_string().label("printed_source"))
                  .join(Capture, Capture.id == Report.capture_id)
                  .where(Report.is_report.is_(True), Report.report_year == year, Report.agency_id.is_not(None),
                         Capture.timestamp <= self.cutoff))
         if agency_ids is not None and len(agency_ids) <= 10_000:
             query = query.where(Report.agency_id.in_(sorted(agency_ids)))
-        rows = self.session.execute(query).all()
+        rows = self._own(self.session.execute(query).all())
         # one array for the year's signatures (a national year: 100,000 of them), each entry a row of it
         stored = [row for row in rows if row.minhash is not None and len(row.minhash) == SIGNATURE_BYTES]
         signatures = (np.frombuffer(b"".join(row.minhash for row in stored), dtype="<u4").astype(np.uint32)
                       .reshape(len(stored), NUM_PERM))
         signature_of = {row.id: signatures[number] for number, row in enumerate(stored)}
         grouped: dict[str, list[Chosen]] = {}
-        for report_id, agency_id, url, capture_id, source, published, shingles, minhash in rows:
+        for report_id, agency_id, url, capture_id, source, published, shingles, minhash, *_printed in rows:
             signature = signature_of.get(report_id)
             if signature is None and minhash is not None:
                 shingles = None  # made another way: computed again below
@@ -310,9 +313,23 @@ class CopyChecks:
             yield from ((report_id, text or "") for report_id, text in self.session.execute(
                 select(Report.id, Report.text).where(Report.id.in_(ids[start:start + 500]))))
 
-    def _agency_names(self, agency_ids: set[str]) -> dict[str, str | None]:
+    def _own(self, rows: list) -> list:
+        """The rows of reports that are their agency's own, as the verdict counts them: a report found in the
+        agency's column that prints another agency's name (a county column lists every department's) is neither
+        the agency's report nor, as a copy of the other's own, a second agency's report of the same text."""
+        printing = [row for row in rows if printed_name(row.printed, row.printed_source) is not None]
+        names = self._known_names({row.agency_id for row in printing})
+        foreign = {row.id for row in printing if not names_agency(row.printed, names[row.agency_id])}
+        return [row for row in rows if row.id not in foreign] if foreign else rows
+
+    def _known_names(self, agency_ids: set[str]) -> dict[str, list[str]]:
+        """Each agency's name, then its aliases: what a report may print of it."""
         missing = sorted(agency_ids - set(self._names))
         for start in range(0, len(missing), 500):
-            self._names.update(self.session.execute(select(Agency.id, Agency.name)
-                                                    .where(Agency.id.in_(missing[start:start + 500]))).all())
-        return {agency_id: self._names.get(agency_id) for agency_id in agency_ids}
+            self._names.update((agency_id, [name, *(aliases or ())]) for agency_id, name, aliases in
+                               self.session.execute(select(Agency.id, Agency.name, Agency.aliases)
+                                                    .where(Agency.id.in_(missing[start:start + 500]))))
+        return {agency_id: self._names.get(agency_id, []) for agency_id in agency_ids}
+
+    def _agency_names(self, agency_ids: set[str]) -> dict[str, str | None]:
+        return {agency_id: names[0] if names else None for agency_id, names in self._known_names(agency_ids).items()}

@@ -85,7 +85,7 @@ from sqlalchemy.orm import aliased
 
 from monitor import flags as verdict_flags
 from monitor.addresses import fetch_events, no_document_ids
-from monitor.choosing import best_report, same_dates
+from monitor.choosing import best_report, printed_name, same_dates
 from monitor.clock import today
 from monitor.copies import CopyChecks
 from monitor.deadlines import RuleSet, Verdict, load_rules, verdict
@@ -356,7 +356,7 @@ def printed_agency(report: Report) -> str | None:
     """The agency name the report prints of itself (its title, 填报单位 or 落款; not a page's 发布机构 box, which may
     name the office that put it online)."""
     record = report.record_json or {}
-    return record.get("agency") if record.get("agency_source") in ("title", "填报单位", "signature") else None
+    return printed_name(record.get("agency"), record.get("agency_source"))
 
 
 def other_agency_reason(others: list[Report], name: str) -> str:

@@ -110,10 +110,12 @@ def catalog(tmp_path):
         yield opened
 
 
-def store(catalog: Catalog, agency: str, year: int, text: str, *, url: str) -> int:
-    """A report of ``agency`` for ``year`` as the crawl stores it (its signature computed on the way in)."""
+def store(catalog: Catalog, agency: str, year: int, text: str, *, url: str, printed: str | None = None,
+          name: str | None = None, aliases: tuple[str, ...] = ()) -> int:
+    """A report of ``agency`` (named ``name``, default its id) for ``year`` as the crawl stores it (its signature
+    computed on the way in), its title printing the agency name ``printed`` if given."""
     with catalog.session() as session:
-        queries.upsert_agency(session, agency, agency, level="department")
+        queries.upsert_agency(session, agency, name or agency, level="department", aliases=aliases)
         if queries.get_run(session, "run") is None:
             queries.start_run(session, "run")
             queries.add_segment(session, "warcs/run/s.warc.gz", "run", "test")
@@ -123,8 +125,11 @@ def store(catalog: Catalog, agency: str, year: int, text: str, *, url: str) -> i
                                       group_length=100, record_id=f"<urn:uuid:{number}>", payload_sha1="x",
                                       payload_sha256="y", payload_length=1, run_id="run", status=200,
                                       agency_id=agency)
-        return queries.add_report(session, capture.id, {"is_report": True, "kind": "report", "report_year": year,
-                                                       "text": text, "title": f"{agency}{year}年报告"}).id
+        record = {"is_report": True, "kind": "report", "report_year": year, "text": text,
+                  "title": f"{printed or agency}{year}年报告"}
+        if printed:
+            record.update(agency=printed, agency_source="title")
+        return queries.add_report(session, capture.id, record).id
 
 
 def test_copy_checks_flag_the_copy_of_another_agency_and_of_the_previous_year_only(catalog):
@@ -150,3 +155,34 @@ def test_copy_checks_flag_the_copy_of_another_agency_and_of_the_previous_year_on
     # the score is the exact containment, not the estimate
     assert copied[("copier", 2024)]["score"] == flags.similarity(fingerprint(near_duplicate(source)),
                                                                  fingerprint(source)).score
+
+
+def test_a_report_printing_another_agencys_name_is_no_agencys_copy(catalog_url):
+    """A county column lists its departments' reports, so the crawl files a department's report under the county
+    too. The verdict does not count it as the county's (it prints the department's name); copy detection must
+    not either: neither the county nor the department copied anything. A report printing the agency's alias is
+    its own, and a real copier is still found (SQLite and PostgreSQL read the printed name from the JSON record)."""
+    department, other = SEEDS[1].read_text("utf-8"), SEEDS[2].read_text("utf-8")
+    with Catalog.open(catalog_url) as catalog:
+        for number, text in enumerate(long_enough(REAL)[:10]):
+            store(catalog, f"honest-{number}", 2024, text, url=f"http://x.test/h{number}")
+        store(catalog, "dept", 2024, department, url="http://x.test/dept", printed="样例区卫生健康局",
+              name="样例区卫生健康局")
+        store(catalog, "county", 2024, department, url="http://x.test/dept-in-county", printed="样例区卫生健康局",
+              name="样例区人民政府")
+        store(catalog, "county", 2024, SEEDS[3].read_text("utf-8"), url="http://x.test/county",
+              printed="样例区人民政府", name="样例区人民政府")
+        store(catalog, "health", 2024, other, url="http://x.test/health", printed="样例区卫健局",
+              name="样例区卫生健康局", aliases=("样例区卫健局",))
+        copier = store(catalog, "copier", 2024, near_duplicate(other), url="http://x.test/copier",
+                       printed="示范区卫生健康局", name="示范区卫生健康局")
+
+        with catalog.reading() as session:
+            checks = CopyChecks(session, datetime(2025, 7, 1, tzinfo=timezone.utc))
+            checks.prepare(None)
+            chosen = checks.chosen(2024)
+
+    copied = {key: found for key, (found, _note) in checks.results.items() if found is not None}
+    assert set(copied) == {("copier", 2024), ("health", 2024)}, copied
+    assert copied[("health", 2024)]["other_report_id"] == copier
+    assert chosen["county"].url == "http://x.test/county" and chosen["dept"].url == "http://x.test/dept"

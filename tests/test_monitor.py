@@ -286,6 +286,25 @@ def test_a_report_printing_another_agencys_name_neither_clears_nor_condemns_the_
     assert verdict.status == "on_time" and judged_url == BASE + report_path("sfq-wjj", 2021)
 
 
+def test_a_departments_report_listed_in_a_county_column_makes_neither_agency_a_copier(stage):
+    """样例区卫生健康局 (ylx-wjj) publishes its 2021 report; the column read for 示范区卫生健康局 (sfq-wjj) lists it
+    too (the crawl attributes it to sfq-wjj), beside sfq-wjj's own. The verdict judges sfq-wjj on its own report;
+    copy detection must count the listed copy as neither agency's second report: the same text under two agency
+    ids is not 疑似雷同 of either."""
+    stage.parse(stage.fetch(1, report_path("ylx-wjj", 2021), "2022-01-21 10:00", "ylx-wjj", role="item"), "ylx-wjj")
+    stage.parse(stage.fetch(1, report_path("ylx-wjj", 2021), "2022-01-21 11:00", "sfq-wjj", role="item"), "sfq-wjj")
+    stage.parse(stage.fetch(1, report_path("sfq-wjj", 2021), "2022-01-25 10:00", "sfq-wjj", role="item"), "sfq-wjj")
+
+    verdicts = stage.judge(date(2025, 7, 1), [2021])
+
+    for agency in ("ylx-wjj", "sfq-wjj"):
+        verdict = verdicts[(agency, 2021)]
+        assert verdict.status == "on_time", verdict.evidence["reason"]
+        assert "copied" not in verdict.flags and "copied" not in verdict.evidence, verdict.evidence.get("copied")
+    with stage.catalog.reading() as session:
+        assert session.get(Report, verdicts[("sfq-wjj", 2021)].report_id).url == BASE + report_path("sfq-wjj", 2021)
+
+
 # ---------------------------------------------------------------- no flags, evidence bundle
 
 def test_on_time_report_seen_again_unchanged_has_no_flags_and_a_verifiable_bundle(stage):
@@ -1082,8 +1101,10 @@ def test_a_copy_published_after_the_as_of_day_does_not_make_the_original_copied(
     year = 2023
     stage.parse(stage.fetch(1, report_path("sfq-wjj", year), "2024-01-29 11:00", "sfq-wjj"), "sfq-wjj")
     original = DemoPortals(1).resource(report_path("sfq-wjj", year))
-    copy = stage.store_bytes(BASE + "/jsportal/c/2024-09-01/copy.shtml", original.body, original.content_type,
-                             "2024-09-01 10:00", "sfq-ybj")  # the same text, word for word, months later
+    # the same text, word for word but the agency's name, months later
+    copied_text = original.body.decode("gbk").replace("示范区卫生健康局", "示范区医疗保障局").encode("gbk")
+    copy = stage.store_bytes(BASE + "/jsportal/c/2024-09-01/copy.shtml", copied_text, original.content_type,
+                             "2024-09-01 10:00", "sfq-ybj")
     stage.parse(copy, "sfq-ybj")
 
     assert "copied" not in stage.judge(date(2024, 6, 1), [year])[("sfq-wjj", year)].flags
