@@ -472,8 +472,10 @@ def test_a_chromium_frozen_right_after_its_launch_is_still_known_and_killed():
                 browser = await launch(**options)
                 # this launch's browser only: an earlier test's may still be exiting below this process
                 [switch] = [arg for arg in options["args"] if arg.startswith("--xxgk-launch=")]
-                for pid in browser_processes():   # a real stop, at the one moment a test cannot otherwise hit
-                    if switch in psutil.Process(pid).cmdline():
+                launched = {pid for pid in browser_processes() if switch in psutil.Process(pid).cmdline()}
+                for pid in launched:   # a real stop, at the one moment a test cannot otherwise hit
+                    # a child forked but not yet exec'd shows its browser's command line: the browser is its parent
+                    if psutil.Process(pid).ppid() not in launched:
                         psutil.Process(pid).suspend()
                         frozen.append(pid)
                 return browser
