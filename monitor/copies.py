@@ -286,7 +286,9 @@ class CopyChecks:
             if (before is not None and before.signature is not None and before.shingles >= flags.MIN_SHINGLES
                     and estimated_containment(mine, before) >= PREFILTER):
                 others.append(("previous_year", before))
-            others += [("same_year_other_agency", comparable[other]) for other in same_year.get(position, ())]
+            # one address under two agencies (a county column listing a department's report) is one document
+            others += [("same_year_other_agency", comparable[other]) for other in same_year.get(position, ())
+                       if comparable[other].url != mine.url]
             if others:
                 to_compare[position] = others
         self._compare(comparable, to_compare)

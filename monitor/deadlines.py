@@ -199,6 +199,15 @@ def _parse_rule(entry: Any, where: str) -> DeadlineRule:
 # file was made or changed, not a publication the agency states: never the proof that a report came late, nor that it
 # came in time unless the archive held it by the deadline.
 FILE_DATES = frozenset({"http_last_modified", "pdf_metadata", "docx_metadata"})
+# The date in the report's address (…/art/2025/3/10/…, …/202503/t20250310_…): usually the CMS's date for the
+# address, which a site migration gives every old article anew: weak in the same way.
+SYSTEM_DATES = FILE_DATES | {"url"}
+
+
+def _system_date(source: str) -> str:
+    """What a SYSTEM_DATES date is, in the reason's words."""
+    return ("这是网址中的日期（网站系统生成网址的日期，网站改版后会变）" if source == "url"
+            else "这是文件或服务器记录的时间")
 
 
 def verdict(report_year: int, level: str | None, *, as_of: date, publication: DateEvidence | None = None,
@@ -281,23 +290,23 @@ def verdict(report_year: int, level: str | None, *, as_of: date, publication: Da
                             published=held_since, source="first_seen", days_late=0)
             return make("undetermined", deadline, f"{contradicted}；存档首次见到它是 {held_since.isoformat()}，晚于"
                                                   f"{cite}，无法判断是否按时发布。", source="first_seen")
-        if published > due and usable.source in FILE_DATES:
+        if published > due and usable.source in SYSTEM_DATES:
             # a file's or a server's time, not a date the agency published: a report published in time whose file
             # was touched, re-exported or re-uploaded since (a corrected PDF, a site-wide re-publish) shows the same
-            return make("undetermined", deadline, f"{said}，但这是文件或服务器记录的时间，不是机关标明的发布日期，"
+            return make("undetermined", deadline, f"{said}，但{_system_date(usable.source)}，不是机关标明的发布日期，"
                                                   f"不能证明晚于{cite}才发布{seen}，无法判断是否按时发布。",
                         source="first_seen")
         archived_on = held_since or first_seen
-        if published <= due and usable.source in FILE_DATES and archived_on is not None and archived_on > due:
+        if published <= due and usable.source in SYSTEM_DATES and archived_on is not None and archived_on > due:
             # a file made (or a server's copy touched) in time says nothing of when it was posted: only the archive
             # holding it by the deadline would prove 按时, and it first held it later
-            return make("undetermined", deadline, f"{said}，但这是文件或服务器记录的时间，不是机关标明的发布日期，"
+            return make("undetermined", deadline, f"{said}，但{_system_date(usable.source)}，不是机关标明的发布日期，"
                                                   f"不能证明不晚于{cite}发布；存档首次见到它是 {archived_on.isoformat()}，"
                                                   f"晚于期限，无法判断是否按时发布。", source="first_seen")
         # another date the agency itself printed (its listing's, its page's) on the other side of the deadline
         other = next((item for item in sorted(evidence, key=lambda item: PUBLICATION_PRIORITY.index(item.source)
                                               if item.source in PUBLICATION_PRIORITY else len(PUBLICATION_PRIORITY))
-                      if item.source in PUBLICATION_PRIORITY and item.source not in FILE_DATES
+                      if item.source in PUBLICATION_PRIORITY and item.source not in SYSTEM_DATES
                       and item.value > year_end and (item.value <= due) != (published <= due)), None)
         disagree = (f"{describe_source(other)}显示 {other.value.isoformat()} 发布" if other is not None else None)
         if published <= due:

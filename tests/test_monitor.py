@@ -305,6 +305,43 @@ def test_a_departments_report_listed_in_a_county_column_makes_neither_agency_a_c
         assert session.get(Report, verdicts[("sfq-wjj", 2021)].report_id).url == BASE + report_path("sfq-wjj", 2021)
 
 
+def test_a_report_without_a_printed_name_at_one_address_under_two_agencies_is_nobodys_copy(stage):
+    """样例区卫生健康局's 2021 report prints its name only in its body (no name in the title, no 落款 name), and the
+    county's column lists it too: the same address under two agency ids is one document, not a copy."""
+    body = DemoPortals(1).resource(report_path("ylx-wjj", 2021)).body.decode()
+    body = body.replace("样例区卫生健康局2021年政府信息公开工作年度报告", "2021年政府信息公开工作年度报告")
+    body = body.replace('<p style="text-align:right">样例区卫生健康局</p>', "")
+    url = BASE + report_path("ylx-wjj", 2021)
+    stage.parse(stage.store_bytes(url, body.encode(), "text/html; charset=utf-8", "2022-01-21 10:00", "ylx-wjj"),
+                "ylx-wjj")
+    record = stage.parse(stage.store_bytes(url, body.encode(), "text/html; charset=utf-8", "2022-01-21 11:00",
+                                           "sfq-gov"), "sfq-gov")
+    assert record.is_report and record.agency_source not in ("title", "填报单位", "signature")
+
+    verdicts = stage.judge(date(2025, 7, 1), [2021])
+
+    for agency in ("ylx-wjj", "sfq-gov"):
+        assert "copied" not in verdicts[(agency, 2021)].flags, verdicts[(agency, 2021)].evidence.get("copied")
+
+
+def test_a_date_in_the_address_alone_makes_no_report_late(stage):
+    """After a site migration every article got an address carrying the migration's date (DOMAIN: the URL date is
+    the CMS's, off by years after a migration); the report page and its listing show no date, the crawl came
+    later. The address's 2025-03-10 is not the agency's word that it published after the deadline."""
+    body = DemoPortals(1).resource(report_path("ylx-wjj", 2024)).body.decode()
+    body = body.replace('<meta name="PubDate" content="2025-01-22 09:00">', "")
+    body = body.replace('<div class="info"><span class="date">发布日期：2025-01-22</span></div>', "")
+    ref = stage.store_bytes(BASE + "/hanweb/art/2025/3/10/art_1229_99420.html", body.encode(),
+                            "text/html; charset=utf-8", "2025-04-02 10:00", "ylx-wjj")
+    record = stage.parse(ref, "ylx-wjj")
+    assert record.date_source == "url" and record.publication_date == date(2025, 3, 10)
+
+    verdict = stage.judge(date(2025, 7, 1), [2024])[("ylx-wjj", 2024)]
+
+    assert verdict.status == "undetermined", verdict.evidence["reason"]
+    assert "网址中的日期" in verdict.evidence["reason"]
+
+
 # ---------------------------------------------------------------- no flags, evidence bundle
 
 def test_on_time_report_seen_again_unchanged_has_no_flags_and_a_verifiable_bundle(stage):
