@@ -29,16 +29,18 @@ from typing import Any, Callable, Iterable
 
 from scrapy import Request, signals
 
-from crawler.middlewares import (META_AGENCY, META_CAPTURE, META_LISTING_DATE, META_ROLE, META_STATIC_CAPTURE,
-                                 CrawlArchive, fetch_failed)
+from crawler.middlewares import (META_AGENCY, META_CAPTURE, META_LISTING_DATE, META_LISTING_TITLE, META_ROLE,
+                                 META_STATIC_CAPTURE, CrawlArchive, fetch_failed)
+from parsers.classify import NAMED_YEAR_HOWS, listed_report_year
 from parsers.dates import parse_date_text
-from parsers.discovery import pager_total
+from parsers.discovery import pager_total, pinned_at_top
 
 log = logging.getLogger(__name__)
 
 META_COLUMN = "xxgk_column"          # the URL the column was entered at: on its entry and on every page read for it
 META_FOUND_BY = "xxgk_found_by"      # how the column was found (storage.catalog.models.COLUMN_FOUND_BY)
 META_LISTING = "xxgk_listing"        # crawler.paging's key: a render's pages_walked, complete, script_errors, items
+META_PINNED = "xxgk_pinned"          # on an item request: its entry is pinned atop the listing (its date no reach)
 
 LISTING_ROLES = ("column", "json")   # responses whose item requests are the column's items
 _NOT_LISTING = ("item", "attachment", "home", "sitemap")
@@ -74,6 +76,7 @@ class ColumnRead:
     script_errors: list[str] = field(default_factory=list)
     robots_blocked: list[str] = field(default_factory=list)       # what the render asked for and robots.txt forbade
     items: dict[str, date | None] = field(default_factory=dict)   # item URL → the listing's date for it
+    titles: dict[str, str] = field(default_factory=dict)          # item URL → the listing's title for it
     errors: list[dict[str, str]] = field(default_factory=list)
     entry_error: tuple[str, str] | None = None                    # (kind, message) of the column page itself
     render_error: str | None = None                               # the browser could not render the page
@@ -96,6 +99,8 @@ class ColumnRead:
         for url, when in other.items.items():
             if self.items.get(url) is None:
                 self.items[url] = when
+        for url, title in getattr(other, "titles", {}).items():
+            self.titles.setdefault(url, title)
         self.errors += other.errors
         self.entry_error = self.entry_error or other.entry_error
         self.render_error = self.render_error or other.render_error
@@ -201,8 +206,12 @@ class CoverageRecorder:
             read.browser_complete = read.browser_complete or bool(listing.get("complete"))
             read.script_errors += [str(error) for error in listing.get("script_errors") or ()]
             read.robots_blocked += [str(url) for url in listing.get("robots_blocked") or ()]
-            for item in listing.get("items") or ():
-                self._item(read, getattr(item, "url", None), getattr(item, "date", None))
+            items = list(listing.get("items") or ())
+            pinned = pinned_at_top(items)
+            for item in items:
+                url = getattr(item, "url", None)
+                self._item(read, url, None if url in pinned else getattr(item, "date", None),
+                           getattr(item, "title", None))
             return
         if url == column and read.read_at is None:
             read.read_at = datetime.now(timezone.utc)
@@ -250,9 +259,12 @@ class CoverageRecorder:
                 out.setdefault(META_FOUND_BY, meta.get(META_FOUND_BY))
         elif role == "item" and meta.get(META_AGENCY):
             read = self._read(meta[META_AGENCY], column, meta.get(META_FOUND_BY))
-            self._item(read, request.url, parse_date_text(out.get(META_LISTING_DATE) or ""))
+            when = None if out.get(META_PINNED) else parse_date_text(out.get(META_LISTING_DATE) or "")
+            self._item(read, request.url, when, out.get(META_LISTING_TITLE))
 
-    def _item(self, read: ColumnRead, url: str | None, when: date | None) -> None:
+    def _item(self, read: ColumnRead, url: str | None, when: date | None, title: str | None = None) -> None:
+        if url and title and url not in read.titles:
+            read.titles[url] = title
         if url and (url not in read.items or read.items[url] is None):
             read.items[url] = when
             if self.frontier is not None:
@@ -378,6 +390,9 @@ class CoverageRecorder:
              reports: dict[str, set[str]]) -> dict[str, Any]:
         dates = [when for when in read.items.values() if when is not None]
         problem, detail = read.problem()
+        titles = getattr(read, "titles", {})
+        named = [listed_report_year(titles.get(url), url, in_column=True, listed_on=when)
+                 for url, when in read.items.items()]
         return {
             "agency_id": agency_id, "column_url": read.column_url, "found_by": found_by,
             "read_at": read.read_at or datetime.now(timezone.utc), "capture_record_id": read.capture_record_id,
@@ -385,6 +400,8 @@ class CoverageRecorder:
             "items_read": len(read.items), "dated_items": len(dates),
             "earliest_item": min(dates, default=None), "latest_item": max(dates, default=None),
             "reports_found": sum(1 for url in read.items if agency_id in reports.get(url, ())),
+            "report_items": sum(1 for _, how in named if how is not None),
+            "report_years": sorted({year for year, how in named if how in NAMED_YEAR_HOWS}),
             "problem": problem, "detail": detail, "errors": read.errors,
         }
 

@@ -3,10 +3,12 @@
 Two accusations need more than the absence of a report or a date on a page:
 
 - **missing** (未发布): the agency published nothing. That holds only when the archive read the agency's report
-  column after the deadline, found items in it, and those items reach back to the deadline (or, the items
-  undated, the column's last page was reached and it lists a report of an earlier year, so it stood there at the
-  deadline and nothing older is hidden), and no listing page of the read failed. Otherwise nobody knows, and the verdict is ``undetermined`` with the
-  reason in words and the coverage row it rests on (``missing_proof``).
+  column after the deadline, found items in it, an annual report among them (so what it read is the report column,
+  not a homepage or a maintenance page answered at its address), and those items reach back to the deadline (or,
+  the items undated, the column's last page was reached and the read lists a report of an earlier year, so it
+  stood there at the deadline and nothing older is hidden), and no listing page of the read failed. Otherwise
+  nobody knows, and the verdict is ``undetermined`` with the reason in words and the coverage row it rests on
+  (``missing_proof``).
 - **on time on a back-dated claim** (倒签): a page claims a date, but a listing captured after that date did not
   list the report. The claim cannot make the report on time; the archive's own bounds decide (``archive_bound``).
 
@@ -34,6 +36,7 @@ PROBLEM_REASONS = {
     "not_after_deadline": "截止日期之后没有读取过年报栏目",
     "not_far_enough": "年报栏目的列表没有回溯到截止日期",
     "fetch_errors": "年报栏目有列表页抓取出错，该年度的报告可能就在没有读到的列表页上",
+    "no_reports": "读到的栏目条目中没有一篇是年度报告，不能确认读到的是该机关的年报栏目",
 }
 # the order in which problems explain an unproven "missing": the most specific first
 _PROBLEM_ORDER = ("not_far_enough", "empty", "script_error", "robots", "unreadable", "not_found")
@@ -55,6 +58,8 @@ class CoverageRow(Protocol):
     problem: str | None
     detail: str | None
     errors: list[dict[str, str]] | None   # [{"url", "kind", "message"}]: listing pages that failed
+    report_items: int | None              # items whose listing titles are annual reports (None: not recorded)
+    report_years: list[int] | None        # the report years those titles name (None: not recorded)
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ def coverage_evidence(row: CoverageRow) -> dict[str, Any]:
         "earliest_item": row.earliest_item.isoformat() if row.earliest_item else None,
         "latest_item": row.latest_item.isoformat() if row.latest_item else None,
         "problem": row.problem, "detail": row.detail, "errors": list(getattr(row, "errors", None) or []),
+        "report_items": getattr(row, "report_items", None), "report_years": getattr(row, "report_years", None),
     }
 
 
@@ -82,10 +88,26 @@ def _reaches_back(row: CoverageRow, deadline: date, year: int, listed_years: fro
     undated, the column's last page reached and a report of an earlier year listed (the column held it before this
     year's report was due). A column read to its last page whose dated items all came after the deadline does not:
     it was begun, moved or pruned since (a 2008 report cannot be missing from a column that starts in 2021); nor
-    does an undated one that lists no earlier report (nothing says it existed at the deadline)."""
+    does an undated one that lists no earlier report (nothing says it existed at the deadline). The earlier report
+    must be this read's own: another column's old listing says nothing of when this one began."""
     if row.earliest_item is not None:
         return row.earliest_item <= deadline
-    return bool(row.complete) and any(listed < year for listed in listed_years)
+    return bool(row.complete) and any(listed < year for listed in _years_listed(row, listed_years))
+
+
+def _years_listed(row: CoverageRow, listed_years: frozenset[int]) -> frozenset[int]:
+    """The report years the read's own items name; for a row written before the crawler recorded them, the years
+    every listing of the agency names (as judged then)."""
+    own = getattr(row, "report_years", None)
+    return frozenset(own) if own is not None else listed_years
+
+
+def _lists_reports(row: CoverageRow) -> bool:
+    """The read lists an annual report, of any year: what it read is a report column, not a homepage's or a
+    maintenance page's news answered at the column's address. (A row written before the crawler counted them
+    is taken as it was.)"""
+    counted = getattr(row, "report_items", None)
+    return counted is None or counted > 0
 
 
 def missing_proof(rows: Iterable[CoverageRow], *, year: int, deadline: date, as_of: date,
@@ -104,6 +126,12 @@ def missing_proof(rows: Iterable[CoverageRow], *, year: int, deadline: date, as_
         return _unproven("not_after_deadline", last,
                          f"最近一次读取是 {beijing_date(last.read_at).isoformat()}，截止日期是 {deadline.isoformat()}")
     read = [row for row in after if row.items_read > 0 and row.problem is None]
+    if read and not any(_lists_reports(row) for row in read):
+        row = max(read, key=lambda row: row.read_at)
+        return _unproven("no_reports", row, f"{beijing_date(row.read_at).isoformat()} 读取了 {row.pages_walked} 页、"
+                                            f"{row.items_read} 个条目，没有一个条目的标题是政府信息公开工作年度报告："
+                                            f"栏目可能已撤销，网站在该地址回答的是首页、维护页或其他栏目")
+    read = [row for row in read if _lists_reports(row)]
     # a listing page that failed may be any page of the walk, the one that lists the year among them (a pager
     # names every page: pages after it were read, their items reaching back past a gap), so it proves nothing
     proving = [row for row in read if not getattr(row, "errors", None)
@@ -111,7 +139,7 @@ def missing_proof(rows: Iterable[CoverageRow], *, year: int, deadline: date, as_
     if proving:
         row = max(proving, key=lambda row: row.read_at)
         how = (f"列表回溯到 {row.earliest_item.isoformat()}，早于截止日期" if row.earliest_item is not None
-               else f"已读到栏目最后一页，条目没有日期，栏目列出了 {min(listed_years)} 年度的报告")
+               else f"已读到栏目最后一页，条目没有日期，栏目列出了 {min(_years_listed(row, listed_years))} 年度的报告")
         return Proof(True, f"{beijing_date(row.read_at).isoformat()} 读取了年报栏目（{row.pages_walked} 页，"
                            f"{row.items_read} 个条目，{how}），其中没有该年度的报告", None, coverage_evidence(row))
     if read:

@@ -92,7 +92,7 @@ from monitor.deadlines import RuleSet, Verdict, load_rules, verdict
 from monitor.labels import LISTED_BY_LABELS
 from monitor.proof import archive_bound, missing_proof
 from parsers.beijing import BEIJING, beijing_date, beijing_iso, end_of_beijing_day
-from parsers.classify import listed_report_year
+from parsers.classify import NAMED_YEAR_HOWS, listed_report_year
 from parsers.dates import PUBLICATION_PRIORITY
 from parsers.discovery import ListingItem
 from parsers.record import DateEvidence
@@ -833,7 +833,7 @@ class _ArchiveView:
         """The report years the agency's listings name (by title, a cut title, the address or a year alone)."""
         if agency_id not in self._listed_years:
             self._listed_years[agency_id] = {named for _, (named, how) in self._named_entries(agency_id)
-                                             if named is not None and how in ("title", "cut", "address", "year")}
+                                             if named is not None and how in NAMED_YEAR_HOWS}
         return self._listed_years[agency_id]
 
     def _named_entries(self, agency_id: str) -> list[tuple[tuple, tuple[int | None, str | None]]]:

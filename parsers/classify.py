@@ -235,15 +235,22 @@ _NO_TEXT_CHARS = 40   # "系统繁忙，请稍后再试", "Please enable JavaScr
 _DISCLOSURE_WORDS_SHORT = ("公开", "年报", "年度报告", "申请", "报告")
 
 
+# a site's page for the time it is down ("系统维护中", "网站正在升级维护", "暂停访问"): the address is not gone (so no
+# _ERROR_PAGE, which is proof of a deleted report), but what the page lists is not what the address holds
+_UNAVAILABLE_PAGE = re.compile(r"(?:系统|网站|平台|服务器)(?:正在|目前)?(?:升级维护|停机维护|升级改造|升级|维护)中?"
+                               r"|维护中|(?:暂停|暂时停止|停止)(?:访问|服务)|系统繁忙")
+
+
 def error_page_heading(page) -> str | None:
     """What a page's ``<title>`` or first ``<h1>`` says when it is the site's error page, answered with 200
-    ("页面不存在", "404"): a report column behind it was not read, whatever its sidebar's news lists (the length test
-    of ``_error_page`` does not hold for such a page)."""
+    ("页面不存在", "404"), or its page for a maintenance window ("系统维护中"): a report column behind it was not
+    read, whatever its sidebar's news lists (the length test of ``_error_page`` does not hold for such a page)."""
     root = as_page(page).root
     if root is None:
         return None
     for element in (root.find(".//title"), root.find(".//h1")):
-        said = _ERROR_PAGE.search(compact(element_text(element))) if element is not None else None
+        heading = compact(element_text(element)) if element is not None else ""
+        said = _ERROR_PAGE.search(heading) or _UNAVAILABLE_PAGE.search(heading)
         if said:
             return said.group(0)
     return None
@@ -591,6 +598,10 @@ def _report_title_text(title: str | None) -> str | None:
                                                                             _DRAFT_TITLE)):
         return None
     return text
+
+
+# what in a listing entry names the report year itself (not a guess from the date beside it)
+NAMED_YEAR_HOWS = ("title", "cut", "address", "year")
 
 
 def listed_report_year(title: str | None, url: str | None = None, *, in_column: bool = False,

@@ -237,6 +237,23 @@ _SCRIPT_ADDRESS = re.compile(r"""['"]((?:https?://|\.{0,2}/)[^'"\s]+|[^'"\s/]+\.
                              r"""(?:\?[^'"\s]*)?)['"]""", re.IGNORECASE)
 
 
+# at most this many leading entries are taken as pinned: a column pins its guide or a notice, not a page of them
+_MAX_PINNED = 5
+
+
+def pinned_at_top(items: list[ListingItem]) -> set[str]:
+    """The URLs of a listing's pinned (置顶) entries: leading dated entries older than the entry after them, in a
+    listing otherwise newest first. A pinned 2019 guide above 2025, 2024, 2023 says nothing of how far the column
+    reaches back (the rest may sit behind a "加载更多" script); a listing in any other order pins nothing."""
+    dated = [item for item in items if item.date is not None]
+    for cut in range(1, min(_MAX_PINNED, len(dated) - 2) + 1):
+        rest = [item.date for item in dated[cut:]]
+        newest_first = all(earlier >= later for earlier, later in zip(rest, rest[1:]))
+        if newest_first and all(item.date < rest[0] for item in dated[:cut]):
+            return {item.url for item in dated[:cut]}
+    return set()
+
+
 def _script_target(element, base: str) -> str | None:
     """The address a ``javascript:`` link (or a ``#`` link's ``onclick``) opens, when its code names one."""
     href = (element.get("href") or "").strip()

@@ -777,3 +777,16 @@ def test_a_title_agency_in_brackets_is_a_whole_name_never_a_short_one():
     assert agency_in_title("2024年政府信息公开工作年度报告（局办公室）") is None
     assert agency_in_title("【荆门市财政局】2024年政府信息公开工作年度报告") == "荆门市财政局"
     assert agency_in_title("【区文广旅局】2024年政府信息公开工作年度报告") is None
+
+
+@pytest.mark.parametrize("html, said", [
+    ("<title>系统维护中</title><h1>系统升级维护中，请稍后访问</h1>", "系统维护中"),
+    ("<title>温馨提示</title><h1>网站正在升级维护，暂停访问</h1>", "网站正在升级维护"),
+    ("<title>页面不存在</title>", "页面不存在"),
+    ("<title>政府信息公开年度报告_示范区人民政府</title><h1>政府信息公开年度报告</h1>", None),
+    # a column page whose list holds a maintenance notice: only its own title and heading count
+    ("<title>通知公告</title><h1>通知公告</h1><ul><li><a href='/1.html'>关于系统升级维护的公告</a></li></ul>", None),
+])
+def test_a_column_page_that_is_the_sites_error_or_maintenance_page_says_so_in_its_heading(html, said):
+    from parsers.classify import error_page_heading
+    assert error_page_heading(f"<html><head><meta charset='utf-8'>{html}</head><body></body></html>".encode()) == said

@@ -61,6 +61,25 @@ def _with_news(title: str, main: str) -> bytes:
             f'<div class="side"><h3>工作动态</h3><ul class="list">{news}</ul></div></body></html>').encode()
 
 
+def _column(entries: list[tuple[str, str, str | None]], more: str = "") -> bytes:
+    rows = "".join(f'<li><a href="{href}">{title}</a>{f"<span>{day}</span>" if day else ""}</li>'
+                   for href, title, day in entries)
+    return (f'<html><head><meta charset="utf-8"><title>政府信息公开年度报告</title></head><body>'
+            f'<h2>政府信息公开年度报告</h2><ul class="list">{rows}</ul>{more}</body></html>').encode()
+
+
+# a column whose page 1 pins the 2019 guide above its newest entries; the rest sits behind a script's 加载更多
+PINNED_COLUMN = _column([
+    ("/pinned/guide.html", "【置顶】示范区教育局政府信息公开指南", "2019-05-01"),
+    ("/pinned/2024.html", "示范区教育局2024年政府信息公开工作年度报告", "2025-01-22"),
+    ("/pinned/2023.html", "示范区教育局2023年政府信息公开工作年度报告", "2024-01-26"),
+    ("/pinned/notice.html", "关于做好2023年政府信息公开工作年度报告编制工作的通知", "2023-12-15")],
+    more='<div class="more"><a href="javascript:void(0)" onclick="loadMore()">加载更多</a></div>')
+# a column begun on a new platform: its two entries undated, nothing older
+UNDATED_COLUMN = _column([("/undated/2024.html", "示范区民政局2024年政府信息公开工作年度报告", None),
+                          ("/undated/2023.html", "示范区民政局2023年政府信息公开工作年度报告", None)])
+
+
 class FaultServer:
     """Loopback HTTP server: path → (status, headers, body, delay seconds)."""
 
@@ -162,6 +181,11 @@ def fault_crawl(tmp_path_factory):
             "/soft/nb/index.html": (200, html, _with_news("页面不存在", "<h1>404</h1><p>抱歉，您访问的页面不存在或已被删除！</p>"), 0),
             "/moved/nb/index.html": (302, {"Location": "/moved/index.html"}, b"", 0),
             "/moved/index.html": (200, html, _with_news("示范区人民政府", "<h1>示范区人民政府门户网站</h1>"), 0),
+            # the site's maintenance page, and a removed column answered with the homepage (no redirect)
+            "/maint/nb/index.html": (200, html, _with_news("系统维护中", "<h1>系统升级维护中，请稍后访问</h1>"), 0),
+            "/home200/nb/index.html": (200, html, _with_news("示范区交通运输局", "<h1>示范区交通运输局</h1>"), 0),
+            "/pinned/nb/index.html": (200, html, PINNED_COLUMN, 0),
+            "/undated/nb/index.html": (200, html, UNDATED_COLUMN, 0),
         }
         with FaultServer(routes) as server:
             items = [server.base_url + path for path in routes
@@ -181,8 +205,12 @@ def fault_crawl(tmp_path_factory):
             moved = Agency(id="ylx-wjj", name="样例区卫生健康局", level="department",
                            homepage=server.base_url + "/moved/",
                            report_index=(server.base_url + "/moved/nb/index.html",), render="never")
+            others = [Agency(id=f"flt-{name}", name=title, level="department", homepage=server.base_url + f"/{name}/",
+                             report_index=(server.base_url + f"/{name}/nb/index.html",), render="never")
+                      for name, title in (("maint", "示范区财政局"), ("home200", "示范区交通运输局"),
+                                          ("pinned", "示范区教育局"), ("undated", "示范区民政局"))]
             config = config_in(work / "data")
-            summary = crawl(config, [agency, looped, soft, moved], PARSE_TIMEOUT=PARSE_TIMEOUT,
+            summary = crawl(config, [agency, looped, soft, moved, *others], PARSE_TIMEOUT=PARSE_TIMEOUT,
                             DOWNLOAD_MAXSIZE=MAX_SIZE)
             yield SimpleNamespace(config=config, summary=summary, base=server.base_url, tls=tls.base_url,
                                   refused=refused, plain_as_https=plain_as_https)
@@ -283,6 +311,60 @@ def test_a_column_answering_the_error_page_or_the_homepage_is_unreadable_not_rea
     assert shown.returncode == 0, shown.stderr[-2000:]
     verdict = next(row for row in json.loads(shown.stdout) if row["agency_id"] == agency_id)
     assert verdict["status"] == "undetermined" and said in verdict["reason"], verdict
+
+
+def _verdict_2022(fault_crawl, agency_id: str):
+    from monitor.clock import today
+    from monitor.verdicts import judge
+    from storage.catalog import Catalog
+
+    catalog = Catalog.open(fault_crawl.config, create=False)
+    try:
+        (verdict,) = [row for row in judge(catalog, as_of=today(), years={agency_id: [2022]},
+                                           agency_ids=[agency_id], store=False) if row.report_year == 2022]
+    finally:
+        catalog.close()
+    return verdict
+
+
+def test_a_column_answering_the_sites_maintenance_page_is_unreadable(fault_crawl):
+    """系统维护中, with a sidebar of news back to 2018: read as the column, 2022 was proven 未发布."""
+    with catalog_of(fault_crawl.config) as session:
+        (row,) = queries.coverage_of_agency(session, "flt-maint", run_id=fault_crawl.summary.run_id)
+    assert (row.problem, row.items_read) == ("unreadable", 0), (row.problem, row.items_read, row.detail)
+    assert row.detail == "栏目页是网站的错误页（页面写着“系统维护中”）", row.detail
+    verdict = _verdict_2022(fault_crawl, "flt-maint")
+    assert verdict.verdict.status == "undetermined" and "系统维护中" in verdict.evidence["reason"], verdict.evidence
+
+
+def test_a_column_answered_with_the_homepage_lists_no_report_and_proves_nothing(fault_crawl):
+    """A removed column whose address serves the homepage (200, no redirect): its news reach back to 2018, but no
+    entry is an annual report, so nothing says the page is the report column."""
+    with catalog_of(fault_crawl.config) as session:
+        (row,) = queries.coverage_of_agency(session, "flt-home200", run_id=fault_crawl.summary.run_id)
+    assert (row.problem, row.items_read, row.report_items, row.report_years) == (None, 9, 0, [])
+    verdict = _verdict_2022(fault_crawl, "flt-home200")
+    assert verdict.verdict.status == "undetermined", verdict.evidence["reason"]
+    assert verdict.evidence["missing_proof"]["problem"] == "no_reports"
+    assert "没有一篇是年度报告" in verdict.evidence["reason"], verdict.evidence["reason"]
+
+
+def test_a_pinned_old_entry_does_not_stretch_the_columns_reach(fault_crawl):
+    """Page 1 pins the 2019 guide above entries back to 2023-12-15; the rest sits behind a script the crawler
+    does not run. The read reaches 2023-12-15, after the 2022 report's deadline: 未发布 is not proven."""
+    with catalog_of(fault_crawl.config) as session:
+        (row,) = queries.coverage_of_agency(session, "flt-pinned", run_id=fault_crawl.summary.run_id)
+    assert (row.items_read, row.dated_items, row.earliest_item) == (4, 3, dt.date(2023, 12, 15))
+    assert (row.report_items, row.report_years) == (2, [2023, 2024])
+    verdict = _verdict_2022(fault_crawl, "flt-pinned")
+    assert verdict.verdict.status == "undetermined", verdict.evidence["reason"]
+    assert verdict.evidence["missing_proof"]["problem"] == "not_far_enough"
+
+
+def test_a_columns_row_names_the_report_years_its_own_entries_list(fault_crawl):
+    with catalog_of(fault_crawl.config) as session:
+        (row,) = queries.coverage_of_agency(session, "flt-undated", run_id=fault_crawl.summary.run_id)
+    assert (row.items_read, row.dated_items, row.report_items, row.report_years) == (2, 0, 2, [2023, 2024])
 
 
 def test_response_over_a_certificate_that_would_not_verify_is_kept_and_marked(fault_crawl):

@@ -20,6 +20,7 @@ from parsers.discovery import (
     listing_items_from_json,
     looks_like_report_title,
     needs_javascript,
+    pinned_at_top,
 )
 from parsers import FetchContext, parse_document
 from parsers.formats.page import Page
@@ -607,3 +608,26 @@ def test_a_listing_still_loading_beside_a_dated_news_sidebar_needs_javascript():
     assert needs_javascript(page) is True
     loaded = page.replace("加载中…".encode(), b"").replace(b'<div id="list"></div>', b"")
     assert needs_javascript(loaded) is False   # no container waiting: the dated rows are the page's own
+
+
+def _dated_listing(*entries: tuple[str, str]) -> list[ListingItem]:
+    rows = "".join(f'<li><a href="/{number}.html">{title}</a><span>{day}</span></li>'
+                   for number, (title, day) in enumerate(entries))
+    return find_listing_items(f'<html><body><ul class="list">{rows}</ul></body></html>'.encode(),
+                              "http://a.gov.cn/col/index.html")
+
+
+def test_a_listings_pinned_entries_are_the_leading_ones_older_than_the_newest_after_them():
+    pinned = _dated_listing(("【置顶】政府信息公开指南", "2019-05-01"), ("政府信息公开制度", "2020-03-01"),
+                            ("2024年政府信息公开工作年度报告", "2025-01-22"),
+                            ("2023年政府信息公开工作年度报告", "2024-01-26"), ("关于做好年报编制工作的通知", "2023-12-15"))
+    assert pinned_at_top(pinned) == {"http://a.gov.cn/0.html", "http://a.gov.cn/1.html"}
+    newest_first = _dated_listing(("2024年报", "2025-01-22"), ("2023年报", "2024-01-26"), ("2022年报", "2023-01-20"))
+    assert pinned_at_top(newest_first) == set()
+    # oldest first (some columns list 2008 on top): nothing is out of the listing's order
+    oldest_first = _dated_listing(("2008年报", "2009-03-30"), ("2009年报", "2010-03-30"), ("2010年报", "2011-03-30"))
+    assert pinned_at_top(oldest_first) == set()
+    # out of order in the middle: no pinned prefix to take away, nothing is guessed
+    shuffled = _dated_listing(("2024年报", "2025-01-22"), ("指南", "2019-05-01"), ("2023年报", "2024-01-26"),
+                              ("2022年报", "2023-01-20"))
+    assert pinned_at_top(shuffled) == set()

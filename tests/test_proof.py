@@ -33,6 +33,8 @@ class Row:
     dated_items: int = 0
     latest_item: date | None = None
     errors: list[dict[str, str]] = field(default_factory=list)
+    report_items: int | None = None
+    report_years: list[int] | None = None
 
 
 def test_a_column_read_after_the_deadline_reaching_back_before_it_proves_missing():
@@ -58,6 +60,35 @@ def test_a_complete_undated_column_without_an_earlier_report_proves_nothing(list
     assert not proof.proven and proof.problem == "not_far_enough", proof.reason
     assert proof.reason.startswith("无法判断") and "条目没有日期" in proof.reason and "更早年度" in proof.reason
     assert "最早的条目是" not in proof.reason   # it has none: said in words, not "最早的条目是 （条目没有日期）"
+
+
+def test_an_undated_column_reaches_back_only_by_the_reports_it_lists_itself():
+    """A new column (begun 2024, its items undated) lists the 2023 and 2024 reports; an old column of the agency,
+    archived years ago, listed 2020 and 2021. The old listing says nothing of when the new column began."""
+    new = Row(at("2025-03-01 09:00"), items_read=2, complete=True, report_items=2, report_years=[2023, 2024])
+    proof = missing_proof([new], year=2022, deadline=date(2023, 1, 31), as_of=date(2025, 7, 1),
+                          listed_years=[2020, 2021, 2023, 2024])
+    assert not proof.proven and proof.problem == "not_far_enough", proof.reason
+    listing_2021 = Row(at("2025-03-01 09:00"), items_read=3, complete=True, report_items=3,
+                       report_years=[2021, 2023, 2024])
+    assert missing_proof([listing_2021], year=2022, deadline=date(2023, 1, 31), as_of=date(2025, 7, 1),
+                         listed_years=[2020]).proven
+
+
+def test_a_read_listing_no_annual_report_is_no_proof_whatever_its_dates():
+    """A column address answered with the homepage (200, no redirect): news back to 2018, not one report."""
+    news = Row(at("2025-02-10 09:00"), items_read=9, earliest_item=date(2018, 5, 10), dated_items=9,
+               report_items=0, report_years=[])
+    proof = missing_proof([news], year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1))
+    assert not proof.proven and proof.problem == "no_reports"
+    assert "没有一个条目的标题是政府信息公开工作年度报告" in proof.reason and proof.coverage["report_items"] == 0
+    column = Row(at("2025-02-11 09:00"), items_read=9, earliest_item=date(2018, 5, 10), report_items=1,
+                 report_years=[2023], id=2)
+    both = missing_proof([news, column], year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1))
+    assert both.proven and both.coverage["coverage_id"] == 2
+    # a row written before the crawler counted report entries is judged as it was
+    legacy = Row(at("2025-02-10 09:00"), items_read=9, earliest_item=date(2018, 5, 10))
+    assert missing_proof([legacy], year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1)).proven
 
 
 def test_a_complete_column_that_starts_after_the_deadline_does_not_prove_an_old_year_missing():

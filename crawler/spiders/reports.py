@@ -35,8 +35,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from parsers.classify import error_page_heading, year_only_title
 from parsers.discovery import (Page, find_attachments, find_disclosure_sections, find_frames, find_json_endpoints,
                                find_listing_items, find_pagination, listing_items_from_json, looks_like_report_title,
-                               needs_javascript)
-from crawler.coverage import META_COLUMN, CoverageRecorder, entry_meta
+                               needs_javascript, pinned_at_top)
+from crawler.coverage import META_COLUMN, META_PINNED, CoverageRecorder, entry_meta
 from crawler.fallbacks import WAY_LABELS, Plan, Step, columns_on_page, known_report_urls
 from crawler.frontier import FRONTIER_LOST, Frontier
 from crawler.items import ReportCandidate
@@ -404,8 +404,10 @@ class ReportsSpider(scrapy.Spider):
 
     def _items(self, items, agency: Agency) -> Iterator[scrapy.Request]:
         self._stat("discovery/listing_items", len(items))
+        pinned = pinned_at_top(items)
         for item in items:
-            yield self._request(item.url, agency, "item", listing_title=item.title, listing_date=item.date_raw)
+            yield self._request(item.url, agency, "item", listing_title=item.title, listing_date=item.date_raw,
+                                **({META_PINNED: True} if item.url in pinned else {}))
 
     def _attachments(self, response, page: Page, agency: Agency) -> Iterator[scrapy.Request]:
         links = find_attachments(page, response.url)

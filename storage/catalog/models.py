@@ -315,6 +315,10 @@ class ColumnCoverage(Base):
     earliest_item: Mapped[date | None] = mapped_column(Date)
     latest_item: Mapped[date | None] = mapped_column(Date)
     reports_found: Mapped[int] = mapped_column(Integer, default=0)
+    # what the items' listing titles say (parsers.classify.listed_report_year): how many are annual reports, and the
+    # report years they name; NULL for a row written before the crawler recorded them (0012)
+    report_items: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    report_years: Mapped[Any] = mapped_column(Json, nullable=True)
     problem: Mapped[str | None] = mapped_column(String(32))         # COLUMN_PROBLEMS, or NULL when items were read
     detail: Mapped[str | None] = mapped_column(Text)                # the problem in words
     errors: Mapped[Any] = mapped_column(Json, default=list)         # [{"url", "kind", "message"}] met in the column
