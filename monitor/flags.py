@@ -82,18 +82,28 @@ def lists_report(items: Iterable[ListingItem], urls: Iterable[str], titles: Iter
     """Does the listing link the report: one of its URLs, or its title (listings truncate titles with …)?"""
     wanted_urls = {normalize_url(url) for url in urls if url}
     wanted_titles = [normalized for normalized in map(normalize_title, titles) if normalized]
-    for item in items:
-        if normalize_url(item.url) in wanted_urls:
+    return any(normalize_url(item.url) in wanted_urls or _shows_title(item, wanted_titles) for item in items)
+
+
+def listed_elsewhere(items: Iterable[ListingItem], urls: Iterable[str], titles: Iterable[str]) -> ListingItem | None:
+    """The listing's entry of the report by its title at an address that is none of the report's own: the listing
+    still links the report, moved there."""
+    wanted_urls = {normalize_url(url) for url in urls if url}
+    wanted_titles = [normalized for normalized in map(normalize_title, titles) if normalized]
+    return next((item for item in items
+                 if normalize_url(item.url) not in wanted_urls and _shows_title(item, wanted_titles)), None)
+
+
+def _shows_title(item: ListingItem, wanted_titles: list[str]) -> bool:
+    shown = normalize_title(item.title)
+    if not shown:
+        return False
+    for title in wanted_titles:
+        if shown == title:
             return True
-        shown = normalize_title(item.title)
-        if not shown:
-            continue
-        for title in wanted_titles:
-            if shown == title:
-                return True
-            shorter, longer = sorted((shown, title), key=len)
-            if len(shorter) >= _MIN_TITLE_PREFIX and longer.startswith(shorter):
-                return True
+        shorter, longer = sorted((shown, title), key=len)
+        if len(shorter) >= _MIN_TITLE_PREFIX and longer.startswith(shorter):
+            return True
     return False
 
 
@@ -103,7 +113,9 @@ def backdated(*, claimed: date | None, deadline: date | None, first_seen: dateti
     """The report claims ``claimed``; a listing capture after that day and before the archive first saw the
     report, whose crawl saw no page listing it, proves the claim false.
 
-    Only listing pages with report-like entries count. Another page of the same look at the column (same run,
+    Only listing pages with report-like entries count, and, once a page in the window lists the report, only the
+    earlier captures of that page's address (another column's silence proves nothing). Another page of the same
+    look at the column (same run,
     within a day) that lists the report clears a page that does not (the report sat on page 2). A look proves
     nothing when a listing page of it failed (``failed_runs``: the report may have been on it), nor when its dated
     entries all came after the claimed day (the report, if then published, sat on a page it did not read). Among the
@@ -114,9 +126,14 @@ def backdated(*, claimed: date | None, deadline: date | None, first_seen: dateti
         return None
     pages = [snap for snap in listings if is_report_listing(snap.items)]
     listed = {snap.capture_id for snap in pages if lists_report(snap.items, report_urls, report_titles)}
+    # where the report turned up listed, only that listing's earlier silence counts: another column of the agency
+    # (an old one, abandoned for a new platform) never listing it says nothing of when it was published
+    listed_at = {snap.url for snap in pages if snap.capture_id in listed}
     proofs = []
     for snap in pages:
         if snap.capture_id in listed or beijing_date(snap.captured_at) <= claimed or snap.captured_at >= first_seen:
+            continue
+        if listed_at and snap.url not in listed_at:
             continue
         if snap.run_id in failed_runs:
             continue

@@ -92,7 +92,7 @@ from monitor.deadlines import RuleSet, Verdict, load_rules, verdict
 from monitor.labels import LISTED_BY_LABELS
 from monitor.proof import archive_bound, missing_proof
 from parsers.beijing import BEIJING, beijing_date, beijing_iso, end_of_beijing_day
-from parsers.classify import NAMED_YEAR_HOWS, listed_report_year
+from parsers.classify import NAMED_YEAR_HOWS, corrected_version, listed_report_year
 from parsers.dates import PUBLICATION_PRIORITY
 from parsers.discovery import ListingItem
 from parsers.record import DateEvidence
@@ -252,6 +252,8 @@ def _judge_year(view: "_ArchiveView", agency, year: int, reports: list[Report], 
                      evidence=_dates_of(view, agency.id, chosen, publication) if chosen else (),
                      rules=rules, agency_id=agency.id,
                      day_over=day_over, held_since=beijing_date(held_at) if held_at else None)
+    if chosen is not None and result.status == "late":
+        result = _late_by_a_correction(result, chosen, reports)
     evidence = _evidence_bundle(view, chosen) if chosen else {}
     unread_attachments = _attachments_unread(view, chosen) if chosen else []
     if unread_attachments:
@@ -389,6 +391,18 @@ def listed_reason(unread: list[Mapping[str, str]]) -> str:
     got = "存档取到了该地址的答复，但读不出报告" if first["problem"].startswith(_HELD_BUT_UNREAD) else "但存档没有取到该报告"
     return (f"无法判断：年报栏目列出了“{first['title']}”{how}（{first['url']}）{more}，{got}"
             f"（{first['problem']}），不能证明该机关未发布报告")
+
+
+def _late_by_a_correction(result: Verdict, chosen: Report, reports: list[Report]) -> Verdict:
+    """A report whose title calls it corrected ("（更正）") was published before in another version: its date (or
+    the day the archive first held it) is the correction's. With no other version of the year in the archive, when
+    the report first went up is unknown, and the year is no proven 逾期."""
+    marker = corrected_version(chosen.title)
+    if marker is None or any(corrected_version(report.title) is None for report in reports if report is not chosen):
+        return result
+    return replace(result, status="undetermined", days_late=None,
+                   reason=f"无法判断：报告标题写明是更正后的版本（“{marker}”），它的日期是更正版本的日期；更正前的原版本"
+                          f"何时发布，存档中没有记录，不能证明逾期。{result.reason}")
 
 
 def _by_archive_dates(result: Verdict, backdated: Mapping[str, Any], first_seen: datetime | None) -> Verdict:
@@ -1026,14 +1040,62 @@ class _ArchiveView:
 
     # -- removed
 
-    def _removed(self, *, chosen: Report, year_reports: list[Report], **_) -> tuple[dict | None, str | None]:
+    def _removed(self, *, agency, chosen: Report, year_reports: list[Report], **_) -> tuple[dict | None, str | None]:
         evidence = self.removal(chosen)
         if evidence is not None and self.moved(chosen, year_reports) is not None:
             return None, None   # online at another address: evidence "moved" says where (``moves``)
         if evidence is not None and not evidence["gone"]:
             # a network error, a server error or a block after the last success: the report may well be there
             raise _CannotTell(f"{evidence['message']}这不能说明报告已被删除（网站没有答复“页面不存在”）")
+        if evidence is not None:
+            down = self.site_down_when_gone(agency.id, chosen)
+            if down is not None:
+                raise _CannotTell(f"{evidence['message']}但{down}：整个网站当时不可用，这不能说明报告已被删除")
+            relisted = self.listed_elsewhere(agency.id, chosen, year_reports, evidence)
+            if relisted is not None:
+                raise _CannotTell(f"{evidence['message']}但 {relisted[0]} 的栏目页仍列出该报告，链接到新地址 "
+                                  f"{relisted[1]}，存档没有取得该地址的报告：这不能说明报告已被删除")
         return evidence, None
+
+    def site_down_when_gone(self, agency_id: str, chosen: Report) -> str | None:
+        """In words, when the crawl run whose answer said the report gone got no good answer from any other page of
+        the agency it asked then (its column, its homepage) and a "not found" from one: the whole site answered so
+        that day (a firewall, a maintenance window, a rebuilt site), which is no word on the report."""
+        events = self.fetch_events(chosen)
+        last_ok = verdict_flags.last_success(events)
+        gone = [event for event in events if event.says_gone and event.run_id and last_ok and event.at > last_ok.at]
+        if not gone:
+            return None
+        event = gone[-1]
+        rows = self.session.execute(
+            select(Capture.url, Capture.status).where(
+                Capture.agency_id == agency_id, queries.few(Capture.run_id == event.run_id),
+                Capture.timestamp >= event.at - verdict_flags.SAME_LOOK,
+                Capture.timestamp <= min(event.at + verdict_flags.SAME_LOOK, self.cutoff),
+                Capture.url != chosen.url, Capture.record_type.in_(("response", "revisit")))).all()
+        if not rows or any(row.status is not None and 200 <= row.status < 400 for row in rows):
+            return None
+        not_found = [row for row in rows if row.status in (404, 410)]
+        if not not_found:
+            return None
+        return (f"同一次抓取中该机关网站的其他 {len(rows)} 个页面也都没有正常答复"
+                f"（如 {not_found[0].url} 答复 HTTP {not_found[0].status}）")
+
+    def listed_elsewhere(self, agency_id: str, chosen: Report, year_reports: list[Report],
+                         removal: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(day, address) of a listing captured since the report's address first failed (or in that look at the
+        site) that still links the report by its title at another address, which the archive does not hold it at
+        (a fetch that timed out): the report moved, nobody knows if it is gone."""
+        start = datetime.fromisoformat(removal["first_failure"]["at"]) - verdict_flags.SAME_LOOK
+        urls, titles = self._report_names(chosen, year_reports)
+        for row in self._listing_window(agency_id, start, self.cutoff):
+            if row.url in urls or not may_be_page(row.mime):
+                continue
+            snapshot = self.listing_snapshot(row)
+            item = verdict_flags.listed_elsewhere(snapshot.items, urls, titles) if snapshot is not None else None
+            if item is not None:
+                return beijing_date(snapshot.captured_at).isoformat(), item.url
+        return None
 
     def fetch_events(self, report: Report) -> list[verdict_flags.FetchEvent]:
         """Every attempt at the report's address by the cut-off: its captures (an error page or a blank page told

@@ -600,6 +600,16 @@ def _report_title_text(title: str | None) -> str | None:
     return text
 
 
+# a report re-published corrected: "…年度报告（更正）", "…（修订版）", "…年度报告更正版"; its date is the correction's
+_CORRECTED_TITLE = re.compile(r"[（(【\[](?:更正|修订|修正|更新|重新发布|重发)版?[）)】\]]$|(?:更正|修订|修正)版$")
+
+
+def corrected_version(title: str | None) -> str | None:
+    """The words of a report's title that call it a corrected version of one published before ("（更正）")."""
+    found = _CORRECTED_TITLE.search(compact(fold_width(title or "")))
+    return found.group(0) if found else None
+
+
 # what in a listing entry names the report year itself (not a guess from the date beside it)
 NAMED_YEAR_HOWS = ("title", "cut", "address", "year")
 
@@ -714,6 +724,10 @@ def _report_year(title: str | None, text: str, signature: Signature | None, url:
             named = int(match.group(1))
             if out_by == named and _whole_period(body) == named - 1:
                 return named - 1, "统计期限"
+            if out_by == named and _whole_period(body) is None and _text_speaks_of(body, title, named - 1, named):
+                # out before its title's year ended, its text about the year before: the title names the year
+                # it came out in, or mistypes the year; either way the report is not of a year not yet over
+                return named - 1, "text"
             return named, "title"
     if period is not None:
         return period, "统计期限"
@@ -733,6 +747,13 @@ def _report_year(title: str | None, text: str, signature: Signature | None, url:
     if signing_year:
         return signing_year - 1, "signing"
     return None, None
+
+
+def _text_speaks_of(body: str, title: str | None, year: int, other: int) -> bool:
+    """The text, its title aside, names ``year`` ("2021年，我局…") more often than ``other``, at least twice."""
+    text = body.replace(compact(title or ""), "")
+    counted = Counter(int(found) for found in _YEAR_ANY.findall(text))
+    return counted[year] >= 2 and counted[year] > counted[other]
 
 
 # ------------------------------------------------------------------ format

@@ -322,6 +322,19 @@ def test_a_title_naming_the_year_it_came_out_yields_to_the_statistics_period(pub
     assert found.is_report and found.report_year == year
 
 
+@pytest.mark.parametrize("about, year", [(2021, 2021), (2022, 2022)])
+def test_a_title_naming_the_year_it_came_out_yields_to_a_text_about_the_year_before(about, year):
+    """A walk: the 2021 report, out on 2022-01-20, titled "…2022年…" (a typo, or the year it came out) and without a
+    统计期限 sentence, was the 2022 report, and 2021 was proven 未发布. Out before its title's year ended, a text
+    about the year before decides; a text about the title's year (its plans) leaves the title standing."""
+    text = (f"样例区卫生健康局2022年政府信息公开工作年度报告\n{_SECTIONS}{about}年，我局坚持以习近平新时代中国特色社会主义"
+            f"思想为指导。{about}年主动公开政府信息120条。{about}年收到政府信息公开申请5件。")
+    found = classify(text_doc(text), {}, FetchContext(), published=date(2022, 1, 20))
+    assert found.is_report and found.report_year == year
+    # out after the title's year ended, the title stands whatever the text says
+    assert classify(text_doc(text), {}, FetchContext(), published=date(2023, 1, 20)).report_year == 2022
+
+
 def test_plans_for_the_year_a_report_came_out_in_do_not_make_it_that_years():
     """No year in the title, no 统计期限: "2025年度" three times in its plans outnumbered the "2024年" of its
     opening, and the report out on 2025-01-16 was the 2025 report (2024 未发布). A report out on 25 December of its

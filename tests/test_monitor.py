@@ -264,6 +264,42 @@ def test_a_listing_page_whose_dated_entries_all_came_after_the_claimed_day_prove
     assert verdict.status == "on_time", verdict.evidence["reason"]
 
 
+def test_an_abandoned_columns_silence_is_no_back_dating_of_a_report_the_new_column_lists(stage):
+    """The agency moved to a new platform. Its old column, frozen since 2023 but still answering, was read on
+    2025-02-10 and lists its 2021 and 2022 reports. The 2024 report, dated 2025-01-22, is listed in the new column
+    and first archived on 2025-06-01. The old column never listing it says nothing of when it went up; a capture
+    of the new column before 2025-06-01 would."""
+    agency = "ylx-wjj"
+    name = DemoPortals().agency(agency).name
+
+    def listing(entries):
+        rows = "".join(f'<li><a href="{href}">{name}{year}年政府信息公开工作年度报告</a><span>{day}</span></li>'
+                       for href, year, day in entries)
+        return (f'<html><head><meta charset="utf-8"><title>年度报告</title></head><body><ul class="list">{rows}'
+                '</ul></body></html>').encode()
+
+    html = "text/html; charset=utf-8"
+    old = BASE + "/hanweb/col/col1100/index.html"
+    stage.store_bytes(old, listing([("/hanweb/art/2023/1/20/a.html", 2022, "2023-01-20"),
+                                    ("/hanweb/art/2022/1/20/b.html", 2021, "2022-01-20")]), html, "2025-02-10 10:00",
+                      agency)
+    new = BASE + "/zwgk/nb/index.html"
+    stage.store_bytes(new, listing([(report_path(agency, 2024), 2024, "2025-01-22")]), html, "2025-06-01 09:00",
+                      agency)
+    stage.parse(stage.fetch(1, report_path(agency, 2024), "2025-06-01 09:01", agency, role="item"), agency)
+
+    verdict = stage.judge(date(2025, 7, 1), [2024])[(agency, 2024)]
+    assert "backdated" not in verdict.flags, verdict.evidence.get("backdated")
+    assert verdict.status == "on_time", verdict.evidence["reason"]
+
+    # the new column itself, read on 2025-02-10 without the report: that is back-dating
+    stage.store_bytes(new, listing([(report_path(agency, 2023), 2023, "2024-01-26")]), html, "2025-02-10 10:05",
+                      agency)
+    verdict = stage.judge(date(2025, 7, 1), [2024])[(agency, 2024)]
+    assert verdict.flags == ["backdated"] and verdict.evidence["backdated"]["listing_url"] == new
+    assert verdict.status == "late", verdict.evidence["reason"]
+
+
 def test_a_report_printing_another_agencys_name_neither_clears_nor_condemns_the_agency(stage):
     """A county column lists every department's reports: 样例区卫生健康局's 2021 report, found where 示范区卫生健康局
     (sfq-wjj) was looked for and attributed to it, is not sfq-wjj's. Alone, it leaves 2021 无法判断 naming it; next
@@ -322,6 +358,29 @@ def test_a_report_without_a_printed_name_at_one_address_under_two_agencies_is_no
 
     for agency in ("ylx-wjj", "sfq-gov"):
         assert "copied" not in verdicts[(agency, 2021)].flags, verdicts[(agency, 2021)].evidence.get("copied")
+
+
+@pytest.mark.parametrize("suffix", ["（更正）", ""], ids=["correction", "plain"])
+def test_a_corrected_version_dated_after_the_deadline_is_not_late_by_the_corrections_date(stage, suffix):
+    """The crawl began in April 2022. The agency's 2021 report online then is its 更正 version, re-published
+    2022-03-15 at a new address; the original went up on a day the archive never saw. Without 更正 in its title
+    the same page is 逾期 by its own date."""
+    agency = "ylx-wjj"
+    title = f"{DemoPortals().agency(agency).name}2021年政府信息公开工作年度报告"
+    body = DemoPortals(1).resource(report_path(agency, 2021)).body.decode()
+    body = body.replace(title, title + suffix).replace("2022-01-20", "2022-03-15")
+    ref = stage.store_bytes(BASE + "/hanweb/art/2022/3/15/art_1229_88130.html", body.encode(),
+                            "text/html; charset=utf-8", "2022-04-01 10:00", agency)
+    record = stage.parse(ref, agency)
+    assert record.title == title + suffix and record.publication_date == date(2022, 3, 15)
+
+    verdict = stage.judge(date(2025, 7, 1), [2021])[(agency, 2021)]
+
+    if not suffix:
+        assert verdict.status == "late" and verdict.days_late == 43, verdict.evidence["reason"]
+        return
+    assert verdict.status == "undetermined" and verdict.days_late is None, verdict.evidence["reason"]
+    assert "更正后的版本（“(更正)”）" in verdict.evidence["reason"] and "2022-03-15" in verdict.evidence["reason"]
 
 
 def test_a_date_in_the_address_alone_makes_no_report_late(stage):
@@ -481,6 +540,72 @@ def test_report_url_answering_404_later_is_removed(stage):
     assert evidence["last_ok_capture_id"] == ok.id
     assert evidence["latest_failure"]["status"] == 404 and evidence["latest_failure"]["capture_id"] == gone.id
     assert evidence["first_failure"]["at"].startswith("2024-03-01") and evidence["failures"] == 2
+
+
+@pytest.mark.parametrize("linked", ["/zwgk/nb/2021.html", None], ids=["new-address", "old-address"])
+def test_a_404_while_the_column_links_the_report_at_a_new_address_it_could_not_fetch_is_no_deletion(stage, linked):
+    """2024-03-01: the report's old address answers 404; the column read a minute before lists the same title at a
+    new address, whose fetch timed out. The archive shows the report still listed, not deleted. A column that
+    still links the dead old address (never updated) shows nothing moved: 已删除 stands."""
+    agency, year = "ylx-wjj", 2021
+    name = DemoPortals().agency(agency).name
+    path = report_path(agency, year)
+    linked = linked or path
+    stage.parse(stage.fetch(1, path, "2022-01-21 09:00", agency, role="item"), agency)
+    stage.archive.record_fetch(BASE + path, "GET", [], 404, "Not Found", [("Content-Type", "text/html")],
+                               not_found_page(), fetched_at=at("2024-03-01 09:00"), agency_id=agency,
+                               extra_metadata={"role": "item"})
+    column = (f'<html><head><meta charset="utf-8"><title>年度报告</title></head><body><ul class="list">'
+              f'<li><a href="{linked}">{name}{year}年政府信息公开工作年度报告</a><span>2022-01-20</span></li>'
+              f'<li><a href="/zwgk/nb/2020.html">{name}2020年政府信息公开工作年度报告</a><span>2021-01-20</span></li>'
+              '</ul></body></html>').encode()
+    stage.archive.record_fetch(BASE + column_path(agency), "GET", [], 200, "OK",
+                               [("Content-Type", "text/html; charset=utf-8")], column,
+                               fetched_at=at("2024-03-01 08:59"), agency_id=agency, extra_metadata={"role": "column"})
+    stage.archive.record_error(BASE + linked, "timeout", "took longer than 180 seconds", agency_id=agency,
+                               at=at("2024-03-01 09:03"))
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    if linked == path:
+        assert verdict.flags == ["removed"], verdict.evidence.get("checks")
+        return
+    assert "removed" not in verdict.flags and "removed" in verdict.evidence["undetermined_flags"], verdict.flags
+    said = verdict.evidence["checks"]["removed"]
+    assert said.startswith("无法判断") and "2024-03-01 的栏目页仍列出该报告" in said and "/zwgk/nb/2021.html" in said
+
+
+def test_a_404_on_a_day_the_whole_site_answered_404_is_no_deletion(stage):
+    """2024-03-01: the report's address, the column and the homepage all answer 404 in the same run (a firewall, a
+    rebuilt site). Nothing says the report was deleted; a run in which the homepage answers and the report's
+    address still says 404 does."""
+    agency, year = "ylx-wjj", 2021
+    path = report_path(agency, year)
+    stage.parse(stage.fetch(1, path, "2022-01-21 09:00", agency, role="item"), agency)
+    for url, role in ((BASE + "/hanweb/index.html", "home"), (BASE + column_path(agency), "column"),
+                      (BASE + path, "item")):
+        stage.archive.record_fetch(url, "GET", [], 404, "Not Found", [("Content-Type", "text/html")],
+                                   not_found_page(), fetched_at=at("2024-03-01 09:00"), agency_id=agency,
+                                   extra_metadata={"role": role})
+
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+
+    assert "removed" not in verdict.flags and "removed" in verdict.evidence["undetermined_flags"], verdict.flags
+    said = verdict.evidence["checks"]["removed"]
+    assert "其他 2 个页面也都没有正常答复" in said and "整个网站当时不可用" in said, said
+
+    later = Archive.open(stage.config, durability="os")   # another run: the site answers, the report does not
+    try:
+        later.record_fetch(BASE + "/hanweb/index.html", "GET", [], 200, "OK", [("Content-Type", "text/html")],
+                           b"<html><body>home</body></html>", fetched_at=at("2024-04-01 09:00"), agency_id=agency,
+                           extra_metadata={"role": "home"})
+        later.record_fetch(BASE + path, "GET", [], 404, "Not Found", [("Content-Type", "text/html")],
+                           not_found_page(), fetched_at=at("2024-04-01 09:01"), agency_id=agency,
+                           extra_metadata={"role": "item"})
+    finally:
+        later.close()
+    verdict = stage.judge(date(2025, 7, 1), [year])[(agency, year)]
+    assert verdict.flags == ["removed"], verdict.evidence.get("checks")
 
 
 def test_report_url_answering_the_sites_error_page_with_200_later_is_removed(stage):
