@@ -79,8 +79,8 @@ def _list_agencies(args: argparse.Namespace) -> int:
     return 0
 
 
-COVERAGE_COLUMNS = ["机关", "运行", "读取时间", "栏目", "发现方式", "页数", "条目", "条目日期范围", "浏览器", "读完", "报告",
-                    "问题", "错误"]
+COVERAGE_COLUMNS = ["机关", "运行", "读取时间", "栏目", "发现方式", "页数", "条目", "年报条目", "条目日期范围", "浏览器", "读完",
+                    "报告", "问题", "错误"]
 
 
 def _coverage(args: argparse.Namespace) -> int:
@@ -117,7 +117,8 @@ def _coverage(args: argparse.Namespace) -> int:
             problem = coverage.PROBLEM_LABELS.get(column["problem"] or "", "")
             rows.append([item.agency_id, item.run_id, (column["read_at"] or "")[:16].replace("T", " "),
                          column["column_url"] or "（无）", coverage.FOUND_BY_LABELS.get(column["found_by"] or "", ""),
-                         column["pages_walked"], column["items_read"], dates, "是" if column["rendered"] else "",
+                         column["pages_walked"], column["items_read"], coverage.report_entries_text(column), dates,
+                         "是" if column["rendered"] else "",
                          "是" if column["complete"] else "", column["reports_found"],
                          problem + (f"：{column['detail']}" if column["detail"] else ""),
                          coverage.describe_errors(column["errors"], limit=1)])

@@ -64,6 +64,16 @@ def describe_errors(errors: Iterable[Mapping[str, Any]] | None, limit: int) -> s
     return f"{len(errors)} 个：{shown}" + ("等" if len(errors) > limit else "")
 
 
+def report_entries_text(column: Mapping[str, Any]) -> str:
+    """How many of a read's entries are annual reports, and of which years, for a table cell ("" when the read
+    predates the count): what a 未发布 needs of the read (``monitor.proof``)."""
+    count = column.get("report_items")
+    if count is None:
+        return ""
+    years = "、".join(str(year) for year in column.get("report_years") or ())
+    return f"{count}" + (f"（{years} 年度）" if years else "")
+
+
 def column_json(row: ColumnCoverage) -> dict[str, Any]:
     return {"coverage_id": row.id, "column_url": row.column_url, "found_by": row.found_by,
             "read_at": beijing_iso(row.read_at), "capture_id": row.capture_id, "pages_walked": row.pages_walked,
@@ -71,8 +81,8 @@ def column_json(row: ColumnCoverage) -> dict[str, Any]:
             "dated_items": row.dated_items,
             "earliest_item": row.earliest_item.isoformat() if row.earliest_item else None,
             "latest_item": row.latest_item.isoformat() if row.latest_item else None,
-            "reports_found": row.reports_found, "problem": row.problem, "detail": row.detail,
-            "errors": list(row.errors or [])}
+            "reports_found": row.reports_found, "report_items": row.report_items, "report_years": row.report_years,
+            "problem": row.problem, "detail": row.detail, "errors": list(row.errors or [])}
 
 
 def summarize(agency_id: str, run_id: str, rows: list[ColumnCoverage]) -> AgencyCoverage:

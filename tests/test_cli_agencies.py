@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 
 from tests.test_cli_parse import run
@@ -72,7 +73,8 @@ def _coverage_catalog(data_dir):
             queries.start_run(session, run_id, started_at=at)
             queries.add_coverage(session, run_id=run_id, agency_id="a", read_at=at, column_url="http://a.gov.cn/nb/",
                                  found_by="registry", pages_walked=2, items_read=30, dated_items=30,
-                                 earliest_item=date(2019, 1, 2), latest_item=date(2025, 1, 20), complete=True)
+                                 earliest_item=date(2019, 1, 2), latest_item=date(2025, 1, 20), complete=True,
+                                 report_items=6, report_years=[2019, 2020, 2021, 2022, 2023, 2024])
         queries.add_coverage(session, run_id="run-1", agency_id="b", read_at=first, column_url="http://b.gov.cn/nb/",
                              found_by="link_text", pages_walked=1, items_read=12, dated_items=12,
                              earliest_item=date(2022, 1, 5), latest_item=date(2024, 12, 1), reports_found=3)
@@ -94,6 +96,9 @@ def test_coverage_shows_each_agencys_latest_read_and_calls_out_a_column_that_sto
     a_line = next(line for line in lines if line.startswith("a "))
     b_line = next(line for line in lines if line.startswith("b "))
     assert "run-2" in a_line and "注册表" in a_line and "2019-01-02–2025-01-20" in a_line and "是" in a_line
+    # its entries that are annual reports, and their years: what a 未发布 needs of the read
+    assert re.search(r" 30 +6（2019、2020、2021、2022、2023、2024 年度） +2019-01-02", a_line), a_line
+    assert "年报条目" in lines[0]
     assert "run-2" in b_line and "栏目无法读取：HTTP 403" in b_line
     assert lines[0].split()[-3:] == ["报告", "问题", "错误"]
     assert b_line.endswith("栏目无法读取：HTTP 403  1 个：http://b.gov.cn/nb/（HTTP 403）"), b_line

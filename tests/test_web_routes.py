@@ -579,12 +579,15 @@ def test_agency_page_shows_what_each_run_read_of_the_report_column(client, demo,
     newest = [cell.text_content().strip() for cell in rows[0].xpath("./td")]
     assert newest[1].startswith("2025-07-01 10:00") and newest[2] == column and newest[3] == "注册表"
     # edition 2 lists 7 entries, 4 a page (the back-dated report among them, dated 2024-01-26)
-    assert (newest[4], newest[5], newest[6], newest[7], newest[8]) == ("2", "7", "2018-03-20 至 2025-01-22", "否", "是")
+    assert (newest[4], newest[5], newest[7], newest[8], newest[9]) == ("2", "7", "2018-03-20 至 2025-01-22", "否", "是")
     # the reports among its entries (the agency's reports of edition 2), no problem, no fetch error
     reports = [report for report in DemoPortals(edition=2).reports() if report.agency_id == "ylx-wjj"]
-    assert (newest[9], newest[10], newest[11]) == (str(len(reports)), "—", "—") and len(reports) >= 3
+    assert (newest[10], newest[11], newest[12]) == (str(len(reports)), "—", "—") and len(reports) >= 3
+    # the entries whose listing titles are annual reports, and their years: what a 未发布 needs of the read
+    years = sorted({report.year for report in reports})
+    assert newest[6] == f"{len(reports)}（{'、'.join(map(str, years))} 年度）", newest[6]
     headers = [cell.text_content() for cell in document.xpath("//table[@id='agency-coverage']/thead/tr/th")]
-    assert headers[9:] == ["报告", "问题", "错误"]
+    assert headers[6] == "年报条目" and headers[10:] == ["报告", "问题", "错误"]
     assert rows[0].xpath("./td[3]/a")[0].get("href") == Urls().capture(demo.captures[column][-1])
     data = client.get("/api/agencies/ylx-wjj").json()
     assert data["coverage_total"] == 2
@@ -688,12 +691,12 @@ def test_a_failed_read_after_a_good_one_leaves_the_year_proven_missing_and_a_bro
     rows = agency.xpath("//table[@id='agency-coverage']/tbody/tr")
     assert [row.get("data-problem") for row in rows] == ["script_error", "script_error"]
     cells = [cell.text_content().strip() for cell in rows[0].xpath("./td")]
-    assert cells[3] == "链接文字" and cells[7] == "是" and cells[10] == "脚本出错：ReferenceError: renderList is not defined"
+    assert cells[3] == "链接文字" and cells[8] == "是" and cells[11] == "脚本出错：ReferenceError: renderList is not defined"
     # the column that answered 403 names the failed fetch beside its problem
     ylx_rows = page(client.get("/agencies/ylx-wjj")).xpath("//table[@id='agency-coverage']/tbody/tr")
     refused = [cell.text_content().strip() for cell in ylx_rows[0].xpath("./td")]
     column = BASE + DemoPortals().agency("ylx-wjj").column
-    assert (refused[10], refused[11]) == ("栏目无法读取：HTTP 403", f"1 个：{column}（HTTP 403 Forbidden）")
+    assert (refused[11], refused[12]) == ("栏目无法读取：HTTP 403", f"1 个：{column}（HTTP 403 Forbidden）")
     # the verdict names the column it rests on with a link to every capture and fetch error of that address
     ylx_page = page(client.get("/agencies/ylx-wjj"))
     line = ylx_page.xpath("//table[@id='agency-verdicts']//tr[@data-year='2022']"

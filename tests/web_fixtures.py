@@ -171,7 +171,8 @@ def _record_coverage(archive: Archive, built: DemoArchive, portals: DemoPortals,
         for agency in portals.agencies:
             if only is not None and agency.column not in only:
                 continue
-            reports = [report.published.date() for report in portals.reports() if report.agency_id == agency.id]
+            listed = [report for report in portals.reports() if report.agency_id == agency.id]
+            reports = [report.published.date() for report in listed]
             others = [page.published.date() for page in EXTRA_PAGES if page.agency_id == agency.id]
             dates = reports + others
             queries.add_coverage(
@@ -179,7 +180,8 @@ def _record_coverage(archive: Archive, built: DemoArchive, portals: DemoPortals,
                 found_by="registry", capture_id=built.captures[BASE + agency.column][-1],
                 pages_walked=math.ceil(len(dates) / agency.page_size), complete=True, rendered=agency.style == "js",
                 items_read=len(dates), dated_items=len(dates), earliest_item=min(dates), latest_item=max(dates),
-                reports_found=len(reports))
+                reports_found=len(reports), report_items=len(listed),
+                report_years=sorted({report.year for report in listed}))
 
 
 def archive_pages(config: Config, pages: tuple[ExtraPage, ...], moment: datetime = FIRST_LOOK) -> dict[str, int]:

@@ -7,7 +7,8 @@ from typing import Any, Mapping
 
 from sqlalchemy import func, select
 
-from monitor.coverage import FOUND_BY_LABELS, PROBLEM_LABELS, AgencyCoverage, describe_errors, history
+from monitor.coverage import (FOUND_BY_LABELS, PROBLEM_LABELS, AgencyCoverage, describe_errors, history,
+                              report_entries_text)
 from monitor.labels import LISTED_BY_LABELS, MOVED_LABELS
 from parsers.beijing import beijing_iso
 from storage.catalog import queries
@@ -113,7 +114,8 @@ def _column_read(column: Any) -> dict[str, Any] | None:
     found_by, problem = column.get("found_by"), column.get("problem")
     return {**column, "found_by_label": FOUND_BY_LABELS.get(found_by or "", found_by),
             "problem_label": PROBLEM_LABELS.get(problem or "", problem),
-            "errors_text": describe_errors(column.get("errors"), limit=ERRORS_SHOWN)}
+            "errors_text": describe_errors(column.get("errors"), limit=ERRORS_SHOWN),
+            "report_entries": report_entries_text(column)}
 
 
 def _column_pages(session, column: Mapping[str, Any]) -> list[dict[str, Any]]:
