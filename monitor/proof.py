@@ -6,7 +6,9 @@ Two accusations need more than the absence of a report or a date on a page:
   column after the deadline, found items in it, an annual report among them (so what it read is the report column,
   not a homepage or a maintenance page answered at its address), and those items reach back to the deadline (or,
   the items undated, the column's last page was reached and the read lists a report of an earlier year, so it
-  stood there at the deadline and nothing older is hidden), and no listing page of the read failed. Otherwise
+  stood there at the deadline and nothing older is hidden), the column was still kept in the year the report fell
+  due (an entry listed in that year or later, or the previous year's report: a site that moves to a new platform
+  often leaves its old column in place, frozen), and no listing page of the read failed. Otherwise
   nobody knows, and the verdict is ``undetermined`` with the reason in words and the coverage row it rests on
   (``missing_proof``).
 - **on time on a back-dated claim** (倒签): a page claims a date, but a listing captured after that date did not
@@ -37,6 +39,7 @@ PROBLEM_REASONS = {
     "not_far_enough": "年报栏目的列表没有回溯到截止日期",
     "fetch_errors": "年报栏目有列表页抓取出错，该年度的报告可能就在没有读到的列表页上",
     "no_reports": "读到的栏目条目中没有一篇是年度报告，不能确认读到的是该机关的年报栏目",
+    "stale": "年报栏目在该年度之前一年多就不再有新条目，可能已停用：网站改版后，旧栏目常原样留在原地址，报告发在新栏目里",
 }
 # the order in which problems explain an unproven "missing": the most specific first
 _PROBLEM_ORDER = ("not_far_enough", "empty", "script_error", "robots", "unreadable", "not_found")
@@ -102,6 +105,18 @@ def _years_listed(row: CoverageRow, listed_years: frozenset[int]) -> frozenset[i
     return frozenset(own) if own is not None else listed_years
 
 
+def _kept(row: CoverageRow, year: int) -> bool:
+    """The column was still kept when ``year``'s report fell due: it lists an entry dated in ``year`` or later, or
+    the report of the year before (listed in ``year``). A report column gains about one entry a year, so one that
+    gained none for over a year before the deadline may have been left behind by a move: its read cannot tell a
+    report published in the new column from one never published. (A row written before the crawler recorded
+    either is taken as it was.)"""
+    latest, years = row.latest_item, getattr(row, "report_years", None)
+    if latest is None and years is None:
+        return True
+    return (latest is not None and latest >= date(year, 1, 1)) or any(listed >= year - 1 for listed in years or ())
+
+
 def _lists_reports(row: CoverageRow) -> bool:
     """The read lists an annual report, of any year: what it read is a report column, not a homepage's or a
     maintenance page's news answered at the column's address. (A row written before the crawler counted them
@@ -134,8 +149,17 @@ def missing_proof(rows: Iterable[CoverageRow], *, year: int, deadline: date, as_
     read = [row for row in read if _lists_reports(row)]
     # a listing page that failed may be any page of the walk, the one that lists the year among them (a pager
     # names every page: pages after it were read, their items reaching back past a gap), so it proves nothing
-    proving = [row for row in read if not getattr(row, "errors", None)
-               and _reaches_back(row, deadline, year, listed_years)]
+    reaching = [row for row in read if not getattr(row, "errors", None)
+                and _reaches_back(row, deadline, year, listed_years)]
+    proving = [row for row in reaching if _kept(row, year)]
+    if reaching and not proving:
+        row = max(reaching, key=lambda row: row.read_at)
+        newest = max(row.report_years or (), default=None)
+        last = (f"最新的条目是 {row.latest_item.isoformat()}" if row.latest_item is not None else "条目没有日期")
+        return _unproven("stale", row, f"{beijing_date(row.read_at).isoformat()} 读取的栏目{last}"
+                                       + (f"，列出的最新报告是 {newest} 年度" if newest is not None else "")
+                                       + f"；{year} 年度报告的截止日期是 {deadline.isoformat()}。"
+                                       f"该机关可能多年未发布，也可能在新栏目发布，需要找到它现在的年报栏目")
     if proving:
         row = max(proving, key=lambda row: row.read_at)
         how = (f"列表回溯到 {row.earliest_item.isoformat()}，早于截止日期" if row.earliest_item is not None

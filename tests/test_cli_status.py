@@ -31,9 +31,10 @@ REQUIRED_FIELDS = ("agency_id", "agency", "level", "report_year", "status", "dea
                    "signing_date", "format", "consistency_errors", "flags")
 ARCHIVED = ("ylx-wjj", "sfq-wjj", "sfq-gov")   # agencies whose 2023 report is in the archive
 NOT_ARCHIVED = ("sfq-ybj", "ysq-wjw")
-# ysq-wjw's column was read after the deadline, back to 2016: its 2023 report is proven missing; sfq-ybj's column
-# (built by a script) failed in the browser: whether it published cannot be told
-PROVEN_MISSING, SCRIPT_FAILED = "ysq-wjw", "sfq-ybj"
+# ysq-wjw's column was read after the deadline, back to 2016, its newest entry of 2019-02-20 (a 卫计局 merged away in
+# the 2019 reform, its column left frozen): its 2019 report is proven missing, its 2023 one cannot be told; sfq-ybj's
+# column (built by a script) failed in the browser: whether it published cannot be told
+FROZEN, SCRIPT_FAILED = "ysq-wjw", "sfq-ybj"
 BACKDATED = "ylx-wjj"   # claims 2024-01-26; a listing of 2024-01-28 lacks it; first archived 2025-06-21
 REGIONS = {"sfq-gov": "示范市", "sfq-wjj": "示范市", "sfq-ybj": "示范市", "ylx-wjj": "样例市", "ysq-wjw": "演示市"}
 
@@ -55,7 +56,7 @@ def built_archive(tmp_path_factory) -> Path:
     stage.parse(stage.fetch(1, report_path("sfq-wjj", 2023), "2024-01-29 11:00", "sfq-wjj"), "sfq-wjj")
     stage.parse(stage.fetch(2, report_path("sfq-wjj", 2023), "2025-06-17 09:00", "sfq-wjj"), "sfq-wjj")
     stage.parse(stage.fetch(1, report_path("sfq-gov", 2023), "2024-03-31 18:00", "sfq-gov"), "sfq-gov")
-    stage.read_column(PROVEN_MISSING, "2025-06-21 09:00", complete=True)
+    stage.read_column(FROZEN, "2025-06-21 09:00", complete=True)
     stage.read_column(SCRIPT_FAILED, "2025-06-21 09:00", rendered=True, problem="script_error",
                       detail="TypeError: Cannot read properties of undefined (reading 'list')")
     stage.archive.close()
@@ -100,8 +101,13 @@ def test_status_json_agrees_with_the_demo_ground_truth_and_carries_the_flags(dat
     assert all(day in backdated["reason"] for day in ("2024-01-26", "2024-01-28", "2025-06-21", "2024-01-31"))
     for agency_id in NOT_ARCHIVED:
         assert rows[agency_id]["report_url"] is None and rows[agency_id]["flags"] == []
-    assert rows[PROVEN_MISSING]["status"] == "missing"
-    assert "2025-06-21 读取了年报栏目" in rows[PROVEN_MISSING]["reason"]
+    assert rows[FROZEN]["status"] == "undetermined"
+    assert rows[FROZEN]["reason"].startswith("无法判断：年报栏目在该年度之前一年多就不再有新条目")
+    assert "最新的条目是 2019-02-20" in rows[FROZEN]["reason"]
+    # the first year the kept column lacks is proven
+    assert run(data_dir, "status", "--year", "2019", "--as-of", AS_OF, "--format", "json") == 0
+    (proven,) = [row for row in json.loads(capsys.readouterr().out) if row["agency_id"] == FROZEN]
+    assert proven["status"] == "missing" and "2025-06-21 读取了年报栏目" in proven["reason"], proven["reason"]
     assert rows[SCRIPT_FAILED]["status"] == "undetermined"
     assert rows[SCRIPT_FAILED]["reason"].startswith("无法判断：年报栏目的脚本在浏览器中出错")
     assert "TypeError" in rows[SCRIPT_FAILED]["reason"]
@@ -125,13 +131,14 @@ def test_status_table_is_in_chinese(data_dir, capsys):
     assert "2025-06-21" in by_agency["样例区卫生健康局"] and "首次抓取日期" in by_agency["样例区卫生健康局"]
     assert FLAG_LABELS["changed"] in by_agency["示范区卫生健康局"]
     assert "2024-03-31" in by_agency["示范区人民政府"] and "人民政府" in by_agency["示范区人民政府"]
-    assert "未发布" in by_agency["演示区卫生和计划生育局"]
+    assert "无法判断" in by_agency["演示区卫生和计划生育局"]
     assert "无法判断" in by_agency["示范区医疗保障局"]
     # a 无法判断 is explained under the table, one line per verdict
     assert notes.splitlines()[0] == "无法判断的理由："
     explained = {line.split("（")[0].strip(" ·"): line for line in notes.splitlines()[1:]}
-    assert set(explained) == {"样例区卫生健康局", "示范区医疗保障局"}
+    assert set(explained) == {"样例区卫生健康局", "示范区医疗保障局", "演示区卫生和计划生育局"}
     assert "年报栏目的脚本在浏览器中出错" in explained["示范区医疗保障局"]
+    assert "2019-02-20" in explained["演示区卫生和计划生育局"]
     assert all("年度）：无法判断：" not in line for line in explained.values())   # said by the heading, not again
     assert "2024-01-28" in explained["样例区卫生健康局"]
 

@@ -78,6 +78,10 @@ PINNED_COLUMN = _column([
 # a column begun on a new platform: its two entries undated, nothing older
 UNDATED_COLUMN = _column([("/undated/2024.html", "示范区民政局2024年政府信息公开工作年度报告", None),
                           ("/undated/2023.html", "示范区民政局2023年政府信息公开工作年度报告", None)])
+# a column a site's move left behind: read fine, its newest entry the 2019 report, listed in January 2020
+FROZEN_COLUMN = _column([("/frozen/2019.html", "示范区水务局2019年政府信息公开工作年度报告", "2020-01-21"),
+                         ("/frozen/2018.html", "示范区水务局2018年政府信息公开工作年度报告", "2019-01-25"),
+                         ("/frozen/2017.html", "示范区水务局2017年政府信息公开工作年度报告", "2018-03-20")])
 
 
 class FaultServer:
@@ -186,6 +190,7 @@ def fault_crawl(tmp_path_factory):
             "/home200/nb/index.html": (200, html, _with_news("示范区交通运输局", "<h1>示范区交通运输局</h1>"), 0),
             "/pinned/nb/index.html": (200, html, PINNED_COLUMN, 0),
             "/undated/nb/index.html": (200, html, UNDATED_COLUMN, 0),
+            "/frozen/nb/index.html": (200, html, FROZEN_COLUMN, 0),
         }
         with FaultServer(routes) as server:
             items = [server.base_url + path for path in routes
@@ -208,7 +213,8 @@ def fault_crawl(tmp_path_factory):
             others = [Agency(id=f"flt-{name}", name=title, level="department", homepage=server.base_url + f"/{name}/",
                              report_index=(server.base_url + f"/{name}/nb/index.html",), render="never")
                       for name, title in (("maint", "示范区财政局"), ("home200", "示范区交通运输局"),
-                                          ("pinned", "示范区教育局"), ("undated", "示范区民政局"))]
+                                          ("pinned", "示范区教育局"), ("undated", "示范区民政局"),
+                                          ("frozen", "示范区水务局"))]
             config = config_in(work / "data")
             summary = crawl(config, [agency, looped, soft, moved, *others], PARSE_TIMEOUT=PARSE_TIMEOUT,
                             DOWNLOAD_MAXSIZE=MAX_SIZE)
@@ -313,15 +319,15 @@ def test_a_column_answering_the_error_page_or_the_homepage_is_unreadable_not_rea
     assert verdict["status"] == "undetermined" and said in verdict["reason"], verdict
 
 
-def _verdict_2022(fault_crawl, agency_id: str):
+def _verdict_2022(fault_crawl, agency_id: str, year: int = 2022):
     from monitor.clock import today
     from monitor.verdicts import judge
     from storage.catalog import Catalog
 
     catalog = Catalog.open(fault_crawl.config, create=False)
     try:
-        (verdict,) = [row for row in judge(catalog, as_of=today(), years={agency_id: [2022]},
-                                           agency_ids=[agency_id], store=False) if row.report_year == 2022]
+        (verdict,) = [row for row in judge(catalog, as_of=today(), years={agency_id: [year]},
+                                           agency_ids=[agency_id], store=False) if row.report_year == year]
     finally:
         catalog.close()
     return verdict
@@ -365,6 +371,20 @@ def test_a_columns_row_names_the_report_years_its_own_entries_list(fault_crawl):
     with catalog_of(fault_crawl.config) as session:
         (row,) = queries.coverage_of_agency(session, "flt-undated", run_id=fault_crawl.summary.run_id)
     assert (row.items_read, row.dated_items, row.report_items, row.report_years) == (2, 0, 2, [2023, 2024])
+
+
+def test_a_column_frozen_since_a_move_proves_only_the_first_year_it_lacks(fault_crawl):
+    """Read fine today, the column's newest entry is the 2019 report, listed in January 2020. The 2020 report fell
+    due while the column was still kept: 未发布. Of 2022 it says nothing: the site may have moved its reports."""
+    with catalog_of(fault_crawl.config) as session:
+        (row,) = queries.coverage_of_agency(session, "flt-frozen", run_id=fault_crawl.summary.run_id)
+    assert (row.problem, row.latest_item, row.report_years) == (None, dt.date(2020, 1, 21), [2017, 2018, 2019])
+    later = _verdict_2022(fault_crawl, "flt-frozen")
+    assert later.verdict.status == "undetermined", later.evidence["reason"]
+    assert later.evidence["missing_proof"]["problem"] == "stale"
+    assert "最新的条目是 2020-01-21" in later.evidence["reason"], later.evidence["reason"]
+    first = _verdict_2022(fault_crawl, "flt-frozen", year=2020)
+    assert first.verdict.status == "missing", first.evidence["reason"]
 
 
 def test_response_over_a_certificate_that_would_not_verify_is_kept_and_marked(fault_crawl):

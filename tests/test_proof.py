@@ -182,3 +182,55 @@ def test_back_dated_report_is_judged_by_the_archive_not_by_its_claim():
                             backdated={"listing_captured_at": "2025-01-20T09:00:00+08:00"},
                             first_seen=at("2025-01-30 09:00"))
     assert in_time.status == "on_time"
+
+
+# a column left behind by a site's move: its newest entry is the 2020 report, listed in January 2021
+FROZEN = dict(items_read=5, complete=True, earliest_item=date(2019, 1, 18), latest_item=date(2021, 1, 22),
+              dated_items=5, report_items=3, report_years=[2018, 2019, 2020])
+
+
+def test_a_column_without_a_new_entry_for_over_a_year_does_not_prove_a_later_year_missing():
+    """Sites that move to a new platform often leave the old report column in place, read fine and frozen: its
+    newest entry the 2020 report, listed in January 2021. Read in 2025, it says nothing of the 2024 report, which
+    the agency may have published in its new column; nor of 2022, the year after the first it lacks."""
+    proof = missing_proof([Row(at("2025-02-10 09:00"), **FROZEN)], year=2024, deadline=DEADLINE,
+                          as_of=date(2025, 3, 1))
+    assert not proof.proven and proof.problem == "stale", proof.reason
+    assert proof.reason.startswith("无法判断") and "2021-01-22" in proof.reason and "2020 年度" in proof.reason
+    assert proof.coverage["latest_item"] == "2021-01-22"
+    assert missing_proof([Row(at("2025-02-10 09:00"), **FROZEN)], year=2022, deadline=date(2023, 1, 31),
+                         as_of=date(2025, 3, 1)).problem == "stale"
+
+
+def test_the_first_year_a_kept_column_lacks_is_still_proven_missing():
+    """The same column received the 2020 report in January 2021: it was kept when the 2021 report fell due, and the
+    2021 report is not in it."""
+    proof = missing_proof([Row(at("2025-02-10 09:00"), **FROZEN)], year=2021, deadline=date(2022, 1, 31),
+                          as_of=date(2025, 3, 1))
+    assert proof.proven, proof.reason
+
+
+@pytest.mark.parametrize("kept", [
+    dict(latest_item=date(2024, 6, 3)),                          # some entry added in the year itself
+    dict(latest_item=None, dated_items=0, earliest_item=None, report_years=[2018, 2019, 2020, 2023]),
+])
+def test_a_column_that_gained_an_entry_since_is_kept(kept):
+    """An entry listed in 2024, or the 2023 report (listed in 2024) with the entries undated: the column was kept
+    when the 2024 report fell due."""
+    row = Row(at("2025-02-10 09:00"), **{**FROZEN, **kept})
+    assert missing_proof([row], year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1)).proven
+
+
+def test_an_undated_column_whose_newest_report_is_years_old_is_stale():
+    row = Row(at("2025-02-10 09:00"), items_read=2, complete=True, report_items=2, report_years=[2019, 2020])
+    proof = missing_proof([row], year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1))
+    assert not proof.proven and proof.problem == "stale" and "2020 年度" in proof.reason, proof.reason
+    assert "条目没有日期" in proof.reason
+
+
+def test_the_new_column_proves_what_the_frozen_one_cannot():
+    frozen = Row(at("2025-02-10 09:00"), **FROZEN)
+    new = Row(at("2025-02-10 09:05"), items_read=6, earliest_item=date(2022, 1, 20), latest_item=date(2024, 1, 25),
+              report_items=3, report_years=[2021, 2022, 2023], id=2, column_url="http://x.gov.cn/zfxxgk/nb/")
+    proof = missing_proof([frozen, new], year=2024, deadline=DEADLINE, as_of=date(2025, 3, 1))
+    assert proof.proven and proof.coverage["coverage_id"] == 2

@@ -367,7 +367,8 @@ def test_the_reports_of_a_years_part_of_the_column_are_fetched(tmp_path):
 def test_an_undated_title_without_a_year_read_years_ago_leaves_later_years_proven_missing(tmp_path):
     """The column read on 2023-06-01 listed "临淄区卫生健康局政府信息公开工作年度报告" with no year and no date, at an
     address the archive never got: the report of some year before 2023, nobody can say which. Read again on
-    2025-06-01 (the entry gone, the column reaching back past every deadline), no report of 2023 or 2024 is there:
+    2025-06-01 (the entry gone, the column reaching back past every deadline and kept: a notice of 2024-12-18), no
+    report of 2023 or 2024 is there:
     that old entry cannot be either (it was listed before their years ended), so both are proven 未发布, while 2021
     stays 无法判断 naming it."""
     from datetime import date, datetime, timezone
@@ -380,18 +381,21 @@ def test_an_undated_title_without_a_year_read_years_ago_leaves_later_years_prove
     notice = ('<li><a href="/nb/notice.html">关于做好2020年政府信息公开工作年度报告编制工作的通知</a>'
               '<span>2020-12-20</span></li>')
     undated = f'<li><a href="/nb/annual.html">{AGENCY}政府信息公开工作年度报告</a></li>'
-    reads = ((datetime(2023, 6, 1, 2, tzinfo=timezone.utc), undated + notice),
-             (datetime(2025, 6, 1, 2, tzinfo=timezone.utc), notice))
+    kept = ('<li><a href="/nb/notice24.html">关于做好2024年政府信息公开工作年度报告编制工作的通知</a>'
+            '<span>2024-12-18</span></li>')
+    reads = ((datetime(2023, 6, 1, 2, tzinfo=timezone.utc), undated + notice, date(2020, 12, 20)),
+             (datetime(2025, 6, 1, 2, tzinfo=timezone.utc), kept + notice, date(2024, 12, 18)))
     config = config_in(tmp_path / "data")
-    for moment, entries in reads:
+    for moment, entries, latest in reads:
         archive = Archive.open(config, durability="os")
         try:
             listing = _archive_column(archive, agency_id, column, entries, moment)
             with archive.catalog.session() as session:
                 queries.add_coverage(session, run_id=archive.run_id, agency_id=agency_id, read_at=moment,
                                      column_url=column, found_by="registry", capture_id=listing.id, pages_walked=1,
-                                     complete=True, items_read=entries.count("<li>"), dated_items=1,
-                                     earliest_item=date(2020, 12, 20), latest_item=date(2020, 12, 20))
+                                     complete=True, items_read=entries.count("<li>"),
+                                     dated_items=entries.count("<span>"), earliest_item=date(2020, 12, 20),
+                                     latest_item=latest)
             archive.finish("finished")
         finally:
             archive.close()
