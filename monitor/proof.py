@@ -154,7 +154,7 @@ def missing_proof(rows: Iterable[CoverageRow], *, year: int, deadline: date, as_
     proving = [row for row in reaching if _kept(row, year)]
     if reaching and not proving:
         row = max(reaching, key=lambda row: row.read_at)
-        newest = max(row.report_years or (), default=None)
+        newest = max(getattr(row, "report_years", None) or (), default=None)
         last = (f"最新的条目是 {row.latest_item.isoformat()}" if row.latest_item is not None else "条目没有日期")
         return _unproven("stale", row, f"{beijing_date(row.read_at).isoformat()} 读取的栏目{last}"
                                        + (f"，列出的最新报告是 {newest} 年度" if newest is not None else "")
